@@ -1,0 +1,259 @@
+package dev.saaskit.core;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The tenant the current thread works for.
+ *
+ * <p>Set it once at the edge of a request or job and everything below reads it: SQL through
+ * {@code TenantDataSource}, cache keys, enqueued jobs. A scope is always bounded:
+ *
+ * <pre>{@code
+ * TenantContext.run(TenantId.of("acme"), () -> service.handle(request));
+ * Invoice inv = TenantContext.call(tenant, () -> invoices.find(id));
+ * }</pre>
+ *
+ * <p>Scopes nest: an inner {@code run} replaces the tenant for its duration and the outer one is restored after,
+ * also when the body throws. A thread never keeps a tenant after its scope ends, so pooled threads cannot leak
+ * one request's tenant into the next.
+ *
+ * <p>Threads do not inherit the tenant (inheritance would leak it into pooled threads created lazily). Carry it
+ * explicitly with {@link #wrap(Runnable)}, {@link #wrap(Callable)}, {@link #wrap(Executor)} or
+ * {@link #wrap(ExecutorService)}: they capture the tenant current at the time of the call (or at submission, for
+ * the executors) and install it around the task in the other thread.
+ */
+public final class TenantContext {
+  private static final ThreadLocal<@Nullable TenantId> CURRENT = new ThreadLocal<>();
+
+  private TenantContext() {}
+
+  /** Runs {@code body} with {@code tenant} as the current tenant, then restores the previous one. */
+  public static void run(TenantId tenant, Runnable body) {
+    Objects.requireNonNull(tenant, "tenant");
+    Objects.requireNonNull(body, "body");
+    TenantId previous = CURRENT.get();
+    CURRENT.set(tenant);
+    try {
+      body.run();
+    } finally {
+      restore(previous);
+    }
+  }
+
+  /**
+   * Calls {@code body} with {@code tenant} as the current tenant and returns its result, then restores the
+   * previous tenant. A checked exception from the body is rethrown as it is.
+   */
+  public static <T> T call(TenantId tenant, Callable<T> body) throws Exception {
+    Objects.requireNonNull(tenant, "tenant");
+    Objects.requireNonNull(body, "body");
+    TenantId previous = CURRENT.get();
+    CURRENT.set(tenant);
+    try {
+      return body.call();
+    } finally {
+      restore(previous);
+    }
+  }
+
+  /**
+   * Runs {@code body} with no current tenant (for work that must see no tenant data, such as a maintenance task
+   * started from a request thread), then restores the previous tenant.
+   */
+  public static void runWithoutTenant(Runnable body) {
+    Objects.requireNonNull(body, "body");
+    TenantId previous = CURRENT.get();
+    CURRENT.remove();
+    try {
+      body.run();
+    } finally {
+      restore(previous);
+    }
+  }
+
+  /** The current tenant, or empty outside any scope. */
+  public static Optional<TenantId> current() {
+    return Optional.ofNullable(CURRENT.get());
+  }
+
+  /**
+   * The current tenant.
+   *
+   * @throws MissingTenantException outside any scope, with a message that says how to set one
+   */
+  public static TenantId require() {
+    TenantId tenant = CURRENT.get();
+    if (tenant == null) {
+      throw new MissingTenantException(
+          "No tenant is set for this thread. Run the work inside TenantContext.run(tenantId, ...) or "
+              + "TenantContext.call(tenantId, ...), and carry it into other threads with TenantContext.wrap(...).");
+    }
+    return tenant;
+  }
+
+  /**
+   * A runnable that runs {@code task} with the tenant current now (or with no tenant, if none is set now),
+   * whatever thread later runs it.
+   */
+  public static Runnable wrap(Runnable task) {
+    Objects.requireNonNull(task, "task");
+    TenantId captured = CURRENT.get();
+    return () -> runAs(captured, task);
+  }
+
+  /** A callable that calls {@code task} with the tenant current now, whatever thread later calls it. */
+  public static <T> Callable<T> wrap(Callable<T> task) {
+    Objects.requireNonNull(task, "task");
+    TenantId captured = CURRENT.get();
+    return () -> callAs(captured, task);
+  }
+
+  /**
+   * An executor that runs each task with the tenant that was current when the task was submitted. Use it for
+   * {@code CompletableFuture.supplyAsync(..., TenantContext.wrap(executor))} chains.
+   */
+  public static Executor wrap(Executor executor) {
+    Objects.requireNonNull(executor, "executor");
+    if (executor instanceof ExecutorService) {
+      return wrap((ExecutorService) executor);
+    }
+    return command -> executor.execute(wrap(command));
+  }
+
+  /**
+   * An executor service that runs each task with the tenant that was current when the task was submitted.
+   * Shutting it down shuts down {@code executor}.
+   */
+  public static ExecutorService wrap(ExecutorService executor) {
+    Objects.requireNonNull(executor, "executor");
+    if (executor instanceof TenantExecutorService) {
+      return executor;
+    }
+    return new TenantExecutorService(executor);
+  }
+
+  private static void runAs(@Nullable TenantId tenant, Runnable task) {
+    TenantId previous = CURRENT.get();
+    set(tenant);
+    try {
+      task.run();
+    } finally {
+      restore(previous);
+    }
+  }
+
+  private static <T> T callAs(@Nullable TenantId tenant, Callable<T> task) throws Exception {
+    TenantId previous = CURRENT.get();
+    set(tenant);
+    try {
+      return task.call();
+    } finally {
+      restore(previous);
+    }
+  }
+
+  private static void set(@Nullable TenantId tenant) {
+    if (tenant == null) {
+      CURRENT.remove();
+    } else {
+      CURRENT.set(tenant);
+    }
+  }
+
+  private static void restore(@Nullable TenantId previous) {
+    set(previous);
+  }
+
+  /** Captures the submitter's tenant for every task; delegates lifecycle to the wrapped service. */
+  private static final class TenantExecutorService implements ExecutorService {
+    private final ExecutorService delegate;
+
+    TenantExecutorService(ExecutorService delegate) {
+      this.delegate = delegate;
+    }
+
+    private static <T> List<Callable<T>> wrapAll(Collection<? extends Callable<T>> tasks) {
+      return tasks.stream().map(TenantContext::wrap).collect(Collectors.toList());
+    }
+
+    @Override
+    public void execute(Runnable command) {
+      delegate.execute(wrap(command));
+    }
+
+    @Override
+    public Future<?> submit(Runnable task) {
+      return delegate.submit(wrap(task));
+    }
+
+    @Override
+    public <T> Future<T> submit(Runnable task, T result) {
+      return delegate.submit(wrap(task), result);
+    }
+
+    @Override
+    public <T> Future<T> submit(Callable<T> task) {
+      return delegate.submit(wrap(task));
+    }
+
+    @Override
+    public <T> List<Future<T>> invokeAll(Collection<? extends Callable<T>> tasks) throws InterruptedException {
+      return delegate.invokeAll(wrapAll(tasks));
+    }
+
+    @Override
+    public <T> List<Future<T>> invokeAll(Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
+        throws InterruptedException {
+      return delegate.invokeAll(wrapAll(tasks), timeout, unit);
+    }
+
+    @Override
+    public <T> T invokeAny(Collection<? extends Callable<T>> tasks)
+        throws InterruptedException, ExecutionException {
+      return delegate.invokeAny(wrapAll(tasks));
+    }
+
+    @Override
+    public <T> T invokeAny(Collection<? extends Callable<T>> tasks, long timeout, TimeUnit unit)
+        throws InterruptedException, ExecutionException, TimeoutException {
+      return delegate.invokeAny(wrapAll(tasks), timeout, unit);
+    }
+
+    @Override
+    public void shutdown() {
+      delegate.shutdown();
+    }
+
+    @Override
+    public List<Runnable> shutdownNow() {
+      return delegate.shutdownNow();
+    }
+
+    @Override
+    public boolean isShutdown() {
+      return delegate.isShutdown();
+    }
+
+    @Override
+    public boolean isTerminated() {
+      return delegate.isTerminated();
+    }
+
+    @Override
+    public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+      return delegate.awaitTermination(timeout, unit);
+    }
+  }
+}
