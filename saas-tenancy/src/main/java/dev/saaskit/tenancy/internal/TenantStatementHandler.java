@@ -1,0 +1,370 @@
+package dev.saaskit.tenancy.internal;
+
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.sql.CallableStatement;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Statements of a tenant connection. Three shapes:
+ * <ul>
+ *   <li>plain ({@code createStatement}): each execution sends the setting, with the tenant inlined as a
+ *       literal, ahead of the SQL in the same round trip, and skips its result;</li>
+ *   <li>prepared: the driver statement is prepared as {@code set_config(..., ?, true); <sql>}, parameters are
+ *       recorded and replayed shifted by one, the tenant goes in parameter 1; batches use a second, unprefixed
+ *       driver statement;</li>
+ *   <li>separate (callable statements, generated keys, all batches): the setting is sent on its own first.</li>
+ * </ul>
+ * Not API.
+ */
+final class TenantStatementHandler implements InvocationHandler {
+  private enum Shape { PLAIN, PREPARED, SEPARATE }
+
+  private final Shape shape;
+  private final TenantConnectionHandler connection;
+  private Object self;
+
+  // PLAIN and SEPARATE: the one driver statement. PREPARED: created lazily, see below.
+  private Statement single;
+
+  // PREPARED only.
+  private Method prepareMethod;
+  private Object[] prepareArgs;
+  private PreparedStatement prefixed;
+  private PreparedStatement unprefixed;
+  private final Map<Integer, Object[]> parameters = new TreeMap<>();
+  private final Map<Integer, Method> parameterSetters = new TreeMap<>();
+  private final List<Object[]> statementSettings = new ArrayList<>();
+  private final List<Method> statementSettingMethods = new ArrayList<>();
+  private volatile Statement current;
+  private boolean closed;
+
+  private TenantStatementHandler(Shape shape, TenantConnectionHandler connection) {
+    this.shape = shape;
+    this.connection = connection;
+  }
+
+  static Statement plain(TenantConnectionHandler connection, Statement real) {
+    TenantStatementHandler handler = new TenantStatementHandler(Shape.PLAIN, connection);
+    handler.single = real;
+    handler.current = real;
+    return (Statement) handler.proxy(Statement.class);
+  }
+
+  static Object separate(TenantConnectionHandler connection, Statement real, Class<? extends Statement> type) {
+    TenantStatementHandler handler = new TenantStatementHandler(Shape.SEPARATE, connection);
+    handler.single = real;
+    handler.current = real;
+    return handler.proxy(type);
+  }
+
+  static PreparedStatement prepared(TenantConnectionHandler connection, Method prepareMethod, Object[] args) {
+    TenantStatementHandler handler = new TenantStatementHandler(Shape.PREPARED, connection);
+    handler.prepareMethod = prepareMethod;
+    handler.prepareArgs = args.clone();
+    return (PreparedStatement) handler.proxy(PreparedStatement.class);
+  }
+
+  private Object proxy(Class<?> type) {
+    self = Proxy.newProxyInstance(TenantStatementHandler.class.getClassLoader(), new Class<?>[] {type}, this);
+    return self;
+  }
+
+  @Override
+  public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+    String name = method.getName();
+    switch (name) {
+      case "equals":
+        return proxy == args[0];
+      case "hashCode":
+        return System.identityHashCode(proxy);
+      case "toString":
+        return "TenantStatement[" + (current != null ? current : prepareArgs[0]) + "]";
+      case "getConnection":
+        return connection.self();
+      case "unwrap":
+        return ((Class<?>) args[0]).isInstance(proxy) ? proxy : activeStatement().unwrap((Class<?>) args[0]);
+      case "isWrapperFor":
+        return ((Class<?>) args[0]).isInstance(proxy) || activeStatement().isWrapperFor((Class<?>) args[0]);
+      default:
+        break;
+    }
+    switch (shape) {
+      case PLAIN:
+        return invokePlain(method, args);
+      case SEPARATE:
+        return invokeSeparate(method, args);
+      default:
+        return invokePrepared(method, args);
+    }
+  }
+
+  // ---- plain statements ----
+
+  private Object invokePlain(Method method, Object[] args) throws Throwable {
+    String name = method.getName();
+    boolean sqlExecution = args != null && args.length >= 1 && args[0] instanceof String
+        && method.getDeclaringClass() == Statement.class && name.startsWith("execute");
+    if (sqlExecution && args.length == 1) {
+      String value = connection.binding().currentValue();
+      String sql = connection.binding().prefixLiteral(value, (String) args[0]);
+      return inOneTransaction(() -> resultOf(name, single, single.execute(sql)));
+    }
+    if (sqlExecution || name.equals("executeBatch") || name.equals("executeLargeBatch")) {
+      // Generated keys variants and batches cannot carry the prefix.
+      return withTenantSeparately(method, args, single);
+    }
+    if (name.equals("close")) {
+      closed = true;
+    }
+    return call(single, method, args);
+  }
+
+  // ---- separate binding ----
+
+  private Object invokeSeparate(Method method, Object[] args) throws Throwable {
+    String name = method.getName();
+    if (name.startsWith("execute")) {
+      return withTenantSeparately(method, args, single);
+    }
+    if (name.equals("close")) {
+      closed = true;
+    }
+    return call(single, method, args);
+  }
+
+  private Object withTenantSeparately(Method method, Object[] args, Statement target) throws Throwable {
+    String value = connection.binding().currentValue();
+    Connection real = connection.real();
+    current = target;
+    SqlCall call = () -> {
+      connection.binding().applySeparately(real, value);
+      return call(target, method, args);
+    };
+    if (!real.getAutoCommit()) {
+      return call.run();
+    }
+    return inShortTransaction(real, call);
+  }
+
+  /** Runs {@code call} in a transaction of its own on a connection in autocommit mode, then restores it. */
+  private static Object inShortTransaction(Connection real, SqlCall call) throws Throwable {
+    real.setAutoCommit(false);
+    try {
+      Object result = call.run();
+      real.commit();
+      return result;
+    } catch (Throwable failure) {
+      try {
+        real.rollback();
+      } catch (SQLException suppressed) {
+        failure.addSuppressed(suppressed);
+      }
+      throw failure;
+    } finally {
+      real.setAutoCommit(true);
+    }
+  }
+
+  // ---- prepared statements ----
+
+  private Object invokePrepared(Method method, Object[] args) throws Throwable {
+    String name = method.getName();
+    Class<?> declaring = method.getDeclaringClass();
+    if (declaring != Statement.class && name.startsWith("set") && args != null && args.length >= 1
+        && method.getParameterTypes()[0] == int.class) {
+      parameters.put((Integer) args[0], args.clone());
+      parameterSetters.put((Integer) args[0], method);
+      return null;
+    }
+    switch (name) {
+      case "clearParameters":
+        parameters.clear();
+        parameterSetters.clear();
+        return null;
+      case "execute":
+      case "executeQuery":
+      case "executeUpdate":
+      case "executeLargeUpdate":
+        if (args == null || args.length == 0) {
+          return executePrefixed(name);
+        }
+        // Statement.execute(String) on a PreparedStatement: the driver refuses it; let it say so.
+        return call(unprefixed(), method, args);
+      case "addBatch":
+        if (args == null || args.length == 0) {
+          PreparedStatement batch = unprefixed();
+          replayParameters(batch, 0);
+          batch.addBatch();
+          return null;
+        }
+        return call(unprefixed(), method, args);
+      case "executeBatch":
+      case "executeLargeBatch":
+        return withTenantSeparately(method, args, unprefixed());
+      case "clearBatch":
+        if (unprefixed != null) {
+          unprefixed.clearBatch();
+        }
+        return null;
+      case "getMetaData":
+      case "getParameterMetaData":
+        return call(unprefixed(), method, args);
+      case "close":
+        closeAll();
+        return null;
+      case "isClosed":
+        return closed;
+      default:
+        break;
+    }
+    if (declaring == Statement.class && (name.startsWith("set") || name.equals("closeOnCompletion"))) {
+      statementSettingMethods.add(method);
+      statementSettings.add(args == null ? new Object[0] : args.clone());
+      for (Statement real : new Statement[] {prefixed, unprefixed}) {
+        if (real != null) {
+          call(real, method, args);
+        }
+      }
+      return null;
+    }
+    return call(activeStatement(), method, args);
+  }
+
+  private Object executePrefixed(String name) throws Throwable {
+    String value = connection.binding().currentValue();
+    PreparedStatement target = prefixed();
+    current = target;
+    target.setString(1, value);
+    replayParameters(target, 1);
+    return inOneTransaction(() -> resultOf(name, target, target.execute()));
+  }
+
+  /**
+   * Runs a prefixed execution so that the setting and the statement share a transaction. With the extended
+   * protocol they always do (one implicit transaction up to Sync); with the simple protocol in autocommit mode
+   * they need an explicit one, which costs the COMMIT's round trip.
+   */
+  private Object inOneTransaction(SqlCall call) throws Throwable {
+    Connection real = connection.real();
+    if (!connection.simpleQueryMode() || !real.getAutoCommit()) {
+      return call.run();
+    }
+    return inShortTransaction(real, call);
+  }
+
+  private void replayParameters(PreparedStatement target, int shift) throws Throwable {
+    for (Map.Entry<Integer, Object[]> entry : parameters.entrySet()) {
+      Object[] args = entry.getValue().clone();
+      args[0] = entry.getKey() + shift;
+      call(target, parameterSetters.get(entry.getKey()), args);
+    }
+  }
+
+  private PreparedStatement prefixed() throws Throwable {
+    if (prefixed == null) {
+      Object[] args = prepareArgs.clone();
+      args[0] = connection.binding().prefixPrepared((String) prepareArgs[0]);
+      prefixed = configure((PreparedStatement) connection.invokeReal(prepareMethod, args));
+    }
+    return prefixed;
+  }
+
+  private PreparedStatement unprefixed() throws Throwable {
+    if (unprefixed == null) {
+      unprefixed = configure((PreparedStatement) connection.invokeReal(prepareMethod, prepareArgs));
+    }
+    return unprefixed;
+  }
+
+  private PreparedStatement configure(PreparedStatement real) throws Throwable {
+    for (int i = 0; i < statementSettingMethods.size(); i++) {
+      call(real, statementSettingMethods.get(i), statementSettings.get(i));
+    }
+    return real;
+  }
+
+  private Statement activeStatement() throws Throwable {
+    Statement active = current;
+    if (active == null) {
+      active = unprefixed();
+      current = active;
+    }
+    return active;
+  }
+
+  private void closeAll() throws SQLException {
+    closed = true;
+    SQLException failure = null;
+    for (Statement real : new Statement[] {prefixed, unprefixed}) {
+      if (real == null) {
+        continue;
+      }
+      try {
+        real.close();
+      } catch (SQLException e) {
+        if (failure == null) {
+          failure = e;
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  // ---- shared ----
+
+  /**
+   * After executing {@code set_config(...); <sql>}, steps past the setting's result and answers as the JDBC
+   * method {@code name} would have for {@code <sql>} alone.
+   */
+  private static Object resultOf(String name, Statement target, boolean firstIsResultSet) throws SQLException {
+    if (!firstIsResultSet) {
+      throw new SQLException("tenant setting returned no result; is this a PostgreSQL connection?", "XX000");
+    }
+    boolean userResultIsResultSet = target.getMoreResults();
+    switch (name) {
+      case "executeQuery":
+        if (!userResultIsResultSet) {
+          throw new SQLException("No results were returned by the query.", "02000");
+        }
+        return target.getResultSet();
+      case "executeUpdate":
+      case "executeLargeUpdate":
+        if (userResultIsResultSet) {
+          throw new SQLException("A result was returned when none was expected.", "0100E");
+        }
+        long count = Math.max(0, target.getLargeUpdateCount());
+        return name.equals("executeUpdate") ? (Object) (int) Math.min(count, Integer.MAX_VALUE) : (Object) count;
+      default:
+        return userResultIsResultSet;
+    }
+  }
+
+  @FunctionalInterface
+  private interface SqlCall {
+    Object run() throws Throwable;
+  }
+
+  private static Object call(Object target, Method method, Object[] args) throws Throwable {
+    try {
+      return method.invoke(target, args);
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
+  }
+
+}
