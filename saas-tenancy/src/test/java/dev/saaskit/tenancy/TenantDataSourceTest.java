@@ -7,6 +7,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.IsolationAssertions;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.CallableStatement;
@@ -112,6 +113,21 @@ class TenantDataSourceTest {
     assertThat(as(GLOBEX, () -> { try (Connection c = tenantDs.getConnection()) { return bodies(c); } }))
         .containsExactly("g1");
     assertThat(rawSetting()).isEmpty();
+  }
+
+  @Test
+  void isolationAssertionsPassThroughTheTenantDataSource() throws Exception {
+    as(ACME, () -> { try (Connection c = tenantDs.getConnection()) { insert(c, "a1"); } return null; });
+    as(GLOBEX, () -> { try (Connection c = tenantDs.getConnection()) { insert(c, "g1"); } return null; });
+    IsolationAssertions.assertTenantIsolated(tenantDs, "notes", "tenant_id", ACME, GLOBEX);
+    IsolationAssertions.assertTenantIsolated(tenantDs, "notes", "tenant_id", GLOBEX, ACME);
+    IsolationAssertions.assertCannotInsertAs(tenantDs, ACME,
+        "INSERT INTO notes(tenant_id, body) VALUES (?, 'smuggled')", GLOBEX);
+    IsolationAssertions.assertNoRowsWithoutTenant(tenantDs, "notes");
+    // The same check over a superuser connection, which bypasses RLS, must catch the leak.
+    assertThatThrownBy(() -> IsolationAssertions.assertTenantIsolated(
+        TenantDataSource.wrap(db.adminDataSource()), "notes", "tenant_id", ACME, GLOBEX))
+        .isInstanceOf(AssertionError.class);
   }
 
   @Test
