@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import org.jspecify.annotations.Nullable;
 import org.postgresql.PGConnection;
 import org.postgresql.jdbc.PreferQueryMode;
 
@@ -19,9 +20,9 @@ import org.postgresql.jdbc.PreferQueryMode;
 public final class TenantConnectionHandler implements InvocationHandler {
   private final Connection real;
   private final TenantBinding binding;
-  private Connection self;
+  private @Nullable Connection self;
   private volatile boolean closed;
-  private Boolean simpleQueryMode;
+  private @Nullable Boolean simpleQueryMode;
 
   private TenantConnectionHandler(Connection real, TenantBinding binding) {
     this.real = real;
@@ -62,7 +63,7 @@ public final class TenantConnectionHandler implements InvocationHandler {
   }
 
   @Override
-  public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+  public @Nullable Object invoke(Object proxy, Method method, Object @Nullable [] args) throws Throwable {
     String name = method.getName();
     switch (name) {
       case "equals":

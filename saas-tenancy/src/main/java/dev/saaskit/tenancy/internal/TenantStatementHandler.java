@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Statements of a tenant connection. Three shapes:
@@ -32,21 +33,21 @@ final class TenantStatementHandler implements InvocationHandler {
 
   private final Shape shape;
   private final TenantConnectionHandler connection;
-  private Object self;
+  private @Nullable Object self;
 
   // PLAIN and SEPARATE: the one driver statement. PREPARED: created lazily, see below.
-  private Statement single;
+  private @Nullable Statement single;
 
   // PREPARED only.
-  private Method prepareMethod;
-  private Object[] prepareArgs;
-  private PreparedStatement prefixed;
-  private PreparedStatement unprefixed;
+  private @Nullable Method prepareMethod;
+  private Object @Nullable [] prepareArgs;
+  private @Nullable PreparedStatement prefixed;
+  private @Nullable PreparedStatement unprefixed;
   private final Map<Integer, Object[]> parameters = new TreeMap<>();
   private final Map<Integer, Method> parameterSetters = new TreeMap<>();
   private final List<Object[]> statementSettings = new ArrayList<>();
   private final List<Method> statementSettingMethods = new ArrayList<>();
-  private volatile Statement current;
+  private volatile @Nullable Statement current;
   private boolean closed;
 
   private TenantStatementHandler(Shape shape, TenantConnectionHandler connection) {
@@ -81,7 +82,7 @@ final class TenantStatementHandler implements InvocationHandler {
   }
 
   @Override
-  public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+  public @Nullable Object invoke(Object proxy, Method method, Object @Nullable [] args) throws Throwable {
     String name = method.getName();
     switch (name) {
       case "equals":
