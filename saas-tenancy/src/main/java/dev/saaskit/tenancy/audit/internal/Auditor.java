@@ -1,0 +1,875 @@
+package dev.saaskit.tenancy.audit.internal;
+
+import static dev.saaskit.tenancy.internal.Sql.quoteIdent;
+
+import dev.saaskit.tenancy.RlsPolicy;
+import dev.saaskit.tenancy.TenantColumnType;
+import dev.saaskit.tenancy.audit.Finding;
+import dev.saaskit.tenancy.audit.Severity;
+import dev.saaskit.tenancy.audit.internal.Catalog.ForeignKey;
+import dev.saaskit.tenancy.audit.internal.Catalog.Function;
+import dev.saaskit.tenancy.audit.internal.Catalog.Policy;
+import dev.saaskit.tenancy.audit.internal.Catalog.Relation;
+import dev.saaskit.tenancy.audit.internal.Catalog.Role;
+import dev.saaskit.tenancy.audit.internal.Catalog.TenantColumn;
+import dev.saaskit.tenancy.audit.internal.Expressions.Scope;
+import dev.saaskit.tenancy.audit.internal.NodeTree.Value;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.StringJoiner;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+
+/** Reads the catalog and applies every rule. Not API. */
+public final class Auditor {
+  /** What one run found, before the baseline is applied. */
+  public record Result(List<Finding> findings, List<String> tenantTables, String appRole, String database,
+      int serverVersion) {}
+
+  private static final int MAX_EXPRESSION_CHARS = 200;
+  private static final String COMMANDS = "rawd"; // SELECT, INSERT, UPDATE, DELETE
+
+  private final List<String> tenantColumns;
+  private final String setting;
+
+  /** An auditor for tables with any of {@code tenantColumns}, whose policies read {@code setting}. */
+  public Auditor(List<String> tenantColumns, String setting) {
+    this.tenantColumns = List.copyOf(tenantColumns);
+    this.setting = setting;
+  }
+
+  /** Runs every rule against the database of {@code connection}; reads the catalog only. */
+  public Result audit(Connection connection, @Nullable String appRole, List<String> schemas) throws SQLException {
+    Catalog cat = Catalog.read(connection, appRole, schemas, tenantColumns);
+    Run run = new Run(cat);
+    run.parse();
+    cat.resolveNames(connection, run.functionOids, run.operatorOids);
+    run.apply();
+    return new Result(List.copyOf(run.findings), List.copyOf(run.tenantTables), cat.app.name(), cat.database,
+        cat.serverVersion);
+  }
+
+  /** The parsed expressions of one policy. */
+  private static final class ParsedPolicy {
+    final Policy policy;
+    final @Nullable Value using; // null: none, or an INSERT policy
+    final @Nullable Value check; // the explicit WITH CHECK
+    Scope usingScope = Scope.UNSCOPED;
+    Scope checkScope = Scope.UNSCOPED; // of the effective check (explicit, or USING for ALL/UPDATE)
+
+    ParsedPolicy(Policy policy, @Nullable Value using, @Nullable Value check) {
+      this.policy = policy;
+      this.using = using;
+      this.check = check;
+    }
+
+    boolean hasUsing() {
+      return policy.command() != 'a';
+    }
+
+    boolean hasCheck() {
+      return policy.command() == 'a' || policy.command() == 'w' || policy.command() == '*';
+    }
+
+    @Nullable Value effectiveCheck() {
+      return check != null ? check : policy.command() == 'a' ? null : using;
+    }
+
+    boolean covers(char command) {
+      return policy.command() == '*' || policy.command() == command;
+    }
+  }
+
+  private final class Run {
+    final Catalog cat;
+    final List<Finding> findings = new ArrayList<>();
+    final List<String> tenantTables = new ArrayList<>();
+    final Set<Long> functionOids = new HashSet<>();
+    final Set<Long> operatorOids = new HashSet<>();
+    final Map<Long, List<ParsedPolicy>> policiesByTable = new LinkedHashMap<>();
+    final Map<Long, Value> viewTrees = new HashMap<>();
+    final Set<Long> tenantData = new HashSet<>(); // tenant tables, and views/matviews over them
+    final Map<Long, Pattern> namePatterns = new HashMap<>();
+    @Nullable Expressions expressions;
+
+    Run(Catalog cat) {
+      this.cat = cat;
+    }
+
+    void parse() {
+      for (Policy p : cat.policies) {
+        Value using = tree(p.usingTree());
+        Value check = tree(p.checkTree());
+        policiesByTable.computeIfAbsent(p.tableOid(), k -> new ArrayList<>()).add(new ParsedPolicy(p, using, check));
+        if (using != null) {
+          Expressions.collectOids(using, functionOids, operatorOids);
+        }
+        if (check != null) {
+          Expressions.collectOids(check, functionOids, operatorOids);
+        }
+      }
+      for (Relation r : cat.relations.values()) {
+        if (r.kind() == 'v' && r.option("security_barrier") && !r.option("security_invoker") && r.viewQuery() != null) {
+          Value tree = tree(r.viewQuery());
+          if (tree != null) {
+            viewTrees.put(r.oid(), tree);
+            Expressions.collectOids(tree, functionOids, operatorOids);
+          }
+        }
+      }
+    }
+
+    void apply() {
+      expressions = new Expressions(cat.functionNames, cat.operatorNames);
+      markTenantData();
+      classifyPolicies();
+      roleRules();
+      for (Relation r : cat.relations.values()) {
+        if (isTenantTable(r)) {
+          tenantTables.add(r.qualifiedName());
+          tableRules(r);
+          policyRules(r);
+        } else if (r.kind() == 'v' && tenantData.contains(r.oid())) {
+          viewRule(r);
+        } else if (r.kind() == 'm' && tenantData.contains(r.oid())) {
+          materializedViewRule(r);
+        }
+      }
+      for (Function f : cat.functions) {
+        functionRules(f);
+      }
+      for (ForeignKey fk : cat.foreignKeys) {
+        foreignKeyRule(fk);
+      }
+      if (tenantTables.isEmpty()) {
+        add(Rules.NO_TENANT_TABLES, Severity.WARNING, "database " + cat.database, "No table in "
+            + "the audited schemas has a column named " + String.join(" or ", tenantColumns) + ", so nothing was"
+            + " checked for tenant isolation; check the audit's tenantColumns and schemas, and that migrations ran.",
+            null);
+      }
+    }
+
+    // ---------------------------------------------------------------------------------------------- roles
+
+    void roleRules() {
+      Catalog.AppRole app = cat.app;
+      String object = "role " + app.name();
+      String role = quoteIdent(app.name());
+      if (app.superuser()) {
+        add(Rules.APP_ROLE_SUPERUSER, Severity.ERROR, object, "The application role " + app.name() + " is a"
+            + " superuser: row-level security never applies to superusers, so every tenant sees every row.",
+            "ALTER ROLE " + role + " NOSUPERUSER;");
+      }
+      if (app.bypassRls()) {
+        add(Rules.APP_ROLE_BYPASSRLS, Severity.ERROR, object, "The application role " + app.name() + " has"
+            + " BYPASSRLS: row-level security does not apply to it, so every tenant sees every row.",
+            "ALTER ROLE " + role + " NOBYPASSRLS;");
+      }
+      if (!app.superuser()) {
+        List<String> privileged = new ArrayList<>();
+        StringBuilder fix = new StringBuilder();
+        for (String r : app.superuserRoles()) {
+          privileged.add(r + " (superuser)");
+          fix.append(fix.length() == 0 ? "" : "\n").append("REVOKE ").append(quoteIdent(r)).append(" FROM ")
+              .append(role).append(';');
+        }
+        for (String r : app.bypassRlsRoles()) {
+          privileged.add(r + " (BYPASSRLS)");
+          fix.append(fix.length() == 0 ? "" : "\n").append("REVOKE ").append(quoteIdent(r)).append(" FROM ")
+              .append(role).append(';');
+        }
+        if (!privileged.isEmpty()) {
+          add(Rules.APP_ROLE_MEMBER_OF_PRIVILEGED, Severity.ERROR, object, "The application role " + app.name()
+              + " is a member of " + String.join(", ", privileged) + ": it can SET ROLE to it and bypass every"
+              + " policy.", fix.toString());
+        }
+      }
+    }
+
+    // --------------------------------------------------------------------------------------------- tables
+
+    boolean isTenantTable(Relation r) {
+      return r.isTable() && !r.tenantColumns().isEmpty();
+    }
+
+    void markTenantData() {
+      for (Relation r : cat.relations.values()) {
+        if (!r.tenantColumns().isEmpty()) {
+          tenantData.add(r.oid());
+        }
+      }
+      boolean changed = true;
+      while (changed) {
+        changed = false;
+        for (Relation r : cat.relations.values()) {
+          if ((r.kind() == 'v' || r.kind() == 'm') && !tenantData.contains(r.oid())) {
+            for (long dep : r.dependsOn()) {
+              if (tenantData.contains(dep)) {
+                tenantData.add(r.oid());
+                changed = true;
+                break;
+              }
+            }
+          }
+        }
+      }
+    }
+
+    void tableRules(Relation t) {
+      String table = q(t);
+      String columns = columnNames(t);
+      List<ParsedPolicy> policies = policiesByTable.getOrDefault(t.oid(), List.of());
+      boolean appSuper = cat.app.superuser();
+      if (!t.rlsEnabled()) {
+        StringBuilder msg = new StringBuilder("Table " + t.qualifiedName() + " has a tenant column (" + columns
+            + ") but row-level security is disabled: every role that can read it sees every tenant's rows.");
+        if (!policies.isEmpty()) {
+          msg.append(" Its policies (").append(policyNames(policies)).append(") exist but are inert until RLS is"
+              + " enabled.");
+        }
+        if (t.partition()) {
+          msg.append(" It is a partition of ").append(t.parent()).append(": queried by name, it does not apply"
+              + " its parent's policies.");
+        }
+        String fix = "ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY;\nALTER TABLE " + table
+            + " FORCE ROW LEVEL SECURITY;" + (policies.isEmpty() ? "\n" + createPolicy(t) : "");
+        add(Rules.RLS_DISABLED, Severity.ERROR, t.qualifiedName(), msg.toString(), fix);
+      } else if (!t.rlsForced()) {
+        boolean appOwner = t.appActsAsOwner() && !appSuper;
+        add(Rules.RLS_NOT_FORCED, appOwner ? Severity.ERROR : Severity.WARNING, t.qualifiedName(),
+            "Row-level security on " + t.qualifiedName() + " is enabled but not forced, so its owner " + t.owner()
+                + " is exempt from its policies" + (appOwner
+                ? ", and the application role " + cat.app.name() + (t.appOwns() ? " is that owner" : " is a member"
+                    + " of it") + ": the application sees every tenant's rows."
+                : ": migrations, jobs, views and SECURITY DEFINER functions running as the owner see every"
+                    + " tenant's rows."),
+            "ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY;");
+      }
+      if (t.rlsEnabled() && policies.stream().noneMatch(p -> p.policy.permissive())) {
+        add(Rules.NO_POLICY, Severity.WARNING, t.qualifiedName(), "Row-level security is enabled on "
+            + t.qualifiedName() + " but it has " + (policies.isEmpty() ? "no policy" : "only restrictive policies ("
+            + policyNames(policies) + ")") + ", so PostgreSQL denies every row: the application sees and writes"
+            + " nothing there.", createPolicy(t));
+      }
+      boolean indexed = false;
+      for (TenantColumn c : t.tenantColumns()) {
+        indexed |= t.leadingIndexColumns().contains(c.attnum());
+      }
+      if (!indexed) {
+        TenantColumn first = t.tenantColumns().get(0);
+        add(Rules.NO_TENANT_INDEX, Severity.WARNING, t.qualifiedName(), "No index on " + t.qualifiedName()
+            + " starts with " + columns + ", so every policy check scans the whole table.",
+            "CREATE INDEX ON " + table + " (" + quoteIdent(first.name()) + ");");
+      }
+      List<TenantColumn> nullable = new ArrayList<>();
+      for (TenantColumn c : t.tenantColumns()) {
+        if (!c.notNull()) {
+          nullable.add(c);
+        }
+      }
+      if (!nullable.isEmpty()) {
+        StringJoiner names = new StringJoiner(", ");
+        StringJoiner fix = new StringJoiner("\n");
+        for (TenantColumn c : nullable) {
+          names.add(c.name());
+          fix.add("ALTER TABLE " + table + " ALTER COLUMN " + quoteIdent(c.name()) + " SET NOT NULL;");
+        }
+        add(Rules.TENANT_COLUMN_NULLABLE, Severity.WARNING, t.qualifiedName(), "Tenant column " + names + " of "
+            + t.qualifiedName() + " allows NULL: a row without a tenant belongs to no tenant and is invisible to all.",
+            fix.toString());
+      }
+      if (t.appActsAsOwner() && !appSuper) {
+        String role = quoteIdent(cat.app.name());
+        add(Rules.APP_ROLE_OWNS_TENANT_TABLE, Severity.ERROR, t.qualifiedName(), t.appOwns()
+                ? "The application role " + cat.app.name() + " owns " + t.qualifiedName() + ": owners are exempt from"
+                    + " unforced policies and can disable RLS or drop the policies."
+                : "The application role " + cat.app.name() + " is a member of " + t.owner() + ", which owns "
+                    + t.qualifiedName() + ": owners are exempt from unforced policies and can disable RLS or drop"
+                    + " the policies.",
+            t.appOwns()
+                ? "ALTER TABLE " + table + " OWNER TO <migration role>; -- a role the application does not log in as"
+                : "REVOKE " + quoteIdent(t.owner()) + " FROM " + role + ";");
+      }
+      if (t.appCanTruncate() && !t.appActsAsOwner() && !appSuper) {
+        List<String> grantees = t.truncateGrantees().isEmpty() ? List.of(cat.app.name()) : t.truncateGrantees();
+        StringJoiner from = new StringJoiner(", ");
+        for (String g : grantees) {
+          from.add(g.equals("PUBLIC") ? "PUBLIC" : quoteIdent(g));
+        }
+        add(Rules.APP_ROLE_CAN_TRUNCATE, Severity.ERROR, t.qualifiedName(), "The application role "
+            + cat.app.name() + " can TRUNCATE " + t.qualifiedName() + " (granted to " + String.join(", ", grantees)
+            + "), and TRUNCATE ignores row-level security: it empties the table for every tenant."
+            + " Check REFERENCES and TRIGGER privileges too.",
+            "REVOKE TRUNCATE ON " + table + " FROM " + from + ";");
+      }
+    }
+
+    // ------------------------------------------------------------------------------------------- policies
+
+    /** Classifies the expressions of every policy on a tenant table (views and functions need them too). */
+    void classifyPolicies() {
+      Expressions ex = expressions();
+      for (Map.Entry<Long, List<ParsedPolicy>> e : policiesByTable.entrySet()) {
+        Relation t = cat.relations.get(e.getKey());
+        if (t == null || !isTenantTable(t)) {
+          continue;
+        }
+        Set<Integer> attnums = tenantAttnums(t);
+        for (ParsedPolicy p : e.getValue()) {
+          p.usingScope = p.using == null ? Scope.DENY : ex.classify(p.using, attnums);
+          Value check = p.effectiveCheck();
+          p.checkScope = check == null ? Scope.DENY : ex.classify(check, attnums);
+        }
+      }
+    }
+
+    void policyRules(Relation t) {
+      List<ParsedPolicy> policies = policiesByTable.getOrDefault(t.oid(), List.of());
+      if (policies.isEmpty()) {
+        return;
+      }
+      Set<Integer> attnums = tenantAttnums(t);
+      // a RESTRICTIVE tenant-bound policy for the application caps every permissive one, per command
+      Set<Character> readFloor = new HashSet<>();
+      Set<Character> writeFloor = new HashSet<>();
+      Map<Character, String> floorNames = new HashMap<>();
+      for (ParsedPolicy p : policies) {
+        if (p.policy.permissive() || !p.policy.appliesToApp()) {
+          continue;
+        }
+        for (char c : COMMANDS.toCharArray()) {
+          if (p.covers(c)) {
+            if (p.hasUsing() && p.usingScope == Scope.TENANT_BOUND) {
+              readFloor.add(c);
+              floorNames.putIfAbsent(c, p.policy.name());
+            }
+            if (p.hasCheck() && p.checkScope == Scope.TENANT_BOUND) {
+              writeFloor.add(c);
+            }
+          }
+        }
+      }
+      Map<Character, List<String>> permissiveForApp = new LinkedHashMap<>();
+      for (ParsedPolicy p : policies) {
+        String object = "policy " + p.policy.name() + " on " + t.qualifiedName();
+        if (p.policy.permissive()) {
+          boolean capped = true;
+          String floor = null;
+          for (char c : COMMANDS.toCharArray()) {
+            if (p.covers(c)) {
+              boolean read = c != 'a';
+              boolean write = c == 'a' || c == 'w';
+              capped &= (!read || readFloor.contains(c)) && (!write || writeFloor.contains(c));
+              floor = floor == null ? floorNames.get(c) : floor;
+              if (p.policy.appliesToApp()) {
+                permissiveForApp.computeIfAbsent(c, k -> new ArrayList<>()).add(p.policy.name());
+              }
+            }
+          }
+          openPolicyRules(t, p, object, p.policy.appliesToApp() && !capped, capped ? floor : null);
+        }
+        detailRules(t, p, object, attnums);
+      }
+      StringJoiner overlaps = new StringJoiner("; ");
+      for (Map.Entry<Character, List<String>> e : permissiveForApp.entrySet()) {
+        if (e.getValue().size() > 1) {
+          overlaps.add(commandName(e.getKey()) + ": " + String.join(", ", e.getValue()));
+        }
+      }
+      if (overlaps.length() > 0) {
+        add(Rules.MULTIPLE_PERMISSIVE_POLICIES, Severity.WARNING, t.qualifiedName(), "Several permissive policies"
+            + " on " + t.qualifiedName() + " apply to the application role " + cat.app.name() + " for the same"
+            + " command (" + overlaps + "): they are OR'ed, so each can widen what the others allow.", null);
+      }
+    }
+
+    /** policy-always-true, policy-not-tenant-scoped and policy-missing-with-check for a permissive policy. */
+    void openPolicyRules(Relation t, ParsedPolicy p, String object, boolean forApp, @Nullable String cap) {
+      Severity severity = forApp ? Severity.ERROR : Severity.INFO;
+      String audience = audience(p, cap);
+      boolean checkInherited = p.check == null && p.policy.command() != 'a';
+      List<String> constant = new ArrayList<>();
+      List<String> unscoped = new ArrayList<>();
+      if (p.hasUsing() && p.using != null) {
+        String clause = clause("USING", p.policy.usingText())
+            + (p.hasCheck() && checkInherited ? " (also its WITH CHECK, as it has none)" : "");
+        if (p.usingScope == Scope.CONSTANT) {
+          constant.add(clause);
+        } else if (p.usingScope == Scope.UNSCOPED) {
+          unscoped.add(clause);
+        }
+      }
+      if (p.hasCheck() && p.check != null) {
+        String clause = clause("WITH CHECK", p.policy.checkText());
+        if (p.checkScope == Scope.CONSTANT) {
+          constant.add(clause);
+        } else if (p.checkScope == Scope.UNSCOPED) {
+          unscoped.add(clause);
+        }
+      }
+      String head = "Policy " + p.policy.name() + " on " + t.qualifiedName() + " (" + describe(p.policy) + ")";
+      if (!constant.isEmpty()) {
+        add(Rules.POLICY_ALWAYS_TRUE, severity, object, head + " admits every tenant's rows: its "
+            + String.join(" and ", constant) + (constant.size() == 1 ? " is" : " are") + " constant. " + audience,
+            forApp ? alterPolicy(t, p, true) : null);
+      } else if (!unscoped.isEmpty()) {
+        add(Rules.POLICY_NOT_TENANT_SCOPED, severity, object, head + " is not bound to the tenant: its "
+            + String.join(" and ", unscoped) + (unscoped.size() == 1 ? " does" : " do") + " not compare "
+            + columnNames(t) + " with one tenant on every branch. " + audience,
+            forApp ? alterPolicy(t, p, false) : null);
+      }
+      Severity checkSeverity = forApp ? Severity.WARNING : Severity.INFO;
+      if (p.policy.command() == 'a' && p.check == null) {
+        add(Rules.POLICY_MISSING_WITH_CHECK, checkSeverity, object, head + " has no WITH CHECK, so it admits no new"
+            + " row: it allows no INSERT at all (fails closed, but surely not what was meant).",
+            "ALTER POLICY " + quoteIdent(p.policy.name()) + " ON " + q(t) + " WITH CHECK (" + predicate(t) + ");");
+      } else if (checkInherited && p.hasCheck() && p.usingScope != Scope.TENANT_BOUND && p.usingScope != Scope.DENY) {
+        add(Rules.POLICY_MISSING_WITH_CHECK, checkSeverity, object, head + " has no WITH CHECK, so new and updated"
+            + " rows are checked against its USING, which is not bound to the tenant: rows can be written for any"
+            + " tenant. " + audience,
+            "ALTER POLICY " + quoteIdent(p.policy.name()) + " ON " + q(t) + " WITH CHECK (" + predicate(t) + ");");
+      }
+    }
+
+    /** Casts, current_setting without missing_ok, per-row functions: for every policy. */
+    void detailRules(Relation t, ParsedPolicy p, String object, Set<Integer> attnums) {
+      Expressions ex = expressions();
+      List<Value> trees = new ArrayList<>(2);
+      if (p.using != null) {
+        trees.add(p.using);
+      }
+      if (p.check != null) {
+        trees.add(p.check);
+      }
+      boolean casts = false;
+      boolean missingOk = false;
+      Set<String> perRow = new LinkedHashSet<>();
+      for (Value tree : trees) {
+        casts |= ex.castsTenantColumn(tree, attnums);
+        missingOk |= ex.currentSettingWithoutMissingOk(tree);
+        perRow.addAll(ex.perRowFunctions(tree));
+      }
+      String head = "Policy " + p.policy.name() + " on " + t.qualifiedName();
+      String text = expressionText(p);
+      if (casts) {
+        add(Rules.POLICY_CASTS_TENANT_COLUMN, Severity.WARNING, object, head + " casts the tenant column (" + text
+            + "), so no index on " + columnNames(t) + " can serve it: compare the column uncast and cast the"
+            + " setting instead.", standardPolicyFix(t, p));
+      }
+      if (missingOk) {
+        add(Rules.CURRENT_SETTING_WITHOUT_MISSING_OK, Severity.WARNING, object, head + " calls current_setting()"
+            + " without missing_ok (" + text + "): it raises an error where the setting was never set and reads"
+            + " a stale or empty value on pooled connections; use current_setting('...', true) with nullif.",
+            standardPolicyFix(t, p));
+      }
+      if (!perRow.isEmpty()) {
+        add(Rules.POLICY_PER_ROW_FUNCTION, Severity.WARNING, object, head + " calls " + String.join("(), ", perRow)
+            + "() outside a sub-query (" + text + "), so it may run once per row: wrap the call in (SELECT ...) to"
+            + " run it once per statement.", standardPolicyFix(t, p));
+      }
+    }
+
+    String audience(ParsedPolicy p, @Nullable String cap) {
+      Policy policy = p.policy;
+      String app = cat.app.name();
+      if (!policy.appliesToApp()) {
+        return "It applies only to " + String.join(", ", policy.roles()) + ", not to the application role " + app
+            + ": fine for a role meant to work across tenants (a job worker, say), as long as request handling"
+            + " never runs as it.";
+      }
+      String to = policy.roles().contains("PUBLIC") ? "PUBLIC, so to the application role " + app
+          : policy.roles().contains(app) ? "the application role " + app
+          : String.join(", ", policy.roles()) + ", and the application role " + app + " is a member";
+      if (cap != null) {
+        return "It applies to " + to + ", but the restrictive policy " + cap + " keeps every command it covers"
+            + " within the tenant.";
+      }
+      return "It applies to " + to + ", and permissive policies are OR'ed: it opens the table whatever the other"
+          + " policies say.";
+    }
+
+    /** ALTER POLICY that binds the policy to the tenant: replacing constant parts, ANDing into unscoped ones. */
+    String alterPolicy(Relation t, ParsedPolicy p, boolean replaceConstant) {
+      String pred = predicate(t);
+      StringBuilder sql = new StringBuilder("ALTER POLICY " + quoteIdent(p.policy.name()) + " ON " + q(t));
+      if (p.hasUsing() && p.using != null && p.usingScope != Scope.TENANT_BOUND && p.usingScope != Scope.DENY) {
+        sql.append(" USING (").append(bound(pred, p.usingScope, p.policy.usingText())).append(')');
+      }
+      if (p.hasCheck() && p.check != null && p.checkScope != Scope.TENANT_BOUND && p.checkScope != Scope.DENY) {
+        sql.append(" WITH CHECK (").append(bound(pred, p.checkScope, p.policy.checkText())).append(')');
+      }
+      sql.append(';');
+      if (replaceConstant) {
+        sql.append("\n-- or, if the policy is meant for one dedicated role only: ALTER POLICY ")
+            .append(quoteIdent(p.policy.name())).append(" ON ").append(q(t)).append(" TO <that role>;");
+      }
+      return sql.toString();
+    }
+
+    String bound(String pred, Scope scope, @Nullable String old) {
+      return scope == Scope.CONSTANT || old == null ? pred : pred + " AND (" + old + ")";
+    }
+
+    String standardPolicyFix(Relation t, ParsedPolicy p) {
+      String pred = predicate(t);
+      StringBuilder sql = new StringBuilder("-- the standard tenant predicate (AND any other condition of the policy"
+          + " into it):\nALTER POLICY " + quoteIdent(p.policy.name()) + " ON " + q(t));
+      if (p.using != null) {
+        sql.append(" USING (").append(pred).append(')');
+      }
+      if (p.check != null) {
+        sql.append(" WITH CHECK (").append(pred).append(')');
+      }
+      return sql.append(';').toString();
+    }
+
+    // ---------------------------------------------------------------------------- views, materialized views
+
+    void viewRule(Relation v) {
+      if (v.option("security_invoker")) {
+        return;
+      }
+      Value tree = viewTrees.get(v.oid());
+      Set<String> names = new HashSet<>(tenantColumns);
+      if (v.option("security_barrier") && tree != null && expressions().filtersByTenantSetting(tree, names, setting)) {
+        return; // the tenant-filtered view pattern
+      }
+      Set<Relation> bases = baseRelations(v);
+      boolean ownerHeld = heldToPolicies(v.ownerOid(), bases);
+      boolean appReads = v.appSchemaUsage() && v.appCanSelect();
+      Severity severity = appReads && !ownerHeld ? Severity.ERROR : Severity.WARNING;
+      String fix = cat.serverVersion >= 150000
+          ? "ALTER VIEW " + q(v) + " SET (security_invoker = true);"
+          : "-- PostgreSQL " + cat.serverVersion / 10000 + " has no security_invoker (15+): filter the view by the"
+              + " tenant and make it a barrier:\n-- CREATE OR REPLACE VIEW " + q(v) + " WITH (security_barrier = true)"
+              + " AS ... WHERE tenant_id = (select nullif(current_setting('" + setting + "', true), '')::<type>);";
+      add(Rules.VIEW_WITHOUT_SECURITY_INVOKER, severity, v.qualifiedName(), "View " + v.qualifiedName()
+          + " reads tenant data (" + names(bases) + ") with the rights of its owner " + v.owner() + ", not of the"
+          + " querying role, and is neither security_invoker nor a tenant-filtered security_barrier view. "
+          + (ownerHeld ? "Its owner is held to the policies today (not superuser, no BYPASSRLS, tables forced), but"
+              + " policies written for other roles or a NO FORCE would open it. "
+              : "Its owner is not held to the policies of the tenant data it reads, so the view shows every tenant's"
+                  + " rows. ")
+          + (appReads ? "The application role " + cat.app.name() + " can select from it."
+              : "The application role " + cat.app.name() + " cannot select from it today."), fix);
+    }
+
+    void materializedViewRule(Relation m) {
+      if (!(m.appSchemaUsage() && m.appCanSelect())) {
+        return;
+      }
+      Set<Relation> bases = baseRelations(m);
+      TenantColumn column = m.tenantColumns().isEmpty() ? null : m.tenantColumns().get(0);
+      String filter = column == null ? "<tenant column> = (select nullif(current_setting('" + setting
+          + "', true), '')::<type>)" : quoteIdent(column.name()) + " = (select nullif(current_setting('" + setting
+          + "', true), '')::" + column.type() + ")";
+      add(Rules.MATERIALIZED_VIEW_READABLE, Severity.ERROR, m.qualifiedName(), "Materialized view "
+          + m.qualifiedName() + " holds tenant data (" + (bases.isEmpty() ? "it has a tenant column" : "from "
+          + names(bases)) + ") and the application role " + cat.app.name() + " can select from it: materialized"
+          + " views have no row-level security, so every tenant's rows are readable.",
+          "REVOKE SELECT ON " + q(m) + " FROM PUBLIC, " + quoteIdent(cat.app.name()) + ";\n-- and expose it per"
+              + " tenant: CREATE VIEW " + quoteIdent(m.schema()) + "." + quoteIdent(m.name() + "_tenant")
+              + " WITH (security_barrier = true) AS SELECT * FROM " + q(m) + " WHERE " + filter + ";");
+    }
+
+    /** The tenant tables and materialized views a view or materialized view reads, through views. */
+    Set<Relation> baseRelations(Relation start) {
+      Set<Relation> out = new LinkedHashSet<>();
+      Set<Long> seen = new HashSet<>();
+      Deque<Long> todo = new ArrayDeque<>(start.dependsOn());
+      while (!todo.isEmpty()) {
+        long oid = todo.pop();
+        Relation r = cat.relations.get(oid);
+        if (r == null || !seen.add(oid) || !tenantData.contains(oid)) {
+          continue;
+        }
+        if (r.kind() == 'v') {
+          todo.addAll(r.dependsOn());
+        } else {
+          out.add(r);
+        }
+      }
+      return out;
+    }
+
+    /**
+     * Whether role {@code oid} is held to row-level security on every one of {@code bases}: not superuser or
+     * BYPASSRLS, no materialized view among them, RLS enabled (and forced where the role acts as the owner), and no
+     * open permissive policy (constant or not bound to the tenant) that applies to the role.
+     */
+    boolean heldToPolicies(long roleOid, Set<Relation> bases) {
+      Role role = cat.roles.get(roleOid);
+      if (role == null || role.superuser() || role.bypassRls()) {
+        return false;
+      }
+      for (Relation b : bases) {
+        if (b.kind() == 'm' || !b.rlsEnabled() || role.actsAs(b.ownerOid()) && !b.rlsForced()) {
+          return false;
+        }
+        for (ParsedPolicy p : policiesByTable.getOrDefault(b.oid(), List.of())) {
+          boolean open = p.hasUsing() && open(p.usingScope) || p.hasCheck() && open(p.checkScope);
+          if (p.policy.permissive() && open && p.policy.appliesTo(role)) {
+            return false;
+          }
+        }
+      }
+      return true;
+    }
+
+    boolean open(Scope scope) {
+      return scope == Scope.CONSTANT || scope == Scope.UNSCOPED;
+    }
+
+    Set<Integer> tenantAttnums(Relation t) {
+      Set<Integer> attnums = new HashSet<>();
+      for (TenantColumn c : t.tenantColumns()) {
+        attnums.add(c.attnum());
+      }
+      return attnums;
+    }
+
+    // ------------------------------------------------------------------------------------------ functions
+
+    void functionRules(Function f) {
+      String object = f.object();
+      String signature = quoteIdent(f.schema()) + "." + quoteIdent(f.name()) + "(" + f.arguments() + ")";
+      String alter = (f.kind() == 'p' ? "ALTER PROCEDURE " : "ALTER FUNCTION ") + signature;
+      boolean pathFixed = false;
+      for (String c : f.config()) {
+        pathFixed |= c.toLowerCase(Locale.ROOT).startsWith("search_path=");
+      }
+      if (!pathFixed) {
+        add(Rules.SECURITY_DEFINER_SEARCH_PATH, Severity.WARNING, object, "SECURITY DEFINER " + object
+            + " has no fixed search_path, so a caller can shadow the tables or functions it names (in pg_temp, for"
+            + " example) and run code as its owner " + f.owner() + ".",
+            alter + " SET search_path = pg_catalog, " + quoteIdent(f.schema()) + ", pg_temp;");
+      }
+      if (!f.appCanExecute()) {
+        return;
+      }
+      Set<Relation> reads = new LinkedHashSet<>();
+      for (long dep : f.dependsOn()) {
+        Relation r = cat.relations.get(dep);
+        if (r != null && tenantData.contains(dep) && r.kind() != 'v') {
+          reads.add(r);
+        }
+      }
+      if (!f.language().equals("c") && !f.language().equals("internal")) {
+        for (Relation r : cat.relations.values()) {
+          if ((isTenantTable(r) || r.kind() == 'm' && tenantData.contains(r.oid())) && mentions(f.source(), r)) {
+            reads.add(r);
+          }
+        }
+      }
+      Role owner = cat.roles.get(f.ownerOid());
+      boolean ownerBypasses = owner == null || owner.superuser() || owner.bypassRls();
+      String revoke = "REVOKE EXECUTE ON " + (f.kind() == 'p' ? "PROCEDURE " : "FUNCTION ") + signature
+          + " FROM PUBLIC, " + quoteIdent(cat.app.name()) + ";";
+      if (!reads.isEmpty()) {
+        boolean held = heldToPolicies(f.ownerOid(), reads);
+        add(Rules.SECURITY_DEFINER_FUNCTION, held ? Severity.INFO : Severity.ERROR, object, "SECURITY DEFINER "
+            + object + " runs as its owner " + f.owner() + " and reads tenant data (" + names(reads) + "); the"
+            + " application role " + cat.app.name() + " can execute it. " + (held
+            ? "The owner is held to the policies of those tables today, so the tenant setting still applies."
+            : "The owner is not held to the policies of the tenant data it reads, so the function sees every"
+                + " tenant's rows."),
+            held ? null : alter + " SECURITY INVOKER;\n-- or, if it must run as its owner: " + revoke
+                + " and filter by the tenant inside it");
+      } else if (ownerBypasses) {
+        add(Rules.SECURITY_DEFINER_FUNCTION, Severity.WARNING, object, "SECURITY DEFINER " + object + " runs as "
+            + f.owner() + ", which bypasses row-level security (superuser or BYPASSRLS), and the application role "
+            + cat.app.name() + " can execute it; which tables it reads is unknown (dynamic SQL or another language).",
+            alter + " SECURITY INVOKER;\n-- or: " + revoke);
+      }
+    }
+
+    /**
+     * Whether {@code source} names relation {@code r} as a word: {@code orders}, {@code "orders"},
+     * {@code billing.orders} (case-insensitively), or {@code "Orders"} exactly for a name that needs quotes.
+     */
+    boolean mentions(String source, Relation r) {
+      Pattern p = namePatterns.computeIfAbsent(r.oid(), k -> {
+        String name = Pattern.quote(r.name());
+        return r.name().equals(r.name().toLowerCase(Locale.ROOT))
+            ? Pattern.compile("(?<![\\w$])(\"?)" + name + "\\1(?![\\w$])", Pattern.CASE_INSENSITIVE)
+            : Pattern.compile("\"" + name + "\"");
+      });
+      return p.matcher(source).find();
+    }
+
+    // ------------------------------------------------------------------------------------- foreign keys
+
+    void foreignKeyRule(ForeignKey fk) {
+      Relation from = cat.relations.get(fk.tableOid());
+      Relation to = cat.relations.get(fk.referencedOid());
+      if (from == null || to == null || !isTenantTable(from) || !isTenantTable(to)) {
+        return;
+      }
+      Set<Integer> fromTenant = new HashSet<>();
+      from.tenantColumns().forEach(c -> fromTenant.add(c.attnum()));
+      Set<Integer> toTenant = new HashSet<>();
+      to.tenantColumns().forEach(c -> toTenant.add(c.attnum()));
+      for (int i = 0; i < fk.columns().size() && i < fk.referencedColumns().size(); i++) {
+        if (fromTenant.contains(fk.columns().get(i)) && toTenant.contains(fk.referencedColumns().get(i))) {
+          return;
+        }
+      }
+      String fromTenantColumn = from.tenantColumns().get(0).name();
+      String toTenantColumn = to.tenantColumns().get(0).name();
+      List<String> fromCols = new ArrayList<>(List.of(fromTenantColumn));
+      fromCols.addAll(fk.columnNames());
+      List<String> toCols = new ArrayList<>(List.of(toTenantColumn));
+      toCols.addAll(fk.referencedColumnNames());
+      add(Rules.FOREIGN_KEY_WITHOUT_TENANT, Severity.WARNING, "constraint " + fk.name() + " on " + from.qualifiedName(),
+          "Foreign key " + fk.name() + " from " + from.qualifiedName() + " (" + String.join(", ", fk.columnNames())
+              + ") to " + to.qualifiedName() + " (" + String.join(", ", fk.referencedColumnNames()) + ") does not"
+              + " include the tenant column: a row can reference another tenant's row, and the key check, which"
+              + " ignores row-level security, reveals whether an id exists in another tenant.",
+          "ALTER TABLE " + q(to) + " ADD UNIQUE (" + idents(toCols) + ");\nALTER TABLE " + q(from)
+              + " DROP CONSTRAINT " + quoteIdent(fk.name()) + ", ADD CONSTRAINT " + quoteIdent(fk.name())
+              + " FOREIGN KEY (" + idents(fromCols) + ") REFERENCES " + q(to) + " (" + idents(toCols) + ");");
+    }
+
+    // ---------------------------------------------------------------------------------------- helpers
+
+    Expressions expressions() {
+      Expressions ex = expressions;
+      if (ex == null) {
+        throw new IllegalStateException("names not resolved yet");
+      }
+      return ex;
+    }
+
+    /** The tenant predicate in saaskit's standard form, exactly as {@link RlsPolicy} writes it. */
+    String predicate(Relation t) {
+      TenantColumn c = t.tenantColumns().get(0);
+      TenantColumnType type = columnType(c.type());
+      if (type != null) {
+        return policyFor(t, c, type).usingExpression();
+      }
+      return quoteIdent(c.name()) + " = (select nullif(current_setting('" + setting + "', true), '')::" + c.type()
+          + ")";
+    }
+
+    String createPolicy(Relation t) {
+      TenantColumn c = t.tenantColumns().get(0);
+      TenantColumnType type = columnType(c.type());
+      if (type != null) {
+        List<String> statements = policyFor(t, c, type).statements();
+        return statements.get(statements.size() - 1) + ";";
+      }
+      String pred = predicate(t);
+      return "CREATE POLICY " + quoteIdent(RlsPolicy.DEFAULT_POLICY_NAME) + " ON " + q(t) + " AS PERMISSIVE FOR ALL"
+          + " TO PUBLIC USING (" + pred + ") WITH CHECK (" + pred + ");";
+    }
+
+    RlsPolicy policyFor(Relation t, TenantColumn c, TenantColumnType type) {
+      return RlsPolicy.forTable(t.schema(), t.name()).tenantColumn(c.name()).columnType(type).setting(setting)
+          .build();
+    }
+
+    void add(String rule, Severity severity, String object, String message, @Nullable String fix) {
+      findings.add(new Finding(rule, severity, object, message, Optional.ofNullable(fix)));
+    }
+  }
+
+  private static @Nullable TenantColumnType columnType(String sqlType) {
+    for (TenantColumnType t : TenantColumnType.values()) {
+      if (t.sqlType().equals(sqlType)) {
+        return t;
+      }
+    }
+    return null;
+  }
+
+  private static String q(Relation r) {
+    return quoteIdent(r.schema()) + "." + quoteIdent(r.name());
+  }
+
+  private static String idents(List<String> names) {
+    StringJoiner j = new StringJoiner(", ");
+    names.forEach(n -> j.add(quoteIdent(n)));
+    return j.toString();
+  }
+
+  private static String columnNames(Relation t) {
+    StringJoiner j = new StringJoiner(", ");
+    t.tenantColumns().forEach(c -> j.add(c.name()));
+    return j.toString();
+  }
+
+  private static String names(Set<Relation> relations) {
+    StringJoiner j = new StringJoiner(", ");
+    relations.forEach(r -> j.add(r.qualifiedName()));
+    return j.length() == 0 ? "through other views" : j.toString();
+  }
+
+  private static String policyNames(List<ParsedPolicy> policies) {
+    StringJoiner j = new StringJoiner(", ");
+    policies.forEach(p -> j.add(p.policy.name()));
+    return j.toString();
+  }
+
+  private static String describe(Policy p) {
+    return (p.permissive() ? "" : "RESTRICTIVE, ") + "FOR " + commandName(p.command()) + " TO "
+        + String.join(", ", p.roles());
+  }
+
+  private static String commandName(char c) {
+    switch (c) {
+      case 'r': return "SELECT";
+      case 'a': return "INSERT";
+      case 'w': return "UPDATE";
+      case 'd': return "DELETE";
+      default: return "ALL";
+    }
+  }
+
+  private static String expressionText(ParsedPolicy p) {
+    StringJoiner j = new StringJoiner(", ");
+    if (p.policy.usingText() != null) {
+      j.add(clause("USING", p.policy.usingText()));
+    }
+    if (p.policy.checkText() != null) {
+      j.add(clause("WITH CHECK", p.policy.checkText()));
+    }
+    return j.toString();
+  }
+
+  /** {@code USING (expr)}, without doubling the parentheses PostgreSQL already puts around most expressions. */
+  private static String clause(String keyword, @Nullable String text) {
+    String e = shorten(text);
+    return keyword + (e.startsWith("(") && e.endsWith(")") ? " " + e : " (" + e + ")");
+  }
+
+  private static String shorten(@Nullable String text) {
+    if (text == null) {
+      return "";
+    }
+    String oneLine = text.replaceAll("\\s+", " ").trim();
+    return oneLine.length() <= MAX_EXPRESSION_CHARS ? oneLine : oneLine.substring(0, MAX_EXPRESSION_CHARS) + "...";
+  }
+
+  private static @Nullable Value tree(@Nullable String text) {
+    if (text == null || text.isBlank()) {
+      return null;
+    }
+    try {
+      return NodeTree.parse(text);
+    } catch (IllegalArgumentException e) {
+      return null; // an unreadable tree is not judged (it would be a bug in the reader)
+    }
+  }
+}

@@ -1,0 +1,460 @@
+package dev.saaskit.tenancy.audit.internal;
+
+import dev.saaskit.tenancy.audit.internal.Catalog.FunctionName;
+import dev.saaskit.tenancy.audit.internal.NodeTree.Atom;
+import dev.saaskit.tenancy.audit.internal.NodeTree.Datum;
+import dev.saaskit.tenancy.audit.internal.NodeTree.Lst;
+import dev.saaskit.tenancy.audit.internal.NodeTree.Node;
+import dev.saaskit.tenancy.audit.internal.NodeTree.Value;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Reads policy and view expressions from their node trees: is a policy bound to the tenant, constant, casting the
+ * tenant column, calling functions per row, reading a setting that may be missing; does a view filter by the
+ * tenant setting. Works on the stored tree, not the SQL text, so spacing, quoting and casts cannot fool it. Not API.
+ */
+public final class Expressions {
+  /** What a policy expression admits, as far as the tenant is concerned. */
+  public enum Scope {
+    /** Admits no row (constant false or null). */
+    DENY,
+    /** Does not depend on the row or the session: {@code true}, {@code 1 = 1}. */
+    CONSTANT,
+    /** Every row it admits has a tenant column equal to a value that does not depend on the row. */
+    TENANT_BOUND,
+    /** Depends on something, but does not bind the tenant column on every branch. */
+    UNSCOPED
+  }
+
+  // CoercionForm: 0 explicit call, 1 explicit cast, 2 implicit cast, 3 SQL syntax (PostgreSQL 14+)
+  private static final int CALL = 0;
+  // SubLinkType
+  private static final int EXISTS_SUBLINK = 0;
+  private static final int ANY_SUBLINK = 2;
+  private static final int EXPR_SUBLINK = 4;
+  // node types an expression may consist of and still be constant
+  private static final Set<String> CONSTANT_NODES = Set.of("CONST", "OPEXPR", "BOOLEXPR", "RELABELTYPE",
+      "COERCEVIAIO", "FUNCEXPR", "NULLTEST", "BOOLEANTEST", "DISTINCTEXPR", "SCALARARRAYOPEXPR", "ARRAYEXPR",
+      "COLLATEEXPR", "NULLIFEXPR", "COALESCEEXPR");
+
+  private final Map<Long, FunctionName> functions;
+  private final Map<Long, String> operators;
+
+  /** An analyser that names functions and operators with these maps (OID to name). */
+  public Expressions(Map<Long, FunctionName> functions, Map<Long, String> operators) {
+    this.functions = functions;
+    this.operators = operators;
+  }
+
+  /** Collects the function and operator OIDs used anywhere in {@code tree}, to resolve their names. */
+  public static void collectOids(Value tree, Set<Long> functionOids, Set<Long> operatorOids) {
+    NodeTree.forEachNode(tree, n -> {
+      if (n.is("FUNCEXPR")) {
+        functionOids.add(n.number("funcid", 0));
+      } else if (n.is("OPEXPR") || n.is("SCALARARRAYOPEXPR")) {
+        operatorOids.add(n.number("opno", 0));
+      }
+    });
+  }
+
+  /**
+   * Classifies a policy expression of a table whose tenant columns have the attribute numbers {@code tenantAttnums}.
+   */
+  public Scope classify(Value expr, Set<Integer> tenantAttnums) {
+    return classify(expr, 0, tenantAttnums);
+  }
+
+  private Scope classify(Value expr, int depth, Set<Integer> tenant) {
+    if (isConstant(expr)) {
+      return constantValue(expr) == Boolean.FALSE ? Scope.DENY : Scope.CONSTANT;
+    }
+    if (!(expr instanceof Node)) {
+      return Scope.UNSCOPED;
+    }
+    Node n = (Node) expr;
+    if (n.is("BOOLEXPR")) {
+      String op = n.text("boolop");
+      List<Value> args = n.list("args");
+      if ("and".equals(op)) {
+        boolean allConstant = true;
+        Scope result = Scope.UNSCOPED;
+        for (Value a : args) {
+          Scope s = classify(a, depth, tenant);
+          if (s == Scope.DENY) {
+            return Scope.DENY;
+          }
+          if (s == Scope.TENANT_BOUND) {
+            result = Scope.TENANT_BOUND;
+          }
+          allConstant &= s == Scope.CONSTANT;
+        }
+        return allConstant ? Scope.CONSTANT : result;
+      }
+      if ("or".equals(op)) {
+        boolean anyBound = false;
+        for (Value a : args) {
+          Scope s = classify(a, depth, tenant);
+          if (s == Scope.CONSTANT || s == Scope.UNSCOPED) {
+            return s;
+          }
+          anyBound |= s == Scope.TENANT_BOUND;
+        }
+        return anyBound ? Scope.TENANT_BOUND : Scope.DENY;
+      }
+      return Scope.UNSCOPED; // NOT: never binds a column to one value
+    }
+    return isTenantPredicate(n, depth, tenant) ? Scope.TENANT_BOUND : Scope.UNSCOPED;
+  }
+
+  private boolean isTenantPredicate(Node n, int depth, Set<Integer> tenant) {
+    if (n.is("OPEXPR") && isEquality(n)) {
+      List<Value> args = n.list("args");
+      return args.size() == 2
+          && (tenantColumn(args.get(0), depth, tenant) != null && rowIndependent(args.get(1), depth)
+              || tenantColumn(args.get(1), depth, tenant) != null && rowIndependent(args.get(0), depth));
+    }
+    if (n.is("SCALARARRAYOPEXPR") && isEquality(n) && "true".equals(n.text("useOr"))) {
+      List<Value> args = n.list("args"); // column = ANY (array)
+      return args.size() == 2 && tenantColumn(args.get(0), depth, tenant) != null
+          && rowIndependent(args.get(1), depth);
+    }
+    if (n.is("SUBLINK")) {
+      long type = n.number("subLinkType", -1);
+      Value subselect = n.get("subselect");
+      if (type == ANY_SUBLINK && n.get("testexpr") instanceof Node) {
+        // tenant_id IN (SELECT ...): the test compares the column with the sub-query's output (a PARAM)
+        Node test = (Node) n.get("testexpr");
+        if (test.is("OPEXPR") && isEquality(test) && rowIndependent(subselect, depth)) {
+          for (Value a : test.list("args")) {
+            if (tenantColumn(a, depth, tenant) != null) {
+              return true;
+            }
+          }
+        }
+      }
+      if (type == EXISTS_SUBLINK) {
+        // EXISTS (SELECT ... WHERE m.tenant_id = t.tenant_id AND ...): correlated on the tenant column
+        boolean[] found = {false};
+        NodeTree.walk(subselect, depth, (node, d) -> {
+          if (node.is("OPEXPR") && isEquality(node) && node.list("args").size() == 2) {
+            Value a = node.list("args").get(0);
+            Value b = node.list("args").get(1);
+            if (tenantColumn(a, d, tenant) != null && rowIndependent(b, d)
+                || tenantColumn(b, d, tenant) != null && rowIndependent(a, d)) {
+              found[0] = true;
+            }
+          }
+          return !found[0];
+        });
+        return found[0];
+      }
+    }
+    return false;
+  }
+
+  private boolean isEquality(Node op) {
+    return "=".equals(operators.get(op.number("opno", 0)));
+  }
+
+  /**
+   * The reference (possibly cast) to a tenant column of the audited row in {@code expr}, found at sub-query depth
+   * {@code depth}, or null. The audited row is at depth 0, so its Vars have {@code varlevelsup == depth}.
+   */
+  private static @Nullable Node tenantColumn(Value expr, int depth, Set<Integer> tenant) {
+    Value v = stripCasts(expr);
+    if (v instanceof Node) {
+      Node var = (Node) v;
+      if (var.is("VAR") && var.number("varlevelsup", -1) == depth
+          && tenant.contains((int) var.number("varattno", 0))) {
+        return var;
+      }
+    }
+    return null;
+  }
+
+  private static Value stripCasts(Value expr) {
+    Value v = expr;
+    while (v instanceof Node) {
+      Node n = (Node) v;
+      if (n.is("RELABELTYPE") || n.is("COERCEVIAIO") || n.is("COLLATEEXPR")) {
+        v = n.get("arg");
+      } else if (n.is("FUNCEXPR") && isCast(n) && n.list("args").size() >= 1) {
+        v = n.list("args").get(0);
+      } else {
+        break;
+      }
+    }
+    return v;
+  }
+
+  private static boolean isCast(Node funcExpr) {
+    long format = funcExpr.number("funcformat", CALL);
+    return format == 1 || format == 2;
+  }
+
+  /** Whether {@code expr}, found at sub-query depth {@code depth}, never reads a column of the audited row. */
+  private static boolean rowIndependent(Value expr, int depth) {
+    // the audited row is at depth 0 of the policy expression: its Vars have varlevelsup == (their depth)
+    boolean[] dependent = {false};
+    NodeTree.walk(expr, depth, (n, d) -> {
+      if (n.is("VAR") && n.number("varlevelsup", -1) == d) {
+        dependent[0] = true;
+      }
+      return !dependent[0];
+    });
+    return !dependent[0];
+  }
+
+  private static boolean isConstant(Value expr) {
+    boolean[] constant = {true};
+    NodeTree.walk(expr, 0, (n, d) -> {
+      if (!CONSTANT_NODES.contains(n.type()) || n.is("FUNCEXPR") && !isCast(n)) {
+        constant[0] = false;
+      }
+      return constant[0];
+    });
+    return constant[0] && expr instanceof Node;
+  }
+
+  /** TRUE, FALSE, or null when a constant expression's value is not obvious (it is then taken as true). */
+  private @Nullable Boolean constantValue(Value expr) {
+    if (!(expr instanceof Node)) {
+      return null;
+    }
+    Node n = (Node) expr;
+    if (n.is("CONST")) {
+      if ("true".equals(n.text("constisnull"))) {
+        return Boolean.FALSE; // NULL admits no row
+      }
+      if (n.number("consttype", 0) == 16 && n.get("constvalue") instanceof Datum) {
+        for (byte b : ((Datum) n.get("constvalue")).bytes()) {
+          if (b != 0) {
+            return Boolean.TRUE;
+          }
+        }
+        return Boolean.FALSE;
+      }
+      return null;
+    }
+    if (n.is("BOOLEXPR")) {
+      String op = n.text("boolop");
+      boolean unknown = false;
+      for (Value a : n.list("args")) {
+        Boolean v = constantValue(a);
+        if ("not".equals(op)) {
+          return v == null ? null : !v;
+        }
+        if (v == null) {
+          unknown = true;
+        } else if ("and".equals(op) && !v) {
+          return Boolean.FALSE;
+        } else if ("or".equals(op) && v) {
+          return Boolean.TRUE;
+        }
+      }
+      return unknown ? null : "and".equals(op);
+    }
+    if (n.is("OPEXPR") && n.list("args").size() == 2) {
+      String op = operators.get(n.number("opno", 0));
+      Value a = n.list("args").get(0);
+      Value b = n.list("args").get(1);
+      if (("=".equals(op) || "<>".equals(op)) && a instanceof Node && b instanceof Node
+          && ((Node) a).is("CONST") && ((Node) b).is("CONST")
+          && ((Node) a).number("consttype", -1) == ((Node) b).number("consttype", -2)
+          && ((Node) a).get("constvalue") instanceof Datum && ((Node) b).get("constvalue") instanceof Datum) {
+        boolean same = Arrays.equals(((Datum) ((Node) a).get("constvalue")).bytes(),
+            ((Datum) ((Node) b).get("constvalue")).bytes());
+        return "=".equals(op) == same;
+      }
+    }
+    return null;
+  }
+
+  /** Whether a tenant column of the audited row is cast anywhere in {@code expr} (other than a binary relabel). */
+  public boolean castsTenantColumn(Value expr, Set<Integer> tenant) {
+    boolean[] found = {false};
+    NodeTree.walk(expr, 0, (n, d) -> {
+      boolean conversion = n.is("COERCEVIAIO") || n.is("FUNCEXPR") && isCast(n);
+      if (conversion) {
+        Value arg = n.is("COERCEVIAIO") ? n.get("arg")
+            : n.list("args").isEmpty() ? NodeTree.Nil.NIL : n.list("args").get(0);
+        Value inner = arg;
+        while (inner instanceof Node && (((Node) inner).is("RELABELTYPE") || ((Node) inner).is("COLLATEEXPR"))) {
+          inner = ((Node) inner).get("arg");
+        }
+        if (inner instanceof Node && ((Node) inner).is("VAR") && ((Node) inner).number("varlevelsup", -1) == d
+            && tenant.contains((int) ((Node) inner).number("varattno", 0))) {
+          found[0] = true;
+        }
+      }
+      return !found[0];
+    });
+    return found[0];
+  }
+
+  /**
+   * The names of functions that are called once per row: not IMMUTABLE, called outside any sub-query, with
+   * arguments that do not depend on the row (so they could have been wrapped in {@code (SELECT ...)}).
+   */
+  public Set<String> perRowFunctions(Value expr) {
+    Set<String> names = new LinkedHashSet<>();
+    NodeTree.walk(expr, 0, (n, d) -> {
+      if (n.is("SUBLINK")) {
+        return false; // a sub-query without row references runs once (an InitPlan)
+      }
+      if (n.is("FUNCEXPR") && !isCast(n)) {
+        FunctionName f = functions.get(n.number("funcid", 0));
+        char volatility = f == null ? 'v' : f.volatility();
+        if (volatility != 'i' && rowIndependent(n, 0)) {
+          names.add(f == null ? "function " + n.number("funcid", 0) : f.name());
+          return false;
+        }
+      }
+      return true;
+    });
+    return names;
+  }
+
+  /** Whether {@code expr} calls {@code current_setting(name)} with one argument (no {@code missing_ok}). */
+  public boolean currentSettingWithoutMissingOk(Value expr) {
+    boolean[] found = {false};
+    NodeTree.forEachNode(expr, n -> {
+      if (n.is("FUNCEXPR") && isCurrentSetting(n) && n.list("args").size() == 1) {
+        found[0] = true;
+      }
+    });
+    return found[0];
+  }
+
+  private boolean isCurrentSetting(Node funcExpr) {
+    FunctionName f = functions.get(funcExpr.number("funcid", 0));
+    return f != null && f.schema().equals("pg_catalog") && f.name().equals("current_setting");
+  }
+
+  /**
+   * Whether a view's stored query ({@code pg_rewrite.ev_action}) filters, at the top level of its {@code WHERE},
+   * a column named like a tenant column with {@code = (SELECT ... current_setting('<setting>', true) ...)}.
+   */
+  public boolean filtersByTenantSetting(Value viewAction, Set<String> tenantColumns, String setting) {
+    Node query = firstQuery(viewAction);
+    if (query == null || !(query.get("jointree") instanceof Node)) {
+      return false;
+    }
+    Value quals = ((Node) query.get("jointree")).get("quals");
+    List<Value> rtable = query.list("rtable");
+    for (Value conjunct : conjuncts(quals)) {
+      if (!(conjunct instanceof Node) || !((Node) conjunct).is("OPEXPR") || !isEquality((Node) conjunct)) {
+        continue;
+      }
+      List<Value> args = ((Node) conjunct).list("args");
+      if (args.size() != 2) {
+        continue;
+      }
+      for (int side = 0; side < 2; side++) {
+        String column = columnName(stripCasts(args.get(side)), rtable);
+        Value other = args.get(1 - side);
+        if (column != null && tenantColumns.contains(column) && other instanceof Node
+            && ((Node) other).is("SUBLINK") && ((Node) other).number("subLinkType", -1) == EXPR_SUBLINK
+            && readsSettingMissingOk(other, setting) && rowIndependent(other, 0)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private static @Nullable Node firstQuery(Value v) {
+    if (v instanceof Node && ((Node) v).is("QUERY")) {
+      return (Node) v;
+    }
+    if (v instanceof Lst && !((Lst) v).items().isEmpty()) {
+      return firstQuery(((Lst) v).items().get(0));
+    }
+    return null;
+  }
+
+  private static List<Value> conjuncts(Value quals) {
+    if (quals instanceof Node && ((Node) quals).is("BOOLEXPR") && "and".equals(((Node) quals).text("boolop"))) {
+      List<Value> out = new java.util.ArrayList<>();
+      for (Value a : ((Node) quals).list("args")) {
+        out.addAll(conjuncts(a));
+      }
+      return out;
+    }
+    return List.of(quals);
+  }
+
+  private static @Nullable String columnName(Value v, List<Value> rtable) {
+    if (!(v instanceof Node) || !((Node) v).is("VAR") || ((Node) v).number("varlevelsup", -1) != 0) {
+      return null;
+    }
+    int varno = (int) ((Node) v).number("varno", 0);
+    int attno = (int) ((Node) v).number("varattno", 0);
+    if (varno < 1 || varno > rtable.size() || attno < 1 || !(rtable.get(varno - 1) instanceof Node)) {
+      return null;
+    }
+    Value eref = ((Node) rtable.get(varno - 1)).get("eref");
+    if (!(eref instanceof Node)) {
+      return null;
+    }
+    List<Value> names = ((Node) eref).list("colnames");
+    if (attno > names.size() || !(names.get(attno - 1) instanceof Atom)) {
+      return null;
+    }
+    return ((Atom) names.get(attno - 1)).text();
+  }
+
+  private boolean readsSettingMissingOk(Value expr, String setting) {
+    boolean[] found = {false};
+    NodeTree.forEachNode(expr, n -> {
+      if (n.is("FUNCEXPR") && isCurrentSetting(n) && n.list("args").size() == 2) {
+        String name = textConstant(n.list("args").get(0));
+        Boolean missingOk = boolConstant(n.list("args").get(1));
+        if (setting.equals(name) && Boolean.TRUE.equals(missingOk)) {
+          found[0] = true;
+        }
+      }
+    });
+    return found[0];
+  }
+
+  /** The value of a text constant (possibly relabelled), or null. */
+  static @Nullable String textConstant(Value v) {
+    Value c = stripCasts(v);
+    if (!(c instanceof Node) || !((Node) c).is("CONST") || !(((Node) c).get("constvalue") instanceof Datum)) {
+      return null;
+    }
+    byte[] b = ((Datum) ((Node) c).get("constvalue")).bytes();
+    if (b.length == 0) {
+      return null;
+    }
+    // varlena: a 1-byte header (low bit set, length in the upper 7 bits) or a 4-byte header (little-endian)
+    if ((b[0] & 0x01) == 1) {
+      int len = (b[0] & 0xff) >>> 1;
+      return len >= 1 && len <= b.length ? new String(b, 1, len - 1, StandardCharsets.UTF_8) : null;
+    }
+    if (b.length < 4) {
+      return null;
+    }
+    return new String(b, 4, b.length - 4, StandardCharsets.UTF_8);
+  }
+
+  private static @Nullable Boolean boolConstant(Value v) {
+    if (!(v instanceof Node) || !((Node) v).is("CONST") || ((Node) v).number("consttype", 0) != 16
+        || !(((Node) v).get("constvalue") instanceof Datum)) {
+      return null;
+    }
+    for (byte b : ((Datum) ((Node) v).get("constvalue")).bytes()) {
+      if (b != 0) {
+        return Boolean.TRUE;
+      }
+    }
+    return Boolean.FALSE;
+  }
+}

@@ -1,0 +1,176 @@
+package dev.saaskit.tenancy.audit.internal;
+
+import dev.saaskit.tenancy.audit.RuleDescription;
+import dev.saaskit.tenancy.audit.Severity;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** The catalog of audit rules: ids, default severities, titles and help. Not API. */
+public final class Rules {
+  public static final String RLS_DISABLED = "rls-disabled";
+  public static final String RLS_NOT_FORCED = "rls-not-forced";
+  public static final String NO_POLICY = "no-policy";
+  public static final String POLICY_MISSING_WITH_CHECK = "policy-missing-with-check";
+  public static final String POLICY_ALWAYS_TRUE = "policy-always-true";
+  public static final String POLICY_NOT_TENANT_SCOPED = "policy-not-tenant-scoped";
+  public static final String POLICY_CASTS_TENANT_COLUMN = "policy-casts-tenant-column";
+  public static final String CURRENT_SETTING_WITHOUT_MISSING_OK = "current-setting-without-missing-ok";
+  public static final String POLICY_PER_ROW_FUNCTION = "policy-per-row-function";
+  public static final String MULTIPLE_PERMISSIVE_POLICIES = "multiple-permissive-policies";
+  public static final String NO_TENANT_INDEX = "no-tenant-index";
+  public static final String TENANT_COLUMN_NULLABLE = "tenant-column-nullable";
+  public static final String APP_ROLE_SUPERUSER = "app-role-superuser";
+  public static final String APP_ROLE_BYPASSRLS = "app-role-bypassrls";
+  public static final String APP_ROLE_MEMBER_OF_PRIVILEGED = "app-role-member-of-privileged";
+  public static final String APP_ROLE_OWNS_TENANT_TABLE = "app-role-owns-tenant-table";
+  public static final String APP_ROLE_CAN_TRUNCATE = "app-role-can-truncate";
+  public static final String VIEW_WITHOUT_SECURITY_INVOKER = "view-without-security-invoker";
+  public static final String MATERIALIZED_VIEW_READABLE = "materialized-view-readable";
+  public static final String SECURITY_DEFINER_FUNCTION = "security-definer-function";
+  public static final String SECURITY_DEFINER_SEARCH_PATH = "security-definer-search-path";
+  public static final String FOREIGN_KEY_WITHOUT_TENANT = "foreign-key-without-tenant";
+  public static final String NO_TENANT_TABLES = "no-tenant-tables";
+  /** Not a database rule: a baseline entry that matched no finding (reported in the output only). */
+  public static final String UNUSED_BASELINE_ENTRY = "unused-baseline-entry";
+
+  private static final List<RuleDescription> ALL = List.of(
+      rule(RLS_DISABLED, Severity.ERROR, "Tenant table without row-level security",
+          "A table with a tenant column has row-level security disabled, so every role that can read it sees every"
+              + " tenant's rows; policies on it, if any, are inert. A partition needs RLS of its own: queried by"
+              + " name, it does not apply its parent's policies. Fix: ALTER TABLE ... ENABLE ROW LEVEL SECURITY and"
+              + " FORCE ROW LEVEL SECURITY, and create the tenant policy (RlsPolicy generates all of it)."),
+      rule(RLS_NOT_FORCED, Severity.WARNING, "Row-level security not forced",
+          "RLS is enabled but not forced, so the table's owner is exempt from its policies: migrations, jobs,"
+              + " views and SECURITY DEFINER functions running as the owner see every tenant. ERROR when the"
+              + " application role owns the table (directly or through membership). Fix: ALTER TABLE ... FORCE ROW"
+              + " LEVEL SECURITY."),
+      rule(NO_POLICY, Severity.WARNING, "Row-level security without a permissive policy",
+          "RLS is enabled but no permissive policy exists (none at all, or only RESTRICTIVE ones), so PostgreSQL"
+              + " denies every row: the application sees and writes nothing. Safe, but surely not intended. Fix:"
+              + " create the tenant policy."),
+      rule(POLICY_MISSING_WITH_CHECK, Severity.WARNING, "Write policy without WITH CHECK",
+          "A policy for INSERT without WITH CHECK admits no new row at all (PostgreSQL has nothing to check it"
+              + " against). A policy for ALL or UPDATE without WITH CHECK checks new rows against its USING"
+              + " expression, which is fine when USING binds the tenant; it is reported when USING does not, since"
+              + " rows can then be written into any tenant. INFO when the policy applies only to roles other than"
+              + " the application role. Fix: ALTER POLICY ... WITH CHECK (<tenant predicate>)."),
+      rule(POLICY_ALWAYS_TRUE, Severity.ERROR, "Policy admits every row",
+          "A permissive policy's USING or WITH CHECK is constant (true, 1 = 1, or an OR with such a branch), so"
+              + " it admits every tenant's rows; permissive policies are OR'ed, so it opens the table whatever the"
+              + " other policies say. ERROR when it applies to PUBLIC or to the application role (directly or"
+              + " through a role it is a member of) and no RESTRICTIVE tenant policy caps it; INFO when it applies"
+              + " only to other roles, such as a job worker that works across tenants. Fix: bind it to the tenant,"
+              + " or scope it TO the dedicated role."),
+      rule(POLICY_NOT_TENANT_SCOPED, Severity.ERROR, "Policy not bound to the tenant",
+          "A permissive policy's USING or WITH CHECK depends on something, but not on every branch on the tenant"
+              + " column equal to one value (tenant_id = (SELECT ...), tenant_id = ANY (...), tenant_id IN (SELECT"
+              + " ...) or a correlated EXISTS on tenant_id): for example current_setting(...) IS NOT NULL, an"
+              + " 'IS NULL OR' fallback, or a comparison of the column with itself. Severity as for"
+              + " policy-always-true. Fix: AND the tenant predicate into it, or add a RESTRICTIVE tenant policy."),
+      rule(POLICY_CASTS_TENANT_COLUMN, Severity.WARNING, "Policy casts the tenant column",
+          "The policy casts the tenant column (tenant_id::text = ...), so no index on tenant_id can serve it and"
+              + " every query scans the whole table. Fix: compare the column uncast and cast the setting to the"
+              + " column's type instead."),
+      rule(CURRENT_SETTING_WITHOUT_MISSING_OK, Severity.WARNING, "current_setting without missing_ok",
+          "The policy calls current_setting('...') with one argument, which raises an error when the setting was"
+              + " never set in the session, but returns the old value or '' on a pooled connection that once had"
+              + " it: behaviour depends on the connection's history. Fix: current_setting('...', true) with"
+              + " nullif(..., ''), so that no tenant means no rows."),
+      rule(POLICY_PER_ROW_FUNCTION, Severity.WARNING, "Policy calls a function per row",
+          "The policy calls a non-immutable function such as current_setting() outside a sub-query, so PostgreSQL"
+              + " may evaluate it once per row instead of once per statement. Fix: wrap the call in a scalar"
+              + " sub-query, (SELECT current_setting(...)), which runs once (an InitPlan)."),
+      rule(MULTIPLE_PERMISSIVE_POLICIES, Severity.WARNING, "Several permissive policies for one command",
+          "More than one permissive policy applies to the application role for the same command on a tenant"
+              + " table. They are OR'ed: each one can only widen what the others allow, and all are evaluated."
+              + " Fix: merge them into one policy, or make the additional conditions RESTRICTIVE."),
+      rule(NO_TENANT_INDEX, Severity.WARNING, "No index leads with the tenant column",
+          "No valid index on the tenant table starts with the tenant column, so every policy check scans the"
+              + " whole table. Fix: CREATE INDEX ... (tenant_id), or put tenant_id first in an existing key."),
+      rule(TENANT_COLUMN_NULLABLE, Severity.WARNING, "Tenant column is nullable",
+          "The tenant column allows NULL: a row without a tenant belongs to nobody, is invisible to every tenant"
+              + " and is easy to create by mistake. Fix: ALTER TABLE ... ALTER COLUMN tenant_id SET NOT NULL."),
+      rule(APP_ROLE_SUPERUSER, Severity.ERROR, "Application role is a superuser",
+          "Row-level security never applies to superusers: every tenant would see every row. Fix: connect as a"
+              + " role that is NOSUPERUSER (ALTER ROLE ... NOSUPERUSER)."),
+      rule(APP_ROLE_BYPASSRLS, Severity.ERROR, "Application role has BYPASSRLS",
+          "Row-level security does not apply to a BYPASSRLS role. Fix: ALTER ROLE ... NOBYPASSRLS."),
+      rule(APP_ROLE_MEMBER_OF_PRIVILEGED, Severity.ERROR, "Application role can become a privileged role",
+          "The application role is a member of a superuser or BYPASSRLS role, so it can SET ROLE to it and bypass"
+              + " every policy. Fix: REVOKE that role FROM the application role."),
+      rule(APP_ROLE_OWNS_TENANT_TABLE, Severity.ERROR, "Application role owns a tenant table",
+          "The application role owns the table, directly or through membership in the owning role. An owner is"
+              + " exempt from unforced policies and can always disable RLS, drop policies or the table. Fix: hand"
+              + " the table to a migration role (ALTER TABLE ... OWNER TO ...) or REVOKE the owning role."),
+      rule(APP_ROLE_CAN_TRUNCATE, Severity.ERROR, "Application role can TRUNCATE a tenant table",
+          "TRUNCATE ignores row-level security: the application role can empty the table for every tenant. Fix:"
+              + " REVOKE TRUNCATE ON ... FROM the role (or PUBLIC) that grants it. (REFERENCES and TRIGGER are"
+              + " worth revoking too.)"),
+      rule(VIEW_WITHOUT_SECURITY_INVOKER, Severity.ERROR, "View reads tenant data with its owner's rights",
+          "A view over tenant data without security_invoker = true (PostgreSQL 15+) reads the tables as the view's"
+              + " owner, not as the querying role, so the policies are checked for the owner. ERROR when the"
+              + " application role can select from it and the owner is not held to the policies (superuser,"
+              + " BYPASSRLS, owner of an unforced table, or a materialized view underneath); WARNING otherwise."
+              + " Not reported for the tenant-filtered view pattern: security_barrier = true and WHERE tenant_id ="
+              + " (SELECT ... current_setting('<setting>', true) ...). Fix: ALTER VIEW ... SET (security_invoker ="
+              + " true)."),
+      rule(MATERIALIZED_VIEW_READABLE, Severity.ERROR, "Materialized view with tenant data is readable",
+          "A materialized view over tenant tables (or with a tenant column) has no row-level security: if the"
+              + " application role can select from it, every tenant's rows are readable. Fix: REVOKE SELECT from"
+              + " the application role and PUBLIC and expose it through a tenant-filtered security_barrier view."),
+      rule(SECURITY_DEFINER_FUNCTION, Severity.ERROR, "SECURITY DEFINER function reads around the policies",
+          "A SECURITY DEFINER function runs as its owner. ERROR when the application role can execute it, it reads"
+              + " a tenant table (by its recorded dependencies or, heuristically, by the table's name in its body)"
+              + " and its owner is not held to that table's policies; WARNING when the tables it reads are unknown"
+              + " but its owner is a superuser or BYPASSRLS; INFO when its owner is held to the policies. Fix:"
+              + " ALTER FUNCTION ... SECURITY INVOKER, or REVOKE EXECUTE and filter by the tenant inside it."),
+      rule(SECURITY_DEFINER_SEARCH_PATH, Severity.WARNING, "SECURITY DEFINER function without a fixed search_path",
+          "A SECURITY DEFINER function without SET search_path resolves names through the caller's search_path,"
+              + " so a caller can shadow a table or function (in pg_temp, say) and run code with the owner's"
+              + " rights. Fix: ALTER FUNCTION ... SET search_path = pg_catalog, <schema>, pg_temp."),
+      rule(FOREIGN_KEY_WITHOUT_TENANT, Severity.WARNING, "Foreign key between tenant tables without the tenant",
+          "A foreign key between two tenant tables does not include the tenant column, so a row can reference"
+              + " another tenant's row, and the key check (which ignores row-level security) tells whether an id"
+              + " exists in another tenant. Fix: a composite key, UNIQUE (tenant_id, id) on the referenced table and"
+              + " FOREIGN KEY (tenant_id, ..._id) REFERENCES it (tenant_id, id)."),
+      rule(NO_TENANT_TABLES, Severity.WARNING, "No tenant table found",
+          "No table in the audited schemas has a column named like a tenant column, so nothing was checked for"
+              + " tenant isolation. Check the tenant column names and schemas given to the audit, and that the"
+              + " migrations ran first."),
+      rule(UNUSED_BASELINE_ENTRY, Severity.INFO, "Baseline entry matches nothing",
+          "A baseline entry matched no finding: the problem was fixed or the object renamed. Delete the line so"
+              + " that the baseline stays a list of live exceptions."));
+
+  private Rules() {}
+
+  /** Every rule, in catalog order. */
+  public static List<RuleDescription> all() {
+    return ALL;
+  }
+
+  /** The rule with this id. */
+  public static Optional<RuleDescription> find(String id) {
+    for (RuleDescription r : ALL) {
+      if (r.id().equals(id)) {
+        return Optional.of(r);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** The ids of the rules that judge the database (all but {@link #UNUSED_BASELINE_ENTRY}). */
+  public static List<String> auditIds() {
+    List<String> ids = new ArrayList<>();
+    for (RuleDescription r : ALL) {
+      if (!r.id().equals(UNUSED_BASELINE_ENTRY)) {
+        ids.add(r.id());
+      }
+    }
+    return ids;
+  }
+
+  private static RuleDescription rule(String id, Severity severity, String title, String help) {
+    return new RuleDescription(id, severity, title, help);
+  }
+}
