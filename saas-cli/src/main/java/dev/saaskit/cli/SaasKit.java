@@ -1,0 +1,153 @@
+package dev.saaskit.cli;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.Properties;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IVersionProvider;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.UnmatchedArgumentException;
+
+/**
+ * The {@code saaskit} command: the entry point of {@code saaskit.jar}. It only dispatches to its subcommands
+ * ({@code rls-audit}, ...) and sets the rules they share:
+ *
+ * <ul>
+ *   <li>reports go to stdout, messages to stderr, both UTF-8;
+ *   <li>exit {@value #EXIT_OK} when all is well, {@value #EXIT_FINDINGS} when a check found an error-level problem,
+ *       {@value #EXIT_USAGE} when the command could not do its work: bad options (with a short usage), a bad input
+ *       file, a database it cannot reach, or an unexpected failure;
+ *   <li>an error is one line ({@code error: ...}); the stack trace only with {@code --verbose}.
+ * </ul>
+ */
+@Command(
+    name = "saaskit",
+    mixinStandardHelpOptions = true,
+    versionProvider = SaasKit.Version.class,
+    synopsisSubcommandLabel = "COMMAND",
+    description = "Operator tools for saaskit applications on PostgreSQL.",
+    subcommands = {RlsAuditCommand.class, CommandLine.HelpCommand.class},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+        "0:success, no error-level finding",
+        "1:a check found at least one error-level problem",
+        "2:usage error, bad input file, unreachable database or other failure"},
+    footer = {"", "Run 'saaskit COMMAND --help' for the options of a command."})
+public final class SaasKit {
+  /** Exit code: the command ran and found nothing at error level. */
+  public static final int EXIT_OK = 0;
+  /** Exit code: the command ran and found at least one error-level problem. */
+  public static final int EXIT_FINDINGS = 1;
+  /** Exit code: the command could not do its work (usage, input, connection or unexpected error). */
+  public static final int EXIT_USAGE = 2;
+
+  // held so the level set in main() is not lost when the JDK drops an unreferenced logger
+  private static final Logger PGJDBC_LOGGER = Logger.getLogger("org.postgresql");
+
+  private SaasKit() {}
+
+  /** Runs the command line and exits the JVM with its exit code. */
+  public static void main(String[] args) {
+    PrintWriter out = utf8(FileDescriptor.out);
+    PrintWriter err = utf8(FileDescriptor.err);
+    int code = run(args, out, err);
+    out.flush();
+    err.flush();
+    System.exit(code);
+  }
+
+  /** Runs the command line with the given streams and returns the exit code; does not exit the JVM. */
+  static int run(String[] args, PrintWriter out, PrintWriter err) {
+    boolean verbose = false;
+    for (String arg : args) {
+      verbose |= arg.equals(CommonOptions.VERBOSE);
+    }
+    // pgjdbc logs through java.util.logging, and prints warnings (such as "JDBC URL invalid port number") to
+    // stderr on its own; the command reports such failures itself
+    PGJDBC_LOGGER.setLevel(verbose ? null : Level.OFF);
+    int code = commandLine(out, err).execute(args);
+    out.flush();
+    err.flush();
+    return code;
+  }
+
+  /** The configured command line, for {@link #run} and tests. */
+  static CommandLine commandLine(PrintWriter out, PrintWriter err) {
+    CommandLine cl = new CommandLine(new SaasKit());
+    cl.setOut(out);
+    cl.setErr(err);
+    cl.setCaseInsensitiveEnumValuesAllowed(true);
+    cl.setParameterExceptionHandler(SaasKit::usageError);
+    cl.setExecutionExceptionHandler(SaasKit::executionError);
+    return cl;
+  }
+
+  private static int usageError(ParameterException ex, String[] args) {
+    CommandLine cmd = ex.getCommandLine();
+    PrintWriter err = cmd.getErr();
+    err.println("error: " + ex.getMessage());
+    UnmatchedArgumentException.printSuggestions(ex, err);
+    err.print(cmd.getHelp().fullSynopsis());
+    err.printf("Run '%s --help' for more information.%n", cmd.getCommandSpec().qualifiedName());
+    err.flush();
+    return EXIT_USAGE;
+  }
+
+  private static int executionError(Exception ex, CommandLine cmd, ParseResult parseResult) {
+    PrintWriter err = cmd.getErr();
+    boolean verbose = isVerbose(parseResult);
+    if (ex instanceof CliException) {
+      err.println("error: " + ex.getMessage());
+    } else {
+      err.println("error: unexpected failure: " + ex);
+      if (!verbose) {
+        err.println("Run again with " + CommonOptions.VERBOSE + " for the stack trace.");
+      }
+    }
+    if (verbose) {
+      ex.printStackTrace(err);
+    }
+    err.flush();
+    return EXIT_USAGE;
+  }
+
+  private static boolean isVerbose(ParseResult parseResult) {
+    for (ParseResult pr = parseResult; pr != null; pr = pr.subcommand()) {
+      if (pr.hasMatchedOption(CommonOptions.VERBOSE)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static PrintWriter utf8(FileDescriptor fd) {
+    return new PrintWriter(new OutputStreamWriter(new FileOutputStream(fd), StandardCharsets.UTF_8), true);
+  }
+
+  /** {@code --version}: this build's version, the driver's and the JVM's. */
+  static final class Version implements IVersionProvider {
+    @Override
+    public String[] getVersion() throws IOException {
+      Properties props = new Properties();
+      try (InputStream in = SaasKit.class.getResourceAsStream("version.properties")) {
+        if (in != null) {
+          props.load(in);
+        }
+      }
+      return new String[] {
+        "saaskit " + props.getProperty("version", "(unknown version)"),
+        "PostgreSQL JDBC driver " + org.postgresql.util.DriverInfo.DRIVER_VERSION,
+        "Java " + System.getProperty("java.version") + " (" + System.getProperty("java.vendor") + ")"
+      };
+    }
+  }
+}
