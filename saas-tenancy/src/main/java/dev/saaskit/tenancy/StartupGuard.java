@@ -292,14 +292,7 @@ public final class StartupGuard {
      * @throws IllegalArgumentException if none is given or a name is invalid
      */
     public Builder tenantColumns(String... columns) {
-      Objects.requireNonNull(columns, "tenantColumns");
-      if (columns.length == 0) {
-        throw new IllegalArgumentException("tenantColumns needs at least one column name");
-      }
-      Set<String> checked = new LinkedHashSet<>();
-      for (String c : columns) {
-        checked.add(PolicyNames.requireName("tenant column name", c));
-      }
+      Set<String> checked = PolicyNames.requireNames("tenantColumns", "tenant column name", columns, true);
       tenantColumns.clear();
       tenantColumns.addAll(checked);
       return this;
@@ -312,11 +305,7 @@ public final class StartupGuard {
      * @throws IllegalArgumentException if a name is invalid
      */
     public Builder schemas(String... schemaNames) {
-      Objects.requireNonNull(schemaNames, "schemas");
-      Set<String> checked = new LinkedHashSet<>();
-      for (String s : schemaNames) {
-        checked.add(PolicyNames.requireName("schema name", s));
-      }
+      Set<String> checked = PolicyNames.requireNames("schemas", "schema name", schemaNames, false);
       schemas.clear();
       schemas.addAll(checked);
       return this;

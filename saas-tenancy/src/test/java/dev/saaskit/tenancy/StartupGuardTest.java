@@ -280,7 +280,7 @@ class StartupGuardTest {
   void builderRejectsBadNames() {
     assertThatThrownBy(() -> StartupGuard.builder().tenantColumns())
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("tenantColumns needs at least one column name");
+        .hasMessage("tenantColumns needs at least one tenant column name");
     assertThatThrownBy(() -> StartupGuard.builder().tenantColumns("tenant_id", ""))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("tenant column name must not be empty");

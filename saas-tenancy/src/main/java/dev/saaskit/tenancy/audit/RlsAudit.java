@@ -177,14 +177,7 @@ public final class RlsAudit {
      * @throws IllegalArgumentException if none is given or a name is empty or longer than 63 bytes
      */
     public Builder tenantColumns(String... names) {
-      Objects.requireNonNull(names, "tenantColumns");
-      if (names.length == 0) {
-        throw new IllegalArgumentException("tenantColumns needs at least one column name");
-      }
-      Set<String> checked = new LinkedHashSet<>();
-      for (String n : names) {
-        checked.add(PolicyNames.requireName("tenant column name", n));
-      }
+      Set<String> checked = PolicyNames.requireNames("tenantColumns", "tenant column name", names, true);
       tenantColumns.clear();
       tenantColumns.addAll(checked);
       return this;
@@ -197,11 +190,7 @@ public final class RlsAudit {
      * @throws IllegalArgumentException if a name is empty or longer than 63 bytes
      */
     public Builder schemas(String... schemaNames) {
-      Objects.requireNonNull(schemaNames, "schemas");
-      Set<String> checked = new LinkedHashSet<>();
-      for (String s : schemaNames) {
-        checked.add(PolicyNames.requireName("schema name", s));
-      }
+      Set<String> checked = PolicyNames.requireNames("schemas", "schema name", schemaNames, false);
       schemas.clear();
       schemas.addAll(checked);
       return this;

@@ -30,6 +30,22 @@ public final class PolicyNames {
    * Checks {@code name} with {@link Sql#requireIdentifier} and also rejects unpaired UTF-16 surrogates, which UTF-8
    * cannot carry (the driver would silently send '?' instead). Returns the name.
    */
+  /**
+   * Checks each of {@code names} with {@link #requireName}; returns them in order without duplicates. With
+   * {@code atLeastOne}, an empty list is rejected, naming {@code option}.
+   */
+  public static java.util.Set<String> requireNames(String option, String what, String[] names, boolean atLeastOne) {
+    java.util.Objects.requireNonNull(names, option);
+    if (atLeastOne && names.length == 0) {
+      throw new IllegalArgumentException(option + " needs at least one " + what);
+    }
+    java.util.Set<String> checked = new java.util.LinkedHashSet<>();
+    for (String name : names) {
+      checked.add(requireName(what, name));
+    }
+    return checked;
+  }
+
   public static String requireName(String what, String name) {
     Sql.requireIdentifier(what, name);
     for (int i = 0; i < name.length(); i++) {
