@@ -1,0 +1,59 @@
+package dev.saaskit.examples.quickstart;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.saaskit.jobs.JobsSchema;
+import dev.saaskit.tenancy.audit.AuditReport;
+import dev.saaskit.tenancy.audit.Finding;
+import dev.saaskit.tenancy.audit.RlsAudit;
+import dev.saaskit.tenancy.audit.Severity;
+import dev.saaskit.testing.PostgresExtension;
+import dev.saaskit.testing.TestDatabase;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The schemas saaskit modules ship pass saaskit's own RLS audit when set up as documented (the app role fenced by
+ * the tenant policy, the jobs worker role with a policy scoped to it), and the audit still catches a policy that
+ * opens the tables to everyone.
+ */
+@ExtendWith(PostgresExtension.class)
+class SaaskitSchemasAuditTest {
+  private static String worker;
+
+  @BeforeAll
+  static void setUp(TestDatabase db) throws SQLException {
+    worker = db.createRole("jobs_worker", "");
+    JobsSchema jobs = JobsSchema.defaults();
+    jobs.migrate(db.ownerDataSource());
+    try (Connection c = db.ownerDataSource().getConnection()) {
+      jobs.grantApp(c, db.appRole());
+      jobs.grantWorker(c, worker);
+    }
+  }
+
+  @Test
+  void documentedSetupHasNoErrors(TestDatabase db) {
+    AuditReport report = RlsAudit.builder().appRole(db.appRole()).build().run(db.ownerDataSource());
+    assertThat(report.errors()).as(report.toText()).isEmpty();
+    assertThat(report.tenantTables()).contains("saaskit_jobs.jobs");
+    // the worker's own policy is reported, as information, not as a hole
+    assertThat(report.infos()).extracting(Finding::object).anyMatch(o -> o.contains("jobs_worker_" + worker));
+  }
+
+  @Test
+  void aPolicyOpenToEveryoneIsAnError(TestDatabase db) throws SQLException {
+    try (Connection c = db.ownerDataSource().getConnection(); Statement st = c.createStatement()) {
+      c.setAutoCommit(false);
+      st.execute("CREATE POLICY open_to_all ON saaskit_jobs.jobs USING (true)");
+      AuditReport report = RlsAudit.builder().appRole(db.appRole()).build().run(c);
+      c.rollback();
+      assertThat(report.errors()).extracting(Finding::object).anyMatch(o -> o.contains("open_to_all"));
+      assertThat(report.errors()).allMatch(f -> f.severity() == Severity.ERROR);
+    }
+  }
+}
