@@ -14,7 +14,6 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
-import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
@@ -24,7 +23,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
-import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -216,8 +214,15 @@ class JobQueueTest {
   }
 
   @Test
-  void simpleQueryModeUsesAnExplicitTransaction() {
+  void simpleQueryModeUsesAnExplicitTransaction() throws SQLException {
+    // the other tests run the one-round-trip path: set_config and the statement in one implicit transaction
+    try (java.sql.Connection c = db.appDataSource().getConnection()) {
+      assertThat(dev.saaskit.jobs.internal.QueueSession.pipelinesInImplicitTransaction(c)).isTrue();
+    }
     try (var simple = db.newPool(db.appRole(), db.appPassword(), 1, Map.of("preferQueryMode", "simple"))) {
+      try (java.sql.Connection c = simple.getConnection()) {
+        assertThat(dev.saaskit.jobs.internal.QueueSession.pipelinesInImplicitTransaction(c)).isFalse();
+      }
       JobQueue q = JobQueue.builder(simple).build();
       JobId id = as(ACME, () -> q.enqueue(JobRequest.builder("t", Map.of("k", "it's")).uniqueKey("simple").build()));
       assertThat(as(ACME, () -> q.enqueue(JobRequest.builder("t", 2).uniqueKey("simple").build()))).isEqualTo(id);
@@ -242,11 +247,4 @@ class JobQueueTest {
     return ((Timestamp) now).toInstant();
   }
 
-  static DataSource app() {
-    return db.appDataSource();
-  }
-
-  static TenantId unused() {
-    return ACME;
-  }
 }
