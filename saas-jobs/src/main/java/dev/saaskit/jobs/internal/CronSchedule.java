@@ -1,0 +1,199 @@
+package dev.saaskit.jobs.internal;
+
+import com.cronutils.model.Cron;
+import com.cronutils.model.CronType;
+import com.cronutils.model.definition.CronDefinition;
+import com.cronutils.model.definition.CronDefinitionBuilder;
+import com.cronutils.model.time.ExecutionTime;
+import com.cronutils.parser.CronParser;
+import dev.saaskit.jobs.CronSyntax;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZonedDateTime;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A parsed cron expression in a time zone: the occurrence math of recurring jobs, on top of cron-utils.
+ * Occurrences are whole seconds. Immutable and thread-safe. Not API.
+ *
+ * <p>Every method that walks occurrences re-checks cron-utils' answer (strictly after / strictly before), so a
+ * library edge case around DST can end a walk early but never loop or go backwards.
+ */
+public final class CronSchedule {
+  private static final Map<CronSyntax, CronDefinition> DEFINITIONS = definitions();
+
+  private final CronSyntax syntax;
+  private final String expression;
+  private final ZoneId zone;
+  private final ExecutionTime executionTime;
+
+  private CronSchedule(CronSyntax syntax, String expression, ZoneId zone, ExecutionTime executionTime) {
+    this.syntax = syntax;
+    this.expression = expression;
+    this.zone = zone;
+    this.executionTime = executionTime;
+  }
+
+  private static Map<CronSyntax, CronDefinition> definitions() {
+    Map<CronSyntax, CronDefinition> map = new EnumMap<>(CronSyntax.class);
+    map.put(CronSyntax.UNIX, CronDefinitionBuilder.instanceDefinitionFor(CronType.UNIX));
+    map.put(CronSyntax.SPRING, CronDefinitionBuilder.instanceDefinitionFor(CronType.SPRING53));
+    map.put(CronSyntax.QUARTZ, CronDefinitionBuilder.instanceDefinitionFor(CronType.QUARTZ));
+    return map;
+  }
+
+  /**
+   * Parses {@code expression} (surrounding white space ignored, fields separated by any white space).
+   *
+   * @throws IllegalArgumentException naming the expression, the syntax and, where one field alone is at fault,
+   *     that field and its text
+   */
+  public static CronSchedule parse(CronSyntax syntax, String expression, ZoneId zone) {
+    Objects.requireNonNull(syntax, "syntax");
+    Objects.requireNonNull(expression, "cron expression");
+    Objects.requireNonNull(zone, "zone");
+    String normalized = normalize(expression);
+    String[] fields = normalized.isEmpty() ? new String[0] : normalized.split(" ");
+    List<String> names = syntax.fieldNames();
+    int min = syntax == CronSyntax.QUARTZ ? names.size() - 1 : names.size();
+    if (fields.length < min || fields.length > names.size()) {
+      String expected = min == names.size() ? Integer.toString(min) : min + " or " + names.size();
+      String hint = syntax == CronSyntax.UNIX && fields.length == 6
+          ? "; for a leading seconds field use CronSyntax.SPRING or CronSyntax.QUARTZ"
+          : syntax != CronSyntax.UNIX && fields.length == 5 ? "; for five fields use CronSyntax.UNIX" : "";
+      throw new IllegalArgumentException("invalid cron expression '" + expression + "': " + syntax + " syntax needs "
+          + expected + " fields (" + String.join(" ", names) + ") but it has " + fields.length + hint);
+    }
+    Cron cron;
+    try {
+      cron = parser(syntax).parse(normalized).validate();
+    } catch (RuntimeException e) {
+      throw invalid(syntax, expression, fields, e);
+    }
+    return new CronSchedule(syntax, normalized, zone, ExecutionTime.forCron(cron));
+  }
+
+  /** The expression with surrounding white space removed and inner white space collapsed to one space. */
+  public static String normalize(String expression) {
+    return expression.strip().replaceAll("\\s+", " ");
+  }
+
+  private static CronParser parser(CronSyntax syntax) {
+    return new CronParser(DEFINITIONS.get(syntax));
+  }
+
+  /** Finds the first field that fails on its own (all others neutral) so the message can name it. */
+  private static IllegalArgumentException invalid(CronSyntax syntax, String expression, String[] fields,
+      RuntimeException cause) {
+    List<String> names = syntax.fieldNames();
+    for (int i = 0; i < fields.length; i++) {
+      String[] probe = neutral(syntax, fields.length, i, fields[i]);
+      probe[i] = fields[i];
+      try {
+        parser(syntax).parse(String.join(" ", probe)).validate();
+      } catch (RuntimeException fieldFailure) {
+        return new IllegalArgumentException("invalid cron expression '" + expression + "' (" + syntax + " syntax): "
+            + names.get(i) + " field '" + fields[i] + "' is invalid: " + reason(fieldFailure), cause);
+      }
+    }
+    return new IllegalArgumentException("invalid cron expression '" + expression + "' (" + syntax + " syntax: "
+        + String.join(" ", names.subList(0, fields.length)) + "): " + reason(cause), cause);
+  }
+
+  private static String[] neutral(CronSyntax syntax, int length, int probed, String probedText) {
+    String[] probe = new String[length];
+    Arrays.fill(probe, "*");
+    if (syntax == CronSyntax.QUARTZ) {
+      // Quartz wants '?' in exactly one day field: put it in the day field not being probed, unless the probed
+      // field is the '?' itself.
+      int dayOfMonth = 3;
+      int dayOfWeek = 5;
+      int other = probed == dayOfWeek ? dayOfMonth : dayOfWeek;
+      boolean probedIsDay = probed == dayOfMonth || probed == dayOfWeek;
+      probe[other] = probedIsDay && "?".equals(probedText) ? "*" : "?";
+    }
+    return probe;
+  }
+
+  private static String reason(RuntimeException e) {
+    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    return message.replace("Failed to parse cron expression. ", "");
+  }
+
+  /** The syntax of the expression. */
+  public CronSyntax syntax() {
+    return syntax;
+  }
+
+  /** The normalized expression. */
+  public String expression() {
+    return expression;
+  }
+
+  /** The time zone the expression is read in. */
+  public ZoneId zone() {
+    return zone;
+  }
+
+  /** The first occurrence strictly after {@code instant}, or empty if there is none. */
+  public Optional<Instant> next(Instant instant) {
+    // cron-utils works in whole seconds: from the start of this second, "strictly after" skips it, which is right
+    // both when instant is exactly on a second and when it is inside one.
+    Instant from = instant.truncatedTo(ChronoUnit.SECONDS);
+    Optional<ZonedDateTime> next = executionTime.nextExecution(from.atZone(zone));
+    return next.map(ZonedDateTime::toInstant).filter(t -> t.isAfter(instant));
+  }
+
+  /** The last occurrence strictly before {@code instant}, or empty if there is none. */
+  public Optional<Instant> previous(Instant instant) {
+    // Strictly before the first whole second >= instant: an occurrence on that second is not before instant.
+    Instant truncated = instant.truncatedTo(ChronoUnit.SECONDS);
+    Instant from = truncated.equals(instant) ? instant : truncated.plusSeconds(1);
+    Optional<ZonedDateTime> previous = executionTime.lastExecution(from.atZone(zone));
+    return previous.map(ZonedDateTime::toInstant).filter(t -> t.isBefore(instant));
+  }
+
+  /** True if {@code instant} is an occurrence (a whole second the expression matches in the zone). */
+  public boolean matches(Instant instant) {
+    return instant.truncatedTo(ChronoUnit.SECONDS).equals(instant) && executionTime.isMatch(instant.atZone(zone));
+  }
+
+  /** The occurrences in {@code [fromInclusive, toInclusive]}, ascending, at most {@code max} (the earliest). */
+  public List<Instant> between(Instant fromInclusive, Instant toInclusive, int max) {
+    List<Instant> out = new ArrayList<>();
+    Optional<Instant> next = next(fromInclusive.minusNanos(1));
+    while (next.isPresent() && !next.get().isAfter(toInclusive) && out.size() < max) {
+      out.add(next.get());
+      next = next(next.get());
+    }
+    return out;
+  }
+
+  /**
+   * The latest occurrences in {@code [fromInclusive, toExclusive)}, ascending, at most {@code max}: walks back
+   * from the end, so its cost is {@code max} steps however long the interval.
+   */
+  public List<Instant> latestBefore(Instant fromInclusive, Instant toExclusive, int max) {
+    List<Instant> out = new ArrayList<>();
+    Optional<Instant> previous = previous(toExclusive);
+    while (previous.isPresent() && !previous.get().isBefore(fromInclusive) && out.size() < max) {
+      out.add(previous.get());
+      previous = previous(previous.get());
+    }
+    Collections.reverse(out);
+    return out;
+  }
+
+  @Override
+  public String toString() {
+    return syntax + " '" + expression + "' in " + zone;
+  }
+}

@@ -1,0 +1,159 @@
+package dev.saaskit.jobs.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.cronutils.model.CronType;
+import com.cronutils.model.definition.CronDefinitionBuilder;
+import com.cronutils.model.time.ExecutionTime;
+import com.cronutils.parser.CronParser;
+import dev.saaskit.jobs.CronSyntax;
+import dev.saaskit.jobs.MisfirePolicy;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+
+/**
+ * For random valid 5-field expressions, zones and start instants: the occurrence math is consistent with
+ * cron-utils' own matcher, and the firing rules never fire an occurrence twice nor (with FIRE_ALL and enough
+ * catch-up) leave one out.
+ */
+class CronMathPropertyTest {
+  private static final ExecutionTimeFactory MATCHER = new ExecutionTimeFactory();
+  private static final List<ZoneId> ZONES = List.of(ZoneId.of("UTC"), ZoneId.of("Europe/Paris"),
+      ZoneId.of("America/New_York"), ZoneId.of("Australia/Lord_Howe"), ZoneId.of("Asia/Kolkata"));
+
+  @Property(tries = 300)
+  void successiveOccurrencesIncreaseStrictlyAndMatch(@ForAll("expressions") String cron, @ForAll("zones") ZoneId zone,
+      @ForAll("instants") Instant start) {
+    CronSchedule schedule = CronSchedule.parse(CronSyntax.UNIX, cron, zone);
+    ExecutionTime reference = MATCHER.forUnix(cron);
+    Instant previous = start;
+    for (int i = 0; i < 25; i++) {
+      Optional<Instant> next = schedule.next(previous);
+      assertThat(next).as("%s in %s after %s", cron, zone, previous).isPresent();
+      Instant occurrence = next.get();
+      assertThat(occurrence).isAfter(previous);
+      assertThat(reference.isMatch(occurrence.atZone(zone))).as("%s matches %s in %s", occurrence, cron, zone)
+          .isTrue();
+      assertThat(schedule.matches(occurrence)).isTrue();
+      previous = occurrence;
+    }
+  }
+
+  @Property(tries = 200)
+  void previousAndNextAgree(@ForAll("expressions") String cron, @ForAll("zones") ZoneId zone,
+      @ForAll("instants") Instant start) {
+    CronSchedule schedule = CronSchedule.parse(CronSyntax.UNIX, cron, zone);
+    Instant next = schedule.next(start).orElseThrow();
+    // nothing between start and next: the last occurrence before next is at or before start
+    schedule.previous(next).ifPresent(p -> assertThat(p).as("%s in %s", cron, zone).isBeforeOrEqualTo(start));
+    Instant afterNext = schedule.next(next).orElseThrow();
+    assertThat(schedule.previous(afterNext)).contains(next);
+  }
+
+  @Property(tries = 150)
+  void firingNeverRepeatsAnOccurrence(@ForAll("expressions") String cron, @ForAll("zones") ZoneId zone,
+      @ForAll("instants") Instant start, @ForAll("policies") MisfirePolicy policy,
+      @ForAll("tickGaps") List<Duration> gaps) {
+    CronSchedule schedule = CronSchedule.parse(CronSyntax.UNIX, cron, zone);
+    Duration threshold = Duration.ofMinutes(1);
+    Instant nextFireAt = schedule.next(start).orElseThrow();
+    Instant now = start;
+    List<Instant> fired = new ArrayList<>();
+    for (Duration gap : gaps) {
+      now = now.plus(gap);
+      if (nextFireAt.isAfter(now)) {
+        continue;
+      }
+      RecurringPlan plan = RecurringPlan.plan(schedule, nextFireAt, now, policy, threshold, 1_000_000, 1_000_000);
+      for (Instant occurrence : plan.fire()) {
+        assertThat(schedule.matches(occurrence)).isTrue();
+        assertThat(occurrence).isAfterOrEqualTo(nextFireAt).isBeforeOrEqualTo(now);
+      }
+      fired.addAll(plan.fire());
+      assertThat(plan.nextFireAt()).isAfter(now);
+      nextFireAt = plan.nextFireAt();
+    }
+    Set<Instant> distinct = new HashSet<>(fired);
+    assertThat(distinct).as("no occurrence fired twice").hasSameSizeAs(fired);
+    assertThat(fired).isSorted();
+    if (policy == MisfirePolicy.FIRE_ALL) {
+      Instant firstNext = schedule.next(start).orElseThrow();
+      List<Instant> all = schedule.between(firstNext, fired.isEmpty() ? start : fired.get(fired.size() - 1),
+          1_000_000);
+      assertThat(fired).as("FIRE_ALL with a large cap leaves no gap").isEqualTo(fired.isEmpty() ? List.of() : all);
+    }
+  }
+
+  @Provide
+  Arbitrary<ZoneId> zones() {
+    return Arbitraries.of(ZONES);
+  }
+
+  @Provide
+  Arbitrary<MisfirePolicy> policies() {
+    return Arbitraries.of(MisfirePolicy.class);
+  }
+
+  @Provide
+  Arbitrary<Instant> instants() {
+    // 2000-01-01 .. 2060-01-01, any second, sometimes with a fraction
+    return Combinators.combine(Arbitraries.longs().between(946_684_800L, 2_840_140_800L),
+            Arbitraries.of(0, 0, 0, 1, 500_000_000, 999_999_999))
+        .as(Instant::ofEpochSecond);
+  }
+
+  @Provide
+  Arbitrary<List<Duration>> tickGaps() {
+    Arbitrary<Duration> small = Arbitraries.longs().between(0, 90).map(Duration::ofSeconds);
+    Arbitrary<Duration> outage = Arbitraries.longs().between(2, 36 * 60).map(Duration::ofMinutes);
+    return Arbitraries.frequencyOf(
+            net.jqwik.api.Tuple.of(8, small), net.jqwik.api.Tuple.of(1, outage))
+        .list().ofMinSize(1).ofMaxSize(40);
+  }
+
+  @Provide
+  Arbitrary<String> expressions() {
+    return Combinators.combine(field(0, 59), field(0, 23), field(1, 28), field(1, 12), field(0, 6))
+        .as((m, h, dom, mon, dow) -> String.join(" ", m, h, dom, mon, dow));
+  }
+
+  /** One field: '*', a value, a range, a step, a stepped range or a list; days of month stop at 28 (always exist). */
+  private static Arbitrary<String> field(int min, int max) {
+    Arbitrary<Integer> value = Arbitraries.integers().between(min, max);
+    Arbitrary<String> single = value.map(String::valueOf);
+    Arbitrary<String> range = Combinators.combine(value, value)
+        .as((a, b) -> Math.min(a, b) + "-" + Math.max(a, b));
+    Arbitrary<String> step = Arbitraries.integers().between(1, Math.max(1, max - min)).map(s -> "*/" + s);
+    // cron-utils wants a real range and a step no longer than it
+    Arbitrary<String> steppedRange = Combinators.combine(Arbitraries.integers().between(min, max - 1),
+            Arbitraries.integers().between(1, max - min))
+        .flatAs((a, width) -> {
+          int b = Math.min(max, a + width);
+          return Arbitraries.integers().between(1, b - a).map(s -> a + "-" + b + "/" + s);
+        });
+    Arbitrary<String> list = value.list().ofMinSize(2).ofMaxSize(4).uniqueElements()
+        .map(vs -> String.join(",", vs.stream().sorted().map(String::valueOf).toList()));
+    return Arbitraries.oneOf(Arbitraries.just("*"), single, range, step, steppedRange, list);
+  }
+
+  /** cron-utils' own matcher, straight from the library, as the reference. */
+  private static final class ExecutionTimeFactory {
+    private final CronParser unix = new CronParser(CronDefinitionBuilder.instanceDefinitionFor(CronType.UNIX));
+
+    ExecutionTime forUnix(String cron) {
+      return ExecutionTime.forCron(unix.parse(cron));
+    }
+  }
+}
