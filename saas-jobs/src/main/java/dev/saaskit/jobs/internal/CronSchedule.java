@@ -13,7 +13,6 @@ import java.time.ZonedDateTime;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -179,17 +178,25 @@ public final class CronSchedule {
 
   /**
    * The latest occurrences in {@code [fromInclusive, toExclusive)}, ascending, at most {@code max}: walks back
-   * from the end, so its cost is {@code max} steps however long the interval.
+   * from the end to find where to start, so its cost is about {@code 2 * max} steps however long the interval.
+   *
+   * <p>The list is then rebuilt walking forward from that start, because cron-utils' backward and forward steps
+   * disagree on a DST fall-back night: walking back, a daily 02:30 shows up in both passes of the repeated hour;
+   * walking forward (what steady ticking does), only in the first.
    */
   public List<Instant> latestBefore(Instant fromInclusive, Instant toExclusive, int max) {
-    List<Instant> out = new ArrayList<>();
+    Instant start = null;
+    int found = 0;
     Optional<Instant> previous = previous(toExclusive);
-    while (previous.isPresent() && !previous.get().isBefore(fromInclusive) && out.size() < max) {
-      out.add(previous.get());
-      previous = previous(previous.get());
+    while (previous.isPresent() && !previous.get().isBefore(fromInclusive) && found < max) {
+      start = previous.get();
+      found++;
+      previous = previous(start);
     }
-    Collections.reverse(out);
-    return out;
+    if (start == null) {
+      return List.of();
+    }
+    return between(start, toExclusive.minusNanos(1), max);
   }
 
   @Override

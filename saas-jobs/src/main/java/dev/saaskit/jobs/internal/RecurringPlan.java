@@ -39,28 +39,45 @@ public record RecurringPlan(List<Instant> fire, boolean misfired, @Nullable Inst
   public static RecurringPlan plan(CronSchedule schedule, Instant nextFireAt, Instant now, MisfirePolicy policy,
       Duration threshold, int maxCatchUp, int maxOnTime) {
     Objects.requireNonNull(policy, "policy");
-    Optional<Instant> next = schedule.next(now);
-    @Nullable Instant nextFire = next.orElse(null);
     if (nextFireAt.isAfter(now)) {
       return new RecurringPlan(List.of(), false, nextFireAt);
     }
     Instant onTimeFrom = now.minus(threshold);
     if (!nextFireAt.isBefore(onTimeFrom)) {
-      return new RecurringPlan(schedule.between(nextFireAt, now, maxOnTime), false, nextFire);
+      List<Instant> fire = schedule.between(nextFireAt, now, maxOnTime);
+      return new RecurringPlan(fire, false, nextAfter(schedule, last(fire), now));
     }
     List<Instant> onTime = schedule.between(onTimeFrom, now, maxOnTime);
-    List<Instant> fire = new ArrayList<>();
-    switch (policy) {
-      case SKIP -> { }
-      case FIRE_ONCE -> {
-        if (onTime.isEmpty()) {
-          fire.addAll(schedule.latestBefore(nextFireAt, onTimeFrom, 1));
-        }
-      }
-      case FIRE_ALL -> fire.addAll(schedule.latestBefore(nextFireAt, onTimeFrom, maxCatchUp));
-      default -> throw new IllegalStateException("unknown misfire policy " + policy);
-    }
+    List<Instant> missed = switch (policy) {
+      case SKIP -> List.of();
+      case FIRE_ONCE -> onTime.isEmpty() ? schedule.latestBefore(nextFireAt, onTimeFrom, 1) : List.of();
+      case FIRE_ALL -> schedule.latestBefore(nextFireAt, onTimeFrom, maxCatchUp);
+    };
+    List<Instant> fire = new ArrayList<>(missed);
     fire.addAll(onTime);
-    return new RecurringPlan(fire, true, nextFire);
+    return new RecurringPlan(fire, true, nextAfter(schedule, last(fire), now));
+  }
+
+  private static @Nullable Instant last(List<Instant> occurrences) {
+    return occurrences.isEmpty() ? null : occurrences.get(occurrences.size() - 1);
+  }
+
+  /**
+   * The next fire time: the occurrence that follows the last one fired, if that is after {@code now}, else the
+   * first after {@code now}. Following the chain of occurrences matters on a DST fall-back night: cron-utils
+   * steps from a daily 02:30 in the first pass of the repeated hour straight to the next day, but asked "what
+   * comes after 02:10 of the second pass" it answers 02:30 of the second pass, which would fire the job twice.
+   */
+  private static @Nullable Instant nextAfter(CronSchedule schedule, @Nullable Instant lastFired, Instant now) {
+    if (lastFired != null) {
+      Optional<Instant> chained = schedule.next(lastFired);
+      if (chained.isEmpty()) {
+        return null;
+      }
+      if (chained.get().isAfter(now)) {
+        return chained.get();
+      }
+    }
+    return schedule.next(now).orElse(null);
   }
 }

@@ -149,4 +149,16 @@ class CronScheduleTest {
     assertThat(hourly.matches(at("2026-01-01T05:01:00Z"))).isFalse();
     assertThat(List.of(hourly.syntax(), hourly.zone())).containsExactly(CronSyntax.UNIX, ZoneOffset.UTC);
   }
+
+  @Test
+  void latestBeforeAgreesWithWalkingForwardAcrossFallBack() {
+    CronSchedule daily = CronSchedule.parse(CronSyntax.UNIX, "30 2 * * *", PARIS);
+    assertThat(daily.latestBefore(at("2026-10-23T00:00:00Z"), at("2026-10-27T00:00:00Z"), 10)).containsExactly(
+        at("2026-10-23T00:30:00Z"), at("2026-10-24T00:30:00Z"), at("2026-10-25T00:30:00Z"),
+        at("2026-10-26T01:30:00Z"));
+    CronSchedule hourly = CronSchedule.parse(CronSyntax.UNIX, "30 * * * *", PARIS);
+    assertThat(hourly.latestBefore(at("2026-10-24T23:00:00Z"), at("2026-10-25T03:00:00Z"), 10)).containsExactly(
+        at("2026-10-24T23:30:00Z"), at("2026-10-25T00:30:00Z"), at("2026-10-25T01:30:00Z"),
+        at("2026-10-25T02:30:00Z"));
+  }
 }

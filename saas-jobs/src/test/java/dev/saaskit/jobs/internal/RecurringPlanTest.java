@@ -6,6 +6,7 @@ import dev.saaskit.jobs.CronSyntax;
 import dev.saaskit.jobs.MisfirePolicy;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneId;
 import java.time.ZoneOffset;
 import org.junit.jupiter.api.Test;
 
@@ -102,5 +103,16 @@ class RecurringPlanTest {
         Duration.ofDays(1), 100, 50);
     assertThat(p.fire()).hasSize(50).startsWith(T0);
     assertThat(p.nextFireAt()).isEqualTo(T0.plus(Duration.ofHours(1)).plusSeconds(1));
+  }
+
+  @Test
+  void aDailyRunInTheRepeatedHourOfFallBackIsNotFiredAgainInItsSecondPass() {
+    CronSchedule daily = CronSchedule.parse(CronSyntax.UNIX, "30 2 * * *", ZoneId.of("Europe/Paris"));
+    Instant firstPass = Instant.parse("2026-10-25T00:30:00Z"); // 02:30 CEST
+    // found half an hour late, during the second pass of 02:00-03:00 (02:00 CET)
+    RecurringPlan p = RecurringPlan.plan(daily, firstPass, Instant.parse("2026-10-25T01:00:00Z"),
+        MisfirePolicy.FIRE_ONCE, Duration.ofHours(1), 100, 10_000);
+    assertThat(p.fire()).containsExactly(firstPass);
+    assertThat(p.nextFireAt()).isEqualTo(Instant.parse("2026-10-26T01:30:00Z"));
   }
 }
