@@ -28,6 +28,7 @@ import java.util.Optional;
  */
 public final class CronSchedule {
   private static final Map<CronSyntax, CronDefinition> DEFINITIONS = definitions();
+  private static final long MAX_LOOKBACK_SECONDS = 1L << 32;
 
   private final CronSyntax syntax;
   private final String expression;
@@ -151,18 +152,39 @@ public final class CronSchedule {
     return next.map(ZonedDateTime::toInstant).filter(t -> t.isAfter(instant));
   }
 
-  /** The last occurrence strictly before {@code instant}, or empty if there is none. */
+  /**
+   * The last occurrence strictly before {@code instant}, or empty if there is none within about 136 years: the
+   * occurrence {@code p < instant} with {@code next(p) >= instant}.
+   *
+   * <p>Built on {@link #next(Instant)} alone: cron-utils' own backward step ({@code lastExecution}) skips
+   * occurrences on some DST days (a 02:31 on Lord Howe Island's 30-minute spring-forward day, for one), which
+   * the property tests found. Looks back over windows doubling from one second, then walks forward to the last
+   * occurrence before {@code instant}: about log2(period) + a few steps.
+   */
   public Optional<Instant> previous(Instant instant) {
-    // Strictly before the first whole second >= instant: an occurrence on that second is not before instant.
-    Instant truncated = instant.truncatedTo(ChronoUnit.SECONDS);
-    Instant from = truncated.equals(instant) ? instant : truncated.plusSeconds(1);
-    Optional<ZonedDateTime> previous = executionTime.lastExecution(from.atZone(zone));
-    return previous.map(ZonedDateTime::toInstant).filter(t -> t.isBefore(instant));
+    for (long window = 1; window <= MAX_LOOKBACK_SECONDS; window *= 2) {
+      Optional<Instant> first = next(instant.minusSeconds(window).minusNanos(1));
+      if (first.isEmpty()) {
+        return Optional.empty(); // nothing at all after that point, so nothing before instant either
+      }
+      if (first.get().isBefore(instant)) {
+        Instant last = first.get();
+        for (Optional<Instant> n = next(last); n.isPresent() && n.get().isBefore(instant); n = next(last)) {
+          last = n.get();
+        }
+        return Optional.of(last);
+      }
+    }
+    return Optional.empty();
   }
 
-  /** True if {@code instant} is an occurrence (a whole second the expression matches in the zone). */
+  /**
+   * True if {@code instant} is an occurrence: the first occurrence after the second before it. (cron-utils 9.2.1's
+   * {@code isMatch} answers wrongly next to some DST changes, so it is not used.)
+   */
   public boolean matches(Instant instant) {
-    return instant.truncatedTo(ChronoUnit.SECONDS).equals(instant) && executionTime.isMatch(instant.atZone(zone));
+    return instant.truncatedTo(ChronoUnit.SECONDS).equals(instant)
+        && next(instant.minusSeconds(1)).filter(instant::equals).isPresent();
   }
 
   /** The occurrences in {@code [fromInclusive, toInclusive]}, ascending, at most {@code max} (the earliest). */
@@ -180,7 +202,7 @@ public final class CronSchedule {
    * The latest occurrences in {@code [fromInclusive, toExclusive)}, ascending, at most {@code max}: walks back
    * from the end to find where to start, so its cost is about {@code 2 * max} steps however long the interval.
    *
-   * <p>The list is then rebuilt walking forward from that start, because cron-utils' backward and forward steps
+   * <p>The list is then rebuilt walking forward from that start, because stepping back and stepping forward
    * disagree on a DST fall-back night: walking back, a daily 02:30 shows up in both passes of the repeated hour;
    * walking forward (what steady ticking does), only in the first.
    */
@@ -196,7 +218,8 @@ public final class CronSchedule {
     if (start == null) {
       return List.of();
     }
-    return between(start, toExclusive.minusNanos(1), max);
+    List<Instant> forward = between(start, toExclusive.minusNanos(1), max + 1);
+    return forward.size() <= max ? forward : forward.subList(forward.size() - max, forward.size());
   }
 
   @Override

@@ -11,7 +11,9 @@ import dev.saaskit.jobs.MisfirePolicy;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
+import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
@@ -34,36 +36,51 @@ class CronMathPropertyTest {
   private static final List<ZoneId> ZONES = List.of(ZoneId.of("UTC"), ZoneId.of("Europe/Paris"),
       ZoneId.of("America/New_York"), ZoneId.of("Australia/Lord_Howe"), ZoneId.of("Asia/Kolkata"));
 
-  @Property(tries = 300)
+  @Property(tries = 150)
   void successiveOccurrencesIncreaseStrictlyAndMatch(@ForAll("expressions") String cron, @ForAll("zones") ZoneId zone,
       @ForAll("instants") Instant start) {
     CronSchedule schedule = CronSchedule.parse(CronSyntax.UNIX, cron, zone);
     ExecutionTime reference = MATCHER.forUnix(cron);
+    WallClockMatcher wallClock = new WallClockMatcher(cron);
+    boolean zoneWithoutDst = zone.getRules().isFixedOffset() || zone.equals(ZoneId.of("Asia/Kolkata"));
     Instant previous = start;
     for (int i = 0; i < 25; i++) {
       Optional<Instant> next = schedule.next(previous);
       assertThat(next).as("%s in %s after %s", cron, zone, previous).isPresent();
       Instant occurrence = next.get();
       assertThat(occurrence).isAfter(previous);
-      assertThat(reference.isMatch(occurrence.atZone(zone))).as("%s matches %s in %s", occurrence, cron, zone)
+      assertThat(wallClock.matches(occurrence.atZone(zone))).as("%s matches %s in %s", occurrence, cron, zone)
           .isTrue();
+      if (zoneWithoutDst) {
+        // cron-utils 9.2.1's isMatch is wrong next to some DST changes (02:01 CET on 2026-10-25 in Paris for
+        // '1 */2 * * *'; 00:30 on 2026-10-05 on Lord Howe Island for '30 0-2 * * *'), so there the test's own
+        // wall-clock matcher is the reference; elsewhere cron-utils' must agree too
+        assertThat(reference.isMatch(occurrence.atZone(zone))).as("%s isMatch %s in %s", occurrence, cron, zone)
+            .isTrue();
+      }
       assertThat(schedule.matches(occurrence)).isTrue();
       previous = occurrence;
     }
   }
 
-  @Property(tries = 200)
-  void previousAndNextAgree(@ForAll("expressions") String cron, @ForAll("zones") ZoneId zone,
-      @ForAll("instants") Instant start) {
+  @Property(tries = 80)
+  void previousIsTheOccurrenceWhoseNextIsNotBeforeTheInstant(@ForAll("expressions") String cron,
+      @ForAll("zones") ZoneId zone, @ForAll("instants") Instant instant) {
     CronSchedule schedule = CronSchedule.parse(CronSyntax.UNIX, cron, zone);
-    Instant next = schedule.next(start).orElseThrow();
-    // nothing between start and next: the last occurrence before next is at or before start
-    schedule.previous(next).ifPresent(p -> assertThat(p).as("%s in %s", cron, zone).isBeforeOrEqualTo(start));
-    Instant afterNext = schedule.next(next).orElseThrow();
-    assertThat(schedule.previous(afterNext)).contains(next);
+    Instant previous = schedule.previous(instant).orElseThrow();
+    assertThat(previous).isBefore(instant);
+    assertThat(schedule.matches(previous)).isTrue();
+    assertThat(schedule.next(previous).orElseThrow()).as("%s in %s: next after %s", cron, zone, previous)
+        .isAfterOrEqualTo(instant);
+    // and the catch-up list ends with it
+    List<Instant> latest = schedule.latestBefore(previous.minus(Duration.ofDays(3)), instant, 5);
+    assertThat(latest).isNotEmpty().isSorted().endsWith(previous).doesNotHaveDuplicates();
+    for (int i = 1; i < latest.size(); i++) {
+      assertThat(schedule.next(latest.get(i - 1))).contains(latest.get(i));
+    }
   }
 
-  @Property(tries = 150)
+  @Property(tries = 100)
   void firingNeverRepeatsAnOccurrence(@ForAll("expressions") String cron, @ForAll("zones") ZoneId zone,
       @ForAll("instants") Instant start, @ForAll("policies") MisfirePolicy policy,
       @ForAll("tickGaps") List<Duration> gaps) {
@@ -158,6 +175,63 @@ class CronMathPropertyTest {
     Arbitrary<String> list = value.list().ofMinSize(2).ofMaxSize(4).uniqueElements()
         .map(vs -> String.join(",", vs.stream().sorted().map(String::valueOf).toList()));
     return Arbitraries.oneOf(Arbitraries.just("*"), single, range, step, steppedRange, list);
+  }
+
+  /**
+   * An independent reading of the generated expressions (values, ranges, steps, lists) against wall-clock time,
+   * with crontab's rule that when both day fields are restricted either may match. Unlike Vixie cron, for
+   * cron-utils a stepped wildcard such as '*' + '/4' is a restriction: only a bare '*' is not.
+   */
+  private static final class WallClockMatcher {
+    private final BitSet[] allowed = new BitSet[5];
+    private final boolean dayOfMonthRestricted;
+    private final boolean dayOfWeekRestricted;
+
+    WallClockMatcher(String cron) {
+      String[] fields = cron.split(" ");
+      int[][] bounds = {{0, 59}, {0, 23}, {1, 31}, {1, 12}, {0, 6}};
+      for (int f = 0; f < 5; f++) {
+        allowed[f] = parse(fields[f], bounds[f][0], bounds[f][1]);
+      }
+      dayOfMonthRestricted = !fields[2].equals("*");
+      dayOfWeekRestricted = !fields[4].equals("*");
+    }
+
+    private static BitSet parse(String field, int min, int max) {
+      BitSet bits = new BitSet();
+      for (String part : field.split(",")) {
+        String[] stepped = part.split("/");
+        int step = stepped.length == 2 ? Integer.parseInt(stepped[1]) : 1;
+        int from;
+        int to;
+        if (stepped[0].equals("*")) {
+          from = min;
+          to = max;
+        } else if (stepped[0].contains("-")) {
+          String[] range = stepped[0].split("-");
+          from = Integer.parseInt(range[0]);
+          to = Integer.parseInt(range[1]);
+        } else {
+          from = Integer.parseInt(stepped[0]);
+          to = stepped.length == 2 ? max : from;
+        }
+        for (int v = from; v <= to; v += step) {
+          bits.set(v);
+        }
+      }
+      return bits;
+    }
+
+    boolean matches(ZonedDateTime t) {
+      if (t.getSecond() != 0 || t.getNano() != 0) {
+        return false;
+      }
+      boolean dayOfMonth = allowed[2].get(t.getDayOfMonth());
+      boolean dayOfWeek = allowed[4].get(t.getDayOfWeek().getValue() % 7);
+      boolean day = dayOfMonthRestricted && dayOfWeekRestricted ? dayOfMonth || dayOfWeek : dayOfMonth && dayOfWeek;
+      return day && allowed[0].get(t.getMinute()) && allowed[1].get(t.getHour())
+          && allowed[3].get(t.getMonthValue());
+    }
   }
 
   /** cron-utils' own matcher, straight from the library, as the reference. */
