@@ -36,7 +36,7 @@ class CronMathPropertyTest {
   private static final List<ZoneId> ZONES = List.of(ZoneId.of("UTC"), ZoneId.of("Europe/Paris"),
       ZoneId.of("America/New_York"), ZoneId.of("Australia/Lord_Howe"), ZoneId.of("Asia/Kolkata"));
 
-  @Property(tries = 150)
+  @Property(tries = 120)
   void successiveOccurrencesIncreaseStrictlyAndMatch(@ForAll("expressions") String cron, @ForAll("zones") ZoneId zone,
       @ForAll("instants") Instant start) {
     CronSchedule schedule = CronSchedule.parse(CronSyntax.UNIX, cron, zone);
@@ -63,7 +63,7 @@ class CronMathPropertyTest {
     }
   }
 
-  @Property(tries = 80)
+  @Property(tries = 60)
   void previousIsTheOccurrenceWhoseNextIsNotBeforeTheInstant(@ForAll("expressions") String cron,
       @ForAll("zones") ZoneId zone, @ForAll("instants") Instant instant) {
     CronSchedule schedule = CronSchedule.parse(CronSyntax.UNIX, cron, zone);
@@ -80,7 +80,7 @@ class CronMathPropertyTest {
     }
   }
 
-  @Property(tries = 100)
+  @Property(tries = 80)
   void firingNeverRepeatsAnOccurrence(@ForAll("expressions") String cron, @ForAll("zones") ZoneId zone,
       @ForAll("instants") Instant start, @ForAll("policies") MisfirePolicy policy,
       @ForAll("tickGaps") List<Duration> gaps) {
