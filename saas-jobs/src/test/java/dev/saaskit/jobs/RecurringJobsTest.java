@@ -375,7 +375,7 @@ class RecurringJobsTest {
   }
 
   @Test
-  void theAppRoleCannotReadOrWriteDefinitions(TestDatabase db) throws SQLException {
+  void onlyTheWorkerRoleReadsDefinitions(TestDatabase db) throws SQLException {
     JobsSchema schema = schema(db, "rls");
     MutableClock clock = MutableClock.at(t("00:00:10"));
     node(schema, clock, RecurringJob.builder("rls.acme", "* * * * *",
@@ -390,6 +390,24 @@ class RecurringJobsTest {
       rs.next();
       assertThat(rs.getBoolean(1)).isTrue();
       assertThat(rs.getBoolean(2)).isTrue();
+    }
+    // the worker role sees every tenant's definitions through its own policy, with no tenant set
+    try (Connection c = worker.getConnection(); Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT tenant_id FROM " + schema.schema() + ".recurring_jobs")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getString(1)).isEqualTo("acme");
+    }
+    // a role with table privileges but without the worker policy is held to the tenant policy: no tenant, no rows
+    String other = db.createRole("cron_other", "");
+    try (Connection owner = db.ownerDataSource().getConnection(); Statement st = owner.createStatement()) {
+      st.execute("GRANT USAGE ON SCHEMA " + schema.schema() + " TO " + other);
+      st.execute("GRANT SELECT ON " + schema.schema() + ".recurring_jobs TO " + other);
+    }
+    try (HikariDataSource pool = db.newPool(other, db.rolePassword(other), 1);
+        Connection c = pool.getConnection(); Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT count(*) FROM " + schema.schema() + ".recurring_jobs")) {
+      rs.next();
+      assertThat(rs.getLong(1)).isZero();
     }
   }
 
