@@ -1,6 +1,5 @@
 package dev.saaskit.cli;
 
-import dev.saaskit.core.internal.SqlNames;
 import dev.saaskit.jobs.JobAdmin;
 import dev.saaskit.jobs.JobsSchema;
 import java.sql.Connection;
@@ -84,7 +83,7 @@ final class JobsOptions {
   }
 
   private static void checkAccess(Connection c, String schema) throws SQLException {
-    String table = SqlNames.quoteIdent(schema) + ".jobs";
+    String table = '"' + schema.replace("\"", "\"\"") + "\".jobs";
     try (PreparedStatement ps = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL, current_user,"
         + " (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user),"
         + " EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = to_regclass(?)"
