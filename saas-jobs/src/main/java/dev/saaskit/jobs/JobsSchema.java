@@ -118,7 +118,8 @@ public final class JobsSchema {
 
   /**
    * Lets {@code role} claim, run and maintain the jobs of every tenant: {@code USAGE} on the schema, DML on the
-   * job tables, and a policy {@code TO role} that admits every row. The role must not be the table owner and
+   * job tables, and a policy {@code TO role} on {@code jobs} and {@code recurring_jobs} that admits every row (the
+   * recurring-job scheduler runs with the worker's DataSource). The role must not be the table owner and
    * needs no {@code BYPASSRLS}. Idempotent.
    */
   public void grantWorker(Connection owner, String role) {
@@ -128,7 +129,10 @@ public final class JobsSchema {
     execute(owner, "GRANT USAGE ON SCHEMA " + s + " TO " + r,
         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + s + " TO " + r,
         "DROP POLICY IF EXISTS " + policy + " ON " + s + ".jobs",
-        "CREATE POLICY " + policy + " ON " + s + ".jobs TO " + r + " USING (true) WITH CHECK (true)");
+        "CREATE POLICY " + policy + " ON " + s + ".jobs TO " + r + " USING (true) WITH CHECK (true)",
+        // recurring job definitions: the scheduler (run with the worker's DataSource) fires them for every tenant
+        "DROP POLICY IF EXISTS " + policy + " ON " + s + ".recurring_jobs",
+        "CREATE POLICY " + policy + " ON " + s + ".recurring_jobs TO " + r + " USING (true) WITH CHECK (true)");
   }
 
   private static String quotedRole(String role) {
