@@ -55,5 +55,5 @@ ALTER TABLE ${schema}.jobs FORCE ROW LEVEL SECURITY;
 
 -- Application roles see and create only their tenant's jobs; no tenant set means no rows.
 CREATE POLICY jobs_tenant_isolation ON ${schema}.jobs
-  USING (tenant_id = current_setting('${tenant_setting}', true))
-  WITH CHECK (tenant_id = current_setting('${tenant_setting}', true));
+  USING (tenant_id = (SELECT current_setting('${tenant_setting}', true)))
+  WITH CHECK (tenant_id = (SELECT current_setting('${tenant_setting}', true)));
