@@ -44,13 +44,26 @@ final class BusFixture implements AutoCloseable {
     return pool;
   }
 
+  /** A new pool of the app role whose sessions carry {@code applicationName}, closed with the fixture. */
+  synchronized HikariDataSource appPool(int size, String applicationName) {
+    HikariDataSource pool = db.newPool(db.appRole(), db.appPassword(), size,
+        java.util.Map.of("ApplicationName", applicationName));
+    open.add(pool);
+    return pool;
+  }
+
   /** A node with its own pool; no automatic pruning unless the test configures it. */
   PostgresInvalidationBus node(String name) {
     return node(name, b -> b);
   }
 
   PostgresInvalidationBus node(String name, UnaryOperator<PostgresInvalidationBus.Builder> config) {
-    PostgresInvalidationBus.Builder builder = PostgresInvalidationBus.builder(appPool(4)).nodeName(name)
+    return node(name, appPool(4), config);
+  }
+
+  PostgresInvalidationBus node(String name, DataSource pool,
+      UnaryOperator<PostgresInvalidationBus.Builder> config) {
+    PostgresInvalidationBus.Builder builder = PostgresInvalidationBus.builder(pool).nodeName(name)
         .pruneInterval(Duration.ZERO).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(500));
     PostgresInvalidationBus bus = config.apply(builder).build();
     synchronized (this) {
@@ -89,6 +102,13 @@ final class BusFixture implements AutoCloseable {
 
   static long count(DataSource ds, String sql) throws SQLException {
     try (Connection c = ds.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  static long count(Connection c, String sql) throws SQLException {
+    try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
       rs.next();
       return rs.getLong(1);
     }

@@ -54,6 +54,7 @@ public final class PgPoller {
   private int listenerPid;
   private boolean notificationsWork;
   private boolean warnedPooled;
+  private boolean recovering;
 
   /**
    * Reads the head of the log (the node starts there: nothing to replay for an empty cache) and checks the
@@ -124,7 +125,6 @@ public final class PgPoller {
     long pollNanos = settings.pollInterval().toNanos();
     long nextPollAt = System.nanoTime() + pollNanos;
     Reason due = settings.pollingOnly() ? null : Reason.START;
-    boolean recovering = false;
     int failures = 0;
     while (!isClosing()) {
       try {
@@ -143,11 +143,6 @@ public final class PgPoller {
         }
         if (due != null) {
           read(recovering ? Reason.RECONNECT : due);
-          if (recovering) {
-            counters.reconnects.increment();
-            LOG.info("invalidation bus {}: reconnected and replayed the log", settings.nodeName());
-            recovering = false;
-          }
           due = null;
           failures = 0;
           nextPollAt = System.nanoTime() + pollNanos;
@@ -240,6 +235,12 @@ public final class PgPoller {
           throw new IllegalStateException("the log read returned no head row");
         }
         Head head = new Head(PgSnapshot.parse(rs.getString(1)), rs.getString(3));
+        if (recovering) {
+          // counted before the replay's deliveries, so that whoever sees those also sees the count
+          recovering = false;
+          counters.reconnects.increment();
+          LOG.info("invalidation bus {}: connected again; replaying the log from {}", settings.nodeName(), position);
+        }
         if (onListener) {
           checkSession(rs.getInt(4), rs.getBoolean(5));
         }
@@ -367,12 +368,21 @@ public final class PgPoller {
     Connection c = listener;
     listener = null;
     notificationsWork = false;
-    if (c != null) {
-      try {
-        c.close();
-      } catch (SQLException ignored) {
-        // a dead connection
-      }
+    if (c == null) {
+      return;
+    }
+    // getNotifications() failed on the unwrapped driver connection, out of sight of a pool wrapper such as
+    // HikariCP; a statement through the wrapper shows it the fatal error, so it evicts the connection instead of
+    // handing the dead one back on the next getConnection().
+    try (Statement st = c.createStatement()) {
+      st.execute("SELECT 1");
+    } catch (SQLException expected) {
+      // the point of the probe
+    }
+    try {
+      c.close();
+    } catch (SQLException ignored) {
+      // a dead connection
     }
   }
 
