@@ -44,6 +44,11 @@ final class BusFixture implements AutoCloseable {
     return pool;
   }
 
+  /** Closes {@code closeable} with the fixture. */
+  synchronized void register(AutoCloseable closeable) {
+    open.add(closeable);
+  }
+
   /** A new pool of the app role whose sessions carry {@code applicationName}, closed with the fixture. */
   synchronized HikariDataSource appPool(int size, String applicationName) {
     HikariDataSource pool = db.newPool(db.appRole(), db.appPassword(), size,
