@@ -10,8 +10,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,17 +22,21 @@ import org.slf4j.LoggerFactory;
  * its own, after the publishing transaction committed. A business transaction never notifies: NOTIFY takes a
  * cluster-wide lock at commit that serialises the commits of every notifying transaction.
  *
- * <p>A publish in the bus's own transaction is committed when it returns, so it asks for a notify at once. A
- * publish in the app's transaction hands over its transaction id; the notifier asks the server
- * ({@code pg_xact_status}) until the transaction committed (then notifies), rolled back (then does nothing) or has
- * been running for a poll interval (then stops asking: the readers' periodic poll finds it just as fast).
- * Notifications are only a wake-up; losing one delays delivery by at most a poll interval.
+ * <p>All the work happens in runs, at most one per notify interval (the first one of a quiet period at once):
+ * a publish in the bus's own transaction is committed when it returns, so the next run notifies. A publish in the
+ * app's transaction hands over its transaction id; the next run asks the server ({@code pg_xact_status}, one
+ * query for all of them) whether each committed (then it notifies), rolled back (forgotten) or is still running
+ * (asked again next run, until it has been running for a poll interval: then the readers' periodic read finds it
+ * just as fast). So a bus costs the database at most two tiny statements per notify interval, however many
+ * invalidations it publishes. Notifications are only a wake-up; losing one delays delivery by at most a poll
+ * interval.
  */
 public final class PgNotifier {
   private static final Logger LOG = LoggerFactory.getLogger(PgNotifier.class);
   /** More watched transactions than this are left to the periodic poll. */
   private static final int MAX_WATCHED = 10_000;
-  private static final long FIRST_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+  /** A transactional publish is usually followed by its commit within a moment: do not ask before. */
+  private static final long WATCH_DELAY_NANOS = TimeUnit.MILLISECONDS.toNanos(2);
 
   private final PgBusSettings settings;
   private final PgCounters counters;
@@ -41,9 +47,9 @@ public final class PgNotifier {
   // guarded by this
   private boolean notifyRequested;
   private final Map<Long, Long> watched = new LinkedHashMap<>(); // xid -> nanoTime first watched
-  private boolean scheduled;
-  private long lastSentNanos;
-  private long checkDelayNanos = FIRST_CHECK_NANOS;
+  private @Nullable ScheduledFuture<?> next;
+  private long nextAtNanos;
+  private long lastRunNanos;
   private boolean closed;
 
   public PgNotifier(PgBusSettings settings, PgCounters counters) {
@@ -51,20 +57,21 @@ public final class PgNotifier {
     this.counters = counters;
     this.intervalNanos = settings.notifyInterval().toNanos();
     this.watchNanos = settings.pollInterval().toNanos();
-    this.lastSentNanos = System.nanoTime() - intervalNanos;
+    this.lastRunNanos = System.nanoTime() - intervalNanos;
     ScheduledThreadPoolExecutor ex = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "saaskit-cache-bus-notify-" + settings.nodeName());
       t.setDaemon(true);
       return t;
     });
     ex.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    ex.setRemoveOnCancelPolicy(true);
     this.executor = ex;
   }
 
-  /** A publish committed: notify within the interval. */
+  /** A publish committed: notify in the next run. */
   public synchronized void committed() {
     notifyRequested = true;
-    schedule(Math.max(0, lastSentNanos + intervalNanos - System.nanoTime()));
+    scheduleAt(System.nanoTime());
   }
 
   /** A publish was written in the app's transaction {@code xid}: notify once it committed. */
@@ -72,45 +79,44 @@ public final class PgNotifier {
     if (watched.size() >= MAX_WATCHED) {
       return;
     }
-    watched.putIfAbsent(xid, System.nanoTime());
-    checkDelayNanos = FIRST_CHECK_NANOS;
-    schedule(FIRST_CHECK_NANOS);
+    long now = System.nanoTime();
+    watched.putIfAbsent(xid, now);
+    scheduleAt(now + WATCH_DELAY_NANOS);
   }
 
-  private void schedule(long delayNanos) {
-    if (scheduled || closed) {
+  /** Schedules a run at {@code wanted} or, to keep one run per interval, at the end of the current interval. */
+  private void scheduleAt(long wanted) {
+    if (closed) {
       return;
     }
-    scheduled = true;
-    executor.schedule(this::run, delayNanos, TimeUnit.NANOSECONDS);
+    long at = Math.max(wanted, lastRunNanos + intervalNanos);
+    if (next != null) {
+      if (nextAtNanos - at <= 0) {
+        return; // a run at least as early is already planned
+      }
+      next.cancel(false);
+    }
+    nextAtNanos = at;
+    next = executor.schedule(this::run, Math.max(0, at - System.nanoTime()), TimeUnit.NANOSECONDS);
   }
 
   private void run() {
     List<Long> toCheck;
     synchronized (this) {
-      scheduled = false;
+      next = null;
       if (closed) {
         return;
       }
+      lastRunNanos = System.nanoTime();
       toCheck = new ArrayList<>(watched.keySet());
     }
-    boolean committedFound = false;
     try (Connection c = settings.dataSource().getConnection()) {
       boolean autoCommit = c.getAutoCommit();
-      if (!toCheck.isEmpty()) {
-        committedFound = checkWatched(c, toCheck);
-      }
-      long now = System.nanoTime();
+      boolean committedFound = !toCheck.isEmpty() && checkWatched(c, toCheck);
       boolean send;
       synchronized (this) {
-        if (committedFound) {
-          notifyRequested = true;
-        }
-        send = notifyRequested && now - lastSentNanos >= intervalNanos;
-        if (send) {
-          notifyRequested = false;
-          lastSentNanos = now;
-        }
+        send = notifyRequested || committedFound;
+        notifyRequested = false;
       }
       if (send) {
         try (PreparedStatement ps = c.prepareStatement("SELECT pg_notify(?, '')")) {
@@ -129,11 +135,8 @@ public final class PgNotifier {
       LOG.debug("invalidation bus {}: could not send a notification: {}", settings.nodeName(), e.toString());
     }
     synchronized (this) {
-      if (notifyRequested) {
-        schedule(Math.max(0, lastSentNanos + intervalNanos - System.nanoTime()));
-      } else if (!watched.isEmpty()) {
-        checkDelayNanos = Math.min(checkDelayNanos * 2, Math.max(intervalNanos, watchNanos / 4));
-        schedule(checkDelayNanos);
+      if (notifyRequested || !watched.isEmpty()) {
+        scheduleAt(lastRunNanos + intervalNanos);
       }
     }
   }
