@@ -51,7 +51,7 @@ import org.jspecify.annotations.Nullable;
  * partitioned) finds the gap and flushes.
  *
  * <pre>{@code
- * CacheSchema.defaultSchema().migrate(ownerDataSource);     // once, as the owner; grant(...) the app role
+ * CacheSchema.defaultSchema().migrate(ownerDataSource);     // once, as the owner; then grant(...) the app role
  * PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build();
  * bus.subscribe(listener);                                   // a cache subscribes itself
  * try (Connection c = appDataSource.getConnection()) {
@@ -60,10 +60,13 @@ import org.jspecify.annotations.Nullable;
  *   bus.publish(c, Invalidation.tag("plans:" + tenant.value()));
  *   c.commit();                                              // every node drops the tag after this commit
  * }
- * bus.close();
+ * bus.close();                                               // at shutdown
  * }</pre>
  *
- * <p>Thread-safe. Starts three daemon threads (reader, notifier, pruner); {@link #close()} stops them.
+ * <p>Guide: docs/cache-invalidation.md.
+ *
+ * <p>Thread-safe. Starts up to three daemon threads (reader; notifier unless polling only; pruner unless automatic
+ * pruning is off); {@link #close()} stops them.
  */
 public final class PostgresInvalidationBus implements InvalidationBus {
   private final PgBusSettings settings;

@@ -37,24 +37,27 @@ class DocsExampleTest {
       schema.attachTrigger(c, "plans", "plans:{tenant_id}");      // optional: SQL changes invalidate too
     }
 
-    // on every node: one bus, shared by all caches of the node, closed at shutdown
-    try (PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build()) {
-      bus.subscribe(cache);                                       // a cache subscribes itself
+    // on every node: one bus, shared by all caches of the node
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build();
+    bus.subscribe(cache);                                         // a cache subscribes itself
 
-      // a business transaction that changes data and invalidates it, atomically
-      try (Connection c = appDataSource.getConnection()) {
-        c.setAutoCommit(false);
-        try (PreparedStatement ps = c.prepareStatement("UPDATE plans SET name = 'pro' WHERE tenant_id = ?")) {
-          ps.setString(1, tenant.value());
-          ps.executeUpdate();
-        }
-        bus.publish(c, Invalidation.key("plan-by-tenant", tenant, tenant.value()));
-        c.commit();                                               // every node drops the key after this commit
+    // a business transaction that changes data and invalidates it, atomically
+    try (Connection c = appDataSource.getConnection()) {
+      c.setAutoCommit(false);
+      try (PreparedStatement ps = c.prepareStatement("UPDATE plans SET name = 'pro' WHERE tenant_id = ?")) {
+        ps.setString(1, tenant.value());
+        ps.executeUpdate();
       }
-      // end snippet
+      bus.publish(c, Invalidation.key("plan-by-tenant", tenant, tenant.value()));
+      c.commit();                                                 // every node drops the key after this commit
+    }
+    // end snippet
+    try {
       await("the key and the trigger's tag", () -> cache.has(Invalidation.key("plan-by-tenant", tenant, "acme"))
           && cache.has(Invalidation.tag("plans:acme")));
       assertThat(cache.flushes).hasValue(0);
+    } finally {
+      bus.close();                                                // at shutdown
     }
   }
 

@@ -106,8 +106,9 @@ public final class PgPruner {
           }
         }
         if (ageMillis > 0) {
+          // keep what the automatic pruning needs even when a caller prunes with a shorter age
           try (PreparedStatement ps = c.prepareStatement(sql.trimHorizons)) {
-            ps.setLong(1, ageMillis);
+            ps.setLong(1, Math.max(ageMillis, settings.retention().toMillis()));
             ps.executeUpdate();
           }
         }
