@@ -1,0 +1,471 @@
+package dev.saaskit.cache.postgres;
+
+import dev.saaskit.cache.Invalidation;
+import dev.saaskit.cache.InvalidationBus;
+import dev.saaskit.cache.InvalidationListener;
+import dev.saaskit.cache.postgres.internal.PgBusSettings;
+import dev.saaskit.cache.postgres.internal.PgCounters;
+import dev.saaskit.cache.postgres.internal.PgListeners;
+import dev.saaskit.cache.postgres.internal.PgNotifier;
+import dev.saaskit.cache.postgres.internal.PgPoller;
+import dev.saaskit.cache.postgres.internal.PgPruner;
+import dev.saaskit.cache.postgres.internal.PgSql;
+import dev.saaskit.cache.postgres.internal.PgStatements;
+import dev.saaskit.core.SaasException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Objects;
+import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * An {@link InvalidationBus} for several nodes sharing one PostgreSQL database, that loses nothing across
+ * reconnects and failovers: every invalidation is a row of an invalidation log, written in the publisher's
+ * transaction if it likes ({@link #publish(Connection, Invalidation)}: a rolled-back write invalidates nothing, a
+ * committed one cannot be missed), and every node reads the log from where it stopped.
+ *
+ * <p><b>Guarantee.</b> Each subscriber receives every invalidation whose transaction committed after this bus
+ * started, at least once, or is told that some may be lost ({@link InvalidationListener#onLostInvalidations()}),
+ * after which it receives every later one. Invalidations arrive in commit order at the granularity of a read:
+ * those that became visible between two reads are delivered in the order they were written ({@code seq}). A
+ * transaction that commits after one with a higher {@code seq} is still delivered: a node's position is the
+ * {@code pg_snapshot} of its last read, not a sequence number.
+ *
+ * <p><b>Wake-ups.</b> A dedicated listener connection {@code LISTEN}s; publishers {@code NOTIFY} at most once per
+ * {@linkplain Builder#notifyInterval(Duration) notify interval}, after their commit and outside the business
+ * transaction. Notifications are only a wake-up: each node also reads the log every
+ * {@linkplain Builder#pollInterval(Duration) poll interval} and after reconnecting its listener connection (with
+ * backoff). Behind a transaction-pooling proxy (PgBouncer) use {@link Builder#pollingOnly(boolean)}, or a direct
+ * {@link Builder#listenerDataSource(DataSource)}; a listener connection that does not keep its session is
+ * detected and the node falls back to polling.
+ *
+ * <p><b>Pruning.</b> Every node prunes rows older than the {@linkplain Builder#retention(Duration) retention} on a
+ * schedule, in small batches, one node at a time. A node that has not read the log for longer than that (stopped,
+ * partitioned) finds the gap and flushes.
+ *
+ * <pre>{@code
+ * CacheSchema.defaultSchema().migrate(ownerDataSource);     // once, as the owner; then grant(...) the app role
+ * PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build();
+ * bus.subscribe(listener);                                   // a cache subscribes itself
+ * try (Connection c = appDataSource.getConnection()) {
+ *   c.setAutoCommit(false);
+ *   // ... UPDATE plans ...
+ *   bus.publish(c, Invalidation.tag("plans:" + tenant.value()));
+ *   c.commit();                                              // every node drops the tag after this commit
+ * }
+ * bus.close();                                               // at shutdown
+ * }</pre>
+ *
+ * <p>Guide: docs/cache-invalidation.md.
+ *
+ * <p>Thread-safe. Starts up to three daemon threads (reader; notifier unless polling only; pruner unless automatic
+ * pruning is off); {@link #close()} stops them.
+ */
+public final class PostgresInvalidationBus implements InvalidationBus {
+  private final PgBusSettings settings;
+  private final PgStatements sql;
+  private final PgCounters counters = new PgCounters();
+  private final PgListeners listeners = new PgListeners();
+  private final PgPoller poller;
+  private final @Nullable PgNotifier notifier;
+  private final PgPruner pruner;
+  private volatile boolean closed;
+
+  private PostgresInvalidationBus(PgBusSettings settings) {
+    this.settings = settings;
+    this.sql = new PgStatements(settings.schema());
+    this.poller = new PgPoller(settings, sql, listeners, counters);
+    this.notifier = settings.pollingOnly() ? null : new PgNotifier(settings, counters);
+    this.pruner = new PgPruner(settings, sql, counters);
+    poller.start();
+    pruner.start();
+  }
+
+  /**
+   * Starts building a bus that publishes and reads through {@code dataSource} (the application's pool is fine:
+   * the bus borrows a connection per publish, per read in polling mode, and one for the listener unless
+   * {@link Builder#listenerDataSource(DataSource) another source} is given).
+   */
+  public static Builder builder(DataSource dataSource) {
+    return new Builder(Objects.requireNonNull(dataSource, "dataSource"));
+  }
+
+  /**
+   * Publishes in a transaction of its own: when this returns, the invalidation is committed and every node will
+   * receive it (or flush).
+   *
+   * @throws SaasException if it could not be written (the database is unreachable, the schema is missing)
+   * @throws IllegalStateException if the bus is closed
+   */
+  @Override
+  public void publish(Invalidation invalidation) {
+    Objects.requireNonNull(invalidation, "invalidation");
+    checkOpen();
+    try (Connection c = settings.dataSource().getConnection()) {
+      insert(c, invalidation);
+      if (!c.getAutoCommit()) {
+        c.commit();
+      }
+    } catch (SQLException e) {
+      throw publishFailed(e);
+    }
+    counters.published.increment();
+    afterCommit();
+  }
+
+  /**
+   * Publishes in the caller's transaction on {@code connection}: the invalidation takes effect if and when that
+   * transaction commits, on every node including this one, and never if it rolls back. The bus does not commit,
+   * roll back or close the connection. Costs one INSERT round trip; the wake-up is sent after the commit, by the
+   * bus, outside the transaction (see the class comment).
+   *
+   * @throws SaasException if the row could not be written (the transaction is then failed, as for any failed
+   *     statement)
+   * @throws IllegalStateException if the bus is closed
+   */
+  public void publish(Connection connection, Invalidation invalidation) {
+    Objects.requireNonNull(connection, "connection");
+    Objects.requireNonNull(invalidation, "invalidation");
+    checkOpen();
+    boolean autoCommit;
+    long xid;
+    try {
+      xid = insert(connection, invalidation);
+      autoCommit = connection.getAutoCommit();
+    } catch (SQLException e) {
+      throw publishFailed(e);
+    }
+    counters.published.increment();
+    if (autoCommit) {
+      afterCommit();
+    } else if (notifier != null) {
+      notifier.watch(xid);
+    }
+  }
+
+  private long insert(Connection c, Invalidation invalidation) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(sql.insert)) {
+      ps.setString(1, invalidation.scope().name());
+      ps.setString(2, invalidation.cacheName());
+      ps.setString(3, invalidation.tenant() == null ? null : invalidation.tenant().value());
+      ps.setString(4, invalidation.value());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return Long.parseUnsignedLong(rs.getString(1));
+      }
+    }
+  }
+
+  private void afterCommit() {
+    if (notifier != null) {
+      notifier.committed();
+    }
+    poller.wake();
+  }
+
+  private SaasException publishFailed(SQLException e) {
+    return new SaasException("Could not publish an invalidation to the log in schema " + settings.schema() + ": "
+        + e.getMessage() + ". Check the database connection, that CacheSchema.migrate ran and that this role has"
+        + " CacheSchema.grant.", e);
+  }
+
+  /**
+   * Registers a listener: it receives, on the bus's reader thread, the invalidations committed from about now on.
+   *
+   * @throws IllegalStateException if the bus is closed
+   */
+  @Override
+  public Subscription subscribe(InvalidationListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    checkOpen();
+    listeners.add(listener);
+    return () -> listeners.remove(listener);
+  }
+
+  /**
+   * Deletes the log rows of transactions that finished at least {@code age} ago, in batches of
+   * {@link Builder#pruneBatchSize(int)}, and returns how many this call deleted (0 while another node is pruning).
+   * Ages are measured with horizons that pruning runs record (the database's clock): until a run recorded one at
+   * least {@code age} ago, nothing is deleted. {@link Duration#ZERO} deletes every finished transaction's rows
+   * now: nodes that have not read them yet flush.
+   *
+   * @throws IllegalArgumentException if {@code age} is negative
+   * @throws SaasException if the database refused
+   */
+  public long pruneOlderThan(Duration age) {
+    Objects.requireNonNull(age, "age");
+    if (age.isNegative()) {
+      throw new IllegalArgumentException("age must be >= 0 but was " + age);
+    }
+    return pruner.pruneOlderThan(age);
+  }
+
+  /**
+   * Deletes all but the newest {@code rows} log rows, whatever their age, and returns how many this call deleted.
+   * Nodes whose position is older than what was deleted flush.
+   *
+   * @throws IllegalArgumentException if {@code rows} is negative
+   * @throws SaasException if the database refused
+   */
+  public long pruneKeepingNewest(long rows) {
+    if (rows < 0) {
+      throw new IllegalArgumentException("rows must be >= 0 but was " + rows);
+    }
+    return pruner.pruneKeepingNewest(rows);
+  }
+
+  /** Counters since this bus started, for logs, health checks and metrics. */
+  public Stats stats() {
+    return new Stats(counters.published.sum(), counters.notificationsSent.sum(),
+        counters.notificationsReceived.sum(), counters.polls.sum(), counters.delivered.sum(),
+        counters.replayed.sum(), counters.flushes.sum(), counters.reconnects.sum(), counters.pruned.sum(),
+        counters.listening);
+  }
+
+  /** This node's name, as given to {@link Builder#nodeName(String)} or generated. */
+  public String nodeName() {
+    return settings.nodeName();
+  }
+
+  /**
+   * The {@code application_name} of the listener connection ({@code "saaskit-cache-bus <nodeName>"}), to find it
+   * in {@code pg_stat_activity}.
+   */
+  public String listenerApplicationName() {
+    return settings.listenerApplicationName();
+  }
+
+  /**
+   * Stops reading (after the delivery in progress), notifying and pruning, and releases the listener connection.
+   * Safe to call more than once.
+   */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    pruner.close();
+    if (notifier != null) {
+      notifier.close();
+    }
+    poller.close();
+    listeners.clear();
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("the invalidation bus " + settings.nodeName() + " is closed");
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "PostgresInvalidationBus[" + settings.nodeName() + ", schema " + settings.schema()
+        + (settings.pollingOnly() ? ", polling only" : "") + "]";
+  }
+
+  /**
+   * Counters of one bus since it started.
+   *
+   * @param published invalidations this node wrote to the log
+   * @param notificationsSent coalesced NOTIFYs this node sent
+   * @param notificationsReceived notifications the listener connection received
+   * @param polls reads of the log
+   * @param delivered invalidations delivered to the subscribers (each counted once, however many subscribers)
+   * @param replayed of those, the ones found by a periodic read or the read after a reconnect, not after a
+   *     wake-up: a steadily growing number means notifications do not arrive
+   * @param flushes times the subscribers were told that invalidations were lost
+   * @param reconnects recoveries after the database connection failed
+   * @param pruned log rows this node deleted
+   * @param listening whether the listener connection is currently listening (false in polling mode)
+   */
+  public record Stats(long published, long notificationsSent, long notificationsReceived, long polls,
+      long delivered, long replayed, long flushes, long reconnects, long pruned, boolean listening) {}
+
+  /** Builds a {@link PostgresInvalidationBus}; every setting has a default except the DataSource. */
+  public static final class Builder {
+    private static final Pattern NODE_NAME = Pattern.compile("[A-Za-z0-9._:-]{1,40}");
+
+    private final DataSource dataSource;
+    private @Nullable DataSource listenerDataSource;
+    private String schema = CacheSchema.DEFAULT_NAME;
+    private @Nullable String nodeName;
+    private Duration pollInterval = Duration.ofSeconds(1);
+    private Duration notifyInterval = Duration.ofMillis(20);
+    private boolean pollingOnly;
+    private Duration reconnectBackoffMin = Duration.ofMillis(100);
+    private Duration reconnectBackoffMax = Duration.ofSeconds(5);
+    private Duration pruneInterval = Duration.ofMinutes(1);
+    private Duration retention = Duration.ofHours(1);
+    private long maxRows;
+    private int pruneBatchSize = 1000;
+    private @Nullable RandomGenerator random;
+
+    private Builder(DataSource dataSource) {
+      this.dataSource = dataSource;
+    }
+
+    /**
+     * Where the listener connection comes from (default: the main DataSource, holding one of its connections for
+     * the bus's lifetime). Give a direct (not PgBouncer) source here when the main one goes through a
+     * transaction-pooling proxy.
+     */
+    public Builder listenerDataSource(DataSource listenerDataSource) {
+      this.listenerDataSource = Objects.requireNonNull(listenerDataSource, "listenerDataSource");
+      return this;
+    }
+
+    /** The cache schema (default {@value CacheSchema#DEFAULT_NAME}); see {@link CacheSchema#named(String)}. */
+    public Builder schema(String schema) {
+      this.schema = PgSql.checkSchemaName(schema);
+      return this;
+    }
+
+    /**
+     * This node's name in logs and in the listener's {@code application_name} (default {@code node-} and 8
+     * random hex digits): 1 to 40 characters of letters, digits, {@code .}, {@code _}, {@code :} and {@code -}.
+     */
+    public Builder nodeName(String nodeName) {
+      if (nodeName == null || !NODE_NAME.matcher(nodeName).matches()) {
+        throw new IllegalArgumentException("nodeName must be 1 to 40 characters of A-Z, a-z, 0-9, '.', '_', ':'"
+            + " and '-' but was " + (nodeName == null ? "null" : "'" + nodeName + "'"));
+      }
+      this.nodeName = nodeName;
+      return this;
+    }
+
+    /**
+     * How often the node reads the log without a wake-up (default 1 s, at least 10 ms, at most 1 h): the upper
+     * bound on delivery delay when notifications are lost or unavailable.
+     */
+    public Builder pollInterval(Duration pollInterval) {
+      this.pollInterval = checkDuration("pollInterval", pollInterval, Duration.ofMillis(10), Duration.ofHours(1));
+      return this;
+    }
+
+    /**
+     * The coalescing window of wake-ups: this node sends at most one {@code NOTIFY} per interval, however many
+     * invalidations it publishes (default 20 ms, at least 1 ms, below the poll interval).
+     */
+    public Builder notifyInterval(Duration notifyInterval) {
+      this.notifyInterval = checkDuration("notifyInterval", notifyInterval, Duration.ofMillis(1), Duration.ofHours(1));
+      return this;
+    }
+
+    /**
+     * Read the log every poll interval and never {@code LISTEN} nor {@code NOTIFY} (default false). For
+     * deployments where every connection goes through a transaction-pooling proxy such as PgBouncer; delivery then
+     * takes up to a poll interval (a publish on this node wakes this node's reader at once).
+     */
+    public Builder pollingOnly(boolean pollingOnly) {
+      this.pollingOnly = pollingOnly;
+      return this;
+    }
+
+    /**
+     * Delay before reconnecting after the connection failed: {@code min} doubling per failed attempt up to
+     * {@code max}, with jitter over the upper half (defaults 100 ms and 5 s).
+     */
+    public Builder reconnectBackoff(Duration min, Duration max) {
+      Duration lo = checkDuration("reconnectBackoff min", min, Duration.ofMillis(1), Duration.ofMinutes(10));
+      Duration hi = checkDuration("reconnectBackoff max", max, Duration.ofMillis(1), Duration.ofMinutes(10));
+      if (hi.compareTo(lo) < 0) {
+        throw new IllegalArgumentException("reconnectBackoff max must be >= min (" + lo + ") but was " + hi);
+      }
+      this.reconnectBackoffMin = lo;
+      this.reconnectBackoffMax = hi;
+      return this;
+    }
+
+    /** How often this node runs the automatic pruning (default 1 min; {@link Duration#ZERO} turns it off). */
+    public Builder pruneInterval(Duration pruneInterval) {
+      Objects.requireNonNull(pruneInterval, "pruneInterval");
+      this.pruneInterval = pruneInterval.isZero() ? Duration.ZERO
+          : checkDuration("pruneInterval", pruneInterval, Duration.ofMillis(100), Duration.ofDays(1));
+      return this;
+    }
+
+    /**
+     * How long the automatic pruning keeps the rows of finished transactions (default 1 h; at least twice the poll
+     * interval): a node that stops reading for longer flushes when it resumes.
+     */
+    public Builder retention(Duration retention) {
+      this.retention = checkDuration("retention", retention, Duration.ofMillis(1), Duration.ofDays(365));
+      return this;
+    }
+
+    /**
+     * The automatic pruning also deletes all but the newest {@code maxRows} rows, whatever their age (default 0:
+     * no cap). A cap bounds the table under a flood of invalidations; nodes further behind than the cap flush.
+     */
+    public Builder maxRows(long maxRows) {
+      if (maxRows < 0) {
+        throw new IllegalArgumentException("maxRows must be >= 0 (0: no cap) but was " + maxRows);
+      }
+      this.maxRows = maxRows;
+      return this;
+    }
+
+    /** Rows deleted per pruning transaction (default 1000, 1 to 100,000). */
+    public Builder pruneBatchSize(int pruneBatchSize) {
+      if (pruneBatchSize < 1 || pruneBatchSize > 100_000) {
+        throw new IllegalArgumentException("pruneBatchSize must be 1 to 100000 but was " + pruneBatchSize);
+      }
+      this.pruneBatchSize = pruneBatchSize;
+      return this;
+    }
+
+    /** The randomness for reconnect jitter, the pruning start and the default node name (default: a new
+     *  {@link SplittableRandom}). */
+    public Builder random(RandomGenerator random) {
+      this.random = Objects.requireNonNull(random, "random");
+      return this;
+    }
+
+    /**
+     * Checks the settings, reads the head of the log (the bus starts there) and starts the bus's threads.
+     *
+     * @throws IllegalArgumentException if settings contradict each other
+     * @throws SaasException if the database cannot be reached, is a standby or older than PostgreSQL 14, or the
+     *     schema is missing or not granted to this role
+     */
+    public PostgresInvalidationBus build() {
+      if (notifyInterval.compareTo(pollInterval) >= 0) {
+        throw new IllegalArgumentException("notifyInterval must be below pollInterval (" + pollInterval
+            + ") but was " + notifyInterval);
+      }
+      if (!pruneInterval.isZero() && retention.compareTo(pollInterval.multipliedBy(2)) < 0) {
+        throw new IllegalArgumentException("retention must be at least twice pollInterval (" + pollInterval
+            + "), or live nodes would flush, but was " + retention);
+      }
+      RandomGenerator rnd = random != null ? random : new SplittableRandom();
+      String name = nodeName != null ? nodeName : "node-" + HexFormat.of().toHexDigits((int) rnd.nextLong());
+      PgBusSettings settings = new PgBusSettings(dataSource,
+          listenerDataSource != null ? listenerDataSource : dataSource, schema, name, pollInterval, notifyInterval,
+          pollingOnly, reconnectBackoffMin, reconnectBackoffMax, pruneInterval, retention, maxRows, pruneBatchSize,
+          rnd);
+      return new PostgresInvalidationBus(settings);
+    }
+
+    private static Duration checkDuration(String what, Duration value, Duration min, Duration max) {
+      Objects.requireNonNull(value, what);
+      if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+        throw new IllegalArgumentException(what + " must be " + min + " to " + max + " but was " + value);
+      }
+      return value;
+    }
+  }
+}

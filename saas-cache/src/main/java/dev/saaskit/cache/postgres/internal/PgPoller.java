@@ -1,0 +1,448 @@
+package dev.saaskit.cache.postgres.internal;
+
+import dev.saaskit.cache.Invalidation;
+import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantId;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The reading side of one bus: a thread that keeps the listener connection (LISTEN), and reads the log after a
+ * notification, a local publish, every poll interval, and after a reconnect. Its position is the
+ * {@link PgSnapshot} of its last successful read; a read delivers exactly the rows of the transactions that
+ * snapshot did not see committed, so a transaction that committed late (with a lower seq than rows already
+ * delivered) is still found, and nothing is skipped however reads and commits interleave.
+ */
+public final class PgPoller {
+  private static final Logger LOG = LoggerFactory.getLogger(PgPoller.class);
+  /** Longest blocking wait, so that close() is noticed promptly. */
+  private static final long MAX_WAIT_MS = 100;
+  private static final int FETCH_SIZE = 1000;
+
+  /** Why a read happens; reads not caused by a wake-up count their deliveries as replayed. */
+  enum Reason {
+    START, NOTIFICATION, LOCAL, TIMER, RECONNECT;
+
+    boolean isReplay() {
+      return this == TIMER || this == RECONNECT;
+    }
+  }
+
+  private final PgBusSettings settings;
+  private final PgStatements sql;
+  private final PgListeners listeners;
+  private final PgCounters counters;
+  private final CountDownLatch closing = new CountDownLatch(1);
+  private final Object wakeLock = new Object();
+  private final Thread thread;
+  private boolean wakeRequested; // guarded by wakeLock
+
+  // Owned by the poller thread (and by the constructor before the thread starts).
+  private PgSnapshot position;
+  private String serverStart;
+  private @Nullable Connection listener;
+  private int listenerPid;
+  private boolean notificationsWork;
+  private boolean warnedPooled;
+  private boolean recovering;
+
+  /**
+   * Reads the head of the log (the node starts there: nothing to replay for an empty cache) and checks the
+   * server and the schema; the thread starts with {@link #start()}.
+   *
+   * @throws SaasException if the database cannot be read or the schema is missing
+   */
+  public PgPoller(PgBusSettings settings, PgStatements sql, PgListeners listeners, PgCounters counters) {
+    this.settings = settings;
+    this.sql = sql;
+    this.listeners = listeners;
+    this.counters = counters;
+    try (Connection c = settings.dataSource().getConnection()) {
+      PgMigrator.checkServer(c);
+      try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql.head)) {
+        rs.next();
+        position = PgSnapshot.parse(rs.getString(1));
+        serverStart = rs.getString(3);
+        if (rs.getObject(4) == null) {
+          throw new SaasException("The cache schema " + settings.schema() + " has no migration recorded.");
+        }
+      }
+      if (!c.getAutoCommit()) {
+        c.commit();
+      }
+    } catch (SQLException e) {
+      throw new SaasException("The PostgreSQL invalidation bus could not read its log in schema "
+          + settings.schema() + ": " + e.getMessage() + ". Run CacheSchema.migrate as the owner and"
+          + " CacheSchema.grant for this role, and check that the DataSource reaches the database.", e);
+    }
+    thread = new Thread(this::run, "saaskit-cache-bus-" + settings.nodeName());
+    thread.setDaemon(true);
+  }
+
+  /** Starts the thread. */
+  public void start() {
+    thread.start();
+  }
+
+  /** Asks for a read soon (after a publish on this node). */
+  public void wake() {
+    synchronized (wakeLock) {
+      wakeRequested = true;
+      wakeLock.notifyAll();
+    }
+  }
+
+  /** Stops the thread (after the delivery in progress, if any) and closes the listener connection. */
+  public void close() {
+    closing.countDown();
+    wake();
+    try {
+      thread.join(TimeUnit.SECONDS.toMillis(10));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (thread.isAlive()) {
+      LOG.warn("invalidation bus {}: the poller thread did not stop within 10 s (a listener still running?)",
+          settings.nodeName());
+    }
+  }
+
+  private boolean isClosing() {
+    return closing.getCount() == 0;
+  }
+
+  private void run() {
+    long pollNanos = settings.pollInterval().toNanos();
+    long nextPollAt = System.nanoTime() + pollNanos;
+    Reason due = settings.pollingOnly() ? null : Reason.START;
+    int failures = 0;
+    while (!isClosing()) {
+      try {
+        if (!settings.pollingOnly() && listener == null) {
+          connectListener();
+          // whatever was committed while no LISTEN was active is found by this read
+          if (due == null) {
+            due = Reason.RECONNECT;
+          }
+        }
+        if (due == null && takeWake()) {
+          due = Reason.LOCAL;
+        }
+        if (due == null && System.nanoTime() - nextPollAt >= 0) {
+          due = Reason.TIMER;
+        }
+        if (due != null) {
+          read(recovering ? Reason.RECONNECT : due);
+          due = null;
+          failures = 0;
+          nextPollAt = System.nanoTime() + pollNanos;
+        }
+        long waitMs = Math.max(1, Math.min(MAX_WAIT_MS, TimeUnit.NANOSECONDS.toMillis(nextPollAt - System.nanoTime())));
+        Connection c = listener;
+        if (c != null && notificationsWork) {
+          PGNotification[] received = c.unwrap(PGConnection.class).getNotifications((int) waitMs);
+          if (received != null && received.length > 0) {
+            counters.notificationsReceived.add(received.length);
+            due = Reason.NOTIFICATION;
+          }
+        } else {
+          awaitWake(waitMs);
+        }
+      } catch (SQLException | RuntimeException e) {
+        if (isClosing()) {
+          break;
+        }
+        failures++;
+        recovering = true;
+        due = Reason.RECONNECT;
+        counters.listening = false;
+        if (failures == 1) {
+          LOG.warn("invalidation bus {}: lost its database connection ({}); reconnecting with backoff, then"
+              + " replaying the log", settings.nodeName(), e.toString());
+        } else {
+          LOG.debug("invalidation bus {}: reconnect attempt {} failed: {}", settings.nodeName(), failures, e.toString());
+        }
+        dropListener();
+        backoff(failures);
+      }
+    }
+    closeListener();
+    counters.listening = false;
+  }
+
+  private void read(Reason reason) throws SQLException {
+    Connection c = listener;
+    boolean borrowed = c == null;
+    if (c == null) {
+      c = settings.dataSource().getConnection();
+    }
+    boolean autoCommit = true;
+    try {
+      if (borrowed) {
+        autoCommit = c.getAutoCommit();
+        c.setAutoCommit(false);
+      }
+      Head head = readOn(c, reason, !borrowed);
+      c.commit();
+      position = head.snapshot;
+      serverStart = head.serverStart;
+    } catch (SQLException | RuntimeException e) {
+      if (borrowed) {
+        try {
+          c.rollback();
+        } catch (SQLException ignored) {
+          // the connection is broken; closing it below is all that is left to do
+        }
+      }
+      throw e;
+    } finally {
+      if (borrowed) {
+        try {
+          c.setAutoCommit(autoCommit);
+        } catch (SQLException ignored) {
+          // a broken connection: the pool discards it
+        }
+        c.close();
+      }
+    }
+  }
+
+  private record Head(PgSnapshot snapshot, String serverStart) {}
+
+  private Head readOn(Connection c, Reason reason, boolean onListener) throws SQLException {
+    counters.polls.increment();
+    String query = onListener ? sql.poll : sql.pollNoListenCheck;
+    try (PreparedStatement ps = c.prepareStatement(query)) {
+      ps.setFetchSize(FETCH_SIZE);
+      int i = 1;
+      if (onListener) {
+        ps.setString(i++, settings.channel());
+      }
+      ps.setString(i++, position.xmaxText());
+      ps.setString(i, position.xipArrayText());
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          throw new IllegalStateException("the log read returned no head row");
+        }
+        Head head = new Head(PgSnapshot.parse(rs.getString(1)), rs.getString(3));
+        if (recovering) {
+          // counted before the replay's deliveries, so that whoever sees those also sees the count
+          recovering = false;
+          counters.reconnects.increment();
+          LOG.info("invalidation bus {}: connected again; replaying the log from {}", settings.nodeName(), position);
+        }
+        if (onListener) {
+          checkSession(rs.getInt(4), rs.getBoolean(5));
+        }
+        String lost = lostReason(head, rs.getString(2));
+        if (lost != null) {
+          LOG.warn("invalidation bus {}: {}; flushing every subscriber and continuing from the current head",
+              settings.nodeName(), lost);
+          counters.flushes.increment();
+          listeners.flush();
+          return head;
+        }
+        boolean malformed = false;
+        do {
+          if (rs.getObject(6) == null) {
+            continue; // the head row of an empty read
+          }
+          Invalidation invalidation;
+          try {
+            invalidation = decode(rs);
+          } catch (IllegalArgumentException e) {
+            LOG.error("invalidation bus {}: log row seq {} is malformed ({}); it was not written by this library."
+                + " Flushing instead.", settings.nodeName(), rs.getLong(6), e.getMessage());
+            malformed = true;
+            continue;
+          }
+          listeners.deliver(invalidation);
+          counters.delivered.increment();
+          if (reason.isReplay()) {
+            counters.replayed.increment();
+          }
+        } while (rs.next());
+        if (malformed) {
+          counters.flushes.increment();
+          listeners.flush();
+        }
+        return head;
+      }
+    }
+  }
+
+  private @Nullable String lostReason(Head head, @Nullable String lastPrunedTx) {
+    if (!head.serverStart.equals(serverStart)) {
+      // A restart can lose commits (synchronous_commit = off) and a failover to an asynchronous standby does;
+      // the new server may then reuse transaction ids this node's position already counts as seen.
+      return "the database server restarted or failed over (its start time changed from " + serverStart + " to "
+          + head.serverStart + ")";
+    }
+    if (Long.compareUnsigned(head.snapshot.xmax(), position.xmax()) < 0) {
+      return "transaction ids went backwards (from " + position.xmaxText() + " to " + head.snapshot.xmaxText()
+          + "): a different database behind the same address?";
+    }
+    if (lastPrunedTx != null && position.mayHaveMissed(Long.parseUnsignedLong(lastPrunedTx))) {
+      return "the log was pruned past this node's position (rows of transaction " + lastPrunedTx
+          + " were deleted; this node had read up to " + position + ")";
+    }
+    return null;
+  }
+
+  private static Invalidation decode(ResultSet rs) throws SQLException {
+    Invalidation.Scope scope = Invalidation.Scope.valueOf(rs.getString(7));
+    String tenant = rs.getString(9);
+    return new Invalidation(scope, rs.getString(8), tenant == null ? null : TenantId.of(tenant), rs.getString(10));
+  }
+
+  private void checkSession(int pid, boolean listening) {
+    if (notificationsWork && (pid != listenerPid || !listening)) {
+      notificationsWork = false;
+      counters.listening = false;
+      warnPooled("its session changed between statements (backend " + listenerPid + " then " + pid
+          + (listening ? "" : ", LISTEN lost") + ")");
+    }
+  }
+
+  private void warnPooled(String why) {
+    if (!warnedPooled) {
+      warnedPooled = true;
+      LOG.warn("invalidation bus {}: the listener connection does not keep a session: {}. A proxy in"
+          + " transaction pooling mode (PgBouncer) is in the way, so NOTIFY cannot wake this node; it reads the log"
+          + " every {} ms instead. Give the bus a direct listenerDataSource, or set pollingOnly().",
+          settings.nodeName(), why, settings.pollInterval().toMillis());
+    }
+  }
+
+  private void connectListener() throws SQLException {
+    Connection c = settings.listenerDataSource().getConnection();
+    try {
+      c.setAutoCommit(true);
+      try (PreparedStatement ps = c.prepareStatement("SELECT set_config('application_name', ?, false)")) {
+        ps.setString(1, settings.listenerApplicationName());
+        ps.execute();
+      }
+      try (Statement st = c.createStatement()) {
+        st.execute("LISTEN " + PgSql.ident(settings.channel()));
+      }
+      int pid;
+      boolean listening;
+      try (PreparedStatement ps = c.prepareStatement(
+          "SELECT pg_backend_pid(), EXISTS (SELECT 1 FROM pg_listening_channels() ch WHERE ch = ?)")) {
+        ps.setString(1, settings.channel());
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          pid = rs.getInt(1);
+          listening = rs.getBoolean(2);
+        }
+      }
+      c.setAutoCommit(false);
+      listener = c;
+      listenerPid = pid;
+      notificationsWork = listening;
+      counters.listening = listening;
+      if (!listening) {
+        warnPooled("LISTEN did not hold until the next statement");
+      }
+    } catch (SQLException | RuntimeException e) {
+      try {
+        c.close();
+      } catch (SQLException ignored) {
+        // already failing
+      }
+      throw e;
+    }
+  }
+
+  private void dropListener() {
+    Connection c = listener;
+    listener = null;
+    notificationsWork = false;
+    if (c == null) {
+      return;
+    }
+    // getNotifications() failed on the unwrapped driver connection, out of sight of a pool wrapper such as
+    // HikariCP; a statement through the wrapper shows it the fatal error, so it evicts the connection instead of
+    // handing the dead one back on the next getConnection().
+    try (Statement st = c.createStatement()) {
+      st.execute("SELECT 1");
+    } catch (SQLException expected) {
+      // the point of the probe
+    }
+    try {
+      c.close();
+    } catch (SQLException ignored) {
+      // a dead connection
+    }
+  }
+
+  /** Leaves a pooled connection as it was found: no LISTEN, the pool's application_name. */
+  private void closeListener() {
+    Connection c = listener;
+    listener = null;
+    if (c == null) {
+      return;
+    }
+    try {
+      c.rollback();
+      c.setAutoCommit(true);
+      try (Statement st = c.createStatement()) {
+        st.execute("UNLISTEN *");
+        st.execute("RESET application_name");
+      }
+    } catch (SQLException e) {
+      LOG.debug("invalidation bus {}: could not reset the listener connection: {}", settings.nodeName(), e.toString());
+    }
+    try {
+      c.close();
+    } catch (SQLException ignored) {
+      // closing anyway
+    }
+  }
+
+  private boolean takeWake() {
+    synchronized (wakeLock) {
+      boolean requested = wakeRequested;
+      wakeRequested = false;
+      return requested;
+    }
+  }
+
+  private void awaitWake(long millis) {
+    synchronized (wakeLock) {
+      if (!wakeRequested && !isClosing()) {
+        try {
+          wakeLock.wait(millis);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          closing.countDown();
+        }
+      }
+    }
+  }
+
+  private void backoff(int failures) {
+    long min = settings.reconnectBackoffMin().toMillis();
+    long max = settings.reconnectBackoffMax().toMillis();
+    long ceiling = min << Math.min(failures - 1, 20);
+    long delay = Math.min(max, ceiling <= 0 ? max : ceiling);
+    // full jitter over the upper half: nodes that lost the server together do not return together
+    long jittered = delay / 2 + (delay > 1 ? settings.random().nextLong(delay - delay / 2) : 0);
+    try {
+      closing.await(Math.max(1, jittered), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      closing.countDown();
+    }
+  }
+}

@@ -1,0 +1,130 @@
+package dev.saaskit.cache.postgres;
+
+import static dev.saaskit.cache.postgres.BusFixture.count;
+import static dev.saaskit.cache.postgres.BusFixture.execute;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.saaskit.core.SaasException;
+import dev.saaskit.testing.PostgresExtension;
+import dev.saaskit.testing.TestDatabase;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** The migration helper, its history, and what the grant gives the application role (and what it does not). */
+@ExtendWith(PostgresExtension.class)
+class CacheSchemaTest {
+  static TestDatabase db;
+  static DataSource owner;
+  static DataSource admin;
+
+  @BeforeAll
+  static void setUp(TestDatabase database) {
+    db = database;
+    owner = db.ownerDataSource();
+    admin = db.adminDataSource();
+  }
+
+  @Test
+  void nodesMigratingTogetherApplyEachVersionOnceAndLaterCallsDoNothing() throws Exception {
+    CacheSchema schema = CacheSchema.named("together");
+    ExecutorService threads = Executors.newFixedThreadPool(3);
+    List<Future<Integer>> results = new ArrayList<>();
+    try {
+      for (int i = 0; i < 3; i++) {
+        results.add(threads.submit(() -> schema.migrate(owner)));
+      }
+      int applied = 0;
+      for (Future<Integer> f : results) {
+        applied += f.get(1, TimeUnit.MINUTES);
+      }
+      assertThat(applied).isEqualTo(CacheSchema.latestVersion());
+    } finally {
+      threads.shutdownNow();
+    }
+    assertThat(schema.migrate(owner)).isZero();
+    assertThat(count(admin, "SELECT count(*) FROM together.saaskit_schema_history WHERE version = 1"
+        + " AND script = 'V1__invalidation_log.sql' AND installed_by = '" + db.ownerRole() + "'")).isEqualTo(1);
+    assertThat(count(admin, "SELECT count(*) FROM pg_tables WHERE schemaname = 'together'"
+        + " AND tableowner = '" + db.ownerRole() + "'")).isEqualTo(4);
+  }
+
+  @Test
+  void aScriptChangedSinceItWasAppliedIsReported() throws SQLException {
+    CacheSchema schema = CacheSchema.named("tampered");
+    schema.migrate(owner);
+    execute(owner, "UPDATE tampered.saaskit_schema_history SET checksum = 'edited' WHERE version = 1");
+    assertThatThrownBy(() -> schema.migrate(owner)).isInstanceOf(SaasException.class)
+        .hasMessageContaining("another checksum");
+  }
+
+  @Test
+  void theAppRoleGetsWhatTheBusNeedsAndNothingMore() throws SQLException {
+    CacheSchema schema = CacheSchema.named("granted");
+    schema.migrate(owner);
+    try (Connection c = owner.getConnection()) {
+      schema.grant(c, db.appRole());
+    }
+    DataSource app = db.appDataSource();
+    execute(app, "INSERT INTO granted.invalidation_log (scope, value) VALUES ('TAG', 't')",
+        "SELECT * FROM granted.prune_state FOR UPDATE",
+        "INSERT INTO granted.prune_horizon VALUES (now(), '1')",
+        "DELETE FROM granted.invalidation_log WHERE value = 't'");
+    // it cannot forge the transaction id or the sequence the readers rely on
+    assertThatThrownBy(() -> execute(app, "INSERT INTO granted.invalidation_log (scope, value, tx) VALUES ('TAG',"
+        + " 't', '1')")).hasMessageContaining("permission denied");
+    assertThatThrownBy(() -> execute(app, "UPDATE granted.invalidation_log SET value = 'x'"))
+        .hasMessageContaining("permission denied");
+    assertThatThrownBy(() -> execute(app, "TRUNCATE granted.invalidation_log"))
+        .hasMessageContaining("permission denied");
+    assertThatThrownBy(() -> execute(app, "DROP TABLE granted.invalidation_log"))
+        .hasMessageContaining("must be owner");
+    // the log refuses rows that do not fit their scope
+    assertThatThrownBy(() -> execute(app, "INSERT INTO granted.invalidation_log (scope) VALUES ('KEY')"))
+        .hasMessageContaining("invalidation_log_parts_fit_scope");
+    assertThat(count(admin, "SELECT count(*) FROM pg_tables WHERE schemaname = 'granted'"
+        + " AND tableowner = '" + db.appRole() + "'")).isZero();
+  }
+
+  @Test
+  void theLogIsNotATenantTableForTheRlsAudit() throws SQLException {
+    CacheSchema.defaultSchema().migrate(owner);
+    // cross-tenant infrastructure without RLS: no column may carry the audit's tenant column name
+    assertThat(count(admin, "SELECT count(*) FROM information_schema.columns"
+        + " WHERE table_schema = 'saaskit_cache' AND column_name = 'tenant_id'")).isZero();
+    assertThat(count(admin, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        + " WHERE n.nspname = 'saaskit_cache' AND c.relrowsecurity")).isZero();
+    // the SECURITY DEFINER trigger function has a fixed search_path and is not executable by PUBLIC
+    assertThat(count(admin, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        + " WHERE n.nspname = 'saaskit_cache' AND p.prosecdef"
+        + " AND array_to_string(p.proconfig, ',') LIKE 'search_path=%'"
+        + " AND NOT has_function_privilege('" + db.appRole() + "', p.oid, 'EXECUTE')")).isEqualTo(1);
+  }
+
+  @Test
+  void aBusOnAMissingSchemaSaysToMigrate() {
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(owner).schema("never_migrated").build())
+        .isInstanceOf(SaasException.class)
+        .hasMessageContaining("CacheSchema.migrate");
+  }
+
+  @Test
+  void schemaNamesAreChecked() {
+    assertThat(CacheSchema.defaultSchema().name()).isEqualTo("saaskit_cache");
+    assertThat(CacheSchema.named("x_1")).isEqualTo(CacheSchema.named("x_1"));
+    assertThatThrownBy(() -> CacheSchema.named("Upper")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("schema must be 1 to 63 characters of a-z, 0-9 and _, not starting with a digit, but was 'Upper'");
+    assertThatThrownBy(() -> CacheSchema.named("1x")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> CacheSchema.named("a;drop")).isInstanceOf(IllegalArgumentException.class);
+  }
+}

@@ -1,0 +1,312 @@
+package dev.saaskit.cache.postgres;
+
+import static dev.saaskit.cache.postgres.BusFixture.await;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.saaskit.cache.Invalidation;
+import dev.saaskit.cache.InvalidationBus;
+import dev.saaskit.cache.InvalidationListener;
+import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.PostgresExtension;
+import dev.saaskit.testing.TestDatabase;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** Delivery between nodes in one JVM, each with its own pool and listener connection, on a real PostgreSQL. */
+@ExtendWith(PostgresExtension.class)
+class PostgresInvalidationBusTest {
+  static BusFixture fx;
+
+  @BeforeAll
+  static void setUp(TestDatabase db) throws SQLException {
+    BusFixture.migrate(db);
+    fx = new BusFixture(db);
+  }
+
+  @AfterEach
+  void closeNodes() {
+    fx.close();
+  }
+
+  @AfterAll
+  static void tearDown() {
+    fx.close();
+  }
+
+  @Test
+  void everyNodeIncludingThePublisherReceivesEveryInvalidationInPublishOrder() throws Exception {
+    List<PostgresInvalidationBus> nodes = List.of(fx.node("a"), fx.node("b"), fx.node("c"));
+    List<RecordingListener> recorders = new ArrayList<>();
+    for (PostgresInvalidationBus node : nodes) {
+      RecordingListener r = new RecordingListener();
+      node.subscribe(r);
+      recorders.add(r);
+    }
+    List<Invalidation> fromA = IntStream.range(0, 100)
+        .mapToObj(i -> Invalidation.key("plans", TenantId.of("t" + i % 7), "a-" + i)).toList();
+    List<Invalidation> fromC = IntStream.range(0, 100).mapToObj(i -> Invalidation.tag("c-" + i)).toList();
+
+    ExecutorService publishers = Executors.newFixedThreadPool(2);
+    try {
+      Future<?> a = publishers.submit(() -> fromA.forEach(nodes.get(0)::publish));
+      Future<?> c = publishers.submit(() -> fromC.forEach(nodes.get(2)::publish));
+      a.get(1, TimeUnit.MINUTES);
+      c.get(1, TimeUnit.MINUTES);
+    } finally {
+      publishers.shutdownNow();
+    }
+
+    for (RecordingListener r : recorders) {
+      await("all 200 invalidations on every node", () -> r.hasAll(fromA) && r.hasAll(fromC));
+    }
+    for (RecordingListener r : recorders) {
+      // one publisher's sequence of commits arrives in that order; nothing is duplicated without a replay
+      assertThat(r.receivedAmong(fromA)).containsExactlyElementsOf(fromA);
+      assertThat(r.receivedAmong(fromC)).containsExactlyElementsOf(fromC);
+      assertThat(r.received).hasSize(200);
+      assertThat(r.flushes).hasValue(0);
+    }
+    assertThat(nodes.get(0).stats().published()).isEqualTo(100);
+    assertThat(nodes.get(1).stats().delivered()).isEqualTo(200);
+    assertThat(nodes.get(1).stats().listening()).isTrue();
+  }
+
+  @Test
+  void aTransactionalPublishTakesEffectOnCommitAndNeverOnRollback() throws SQLException {
+    PostgresInvalidationBus a = fx.node("a");
+    PostgresInvalidationBus b = fx.node("b");
+    RecordingListener onA = new RecordingListener();
+    RecordingListener onB = new RecordingListener();
+    a.subscribe(onA);
+    b.subscribe(onB);
+    DataSource app = fx.db.appDataSource();
+    Invalidation rolledBack = Invalidation.tag("rolled-back");
+    Invalidation committed = Invalidation.tag("committed");
+
+    try (Connection c = app.getConnection()) {
+      c.setAutoCommit(false);
+      a.publish(c, rolledBack);
+      c.rollback();
+      a.publish(c, committed);
+      // not visible before the commit, on any node: the read after this publish's wake-up finds nothing
+      assertThat(onA.received).doesNotContain(committed);
+      c.commit();
+    }
+    await("the committed invalidation on both nodes", () -> onA.has(committed) && onB.has(committed));
+    // the rolled-back row never existed; the committed one came after it, so the nodes have read past it
+    assertThat(onA.received).containsExactly(committed);
+    assertThat(onB.received).containsExactly(committed);
+  }
+
+  @Test
+  void transactionsCommittingOutOfSeqOrderAreBothDelivered() throws Exception {
+    PostgresInvalidationBus a = fx.node("a");
+    PostgresInvalidationBus b = fx.node("b", x -> x.pollInterval(Duration.ofMillis(50)));
+    RecordingListener onB = new RecordingListener();
+    b.subscribe(onB);
+    Invalidation first = Invalidation.tag("first-inserted-last-committed");
+    Invalidation second = Invalidation.tag("second-inserted-first-committed");
+    DataSource app = fx.db.appDataSource();
+
+    try (Connection t1 = app.getConnection(); Connection t2 = app.getConnection()) {
+      t1.setAutoCommit(false);
+      t2.setAutoCommit(false);
+      a.publish(t1, first);
+      a.publish(t2, second);
+      t2.commit();
+      await("the later seq, committed first", () -> onB.has(second));
+      // b has now read a row whose seq is above that of an uncommitted row: a reader tracking "last seq" would
+      // skip the lower one forever once it commits
+      assertThat(seqOf(t1, first)).isLessThan(seqOf(t2, second));
+      long readsBefore = b.stats().polls();
+      await("a few more reads by b while t1 is open", () -> b.stats().polls() > readsBefore + 3);
+      assertThat(onB.received).containsExactly(second);
+      t1.commit();
+    }
+    await("the lower seq, committed last", () -> onB.has(first));
+    assertThat(onB.received).containsExactly(second, first);
+    assertThat(onB.flushes).hasValue(0);
+  }
+
+  @Test
+  void notificationsAloneWakeANodeThatDoesNotPoll() throws SQLException {
+    // with an hour between reads, only the NOTIFY from the publishing node can make b read
+    PostgresInvalidationBus a = fx.node("a", x -> x.pollInterval(Duration.ofHours(1)));
+    PostgresInvalidationBus b = fx.node("b", x -> x.pollInterval(Duration.ofHours(1)));
+    RecordingListener onB = new RecordingListener();
+    b.subscribe(onB);
+    await("b listening", () -> b.stats().listening());
+
+    Invalidation own = Invalidation.all("plans");
+    a.publish(own);
+    await("b woken by a's notification", () -> onB.has(own));
+
+    Invalidation inTx = Invalidation.tenant("plans", TenantId.of("acme"));
+    try (Connection c = fx.db.appDataSource().getConnection()) {
+      c.setAutoCommit(false);
+      a.publish(c, inTx);
+      c.commit();
+    }
+    // a watched the app's transaction and notified after its commit
+    await("b woken after the app's commit", () -> onB.has(inTx));
+    assertThat(b.stats().notificationsReceived()).isGreaterThanOrEqualTo(2);
+    assertThat(b.stats().replayed()).isZero();
+    assertThat(a.stats().notificationsSent()).isGreaterThanOrEqualTo(2);
+  }
+
+  @Test
+  void wakeUpsAreCoalescedToOnePerNotifyInterval() {
+    Duration interval = Duration.ofMillis(200);
+    PostgresInvalidationBus a = fx.node("a", x -> x.pollInterval(Duration.ofHours(1)).notifyInterval(interval));
+    PostgresInvalidationBus b = fx.node("b", x -> x.pollInterval(Duration.ofHours(1)));
+    RecordingListener onB = new RecordingListener();
+    b.subscribe(onB);
+    await("b listening", () -> b.stats().listening());
+    List<Invalidation> all = IntStream.range(0, 150).mapToObj(i -> Invalidation.tag("burst-" + i)).toList();
+
+    long start = System.nanoTime();
+    all.forEach(a::publish);
+    long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    // b reads only when notified: the trailing notification of the burst must come too
+    await("the whole burst on b", () -> onB.hasAll(all));
+
+    long allowed = 2 + elapsedMs / interval.toMillis();
+    assertThat(a.stats().notificationsSent()).isBetween(1L, allowed);
+    assertThat(a.stats().published()).isEqualTo(150);
+    assertThat(onB.receivedAmong(all)).containsExactlyElementsOf(all);
+  }
+
+  @Test
+  void aNodeStartsAtTheHeadOfTheLog() {
+    PostgresInvalidationBus a = fx.node("a");
+    Invalidation before = Invalidation.tag("before-b-started");
+    a.publish(before);
+    PostgresInvalidationBus b = fx.node("b");
+    RecordingListener onB = new RecordingListener();
+    b.subscribe(onB);
+    Invalidation after = Invalidation.tag("after-b-started");
+    a.publish(after);
+    await("the later invalidation", () -> onB.has(after));
+    assertThat(onB.received).containsExactly(after);
+  }
+
+  @Test
+  void aFailingListenerDoesNotStopTheOthersAndAClosedSubscriptionGetsNothing() {
+    PostgresInvalidationBus a = fx.node("a");
+    RecordingListener kept = new RecordingListener();
+    RecordingListener dropped = new RecordingListener();
+    a.subscribe(new InvalidationListener() {
+      @Override
+      public void onInvalidation(Invalidation invalidation) {
+        throw new IllegalStateException("a broken cache");
+      }
+
+      @Override
+      public void onLostInvalidations() {}
+    });
+    a.subscribe(kept);
+    InvalidationBus.Subscription subscription = a.subscribe(dropped);
+    Invalidation one = Invalidation.tag("one");
+    a.publish(one);
+    await("first delivery", () -> kept.has(one) && dropped.has(one));
+    subscription.close();
+    subscription.close();
+    Invalidation two = Invalidation.tag("two");
+    a.publish(two);
+    await("second delivery", () -> kept.has(two));
+    assertThat(dropped.received).containsExactly(one);
+    assertThat(kept.received).containsExactly(one, two);
+  }
+
+  @Test
+  void aClosedBusRefusesWorkAndReleasesItsListenerConnection() throws SQLException {
+    PostgresInvalidationBus a = fx.node("a");
+    await("listening", () -> a.stats().listening());
+    assertThat(listenerSessions(a)).isEqualTo(1);
+    a.close();
+    a.close();
+    assertThat(listenerSessions(a)).isZero();
+    assertThat(a.stats().listening()).isFalse();
+    assertThatThrownBy(() -> a.publish(Invalidation.tag("x"))).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed");
+    assertThatThrownBy(() -> a.subscribe(new RecordingListener())).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void publishFailsWithAnExplanationWhenTheRoleHasNoGrant(TestDatabase db) throws SQLException {
+    String stranger = db.createRole("stranger", "");
+    try (var pool = db.newPool(stranger, db.rolePassword(stranger), 2)) {
+      assertThatThrownBy(() -> PostgresInvalidationBus.builder(pool).build())
+          .isInstanceOf(SaasException.class)
+          .hasMessageContaining("CacheSchema.grant");
+      try (Connection c = pool.getConnection()) {
+        PostgresInvalidationBus a = fx.node("a");
+        assertThatThrownBy(() -> a.publish(c, Invalidation.tag("x")))
+            .isInstanceOf(SaasException.class)
+            .hasMessageContaining("permission denied");
+      }
+    }
+  }
+
+  @Test
+  void theBuilderNamesTheBadSetting() {
+    DataSource ds = fx.db.appDataSource();
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).pollInterval(Duration.ofMillis(5)))
+        .hasMessage("pollInterval must be PT0.01S to PT1H but was PT0.005S");
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).nodeName("has space"))
+        .hasMessageContaining("nodeName must be 1 to 40 characters");
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).schema("Bad-Name"))
+        .hasMessageContaining("schema must be 1 to 63 characters");
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).pruneBatchSize(0))
+        .hasMessage("pruneBatchSize must be 1 to 100000 but was 0");
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).maxRows(-1))
+        .hasMessageContaining("maxRows must be >= 0");
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds)
+        .reconnectBackoff(Duration.ofSeconds(2), Duration.ofSeconds(1)))
+        .hasMessageContaining("reconnectBackoff max must be >= min");
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).notifyInterval(Duration.ofSeconds(2)).build())
+        .hasMessageContaining("notifyInterval must be below pollInterval");
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).retention(Duration.ofSeconds(1)).build())
+        .hasMessageContaining("retention must be at least twice pollInterval");
+  }
+
+  /** The seq of {@code tag}'s row, read on {@code c} (which sees its own uncommitted rows). */
+  private static long seqOf(Connection c, Invalidation tag) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT seq FROM saaskit_cache.invalidation_log WHERE value = ?")) {
+      ps.setString(1, tag.value());
+      try (ResultSet rs = ps.executeQuery()) {
+        assertThat(rs.next()).isTrue();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  private static long listenerSessions(PostgresInvalidationBus bus) throws SQLException {
+    try (Connection c = fx.db.adminDataSource().getConnection();
+        PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?")) {
+      ps.setString(1, bus.listenerApplicationName());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+}
