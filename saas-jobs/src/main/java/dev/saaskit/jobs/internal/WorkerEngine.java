@@ -647,7 +647,8 @@ public final class WorkerEngine {
       return "";
     }
     int nl = text.indexOf('\n');
-    return nl < 0 ? text : text.substring(0, nl);
+    String line = nl < 0 ? text : text.substring(0, nl);
+    return line.length() <= 300 ? line : line.substring(0, 300) + "...";
   }
 
   // ---------------------------------------------------------------- leases
