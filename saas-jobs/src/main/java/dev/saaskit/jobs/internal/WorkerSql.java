@@ -99,6 +99,17 @@ final class WorkerSql {
    */
   private static String claimSql(String jobs, boolean capped) {
     String pending = "j.state = 'pending' AND j.queue = {queue}";
+    // One probe of the walk: the first pending row after (queue, tenant) in claim index order, kept only if it is
+    // still in this queue (else the walk is over). The row comparison is the probe's only index key, so the scan
+    // starts right at (queue, tenant): an equality key on queue next to it would make the B-tree start at the
+    // queue's first entry and step through every pending job of the tenants before. And only the claim index
+    // (queue, tenant_id, priority, run_at, id) can serve it: through the tenant index (tenant_id, created_at) a
+    // probe would read every finished job of the tenants it passes.
+    String claimOrder = "j.queue, j.tenant_id, j.priority, j.run_at, j.id";
+    String nextTenant = "(SELECT j.queue, j.tenant_id FROM " + jobs + " AS j WHERE j.state = 'pending'"
+        + " AND (j.queue, j.tenant_id) > ({queue}, %s)%s ORDER BY " + claimOrder + " LIMIT 1) AS n"
+        + " WHERE n.queue = {queue}";
+    String upToCursor = " AND (j.queue, j.tenant_id) <= ({queue}, {cursor})";
     String due = "j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types})";
     String firstJobs = " SELECT j.id, row_number() OVER (ORDER BY j.priority, j.run_at, j.id) AS rn FROM "
         + jobs + " AS j WHERE " + pending + " AND %s AND " + due
@@ -106,20 +117,16 @@ final class WorkerSql {
     return "WITH RECURSIVE"
         + " handled(type, lease_ms) AS (SELECT * FROM unnest({types}::text[], {leases}::bigint[])),"
         + " walk_after(tenant_id, depth) AS ("
-        + "  (SELECT j.tenant_id, 1 FROM " + jobs + " AS j WHERE " + pending + " AND j.tenant_id > {cursor}"
-        + "   ORDER BY j.tenant_id LIMIT 1)"
+        + "  (SELECT n.tenant_id, 1 FROM " + String.format(nextTenant, "{cursor}", "") + ")"
         + "  UNION ALL"
-        + "  SELECT (SELECT j.tenant_id FROM " + jobs + " AS j WHERE " + pending + " AND j.tenant_id > w.tenant_id"
-        + "   ORDER BY j.tenant_id LIMIT 1), w.depth + 1"
+        + "  SELECT (SELECT n.tenant_id FROM " + String.format(nextTenant, "w.tenant_id", "") + "), w.depth + 1"
         + "  FROM walk_after AS w WHERE w.tenant_id IS NOT NULL AND w.depth < {window}),"
         + " walk_before(tenant_id, depth) AS ("
-        + "  (SELECT j.tenant_id, 1 FROM " + jobs + " AS j WHERE " + pending
-        + "   AND j.tenant_id IS NOT NULL AND j.tenant_id <= {cursor}"
-        + "   AND (SELECT count(*) FROM walk_after WHERE tenant_id IS NOT NULL) < {window}"
-        + "   ORDER BY j.tenant_id LIMIT 1)"
+        + "  (SELECT n.tenant_id, 1 FROM " + String.format(nextTenant, "''", upToCursor)
+        + "   AND (SELECT count(*) FROM walk_after WHERE tenant_id IS NOT NULL) < {window})"
         + "  UNION ALL"
-        + "  SELECT (SELECT j.tenant_id FROM " + jobs + " AS j WHERE " + pending + " AND j.tenant_id > w.tenant_id"
-        + "   AND j.tenant_id <= {cursor} ORDER BY j.tenant_id LIMIT 1), w.depth + 1"
+        + "  SELECT (SELECT n.tenant_id FROM " + String.format(nextTenant, "w.tenant_id", upToCursor) + "),"
+        + "   w.depth + 1"
         + "  FROM walk_before AS w WHERE w.tenant_id IS NOT NULL AND w.depth < {window}),"
         + " turns(tenant_id, ord) AS MATERIALIZED ("
         + "  SELECT tenant_id, ord FROM ("
