@@ -19,11 +19,12 @@ import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * The {@code saaskit} command: the entry point of {@code saaskit.jar}. It only dispatches to its subcommands
- * ({@code rls-audit}, ...) and sets the rules they share:
+ * ({@code rls-audit}, {@code jobs}, ...) and sets the rules they share:
  *
  * <ul>
  *   <li>reports go to stdout, messages to stderr, both UTF-8;
- *   <li>exit {@value #EXIT_OK} when all is well, {@value #EXIT_FINDINGS} when a check found an error-level problem,
+ *   <li>exit {@value #EXIT_OK} when all is well, {@value #EXIT_FINDINGS} when a check found an error-level problem
+ *       (for {@code jobs}: the job does not exist or the action is not allowed in its state),
  *       {@value #EXIT_USAGE} when the command could not do its work: bad options (with a short usage), a bad input
  *       file, a database it cannot reach, or an unexpected failure;
  *   <li>an error is one line ({@code error: ...}); the stack trace only with {@code --verbose}.
@@ -35,11 +36,11 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = SaasKit.Version.class,
     synopsisSubcommandLabel = "COMMAND",
     description = "Operator tools for saaskit applications on PostgreSQL.",
-    subcommands = {RlsAuditCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {RlsAuditCommand.class, JobsCommand.class, CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
         "0:success, no error-level finding",
-        "1:a check found at least one error-level problem",
+        "1:a check found at least one error-level problem; jobs: no such job, or not allowed in its state",
         "2:usage error, bad input file, unreachable database or other failure"},
     footer = {"", "Run 'saaskit COMMAND --help' for the options of a command."})
 public final class SaasKit {

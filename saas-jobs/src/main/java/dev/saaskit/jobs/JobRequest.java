@@ -1,0 +1,370 @@
+package dev.saaskit.jobs;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.saaskit.core.MissingTenantException;
+import dev.saaskit.core.TenantContext;
+import dev.saaskit.core.TenantId;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What to run: a job type, its payload and the options of one job. Immutable and thread-safe; build one with
+ * {@link #builder(String, Object)} and hand it to {@link JobQueue#enqueue(JobRequest)}. A request can be enqueued
+ * any number of times (each time is a new job, unless it has a {@linkplain Builder#uniqueKey(String) unique key}).
+ *
+ * <pre>{@code
+ * JobRequest request = JobRequest.builder("report.export", new ExportReport(reportId, "csv"))
+ *     .queue("reports")
+ *     .maxAttempts(5)
+ *     .timeout(Duration.ofMinutes(10))
+ *     .uniqueKey("export:" + reportId)
+ *     .build();
+ * JobId id = queue.enqueue(request);
+ * }</pre>
+ *
+ * <p>Options and their defaults:
+ *
+ * <ul>
+ *   <li>{@code queue}: {@value #DEFAULT_QUEUE}. Queue and type names are 1 to {@value #MAX_NAME_LENGTH}
+ *       characters of {@code A-Z a-z 0-9 _ . : -}.
+ *   <li>{@code priority}: {@value #DEFAULT_PRIORITY}; lower runs first, from -32768 to 32767.
+ *   <li>{@code runAt} / {@code delay}: none, the job is due at once (the database's {@code now()} at enqueue).
+ *       A delay is added to the queue's clock at enqueue time. The later call of the two wins.
+ *   <li>{@code maxAttempts}: {@value #DEFAULT_MAX_ATTEMPTS}, at least 1; after the last failed attempt the job is
+ *       dead.
+ *   <li>{@code timeout}: none, the worker's setting for the job type applies; at least 1 ms.
+ *   <li>{@code uniqueKey}: none. While a job of the same tenant with the same key is pending or running, enqueue
+ *       returns that job's id instead of creating a new one. 1 to {@value #MAX_UNIQUE_KEY_LENGTH} characters.
+ *   <li>tenant: the tenant of {@link TenantContext} at enqueue time, unless set with {@link Builder#tenant} or
+ *       {@link Builder#noTenant()}; enqueueing with none of the three throws {@link MissingTenantException}.
+ * </ul>
+ *
+ * <p>The payload is turned into JSON by the queue's {@code ObjectMapper} when the job is enqueued, so it must be
+ * a value Jackson can write (a record, a bean, a {@code Map}, a {@code JsonNode}); a {@code String} payload
+ * becomes a JSON string. Use {@link Builder#payloadJson(String)} to pass JSON text as it is.
+ */
+public final class JobRequest {
+  /** The queue used unless set. */
+  public static final String DEFAULT_QUEUE = "default";
+  /** The priority used unless set. */
+  public static final int DEFAULT_PRIORITY = 0;
+  /** The attempt limit used unless set. */
+  public static final int DEFAULT_MAX_ATTEMPTS = 20;
+  /** The longest queue or type name, in characters. */
+  public static final int MAX_NAME_LENGTH = 100;
+  /** The longest unique key, in characters. */
+  public static final int MAX_UNIQUE_KEY_LENGTH = 255;
+
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.:\\-]+");
+  /** Only parses JSON text given to {@link Builder#payloadJson(String)}; never writes payloads. */
+  private static final ObjectMapper JSON_CHECKER =
+      JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+
+  private final String type;
+  private final @Nullable Object payload;
+  private final @Nullable String payloadJson;
+  private final String queue;
+  private final int priority;
+  private final @Nullable Instant runAt;
+  private final @Nullable Duration delay;
+  private final int maxAttempts;
+  private final @Nullable Duration timeout;
+  private final @Nullable String uniqueKey;
+  private final @Nullable TenantId tenant;
+  private final boolean noTenant;
+
+  private JobRequest(Builder b) {
+    this.type = b.type;
+    this.payload = b.payload;
+    this.payloadJson = b.payloadJson;
+    this.queue = b.queue;
+    this.priority = b.priority;
+    this.runAt = b.runAt;
+    this.delay = b.delay;
+    this.maxAttempts = b.maxAttempts;
+    this.timeout = b.timeout;
+    this.uniqueKey = b.uniqueKey;
+    this.tenant = b.tenant;
+    this.noTenant = b.noTenant;
+  }
+
+  /**
+   * A builder for a job of {@code type} with {@code payload} (written as JSON by the queue's
+   * {@code ObjectMapper}; {@code null} is the JSON {@code null}).
+   *
+   * @throws IllegalArgumentException if {@code type} is not a valid name
+   */
+  public static Builder builder(String type, @Nullable Object payload) {
+    return new Builder(requireName("type", type), payload);
+  }
+
+  /** A builder holding this request's settings, for a variant. */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** The job type, which selects the worker's handler. */
+  public String type() {
+    return type;
+  }
+
+  /** The payload object, or empty if the payload was given as JSON text or is {@code null}. */
+  public Optional<Object> payload() {
+    return Optional.ofNullable(payload);
+  }
+
+  /** The payload JSON text given to {@link Builder#payloadJson(String)}, or empty. */
+  public Optional<String> payloadJson() {
+    return Optional.ofNullable(payloadJson);
+  }
+
+  /** The queue name. */
+  public String queue() {
+    return queue;
+  }
+
+  /** The priority; lower runs first. */
+  public int priority() {
+    return priority;
+  }
+
+  /** The absolute run time, if set (and not replaced by a later {@link Builder#delay(Duration)}). */
+  public Optional<Instant> runAt() {
+    return Optional.ofNullable(runAt);
+  }
+
+  /** The delay from enqueue time, if set (and not replaced by a later {@link Builder#runAt(Instant)}). */
+  public Optional<Duration> delay() {
+    return Optional.ofNullable(delay);
+  }
+
+  /** The most attempts the job gets before it is dead. */
+  public int maxAttempts() {
+    return maxAttempts;
+  }
+
+  /** The run time limit of one attempt, if set; otherwise the worker's setting applies. */
+  public Optional<Duration> timeout() {
+    return Optional.ofNullable(timeout);
+  }
+
+  /** The unique key, if set. */
+  public Optional<String> uniqueKey() {
+    return Optional.ofNullable(uniqueKey);
+  }
+
+  /** The explicitly set tenant, if any (empty when it comes from {@link TenantContext} or for a system job). */
+  public Optional<TenantId> tenant() {
+    return Optional.ofNullable(tenant);
+  }
+
+  /** True if this is a job of no tenant (a system job), set by {@link Builder#noTenant()}. */
+  public boolean isNoTenant() {
+    return noTenant;
+  }
+
+  /**
+   * The tenant the job is enqueued for right now: the explicit tenant, else none for a system job, else the
+   * current {@link TenantContext} tenant.
+   *
+   * @return the tenant, or {@code null} for a system job
+   * @throws MissingTenantException if no tenant is set anywhere
+   */
+  public @Nullable TenantId resolveTenant() {
+    if (tenant != null) {
+      return tenant;
+    }
+    if (noTenant) {
+      return null;
+    }
+    return TenantContext.current().orElseThrow(() -> new MissingTenantException(
+        "cannot enqueue job type '" + type + "': no tenant is set. Enqueue inside TenantContext.run(tenantId, ...), "
+            + "or set JobRequest.builder(...).tenant(tenantId), or .noTenant() for a system job (which needs the "
+            + "worker role)."));
+  }
+
+  @Override
+  public String toString() {
+    // the payload may hold personal data: never printed
+    return "JobRequest[type=" + type + ", queue=" + queue + ", priority=" + priority
+        + (runAt != null ? ", runAt=" + runAt : "") + (delay != null ? ", delay=" + delay : "")
+        + ", maxAttempts=" + maxAttempts + (timeout != null ? ", timeout=" + timeout : "")
+        + (uniqueKey != null ? ", uniqueKey=" + uniqueKey : "")
+        + (tenant != null ? ", tenant=" + tenant : noTenant ? ", noTenant" : "") + "]";
+  }
+
+  static String requireName(String what, @Nullable String name) {
+    if (name == null) {
+      throw new IllegalArgumentException(what + " must not be null");
+    }
+    if (name.isEmpty() || name.length() > MAX_NAME_LENGTH || !NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException(what + " must be 1 to " + MAX_NAME_LENGTH
+          + " characters of A-Z a-z 0-9 _ . : - but was '" + name + "'");
+    }
+    return name;
+  }
+
+  /** Builds a {@link JobRequest}; every setter checks its value and names it when it is bad. Not thread-safe. */
+  public static final class Builder {
+    private final String type;
+    private @Nullable Object payload;
+    private @Nullable String payloadJson;
+    private String queue = DEFAULT_QUEUE;
+    private int priority = DEFAULT_PRIORITY;
+    private @Nullable Instant runAt;
+    private @Nullable Duration delay;
+    private int maxAttempts = DEFAULT_MAX_ATTEMPTS;
+    private @Nullable Duration timeout;
+    private @Nullable String uniqueKey;
+    private @Nullable TenantId tenant;
+    private boolean noTenant;
+
+    private Builder(String type, @Nullable Object payload) {
+      this.type = type;
+      this.payload = payload;
+    }
+
+    private Builder(JobRequest r) {
+      this.type = r.type;
+      this.payload = r.payload;
+      this.payloadJson = r.payloadJson;
+      this.queue = r.queue;
+      this.priority = r.priority;
+      this.runAt = r.runAt;
+      this.delay = r.delay;
+      this.maxAttempts = r.maxAttempts;
+      this.timeout = r.timeout;
+      this.uniqueKey = r.uniqueKey;
+      this.tenant = r.tenant;
+      this.noTenant = r.noTenant;
+    }
+
+    /** Replaces the payload with an object to be written as JSON by the queue's {@code ObjectMapper}. */
+    public Builder payload(@Nullable Object payload) {
+      this.payload = payload;
+      this.payloadJson = null;
+      return this;
+    }
+
+    /**
+     * Replaces the payload with JSON text, stored as it is (as {@code jsonb}).
+     *
+     * @throws IllegalArgumentException if {@code json} is not one well-formed JSON value
+     */
+    public Builder payloadJson(String json) {
+      Objects.requireNonNull(json, "json");
+      if (json.isBlank()) {
+        throw new IllegalArgumentException("payloadJson must be well-formed JSON but was blank");
+      }
+      try {
+        JSON_CHECKER.readTree(json);
+      } catch (JsonProcessingException e) {
+        throw new IllegalArgumentException("payloadJson must be well-formed JSON: "
+            + e.getOriginalMessage(), e);
+      }
+      this.payloadJson = json;
+      this.payload = null;
+      return this;
+    }
+
+    /** The queue; default {@value JobRequest#DEFAULT_QUEUE}. */
+    public Builder queue(String queue) {
+      this.queue = requireName("queue", queue);
+      return this;
+    }
+
+    /** The priority, lower runs first, from -32768 to 32767; default {@value JobRequest#DEFAULT_PRIORITY}. */
+    public Builder priority(int priority) {
+      if (priority < Short.MIN_VALUE || priority > Short.MAX_VALUE) {
+        throw new IllegalArgumentException("priority must be between " + Short.MIN_VALUE + " and "
+            + Short.MAX_VALUE + " but was " + priority);
+      }
+      this.priority = priority;
+      return this;
+    }
+
+    /** Runs the job no earlier than {@code runAt} (a past instant means at once); replaces a delay. */
+    public Builder runAt(Instant runAt) {
+      this.runAt = Objects.requireNonNull(runAt, "runAt");
+      this.delay = null;
+      return this;
+    }
+
+    /** Runs the job no earlier than {@code delay} after enqueue (by the queue's clock); replaces a run time. */
+    public Builder delay(Duration delay) {
+      Objects.requireNonNull(delay, "delay");
+      if (delay.isNegative()) {
+        throw new IllegalArgumentException("delay must not be negative but was " + delay);
+      }
+      this.delay = delay;
+      this.runAt = null;
+      return this;
+    }
+
+    /** The most attempts, at least 1; default {@value JobRequest#DEFAULT_MAX_ATTEMPTS}. */
+    public Builder maxAttempts(int maxAttempts) {
+      if (maxAttempts < 1) {
+        throw new IllegalArgumentException("maxAttempts must be >= 1 but was " + maxAttempts);
+      }
+      this.maxAttempts = maxAttempts;
+      return this;
+    }
+
+    /** The run time limit of one attempt, at least 1 ms; default none (the worker's setting for the type). */
+    public Builder timeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative() || timeout.isZero() || timeout.toNanos() < 1_000_000L) {
+        throw new IllegalArgumentException("timeout must be at least 1 ms but was " + timeout);
+      }
+      this.timeout = timeout;
+      return this;
+    }
+
+    /**
+     * The unique key, 1 to {@value JobRequest#MAX_UNIQUE_KEY_LENGTH} characters: while a job of the same tenant
+     * with this key is pending or running, enqueue returns its id instead of creating a job.
+     */
+    public Builder uniqueKey(String uniqueKey) {
+      Objects.requireNonNull(uniqueKey, "uniqueKey");
+      if (uniqueKey.isEmpty() || uniqueKey.length() > MAX_UNIQUE_KEY_LENGTH) {
+        throw new IllegalArgumentException("uniqueKey must be 1 to " + MAX_UNIQUE_KEY_LENGTH
+            + " characters but had " + uniqueKey.length());
+      }
+      if (uniqueKey.indexOf('\0') >= 0) {
+        throw new IllegalArgumentException("uniqueKey must not contain a NUL character");
+      }
+      this.uniqueKey = uniqueKey;
+      return this;
+    }
+
+    /** The job's tenant, instead of the current {@link TenantContext}; replaces {@link #noTenant()}. */
+    public Builder tenant(TenantId tenant) {
+      this.tenant = Objects.requireNonNull(tenant, "tenant");
+      this.noTenant = false;
+      return this;
+    }
+
+    /**
+     * Makes this a job of no tenant (system work): its handler runs without a tenant. The application role's
+     * policy admits only rows of its current tenant, so such jobs can only be enqueued through a connection of a
+     * role granted {@link JobsSchema#grantWorker}. Replaces {@link #tenant(TenantId)}.
+     */
+    public Builder noTenant() {
+      this.noTenant = true;
+      this.tenant = null;
+      return this;
+    }
+
+    /** The request. */
+    public JobRequest build() {
+      return new JobRequest(this);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+package dev.saaskit.jobs.internal;
+
+import dev.saaskit.core.TenantId;
+import dev.saaskit.jobs.JobId;
+import dev.saaskit.jobs.JobState;
+import dev.saaskit.jobs.JobStatus;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import org.jspecify.annotations.Nullable;
+
+/** Reads job rows selected with {@link QueueSql#STATUS_COLUMNS}. Not API. */
+public final class QueueRows {
+  private QueueRows() {}
+
+  /** The status in the current row of {@code rs}. */
+  public static JobStatus status(ResultSet rs) throws SQLException {
+    String tenant = rs.getString(2);
+    long timeoutMs = rs.getLong(9);
+    Duration timeout = rs.wasNull() ? null : Duration.ofMillis(timeoutMs);
+    float progress = rs.getFloat(12);
+    // the column is a real: go through its decimal text so 0.3f reads as 0.3, not 0.30000001192092896
+    Double progressValue = rs.wasNull() ? null : Double.valueOf(Float.toString(progress));
+    return new JobStatus(
+        JobId.of(rs.getLong(1)),
+        tenant == null ? null : TenantId.of(tenant),
+        rs.getString(3),
+        rs.getString(4),
+        JobState.fromDbValue(rs.getString(5)),
+        rs.getInt(6),
+        rs.getInt(7),
+        rs.getInt(8),
+        timeout,
+        rs.getString(10),
+        rs.getBoolean(11),
+        progressValue,
+        rs.getString(13),
+        rs.getString(14),
+        rs.getString(15),
+        requireInstant(rs, 16),
+        requireInstant(rs, 17),
+        instant(rs, 18),
+        instant(rs, 19));
+  }
+
+  /** A timestamptz column as an instant, or {@code null}. */
+  public static @Nullable Instant instant(ResultSet rs, int column) throws SQLException {
+    OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
+    return value == null ? null : value.toInstant();
+  }
+
+  private static Instant requireInstant(ResultSet rs, int column) throws SQLException {
+    Instant value = instant(rs, column);
+    if (value == null) {
+      throw new SQLException("column " + column + " of a job row is null");
+    }
+    return value;
+  }
+}

@@ -1,0 +1,101 @@
+package dev.saaskit.jobs.internal;
+
+import dev.saaskit.core.internal.SqlNames;
+
+/** The SQL text of the queue side (enqueue, status, cancel), for one schema. Not API. */
+public final class QueueSql {
+  /** The columns {@link QueueRows#status} reads, in its order. */
+  public static final String STATUS_COLUMNS = "id, tenant_id, queue, type, state, priority, attempts, max_attempts,"
+      + " timeout_ms, unique_key, cancel_requested, progress, progress_message, result::text, last_error,"
+      + " created_at, run_at, started_at, finished_at";
+
+  private static final String INSERT_COLUMNS =
+      "(tenant_id, queue, type, payload, priority, run_at, max_attempts, timeout_ms, unique_key)";
+  /** Matches the partial unique index jobs_unique_idx exactly, so ON CONFLICT can infer it. */
+  private static final String ON_UNIQUE_CONFLICT = " ON CONFLICT ((coalesce(tenant_id, '')), unique_key)"
+      + " WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING";
+  private static final String LIVE_UNIQUE = "coalesce(tenant_id, '') = ? AND unique_key IS NOT NULL"
+      + " AND state IN ('pending', 'running')";
+
+  private final String jobs;
+  private final String channel;
+
+  public QueueSql(String schema) {
+    this.jobs = SqlNames.quoteIdent(schema) + ".jobs";
+    this.channel = Channels.wakeup(schema);
+  }
+
+  /** The wake-up channel. */
+  public String channel() {
+    return channel;
+  }
+
+  /** The schema-qualified job table. */
+  public String jobs() {
+    return jobs;
+  }
+
+  /**
+   * One job without unique key. Parameters: tenant, queue, type, payload, priority, run_at (nullable), max
+   * attempts, timeout_ms (nullable), channel. Returns (id, notify).
+   */
+  public String insertOne() {
+    return "INSERT INTO " + jobs + " " + INSERT_COLUMNS
+        + " VALUES (?, ?, ?, CAST(? AS jsonb), ?, coalesce(CAST(? AS timestamptz), now()), ?, ?, NULL)"
+        + " RETURNING id, pg_notify(?, queue)";
+  }
+
+  /**
+   * One job with a unique key: inserts it, or returns the id of the live job holding the key. Parameters: tenant,
+   * queue, type, payload, priority, run_at, max attempts, timeout_ms, unique key, channel, unique scope, unique
+   * key. Returns (id, notify) or no row when the holder finished after the insert saw it (run it again then).
+   */
+  public String insertOneUnique() {
+    // The fallback SELECT uses the statement's snapshot: a holder committed by another transaction while the
+    // INSERT waited for it is not visible to it, hence the "no row, run again" case.
+    return "WITH ins AS (INSERT INTO " + jobs + " " + INSERT_COLUMNS
+        + " VALUES (?, ?, ?, CAST(? AS jsonb), ?, coalesce(CAST(? AS timestamptz), now()), ?, ?, ?)"
+        + ON_UNIQUE_CONFLICT + " RETURNING id, queue)"
+        + " SELECT id, pg_notify(?, queue) FROM ins"
+        + " UNION ALL SELECT id, NULL::void FROM " + jobs + " WHERE " + LIVE_UNIQUE + " AND unique_key = ?"
+        + " AND NOT EXISTS (SELECT 1 FROM ins)";
+  }
+
+  /**
+   * Many jobs of one tenant in request order (ids ascend with the order). Parameters: tenant, then arrays queue
+   * text[], type text[], payload text[], priority int[], run_at text[] (ISO-8601 or null), max_attempts int[],
+   * timeout_ms bigint[], unique_key text[], then channel. Returns (id, unique_key, notify) for inserted rows;
+   * rows whose unique key is held by a live job are skipped.
+   */
+  public String insertBatch() {
+    return "INSERT INTO " + jobs + " " + INSERT_COLUMNS
+        + " SELECT ?, t.queue, t.type, CAST(t.payload AS jsonb), t.priority,"
+        + " coalesce(CAST(t.run_at AS timestamptz), now()), t.max_attempts, t.timeout_ms, t.unique_key"
+        + " FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS int[]),"
+        + " CAST(? AS text[]), CAST(? AS int[]), CAST(? AS bigint[]), CAST(? AS text[])) WITH ORDINALITY"
+        + " AS t(queue, type, payload, priority, run_at, max_attempts, timeout_ms, unique_key, ord)"
+        + " ORDER BY t.ord" + ON_UNIQUE_CONFLICT
+        + " RETURNING id, unique_key, pg_notify(?, queue)";
+  }
+
+  /** The live holders of unique keys. Parameters: unique scope, keys text[]. Returns (unique_key, id). */
+  public String liveUniqueHolders() {
+    return "SELECT unique_key, id FROM " + jobs + " WHERE " + LIVE_UNIQUE + " AND unique_key = ANY(CAST(? AS text[]))";
+  }
+
+  /** One job's status by id (RLS decides visibility). Parameter: id. */
+  public String status() {
+    return "SELECT " + STATUS_COLUMNS + " FROM " + jobs + " WHERE id = ?";
+  }
+
+  /**
+   * Cancels a pending job (it becomes cancelled) or asks a running one to stop. Parameter: id. Returns the new
+   * state, or no row if the job is unknown, invisible or finished.
+   */
+  public String cancel() {
+    return "UPDATE " + jobs + " SET cancel_requested = true,"
+        + " finished_at = CASE WHEN state = 'pending' THEN now() ELSE finished_at END,"
+        + " state = CASE WHEN state = 'pending' THEN 'cancelled' ELSE state END"
+        + " WHERE id = ? AND state IN ('pending', 'running') RETURNING state";
+  }
+}
