@@ -2,7 +2,7 @@ package dev.saaskit.jobs;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import dev.saaskit.core.internal.SqlNames;
+import dev.saaskit.jobs.internal.Channels;
 import dev.saaskit.jobs.internal.WorkerConfig;
 import dev.saaskit.jobs.internal.WorkerEngine;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -100,33 +100,46 @@ public final class JobWorker implements AutoCloseable {
 
   /**
    * Per job type settings. Unset values fall back to the worker's defaults ({@link Builder#leaseDuration},
-   * {@link Builder#retryPolicy}).
+   * {@link Builder#retryPolicy}); a job's own timeout (set at enqueue) wins over {@code timeout}.
    *
    * @param leaseDuration how long a claim lasts without a heartbeat before the job is rescued; null = default
    * @param retryPolicy the backoff between attempts; null = default
+   * @param timeout the time limit of one attempt for jobs enqueued without one; null = no limit
    */
-  public record HandlerOptions(@Nullable Duration leaseDuration, @Nullable RetryPolicy retryPolicy) {
+  public record HandlerOptions(@Nullable Duration leaseDuration, @Nullable RetryPolicy retryPolicy,
+      @Nullable Duration timeout) {
 
-    /** @throws IllegalArgumentException if the lease is shorter than {@link Builder#MIN_LEASE} */
+    /**
+     * @throws IllegalArgumentException if the lease is shorter than {@link Builder#MIN_LEASE} or the timeout is
+     *     under 1 ms
+     */
     public HandlerOptions {
       if (leaseDuration != null) {
         requireLease(leaseDuration);
+      }
+      if (timeout != null && timeout.toMillis() < 1) {
+        throw new IllegalArgumentException("timeout must be >= 1 ms but was " + timeout);
       }
     }
 
     /** No overrides. */
     public static HandlerOptions defaults() {
-      return new HandlerOptions(null, null);
+      return new HandlerOptions(null, null, null);
     }
 
     /** These options with another lease duration. */
     public HandlerOptions withLeaseDuration(Duration leaseDuration) {
-      return new HandlerOptions(Objects.requireNonNull(leaseDuration, "leaseDuration"), retryPolicy);
+      return new HandlerOptions(Objects.requireNonNull(leaseDuration, "leaseDuration"), retryPolicy, timeout);
     }
 
     /** These options with another retry policy. */
     public HandlerOptions withRetryPolicy(RetryPolicy retryPolicy) {
-      return new HandlerOptions(leaseDuration, Objects.requireNonNull(retryPolicy, "retryPolicy"));
+      return new HandlerOptions(leaseDuration, Objects.requireNonNull(retryPolicy, "retryPolicy"), timeout);
+    }
+
+    /** These options with a time limit for jobs enqueued without one. */
+    public HandlerOptions withTimeout(Duration timeout) {
+      return new HandlerOptions(leaseDuration, retryPolicy, Objects.requireNonNull(timeout, "timeout"));
     }
   }
 
@@ -395,10 +408,11 @@ public final class JobWorker implements AutoCloseable {
       for (PendingHandler h : handlers.values()) {
         Duration lease = h.options().leaseDuration() != null ? h.options().leaseDuration() : leaseDuration;
         RetryPolicy retry = h.options().retryPolicy() != null ? h.options().retryPolicy() : retryPolicy;
-        resolved.put(h.type(), new WorkerConfig.Handler(h.type(), h.payloadType(), h.handler(), lease, retry));
+        resolved.put(h.type(), new WorkerConfig.Handler(h.type(), h.payloadType(), h.handler(), lease, retry,
+            h.options().timeout()));
       }
       String id = workerId != null ? workerId : defaultWorkerId();
-      SqlNames.requireIdentifier("wake-up channel", schema.schema() + "_wakeup");
+      Channels.wakeup(schema.schema()); // fails fast on a schema name too long for a channel
       WorkerConfig config = new WorkerConfig(dataSource, listenDataSource != null ? listenDataSource : dataSource,
           schema, resolved, served,
           objectMapper != null ? objectMapper : JsonMapper.builder().findAndAddModules().build(), clock,

@@ -20,6 +20,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -143,22 +144,26 @@ class JobWorkerTest {
 
   @Test
   void timeoutInterruptsTheHandlerAndFailsTheAttempt() {
-    AtomicBoolean interrupted = new AtomicBoolean();
+    AtomicInteger interrupted = new AtomicInteger();
     try (HikariDataSource pool = kit.workerPool("timeout-test", 6);
         JobWorker worker = worker(pool, "timeouts").handler("stuck", JsonNode.class, (payload, ctx) -> {
           try {
             new CountDownLatch(1).await();
           } catch (InterruptedException e) {
-            interrupted.set(true);
+            interrupted.incrementAndGet();
             throw e;
           }
           return null;
-        }).build().start()) {
-      long id = kit.insert("acme", "timeouts", "stuck", "{}", 1, 300L, null);
-      kit.awaitState(id, "dead", WAIT);
-      assertThat(interrupted).isTrue();
-      assertThat(kit.row(id).lastError()).startsWith("timed out after 300 ms")
+        }, JobWorker.HandlerOptions.defaults().withTimeout(Duration.ofMillis(400))).build().start()) {
+      long own = kit.insert("acme", "timeouts", "stuck", "{}", 1, 300L, null);
+      long typeDefault = kit.insert("acme", "timeouts", "stuck", "{}", 1, null, null);
+      kit.awaitState(own, "dead", WAIT);
+      kit.awaitState(typeDefault, "dead", WAIT);
+      assertThat(interrupted).hasValue(2);
+      // the job's own timeout wins over the handler's default
+      assertThat(kit.row(own).lastError()).startsWith("timed out after 300 ms")
           .contains("java.lang.InterruptedException");
+      assertThat(kit.row(typeDefault).lastError()).startsWith("timed out after 400 ms");
     }
   }
 

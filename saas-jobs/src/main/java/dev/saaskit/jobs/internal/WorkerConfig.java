@@ -40,9 +40,9 @@ public record WorkerConfig(
     queues = List.copyOf(queues);
   }
 
-  /** A job type this worker runs. */
+  /** A job type this worker runs; {@code timeout} applies to jobs enqueued without one (null = none). */
   public record Handler(String type, Class<?> payloadType, JobHandler<Object> handler, Duration leaseDuration,
-      RetryPolicy retryPolicy) {}
+      RetryPolicy retryPolicy, @Nullable Duration timeout) {}
 
   /** A queue this worker serves. {@code tenantCap} 0 means no per-tenant cap. */
   public record Queue(String name, int concurrency, int tenantCap) {}

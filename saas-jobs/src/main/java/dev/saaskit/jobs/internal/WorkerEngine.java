@@ -492,10 +492,12 @@ public final class WorkerEngine {
       @Nullable Throwable error = null;
       boolean permanent = false;
       job.handlerStarted(Thread.currentThread());
-      Long timeoutMillis = job.timeoutMillis;
+      Long timeoutMillis = job.timeoutMillis != null ? job.timeoutMillis
+          : handler.timeout() != null ? Long.valueOf(handler.timeout().toMillis()) : null;
       ScheduledFuture<?> timeout = null;
       try {
         if (timeoutMillis != null) {
+          job.timeLimit(timeoutMillis);
           timeout = timeouts.schedule(job::timeOut, timeoutMillis, TimeUnit.MILLISECONDS);
         }
         Object payload;
@@ -565,7 +567,7 @@ public final class WorkerEngine {
       return new WorkerOutcome(job, WorkerOutcome.Kind.CANCELLED, null, why, null, progress);
     }
     if (job.timedOut()) {
-      return failure(job, retry, WorkerErrors.describe("timed out after " + job.timeoutMillis
+      return failure(job, retry, WorkerErrors.describe("timed out after " + job.timeLimitMillis()
           + " ms; the handler was interrupted", error), false, progress);
     }
     if (error == null) {

@@ -35,6 +35,7 @@ final class WorkerJob implements JobContext {
   private @Nullable Thread runner;
   private boolean handlerDone;
   private boolean timedOut;
+  private long timeLimitMillis;
   private boolean released;
 
   private @Nullable Float progress;
@@ -178,6 +179,14 @@ final class WorkerJob implements JobContext {
     timedOut = true;
     runner.interrupt();
     return true;
+  }
+
+  synchronized void timeLimit(long millis) {
+    timeLimitMillis = millis;
+  }
+
+  synchronized long timeLimitMillis() {
+    return timeLimitMillis;
   }
 
   synchronized boolean timedOut() {

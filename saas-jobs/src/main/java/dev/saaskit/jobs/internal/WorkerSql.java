@@ -19,8 +19,8 @@ final class WorkerSql {
 
   WorkerSql(String schema) {
     String jobs = SqlNames.quoteIdent(schema) + ".jobs";
-    this.channel = schema + "_wakeup";
-    this.listen = "LISTEN " + SqlNames.quoteIdent(channel);
+    this.channel = Channels.wakeup(schema);
+    this.listen = Channels.listenSql(schema);
     this.claim = WorkerStatement.of(claimSql(jobs, false));
     this.claimCapped = WorkerStatement.of(claimSql(jobs, true));
     this.probe = "SELECT count(*) FROM (SELECT 1 FROM " + jobs + " LIMIT 1) AS one";
