@@ -111,9 +111,12 @@ final class WorkerSql {
         + " WHERE n.queue = {queue}";
     String upToCursor = " AND (j.queue, j.tenant_id) <= ({queue}, {cursor})";
     String due = "j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types})";
-    String firstJobs = " SELECT j.id, row_number() OVER (ORDER BY j.priority, j.run_at, j.id) AS rn FROM "
+    // tenant_id leads the order (constant within one tenant) so that for system jobs, found with tenant_id IS NULL,
+    // the planner still reads them in index order instead of sorting all of them
+    String tenantOrder = "j.tenant_id, j.priority, j.run_at, j.id";
+    String firstJobs = " SELECT j.id, row_number() OVER (ORDER BY " + tenantOrder + ") AS rn FROM "
         + jobs + " AS j WHERE " + pending + " AND %s AND " + due
-        + " ORDER BY j.priority, j.run_at, j.id LIMIT (SELECT k FROM per_tenant)";
+        + " ORDER BY " + tenantOrder + " LIMIT (SELECT k FROM per_tenant)";
     return "WITH RECURSIVE"
         + " handled(type, lease_ms) AS (SELECT * FROM unnest({types}::text[], {leases}::bigint[])),"
         + " walk_after(tenant_id, depth) AS ("
