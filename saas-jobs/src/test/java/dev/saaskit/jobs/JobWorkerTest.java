@@ -116,7 +116,9 @@ class JobWorkerTest {
   void progressIsWrittenWhileRunningAndCancellationIsCooperative() throws Exception {
     AtomicBoolean sawCancel = new AtomicBoolean();
     try (HikariDataSource pool = kit.workerPool("cancel-test", 6);
-        JobWorker worker = worker(pool, "cancel").handler("long", JsonNode.class, (payload, ctx) -> {
+        // a 30 s lease: the next full heartbeat is 10 s away, the cancel must arrive with a progress tick (100 ms)
+        JobWorker worker = worker(pool, "cancel").leaseDuration(Duration.ofSeconds(30))
+            .handler("long", JsonNode.class, (payload, ctx) -> {
           ctx.progress(0.25, "a quarter done");
           long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
           while (!ctx.isCancellationRequested() && System.nanoTime() < deadline) {
@@ -133,7 +135,7 @@ class JobWorkerTest {
       assertThat(kit.row(id).state()).isEqualTo("running");
       // what JobQueue.cancel does for a running job
       kit.execute("UPDATE saaskit_jobs.jobs SET cancel_requested = true WHERE id = " + id);
-      kit.awaitState(id, "cancelled", WAIT);
+      kit.awaitState(id, "cancelled", Duration.ofSeconds(5));
       assertThat(sawCancel).isTrue();
       WorkerTestKit.Row row = kit.row(id);
       assertThat(row.result()).isNull();

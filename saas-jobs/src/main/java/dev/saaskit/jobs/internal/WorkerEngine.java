@@ -675,6 +675,8 @@ public final class WorkerEngine {
       }
       if (full) {
         nextFullHeartbeatNanos = now + TimeUnit.MILLISECONDS.toNanos(config.shortestLease().toMillis() / 3);
+      } else {
+        checkCancellation(jobs);
       }
       if (jobs.isEmpty()) {
         return;
@@ -747,6 +749,41 @@ public final class WorkerEngine {
       }
     } finally {
       rowWrites.unlock();
+    }
+  }
+
+  /** Between heartbeats: tells running jobs (other than {@code beingWritten}) about cancel requests. */
+  private void checkCancellation(List<WorkerJob> beingWritten) {
+    List<WorkerJob> others = new ArrayList<>();
+    for (WorkerJob job : inFlight.values()) {
+      if (!job.cancelRequested() && !job.handlerDone() && !beingWritten.contains(job)) {
+        others.add(job);
+      }
+    }
+    if (others.isEmpty()) {
+      return;
+    }
+    Map<Long, WorkerJob> byId = new HashMap<>();
+    for (WorkerJob job : others) {
+      byId.put(job.id, job);
+    }
+    try (Connection c = config.dataSource().getConnection()) {
+      if (!c.getAutoCommit()) {
+        c.setAutoCommit(true);
+      }
+      try (PreparedStatement st = c.prepareStatement(sql.cancelled)) {
+        st.setArray(1, c.createArrayOf("int8", byId.keySet().toArray(new Long[0])));
+        try (ResultSet rs = st.executeQuery()) {
+          while (rs.next()) {
+            WorkerJob job = byId.get(rs.getLong(1));
+            if (job != null) {
+              job.requestCancel();
+            }
+          }
+        }
+      }
+    } catch (SQLException e) {
+      log.debug("job worker {}: checking for cancel requests failed: {}", config.workerId(), e.getMessage());
     }
   }
 

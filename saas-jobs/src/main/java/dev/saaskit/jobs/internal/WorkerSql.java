@@ -13,6 +13,7 @@ final class WorkerSql {
   final String finish;
   final String rescue;
   final String depth;
+  final String cancelled;
   final String probe;
   final String listen;
   final String channel;
@@ -74,6 +75,9 @@ final class WorkerSql {
         + " attempt ' || j.attempts"
         + " FROM expired AS e WHERE j.id = e.id"
         + " RETURNING j.id, j.queue, j.type, j.state, e.worker_id";
+
+    // between heartbeats: a read-only look for cancel requests, so a cancel reaches a running job within a tick
+    this.cancelled = "SELECT id FROM " + jobs + " WHERE id = ANY (?) AND cancel_requested AND state = 'running'";
 
     this.depth = "SELECT queue, count(*), coalesce(extract(epoch FROM now() - min(run_at)), 0)"
         + " FROM " + jobs + " WHERE state = 'pending' AND queue = ANY (?) AND run_at <= now() GROUP BY queue";
