@@ -37,9 +37,9 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>The worker's data source must log in as a role granted with {@link JobsSchema#grantWorker}: it sees the jobs
- * of every tenant through its own policy, without owning the table or bypassing RLS. It needs about four
- * connections plus the concurrency of nothing else (handlers use the application's own data source), and with
- * {@code listen(true)} one more connection held for {@code LISTEN}.
+ * of every tenant through its own policy, without owning the table or bypassing RLS. The worker uses three
+ * connections at a time (claims, outcomes, heartbeats), plus one held for {@code LISTEN} with {@code listen(true)};
+ * handlers use the application's own data source.
  *
  * <p>Guarantees: a job's handler runs at least once per attempt and may run again if a worker dies or stalls past
  * its lease; a job is completed at most once (outcomes are fenced by the lease epoch). See docs/jobs-workers.md.

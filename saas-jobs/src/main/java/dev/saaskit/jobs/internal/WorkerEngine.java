@@ -224,15 +224,15 @@ public final class WorkerEngine {
     }
     boolean finished = awaitPools(deadline);
     if (!finished) {
-      int released = 0;
+      List<Long> released = new ArrayList<>();
       for (WorkerJob job : inFlight.values()) {
         if (!job.handlerDone()) {
           job.release();
-          released++;
+          released.add(job.id);
         }
       }
-      log.info("job worker {}: shutdown timeout reached, interrupting and releasing {} running job(s)",
-          config.workerId(), released);
+      log.info("job worker {}: shutdown timeout reached, interrupting and releasing {} running job(s): {}",
+          config.workerId(), released.size(), released.size() <= 50 ? released : released.subList(0, 50) + "...");
       awaitPools(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RELEASE_GRACE_MILLIS));
       for (WorkerJob job : inFlight.values()) {
         if (job.decided.compareAndSet(false, true)) {
@@ -336,7 +336,10 @@ public final class WorkerEngine {
             again = true;
           }
         }
-        wait = Math.min(wait, q.nextPollNanos - System.nanoTime());
+        if (!frozen && q.free() > 0) {
+          // a queue with no free slot waits for one to free up (which wakes the dispatcher), not for its poll
+          wait = Math.min(wait, q.nextPollNanos - System.nanoTime());
+        }
       }
       if (!again) {
         try {
@@ -559,12 +562,14 @@ public final class WorkerEngine {
   private WorkerOutcome decide(WorkerJob job, RetryPolicy retry, @Nullable Object returned,
       @Nullable Throwable error, boolean permanentFailure) {
     WorkerJob.Progress progress = job.latestProgress();
-    if (job.released()) {
-      return new WorkerOutcome(job, WorkerOutcome.Kind.RELEASED, null, null, null, progress);
-    }
     if (job.cancelRequested()) {
       String why = error == null ? null : WorkerErrors.describe("cancelled; the handler ended with:", error);
       return new WorkerOutcome(job, WorkerOutcome.Kind.CANCELLED, null, why, null, progress);
+    }
+    if (job.released() && error != null) {
+      // interrupted by shutdown: not the job's failure. A handler that still returned normally finished its work,
+      // and completes below.
+      return new WorkerOutcome(job, WorkerOutcome.Kind.RELEASED, null, null, null, progress);
     }
     if (job.timedOut()) {
       return failure(job, retry, WorkerErrors.describe("timed out after " + job.timeLimitMillis()
