@@ -3,6 +3,7 @@ package dev.saaskit.jobs;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.random.RandomGenerator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How long a failed job waits before its next attempt: exponential backoff with a cap and jitter.
@@ -129,7 +130,7 @@ public final class RetryPolicy {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof RetryPolicy && ((RetryPolicy) o).baseDelay.equals(baseDelay)
         && ((RetryPolicy) o).maxDelay.equals(maxDelay) && ((RetryPolicy) o).jitter == jitter;
   }

@@ -235,6 +235,23 @@ class JobWorkerTest {
   }
 
   @Test
+  void aKilledListenConnectionIsReplacedAndWakeUpsWorkAgain() {
+    String listening = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'relisten-test'"
+        + " AND query LIKE 'LISTEN%'";
+    try (HikariDataSource pool = kit.workerPool("relisten-test", 6);
+        JobWorker worker = JobWorker.builder(pool).queue("relisten", 2).pollInterval(Duration.ofMinutes(1))
+            .handler("ping", JsonNode.class, (payload, ctx) -> null).build().start()) {
+      WorkerTestKit.await("the worker listens", WAIT, () -> kit.count(listening) == 1);
+      long pid = kit.count(listening.replace("count(*)", "pid"));
+      assertThat(kit.count("SELECT count(pg_terminate_backend(" + pid + "))")).isEqualTo(1);
+      WorkerTestKit.await("a new LISTEN session", WAIT, () -> kit.count(listening + " AND pid <> " + pid) == 1);
+      // the poll is a minute away: only the new LISTEN can start this job in time
+      long id = kit.insert("acme", "relisten", "ping", "{}");
+      kit.awaitState(id, "completed", Duration.ofSeconds(5));
+    }
+  }
+
+  @Test
   void pollingModeRunsJobsWithoutListen() {
     try (HikariDataSource pool = kit.workerPool("polling-test", 6);
         JobWorker worker = worker(pool, "polled").listen(false).pollInterval(Duration.ofMillis(100))

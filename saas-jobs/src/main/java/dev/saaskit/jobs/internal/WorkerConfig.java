@@ -35,6 +35,7 @@ public record WorkerConfig(
     Duration metricsInterval,
     int maxResultBytes) {
 
+  /** Copies the collections, so the configuration cannot change after it is built. */
   public WorkerConfig {
     handlers = Map.copyOf(handlers);
     queues = List.copyOf(queues);

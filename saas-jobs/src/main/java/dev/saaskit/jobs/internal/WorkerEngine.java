@@ -74,6 +74,7 @@ public final class WorkerEngine {
   private volatile boolean crashed;
   private long nextFullHeartbeatNanos;
 
+  /** A worker for {@code config}; nothing starts until {@link #start()}. */
   public WorkerEngine(WorkerConfig config) {
     this.config = config;
     this.sql = new WorkerSql(config.schema().schema());
@@ -110,12 +111,14 @@ public final class WorkerEngine {
     };
   }
 
+  /** The id written to the rows this worker holds. */
   public String workerId() {
     return config.workerId();
   }
 
   // ---------------------------------------------------------------- lifecycle
 
+  /** Checks the table, opens LISTEN, starts the threads; once only. */
   public void start() {
     synchronized (lifecycle) {
       if (state != State.NEW) {
