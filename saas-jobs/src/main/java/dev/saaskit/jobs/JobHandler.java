@@ -1,0 +1,37 @@
+package dev.saaskit.jobs;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The code that runs one job type. A {@link JobWorker} calls it on one of its queue's threads, inside
+ * {@link dev.saaskit.core.TenantContext} of the job's tenant (no tenant for a system job), so tenant-scoped data
+ * access and caches behave as they do in a request.
+ *
+ * <p>Execution is at least once: a job whose worker died is run again after its lease expires, so a handler must
+ * be idempotent (or use the job id as an idempotency key). Throwing fails the attempt, which is retried with
+ * backoff until the job's attempts run out; throw {@link JobFailedPermanently} to stop retrying at once.
+ *
+ * <pre>{@code
+ * JobHandler<Invoice> send = (invoice, ctx) -> {
+ *   ctx.progress(0.5, "rendering");
+ *   return mailer.send(invoice);   // stored as the job's JSON result
+ * };
+ * }</pre>
+ *
+ * @param <P> the payload type, read from the job's JSON payload with the worker's ObjectMapper
+ */
+@FunctionalInterface
+public interface JobHandler<P> {
+
+  /**
+   * Runs the job.
+   *
+   * @param payload the job's payload
+   * @param context the job's id, tenant and attempt, progress reporting and cancellation
+   * @return a small value stored as the job's JSON result, or {@code null} for none (then a value given to
+   *     {@link JobContext#result(Object)} is stored, if any)
+   * @throws Exception to fail this attempt
+   */
+  @Nullable
+  Object handle(P payload, JobContext context) throws Exception;
+}

@@ -1,0 +1,433 @@
+package dev.saaskit.jobs;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.saaskit.jobs.internal.Channels;
+import dev.saaskit.jobs.internal.WorkerConfig;
+import dev.saaskit.jobs.internal.WorkerEngine;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.random.RandomGenerator;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Runs jobs: claims them from the job table fairly across tenants, runs each handler inside
+ * {@link dev.saaskit.core.TenantContext} of the job's tenant on a bounded pool per queue, records outcomes in
+ * batches, retries failures with backoff, keeps leases alive with heartbeats and rescues the jobs of workers that
+ * died. Any number of workers, in one process or many, may serve the same queues.
+ *
+ * <pre>{@code
+ * JobWorker worker = JobWorker.builder(workerDataSource)        // the worker role's pool, see JobsSchema.grantWorker
+ *     .handler("send-invoice", InvoiceJob.class, (job, ctx) -> invoices.send(job.invoiceId()))
+ *     .queue("default", 8)
+ *     .build()
+ *     .start();
+ * ...
+ * worker.close();                                                // graceful: finish or release, then stop
+ * }</pre>
+ *
+ * <p>The worker's data source must log in as a role granted with {@link JobsSchema#grantWorker}: it sees the jobs
+ * of every tenant through its own policy, without owning the table or bypassing RLS. The worker uses three
+ * connections at a time (claims, outcomes, heartbeats), plus one held for {@code LISTEN} with {@code listen(true)};
+ * handlers use the application's own data source.
+ *
+ * <p>Guarantees: a job's handler runs at least once per attempt and may run again if a worker dies or stalls past
+ * its lease; a job is completed at most once (outcomes are fenced by the lease epoch). See docs/jobs-workers.md.
+ */
+public final class JobWorker implements AutoCloseable {
+  private final WorkerEngine engine;
+
+  private JobWorker(WorkerEngine engine) {
+    this.engine = engine;
+  }
+
+  /**
+   * A builder for a worker that claims through {@code workerDataSource}.
+   *
+   * @param workerDataSource a pool logged in as the worker role (granted with {@link JobsSchema#grantWorker})
+   */
+  public static Builder builder(DataSource workerDataSource) {
+    return new Builder(Objects.requireNonNull(workerDataSource, "workerDataSource"));
+  }
+
+  /**
+   * Starts claiming: checks that the job table is readable, opens the {@code LISTEN} connection (when enabled),
+   * then starts the threads. Returns once wake-ups are being listened for.
+   *
+   * @return this worker
+   * @throws dev.saaskit.core.SaasException if the table cannot be read or LISTEN fails; the message says what to fix
+   * @throws IllegalStateException if the worker was started or closed before
+   */
+  public JobWorker start() {
+    engine.start();
+    return this;
+  }
+
+  /** This worker's id, stored in the {@code worker_id} column of the jobs it holds and in its logs. */
+  public String workerId() {
+    return engine.workerId();
+  }
+
+  /**
+   * Graceful shutdown: stops claiming, waits up to {@code shutdownTimeout} for running handlers, then interrupts
+   * the others and releases their jobs (pending again, the attempt not counted), records all outcomes, and stops
+   * heartbeats and the LISTEN connection. Idempotent; concurrent callers wait for the first.
+   */
+  @Override
+  public void close() {
+    engine.close();
+  }
+
+  /** Test hook: dies like a killed process (nothing released, nothing written). Not API. */
+  void crashForTesting() {
+    engine.crash();
+  }
+
+  /** Test hook: stalls claims, heartbeats and rescue while handlers run on. Not API. */
+  void freezeForTesting() {
+    engine.freeze();
+  }
+
+  /**
+   * Per job type settings. Unset values fall back to the worker's defaults ({@link Builder#leaseDuration},
+   * {@link Builder#retryPolicy}); a job's own timeout (set at enqueue) wins over {@code timeout}.
+   *
+   * @param leaseDuration how long a claim lasts without a heartbeat before the job is rescued; null = default
+   * @param retryPolicy the backoff between attempts; null = default
+   * @param timeout the time limit of one attempt for jobs enqueued without one; null = no limit
+   */
+  public record HandlerOptions(@Nullable Duration leaseDuration, @Nullable RetryPolicy retryPolicy,
+      @Nullable Duration timeout) {
+
+    /**
+     * @throws IllegalArgumentException if the lease is shorter than {@link Builder#MIN_LEASE} or the timeout is
+     *     under 1 ms
+     */
+    public HandlerOptions {
+      if (leaseDuration != null) {
+        requireLease(leaseDuration);
+      }
+      if (timeout != null && timeout.toMillis() < 1) {
+        throw new IllegalArgumentException("timeout must be >= 1 ms but was " + timeout);
+      }
+    }
+
+    /** No overrides. */
+    public static HandlerOptions defaults() {
+      return new HandlerOptions(null, null, null);
+    }
+
+    /** These options with another lease duration. */
+    public HandlerOptions withLeaseDuration(Duration leaseDuration) {
+      return new HandlerOptions(Objects.requireNonNull(leaseDuration, "leaseDuration"), retryPolicy, timeout);
+    }
+
+    /** These options with another retry policy. */
+    public HandlerOptions withRetryPolicy(RetryPolicy retryPolicy) {
+      return new HandlerOptions(leaseDuration, Objects.requireNonNull(retryPolicy, "retryPolicy"), timeout);
+    }
+
+    /** These options with a time limit for jobs enqueued without one. */
+    public HandlerOptions withTimeout(Duration timeout) {
+      return new HandlerOptions(leaseDuration, retryPolicy, Objects.requireNonNull(timeout, "timeout"));
+    }
+  }
+
+  private static Duration requireLease(Duration lease) {
+    if (lease.compareTo(Builder.MIN_LEASE) < 0) {
+      throw new IllegalArgumentException("leaseDuration must be >= " + Builder.MIN_LEASE.toMillis() + " ms but was "
+          + lease.toMillis() + " ms");
+    }
+    return lease;
+  }
+
+  /**
+   * Builds a {@link JobWorker}. Every setting has a default except the handlers: at least one is required. Setters
+   * check their argument at once and name the bad value.
+   */
+  public static final class Builder {
+    /** The shortest lease accepted: heartbeats run every third of it, so shorter leases expire on a busy host. */
+    public static final Duration MIN_LEASE = Duration.ofMillis(500);
+
+    private static final AtomicInteger WORKERS_IN_JVM = new AtomicInteger();
+
+    private final DataSource dataSource;
+    private @Nullable DataSource listenDataSource;
+    private JobsSchema schema = JobsSchema.defaults();
+    private final Map<String, PendingHandler> handlers = new LinkedHashMap<>();
+    private final Map<String, WorkerConfig.Queue> queues = new LinkedHashMap<>();
+    private @Nullable ObjectMapper objectMapper;
+    private Clock clock = Clock.systemUTC();
+    private @Nullable RandomGenerator random;
+    private Duration pollInterval = Duration.ofSeconds(1);
+    private boolean listen = true;
+    private int batchSize = 32;
+    private Duration shutdownTimeout = Duration.ofSeconds(30);
+    private @Nullable String workerId;
+    private @Nullable Object meterRegistry;
+    private Duration leaseDuration = Duration.ofSeconds(30);
+    private RetryPolicy retryPolicy = RetryPolicy.defaults();
+    private Duration progressInterval = Duration.ofSeconds(1);
+    private Duration metricsInterval = Duration.ofSeconds(15);
+    private int maxResultBytes = 64 * 1024;
+
+    private Builder(DataSource dataSource) {
+      this.dataSource = dataSource;
+    }
+
+    private record PendingHandler(String type, Class<?> payloadType, JobHandler<Object> handler,
+        HandlerOptions options) {}
+
+    /** The schema holding the job table. Default {@link JobsSchema#defaults()}. */
+    public Builder schema(JobsSchema schema) {
+      this.schema = Objects.requireNonNull(schema, "schema");
+      return this;
+    }
+
+    /**
+     * Registers the handler of a job type, with the worker's default lease and retry policy. The worker claims
+     * only jobs of registered types; jobs of other types stay pending for workers that have their handler.
+     *
+     * @param type the job type, as given to {@code JobRequest.builder(type, payload)}
+     * @param payloadType the class the JSON payload is read into ({@code JsonNode.class} for the raw tree)
+     * @throws IllegalArgumentException if the type is blank or already registered
+     */
+    public <P> Builder handler(String type, Class<P> payloadType, JobHandler<P> handler) {
+      return handler(type, payloadType, handler, HandlerOptions.defaults());
+    }
+
+    /** Like {@link #handler(String, Class, JobHandler)}, with per-type options (lease, retry policy). */
+    @SuppressWarnings("unchecked")
+    public <P> Builder handler(String type, Class<P> payloadType, JobHandler<P> handler, HandlerOptions options) {
+      Objects.requireNonNull(type, "type");
+      Objects.requireNonNull(payloadType, "payloadType");
+      Objects.requireNonNull(handler, "handler");
+      Objects.requireNonNull(options, "options");
+      if (type.isBlank()) {
+        throw new IllegalArgumentException("job type must not be blank");
+      }
+      if (handlers.containsKey(type)) {
+        throw new IllegalArgumentException("a handler for job type '" + type + "' is already registered");
+      }
+      handlers.put(type, new PendingHandler(type, payloadType, (JobHandler<Object>) handler, options));
+      return this;
+    }
+
+    /**
+     * Serves {@code name} with at most {@code concurrency} handlers running at once. Without any call, the worker
+     * serves queue {@code "default"} with concurrency 8.
+     *
+     * @throws IllegalArgumentException if the name is blank, already added, or concurrency is under 1
+     */
+    public Builder queue(String name, int concurrency) {
+      return queue(name, concurrency, 0);
+    }
+
+    /**
+     * Serves {@code name} like {@link #queue(String, int)}, running at most {@code tenantConcurrencyCap} jobs of
+     * any one tenant at once across all workers of this queue (enforced in the claim; claims of a capped queue
+     * take turns through an advisory lock). 0 means no cap.
+     *
+     * @throws IllegalArgumentException if the cap is negative
+     */
+    public Builder queue(String name, int concurrency, int tenantConcurrencyCap) {
+      Objects.requireNonNull(name, "name");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("queue name must not be blank");
+      }
+      if (queues.containsKey(name)) {
+        throw new IllegalArgumentException("queue '" + name + "' is already added");
+      }
+      if (concurrency < 1) {
+        throw new IllegalArgumentException("concurrency must be >= 1 but was " + concurrency);
+      }
+      if (tenantConcurrencyCap < 0) {
+        throw new IllegalArgumentException("tenantConcurrencyCap must be >= 0 (0 = no cap) but was "
+            + tenantConcurrencyCap);
+      }
+      queues.put(name, new WorkerConfig.Queue(name, concurrency, tenantConcurrencyCap));
+      return this;
+    }
+
+    /** Reads payloads and writes results. Default: a mapper with the modules found on the class path. */
+    public Builder objectMapper(ObjectMapper objectMapper) {
+      this.objectMapper = Objects.requireNonNull(objectMapper, "objectMapper");
+      return this;
+    }
+
+    /**
+     * The clock for scheduling decisions: a retry runs at this clock's time of the failure plus the backoff, and
+     * a job is due when {@code run_at <= greatest(database now(), clock)}. Leases use the database clock.
+     * Default {@link Clock#systemUTC()}.
+     */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** The source of retry jitter (used under a lock, so any generator works). Default a new {@link Random}. */
+    public Builder random(RandomGenerator random) {
+      this.random = Objects.requireNonNull(random, "random");
+      return this;
+    }
+
+    /**
+     * How often each queue is polled when no NOTIFY arrives: the fallback when notifications are lost and the
+     * only trigger with {@code listen(false)}. It also bounds how late a delayed job or a retry starts. Default 1 s.
+     */
+    public Builder pollInterval(Duration pollInterval) {
+      this.pollInterval = positive("pollInterval", pollInterval, Duration.ofMillis(10));
+      return this;
+    }
+
+    /**
+     * Whether to hold a connection in {@code LISTEN <schema>_wakeup} for instant wake-ups on enqueue. Turn it off
+     * behind PgBouncer in transaction pooling mode (LISTEN needs a session), or give {@link #listenDataSource}
+     * a direct connection. Default true.
+     */
+    public Builder listen(boolean listen) {
+      this.listen = listen;
+      return this;
+    }
+
+    /** Where the LISTEN connection comes from. Default: the worker data source. */
+    public Builder listenDataSource(DataSource listenDataSource) {
+      this.listenDataSource = Objects.requireNonNull(listenDataSource, "listenDataSource");
+      return this;
+    }
+
+    /** The most jobs one claim query takes for one queue (never more than the queue's free slots). Default 32. */
+    public Builder batchSize(int batchSize) {
+      if (batchSize < 1 || batchSize > 1000) {
+        throw new IllegalArgumentException("batchSize must be within [1, 1000] but was " + batchSize);
+      }
+      this.batchSize = batchSize;
+      return this;
+    }
+
+    /** How long {@link JobWorker#close()} waits for running handlers before releasing their jobs. Default 30 s. */
+    public Builder shutdownTimeout(Duration shutdownTimeout) {
+      Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
+      if (shutdownTimeout.isNegative()) {
+        throw new IllegalArgumentException("shutdownTimeout must not be negative but was " + shutdownTimeout);
+      }
+      this.shutdownTimeout = shutdownTimeout;
+      return this;
+    }
+
+    /** This worker's id in the job rows and logs. Default {@code <host>-<pid>-<n>}. */
+    public Builder workerId(String workerId) {
+      Objects.requireNonNull(workerId, "workerId");
+      if (workerId.isBlank() || workerId.length() > 200 || workerId.indexOf('\0') >= 0) {
+        throw new IllegalArgumentException("workerId must be 1 to 200 printable characters but was '" + workerId
+            + "'");
+      }
+      this.workerId = workerId;
+      return this;
+    }
+
+    /** Registers the worker's meters ({@code saaskit.jobs.*}). Default: no meters. */
+    public Builder meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+      return this;
+    }
+
+    /**
+     * The default lease of a claimed job: without a heartbeat for this long (on the database clock) it is rescued
+     * and retried by another worker. Heartbeats run every third of the shortest lease. Default 30 s, at least
+     * {@link #MIN_LEASE}.
+     */
+    public Builder leaseDuration(Duration leaseDuration) {
+      this.leaseDuration = requireLease(Objects.requireNonNull(leaseDuration, "leaseDuration"));
+      return this;
+    }
+
+    /** The default retry policy. Default {@link RetryPolicy#defaults()}. */
+    public Builder retryPolicy(RetryPolicy retryPolicy) {
+      this.retryPolicy = Objects.requireNonNull(retryPolicy, "retryPolicy");
+      return this;
+    }
+
+    /** How often reported progress is written (between heartbeats). Default 1 s. */
+    public Builder progressInterval(Duration progressInterval) {
+      this.progressInterval = positive("progressInterval", progressInterval, Duration.ofMillis(50));
+      return this;
+    }
+
+    /** How often the queue depth and age gauges are refreshed (only with a meter registry). Default 15 s. */
+    public Builder metricsInterval(Duration metricsInterval) {
+      this.metricsInterval = positive("metricsInterval", metricsInterval, Duration.ofMillis(100));
+      return this;
+    }
+
+    /**
+     * The largest JSON result stored, in UTF-8 bytes; a larger result is dropped (the job still completes, with a
+     * note in {@code last_error}). Default 64 KiB.
+     */
+    public Builder maxResultBytes(int maxResultBytes) {
+      if (maxResultBytes < 16) {
+        throw new IllegalArgumentException("maxResultBytes must be >= 16 but was " + maxResultBytes);
+      }
+      this.maxResultBytes = maxResultBytes;
+      return this;
+    }
+
+    private static Duration positive(String name, Duration value, Duration min) {
+      Objects.requireNonNull(value, name);
+      if (value.compareTo(min) < 0) {
+        throw new IllegalArgumentException(name + " must be >= " + min.toMillis() + " ms but was " + value);
+      }
+      return value;
+    }
+
+    /**
+     * The worker, not started yet.
+     *
+     * @throws IllegalStateException if no handler was registered
+     */
+    public JobWorker build() {
+      if (handlers.isEmpty()) {
+        throw new IllegalStateException("a JobWorker needs at least one handler: call handler(type, payloadClass,"
+            + " handler) before build()");
+      }
+      List<WorkerConfig.Queue> served = new ArrayList<>(queues.values());
+      if (served.isEmpty()) {
+        served.add(new WorkerConfig.Queue("default", 8, 0));
+      }
+      Map<String, WorkerConfig.Handler> resolved = new LinkedHashMap<>();
+      for (PendingHandler h : handlers.values()) {
+        Duration lease = h.options().leaseDuration() != null ? h.options().leaseDuration() : leaseDuration;
+        RetryPolicy retry = h.options().retryPolicy() != null ? h.options().retryPolicy() : retryPolicy;
+        resolved.put(h.type(), new WorkerConfig.Handler(h.type(), h.payloadType(), h.handler(), lease, retry,
+            h.options().timeout()));
+      }
+      String id = workerId != null ? workerId : defaultWorkerId();
+      Channels.wakeup(schema.schema()); // fails fast on a schema name too long for a channel
+      WorkerConfig config = new WorkerConfig(dataSource, listenDataSource != null ? listenDataSource : dataSource,
+          schema, resolved, served,
+          objectMapper != null ? objectMapper : JsonMapper.builder().findAndAddModules().build(), clock,
+          random != null ? random : new Random(), pollInterval, listen, batchSize, shutdownTimeout, id,
+          meterRegistry, progressInterval, metricsInterval, maxResultBytes);
+      return new JobWorker(new WorkerEngine(config));
+    }
+
+    private static String defaultWorkerId() {
+      String host = System.getenv("HOSTNAME");
+      if (host == null || host.isBlank()) {
+        host = "host";
+      }
+      return host.toLowerCase(Locale.ROOT) + "-" + ProcessHandle.current().pid() + "-"
+          + WORKERS_IN_JVM.incrementAndGet();
+    }
+  }
+}

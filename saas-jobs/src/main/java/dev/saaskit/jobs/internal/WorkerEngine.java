@@ -1,0 +1,861 @@
+package dev.saaskit.jobs.internal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantContext;
+import dev.saaskit.core.TenantId;
+import dev.saaskit.jobs.JobFailedPermanently;
+import dev.saaskit.jobs.RetryPolicy;
+import java.nio.charset.StandardCharsets;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running worker behind {@code JobWorker}: a dispatcher thread that claims, a bounded pool per queue that runs
+ * handlers, a flusher thread that records outcomes, a maintenance thread for heartbeats, rescue and gauges, and
+ * optionally a listener thread. Not API.
+ */
+public final class WorkerEngine {
+  private static final Logger log = LoggerFactory.getLogger("dev.saaskit.jobs.JobWorker");
+  private static final int RESCUE_BATCH = 100;
+  private static final int RESCUE_ROUNDS = 20;
+  private static final int CLAIM_WINDOW_ROUNDS = 4;
+  private static final long RELEASE_GRACE_MILLIS = 2000;
+
+  private enum State { NEW, RUNNING, CLOSING, CLOSED }
+
+  private final WorkerConfig config;
+  private final WorkerSql sql;
+  private final WorkerMeters meters;
+  private final Map<String, WorkerQueue> queues = new LinkedHashMap<>();
+  private final ConcurrentHashMap<Long, WorkerJob> inFlight = new ConcurrentHashMap<>();
+  private final ReentrantLock rowWrites = new ReentrantLock();
+  private final WorkerSignal signal = new WorkerSignal();
+  private final WorkerFlusher flusher;
+  private final @Nullable WorkerListener listener;
+  private final ScheduledThreadPoolExecutor maintenance;
+  private final ScheduledThreadPoolExecutor timeouts;
+  private final Thread dispatcher;
+  private final String[] handledTypes;
+  private final Long[] handledLeases;
+  private final int claimWindow;
+  private final CountDownLatch closed = new CountDownLatch(1);
+
+  private final Object lifecycle = new Object();
+  private State state = State.NEW;
+  private volatile boolean claiming;
+  private volatile boolean frozen;
+  private volatile boolean crashed;
+  private long nextFullHeartbeatNanos;
+
+  /** A worker for {@code config}; nothing starts until {@link #start()}. */
+  public WorkerEngine(WorkerConfig config) {
+    this.config = config;
+    this.sql = new WorkerSql(config.schema().schema());
+    this.meters = WorkerMeters.of(config.meterRegistry(),
+        config.queues().stream().map(WorkerConfig.Queue::name).toList());
+    String prefix = "saaskit-jobs-" + config.workerId();
+    for (WorkerConfig.Queue q : config.queues()) {
+      queues.put(q.name(), new WorkerQueue(q.name(), q.concurrency(), q.tenantCap(), config.batchSize(),
+          threads(prefix + "-" + q.name() + "-")));
+    }
+    List<WorkerConfig.Handler> handlers = new ArrayList<>(config.handlers().values());
+    this.handledTypes = handlers.stream().map(WorkerConfig.Handler::type).toArray(String[]::new);
+    this.handledLeases = handlers.stream().map(h -> h.leaseDuration().toMillis()).toArray(Long[]::new);
+    this.claimWindow = Math.max(16, Math.min(512, 2 * config.batchSize()));
+    this.flusher = new WorkerFlusher(config.dataSource(), sql.finish, rowWrites, this::written, log,
+        prefix + "-flusher");
+    this.listener = config.listen()
+        ? new WorkerListener(config.listenDataSource(), sql.listen, this::notified, this::wakeAll, log,
+            prefix + "-listener")
+        : null;
+    this.maintenance = new ScheduledThreadPoolExecutor(1, threads(prefix + "-leases-"));
+    this.timeouts = new ScheduledThreadPoolExecutor(1, threads(prefix + "-timeouts-"));
+    this.timeouts.setRemoveOnCancelPolicy(true);
+    this.dispatcher = new Thread(this::dispatchLoop, prefix + "-dispatcher");
+    this.dispatcher.setDaemon(true);
+  }
+
+  private static ThreadFactory threads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /** The id written to the rows this worker holds. */
+  public String workerId() {
+    return config.workerId();
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Checks the table, opens LISTEN, starts the threads; once only. */
+  public void start() {
+    synchronized (lifecycle) {
+      if (state != State.NEW) {
+        throw new IllegalStateException("a JobWorker starts once; this one is " + state.name().toLowerCase()
+            + ". Build a new worker to start again.");
+      }
+      probe();
+      if (listener != null) {
+        listener.start();
+      }
+      flusher.start();
+      long shortest = config.shortestLease().toMillis();
+      long tick = Math.max(50, Math.min(config.progressInterval().toMillis(), shortest / 3));
+      nextFullHeartbeatNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(shortest / 3);
+      maintenance.scheduleWithFixedDelay(guarded("heartbeat", this::heartbeat), tick, tick, TimeUnit.MILLISECONDS);
+      long rescueEvery = Math.max(100, shortest / 2);
+      // workers started together should not rescue in lockstep: stagger by a fraction fixed per worker id
+      long stagger = Math.floorMod(config.workerId().hashCode(), Math.max(1, rescueEvery / 4));
+      maintenance.scheduleWithFixedDelay(guarded("rescue", this::rescue), stagger, rescueEvery + stagger,
+          TimeUnit.MILLISECONDS);
+      if (meters.wantsDepth()) {
+        long every = config.metricsInterval().toMillis();
+        maintenance.scheduleWithFixedDelay(guarded("queue depth", this::measureDepth), 0, every,
+            TimeUnit.MILLISECONDS);
+      }
+      claiming = true;
+      dispatcher.start();
+      state = State.RUNNING;
+      log.info("job worker {} started: queues {}, types {}, listen {}", config.workerId(), queues.keySet(),
+          config.handlers().keySet(), config.listen());
+    }
+  }
+
+  private void probe() {
+    try (Connection c = config.dataSource().getConnection(); Statement st = c.createStatement()) {
+      st.executeQuery(sql.probe).close();
+    } catch (SQLException e) {
+      throw new SaasException("the job worker cannot read " + config.schema().schema() + ".jobs: "
+          + e.getMessage() + ". Run JobsSchema.migrate(...) as the owner role and grant the worker's role with"
+          + " JobsSchema.grantWorker(connection, role).", e);
+    }
+  }
+
+  private Runnable guarded(String what, Runnable task) {
+    return () -> {
+      if (crashed) {
+        return;
+      }
+      try {
+        task.run();
+      } catch (RuntimeException e) {
+        log.warn("job worker {}: {} failed: {}", config.workerId(), what, e.toString());
+      }
+    };
+  }
+
+  /**
+   * Graceful shutdown: stop claiming, let running handlers finish until the shutdown timeout, interrupt and
+   * release the rest, record every outcome, then stop heartbeats. Idempotent; a second caller waits for the first.
+   */
+  public void close() {
+    synchronized (lifecycle) {
+      if (state == State.NEW) {
+        state = State.CLOSED;
+        closed.countDown();
+        return;
+      }
+      if (state != State.RUNNING) {
+        awaitClosed();
+        return;
+      }
+      state = State.CLOSING;
+    }
+    try {
+      shutDown();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      log.warn("job worker {}: shutdown interrupted; unfinished jobs are rescued after their leases expire",
+          config.workerId());
+    } finally {
+      synchronized (lifecycle) {
+        state = State.CLOSED;
+      }
+      closed.countDown();
+    }
+  }
+
+  private void awaitClosed() {
+    try {
+      closed.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void shutDown() throws InterruptedException {
+    long deadline = System.nanoTime() + config.shutdownTimeout().toNanos();
+    claiming = false;
+    signal.wake();
+    dispatcher.join();
+    if (listener != null) {
+      listener.stop();
+    }
+    for (WorkerQueue q : queues.values()) {
+      q.pool.shutdown();
+    }
+    boolean finished = awaitPools(deadline);
+    if (!finished) {
+      List<Long> released = new ArrayList<>();
+      for (WorkerJob job : inFlight.values()) {
+        if (!job.handlerDone()) {
+          job.release();
+          released.add(job.id);
+        }
+      }
+      log.info("job worker {}: shutdown timeout reached, interrupting and releasing {} running job(s): {}",
+          config.workerId(), released.size(), released.size() <= 50 ? released : released.subList(0, 50) + "...");
+      awaitPools(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(RELEASE_GRACE_MILLIS));
+      for (WorkerJob job : inFlight.values()) {
+        if (job.decided.compareAndSet(false, true)) {
+          // the handler ignores interrupts: give the job back anyway; whatever it returns later is dropped
+          flusher.submit(new WorkerOutcome(job, WorkerOutcome.Kind.RELEASED, null, null, null,
+              job.latestProgress()));
+        }
+      }
+    }
+    flusher.drainAndStop(Math.max(deadline, System.nanoTime() + TimeUnit.SECONDS.toNanos(5)));
+    maintenance.shutdownNow();
+    timeouts.shutdownNow();
+    maintenance.awaitTermination(5, TimeUnit.SECONDS);
+    meters.close();
+    log.info("job worker {} stopped", config.workerId());
+  }
+
+  private boolean awaitPools(long deadlineNanos) throws InterruptedException {
+    for (WorkerQueue q : queues.values()) {
+      long left = deadlineNanos - System.nanoTime();
+      if (left <= 0 || !q.pool.awaitTermination(left, TimeUnit.NANOSECONDS)) {
+        return queues.values().stream().allMatch(x -> x.pool.isTerminated());
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Test hook: behave like a process that died. Claims, heartbeats, rescue and outcome writes stop at once and
+   * nothing is released: every job this worker holds stays running until its lease expires.
+   */
+  public void crash() {
+    crashed = true;
+    frozen = true;
+    claiming = false;
+    flusher.abandon();
+    if (listener != null) {
+      listener.abandon();
+    }
+    maintenance.shutdownNow();
+    timeouts.shutdownNow();
+    for (WorkerQueue q : queues.values()) {
+      q.pool.shutdownNow();
+    }
+    dispatcher.interrupt();
+    synchronized (lifecycle) {
+      state = State.CLOSED;
+    }
+    closed.countDown();
+  }
+
+  /**
+   * Test hook: a worker that stalls (a long GC pause, a frozen VM): no claims, heartbeats or rescue, while its
+   * handlers keep running and their outcomes are still written, so they meet the lease fence.
+   */
+  public void freeze() {
+    frozen = true;
+  }
+
+  // ---------------------------------------------------------------- wake-ups
+
+  private void notified(String queue) {
+    WorkerQueue q = queues.get(queue);
+    if (q != null) {
+      q.notified.set(true);
+      signal.wake();
+    }
+  }
+
+  private void wakeAll() {
+    for (WorkerQueue q : queues.values()) {
+      q.notified.set(true);
+    }
+    signal.wake();
+  }
+
+  // ---------------------------------------------------------------- claiming
+
+  private void dispatchLoop() {
+    long pollNanos = config.pollInterval().toNanos();
+    long now = System.nanoTime();
+    for (WorkerQueue q : queues.values()) {
+      q.nextPollNanos = now;
+    }
+    while (claiming) {
+      boolean again = false;
+      long wait = pollNanos;
+      for (WorkerQueue q : queues.values()) {
+        if (!claiming) {
+          break;
+        }
+        int free = q.free();
+        now = System.nanoTime();
+        if (!frozen && free > 0 && (q.notified.get() || now - q.nextPollNanos >= 0
+            || q.productive && free >= q.refillThreshold)) {
+          q.notified.set(false);
+          int got = claim(q, Math.min(free, config.batchSize()));
+          q.nextPollNanos = System.nanoTime() + (q.failing ? Math.max(pollNanos, 1_000_000_000L) : pollNanos);
+          q.productive = got > 0;
+          if (q.productive && q.free() >= q.refillThreshold) {
+            again = true;
+          }
+        }
+        if (!frozen && q.free() > 0) {
+          // a queue with no free slot waits for one to free up (which wakes the dispatcher), not for its poll
+          wait = Math.min(wait, q.nextPollNanos - System.nanoTime());
+        }
+      }
+      if (!again) {
+        try {
+          signal.await(Math.max(wait, 1_000_000L));
+        } catch (InterruptedException e) {
+          if (crashed) {
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  /** Claims up to {@code request} jobs for {@code q} and hands them to its pool; returns how many. */
+  private int claim(WorkerQueue q, int request) {
+    int claimed = 0;
+    try {
+      for (int round = 0; round < CLAIM_WINDOW_ROUNDS && claimed == 0; round++) {
+        long started = System.nanoTime();
+        ClaimResult result = runClaim(q, request);
+        meters.claimed(q.name, System.nanoTime() - started, result.jobs.size());
+        if (crashed) {
+          return 0;
+        }
+        if (!result.jobs.isEmpty()) {
+          q.cursor = result.cursorAfterJobs;
+          for (WorkerJob job : result.jobs) {
+            dispatch(q, job);
+          }
+          claimed = result.jobs.size();
+        } else if (result.windowFull) {
+          // every tenant in this window had nothing to run (not due, or types this worker lacks): look further
+          q.cursor = result.walkEnd;
+        } else {
+          break;
+        }
+      }
+      if (q.failing) {
+        q.failing = false;
+        log.info("job worker {}: claiming from queue '{}' works again", config.workerId(), q.name);
+      }
+    } catch (SQLException | RuntimeException e) {
+      if (!q.failing && !crashed) {
+        log.warn("job worker {}: claiming from queue '{}' failed, retrying every poll: {}", config.workerId(),
+            q.name, e.getMessage());
+      }
+      q.failing = true;
+    }
+    return claimed;
+  }
+
+  private static final class ClaimResult {
+    final List<WorkerJob> jobs = new ArrayList<>();
+    String cursorAfterJobs = "";
+    String walkEnd = "";
+    boolean windowFull;
+  }
+
+  private ClaimResult runClaim(WorkerQueue q, int request) throws SQLException {
+    WorkerStatement statement = q.tenantCap > 0 ? sql.claimCapped : sql.claim;
+    try (Connection c = config.dataSource().getConnection()) {
+      boolean capped = q.tenantCap > 0;
+      c.setAutoCommit(!capped);
+      try {
+        if (capped) {
+          // claims of a capped queue take turns, so two workers cannot both see a tenant below its cap; the lock is
+          // taken in its own statement so the claim's snapshot sees the previous holder's committed claims
+          try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")) {
+            lock.setString(1, "saaskit_jobs.claim:" + config.schema().schema() + ":" + q.name);
+            lock.executeQuery().close();
+          }
+        }
+        Map<String, Object> values = new HashMap<>();
+        values.put("queue", q.name);
+        values.put("cursor", q.cursor);
+        values.put("window", claimWindow);
+        values.put("request", request);
+        values.put("clock_now", config.clock().instant().atOffset(ZoneOffset.UTC));
+        Array types = c.createArrayOf("text", handledTypes);
+        values.put("types", types);
+        values.put("leases", c.createArrayOf("int8", handledLeases));
+        values.put("worker", config.workerId());
+        values.put("cap", q.tenantCap);
+        ClaimResult result = new ClaimResult();
+        long bestOrd = Long.MIN_VALUE;
+        try (PreparedStatement st = c.prepareStatement(statement.sql())) {
+          Object[] bound = statement.bind(values);
+          for (int i = 0; i < bound.length; i++) {
+            st.setObject(i + 1, bound[i]);
+          }
+          try (ResultSet rs = st.executeQuery()) {
+            long now = System.nanoTime();
+            while (rs.next()) {
+              String tenant = rs.getString(3);
+              long ord = rs.getLong(12);
+              if (rs.getBoolean(1)) {
+                long timeout = rs.getLong(9);
+                Long timeoutMillis = rs.wasNull() ? null : timeout;
+                result.jobs.add(new WorkerJob(rs.getLong(2), tenant == null ? null : TenantId.of(tenant),
+                    rs.getString(4), q.name, rs.getInt(6), rs.getInt(7), rs.getLong(8), rs.getLong(11),
+                    timeoutMillis, rs.getString(5), rs.getBoolean(10), now));
+                if (ord > bestOrd) {
+                  bestOrd = ord;
+                  result.cursorAfterJobs = tenant == null ? "" : tenant;
+                }
+              } else {
+                result.walkEnd = tenant == null ? "" : tenant;
+                result.windowFull = rs.getLong(13) >= claimWindow;
+              }
+            }
+          }
+        }
+        if (capped) {
+          c.commit();
+        }
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        if (capped) {
+          try {
+            c.rollback();
+          } catch (SQLException ignored) {
+            // the connection is broken; the pool discards it
+          }
+        }
+        throw e;
+      } finally {
+        if (capped) {
+          c.setAutoCommit(true);
+        }
+      }
+    }
+  }
+
+  private void dispatch(WorkerQueue q, WorkerJob job) {
+    inFlight.put(job.id, job);
+    q.busy.incrementAndGet();
+    try {
+      q.pool.execute(() -> execute(q, job));
+    } catch (RuntimeException e) {
+      // the pool is shutting down (crash): the job stays running in the database until its lease expires
+      q.busy.decrementAndGet();
+      inFlight.remove(job.id, job);
+    }
+  }
+
+  // ---------------------------------------------------------------- running a job
+
+  private void execute(WorkerQueue q, WorkerJob job) {
+    try {
+      WorkerConfig.Handler handler = config.handlers().get(job.type);
+      long started = System.nanoTime();
+      @Nullable Object result = null;
+      @Nullable Throwable error = null;
+      boolean permanent = false;
+      job.handlerStarted(Thread.currentThread());
+      Long timeoutMillis = job.timeoutMillis != null ? job.timeoutMillis
+          : handler.timeout() != null ? Long.valueOf(handler.timeout().toMillis()) : null;
+      ScheduledFuture<?> timeout = null;
+      try {
+        if (timeoutMillis != null) {
+          job.timeLimit(timeoutMillis);
+          timeout = timeouts.schedule(job::timeOut, timeoutMillis, TimeUnit.MILLISECONDS);
+        }
+        Object payload;
+        try {
+          payload = config.objectMapper().readValue(job.payloadJson, handler.payloadType());
+        } catch (JsonProcessingException e) {
+          permanent = true;
+          throw new JobFailedPermanently("the payload of job " + job.id + " cannot be read as "
+              + handler.payloadType().getName() + ": " + e.getOriginalMessage(), e);
+        }
+        result = inTenant(job.tenant, () -> handler.handler().handle(payload, job));
+      } catch (Throwable t) {
+        error = t;
+      } finally {
+        job.handlerFinished();
+        if (timeout != null) {
+          timeout.cancel(false);
+        }
+        // a timeout that fired just before the handler returned must not hit the next job on this thread
+        Thread.interrupted();
+      }
+      meters.executed(q.name, job.type, System.nanoTime() - started);
+      if (error instanceof VirtualMachineError) {
+        log.error("job {} ({}): the handler threw {}", job.id, job.type, error.toString());
+      }
+      WorkerOutcome outcome = decide(job, handler.retryPolicy(), result, error, permanent);
+      if (job.decided.compareAndSet(false, true)) {
+        flusher.submit(outcome);
+      }
+    } catch (RuntimeException e) {
+      log.error("job {} ({}): recording its outcome failed; it will be rescued after its lease expires",
+          job.id, job.type, e);
+    } finally {
+      q.busy.decrementAndGet();
+      signal.wake();
+    }
+  }
+
+  private static @Nullable Object inTenant(@Nullable TenantId tenant, Callable<@Nullable Object> body)
+      throws Exception {
+    if (tenant != null) {
+      return TenantContext.call(tenant, body);
+    }
+    Object[] result = new Object[1];
+    Exception[] failure = new Exception[1];
+    TenantContext.runWithoutTenant(() -> {
+      try {
+        result[0] = body.call();
+      } catch (Exception e) {
+        failure[0] = e;
+      }
+    });
+    if (failure[0] != null) {
+      throw failure[0];
+    }
+    return result[0];
+  }
+
+  private WorkerOutcome decide(WorkerJob job, RetryPolicy retry, @Nullable Object returned,
+      @Nullable Throwable error, boolean permanentFailure) {
+    WorkerJob.Progress progress = job.latestProgress();
+    if (job.cancelRequested()) {
+      String why = error == null ? null : WorkerErrors.describe("cancelled; the handler ended with:", error);
+      return new WorkerOutcome(job, WorkerOutcome.Kind.CANCELLED, null, why, null, progress);
+    }
+    if (job.released() && error != null) {
+      // interrupted by shutdown: not the job's failure. A handler that still returned normally finished its work,
+      // and completes below.
+      return new WorkerOutcome(job, WorkerOutcome.Kind.RELEASED, null, null, null, progress);
+    }
+    if (job.timedOut()) {
+      return failure(job, retry, WorkerErrors.describe("timed out after " + job.timeLimitMillis()
+          + " ms; the handler was interrupted", error), false, progress);
+    }
+    if (error == null) {
+      return completed(job, returned != null ? returned : job.contextResult(), progress);
+    }
+    boolean permanent = permanentFailure || error instanceof JobFailedPermanently;
+    return failure(job, retry, WorkerErrors.describe(error), permanent, progress);
+  }
+
+  private WorkerOutcome failure(WorkerJob job, RetryPolicy retry, String error, boolean permanent,
+      WorkerJob.@Nullable Progress progress) {
+    if (permanent || job.attempt >= job.maxAttempts) {
+      return new WorkerOutcome(job, WorkerOutcome.Kind.DEAD, null, error, null, progress);
+    }
+    Duration delay;
+    synchronized (config.random()) {
+      delay = retry.delay(job.attempt, config.random());
+    }
+    Instant runAt = config.clock().instant().plus(delay);
+    return new WorkerOutcome(job, WorkerOutcome.Kind.RETRY, null, error, runAt, progress);
+  }
+
+  private WorkerOutcome completed(WorkerJob job, @Nullable Object value, WorkerJob.@Nullable Progress progress) {
+    if (value == null) {
+      return new WorkerOutcome(job, WorkerOutcome.Kind.COMPLETED, null, null, null, progress);
+    }
+    String note;
+    try {
+      String json = config.objectMapper().writeValueAsString(value);
+      int bytes = json.getBytes(StandardCharsets.UTF_8).length;
+      if (bytes <= config.maxResultBytes() && !json.contains("\\u0000")) {
+        return new WorkerOutcome(job, WorkerOutcome.Kind.COMPLETED, json, null, null, progress);
+      }
+      note = bytes > config.maxResultBytes()
+          ? "result not stored: " + bytes + " bytes of JSON exceed maxResultBytes " + config.maxResultBytes()
+          : "result not stored: it contains a NUL character, which PostgreSQL jsonb rejects";
+    } catch (JsonProcessingException e) {
+      note = WorkerErrors.describe("result not stored: it cannot be written as JSON", e);
+    }
+    log.warn("job {} ({}) completed; {}", job.id, job.type, note);
+    return new WorkerOutcome(job, WorkerOutcome.Kind.COMPLETED, null, note, null, progress);
+  }
+
+  /** The flusher wrote {@code outcome}; called under the row-write lock, after commit. */
+  private void written(WorkerOutcome outcome, boolean applied) {
+    WorkerJob job = outcome.job();
+    inFlight.remove(job.id, job);
+    if (!applied) {
+      log.warn("job {} ({}): outcome {} of attempt {} rejected: this worker lost its lease (epoch {}) and the job"
+          + " was rescued or given to another worker", job.id, job.type, outcome.kind(), job.attempt, job.epoch);
+      meters.zombieRejected(job.queue, job.type);
+      return;
+    }
+    switch (outcome.kind()) {
+      case COMPLETED:
+        meters.completed(job.queue, job.type);
+        break;
+      case RETRY:
+        meters.failed(job.queue, job.type, true);
+        break;
+      case DEAD:
+        meters.failed(job.queue, job.type, false);
+        log.warn("job {} ({}) is dead after attempt {}: {}", job.id, job.type, job.attempt,
+            firstLine(outcome.error()));
+        break;
+      case CANCELLED:
+        meters.cancelled(job.queue, job.type);
+        break;
+      case RELEASED:
+        meters.released(job.queue, job.type);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private static String firstLine(@Nullable String text) {
+    if (text == null) {
+      return "";
+    }
+    int nl = text.indexOf('\n');
+    String line = nl < 0 ? text : text.substring(0, nl);
+    return line.length() <= 300 ? line : line.substring(0, 300) + "...";
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  /**
+   * Every tick: writes changed progress; every lease/3 also extends the lease of every job held, in the same
+   * statement. A job missing from the answer lost its lease; a job whose row says cancel_requested is told so.
+   */
+  private void heartbeat() {
+    if (frozen) {
+      return;
+    }
+    long now = System.nanoTime();
+    boolean full = now - nextFullHeartbeatNanos >= 0;
+    rowWrites.lock();
+    try {
+      List<WorkerJob> jobs = new ArrayList<>();
+      for (WorkerJob job : inFlight.values()) {
+        if (full || job.progressDirty()) {
+          jobs.add(job);
+        }
+      }
+      if (full) {
+        nextFullHeartbeatNanos = now + TimeUnit.MILLISECONDS.toNanos(config.shortestLease().toMillis() / 3);
+      } else {
+        checkCancellation(jobs);
+      }
+      if (jobs.isEmpty()) {
+        return;
+      }
+      int n = jobs.size();
+      Long[] ids = new Long[n];
+      Long[] epochs = new Long[n];
+      Boolean[] extend = new Boolean[n];
+      Long[] leases = new Long[n];
+      Float[] progress = new Float[n];
+      String[] messages = new String[n];
+      List<WorkerJob.@Nullable Progress> taken = new ArrayList<>(n);
+      for (int i = 0; i < n; i++) {
+        WorkerJob job = jobs.get(i);
+        ids[i] = job.id;
+        epochs[i] = job.epoch;
+        extend[i] = full;
+        leases[i] = job.leaseMillis;
+        WorkerJob.Progress p = job.takeProgress();
+        taken.add(p);
+        if (p != null) {
+          progress[i] = p.fraction();
+          messages[i] = p.message();
+        }
+      }
+      Map<Long, Boolean> answered = new HashMap<>();
+      long sent = System.nanoTime();
+      try (Connection c = config.dataSource().getConnection()) {
+        if (!c.getAutoCommit()) {
+          c.setAutoCommit(true);
+        }
+        try (PreparedStatement st = c.prepareStatement(sql.heartbeat)) {
+          st.setArray(1, c.createArrayOf("int8", ids));
+          st.setArray(2, c.createArrayOf("int8", epochs));
+          st.setArray(3, c.createArrayOf("bool", extend));
+          st.setArray(4, c.createArrayOf("int8", leases));
+          st.setArray(5, c.createArrayOf("float4", progress));
+          st.setArray(6, c.createArrayOf("text", messages));
+          try (ResultSet rs = st.executeQuery()) {
+            while (rs.next()) {
+              answered.put(rs.getLong(1), rs.getBoolean(2));
+            }
+          }
+        }
+      } catch (SQLException e) {
+        for (int i = 0; i < n; i++) {
+          if (taken.get(i) != null) {
+            jobs.get(i).progressNotWritten();
+          }
+        }
+        log.warn("job worker {}: heartbeat for {} job(s) failed: {}", config.workerId(), n, e.getMessage());
+        return;
+      }
+      for (WorkerJob job : jobs) {
+        Boolean cancel = answered.get(job.id);
+        if (cancel == null) {
+          if (!job.isLeaseLost()) {
+            job.leaseLost();
+            log.warn("job {} ({}): lease lost (epoch {}); the job was rescued or cancelled elsewhere. Its handler"
+                + " is asked to stop and its outcome will be rejected", job.id, job.type, job.epoch);
+          }
+          continue;
+        }
+        if (full) {
+          job.leaseExtended(sent);
+        }
+        if (cancel && !job.cancelRequested()) {
+          job.requestCancel();
+        }
+      }
+    } finally {
+      rowWrites.unlock();
+    }
+  }
+
+  /** Between heartbeats: tells running jobs (other than {@code beingWritten}) about cancel requests. */
+  private void checkCancellation(List<WorkerJob> beingWritten) {
+    List<WorkerJob> others = new ArrayList<>();
+    for (WorkerJob job : inFlight.values()) {
+      if (!job.cancelRequested() && !job.handlerDone() && !beingWritten.contains(job)) {
+        others.add(job);
+      }
+    }
+    if (others.isEmpty()) {
+      return;
+    }
+    Map<Long, WorkerJob> byId = new HashMap<>();
+    for (WorkerJob job : others) {
+      byId.put(job.id, job);
+    }
+    try (Connection c = config.dataSource().getConnection()) {
+      if (!c.getAutoCommit()) {
+        c.setAutoCommit(true);
+      }
+      try (PreparedStatement st = c.prepareStatement(sql.cancelled)) {
+        st.setArray(1, c.createArrayOf("int8", byId.keySet().toArray(new Long[0])));
+        try (ResultSet rs = st.executeQuery()) {
+          while (rs.next()) {
+            WorkerJob job = byId.get(rs.getLong(1));
+            if (job != null) {
+              job.requestCancel();
+            }
+          }
+        }
+      }
+    } catch (SQLException e) {
+      log.debug("job worker {}: checking for cancel requests failed: {}", config.workerId(), e.getMessage());
+    }
+  }
+
+  /** Moves jobs whose lease expired back to pending (or dead, or cancelled), in small batches. */
+  private void rescue() {
+    if (frozen) {
+      return;
+    }
+    for (int round = 0; round < RESCUE_ROUNDS; round++) {
+      int rescued = 0;
+      try (Connection c = config.dataSource().getConnection()) {
+        if (!c.getAutoCommit()) {
+          c.setAutoCommit(true);
+        }
+        try (PreparedStatement st = c.prepareStatement(sql.rescue)) {
+          st.setInt(1, RESCUE_BATCH);
+          try (ResultSet rs = st.executeQuery()) {
+            while (rs.next()) {
+              rescued++;
+              String queue = rs.getString(2);
+              String type = rs.getString(3);
+              meters.rescued(queue, type);
+              log.warn("job {} ({} on queue '{}'): lease of worker {} expired; now {}", rs.getLong(1), type, queue,
+                  rs.getString(5), rs.getString(4));
+            }
+          }
+        }
+      } catch (SQLException e) {
+        log.warn("job worker {}: rescue failed: {}", config.workerId(), e.getMessage());
+        return;
+      }
+      if (rescued > 0) {
+        wakeAll();
+      }
+      if (rescued < RESCUE_BATCH) {
+        return;
+      }
+    }
+  }
+
+  private void measureDepth() {
+    if (frozen) {
+      return;
+    }
+    Map<String, double[]> found = new HashMap<>();
+    try (Connection c = config.dataSource().getConnection()) {
+      if (!c.getAutoCommit()) {
+        c.setAutoCommit(true);
+      }
+      try (PreparedStatement st = c.prepareStatement(sql.depth)) {
+        st.setArray(1, c.createArrayOf("text", queues.keySet().toArray(new String[0])));
+        try (ResultSet rs = st.executeQuery()) {
+          while (rs.next()) {
+            found.put(rs.getString(1), new double[] {rs.getLong(2), rs.getDouble(3)});
+          }
+        }
+      }
+    } catch (SQLException e) {
+      log.debug("job worker {}: measuring queue depth failed: {}", config.workerId(), e.getMessage());
+      return;
+    }
+    for (String queue : queues.keySet()) {
+      double[] v = found.getOrDefault(queue, new double[2]);
+      meters.depth(queue, (long) v[0], v[1]);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+package dev.saaskit.jobs.internal;
+
+import dev.saaskit.core.internal.SqlNames;
+
+/**
+ * Every statement the worker runs, for one schema. The claim query is explained in docs/jobs-workers.md; the
+ * short version is in the comments below.
+ */
+final class WorkerSql {
+  final WorkerStatement claim;
+  final WorkerStatement claimCapped;
+  final String heartbeat;
+  final String finish;
+  final String rescue;
+  final String depth;
+  final String cancelled;
+  final String probe;
+  final String listen;
+  final String channel;
+
+  WorkerSql(String schema) {
+    String jobs = SqlNames.quoteIdent(schema) + ".jobs";
+    this.channel = Channels.wakeup(schema);
+    this.listen = Channels.listenSql(schema);
+    this.claim = WorkerStatement.of(claimSql(jobs, false));
+    this.claimCapped = WorkerStatement.of(claimSql(jobs, true));
+    this.probe = "SELECT count(*) FROM (SELECT 1 FROM " + jobs + " LIMIT 1) AS one";
+
+    // One round trip for every in-flight job: extends the leases that are due (extend = true; the others keep
+    // their lease_expires_at unchanged so a progress-only write stays a HOT update) and writes progress. Rows whose
+    // epoch moved on (rescued, re-claimed) do not match, so their absence from RETURNING means the lease is lost.
+    this.heartbeat = "UPDATE " + jobs + " AS j SET"
+        + " lease_expires_at = CASE WHEN u.extend THEN now() + u.lease_ms * interval '1 millisecond'"
+        + " ELSE j.lease_expires_at END,"
+        + " progress = coalesce(u.progress, j.progress),"
+        + " progress_message = CASE WHEN u.progress IS NULL THEN j.progress_message ELSE u.message END"
+        + " FROM unnest(?::bigint[], ?::bigint[], ?::boolean[], ?::bigint[], ?::real[], ?::text[])"
+        + " AS u(id, epoch, extend, lease_ms, progress, message)"
+        + " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'"
+        + " RETURNING j.id, j.cancel_requested";
+
+    // Outcomes of many jobs in one statement, fenced by the lease epoch: a worker that lost its lease (and so its
+    // epoch) updates nothing. uncount = 1 takes back the attempt of a job released at shutdown.
+    this.finish = "UPDATE " + jobs + " AS j SET"
+        + " state = u.state,"
+        + " attempts = j.attempts - u.uncount,"
+        + " run_at = coalesce(timestamptz 'epoch' + u.run_at_us * interval '1 microsecond', j.run_at),"
+        + " result = CASE WHEN u.state = 'completed' THEN u.result::jsonb ELSE j.result END,"
+        + " last_error = coalesce(u.error, j.last_error),"
+        + " progress = CASE WHEN u.state = 'completed' THEN 1 ELSE coalesce(u.progress, j.progress) END,"
+        + " progress_message = coalesce(u.message, j.progress_message),"
+        + " finished_at = CASE WHEN u.state IN ('completed', 'dead', 'cancelled') THEN now() END,"
+        + " lease_expires_at = NULL,"
+        + " worker_id = CASE WHEN u.state = 'pending' THEN NULL ELSE j.worker_id END"
+        + " FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::bigint[], ?::text[], ?::text[],"
+        + " ?::real[], ?::text[])"
+        + " AS u(id, epoch, state, uncount, run_at_us, result, error, progress, message)"
+        + " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'"
+        + " RETURNING j.id";
+
+    // Jobs whose lease ran out on the database clock go back to pending (or dead when their attempts are used up,
+    // or cancelled when a cancel was requested). SKIP LOCKED: rescuers never wait for each other or for a worker
+    // that is finishing the job right now; that worker's fenced update then wins or loses cleanly.
+    this.rescue = "WITH expired AS ("
+        + " SELECT id, worker_id FROM " + jobs
+        + " WHERE state = 'running' AND lease_expires_at < now()"
+        + " ORDER BY lease_expires_at LIMIT ? FOR UPDATE SKIP LOCKED)"
+        + " UPDATE " + jobs + " AS j SET"
+        + " state = CASE WHEN j.cancel_requested THEN 'cancelled'"
+        + " WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'pending' END,"
+        + " finished_at = CASE WHEN j.cancel_requested OR j.attempts >= j.max_attempts THEN now() END,"
+        + " lease_expires_at = NULL,"
+        + " worker_id = NULL,"
+        + " last_error = 'lease expired (worker ' || coalesce(e.worker_id, 'unknown') || ' presumed dead) during"
+        + " attempt ' || j.attempts"
+        + " FROM expired AS e WHERE j.id = e.id"
+        + " RETURNING j.id, j.queue, j.type, j.state, e.worker_id";
+
+    // between heartbeats: a read-only look for cancel requests, so a cancel reaches a running job within a tick
+    this.cancelled = "SELECT id FROM " + jobs + " WHERE id = ANY (?) AND cancel_requested AND state = 'running'";
+
+    this.depth = "SELECT queue, count(*), coalesce(extract(epoch FROM now() - min(run_at)), 0)"
+        + " FROM " + jobs + " WHERE state = 'pending' AND queue = ANY (?) AND run_at <= now() GROUP BY queue";
+  }
+
+  /**
+   * The fair claim. Steps, all in one statement:
+   *
+   * <ol>
+   *   <li>walk: a loose index scan over the claim index finds the tenants with pending jobs in the queue, one index
+   *       probe per tenant, starting after the worker's cursor and wrapping around, system jobs (tenant NULL)
+   *       taking the turn between the last and the first tenant; at most {window} tenants;
+   *   <li>per tenant, its first k due jobs of the handled types in (priority, run_at, id) order, numbered by rank
+   *       (k shrinks as the window grows, so the candidate set stays about twice the request);
+   *   <li>with a tenant cap: drop the ranks that would take a tenant's running count past the cap;
+   *   <li>round robin: order the candidates by (rank, walk position) and keep {request};
+   *   <li>lock those rows with SKIP LOCKED (rows another worker is claiming right now are left to it) and
+   *       re-check they are still due and pending;
+   *   <li>mark them running with a new lease epoch and a lease on the database clock.
+   * </ol>
+   * The last output row is not a job: it carries the last tenant of the walk and the window's size, so the worker
+   * can move its cursor past a window that had nothing to run.
+   */
+  private static String claimSql(String jobs, boolean capped) {
+    String pending = "j.state = 'pending' AND j.queue = {queue}";
+    // One probe of the walk: the first pending row after (queue, tenant) in claim index order, kept only if it is
+    // still in this queue (else the walk is over). The row comparison is the probe's only index key, so the scan
+    // starts right at (queue, tenant): an equality key on queue next to it would make the B-tree start at the
+    // queue's first entry and step through every pending job of the tenants before. And only the claim index
+    // (queue, tenant_id, priority, run_at, id) can serve it: through the tenant index (tenant_id, created_at) a
+    // probe would read every finished job of the tenants it passes.
+    String claimOrder = "j.queue, j.tenant_id, j.priority, j.run_at, j.id";
+    String nextTenant = "(SELECT j.queue, j.tenant_id FROM " + jobs + " AS j WHERE j.state = 'pending'"
+        + " AND (j.queue, j.tenant_id) > ({queue}, %s)%s ORDER BY " + claimOrder + " LIMIT 1) AS n"
+        + " WHERE n.queue = {queue}";
+    String upToCursor = " AND (j.queue, j.tenant_id) <= ({queue}, {cursor})";
+    String due = "j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types})";
+    // tenant_id leads the order (constant within one tenant) so that for system jobs, found with tenant_id IS NULL,
+    // the planner still reads them in index order instead of sorting all of them
+    String tenantOrder = "j.tenant_id, j.priority, j.run_at, j.id";
+    String firstJobs = " SELECT j.id, row_number() OVER (ORDER BY " + tenantOrder + ") AS rn FROM "
+        + jobs + " AS j WHERE " + pending + " AND %s AND " + due
+        + " ORDER BY " + tenantOrder + " LIMIT (SELECT k FROM per_tenant)";
+    return "WITH RECURSIVE"
+        + " handled(type, lease_ms) AS (SELECT * FROM unnest({types}::text[], {leases}::bigint[])),"
+        + " walk_after(tenant_id, depth) AS ("
+        + "  (SELECT n.tenant_id, 1 FROM " + String.format(nextTenant, "{cursor}", "") + ")"
+        + "  UNION ALL"
+        + "  SELECT (SELECT n.tenant_id FROM " + String.format(nextTenant, "w.tenant_id", "") + "), w.depth + 1"
+        + "  FROM walk_after AS w WHERE w.tenant_id IS NOT NULL AND w.depth < {window}),"
+        + " walk_before(tenant_id, depth) AS ("
+        + "  (SELECT n.tenant_id, 1 FROM " + String.format(nextTenant, "''", upToCursor)
+        + "   AND (SELECT count(*) FROM walk_after WHERE tenant_id IS NOT NULL) < {window})"
+        + "  UNION ALL"
+        + "  SELECT (SELECT n.tenant_id FROM " + String.format(nextTenant, "w.tenant_id", upToCursor) + "),"
+        + "   w.depth + 1"
+        + "  FROM walk_before AS w WHERE w.tenant_id IS NOT NULL AND w.depth < {window}),"
+        + " turns(tenant_id, ord) AS MATERIALIZED ("
+        + "  SELECT tenant_id, ord FROM ("
+        + "   SELECT tenant_id, depth AS ord FROM walk_after WHERE tenant_id IS NOT NULL"
+        + "   UNION ALL"
+        + "   SELECT NULL, {window} + 1 WHERE EXISTS (SELECT 1 FROM " + jobs + " AS j WHERE " + pending
+        + "    AND j.tenant_id IS NULL)"
+        + "   UNION ALL"
+        + "   SELECT tenant_id, {window} + 1 + depth FROM walk_before WHERE tenant_id IS NOT NULL"
+        + "  ) AS t ORDER BY ord LIMIT {window}),"
+        + " per_tenant(k) AS MATERIALIZED ("
+        + "  SELECT least({request}, greatest(1, ceil(2.0 * {request} / greatest(count(*), 1))))::int FROM turns),"
+        + (capped
+            ? " busy(tenant_id, n) AS (SELECT j.tenant_id, count(*) FROM " + jobs + " AS j"
+                + "  WHERE j.state = 'running' AND j.queue = {queue} GROUP BY j.tenant_id),"
+            : "")
+        + " candidates AS ("
+        + "  SELECT c.id, t.ord, c.rn FROM turns AS t CROSS JOIN LATERAL ("
+        + String.format(firstJobs, "j.tenant_id = t.tenant_id") + ") AS c"
+        + (capped ? " LEFT JOIN busy AS b ON b.tenant_id = t.tenant_id" : "")
+        + "  WHERE t.tenant_id IS NOT NULL"
+        + (capped ? " AND c.rn <= {cap} - coalesce(b.n, 0)" : "")
+        + "  UNION ALL"
+        + "  SELECT c.id, t.ord, c.rn FROM turns AS t CROSS JOIN LATERAL ("
+        + String.format(firstJobs, "j.tenant_id IS NULL") + ") AS c"
+        + "  WHERE t.tenant_id IS NULL"
+        + (capped ? " AND c.rn <= {cap} - coalesce((SELECT n FROM busy WHERE tenant_id IS NULL), 0)" : "")
+        + " ),"
+        + " picked AS (SELECT id, ord, rn FROM candidates ORDER BY rn, ord LIMIT {request}),"
+        + " locked AS ("
+        + "  SELECT j.id FROM " + jobs + " AS j WHERE j.id IN (SELECT id FROM picked)"
+        + "   AND j.state = 'pending' AND j.run_at <= greatest(now(), {clock_now})"
+        + "  FOR UPDATE OF j SKIP LOCKED),"
+        + " claimed AS ("
+        + "  UPDATE " + jobs + " AS j SET state = 'running', attempts = j.attempts + 1,"
+        + "   lease_epoch = j.lease_epoch + 1, lease_expires_at = now() + h.lease_ms * interval '1 millisecond',"
+        + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL"
+        + "  FROM locked AS l, handled AS h, picked AS p"
+        + "  WHERE j.id = l.id AND h.type = j.type AND p.id = j.id"
+        + "  RETURNING j.id, j.tenant_id, j.type, j.payload, j.attempts, j.max_attempts, j.lease_epoch,"
+        + "   j.timeout_ms, j.cancel_requested, h.lease_ms, p.ord, p.rn)"
+        + " SELECT true AS is_job, id, tenant_id, type, payload::text, attempts, max_attempts, lease_epoch,"
+        + "  timeout_ms, cancel_requested, lease_ms, ord, rn FROM claimed"
+        + " UNION ALL"
+        + " SELECT false, NULL, t.tenant_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.ord,"
+        + "  (SELECT count(*) FROM turns)"
+        + " FROM (SELECT tenant_id, ord FROM turns ORDER BY ord DESC LIMIT 1) AS t";
+  }
+}
