@@ -35,6 +35,7 @@ public final class QuickstartApp {
   private static final String DATABASE = "quickstart";
   private static final String OWNER = "quickstart_owner";
   private static final String APP = "quickstart_app";
+  private static final String WORKER = "quickstart_worker";
   private static final TenantId ACME = TenantId.of("acme");
   private static final TenantId GLOBEX = TenantId.of("globex");
 
@@ -57,16 +58,20 @@ public final class QuickstartApp {
     // Passwords would come from your secret store; here a fresh random one per run.
     String ownerPassword = randomPassword();
     String appPassword = randomPassword();
+    String workerPassword = randomPassword();
 
     // 1. As the superuser: a fresh database and the two roles (dropped first, so the program can be re-run).
     try (Connection c = dataSource(superuserUrl, "postgres", null, null).getConnection();
         Statement s = c.createStatement()) {
       s.execute("DROP DATABASE IF EXISTS " + DATABASE + " WITH (FORCE)");
       s.execute("DROP ROLE IF EXISTS " + APP);
+      s.execute("DROP ROLE IF EXISTS " + WORKER);
       s.execute("DROP ROLE IF EXISTS " + OWNER);
       s.execute("CREATE ROLE " + OWNER + " LOGIN PASSWORD '" + ownerPassword + "'");
       s.execute("CREATE ROLE " + APP + " LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD '"
           + appPassword + "'");
+      s.execute("CREATE ROLE " + WORKER + " LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD '"
+          + workerPassword + "'");
       s.execute("CREATE DATABASE " + DATABASE + " OWNER " + OWNER);
     }
 
@@ -80,6 +85,7 @@ public final class QuickstartApp {
       s.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON notes TO " + APP);
       s.execute("GRANT USAGE ON SEQUENCE notes_id_seq TO " + APP);
     }
+    JobsSection.migrate(dataSource(superuserUrl, DATABASE, OWNER, ownerPassword), APP, WORKER);
     section("The generated policy (paste it into a migration, or call policy.apply(connection))");
     System.out.print(policy.toSql().indent(2));
 
@@ -110,6 +116,12 @@ public final class QuickstartApp {
         System.out.println("  write -> succeeded (unexpected!)");
       } catch (SQLException e) {
         System.out.println("  write -> refused: " + firstLines(e.getMessage(), 1));
+      }
+
+      section("Background jobs: enqueue, run in the job's tenant, poll the status");
+      DataSource workerConnections = dataSource(superuserUrl, DATABASE, WORKER, workerPassword);
+      try (HikariDataSource workerPool = pool("worker-pool", workerConnections)) {
+        JobsSection.run(db, workerPool, ACME, GLOBEX);
       }
     }
 
