@@ -135,7 +135,8 @@ public interface SaasCache<K, V> extends AutoCloseable {
 
   /**
    * Stops listening to the bus, removes the cache's meters, frees its name on the bus and drops its entries.
-   * Afterwards loads and puts throw {@link IllegalStateException}. Safe to call more than once.
+   * Afterwards loads, puts and invalidations throw {@link IllegalStateException} (an invalidation that could no
+   * longer be published must not pass silently). Safe to call more than once.
    */
   @Override
   void close();

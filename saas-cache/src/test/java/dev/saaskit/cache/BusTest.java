@@ -132,6 +132,8 @@ class BusTest {
     assertThatThrownBy(() -> in(ACME, () -> a.put("k", "v"))).isInstanceOf(IllegalStateException.class)
         .hasMessage("cache 'plans' is closed");
     assertThatThrownBy(() -> in(ACME, () -> a.get("k", k -> "v"))).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> a.invalidateTag("t")).isInstanceOf(IllegalStateException.class)
+        .hasMessage("cache 'plans' is closed");
   }
 
   @Test

@@ -59,8 +59,8 @@ import org.slf4j.LoggerFactory;
  * Marked key/tenant/all flights leave the flight table at once, so later misses start a fresh load; callers that
  * joined a flight after it was marked load again if its result was discarded.
  *
- * <p>Indexes: {@link #scopes} (tenant, or the global scope, to its entries in write order, for tenant
- * invalidation and the per-tenant budget) and {@link #tagIndex} (tag to entries). Both map keys to the exact
+ * <p>Indexes: {@link #scopes} (tenant to its entries in write order, for tenant invalidation and the per-tenant
+ * budget; not kept for a global cache) and {@link #tagIndex} (tag to entries). Both map keys to the exact
  * {@link Entry} object and are changed only inside Caffeine computes on the entry's key or in the eviction
  * listener, which runs inside Caffeine's removal: an index never keeps an entry that left the cache, and removing
  * a replaced entry's index slots never removes its successor's. Lock order: Caffeine's per-key lock, then an index
@@ -68,7 +68,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private static final Logger LOG = LoggerFactory.getLogger(DefaultSaasCache.class);
-  private static final Object GLOBAL_SCOPE = new Object();
   private static final String[] NO_TAGS = new String[0];
 
   private final String name;
@@ -88,7 +87,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private final Cache<ScopedKey, Entry<V>> cache;
   private final ConcurrentMap<ScopedKey, Entry<V>> map;
   private final ConcurrentHashMap<ScopedKey, Flight<V>> flights = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<Object, LinkedHashMap<ScopedKey, Entry<V>>> scopes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<TenantId, LinkedHashMap<ScopedKey, Entry<V>>> scopes = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, HashMap<ScopedKey, Entry<V>>> tagIndex = new ConcurrentHashMap<>();
   private final ReentrantReadWriteLock marking = new ReentrantReadWriteLock();
   private final Counters counters = new Counters();
@@ -389,6 +388,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
 
   @Override
   public void invalidate(K key) {
+    ensureOpen();
     ScopedKey scoped = scopedKey(key);
     invalidateKeyHere(scoped);
     counters.invalidationsApplied.increment();
@@ -397,6 +397,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
 
   @Override
   public void invalidateTag(String tag) {
+    ensureOpen();
     Texts.check("tag", tag);
     invalidateTagHere(tag);
     counters.invalidationsApplied.increment();
@@ -405,6 +406,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
 
   @Override
   public void invalidateTenant(TenantId tenant) {
+    ensureOpen();
     Objects.requireNonNull(tenant, "tenant");
     invalidateTenantHere(tenant);
     counters.invalidationsApplied.increment();
@@ -413,6 +415,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
 
   @Override
   public void invalidateAll() {
+    ensureOpen();
     invalidateAllHere();
     counters.invalidationsApplied.increment();
     publish(Invalidation.all(name));
@@ -420,7 +423,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
 
   private void publish(Invalidation invalidation) {
     InvalidationBus theBus = bus;
-    if (theBus != null && !closed) {
+    if (theBus != null) {
       theBus.publish(invalidation);
     }
   }
@@ -572,6 +575,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
           return tagged;
         });
       }
+      if (global) {
+        return; // the scope index serves tenant invalidation and tenant budgets only
+      }
       scopes.compute(scopeOf(entry.key), (scope, inScope) -> {
         LinkedHashMap<ScopedKey, Entry<V>> entries = inScope == null ? new LinkedHashMap<>() : inScope;
         entries.remove(entry.key); // re-inserted at the end: write order
@@ -596,6 +602,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         keys.remove(entry.key, entry);
         return keys.isEmpty() ? null : keys;
       });
+    }
+    if (global) {
+      return;
     }
     scopes.computeIfPresent(scopeOf(entry.key), (scope, entries) -> {
       entries.remove(entry.key, entry);
@@ -663,9 +672,8 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     return new ScopedKey(tenant.get(), encoded);
   }
 
-  private static Object scopeOf(ScopedKey key) {
-    TenantId tenant = key.tenant;
-    return tenant == null ? GLOBAL_SCOPE : tenant;
+  private static TenantId scopeOf(ScopedKey key) {
+    return Objects.requireNonNull(key.tenant, "only tenant-scoped entries are indexed by scope");
   }
 
   private void ensureOpen() {
@@ -729,7 +737,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   /** Number of entries in the tenant/scope index. For tests. */
   public int indexedEntries() {
     int total = 0;
-    for (Object scope : scopes.keySet()) {
+    for (TenantId scope : scopes.keySet()) {
       int[] size = {0};
       scopes.computeIfPresent(scope, (s, entries) -> {
         size[0] = entries.size();
