@@ -5,7 +5,7 @@ import java.time.Duration;
 import java.util.concurrent.atomic.LongAdder;
 
 /** The live counters behind {@link CacheStats} and the meters; striped, so hits on many threads do not contend. */
-public final class Counters {
+final class Counters {
   final LongAdder hits = new LongAdder();
   final LongAdder misses = new LongAdder();
   final LongAdder loadSuccesses = new LongAdder();

@@ -655,21 +655,24 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     return source == null ? ThreadLocalRandom.current().nextDouble() : source.nextDouble();
   }
 
+  /** On every lookup: kept small (the failure paths are methods of their own) so that the JIT inlines it. */
   private ScopedKey scopedKey(K key) {
-    String encoded = codec.encode(Objects.requireNonNull(key, "key"));
-    if (encoded == null) {
-      throw new NullPointerException("the key codec of cache '" + name + "' returned null");
-    }
+    String encoded = Objects.requireNonNull(codec.encode(Objects.requireNonNull(key, "key")),
+        "the key codec returned null");
     if (global) {
       return new ScopedKey(null, encoded);
     }
-    Optional<TenantId> tenant = TenantContext.current();
-    if (tenant.isEmpty()) {
-      throw new MissingTenantException("cache '" + name + "' is tenant-scoped and no tenant is set for this thread:"
-          + " use it inside TenantContext.run(tenantId, ...) (carry the tenant into other threads with"
-          + " TenantContext.wrap), or declare the cache .global() if its data belongs to no tenant");
+    TenantId tenant = TenantContext.current().orElse(null);
+    if (tenant == null) {
+      throw missingTenant();
     }
-    return new ScopedKey(tenant.get(), encoded);
+    return new ScopedKey(tenant, encoded);
+  }
+
+  private MissingTenantException missingTenant() {
+    return new MissingTenantException("cache '" + name + "' is tenant-scoped and no tenant is set for this thread:"
+        + " use it inside TenantContext.run(tenantId, ...) (carry the tenant into other threads with"
+        + " TenantContext.wrap), or declare the cache .global() if its data belongs to no tenant");
   }
 
   private static TenantId scopeOf(ScopedKey key) {

@@ -7,7 +7,7 @@ import org.jspecify.annotations.Nullable;
  * The key of an entry inside the cache: the tenant it belongs to ({@code null} in a global cache) and the encoded
  * key, so a KEY invalidation from the bus, which carries both as strings, is a direct lookup.
  */
-public final class ScopedKey {
+final class ScopedKey {
   final @Nullable TenantId tenant;
   final String key;
   private final int hash;
@@ -22,12 +22,12 @@ public final class ScopedKey {
   }
 
   /** The tenant, or null in a global cache. */
-  public @Nullable TenantId tenant() {
+  @Nullable TenantId tenant() {
     return tenant;
   }
 
   /** The encoded key. */
-  public String key() {
+  String key() {
     return key;
   }
 
