@@ -30,6 +30,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiFunction;
@@ -91,6 +92,8 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private final ConcurrentHashMap<String, HashMap<ScopedKey, Entry<V>>> tagIndex = new ConcurrentHashMap<>();
   private final ReentrantReadWriteLock marking = new ReentrantReadWriteLock();
   private final Counters counters = new Counters();
+  /** {@code counters.hits}, one dereference closer to the hot path. */
+  private final LongAdder hits = counters.hits;
   private final @Nullable InvalidationBus bus;
   private final InvalidationBus.@Nullable Subscription subscription;
   private final @Nullable Runnable meters;
@@ -146,6 +149,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     return name;
   }
 
+  // The three lookups below are the hot path: no lambda, no lock, one key object, and each small enough for the
+  // JIT to inline whole into the caller (the miss and refresh paths are methods of their own).
+
   @Override
   public @Nullable V getIfPresent(K key) {
     Entry<V> entry = cache.getIfPresent(scopedKey(key));
@@ -153,31 +159,41 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
       counters.misses.increment();
       return null;
     }
-    counters.hits.increment();
+    hits.increment();
     return entry.value;
   }
 
   @Override
   public @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader) {
-    return lookup(key, Objects.requireNonNull(loader, "loader"), true);
+    ScopedKey scoped = scopedKey(key);
+    Entry<V> entry = cache.getIfPresent(scoped);
+    if (entry == null) {
+      return miss(scoped, key, loader, true);
+    }
+    hits.increment();
+    if (refreshOnHit) {
+      considerRefresh(scoped, key, entry, loader, true);
+    }
+    return entry.value;
   }
 
   @Override
   public @Nullable V getWith(K key, Function<? super K, CacheValue<V>> loader) {
-    return lookup(key, Objects.requireNonNull(loader, "loader"), false);
-  }
-
-  /** The hot path: no lambda, no lock; one key object. {@code plain}: the loader returns V, else CacheValue. */
-  private @Nullable V lookup(K key, Function<? super K, ?> loader, boolean plain) {
     ScopedKey scoped = scopedKey(key);
     Entry<V> entry = cache.getIfPresent(scoped);
-    if (entry != null) {
-      counters.hits.increment();
-      if (refreshOnHit) {
-        considerRefresh(scoped, key, entry, loader, plain);
-      }
-      return entry.value;
+    if (entry == null) {
+      return miss(scoped, key, loader, false);
     }
+    hits.increment();
+    if (refreshOnHit) {
+      considerRefresh(scoped, key, entry, loader, false);
+    }
+    return entry.value;
+  }
+
+  /** {@code plain}: the loader returns V; otherwise it returns a CacheValue. */
+  private @Nullable V miss(ScopedKey scoped, K key, Function<? super K, ?> loader, boolean plain) {
+    Objects.requireNonNull(loader, "loader");
     counters.misses.increment();
     return loadOnMiss(scoped, key, loader, plain);
   }
