@@ -286,16 +286,23 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     long took = Math.max(0, now - start);
     counters.loadSuccesses.increment();
     counters.loadNanos.add(took);
-    Entry<V> entry = newEntry(scoped, loaded, now, took);
     Flight.Result<V> result;
-    if (entry == null) {
-      result = new Flight.Result<>(null, false); // an absence, with negative caching off
-    } else {
-      boolean stored = store(scoped, entry, flight);
-      if (!stored) {
-        counters.discardedLoads.increment();
+    try {
+      Entry<V> entry = newEntry(scoped, loaded, now, took);
+      if (entry == null) {
+        result = new Flight.Result<>(null, false); // an absence, with negative caching off
+      } else {
+        boolean stored = store(scoped, entry, flight);
+        if (!stored) {
+          counters.discardedLoads.increment();
+        }
+        result = new Flight.Result<>(entry.value, !stored);
       }
-      result = new Flight.Result<>(entry.value, !stored);
+    } catch (RuntimeException | Error e) {
+      // never leave callers waiting on a flight that will not complete
+      flights.remove(scoped, flight);
+      flight.result.completeExceptionally(e);
+      throw e;
     }
     flights.remove(scoped, flight);
     flight.result.complete(result);
