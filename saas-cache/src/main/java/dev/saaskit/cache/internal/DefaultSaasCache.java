@@ -1,0 +1,837 @@
+package dev.saaskit.cache.internal;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.github.benmanes.caffeine.cache.RemovalCause;
+import com.github.benmanes.caffeine.cache.Ticker;
+import dev.saaskit.cache.CacheLoadException;
+import dev.saaskit.cache.CacheStats;
+import dev.saaskit.cache.CacheValue;
+import dev.saaskit.cache.Invalidation;
+import dev.saaskit.cache.InvalidationBus;
+import dev.saaskit.cache.InvalidationListener;
+import dev.saaskit.cache.KeyCodec;
+import dev.saaskit.cache.SaasCache;
+import dev.saaskit.core.MissingTenantException;
+import dev.saaskit.core.TenantContext;
+import dev.saaskit.core.TenantId;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.BiFunction;
+import java.util.function.Function;
+import java.util.random.RandomGenerator;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one implementation of {@link SaasCache}.
+ *
+ * <p>How an invalidation wins over a load in flight. Loads do not run inside Caffeine (a compute would block
+ * invalidations of the key for the whole load, and Caffeine's iteration does not see keys being computed, so a
+ * tag, tenant or full invalidation would miss them). Each load is a {@link Flight} registered in {@link #flights}
+ * before the loader runs. An invalidation first marks the flights it covers, then removes the entries it covers;
+ * a flight stores its result with a Caffeine {@code compute} that checks the marks inside the compute. Two cases:
+ * <ul>
+ *   <li>key invalidations and puts mark one flight (a volatile flag) and then remove the key through Caffeine, so the
+ *       removal and the flight's compute serialise on the key: either the compute saw the mark and stored nothing,
+ *       or it ran first and the removal deletes what it stored;
+ *   <li>tag, tenant and full invalidations mark flights under the write lock of {@link #marking}, while every store
+ *       (and every flight registration) holds its read lock: a store either completed before the marks, so its
+ *       entry is in the indexes the removal walks next, or it starts after them and sees its mark. Tags are known
+ *       only once a load returns, so a tag mark records the tag and the store compares it with the loaded tags.
+ * </ul>
+ * Marked key/tenant/all flights leave the flight table at once, so later misses start a fresh load; callers that
+ * joined a flight after it was marked load again if its result was discarded.
+ *
+ * <p>Indexes: {@link #scopes} (tenant to its entries in write order, for tenant invalidation and the per-tenant
+ * budget; not kept for a global cache) and {@link #tagIndex} (tag to entries). Both map keys to the exact
+ * {@link Entry} object and are changed only inside Caffeine computes on the entry's key or in the eviction
+ * listener, which runs inside Caffeine's removal: an index never keeps an entry that left the cache, and removing
+ * a replaced entry's index slots never removes its successor's. Lock order: Caffeine's per-key lock, then an index
+ * map's; nothing calls Caffeine while holding an index lock.
+ */
+public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
+  private static final Logger LOG = LoggerFactory.getLogger(DefaultSaasCache.class);
+  private static final String[] NO_TAGS = new String[0];
+
+  private final String name;
+  private final boolean global;
+  private final KeyCodec<? super K> codec;
+  private final long ttlNanos;
+  private final long maxTtlNanos;
+  private final long negativeTtlNanos;
+  private final double jitter;
+  private final long refreshAfterNanos;
+  private final double earlyRefreshBeta;
+  private final boolean refreshOnHit;
+  private final long maximumSizePerTenant;
+  private final Ticker ticker;
+  private final @Nullable RandomGenerator random;
+  private final Executor executor;
+  private final Cache<ScopedKey, Entry<V>> cache;
+  private final ConcurrentMap<ScopedKey, Entry<V>> map;
+  private final ConcurrentHashMap<ScopedKey, Flight<V>> flights = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<TenantId, LinkedHashMap<ScopedKey, Entry<V>>> scopes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, HashMap<ScopedKey, Entry<V>>> tagIndex = new ConcurrentHashMap<>();
+  private final ReentrantReadWriteLock marking = new ReentrantReadWriteLock();
+  private final Counters counters = new Counters();
+  /** {@code counters.hits}, one dereference closer to the hot path. */
+  private final LongAdder hits = counters.hits;
+  private final @Nullable InvalidationBus bus;
+  private final InvalidationBus.@Nullable Subscription subscription;
+  private final @Nullable Runnable meters;
+  private volatile boolean closed;
+
+  /** Builds the cache from checked settings; subscribes it to the bus last, once it is ready for deliveries. */
+  public DefaultSaasCache(CacheSettings<K> settings) {
+    this.name = settings.name();
+    this.global = settings.global();
+    this.codec = settings.keyCodec();
+    this.ttlNanos = nanos(settings.ttl());
+    this.maxTtlNanos = nanos(settings.maxTtl());
+    this.negativeTtlNanos = nanos(settings.negativeTtl());
+    this.jitter = settings.jitter();
+    Duration refreshAfter = settings.refreshAfter();
+    this.refreshAfterNanos = refreshAfter == null ? 0 : nanos(refreshAfter);
+    this.earlyRefreshBeta = settings.earlyRefreshBeta();
+    this.refreshOnHit = refreshAfterNanos > 0 || earlyRefreshBeta > 0;
+    this.maximumSizePerTenant = settings.maximumSizePerTenant();
+    this.ticker = settings.clock() == null ? Ticker.systemTicker() : new ClockTicker(settings.clock());
+    this.random = settings.random();
+    this.executor = settings.executor();
+    this.cache = Caffeine.newBuilder()
+        .maximumSize(settings.maximumSize())
+        .ticker(ticker)
+        .executor(executor)
+        .expireAfter(new EntryExpiry<V>())
+        .evictionListener(this::onEviction)
+        .build();
+    this.map = cache.asMap();
+    Object registry = settings.meterRegistry();
+    this.meters = registry == null ? null : CacheMeters.bind(registry, name, counters, this);
+    InvalidationBus theBus = settings.bus();
+    this.bus = theBus;
+    if (theBus == null) {
+      this.subscription = null;
+    } else {
+      BusNames.claim(theBus, name);
+      try {
+        this.subscription = theBus.subscribe(new BusListener());
+      } catch (RuntimeException e) {
+        BusNames.release(theBus, name);
+        if (meters != null) {
+          meters.run();
+        }
+        throw e;
+      }
+    }
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  // The three lookups below are the hot path: no lambda, no lock, one key object, and each small enough for the
+  // JIT to inline whole into the caller (the miss and refresh paths are methods of their own).
+
+  @Override
+  public @Nullable V getIfPresent(K key) {
+    Entry<V> entry = cache.getIfPresent(scopedKey(key));
+    if (entry == null) {
+      counters.misses.increment();
+      return null;
+    }
+    hits.increment();
+    return entry.value;
+  }
+
+  @Override
+  public @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader) {
+    ScopedKey scoped = scopedKey(key);
+    Entry<V> entry = cache.getIfPresent(scoped);
+    if (entry == null) {
+      return miss(scoped, key, loader, true);
+    }
+    hits.increment();
+    if (refreshOnHit) {
+      considerRefresh(scoped, key, entry, loader, true);
+    }
+    return entry.value;
+  }
+
+  @Override
+  public @Nullable V getWith(K key, Function<? super K, CacheValue<V>> loader) {
+    ScopedKey scoped = scopedKey(key);
+    Entry<V> entry = cache.getIfPresent(scoped);
+    if (entry == null) {
+      return miss(scoped, key, loader, false);
+    }
+    hits.increment();
+    if (refreshOnHit) {
+      considerRefresh(scoped, key, entry, loader, false);
+    }
+    return entry.value;
+  }
+
+  /** {@code plain}: the loader returns V; otherwise it returns a CacheValue. */
+  private @Nullable V miss(ScopedKey scoped, K key, Function<? super K, ?> loader, boolean plain) {
+    Objects.requireNonNull(loader, "loader");
+    counters.misses.increment();
+    return loadOnMiss(scoped, key, loader, plain);
+  }
+
+  private @Nullable V loadOnMiss(ScopedKey scoped, K key, Function<? super K, ?> loader, boolean plain) {
+    ensureOpen();
+    Texts.check("an encoded key", scoped.key);
+    Thread me = Thread.currentThread();
+    while (true) {
+      Flight<V> mine = new Flight<>(me);
+      Flight<V> existing = register(scoped, mine);
+      if (existing != null) {
+        if (existing.owner == me) {
+          throw new IllegalStateException("the loader of cache '" + name + "' asked the cache for the key it is"
+              + " loading, which would wait for itself: load the data directly inside the loader");
+        }
+        boolean joinedAfterMark = existing.isMarked();
+        Flight.Result<V> shared = await(existing);
+        if (shared.discarded() && joinedAfterMark) {
+          continue; // an invalidation overtook that load before we joined it: its value is too old for us
+        }
+        return shared.value();
+      }
+      // a flight may have stored and left between our miss and our registration
+      Entry<V> stored = cache.getIfPresent(scoped);
+      if (stored != null) {
+        flights.remove(scoped, mine);
+        mine.result.complete(new Flight.Result<>(stored.value, false));
+        return stored.value;
+      }
+      long start = ticker.read();
+      CacheValue<V> loaded;
+      try {
+        loaded = callLoader(key, loader, plain);
+      } catch (RuntimeException | Error e) {
+        failed(scoped, mine, start, e);
+        if (e instanceof Error) {
+          throw (Error) e;
+        }
+        throw new CacheLoadException(name, e);
+      }
+      return completed(scoped, mine, start, loaded).value();
+    }
+  }
+
+  private @Nullable Flight<V> register(ScopedKey scoped, Flight<V> flight) {
+    Lock read = marking.readLock();
+    read.lock();
+    try {
+      return flights.putIfAbsent(scoped, flight);
+    } finally {
+      read.unlock();
+    }
+  }
+
+  private Flight.Result<V> await(Flight<V> flight) {
+    try {
+      return flight.result.join();
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      if (cause instanceof Error) {
+        throw (Error) cause;
+      }
+      throw new CacheLoadException(name, cause);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private CacheValue<V> callLoader(K key, Function<? super K, ?> loader, boolean plain) {
+    Object result = loader.apply(key);
+    if (plain) {
+      return CacheValue.ofNullable((V) result);
+    }
+    if (result == null) {
+      throw new NullPointerException("the loader of cache '" + name + "' returned null instead of a CacheValue:"
+          + " return CacheValue.absent() when there is no value");
+    }
+    return (CacheValue<V>) result;
+  }
+
+  private void failed(ScopedKey scoped, Flight<V> flight, long start, Throwable e) {
+    counters.loadFailures.increment();
+    counters.loadNanos.add(Math.max(0, ticker.read() - start));
+    flights.remove(scoped, flight);
+    flight.result.completeExceptionally(e);
+  }
+
+  private Flight.Result<V> completed(ScopedKey scoped, Flight<V> flight, long start, CacheValue<V> loaded) {
+    long now = ticker.read();
+    long took = Math.max(0, now - start);
+    counters.loadSuccesses.increment();
+    counters.loadNanos.add(took);
+    Flight.Result<V> result;
+    try {
+      Entry<V> entry = newEntry(scoped, loaded, now, took);
+      if (entry == null) {
+        result = new Flight.Result<>(null, false); // an absence, with negative caching off
+      } else {
+        boolean stored = store(scoped, entry, flight);
+        if (!stored) {
+          counters.discardedLoads.increment();
+        }
+        result = new Flight.Result<>(entry.value, !stored);
+      }
+    } catch (RuntimeException | Error e) {
+      // never leave callers waiting on a flight that will not complete
+      flights.remove(scoped, flight);
+      flight.result.completeExceptionally(e);
+      throw e;
+    }
+    flights.remove(scoped, flight);
+    flight.result.complete(result);
+    return result;
+  }
+
+  private void considerRefresh(
+      ScopedKey scoped, K key, Entry<V> entry, Function<? super K, ?> loader, boolean plain) {
+    long now = ticker.read();
+    boolean due = refreshAfterNanos > 0 && now - entry.writtenAt >= refreshAfterNanos;
+    if (!due && earlyRefreshBeta > 0 && entry.loadNanos > 0) {
+      // XFetch: -ln(u) is exponential with mean 1, so the head start is loadTime * beta on average
+      double u = 1.0 - nextDouble();
+      due = now - (long) (entry.loadNanos * earlyRefreshBeta * Math.log(u)) >= entry.expiresAt;
+    }
+    if (!due || closed) {
+      return;
+    }
+    Flight<V> flight = new Flight<>(null);
+    if (register(scoped, flight) != null) {
+      return; // a load or refresh of this key is already running
+    }
+    counters.refreshes.increment();
+    try {
+      executor.execute(new Refresh(scoped, key, loader, plain, flight));
+    } catch (RuntimeException e) {
+      LOG.warn("cache '{}' could not start a background refresh; the entry stays until its TTL", name, e);
+      flights.remove(scoped, flight);
+      flight.result.complete(new Flight.Result<>(entry.value, false));
+    }
+  }
+
+  /** A background reload, with the tenant of the key as the current tenant. */
+  private final class Refresh implements Runnable {
+    private final ScopedKey scoped;
+    private final K key;
+    private final Function<? super K, ?> loader;
+    private final boolean plain;
+    private final Flight<V> flight;
+
+    Refresh(ScopedKey scoped, K key, Function<? super K, ?> loader, boolean plain, Flight<V> flight) {
+      this.scoped = scoped;
+      this.key = key;
+      this.loader = loader;
+      this.plain = plain;
+      this.flight = flight;
+    }
+
+    @Override
+    public void run() {
+      TenantId tenant = scoped.tenant;
+      if (tenant == null) {
+        TenantContext.runWithoutTenant(this::reload);
+      } else {
+        TenantContext.run(tenant, this::reload);
+      }
+    }
+
+    private void reload() {
+      long start = ticker.read();
+      CacheValue<V> loaded;
+      try {
+        loaded = callLoader(key, loader, plain);
+      } catch (RuntimeException | Error e) {
+        failed(scoped, flight, start, e);
+        LOG.warn("background refresh of an entry of cache '{}' failed; the current entry stays until its TTL",
+            name, e);
+        if (e instanceof Error) {
+          throw (Error) e;
+        }
+        return;
+      }
+      completed(scoped, flight, start, loaded);
+    }
+  }
+
+  @Override
+  public void put(K key, V value) {
+    put(key, CacheValue.of(value));
+  }
+
+  @Override
+  public void put(K key, V value, Duration ttl) {
+    put(key, CacheValue.of(value).ttl(ttl));
+  }
+
+  @Override
+  public void put(K key, CacheValue<V> value) {
+    Objects.requireNonNull(value, "value");
+    ensureOpen();
+    ScopedKey scoped = scopedKey(key);
+    Texts.check("an encoded key", scoped.key);
+    Entry<V> entry = newEntry(scoped, value, ticker.read(), 0);
+    if (entry == null) {
+      throw new IllegalArgumentException("cannot put an absence into cache '" + name + "': negative caching is off"
+          + " (negativeTtl is zero); give the absence its own ttl or set a negativeTtl");
+    }
+    Flight<V> inFlight = flights.get(scoped);
+    if (inFlight != null) {
+      // the value put is newer than whatever that load read
+      inFlight.invalidate();
+      flights.remove(scoped, inFlight);
+    }
+    store(scoped, entry, null);
+  }
+
+  @Override
+  public void invalidate(K key) {
+    ensureOpen();
+    ScopedKey scoped = scopedKey(key);
+    invalidateKeyHere(scoped);
+    counters.invalidationsApplied.increment();
+    publish(Invalidation.key(name, scoped.tenant, scoped.key));
+  }
+
+  @Override
+  public void invalidateTag(String tag) {
+    ensureOpen();
+    Texts.check("tag", tag);
+    invalidateTagHere(tag);
+    counters.invalidationsApplied.increment();
+    publish(Invalidation.tag(name, tag));
+  }
+
+  @Override
+  public void invalidateTenant(TenantId tenant) {
+    ensureOpen();
+    Objects.requireNonNull(tenant, "tenant");
+    invalidateTenantHere(tenant);
+    counters.invalidationsApplied.increment();
+    publish(Invalidation.tenant(name, tenant));
+  }
+
+  @Override
+  public void invalidateAll() {
+    ensureOpen();
+    invalidateAllHere();
+    counters.invalidationsApplied.increment();
+    publish(Invalidation.all(name));
+  }
+
+  private void publish(Invalidation invalidation) {
+    InvalidationBus theBus = bus;
+    if (theBus != null) {
+      theBus.publish(invalidation);
+    }
+  }
+
+  private void invalidateKeyHere(ScopedKey scoped) {
+    Flight<V> inFlight = flights.get(scoped);
+    if (inFlight != null) {
+      inFlight.invalidate();
+      flights.remove(scoped, inFlight);
+    }
+    map.computeIfPresent(scoped, (k, current) -> {
+      unindex(current);
+      return null;
+    });
+  }
+
+  private void invalidateTagHere(String tag) {
+    Lock write = marking.writeLock();
+    write.lock();
+    try {
+      for (Flight<V> flight : flights.values()) {
+        flight.invalidateTag(tag);
+      }
+    } finally {
+      write.unlock();
+    }
+    HashMap<ScopedKey, Entry<V>> tagged = tagIndex.remove(tag);
+    if (tagged != null) {
+      for (Entry<V> entry : tagged.values()) {
+        removeIfSame(entry);
+      }
+    }
+  }
+
+  private void invalidateTenantHere(TenantId tenant) {
+    if (global) {
+      return;
+    }
+    Lock write = marking.writeLock();
+    write.lock();
+    try {
+      for (Map.Entry<ScopedKey, Flight<V>> flight : flights.entrySet()) {
+        if (tenant.equals(flight.getKey().tenant)) {
+          flight.getValue().invalidate();
+          flights.remove(flight.getKey(), flight.getValue());
+        }
+      }
+    } finally {
+      write.unlock();
+    }
+    List<Entry<V>> entries = new ArrayList<>();
+    scopes.computeIfPresent(tenant, (scope, inScope) -> {
+      entries.addAll(inScope.values());
+      return inScope;
+    });
+    for (Entry<V> entry : entries) {
+      removeIfSame(entry);
+    }
+  }
+
+  private void invalidateAllHere() {
+    Lock write = marking.writeLock();
+    write.lock();
+    try {
+      for (Map.Entry<ScopedKey, Flight<V>> flight : flights.entrySet()) {
+        flight.getValue().invalidate();
+        flights.remove(flight.getKey(), flight.getValue());
+      }
+    } finally {
+      write.unlock();
+    }
+    for (ScopedKey key : map.keySet()) {
+      map.computeIfPresent(key, (k, current) -> {
+        unindex(current);
+        return null;
+      });
+    }
+  }
+
+  /** Removes {@code entry} if it is still the one cached under its key; true if it was. */
+  private boolean removeIfSame(Entry<V> entry) {
+    boolean[] removed = {false};
+    map.computeIfPresent(entry.key, (k, current) -> {
+      if (current != entry) {
+        return current;
+      }
+      unindex(current);
+      removed[0] = true;
+      return null;
+    });
+    return removed[0];
+  }
+
+  /** Stores {@code entry} unless {@code flight} was overtaken by an invalidation; true if stored. */
+  private boolean store(ScopedKey scoped, Entry<V> entry, @Nullable Flight<V> flight) {
+    StoreOp op = new StoreOp(entry, flight);
+    Lock read = marking.readLock();
+    read.lock();
+    try {
+      if (closed) {
+        return false;
+      }
+      map.compute(scoped, op);
+    } finally {
+      read.unlock();
+    }
+    List<Entry<V>> victims = op.victims;
+    if (victims != null) {
+      for (Entry<V> victim : victims) {
+        if (removeIfSame(victim)) {
+          counters.evictions.increment();
+        }
+      }
+    }
+    return op.stored;
+  }
+
+  /** The compute that stores one entry: checks the flight's marks and indexes the entry atomically with the write. */
+  private final class StoreOp implements BiFunction<ScopedKey, Entry<V>, Entry<V>> {
+    private final Entry<V> entry;
+    private final @Nullable Flight<V> flight;
+    boolean stored;
+    @Nullable List<Entry<V>> victims;
+
+    StoreOp(Entry<V> entry, @Nullable Flight<V> flight) {
+      this.entry = entry;
+      this.flight = flight;
+    }
+
+    @Override
+    public @Nullable Entry<V> apply(ScopedKey key, @Nullable Entry<V> current) {
+      Flight<V> theFlight = flight;
+      if (theFlight != null && theFlight.discards(entry.tags)) {
+        return current;
+      }
+      index();
+      if (current != null) {
+        unindex(current);
+      }
+      stored = true;
+      return entry;
+    }
+
+    private void index() {
+      for (String tag : entry.tags) {
+        tagIndex.compute(tag, (t, keys) -> {
+          HashMap<ScopedKey, Entry<V>> tagged = keys == null ? new HashMap<>() : keys;
+          tagged.put(entry.key, entry);
+          return tagged;
+        });
+      }
+      if (global) {
+        return; // the scope index serves tenant invalidation and tenant budgets only
+      }
+      scopes.compute(scopeOf(entry.key), (scope, inScope) -> {
+        LinkedHashMap<ScopedKey, Entry<V>> entries = inScope == null ? new LinkedHashMap<>() : inScope;
+        entries.remove(entry.key); // re-inserted at the end: write order
+        entries.put(entry.key, entry);
+        if (maximumSizePerTenant > 0 && entries.size() > maximumSizePerTenant) {
+          List<Entry<V>> over = new ArrayList<>();
+          Iterator<Entry<V>> oldestFirst = entries.values().iterator();
+          while (entries.size() > maximumSizePerTenant && oldestFirst.hasNext()) {
+            over.add(oldestFirst.next());
+            oldestFirst.remove();
+          }
+          victims = over;
+        }
+        return entries;
+      });
+    }
+  }
+
+  private void unindex(Entry<V> entry) {
+    for (String tag : entry.tags) {
+      tagIndex.computeIfPresent(tag, (t, keys) -> {
+        keys.remove(entry.key, entry);
+        return keys.isEmpty() ? null : keys;
+      });
+    }
+    if (global) {
+      return;
+    }
+    scopes.computeIfPresent(scopeOf(entry.key), (scope, entries) -> {
+      entries.remove(entry.key, entry);
+      return entries.isEmpty() ? null : entries;
+    });
+  }
+
+  /** Caffeine's eviction listener: runs inside the removal of an expired or size-evicted entry. */
+  private void onEviction(@Nullable ScopedKey key, @Nullable Entry<V> entry, RemovalCause cause) {
+    if (entry != null) {
+      unindex(entry);
+    }
+    if (cause == RemovalCause.EXPIRED) {
+      counters.expirations.increment();
+    } else {
+      counters.evictions.increment();
+    }
+  }
+
+  private @Nullable Entry<V> newEntry(ScopedKey scoped, CacheValue<V> value, long now, long loadNanos) {
+    long base;
+    Optional<Duration> own = value.ttl();
+    if (own.isPresent()) {
+      base = nanos(own.get());
+    } else if (value.isPresent()) {
+      base = ttlNanos;
+    } else if (negativeTtlNanos > 0) {
+      base = negativeTtlNanos;
+    } else {
+      return null;
+    }
+    List<String> tags = value.tags();
+    return new Entry<>(scoped, value.value(), tags.isEmpty() ? NO_TAGS : tags.toArray(NO_TAGS), now,
+        now + lifetime(base), loadNanos);
+  }
+
+  /** The TTL an entry gets: clamped to maxTtl, jittered, and clamped again, so nothing outlives maxTtl. */
+  long lifetime(long requestedNanos) {
+    long bounded = Math.min(requestedNanos, maxTtlNanos);
+    if (jitter > 0) {
+      bounded = (long) (bounded * (1 + jitter * (2 * nextDouble() - 1)));
+    }
+    return Math.max(1, Math.min(bounded, maxTtlNanos));
+  }
+
+  private double nextDouble() {
+    RandomGenerator source = random;
+    return source == null ? ThreadLocalRandom.current().nextDouble() : source.nextDouble();
+  }
+
+  /** On every lookup: kept small (the failure paths are methods of their own) so that the JIT inlines it. */
+  private ScopedKey scopedKey(K key) {
+    String encoded = Objects.requireNonNull(codec.encode(Objects.requireNonNull(key, "key")),
+        "the key codec returned null");
+    if (global) {
+      return new ScopedKey(null, encoded);
+    }
+    TenantId tenant = TenantContext.current().orElse(null);
+    if (tenant == null) {
+      throw missingTenant();
+    }
+    return new ScopedKey(tenant, encoded);
+  }
+
+  private MissingTenantException missingTenant() {
+    return new MissingTenantException("cache '" + name + "' is tenant-scoped and no tenant is set for this thread:"
+        + " use it inside TenantContext.run(tenantId, ...) (carry the tenant into other threads with"
+        + " TenantContext.wrap), or declare the cache .global() if its data belongs to no tenant");
+  }
+
+  private static TenantId scopeOf(ScopedKey key) {
+    return Objects.requireNonNull(key.tenant, "only tenant-scoped entries are indexed by scope");
+  }
+
+  private void ensureOpen() {
+    if (closed) {
+      throw new IllegalStateException("cache '" + name + "' is closed");
+    }
+  }
+
+  private static long nanos(Duration duration) {
+    try {
+      return duration.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  @Override
+  public long estimatedSize() {
+    return cache.estimatedSize();
+  }
+
+  @Override
+  public CacheStats stats() {
+    return counters.snapshot();
+  }
+
+  @Override
+  public void close() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    try {
+      if (subscription != null) {
+        subscription.close();
+      }
+    } finally {
+      InvalidationBus theBus = bus;
+      if (theBus != null) {
+        BusNames.release(theBus, name);
+      }
+      if (meters != null) {
+        meters.run();
+      }
+      invalidateAllHere();
+    }
+  }
+
+  /** Runs Caffeine's pending maintenance (expired entries are then removed and unindexed). For tests. */
+  public void cleanUp() {
+    cache.cleanUp();
+  }
+
+  /** Number of tags in the tag index. For tests: proves the index does not leak. */
+  public int indexedTags() {
+    return tagIndex.size();
+  }
+
+  /** Number of entries in the tenant/scope index. For tests. */
+  public int indexedEntries() {
+    int total = 0;
+    for (TenantId scope : scopes.keySet()) {
+      int[] size = {0};
+      scopes.computeIfPresent(scope, (s, entries) -> {
+        size[0] = entries.size();
+        return entries;
+      });
+      total += size[0];
+    }
+    return total;
+  }
+
+  /** Number of loads in flight. For tests. */
+  public int loadsInFlight() {
+    return flights.size();
+  }
+
+  @Override
+  public String toString() {
+    return "SaasCache[" + name + (global ? ", global" : ", tenant-scoped") + "]";
+  }
+
+  /** Receives the bus's deliveries for this cache. */
+  private final class BusListener implements InvalidationListener {
+    @Override
+    public void onInvalidation(Invalidation invalidation) {
+      if (closed || !invalidation.appliesTo(name)) {
+        return;
+      }
+      counters.invalidationsReceived.increment();
+      switch (invalidation.scope()) {
+        case KEY -> {
+          TenantId tenant = global ? null : invalidation.tenant();
+          if (global || tenant != null) {
+            invalidateKeyHere(new ScopedKey(tenant, Objects.requireNonNull(invalidation.value())));
+          }
+        }
+        case TAG -> invalidateTagHere(Objects.requireNonNull(invalidation.value()));
+        case TENANT -> invalidateTenantHere(Objects.requireNonNull(invalidation.tenant()));
+        case ALL -> invalidateAllHere();
+      }
+      counters.invalidationsApplied.increment();
+    }
+
+    @Override
+    public void onLostInvalidations() {
+      if (closed) {
+        return;
+      }
+      counters.lostInvalidations.increment();
+      LOG.warn("cache '{}' flushed: the invalidation bus lost invalidations", name);
+      invalidateAllHere();
+    }
+  }
+
+  /** Expiry at the absolute time stored in each entry, so rewriting the same entry never extends it. */
+  private static final class EntryExpiry<V> implements Expiry<ScopedKey, Entry<V>> {
+    @Override
+    public long expireAfterCreate(ScopedKey key, Entry<V> entry, long currentTime) {
+      return Math.max(0, entry.expiresAt - currentTime);
+    }
+
+    @Override
+    public long expireAfterUpdate(ScopedKey key, Entry<V> entry, long currentTime, long currentDuration) {
+      return Math.max(0, entry.expiresAt - currentTime);
+    }
+
+    @Override
+    public long expireAfterRead(ScopedKey key, Entry<V> entry, long currentTime, long currentDuration) {
+      return currentDuration;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+package dev.saaskit.cache.internal;
+
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One load in progress for one key, shared by every caller that missed it meanwhile. Invalidations that overtake it
+ * mark it; the loaded entry is stored only if no mark applies to it.
+ */
+final class Flight<V> {
+  final CompletableFuture<Result<V>> result = new CompletableFuture<>();
+  /** The thread running a foreground load, to refuse a loader that reads its own key; null for a refresh. */
+  final @Nullable Thread owner;
+  /** Set when an invalidation of the key, its tenant or everything overtook the load, or a put replaced it. */
+  private volatile boolean invalidated;
+  /** Set when any invalidation marked this flight; callers that join a marked flight retry if it is discarded. */
+  private volatile boolean marked;
+  /** Tags invalidated during the load; written under the cache's marking write lock, read under its read lock. */
+  private @Nullable Set<String> invalidatedTags;
+
+  Flight(@Nullable Thread owner) {
+    this.owner = owner;
+  }
+
+  void invalidate() {
+    marked = true;
+    invalidated = true;
+  }
+
+  /** Called with the cache's marking write lock held. */
+  void invalidateTag(String tag) {
+    marked = true;
+    if (invalidatedTags == null) {
+      invalidatedTags = new HashSet<>();
+    }
+    invalidatedTags.add(tag);
+  }
+
+  boolean isMarked() {
+    return marked;
+  }
+
+  /** Whether an entry with {@code tags} loaded by this flight must be discarded; call with the read lock held. */
+  boolean discards(String[] tags) {
+    if (invalidated) {
+      return true;
+    }
+    Set<String> dropped = invalidatedTags;
+    if (dropped != null) {
+      for (String tag : tags) {
+        if (dropped.contains(tag)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** What the flight produced: the value for its callers, and whether it was stored. */
+  record Result<V>(@Nullable V value, boolean discarded) {}
+}

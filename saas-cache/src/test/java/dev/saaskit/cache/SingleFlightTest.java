@@ -1,0 +1,147 @@
+package dev.saaskit.cache;
+
+import static dev.saaskit.cache.Fixtures.ACME;
+import static dev.saaskit.cache.Fixtures.as;
+import static dev.saaskit.cache.Fixtures.in;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.saaskit.cache.internal.DefaultSaasCache;
+import dev.saaskit.core.TenantContext;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+class SingleFlightTest {
+  private static final int THREADS = 100;
+
+  private static SaasCache<String, String> cache() {
+    return SaasCache.<String, String>named("flight").ttl(Duration.ofMinutes(5)).clock(Fixtures.clock())
+        .executor(Runnable::run).build();
+  }
+
+  @Test
+  void aHundredConcurrentMissesOfOneKeyLoadOnce() throws Exception {
+    AtomicInteger loads = new AtomicInteger();
+    CountDownLatch release = new CountDownLatch(1);
+    ExecutorService pool = TenantContext.wrap(Executors.newFixedThreadPool(THREADS));
+    try (SaasCache<String, String> c = cache()) {
+      List<Future<String>> results = new ArrayList<>();
+      TenantContext.run(ACME, () -> {
+        for (int i = 0; i < THREADS; i++) {
+          results.add(pool.submit(() -> c.get("hot", k -> {
+            loads.incrementAndGet();
+            await(release);
+            return "value";
+          })));
+        }
+      });
+      // every thread has missed (and joined the one load) before the loader may return
+      Fixtures.await("100 misses", () -> c.stats().misses() == THREADS);
+      release.countDown();
+      for (Future<String> result : results) {
+        assertThat(result.get(10, TimeUnit.SECONDS)).isEqualTo("value");
+      }
+      assertThat(loads).hasValue(1);
+      assertThat(c.stats().loadSuccesses()).isEqualTo(1);
+      assertThat(((DefaultSaasCache<String, String>) c).loadsInFlight()).isZero();
+      assertThat(as(ACME, () -> c.getIfPresent("hot"))).isEqualTo("value");
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void differentKeysLoadInParallel() throws Exception {
+    CountDownLatch bothLoading = new CountDownLatch(2);
+    ExecutorService pool = TenantContext.wrap(Executors.newFixedThreadPool(2));
+    try (SaasCache<String, String> c = cache()) {
+      List<Future<String>> results = new ArrayList<>();
+      TenantContext.run(ACME, () -> {
+        for (String key : List.of("a", "b")) {
+          results.add(pool.submit(() -> c.get(key, k -> {
+            bothLoading.countDown();
+            await(bothLoading); // would dead-lock if one load blocked the other
+            return k;
+          })));
+        }
+      });
+      assertThat(results.get(0).get(10, TimeUnit.SECONDS)).isEqualTo("a");
+      assertThat(results.get(1).get(10, TimeUnit.SECONDS)).isEqualTo("b");
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aFailedLoadIsNotCachedAndEveryWaiterSeesTheCause() throws Exception {
+    AtomicInteger loads = new AtomicInteger();
+    CountDownLatch release = new CountDownLatch(1);
+    IllegalStateException boom = new IllegalStateException("database down");
+    ExecutorService pool = TenantContext.wrap(Executors.newFixedThreadPool(10));
+    try (SaasCache<String, String> c = cache()) {
+      List<Future<String>> results = new ArrayList<>();
+      TenantContext.run(ACME, () -> {
+        for (int i = 0; i < 10; i++) {
+          results.add(pool.submit(() -> c.get("k", k -> {
+            loads.incrementAndGet();
+            await(release);
+            throw boom;
+          })));
+        }
+      });
+      Fixtures.await("10 misses", () -> c.stats().misses() == 10);
+      release.countDown();
+      for (Future<String> result : results) {
+        assertThatThrownBy(() -> result.get(10, TimeUnit.SECONDS))
+            .cause().isInstanceOf(CacheLoadException.class)
+            .hasMessageContaining("loading an entry of cache 'flight' failed")
+            .cause().isSameAs(boom);
+      }
+      assertThat(loads).hasValue(1);
+      assertThat(c.stats().loadFailures()).isEqualTo(1);
+      // nothing cached: the next get loads again and succeeds
+      assertThat(as(ACME, () -> c.get("k", k -> "recovered"))).isEqualTo("recovered");
+      assertThat(c.stats().loadSuccesses()).isEqualTo(1);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aLoaderThatReadsItsOwnKeyFailsInsteadOfWaitingForever() {
+    try (SaasCache<String, String> c = cache()) {
+      in(ACME, () -> assertThatThrownBy(() -> c.get("k", k -> c.get("k", k2 -> "inner")))
+          .isInstanceOf(CacheLoadException.class)
+          .cause().isInstanceOf(IllegalStateException.class).hasMessageContaining("the key it is loading"));
+      assertThat(((DefaultSaasCache<String, String>) c).loadsInFlight()).isZero();
+    }
+  }
+
+  @Test
+  void errorsPassThroughUnwrapped() {
+    try (SaasCache<String, String> c = cache()) {
+      in(ACME, () -> assertThatThrownBy(() -> c.get("k", k -> {
+        throw new AssertionError("an Error");
+      })).isInstanceOf(AssertionError.class).hasMessage("an Error"));
+    }
+  }
+
+  static void await(CountDownLatch latch) {
+    try {
+      if (!latch.await(10, TimeUnit.SECONDS)) {
+        throw new AssertionError("latch not released in 10 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+  }
+}
