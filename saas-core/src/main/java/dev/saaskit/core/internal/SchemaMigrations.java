@@ -4,6 +4,8 @@ import dev.saaskit.core.SaasException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -11,12 +13,12 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.zip.CRC32;
 
 /**
  * Applies a module's plain SQL migrations (Flyway-style {@code V<n>__<name>.sql} files) to one schema, recording
@@ -26,12 +28,14 @@ import java.util.zip.CRC32;
  * path folders cannot be listed portably). Scripts may use {@code ${name}} placeholders; an unknown placeholder
  * is an error, so a typo never reaches the database. Everything runs in one transaction under an advisory lock
  * per schema: concurrent starts apply each script once, and a failing script leaves nothing behind. An applied
- * script whose text changed since is reported, not re-run. Not API.
+ * script whose text changed since (SHA-256 of the text after substitution) is reported, not re-run; a schema
+ * migrated by a newer library version (versions this one does not know) is refused. Not API.
  */
 public final class SchemaMigrations {
   private static final Pattern PLACEHOLDER = Pattern.compile("\\$\\{([A-Za-z0-9_]+)}");
   private static final Pattern SCRIPT_NAME = Pattern.compile("V([0-9]+)__[A-Za-z0-9_]+\\.sql");
-  private static final String HISTORY_TABLE = "saaskit_schema_history";
+  /** The history table each migrated schema gets. */
+  public static final String HISTORY_TABLE = "saaskit_schema_history";
 
   private final Class<?> anchor;
   private final String resourceFolder;
@@ -74,41 +78,53 @@ public final class SchemaMigrations {
         st.execute("SELECT pg_advisory_xact_lock(hashtext(" + SqlNames.quoteLiteral("saaskit:" + schema) + "))");
         st.execute("CREATE SCHEMA IF NOT EXISTS " + quoted);
         st.execute("CREATE TABLE IF NOT EXISTS " + quoted + "." + HISTORY_TABLE + " ("
-            + "version integer PRIMARY KEY, script text NOT NULL, checksum bigint NOT NULL, "
-            + "applied_at timestamptz NOT NULL DEFAULT now())");
+            + " version integer PRIMARY KEY,"
+            + " description text NOT NULL,"
+            + " script text NOT NULL,"
+            + " checksum text NOT NULL,"
+            + " installed_by text NOT NULL DEFAULT current_user,"
+            + " installed_at timestamptz NOT NULL DEFAULT now(),"
+            + " execution_ms bigint NOT NULL)");
       }
-      Map<Integer, Long> done = new HashMap<>();
+      Map<Integer, String> done = new HashMap<>();
       try (Statement st = connection.createStatement();
           ResultSet rs = st.executeQuery("SELECT version, checksum FROM " + quoted + "." + HISTORY_TABLE)) {
         while (rs.next()) {
-          done.put(rs.getInt(1), rs.getLong(2));
+          done.put(rs.getInt(1), rs.getString(2));
         }
       }
       for (String script : scripts) {
         int version = version(script);
         String sql = substitute(script, read(script));
-        long checksum = checksum(sql);
-        Long recorded = done.get(version);
+        String checksum = checksum(sql);
+        String recorded = done.remove(version);
         if (recorded != null) {
-          if (recorded != checksum) {
+          if (!recorded.equals(checksum)) {
             throw new SaasException("migration " + script + " of schema " + schema + " was changed after it was"
                 + " applied; restore the original script or repair " + schema + "." + HISTORY_TABLE);
           }
           continue;
         }
+        long start = System.nanoTime();
         try (Statement st = connection.createStatement()) {
           st.execute(sql);
         } catch (SQLException e) {
           throw new SaasException("migration " + script + " of schema " + schema + " failed: " + e.getMessage(), e);
         }
         try (PreparedStatement ps = connection.prepareStatement("INSERT INTO " + quoted + "." + HISTORY_TABLE
-            + " (version, script, checksum) VALUES (?, ?, ?)")) {
+            + " (version, description, script, checksum, execution_ms) VALUES (?, ?, ?, ?, ?)")) {
           ps.setInt(1, version);
-          ps.setString(2, script);
-          ps.setLong(3, checksum);
+          ps.setString(2, description(script));
+          ps.setString(3, script);
+          ps.setString(4, checksum);
+          ps.setLong(5, (System.nanoTime() - start) / 1_000_000);
           ps.executeUpdate();
         }
         applied.add(script);
+      }
+      if (!done.isEmpty()) {
+        throw new SaasException("schema " + schema + " has migrations " + done.keySet() + " that this library"
+            + " version does not know: a newer version migrated it; upgrade this node");
       }
       connection.commit();
       return List.copyOf(applied);
@@ -189,9 +205,22 @@ public final class SchemaMigrations {
     }
   }
 
-  private static long checksum(String sql) {
-    CRC32 crc = new CRC32();
-    crc.update(sql.getBytes(StandardCharsets.UTF_8));
-    return crc.getValue();
+  /** The latest version the listed scripts define, 0 if none. */
+  public int latestVersion() {
+    List<String> names = scriptNames();
+    return names.isEmpty() ? 0 : version(names.get(names.size() - 1));
+  }
+
+  private static String description(String script) {
+    return script.substring(script.indexOf("__") + 2, script.length() - ".sql".length()).replace('_', ' ');
+  }
+
+  private static String checksum(String sql) {
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(sql.getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(digest);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
   }
 }

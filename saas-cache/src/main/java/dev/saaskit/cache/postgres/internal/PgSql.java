@@ -1,5 +1,6 @@
 package dev.saaskit.cache.postgres.internal;
 
+import dev.saaskit.core.internal.SqlNames;
 import java.util.regex.Pattern;
 
 /** SQL text helpers: identifier rules and quoting. */
@@ -28,15 +29,12 @@ public final class PgSql {
     if (name.isEmpty() || name.indexOf('\0') >= 0) {
       throw new IllegalArgumentException("an SQL identifier must be non-empty and contain no NUL character");
     }
-    return '"' + name.replace("\"", "\"\"") + '"';
+    return SqlNames.quoteIdent(name);
   }
 
-  /** A single-quoted string literal (standard_conforming_strings on, as since PostgreSQL 9.1). */
+  /** A string literal, whatever {@code standard_conforming_strings} says. */
   public static String literal(String value) {
-    if (value.indexOf('\0') >= 0) {
-      throw new IllegalArgumentException("an SQL literal must not contain a NUL character");
-    }
-    return '\'' + value.replace("'", "''") + '\'';
+    return SqlNames.quoteLiteral(value);
   }
 
   /** The NOTIFY channel of the cache schema {@code schema}. */
