@@ -64,9 +64,9 @@ public final class CacheInvalidationLatency {
     try (TestDatabase db = TestDatabase.create()) {
       System.out.println("# CacheInvalidationLatency on " + db.server().description() + ", "
           + Runtime.getRuntime().availableProcessors() + " cores");
-      CacheSchema.defaultSchema().migrate(db.ownerDataSource());
+      CacheSchema.defaults().migrate(db.ownerDataSource());
       try (Connection c = db.ownerDataSource().getConnection(); Statement st = c.createStatement()) {
-        CacheSchema.defaultSchema().grant(c, db.appRole());
+        CacheSchema.defaults().grantApp(c, db.appRole());
         st.execute("CREATE TABLE items (id int PRIMARY KEY, version bigint NOT NULL)");
         st.execute("INSERT INTO items SELECT g, 0 FROM generate_series(1, " + ITEMS + ") g");
       }

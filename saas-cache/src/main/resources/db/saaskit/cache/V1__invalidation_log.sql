@@ -1,6 +1,6 @@
 -- saas-cache schema, version 1: the invalidation log that every PostgresInvalidationBus node reads.
 -- Placeholder replaced by CacheSchema.migrate: ${schema} (default saaskit_cache), as a quoted identifier.
--- Privileges for the application role come from CacheSchema.grant, not from here.
+-- Privileges for the application role come from CacheSchema.grantApp, not from here.
 --
 -- No row-level security: the log is cross-tenant infrastructure that every node must read in full, and it holds
 -- no tenant data beyond the ids inside keys and tags. Its tenant column is named "tenant", not "tenant_id", so the

@@ -23,14 +23,14 @@ import org.jspecify.annotations.Nullable;
  * The database schema of the {@link PostgresInvalidationBus}: the invalidation log, its pruning bookkeeping and a
  * trigger function. One call creates or upgrades it ({@link #migrate(DataSource)}, with its own history table,
  * so apps on Flyway, Liquibase or nothing can adopt it), one gives the application role what the bus needs
- * ({@link #grant(Connection, String)}), and {@link #attachTrigger(Connection, String, String)} makes any change
+ * ({@link #grantApp(Connection, String)}), and {@link #attachTrigger(Connection, String, String)} makes any change
  * to a table, from any client, write a tag invalidation in the same transaction.
  *
  * <pre>{@code
- * CacheSchema schema = CacheSchema.defaultSchema();           // saaskit_cache
+ * CacheSchema schema = CacheSchema.defaults();           // saaskit_cache
  * schema.migrate(ownerDataSource);                            // as the role that runs migrations
  * try (Connection c = ownerDataSource.getConnection()) {
- *   schema.grant(c, "app");                                   // INSERT/SELECT on the log, what pruning needs
+ *   schema.grantApp(c, "app");                                   // INSERT/SELECT on the log, what pruning needs
  *   schema.attachTrigger(c, "plans", "plans:{tenant_id}");    // optional
  * }
  * }</pre>
@@ -50,7 +50,7 @@ public final class CacheSchema {
   }
 
   /** The schema named {@value #DEFAULT_NAME}. */
-  public static CacheSchema defaultSchema() {
+  public static CacheSchema defaults() {
     return DEFAULT;
   }
 
@@ -98,7 +98,7 @@ public final class CacheSchema {
    *
    * @throws SaasException if a GRANT failed (missing schema: migrate first; unknown role)
    */
-  public void grant(Connection connection, String appRole) {
+  public void grantApp(Connection connection, String appRole) {
     Objects.requireNonNull(connection, "connection");
     Objects.requireNonNull(appRole, "appRole");
     String s = PgSql.ident(name);

@@ -51,7 +51,7 @@ import org.jspecify.annotations.Nullable;
  * partitioned) finds the gap and flushes.
  *
  * <pre>{@code
- * CacheSchema.defaultSchema().migrate(ownerDataSource);     // once, as the owner; then grant(...) the app role
+ * CacheSchema.defaults().migrate(ownerDataSource);     // once, as the owner; then grantApp(...) the app role
  * PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build();
  * bus.subscribe(listener);                                   // a cache subscribes itself
  * try (Connection c = appDataSource.getConnection()) {
@@ -173,7 +173,7 @@ public final class PostgresInvalidationBus implements InvalidationBus {
   private SaasException publishFailed(SQLException e) {
     return new SaasException("Could not publish an invalidation to the log in schema " + settings.schema() + ": "
         + e.getMessage() + ". Check the database connection, that CacheSchema.migrate ran and that this role has"
-        + " CacheSchema.grant.", e);
+        + " CacheSchema.grantApp.", e);
   }
 
   /**

@@ -31,9 +31,9 @@ final class BusFixture implements AutoCloseable {
 
   /** Migrates the default schema as the owner and grants it to the app role. */
   static void migrate(TestDatabase db) throws SQLException {
-    CacheSchema.defaultSchema().migrate(db.ownerDataSource());
+    CacheSchema.defaults().migrate(db.ownerDataSource());
     try (Connection c = db.ownerDataSource().getConnection()) {
-      CacheSchema.defaultSchema().grant(c, db.appRole());
+      CacheSchema.defaults().grantApp(c, db.appRole());
     }
   }
 

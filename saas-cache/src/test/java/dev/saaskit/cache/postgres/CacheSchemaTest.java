@@ -73,7 +73,7 @@ class CacheSchemaTest {
     CacheSchema schema = CacheSchema.named("granted");
     schema.migrate(owner);
     try (Connection c = owner.getConnection()) {
-      schema.grant(c, db.appRole());
+      schema.grantApp(c, db.appRole());
     }
     DataSource app = db.appDataSource();
     execute(app, "INSERT INTO granted.invalidation_log (scope, value) VALUES ('TAG', 't')",
@@ -98,7 +98,7 @@ class CacheSchemaTest {
 
   @Test
   void theLogIsNotATenantTableForTheRlsAudit() throws SQLException {
-    CacheSchema.defaultSchema().migrate(owner);
+    CacheSchema.defaults().migrate(owner);
     // cross-tenant infrastructure without RLS: no column may carry the audit's tenant column name
     assertThat(count(admin, "SELECT count(*) FROM information_schema.columns"
         + " WHERE table_schema = 'saaskit_cache' AND column_name = 'tenant_id'")).isZero();
@@ -120,7 +120,7 @@ class CacheSchemaTest {
 
   @Test
   void schemaNamesAreChecked() {
-    assertThat(CacheSchema.defaultSchema().name()).isEqualTo("saaskit_cache");
+    assertThat(CacheSchema.defaults().name()).isEqualTo("saaskit_cache");
     assertThat(CacheSchema.named("x_1")).isEqualTo(CacheSchema.named("x_1"));
     assertThatThrownBy(() -> CacheSchema.named("Upper")).isInstanceOf(IllegalArgumentException.class)
         .hasMessage("schema must be 1 to 63 characters of a-z, 0-9 and _, not starting with a digit, but was 'Upper'");

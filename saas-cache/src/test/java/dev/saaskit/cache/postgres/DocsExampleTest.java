@@ -30,10 +30,10 @@ class DocsExampleTest {
 
     // snippet: quickstart
     // once per deployment, as the role that runs migrations
-    CacheSchema schema = CacheSchema.defaultSchema();             // schema saaskit_cache
+    CacheSchema schema = CacheSchema.defaults();             // schema saaskit_cache
     schema.migrate(ownerDataSource);
     try (Connection c = ownerDataSource.getConnection()) {
-      schema.grant(c, appRole);                                   // what the bus needs, nothing more
+      schema.grantApp(c, appRole);                                   // what the bus needs, nothing more
       schema.attachTrigger(c, "plans", "plans:{tenant_id}");      // optional: SQL changes invalidate too
     }
 
@@ -63,9 +63,9 @@ class DocsExampleTest {
 
   @Test
   void pgBouncerSetups(TestDatabase db) throws Exception {
-    CacheSchema.defaultSchema().migrate(db.ownerDataSource());
+    CacheSchema.defaults().migrate(db.ownerDataSource());
     try (Connection c = db.ownerDataSource().getConnection()) {
-      CacheSchema.defaultSchema().grant(c, db.appRole());
+      CacheSchema.defaults().grantApp(c, db.appRole());
     }
     DataSource pooledThroughPgBouncer = db.appDataSource();
     DataSource directToPostgres = db.appDataSource();

@@ -43,10 +43,10 @@ class TriggerTest {
     app = db.appDataSource();
     execute(owner, "CREATE TABLE plans (id int PRIMARY KEY, tenant_id text, name text NOT NULL)");
     try (Connection c = owner.getConnection()) {
-      List<String> names = CacheSchema.defaultSchema().attachTrigger(c, "plans", "plans:{tenant_id}");
+      List<String> names = CacheSchema.defaults().attachTrigger(c, "plans", "plans:{tenant_id}");
       assertThat(names).hasSize(4).allMatch(n -> n.startsWith("saaskit_cache_"));
       // attaching again replaces the same four triggers instead of adding four more
-      assertThat(CacheSchema.defaultSchema().attachTrigger(c, "plans", "plans:{tenant_id}")).isEqualTo(names);
+      assertThat(CacheSchema.defaults().attachTrigger(c, "plans", "plans:{tenant_id}")).isEqualTo(names);
     }
   }
 
@@ -114,7 +114,7 @@ class TriggerTest {
     execute(owner, "CREATE SCHEMA IF NOT EXISTS \"Odd \"\"Schema\"\"\"",
         "CREATE TABLE IF NOT EXISTS \"Odd \"\"Schema\"\"\".\"Plan Items\" (\"Tenant Id\" text, \"Item\" int)");
     try (Connection c = owner.getConnection()) {
-      CacheSchema.defaultSchema().attachTrigger(c, "Odd \"Schema\"", "Plan Items", "items:{Tenant Id}:{Item}",
+      CacheSchema.defaults().attachTrigger(c, "Odd \"Schema\"", "Plan Items", "items:{Tenant Id}:{Item}",
           "items");
     }
     step(owner, "INSERT INTO \"Odd \"\"Schema\"\"\".\"Plan Items\" VALUES ('acme', 7)",
@@ -123,7 +123,7 @@ class TriggerTest {
 
   @Test
   void badTemplatesAndMissingTablesAreRefusedWithTheReason() throws SQLException {
-    CacheSchema schema = CacheSchema.defaultSchema();
+    CacheSchema schema = CacheSchema.defaults();
     execute(owner, "CREATE OR REPLACE VIEW plan_names AS SELECT id, name FROM plans");
     try (Connection c = owner.getConnection()) {
       assertThatThrownBy(() -> schema.attachTrigger(c, "plans", "plans:{tenant}"))

@@ -23,7 +23,8 @@ import javax.sql.DataSource;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
- * saaskit quickstart: tenants isolated by PostgreSQL Row-Level Security in one shared table.
+ * saaskit quickstart: tenants isolated by PostgreSQL Row-Level Security in one shared table, a background job per
+ * tenant on a worker role, and a cache invalidated across two nodes through PostgreSQL.
  *
  * <p>Set {@code DATABASE_URL} to a superuser JDBC URL (for example
  * {@code jdbc:postgresql://127.0.0.1:5432/postgres?user=postgres}) to use your own server; otherwise an embedded
@@ -86,6 +87,7 @@ public final class QuickstartApp {
       s.execute("GRANT USAGE ON SEQUENCE notes_id_seq TO " + APP);
     }
     JobsSection.migrate(dataSource(superuserUrl, DATABASE, OWNER, ownerPassword), APP, WORKER);
+    CacheSection.migrate(dataSource(superuserUrl, DATABASE, OWNER, ownerPassword), APP);
     section("The generated policy (paste it into a migration, or call policy.apply(connection))");
     System.out.print(policy.toSql().indent(2));
 
@@ -123,6 +125,9 @@ public final class QuickstartApp {
       try (HikariDataSource workerPool = pool("worker-pool", workerConnections)) {
         JobsSection.run(db, workerPool, ACME, GLOBEX);
       }
+
+      section("Cache: a write on node A invalidates node B through PostgreSQL");
+      CacheSection.run(appPool, db, ACME);
     }
 
     // 4. The guard refuses a role that bypasses RLS: here a pool logged in as the superuser.
@@ -176,7 +181,7 @@ public final class QuickstartApp {
     HikariConfig config = new HikariConfig();
     config.setPoolName(name);
     config.setDataSource(connections);
-    config.setMaximumPoolSize(4);
+    config.setMaximumPoolSize(8); // the cache buses each hold one listener connection
     return new HikariDataSource(config);
   }
 

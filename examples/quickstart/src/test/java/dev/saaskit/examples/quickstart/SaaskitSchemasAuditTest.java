@@ -2,7 +2,10 @@ package dev.saaskit.examples.quickstart;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.saaskit.cache.postgres.CacheSchema;
 import dev.saaskit.jobs.JobsSchema;
+import dev.saaskit.tenancy.RlsPolicy;
+import dev.saaskit.tenancy.TenantColumnType;
 import dev.saaskit.tenancy.audit.AuditReport;
 import dev.saaskit.tenancy.audit.Finding;
 import dev.saaskit.tenancy.audit.RlsAudit;
@@ -18,8 +21,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The schemas saaskit modules ship pass saaskit's own RLS audit when set up as documented (the app role fenced by
- * the tenant policy, the jobs worker role with a policy scoped to it), and the audit still catches a policy that
- * opens the tables to everyone.
+ * the tenant policy, the jobs worker role with a policy scoped to it, the cache's invalidation log and its
+ * SECURITY DEFINER trigger function on a tenant table), and the audit still catches a policy that opens the
+ * tables to everyone.
  */
 @ExtendWith(PostgresExtension.class)
 class SaaskitSchemasAuditTest {
@@ -28,11 +32,21 @@ class SaaskitSchemasAuditTest {
   @BeforeAll
   static void setUp(TestDatabase db) throws SQLException {
     worker = db.createRole("jobs_worker", "");
+    try (Connection c = db.ownerDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE notes (id bigserial PRIMARY KEY, tenant_id text NOT NULL, body text)");
+      RlsPolicy.forTable("notes").columnType(TenantColumnType.TEXT).build().apply(c);
+    }
     JobsSchema jobs = JobsSchema.defaults();
     jobs.migrate(db.ownerDataSource());
     try (Connection c = db.ownerDataSource().getConnection()) {
       jobs.grantApp(c, db.appRole());
       jobs.grantWorker(c, worker);
+    }
+    CacheSchema cache = CacheSchema.defaults();
+    cache.migrate(db.ownerDataSource());
+    try (Connection c = db.ownerDataSource().getConnection()) {
+      cache.grantApp(c, db.appRole());
+      cache.attachTrigger(c, "notes", "notes:{tenant_id}");
     }
   }
 
@@ -40,7 +54,7 @@ class SaaskitSchemasAuditTest {
   void documentedSetupHasNoErrors(TestDatabase db) {
     AuditReport report = RlsAudit.builder().appRole(db.appRole()).build().run(db.ownerDataSource());
     assertThat(report.errors()).as(report.toText()).isEmpty();
-    assertThat(report.tenantTables()).contains("saaskit_jobs.jobs");
+    assertThat(report.tenantTables()).contains("saaskit_jobs.jobs", "saaskit_jobs.recurring_jobs", "public.notes");
     // the worker's own policy is reported, as information, not as a hole
     assertThat(report.infos()).extracting(Finding::object).anyMatch(o -> o.contains("jobs_worker_" + worker));
   }

@@ -83,7 +83,7 @@ public final class PgPoller {
     } catch (SQLException e) {
       throw new SaasException("The PostgreSQL invalidation bus could not read its log in schema "
           + settings.schema() + ": " + e.getMessage() + ". Run CacheSchema.migrate as the owner and"
-          + " CacheSchema.grant for this role, and check that the DataSource reaches the database.", e);
+          + " CacheSchema.grantApp for this role, and check that the DataSource reaches the database.", e);
     }
     thread = new Thread(this::run, "saaskit-cache-bus-" + settings.nodeName());
     thread.setDaemon(true);

@@ -126,7 +126,7 @@ public final class PgPruner {
       }
     } catch (SQLException e) {
       throw new SaasException("Could not prune the invalidation log in schema " + settings.schema() + ": "
-          + e.getMessage() + ". Does this role have CacheSchema.grant?", e);
+          + e.getMessage() + ". Does this role have CacheSchema.grantApp?", e);
     }
   }
 
@@ -157,7 +157,7 @@ public final class PgPruner {
       }
     } catch (SQLException e) {
       throw new SaasException("Could not prune the invalidation log in schema " + settings.schema() + ": "
-          + e.getMessage() + ". Does this role have CacheSchema.grant?", e);
+          + e.getMessage() + ". Does this role have CacheSchema.grantApp?", e);
     }
   }
 
