@@ -216,11 +216,32 @@ class RecurringJobsTest {
         ps.setInt(1, pid);
         ps.execute();
       }
+      awaitBackendGone(db, pid); // pg_terminate_backend only signals: the lock goes when the backend has exited
     }
     // the dead node's transaction left nothing; the survivor fires the occurrence, once
     assertThat(survivor.tick()).isEqualTo(1);
     assertThat(survivor.tick()).isZero();
     assertThat(runAts(db, schema, "crash.minutely")).containsExactly(t("00:01:00"));
+  }
+
+  private static void awaitBackendGone(TestDatabase db, int pid) throws SQLException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    try (Connection admin = db.adminDataSource().getConnection();
+        PreparedStatement ps = admin.prepareStatement("SELECT count(*) FROM pg_stat_activity WHERE pid = ?")) {
+      ps.setInt(1, pid);
+      while (true) {
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          if (rs.getLong(1) == 0) {
+            return;
+          }
+        }
+        if (System.nanoTime() > deadline) {
+          throw new AssertionError("backend " + pid + " still alive 10 s after pg_terminate_backend");
+        }
+        Thread.onSpinWait();
+      }
+    }
   }
 
   // ---- definitions -------------------------------------------------------------------------------------------
