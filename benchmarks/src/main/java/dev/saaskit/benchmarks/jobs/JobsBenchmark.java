@@ -20,7 +20,8 @@ import java.util.function.Function;
  * <ol>
  *   <li><b>throughput</b>: enqueue {@code --jobs} no-op jobs in batches of {@code --batch} with the workers stopped
  *       (the enqueue rate), then start {@code --threads} workers and time the drain, from just before
- *       {@link JobEngine#startWorkers()} to the start of the last job (jobs per second);</li>
+ *       {@link JobEngine#startWorkers()} to the start of the last job (jobs per second), and again from the first
+ *       job's start to the last one's (the rate without the engine's start-up);</li>
  *   <li><b>latency</b>: with the workers running and idle, enqueue {@code --latency-jobs} jobs one at a time at
  *       {@code --latency-rate} per second and report the enqueue-to-start time (p50, p99, max), measured with
  *       {@link System#nanoTime()} in the same JVM.</li>
