@@ -101,7 +101,7 @@ class FairClaimTest {
     kit.insertMany(null, "rotation", "work", 3);
     List<String> order = Collections.synchronizedList(new ArrayList<>());
     try (HikariDataSource pool = kit.workerPool("rotation-test", 6);
-        JobWorker worker = JobWorker.builder(pool).queue("rotation", 1).batchSize(8)
+        JobWorker worker = JobWorker.builder(pool).queue("rotation", 1).batchSize(1)
             .handler("work", JsonNode.class, (payload, ctx) -> {
               order.add(tenantOf(ctx));
               return null;
@@ -111,8 +111,8 @@ class FairClaimTest {
       synchronized (order) {
         firstTurn = new HashSet<>(order.subList(0, 201));
       }
-      // with one slot every claim takes one job: 200 tenants and the system jobs each get a turn before anyone's
-      // second job
+      // with one slot and claims of one job (so one prefetched at most): 200 tenants and the system jobs each get a
+      // turn before anyone's second job
       assertThat(firstTurn).hasSize(201).contains("<system>", "many-000", "many-199");
     }
   }

@@ -15,6 +15,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -302,6 +304,49 @@ class JobWorkerTest {
       assertThat(stuckInterrupted).isTrue();
       worker.close(); // idempotent
     } finally {
+      worker.close();
+      pool.close();
+    }
+  }
+
+  @Test
+  void prefetchedJobsNoHandlerStartedAreGivenBackAtCloseWithoutUsingAnAttempt() throws Exception {
+    CountDownLatch running = new CountDownLatch(4);
+    CountDownLatch release = new CountDownLatch(1);
+    HikariDataSource pool = kit.workerPool("prefetch-test", 6);
+    List<Long> ids = new ArrayList<>();
+    for (int i = 0; i < 12; i++) {
+      ids.add(kit.insert("acme", "prefetch", "slow", "{}"));
+    }
+    // 4 handler threads and a claim batch of 8: 4 jobs run, up to 8 more wait in the worker, claimed
+    JobWorker worker = worker(pool, "prefetch").batchSize(8).shutdownTimeout(Duration.ofSeconds(10))
+        .handler("slow", JsonNode.class, (payload, ctx) -> {
+          running.countDown();
+          release.await();
+          return "done";
+        }).build().start();
+    try {
+      assertThat(running.await(20, TimeUnit.SECONDS)).isTrue();
+      WorkerTestKit.await("jobs prefetched", Duration.ofSeconds(20),
+          () -> ids.stream().filter(id -> kit.row(id).state().equals("running")).count() > 4);
+      Thread closer = new Thread(worker::close);
+      closer.start();
+      WorkerTestKit.await("the prefetched jobs given back", Duration.ofSeconds(20),
+          () -> ids.stream().filter(id -> kit.row(id).state().equals("running")).count() == 4);
+      release.countDown();
+      closer.join(TimeUnit.SECONDS.toMillis(20));
+      long completed = ids.stream().filter(id -> kit.row(id).state().equals("completed")).count();
+      assertThat(completed).isEqualTo(4);
+      for (long id : ids) {
+        WorkerTestKit.Row row = kit.row(id);
+        if (row.state().equals("pending")) {
+          assertThat(row.attempts()).isZero();
+          assertThat(row.workerId()).isNull();
+        }
+      }
+      assertThat(ids.stream().filter(id -> kit.row(id).state().equals("pending")).count()).isEqualTo(8);
+    } finally {
+      release.countDown();
       worker.close();
       pool.close();
     }

@@ -44,7 +44,7 @@ public final class SaasJobsEngine implements JobEngine {
 
   @Override
   public String settings() {
-    return "0.1.0-SNAPSHOT, concurrency " + threads + ", claim batch 32, LISTEN/NOTIFY + 1 s poll, JSON payload,"
+    return "0.1.0-SNAPSHOT, concurrency " + threads + ", claim batch 32 (+32 prefetched), LISTEN/NOTIFY + 1 s poll, JSON payload,"
         + " RLS on (app role enqueues, worker role runs), pools app 4 + worker 8";
   }
 

@@ -224,6 +224,7 @@ public final class WorkerEngine {
     }
     for (WorkerQueue q : queues.values()) {
       q.pool.shutdown();
+      releaseUnstarted(q);
     }
     boolean finished = awaitPools(deadline);
     if (!finished) {
@@ -251,6 +252,21 @@ public final class WorkerEngine {
     maintenance.awaitTermination(5, TimeUnit.SECONDS);
     meters.close();
     log.info("job worker {} stopped", config.workerId());
+  }
+
+  /** Gives back the prefetched jobs no handler has started: they were never attempted. */
+  private void releaseUnstarted(WorkerQueue q) {
+    List<Runnable> unstarted = new ArrayList<>();
+    q.pool.getQueue().drainTo(unstarted);
+    for (Runnable task : unstarted) {
+      if (task instanceof QueuedJob queued) {
+        WorkerJob job = queued.job;
+        if (job.decided.compareAndSet(false, true)) {
+          flusher.submit(new WorkerOutcome(job, WorkerOutcome.Kind.RELEASED, null, null, null, job.latestProgress()));
+        }
+      }
+      q.busy.decrementAndGet();
+    }
   }
 
   private boolean awaitPools(long deadlineNanos) throws InterruptedException {
@@ -480,7 +496,7 @@ public final class WorkerEngine {
     inFlight.put(job.id, job);
     q.busy.incrementAndGet();
     try {
-      q.pool.execute(() -> execute(q, job));
+      q.pool.execute(new QueuedJob(q, job));
     } catch (RuntimeException e) {
       // the pool is shutting down (crash): the job stays running in the database until its lease expires
       q.busy.decrementAndGet();
@@ -489,6 +505,22 @@ public final class WorkerEngine {
   }
 
   // ---------------------------------------------------------------- running a job
+
+  /** A claimed job in its queue's pool: a class rather than a lambda so shutdown can release the unstarted ones. */
+  private final class QueuedJob implements Runnable {
+    final WorkerQueue q;
+    final WorkerJob job;
+
+    QueuedJob(WorkerQueue q, WorkerJob job) {
+      this.q = q;
+      this.job = job;
+    }
+
+    @Override
+    public void run() {
+      execute(q, job);
+    }
+  }
 
   private void execute(WorkerQueue q, WorkerJob job) {
     try {

@@ -14,9 +14,15 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class WorkerQueue {
   final String name;
   final int concurrency;
+  /**
+   * Jobs claimed beyond the running ones, waiting in the pool's queue (their leases kept by heartbeats), so the next
+   * claim's round trip overlaps with work instead of leaving slots idle: the larger of the concurrency and the
+   * claim batch size.
+   */
+  final int prefetch;
   final int tenantCap;
   final ThreadPoolExecutor pool;
-  /** Slots in use: handlers running, or handed to the pool and about to run. */
+  /** Slots in use: handlers running, or claimed and waiting in the pool's queue. */
   final AtomicInteger busy = new AtomicInteger();
   /** A NOTIFY for this queue arrived (or the listener reconnected) since the last claim. */
   final AtomicBoolean notified = new AtomicBoolean(true);
@@ -32,6 +38,7 @@ final class WorkerQueue {
   WorkerQueue(String name, int concurrency, int tenantCap, int batchSize, ThreadFactory threads) {
     this.name = name;
     this.concurrency = concurrency;
+    this.prefetch = Math.max(concurrency, batchSize);
     this.tenantCap = tenantCap;
     this.refillThreshold = Math.max(1, Math.min(batchSize, concurrency) / 2);
     this.pool = new ThreadPoolExecutor(concurrency, concurrency, 0, TimeUnit.MILLISECONDS,
@@ -39,6 +46,6 @@ final class WorkerQueue {
   }
 
   int free() {
-    return concurrency - busy.get();
+    return concurrency + prefetch - busy.get();
   }
 }
