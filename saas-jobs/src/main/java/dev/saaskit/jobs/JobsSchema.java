@@ -9,7 +9,6 @@ import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
 /**
@@ -43,19 +42,12 @@ public final class JobsSchema {
   /** The tenant setting used unless configured otherwise. */
   public static final String DEFAULT_TENANT_SETTING = "app.tenant_id";
 
-  private static final Pattern SETTING_NAME =
-      Pattern.compile("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+");
-
   private final String schema;
   private final String tenantSetting;
 
   private JobsSchema(String schema, String tenantSetting) {
     this.schema = SqlNames.requireIdentifier("schema", schema);
-    if (!SETTING_NAME.matcher(tenantSetting).matches() || tenantSetting.length() > SqlNames.MAX_IDENTIFIER_BYTES) {
-      throw new IllegalArgumentException("tenantSetting must look like 'prefix.name' (letters, digits, underscores)"
-          + " but was '" + tenantSetting + "'");
-    }
-    this.tenantSetting = tenantSetting;
+    this.tenantSetting = SqlNames.requireSettingName(tenantSetting);
   }
 
   /** Schema {@value #DEFAULT_SCHEMA}, tenant setting {@value #DEFAULT_TENANT_SETTING}. */

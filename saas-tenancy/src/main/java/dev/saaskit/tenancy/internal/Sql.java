@@ -1,7 +1,6 @@
 package dev.saaskit.tenancy.internal;
 
-import java.nio.charset.StandardCharsets;
-import java.util.regex.Pattern;
+import dev.saaskit.core.internal.SqlNames;
 
 /** Quoting and validation of names and literals that end up in SQL text. Not API. */
 public final class Sql {
@@ -9,44 +8,23 @@ public final class Sql {
   public static final String DEFAULT_TENANT_SETTING = "app.tenant_id";
 
   /** PostgreSQL silently truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
-  public static final int MAX_IDENTIFIER_BYTES = 63;
-
-  // A custom setting must be qualified ("prefix.name"); keep to plain identifier characters so the name can be
-  // embedded in SQL text and in policies without quoting doubts.
-  private static final Pattern SETTING_NAME =
-      Pattern.compile("[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+");
+  public static final int MAX_IDENTIFIER_BYTES = SqlNames.MAX_IDENTIFIER_BYTES;
 
   private Sql() {}
 
   /** Checks a custom setting name such as {@code app.tenant_id}; returns it. */
   public static String requireSettingName(String name) {
-    if (name == null || !SETTING_NAME.matcher(name).matches() || name.length() > MAX_IDENTIFIER_BYTES) {
-      throw new IllegalArgumentException(
-          "setting name must look like 'prefix.name' (letters, digits, underscores; at most "
-              + MAX_IDENTIFIER_BYTES + " characters) but was '" + name + "'");
-    }
-    return name;
+    return SqlNames.requireSettingName(name);
   }
 
   /** Checks that {@code name} is a usable PostgreSQL identifier of at most 63 bytes; returns it. */
   public static String requireIdentifier(String what, String name) {
-    if (name == null || name.isEmpty()) {
-      throw new IllegalArgumentException(what + " must not be empty");
-    }
-    if (name.indexOf('\0') >= 0) {
-      throw new IllegalArgumentException(what + " must not contain a NUL character");
-    }
-    int bytes = name.getBytes(StandardCharsets.UTF_8).length;
-    if (bytes > MAX_IDENTIFIER_BYTES) {
-      throw new IllegalArgumentException(what + " must be at most " + MAX_IDENTIFIER_BYTES
-          + " bytes in UTF-8 (PostgreSQL would truncate it) but '" + name + "' is " + bytes);
-    }
-    return name;
+    return SqlNames.requireIdentifier(what, name);
   }
 
   /** A double-quoted identifier, exactly as given (case kept, quotes doubled). */
   public static String quoteIdent(String name) {
-    return '"' + name.replace("\"", "\"\"") + '"';
+    return SqlNames.quoteIdent(name);
   }
 
   /**
@@ -54,9 +32,6 @@ public final class Sql {
    * ({@code E'...'}) with backslashes and quotes doubled. Values must not contain NUL.
    */
   public static String quoteLiteral(String value) {
-    if (value.indexOf('\0') >= 0) {
-      throw new IllegalArgumentException("a SQL literal cannot contain NUL");
-    }
-    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + '\'';
+    return SqlNames.quoteLiteral(value);
   }
 }
