@@ -94,13 +94,17 @@ class SaasCacheAcrossNodesTest {
     for (int round = 1; round <= 3; round++) {
       for (int k = 0; k < KEYS; k++) {
         if (k == KEYS / 2) {
-          BusFixture.await("the victim listening", () -> victim.stats().listening());
+          // each kill hits a listener that is back up: the previous outage has ended in a replay
+          long outagesSoFar = round - 1;
+          BusFixture.await("the victim back after " + outagesSoFar + " outage(s)",
+              () -> victim.stats().reconnects() >= outagesSoFar && victim.stats().listening());
           assertThat(fixture.killListener(victim)).isEqualTo(1); // mid-stream: writes go on while it is down
         }
         write(db, buses.get(0), "k" + k, "v" + round + "-" + k);
       }
     }
-    BusFixture.await("the victim reconnected", () -> victim.stats().reconnects() >= 3 && victim.stats().listening());
+    BusFixture.await("the victim back after 3 outages",
+        () -> victim.stats().reconnects() >= 3 && victim.stats().listening());
     BusFixture.await("every key fresh on the victim", () -> {
       for (int k = 0; k < KEYS; k++) {
         if (!("v3-" + k).equals(readUnchecked(db, victimCache, "k" + k))) {
