@@ -98,6 +98,10 @@ class CrashRecoveryTest {
       long terminated = kit.count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
           + " WHERE application_name = 'crash-node-1'");
       assertThat(terminated).isPositive();
+      // pg_terminate_backend only signals: a statement of the victim already running (an outcome batch) may still
+      // commit, so the victim's holdings are read once its backends are gone
+      WorkerTestKit.await("the victim's sessions ended", Duration.ofSeconds(30), () -> kit.count(
+          "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'crash-node-1'") == 0);
       List<Long> held = ids("SELECT id FROM saaskit_jobs.jobs WHERE state = 'running' AND worker_id = 'node-1'");
       assertThat(held).hasSizeGreaterThanOrEqualTo(8);
 
