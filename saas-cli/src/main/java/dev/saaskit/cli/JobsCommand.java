@@ -257,23 +257,23 @@ final class JobsCommand implements Callable<Integer> {
               + String.join(", ", new StateNames()) + ")");
         }
       }
-      checked("--state", () -> b.states(parsed.toArray(JobState[]::new)));
+      Options.checked(spec, "--state", () -> b.states(parsed.toArray(JobState[]::new)));
       String q = queue;
       if (q != null) {
-        checked("--queue", () -> b.queue(q));
+        Options.checked(spec, "--queue", () -> b.queue(q));
       }
       String t = type;
       if (t != null) {
-        checked("--type", () -> b.type(t));
+        Options.checked(spec, "--type", () -> b.type(t));
       }
       TenantChoice choice = tenant;
       if (choice != null && choice.noTenant) {
         b.noTenant();
       } else if (choice != null && choice.tenant != null) {
         String value = choice.tenant;
-        checked("--tenant", () -> b.tenant(TenantId.of(value)));
+        Options.checked(spec, "--tenant", () -> b.tenant(TenantId.of(value)));
       }
-      checked("--limit", () -> b.limit(limit));
+      Options.checked(spec, "--limit", () -> b.limit(limit));
       JobId cursor = before;
       if (cursor != null) {
         b.before(cursor);
@@ -281,13 +281,6 @@ final class JobsCommand implements Callable<Integer> {
       return b.build();
     }
 
-    private void checked(String option, Runnable setter) {
-      try {
-        setter.run();
-      } catch (IllegalArgumentException e) {
-        throw new ParameterException(spec.commandLine(), "invalid " + option + ": " + e.getMessage(), e);
-      }
-    }
   }
 
   /** {@code jobs show <id>}. */

@@ -200,18 +200,19 @@ final class RlsAuditCommand implements Callable<Integer> {
   private RlsAudit audit(@Nullable Baseline loaded) {
     RlsAudit.Builder builder = RlsAudit.builder();
     if (!tenantColumns.isEmpty()) {
-      checked("--tenant-column", () -> builder.tenantColumns(tenantColumns.toArray(String[]::new)));
+      Options.checked(spec, "--tenant-column",
+          () -> builder.tenantColumns(tenantColumns.toArray(String[]::new)));
     }
     if (!schemas.isEmpty()) {
-      checked("--schema", () -> builder.schemas(schemas.toArray(String[]::new)));
+      Options.checked(spec, "--schema", () -> builder.schemas(schemas.toArray(String[]::new)));
     }
     String role = appRole;
     if (role != null) {
-      checked("--app-role", () -> builder.appRole(role));
+      Options.checked(spec, "--app-role", () -> builder.appRole(role));
     }
     String name = setting;
     if (name != null) {
-      checked("--setting", () -> builder.settingName(name));
+      Options.checked(spec, "--setting", () -> builder.settingName(name));
     }
     if (loaded != null) {
       builder.baseline(loaded);
@@ -219,14 +220,6 @@ final class RlsAuditCommand implements Callable<Integer> {
     return builder.build();
   }
 
-  /** Runs a builder setter; the value it rejects (naming it) becomes a usage error that names the option. */
-  private void checked(String option, Runnable setter) {
-    try {
-      setter.run();
-    } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), "invalid " + option + ": " + e.getMessage(), e);
-    }
-  }
 
   private @Nullable String password() {
     if (passwordEnv == null) {
