@@ -172,6 +172,7 @@ public final class JobWorker implements AutoCloseable {
     private Duration pollInterval = Duration.ofSeconds(1);
     private boolean listen = true;
     private int batchSize = 32;
+    private int maxBatchSize;
     private Duration shutdownTimeout = Duration.ofSeconds(30);
     private @Nullable String workerId;
     private @Nullable Object meterRegistry;
@@ -306,12 +307,29 @@ public final class JobWorker implements AutoCloseable {
       return this;
     }
 
-    /** The most jobs one claim query takes for one queue (never more than the queue's free slots). Default 32. */
+    /**
+     * Jobs one claim query takes for a queue while its handlers keep up (never more than its free slots). Default 32.
+     * When the handlers run out of claimed jobs while a full claim is on its way, the queue doubles its claim size
+     * (and the jobs it holds ready), up to {@link #maxBatchSize(int)}, and halves it again once claims come back
+     * short; see docs/jobs-workers.md.
+     */
     public Builder batchSize(int batchSize) {
       if (batchSize < 1 || batchSize > 1000) {
         throw new IllegalArgumentException("batchSize must be within [1, 1000] but was " + batchSize);
       }
       this.batchSize = batchSize;
+      return this;
+    }
+
+    /**
+     * The largest claim a queue grows to when its handlers finish jobs faster than claims arrive. Default 8 x
+     * {@link #batchSize(int)}, at most 1,000; set it equal to {@code batchSize} for a fixed claim size.
+     */
+    public Builder maxBatchSize(int maxBatchSize) {
+      if (maxBatchSize < 1 || maxBatchSize > 1000) {
+        throw new IllegalArgumentException("maxBatchSize must be within [1, 1000] but was " + maxBatchSize);
+      }
+      this.maxBatchSize = maxBatchSize;
       return this;
     }
 
@@ -411,13 +429,18 @@ public final class JobWorker implements AutoCloseable {
         resolved.put(h.type(), new WorkerConfig.Handler(h.type(), h.payloadType(), h.handler(), lease, retry,
             h.options().timeout()));
       }
+      if (maxBatchSize != 0 && maxBatchSize < batchSize) {
+        throw new IllegalStateException("maxBatchSize (" + maxBatchSize + ") must not be below batchSize ("
+            + batchSize + ")");
+      }
+      int largestBatch = maxBatchSize != 0 ? maxBatchSize : Math.min(1000, 8 * batchSize);
       String id = workerId != null ? workerId : defaultWorkerId();
       Channels.wakeup(schema.schema()); // fails fast on a schema name too long for a channel
       WorkerConfig config = new WorkerConfig(dataSource, listenDataSource != null ? listenDataSource : dataSource,
           schema, resolved, served,
           objectMapper != null ? objectMapper : JsonMapper.builder().findAndAddModules().build(), clock,
-          random != null ? random : new Random(), pollInterval, listen, batchSize, shutdownTimeout, id,
-          meterRegistry, progressInterval, metricsInterval, maxResultBytes);
+          random != null ? random : new Random(), pollInterval, listen, batchSize, largestBatch, shutdownTimeout,
+          id, meterRegistry, progressInterval, metricsInterval, maxResultBytes);
       return new JobWorker(new WorkerEngine(config));
     }
 

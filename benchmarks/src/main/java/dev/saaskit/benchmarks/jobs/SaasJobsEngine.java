@@ -20,7 +20,7 @@ import java.util.List;
  * <ul>
  *   <li>enqueue: {@code JobQueue.enqueueAll} (one statement per batch) and {@code JobQueue.enqueue}; the
  *       {@code long} is the JSON payload;</li>
- *   <li>worker: one queue with {@code concurrency = threads}, default claim batch (32), default lease (30 s), LISTEN
+ *   <li>worker: one queue with {@code concurrency = threads}, default claim batch (32, growing up to 8x while the handlers outpace the claims), default lease (30 s), LISTEN
  *       on, poll interval 1 s (the default);</li>
  *   <li>pools: HikariCP, app role 4 connections, worker role 8 (handlers need none: claims, outcome batches,
  *       heartbeats and the LISTEN connection do);</li>
@@ -44,7 +44,7 @@ public final class SaasJobsEngine implements JobEngine {
 
   @Override
   public String settings() {
-    return "0.1.0-SNAPSHOT, concurrency " + threads + ", claim batch 32 (+32 prefetched), LISTEN/NOTIFY + 1 s poll, JSON payload,"
+    return "0.1.0-SNAPSHOT, concurrency " + threads + ", claim batch 32 growing to 256 while handlers outpace claims (prefetch = claim size), LISTEN/NOTIFY + 1 s poll, JSON payload,"
         + " RLS on (app role enqueues, worker role runs), pools app 4 + worker 8";
   }
 

@@ -28,6 +28,7 @@ public record WorkerConfig(
     Duration pollInterval,
     boolean listen,
     int batchSize,
+    int maxBatchSize,
     Duration shutdownTimeout,
     String workerId,
     @Nullable Object meterRegistry,

@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -83,7 +84,7 @@ public final class WorkerEngine {
     String prefix = "saaskit-jobs-" + config.workerId();
     for (WorkerConfig.Queue q : config.queues()) {
       queues.put(q.name(), new WorkerQueue(q.name(), q.concurrency(), q.tenantCap(), config.batchSize(),
-          threads(prefix + "-" + q.name() + "-")));
+          config.maxBatchSize(), threads(prefix + "-" + q.name() + "-")));
     }
     List<WorkerConfig.Handler> handlers = new ArrayList<>(config.handlers().values());
     this.handledTypes = handlers.stream().map(WorkerConfig.Handler::type).toArray(String[]::new);
@@ -348,7 +349,7 @@ public final class WorkerEngine {
         if (!frozen && free > 0 && (q.notified.get() || now - q.nextPollNanos >= 0
             || q.productive && free >= q.refillThreshold)) {
           q.notified.set(false);
-          int got = claim(q, Math.min(free, config.batchSize()));
+          int got = claim(q, q.request());
           q.nextPollNanos = System.nanoTime() + (q.failing ? Math.max(pollNanos, 1_000_000_000L) : pollNanos);
           q.productive = got > 0;
           if (q.productive && q.free() >= q.refillThreshold) {
@@ -378,15 +379,32 @@ public final class WorkerEngine {
     try {
       for (int round = 0; round < CLAIM_WINDOW_ROUNDS && claimed == 0; round++) {
         long started = System.nanoTime();
+        boolean wasBusy = q.busy.get() > 0;
         ClaimResult result = runClaim(q, request);
         meters.claimed(q.name, System.nanoTime() - started, result.jobs.size());
         if (crashed) {
           return 0;
         }
+        q.adapt(request, result.jobs.size(), wasBusy, q.busy.get() < q.concurrency);
         if (!result.jobs.isEmpty()) {
           q.cursor = result.cursorAfterJobs;
-          for (WorkerJob job : result.jobs) {
-            dispatch(q, job);
+          int n = result.jobs.size();
+          Map<String, Long> bases = new HashMap<>();
+          long[] turns = new long[n];
+          Integer[] order = new Integer[n];
+          for (int i = 0; i < n; i++) {
+            WorkerJob job = result.jobs.get(i);
+            String tenant = job.tenant == null ? "" : job.tenant.value();
+            turns[i] = bases.computeIfAbsent(tenant, q::claimBase) + result.ranks[i];
+            q.claimed(tenant, turns[i]);
+            order[i] = i;
+          }
+          q.endClaim();
+          // in turn order: the first jobs go straight to idle threads, bypassing the pool's ordered queue
+          Arrays.sort(order, (a, b) -> turns[a] != turns[b] ? Long.compare(turns[a], turns[b])
+              : Long.compare(result.walkPositions[a], result.walkPositions[b]));
+          for (int i : order) {
+            dispatch(q, result.jobs.get(i), turns[i], result.walkPositions[i]);
           }
           claimed = result.jobs.size();
         } else if (result.windowFull) {
@@ -412,6 +430,8 @@ public final class WorkerEngine {
 
   private static final class ClaimResult {
     final List<WorkerJob> jobs = new ArrayList<>();
+    long[] ranks = new long[16];
+    long[] walkPositions = new long[16];
     String cursorAfterJobs = "";
     String walkEnd = "";
     boolean windowFull;
@@ -457,6 +477,13 @@ public final class WorkerEngine {
               if (rs.getBoolean(1)) {
                 long timeout = rs.getLong(9);
                 Long timeoutMillis = rs.wasNull() ? null : timeout;
+                int i = result.jobs.size();
+                if (i == result.ranks.length) {
+                  result.ranks = Arrays.copyOf(result.ranks, 2 * i);
+                  result.walkPositions = Arrays.copyOf(result.walkPositions, 2 * i);
+                }
+                result.ranks[i] = rs.getLong(13);
+                result.walkPositions[i] = ord;
                 result.jobs.add(new WorkerJob(rs.getLong(2), tenant == null ? null : TenantId.of(tenant),
                     rs.getString(4), q.name, rs.getInt(6), rs.getInt(7), rs.getLong(8), rs.getLong(11),
                     timeoutMillis, rs.getString(5), rs.getBoolean(10), now));
@@ -492,11 +519,11 @@ public final class WorkerEngine {
     }
   }
 
-  private void dispatch(WorkerQueue q, WorkerJob job) {
+  private void dispatch(WorkerQueue q, WorkerJob job, long turn, long walkPosition) {
     inFlight.put(job.id, job);
     q.busy.incrementAndGet();
     try {
-      q.pool.execute(new QueuedJob(q, job));
+      q.pool.execute(new QueuedJob(q, job, turn, walkPosition, q.nextSequence()));
     } catch (RuntimeException e) {
       // the pool is shutting down (crash): the job stays running in the database until its lease expires
       q.busy.decrementAndGet();
@@ -506,18 +533,37 @@ public final class WorkerEngine {
 
   // ---------------------------------------------------------------- running a job
 
-  /** A claimed job in its queue's pool: a class rather than a lambda so shutdown can release the unstarted ones. */
-  private final class QueuedJob implements Runnable {
+  /**
+   * A claimed job in its queue's pool: a class rather than a lambda so shutdown can release the unstarted ones, and
+   * comparable so the pool's queue hands out jobs by turn (then walk position, then claim order).
+   */
+  private final class QueuedJob implements Runnable, Comparable<QueuedJob> {
     final WorkerQueue q;
     final WorkerJob job;
+    final long turn;
+    final long walkPosition;
+    final long sequence;
 
-    QueuedJob(WorkerQueue q, WorkerJob job) {
+    QueuedJob(WorkerQueue q, WorkerJob job, long turn, long walkPosition, long sequence) {
       this.q = q;
       this.job = job;
+      this.turn = turn;
+      this.walkPosition = walkPosition;
+      this.sequence = sequence;
+    }
+
+    @Override
+    public int compareTo(QueuedJob other) {
+      int c = Long.compare(turn, other.turn);
+      if (c == 0) {
+        c = Long.compare(walkPosition, other.walkPosition);
+      }
+      return c != 0 ? c : Long.compare(sequence, other.sequence);
     }
 
     @Override
     public void run() {
+      q.startedTurn.accumulateAndGet(turn, Math::max);
       execute(q, job);
     }
   }

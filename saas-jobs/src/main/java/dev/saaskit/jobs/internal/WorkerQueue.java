@@ -1,26 +1,25 @@
 package dev.saaskit.jobs.internal;
 
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * One served queue at run time: its bounded handler pool, its free slots, and the dispatcher's bookkeeping (wake-up
- * flag, next poll, the fairness cursor). Only the dispatcher thread touches the cursor and poll fields.
+ * One served queue at run time: its bounded handler pool, its free slots, the adaptive claim size, the turns of
+ * the jobs it holds, and the dispatcher's bookkeeping (wake-up flag, next poll, the fairness cursor). Only the
+ * dispatcher thread touches the fields that are neither final nor atomic.
  */
 final class WorkerQueue {
   final String name;
   final int concurrency;
-  /**
-   * Jobs claimed beyond the running ones, waiting in the pool's queue (their leases kept by heartbeats), so the next
-   * claim's round trip overlaps with work instead of leaving slots idle: the larger of the concurrency and the
-   * claim batch size.
-   */
-  final int prefetch;
   final int tenantCap;
+  /** Runs the handlers; its queue orders the claimed jobs waiting for a thread by turn (see {@link #turn}). */
   final ThreadPoolExecutor pool;
   /** Slots in use: handlers running, or claimed and waiting in the pool's queue. */
   final AtomicInteger busy = new AtomicInteger();
@@ -28,6 +27,22 @@ final class WorkerQueue {
   final AtomicBoolean notified = new AtomicBoolean(true);
   /** Claim again once this many slots are free after a claim that found jobs. */
   final int refillThreshold;
+  /** The turn of the latest job a handler started: jobs claimed from now on are placed after it. */
+  final AtomicLong startedTurn = new AtomicLong();
+
+  private final int minBatch;
+  private final int maxBatch;
+  /** Jobs per claim now, between minBatch and maxBatch. */
+  private int batch;
+  /**
+   * Jobs claimed beyond the running ones, waiting in the pool's queue (their leases kept by heartbeats), so the next
+   * claim's round trip overlaps with work instead of leaving slots idle: the larger of the concurrency and the
+   * current claim size. Written by the dispatcher, read by {@link #free()}.
+   */
+  private volatile int prefetch;
+  /** The last turn given to each tenant's held jobs (key "" = system jobs). */
+  private final Map<String, Long> lastTurn = new HashMap<>();
+  private long sequence;
 
   long nextPollNanos;
   boolean productive;
@@ -35,17 +50,73 @@ final class WorkerQueue {
   String cursor = "";
   boolean failing;
 
-  WorkerQueue(String name, int concurrency, int tenantCap, int batchSize, ThreadFactory threads) {
+  WorkerQueue(String name, int concurrency, int tenantCap, int batchSize, int maxBatchSize, ThreadFactory threads) {
     this.name = name;
     this.concurrency = concurrency;
-    this.prefetch = Math.max(concurrency, batchSize);
     this.tenantCap = tenantCap;
+    this.minBatch = batchSize;
+    this.maxBatch = Math.max(batchSize, maxBatchSize);
+    this.batch = batchSize;
+    this.prefetch = Math.max(concurrency, batchSize);
     this.refillThreshold = Math.max(1, Math.min(batchSize, concurrency) / 2);
     this.pool = new ThreadPoolExecutor(concurrency, concurrency, 0, TimeUnit.MILLISECONDS,
-        new LinkedBlockingQueue<>(), threads);
+        new PriorityBlockingQueue<>(), threads);
   }
 
   int free() {
     return concurrency + prefetch - busy.get();
+  }
+
+  /** The request of the next claim: the current claim size, within the free slots. */
+  int request() {
+    return Math.min(free(), batch);
+  }
+
+  int batch() {
+    return batch;
+  }
+
+  /**
+   * After a claim: if it was full and the handlers had run out of work by the time it came back (they were busy
+   * when it left), claims are too small for how fast jobs finish, so the claim size doubles; a short claim (the
+   * backlog is gone or other workers took it) halves it. Slow jobs never empty the pool's queue, so they never
+   * grow it: only workers that would otherwise idle between claims hold more jobs.
+   */
+  void adapt(int requested, int got, boolean wasBusy, boolean ranDry) {
+    if (got >= requested && wasBusy && ranDry) {
+      batch = Math.min(maxBatch, batch * 2);
+    } else if (got < requested) {
+      batch = Math.max(minBatch, batch / 2);
+    }
+    prefetch = Math.max(concurrency, batch);
+  }
+
+  /**
+   * Where {@code tenant}'s jobs of the claim being dispatched start their turns (a job's turn is this base plus its
+   * rank among the tenant's jobs in the claim). Turns order the jobs waiting for a handler: a tenant's jobs continue
+   * after its own that still wait, and a tenant with none waiting starts right after the job started last. So a
+   * tenant that arrives while another's jobs fill the prefetch runs its first job within a few jobs, as the claim
+   * query's round robin meant, instead of behind everything held. Dispatcher thread only.
+   */
+  long claimBase(String tenant) {
+    long head = startedTurn.get();
+    Long last = lastTurn.get(tenant);
+    return last == null || last < head ? head : last;
+  }
+
+  void claimed(String tenant, long turn) {
+    lastTurn.merge(tenant, turn, Math::max);
+  }
+
+  /** Forgets tenants whose held jobs have all started, so the map stays as small as the set of waiting tenants. */
+  void endClaim() {
+    if (lastTurn.size() > 64) {
+      long head = startedTurn.get();
+      lastTurn.values().removeIf(t -> t <= head);
+    }
+  }
+
+  long nextSequence() {
+    return ++sequence;
   }
 }

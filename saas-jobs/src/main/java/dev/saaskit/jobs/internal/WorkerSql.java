@@ -110,9 +110,9 @@ final class WorkerSql {
     // (queue, tenant_id, priority, run_at, id) can serve it: through the tenant index (tenant_id, created_at) a
     // probe would read every finished job of the tenants it passes.
     String claimOrder = "j.queue, j.tenant_id, j.priority, j.run_at, j.id";
-    String nextTenant = "(SELECT j.queue, j.tenant_id FROM " + jobs + " AS j WHERE j.state = 'pending'"
-        + " AND (j.queue, j.tenant_id) > ({queue}, %s)%s ORDER BY " + claimOrder + " LIMIT 1) AS n"
-        + " WHERE n.queue = {queue}";
+    String nextTenant = "(SELECT j.queue, j.tenant_id, j.priority, j.run_at, j.id FROM " + jobs + " AS j"
+        + " WHERE j.state = 'pending' AND (j.queue, j.tenant_id) > ({queue}, %s)%s ORDER BY " + claimOrder
+        + " LIMIT 1) AS n WHERE n.queue = {queue}";
     String upToCursor = " AND (j.queue, j.tenant_id) <= ({queue}, {cursor})";
     String due = "j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types})";
     // tenant_id leads the order (constant within one tenant) so that for system jobs, found with tenant_id IS NULL,
@@ -121,28 +121,34 @@ final class WorkerSql {
     String firstJobs = " SELECT j.id, row_number() OVER (ORDER BY " + tenantOrder + ") AS rn FROM "
         + jobs + " AS j WHERE " + pending + " AND %s AND " + due
         + " ORDER BY " + tenantOrder + " LIMIT (SELECT k FROM per_tenant)";
+    // The walk's probe already stepped over the entries of jobs claimed since the last VACUUM (still in the claim
+    // index until then) to reach the tenant's first pending job; its key is where the tenant's own scan starts, so a
+    // claim reads those dead entries once instead of twice. Same snapshot, so nothing pending lies before it.
+    String fromFirstPending = "j.tenant_id = t.tenant_id AND (j.priority, j.run_at, j.id) >= (t.priority, t.run_at,"
+        + " t.id)";
+    String walkColumns = "tenant_id, depth, priority, run_at, id";
     return "WITH RECURSIVE"
         + " handled(type, lease_ms) AS (SELECT * FROM unnest({types}::text[], {leases}::bigint[])),"
-        + " walk_after(tenant_id, depth) AS ("
-        + "  (SELECT n.tenant_id, 1 FROM " + String.format(nextTenant, "{cursor}", "") + ")"
+        + " walk_after(" + walkColumns + ") AS ("
+        + "  (SELECT n.tenant_id, 1, n.priority, n.run_at, n.id FROM " + String.format(nextTenant, "{cursor}", "")
+        + ")"
         + "  UNION ALL"
-        + "  SELECT (SELECT n.tenant_id FROM " + String.format(nextTenant, "w.tenant_id", "") + "), w.depth + 1"
-        + "  FROM walk_after AS w WHERE w.tenant_id IS NOT NULL AND w.depth < {window}),"
-        + " walk_before(tenant_id, depth) AS ("
-        + "  (SELECT n.tenant_id, 1 FROM " + String.format(nextTenant, "''", upToCursor)
-        + "   AND (SELECT count(*) FROM walk_after WHERE tenant_id IS NOT NULL) < {window})"
+        + "  SELECT n.tenant_id, w.depth + 1, n.priority, n.run_at, n.id FROM walk_after AS w CROSS JOIN LATERAL "
+        + String.format(nextTenant, "w.tenant_id", "") + " AND w.depth < {window}),"
+        + " walk_before(" + walkColumns + ") AS ("
+        + "  (SELECT n.tenant_id, 1, n.priority, n.run_at, n.id FROM " + String.format(nextTenant, "''", upToCursor)
+        + "   AND (SELECT count(*) FROM walk_after) < {window})"
         + "  UNION ALL"
-        + "  SELECT (SELECT n.tenant_id FROM " + String.format(nextTenant, "w.tenant_id", upToCursor) + "),"
-        + "   w.depth + 1"
-        + "  FROM walk_before AS w WHERE w.tenant_id IS NOT NULL AND w.depth < {window}),"
-        + " turns(tenant_id, ord) AS MATERIALIZED ("
-        + "  SELECT tenant_id, ord FROM ("
-        + "   SELECT tenant_id, depth AS ord FROM walk_after WHERE tenant_id IS NOT NULL"
+        + "  SELECT n.tenant_id, w.depth + 1, n.priority, n.run_at, n.id FROM walk_before AS w CROSS JOIN LATERAL "
+        + String.format(nextTenant, "w.tenant_id", upToCursor) + " AND w.depth < {window}),"
+        + " turns(tenant_id, ord, priority, run_at, id) AS MATERIALIZED ("
+        + "  SELECT tenant_id, ord, priority, run_at, id FROM ("
+        + "   SELECT tenant_id, depth AS ord, priority, run_at, id FROM walk_after"
         + "   UNION ALL"
-        + "   SELECT NULL, {window} + 1 WHERE EXISTS (SELECT 1 FROM " + jobs + " AS j WHERE " + pending
-        + "    AND j.tenant_id IS NULL)"
+        + "   SELECT NULL, {window} + 1, NULL, NULL, NULL WHERE EXISTS (SELECT 1 FROM " + jobs + " AS j WHERE "
+        + pending + " AND j.tenant_id IS NULL)"
         + "   UNION ALL"
-        + "   SELECT tenant_id, {window} + 1 + depth FROM walk_before WHERE tenant_id IS NOT NULL"
+        + "   SELECT tenant_id, {window} + 1 + depth, priority, run_at, id FROM walk_before"
         + "  ) AS t ORDER BY ord LIMIT {window}),"
         + " per_tenant(k) AS MATERIALIZED ("
         + "  SELECT least({request}, greatest(1, ceil(2.0 * {request} / greatest(count(*), 1))))::int FROM turns),"
@@ -152,7 +158,7 @@ final class WorkerSql {
             : "")
         + " candidates AS ("
         + "  SELECT c.id, t.ord, c.rn FROM turns AS t CROSS JOIN LATERAL ("
-        + String.format(firstJobs, "j.tenant_id = t.tenant_id") + ") AS c"
+        + String.format(firstJobs, fromFirstPending) + ") AS c"
         + (capped ? " LEFT JOIN busy AS b ON b.tenant_id = t.tenant_id" : "")
         + "  WHERE t.tenant_id IS NOT NULL"
         + (capped ? " AND c.rn <= {cap} - coalesce(b.n, 0)" : "")
@@ -163,18 +169,21 @@ final class WorkerSql {
         + (capped ? " AND c.rn <= {cap} - coalesce((SELECT n FROM busy WHERE tenant_id IS NULL), 0)" : "")
         + " ),"
         + " picked AS (SELECT id, ord, rn FROM candidates ORDER BY rn, ord LIMIT {request}),"
+        // the rank and walk position ride along with the lock, so the UPDATE below joins nothing but the locked
+        // rows: joined to picked as well, it ran as a nested loop over both (planned for one row each), which
+        // grows with the square of the claim size
         + " locked AS ("
-        + "  SELECT j.id FROM " + jobs + " AS j WHERE j.id IN (SELECT id FROM picked)"
-        + "   AND j.state = 'pending' AND j.run_at <= greatest(now(), {clock_now})"
+        + "  SELECT j.id, p.ord, p.rn FROM picked AS p JOIN " + jobs + " AS j ON j.id = p.id"
+        + "  WHERE j.state = 'pending' AND j.run_at <= greatest(now(), {clock_now})"
         + "  FOR UPDATE OF j SKIP LOCKED),"
         + " claimed AS ("
         + "  UPDATE " + jobs + " AS j SET state = 'running', attempts = j.attempts + 1,"
         + "   lease_epoch = j.lease_epoch + 1, lease_expires_at = now() + h.lease_ms * interval '1 millisecond',"
         + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL"
-        + "  FROM locked AS l, handled AS h, picked AS p"
-        + "  WHERE j.id = l.id AND h.type = j.type AND p.id = j.id"
+        + "  FROM locked AS l, handled AS h"
+        + "  WHERE j.id = l.id AND h.type = j.type"
         + "  RETURNING j.id, j.tenant_id, j.type, j.payload, j.attempts, j.max_attempts, j.lease_epoch,"
-        + "   j.timeout_ms, j.cancel_requested, h.lease_ms, p.ord, p.rn)"
+        + "   j.timeout_ms, j.cancel_requested, h.lease_ms, l.ord, l.rn)"
         + " SELECT true AS is_job, id, tenant_id, type, payload::text, attempts, max_attempts, lease_epoch,"
         + "  timeout_ms, cancel_requested, lease_ms, ord, rn FROM claimed"
         + " UNION ALL"
