@@ -84,6 +84,11 @@ class JobWorkerBuilderTest {
         .withMessageContaining("queue 'q' is already added");
     assertThatIllegalArgumentException().isThrownBy(() -> b.batchSize(0))
         .withMessage("batchSize must be within [1, 1000] but was 0");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.maxBatchSize(1001))
+        .withMessage("maxBatchSize must be within [1, 1000] but was 1001");
+    assertThatIllegalStateException().isThrownBy(() -> JobWorker.builder(DOWN).handler("t", JsonNode.class, NOOP)
+            .batchSize(50).maxBatchSize(20).build())
+        .withMessage("maxBatchSize (20) must not be below batchSize (50)");
     assertThatIllegalArgumentException().isThrownBy(() -> b.leaseDuration(Duration.ofMillis(100)))
         .withMessage("leaseDuration must be >= 500 ms but was 100 ms");
     assertThatIllegalArgumentException().isThrownBy(() -> b.pollInterval(Duration.ofMillis(1)))

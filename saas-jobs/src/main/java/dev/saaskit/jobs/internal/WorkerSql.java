@@ -103,17 +103,19 @@ final class WorkerSql {
    */
   private static String claimSql(String jobs, boolean capped) {
     String pending = "j.state = 'pending' AND j.queue = {queue}";
-    // One probe of the walk: the first pending row after (queue, tenant) in claim index order, kept only if it is
-    // still in this queue (else the walk is over). The row comparison is the probe's only index key, so the scan
-    // starts right at (queue, tenant): an equality key on queue next to it would make the B-tree start at the
-    // queue's first entry and step through every pending job of the tenants before. And only the claim index
-    // (queue, tenant_id, priority, run_at, id) can serve it: through the tenant index (tenant_id, created_at) a
-    // probe would read every finished job of the tenants it passes.
+    // One probe of the walk: the first pending row after (queue, tenant) in claim index order. Plain column
+    // conditions (queue = q, then a range on tenant_id) position the B-tree scan right at (queue, tenant) and are
+    // "required" keys: the first entry past the range ends the scan, and so does a leaf page whose high key lies past
+    // it, even when the entries in between are dead ones it skips without looking at them. A row comparison
+    // (queue, tenant_id) > (q, t) does not stop the scan on its second column: a probe with nothing to find read on
+    // to the end of the queue. And only the claim index (queue, tenant_id, priority, run_at, id) can serve it:
+    // through the tenant index (tenant_id, created_at) a probe would read every finished job of the tenants it
+    // passes.
     String claimOrder = "j.queue, j.tenant_id, j.priority, j.run_at, j.id";
-    String nextTenant = "(SELECT j.queue, j.tenant_id, j.priority, j.run_at, j.id FROM " + jobs + " AS j"
-        + " WHERE j.state = 'pending' AND (j.queue, j.tenant_id) > ({queue}, %s)%s ORDER BY " + claimOrder
-        + " LIMIT 1) AS n WHERE n.queue = {queue}";
-    String upToCursor = " AND (j.queue, j.tenant_id) <= ({queue}, {cursor})";
+    String nextTenant = "(SELECT j.tenant_id, j.priority, j.run_at, j.id FROM " + jobs + " AS j"
+        + " WHERE j.state = 'pending' AND j.queue = {queue} AND j.tenant_id > %s%s ORDER BY " + claimOrder
+        + " LIMIT 1) AS n";
+    String upToCursor = " AND j.tenant_id <= {cursor}";
     String due = "j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types})";
     // tenant_id leads the order (constant within one tenant) so that for system jobs, found with tenant_id IS NULL,
     // the planner still reads them in index order instead of sorting all of them
@@ -134,13 +136,13 @@ final class WorkerSql {
         + ")"
         + "  UNION ALL"
         + "  SELECT n.tenant_id, w.depth + 1, n.priority, n.run_at, n.id FROM walk_after AS w CROSS JOIN LATERAL "
-        + String.format(nextTenant, "w.tenant_id", "") + " AND w.depth < {window}),"
+        + String.format(nextTenant, "w.tenant_id", "") + " WHERE w.depth < {window}),"
         + " walk_before(" + walkColumns + ") AS ("
         + "  (SELECT n.tenant_id, 1, n.priority, n.run_at, n.id FROM " + String.format(nextTenant, "''", upToCursor)
-        + "   AND (SELECT count(*) FROM walk_after) < {window})"
+        + "   WHERE (SELECT count(*) FROM walk_after) < {window})"
         + "  UNION ALL"
         + "  SELECT n.tenant_id, w.depth + 1, n.priority, n.run_at, n.id FROM walk_before AS w CROSS JOIN LATERAL "
-        + String.format(nextTenant, "w.tenant_id", upToCursor) + " AND w.depth < {window}),"
+        + String.format(nextTenant, "w.tenant_id", upToCursor) + " WHERE w.depth < {window}),"
         + " turns(tenant_id, ord, priority, run_at, id) AS MATERIALIZED ("
         + "  SELECT tenant_id, ord, priority, run_at, id FROM ("
         + "   SELECT tenant_id, depth AS ord, priority, run_at, id FROM walk_after"

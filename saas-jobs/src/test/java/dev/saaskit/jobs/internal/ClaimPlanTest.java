@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -59,8 +61,13 @@ class ClaimPlanTest {
   }
 
   private static Map<String, Object> parameters(Connection c, String cursor, int request) throws SQLException {
+    return parameters(c, "default", cursor, request);
+  }
+
+  private static Map<String, Object> parameters(Connection c, String queue, String cursor, int request)
+      throws SQLException {
     Map<String, Object> values = new HashMap<>();
-    values.put("queue", "default");
+    values.put("queue", queue);
     values.put("cursor", cursor);
     values.put("window", 64);
     values.put("request", request);
@@ -73,9 +80,14 @@ class ClaimPlanTest {
   }
 
   private static List<String> explain(Connection c, WorkerStatement statement, String cursor) throws SQLException {
+    return explain(c, statement, "default", cursor, 32);
+  }
+
+  private static List<String> explain(Connection c, WorkerStatement statement, String queue, String cursor,
+      int request) throws SQLException {
     List<String> plan = new ArrayList<>();
     try (PreparedStatement st = c.prepareStatement("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement.sql())) {
-      Object[] bound = statement.bind(parameters(c, cursor, 32));
+      Object[] bound = statement.bind(parameters(c, queue, cursor, request));
       for (int i = 0; i < bound.length; i++) {
         st.setObject(i + 1, bound[i]);
       }
@@ -132,11 +144,72 @@ class ClaimPlanTest {
         micros.get(15), micros.get(27), micros.get(29));
   }
 
+  /**
+   * A drained backlog leaves the entries of its claimed jobs in the claim index until VACUUM. The walk's probe has
+   * to step over them to find the tenant's first pending job; the tenant's own scan must not do it again, and a
+   * large claim must not join its picked rows to themselves (a nested loop over two CTEs, quadratic in the claim).
+   */
+  @Test
+  void aLargeClaimAfterADrainReadsTheDeadEntriesOnceAndJoinsLinearly(TestDatabase db) throws SQLException {
+    try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("INSERT INTO saaskit_jobs.jobs (tenant_id, queue, type, payload)"
+          + " SELECT 'drained', 'churn', 'work', '{}' FROM generate_series(1, 30000)");
+      st.execute("ANALYZE saaskit_jobs.jobs");
+    }
+    try (Connection c = workerPool.getConnection()) {
+      c.setAutoCommit(true);
+      // claimed and committed, no VACUUM since: 20,000 dead entries at the head of the tenant's claim range
+      for (int i = 0; i < 20; i++) {
+        assertThat(claim(c, SQL.claim, "churn", "", 1000)).hasSize(1000);
+      }
+      c.setAutoCommit(false);
+      List<String> plan = explain(c, SQL.claim, "churn", "", 500);
+      c.rollback();
+      String text = String.join("\n", plan);
+      System.out.println("claim of 500 after 20,000 claimed jobs, no VACUUM:\n" + text);
+      int probe = buffersOf(plan, "Index Only Scan using jobs_claim_idx", "(tenant_id > ''::text))");
+      int tenantScan = buffersOf(plan, "Index Scan using jobs_claim_idx", "tenant_id = t");
+      // the probe pays for the dead entries (tens of leaf pages), the tenant's scan starts past them: it reads
+      // about the pages its 500 rows fill
+      assertThat(probe).isGreaterThan(40);
+      assertThat(tenantScan).isLessThan(probe / 2);
+      assertThat(text).containsPattern("Index Cond: .*ROW\\(priority, run_at, id\\) >= ROW\\(t(_\\d+)?\\.priority")
+          .containsPattern("Update on jobs .*rows=500 ");
+      // the claimed rows meet no join filter that compares every locked row with every picked one
+      assertThat(text).doesNotContain("Rows Removed by Join Filter");
+    }
+  }
+
+  /** The shared-buffer hits of the first plan node named {@code node} whose index condition contains {@code cond}. */
+  private static int buffersOf(List<String> plan, String node, String cond) {
+    Pattern buffers = Pattern.compile("Buffers: shared hit=(\\d+)");
+    for (int i = 0; i < plan.size(); i++) {
+      if (!plan.get(i).contains(node)) {
+        continue;
+      }
+      boolean matches = false;
+      // a node's own details (conditions, buffers) follow it until its first child or the next node
+      for (int j = i + 1; j < plan.size() && !plan.get(j).contains("->"); j++) {
+        matches |= plan.get(j).contains("Index Cond:") && plan.get(j).contains(cond);
+        Matcher m = buffers.matcher(plan.get(j));
+        if (matches && m.find()) {
+          return Integer.parseInt(m.group(1));
+        }
+      }
+    }
+    throw new AssertionError("no node " + node + " with index condition " + cond + " in the plan");
+  }
+
   private static List<String> claim(Connection c, WorkerStatement statement, String cursor, int request)
       throws SQLException {
+    return claim(c, statement, "default", cursor, request);
+  }
+
+  private static List<String> claim(Connection c, WorkerStatement statement, String queue, String cursor,
+      int request) throws SQLException {
     List<String> tenants = new ArrayList<>();
     try (PreparedStatement st = c.prepareStatement(statement.sql())) {
-      Object[] bound = statement.bind(parameters(c, cursor, request));
+      Object[] bound = statement.bind(parameters(c, queue, cursor, request));
       for (int i = 0; i < bound.length; i++) {
         st.setObject(i + 1, bound[i]);
       }
