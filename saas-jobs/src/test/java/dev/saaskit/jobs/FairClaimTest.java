@@ -193,7 +193,10 @@ class FairClaimTest {
     }
     assertThat(maxRunning).containsOnlyKeys("cap-x", "cap-y", "cap-z");
     maxRunning.forEach((tenant, max) -> assertThat(max.get()).as("most jobs of %s running at once", tenant)
-        .isEqualTo(2));
+        .isLessThanOrEqualTo(2));
+    // and the cap was reached, so the workers did press against it: with the claims serialized by the lock, a
+    // tenant whose two slots go to two different workers may never have both jobs run at the same moment
+    assertThat(maxRunning.values()).anyMatch(max -> max.get() == 2);
     // the cap is per tenant, not a global limit: tenants ran side by side
     assertThat(maxAll.get()).isGreaterThan(2);
   }

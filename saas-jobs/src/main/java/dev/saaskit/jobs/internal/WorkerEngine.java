@@ -454,6 +454,7 @@ public final class WorkerEngine {
         Map<String, Object> values = new HashMap<>();
         values.put("queue", q.name);
         values.put("cursor", q.cursor);
+        values.put("before", q.cursor.isEmpty() ? null : q.cursor);
         values.put("window", claimWindow);
         values.put("request", request);
         values.put("clock_now", config.clock().instant().atOffset(ZoneOffset.UTC));
@@ -465,10 +466,7 @@ public final class WorkerEngine {
         ClaimResult result = new ClaimResult();
         long bestOrd = Long.MIN_VALUE;
         try (PreparedStatement st = c.prepareStatement(statement.sql())) {
-          Object[] bound = statement.bind(values);
-          for (int i = 0; i < bound.length; i++) {
-            st.setObject(i + 1, bound[i]);
-          }
+          statement.bindTo(st, values);
           try (ResultSet rs = st.executeQuery()) {
             long now = System.nanoTime();
             while (rs.next()) {

@@ -115,7 +115,10 @@ final class WorkerSql {
     String nextTenant = "(SELECT j.tenant_id, j.priority, j.run_at, j.id FROM " + jobs + " AS j"
         + " WHERE j.state = 'pending' AND j.queue = {queue} AND j.tenant_id > %s%s ORDER BY " + claimOrder
         + " LIMIT 1) AS n";
-    String upToCursor = " AND j.tenant_id <= {cursor}";
+    // {before} is the cursor, or NULL when the walk starts at the first tenant: then there is nothing before it, and
+    // the planner drops that probe instead of planning an empty range (for which PostgreSQL 15 picked the tenant
+    // index and a sort)
+    String upToCursor = " AND j.tenant_id <= {before}";
     String due = "j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types})";
     // tenant_id leads the order (constant within one tenant) so that for system jobs, found with tenant_id IS NULL,
     // the planner still reads them in index order instead of sorting all of them

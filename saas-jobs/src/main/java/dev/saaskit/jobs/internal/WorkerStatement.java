@@ -1,5 +1,8 @@
 package dev.saaskit.jobs.internal;
 
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Types;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +38,18 @@ final class WorkerStatement {
 
   String sql() {
     return sql;
+  }
+
+  /** Sets the parameters of {@code st} from {@code values}; a null value is sent as a text NULL. */
+  void bindTo(PreparedStatement st, Map<String, Object> values) throws SQLException {
+    Object[] bound = bind(values);
+    for (int i = 0; i < bound.length; i++) {
+      if (bound[i] == null) {
+        st.setNull(i + 1, Types.VARCHAR);
+      } else {
+        st.setObject(i + 1, bound[i]);
+      }
+    }
   }
 
   /** The values in JDBC parameter order; every name must be bound. */

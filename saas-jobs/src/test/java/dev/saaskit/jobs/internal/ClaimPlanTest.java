@@ -68,6 +68,7 @@ class ClaimPlanTest {
       throws SQLException {
     Map<String, Object> values = new HashMap<>();
     values.put("queue", queue);
+    values.put("before", cursor.isEmpty() ? null : cursor);
     values.put("cursor", cursor);
     values.put("window", 64);
     values.put("request", request);
@@ -87,10 +88,7 @@ class ClaimPlanTest {
       int request) throws SQLException {
     List<String> plan = new ArrayList<>();
     try (PreparedStatement st = c.prepareStatement("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement.sql())) {
-      Object[] bound = statement.bind(parameters(c, queue, cursor, request));
-      for (int i = 0; i < bound.length; i++) {
-        st.setObject(i + 1, bound[i]);
-      }
+      statement.bindTo(st, parameters(c, queue, cursor, request));
       try (ResultSet rs = st.executeQuery()) {
         while (rs.next()) {
           plan.add(rs.getString(1));
@@ -209,10 +207,7 @@ class ClaimPlanTest {
       int request) throws SQLException {
     List<String> tenants = new ArrayList<>();
     try (PreparedStatement st = c.prepareStatement(statement.sql())) {
-      Object[] bound = statement.bind(parameters(c, queue, cursor, request));
-      for (int i = 0; i < bound.length; i++) {
-        st.setObject(i + 1, bound[i]);
-      }
+      statement.bindTo(st, parameters(c, queue, cursor, request));
       try (ResultSet rs = st.executeQuery()) {
         while (rs.next()) {
           if (rs.getBoolean(1)) {
