@@ -89,14 +89,15 @@ final class WorkerSql {
    * <ol>
    *   <li>walk: a loose index scan over the claim index finds the tenants with pending jobs in the queue, one index
    *       probe per tenant, starting after the worker's cursor and wrapping around, system jobs (tenant NULL)
-   *       taking the turn between the last and the first tenant; at most {window} tenants;
-   *   <li>per tenant, its first k due jobs of the handled types in (priority, run_at, id) order, numbered by rank
-   *       (k shrinks as the window grows, so the candidate set stays about twice the request);
+   *       taking the turn between the last and the first tenant; at most {window} tenants; each probe also returns
+   *       the key (priority, run_at, id) of the tenant's first pending job;
+   *   <li>per tenant, from that key on, its first k due jobs of the handled types in (priority, run_at, id) order,
+   *       numbered by rank (k shrinks as the window grows, so the candidate set stays about twice the request);
    *   <li>with a tenant cap: drop the ranks that would take a tenant's running count past the cap;
    *   <li>round robin: order the candidates by (rank, walk position) and keep {request};
-   *   <li>lock those rows with SKIP LOCKED (rows another worker is claiming right now are left to it) and
-   *       re-check they are still due and pending;
-   *   <li>mark them running with a new lease epoch and a lease on the database clock.
+   *   <li>lock those rows with SKIP LOCKED (rows another worker is claiming right now are left to it), re-check
+   *       they are still due and pending, and carry their rank and walk position along;
+   *   <li>mark the locked rows running with a new lease epoch and a lease on the database clock.
    * </ol>
    * The last output row is not a job: it carries the last tenant of the walk and the window's size, so the worker
    * can move its cursor past a window that had nothing to run.
