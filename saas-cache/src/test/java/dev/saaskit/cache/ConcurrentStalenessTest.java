@@ -28,7 +28,7 @@ class ConcurrentStalenessTest {
   private static final TenantId[] TENANTS = {TenantId.of("acme"), TenantId.of("globex")};
   private static final int KEYS = 4;
   private static final int THREADS = 4;
-  private static final int OPERATIONS = 3_000;
+  private static final int OPERATIONS = 10_000;
 
   @Test
   void noReadReturnsAVersionOlderThanAnInvalidationThatFinishedBeforeIt() throws Exception {

@@ -212,8 +212,10 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         }
         boolean joinedAfterMark = existing.isMarked();
         Flight.Result<V> shared = await(existing);
-        if (shared.discarded() && joinedAfterMark) {
-          continue; // an invalidation overtook that load before we joined it: its value is too old for us
+        if (joinedAfterMark && (shared.discarded() || overtaken(existing, shared.tags()))) {
+          // an invalidation overtook that load before we joined it: its value is too old for us, whether the
+          // store lost to the invalidation or came first and was then removed by it
+          continue;
         }
         return shared.value();
       }
@@ -221,7 +223,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
       Entry<V> stored = cache.getIfPresent(scoped);
       if (stored != null) {
         flights.remove(scoped, mine);
-        mine.result.complete(new Flight.Result<>(stored.value, false));
+        mine.result.complete(new Flight.Result<>(stored.value, false, stored.tags));
         return stored.value;
       }
       long start = ticker.read();
@@ -244,6 +246,17 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     read.lock();
     try {
       return flights.putIfAbsent(scoped, flight);
+    } finally {
+      read.unlock();
+    }
+  }
+
+  /** Whether an invalidation marked so far covers what {@code flight} loaded (tags are read under the read lock). */
+  private boolean overtaken(Flight<V> flight, String[] tags) {
+    Lock read = marking.readLock();
+    read.lock();
+    try {
+      return flight.discards(tags);
     } finally {
       read.unlock();
     }
@@ -290,13 +303,13 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     try {
       Entry<V> entry = newEntry(scoped, loaded, now, took);
       if (entry == null) {
-        result = new Flight.Result<>(null, false); // an absence, with negative caching off
+        result = new Flight.Result<>(null, false, NO_TAGS); // an absence, with negative caching off
       } else {
         boolean stored = store(scoped, entry, flight);
         if (!stored) {
           counters.discardedLoads.increment();
         }
-        result = new Flight.Result<>(entry.value, !stored);
+        result = new Flight.Result<>(entry.value, !stored, entry.tags);
       }
     } catch (RuntimeException | Error e) {
       // never leave callers waiting on a flight that will not complete
@@ -331,7 +344,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     } catch (RuntimeException e) {
       LOG.warn("cache '{}' could not start a background refresh; the entry stays until its TTL", name, e);
       flights.remove(scoped, flight);
-      flight.result.complete(new Flight.Result<>(entry.value, false));
+      flight.result.complete(new Flight.Result<>(entry.value, false, entry.tags));
     }
   }
 

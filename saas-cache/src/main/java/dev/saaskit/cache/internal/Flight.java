@@ -58,6 +58,10 @@ final class Flight<V> {
     return false;
   }
 
-  /** What the flight produced: the value for its callers, and whether it was stored. */
-  record Result<V>(@Nullable V value, boolean discarded) {}
+  /**
+   * What the flight produced: the value for its callers, whether it was stored, and the tags of what it loaded (so a
+   * caller that joined after an invalidation marked the flight can tell whether that invalidation covers it, even
+   * when the store came first and the invalidation then removed the entry).
+   */
+  record Result<V>(@Nullable V value, boolean discarded, String[] tags) {}
 }
