@@ -49,9 +49,10 @@ import org.slf4j.LoggerFactory;
  * before the loader runs. An invalidation first marks the flights it covers, then removes the entries it covers;
  * a flight stores its result with a Caffeine {@code compute} that checks the marks inside the compute. Two cases:
  * <ul>
- *   <li>key invalidations and puts mark one flight (a volatile flag) and then remove the key through Caffeine, so the
- *       removal and the flight's compute serialise on the key: either the compute saw the mark and stored nothing,
- *       or it ran first and the removal deletes what it stored;
+ *   <li>key invalidations and puts mark one flight (a volatile flag) and then remove the key through Caffeine's
+ *       {@code compute} (not {@code computeIfPresent}, which skips the lock when the key is absent, even while a
+ *       compute is inserting it), so the removal and the flight's compute serialise on the key: either the compute
+ *       saw the mark and stored nothing, or it ran first and the removal deletes what it stored;
  *   <li>tag, tenant and full invalidations mark flights under the write lock of {@link #marking}, while every store
  *       (and every flight registration) holds its read lock: a store either completed before the marks, so its
  *       entry is in the indexes the removal walks next, or it starts after them and sees its mark. Tags are known
@@ -470,8 +471,13 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
       inFlight.invalidate();
       flights.remove(scoped, inFlight);
     }
-    map.computeIfPresent(scoped, (k, current) -> {
-      unindex(current);
+    // compute, not computeIfPresent: Caffeine's computeIfPresent first looks the key up without the lock and returns
+    // at once when it is absent, so it does not wait for a store whose compute is inserting the key right now (one
+    // that checked the mark just before it was set) and that entry would stay; compute waits for it and removes it
+    map.compute(scoped, (k, current) -> {
+      if (current != null) {
+        unindex(current);
+      }
       return null;
     });
   }
