@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeAll;
@@ -89,6 +90,38 @@ class FairClaimTest {
       assertThat(kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-a'"
           + " AND state = 'pending'")).isGreaterThan(5000);
     }
+  }
+
+  /**
+   * The jobs a worker holds beyond the running ones are handed out by turn, not first come first served: a tenant
+   * whose job is claimed while another tenant's jobs fill the prefetch runs next, not behind all of them.
+   */
+  @Test
+  void aNewTenantsJobRunsBeforeTheJobsAlreadyHeld() throws InterruptedException {
+    List<String> order = Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger started = new AtomicInteger();
+    kit.insertMany("held-a", "held", "work", 20);
+    try (HikariDataSource pool = kit.workerPool("held-test", 4);
+        JobWorker worker = JobWorker.builder(pool).queue("held", 1).batchSize(20).maxBatchSize(20)
+            .handler("work", JsonNode.class, (payload, ctx) -> {
+              if (started.getAndIncrement() == 0) {
+                release.await(); // the first job holds the only thread while the rest wait in the prefetch
+              }
+              order.add(tenantOf(ctx));
+              return null;
+            }).build().start()) {
+      // one running + 19 held: the worker has one free slot left
+      WorkerTestKit.await("A's 20 jobs claimed", WAIT, () -> kit.count("SELECT count(*) FROM saaskit_jobs.jobs"
+          + " WHERE queue = 'held' AND state = 'running'") == 20);
+      kit.insertMany("held-b", "held", "work", 1);
+      WorkerTestKit.await("B's job claimed into the last slot", WAIT, () -> kit.count("SELECT count(*) FROM"
+          + " saaskit_jobs.jobs WHERE tenant_id = 'held-b' AND state = 'running'") == 1);
+      release.countDown();
+      WorkerTestKit.await("all 21 jobs ran", WAIT, () -> order.size() == 21);
+    }
+    // first come first served would run it 21st; by turn it comes right after A's first held job
+    assertThat(order.indexOf("held-b")).isBetween(1, 2);
   }
 
   @Test
