@@ -154,7 +154,7 @@ class FairClaimTest {
     kit.insertMany(null, "rotation", "work", 3);
     List<String> order = Collections.synchronizedList(new ArrayList<>());
     try (HikariDataSource pool = kit.workerPool("rotation-test", 6);
-        JobWorker worker = JobWorker.builder(pool).queue("rotation", 1).batchSize(1)
+        JobWorker worker = JobWorker.builder(pool).queue("rotation", 1).batchSize(1).maxBatchSize(1)
             .handler("work", JsonNode.class, (payload, ctx) -> {
               order.add(tenantOf(ctx));
               return null;

@@ -389,17 +389,14 @@ public final class WorkerEngine {
         if (!result.jobs.isEmpty()) {
           q.cursor = result.cursorAfterJobs;
           int n = result.jobs.size();
-          Map<String, Long> bases = new HashMap<>();
-          long[] turns = new long[n];
+          String[] tenants = new String[n];
           Integer[] order = new Integer[n];
           for (int i = 0; i < n; i++) {
             WorkerJob job = result.jobs.get(i);
-            String tenant = job.tenant == null ? "" : job.tenant.value();
-            turns[i] = bases.computeIfAbsent(tenant, q::claimBase) + result.ranks[i];
-            q.claimed(tenant, turns[i]);
+            tenants[i] = job.tenant == null ? "" : job.tenant.value();
             order[i] = i;
           }
-          q.endClaim();
+          long[] turns = q.turns(tenants, Arrays.copyOf(result.ranks, n));
           // in turn order: the first jobs go straight to idle threads, bypassing the pool's ordered queue
           Arrays.sort(order, (a, b) -> turns[a] != turns[b] ? Long.compare(turns[a], turns[b])
               : Long.compare(result.walkPositions[a], result.walkPositions[b]));

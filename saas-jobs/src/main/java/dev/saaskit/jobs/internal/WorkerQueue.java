@@ -72,10 +72,6 @@ final class WorkerQueue {
     return Math.min(free(), batch);
   }
 
-  int batch() {
-    return batch;
-  }
-
   /**
    * After a claim: if it was full and the handlers had run out of work by the time it came back (they were busy
    * when it left), claims are too small for how fast jobs finish, so the claim size doubles; a short claim (the
@@ -92,28 +88,28 @@ final class WorkerQueue {
   }
 
   /**
-   * Where {@code tenant}'s jobs of the claim being dispatched start their turns (a job's turn is this base plus its
-   * rank among the tenant's jobs in the claim). Turns order the jobs waiting for a handler: a tenant's jobs continue
-   * after its own that still wait, and a tenant with none waiting starts right after the job started last. So a
-   * tenant that arrives while another's jobs fill the prefetch runs its first job within a few jobs, as the claim
-   * query's round robin meant, instead of behind everything held. Dispatcher thread only.
+   * The turns of a claim's jobs ({@code tenants[i]} with rank {@code ranks[i]} among its tenant's jobs in the
+   * claim, "" for system jobs). Turns order the jobs waiting for a handler: a tenant's jobs continue after its own
+   * that still wait, and a tenant with none waiting starts right after the job started last. So a tenant that
+   * arrives while another's jobs fill the prefetch runs its first job within a few jobs, as the claim query's round
+   * robin meant, instead of behind everything held. Dispatcher thread only.
    */
-  long claimBase(String tenant) {
+  long[] turns(String[] tenants, long[] ranks) {
     long head = startedTurn.get();
-    Long last = lastTurn.get(tenant);
-    return last == null || last < head ? head : last;
-  }
-
-  void claimed(String tenant, long turn) {
-    lastTurn.merge(tenant, turn, Math::max);
-  }
-
-  /** Forgets tenants whose held jobs have all started, so the map stays as small as the set of waiting tenants. */
-  void endClaim() {
+    Map<String, Long> bases = new HashMap<>();
+    long[] turns = new long[tenants.length];
+    for (int i = 0; i < tenants.length; i++) {
+      long base = bases.computeIfAbsent(tenants[i], t -> Math.max(head, lastTurn.getOrDefault(t, head)));
+      turns[i] = base + ranks[i];
+    }
+    for (int i = 0; i < tenants.length; i++) {
+      lastTurn.merge(tenants[i], turns[i], Math::max);
+    }
+    // forget tenants whose held jobs have all started, so the map stays as small as the set of waiting tenants
     if (lastTurn.size() > 64) {
-      long head = startedTurn.get();
       lastTurn.values().removeIf(t -> t <= head);
     }
+    return turns;
   }
 
   long nextSequence() {
