@@ -7,8 +7,6 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
-import io.micrometer.core.instrument.Timer;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,7 +18,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -36,11 +33,6 @@ class FairClaimTest {
     kit = WorkerTestKit.setUp(db);
   }
 
-  private static long claims(SimpleMeterRegistry registry) {
-    Timer timer = registry.find("saaskit.jobs.claim").tag("queue", "fair").timer();
-    return timer == null ? 0 : timer.count();
-  }
-
   private static String tenantOf(JobContext ctx) {
     TenantId t = ctx.tenant();
     return t == null ? "<system>" : t.value();
@@ -49,15 +41,10 @@ class FairClaimTest {
   @Test
   void aTenantWithTenJobsIsNotStarvedByOneWithTenThousand() {
     List<String> completions = Collections.synchronizedList(new ArrayList<>());
-    SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    AtomicLong claimsWhenLastBStarted = new AtomicLong();
     try (HikariDataSource pool = kit.workerPool("fair-test", 6);
-        JobWorker worker = JobWorker.builder(pool).queue("fair", 4).batchSize(20).meterRegistry(registry)
+        JobWorker worker = JobWorker.builder(pool).queue("fair", 4).batchSize(20)
             .handler("work", JsonNode.class, (payload, ctx) -> {
               String tenant = tenantOf(ctx);
-              if (tenant.equals("tenant-b")) {
-                claimsWhenLastBStarted.set(claims(registry));
-              }
               completions.add(tenant);
               return null;
             }).build().start()) {
@@ -67,7 +54,6 @@ class FairClaimTest {
       kit.insertMany("tenant-b", "fair", "work", 10);
       // counted from B's commit on: jobs A ran while B's insert was still in flight do not count against the claim
       int committed = completions.size();
-      long claimsAtCommit = claims(registry);
       WorkerTestKit.await("B's 10 jobs ran", WAIT,
           () -> kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-b'"
               + " AND state = 'completed'") == 10);
@@ -78,15 +64,30 @@ class FairClaimTest {
       int lastB = all.lastIndexOf("tenant-b");
       long aBeforeLastB = lastB < committed ? 0
           : all.subList(committed, lastB).stream().filter("tenant-a"::equals).count();
-      // negative when B's jobs had all started before this thread read the count after the insert returned
-      long claimsForB = Math.max(0, claimsWhenLastBStarted.get() - claimsAtCommit);
-      System.out.printf("fairness: %d claims and %d of tenant A's jobs between B's enqueue and B's last job%n",
-          claimsForB, aBeforeLastB);
-      // A's backlog was 9,000 deep; B waits for the claim in flight at its commit, then its ten jobs share the
-      // next claim with A's (round robin by rank) and go ahead of A's jobs already held (turns)
-      assertThat(claimsForB).isLessThanOrEqualTo(3);
-      // in jobs: at most the claim in flight and the jobs held, each at most 8 x 20 with jobs this short
-      assertThat(aBeforeLastB).isLessThan(2 * 160 + 20);
+      // what the claims did, as the database recorded it: a claim is one transaction, so its jobs share started_at
+      long aClaimedBeforeB = kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-a'"
+          + " AND started_at >= (SELECT min(created_at) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-b')"
+          + " AND started_at < (SELECT max(started_at) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-b')");
+      long claimsForB = kit.count("SELECT count(DISTINCT started_at) FROM saaskit_jobs.jobs WHERE queue = 'fair'"
+          + " AND started_at >= (SELECT min(created_at) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-b')"
+          + " AND started_at <= (SELECT max(started_at) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-b')");
+      System.out.printf("fairness: B's jobs were claimed by the %d claims after its enqueue, with %d of A's jobs;"
+          + " %d of A's jobs started between B's enqueue and B's last job%n", claimsForB, aClaimedBeforeB,
+          aBeforeLastB);
+      // A's backlog was 9,000 deep. B waits at most for the claims in flight at its commit (8 x 20 jobs each), then
+      // each claim alternates between the two tenants (round robin by rank), however few slots it refills: no claim
+      // after that takes only A's jobs, and A's jobs in the claims before B's last number about as many as B's
+      // (two claims in flight when B's insert is slow)
+      assertThat(aClaimedBeforeB).isLessThanOrEqualTo(2 * 160 + 10);
+      assertThat(claimsForB).isLessThanOrEqualTo(2 + 10);
+      long claimsWithoutB = kit.count("SELECT count(*) FROM (SELECT started_at FROM saaskit_jobs.jobs"
+          + " WHERE queue = 'fair'"
+          + " AND started_at > (SELECT min(started_at) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-b')"
+          + " AND started_at < (SELECT max(started_at) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-b')"
+          + " GROUP BY started_at HAVING bool_and(tenant_id = 'tenant-a')) AS claims");
+      assertThat(claimsWithoutB).isZero();
+      // in jobs: at most those held at B's commit (4 running, 8 x 20 waiting) and those the claims in flight add
+      assertThat(aBeforeLastB).isLessThan(4 + 160 + 2 * 160 + 20);
       assertThat(kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-a'"
           + " AND state = 'pending'")).isGreaterThan(5000);
     }

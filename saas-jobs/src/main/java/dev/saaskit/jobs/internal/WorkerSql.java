@@ -91,13 +91,14 @@ final class WorkerSql {
    *       probe per tenant, starting after the worker's cursor and wrapping around, system jobs (tenant NULL)
    *       taking the turn between the last and the first tenant; at most {window} tenants; each probe also returns
    *       the key (priority, run_at, id) of the tenant's first pending job;
-   *   <li>per tenant, from that key on, its first k due jobs of the handled types in (priority, run_at, id) order,
-   *       numbered by rank (k shrinks as the window grows, so the candidate set stays about twice the request);
+   *   <li>per tenant, from that key on, its first k due jobs of the handled types in (priority, run_at, id) order
+   *       that it can lock with SKIP LOCKED (rows another worker is claiming are left to it, rows claimed since the
+   *       snapshot fail the re-check of their state), numbered by rank (k shrinks as the window grows, so the
+   *       candidate set stays about twice the request);
    *   <li>with a tenant cap: drop the ranks that would take a tenant's running count past the cap;
    *   <li>round robin: order the candidates by (rank, walk position) and keep {request};
-   *   <li>lock those rows with SKIP LOCKED (rows another worker is claiming right now are left to it), re-check
-   *       they are still due and pending, and carry their rank and walk position along;
-   *   <li>mark the locked rows running with a new lease epoch and a lease on the database clock.
+   *   <li>mark those rows running with a new lease epoch and a lease on the database clock; the candidates not
+   *       kept are unlocked when the statement commits.
    * </ol>
    * The last output row is not a job: it carries the last tenant of the walk and the window's size, so the worker
    * can move its cursor past a window that had nothing to run.
@@ -124,9 +125,14 @@ final class WorkerSql {
     // tenant_id leads the order (constant within one tenant) so that for system jobs, found with tenant_id IS NULL,
     // the planner still reads them in index order instead of sorting all of them
     String tenantOrder = "j.tenant_id, j.priority, j.run_at, j.id";
-    String firstJobs = " SELECT j.id, row_number() OVER (ORDER BY " + tenantOrder + ") AS rn FROM "
-        + jobs + " AS j WHERE " + pending + " AND %s AND " + due
-        + " ORDER BY " + tenantOrder + " LIMIT (SELECT k FROM per_tenant)";
+    // Each tenant's scan locks what it takes (SKIP LOCKED under the LIMIT): rows another worker is claiming right
+    // now are stepped over and the scan reads on, and a row another worker claimed since this statement's snapshot
+    // fails the re-check of its state on the latest version and is stepped over too. Choosing the candidates from
+    // the snapshot and locking only afterwards made every concurrent claimer pick the same heads of the same
+    // tenants, so all but one came back empty while thousands of jobs waited.
+    String firstJobs = " SELECT s.id, row_number() OVER (ORDER BY s.priority, s.run_at, s.id) AS rn FROM ("
+        + " SELECT j.id, j.priority, j.run_at FROM " + jobs + " AS j WHERE " + pending + " AND %s AND " + due
+        + " ORDER BY " + tenantOrder + " LIMIT (SELECT k FROM per_tenant) FOR UPDATE OF j SKIP LOCKED) AS s";
     // The walk's probe already stepped over the entries of jobs claimed since the last VACUUM (still in the claim
     // index until then) to reach the tenant's first pending job; its key is where the tenant's own scan starts, so a
     // claim reads those dead entries once instead of twice. Same snapshot, so nothing pending lies before it.
@@ -174,19 +180,13 @@ final class WorkerSql {
         + "  WHERE t.tenant_id IS NULL"
         + (capped ? " AND c.rn <= {cap} - coalesce((SELECT n FROM busy WHERE tenant_id IS NULL), 0)" : "")
         + " ),"
+        // the candidates are locked already; those not picked are let go when the statement commits
         + " picked AS (SELECT id, ord, rn FROM candidates ORDER BY rn, ord LIMIT {request}),"
-        // the rank and walk position ride along with the lock, so the UPDATE below joins nothing but the locked
-        // rows: joined to picked as well, it ran as a nested loop over both (planned for one row each), which
-        // grows with the square of the claim size
-        + " locked AS ("
-        + "  SELECT j.id, p.ord, p.rn FROM picked AS p JOIN " + jobs + " AS j ON j.id = p.id"
-        + "  WHERE j.state = 'pending' AND j.run_at <= greatest(now(), {clock_now})"
-        + "  FOR UPDATE OF j SKIP LOCKED),"
         + " claimed AS ("
         + "  UPDATE " + jobs + " AS j SET state = 'running', attempts = j.attempts + 1,"
         + "   lease_epoch = j.lease_epoch + 1, lease_expires_at = now() + h.lease_ms * interval '1 millisecond',"
         + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL"
-        + "  FROM locked AS l, handled AS h"
+        + "  FROM picked AS l, handled AS h"
         + "  WHERE j.id = l.id AND h.type = j.type"
         + "  RETURNING j.id, j.tenant_id, j.type, j.payload, j.attempts, j.max_attempts, j.lease_epoch,"
         + "   j.timeout_ms, j.cancel_requested, h.lease_ms, l.ord, l.rn)"

@@ -1,5 +1,7 @@
 package dev.saaskit.jobs.internal;
 
+import static java.util.stream.Collectors.counting;
+import static java.util.stream.Collectors.groupingBy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
@@ -176,6 +178,49 @@ class ClaimPlanTest {
       // the claimed rows meet no join filter that compares every locked row with every picked one
       assertThat(text).doesNotContain("Rows Removed by Join Filter");
     }
+  }
+
+  /**
+   * Two workers claim at the same moment from the same window: the second must take the next jobs of each tenant,
+   * not come back empty because it chose the same heads as the first and found them locked. Chosen from the
+   * snapshot and locked afterwards, every claim but one came back empty while a busy worker claimed back to back.
+   */
+  @Test
+  void aClaimRunningBesideAnotherTakesTheJobsNextInLine(TestDatabase db) throws SQLException {
+    try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("INSERT INTO saaskit_jobs.jobs (tenant_id, queue, type, payload)"
+          + " SELECT 'c' || lpad((g % 20)::text, 2, '0'), 'contended', 'work', '{}' FROM generate_series(1, 2000) AS g");
+      st.execute("ANALYZE saaskit_jobs.jobs");
+    }
+    try (Connection first = workerPool.getConnection(); Connection second = workerPool.getConnection()) {
+      first.setAutoCommit(false);
+      second.setAutoCommit(true);
+      Map<Long, String> firstJobs = claimIds(first, "contended", 32);
+      Map<Long, String> secondJobs = claimIds(second, "contended", 32);
+      first.rollback();
+      assertThat(firstJobs).hasSize(32);
+      assertThat(secondJobs).hasSize(32);
+      assertThat(secondJobs.keySet()).doesNotContainAnyElementsOf(firstJobs.keySet());
+      // still one round robin: 32 jobs over 20 tenants, none with more than two
+      assertThat(new TreeSet<>(secondJobs.values())).hasSize(20);
+      assertThat(secondJobs.values().stream().collect(groupingBy(t -> t, counting())).values())
+          .allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(2));
+    }
+  }
+
+  private static Map<Long, String> claimIds(Connection c, String queue, int request) throws SQLException {
+    Map<Long, String> jobs = new HashMap<>();
+    try (PreparedStatement st = c.prepareStatement(SQL.claim.sql())) {
+      SQL.claim.bindTo(st, parameters(c, queue, "", request));
+      try (ResultSet rs = st.executeQuery()) {
+        while (rs.next()) {
+          if (rs.getBoolean(1)) {
+            jobs.put(rs.getLong(2), rs.getString(3));
+          }
+        }
+      }
+    }
+    return jobs;
   }
 
   /** The shared-buffer hits of the first plan node named {@code node} whose index condition contains {@code cond}. */
