@@ -63,10 +63,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Indexes: {@link #scopes} (tenant to its entries in write order, for tenant invalidation and the per-tenant
  * budget; not kept for a global cache) and {@link #tagIndex} (tag to entries). Both map keys to the exact
- * {@link Entry} object and are changed only inside Caffeine computes on the entry's key or in the eviction
- * listener, which runs inside Caffeine's removal: an index never keeps an entry that left the cache, and removing
- * a replaced entry's index slots never removes its successor's. Lock order: Caffeine's per-key lock, then an index
- * map's; nothing calls Caffeine while holding an index lock.
+ * {@link Entry} object, so removing a replaced entry's index slots never removes its successor's. The rule that
+ * makes a returned invalidation final: an index may keep an entry a little after it left the cache, never miss
+ * one that is in it. A store indexes its entry inside its compute, before the entry is visible; a removal
+ * unindexes the entry only after its compute returned (Caffeine's evictions through the removal listener, which
+ * runs after them). Unindexing inside the removal's compute let a second invalidation of the same tag or tenant
+ * find nothing and return while the first was still removing the entry, which readers could then still get.
+ * Invalidations copy what an index holds rather than take it out, for the same reason. Lock order: Caffeine's
+ * per-key lock, then an index map's; nothing calls Caffeine while holding an index lock.
  */
 public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private static final Logger LOG = LoggerFactory.getLogger(DefaultSaasCache.class);
@@ -122,7 +126,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         .ticker(ticker)
         .executor(executor)
         .expireAfter(new EntryExpiry<V>())
-        .evictionListener(this::onEviction)
+        .removalListener(this::onRemoval)
         .build();
     this.map = cache.asMap();
     Object registry = settings.meterRegistry();
@@ -474,12 +478,14 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     // compute, not computeIfPresent: Caffeine's computeIfPresent first looks the key up without the lock and returns
     // at once when it is absent, so it does not wait for a store whose compute is inserting the key right now (one
     // that checked the mark just before it was set) and that entry would stay; compute waits for it and removes it
+    List<Entry<V>> removed = new ArrayList<>(1);
     map.compute(scoped, (k, current) -> {
       if (current != null) {
-        unindex(current);
+        removed.add(current);
       }
       return null;
     });
+    removed.forEach(this::unindex);
   }
 
   private void invalidateTagHere(String tag) {
@@ -492,11 +498,16 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     } finally {
       write.unlock();
     }
-    HashMap<ScopedKey, Entry<V>> tagged = tagIndex.remove(tag);
-    if (tagged != null) {
-      for (Entry<V> entry : tagged.values()) {
-        removeIfSame(entry);
-      }
+    // copied, not taken out of the index: a second invalidation of the tag running now must find the entries too
+    // and wait for their removal (inside Caffeine's compute) before it returns; one that found the index already
+    // gone returned while the first was still removing them
+    List<Entry<V>> entries = new ArrayList<>();
+    tagIndex.computeIfPresent(tag, (t, tagged) -> {
+      entries.addAll(tagged.values());
+      return tagged;
+    });
+    for (Entry<V> entry : entries) {
+      removeIfSame(entry);
     }
   }
 
@@ -537,11 +548,14 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     } finally {
       write.unlock();
     }
+    List<Entry<V>> removed = new ArrayList<>(1);
     for (ScopedKey key : map.keySet()) {
       map.computeIfPresent(key, (k, current) -> {
-        unindex(current);
+        removed.add(current);
         return null;
       });
+      removed.forEach(this::unindex);
+      removed.clear();
     }
   }
 
@@ -552,10 +566,12 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
       if (current != entry) {
         return current;
       }
-      unindex(current);
       removed[0] = true;
       return null;
     });
+    if (removed[0]) {
+      unindex(entry);
+    }
     return removed[0];
   }
 
@@ -625,11 +641,13 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         entries.remove(entry.key); // re-inserted at the end: write order
         entries.put(entry.key, entry);
         if (maximumSizePerTenant > 0 && entries.size() > maximumSizePerTenant) {
+          // left in the index until they are out of the cache (removeIfSame unindexes them then), so that a tenant
+          // invalidation running meanwhile still finds them
+          long excess = entries.size() - maximumSizePerTenant;
           List<Entry<V>> over = new ArrayList<>();
           Iterator<Entry<V>> oldestFirst = entries.values().iterator();
-          while (entries.size() > maximumSizePerTenant && oldestFirst.hasNext()) {
+          while (over.size() < excess && oldestFirst.hasNext()) {
             over.add(oldestFirst.next());
-            oldestFirst.remove();
           }
           victims = over;
         }
@@ -654,8 +672,14 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     });
   }
 
-  /** Caffeine's eviction listener: runs inside the removal of an expired or size-evicted entry. */
-  private void onEviction(@Nullable ScopedKey key, @Nullable Entry<V> entry, RemovalCause cause) {
+  /**
+   * Caffeine's removal listener, run after the removal (on the cache's executor): unindexes entries Caffeine
+   * evicted (expired or over the size limit). Removals of our own unindex themselves, also once the removal is done.
+   */
+  private void onRemoval(@Nullable ScopedKey key, @Nullable Entry<V> entry, RemovalCause cause) {
+    if (!cause.wasEvicted()) {
+      return;
+    }
     if (entry != null) {
       unindex(entry);
     }
