@@ -498,13 +498,20 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     } finally {
       write.unlock();
     }
-    // copied, not taken out of the index: a second invalidation of the tag running now must find the entries too
-    // and wait for their removal (inside Caffeine's compute) before it returns; one that found the index already
-    // gone returned while the first was still removing them
+    removeIndexed(tagIndex, tag);
+  }
+
+  /**
+   * Removes the entries {@code index} holds under {@code key}. Copied, not taken out of the index: a second
+   * invalidation covering them that runs now must find them too and wait for their removal (inside Caffeine's
+   * compute) before it returns; one that found the index already emptied returned while the first was still
+   * removing them.
+   */
+  private <T, M extends Map<ScopedKey, Entry<V>>> void removeIndexed(ConcurrentHashMap<T, M> index, T key) {
     List<Entry<V>> entries = new ArrayList<>();
-    tagIndex.computeIfPresent(tag, (t, tagged) -> {
-      entries.addAll(tagged.values());
-      return tagged;
+    index.computeIfPresent(key, (k, indexed) -> {
+      entries.addAll(indexed.values());
+      return indexed;
     });
     for (Entry<V> entry : entries) {
       removeIfSame(entry);
@@ -527,14 +534,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     } finally {
       write.unlock();
     }
-    List<Entry<V>> entries = new ArrayList<>();
-    scopes.computeIfPresent(tenant, (scope, inScope) -> {
-      entries.addAll(inScope.values());
-      return inScope;
-    });
-    for (Entry<V> entry : entries) {
-      removeIfSame(entry);
-    }
+    removeIndexed(scopes, tenant);
   }
 
   private void invalidateAllHere() {

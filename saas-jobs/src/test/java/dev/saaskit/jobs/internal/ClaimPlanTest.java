@@ -17,6 +17,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -151,11 +152,7 @@ class ClaimPlanTest {
    */
   @Test
   void aLargeClaimAfterADrainReadsTheDeadEntriesOnceAndJoinsLinearly(TestDatabase db) throws SQLException {
-    try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement()) {
-      st.execute("INSERT INTO saaskit_jobs.jobs (tenant_id, queue, type, payload)"
-          + " SELECT 'drained', 'churn', 'work', '{}' FROM generate_series(1, 30000)");
-      st.execute("ANALYZE saaskit_jobs.jobs");
-    }
+    insertPending(db, "'drained'", "churn", 30_000);
     try (Connection c = workerPool.getConnection()) {
       c.setAutoCommit(true);
       // claimed and committed, no VACUUM since: 20,000 dead entries at the head of the tenant's claim range
@@ -187,16 +184,12 @@ class ClaimPlanTest {
    */
   @Test
   void aClaimRunningBesideAnotherTakesTheJobsNextInLine(TestDatabase db) throws SQLException {
-    try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement()) {
-      st.execute("INSERT INTO saaskit_jobs.jobs (tenant_id, queue, type, payload)"
-          + " SELECT 'c' || lpad((g % 20)::text, 2, '0'), 'contended', 'work', '{}' FROM generate_series(1, 2000) AS g");
-      st.execute("ANALYZE saaskit_jobs.jobs");
-    }
+    insertPending(db, "'c' || lpad((g % 20)::text, 2, '0')", "contended", 2_000);
     try (Connection first = workerPool.getConnection(); Connection second = workerPool.getConnection()) {
       first.setAutoCommit(false);
       second.setAutoCommit(true);
-      Map<Long, String> firstJobs = claimIds(first, "contended", 32);
-      Map<Long, String> secondJobs = claimIds(second, "contended", 32);
+      Map<Long, String> firstJobs = claimIds(first, SQL.claim, "contended", "", 32);
+      Map<Long, String> secondJobs = claimIds(second, SQL.claim, "contended", "", 32);
       first.rollback();
       assertThat(firstJobs).hasSize(32);
       assertThat(secondJobs).hasSize(32);
@@ -206,21 +199,6 @@ class ClaimPlanTest {
       assertThat(secondJobs.values().stream().collect(groupingBy(t -> t, counting())).values())
           .allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(2));
     }
-  }
-
-  private static Map<Long, String> claimIds(Connection c, String queue, int request) throws SQLException {
-    Map<Long, String> jobs = new HashMap<>();
-    try (PreparedStatement st = c.prepareStatement(SQL.claim.sql())) {
-      SQL.claim.bindTo(st, parameters(c, queue, "", request));
-      try (ResultSet rs = st.executeQuery()) {
-        while (rs.next()) {
-          if (rs.getBoolean(1)) {
-            jobs.put(rs.getLong(2), rs.getString(3));
-          }
-        }
-      }
-    }
-    return jobs;
   }
 
   /** The shared-buffer hits of the first plan node named {@code node} whose index condition contains {@code cond}. */
@@ -250,17 +228,32 @@ class ClaimPlanTest {
 
   private static List<String> claim(Connection c, WorkerStatement statement, String queue, String cursor,
       int request) throws SQLException {
-    List<String> tenants = new ArrayList<>();
+    return new ArrayList<>(claimIds(c, statement, queue, cursor, request).values());
+  }
+
+  /** The claimed jobs' ids and tenants, in the order the claim returned them. */
+  private static Map<Long, String> claimIds(Connection c, WorkerStatement statement, String queue, String cursor,
+      int request) throws SQLException {
+    Map<Long, String> jobs = new LinkedHashMap<>();
     try (PreparedStatement st = c.prepareStatement(statement.sql())) {
       statement.bindTo(st, parameters(c, queue, cursor, request));
       try (ResultSet rs = st.executeQuery()) {
         while (rs.next()) {
           if (rs.getBoolean(1)) {
-            tenants.add(rs.getString(3));
+            jobs.put(rs.getLong(2), rs.getString(3));
           }
         }
       }
     }
-    return tenants;
+    return jobs;
+  }
+
+  /** {@code count} pending jobs of type "work" in {@code queue}; {@code tenant} is SQL over g = 1..count. */
+  private static void insertPending(TestDatabase db, String tenant, String queue, int count) throws SQLException {
+    try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("INSERT INTO saaskit_jobs.jobs (tenant_id, queue, type, payload) SELECT " + tenant + ", '" + queue
+          + "', 'work', '{}' FROM generate_series(1, " + count + ") AS g");
+      st.execute("ANALYZE saaskit_jobs.jobs");
+    }
   }
 }
