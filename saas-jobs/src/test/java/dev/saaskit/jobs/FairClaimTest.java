@@ -124,6 +124,46 @@ class FairClaimTest {
     assertThat(order.indexOf("held-b")).isBetween(1, 2);
   }
 
+  /**
+   * Two held jobs with the same turn run in the order they were claimed. The system job here is claimed at walk
+   * position 17 (after the tenants' window), the tenant's job of a later claim at position 1, and both get the turn
+   * right after the running job; breaking the tie by walk position ran the later one first, and under load the
+   * rotation test below saw a tenant's second job before the system jobs' first.
+   */
+  @Test
+  void heldJobsWithTheSameTurnRunInClaimOrder() throws InterruptedException {
+    List<String> order = Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch releaseA = new CountDownLatch(1);
+    CountDownLatch releaseB = new CountDownLatch(1);
+    long a = kit.insert("tie-a", "ties", "work", "{}");
+    long b = kit.insert("tie-b", "ties", "work", "{}");
+    long system = kit.insert(null, "ties", "work", "{}");
+    try (HikariDataSource pool = kit.workerPool("ties-test", 4);
+        JobWorker worker = JobWorker.builder(pool).queue("ties", 1).batchSize(2).maxBatchSize(2)
+            .handler("work", JsonNode.class, (payload, ctx) -> {
+              String tenant = tenantOf(ctx);
+              order.add(tenant);
+              if (tenant.equals("tie-a")) {
+                releaseA.await();
+              } else if (tenant.equals("tie-b")) {
+                releaseB.await();
+              }
+              return null;
+            }).build().start()) {
+      // first claim: A (running) and B (held), both turn 1; second claim: the system job (held, turn 2)
+      kit.awaitState(a, "running", WAIT);
+      kit.awaitState(b, "running", WAIT);
+      kit.awaitState(system, "running", WAIT);
+      long c = kit.insert("tie-c", "ties", "work", "{}");
+      // A ends, B runs and blocks, which frees the slot that the third claim fills with C (turn 2, like the system)
+      releaseA.countDown();
+      kit.awaitState(c, "running", WAIT);
+      releaseB.countDown();
+      WorkerTestKit.await("all four ran", WAIT, () -> order.size() == 4);
+    }
+    assertThat(order).containsExactly("tie-a", "tie-b", "<system>", "tie-c");
+  }
+
   @Test
   void aSmallBacklogEnqueuedAfterAHugeOneRunsInTheFirstClaims() {
     kit.insertMany("tenant-a", "fair-static", "work", 10_000);

@@ -401,7 +401,7 @@ public final class WorkerEngine {
           Arrays.sort(order, (a, b) -> turns[a] != turns[b] ? Long.compare(turns[a], turns[b])
               : Long.compare(result.walkPositions[a], result.walkPositions[b]));
           for (int i : order) {
-            dispatch(q, result.jobs.get(i), turns[i], result.walkPositions[i]);
+            dispatch(q, result.jobs.get(i), turns[i]);
           }
           claimed = result.jobs.size();
         } else if (result.windowFull) {
@@ -514,11 +514,11 @@ public final class WorkerEngine {
     }
   }
 
-  private void dispatch(WorkerQueue q, WorkerJob job, long turn, long walkPosition) {
+  private void dispatch(WorkerQueue q, WorkerJob job, long turn) {
     inFlight.put(job.id, job);
     q.busy.incrementAndGet();
     try {
-      q.pool.execute(new QueuedJob(q, job, turn, walkPosition, q.nextSequence()));
+      q.pool.execute(new QueuedJob(q, job, turn, q.nextSequence()));
     } catch (RuntimeException e) {
       // the pool is shutting down (crash): the job stays running in the database until its lease expires
       q.busy.decrementAndGet();
@@ -530,29 +530,27 @@ public final class WorkerEngine {
 
   /**
    * A claimed job in its queue's pool: a class rather than a lambda so shutdown can release the unstarted ones, and
-   * comparable so the pool's queue hands out jobs by turn (then walk position, then claim order).
+   * comparable so the pool's queue hands out jobs by turn, then in the order they were dispatched. That order is
+   * claim order, and within a claim the walk's. The walk position itself must not break ties: positions of two
+   * claims do not compare, and a system job at position 17 of one claim waited behind a tenant at position 1 of
+   * the next, which had been given the same turn.
    */
   private final class QueuedJob implements Runnable, Comparable<QueuedJob> {
     final WorkerQueue q;
     final WorkerJob job;
     final long turn;
-    final long walkPosition;
     final long sequence;
 
-    QueuedJob(WorkerQueue q, WorkerJob job, long turn, long walkPosition, long sequence) {
+    QueuedJob(WorkerQueue q, WorkerJob job, long turn, long sequence) {
       this.q = q;
       this.job = job;
       this.turn = turn;
-      this.walkPosition = walkPosition;
       this.sequence = sequence;
     }
 
     @Override
     public int compareTo(QueuedJob other) {
       int c = Long.compare(turn, other.turn);
-      if (c == 0) {
-        c = Long.compare(walkPosition, other.walkPosition);
-      }
       return c != 0 ? c : Long.compare(sequence, other.sequence);
     }
 
