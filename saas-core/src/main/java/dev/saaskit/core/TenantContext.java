@@ -11,6 +11,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
@@ -30,9 +35,11 @@ import org.jspecify.annotations.Nullable;
  * one request's tenant into the next.
  *
  * <p>Threads do not inherit the tenant (inheritance would leak it into pooled threads created lazily). Carry it
- * explicitly with {@link #wrap(Runnable)}, {@link #wrap(Callable)}, {@link #wrap(Executor)} or
- * {@link #wrap(ExecutorService)}: they capture the tenant current at the time of the call (or at submission, for
- * the executors) and install it around the task in the other thread.
+ * explicitly with {@link #wrap(Runnable)}, {@link #wrap(Callable)}, {@link #wrapSupplier(Supplier)},
+ * {@link #wrapFunction(Function)}, {@link #wrapConsumer(Consumer)} (the tenant current when the wrapper is made),
+ * or {@link #wrap(Executor)} / {@link #wrap(ExecutorService)} (the tenant current when each task is submitted),
+ * which install it around the task in the other thread. In {@code CompletableFuture} chains, wrap each stage's
+ * function: a dependent stage is submitted by the thread that completes the stage before it.
  */
 public final class TenantContext {
   private static final ThreadLocal<@Nullable TenantId> CURRENT = new ThreadLocal<>();
@@ -121,8 +128,85 @@ public final class TenantContext {
   }
 
   /**
-   * An executor that runs each task with the tenant that was current when the task was submitted. Use it for
-   * {@code CompletableFuture.supplyAsync(..., TenantContext.wrap(executor))} chains.
+   * A supplier that supplies with the tenant current now, whatever thread later calls it. The safe argument of
+   * {@code CompletableFuture.supplyAsync(TenantContext.wrapSupplier(() -> ...), pool)}.
+   */
+  public static <T> Supplier<T> wrapSupplier(Supplier<T> task) {
+    Objects.requireNonNull(task, "task");
+    TenantId captured = CURRENT.get();
+    return () -> {
+      TenantId previous = CURRENT.get();
+      set(captured);
+      try {
+        return task.get();
+      } finally {
+        restore(previous);
+      }
+    };
+  }
+
+  /**
+   * A function that applies {@code task} with the tenant current now, whatever thread later applies it. Use it for
+   * every dependent stage of a {@code CompletableFuture} chain
+   * ({@code upstream.thenApplyAsync(TenantContext.wrapFunction(fn), pool)}): such a stage is submitted by the
+   * thread that completes {@code upstream}, which may work for another tenant, so an executor that captures the
+   * tenant at submission cannot know the right one.
+   */
+  public static <T, R> Function<T, R> wrapFunction(Function<T, R> task) {
+    Objects.requireNonNull(task, "task");
+    TenantId captured = CURRENT.get();
+    return value -> {
+      TenantId previous = CURRENT.get();
+      set(captured);
+      try {
+        return task.apply(value);
+      } finally {
+        restore(previous);
+      }
+    };
+  }
+
+  /** A function of two arguments applied with the tenant current now; see {@link #wrapFunction(Function)}. */
+  public static <T, U, R> BiFunction<T, U, R> wrapBiFunction(BiFunction<T, U, R> task) {
+    Objects.requireNonNull(task, "task");
+    TenantId captured = CURRENT.get();
+    return (first, second) -> {
+      TenantId previous = CURRENT.get();
+      set(captured);
+      try {
+        return task.apply(first, second);
+      } finally {
+        restore(previous);
+      }
+    };
+  }
+
+  /**
+   * A consumer that accepts with the tenant current now, whatever thread later calls it
+   * ({@code upstream.thenAcceptAsync(TenantContext.wrapConsumer(c), pool)}); see {@link #wrapFunction(Function)}.
+   */
+  public static <T> Consumer<T> wrapConsumer(Consumer<T> task) {
+    Objects.requireNonNull(task, "task");
+    TenantId captured = CURRENT.get();
+    return value -> runAs(captured, () -> task.accept(value));
+  }
+
+  /** A consumer of two arguments that accepts with the tenant current now; see {@link #wrapFunction(Function)}. */
+  public static <T, U> BiConsumer<T, U> wrapBiConsumer(BiConsumer<T, U> task) {
+    Objects.requireNonNull(task, "task");
+    TenantId captured = CURRENT.get();
+    return (first, second) -> runAs(captured, () -> task.accept(first, second));
+  }
+
+  /**
+   * An executor that runs each task with the tenant that was current <em>when the task was submitted</em>.
+   *
+   * <p>That is right for work submitted directly ({@code execute}, {@code supplyAsync(..., executor)} called in
+   * the request's thread). It is not enough for the dependent stages of a {@code CompletableFuture}
+   * ({@code thenApplyAsync(fn, executor)} and the like): the stage is submitted when the upstream future completes,
+   * by whichever thread completes it, and that thread may be working for another tenant. Wrap the stage's function
+   * instead, when the stage is created: {@link #wrapFunction(Function)}, {@link #wrapConsumer(Consumer)},
+   * {@link #wrapSupplier(Supplier)}, {@link #wrap(Runnable)}.
    */
   public static Executor wrap(Executor executor) {
     Objects.requireNonNull(executor, "executor");
@@ -133,8 +217,9 @@ public final class TenantContext {
   }
 
   /**
-   * An executor service that runs each task with the tenant that was current when the task was submitted.
-   * Shutting it down shuts down {@code executor}.
+   * An executor service that runs each task with the tenant that was current when the task was submitted (see
+   * {@link #wrap(Executor)} for why dependent {@code CompletableFuture} stages need their functions wrapped
+   * instead). Shutting it down shuts down {@code executor}.
    */
   public static ExecutorService wrap(ExecutorService executor) {
     Objects.requireNonNull(executor, "executor");

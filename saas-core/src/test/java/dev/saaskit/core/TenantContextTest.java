@@ -379,6 +379,70 @@ class TenantContextTest {
   }
 
   @Test
+  void aDependentStageRunsAsTheTenantThatCreatedItWhenItsFunctionIsWrapped() throws Exception {
+    ExecutorService raw = fixedPool(2);
+    Executor executor = TenantContext.wrap((Executor) raw);
+    CompletableFuture<String> upstream = new CompletableFuture<>();
+    // Created in A's request...
+    CompletableFuture<Optional<TenantId>> wrappedStage = callUnchecked(A,
+        () -> upstream.thenApplyAsync(TenantContext.wrapFunction(value -> TenantContext.current()), executor));
+    CompletableFuture<Optional<TenantId>> wrappedOnRawPool = callUnchecked(A,
+        () -> upstream.thenApplyAsync(TenantContext.wrapFunction(value -> TenantContext.current()), raw));
+    CompletableFuture<Optional<TenantId>> executorOnly = callUnchecked(A,
+        () -> upstream.thenApplyAsync(value -> TenantContext.current(), executor));
+    List<Optional<TenantId>> accepted = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CompletableFuture<Void> wrappedConsumer = callUnchecked(A,
+        () -> upstream.thenAcceptAsync(TenantContext.wrapConsumer(value -> accepted.add(TenantContext.current())),
+            executor));
+    CompletableFuture<Optional<TenantId>> wrappedBiFunction = callUnchecked(A,
+        () -> upstream.thenCombineAsync(CompletableFuture.completedFuture(1),
+            TenantContext.wrapBiFunction((value, one) -> TenantContext.current()), executor));
+    // ...and completed by a thread working for B: that thread submits the dependent stages.
+    TenantContext.run(B, () -> upstream.complete("done"));
+
+    assertThat(wrappedStage.get(10, TimeUnit.SECONDS)).contains(A);
+    assertThat(wrappedOnRawPool.get(10, TimeUnit.SECONDS)).contains(A);
+    assertThat(wrappedBiFunction.get(10, TimeUnit.SECONDS)).contains(A);
+    wrappedConsumer.get(10, TimeUnit.SECONDS);
+    assertThat(accepted).containsExactly(Optional.of(A));
+    // The documented reason to wrap the function: an executor captures the tenant of whoever submits the stage.
+    assertThat(executorOnly.get(10, TimeUnit.SECONDS)).contains(B);
+    assertPoolThreadsCarryNoTenant(raw, 2);
+  }
+
+  @Test
+  void wrappedFunctionalTypesCaptureAtWrapTimeAndRestoreTheCallersTenant() {
+    java.util.function.Supplier<Optional<TenantId>> supplier =
+        callUnchecked(A, () -> TenantContext.wrapSupplier(TenantContext::current));
+    java.util.function.Function<String, String> function =
+        callUnchecked(A, () -> TenantContext.wrapFunction(s -> s + TenantContext.require()));
+    List<String> seen = new ArrayList<>();
+    java.util.function.Consumer<String> consumer =
+        callUnchecked(A, () -> TenantContext.wrapConsumer(s -> seen.add(s + TenantContext.require())));
+    java.util.function.BiConsumer<String, String> biConsumer = callUnchecked(A,
+        () -> TenantContext.wrapBiConsumer((s, t) -> seen.add(s + t + TenantContext.require())));
+    java.util.function.Supplier<Optional<TenantId>> noTenant = TenantContext.wrapSupplier(TenantContext::current);
+
+    TenantContext.run(B, () -> {
+      assertThat(supplier.get()).contains(A);
+      assertThat(function.apply("f:")).isEqualTo("f:tenant-a");
+      consumer.accept("c:");
+      biConsumer.accept("b", ":");
+      assertThat(noTenant.get()).isEmpty();
+      assertThat(TenantContext.current()).contains(B);
+    });
+    assertThat(seen).containsExactly("c:tenant-a", "b:tenant-a");
+    java.util.function.Function<String, String> failing =
+        callUnchecked(A, () -> TenantContext.wrapFunction(s -> { throw new IllegalStateException(s); }));
+    TenantContext.run(C, () -> {
+      assertThatThrownBy(() -> failing.apply("boom")).isInstanceOf(IllegalStateException.class);
+      assertThat(TenantContext.current()).contains(C);
+    });
+    assertThat(supplier.get()).contains(A);
+    assertThat(TenantContext.current()).isEmpty();
+  }
+
+  @Test
   void wrapOfAPlainExecutorCarriesTheTenant() throws Exception {
     Executor plain = command -> {
       Thread t = new Thread(command, "plain-executor");

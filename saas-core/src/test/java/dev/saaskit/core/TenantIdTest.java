@@ -163,4 +163,49 @@ class TenantIdTest {
     }
     return -1;
   }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+      "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}", "{A0EEBC999C0B4EF8BB6D6BB9BD380A11}",
+      "a0eebc999c0b4ef8bb6d6bb9bd380a11", "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+      "{a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11}"})
+  void uuidSpellingsPostgresTakesAsOneValueGiveOneTenantId(String spelling) {
+    assertThat(TenantId.ofUuid(spelling)).isEqualTo(TenantId.of("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+    assertThat(TenantId.ofUuid(java.util.UUID.fromString("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11")).value())
+        .isEqualTo("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111", "-a0eebc999c0b4ef8bb6d6bb9bd380a11",
+      "a0eebc999c0b4ef8bb6d6bb9bd380a11-", "a0e-ebc999c0b4ef8bb6d6bb9bd380a11", "{a0eebc999c0b4ef8bb6d6bb9bd380a11",
+      "a0eebc999c0b4ef8bb6d6bb9bd380a11}", "g0eebc999c0b4ef8bb6d6bb9bd380a11", " a0eebc999c0b4ef8bb6d6bb9bd380a11",
+      "a0eebc99--9c0b-4ef8-bb6d-6bb9bd380a11"})
+  void textPostgresRefusesAsAUuidIsRefused(String spelling) {
+    assertThatThrownBy(() -> TenantId.ofUuid(spelling))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("not a valid uuid");
+  }
+
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({
+      "1, 1", "+1, 1", "+01, 1", "0001, 1", "-0, 0", "-007, -7", "9223372036854775807, 9223372036854775807",
+      "-9223372036854775808, -9223372036854775808", "1_000, 1000", "0x1F, 31", "0o17, 15", "0b101, 5", "-0x10, -16"})
+  void numberSpellingsGiveTheDecimalTenantId(String spelling, String canonical) {
+    assertThat(TenantId.ofNumber(spelling).value()).isEqualTo(canonical);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", "+", "-", "1.0", "1e3", "abc", "0x", "1__0", "_1", "1_", "9223372036854775808",
+      "-9223372036854775809", "0x8000000000000000", "١٢٣"})
+  void textPostgresRefusesAsABigintIsRefused(String spelling) {
+    assertThatThrownBy(() -> TenantId.ofNumber(spelling)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void numberFromALongIsDecimal() {
+    assertThat(TenantId.ofNumber(-42L).value()).isEqualTo("-42");
+    assertThat(TenantId.ofNumber(Long.MIN_VALUE).value()).isEqualTo("-9223372036854775808");
+  }
 }
