@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link DataSource} whose connections make PostgreSQL see the current tenant, so that Row-Level Security
@@ -47,13 +48,22 @@ import javax.sql.DataSource;
  * {@linkplain Builder#strict(boolean) strict mode} such a statement throws
  * {@link dev.saaskit.core.MissingTenantException} before anything is sent.
  *
+ * <h2>Transactions and threads</h2>
+ * Closing a connection inside a transaction rolls it back, also one that application SQL opened with
+ * {@code BEGIN} on an auto-commit connection (seen in the server's transaction state, and logged as a warning).
+ * Statements that set the tenant in a round trip of their own hold a per-connection lock from the setting to the end
+ * of the statement, so threads sharing a connection never run a statement under each other's tenant. Prepared and
+ * callable statements refuse the JDBC methods that take SQL text.
+ *
  * <h2>Limits</h2>
  * Statements that PostgreSQL refuses to run inside a transaction ({@code VACUUM},
  * {@code CREATE INDEX CONCURRENTLY}) do not belong on a tenant connection: run them on the owner's data source.
- * Objects reached around the wrapper ({@code ResultSet.getStatement()}, {@code DatabaseMetaData.getConnection()},
- * {@code unwrap(PGConnection.class)}) are the driver's own and execute without the tenant setting, which fails
- * closed unless a session-level value was set by hand. The wrapper needs the PostgreSQL JDBC driver (pgjdbc) or
- * a pool over it; it does not own the wrapped data source and never closes it.
+ * Objects reached around the wrapper ({@code ResultSet.getStatement()}, {@code unwrap(PGConnection.class)}) are
+ * the driver's own and run with the setting of the transaction they run in (none in auto-commit mode: no rows).
+ * SQL text that sets the tenant setting itself, and session state left on a pooled connection (temporary tables,
+ * {@code WITH HOLD} cursors), are beyond what a setting-based design can police; docs/tenancy.md says what the start-up
+ * guard and the audit check instead. The wrapper needs the PostgreSQL JDBC driver (pgjdbc) or a pool over it; it
+ * does not own the wrapped data source and never closes it.
  */
 public final class TenantDataSource implements DataSource {
   private final DataSource target;
@@ -80,6 +90,11 @@ public final class TenantDataSource implements DataSource {
   /** The name of the PostgreSQL setting that carries the tenant, {@code app.tenant_id} by default. */
   public String settingName() {
     return binding.settingName();
+  }
+
+  /** The tenant column type whose canonical ids this data source insists on, if one was configured. */
+  public Optional<TenantColumnType> tenantIdType() {
+    return binding.idType();
   }
 
   /** Whether statements without a tenant throw instead of running fail-closed. */
@@ -150,6 +165,7 @@ public final class TenantDataSource implements DataSource {
     private String settingName = Sql.DEFAULT_TENANT_SETTING;
     private boolean strict;
     private Supplier<Optional<TenantId>> tenantSource = TenantContext::current;
+    private @Nullable TenantColumnType tenantIdType;
 
     private Builder(DataSource target) {
       this.target = Objects.requireNonNull(target, "target data source");
@@ -182,9 +198,22 @@ public final class TenantDataSource implements DataSource {
       return this;
     }
 
+    /**
+     * The type of the tenant columns (default: not set, ids are sent as they are). With {@code UUID} or
+     * {@code BIGINT}, a statement whose tenant id is not the spelling PostgreSQL prints for that type (an upper-case
+     * or braced uuid, {@code +01} for {@code 1}) throws {@link InvalidTenantIdException} before anything is sent:
+     * PostgreSQL would take it for the same tenant as the canonical id, while caches, job tables and per-tenant
+     * limits, which compare ids as text, would not. Make ids with {@link TenantColumnType#tenantId(String)} at the
+     * edge.
+     */
+    public Builder tenantIdType(TenantColumnType tenantIdType) {
+      this.tenantIdType = Objects.requireNonNull(tenantIdType, "tenantIdType");
+      return this;
+    }
+
     /** The tenant data source. */
     public TenantDataSource build() {
-      return new TenantDataSource(target, new TenantBinding(settingName, strict, tenantSource));
+      return new TenantDataSource(target, new TenantBinding(settingName, strict, tenantSource, tenantIdType));
     }
   }
 }

@@ -2,25 +2,34 @@ package dev.saaskit.tenancy.internal;
 
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.tenancy.InvalidTenantIdException;
+import dev.saaskit.tenancy.TenantColumnType;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.util.Optional;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /** How a statement learns its tenant: the setting, the source of the tenant and the strictness. Not API. */
 public final class TenantBinding {
+  private static final Pattern TRANSACTION_START = Pattern.compile(
+      "\\s*(?:begin|start\\s+transaction|set\\s+transaction)(?:[\\sa-z,]*)?;?\\s*", Pattern.CASE_INSENSITIVE);
   private final String settingName;
   private final boolean strict;
   private final Supplier<Optional<TenantId>> tenantSource;
+  private final @Nullable TenantColumnType idType;
   private final String preparedPrefix;
   private final String literalPrefixStart;
   private final String separateSql;
 
-  public TenantBinding(String settingName, boolean strict, Supplier<Optional<TenantId>> tenantSource) {
+  public TenantBinding(String settingName, boolean strict, Supplier<Optional<TenantId>> tenantSource,
+      @Nullable TenantColumnType idType) {
     this.settingName = Sql.requireSettingName(settingName);
     this.strict = strict;
     this.tenantSource = tenantSource;
+    this.idType = idType;
     String name = Sql.quoteLiteral(settingName);
     // The newline ends the prefix even if the user's SQL starts with a line comment's continuation.
     this.preparedPrefix = "SELECT set_config(" + name + ", ?, true);\n";
@@ -36,11 +45,19 @@ public final class TenantBinding {
     return strict;
   }
 
+  public Optional<TenantColumnType> idType() {
+    return Optional.ofNullable(idType);
+  }
+
   /** The value the setting takes for a statement executed now: the tenant id, or "" (no rows) without one. */
   public String currentValue() {
     Optional<TenantId> tenant = tenantSource.get();
     if (tenant.isPresent()) {
-      return tenant.get().value();
+      String value = tenant.get().value();
+      if (idType != null && !idType.isCanonical(value)) {
+        throw new InvalidTenantIdException(nonCanonical(value, idType));
+      }
+      return value;
     }
     if (strict) {
       throw new MissingTenantException(
@@ -49,6 +66,32 @@ public final class TenantBinding {
               + "work that is not tenant-scoped.");
     }
     return "";
+  }
+
+  private static String nonCanonical(String value, TenantColumnType type) {
+    String canonical;
+    try {
+      canonical = "'" + type.tenantId(value).value() + "'";
+    } catch (IllegalArgumentException notOfTheType) {
+      return "The current tenant id '" + value + "' is not a " + type.sqlType() + ", the type of the tenant column "
+          + "this TenantDataSource was configured for. Check where the tenant id is made (a token claim, a URL).";
+    }
+    return "The current tenant id '" + value + "' is a " + type.sqlType() + " spelled differently from PostgreSQL ("
+        + canonical + "). PostgreSQL would treat both spellings as one tenant while caches, job tables and per-tenant "
+        + "limits keep them apart, so the statement was not sent. Make tenant ids with TenantColumnType."
+        + type.name() + ".tenantId(raw) (TenantId.of" + (type == TenantColumnType.UUID ? "Uuid" : "Number")
+        + ") where they enter the application.";
+  }
+
+  /**
+   * Whether {@code sql} is one statement that only starts a transaction or sets its modes ({@code BEGIN},
+   * {@code START TRANSACTION}, {@code SET TRANSACTION}, with isolation level, read only/write and deferrable
+   * modes). Such a statement reads and writes no table, and PostgreSQL refuses its modes after any query of the
+   * transaction, the tenant setting included; it runs without the setting. The text may hold only letters, white
+   * space and commas after the keyword, and at most a final semicolon, so it cannot carry a second statement.
+   */
+  public static boolean isTransactionStart(String sql) {
+    return TRANSACTION_START.matcher(sql).matches();
   }
 
   /** The SQL of a prepared statement whose first parameter is the tenant, followed by {@code sql}. */

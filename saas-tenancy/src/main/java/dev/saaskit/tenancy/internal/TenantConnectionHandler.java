@@ -6,23 +6,40 @@ import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.sql.CallableStatement;
 import java.sql.Connection;
+import java.sql.DatabaseMetaData;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.postgresql.PGConnection;
+import org.postgresql.core.BaseConnection;
+import org.postgresql.core.TransactionState;
 import org.postgresql.jdbc.PreferQueryMode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The connection handed out by {@code TenantDataSource}: statements it creates carry the tenant; the rest is
- * passed to the pooled connection as it is. Not API.
+ * passed to the pooled connection as it is.
+ *
+ * <p>JDBC connections may be shared by threads, and pgjdbc serialises their messages, but a statement that sets the
+ * tenant in one round trip and runs in the next (batches, callable statements, generated keys), or that runs in a
+ * short transaction of its own, spans several driver calls. Every tenant-bound step, and every change of the
+ * transaction (commit, rollback, auto-commit, savepoints, close), therefore holds this connection's lock, so no
+ * other thread's statement runs between a tenant being set and the statement it was set for. Not API.
  */
 public final class TenantConnectionHandler implements InvocationHandler {
+  private static final Logger LOG = LoggerFactory.getLogger("dev.saaskit.tenancy.TenantDataSource");
+
   private final Connection real;
   private final TenantBinding binding;
+  private final ReentrantLock lock = new ReentrantLock();
   private @Nullable Connection self;
   private volatile boolean closed;
   private @Nullable Boolean simpleQueryMode;
+  private @Nullable BaseConnection driver;
+  private boolean driverLookedUp;
 
   private TenantConnectionHandler(Connection real, TenantBinding binding) {
     this.real = real;
@@ -49,6 +66,16 @@ public final class TenantConnectionHandler implements InvocationHandler {
     return binding;
   }
 
+  /** Runs {@code call} holding this connection's lock (reentrant: a locked step may call another). */
+  Object locked(SqlCall call) throws Throwable {
+    lock.lock();
+    try {
+      return call.run();
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /**
    * Whether the driver sends queries with the simple protocol ({@code preferQueryMode=simple}): it then sends
    * each part of a multi-statement as a message of its own, each its own transaction in autocommit mode, so the
@@ -62,6 +89,32 @@ public final class TenantConnectionHandler implements InvocationHandler {
     return simpleQueryMode;
   }
 
+  /**
+   * Whether a step that needs a transaction must open one of its own: the connection is in autocommit mode and the
+   * server is not already in a transaction. App SQL can open one ({@code BEGIN}) without JDBC knowing, and a short
+   * transaction of ours would then commit the app's work early; the driver's view of the server's state says.
+   */
+  boolean needsOwnTransaction() throws SQLException {
+    return real.getAutoCommit() && !serverInTransaction();
+  }
+
+  /** The server's transaction state as pgjdbc last saw it (no round trip): open or failed means in a transaction. */
+  private boolean serverInTransaction() throws SQLException {
+    BaseConnection pg = driver();
+    if (pg == null) {
+      return !real.getAutoCommit();
+    }
+    return pg.getTransactionState() != TransactionState.IDLE;
+  }
+
+  private @Nullable BaseConnection driver() throws SQLException {
+    if (!driverLookedUp) {
+      driver = real.isWrapperFor(BaseConnection.class) ? real.unwrap(BaseConnection.class) : null;
+      driverLookedUp = true;
+    }
+    return driver;
+  }
+
   @Override
   public @Nullable Object invoke(Object proxy, Method method, Object @Nullable [] args) throws Throwable {
     String name = method.getName();
@@ -73,7 +126,10 @@ public final class TenantConnectionHandler implements InvocationHandler {
       case "toString":
         return "TenantConnection[" + real + "]";
       case "close":
-        close();
+        locked(() -> {
+          close();
+          return null;
+        });
         return null;
       case "isClosed":
         return closed || real.isClosed();
@@ -88,6 +144,14 @@ public final class TenantConnectionHandler implements InvocationHandler {
       case "prepareCall":
         return TenantStatementHandler.separate(this, (CallableStatement) invokeReal(method, args),
             CallableStatement.class);
+      case "getMetaData":
+        return metaData((DatabaseMetaData) invokeReal(method, args));
+      case "commit":
+      case "rollback":
+      case "setAutoCommit":
+      case "setSavepoint":
+      case "releaseSavepoint":
+        return locked(() -> invokeReal(method, args));
       default:
         return invokeReal(method, args);
     }
@@ -104,6 +168,21 @@ public final class TenantConnectionHandler implements InvocationHandler {
     return TenantStatementHandler.prepared(this, method, args);
   }
 
+  /** The driver's metadata, except that its {@code getConnection()} answers this wrapper, not the raw connection. */
+  private DatabaseMetaData metaData(DatabaseMetaData real) {
+    return (DatabaseMetaData) Proxy.newProxyInstance(TenantConnectionHandler.class.getClassLoader(),
+        new Class<?>[] {DatabaseMetaData.class}, (proxy, method, args) -> {
+          if (method.getName().equals("getConnection")) {
+            return self;
+          }
+          try {
+            return method.invoke(real, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
   Object invokeReal(Method method, Object[] args) throws Throwable {
     try {
       return method.invoke(real, args);
@@ -118,11 +197,29 @@ public final class TenantConnectionHandler implements InvocationHandler {
     }
     closed = true;
     try {
-      // An open transaction must not reach the next borrower, whatever the pool does on return.
-      if (!real.isClosed() && !real.getAutoCommit()) {
-        real.rollback();
+      // An open transaction must not reach the next borrower, whatever the pool does on return. Pools look at the
+      // JDBC auto-commit flag only; a transaction begun in SQL on an auto-commit connection is visible only in the
+      // server's transaction state.
+      if (!real.isClosed()) {
+        if (!real.getAutoCommit()) {
+          real.rollback();
+        } else if (serverInTransaction()) {
+          LOG.warn("A connection of a TenantDataSource was closed inside a transaction that application SQL opened "
+              + "(BEGIN or START TRANSACTION on an auto-commit connection) and did not end; it was rolled back so "
+              + "that neither its work nor its tenant reaches the next borrower of the connection. End such "
+              + "transactions in SQL, or use setAutoCommit(false) and commit().");
+          try (Statement rollback = real.createStatement()) {
+            rollback.execute("ROLLBACK");
+          }
+        }
       }
     } catch (SQLException e) {
+      // The transaction may still be open: a pool must not hand this connection out again.
+      try {
+        real.abort(Runnable::run);
+      } catch (SQLException | RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
+      }
       try {
         real.close();
       } catch (SQLException suppressed) {

@@ -26,6 +26,8 @@ import org.jspecify.annotations.Nullable;
  *       driver statement;</li>
  *   <li>separate (callable statements, generated keys, all batches): the setting is sent on its own first.</li>
  * </ul>
+ * Every execution holds the connection's lock from setting the tenant to the end of the statement (see
+ * {@link TenantConnectionHandler}). Methods that take SQL text are refused on prepared and callable statements.
  * Not API.
  */
 final class TenantStatementHandler implements InvocationHandler {
@@ -116,10 +118,13 @@ final class TenantStatementHandler implements InvocationHandler {
     String name = method.getName();
     boolean sqlExecution = args != null && args.length >= 1 && args[0] instanceof String
         && method.getDeclaringClass() == Statement.class && name.startsWith("execute");
+    if (sqlExecution && args.length == 1 && TenantBinding.isTransactionStart((String) args[0])) {
+      return connection.locked(() -> call(single, method, args));
+    }
     if (sqlExecution && args.length == 1) {
       String value = connection.binding().currentValue();
       String sql = connection.binding().prefixLiteral(value, (String) args[0]);
-      return inOneTransaction(() -> resultOf(name, single, single.execute(sql)));
+      return connection.locked(() -> inOneTransaction(() -> resultOf(name, single, single.execute(sql))));
     }
     if (sqlExecution || name.equals("executeBatch") || name.equals("executeLargeBatch")) {
       // Generated keys variants and batches cannot carry the prefix.
@@ -135,6 +140,9 @@ final class TenantStatementHandler implements InvocationHandler {
 
   private Object invokeSeparate(Method method, Object[] args) throws Throwable {
     String name = method.getName();
+    if (takesSql(method, args)) {
+      throw sqlOnPreparedStatement(name);
+    }
     if (name.startsWith("execute")) {
       return withTenantSeparately(method, args, single);
     }
@@ -147,15 +155,17 @@ final class TenantStatementHandler implements InvocationHandler {
   private Object withTenantSeparately(Method method, Object[] args, Statement target) throws Throwable {
     String value = connection.binding().currentValue();
     Connection real = connection.real();
-    current = target;
-    SqlCall call = () -> {
-      connection.binding().applySeparately(real, value);
-      return call(target, method, args);
-    };
-    if (!real.getAutoCommit()) {
-      return call.run();
-    }
-    return inShortTransaction(real, call);
+    return connection.locked(() -> {
+      current = target;
+      SqlCall call = () -> {
+        connection.binding().applySeparately(real, value);
+        return call(target, method, args);
+      };
+      if (!connection.needsOwnTransaction()) {
+        return call.run();
+      }
+      return inShortTransaction(real, call);
+    });
   }
 
   /** Runs {@code call} in a transaction of its own on a connection in autocommit mode, then restores it. */
@@ -175,6 +185,22 @@ final class TenantStatementHandler implements InvocationHandler {
     } finally {
       real.setAutoCommit(true);
     }
+  }
+
+  /**
+   * Statement methods that take SQL text ({@code execute(String, ...)}, {@code executeUpdate(String, ...)},
+   * {@code addBatch(String)}, ...). JDBC says a prepared or callable statement must refuse them; pgjdbc refuses
+   * some and runs others, which would run SQL without the tenant, so the wrapper refuses them all itself.
+   */
+  private static boolean takesSql(Method method, Object @Nullable [] args) {
+    String name = method.getName();
+    return args != null && args.length >= 1 && method.getParameterTypes()[0] == String.class
+        && (name.startsWith("execute") || name.equals("addBatch"));
+  }
+
+  private static SQLException sqlOnPreparedStatement(String name) {
+    return new SQLException("Can't use " + name + "(String ...) on a PreparedStatement or CallableStatement: it "
+        + "would run SQL text other than the statement's own. Create a Statement for that SQL.", "42809");
   }
 
   // ---- prepared statements ----
@@ -200,8 +226,7 @@ final class TenantStatementHandler implements InvocationHandler {
         if (args == null || args.length == 0) {
           return executePrefixed(name);
         }
-        // Statement.execute(String) on a PreparedStatement: the driver refuses it; let it say so.
-        return call(unprefixed(), method, args);
+        throw sqlOnPreparedStatement(name);
       case "addBatch":
         if (args == null || args.length == 0) {
           PreparedStatement batch = unprefixed();
@@ -209,7 +234,7 @@ final class TenantStatementHandler implements InvocationHandler {
           batch.addBatch();
           return null;
         }
-        return call(unprefixed(), method, args);
+        throw sqlOnPreparedStatement(name);
       case "executeBatch":
       case "executeLargeBatch":
         return withTenantSeparately(method, args, unprefixed());
@@ -243,12 +268,37 @@ final class TenantStatementHandler implements InvocationHandler {
   }
 
   private Object executePrefixed(String name) throws Throwable {
+    if (TenantBinding.isTransactionStart((String) prepareArgs[0])) {
+      PreparedStatement target = unprefixed();
+      return connection.locked(() -> {
+        current = target;
+        replayParameters(target, 0);
+        switch (name) {
+          case "executeQuery":
+            return target.executeQuery();
+          case "executeUpdate":
+            return target.executeUpdate();
+          case "executeLargeUpdate":
+            return target.executeLargeUpdate();
+          default:
+            return target.execute();
+        }
+      });
+    }
     String value = connection.binding().currentValue();
     PreparedStatement target = prefixed();
-    current = target;
-    target.setString(1, value);
-    replayParameters(target, 1);
-    return inOneTransaction(() -> resultOf(name, target, target.execute()));
+    return connection.locked(() -> {
+      current = target;
+      target.setString(1, value);
+      try {
+        replayParameters(target, 1);
+        return inOneTransaction(() -> resultOf(name, target, target.execute()));
+      } finally {
+        // The driver's statement escapes the wrapper (ResultSet.getStatement(), unwrap): re-executed there, it
+        // must set no tenant rather than this one.
+        target.setString(1, "");
+      }
+    });
   }
 
   /**
@@ -257,11 +307,10 @@ final class TenantStatementHandler implements InvocationHandler {
    * they need an explicit one, which costs the COMMIT's round trip.
    */
   private Object inOneTransaction(SqlCall call) throws Throwable {
-    Connection real = connection.real();
-    if (!connection.simpleQueryMode() || !real.getAutoCommit()) {
+    if (!connection.simpleQueryMode() || !connection.needsOwnTransaction()) {
       return call.run();
     }
-    return inShortTransaction(real, call);
+    return inShortTransaction(connection.real(), call);
   }
 
   private void replayParameters(PreparedStatement target, int shift) throws Throwable {
@@ -353,11 +402,6 @@ final class TenantStatementHandler implements InvocationHandler {
       default:
         return userResultIsResultSet;
     }
-  }
-
-  @FunctionalInterface
-  private interface SqlCall {
-    Object run() throws Throwable;
   }
 
   private static Object call(Object target, Method method, Object[] args) throws Throwable {
