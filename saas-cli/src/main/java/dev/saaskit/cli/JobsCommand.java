@@ -145,7 +145,7 @@ final class JobsCommand implements Callable<Integer> {
     common.apply();
     JobsSchema schema = options.validate(spec);
     String command = spec.qualifiedName(" ").replaceFirst("^saaskit ", "");
-    try (Connection connection = options.connect(command, schema)) {
+    try (Connection connection = options.connect(spec, command, schema)) {
       PrintWriter out = spec.commandLine().getOut();
       PrintWriter err = spec.commandLine().getErr();
       int code;

@@ -15,7 +15,8 @@ import picocli.CommandLine.ParameterException;
 final class JobsOptions {
   @Option(names = "--url", required = true, paramLabel = "<jdbc-url>", order = 1,
       description = "JDBC URL of the application's database, e.g. jdbc:postgresql://db:5432/app. May carry user= "
-          + "and password=; parameters in the URL win over --user and --password-env.")
+          + "(and password=, with a warning: prefer --password-env); parameters in the URL win over --user and "
+          + "--password-env. Passwords are never printed.")
   String url;
 
   @Option(names = "--user", paramLabel = "<role>", order = 2,
@@ -44,7 +45,7 @@ final class JobsOptions {
   JobsSchema validate(CommandSpec spec) {
     if (password != null) {
       throw new ParameterException(spec.commandLine(), "--password is not accepted: put the password in an "
-          + "environment variable and pass its name with --password-env VAR (or use password= in the URL)");
+          + "environment variable and pass its name with --password-env VAR");
     }
     if (connectTimeoutSeconds < 1) {
       throw new ParameterException(spec.commandLine(),
@@ -61,10 +62,13 @@ final class JobsOptions {
    * Connects and checks that the job table exists and that the role sees every tenant's jobs, so an empty list
    * never hides a wrong role. The connection stays in auto-commit mode: each admin call is its own transaction.
    *
-   * @throws CliException if the connection fails, the table is missing or the role would see no jobs
+   * @throws ParameterException if --password-env does not name an environment variable
+   * @throws CliException if the variable is unset, the connection fails, the table is missing or the role would
+   *     see no jobs
    */
-  Connection connect(String command, JobsSchema jobsSchema) {
-    Connection connection = Connections.open(url, user, password(), connectTimeoutSeconds, "saaskit " + command);
+  Connection connect(CommandSpec spec, String command, JobsSchema jobsSchema) {
+    Connection connection = Connections.open(spec.commandLine().getErr(), url, user,
+        Connections.passwordFromEnv(spec, passwordEnv), connectTimeoutSeconds, "saaskit " + command);
     try {
       checkAccess(connection, jobsSchema.schema());
       return connection;
@@ -104,18 +108,6 @@ final class JobsOptions {
         }
       }
     }
-  }
-
-  private @Nullable String password() {
-    if (passwordEnv == null) {
-      return null;
-    }
-    String value = System.getenv(passwordEnv);
-    if (value == null || value.isEmpty()) {
-      throw new CliException("environment variable " + passwordEnv + " (named by --password-env) is "
-          + (value == null ? "not set" : "empty"));
-    }
-    return value;
   }
 
   private static void closeQuietly(Connection c, Exception failure) {

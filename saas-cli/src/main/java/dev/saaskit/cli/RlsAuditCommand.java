@@ -85,7 +85,8 @@ final class RlsAuditCommand implements Callable<Integer> {
 
   @Option(names = "--url", required = true, paramLabel = "<jdbc-url>", order = 1,
       description = "JDBC URL of the database to audit, e.g. jdbc:postgresql://db:5432/app?sslmode=require. "
-          + "May carry user= and password=; parameters in the URL win over --user and --password-env.")
+          + "May carry user= (and password=, with a warning: prefer --password-env); parameters in the URL win "
+          + "over --user and --password-env. Passwords are never printed.")
   String url;
 
   @Option(names = "--user", paramLabel = "<role>", order = 2,
@@ -148,17 +149,17 @@ final class RlsAuditCommand implements Callable<Integer> {
     common.apply();
     if (password != null) {
       throw new ParameterException(spec.commandLine(), "--password is not accepted: put the password in an "
-          + "environment variable and pass its name with --password-env VAR (or use password= in the URL)");
+          + "environment variable and pass its name with --password-env VAR");
     }
     if (connectTimeoutSeconds < 1) {
       throw new ParameterException(spec.commandLine(),
           "--connect-timeout must be >= 1 but was " + connectTimeoutSeconds);
     }
+    String secret = Connections.passwordFromEnv(spec, passwordEnv);
     RlsAudit audit = audit(loadBaseline());
-    String secret = password();
     AuditReport report;
-    try (Connection connection =
-        Connections.open(url, user, secret, connectTimeoutSeconds, "saaskit rls-audit")) {
+    try (Connection connection = Connections.open(spec.commandLine().getErr(), url, user, secret,
+        connectTimeoutSeconds, "saaskit rls-audit")) {
       // belt and braces: the audit only reads the catalog, and the server holds it to that
       connection.setAutoCommit(false);
       connection.setReadOnly(true);
@@ -218,19 +219,6 @@ final class RlsAuditCommand implements Callable<Integer> {
       builder.baseline(loaded);
     }
     return builder.build();
-  }
-
-
-  private @Nullable String password() {
-    if (passwordEnv == null) {
-      return null;
-    }
-    String value = System.getenv(passwordEnv);
-    if (value == null || value.isEmpty()) {
-      throw new CliException("environment variable " + passwordEnv + " (named by --password-env) is "
-          + (value == null ? "not set" : "empty"));
-    }
-    return value;
   }
 
   private String render(AuditReport report) {

@@ -6,10 +6,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Properties;
+import java.util.logging.Handler;
 import java.util.logging.Level;
+import java.util.logging.LogRecord;
 import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
@@ -27,7 +31,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
  *       (for {@code jobs}: the job does not exist or the action is not allowed in its state),
  *       {@value #EXIT_USAGE} when the command could not do its work: bad options (with a short usage), a bad input
  *       file, a database it cannot reach, or an unexpected failure;
- *   <li>an error is one line ({@code error: ...}); the stack trace only with {@code --verbose}.
+ *   <li>an error is one line ({@code error: ...}); the stack trace only with {@code --verbose};
+ *   <li>no password is printed: every error, stack trace and driver log line goes through {@link Redaction}.
  * </ul>
  */
 @Command(
@@ -72,13 +77,26 @@ public final class SaasKit {
     for (String arg : args) {
       verbose |= arg.equals(CommonOptions.VERBOSE);
     }
-    // pgjdbc logs through java.util.logging, and prints warnings (such as "JDBC URL invalid port number") to
-    // stderr on its own; the command reports such failures itself
+    // pgjdbc logs through java.util.logging, and prints warnings (such as "JDBC URL must contain a / ...", with
+    // the URL) to stderr on its own; the command reports such failures itself, so they are shown only with
+    // --verbose, and then redacted
+    Handler pgjdbcLog = verbose ? new RedactingHandler(err) : null;
     PGJDBC_LOGGER.setLevel(verbose ? null : Level.OFF);
-    int code = commandLine(out, err).execute(args);
-    out.flush();
-    err.flush();
-    return code;
+    if (pgjdbcLog != null) {
+      PGJDBC_LOGGER.setUseParentHandlers(false);
+      PGJDBC_LOGGER.addHandler(pgjdbcLog);
+    }
+    try {
+      int code = commandLine(out, err).execute(args);
+      out.flush();
+      err.flush();
+      return code;
+    } finally {
+      if (pgjdbcLog != null) {
+        PGJDBC_LOGGER.removeHandler(pgjdbcLog);
+        PGJDBC_LOGGER.setUseParentHandlers(true);
+      }
+    }
   }
 
   /** The configured command line, for {@link #run} and tests. */
@@ -95,7 +113,8 @@ public final class SaasKit {
   private static int usageError(ParameterException ex, String[] args) {
     CommandLine cmd = ex.getCommandLine();
     PrintWriter err = cmd.getErr();
-    err.println("error: " + ex.getMessage());
+    // picocli's messages may quote an argument, such as a stray URL
+    err.println("error: " + Redaction.text(ex.getMessage()));
     UnmatchedArgumentException.printSuggestions(ex, err);
     err.print(cmd.getHelp().fullSynopsis());
     err.printf("Run '%s --help' for more information.%n", cmd.getCommandSpec().qualifiedName());
@@ -106,16 +125,19 @@ public final class SaasKit {
   private static int executionError(Exception ex, CommandLine cmd, ParseResult parseResult) {
     PrintWriter err = cmd.getErr();
     boolean verbose = isVerbose(parseResult);
+    // a CliException's message and cause are redacted where it is made; this catches what no one foresaw
     if (ex instanceof CliException) {
-      err.println("error: " + ex.getMessage());
+      err.println("error: " + Redaction.text(ex.getMessage()));
     } else {
-      err.println("error: unexpected failure: " + ex);
+      err.println("error: unexpected failure: " + Redaction.text(ex.toString()));
       if (!verbose) {
         err.println("Run again with " + CommonOptions.VERBOSE + " for the stack trace.");
       }
     }
     if (verbose) {
-      ex.printStackTrace(err);
+      StringWriter trace = new StringWriter();
+      ex.printStackTrace(new PrintWriter(trace));
+      err.print(Redaction.text(trace.toString()));
     }
     err.flush();
     return EXIT_USAGE;
@@ -132,6 +154,32 @@ public final class SaasKit {
 
   private static PrintWriter utf8(FileDescriptor fd) {
     return new PrintWriter(new OutputStreamWriter(new FileOutputStream(fd), StandardCharsets.UTF_8), true);
+  }
+
+  /** Writes pgjdbc's log records to the command's stderr, redacted. */
+  private static final class RedactingHandler extends Handler {
+    private final PrintWriter err;
+    private final SimpleFormatter format = new SimpleFormatter();
+
+    RedactingHandler(PrintWriter err) {
+      this.err = err;
+    }
+
+    @Override
+    public void publish(LogRecord record) {
+      if (isLoggable(record)) {
+        err.print(Redaction.text(format.format(record)));
+        err.flush();
+      }
+    }
+
+    @Override
+    public void flush() {
+      err.flush();
+    }
+
+    @Override
+    public void close() {}
   }
 
   /** {@code --version}: this build's version, the driver's and the JVM's. */

@@ -72,16 +72,16 @@ class CliProcessIT {
     String url = "jdbc:postgresql://127.0.0.1:" + port + "/app?password=hunter2";
     Result r = CliProcess.run("rls-audit", "--url", url);
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
-    assertThat(r.err().strip())
+    assertThat(r.err().lines()).as(r.toString()).hasSize(2); // the password-in-URL warning, the error
+    assertThat(r.err().lines().skip(1).findFirst().orElseThrow())
         .startsWith("error: cannot connect to jdbc:postgresql://127.0.0.1:" + port + "/app?password=***: ")
-        .contains("refused")
-        .doesNotContain("hunter2", STACK_FRAME)
-        .doesNotContain("\n");
+        .contains("refused");
+    assertThat(r.err()).startsWith("warning: --url contains a password").doesNotContain("hunter2", STACK_FRAME);
     assertThat(r.elapsed()).isLessThan(Duration.ofSeconds(20));
 
     Result verbose = CliProcess.run("rls-audit", "--url", url, "--verbose");
     assertThat(verbose.exitCode()).as(verbose.toString()).isEqualTo(2);
-    assertThat(verbose.err()).startsWith("error: cannot connect to").contains(STACK_FRAME).doesNotContain("hunter2");
+    assertThat(verbose.err()).contains("\nerror: cannot connect to", STACK_FRAME).doesNotContain("hunter2");
   }
 
   @Test
@@ -101,8 +101,8 @@ class CliProcessIT {
     Result r = CliProcess.run("rls-audit", "--url", "jdbc:postgresql://127.0.0.1:1/app",
         "--password-env", "SAASKIT_IT_SURELY_UNSET_VARIABLE");
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(2);
-    assertThat(r.err().strip()).isEqualTo(
-        "error: environment variable SAASKIT_IT_SURELY_UNSET_VARIABLE (named by --password-env) is not set");
+    assertThat(r.err().strip()).startsWith("error: the environment variable named by --password-env is not set")
+        .doesNotContain("SAASKIT_IT_SURELY_UNSET_VARIABLE");
   }
 
   private static int closedLoopbackPort() throws IOException {

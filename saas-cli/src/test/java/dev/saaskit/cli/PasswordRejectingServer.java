@@ -9,6 +9,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A loopback server that speaks just enough of the PostgreSQL protocol (v3) to ask for a password and reject it
@@ -24,6 +25,8 @@ final class PasswordRejectingServer implements AutoCloseable {
   private final ServerSocket socket;
   private final Thread acceptor;
   final List<String> passwordsReceived = new CopyOnWriteArrayList<>();
+  /** Connections accepted, whether or not they got as far as sending a password. */
+  final AtomicInteger connections = new AtomicInteger();
 
   PasswordRejectingServer() throws IOException {
     socket = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
@@ -32,13 +35,18 @@ final class PasswordRejectingServer implements AutoCloseable {
     acceptor.start();
   }
 
+  int port() {
+    return socket.getLocalPort();
+  }
+
   String jdbcUrl() {
-    return "jdbc:postgresql://127.0.0.1:" + socket.getLocalPort() + "/app?sslmode=disable";
+    return "jdbc:postgresql://127.0.0.1:" + port() + "/app?sslmode=disable";
   }
 
   private void acceptLoop() {
     while (!socket.isClosed()) {
       try (Socket client = socket.accept()) {
+        connections.incrementAndGet();
         client.setSoTimeout(10_000);
         serve(new DataInputStream(client.getInputStream()), new DataOutputStream(client.getOutputStream()));
       } catch (IOException e) {

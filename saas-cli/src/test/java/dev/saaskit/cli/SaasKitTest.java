@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -119,9 +120,10 @@ class SaasKitTest {
 
   @Test
   void aUrlOfAnotherDriverIsRefusedBeforeConnecting() {
-    Run r = run("rls-audit", "--url", "jdbc:mysql://h/db?user=a&password=pw1");
+    Run r = run("rls-audit", "--url", "jdbc:mysql://h/db?user=a&password=pw1x");
     assertThat(r.code).isEqualTo(2);
-    assertThat(r.err).isEqualTo("error: not a PostgreSQL JDBC URL: jdbc:mysql://h/db?user=a&password=*** "
+    assertThat(r.err).isEqualTo(Connections.PASSWORD_IN_URL_WARNING + System.lineSeparator()
+        + "error: not a PostgreSQL JDBC URL: jdbc:mysql://h/db?user=a&password=*** "
         + "(expected jdbc:postgresql://host[:port]/database[?parameters])" + System.lineSeparator());
   }
 
@@ -143,10 +145,59 @@ class SaasKitTest {
   }
 
   @Test
-  void redactsEveryPasswordParameter() {
-    assertThat(Connections.redact("jdbc:postgresql://h/db?user=a&password=x&sslpassword=y;Password=z"))
-        .isEqualTo("jdbc:postgresql://h/db?user=a&password=***&sslpassword=***;Password=***");
-    assertThat(Connections.redact("jdbc:postgresql://h/db?passwordless=1")).isEqualTo(
-        "jdbc:postgresql://h/db?passwordless=1");
+  void aUrlWithUserInfoIsRefusedBeforeConnectingWithoutEchoingIt() {
+    Run r = run("rls-audit", "--url", "jdbc:postgresql://auditor:pw-in-userinfo@127.0.0.1:1/app", "--verbose");
+    assertThat(r.code).isEqualTo(2);
+    assertThat(r.out).isEmpty();
+    assertThat(r.err).startsWith(Connections.PASSWORD_IN_URL_WARNING + System.lineSeparator()
+            + "error: the PostgreSQL JDBC driver does not read a user or password written before the host: "
+            + "jdbc:postgresql://***@127.0.0.1:1/app; name the role with --user")
+        .doesNotContain("pw-in-userinfo", "auditor");
+    Run userOnly = run("jobs", "counts", "--url", "jdbc:postgresql://auditor@127.0.0.1:1/app");
+    assertThat(userOnly.code).isEqualTo(2);
+    assertThat(userOnly.err).startsWith("error: the PostgreSQL JDBC driver does not read a user")
+        .contains("jdbc:postgresql://***@127.0.0.1:1/app").doesNotContain("warning", "auditor");
+  }
+
+  @Test
+  void theValueOfPasswordEnvIsNeverEchoed() {
+    for (String command : new String[] {"rls-audit", "jobs list"}) {
+      String[] base = (command + " --url jdbc:postgresql://127.0.0.1:1/app --password-env").split(" ");
+      Run notAName = run(append(base, "s3cret pass-word!"));
+      assertThat(notAName.code).isEqualTo(2);
+      assertThat(notAName.err).startsWith("error: --password-env takes the name of an environment variable")
+          .contains("Usage: saaskit ").doesNotContain("s3cret");
+      Run unset = run(append(base, "S3cretPassword_surely_unset"));
+      assertThat(unset.code).isEqualTo(2);
+      assertThat(unset.err).isEqualTo("error: the environment variable named by --password-env is not set (its "
+          + "name is not shown, in case it is the password itself): set it to the password, or pass the name of "
+          + "the variable that holds it" + System.lineSeparator());
+    }
+  }
+
+  @Test
+  void theDriversLogUnderVerboseIsRedacted() {
+    Run r = run("rls-audit", "--url", "jdbc:postgresql://127.0.0.1:1?password=logged-s3cret", "--verbose");
+    assertThat(r.code).isEqualTo(2);
+    assertThat(r.err).contains("JDBC URL must contain a / at the end of the host or port: "
+        + "jdbc:postgresql://127.0.0.1:1?password=***", "error: invalid PostgreSQL JDBC URL", STACK_FRAME)
+        .doesNotContain("logged-s3cret");
+    Run quiet = run("rls-audit", "--url", "jdbc:postgresql://127.0.0.1:1?password=logged-s3cret");
+    assertThat(quiet.err).doesNotContain("JDBC URL must contain", STACK_FRAME);
+  }
+
+  @Test
+  void aUrlQuotedByAUsageErrorIsRedacted() {
+    Run r = run("jobs", "counts", "--url", "jdbc:postgresql://127.0.0.1:1/app",
+        "jdbc:postgresql://127.0.0.1/app?password=stray-s3cret");
+    assertThat(r.code).isEqualTo(2);
+    assertThat(r.err).contains("Unmatched argument", "'jdbc:postgresql://127.0.0.1/app?password=***'")
+        .doesNotContain("stray-s3cret");
+  }
+
+  private static String[] append(String[] args, String last) {
+    String[] all = Arrays.copyOf(args, args.length + 1);
+    all[args.length] = last;
+    return all;
   }
 }
