@@ -82,8 +82,8 @@ public final class PropertySamples {
    * @param generator makes one sample; it must draw all its randomness from the source it is given
    * @param property the rule every sample must satisfy
    */
-  public static <T> Stream<DynamicTest> check(int defaultTries, Function<? super RandomGenerator, ? extends T> generator,
-      ThrowingConsumer<? super T> property) {
+  public static <T> Stream<DynamicTest> check(int defaultTries,
+      Function<? super RandomGenerator, ? extends T> generator, ThrowingConsumer<? super T> property) {
     Objects.requireNonNull(generator, "generator");
     Objects.requireNonNull(property, "property");
     if (defaultTries < 1) {
@@ -111,8 +111,8 @@ public final class PropertySamples {
       throw skipped;
     } catch (Throwable failure) {
       throw new AssertionError("property failed on sample #" + index + " of seed " + runSeed
-          + " (replay this sample alone: -D" + SEED + "=" + sampleSeed + " -D" + TRIES + "=1)\n  sample: " + sample
-          + "\n  failure: " + failure, failure);
+          + " (replay this sample alone: -D" + SEED + "=" + sampleSeed + " -D" + TRIES + "=1)\n  sample: "
+          + escaped(String.valueOf(sample)) + "\n  failure: " + failure, failure);
     }
   }
 
@@ -164,7 +164,17 @@ public final class PropertySamples {
   }
 
   private static String abbreviate(String s) {
-    String line = s.replaceAll("\\s+", " ");
+    String line = escaped(s.replaceAll("\\s+", " "));
     return line.length() <= MAX_NAME ? line : line.substring(0, MAX_NAME - 3) + "...";
+  }
+
+  /** Control characters and surrogates as {@code \\uXXXX}, so names and messages stay readable (and valid XML). */
+  private static String escaped(String s) {
+    StringBuilder out = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      out.append(Character.isISOControl(c) || Character.isSurrogate(c) ? String.format("\\u%04X", (int) c) : c);
+    }
+    return out.toString();
   }
 }

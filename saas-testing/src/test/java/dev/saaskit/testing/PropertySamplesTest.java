@@ -82,6 +82,15 @@ class PropertySamplesTest {
   }
 
   @Test
+  void controlCharactersAreEscapedInNamesAndMessages() {
+    DynamicTest test = PropertySamples.check(1, r -> "a\u0000b\ud800", v -> {
+      throw new AssertionError("no");
+    }).findFirst().orElseThrow();
+    assertThat(test.getDisplayName()).isEqualTo("#0 a\\u0000b\\uD800");
+    assertThatThrownBy(() -> test.getExecutable().execute()).hasMessageContaining("sample: a\\u0000b\\uD800");
+  }
+
+  @Test
   void longSamplesGetAShortName() {
     String name = PropertySamples.check(1, r -> "x".repeat(500) + "\n", v -> { }).findFirst().orElseThrow()
         .getDisplayName();
