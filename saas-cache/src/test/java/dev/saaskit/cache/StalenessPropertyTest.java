@@ -5,24 +5,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.MutableClock;
+import dev.saaskit.testing.PropertySamples;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
+import java.util.random.RandomGenerator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
 
 /**
  * Random interleavings of database writes, invalidations, reads and clock moves, including writes that land while
  * a load is running (the loader itself writes and invalidates after it has read). Whatever the order, a read never
  * returns a version older than the one current when the key was last invalidated, nor older than the version
- * current a TTL (with jitter) ago.
+ * current a TTL (with jitter) ago. Seeded samples ({@link PropertySamples}).
  */
 class StalenessPropertyTest {
   private static final TenantId[] TENANTS = {TenantId.of("acme"), TenantId.of("globex")};
@@ -36,19 +35,26 @@ class StalenessPropertyTest {
 
   record Step(Kind kind, int tenant, int key, Scope scope, int seconds) {}
 
-  @Provide
-  Arbitrary<List<Step>> scripts() {
-    Arbitrary<Step> step = Combinators.combine(
-            Arbitraries.of(Kind.class), Arbitraries.integers().between(0, TENANTS.length - 1),
-            Arbitraries.integers().between(0, KEYS.length - 1), Arbitraries.of(Scope.class),
-            Arbitraries.integers().between(1, 40))
-        .as(Step::new);
-    return step.list().ofMinSize(1).ofMaxSize(80);
+  /** A script of 1 to 80 steps, the cache's random seed, and whether it refreshes ahead. */
+  record Script(List<Step> steps, long seed, boolean refreshAhead) {}
+
+  static Script script(RandomGenerator r) {
+    List<Step> steps = new ArrayList<>();
+    int n = r.nextInt(1, 81);
+    for (int i = 0; i < n; i++) {
+      steps.add(new Step(Kind.values()[r.nextInt(Kind.values().length)], r.nextInt(TENANTS.length),
+          r.nextInt(KEYS.length), Scope.values()[r.nextInt(Scope.values().length)], r.nextInt(1, 41)));
+    }
+    return new Script(steps, r.nextLong(), r.nextBoolean());
   }
 
-  @Property(tries = 300)
-  void aReadIsNeverOlderThanTheLastInvalidationNorThanItsTtl(
-      @ForAll("scripts") List<Step> steps, @ForAll long seed, @ForAll boolean refreshAhead) {
+  @TestFactory
+  Stream<DynamicTest> aReadIsNeverOlderThanTheLastInvalidationNorThanItsTtl() {
+    return PropertySamples.check(300, StalenessPropertyTest::script,
+        s -> neverStale(s.steps(), s.seed(), s.refreshAhead()));
+  }
+
+  static void neverStale(List<Step> steps, long seed, boolean refreshAhead) {
     MutableClock clock = Fixtures.clock();
     SaasCache.Builder<String, Integer> builder = SaasCache.<String, Integer>named("property").ttl(TTL)
         .jitter(0.1).random(new Random(seed)).clock(clock).executor(Runnable::run);

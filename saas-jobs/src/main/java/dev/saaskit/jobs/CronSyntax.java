@@ -3,8 +3,10 @@ package dev.saaskit.jobs;
 import java.util.List;
 
 /**
- * The dialect a {@link RecurringJob}'s cron expression is written in. Parsing and the occurrence math come from
- * <a href="https://github.com/jmrozanec/cron-utils">cron-utils</a>; this enum picks its definition.
+ * The dialect a {@link RecurringJob}'s cron expression is written in. In all three a field is a comma-separated
+ * list of {@code *}, values, names (months {@code JAN}-{@code DEC}, days {@code SUN}-{@code SAT}, any case) and
+ * ranges {@code a-b}, each with an optional step {@code /n}. docs/jobs-cron.md lists what each accepts and how
+ * times skipped or repeated by DST changes are handled.
  */
 public enum CronSyntax {
   /**
@@ -15,12 +17,15 @@ public enum CronSyntax {
   UNIX(List.of("minute", "hour", "day-of-month", "month", "day-of-week")),
   /**
    * Six fields with seconds first, {@code second minute hour day-of-month month day-of-week}, as in Spring's
-   * {@code @Scheduled(cron = ...)} (5.3+): {@code L}, {@code W}, {@code #} and {@code ?} are accepted.
+   * {@code @Scheduled(cron = ...)} (5.3+): day of week as in {@link #UNIX}; a day must match both day fields,
+   * where {@code ?} means the same as {@code *}; day of month also takes {@code L}, {@code L-n}, {@code LW} and
+   * {@code nW}, day of week {@code dL} and {@code d#k}.
    */
   SPRING(List.of("second", "minute", "hour", "day-of-month", "month", "day-of-week")),
   /**
    * Quartz: six or seven fields, {@code second minute hour day-of-month month day-of-week [year]}; exactly one of
-   * the day fields must be {@code ?}; day of week is 1-7 with Sunday = 1.
+   * the day fields must be {@code ?}; day of week is 1-7 with Sunday = 1; the specials of {@link #SPRING}; years
+   * 1970-2099.
    */
   QUARTZ(List.of("second", "minute", "hour", "day-of-month", "month", "day-of-week", "year"));
 

@@ -24,7 +24,9 @@ import java.util.Optional;
  *
  * <ul>
  *   <li>{@code syntax}: {@link CronSyntax#UNIX} (five fields, minute precision).
- *   <li>{@code zone}: UTC. The expression is read as wall-clock time in this zone, DST included.
+ *   <li>{@code zone}: UTC. The expression is read as wall-clock time in this zone, DST included: a matching time
+ *       occurs at the first instant the zone's clock shows it or a later time, so a time skipped by a DST gap runs
+ *       once at the end of the gap, and a repeated time runs once, in the first pass (docs/jobs-cron.md).
  *   <li>{@code misfirePolicy}: {@link MisfirePolicy#FIRE_ONCE}.
  *   <li>{@code misfireThreshold}: one minute; an occurrence found later than this is missed.
  *   <li>{@code maxCatchUp}: 100, the most missed occurrences {@link MisfirePolicy#FIRE_ALL} enqueues in one pass.

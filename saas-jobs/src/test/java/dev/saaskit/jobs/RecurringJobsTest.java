@@ -288,7 +288,7 @@ class RecurringJobsTest {
   // ---- time zones and DST ------------------------------------------------------------------------------------
 
   @Test
-  void dailyAtTwoThirtyInParisSkipsSpringForwardAndFiresOnceOnFallBack(TestDatabase db) throws SQLException {
+  void dailyAtTwoThirtyInParisRunsAtThreeOnSpringForwardAndOnceOnFallBack(TestDatabase db) throws SQLException {
     JobsSchema schema = schema(db, "dst");
     ZoneId paris = ZoneId.of("Europe/Paris");
     MutableClock clock = MutableClock.at(Instant.parse("2026-03-27T12:00:00Z"));
@@ -296,7 +296,7 @@ class RecurringJobsTest {
     RecurringJob daily = RecurringJob.builder("dst.paris", "30 2 * * *", system("cron.dst")).zone(paris)
         .misfireThreshold(Duration.ofHours(1)).build();
     RecurringJobs node = node(schema, clock, daily);
-    // 2026-03-29 02:00 CET jumps to 03:00 CEST: 02:30 does not exist, that day has no run
+    // 2026-03-29 02:00 CET jumps to 03:00 CEST: 02:30 does not exist, that day's run is at the end of the gap
     for (int hour = 0; hour < 4 * 24; hour++) {
       clock.advance(Duration.ofMinutes(20));
       node.tick();
@@ -304,9 +304,10 @@ class RecurringJobsTest {
       node.tick();
     }
     assertThat(runAts(db, schema, "dst.paris")).containsExactly(Instant.parse("2026-03-28T01:30:00Z"),
-        Instant.parse("2026-03-30T00:30:00Z"), Instant.parse("2026-03-31T00:30:00Z"));
+        Instant.parse("2026-03-29T01:00:00Z"), Instant.parse("2026-03-30T00:30:00Z"),
+        Instant.parse("2026-03-31T00:30:00Z"));
     assertThat(runAts(db, schema, "dst.paris")).extracting(i -> i.atZone(paris).toLocalTime().toString())
-        .containsOnly("02:30");
+        .containsExactly("02:30", "03:00", "02:30", "02:30");
 
     // 2026-10-25 03:00 CEST goes back to 02:00 CET: 02:30 happens twice, the job runs once (the first, CEST)
     assertThat(node.remove("dst.paris")).isTrue();

@@ -3,6 +3,8 @@ package dev.saaskit.tenancy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.saaskit.testing.PostgresExtension;
+import dev.saaskit.testing.PropertySamples;
 import dev.saaskit.testing.TestDatabase;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -14,20 +16,20 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Assume;
-import net.jqwik.api.Example;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
+import java.util.random.RandomGenerator;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * For all names (spaces, quotes, mixed case, non-ASCII letters, SQL fragments; up to 63 bytes) and all column types:
- * the generated DDL isolates tenants on a real database, and no name can change the shape of the SQL.
+ * the generated DDL isolates tenants on a real database, and no name can change the shape of the SQL. Seeded
+ * samples ({@link PropertySamples}).
  */
+@ExtendWith(PostgresExtension.class)
 class RlsPolicyPropertyTest {
   /** Pieces names are made of, including ones that would break out of a badly quoted identifier. */
   private static final List<String> FRAGMENTS = List.of(
@@ -36,27 +38,25 @@ class RlsPolicyPropertyTest {
 
   private static TestDatabase db;
 
-  @BeforeContainer
-  static void start() {
-    db = TestDatabase.create();
+  @BeforeAll
+  static void canary() throws SQLException {
     try (Connection c = db.ownerDataSource().getConnection(); Statement s = c.createStatement()) {
       s.execute("CREATE TABLE canary (id int)");
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
     }
   }
 
-  @AfterContainer
-  static void stop() {
-    if (db != null) {
-      db.close();
+  /** 1 to 24 fragments, cut to PostgreSQL's 63-byte identifier limit. */
+  static String name(RandomGenerator r) {
+    StringBuilder name = new StringBuilder();
+    int parts = r.nextInt(1, 25);
+    for (int i = 0; i < parts; i++) {
+      name.append(FRAGMENTS.get(r.nextInt(FRAGMENTS.size())));
     }
+    return truncateUtf8(name.toString(), 63);
   }
 
-  @Provide
-  Arbitrary<String> names() {
-    return Arbitraries.of(FRAGMENTS).list().ofMinSize(1).ofMaxSize(24)
-        .map(parts -> truncateUtf8(String.join("", parts), 63));
+  static TenantColumnType type(RandomGenerator r) {
+    return TenantColumnType.values()[r.nextInt(TenantColumnType.values().length)];
   }
 
   static String truncateUtf8(String s, int maxBytes) {
@@ -83,11 +83,21 @@ class RlsPolicyPropertyTest {
     }
   }
 
-  @Property(tries = 50)
-  void generatedPolicyIsolatesTwoTenants(
-      @ForAll("names") String table, @ForAll("names") String column, @ForAll TenantColumnType type)
-      throws SQLException {
-    Assume.that(!column.equals("note"));
+  record Table(String table, String column, TenantColumnType type) {}
+
+  @TestFactory
+  Stream<DynamicTest> generatedPolicyIsolatesTwoTenants() {
+    return PropertySamples.check(50, r -> {
+      String table = name(r);
+      String column = name(r);
+      while (column.equals("note")) { // the table's other column
+        column = name(r);
+      }
+      return new Table(table, column, type(r));
+    }, t -> isolatesTwoTenants(t.table(), t.column(), t.type()));
+  }
+
+  static void isolatesTwoTenants(String table, String column, TenantColumnType type) throws SQLException {
     RlsPolicy policy = RlsPolicy.forTable("public", table).tenantColumn(column).columnType(type)
         .indexColumns("note").build();
     String qt = "\"public\"." + quote(table);
@@ -125,7 +135,7 @@ class RlsPolicyPropertyTest {
     }
   }
 
-  @Example
+  @Test
   void injectionAttemptInEveryNameIsHarmless() throws SQLException {
     String evil = "x\"; drop table canary; --";
     try (Connection c = db.ownerDataSource().getConnection(); Statement s = c.createStatement()) {
@@ -139,13 +149,27 @@ class RlsPolicyPropertyTest {
     }
   }
 
-  @Property(tries = 300)
-  void identifiersCannotChangeTheShapeOfTheSql(
-      @ForAll("names") String schema, @ForAll("names") String table, @ForAll("names") String column,
-      @ForAll("names") String policyName, @ForAll("names") String role, @ForAll("names") String extra,
-      @ForAll TenantColumnType type) {
-    Assume.that(!role.toLowerCase(Locale.ROOT).equals("public"));
-    Assume.that(!extra.equals(column));
+  record Names(String schema, String table, String column, String policyName, String role, String extra,
+      TenantColumnType type) {}
+
+  @TestFactory
+  Stream<DynamicTest> identifiersCannotChangeTheShapeOfTheSql() {
+    return PropertySamples.check(300, r -> {
+      String column = name(r);
+      String role = name(r);
+      while (role.toLowerCase(Locale.ROOT).equals("public")) { // roles("public") means PUBLIC, not a role name
+        role = name(r);
+      }
+      String extra = name(r);
+      while (extra.equals(column)) { // the index's second column must differ from the tenant column
+        extra = name(r);
+      }
+      return new Names(name(r), name(r), column, name(r), role, extra, type(r));
+    }, n -> shapeIsKept(n.schema(), n.table(), n.column(), n.policyName(), n.role(), n.extra(), n.type()));
+  }
+
+  static void shapeIsKept(String schema, String table, String column, String policyName, String role,
+      String extra, TenantColumnType type) {
     RlsPolicy weird = RlsPolicy.forTable(schema, table).tenantColumn(column).columnType(type)
         .policyName(policyName).roles(role).indexColumns(extra).build();
     RlsPolicy plain = RlsPolicy.forTable("S", "T").tenantColumn("C").columnType(type)
@@ -166,7 +190,7 @@ class RlsPolicyPropertyTest {
     assertThat(weird.indexName().orElseThrow().getBytes(StandardCharsets.UTF_8).length).isLessThanOrEqualTo(63);
   }
 
-  @Example
+  @Test
   void shapeDetectsAnIdentifierThatBreaksOut() {
     List<String> ids = new ArrayList<>();
     String safe = shape("DROP POLICY IF EXISTS \"p\" ON \"t\"", new ArrayList<>());

@@ -26,7 +26,7 @@ import javax.sql.DataSource;
  * suffix; passwords are random. Roles are server-wide, so {@link #close()} drops them together with the database.
  *
  * <p>Inside JUnit, use {@link PostgresExtension}, which creates one per test class and closes it after. Elsewhere
- * (jqwik properties, benchmarks, a {@code main}) use {@link #create()} with try-with-resources:
+ * (benchmarks, a {@code main}) use {@link #create()} with try-with-resources:
  *
  * <pre>{@code
  * try (TestDatabase db = TestDatabase.create()) {

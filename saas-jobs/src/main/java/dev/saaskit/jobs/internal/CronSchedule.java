@@ -1,60 +1,69 @@
 package dev.saaskit.jobs.internal;
 
-import com.cronutils.model.Cron;
-import com.cronutils.model.CronType;
-import com.cronutils.model.definition.CronDefinition;
-import com.cronutils.model.definition.CronDefinitionBuilder;
-import com.cronutils.model.time.ExecutionTime;
-import com.cronutils.parser.CronParser;
 import dev.saaskit.jobs.CronSyntax;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDateTime;
 import java.time.ZoneId;
-import java.time.ZonedDateTime;
+import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
+import java.time.zone.ZoneOffsetTransition;
+import java.time.zone.ZoneRules;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.EnumMap;
+import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
- * A parsed cron expression in a time zone: the occurrence math of recurring jobs, on top of cron-utils.
- * Occurrences are whole seconds. Immutable and thread-safe. Not API.
+ * A parsed cron expression in a time zone: the occurrence math of recurring jobs. Occurrences are whole seconds.
+ * Immutable and thread-safe. Not API.
  *
- * <p>Every method that walks occurrences re-checks cron-utils' answer (strictly after / strictly before), so a
- * library edge case around DST can end a walk early but never loop or go backwards.
+ * <p>The expression matches wall-clock date-times ({@link CronFields}); each matching local time {@code L} is an
+ * occurrence at one instant, <em>the first instant at which the zone's clock reads {@code L} or later</em>:
+ *
+ * <ul>
+ *   <li>a local time that exists once is that instant;
+ *   <li>a local time that does not exist (skipped by a spring-forward gap) is the first instant after the gap,
+ *       the transition itself; several matching times in one gap are one occurrence;
+ *   <li>a local time that exists twice (repeated by a fall-back overlap) is its first, earlier-offset, instant;
+ *       the second pass of the repeated hour has no occurrences of its own.
+ * </ul>
+ *
+ * <p>The occurrences are therefore a plain set of instants, and {@link #next}, {@link #previous} and
+ * {@link #matches} all describe that one set: {@code next(t)} is its smallest element after {@code t},
+ * {@code previous(t)} its largest before {@code t}, whatever {@code t} is (in a gap, in either pass of an
+ * overlap). That rule is monotonic (a later local time never maps to an earlier instant), which is what lets
+ * {@code next} find its answer as the first matching local time past a threshold instead of by trial.
  */
 public final class CronSchedule {
-  private static final Map<CronSyntax, CronDefinition> DEFINITIONS = definitions();
-  private static final long MAX_LOOKBACK_SECONDS = 1L << 32;
+  /**
+   * How far back a transition can still matter: the wall clock before a fall-back can only be ahead of a later
+   * instant's wall clock by the size of the jump, and no zone has moved by more than a day (Pacific/Apia skipped
+   * 2011-12-30, 24 hours).
+   */
+  private static final Duration TRANSITION_REACH = Duration.ofDays(2);
 
   private final CronSyntax syntax;
   private final String expression;
   private final ZoneId zone;
-  private final ExecutionTime executionTime;
+  private final ZoneRules rules;
+  private final CronFields fields;
 
-  private CronSchedule(CronSyntax syntax, String expression, ZoneId zone, ExecutionTime executionTime) {
+  private CronSchedule(CronSyntax syntax, String expression, ZoneId zone, CronFields fields) {
     this.syntax = syntax;
     this.expression = expression;
     this.zone = zone;
-    this.executionTime = executionTime;
-  }
-
-  private static Map<CronSyntax, CronDefinition> definitions() {
-    Map<CronSyntax, CronDefinition> map = new EnumMap<>(CronSyntax.class);
-    map.put(CronSyntax.UNIX, CronDefinitionBuilder.instanceDefinitionFor(CronType.UNIX));
-    map.put(CronSyntax.SPRING, CronDefinitionBuilder.instanceDefinitionFor(CronType.SPRING53));
-    map.put(CronSyntax.QUARTZ, CronDefinitionBuilder.instanceDefinitionFor(CronType.QUARTZ));
-    return map;
+    this.rules = zone.getRules();
+    this.fields = fields;
   }
 
   /**
    * Parses {@code expression} (surrounding white space ignored, fields separated by any white space).
    *
    * @throws IllegalArgumentException naming the expression, the syntax and, where one field alone is at fault,
-   *     that field and its text
+   *     that field, its text and what is wrong with it
    */
   public static CronSchedule parse(CronSyntax syntax, String expression, ZoneId zone) {
     Objects.requireNonNull(syntax, "syntax");
@@ -72,60 +81,18 @@ public final class CronSchedule {
       throw new IllegalArgumentException("invalid cron expression '" + expression + "': " + syntax + " syntax needs "
           + expected + " fields (" + String.join(" ", names) + ") but it has " + fields.length + hint);
     }
-    Cron cron;
     try {
-      cron = parser(syntax).parse(normalized).validate();
-    } catch (RuntimeException e) {
-      throw invalid(syntax, expression, fields, e);
+      return new CronSchedule(syntax, normalized, zone, CronFields.parse(syntax, fields));
+    } catch (CronFields.Invalid e) {
+      String where = e.field < 0 ? "" : names.get(e.field) + " field '" + fields[e.field] + "' is invalid: ";
+      throw new IllegalArgumentException("invalid cron expression '" + expression + "' (" + syntax + " syntax): "
+          + where + e.getMessage(), e);
     }
-    return new CronSchedule(syntax, normalized, zone, ExecutionTime.forCron(cron));
   }
 
   /** The expression with surrounding white space removed and inner white space collapsed to one space. */
   public static String normalize(String expression) {
     return expression.strip().replaceAll("\\s+", " ");
-  }
-
-  private static CronParser parser(CronSyntax syntax) {
-    return new CronParser(DEFINITIONS.get(syntax));
-  }
-
-  /** Finds the first field that fails on its own (all others neutral) so the message can name it. */
-  private static IllegalArgumentException invalid(CronSyntax syntax, String expression, String[] fields,
-      RuntimeException cause) {
-    List<String> names = syntax.fieldNames();
-    for (int i = 0; i < fields.length; i++) {
-      String[] probe = neutral(syntax, fields.length, i, fields[i]);
-      probe[i] = fields[i];
-      try {
-        parser(syntax).parse(String.join(" ", probe)).validate();
-      } catch (RuntimeException fieldFailure) {
-        return new IllegalArgumentException("invalid cron expression '" + expression + "' (" + syntax + " syntax): "
-            + names.get(i) + " field '" + fields[i] + "' is invalid: " + reason(fieldFailure), cause);
-      }
-    }
-    return new IllegalArgumentException("invalid cron expression '" + expression + "' (" + syntax + " syntax: "
-        + String.join(" ", names.subList(0, fields.length)) + "): " + reason(cause), cause);
-  }
-
-  private static String[] neutral(CronSyntax syntax, int length, int probed, String probedText) {
-    String[] probe = new String[length];
-    Arrays.fill(probe, "*");
-    if (syntax == CronSyntax.QUARTZ) {
-      // Quartz wants '?' in exactly one day field: put it in the day field not being probed, unless the probed
-      // field is the '?' itself.
-      int dayOfMonth = 3;
-      int dayOfWeek = 5;
-      int other = probed == dayOfWeek ? dayOfMonth : dayOfWeek;
-      boolean probedIsDay = probed == dayOfMonth || probed == dayOfWeek;
-      probe[other] = probedIsDay && "?".equals(probedText) ? "*" : "?";
-    }
-    return probe;
-  }
-
-  private static String reason(RuntimeException e) {
-    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-    return message.replace("Failed to parse cron expression. ", "");
   }
 
   /** The syntax of the expression. */
@@ -145,46 +112,57 @@ public final class CronSchedule {
 
   /** The first occurrence strictly after {@code instant}, or empty if there is none. */
   public Optional<Instant> next(Instant instant) {
-    // cron-utils works in whole seconds: from the start of this second, "strictly after" skips it, which is right
-    // both when instant is exactly on a second and when it is inside one.
-    Instant from = instant.truncatedTo(ChronoUnit.SECONDS);
-    Optional<ZonedDateTime> next = executionTime.nextExecution(from.atZone(zone));
-    return next.map(ZonedDateTime::toInstant).filter(t -> t.isAfter(instant));
-  }
-
-  /**
-   * The last occurrence strictly before {@code instant}, or empty if there is none within about 136 years: the
-   * occurrence {@code p < instant} with {@code next(p) >= instant}.
-   *
-   * <p>Built on {@link #next(Instant)} alone: cron-utils' own backward step ({@code lastExecution}) skips
-   * occurrences on some DST days (a 02:31 on Lord Howe Island's 30-minute spring-forward day, for one), which
-   * the property tests found. Looks back over windows doubling from one second, then walks forward to the last
-   * occurrence before {@code instant}: about log2(period) + a few steps.
-   */
-  public Optional<Instant> previous(Instant instant) {
-    for (long window = 1; window <= MAX_LOOKBACK_SECONDS; window *= 2) {
-      Optional<Instant> first = next(instant.minusSeconds(window).minusNanos(1));
-      if (first.isEmpty()) {
-        return Optional.empty(); // nothing at all after that point, so nothing before instant either
+    // Every local time the clock has shown by `instant` maps to an instant at or before it (its first showing):
+    // the wall clock at `instant`, and, after a fall-back, all times up to the end of the repeated range. The
+    // answer is the first matching local time past both.
+    LocalDateTime from = wallClock(instant).truncatedTo(ChronoUnit.SECONDS).plusSeconds(1);
+    LocalDateTime repeatedUntil = repeatedUntil(instant);
+    if (repeatedUntil != null && repeatedUntil.isAfter(from)) {
+      from = ceilToSecond(repeatedUntil);
+    }
+    LocalDateTime local = fields.nextOrSame(from);
+    while (local != null) {
+      Instant occurrence = occurrence(local);
+      if (occurrence.isAfter(instant)) {
+        return Optional.of(occurrence);
       }
-      if (first.get().isBefore(instant)) {
-        Instant last = first.get();
-        for (Optional<Instant> n = next(last); n.isPresent() && n.get().isBefore(instant); n = next(last)) {
-          last = n.get();
-        }
-        return Optional.of(last);
-      }
+      // not reached with the JDK's zone rules; a guard should some zone's history break the reasoning above
+      local = fields.nextOrSame(local.plusSeconds(1));
     }
     return Optional.empty();
   }
 
   /**
-   * True if {@code instant} is an occurrence: the first occurrence after the second before it. (cron-utils 9.2.1's
-   * {@code isMatch} answers wrongly next to some DST changes, so it is not used.)
+   * The last occurrence strictly before {@code instant}, or empty if there is none (the search looks back 400
+   * years, after which the calendar repeats).
    */
+  public Optional<Instant> previous(Instant instant) {
+    // The local times the clock has shown before `instant` are those before the latest it has approached: the
+    // wall clock at `instant` (or, if the clock changes exactly then, the time it approached before the change),
+    // or the end of a range repeated by an earlier fall-back, whichever is later.
+    LocalDateTime below = wallClock(instant);
+    ZoneOffsetTransition atInstant = rules.previousTransition(instant.plusNanos(1));
+    if (atInstant != null && atInstant.getInstant().equals(instant)) {
+      below = atInstant.getDateTimeBefore(); // the clock shows the new time only from `instant` on
+    }
+    LocalDateTime repeatedUntil = repeatedUntil(instant);
+    if (repeatedUntil != null && repeatedUntil.isAfter(below)) {
+      below = repeatedUntil;
+    }
+    LocalDateTime local = fields.previousOrSame(ceilToSecond(below).minusSeconds(1));
+    while (local != null) {
+      Instant occurrence = occurrence(local);
+      if (occurrence.isBefore(instant)) {
+        return Optional.of(occurrence);
+      }
+      local = fields.previousOrSame(local.minusSeconds(1));
+    }
+    return Optional.empty();
+  }
+
+  /** True if {@code instant} is an occurrence. */
   public boolean matches(Instant instant) {
-    return instant.truncatedTo(ChronoUnit.SECONDS).equals(instant)
-        && next(instant.minusSeconds(1)).filter(instant::equals).isPresent();
+    return instant.getNano() == 0 && next(instant.minusSeconds(1)).filter(instant::equals).isPresent();
   }
 
   /** The occurrences in {@code [fromInclusive, toInclusive]}, ascending, at most {@code max} (the earliest). */
@@ -200,26 +178,62 @@ public final class CronSchedule {
 
   /**
    * The latest occurrences in {@code [fromInclusive, toExclusive)}, ascending, at most {@code max}: walks back
-   * from the end to find where to start, so its cost is about {@code 2 * max} steps however long the interval.
-   *
-   * <p>The list is then rebuilt walking forward from that start, because stepping back and stepping forward
-   * disagree on a DST fall-back night: walking back, a daily 02:30 shows up in both passes of the repeated hour;
-   * walking forward (what steady ticking does), only in the first.
+   * from the end, so its cost is {@code max} steps however long the interval.
    */
   public List<Instant> latestBefore(Instant fromInclusive, Instant toExclusive, int max) {
-    Instant start = null;
-    int found = 0;
+    List<Instant> out = new ArrayList<>();
     Optional<Instant> previous = previous(toExclusive);
-    while (previous.isPresent() && !previous.get().isBefore(fromInclusive) && found < max) {
-      start = previous.get();
-      found++;
-      previous = previous(start);
+    while (previous.isPresent() && !previous.get().isBefore(fromInclusive) && out.size() < max) {
+      out.add(previous.get());
+      previous = previous(previous.get());
     }
-    if (start == null) {
-      return List.of();
+    Collections.reverse(out);
+    return out;
+  }
+
+  private LocalDateTime wallClock(Instant instant) {
+    return LocalDateTime.ofInstant(instant, zone);
+  }
+
+  /**
+   * The instant of a matching local time: itself where it exists once, the earlier of its two instants in a
+   * fall-back overlap, the end of the gap (the transition) in a spring-forward gap.
+   */
+  private Instant occurrence(LocalDateTime local) {
+    List<ZoneOffset> offsets = rules.getValidOffsets(local);
+    if (offsets.size() == 1) {
+      return local.toInstant(offsets.get(0));
     }
-    List<Instant> forward = between(start, toExclusive.minusNanos(1), max + 1);
-    return forward.size() <= max ? forward : forward.subList(forward.size() - max, forward.size());
+    if (offsets.isEmpty()) {
+      return rules.getTransition(local).getInstant();
+    }
+    Instant a = local.toInstant(offsets.get(0));
+    Instant b = local.toInstant(offsets.get(1));
+    return a.isBefore(b) ? a : b;
+  }
+
+  /**
+   * The end of the latest range of local times repeated by a fall-back at or before {@code instant}: the time the
+   * clock approached before it was set back (exclusive: that time itself was not yet shown). Null if no fall-back
+   * happened recently enough to matter.
+   */
+  private @Nullable LocalDateTime repeatedUntil(Instant instant) {
+    LocalDateTime latest = null;
+    Instant horizon = instant.minus(TRANSITION_REACH);
+    // previousTransition is strictly before its argument; transitions fall on whole seconds, so this includes one
+    // exactly at `instant`
+    for (ZoneOffsetTransition t = rules.previousTransition(instant.plusNanos(1));
+        t != null && t.getInstant().isAfter(horizon); t = rules.previousTransition(t.getInstant())) {
+      if (t.isOverlap() && (latest == null || t.getDateTimeBefore().isAfter(latest))) {
+        latest = t.getDateTimeBefore();
+      }
+    }
+    return latest;
+  }
+
+  private static LocalDateTime ceilToSecond(LocalDateTime t) {
+    LocalDateTime truncated = t.truncatedTo(ChronoUnit.SECONDS);
+    return truncated.equals(t) ? t : truncated.plusSeconds(1);
   }
 
   @Override

@@ -6,7 +6,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -45,7 +44,7 @@ public record RecurringPlan(List<Instant> fire, boolean misfired, @Nullable Inst
     Instant onTimeFrom = now.minus(threshold);
     if (!nextFireAt.isBefore(onTimeFrom)) {
       List<Instant> fire = schedule.between(nextFireAt, now, maxOnTime);
-      return new RecurringPlan(fire, false, nextAfter(schedule, last(fire), now));
+      return new RecurringPlan(fire, false, nextAfter(schedule, now));
     }
     List<Instant> onTime = schedule.between(onTimeFrom, now, maxOnTime);
     List<Instant> missed = switch (policy) {
@@ -55,29 +54,16 @@ public record RecurringPlan(List<Instant> fire, boolean misfired, @Nullable Inst
     };
     List<Instant> fire = new ArrayList<>(missed);
     fire.addAll(onTime);
-    return new RecurringPlan(fire, true, nextAfter(schedule, last(fire), now));
-  }
-
-  private static @Nullable Instant last(List<Instant> occurrences) {
-    return occurrences.isEmpty() ? null : occurrences.get(occurrences.size() - 1);
+    return new RecurringPlan(fire, true, nextAfter(schedule, now));
   }
 
   /**
-   * The next fire time: the occurrence that follows the last one fired, if that is after {@code now}, else the
-   * first after {@code now}. Following the chain of occurrences matters on a DST fall-back night: cron-utils
-   * steps from a daily 02:30 in the first pass of the repeated hour straight to the next day, but asked "what
-   * comes after 02:10 of the second pass" it answers 02:30 of the second pass, which would fire the job twice.
+   * The next fire time: the first occurrence after {@code now}. Every due occurrence up to {@code now} is fired or
+   * dropped by this pass, so nothing before it is left for a later one. (This also follows the chain of
+   * occurrences: {@code next(now)} and {@code next(last fired)} agree whenever the latter is after {@code now},
+   * since occurrences are one set of instants, whatever side of a DST change {@code now} is on.)
    */
-  private static @Nullable Instant nextAfter(CronSchedule schedule, @Nullable Instant lastFired, Instant now) {
-    if (lastFired != null) {
-      Optional<Instant> chained = schedule.next(lastFired);
-      if (chained.isEmpty()) {
-        return null;
-      }
-      if (chained.get().isAfter(now)) {
-        return chained.get();
-      }
-    }
+  private static @Nullable Instant nextAfter(CronSchedule schedule, Instant now) {
     return schedule.next(now).orElse(null);
   }
 }

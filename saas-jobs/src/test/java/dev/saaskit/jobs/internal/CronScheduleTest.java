@@ -13,8 +13,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class CronScheduleTest {
-  private static final ZoneId PARIS = ZoneId.of("Europe/Paris");
-
   private static CronSchedule unix(String cron) {
     return CronSchedule.parse(CronSyntax.UNIX, cron, ZoneOffset.UTC);
   }
@@ -80,25 +78,6 @@ class CronScheduleTest {
     assertThat(unix("  0   3 * *\t* ").expression()).isEqualTo("0 3 * * *");
   }
 
-  @Test
-  void dailyAtTwoThirtyInParisIsSkippedOnSpringForwardAndFiresOnceOnFallBack() {
-    CronSchedule daily = CronSchedule.parse(CronSyntax.UNIX, "30 2 * * *", PARIS);
-    // 2026-03-29: 02:00 CET jumps to 03:00 CEST, 02:30 does not exist that day
-    assertThat(daily.between(at("2026-03-28T00:00:00Z"), at("2026-03-31T00:00:00Z"), 10)).containsExactly(
-        at("2026-03-28T01:30:00Z"), at("2026-03-30T00:30:00Z"));
-    // 2026-10-25: 03:00 CEST goes back to 02:00 CET, 02:30 happens twice; only the first (CEST) one fires
-    assertThat(daily.between(at("2026-10-24T00:00:00Z"), at("2026-10-27T00:00:00Z"), 10)).containsExactly(
-        at("2026-10-24T00:30:00Z"), at("2026-10-25T00:30:00Z"), at("2026-10-26T01:30:00Z"));
-  }
-
-  @Test
-  void hourlyInParisFiresInBothRepeatedHoursOnFallBack() {
-    CronSchedule hourly = CronSchedule.parse(CronSyntax.UNIX, "30 * * * *", PARIS);
-    assertThat(hourly.between(at("2026-10-24T23:00:00Z"), at("2026-10-25T03:00:00Z"), 10)).containsExactly(
-        at("2026-10-24T23:30:00Z"), at("2026-10-25T00:30:00Z"), at("2026-10-25T01:30:00Z"),
-        at("2026-10-25T02:30:00Z"));
-  }
-
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
       "UNIX   | 61 * * * *        | minute field '61'",
@@ -151,14 +130,20 @@ class CronScheduleTest {
   }
 
   @Test
-  void latestBeforeAgreesWithWalkingForwardAcrossFallBack() {
-    CronSchedule daily = CronSchedule.parse(CronSyntax.UNIX, "30 2 * * *", PARIS);
-    assertThat(daily.latestBefore(at("2026-10-23T00:00:00Z"), at("2026-10-27T00:00:00Z"), 10)).containsExactly(
-        at("2026-10-23T00:30:00Z"), at("2026-10-24T00:30:00Z"), at("2026-10-25T00:30:00Z"),
-        at("2026-10-26T01:30:00Z"));
-    CronSchedule hourly = CronSchedule.parse(CronSyntax.UNIX, "30 * * * *", PARIS);
-    assertThat(hourly.latestBefore(at("2026-10-24T23:00:00Z"), at("2026-10-25T03:00:00Z"), 10)).containsExactly(
-        at("2026-10-24T23:30:00Z"), at("2026-10-25T00:30:00Z"), at("2026-10-25T01:30:00Z"),
-        at("2026-10-25T02:30:00Z"));
+  void previousFindsTheLastOccurrenceOfAScheduleThatHasEnded() {
+    CronSchedule once = CronSchedule.parse(CronSyntax.QUARTZ, "0 0 0 1 1 ? 2026", ZoneOffset.UTC);
+    assertThat(once.next(at("2026-01-01T00:00:00Z"))).isEmpty();
+    assertThat(once.previous(at("2027-06-01T00:00:00Z"))).contains(at("2026-01-01T00:00:00Z"));
+    assertThat(once.latestBefore(at("2025-01-01T00:00:00Z"), at("2027-06-01T00:00:00Z"), 5))
+        .containsExactly(at("2026-01-01T00:00:00Z"));
+    assertThat(once.previous(at("2026-01-01T00:00:00Z"))).isEmpty();
+  }
+
+  @Test
+  void anExpressionThatNeverMatchesHasNoOccurrenceEitherWay() {
+    CronSchedule february30 = unix("0 0 30 2 *");
+    assertThat(february30.next(at("2026-01-01T00:00:00Z"))).isEmpty();
+    assertThat(february30.previous(at("2026-01-01T00:00:00Z"))).isEmpty();
+    assertThat(february30.matches(at("2026-03-02T00:00:00Z"))).isFalse();
   }
 }

@@ -97,6 +97,18 @@ class RecurringPlanTest {
   }
 
   @Test
+  void theMissedLastOccurrenceOfAFinishedScheduleIsCaughtUp() {
+    // cron-utils could not step back from a point after a schedule's last occurrence, so FIRE_ONCE lost it
+    CronSchedule once = CronSchedule.parse(CronSyntax.QUARTZ, "0 0 0 1 1 ? 2026", ZoneOffset.UTC);
+    RecurringPlan p = plan(once, T0, T0.plus(Duration.ofMinutes(5)), MisfirePolicy.FIRE_ONCE, 100);
+    assertThat(p.fire()).containsExactly(T0);
+    assertThat(p.misfired()).isTrue();
+    assertThat(p.nextFireAt()).isNull();
+    assertThat(plan(once, T0, T0.plus(Duration.ofMinutes(5)), MisfirePolicy.FIRE_ALL, 100).fire())
+        .containsExactly(T0);
+  }
+
+  @Test
   void onTimeBoundLimitsAHugeThresholdOnAFastSchedule() {
     CronSchedule everySecond = CronSchedule.parse(CronSyntax.SPRING, "* * * * * *", ZoneOffset.UTC);
     RecurringPlan p = RecurringPlan.plan(everySecond, T0, T0.plus(Duration.ofHours(1)), MisfirePolicy.FIRE_ONCE,
