@@ -7,6 +7,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.PostgresExtension;
+import dev.saaskit.testing.PropertySamples;
 import dev.saaskit.testing.TestDatabase;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -21,16 +22,20 @@ import java.sql.Statement;
 import java.sql.Types;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.random.RandomGenerator;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.postgresql.PGConnection;
@@ -543,36 +548,37 @@ class TenantDataSourceHardeningTest {
     })).isEqualTo("1");
   }
 
-  @Test
-  void canonicalSpellingsAgreeWithPostgres() throws Exception {
-    java.util.Random random = new java.util.Random(20261204L);
-    int serverVersion;
+  @TestFactory
+  Stream<DynamicTest> canonicalUuidsAgreeWithPostgres() {
+    return PropertySamples.check(200, TenantDataSourceHardeningTest::uuidSpelling,
+        spelling -> assertThat(TenantColumnType.UUID.tenantId(spelling).value())
+            .isEqualTo(serverCast(spelling, "uuid")));
+  }
+
+  @TestFactory
+  Stream<DynamicTest> canonicalBigintsAgreeWithPostgres() throws SQLException {
+    boolean modernSyntax;
     try (Connection c = db.ownerDataSource().getConnection()) {
-      serverVersion = c.getMetaData().getDatabaseMajorVersion();
+      modernSyntax = c.getMetaData().getDatabaseMajorVersion() >= 16; // 0x.., 1_000
     }
+    return PropertySamples.check(200, random -> bigintSpelling(random, modernSyntax),
+        spelling -> assertThat(TenantColumnType.BIGINT.tenantId(spelling).value())
+            .isEqualTo(serverCast(spelling, "bigint")));
+  }
+
+  /** How PostgreSQL prints {@code spelling} read as {@code type}. */
+  static String serverCast(String spelling, String type) throws SQLException {
     try (Connection c = db.ownerDataSource().getConnection();
-        PreparedStatement uuid = c.prepareStatement("SELECT ?::uuid::text");
-        PreparedStatement bigint = c.prepareStatement("SELECT ?::bigint::text")) {
-      for (int i = 0; i < 300; i++) {
-        String spelling = uuidSpelling(random);
-        uuid.setString(1, spelling);
-        try (ResultSet rs = uuid.executeQuery()) {
-          rs.next();
-          assertThat(TenantColumnType.UUID.tenantId(spelling).value()).as(spelling).isEqualTo(rs.getString(1));
-        }
-      }
-      for (int i = 0; i < 300; i++) {
-        String spelling = bigintSpelling(random, serverVersion >= 16);
-        bigint.setString(1, spelling);
-        try (ResultSet rs = bigint.executeQuery()) {
-          rs.next();
-          assertThat(TenantColumnType.BIGINT.tenantId(spelling).value()).as(spelling).isEqualTo(rs.getString(1));
-        }
+        PreparedStatement ps = c.prepareStatement("SELECT ?::" + type + "::text")) {
+      ps.setString(1, spelling);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getString(1);
       }
     }
   }
 
-  static String uuidSpelling(java.util.Random random) {
+  static String uuidSpelling(RandomGenerator random) {
     StringBuilder hex = new StringBuilder();
     for (int i = 0; i < 32; i++) {
       char digit = Character.forDigit(random.nextInt(16), 16);
@@ -595,7 +601,7 @@ class TenantDataSourceHardeningTest {
     return out.toString();
   }
 
-  static String bigintSpelling(java.util.Random random, boolean modernSyntax) {
+  static String bigintSpelling(RandomGenerator random, boolean modernSyntax) {
     long value = switch (random.nextInt(4)) {
       case 0 -> Math.max(random.nextLong(), Long.MIN_VALUE + 1);
       case 1 -> random.nextInt(1000) - 500;
