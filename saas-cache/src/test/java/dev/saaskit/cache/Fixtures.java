@@ -25,7 +25,7 @@ final class Fixtures {
 
   static <T> T as(TenantId tenant, Callable<T> body) {
     try {
-      return TenantContext.call(tenant, body);
+      return TenantContext.call(tenant, body::call);
     } catch (RuntimeException e) {
       throw e;
     } catch (Exception e) {
@@ -34,7 +34,7 @@ final class Fixtures {
   }
 
   static void in(TenantId tenant, Runnable body) {
-    TenantContext.run(tenant, body);
+    TenantContext.run(tenant, body::run);
   }
 
   /** Waits for {@code condition} at most 10 s, polling; fails the test if it never holds. */

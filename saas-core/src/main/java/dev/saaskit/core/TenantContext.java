@@ -46,8 +46,12 @@ public final class TenantContext {
 
   private TenantContext() {}
 
-  /** Runs {@code body} with {@code tenant} as the current tenant, then restores the previous one. */
-  public static void run(TenantId tenant, Runnable body) {
+  /**
+   * Runs {@code body} with {@code tenant} as the current tenant, then restores the previous one. A checked exception
+   * of the body is rethrown as it is: {@code TenantContext.run(tenant, () -> notes.insert(db, "hi"))} throws what
+   * {@code insert} throws ({@code SQLException}, say), and nothing checked when it throws nothing checked.
+   */
+  public static <E extends Exception> void run(TenantId tenant, CheckedRunnable<E> body) throws E {
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(body, "body");
     TenantId previous = CURRENT.get();
@@ -61,15 +65,15 @@ public final class TenantContext {
 
   /**
    * Calls {@code body} with {@code tenant} as the current tenant and returns its result, then restores the
-   * previous tenant. A checked exception from the body is rethrown as it is.
+   * previous tenant. A checked exception of the body is rethrown as it is (see {@link #run}).
    */
-  public static <T> T call(TenantId tenant, Callable<T> body) throws Exception {
+  public static <T, E extends Exception> T call(TenantId tenant, CheckedSupplier<T, E> body) throws E {
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(body, "body");
     TenantId previous = CURRENT.get();
     CURRENT.set(tenant);
     try {
-      return body.call();
+      return body.get();
     } finally {
       restore(previous);
     }
@@ -77,9 +81,10 @@ public final class TenantContext {
 
   /**
    * Runs {@code body} with no current tenant (for work that must see no tenant data, such as a maintenance task
-   * started from a request thread), then restores the previous tenant.
+   * started from a request thread), then restores the previous tenant. A checked exception of the body is rethrown
+   * as it is.
    */
-  public static void runWithoutTenant(Runnable body) {
+  public static <E extends Exception> void runWithoutTenant(CheckedRunnable<E> body) throws E {
     Objects.requireNonNull(body, "body");
     TenantId previous = CURRENT.get();
     CURRENT.remove();

@@ -237,12 +237,12 @@ class TenantContextTest {
   @Test
   void wrapCallableCapturesTheTenantAtWrapTime() throws Exception {
     Callable<TenantId> wrapped = TenantContext.call(A, () -> TenantContext.wrap(TenantContext::require));
-    assertThat(TenantContext.call(B, wrapped)).isEqualTo(A);
+    assertThat(TenantContext.call(B, wrapped::call)).isEqualTo(A);
     assertThat(wrapped.call()).isEqualTo(A);
     assertThat(TenantContext.current()).isEmpty();
 
     Callable<Optional<TenantId>> none = TenantContext.wrap(TenantContext::current);
-    assertThat(TenantContext.call(B, none)).isEmpty();
+    assertThat(TenantContext.call(B, none::call)).isEmpty();
   }
 
   @Test
@@ -537,7 +537,7 @@ class TenantContextTest {
 
   private static <T> T callUnchecked(TenantId tenant, Callable<T> body) {
     try {
-      return TenantContext.call(tenant, body);
+      return TenantContext.call(tenant, body::call);
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }

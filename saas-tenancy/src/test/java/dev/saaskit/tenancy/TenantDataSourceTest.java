@@ -63,7 +63,7 @@ class TenantDataSourceTest {
   }
 
   static <T> T as(TenantId tenant, Callable<T> body) throws Exception {
-    return TenantContext.call(tenant, body);
+    return TenantContext.call(tenant, body::call);
   }
 
   static void insert(Connection c, String body) throws SQLException {

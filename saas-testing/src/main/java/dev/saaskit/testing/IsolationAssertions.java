@@ -1,5 +1,6 @@
 package dev.saaskit.testing;
 
+import dev.saaskit.core.CheckedSupplier;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
@@ -13,7 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
@@ -236,30 +236,14 @@ public final class IsolationAssertions {
         : " as tenant '" + tenant + "'") + ": " + e.getSQLState() + " " + e.getMessage(), e);
   }
 
-  /** Runs {@code body} as {@code tenant} (or with none), passing SQLExceptions through and wrapping nothing else. */
-  private static <T> T withTenant(@Nullable TenantId tenant, Callable<T> body) throws SQLException {
-    try {
-      if (tenant != null) {
-        return TenantContext.call(tenant, body);
-      }
-      AtomicReference<@Nullable T> result = new AtomicReference<>();
-      AtomicReference<@Nullable Exception> failure = new AtomicReference<>();
-      TenantContext.runWithoutTenant(() -> {
-        try {
-          result.set(body.call());
-        } catch (Exception e) {
-          failure.set(e);
-        }
-      });
-      Exception e = failure.get();
-      if (e != null) {
-        throw e;
-      }
-      return Objects.requireNonNull(result.get());
-    } catch (SQLException | RuntimeException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new SaasException("unexpected checked exception: " + e, e);
+  /** Runs {@code body} as {@code tenant}, or with no tenant. */
+  private static <T> T withTenant(@Nullable TenantId tenant, CheckedSupplier<T, SQLException> body)
+      throws SQLException {
+    if (tenant != null) {
+      return TenantContext.call(tenant, body);
     }
+    AtomicReference<@Nullable T> result = new AtomicReference<>();
+    TenantContext.runWithoutTenant(() -> result.set(body.get()));
+    return Objects.requireNonNull(result.get());
   }
 }
