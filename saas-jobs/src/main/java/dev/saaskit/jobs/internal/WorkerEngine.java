@@ -393,7 +393,7 @@ public final class WorkerEngine {
           Integer[] order = new Integer[n];
           for (int i = 0; i < n; i++) {
             WorkerJob job = result.jobs.get(i);
-            tenants[i] = job.tenant == null ? "" : job.tenant.value();
+            tenants[i] = job.tenant != null ? job.tenant.value() : job.invalidTenant != null ? job.invalidTenant : "";
             order[i] = i;
           }
           long[] turns = q.turns(tenants, Arrays.copyOf(result.ranks, n));
@@ -479,7 +479,10 @@ public final class WorkerEngine {
                 }
                 result.ranks[i] = rs.getLong(13);
                 result.walkPositions[i] = ord;
-                result.jobs.add(new WorkerJob(rs.getLong(2), tenant == null ? null : TenantId.of(tenant),
+                // a tenant_id TenantId rejects (a row written by hand) must not fail the whole claim: its job is
+                // ended dead when it would start, and the claim's other jobs run
+                TenantId tenantId = tenant == null ? null : QueueRows.tenantOrNull(tenant);
+                result.jobs.add(new WorkerJob(rs.getLong(2), tenantId, tenantId == null ? tenant : null,
                     rs.getString(4), q.name, rs.getInt(6), rs.getInt(7), rs.getLong(8), rs.getLong(11),
                     timeoutMillis, rs.getString(5), rs.getBoolean(10), now));
                 if (ord > bestOrd) {
@@ -577,6 +580,12 @@ public final class WorkerEngine {
           job.timeLimit(timeoutMillis);
           timeout = timeouts.schedule(job::timeOut, timeoutMillis, TimeUnit.MILLISECONDS);
         }
+        if (job.invalidTenant != null) {
+          permanent = true;
+          throw new JobFailedPermanently("the job's tenant_id '" + job.invalidTenant + "' is not a valid tenant id ("
+              + invalidTenantReason(job.invalidTenant) + "), so it cannot run in a tenant context; the row was"
+              + " written around JobQueue. Enqueue it again with a valid tenant if it is needed");
+        }
         Object payload;
         try {
           payload = config.objectMapper().readValue(job.payloadJson, handler.payloadType());
@@ -610,6 +619,15 @@ public final class WorkerEngine {
     } finally {
       q.busy.decrementAndGet();
       signal.wake();
+    }
+  }
+
+  private static String invalidTenantReason(String stored) {
+    try {
+      TenantId.of(stored);
+      return "valid";
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
     }
   }
 

@@ -15,6 +15,8 @@ import org.jspecify.annotations.Nullable;
 final class WorkerJob implements JobContext {
   final long id;
   final @Nullable TenantId tenant;
+  /** The stored tenant_id when it is not a valid TenantId (a row written by hand): the job cannot run. */
+  final @Nullable String invalidTenant;
   final String type;
   final String queue;
   final int attempt;
@@ -43,10 +45,12 @@ final class WorkerJob implements JobContext {
   private boolean progressDirty;
   private volatile @Nullable Object result;
 
-  WorkerJob(long id, @Nullable TenantId tenant, String type, String queue, int attempt, int maxAttempts, long epoch,
-      long leaseMillis, @Nullable Long timeoutMillis, String payloadJson, boolean cancelRequested, long claimedNanos) {
+  WorkerJob(long id, @Nullable TenantId tenant, @Nullable String invalidTenant, String type, String queue, int attempt,
+      int maxAttempts, long epoch, long leaseMillis, @Nullable Long timeoutMillis, String payloadJson,
+      boolean cancelRequested, long claimedNanos) {
     this.id = id;
     this.tenant = tenant;
+    this.invalidTenant = invalidTenant;
     this.type = type;
     this.queue = queue;
     this.attempt = attempt;
