@@ -29,7 +29,8 @@ import org.jspecify.annotations.Nullable;
  * @param type the job type
  * @param state where the job is in its life
  * @param priority lower runs first
- * @param attempts attempts started so far (0 while the first one has not started)
+ * @param attempts attempts started so far (0 while the first one has not started; a job claimed into a worker's
+ *     prefetch has not started until a handler thread is about to run it)
  * @param maxAttempts the most attempts the job gets
  * @param timeout the per-attempt time limit set at enqueue, or {@code null} for the worker's setting
  * @param uniqueKey the unique key, or {@code null}
@@ -40,7 +41,7 @@ import org.jspecify.annotations.Nullable;
  * @param lastError the latest failure (message and bounded stack trace), or {@code null}
  * @param createdAt when the job was enqueued (database clock)
  * @param runAt when the job is or was due
- * @param startedAt when the latest attempt started, or {@code null}
+ * @param startedAt when the latest attempt was claimed, or {@code null}
  * @param finishedAt when the job completed, died or was cancelled, or {@code null}
  */
 public record JobStatus(

@@ -62,15 +62,17 @@ class JobsSchemaUpgradeTest {
         + " ('good', '* * * * *', 'unix', 'UTC', 'acme', 'default', 'cleanup', '{}') RETURNING 0");
 
     List<String> applied = JobsSchema.defaults().migrate(db.ownerDataSource());
-    assertThat(applied).startsWith("V3__empty_tenant_ids.sql");
+    assertThat(applied).containsExactly("V3__empty_tenant_ids.sql", "V4__start_marks.sql");
     assertThat(JobsSchema.defaults().migrate(db.ownerDataSource())).isEmpty();
 
     // the rows of tenant '' are gone (nobody could see or run them), every other row is as it was
     assertThat(ids(db, "SELECT id FROM saaskit_jobs.jobs ORDER BY id")).containsExactly(tenantJob, runningJob);
     assertThat(rows(db.adminDataSource(), "SELECT name FROM saaskit_jobs.recurring_jobs"))
         .containsExactly(Map.of("name", "good"));
-    assertThat(rows(db.adminDataSource(), "SELECT state, attempts, worker_id FROM saaskit_jobs.jobs WHERE id = ?",
-        runningJob)).containsExactly(Map.of("state", "running", "attempts", 1, "worker_id", "old-worker"));
+    // a job an earlier version claimed counted its attempt at the claim: it counts as started (no unstarted_epoch)
+    assertThat(rows(db.adminDataSource(), "SELECT state, attempts, worker_id, unstarted_epoch IS NULL AS started"
+        + " FROM saaskit_jobs.jobs WHERE id = ?", runningJob)).containsExactly(
+            Map.of("state", "running", "attempts", 1, "worker_id", "old-worker", "started", true));
     assertThat(rows(db.adminDataSource(), "SELECT conname, convalidated FROM pg_constraint"
         + " WHERE conname LIKE '%tenant_id_not_empty' ORDER BY conname")).containsExactly(
             Map.of("conname", "jobs_tenant_id_not_empty", "convalidated", true),

@@ -21,8 +21,25 @@ final class WorkerQueue {
   final int tenantCap;
   /** Runs the handlers; its queue orders the claimed jobs waiting for a thread by turn (see {@link #turn}). */
   final ThreadPoolExecutor pool;
-  /** Slots in use: handlers running, or claimed and waiting in the pool's queue. */
+  /**
+   * Slots in use: every job this worker holds for the queue, from its claim until its outcome is written (running,
+   * waiting for a handler thread, or finished with its outcome not written yet). Counting unwritten outcomes is what
+   * bounds the outcome writer's backlog: a writer that falls behind (or cannot write) stops the claims, instead of
+   * letting handlers run job after job whose outcome exists only in memory (and whose work a crash would repeat).
+   */
   final AtomicInteger busy = new AtomicInteger();
+  /**
+   * Jobs handed to the pool whose handler has not finished: running, or waiting for a thread. Tells whether the
+   * handlers are busy or idle, which the unwritten outcomes in {@link #busy} must not blur.
+   */
+  final AtomicInteger working = new AtomicInteger();
+  /** Handlers started since the outcome writer's last statement: how many held jobs to record as started ahead. */
+  final AtomicInteger startedSinceWrite = new AtomicInteger();
+  /**
+   * How many held jobs to keep with their start recorded ahead of need: twice the handlers' starts during the
+   * outcome writer's last statement. Set by the writer, read by the dispatcher's claims.
+   */
+  volatile int runwayTarget;
   /** A NOTIFY for this queue arrived (or the listener reconnected) since the last claim. */
   final AtomicBoolean notified = new AtomicBoolean(true);
   /** Claim again once this many slots are free after a claim that found jobs. */
@@ -44,6 +61,11 @@ final class WorkerQueue {
   private final Map<String, Long> lastTurn = new HashMap<>();
   private long sequence;
 
+  /**
+   * The handlers ran out of work while the last claim was on its way (they were busy when it left): they take a
+   * claim's jobs as fast as it brings them, so the next claim records the start of all its jobs itself.
+   */
+  boolean outpacing;
   long nextPollNanos;
   boolean productive;
   /** The tenant after which the next claim's walk starts; "" = from the first tenant. */
@@ -63,13 +85,30 @@ final class WorkerQueue {
         new PriorityBlockingQueue<>(), threads);
   }
 
+  /**
+   * Slots a claim may fill now. The jobs waiting for or running in a handler stay within concurrency + prefetch,
+   * as ever; and every job held, unwritten outcomes included, within concurrency + 2 x prefetch. So outcomes that
+   * wait for the writer's next statement (up to a prefetch's worth, more than the writer's usual backlog) do not
+   * shrink the claims, while a writer that falls further behind, or cannot write at all, stops them.
+   */
   int free() {
-    return concurrency + prefetch - busy.get();
+    int forHandlers = concurrency + prefetch - working.get();
+    int overall = concurrency + 2 * prefetch - busy.get();
+    return Math.min(forHandlers, overall);
   }
 
   /** The request of the next claim: the current claim size, within the free slots. */
   int request() {
     return Math.min(free(), batch);
+  }
+
+  /**
+   * How many of a claim's jobs go straight to idle threads, so the claim records their start itself: the threads
+   * neither running nor about to take a job that waits. An estimate taken before the claim: threads that free up
+   * while it runs take jobs whose start the outcome writer then records.
+   */
+  int idleThreads() {
+    return Math.max(0, concurrency - working.get());
   }
 
   /**
