@@ -17,9 +17,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Outcomes waiting to be written hold their slot: a worker whose outcome writer cannot write (here a trigger makes
- * the outcome statement wait for a lock the test holds) stops claiming once it holds concurrency + 2 x prefetch jobs,
- * instead of running job after job whose outcome then piles up in memory (and whose work is repeated after a
- * crash, since the rows still say running).
+ * the outcome statement wait for a lock the test holds) stops claiming once its unwritten outcomes exceed their
+ * allowance, instead of running job after job whose outcome then piles up in memory (and whose work is repeated
+ * after a crash, since the rows still say running).
  */
 @ExtendWith(PostgresExtension.class)
 class OutcomeBoundTest {
@@ -40,18 +40,20 @@ class OutcomeBoundTest {
 
   @Test
   void unwrittenOutcomesCountAsBusySlots(TestDatabase db) throws Exception {
-    int jobs = 40;
+    int jobs = 200;
     kit.insertMany("acme", "bounded", "noop", jobs);
     AtomicInteger boundedRuns = new AtomicInteger();
     AtomicInteger probeRuns = new AtomicInteger();
-    // concurrency 2 and claims of 2, so prefetch = max(concurrency, claim size) = 2: at most 2 + 2 jobs for the
-    // handlers, and at most 2 + 2 x 2 held in all, unwritten outcomes included
-    int bound = 6;
+    // concurrency 8 and claims of one job, so prefetch = max(concurrency, claim size) = 8: at most 8 + 8 jobs waiting
+    // for or in a handler, and at most 2 x (8 + 8) more whose outcome is not written. The handlers are idle at every
+    // claim, so each claim records the start of its job and no handler waits for the (blocked) outcome writer: only
+    // the unwritten outcomes can stop the claims.
+    int bound = 48;
     try (Connection holder = db.adminDataSource().getConnection(); Statement lock = holder.createStatement();
         HikariDataSource pool = kit.workerPool("bounded-worker", 6)) {
       lock.execute("SELECT pg_advisory_lock(" + LOCK + ")");
-      try (JobWorker worker = JobWorker.builder(pool).workerId("bounded").queue("bounded", 2).queue("probe", 1)
-          .batchSize(2).maxBatchSize(2).pollInterval(Duration.ofMillis(20))
+      try (JobWorker worker = JobWorker.builder(pool).workerId("bounded").queue("bounded", 8).queue("probe", 1)
+          .batchSize(1).maxBatchSize(1).pollInterval(Duration.ofMillis(20))
           .handler("noop", JsonNode.class, (payload, ctx) -> {
             boundedRuns.incrementAndGet();
             return null;

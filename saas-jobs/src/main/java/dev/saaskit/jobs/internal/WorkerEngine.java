@@ -403,16 +403,16 @@ public final class WorkerEngine {
       for (int round = 0; round < CLAIM_WINDOW_ROUNDS && claimed == 0; round++) {
         long started = System.nanoTime();
         boolean wasBusy = q.working.get() > 0;
-        int startNow = q.outpacing ? request
-            : Math.min(request, q.idleThreads() + Math.max(0, q.runwayTarget - recordedWaiting(q)));
+        // the jobs idle threads take at once, and as many more as the handlers will probably start before this
+        // claim's jobs could have their start recorded by the outcome writer: twice their starts since the last
+        // claim (none for busy or blocked handlers, nearly all of a claim for handlers that outpace the claims)
+        int startNow = Math.min(request, q.idleThreads() + 2 * q.startedSinceClaim.getAndSet(0));
         ClaimResult result = runClaim(q, request, startNow);
         meters.claimed(q.name, System.nanoTime() - started, result.jobs.size());
         if (crashed) {
           return 0;
         }
-        boolean ranDry = q.working.get() < q.concurrency;
-        q.adapt(request, result.jobs.size(), wasBusy, ranDry);
-        q.outpacing = wasBusy && ranDry;
+        q.adapt(request, result.jobs.size(), wasBusy, q.working.get() < q.concurrency);
         if (!result.jobs.isEmpty()) {
           q.cursor = result.cursorAfterJobs;
           int n = result.jobs.size();
@@ -640,18 +640,8 @@ public final class WorkerEngine {
     }
     WorkerQueue q = queues.get(job.queue);
     q.startedSinceWrite.incrementAndGet();
+    q.startedSinceClaim.incrementAndGet();
     return true;
-  }
-
-  /** Held jobs of {@code q} whose start is recorded (or being recorded) but that no thread took yet. */
-  private static int recordedWaiting(WorkerQueue q) {
-    int n = 0;
-    for (Object task : q.pool.getQueue().toArray()) {
-      if (task instanceof QueuedJob queued && !queued.job.startUnrequested()) {
-        n++;
-      }
-    }
-    return n;
   }
 
   private void execute(WorkerQueue q, WorkerJob job) {
@@ -838,7 +828,6 @@ public final class WorkerEngine {
     List<WorkerJob> ahead = new ArrayList<>();
     for (WorkerQueue q : queues.values()) {
       int started = q.startedSinceWrite.getAndSet(0);
-      q.runwayTarget = 2 * started;
       if (started == 0) {
         continue;
       }
@@ -849,7 +838,7 @@ public final class WorkerEngine {
           runway++;
         }
       }
-      int wanted = q.runwayTarget - runway;
+      int wanted = 2 * started - runway;
       if (wanted <= 0) {
         continue;
       }

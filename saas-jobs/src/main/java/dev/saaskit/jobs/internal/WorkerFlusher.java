@@ -49,7 +49,8 @@ final class WorkerFlusher {
     List<WorkerJob> startsAhead();
   }
 
-  private static final int MAX_BATCH = 500;
+  /** The most items one statement carries. */
+  static final int MAX_BATCH = 500;
 
   private final DataSource dataSource;
   private final String sql;

@@ -35,11 +35,8 @@ final class WorkerQueue {
   final AtomicInteger working = new AtomicInteger();
   /** Handlers started since the outcome writer's last statement: how many held jobs to record as started ahead. */
   final AtomicInteger startedSinceWrite = new AtomicInteger();
-  /**
-   * How many held jobs to keep with their start recorded ahead of need: twice the handlers' starts during the
-   * outcome writer's last statement. Set by the writer, read by the dispatcher's claims.
-   */
-  volatile int runwayTarget;
+  /** Handlers started since the last claim: the next claim records the start of twice as many of its jobs. */
+  final AtomicInteger startedSinceClaim = new AtomicInteger();
   /** A NOTIFY for this queue arrived (or the listener reconnected) since the last claim. */
   final AtomicBoolean notified = new AtomicBoolean(true);
   /** Claim again once this many slots are free after a claim that found jobs. */
@@ -61,11 +58,6 @@ final class WorkerQueue {
   private final Map<String, Long> lastTurn = new HashMap<>();
   private long sequence;
 
-  /**
-   * The handlers ran out of work while the last claim was on its way (they were busy when it left): they take a
-   * claim's jobs as fast as it brings them, so the next claim records the start of all its jobs itself.
-   */
-  boolean outpacing;
   long nextPollNanos;
   boolean productive;
   /** The tenant after which the next claim's walk starts; "" = from the first tenant. */
@@ -87,14 +79,23 @@ final class WorkerQueue {
 
   /**
    * Slots a claim may fill now. The jobs waiting for or running in a handler stay within concurrency + prefetch,
-   * as ever; and every job held, unwritten outcomes included, within concurrency + 2 x prefetch. So outcomes that
-   * wait for the writer's next statement (up to a prefetch's worth, more than the writer's usual backlog) do not
-   * shrink the claims, while a writer that falls further behind, or cannot write at all, stops them.
+   * as ever; and every job held, unwritten outcomes included, within that plus {@link #outcomeAllowance()}. So the
+   * outcomes that wait for the writer's next statement (its usual backlog) do not shrink the claims, while a writer
+   * that falls further behind, or cannot write at all, stops them.
    */
   int free() {
     int forHandlers = concurrency + prefetch - working.get();
-    int overall = concurrency + 2 * prefetch - busy.get();
+    int overall = concurrency + prefetch + outcomeAllowance() - busy.get();
     return Math.min(forHandlers, overall);
+  }
+
+  /**
+   * How many unwritten outcomes a queue may have before they take slots from the claims: twice the jobs it holds
+   * for its handlers, and never more than one full statement of the outcome writer, which writes best in large
+   * statements but is behind once more than one waits.
+   */
+  int outcomeAllowance() {
+    return Math.min(WorkerFlusher.MAX_BATCH, 2 * (concurrency + prefetch));
   }
 
   /** The request of the next claim: the current claim size, within the free slots. */
@@ -103,9 +104,9 @@ final class WorkerQueue {
   }
 
   /**
-   * How many of a claim's jobs go straight to idle threads, so the claim records their start itself: the threads
-   * neither running nor about to take a job that waits. An estimate taken before the claim: threads that free up
-   * while it runs take jobs whose start the outcome writer then records.
+   * How many of a claim's jobs go straight to idle threads: the threads neither running nor about to take a job
+   * that waits. An estimate taken before the claim; the claim records their start itself (and that of as many jobs
+   * again as {@link #startedSinceClaim} suggests the busy threads will take soon).
    */
   int idleThreads() {
     return Math.max(0, concurrency - working.get());
