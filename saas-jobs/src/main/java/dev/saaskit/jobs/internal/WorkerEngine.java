@@ -286,10 +286,12 @@ public final class WorkerEngine {
   private void leave(WorkerJob job) {
     if (inFlight.remove(job.id, job)) {
       WorkerQueue q = queues.get(job.queue);
-      if (q != null) {
-        q.busy.decrementAndGet();
+      q.busy.decrementAndGet();
+      // the handler's return already woke the dispatcher; wake it again only if this slot is what it waits for,
+      // rather than twice per job
+      if (q.outcomesLimitClaims()) {
+        signal.wake();
       }
-      signal.wake();
     }
   }
 
@@ -403,10 +405,12 @@ public final class WorkerEngine {
       for (int round = 0; round < CLAIM_WINDOW_ROUNDS && claimed == 0; round++) {
         long started = System.nanoTime();
         boolean wasBusy = q.working.get() > 0;
-        // the jobs idle threads take at once, and as many more as the handlers will probably start before this
-        // claim's jobs could have their start recorded by the outcome writer: twice their starts since the last
-        // claim (none for busy or blocked handlers, nearly all of a claim for handlers that outpace the claims)
-        int startNow = Math.min(request, q.idleThreads() + 2 * q.startedSinceClaim.getAndSet(0));
+        // the jobs idle threads take at once, and as many more as the handlers will probably start before the
+        // outcome writer could record them: twice their starts since the last claim, or during the writer's last
+        // statement if one ended since (a thread that has to wait for the writer waits a whole statement), whichever
+        // is more. None for busy or blocked handlers; nearly all of a claim in a drain of quick jobs.
+        int recent = Math.max(q.startedSinceClaim.getAndSet(0), q.startedPerWrite.getAndSet(0));
+        int startNow = Math.min(request, q.idleThreads() + 2 * recent);
         ClaimResult result = runClaim(q, request, startNow);
         meters.claimed(q.name, System.nanoTime() - started, result.jobs.size());
         if (crashed) {
@@ -828,6 +832,7 @@ public final class WorkerEngine {
     List<WorkerJob> ahead = new ArrayList<>();
     for (WorkerQueue q : queues.values()) {
       int started = q.startedSinceWrite.getAndSet(0);
+      q.startedPerWrite.set(started);
       if (started == 0) {
         continue;
       }

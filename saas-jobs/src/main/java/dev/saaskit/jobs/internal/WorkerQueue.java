@@ -37,6 +37,11 @@ final class WorkerQueue {
   final AtomicInteger startedSinceWrite = new AtomicInteger();
   /** Handlers started since the last claim: the next claim records the start of twice as many of its jobs. */
   final AtomicInteger startedSinceClaim = new AtomicInteger();
+  /**
+   * Handlers started during the outcome writer's last statement: set by the writer, taken (reset) by the next claim,
+   * so a writer that stopped writing (nothing finishes) leaves no stale figure behind.
+   */
+  final AtomicInteger startedPerWrite = new AtomicInteger();
   /** A NOTIFY for this queue arrived (or the listener reconnected) since the last claim. */
   final AtomicBoolean notified = new AtomicBoolean(true);
   /** Claim again once this many slots are free after a claim that found jobs. */
@@ -84,9 +89,23 @@ final class WorkerQueue {
    * that falls further behind, or cannot write at all, stops them.
    */
   int free() {
-    int forHandlers = concurrency + prefetch - working.get();
-    int overall = concurrency + prefetch + outcomeAllowance() - busy.get();
-    return Math.min(forHandlers, overall);
+    return Math.min(freeForHandlers(), freeOverall());
+  }
+
+  /**
+   * True if the unwritten outcomes are what limits the claims now (or equally), so that a written outcome can free a
+   * slot and the dispatcher is worth waking; usually the handlers' slots are the tighter limit.
+   */
+  boolean outcomesLimitClaims() {
+    return freeOverall() <= freeForHandlers();
+  }
+
+  private int freeForHandlers() {
+    return concurrency + prefetch - working.get();
+  }
+
+  private int freeOverall() {
+    return concurrency + prefetch + outcomeAllowance() - busy.get();
   }
 
   /**
