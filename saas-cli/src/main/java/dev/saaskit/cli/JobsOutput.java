@@ -28,7 +28,7 @@ final class JobsOutput {
     List<String[]> rows = new ArrayList<>();
     rows.add(new String[] {"ID", "STATE", "QUEUE", "TYPE", "TENANT", "ATTEMPTS", "RUN AT", "FINISHED"});
     for (JobStatus j : jobs) {
-      rows.add(new String[] {j.id().toString(), j.state().dbValue(), j.queue(), j.type(), tenant(j.tenant()),
+      rows.add(new String[] {j.id().toString(), j.state().dbValue(), j.queue(), j.type(), tenant(j),
           j.attempts() + "/" + j.maxAttempts(), text(j.runAt()), text(j.finishedAt())});
     }
     return table(rows);
@@ -51,7 +51,7 @@ final class JobsOutput {
   static String showText(JobStatus j, @Nullable String payload) {
     StringBuilder out = new StringBuilder("job ").append(j.id()).append('\n');
     field(out, "state", j.state().dbValue());
-    field(out, "tenant", tenant(j.tenant()));
+    field(out, "tenant", tenant(j));
     field(out, "queue", j.queue());
     field(out, "type", j.type());
     field(out, "priority", Integer.toString(j.priority()));
@@ -110,7 +110,12 @@ final class JobsOutput {
   private static ObjectNode json(JobStatus j, @Nullable String payload) {
     ObjectNode o = JSON.createObjectNode();
     o.put("id", j.id().toString());
-    o.put("tenant", j.tenant() == null ? null : j.tenant().value());
+    // a row whose tenant_id is not a valid tenant id shows the stored text, flagged, so a listing never fails on it
+    TenantId tenant = j.tenant();
+    o.put("tenant", tenant != null ? tenant.value() : j.invalidTenantId());
+    if (j.invalidTenantId() != null) {
+      o.put("invalidTenant", true);
+    }
     o.put("queue", j.queue());
     o.put("type", j.type());
     o.put("state", j.state().dbValue());
@@ -163,8 +168,29 @@ final class JobsOutput {
         .append(value == null ? NONE : value).append('\n');
   }
 
-  private static String tenant(@Nullable TenantId tenant) {
-    return tenant == null ? "(none)" : tenant.value();
+  private static String tenant(JobStatus j) {
+    TenantId tenant = j.tenant();
+    if (tenant != null) {
+      return tenant.value();
+    }
+    String invalid = j.invalidTenantId();
+    return invalid == null ? "(none)" : "(invalid: '" + visible(invalid) + "')";
+  }
+
+  /**
+   * The stored value with control and format characters written as a backslash, {@code u} and four hex digits: a
+   * row written by hand must not drive the operator's terminal.
+   */
+  private static String visible(String text) {
+    StringBuilder out = new StringBuilder(text.length());
+    text.chars().forEach(c -> {
+      if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+        out.append(String.format("\\u%04X", c));
+      } else {
+        out.append((char) c);
+      }
+    });
+    return out.toString();
   }
 
   private static @Nullable String iso(@Nullable Instant instant) {

@@ -121,6 +121,38 @@ class JobsCommandTest {
     assertThat(missing.err()).isEqualTo("error: no job 999999 (never enqueued, or pruned after its retention)\n");
   }
 
+  /** A row written by hand (or before migration V3) with a tenant id TenantId rejects is shown, flagged, not fatal. */
+  @Test
+  void aRowWhoseTenantIdIsNotValidIsShownFlagged() throws Exception {
+    JobId good = fx.enqueue("acme", JobRequest.builder("mail.send", 1));
+    fx.sql("INSERT INTO saaskit_jobs.jobs (tenant_id, queue, type, payload) VALUES (' padded', 'default', 't', '{}')");
+    long bad = good.value() + 1;
+
+    Run list = jobs("list");
+    assertThat(list.code()).as(list.toString()).isZero();
+    List<String> lines = list.out().lines().toList();
+    assertThat(lines).hasSize(3);
+    assertThat(lines.get(1)).startsWith(Long.toString(bad)).contains("(invalid: ' padded')");
+    assertThat(lines.get(2)).startsWith(good.toString()).contains("acme");
+
+    Run json = jobs("list", "--format", "json");
+    assertThat(json.code()).as(json.toString()).isZero();
+    JsonNode jobs = JSON.readTree(json.out()).get("jobs");
+    assertThat(jobs.at("/0/tenant").asText()).isEqualTo(" padded");
+    assertThat(jobs.at("/0/invalidTenant").asBoolean()).isTrue();
+    assertThat(jobs.at("/1/tenant").asText()).isEqualTo("acme");
+    assertThat(jobs.get(1).has("invalidTenant")).isFalse();
+
+    Run show = jobs("show", Long.toString(bad));
+    assertThat(show.code()).as(show.toString()).isZero();
+    assertThat(show.out()).contains("tenant:", "(invalid: ' padded')");
+
+    // a control character in such a value reaches the terminal escaped
+    fx.sql("UPDATE saaskit_jobs.jobs SET tenant_id = 'x' || chr(27) || '[2J' WHERE id = ?", bad);
+    Run escaped = jobs("show", Long.toString(bad));
+    assertThat(escaped.out()).contains("(invalid: 'x\\u001B[2J')").doesNotContain("\u001b");
+  }
+
   @Test
   void retryOnlyDeadOrCancelledJobs() {
     JobId dead = fx.enqueue("acme", JobRequest.builder("t", 1).uniqueKey("k"));

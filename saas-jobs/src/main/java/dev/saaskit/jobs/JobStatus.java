@@ -17,13 +17,20 @@ import org.jspecify.annotations.Nullable;
  * <p>{@code lastError} holds the message and (bounded) stack trace of the latest failed attempt; it is meant for
  * operators, so an application showing status to end users should decide what of it to show.
  *
+ * <p>{@code tenant} is {@code null} for a job of no tenant, and also for a row whose {@code tenant_id} is not a valid
+ * {@link TenantId} (one written around the library, by hand or before schema version 3 forbade the empty string):
+ * {@code invalidTenantId} then holds the stored text, so operator views can show such a row instead of failing.
+ * Such a job can never run in a tenant context; a worker ends it {@link JobState#DEAD}.
+ *
  * @param id the job's id
- * @param tenant the job's tenant, or {@code null} for a job of no tenant
+ * @param tenant the job's tenant, or {@code null} for a job of no tenant (or with an invalid tenant id)
+ * @param invalidTenantId the stored tenant id when it is not a valid {@link TenantId}, else {@code null}
  * @param queue the queue name
  * @param type the job type
  * @param state where the job is in its life
  * @param priority lower runs first
- * @param attempts attempts started so far (0 while the first one has not started)
+ * @param attempts attempts started so far (0 while the first one has not started; a job claimed into a worker's
+ *     prefetch has not started until a handler thread is about to run it)
  * @param maxAttempts the most attempts the job gets
  * @param timeout the per-attempt time limit set at enqueue, or {@code null} for the worker's setting
  * @param uniqueKey the unique key, or {@code null}
@@ -34,12 +41,13 @@ import org.jspecify.annotations.Nullable;
  * @param lastError the latest failure (message and bounded stack trace), or {@code null}
  * @param createdAt when the job was enqueued (database clock)
  * @param runAt when the job is or was due
- * @param startedAt when the latest attempt started, or {@code null}
+ * @param startedAt when the latest attempt was claimed, or {@code null}
  * @param finishedAt when the job completed, died or was cancelled, or {@code null}
  */
 public record JobStatus(
     JobId id,
     @Nullable TenantId tenant,
+    @Nullable String invalidTenantId,
     String queue,
     String type,
     JobState state,
@@ -68,6 +76,14 @@ public record JobStatus(
     Objects.requireNonNull(state, "state");
     Objects.requireNonNull(createdAt, "createdAt");
     Objects.requireNonNull(runAt, "runAt");
+    if (tenant != null && invalidTenantId != null) {
+      throw new IllegalArgumentException("a job status has a valid tenant or an invalid tenant id, not both");
+    }
+  }
+
+  /** True for a job of no tenant (a system job): no tenant and no invalid tenant id either. */
+  public boolean isSystemJob() {
+    return tenant == null && invalidTenantId == null;
   }
 
   /** True if the job completed, died or was cancelled: it will not change by itself any more. */

@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -37,26 +38,8 @@ class ProcessKillTest {
   @Test
   void jobsOfAKilledWorkerProcessAreRescuedAndCompletedOnce(TestDatabase db) throws Exception {
     List<Long> ids = kit.insertMany("acme", "process", "block", JOBS);
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-        WorkerProcessMain.class.getName(), db.jdbcUrl(), kit.workerRole, db.rolePassword(kit.workerRole),
-        "child-worker", "2000", String.valueOf(JOBS))
-        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     Set<Long> runningInChild = ConcurrentHashMap.newKeySet();
-    Thread reader = new Thread(() -> {
-      try (BufferedReader out = new BufferedReader(
-          new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line = out.readLine(); line != null; line = out.readLine()) {
-          if (line.startsWith("RUNNING ")) {
-            runningInChild.add(Long.parseLong(line.substring(8)));
-          }
-        }
-      } catch (java.io.IOException e) {
-        // the child died: its stream ends
-      }
-    });
-    reader.setDaemon(true);
-    reader.start();
+    Process child = startChild(db, "child-worker", JOBS, "process", runningInChild);
     try {
       WorkerTestKit.await("the child runs all jobs", Duration.ofSeconds(60), () -> runningInChild.size() == JOBS);
       assertThat(kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'process' AND state = 'running'"
@@ -97,5 +80,84 @@ class ProcessKillTest {
     }
     assertThat(meters.find("saaskit.jobs.rescued").counters().stream().mapToDouble(c -> c.count()).sum())
         .isEqualTo(JOBS);
+  }
+
+  /**
+   * The child claims 20 jobs with one attempt each: 2 start (and block), 18 wait in its prefetch. Killed, only the
+   * 2 it started used their attempt (and are dead); the 18 it never started keep theirs and run once elsewhere.
+   */
+  @Test
+  void prefetchedJobsTheKilledWorkerNeverStartedKeepTheirAttempts(TestDatabase db) throws Exception {
+    int jobs = 20;
+    int concurrency = 2;
+    List<Long> ids = new ArrayList<>();
+    for (int i = 0; i < jobs; i++) {
+      ids.add(kit.insert("acme", "prefetch", "block", "{\"n\": " + i + "}", 1, null, null));
+    }
+    Set<Long> runningInChild = ConcurrentHashMap.newKeySet();
+    Process child = startChild(db, "child-prefetch", concurrency, "prefetch", runningInChild);
+    try {
+      WorkerTestKit.await("the child runs 2 jobs", Duration.ofSeconds(60), () -> runningInChild.size() == concurrency);
+      // one claim took all of them: the 18 others wait for a free handler thread
+      assertThat(kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'prefetch' AND state = 'running'"
+          + " AND worker_id = 'child-prefetch'")).isEqualTo(jobs);
+    } finally {
+      child.destroyForcibly();
+    }
+    assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(child.exitValue()).isEqualTo(137);
+
+    Map<Long, Integer> attemptsRun = new ConcurrentHashMap<>();
+    try (HikariDataSource pool = kit.workerPool("in-test-prefetch", 6);
+        JobWorker worker = JobWorker.builder(pool).workerId("survivor-prefetch").queue("prefetch", 4)
+            .leaseDuration(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(100))
+            .handler("block", JsonNode.class, (payload, ctx) -> {
+              attemptsRun.merge(ctx.id().value(), ctx.attempt() * 1000, Integer::sum);
+              return null;
+            }).build().start()) {
+      WorkerTestKit.await("every job is finished", Duration.ofSeconds(60), () -> kit.count(
+          "SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'prefetch' AND state IN ('completed', 'dead')")
+          == jobs);
+    }
+    for (long id : ids) {
+      WorkerTestKit.Row row = kit.row(id);
+      assertThat(row.attempts()).as("attempts of job %d", id).isEqualTo(1);
+      if (runningInChild.contains(id)) {
+        // its handler ran: the attempt counts, and it was the last
+        assertThat(row.state()).isEqualTo("dead");
+        assertThat(row.lastError())
+            .isEqualTo("lease expired (worker child-prefetch presumed dead) during attempt 1");
+        assertThat(attemptsRun).doesNotContainKey(id);
+      } else {
+        assertThat(row.state()).as("state of job %d", id).isEqualTo("completed");
+        assertThat(row.lastError()).isEqualTo("lease expired (worker child-prefetch presumed dead) before attempt 1"
+            + " started; it was not counted");
+        assertThat(attemptsRun).containsEntry(id, 1000); // run once, as attempt 1
+      }
+    }
+  }
+
+  private static Process startChild(TestDatabase db, String workerId, int concurrency, String queue,
+      Set<Long> running) throws java.io.IOException {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        WorkerProcessMain.class.getName(), db.jdbcUrl(), kit.workerRole, db.rolePassword(kit.workerRole),
+        workerId, "2000", String.valueOf(concurrency), queue)
+        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    Thread reader = new Thread(() -> {
+      try (BufferedReader out = new BufferedReader(
+          new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+        for (String line = out.readLine(); line != null; line = out.readLine()) {
+          if (line.startsWith("RUNNING ")) {
+            running.add(Long.parseLong(line.substring(8)));
+          }
+        }
+      } catch (java.io.IOException e) {
+        // the child died: its stream ends
+      }
+    });
+    reader.setDaemon(true);
+    reader.start();
+    return child;
   }
 }

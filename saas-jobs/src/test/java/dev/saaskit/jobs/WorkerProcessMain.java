@@ -9,7 +9,8 @@ import java.time.Duration;
  * A worker process for {@link ProcessKillTest}: serves queue {@code process} with handlers that never finish, and
  * reports on stdout. Killed with SIGKILL by the test, so it never shuts down by itself.
  *
- * <p>Arguments: JDBC URL, role, password, worker id, lease in milliseconds, concurrency.
+ * <p>Arguments: JDBC URL, role, password, worker id, lease in milliseconds, concurrency, and optionally the queue
+ * (default {@code process}).
  */
 public final class WorkerProcessMain {
   private WorkerProcessMain() {}
@@ -24,7 +25,8 @@ public final class WorkerProcessMain {
     config.addDataSourceProperty("ApplicationName", "child-" + args[3]);
     HikariDataSource pool = new HikariDataSource(config);
     int concurrency = Integer.parseInt(args[5]);
-    JobWorker worker = JobWorker.builder(pool).workerId(args[3]).queue("process", concurrency)
+    String queue = args.length > 6 ? args[6] : "process";
+    JobWorker worker = JobWorker.builder(pool).workerId(args[3]).queue(queue, concurrency)
         .leaseDuration(Duration.ofMillis(Long.parseLong(args[4]))).pollInterval(Duration.ofMillis(100))
         .handler("block", JsonNode.class, (payload, ctx) -> {
           System.out.println("RUNNING " + ctx.id());

@@ -50,7 +50,7 @@ public final class AdminSql {
 
   /** The live job holding the unique key of job {@code id}. Parameter: id. */
   public String uniqueHolderOf() {
-    return "SELECT h.id FROM " + jobs + " j JOIN " + jobs + " h ON coalesce(h.tenant_id, '') = coalesce(j.tenant_id, '')"
+    return "SELECT h.id FROM " + jobs + " j JOIN " + jobs + " h ON h.tenant_id IS NOT DISTINCT FROM j.tenant_id"
         + " AND h.unique_key = j.unique_key AND h.state IN ('pending', 'running') WHERE j.id = ?";
   }
 

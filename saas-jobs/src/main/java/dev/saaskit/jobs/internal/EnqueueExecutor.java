@@ -24,8 +24,9 @@ import org.jspecify.annotations.Nullable;
  * Inserts jobs: one at a time or many of one tenant in one statement, resolving unique keys to the live job
  * that holds them. Not API.
  *
- * <p>Unique keys are settled by the partial unique index on {@code (coalesce(tenant_id, ''), unique_key)} of
- * pending and running jobs: {@code INSERT ... ON CONFLICT DO NOTHING} either inserts or waits for a concurrent
+ * <p>Unique keys are settled by the partial unique indexes of pending and running jobs, on {@code (tenant_id,
+ * unique_key)} for a tenant's jobs and on {@code unique_key} for jobs of no tenant (tenant NULL): {@code INSERT ...
+ * ON CONFLICT DO NOTHING} with the matching index as its arbiter either inserts or waits for a concurrent
  * inserter of the same key and then skips, and the holder's id is read afterwards. If the holder finished in
  * between (nothing is inserted and nothing is live), the insert is simply tried again: each round either inserts,
  * finds a live holder, or observes a holder that finished, which cannot repeat forever under READ COMMITTED.
@@ -55,11 +56,14 @@ public final class EnqueueExecutor {
         return JobId.of(rs.getLong(1));
       }
     }
-    try (QueueSession.Statement st = session.prepare(sql.insertOneUnique())) {
+    TenantId tenant = row.tenant();
+    try (QueueSession.Statement st = session.prepare(sql.insertOneUnique(tenant == null))) {
       int i = bindRow(st.jdbc(), st.firstParameter(), row);
       st.jdbc().setString(i++, key);
       st.jdbc().setString(i++, sql.channel());
-      st.jdbc().setString(i++, row.uniqueScope());
+      if (tenant != null) {
+        st.jdbc().setString(i++, tenant.value());
+      }
       st.jdbc().setString(i, key);
       for (int round = 0; round < MAX_UNIQUE_ROUNDS; round++) {
         ResultSet rs = requireRows(st.execute());
@@ -94,7 +98,7 @@ public final class EnqueueExecutor {
         toSend.add(i);
       }
     }
-    try (QueueSession.Statement insert = session.prepare(sql.insertBatch())) {
+    try (QueueSession.Statement insert = session.prepare(sql.insertBatch(tenant == null))) {
       for (int round = 0; !toSend.isEmpty(); round++) {
         if (round == MAX_UNIQUE_ROUNDS) {
           throw uniqueKeyUnsettled(String.valueOf(rows.get(toSend.get(0)).uniqueKey()));
@@ -188,9 +192,12 @@ public final class EnqueueExecutor {
       keys[j] = rows.get(indexes.get(j)).uniqueKey();
     }
     Map<String, Long> holders = new HashMap<>();
-    try (QueueSession.Statement st = session.prepare(sql.liveUniqueHolders())) {
+    TenantId tenant = rows.get(indexes.get(0)).tenant();
+    try (QueueSession.Statement st = session.prepare(sql.liveUniqueHolders(tenant == null))) {
       int p = st.firstParameter();
-      st.jdbc().setString(p++, rows.get(indexes.get(0)).uniqueScope());
+      if (tenant != null) {
+        st.jdbc().setString(p++, tenant.value());
+      }
       Array array = session.connection().createArrayOf("text", keys);
       st.jdbc().setArray(p, array);
       ResultSet rs = requireRows(st.execute());

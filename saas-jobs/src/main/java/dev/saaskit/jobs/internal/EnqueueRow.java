@@ -22,10 +22,4 @@ public record EnqueueRow(
     @Nullable Instant runAt,
     int maxAttempts,
     @Nullable Long timeoutMs,
-    @Nullable String uniqueKey) {
-
-  /** The tenant as stored in {@code coalesce(tenant_id, '')}, the unique index's first column. */
-  public String uniqueScope() {
-    return tenant == null ? "" : tenant.value();
-  }
-}
+    @Nullable String uniqueKey) {}

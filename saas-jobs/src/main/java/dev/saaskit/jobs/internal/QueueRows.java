@@ -17,7 +17,8 @@ public final class QueueRows {
 
   /** The status in the current row of {@code rs}. */
   public static JobStatus status(ResultSet rs) throws SQLException {
-    String tenant = rs.getString(2);
+    String tenantText = rs.getString(2);
+    TenantId tenant = tenantText == null ? null : tenantOrNull(tenantText);
     long timeoutMs = rs.getLong(9);
     Duration timeout = rs.wasNull() ? null : Duration.ofMillis(timeoutMs);
     float progress = rs.getFloat(12);
@@ -25,7 +26,8 @@ public final class QueueRows {
     Double progressValue = rs.wasNull() ? null : Double.valueOf(Float.toString(progress));
     return new JobStatus(
         JobId.of(rs.getLong(1)),
-        tenant == null ? null : TenantId.of(tenant),
+        tenant,
+        tenant == null ? tenantText : null,
         rs.getString(3),
         rs.getString(4),
         JobState.fromDbValue(rs.getString(5)),
@@ -43,6 +45,18 @@ public final class QueueRows {
         requireInstant(rs, 17),
         instant(rs, 18),
         instant(rs, 19));
+  }
+
+  /**
+   * The tenant of a stored {@code tenant_id}, or {@code null} if the text is not a valid {@link TenantId}: a row
+   * written around the library (the table only refuses the empty string) must not make a listing fail.
+   */
+  public static @Nullable TenantId tenantOrNull(String stored) {
+    try {
+      return TenantId.of(stored);
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
   }
 
   /** A timestamptz column as an instant, or {@code null}. */

@@ -11,11 +11,20 @@ public final class QueueSql {
 
   private static final String INSERT_COLUMNS =
       "(tenant_id, queue, type, payload, priority, run_at, max_attempts, timeout_ms, unique_key)";
-  /** Matches the partial unique index jobs_unique_idx exactly, so ON CONFLICT can infer it. */
-  private static final String ON_UNIQUE_CONFLICT = " ON CONFLICT ((coalesce(tenant_id, '')), unique_key)"
-      + " WHERE unique_key IS NOT NULL AND state IN ('pending', 'running') DO NOTHING";
-  private static final String LIVE_UNIQUE = "coalesce(tenant_id, '') = ? AND unique_key IS NOT NULL"
-      + " AND state IN ('pending', 'running')";
+  private static final String LIVE = " unique_key IS NOT NULL AND state IN ('pending', 'running')";
+  /**
+   * Matches the partial unique index jobs_unique_idx (a tenant's live keys) exactly, so ON CONFLICT infers it as
+   * the arbiter.
+   */
+  private static final String ON_TENANT_CONFLICT = " ON CONFLICT (tenant_id, unique_key)"
+      + " WHERE tenant_id IS NOT NULL AND" + LIVE + " DO NOTHING";
+  /** Matches jobs_system_unique_idx (the live keys of jobs of no tenant) exactly. */
+  private static final String ON_SYSTEM_CONFLICT = " ON CONFLICT (unique_key)"
+      + " WHERE tenant_id IS NULL AND" + LIVE + " DO NOTHING";
+  /** The live holders of a tenant's keys; one parameter, the tenant. */
+  private static final String LIVE_TENANT = "tenant_id = ? AND" + LIVE;
+  /** The live holders of system keys; no parameter. */
+  private static final String LIVE_SYSTEM = "tenant_id IS NULL AND" + LIVE;
 
   private final String jobs;
   private final String channel;
@@ -47,17 +56,20 @@ public final class QueueSql {
 
   /**
    * One job with a unique key: inserts it, or returns the id of the live job holding the key. Parameters: tenant,
-   * queue, type, payload, priority, run_at, max attempts, timeout_ms, unique key, channel, unique scope, unique
-   * key. Returns (id, notify) or no row when the holder finished after the insert saw it (run it again then).
+   * queue, type, payload, priority, run_at, max attempts, timeout_ms, unique key, channel, then the tenant again
+   * unless {@code system}, then the unique key. Returns (id, notify) or no row when the holder finished after the
+   * insert saw it (run it again then).
+   *
+   * @param system true for a job of no tenant (tenant NULL): its key is looked up among the system jobs' keys
    */
-  public String insertOneUnique() {
+  public String insertOneUnique(boolean system) {
     // The fallback SELECT uses the statement's snapshot: a holder committed by another transaction while the
     // INSERT waited for it is not visible to it, hence the "no row, run again" case.
     return "WITH ins AS (INSERT INTO " + jobs + " " + INSERT_COLUMNS
         + " VALUES (?, ?, ?, CAST(? AS jsonb), ?, coalesce(CAST(? AS timestamptz), now()), ?, ?, ?)"
-        + ON_UNIQUE_CONFLICT + " RETURNING id, queue)"
+        + onConflict(system) + " RETURNING id, queue)"
         + " SELECT id, pg_notify(?, queue) FROM ins"
-        + " UNION ALL SELECT id, NULL::void FROM " + jobs + " WHERE " + LIVE_UNIQUE + " AND unique_key = ?"
+        + " UNION ALL SELECT id, NULL::void FROM " + jobs + " WHERE " + live(system) + " AND unique_key = ?"
         + " AND NOT EXISTS (SELECT 1 FROM ins)";
   }
 
@@ -66,21 +78,35 @@ public final class QueueSql {
    * text[], type text[], payload text[], priority int[], run_at text[] (ISO-8601 or null), max_attempts int[],
    * timeout_ms bigint[], unique_key text[], then channel. Returns (id, unique_key, notify) for inserted rows;
    * rows whose unique key is held by a live job are skipped.
+   *
+   * @param system true for jobs of no tenant (the tenant parameter is NULL)
    */
-  public String insertBatch() {
+  public String insertBatch(boolean system) {
     return "INSERT INTO " + jobs + " " + INSERT_COLUMNS
         + " SELECT ?, t.queue, t.type, CAST(t.payload AS jsonb), t.priority,"
         + " coalesce(CAST(t.run_at AS timestamptz), now()), t.max_attempts, t.timeout_ms, t.unique_key"
         + " FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS text[]), CAST(? AS int[]),"
         + " CAST(? AS text[]), CAST(? AS int[]), CAST(? AS bigint[]), CAST(? AS text[])) WITH ORDINALITY"
         + " AS t(queue, type, payload, priority, run_at, max_attempts, timeout_ms, unique_key, ord)"
-        + " ORDER BY t.ord" + ON_UNIQUE_CONFLICT
+        + " ORDER BY t.ord" + onConflict(system)
         + " RETURNING id, unique_key, pg_notify(?, queue)";
   }
 
-  /** The live holders of unique keys. Parameters: unique scope, keys text[]. Returns (unique_key, id). */
-  public String liveUniqueHolders() {
-    return "SELECT unique_key, id FROM " + jobs + " WHERE " + LIVE_UNIQUE + " AND unique_key = ANY(CAST(? AS text[]))";
+  /**
+   * The live holders of unique keys. Parameters: the tenant unless {@code system}, then keys text[]. Returns
+   * (unique_key, id).
+   */
+  public String liveUniqueHolders(boolean system) {
+    return "SELECT unique_key, id FROM " + jobs + " WHERE " + live(system)
+        + " AND unique_key = ANY(CAST(? AS text[]))";
+  }
+
+  private static String onConflict(boolean system) {
+    return system ? ON_SYSTEM_CONFLICT : ON_TENANT_CONFLICT;
+  }
+
+  private static String live(boolean system) {
+    return system ? LIVE_SYSTEM : LIVE_TENANT;
   }
 
   /** One job's status by id (RLS decides visibility). Parameter: id. */

@@ -18,10 +18,12 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -90,7 +92,7 @@ public final class WorkerEngine {
     this.handledTypes = handlers.stream().map(WorkerConfig.Handler::type).toArray(String[]::new);
     this.handledLeases = handlers.stream().map(h -> h.leaseDuration().toMillis()).toArray(Long[]::new);
     this.claimWindow = Math.max(16, Math.min(512, 2 * config.batchSize()));
-    this.flusher = new WorkerFlusher(config.dataSource(), sql.finish, rowWrites, this::written, log,
+    this.flusher = new WorkerFlusher(config.dataSource(), sql.write, rowWrites, new FlusherCallbacks(), log,
         prefix + "-flusher");
     this.listener = config.listen()
         ? new WorkerListener(config.listenDataSource(), sql.listen, this::notified, this::wakeAll, log,
@@ -255,18 +257,41 @@ public final class WorkerEngine {
     log.info("job worker {} stopped", config.workerId());
   }
 
-  /** Gives back the prefetched jobs no handler has started: they were never attempted. */
+  /**
+   * Gives back the prefetched jobs no handler has started: they were never attempted (if a start was recorded ahead
+   * for one, the release takes its attempt back). Each keeps its slot until the release is written.
+   */
   private void releaseUnstarted(WorkerQueue q) {
     List<Runnable> unstarted = new ArrayList<>();
     q.pool.getQueue().drainTo(unstarted);
     for (Runnable task : unstarted) {
+      q.working.decrementAndGet();
       if (task instanceof QueuedJob queued) {
-        WorkerJob job = queued.job;
-        if (job.decided.compareAndSet(false, true)) {
-          flusher.submit(new WorkerOutcome(job, WorkerOutcome.Kind.RELEASED, null, null, null, job.latestProgress()));
-        }
+        giveBack(queued.job);
       }
+    }
+  }
+
+  /** Releases a job no handler ran (pending again, its attempt not counted), unless its outcome is decided. */
+  private void giveBack(WorkerJob job) {
+    if (job.decided.compareAndSet(false, true)) {
+      flusher.submit(new WorkerOutcome(job, WorkerOutcome.Kind.RELEASED, null, null, null, job.latestProgress()));
+    }
+  }
+
+  /**
+   * The job leaves this worker: its outcome was written (or rejected by the fence), or it will not run and its
+   * lease is left to expire. Frees its slot; exactly once per claimed job.
+   */
+  private void leave(WorkerJob job) {
+    if (inFlight.remove(job.id, job)) {
+      WorkerQueue q = queues.get(job.queue);
       q.busy.decrementAndGet();
+      // the handler's return already woke the dispatcher; wake it again only if this slot is what it waits for,
+      // rather than twice per job
+      if (q.outcomesLimitClaims()) {
+        signal.wake();
+      }
     }
   }
 
@@ -379,13 +404,19 @@ public final class WorkerEngine {
     try {
       for (int round = 0; round < CLAIM_WINDOW_ROUNDS && claimed == 0; round++) {
         long started = System.nanoTime();
-        boolean wasBusy = q.busy.get() > 0;
-        ClaimResult result = runClaim(q, request);
+        boolean wasBusy = q.working.get() > 0;
+        // the jobs idle threads take at once, and as many more as the handlers will probably start before the
+        // outcome writer could record them: twice their starts since the last claim, or during the writer's last
+        // statement if one ended since (a thread that has to wait for the writer waits a whole statement), whichever
+        // is more. None for busy or blocked handlers; nearly all of a claim in a drain of quick jobs.
+        int recent = Math.max(q.startedSinceClaim.getAndSet(0), q.startedPerWrite.getAndSet(0));
+        int startNow = Math.min(request, q.idleThreads() + 2 * recent);
+        ClaimResult result = runClaim(q, request, startNow);
         meters.claimed(q.name, System.nanoTime() - started, result.jobs.size());
         if (crashed) {
           return 0;
         }
-        q.adapt(request, result.jobs.size(), wasBusy, q.busy.get() < q.concurrency);
+        q.adapt(request, result.jobs.size(), wasBusy, q.working.get() < q.concurrency);
         if (!result.jobs.isEmpty()) {
           q.cursor = result.cursorAfterJobs;
           int n = result.jobs.size();
@@ -393,7 +424,7 @@ public final class WorkerEngine {
           Integer[] order = new Integer[n];
           for (int i = 0; i < n; i++) {
             WorkerJob job = result.jobs.get(i);
-            tenants[i] = job.tenant == null ? "" : job.tenant.value();
+            tenants[i] = job.tenant != null ? job.tenant.value() : job.invalidTenant != null ? job.invalidTenant : "";
             order[i] = i;
           }
           long[] turns = q.turns(tenants, Arrays.copyOf(result.ranks, n));
@@ -434,7 +465,8 @@ public final class WorkerEngine {
     boolean windowFull;
   }
 
-  private ClaimResult runClaim(WorkerQueue q, int request) throws SQLException {
+  /** Runs the claim; the first {@code startNow} jobs (in the order they are dispatched) have their start recorded. */
+  private ClaimResult runClaim(WorkerQueue q, int request, int startNow) throws SQLException {
     WorkerStatement statement = q.tenantCap > 0 ? sql.claimCapped : sql.claim;
     try (Connection c = config.dataSource().getConnection()) {
       boolean capped = q.tenantCap > 0;
@@ -454,6 +486,7 @@ public final class WorkerEngine {
         values.put("before", q.cursor.isEmpty() ? null : q.cursor);
         values.put("window", claimWindow);
         values.put("request", request);
+        values.put("start", startNow);
         values.put("clock_now", config.clock().instant().atOffset(ZoneOffset.UTC));
         Array types = c.createArrayOf("text", handledTypes);
         values.put("types", types);
@@ -479,9 +512,15 @@ public final class WorkerEngine {
                 }
                 result.ranks[i] = rs.getLong(13);
                 result.walkPositions[i] = ord;
-                result.jobs.add(new WorkerJob(rs.getLong(2), tenant == null ? null : TenantId.of(tenant),
-                    rs.getString(4), q.name, rs.getInt(6), rs.getInt(7), rs.getLong(8), rs.getLong(11),
-                    timeoutMillis, rs.getString(5), rs.getBoolean(10), now));
+                // a tenant_id TenantId rejects (a row written by hand) must not fail the whole claim: its job is
+                // ended dead when it would start, and the claim's other jobs run
+                TenantId tenantId = tenant == null ? null : QueueRows.tenantOrNull(tenant);
+                // attempts as the row now says: counted if the claim recorded the start, else counted at the start
+                boolean started = rs.getBoolean(14);
+                int attempt = rs.getInt(6) + (started ? 0 : 1);
+                result.jobs.add(new WorkerJob(rs.getLong(2), tenantId, tenantId == null ? tenant : null,
+                    rs.getString(4), q.name, attempt, rs.getInt(7), rs.getLong(8), rs.getLong(11),
+                    timeoutMillis, rs.getString(5), rs.getBoolean(10), started, now));
                 if (ord > bestOrd) {
                   bestOrd = ord;
                   result.cursorAfterJobs = tenant == null ? "" : tenant;
@@ -517,12 +556,13 @@ public final class WorkerEngine {
   private void dispatch(WorkerQueue q, WorkerJob job, long turn) {
     inFlight.put(job.id, job);
     q.busy.incrementAndGet();
+    q.working.incrementAndGet();
     try {
       q.pool.execute(new QueuedJob(q, job, turn, q.nextSequence()));
     } catch (RuntimeException e) {
       // the pool is shutting down (crash): the job stays running in the database until its lease expires
-      q.busy.decrementAndGet();
-      inFlight.remove(job.id, job);
+      q.working.decrementAndGet();
+      leave(job);
     }
   }
 
@@ -557,8 +597,55 @@ public final class WorkerEngine {
     @Override
     public void run() {
       q.startedTurn.accumulateAndGet(turn, Math::max);
-      execute(q, job);
+      if (mayStart(job)) {
+        execute(q, job);
+      } else {
+        q.working.decrementAndGet();
+        signal.wake();
+      }
     }
+  }
+
+  /**
+   * Whether this thread may run {@code job}'s handler now: only once its start (its attempt) is recorded in the
+   * row, so that whenever a handler may have run, a rescue after a crash counts the attempt. A held job's start is
+   * usually recorded ahead by the outcome writer; otherwise this thread asks for it and waits for that statement.
+   * A closing worker gives back a job it has not started yet instead.
+   */
+  private boolean mayStart(WorkerJob job) {
+    if (!job.startRecorded()) {
+      if (!claiming) {
+        giveBack(job);
+        return false;
+      }
+      if (job.requestStart()) {
+        flusher.requestStart(job);
+      }
+      boolean recorded;
+      try {
+        recorded = job.awaitStart();
+      } catch (InterruptedException e) {
+        // a crash (the pool is shut down now): nothing more is written
+        Thread.currentThread().interrupt();
+        return false;
+      }
+      if (!recorded) {
+        if (!crashed && job.decided.compareAndSet(false, true)) {
+          log.warn("job {} ({}): its start could not be recorded (its lease was lost: rescued or cancelled"
+              + " elsewhere, or the worker is stopping); it was not run here", job.id, job.type);
+          leave(job);
+        }
+        return false;
+      }
+    }
+    if (!claiming) {
+      giveBack(job);
+      return false;
+    }
+    WorkerQueue q = queues.get(job.queue);
+    q.startedSinceWrite.incrementAndGet();
+    q.startedSinceClaim.incrementAndGet();
+    return true;
   }
 
   private void execute(WorkerQueue q, WorkerJob job) {
@@ -576,6 +663,12 @@ public final class WorkerEngine {
         if (timeoutMillis != null) {
           job.timeLimit(timeoutMillis);
           timeout = timeouts.schedule(job::timeOut, timeoutMillis, TimeUnit.MILLISECONDS);
+        }
+        if (job.invalidTenant != null) {
+          permanent = true;
+          throw new JobFailedPermanently("the job's tenant_id '" + job.invalidTenant + "' is not a valid tenant id ("
+              + invalidTenantReason(job.invalidTenant) + "), so it cannot run in a tenant context; the row was"
+              + " written around JobQueue. Enqueue it again with a valid tenant if it is needed");
         }
         Object payload;
         try {
@@ -607,9 +700,19 @@ public final class WorkerEngine {
     } catch (RuntimeException e) {
       log.error("job {} ({}): recording its outcome failed; it will be rescued after its lease expires",
           job.id, job.type, e);
+      leave(job);
     } finally {
-      q.busy.decrementAndGet();
+      q.working.decrementAndGet();
       signal.wake();
+    }
+  }
+
+  private static String invalidTenantReason(String stored) {
+    try {
+      TenantId.of(stored);
+      return "valid";
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
     }
   }
 
@@ -690,10 +793,83 @@ public final class WorkerEngine {
     return new WorkerOutcome(job, WorkerOutcome.Kind.COMPLETED, null, note, null, progress);
   }
 
+  /** What the outcome writer reports back; called on its thread, under the row-write lock, after commit. */
+  private final class FlusherCallbacks implements WorkerFlusher.Callbacks {
+    @Override
+    public void written(WorkerOutcome outcome, boolean applied) {
+      WorkerEngine.this.written(outcome, applied);
+    }
+
+    @Override
+    public void notWritten(WorkerOutcome outcome) {
+      // its lease is no longer extended: it expires and the job is rescued
+      leave(outcome.job());
+    }
+
+    @Override
+    public void startWritten(WorkerJob job, boolean recorded) {
+      job.startWritten(recorded);
+    }
+
+    @Override
+    public List<WorkerJob> startsAhead() {
+      return WorkerEngine.this.startsAhead();
+    }
+  }
+
+  /**
+   * The held jobs whose start to record in the outcome writer's next statement, ahead of need, so that the job a
+   * thread takes next has its start recorded already and the thread does not wait for a statement. Per queue: as
+   * many as keep twice the handlers' starts since the previous statement recorded and waiting (the threads' use
+   * until the statement after next), the next ones in turn order. A queue whose handlers started nothing gets none:
+   * slow or blocked handlers keep no runway, and if the worker dies, only the jobs recorded ahead but never started
+   * (bounded by those starts) have their attempt counted without running, the safe side.
+   */
+  private List<WorkerJob> startsAhead() {
+    if (!claiming) {
+      return List.of();
+    }
+    List<WorkerJob> ahead = new ArrayList<>();
+    for (WorkerQueue q : queues.values()) {
+      int started = q.startedSinceWrite.getAndSet(0);
+      q.startedPerWrite.set(started);
+      if (started == 0) {
+        continue;
+      }
+      Object[] held = q.pool.getQueue().toArray();
+      int runway = 0;
+      for (Object task : held) {
+        if (task instanceof QueuedJob queued && !queued.job.startUnrequested()) {
+          runway++;
+        }
+      }
+      int wanted = 2 * started - runway;
+      if (wanted <= 0) {
+        continue;
+      }
+      // the wanted held jobs next in line whose start nobody asked for yet: a bounded max-heap
+      PriorityQueue<QueuedJob> next = new PriorityQueue<>(wanted + 1, Comparator.reverseOrder());
+      for (Object task : held) {
+        if (task instanceof QueuedJob queued && queued.job.startUnrequested() && !queued.job.decided.get()) {
+          next.add(queued);
+          if (next.size() > wanted) {
+            next.poll();
+          }
+        }
+      }
+      for (QueuedJob queued : next) {
+        if (queued.job.requestStart()) {
+          ahead.add(queued.job);
+        }
+      }
+    }
+    return ahead;
+  }
+
   /** The flusher wrote {@code outcome}; called under the row-write lock, after commit. */
   private void written(WorkerOutcome outcome, boolean applied) {
     WorkerJob job = outcome.job();
-    inFlight.remove(job.id, job);
+    leave(job);
     if (!applied) {
       log.warn("job {} ({}): outcome {} of attempt {} rejected: this worker lost its lease (epoch {}) and the job"
           + " was rescued or given to another worker", job.id, job.type, outcome.kind(), job.attempt, job.epoch);
@@ -885,8 +1061,9 @@ public final class WorkerEngine {
               String queue = rs.getString(2);
               String type = rs.getString(3);
               meters.rescued(queue, type);
-              log.warn("job {} ({} on queue '{}'): lease of worker {} expired; now {}", rs.getLong(1), type, queue,
-                  rs.getString(5), rs.getString(4));
+              log.warn("job {} ({} on queue '{}'): lease of worker {} expired{}; now {}", rs.getLong(1), type, queue,
+                  rs.getString(5), rs.getBoolean(6) ? "" : " before its handler started (attempt not counted)",
+                  rs.getString(4));
             }
           }
         }

@@ -9,7 +9,9 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -18,35 +20,59 @@ import javax.sql.DataSource;
 import org.slf4j.Logger;
 
 /**
- * Writes job outcomes in batches: one thread takes whatever outcomes are waiting (so an idle worker writes each
- * outcome at once, a busy one hundreds per statement) and runs one fenced UPDATE for all of them.
+ * The outcome writer: one thread takes whatever is waiting (so an idle worker writes each item at once, a busy one
+ * hundreds per statement) and writes it in one fenced statement. Two kinds of items share that statement:
+ *
+ * <ul>
+ *   <li>outcomes of finished attempts;
+ *   <li>starts of held jobs: a job that waited in the prefetch may run only once its start (its attempt) is
+ *       recorded. A handler thread that takes one asks for it and waits; and with every statement the engine picks
+ *       held jobs next in line to record ahead of need, as many as its handlers are starting, so threads seldom
+ *       wait.
+ * </ul>
+ *
+ * <p>Its backlog is bounded by the engine, which counts a job as holding its slot until its outcome is written.
  */
 final class WorkerFlusher {
-  /** Called for each outcome after its statement committed; {@code applied} is false when the fence rejected it. */
-  interface Written {
+  /** What the engine does with the writer's results. */
+  interface Callbacks {
+    /** The outcome's statement committed; {@code applied} is false when the lease fence rejected it. */
     void written(WorkerOutcome outcome, boolean applied);
+
+    /** The outcome could not be written (refused twice, or past the shutdown deadline); its lease will expire. */
+    void notWritten(WorkerOutcome outcome);
+
+    /** A start was recorded, or not (lease lost, or the writer gave up or stopped). */
+    void startWritten(WorkerJob job, boolean recorded);
+
+    /** Held jobs to record the start of ahead of need, in this statement; already moved to REQUESTED. */
+    List<WorkerJob> startsAhead();
   }
 
-  private static final int MAX_BATCH = 500;
+  /** The most items one statement carries. */
+  static final int MAX_BATCH = 500;
 
   private final DataSource dataSource;
   private final String sql;
   private final ReentrantLock rowWrites;
-  private final Written callback;
+  private final Callbacks callbacks;
   private final Logger log;
-  private final LinkedBlockingQueue<WorkerOutcome> waiting = new LinkedBlockingQueue<>();
+  /** {@link WorkerOutcome}s and {@link WorkerJob}s (start requests), in arrival order. */
+  private final LinkedBlockingQueue<Object> waiting = new LinkedBlockingQueue<>();
   private final Thread thread;
 
   private volatile boolean draining;
   private volatile long giveUpAtNanos;
   private volatile boolean abandoned;
+  /** Set once the thread has ended; later start requests are refused at once. Guarded by {@code this}. */
+  private boolean stopped;
 
-  WorkerFlusher(DataSource dataSource, String sql, ReentrantLock rowWrites, Written callback, Logger log,
+  WorkerFlusher(DataSource dataSource, String sql, ReentrantLock rowWrites, Callbacks callbacks, Logger log,
       String threadName) {
     this.dataSource = dataSource;
     this.sql = sql;
     this.rowWrites = rowWrites;
-    this.callback = callback;
+    this.callbacks = callbacks;
     this.log = log;
     this.thread = new Thread(this::run, threadName);
     this.thread.setDaemon(true);
@@ -60,6 +86,17 @@ final class WorkerFlusher {
     if (!abandoned) {
       waiting.add(outcome);
     }
+  }
+
+  /** Asks for {@code job}'s start to be recorded (the caller moved it to REQUESTED); answers by callback. */
+  void requestStart(WorkerJob job) {
+    synchronized (this) {
+      if (!stopped) {
+        waiting.add(job);
+        return;
+      }
+    }
+    callbacks.startWritten(job, false);
   }
 
   /** Writes what was submitted and stops, trying until {@code deadlineNanos}; returns when done or past it. */
@@ -78,48 +115,97 @@ final class WorkerFlusher {
   }
 
   private void run() {
-    List<WorkerOutcome> batch = new ArrayList<>();
-    while (!abandoned) {
-      WorkerOutcome first;
-      try {
-        first = waiting.poll(50, TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        if (abandoned) {
-          return;
+    List<Object> items = new ArrayList<>();
+    List<WorkerOutcome> carried = new ArrayList<>();
+    try {
+      while (!abandoned) {
+        if (carried.isEmpty()) {
+          Object first;
+          try {
+            first = waiting.poll(50, TimeUnit.MILLISECONDS);
+          } catch (InterruptedException e) {
+            if (abandoned) {
+              return;
+            }
+            continue;
+          }
+          if (first == null) {
+            if (draining) {
+              return;
+            }
+            continue;
+          }
+          items.add(first);
+        } else {
+          items.addAll(carried);
+          carried.clear();
         }
-        continue;
-      }
-      if (first == null) {
-        if (draining) {
-          return;
+        waiting.drainTo(items, Math.max(0, MAX_BATCH - items.size()));
+        Map<Long, WorkerJob> starts = new LinkedHashMap<>();
+        List<WorkerOutcome> outcomes = new ArrayList<>();
+        for (Object item : items) {
+          if (item instanceof WorkerJob job) {
+            starts.put(job.id, job);
+          } else {
+            outcomes.add((WorkerOutcome) item);
+          }
         }
-        continue;
+        items.clear();
+        for (WorkerJob job : callbacks.startsAhead()) {
+          starts.put(job.id, job);
+        }
+        // one statement must not update a row twice: an outcome of a job whose start is in this batch (a held job
+        // released at shutdown while its start was requested) waits for the next one
+        if (!starts.isEmpty()) {
+          outcomes.removeIf(o -> starts.containsKey(o.job().id) && carried.add(o));
+        }
+        writeUntilDone(new ArrayList<>(starts.values()), outcomes);
       }
-      batch.add(first);
-      waiting.drainTo(batch, MAX_BATCH - 1);
-      writeUntilDone(batch);
-      batch.clear();
+    } finally {
+      refuseWhatIsLeft(carried);
     }
   }
 
-  private void writeUntilDone(List<WorkerOutcome> batch) {
+  /** The thread ends: nobody will write what is still waiting, so its waiters and owners are told. */
+  private void refuseWhatIsLeft(List<WorkerOutcome> carried) {
+    List<Object> left = new ArrayList<>(carried);
+    synchronized (this) {
+      stopped = true;
+      waiting.drainTo(left);
+    }
+    for (Object item : left) {
+      if (item instanceof WorkerJob job) {
+        callbacks.startWritten(job, false);
+      } else if (!abandoned) {
+        callbacks.notWritten((WorkerOutcome) item);
+      }
+    }
+  }
+
+  private void writeUntilDone(List<WorkerJob> starts, List<WorkerOutcome> outcomes) {
     long backoffMillis = 50;
     while (!abandoned) {
       try {
-        write(batch);
+        write(starts, outcomes);
         return;
       } catch (SQLException e) {
         if (isDataError(e)) {
-          writeOneByOne(batch);
+          if (!starts.isEmpty()) {
+            writeUntilDone(starts, List.of());
+          }
+          writeOneByOne(outcomes);
           return;
         }
         if (draining && System.nanoTime() - giveUpAtNanos > 0) {
-          log.error("could not record the outcome of {} job(s) before the shutdown deadline; they stay running"
-              + " until their leases expire and are then rescued: {}", batch.size(), e.getMessage());
+          log.error("could not record the outcome of {} job(s) and the start of {} before the shutdown deadline;"
+              + " they stay running until their leases expire and are then rescued: {}", outcomes.size(),
+              starts.size(), e.getMessage());
+          starts.forEach(job -> callbacks.startWritten(job, false));
+          outcomes.forEach(callbacks::notWritten);
           return;
         }
-        log.warn("recording the outcome of {} job(s) failed, retrying in {} ms: {}", batch.size(), backoffMillis,
-            e.getMessage());
+        log.warn("recording the outcome of {} job(s) and the start of {} failed, retrying in {} ms: {}",
+            outcomes.size(), starts.size(), backoffMillis, e.getMessage());
         try {
           Thread.sleep(backoffMillis);
         } catch (InterruptedException interrupted) {
@@ -136,16 +222,17 @@ final class WorkerFlusher {
   private void writeOneByOne(List<WorkerOutcome> batch) {
     for (WorkerOutcome outcome : batch) {
       try {
-        write(List.of(outcome));
+        write(List.of(), List.of(outcome));
       } catch (SQLException e) {
         WorkerOutcome plain = new WorkerOutcome(outcome.job(), outcome.kind(), null,
             WorkerErrors.clean("the outcome could not be stored as reported: " + e.getMessage(),
                 WorkerErrors.MAX_ERROR_CHARS), outcome.runAt(), null);
         try {
-          write(List.of(plain));
+          write(List.of(), List.of(plain));
         } catch (SQLException again) {
           log.error("could not record the outcome of job {}; it will be rescued after its lease expires: {}",
               outcome.job().id, again.getMessage());
+          callbacks.notWritten(outcome);
         }
       }
     }
@@ -156,7 +243,13 @@ final class WorkerFlusher {
     return state != null && (state.startsWith("22") || state.startsWith("23"));
   }
 
-  private void write(List<WorkerOutcome> batch) throws SQLException {
+  private void write(List<WorkerJob> starts, List<WorkerOutcome> batch) throws SQLException {
+    Long[] startIds = new Long[starts.size()];
+    Long[] startEpochs = new Long[starts.size()];
+    for (int i = 0; i < startIds.length; i++) {
+      startIds[i] = starts.get(i).id;
+      startEpochs[i] = starts.get(i).epoch;
+    }
     int n = batch.size();
     Long[] ids = new Long[n];
     Long[] epochs = new Long[n];
@@ -187,9 +280,11 @@ final class WorkerFlusher {
       if (!c.getAutoCommit()) {
         c.setAutoCommit(true);
       }
+      Set<Long> started = new HashSet<>();
       Set<Long> applied = new HashSet<>();
       try (PreparedStatement st = c.prepareStatement(sql)) {
-        Array[] arrays = {c.createArrayOf("int8", ids), c.createArrayOf("int8", epochs),
+        Array[] arrays = {c.createArrayOf("int8", startIds), c.createArrayOf("int8", startEpochs),
+            c.createArrayOf("int8", ids), c.createArrayOf("int8", epochs),
             c.createArrayOf("text", states), c.createArrayOf("int4", uncount), c.createArrayOf("int8", runAtMicros),
             c.createArrayOf("text", results), c.createArrayOf("text", errors), c.createArrayOf("float4", progress),
             c.createArrayOf("text", messages)};
@@ -198,12 +293,15 @@ final class WorkerFlusher {
         }
         try (ResultSet rs = st.executeQuery()) {
           while (rs.next()) {
-            applied.add(rs.getLong(1));
+            (rs.getBoolean(1) ? started : applied).add(rs.getLong(2));
           }
         }
       }
+      for (WorkerJob job : starts) {
+        callbacks.startWritten(job, started.contains(job.id));
+      }
       for (WorkerOutcome o : batch) {
-        callback.written(o, applied.contains(o.job().id));
+        callbacks.written(o, applied.contains(o.job().id));
       }
     } finally {
       rowWrites.unlock();

@@ -11,10 +11,23 @@ import org.jspecify.annotations.Nullable;
  * flags other threads set on it (cancellation from the heartbeat, timeout, release at shutdown). Interrupts of
  * the handler thread happen only under this object's lock and only while the handler runs, so a late timeout can
  * never interrupt the next job that thread runs.
+ *
+ * <p>Its start: a job the claim handed to an idle thread has its start recorded (its attempt counted) by the claim
+ * itself. A job held in the prefetch has not: before its handler may run, the outcome writer records the start
+ * (NONE, then REQUESTED while a statement carries it, then RECORDED, or REFUSED when the lease fence rejected it or
+ * the writer gave up). The handler thread waits for that, so a job whose handler may have run always has its
+ * attempt counted, and a rescue can tell the jobs a dead worker never started.
  */
 final class WorkerJob implements JobContext {
+  private static final int START_NONE = 0;
+  private static final int START_REQUESTED = 1;
+  private static final int START_RECORDED = 2;
+  private static final int START_REFUSED = 3;
+
   final long id;
   final @Nullable TenantId tenant;
+  /** The stored tenant_id when it is not a valid TenantId (a row written by hand): the job cannot run. */
+  final @Nullable String invalidTenant;
   final String type;
   final String queue;
   final int attempt;
@@ -32,6 +45,7 @@ final class WorkerJob implements JobContext {
   private volatile boolean leaseLost;
   private volatile long leaseDeadlineNanos;
 
+  private int start;
   private @Nullable Thread runner;
   private boolean handlerDone;
   private boolean timedOut;
@@ -43,10 +57,13 @@ final class WorkerJob implements JobContext {
   private boolean progressDirty;
   private volatile @Nullable Object result;
 
-  WorkerJob(long id, @Nullable TenantId tenant, String type, String queue, int attempt, int maxAttempts, long epoch,
-      long leaseMillis, @Nullable Long timeoutMillis, String payloadJson, boolean cancelRequested, long claimedNanos) {
+  WorkerJob(long id, @Nullable TenantId tenant, @Nullable String invalidTenant, String type, String queue, int attempt,
+      int maxAttempts, long epoch, long leaseMillis, @Nullable Long timeoutMillis, String payloadJson,
+      boolean cancelRequested, boolean startRecorded, long claimedNanos) {
+    this.start = startRecorded ? START_RECORDED : START_NONE;
     this.id = id;
     this.tenant = tenant;
+    this.invalidTenant = invalidTenant;
     this.type = type;
     this.queue = queue;
     this.attempt = attempt;
@@ -160,6 +177,42 @@ final class WorkerJob implements JobContext {
 
   synchronized boolean progressDirty() {
     return progressDirty;
+  }
+
+  /** True once the start is recorded in the row (by the claim, or by the outcome writer). */
+  synchronized boolean startRecorded() {
+    return start == START_RECORDED;
+  }
+
+  /** True if no statement carries or carried this job's start yet; such a job may be picked to be marked ahead. */
+  synchronized boolean startUnrequested() {
+    return start == START_NONE;
+  }
+
+  /**
+   * Claims the recording of the start for the caller: true (and REQUESTED) if nobody asked for it yet, so the
+   * caller must hand the job to the outcome writer; false if it is asked for or settled already.
+   */
+  synchronized boolean requestStart() {
+    if (start != START_NONE) {
+      return false;
+    }
+    start = START_REQUESTED;
+    return true;
+  }
+
+  /** The writer's answer: the start is recorded, or it is not (lease lost, or the writer gave up). */
+  synchronized void startWritten(boolean recorded) {
+    start = recorded ? START_RECORDED : START_REFUSED;
+    notifyAll();
+  }
+
+  /** Waits while the start is being recorded; true if it is recorded (the handler may run). */
+  synchronized boolean awaitStart() throws InterruptedException {
+    while (start == START_REQUESTED) {
+      wait();
+    }
+    return start == START_RECORDED;
   }
 
   synchronized void handlerStarted(Thread thread) {

@@ -21,8 +21,27 @@ final class WorkerQueue {
   final int tenantCap;
   /** Runs the handlers; its queue orders the claimed jobs waiting for a thread by turn (see {@link #turn}). */
   final ThreadPoolExecutor pool;
-  /** Slots in use: handlers running, or claimed and waiting in the pool's queue. */
+  /**
+   * Slots in use: every job this worker holds for the queue, from its claim until its outcome is written (running,
+   * waiting for a handler thread, or finished with its outcome not written yet). Counting unwritten outcomes is what
+   * bounds the outcome writer's backlog: a writer that falls behind (or cannot write) stops the claims, instead of
+   * letting handlers run job after job whose outcome exists only in memory (and whose work a crash would repeat).
+   */
   final AtomicInteger busy = new AtomicInteger();
+  /**
+   * Jobs handed to the pool whose handler has not finished: running, or waiting for a thread. Tells whether the
+   * handlers are busy or idle, which the unwritten outcomes in {@link #busy} must not blur.
+   */
+  final AtomicInteger working = new AtomicInteger();
+  /** Handlers started since the outcome writer's last statement: how many held jobs to record as started ahead. */
+  final AtomicInteger startedSinceWrite = new AtomicInteger();
+  /** Handlers started since the last claim: the next claim records the start of twice as many of its jobs. */
+  final AtomicInteger startedSinceClaim = new AtomicInteger();
+  /**
+   * Handlers started during the outcome writer's last statement: set by the writer, taken (reset) by the next claim,
+   * so a writer that stopped writing (nothing finishes) leaves no stale figure behind.
+   */
+  final AtomicInteger startedPerWrite = new AtomicInteger();
   /** A NOTIFY for this queue arrived (or the listener reconnected) since the last claim. */
   final AtomicBoolean notified = new AtomicBoolean(true);
   /** Claim again once this many slots are free after a claim that found jobs. */
@@ -63,13 +82,53 @@ final class WorkerQueue {
         new PriorityBlockingQueue<>(), threads);
   }
 
+  /**
+   * Slots a claim may fill now. The jobs waiting for or running in a handler stay within concurrency + prefetch,
+   * as ever; and every job held, unwritten outcomes included, within that plus {@link #outcomeAllowance()}. So the
+   * outcomes that wait for the writer's next statement (its usual backlog) do not shrink the claims, while a writer
+   * that falls further behind, or cannot write at all, stops them.
+   */
   int free() {
-    return concurrency + prefetch - busy.get();
+    return Math.min(freeForHandlers(), freeOverall());
+  }
+
+  /**
+   * True if the unwritten outcomes are what limits the claims now (or equally), so that a written outcome can free a
+   * slot and the dispatcher is worth waking; usually the handlers' slots are the tighter limit.
+   */
+  boolean outcomesLimitClaims() {
+    return freeOverall() <= freeForHandlers();
+  }
+
+  private int freeForHandlers() {
+    return concurrency + prefetch - working.get();
+  }
+
+  private int freeOverall() {
+    return concurrency + prefetch + outcomeAllowance() - busy.get();
+  }
+
+  /**
+   * How many unwritten outcomes a queue may have before they take slots from the claims: twice the jobs it holds
+   * for its handlers, and never more than one full statement of the outcome writer, which writes best in large
+   * statements but is behind once more than one waits.
+   */
+  int outcomeAllowance() {
+    return Math.min(WorkerFlusher.MAX_BATCH, 2 * (concurrency + prefetch));
   }
 
   /** The request of the next claim: the current claim size, within the free slots. */
   int request() {
     return Math.min(free(), batch);
+  }
+
+  /**
+   * How many of a claim's jobs go straight to idle threads: the threads neither running nor about to take a job
+   * that waits. An estimate taken before the claim; the claim records their start itself (and that of as many jobs
+   * again as {@link #startedSinceClaim} suggests the busy threads will take soon).
+   */
+  int idleThreads() {
+    return Math.max(0, concurrency - working.get());
   }
 
   /**

@@ -10,7 +10,7 @@ final class WorkerSql {
   final WorkerStatement claim;
   final WorkerStatement claimCapped;
   final String heartbeat;
-  final String finish;
+  final String write;
   final String rescue;
   final String depth;
   final String cancelled;
@@ -39,11 +39,28 @@ final class WorkerSql {
         + " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'"
         + " RETURNING j.id, j.cancel_requested";
 
-    // Outcomes of many jobs in one statement, fenced by the lease epoch: a worker that lost its lease (and so its
-    // epoch) updates nothing. uncount = 1 takes back the attempt of a job released at shutdown.
-    this.finish = "UPDATE " + jobs + " AS j SET"
+    // The outcome writer's statement, two updates of disjoint rows in one round trip:
+    // - started: records that held jobs (claimed while no handler thread was free) are about to start: their
+    //   attempt counts from here on. Parameters: ids, epochs. Only the claim's epoch matches, so a job rescued or
+    //   re-claimed meanwhile is not marked (its absence from the answer means: do not run it). A row already marked
+    //   (the statement is retried after an unknown commit) matches again without counting twice.
+    // - finished: outcomes of many jobs, fenced by the lease epoch: a worker that lost its lease (and so its
+    //   epoch) updates nothing. uncount = 1 (a job released at shutdown) takes back the attempt if it was counted,
+    //   that is unless the job never started (unstarted_epoch = lease_epoch).
+    // Answers (true, id) per job marked started and (false, id) per outcome applied.
+    this.write = "WITH started AS ("
+        + " UPDATE " + jobs + " AS j SET"
+        + " attempts = j.attempts + CASE WHEN j.unstarted_epoch = s.epoch THEN 1 ELSE 0 END,"
+        + " unstarted_epoch = NULL"
+        + " FROM unnest(?::bigint[], ?::bigint[]) AS s(id, epoch)"
+        + " WHERE j.id = s.id AND j.lease_epoch = s.epoch AND j.state = 'running'"
+        + " AND (j.unstarted_epoch = s.epoch OR j.unstarted_epoch IS NULL)"
+        + " RETURNING j.id),"
+        + " finished AS ("
+        + " UPDATE " + jobs + " AS j SET"
         + " state = u.state,"
-        + " attempts = j.attempts - u.uncount,"
+        + " attempts = j.attempts"
+        + " - CASE WHEN u.uncount = 1 AND j.unstarted_epoch IS DISTINCT FROM j.lease_epoch THEN 1 ELSE 0 END,"
         + " run_at = coalesce(timestamptz 'epoch' + u.run_at_us * interval '1 microsecond', j.run_at),"
         + " result = CASE WHEN u.state = 'completed' THEN u.result::jsonb ELSE j.result END,"
         + " last_error = coalesce(u.error, j.last_error),"
@@ -56,25 +73,34 @@ final class WorkerSql {
         + " ?::real[], ?::text[])"
         + " AS u(id, epoch, state, uncount, run_at_us, result, error, progress, message)"
         + " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'"
-        + " RETURNING j.id";
+        + " RETURNING j.id)"
+        + " SELECT true, id FROM started UNION ALL SELECT false, id FROM finished";
 
     // Jobs whose lease ran out on the database clock go back to pending (or dead when their attempts are used up,
-    // or cancelled when a cancel was requested). SKIP LOCKED: rescuers never wait for each other or for a worker
-    // that is finishing the job right now; that worker's fenced update then wins or loses cleanly.
+    // or cancelled when a cancel was requested). A job the dead worker held but never started (unstarted_epoch =
+    // lease_epoch) used no attempt: it goes back to pending whatever its count. Whether the worker died before or
+    // after recording a start, the row is right: the start is recorded before the handler runs, so a handler that
+    // may have run always counts. SKIP LOCKED: rescuers never wait for each other or for a worker that is
+    // finishing the job right now; that worker's fenced update then wins or loses cleanly.
+    String started = "j.unstarted_epoch IS DISTINCT FROM j.lease_epoch";
+    String worker = "coalesce(e.worker_id, 'unknown')";
     this.rescue = "WITH expired AS ("
         + " SELECT id, worker_id FROM " + jobs
         + " WHERE state = 'running' AND lease_expires_at < now()"
         + " ORDER BY lease_expires_at LIMIT ? FOR UPDATE SKIP LOCKED)"
         + " UPDATE " + jobs + " AS j SET"
         + " state = CASE WHEN j.cancel_requested THEN 'cancelled'"
-        + " WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'pending' END,"
-        + " finished_at = CASE WHEN j.cancel_requested OR j.attempts >= j.max_attempts THEN now() END,"
+        + " WHEN " + started + " AND j.attempts >= j.max_attempts THEN 'dead' ELSE 'pending' END,"
+        + " finished_at = CASE WHEN j.cancel_requested OR (" + started + " AND j.attempts >= j.max_attempts)"
+        + " THEN now() END,"
         + " lease_expires_at = NULL,"
         + " worker_id = NULL,"
-        + " last_error = 'lease expired (worker ' || coalesce(e.worker_id, 'unknown') || ' presumed dead) during"
-        + " attempt ' || j.attempts"
+        + " last_error = CASE WHEN " + started
+        + " THEN 'lease expired (worker ' || " + worker + " || ' presumed dead) during attempt ' || j.attempts"
+        + " ELSE 'lease expired (worker ' || " + worker + " || ' presumed dead) before attempt ' || (j.attempts + 1)"
+        + " || ' started; it was not counted' END"
         + " FROM expired AS e WHERE j.id = e.id"
-        + " RETURNING j.id, j.queue, j.type, j.state, e.worker_id";
+        + " RETURNING j.id, j.queue, j.type, j.state, e.worker_id, " + started;
 
     // between heartbeats: a read-only look for cancel requests, so a cancel reaches a running job within a tick
     this.cancelled = "SELECT id FROM " + jobs + " WHERE id = ANY (?) AND cancel_requested AND state = 'running'";
@@ -97,8 +123,10 @@ final class WorkerSql {
    *       candidate set stays about twice the request);
    *   <li>with a tenant cap: drop the ranks that would take a tenant's running count past the cap;
    *   <li>round robin: order the candidates by (rank, walk position) and keep {request};
-   *   <li>mark those rows running with a new lease epoch and a lease on the database clock; the candidates not
-   *       kept are unlocked when the statement commits.
+   *   <li>mark those rows running with a new lease epoch and a lease on the database clock; the first {start} of
+   *       them in that order go straight to idle handler threads, so their attempt counts now; the others wait in
+   *       the worker's prefetch and get unstarted_epoch instead (their start is recorded later, before they run);
+   *       the candidates not kept are unlocked when the statement commits.
    * </ol>
    * The last output row is not a job: it carries the last tenant of the walk and the window's size, so the worker
    * can move its cursor past a window that had nothing to run.
@@ -181,20 +209,25 @@ final class WorkerSql {
         + (capped ? " AND c.rn <= {cap} - coalesce((SELECT n FROM busy WHERE tenant_id IS NULL), 0)" : "")
         + " ),"
         // the candidates are locked already; those not picked are let go when the statement commits
-        + " picked AS (SELECT id, ord, rn FROM candidates ORDER BY rn, ord LIMIT {request}),"
+        // pos: the order in which the worker hands the jobs to its threads when they are idle (rank, then walk
+        // position), so the first {start} are those that start at once
+        + " picked AS (SELECT id, ord, rn, row_number() OVER (ORDER BY rn, ord) AS pos FROM candidates"
+        + "  ORDER BY rn, ord LIMIT {request}),"
         + " claimed AS ("
-        + "  UPDATE " + jobs + " AS j SET state = 'running', attempts = j.attempts + 1,"
+        + "  UPDATE " + jobs + " AS j SET state = 'running',"
+        + "   attempts = j.attempts + CASE WHEN l.pos <= {start} THEN 1 ELSE 0 END,"
+        + "   unstarted_epoch = CASE WHEN l.pos <= {start} THEN NULL ELSE j.lease_epoch + 1 END,"
         + "   lease_epoch = j.lease_epoch + 1, lease_expires_at = now() + h.lease_ms * interval '1 millisecond',"
         + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL"
         + "  FROM picked AS l, handled AS h"
         + "  WHERE j.id = l.id AND h.type = j.type"
         + "  RETURNING j.id, j.tenant_id, j.type, j.payload, j.attempts, j.max_attempts, j.lease_epoch,"
-        + "   j.timeout_ms, j.cancel_requested, h.lease_ms, l.ord, l.rn)"
+        + "   j.timeout_ms, j.cancel_requested, h.lease_ms, l.ord, l.rn, j.unstarted_epoch IS NULL AS started)"
         + " SELECT true AS is_job, id, tenant_id, type, payload::text, attempts, max_attempts, lease_epoch,"
-        + "  timeout_ms, cancel_requested, lease_ms, ord, rn FROM claimed"
+        + "  timeout_ms, cancel_requested, lease_ms, ord, rn, started FROM claimed"
         + " UNION ALL"
         + " SELECT false, NULL, t.tenant_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.ord,"
-        + "  (SELECT count(*) FROM turns)"
+        + "  (SELECT count(*) FROM turns), NULL"
         + " FROM (SELECT tenant_id, ord FROM turns ORDER BY ord DESC LIMIT 1) AS t";
   }
 }

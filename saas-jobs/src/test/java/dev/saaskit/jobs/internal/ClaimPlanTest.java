@@ -75,6 +75,7 @@ class ClaimPlanTest {
     values.put("cursor", cursor);
     values.put("window", 64);
     values.put("request", request);
+    values.put("start", 0);
     values.put("clock_now", Instant.now().atOffset(ZoneOffset.UTC));
     values.put("types", c.createArrayOf("text", new String[] {"work"}));
     values.put("leases", c.createArrayOf("int8", new Long[] {30_000L}));

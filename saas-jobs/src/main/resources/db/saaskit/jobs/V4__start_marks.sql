@@ -1,0 +1,17 @@
+-- saas-jobs schema, version 4: a claimed job that waits in a worker's prefetch is told apart from one whose
+-- handler started. Placeholders: ${schema} (see V1).
+--
+-- A worker claims more jobs than it has free handler threads (its prefetch), so the next claim's round trip
+-- overlaps with work. Until version 4 every claimed job was charged an attempt at the claim, and a worker that died
+-- left its prefetched jobs charged for attempts that never started (with max_attempts 1 they ended dead).
+--
+-- unstarted_epoch: the lease_epoch of a claim whose handler has not started yet, NULL otherwise. A claim counts
+-- the attempt at once for the jobs it hands straight to idle handler threads; for the others it sets
+-- unstarted_epoch instead, and the worker records their start (attempts + 1, unstarted_epoch NULL) in its batched
+-- outcome statement before their handler runs. A job is unstarted exactly
+-- when unstarted_epoch = lease_epoch: every claim bumps lease_epoch, so a value left behind by an earlier claim
+-- (rescue and release do not clear it) never matches again, and rows claimed by a worker of an earlier version
+-- (which never sets it, and charged the attempt at the claim) count as started, which is what they are.
+-- Rescue and release take back nothing from an unstarted job, and rescue never ends it dead.
+-- A plain nullable column with no default: adding it rewrites nothing, and no index needs it.
+ALTER TABLE ${schema}.jobs ADD COLUMN unstarted_epoch bigint;
