@@ -36,7 +36,7 @@ final class QueueFixtures {
 
   static <T> T as(TenantId tenant, Callable<T> body) {
     try {
-      return TenantContext.call(tenant, body);
+      return TenantContext.call(tenant, body::call);
     } catch (RuntimeException e) {
       throw e;
     } catch (Exception e) {

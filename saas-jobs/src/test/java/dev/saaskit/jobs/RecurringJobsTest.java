@@ -397,6 +397,33 @@ class RecurringJobsTest {
   }
 
   @Test
+  void aDefinitionWhoseTenantIdWasEditedIntoAnInvalidOneStopsFiringAndTheOthersGoOn(TestDatabase db)
+      throws SQLException {
+    JobsSchema schema = schema(db, "badtenant");
+    MutableClock clock = MutableClock.at(t("00:00:10"));
+    RecurringJobs node = node(schema, clock,
+        RecurringJob.builder("report:acme", "* * * * *",
+            JobRequest.builder("cron.bad", Map.of("r", "x")).tenant(TenantId.of("acme")).build()).build(),
+        RecurringJob.builder("report:globex", "* * * * *",
+            JobRequest.builder("cron.good", Map.of("r", "x")).tenant(TenantId.of("globex")).build()).build());
+    try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("UPDATE " + schema.schema() + ".recurring_jobs SET tenant_id = ' acme' WHERE name = 'report:acme'");
+    }
+    clock.set(t("00:01:01"));
+    assertThat(node.tick()).isEqualTo(1);
+    clock.set(t("00:02:01"));
+    assertThat(node.tick()).isEqualTo(1);
+    assertThat(runAts(db, schema, "report:globex")).containsExactly(t("00:01:00"), t("00:02:00"));
+    assertThat(runAts(db, schema, "report:acme")).isEmpty();
+    try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT next_fire_at FROM " + schema.schema()
+            + ".recurring_jobs WHERE name = 'report:acme'")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getObject(1)).as("parked until registered again").isNull();
+    }
+  }
+
+  @Test
   void onlyTheWorkerRoleReadsDefinitions(TestDatabase db) throws SQLException {
     JobsSchema schema = schema(db, "rls");
     MutableClock clock = MutableClock.at(t("00:00:10"));

@@ -3,6 +3,7 @@ package dev.saaskit.jobs.internal;
 import dev.saaskit.core.internal.SqlNames;
 import dev.saaskit.jobs.CronSyntax;
 import dev.saaskit.jobs.MisfirePolicy;
+import dev.saaskit.core.TenantId;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -137,6 +138,10 @@ public final class RecurringStore {
   private static RecurringDefinition read(ResultSet rs) throws SQLException {
     CronSyntax syntax = CronSyntax.valueOf(rs.getString(3).toUpperCase(Locale.ROOT));
     CronSchedule schedule = CronSchedule.parse(syntax, rs.getString(2), ZoneId.of(rs.getString(4)));
+    String tenant = rs.getString(5);
+    if (tenant != null) {
+      TenantId.of(tenant); // a tenant id edited by hand into an invalid one makes the row unreadable, not a failing tick
+    }
     long timeoutMs = rs.getLong(11);
     Duration timeout = rs.wasNull() ? null : Duration.ofMillis(timeoutMs);
     return new RecurringDefinition(rs.getString(1), schedule, rs.getString(5), rs.getString(6), rs.getString(7),

@@ -719,20 +719,10 @@ public final class WorkerEngine {
   private static @Nullable Object inTenant(@Nullable TenantId tenant, Callable<@Nullable Object> body)
       throws Exception {
     if (tenant != null) {
-      return TenantContext.call(tenant, body);
+      return TenantContext.call(tenant, body::call);
     }
     Object[] result = new Object[1];
-    Exception[] failure = new Exception[1];
-    TenantContext.runWithoutTenant(() -> {
-      try {
-        result[0] = body.call();
-      } catch (Exception e) {
-        failure[0] = e;
-      }
-    });
-    if (failure[0] != null) {
-      throw failure[0];
-    }
+    TenantContext.runWithoutTenant(() -> result[0] = body.call());
     return result[0];
   }
 
