@@ -37,18 +37,6 @@ final class Fixtures {
     TenantContext.run(tenant, body::run);
   }
 
-  /** Waits for {@code condition} at most 10 s, polling; fails the test if it never holds. */
-  static void await(String what, BooleanSupplier condition) {
-    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what);
-      }
-      Thread.onSpinWait();
-      Thread.yield();
-    }
-  }
-
   /** A random source that returns the given doubles in turn, then repeats the last one. */
   static final class ScriptedRandom implements RandomGenerator {
     private final double[] values;

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.cache.internal.DefaultSaasCache;
 import dev.saaskit.core.TenantContext;
+import dev.saaskit.testing.Await;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -162,7 +163,7 @@ class InvalidationRaceTest {
     cache.invalidateTag("plan:k");
     // tags are known only when the load returns, so this get joins the load, sees it discarded, and loads again
     Future<String> second = pool.submit(() -> as(ACME, () -> cache.getWith("k", this::blockingLoad)));
-    Fixtures.await("the second get to miss", () -> cache.stats().misses() == 2);
+    Await.until("the second get to miss", () -> cache.stats().misses() == 2);
     release.countDown();
     assertThat(first.get(10, TimeUnit.SECONDS)).isEqualTo("v1");
     assertThat(second.get(10, TimeUnit.SECONDS)).isEqualTo("v2");

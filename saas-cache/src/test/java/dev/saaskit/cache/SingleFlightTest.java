@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.saaskit.cache.internal.DefaultSaasCache;
 import dev.saaskit.core.TenantContext;
+import dev.saaskit.testing.Await;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,7 +45,7 @@ class SingleFlightTest {
         }
       });
       // every thread has missed (and joined the one load) before the loader may return
-      Fixtures.await("100 misses", () -> c.stats().misses() == THREADS);
+      Await.until("100 misses", () -> c.stats().misses() == THREADS);
       release.countDown();
       for (Future<String> result : results) {
         assertThat(result.get(10, TimeUnit.SECONDS)).isEqualTo("value");
@@ -97,7 +98,7 @@ class SingleFlightTest {
           })));
         }
       });
-      Fixtures.await("10 misses", () -> c.stats().misses() == 10);
+      Await.until("10 misses", () -> c.stats().misses() == 10);
       release.countDown();
       for (Future<String> result : results) {
         assertThatThrownBy(() -> result.get(10, TimeUnit.SECONDS))

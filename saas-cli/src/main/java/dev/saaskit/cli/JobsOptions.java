@@ -1,5 +1,6 @@
 package dev.saaskit.cli;
 
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.jobs.JobAdmin;
 import dev.saaskit.jobs.JobsSchema;
 import java.sql.Connection;
@@ -52,7 +53,7 @@ final class JobsOptions {
           "--connect-timeout must be >= 1 but was " + connectTimeoutSeconds);
     }
     try {
-      return JobsSchema.of(schema, JobsSchema.DEFAULT_TENANT_SETTING);
+      return JobsSchema.of(schema, TenantSetting.DEFAULT);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), "invalid --schema: " + e.getMessage(), e);
     }

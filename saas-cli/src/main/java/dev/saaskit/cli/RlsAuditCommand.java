@@ -1,6 +1,7 @@
 package dev.saaskit.cli;
 
 import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.audit.AuditReport;
 import dev.saaskit.tenancy.audit.Baseline;
 import dev.saaskit.tenancy.audit.RlsAudit;
@@ -213,7 +214,7 @@ final class RlsAuditCommand implements Callable<Integer> {
     }
     String name = setting;
     if (name != null) {
-      Options.checked(spec, "--setting", () -> builder.settingName(name));
+      Options.checked(spec, "--setting", () -> builder.tenantSetting(TenantSetting.of(name)));
     }
     if (loaded != null) {
       builder.baseline(loaded);

@@ -293,12 +293,12 @@ public final class JobQueue {
   private <T> T runOn(Connection c, boolean severalStatements, boolean callers, Work<T> work) throws SQLException {
     boolean autoCommit = c.getAutoCommit();
     if (!autoCommit && callers) {
-      QueueSession session = new QueueSession(c, schema.tenantSetting(), true);
+      QueueSession session = new QueueSession(c, schema.tenantSetting().name(), true);
       T result = work.run(session);
       session.restore();
       return result;
     }
-    QueueSession session = new QueueSession(c, schema.tenantSetting(), false);
+    QueueSession session = new QueueSession(c, schema.tenantSetting().name(), false);
     if (!severalStatements && QueueSession.pipelinesInImplicitTransaction(c)) {
       return work.run(session);
     }

@@ -1,6 +1,7 @@
 package dev.saaskit.jobs;
 
 import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.core.internal.SchemaMigrations;
 import dev.saaskit.core.internal.SqlNames;
 import java.sql.Connection;
@@ -39,30 +40,28 @@ import javax.sql.DataSource;
 public final class JobsSchema {
   /** The schema name used unless configured otherwise. */
   public static final String DEFAULT_SCHEMA = "saaskit_jobs";
-  /** The tenant setting used unless configured otherwise. */
-  public static final String DEFAULT_TENANT_SETTING = "app.tenant_id";
 
   private final String schema;
-  private final String tenantSetting;
+  private final TenantSetting tenantSetting;
 
-  private JobsSchema(String schema, String tenantSetting) {
+  private JobsSchema(String schema, TenantSetting tenantSetting) {
     this.schema = SqlNames.requireIdentifier("schema", schema);
-    this.tenantSetting = SqlNames.requireSettingName(tenantSetting);
+    this.tenantSetting = tenantSetting;
   }
 
-  /** Schema {@value #DEFAULT_SCHEMA}, tenant setting {@value #DEFAULT_TENANT_SETTING}. */
+  /** Schema {@value #DEFAULT_SCHEMA}, tenant setting {@link TenantSetting#DEFAULT}. */
   public static JobsSchema defaults() {
-    return new JobsSchema(DEFAULT_SCHEMA, DEFAULT_TENANT_SETTING);
+    return new JobsSchema(DEFAULT_SCHEMA, TenantSetting.DEFAULT);
   }
 
   /**
    * A schema with custom names.
    *
    * @param schema the PostgreSQL schema holding the job tables (created if missing)
-   * @param tenantSetting the custom setting that carries the current tenant, as used by saas-tenancy
-   * @throws IllegalArgumentException if a name is malformed
+   * @param tenantSetting the setting that carries the current tenant, as used by saas-tenancy
+   * @throws IllegalArgumentException if the schema name is malformed
    */
-  public static JobsSchema of(String schema, String tenantSetting) {
+  public static JobsSchema of(String schema, TenantSetting tenantSetting) {
     return new JobsSchema(Objects.requireNonNull(schema, "schema"), Objects.requireNonNull(tenantSetting, "tenantSetting"));
   }
 
@@ -71,8 +70,8 @@ public final class JobsSchema {
     return schema;
   }
 
-  /** The custom setting that carries the current tenant. */
-  public String tenantSetting() {
+  /** The setting that carries the current tenant. */
+  public TenantSetting tenantSetting() {
     return tenantSetting;
   }
 
@@ -133,7 +132,7 @@ public final class JobsSchema {
 
   private SchemaMigrations migrations() {
     return new SchemaMigrations(JobsSchema.class, "db/saaskit/jobs", schema,
-        Map.of("tenant_setting", tenantSetting));
+        Map.of("tenant_setting", tenantSetting.name()));
   }
 
   private void execute(Connection c, String... statements) {

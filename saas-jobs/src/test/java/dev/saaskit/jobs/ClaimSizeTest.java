@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -39,7 +40,7 @@ class ClaimSizeTest {
               done.incrementAndGet();
               return null;
             }).build().start()) {
-      WorkerTestKit.await("5,000 jobs ran", WAIT, () -> done.get() >= 5_000);
+      Await.until("5,000 jobs ran", WAIT, () -> done.get() >= 5_000);
       double claimed = registry.counter("saaskit.jobs.claimed", "queue", "fast").count();
       long claims = registry.find("saaskit.jobs.claim").tag("queue", "fast").timer().count();
       System.out.printf("no-op jobs, batchSize 8 (max 64): %.0f jobs in %d claims%n", claimed, claims);
@@ -62,7 +63,7 @@ class ClaimSizeTest {
               done.incrementAndGet();
               return null;
             }).build().start()) {
-      WorkerTestKit.await("20 jobs ran", WAIT, () -> done.get() >= 20);
+      Await.until("20 jobs ran", WAIT, () -> done.get() >= 20);
     }
     // one claim = one transaction = one started_at; the handlers never ran dry (the prefetch holds 200 ms of work,
     // far more than a claim takes), so no claim grew past 4

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -97,21 +98,21 @@ class CrashRecoveryTest {
       }
       nodes.forEach(JobWorker::start);
 
-      WorkerTestKit.await("a quarter of the jobs ran", Duration.ofSeconds(120), () -> executed.sum() >= total / 4);
+      Await.until("a quarter of the jobs ran", Duration.ofSeconds(120), () -> executed.sum() >= total / 4);
       victimStalls.set(true);
-      WorkerTestKit.await("the victim holds 8 running jobs", Duration.ofSeconds(60), () -> victimStalled.get() >= 8);
+      Await.until("the victim holds 8 running jobs", Duration.ofSeconds(60), () -> victimStalled.get() >= 8);
       nodes.get(1).crashForTesting();
       long terminated = kit.count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
           + " WHERE application_name = 'crash-node-1'");
       assertThat(terminated).isPositive();
       // pg_terminate_backend only signals: a statement of the victim already running (an outcome batch) may still
       // commit, so the victim's holdings are read once its backends are gone
-      WorkerTestKit.await("the victim's sessions ended", Duration.ofSeconds(30), () -> kit.count(
+      Await.until("the victim's sessions ended", Duration.ofSeconds(30), () -> kit.count(
           "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'crash-node-1'") == 0);
       List<Long> held = ids("SELECT id FROM saaskit_jobs.jobs WHERE state = 'running' AND worker_id = 'node-1'");
       assertThat(held).hasSizeGreaterThanOrEqualTo(8);
 
-      WorkerTestKit.await("every job completed", Duration.ofSeconds(150), () -> kit.count(
+      Await.until("every job completed", Duration.ofSeconds(150), () -> kit.count(
           "SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'crash' AND state = 'completed'") == total);
 
       assertThat(kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'crash'")).isEqualTo(total);
@@ -208,7 +209,7 @@ class CrashRecoveryTest {
       }
 
       zombieResumes.countDown(); // the zombie wakes up and reports its outcomes
-      WorkerTestKit.await("both zombie outcomes are rejected", Duration.ofSeconds(30), () -> zombieMeters
+      Await.until("both zombie outcomes are rejected", Duration.ofSeconds(30), () -> zombieMeters
           .find("saaskit.jobs.zombie.rejected").counters().stream().mapToDouble(c -> c.count()).sum() == 2);
       for (long id : new long[] {completes, fails}) {
         assertThat(kit.row(id)).isEqualTo(before.get(id));

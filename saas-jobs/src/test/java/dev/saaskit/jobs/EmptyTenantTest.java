@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -140,7 +141,7 @@ class EmptyTenantTest {
           ran.add(ctx.id().value());
           return null;
         }).build().start()) {
-      WorkerTestKit.await("both jobs finished", Duration.ofSeconds(30), () -> QueueFixtures.count(db,
+      Await.until("both jobs finished", Duration.ofSeconds(30), () -> QueueFixtures.count(db,
           "queue = 'bad-tenant' AND state IN ('completed', 'dead')") == 2);
     }
     assertThat(ran).containsExactly(good);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.SQLException;
@@ -50,13 +51,13 @@ class FairClaimTest {
             }).build().start()) {
       kit.insertMany("tenant-a", "fair", "work", 10_000);
       // let the worker settle into A's backlog (its claims have grown to their largest by then) before B arrives
-      WorkerTestKit.await("1,000 of A's jobs ran", WAIT, () -> completions.size() >= 1_000);
+      Await.until("1,000 of A's jobs ran", WAIT, () -> completions.size() >= 1_000);
       kit.insertMany("tenant-b", "fair", "work", 10);
       // counted from B's commit on: jobs A ran while B's insert was still in flight do not count against the claim
       int committed = completions.size();
       // a claim whose transaction started after this instant saw B's jobs (its snapshot is younger still)
       long committedAtMicros = kit.count("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint");
-      WorkerTestKit.await("B's 10 jobs ran", WAIT,
+      Await.until("B's 10 jobs ran", WAIT,
           () -> kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE tenant_id = 'tenant-b'"
               + " AND state = 'completed'") == 10);
       List<String> all;
@@ -112,13 +113,13 @@ class FairClaimTest {
               return null;
             }).build().start()) {
       // one running + 19 held: the worker has one free slot left
-      WorkerTestKit.await("A's 20 jobs claimed", WAIT, () -> kit.count("SELECT count(*) FROM saaskit_jobs.jobs"
+      Await.until("A's 20 jobs claimed", WAIT, () -> kit.count("SELECT count(*) FROM saaskit_jobs.jobs"
           + " WHERE queue = 'held' AND state = 'running'") == 20);
       kit.insertMany("held-b", "held", "work", 1);
-      WorkerTestKit.await("B's job claimed into the last slot", WAIT, () -> kit.count("SELECT count(*) FROM"
+      Await.until("B's job claimed into the last slot", WAIT, () -> kit.count("SELECT count(*) FROM"
           + " saaskit_jobs.jobs WHERE tenant_id = 'held-b' AND state = 'running'") == 1);
       release.countDown();
-      WorkerTestKit.await("all 21 jobs ran", WAIT, () -> order.size() == 21);
+      Await.until("all 21 jobs ran", WAIT, () -> order.size() == 21);
     }
     // first come first served would run it 21st; by turn it comes right after A's first held job
     assertThat(order.indexOf("held-b")).isBetween(1, 2);
@@ -159,7 +160,7 @@ class FairClaimTest {
       releaseA.countDown();
       kit.awaitState(c, "running", WAIT);
       releaseB.countDown();
-      WorkerTestKit.await("all four ran", WAIT, () -> order.size() == 4);
+      Await.until("all four ran", WAIT, () -> order.size() == 4);
     }
     assertThat(order).containsExactly("tie-a", "tie-b", "<system>", "tie-c");
   }
@@ -175,7 +176,7 @@ class FairClaimTest {
               completions.add(tenantOf(ctx));
               return null;
             }).build().start()) {
-      WorkerTestKit.await("60 jobs ran", WAIT, () -> completions.size() >= 60);
+      Await.until("60 jobs ran", WAIT, () -> completions.size() >= 60);
     }
     List<String> first60;
     synchronized (completions) {
@@ -199,7 +200,7 @@ class FairClaimTest {
               order.add(tenantOf(ctx));
               return null;
             }).build().start()) {
-      WorkerTestKit.await("201 jobs ran", WAIT, () -> order.size() >= 201);
+      Await.until("201 jobs ran", WAIT, () -> order.size() >= 201);
       Set<String> firstTurn;
       synchronized (order) {
         firstTurn = new HashSet<>(order.subList(0, 201));
@@ -258,7 +259,7 @@ class FairClaimTest {
         }
         workers.add(builder.build().start());
       }
-      WorkerTestKit.await("all 180 jobs completed", WAIT, () -> kit.count("SELECT count(*) FROM saaskit_jobs.jobs"
+      Await.until("all 180 jobs completed", WAIT, () -> kit.count("SELECT count(*) FROM saaskit_jobs.jobs"
           + " WHERE queue = 'capped' AND state = 'completed'") == 180);
     } finally {
       workers.forEach(JobWorker::close);

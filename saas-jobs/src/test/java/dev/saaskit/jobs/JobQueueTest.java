@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
@@ -235,7 +236,7 @@ class JobQueueTest {
 
   @Test
   void missingSchemaSaysToMigrate() {
-    JobQueue elsewhere = JobQueue.builder(db.appDataSource()).schema(JobsSchema.of("nowhere", "app.tenant_id"))
+    JobQueue elsewhere = JobQueue.builder(db.appDataSource()).schema(JobsSchema.of("nowhere", TenantSetting.DEFAULT))
         .build();
     assertThatThrownBy(() -> as(ACME, () -> elsewhere.enqueue(JobRequest.builder("t", 1).build())))
         .isInstanceOf(SaasException.class).hasMessageContaining("JobsSchema");

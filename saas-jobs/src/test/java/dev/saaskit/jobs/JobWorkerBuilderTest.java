@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantSetting;
 import java.io.PrintWriter;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -106,7 +107,7 @@ class JobWorkerBuilderTest {
         .isThrownBy(() -> JobWorker.HandlerOptions.defaults().withTimeout(Duration.ZERO))
         .withMessage("timeout must be >= 1 ms but was PT0S");
     assertThatIllegalArgumentException()
-        .isThrownBy(() -> JobWorker.builder(DOWN).schema(JobsSchema.of("s".repeat(57), "app.tenant_id"))
+        .isThrownBy(() -> JobWorker.builder(DOWN).schema(JobsSchema.of("s".repeat(57), TenantSetting.DEFAULT))
             .handler("t", JsonNode.class, NOOP).build())
         .withMessageContaining("wake-up channel");
   }

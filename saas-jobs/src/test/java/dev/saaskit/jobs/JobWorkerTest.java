@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -130,7 +131,7 @@ class JobWorkerTest {
           return "stopped early";
         }).build().start()) {
       long id = kit.insert("acme", "cancel", "long", "{}");
-      WorkerTestKit.await("progress 0.25 is visible", WAIT, () -> {
+      Await.until("progress 0.25 is visible", WAIT, () -> {
         WorkerTestKit.Row r = kit.row(id);
         return r.progress() != null && r.progress() == 0.25f && "a quarter done".equals(r.progressMessage());
       });
@@ -200,7 +201,7 @@ class JobWorkerTest {
       long known = kit.insert("acme", "types", "known", "{}");
       kit.awaitState(known, "completed", WAIT);
       long claims = claimCount(meters, "types");
-      WorkerTestKit.await("two more polls", WAIT, () -> claimCount(meters, "types") >= claims + 2);
+      Await.until("two more polls", WAIT, () -> claimCount(meters, "types") >= claims + 2);
       WorkerTestKit.Row row = kit.row(unknown);
       assertThat(row.state()).isEqualTo("pending");
       assertThat(row.attempts()).isZero();
@@ -226,7 +227,7 @@ class JobWorkerTest {
         JobWorker worker = JobWorker.builder(pool).queue("notified", 2).pollInterval(Duration.ofMinutes(1))
             .meterRegistry(meters).handler("ping", JsonNode.class, (payload, ctx) -> null).build().start()) {
       // the first poll runs at start; after it only a NOTIFY can wake the worker for a minute
-      WorkerTestKit.await("the first poll", WAIT, () -> claimCount(meters, "notified") >= 1);
+      Await.until("the first poll", WAIT, () -> claimCount(meters, "notified") >= 1);
       for (int i = 0; i < 3; i++) {
         long started = System.nanoTime();
         long id = kit.insert("acme", "notified", "ping", "{}");
@@ -243,10 +244,10 @@ class JobWorkerTest {
     try (HikariDataSource pool = kit.workerPool("relisten-test", 6);
         JobWorker worker = JobWorker.builder(pool).queue("relisten", 2).pollInterval(Duration.ofMinutes(1))
             .handler("ping", JsonNode.class, (payload, ctx) -> null).build().start()) {
-      WorkerTestKit.await("the worker listens", WAIT, () -> kit.count(listening) == 1);
+      Await.until("the worker listens", WAIT, () -> kit.count(listening) == 1);
       long pid = kit.count(listening.replace("count(*)", "pid"));
       assertThat(kit.count("SELECT count(pg_terminate_backend(" + pid + "))")).isEqualTo(1);
-      WorkerTestKit.await("a new LISTEN session", WAIT, () -> kit.count(listening + " AND pid <> " + pid) == 1);
+      Await.until("a new LISTEN session", WAIT, () -> kit.count(listening + " AND pid <> " + pid) == 1);
       // the poll is a minute away: only the new LISTEN can start this job in time
       long id = kit.insert("acme", "relisten", "ping", "{}");
       kit.awaitState(id, "completed", Duration.ofSeconds(5));
@@ -327,11 +328,11 @@ class JobWorkerTest {
         }).build().start();
     try {
       assertThat(running.await(20, TimeUnit.SECONDS)).isTrue();
-      WorkerTestKit.await("jobs prefetched", Duration.ofSeconds(20),
+      Await.until("jobs prefetched", Duration.ofSeconds(20),
           () -> ids.stream().filter(id -> kit.row(id).state().equals("running")).count() > 4);
       Thread closer = new Thread(worker::close);
       closer.start();
-      WorkerTestKit.await("the prefetched jobs given back", Duration.ofSeconds(20),
+      Await.until("the prefetched jobs given back", Duration.ofSeconds(20),
           () -> ids.stream().filter(id -> kit.row(id).state().equals("running")).count() == 4);
       release.countDown();
       closer.join(TimeUnit.SECONDS.toMillis(20));

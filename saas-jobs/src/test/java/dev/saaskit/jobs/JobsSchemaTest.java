@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -73,8 +74,8 @@ class JobsSchemaTest {
 
   @Test
   void rejectsMalformedNames() {
-    assertThatIllegalArgumentException().isThrownBy(() -> JobsSchema.of("jobs", "no_dot"));
-    assertThatIllegalArgumentException().isThrownBy(() -> JobsSchema.of("", "app.tenant_id"));
+    assertThatIllegalArgumentException().isThrownBy(() -> JobsSchema.of("jobs", TenantSetting.of("no_dot")));
+    assertThatIllegalArgumentException().isThrownBy(() -> JobsSchema.of("", TenantSetting.DEFAULT));
   }
 
   private static long count(Connection c, String sql) throws SQLException {

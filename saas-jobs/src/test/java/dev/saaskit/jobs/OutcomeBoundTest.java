@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -63,17 +64,17 @@ class OutcomeBoundTest {
             return null;
           }).build().start()) {
         try {
-          WorkerTestKit.await("the worker holds " + bound + " jobs", Duration.ofSeconds(30), () -> held() >= bound);
+          Await.until("the worker holds " + bound + " jobs", Duration.ofSeconds(30), () -> held() >= bound);
           // a job of another queue served by the same dispatcher runs: the dispatcher went round its queues (and
           // polled 'bounded' every 20 ms) since the worker reached its bound
           kit.insert("acme", "probe", "probe", "{}");
-          WorkerTestKit.await("the probe job ran", Duration.ofSeconds(30), () -> probeRuns.get() == 1);
+          Await.until("the probe job ran", Duration.ofSeconds(30), () -> probeRuns.get() == 1);
           assertThat(held()).isEqualTo(bound);
           assertThat(boundedRuns.get()).isLessThanOrEqualTo(bound);
         } finally {
           lock.execute("SELECT pg_advisory_unlock(" + LOCK + ")");
         }
-        WorkerTestKit.await("every job completed", Duration.ofSeconds(60), () -> kit.count(
+        Await.until("every job completed", Duration.ofSeconds(60), () -> kit.count(
             "SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'bounded' AND state = 'completed'") == jobs);
         assertThat(boundedRuns.get()).isEqualTo(jobs);
       }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -41,7 +42,7 @@ class ProcessKillTest {
     Set<Long> runningInChild = ConcurrentHashMap.newKeySet();
     Process child = startChild(db, "child-worker", JOBS, "process", runningInChild);
     try {
-      WorkerTestKit.await("the child runs all jobs", Duration.ofSeconds(60), () -> runningInChild.size() == JOBS);
+      Await.until("the child runs all jobs", Duration.ofSeconds(60), () -> runningInChild.size() == JOBS);
       assertThat(kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'process' AND state = 'running'"
           + " AND worker_id = 'child-worker'")).isEqualTo(JOBS);
     } finally {
@@ -63,7 +64,7 @@ class ProcessKillTest {
               executions.computeIfAbsent(ctx.id().value(), id -> new AtomicInteger()).incrementAndGet();
               return "finished by " + ctx.attempt();
             }).build().start()) {
-      WorkerTestKit.await("the jobs are completed", Duration.ofSeconds(60), () -> kit.count(
+      Await.until("the jobs are completed", Duration.ofSeconds(60), () -> kit.count(
           "SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'process' AND state = 'completed'") == JOBS);
       System.out.printf("process kill: %d jobs completed %d ms after SIGKILL (lease 2 s)%n", JOBS,
           TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt));
@@ -97,7 +98,7 @@ class ProcessKillTest {
     Set<Long> runningInChild = ConcurrentHashMap.newKeySet();
     Process child = startChild(db, "child-prefetch", concurrency, "prefetch", runningInChild);
     try {
-      WorkerTestKit.await("the child runs 2 jobs", Duration.ofSeconds(60), () -> runningInChild.size() == concurrency);
+      Await.until("the child runs 2 jobs", Duration.ofSeconds(60), () -> runningInChild.size() == concurrency);
       // one claim took all of them: the 18 others wait for a free handler thread
       assertThat(kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'prefetch' AND state = 'running'"
           + " AND worker_id = 'child-prefetch'")).isEqualTo(jobs);
@@ -115,7 +116,7 @@ class ProcessKillTest {
               attemptsRun.merge(ctx.id().value(), ctx.attempt() * 1000, Integer::sum);
               return null;
             }).build().start()) {
-      WorkerTestKit.await("every job is finished", Duration.ofSeconds(60), () -> kit.count(
+      Await.until("every job is finished", Duration.ofSeconds(60), () -> kit.count(
           "SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'prefetch' AND state IN ('completed', 'dead')")
           == jobs);
     }

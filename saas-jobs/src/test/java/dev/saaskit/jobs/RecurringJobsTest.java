@@ -8,6 +8,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
@@ -47,7 +48,7 @@ class RecurringJobsTest {
    * would fire each other's.
    */
   private static JobsSchema schema(TestDatabase db, String name) throws SQLException {
-    JobsSchema schema = JobsSchema.of("cron_" + name, JobsSchema.DEFAULT_TENANT_SETTING);
+    JobsSchema schema = JobsSchema.of("cron_" + name, TenantSetting.DEFAULT);
     schema.migrate(db.ownerDataSource());
     try (Connection c = db.ownerDataSource().getConnection()) {
       schema.grantWorker(c, workerRole);
@@ -485,7 +486,7 @@ class RecurringJobsTest {
 
   @Test
   void startFailsClearlyWithoutTheSchema(TestDatabase db) {
-    assertThatThrownBy(() -> RecurringJobs.builder(worker).schema(JobsSchema.of("no_such_schema", "app.tenant_id"))
+    assertThatThrownBy(() -> RecurringJobs.builder(worker).schema(JobsSchema.of("no_such_schema", TenantSetting.DEFAULT))
             .add(RecurringJob.builder("x", "* * * * *", system("cron.x")).build()).start())
         .isInstanceOf(SaasException.class)
         .hasMessageContaining("JobsSchema.migrate");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
@@ -46,7 +47,7 @@ class RetryBackoffTest {
       Random expected = new Random(seed);
       for (int attempt = 1; attempt <= 3; attempt++) {
         int n = attempt;
-        WorkerTestKit.await("attempt " + n + " failed", WAIT, () -> {
+        Await.until("attempt " + n + " failed", WAIT, () -> {
           WorkerTestKit.Row r = kit.row(id);
           return r.state().equals("pending") && r.attempts() == n;
         });
@@ -61,7 +62,7 @@ class RetryBackoffTest {
         // one millisecond early: polls run, the job stays put
         clock.set(row.runAt().minusMillis(1));
         long claims = JobWorkerTest.claimCount(meters, "retries");
-        WorkerTestKit.await("two polls after moving the clock", WAIT,
+        Await.until("two polls after moving the clock", WAIT,
             () -> JobWorkerTest.claimCount(meters, "retries") >= claims + 2);
         assertThat(kit.row(id).attempts()).isEqualTo(attempt);
         assertThat(kit.row(id).state()).isEqualTo("pending");
@@ -75,7 +76,7 @@ class RetryBackoffTest {
           .contains("\tat dev.saaskit.jobs.");
       assertThat(dead.finishedAt()).isNotNull();
       // counted once the outcome's statement has committed, a moment after the row changed
-      WorkerTestKit.await("the dead job is counted", WAIT,
+      Await.until("the dead job is counted", WAIT,
           () -> meters.counter("saaskit.jobs.dead", "queue", "retries", "type", "flaky").count() == 1);
       assertThat(meters.counter("saaskit.jobs.retried", "queue", "retries", "type", "flaky").count()).isEqualTo(3);
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import io.micrometer.core.instrument.Gauge;
@@ -42,9 +43,9 @@ class WorkerMetersTest {
       for (int i = 0; i < 3; i++) {
         kit.insert("globex", "metered", "ok", "{}");
       }
-      WorkerTestKit.await("3 completions counted", Duration.ofSeconds(20),
+      Await.until("3 completions counted", Duration.ofSeconds(20),
           () -> registry.counter("saaskit.jobs.completed", "queue", "metered", "type", "ok").count() == 3);
-      WorkerTestKit.await("the depth gauge shows the backlog", Duration.ofSeconds(20),
+      Await.until("the depth gauge shows the backlog", Duration.ofSeconds(20),
           () -> gauge(registry, "saaskit.jobs.queue.depth") == 5);
       assertThat(gauge(registry, "saaskit.jobs.queue.age")).isGreaterThanOrEqualTo(59);
       assertThat(registry.timer("saaskit.jobs.execution", "queue", "metered", "type", "ok").count()).isEqualTo(3);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -55,7 +56,7 @@ class WorkerQuickstartTest {
         TenantId tenant = TenantId.of("acme");
         JobId id = TenantContext.call(tenant, () -> queue.enqueue(
             JobRequest.builder("report.export", new ExportReport("r-42", "csv")).queue("reports").build()));
-        WorkerTestKit.await("the export finished", Duration.ofSeconds(20), () -> {
+        Await.until("the export finished", Duration.ofSeconds(20), () -> {
           try {
             return TenantContext.call(tenant, () -> queue.status(id)).map(JobStatus::isFinished).orElse(false);
           } catch (Exception e) {

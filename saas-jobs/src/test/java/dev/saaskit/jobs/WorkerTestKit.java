@@ -3,6 +3,7 @@ package dev.saaskit.jobs;
 import static org.assertj.core.api.Assertions.fail;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -171,23 +172,7 @@ final class WorkerTestKit {
     }
   }
 
-  /** Polls {@code condition} every 10 ms until it holds; fails after {@code max}. */
-  static void await(String what, Duration max, BooleanSupplier condition) {
-    long deadline = System.nanoTime() + max.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - deadline > 0) {
-        fail("timed out after " + max + " waiting until " + what);
-      }
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        fail("interrupted waiting until " + what);
-      }
-    }
-  }
-
   void awaitState(long id, String state, Duration max) {
-    await("job " + id + " is " + state, max, () -> row(id).state().equals(state));
+    Await.until("job " + id + " is " + state, max, () -> row(id).state().equals(state));
   }
 }

@@ -1,6 +1,7 @@
 package dev.saaskit.tenancy;
 
 import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.internal.PolicyNames;
 import dev.saaskit.tenancy.internal.Sql;
 import java.sql.Connection;
@@ -268,7 +269,7 @@ public final class RlsPolicy {
     private final String table;
     private String tenantColumn = DEFAULT_TENANT_COLUMN;
     private @Nullable TenantColumnType columnType;
-    private String setting = Sql.DEFAULT_TENANT_SETTING;
+    private String setting = TenantSetting.DEFAULT.name();
     private String policyName = DEFAULT_POLICY_NAME;
     private final Set<String> roles = new LinkedHashSet<>();
     private boolean index = true;
@@ -297,13 +298,11 @@ public final class RlsPolicy {
     }
 
     /**
-     * The custom setting that carries the tenant, {@code app.tenant_id} by default; it must match the one the
-     * application sets (see {@link TenantDataSource}).
-     *
-     * @throws IllegalArgumentException unless the name looks like {@code prefix.name} (letters, digits, underscores)
+     * The setting that carries the tenant, {@link TenantSetting#DEFAULT} ({@code app.tenant_id}) by default; it must
+     * match the one the application sets (see {@link TenantDataSource}).
      */
-    public Builder setting(String settingName) {
-      this.setting = Sql.requireSettingName(settingName);
+    public Builder tenantSetting(TenantSetting setting) {
+      this.setting = Objects.requireNonNull(setting, "tenantSetting").name();
       return this;
     }
 

@@ -2,6 +2,7 @@ package dev.saaskit.tenancy;
 
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.internal.Sql;
 import dev.saaskit.tenancy.internal.TenantBinding;
 import dev.saaskit.tenancy.internal.TenantConnectionHandler;
@@ -87,9 +88,9 @@ public final class TenantDataSource implements DataSource {
     return new Builder(target);
   }
 
-  /** The name of the PostgreSQL setting that carries the tenant, {@code app.tenant_id} by default. */
-  public String settingName() {
-    return binding.settingName();
+  /** The PostgreSQL setting that carries the tenant, {@link TenantSetting#DEFAULT} unless configured. */
+  public TenantSetting tenantSetting() {
+    return binding.setting();
   }
 
   /** The tenant column type whose canonical ids this data source insists on, if one was configured. */
@@ -155,14 +156,14 @@ public final class TenantDataSource implements DataSource {
 
   @Override
   public String toString() {
-    return "TenantDataSource[setting=" + binding.settingName() + ", strict=" + binding.strict() + ", target="
+    return "TenantDataSource[setting=" + binding.setting() + ", strict=" + binding.strict() + ", target="
         + target + "]";
   }
 
   /** Options of a {@link TenantDataSource}; every option has a safe default. */
   public static final class Builder {
     private final DataSource target;
-    private String settingName = Sql.DEFAULT_TENANT_SETTING;
+    private TenantSetting setting = TenantSetting.DEFAULT;
     private boolean strict;
     private Supplier<Optional<TenantId>> tenantSource = TenantContext::current;
     private @Nullable TenantColumnType tenantIdType;
@@ -172,11 +173,11 @@ public final class TenantDataSource implements DataSource {
     }
 
     /**
-     * The PostgreSQL setting that carries the tenant (default {@code app.tenant_id}); it must be qualified
-     * ({@code prefix.name}) and match the one your policies read.
+     * The PostgreSQL setting that carries the tenant, {@link TenantSetting#DEFAULT} ({@code app.tenant_id}) by
+     * default; it must match the one your policies read.
      */
-    public Builder settingName(String settingName) {
-      this.settingName = Sql.requireSettingName(settingName);
+    public Builder tenantSetting(TenantSetting setting) {
+      this.setting = Objects.requireNonNull(setting, "tenantSetting");
       return this;
     }
 
@@ -213,7 +214,7 @@ public final class TenantDataSource implements DataSource {
 
     /** The tenant data source. */
     public TenantDataSource build() {
-      return new TenantDataSource(target, new TenantBinding(settingName, strict, tenantSource, tenantIdType));
+      return new TenantDataSource(target, new TenantBinding(setting, strict, tenantSource, tenantIdType));
     }
   }
 }

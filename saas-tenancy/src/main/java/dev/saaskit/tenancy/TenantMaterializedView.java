@@ -1,6 +1,7 @@
 package dev.saaskit.tenancy;
 
 import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.internal.AnalyticsCatalog;
 import dev.saaskit.tenancy.internal.PolicyNames;
 import dev.saaskit.tenancy.internal.Sql;
@@ -474,7 +475,7 @@ public final class TenantMaterializedView {
     private @Nullable TenantColumnType columnType;
     private final List<String> uniqueKey = new ArrayList<>();
     private final Set<String> readers = new LinkedHashSet<>();
-    private String setting = Sql.DEFAULT_TENANT_SETTING;
+    private String setting = TenantSetting.DEFAULT.name();
     private @Nullable String materializedViewName;
 
     private Builder(@Nullable String schema, String name) {
@@ -563,13 +564,11 @@ public final class TenantMaterializedView {
     }
 
     /**
-     * The custom setting that carries the tenant, {@code app.tenant_id} by default; it must match the one the
-     * application sets (see {@link TenantDataSource}).
-     *
-     * @throws IllegalArgumentException unless the name looks like {@code prefix.name} (letters, digits, underscores)
+     * The setting that carries the tenant, {@link TenantSetting#DEFAULT} ({@code app.tenant_id}) by default; it must
+     * match the one the application sets (see {@link TenantDataSource}).
      */
-    public Builder setting(String settingName) {
-      this.setting = Sql.requireSettingName(settingName);
+    public Builder tenantSetting(TenantSetting setting) {
+      this.setting = Objects.requireNonNull(setting, "tenantSetting").name();
       return this;
     }
 

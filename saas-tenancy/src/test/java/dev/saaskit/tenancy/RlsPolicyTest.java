@@ -3,6 +3,7 @@ package dev.saaskit.tenancy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.saaskit.core.TenantSetting;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -33,7 +34,7 @@ class RlsPolicyTest {
     RlsPolicy policy = RlsPolicy.forTable("billing", "invoices")
         .tenantColumn("account_id")
         .columnType(TenantColumnType.BIGINT)
-        .setting("myapp.account")
+        .tenantSetting(TenantSetting.of("myapp.account"))
         .policyName("account_isolation")
         .roles("app_rw", "app_ro")
         .indexColumns("created_at", "id")
@@ -154,7 +155,7 @@ class RlsPolicyTest {
   @Test
   void badSettingNamesAreRejected() {
     for (String bad : new String[] {"tenant_id", "app.", "app.tenant-id", "app.tenant id", "app.x'; drop", ""}) {
-      assertThatThrownBy(() -> RlsPolicy.forTable("t").setting(bad))
+      assertThatThrownBy(() -> TenantSetting.of(bad))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessage("setting name must look like 'prefix.name' (letters, digits, underscores; at most 63"
               + " characters) but was '" + bad + "'");

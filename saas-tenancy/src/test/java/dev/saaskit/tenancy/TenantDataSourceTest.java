@@ -7,6 +7,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.testing.IsolationAssertions;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
@@ -451,8 +452,8 @@ class TenantDataSourceTest {
 
   @Test
   void customSettingNameAndWrapping() throws Exception {
-    TenantDataSource custom = TenantDataSource.builder(pool).settingName("myapp.org").build();
-    assertThat(custom.settingName()).isEqualTo("myapp.org");
+    TenantDataSource custom = TenantDataSource.builder(pool).tenantSetting(TenantSetting.of("myapp.org")).build();
+    assertThat(custom.tenantSetting().name()).isEqualTo("myapp.org");
     as(ACME, () -> {
       try (Connection c = custom.getConnection(); Statement s = c.createStatement();
           ResultSet rs = s.executeQuery("SELECT current_setting('myapp.org', true)")) {
@@ -465,9 +466,9 @@ class TenantDataSourceTest {
     });
     assertThat(custom.unwrap(HikariDataSource.class)).isSameAs(pool);
     assertThat(custom.isWrapperFor(TenantDataSource.class)).isTrue();
-    assertThatThrownBy(() -> TenantDataSource.builder(pool).settingName("tenant"))
+    assertThatThrownBy(() -> TenantDataSource.builder(pool).tenantSetting(TenantSetting.of("tenant")))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("prefix.name");
-    assertThatThrownBy(() -> TenantDataSource.builder(pool).settingName("app.x'; drop"))
+    assertThatThrownBy(() -> TenantDataSource.builder(pool).tenantSetting(TenantSetting.of("app.x'; drop")))
         .isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -189,7 +190,7 @@ class TenantMaterializedViewTest {
         .columnType(TenantColumnType.BIGINT)
         .uniqueKey("account_id", "day")
         .readers("app_ro", "app_rw", "app_ro")
-        .setting("myapp.account")
+        .tenantSetting(TenantSetting.of("myapp.account"))
         .materializedViewName("usage_daily_mv")
         .build();
 
@@ -265,7 +266,7 @@ class TenantMaterializedViewTest {
         .hasMessageStartingWith("query must be a single statement but has ';' at index 8");
     assertThatThrownBy(() -> b.readers("app", "Public")).isInstanceOf(IllegalArgumentException.class)
         .hasMessageStartingWith("readers must name roles, not PUBLIC");
-    assertThatThrownBy(() -> b.setting("tenant")).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> b.tenantSetting(TenantSetting.of("tenant"))).isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("setting name must look like 'prefix.name'");
     assertThatThrownBy(() -> TenantMaterializedView.builder("")).isInstanceOf(IllegalArgumentException.class)
         .hasMessage("view name must not be empty");

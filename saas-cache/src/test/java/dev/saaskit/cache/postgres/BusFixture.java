@@ -90,21 +90,6 @@ final class BusFixture implements AutoCloseable {
     open.clear();
   }
 
-  /** Waits for {@code condition} with a bound, polling every 2 ms. */
-  static void await(String what, BooleanSupplier condition) {
-    await(what, BOUND, condition);
-  }
-
-  static void await(String what, Duration bound, BooleanSupplier condition) {
-    long deadline = System.nanoTime() + bound.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new AssertionError("timed out after " + bound + " waiting for " + what);
-      }
-      LockSupport.parkNanos(2_000_000);
-    }
-  }
-
   static long count(DataSource ds, String sql) throws SQLException {
     try (Connection c = ds.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
       rs.next();

@@ -1,10 +1,10 @@
 package dev.saaskit.cache.postgres;
 
-import static dev.saaskit.cache.postgres.BusFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.cache.Invalidation;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -53,7 +53,7 @@ class DocsExampleTest {
     }
     // end snippet
     try {
-      await("the key and the trigger's tag", () -> cache.has(Invalidation.key("plan-by-tenant", tenant, "acme"))
+      Await.until("the key and the trigger's tag", () -> cache.has(Invalidation.key("plan-by-tenant", tenant, "acme"))
           && cache.has(Invalidation.tag("plans:acme")));
       assertThat(cache.flushes).hasValue(0);
     } finally {
@@ -86,7 +86,7 @@ class DocsExampleTest {
       RecordingListener onPolling = new RecordingListener();
       polling.subscribe(onPolling);
       listening.publish(Invalidation.everything());
-      await("delivery to the polling node", () -> onPolling.has(Invalidation.everything()));
+      Await.until("delivery to the polling node", () -> onPolling.has(Invalidation.everything()));
       assertThat(polling.stats().listening()).isFalse();
     }
   }

@@ -1,12 +1,12 @@
 package dev.saaskit.cache.postgres;
 
-import static dev.saaskit.cache.postgres.BusFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.cache.Invalidation;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.io.IOException;
@@ -120,7 +120,7 @@ class PgBouncerTest {
       all.subList(20, 40).forEach(i -> a.publish(c, i));
       c.commit();
     }
-    await("everything through PgBouncer", () -> onB.hasAll(all));
+    Await.until("everything through PgBouncer", () -> onB.hasAll(all));
     assertThat(onB.receivedAmong(all)).containsExactlyElementsOf(all);
     assertThat(onB.flushes).hasValue(0);
   }
@@ -134,9 +134,9 @@ class PgBouncerTest {
     b.subscribe(onB);
     List<Invalidation> all = IntStream.range(0, 30).mapToObj(i -> Invalidation.tag("detected-" + i)).toList();
     all.forEach(a::publish);
-    await("everything, by polling", () -> onB.hasAll(all));
+    Await.until("everything, by polling", () -> onB.hasAll(all));
     // a's traffic makes PgBouncer hand b's statements to the other server connection sooner or later
-    await("b noticed that its listener connection has no session of its own", () -> {
+    Await.until("b noticed that its listener connection has no session of its own", () -> {
       a.publish(Invalidation.tag("filler"));
       return !b.stats().listening();
     });
@@ -152,7 +152,7 @@ class PgBouncerTest {
         x -> x.listenerDataSource(fx.appPool(1)).pollInterval(Duration.ofHours(1)));
     RecordingListener onB = new RecordingListener();
     b.subscribe(onB);
-    await("b listening directly", () -> b.stats().listening());
+    Await.until("b listening directly", () -> b.stats().listening());
     Invalidation own = Invalidation.tag("own-transaction");
     a.publish(own);
     Invalidation inTx = Invalidation.tag("app-transaction");
@@ -161,7 +161,7 @@ class PgBouncerTest {
       a.publish(c, inTx);
       c.commit();
     }
-    await("both, woken by notifications", () -> onB.has(own) && onB.has(inTx));
+    Await.until("both, woken by notifications", () -> onB.has(own) && onB.has(inTx));
     assertThat(b.stats().listening()).isTrue();
     assertThat(b.stats().replayed()).isZero();
   }

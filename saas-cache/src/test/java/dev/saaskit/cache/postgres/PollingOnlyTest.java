@@ -1,9 +1,9 @@
 package dev.saaskit.cache.postgres;
 
-import static dev.saaskit.cache.postgres.BusFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.cache.Invalidation;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -58,7 +58,7 @@ class PollingOnlyTest {
       all.subList(25, 50).forEach(i -> a.publish(c, i));
       c.commit();
     }
-    await("both nodes have everything", () -> onA.hasAll(all) && onB.hasAll(all));
+    Await.until("both nodes have everything", () -> onA.hasAll(all) && onB.hasAll(all));
     assertThat(onB.receivedAmong(all)).containsExactlyElementsOf(all);
     assertThat(onA.receivedAmong(all)).containsExactlyElementsOf(all);
     for (PostgresInvalidationBus node : List.of(a, b)) {
@@ -79,14 +79,14 @@ class PollingOnlyTest {
     b.subscribe(onB);
     Invalidation first = Invalidation.tag("first");
     a.publish(first);
-    await("first", () -> onB.has(first));
+    Await.until("first", () -> onB.has(first));
     // end every session of b's pool: b's next read fails, and the one after replays from its position
     long before = b.stats().polls();
-    await("b reads again", () -> b.stats().polls() > before);
+    Await.until("b reads again", () -> b.stats().polls() > before);
     assertThat(terminateSessions("pool of b")).isPositive();
     Invalidation second = Invalidation.tag("second");
     a.publish(second);
-    await("second", () -> onB.has(second));
+    Await.until("second", () -> onB.has(second));
     assertThat(onB.received).containsExactly(first, second);
     assertThat(onB.flushes).hasValue(0);
     assertThat(b.stats().reconnects()).as("the failed read was retried").isGreaterThanOrEqualTo(1);

@@ -1,6 +1,5 @@
 package dev.saaskit.cache.postgres;
 
-import static dev.saaskit.cache.postgres.BusFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -9,6 +8,7 @@ import dev.saaskit.cache.InvalidationBus;
 import dev.saaskit.cache.InvalidationListener;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -75,7 +75,7 @@ class PostgresInvalidationBusTest {
     }
 
     for (RecordingListener r : recorders) {
-      await("all 200 invalidations on every node", () -> r.hasAll(fromA) && r.hasAll(fromC));
+      Await.until("all 200 invalidations on every node", () -> r.hasAll(fromA) && r.hasAll(fromC));
     }
     for (RecordingListener r : recorders) {
       // one publisher's sequence of commits arrives in that order; nothing is duplicated without a replay
@@ -110,7 +110,7 @@ class PostgresInvalidationBusTest {
       assertThat(onA.received).doesNotContain(committed);
       c.commit();
     }
-    await("the committed invalidation on both nodes", () -> onA.has(committed) && onB.has(committed));
+    Await.until("the committed invalidation on both nodes", () -> onA.has(committed) && onB.has(committed));
     // the rolled-back row never existed; the committed one came after it, so the nodes have read past it
     assertThat(onA.received).containsExactly(committed);
     assertThat(onB.received).containsExactly(committed);
@@ -132,16 +132,16 @@ class PostgresInvalidationBusTest {
       a.publish(t1, first);
       a.publish(t2, second);
       t2.commit();
-      await("the later seq, committed first", () -> onB.has(second));
+      Await.until("the later seq, committed first", () -> onB.has(second));
       // b has now read a row whose seq is above that of an uncommitted row: a reader tracking "last seq" would
       // skip the lower one forever once it commits
       assertThat(seqOf(t1, first)).isLessThan(seqOf(t2, second));
       long readsBefore = b.stats().polls();
-      await("a few more reads by b while t1 is open", () -> b.stats().polls() > readsBefore + 3);
+      Await.until("a few more reads by b while t1 is open", () -> b.stats().polls() > readsBefore + 3);
       assertThat(onB.received).containsExactly(second);
       t1.commit();
     }
-    await("the lower seq, committed last", () -> onB.has(first));
+    Await.until("the lower seq, committed last", () -> onB.has(first));
     assertThat(onB.received).containsExactly(second, first);
     assertThat(onB.flushes).hasValue(0);
   }
@@ -153,11 +153,11 @@ class PostgresInvalidationBusTest {
     PostgresInvalidationBus b = fx.node("b", x -> x.pollInterval(Duration.ofHours(1)));
     RecordingListener onB = new RecordingListener();
     b.subscribe(onB);
-    await("b listening", () -> b.stats().listening());
+    Await.until("b listening", () -> b.stats().listening());
 
     Invalidation own = Invalidation.all("plans");
     a.publish(own);
-    await("b woken by a's notification", () -> onB.has(own));
+    Await.until("b woken by a's notification", () -> onB.has(own));
 
     Invalidation inTx = Invalidation.tenant("plans", TenantId.of("acme"));
     try (Connection c = fx.db.appDataSource().getConnection()) {
@@ -166,7 +166,7 @@ class PostgresInvalidationBusTest {
       c.commit();
     }
     // a watched the app's transaction and notified after its commit
-    await("b woken after the app's commit", () -> onB.has(inTx));
+    Await.until("b woken after the app's commit", () -> onB.has(inTx));
     assertThat(b.stats().notificationsReceived()).isGreaterThanOrEqualTo(2);
     assertThat(b.stats().replayed()).isZero();
     assertThat(a.stats().notificationsSent()).isGreaterThanOrEqualTo(2);
@@ -179,14 +179,14 @@ class PostgresInvalidationBusTest {
     PostgresInvalidationBus b = fx.node("b", x -> x.pollInterval(Duration.ofHours(1)));
     RecordingListener onB = new RecordingListener();
     b.subscribe(onB);
-    await("b listening", () -> b.stats().listening());
+    Await.until("b listening", () -> b.stats().listening());
     List<Invalidation> all = IntStream.range(0, 150).mapToObj(i -> Invalidation.tag("burst-" + i)).toList();
 
     long start = System.nanoTime();
     all.forEach(a::publish);
     long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     // b reads only when notified: the trailing notification of the burst must come too
-    await("the whole burst on b", () -> onB.hasAll(all));
+    Await.until("the whole burst on b", () -> onB.hasAll(all));
 
     long allowed = 2 + elapsedMs / interval.toMillis();
     assertThat(a.stats().notificationsSent()).isBetween(1L, allowed);
@@ -204,7 +204,7 @@ class PostgresInvalidationBusTest {
     b.subscribe(onB);
     Invalidation after = Invalidation.tag("after-b-started");
     a.publish(after);
-    await("the later invalidation", () -> onB.has(after));
+    Await.until("the later invalidation", () -> onB.has(after));
     assertThat(onB.received).containsExactly(after);
   }
 
@@ -226,12 +226,12 @@ class PostgresInvalidationBusTest {
     InvalidationBus.Subscription subscription = a.subscribe(dropped);
     Invalidation one = Invalidation.tag("one");
     a.publish(one);
-    await("first delivery", () -> kept.has(one) && dropped.has(one));
+    Await.until("first delivery", () -> kept.has(one) && dropped.has(one));
     subscription.close();
     subscription.close();
     Invalidation two = Invalidation.tag("two");
     a.publish(two);
-    await("second delivery", () -> kept.has(two));
+    Await.until("second delivery", () -> kept.has(two));
     assertThat(dropped.received).containsExactly(one);
     assertThat(kept.received).containsExactly(one, two);
   }
@@ -239,7 +239,7 @@ class PostgresInvalidationBusTest {
   @Test
   void aClosedBusRefusesWorkAndReleasesItsListenerConnection() throws SQLException {
     PostgresInvalidationBus a = fx.node("a");
-    await("listening", () -> a.stats().listening());
+    Await.until("listening", () -> a.stats().listening());
     assertThat(listenerSessions(a)).isEqualTo(1);
     a.close();
     a.close();

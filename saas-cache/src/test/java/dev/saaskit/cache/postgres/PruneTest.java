@@ -1,11 +1,11 @@
 package dev.saaskit.cache.postgres;
 
-import static dev.saaskit.cache.postgres.BusFixture.await;
 import static dev.saaskit.cache.postgres.BusFixture.count;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.cache.Invalidation;
 import dev.saaskit.cache.InvalidationListener;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -82,10 +82,10 @@ class PruneTest {
     } finally {
       release.countDown();
     }
-    await("b flushes", () -> onB.flushes.get() == 1);
+    Await.until("b flushes", () -> onB.flushes.get() == 1);
     Invalidation after = Invalidation.tag("after");
     a.publish(after);
-    await("b continues after the flush", () -> onB.has(after));
+    Await.until("b continues after the flush", () -> onB.has(after));
     assertThat(onB.received).filteredOn(i -> i.value().startsWith("missed-")).isEmpty();
     assertThat(onB.flushes).hasValue(1);
     assertThat(b.stats().flushes()).isEqualTo(1);
@@ -97,7 +97,7 @@ class PruneTest {
     missed.forEach(a::publish);
     // ZERO: delete every finished transaction's rows now (retried: a transaction elsewhere on the server may hold
     // the horizon back for a moment)
-    await("the rows b has not read are pruned", () -> {
+    Await.until("the rows b has not read are pruned", () -> {
       a.pruneOlderThan(Duration.ZERO);
       return rows("value LIKE 'missed-%'") == 0;
     });
@@ -113,7 +113,7 @@ class PruneTest {
     b.subscribe(onB);
     List<Invalidation> old = IntStream.range(0, 20).mapToObj(i -> Invalidation.tag("old-" + i)).toList();
     old.forEach(a::publish);
-    await("b read them", () -> onB.hasAll(old));
+    Await.until("b read them", () -> onB.hasAll(old));
 
     Invalidation pending = Invalidation.tag("pending");
     try (Connection t = fx.db.appDataSource().getConnection()) {
@@ -121,7 +121,7 @@ class PruneTest {
       a.publish(t, pending);
       assertThat(a.pruneOlderThan(Duration.ofSeconds(1))).as("no horizon is a second old yet").isZero();
       // each run records a horizon; after a second one qualifies and the old rows go
-      await("rows of transactions finished a second ago are pruned", () -> {
+      Await.until("rows of transactions finished a second ago are pruned", () -> {
         a.pruneOlderThan(Duration.ofSeconds(1));
         return rows("value LIKE 'old-%'") == 0;
       });
@@ -129,7 +129,7 @@ class PruneTest {
           .as("the open transaction's row").isEqualTo(1);
       t.commit();
     }
-    await("the pending invalidation after its commit", () -> onB.has(pending));
+    Await.until("the pending invalidation after its commit", () -> onB.has(pending));
     assertThat(onB.flushes).as("b read within the last second, so pruning by age cannot hurt it").hasValue(0);
   }
 
@@ -194,14 +194,14 @@ class PruneTest {
     a.subscribe(onA);
     List<Invalidation> aged = IntStream.range(0, 10).mapToObj(i -> Invalidation.tag("aged-" + i)).toList();
     aged.forEach(a::publish);
-    await("the schedule prunes them after the retention", () -> rows("value LIKE 'aged-%'") == 0);
+    Await.until("the schedule prunes them after the retention", () -> rows("value LIKE 'aged-%'") == 0);
     assertThat(onA.hasAll(aged)).isTrue();
     assertThat(onA.flushes).hasValue(0);
     a.close();
 
     PostgresInvalidationBus capped = fx.node("capped", x -> x.pruneInterval(Duration.ofMillis(100)).maxRows(5));
     IntStream.range(0, 20).forEach(i -> capped.publish(Invalidation.tag("capped-" + i)));
-    await("the schedule keeps the newest 5", () -> rows("true") <= 5);
+    Await.until("the schedule keeps the newest 5", () -> rows("true") <= 5);
     assertThat(rows("value = 'capped-19'")).isEqualTo(1);
   }
 

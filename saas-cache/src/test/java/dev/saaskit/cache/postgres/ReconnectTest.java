@@ -1,9 +1,9 @@
 package dev.saaskit.cache.postgres;
 
-import static dev.saaskit.cache.postgres.BusFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.cache.Invalidation;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -62,7 +62,7 @@ class ReconnectTest {
     RecordingListener onB = new RecordingListener();
     b.subscribe(cache);
     b.subscribe(onB);
-    await("b listening", () -> b.stats().listening());
+    Await.until("b listening", () -> b.stats().listening());
 
     DataSource app = fx.db.appDataSource();
     DataSource readerPool = fx.appPool(2);
@@ -90,23 +90,23 @@ class ReconnectTest {
 
       for (int kill = 1; kill <= 3; kill++) {
         int deliveredBefore = onB.received.size();
-        await("b applying live invalidations", () -> onB.received.size() > deliveredBefore + 40);
+        Await.until("b applying live invalidations", () -> onB.received.size() > deliveredBefore + 40);
         assertThat(fx.killListener(b)).as("listener backends terminated").isEqualTo(1);
         long killedAt = committed.size();
         // writes go on while b is disconnected and backing off
-        await("writes while b is down", () -> committed.size() > killedAt + 30);
+        Await.until("writes while b is down", () -> committed.size() > killedAt + 30);
         int reconnects = kill;
-        await("b reconnected", () -> b.stats().reconnects() >= reconnects);
+        Await.until("b reconnected", () -> b.stats().reconnects() >= reconnects);
       }
       int afterLastKill = committed.size();
-      await("writes after the last reconnect", () -> committed.size() > afterLastKill + 30);
+      Await.until("writes after the last reconnect", () -> committed.size() > afterLastKill + 30);
       stopWrites.set(true);
       writes.get(1, TimeUnit.MINUTES);
       Invalidation marker = Invalidation.tag("marker");
       writer.publish(marker);
       // the marker committed after every write, so once b has it, b has read past all of them; the cache reader
       // keeps going until then, so the cache carries entries from the whole run into the final check
-      await("the marker on b", () -> onB.has(marker));
+      Await.until("the marker on b", () -> onB.has(marker));
       stop.set(true);
       cacheReads.get(1, TimeUnit.MINUTES);
     } finally {

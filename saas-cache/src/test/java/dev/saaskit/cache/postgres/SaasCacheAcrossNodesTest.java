@@ -6,6 +6,7 @@ import dev.saaskit.cache.Invalidation;
 import dev.saaskit.cache.SaasCache;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -78,7 +79,7 @@ class SaasCacheAcrossNodesTest {
     }
     write(db, buses.get(0), "k1", "v1");
     for (SaasCache<String, String> cache : caches) {
-      BusFixture.await("the new value on every node", () -> "v1".equals(readUnchecked(db, cache, "k1")));
+      Await.until("the new value on every node", () -> "v1".equals(readUnchecked(db, cache, "k1")));
     }
     // the other keys stayed cached: no flush, only the key
     assertThat(caches.get(2).stats().lostInvalidations()).isZero();
@@ -96,16 +97,16 @@ class SaasCacheAcrossNodesTest {
         if (k == KEYS / 2) {
           // each kill hits a listener that is back up: the previous outage has ended in a replay
           long outagesSoFar = round - 1;
-          BusFixture.await("the victim back after " + outagesSoFar + " outage(s)",
+          Await.until("the victim back after " + outagesSoFar + " outage(s)",
               () -> victim.stats().reconnects() >= outagesSoFar && victim.stats().listening());
           assertThat(fixture.killListener(victim)).isEqualTo(1); // mid-stream: writes go on while it is down
         }
         write(db, buses.get(0), "k" + k, "v" + round + "-" + k);
       }
     }
-    BusFixture.await("the victim back after 3 outages",
+    Await.until("the victim back after 3 outages",
         () -> victim.stats().reconnects() >= 3 && victim.stats().listening());
-    BusFixture.await("every key fresh on the victim", () -> {
+    Await.until("every key fresh on the victim", () -> {
       for (int k = 0; k < KEYS; k++) {
         if (!("v3-" + k).equals(readUnchecked(db, victimCache, "k" + k))) {
           return false;

@@ -1,6 +1,5 @@
 package dev.saaskit.cache.postgres;
 
-import static dev.saaskit.cache.postgres.BusFixture.await;
 import static dev.saaskit.cache.postgres.BusFixture.execute;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -8,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.cache.Invalidation;
 import dev.saaskit.core.SaasException;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -149,7 +149,7 @@ class TriggerTest {
   private void step(DataSource ds, String sql, Invalidation... expected) throws SQLException {
     int before = onB.received.size();
     execute(ds, sql);
-    await(sql, () -> onB.received.size() >= before + expected.length);
+    Await.until(sql, () -> onB.received.size() >= before + expected.length);
     // the next statement is read after this one, so anything extra from this one would show up there
     List<Invalidation> all = List.copyOf(onB.received);
     List<Invalidation> got = all.subList(before, all.size());

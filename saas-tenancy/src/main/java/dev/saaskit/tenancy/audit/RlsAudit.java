@@ -1,6 +1,7 @@
 package dev.saaskit.tenancy.audit;
 
 import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.RlsPolicy;
 import dev.saaskit.tenancy.audit.internal.Auditor;
 import dev.saaskit.tenancy.internal.PolicyNames;
@@ -30,7 +31,7 @@ import org.jspecify.annotations.Nullable;
  * if (report.hasErrors()) System.exit(1);
  * }</pre>
  *
- * <p>Or, as one line in a test suite: {@code RlsAudit.assertNoErrors(dataSource)}.
+ * <p>Or, as one line in a test suite: {@code RlsAudit.defaults().assertNoErrors(dataSource)}.
  *
  * <p>A <b>tenant table</b> is a table or partitioned table (including partitions) in the audited schemas with a
  * column named like one of the {@linkplain Builder#tenantColumns tenant columns}. Policies are judged for the
@@ -117,23 +118,14 @@ public final class RlsAudit {
   }
 
   /**
-   * The one line for a test suite: audits {@code dataSource} with the defaults (so the application role is the
-   * data source's own user) and fails if any {@link Severity#ERROR} is found.
+   * The one line for a test suite: audits {@code dataSource} with this audit's settings and fails if any
+   * {@link Severity#ERROR} is found. With {@link #defaults()} the application role is the data source's own user.
    *
-   * <pre>{@code @Test void tenantIsolationHolds() { RlsAudit.assertNoErrors(appDataSource); } }</pre>
-   *
-   * @throws AssertionError listing every error finding with its fix
-   */
-  public static void assertNoErrors(DataSource dataSource) {
-    DEFAULTS.assertNoErrorsIn(dataSource);
-  }
-
-  /**
-   * Like {@link #assertNoErrors(DataSource)}, with this audit's settings (application role, schemas, baseline...).
+   * <pre>{@code @Test void tenantIsolationHolds() { RlsAudit.defaults().assertNoErrors(appDataSource); } }</pre>
    *
    * @throws AssertionError listing every error finding with its fix
    */
-  public void assertNoErrorsIn(DataSource dataSource) {
+  public void assertNoErrors(DataSource dataSource) {
     AuditReport report = run(dataSource);
     if (!report.hasErrors()) {
       return;
@@ -165,7 +157,7 @@ public final class RlsAudit {
     private final Set<String> tenantColumns = new LinkedHashSet<>(List.of(RlsPolicy.DEFAULT_TENANT_COLUMN));
     private final Set<String> schemas = new LinkedHashSet<>();
     private @Nullable String appRole;
-    private String settingName = Sql.DEFAULT_TENANT_SETTING;
+    private String settingName = TenantSetting.DEFAULT.name();
     private Baseline baseline = Baseline.empty();
 
     private Builder() {}
@@ -209,13 +201,11 @@ public final class RlsAudit {
     }
 
     /**
-     * The setting the tenant policies read, {@code app.tenant_id} by default; used to recognise the
-     * tenant-filtered view pattern and to write fixes.
-     *
-     * @throws IllegalArgumentException unless the name looks like {@code prefix.name}
+     * The setting the tenant policies read, {@link TenantSetting#DEFAULT} ({@code app.tenant_id}) by default; used to
+     * recognise the tenant-filtered view pattern and to write fixes.
      */
-    public Builder settingName(String name) {
-      this.settingName = Sql.requireSettingName(name);
+    public Builder tenantSetting(TenantSetting setting) {
+      this.settingName = Objects.requireNonNull(setting, "tenantSetting").name();
       return this;
     }
 

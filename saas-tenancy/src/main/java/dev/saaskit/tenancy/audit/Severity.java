@@ -6,7 +6,7 @@ import java.util.Locale;
 public enum Severity {
   /**
    * A tenant can see or change another tenant's rows, or could with one step; fails
-   * {@link RlsAudit#assertNoErrors}.
+   * {@link RlsAudit#assertNoErrors(javax.sql.DataSource)}.
    */
   ERROR,
   /** Isolation holds, but something is fragile, slow or denies more than intended. */

@@ -4,9 +4,6 @@ import dev.saaskit.core.internal.SqlNames;
 
 /** Quoting and validation of names and literals that end up in SQL text. Not API. */
 public final class Sql {
-  /** The setting that carries the tenant unless configured otherwise. */
-  public static final String DEFAULT_TENANT_SETTING = "app.tenant_id";
-
   /** PostgreSQL silently truncates identifiers longer than this many bytes (NAMEDATALEN - 1). */
   public static final int MAX_IDENTIFIER_BYTES = SqlNames.MAX_IDENTIFIER_BYTES;
 

@@ -2,6 +2,7 @@ package dev.saaskit.tenancy.internal;
 
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.InvalidTenantIdException;
 import dev.saaskit.tenancy.TenantColumnType;
 import java.sql.Connection;
@@ -16,7 +17,7 @@ import org.jspecify.annotations.Nullable;
 public final class TenantBinding {
   private static final Pattern TRANSACTION_START = Pattern.compile(
       "\\s*(?:begin|start\\s+transaction|set\\s+transaction)(?:[\\sa-z,]*)?;?\\s*", Pattern.CASE_INSENSITIVE);
-  private final String settingName;
+  private final TenantSetting setting;
   private final boolean strict;
   private final Supplier<Optional<TenantId>> tenantSource;
   private final @Nullable TenantColumnType idType;
@@ -24,21 +25,21 @@ public final class TenantBinding {
   private final String literalPrefixStart;
   private final String separateSql;
 
-  public TenantBinding(String settingName, boolean strict, Supplier<Optional<TenantId>> tenantSource,
+  public TenantBinding(TenantSetting setting, boolean strict, Supplier<Optional<TenantId>> tenantSource,
       @Nullable TenantColumnType idType) {
-    this.settingName = Sql.requireSettingName(settingName);
+    this.setting = setting;
     this.strict = strict;
     this.tenantSource = tenantSource;
     this.idType = idType;
-    String name = Sql.quoteLiteral(settingName);
+    String name = Sql.quoteLiteral(setting.name());
     // The newline ends the prefix even if the user's SQL starts with a line comment's continuation.
     this.preparedPrefix = "SELECT set_config(" + name + ", ?, true);\n";
     this.literalPrefixStart = "SELECT set_config(" + name + ", ";
     this.separateSql = "SELECT set_config(" + name + ", ?, true)";
   }
 
-  public String settingName() {
-    return settingName;
+  public TenantSetting setting() {
+    return setting;
   }
 
   public boolean strict() {

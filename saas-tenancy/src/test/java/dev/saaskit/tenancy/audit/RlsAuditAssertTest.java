@@ -32,18 +32,18 @@ class RlsAuditAssertTest {
       RlsPolicy.forTable("invoices").columnType(TenantColumnType.TEXT).build().apply(c);
     }
     // the one line, run as the application role
-    assertThatCode(() -> RlsAudit.assertNoErrors(db.appDataSource())).doesNotThrowAnyException();
+    assertThatCode(() -> RlsAudit.defaults().assertNoErrors(db.appDataSource())).doesNotThrowAnyException();
     assertThat(RlsAudit.defaults().run(db.appDataSource()).findings()).isEmpty();
 
     // warnings do not fail it
     owner("CREATE TABLE tags (tenant_id uuid, name text)",
         "ALTER TABLE tags ENABLE ROW LEVEL SECURITY", "ALTER TABLE tags FORCE ROW LEVEL SECURITY");
-    assertThatCode(() -> RlsAudit.assertNoErrors(db.appDataSource())).doesNotThrowAnyException();
+    assertThatCode(() -> RlsAudit.defaults().assertNoErrors(db.appDataSource())).doesNotThrowAnyException();
 
     // errors do, each listed with its fix
     owner("CREATE TABLE comments (tenant_id uuid NOT NULL, body text)", "CREATE INDEX ON comments (tenant_id)",
         "GRANT TRUNCATE ON notes TO " + q(db.appRole()));
-    assertThatThrownBy(() -> RlsAudit.assertNoErrors(db.appDataSource()))
+    assertThatThrownBy(() -> RlsAudit.defaults().assertNoErrors(db.appDataSource()))
         .isInstanceOf(AssertionError.class)
         .hasMessageStartingWith("RLS audit of database " + db.name() + " for role " + db.appRole()
             + " found 2 errors in tenant isolation:")
@@ -54,16 +54,16 @@ class RlsAuditAssertTest {
         .hasMessageNotContaining("tags");
     // the same as an operator: the superuser, naming the application role
     RlsAudit asOperator = RlsAudit.builder().appRole(db.appRole()).build();
-    assertThatThrownBy(() -> asOperator.assertNoErrorsIn(db.adminDataSource()))
+    assertThatThrownBy(() -> asOperator.assertNoErrors(db.adminDataSource()))
         .hasMessageContaining("[rls-disabled] public.comments")
         .hasMessageContaining("[app-role-can-truncate] public.notes");
 
     // accepted with a reason in the baseline
     RlsAudit accepted = asOperator.toBuilder().baseline(Baseline.parse(
         "rls-disabled public.comments -- being migrated\napp-role-can-truncate * -- nightly reset job\n")).build();
-    assertThatCode(() -> accepted.assertNoErrorsIn(db.adminDataSource())).doesNotThrowAnyException();
+    assertThatCode(() -> accepted.assertNoErrors(db.adminDataSource())).doesNotThrowAnyException();
     assertThatThrownBy(() -> asOperator.toBuilder().baseline(Baseline.parse(
-        "rls-disabled public.comments -- being migrated\n")).build().assertNoErrorsIn(db.adminDataSource()))
+        "rls-disabled public.comments -- being migrated\n")).build().assertNoErrors(db.adminDataSource()))
         .hasMessageContaining("found 1 error in tenant isolation")
         .hasMessageContaining("(1 suppressed by the baseline)");
   }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.RlsPolicy;
 import dev.saaskit.tenancy.TenantColumnType;
 import dev.saaskit.testing.PostgresExtension;
@@ -392,7 +393,7 @@ class RlsAuditTest {
         .contains("WITH (security_barrier = true)")
         .contains("\"tenant_id\" = (select nullif(current_setting('app.tenant_id', true), '')::uuid)"));
     // another setting name makes v_other_setting the safe one
-    AuditReport other = RlsAudit.builder().schemas("views").appRole(app).settingName("app.other").build()
+    AuditReport other = RlsAudit.builder().schemas("views").appRole(app).tenantSetting(TenantSetting.of("app.other")).build()
         .run(db.adminDataSource());
     assertThat(keys(other)).contains("view-without-security-invoker ERROR views.v_tenant")
         .doesNotContain("view-without-security-invoker ERROR views.v_other_setting");
@@ -495,7 +496,7 @@ class RlsAuditTest {
   void builderChecksValuesAndKeepsThemInToBuilder() {
     assertThatThrownBy(() -> RlsAudit.builder().tenantColumns()).isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("tenantColumns");
-    assertThatThrownBy(() -> RlsAudit.builder().settingName("tenant")).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> RlsAudit.builder().tenantSetting(TenantSetting.of("tenant"))).isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("prefix.name");
     assertThatThrownBy(() -> RlsAudit.builder().schemas("")).isInstanceOf(IllegalArgumentException.class);
     RlsAudit audit = RlsAudit.builder().schemas("clean").appRole(app).tenantColumns("org_id").build();

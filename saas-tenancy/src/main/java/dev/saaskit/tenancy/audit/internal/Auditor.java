@@ -2,6 +2,7 @@ package dev.saaskit.tenancy.audit.internal;
 
 import static dev.saaskit.tenancy.internal.Sql.quoteIdent;
 
+import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.RlsPolicy;
 import dev.saaskit.tenancy.TenantColumnType;
 import dev.saaskit.tenancy.audit.Finding;
@@ -776,7 +777,7 @@ public final class Auditor {
     }
 
     RlsPolicy policyFor(Relation t, TenantColumn c, TenantColumnType type) {
-      return RlsPolicy.forTable(t.schema(), t.name()).tenantColumn(c.name()).columnType(type).setting(setting)
+      return RlsPolicy.forTable(t.schema(), t.name()).tenantColumn(c.name()).columnType(type).tenantSetting(TenantSetting.of(setting))
           .build();
     }
 
