@@ -118,6 +118,11 @@ final class RlsAuditCommand implements Callable<Integer> {
           + "Default: tenant_id.")
   List<String> tenantColumns = new ArrayList<>();
 
+  @Option(names = "--ignore-table", paramLabel = "<schema.table>", order = 7,
+      description = "A table that has a tenant column but holds no tenant data (a directory of tenants, say), as "
+          + "schema.table; repeat for several. It is not judged as a tenant table. Default: none.")
+  List<String> ignoredTables = new ArrayList<>();
+
   @Option(names = "--setting", paramLabel = "<name>", order = 7,
       description = "The setting the policies read the current tenant from. Default: app.tenant_id.")
   @Nullable String setting;
@@ -207,6 +212,9 @@ final class RlsAuditCommand implements Callable<Integer> {
     }
     if (!schemas.isEmpty()) {
       Options.checked(spec, "--schema", () -> builder.schemas(schemas.toArray(String[]::new)));
+    }
+    if (!ignoredTables.isEmpty()) {
+      Options.checked(spec, "--ignore-table", () -> builder.ignoreTables(ignoredTables.toArray(String[]::new)));
     }
     String role = appRole;
     if (role != null) {

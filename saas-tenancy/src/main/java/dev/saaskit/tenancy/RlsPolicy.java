@@ -5,6 +5,8 @@ import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.internal.PolicyNames;
 import dev.saaskit.tenancy.internal.Sql;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
@@ -155,26 +157,60 @@ public final class RlsPolicy {
    * commits, nor rolls back, nor changes auto-commit or closes the connection. Turn auto-commit off (Flyway does)
    * to apply all statements or none. The connection's role must own the table.
    *
+   * <p>On a partitioned table it also enables and forces row-level security and creates the policy on every
+   * existing partition (at every level): PostgreSQL applies a parent's policies only to queries that name the
+   * parent, so a partition queried by name would otherwise show every tenant's rows. The column default and the
+   * index reach the partitions through the parent. A partition created later needs the same: apply the policy again
+   * (it is idempotent), or apply {@code RlsPolicy.forTable(partition)}; the start-up guard and the audit report a
+   * partition without RLS.
+   *
    * @throws SaasException if a statement fails; the message names the statement and PostgreSQL's reason, the
    *     cause is the driver's {@link SQLException}
    */
   public void apply(Connection connection) {
     Objects.requireNonNull(connection, "connection");
     try (Statement statement = connection.createStatement()) {
-      for (String sql : statements) {
-        try {
-          statement.execute(sql);
-        } catch (SQLException e) {
-          throw new SaasException("applying the tenant policy to " + qualifiedTable() + " failed at: " + sql
-              + "\nPostgreSQL said: " + e.getMessage()
-              + "\nCheck that the table and column exist, that the column type is " + columnType.sqlType()
-              + " and that the connection's role owns the table.", e);
-        }
+      execute(statement, statements);
+      for (String partition : partitions(connection)) {
+        execute(statement, rowSecurityStatements(partition));
       }
     } catch (SQLException e) {
       throw new SaasException("could not create a statement to apply the tenant policy to " + qualifiedTable()
           + ": " + e.getMessage(), e);
     }
+  }
+
+  private void execute(Statement statement, List<String> sqls) {
+    for (String sql : sqls) {
+      try {
+        statement.execute(sql);
+      } catch (SQLException e) {
+        throw new SaasException("applying the tenant policy to " + qualifiedTable() + " failed at: " + sql
+            + "\nPostgreSQL said: " + e.getMessage()
+            + "\nCheck that the table and column exist, that the column type is " + columnType.sqlType()
+            + " and that the connection's role owns the table.", e);
+      }
+    }
+  }
+
+  /** The table's partitions at every level, quoted and schema-qualified; empty for a table that is not partitioned. */
+  private List<String> partitions(Connection connection) {
+    String sql = "select format('%I.%I', n.nspname, c.relname) from pg_partition_tree(?::regclass) t"
+        + " join pg_class c on c.oid = t.relid join pg_namespace n on n.oid = c.relnamespace"
+        + " where t.level > 0 order by t.level, 1";
+    List<String> out = new ArrayList<>();
+    try (PreparedStatement ps = connection.prepareStatement(sql)) {
+      ps.setString(1, qualifiedTable());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(rs.getString(1));
+        }
+      }
+    } catch (SQLException e) {
+      throw new SaasException("applying the tenant policy to " + qualifiedTable() + " failed while listing its"
+          + " partitions: " + e.getMessage() + "\nCheck that the table exists.", e);
+    }
+    return out;
   }
 
   /** A builder holding this policy's settings, to derive a variant. */
@@ -210,7 +246,6 @@ public final class RlsPolicy {
   private List<String> generate() {
     String t = qualifiedTable();
     String col = Sql.quoteIdent(tenantColumn);
-    String predicate = usingExpression();
     List<String> out = new ArrayList<>(6);
     out.add("ALTER TABLE " + t + " ALTER COLUMN " + col + " SET DEFAULT " + settingExpression());
     if (index) {
@@ -221,12 +256,18 @@ public final class RlsPolicy {
       out.add("CREATE INDEX IF NOT EXISTS " + Sql.quoteIdent(indexName().orElseThrow()) + " ON " + t + " (" + cols
           + ")");
     }
-    out.add("ALTER TABLE " + t + " ENABLE ROW LEVEL SECURITY");
-    out.add("ALTER TABLE " + t + " FORCE ROW LEVEL SECURITY");
-    out.add("DROP POLICY IF EXISTS " + Sql.quoteIdent(policyName) + " ON " + t);
-    out.add("CREATE POLICY " + Sql.quoteIdent(policyName) + " ON " + t + " AS PERMISSIVE FOR ALL TO " + roleList()
-        + " USING (" + predicate + ") WITH CHECK (" + predicate + ")");
+    out.addAll(rowSecurityStatements(t));
     return out;
+  }
+
+  /** Enable and force RLS on {@code table} (quoted), and (re)create the policy on it. */
+  private List<String> rowSecurityStatements(String table) {
+    String predicate = usingExpression();
+    return List.of("ALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY",
+        "DROP POLICY IF EXISTS " + Sql.quoteIdent(policyName) + " ON " + table,
+        "CREATE POLICY " + Sql.quoteIdent(policyName) + " ON " + table + " AS PERMISSIVE FOR ALL TO " + roleList()
+            + " USING (" + predicate + ") WITH CHECK (" + predicate + ")");
   }
 
   private String settingExpression() {

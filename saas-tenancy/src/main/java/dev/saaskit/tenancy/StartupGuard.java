@@ -1,12 +1,14 @@
 package dev.saaskit.tenancy;
 
 import dev.saaskit.core.SaasException;
+import dev.saaskit.tenancy.audit.AuditReport;
+import dev.saaskit.tenancy.audit.Baseline;
+import dev.saaskit.tenancy.audit.Finding;
+import dev.saaskit.tenancy.audit.RlsAudit;
+import dev.saaskit.tenancy.audit.Severity;
 import dev.saaskit.tenancy.internal.PolicyNames;
 import dev.saaskit.tenancy.internal.Sql;
-import java.sql.Array;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -27,69 +29,65 @@ import org.slf4j.LoggerFactory;
  * DataSource db = TenantDataSource.wrap(pool);
  * }</pre>
  *
- * <p>It borrows one connection and, in two catalog queries, checks that the connection's role
- * ({@code current_user}):
+ * <p>The guard is the start-up subset of {@link RlsAudit}: it runs the audit as the pool's own role
+ * ({@code current_user}) and fails on every ERROR finding of these rules, with the audit's own messages and fixes,
+ * so the two can never disagree about them:
  * <ul>
- *   <li>is not a superuser and has no {@code BYPASSRLS}: either one turns every policy off;</li>
- *   <li>is not a member of a superuser or {@code BYPASSRLS} role, which it could {@code SET ROLE} to; nor, when
- *       the pool logs in as another role and switches with {@code SET ROLE}, is the login role such a role (a
- *       {@code RESET ROLE} would bring it back);</li>
- *   <li>does not own (directly, or through membership in the owning role) any table with a tenant column whose
- *       RLS is not forced: owners are exempt from their tables' policies unless RLS is forced;</li>
+ *   <li>{@code app-role-superuser}, {@code app-role-bypassrls}: either one turns every policy off;</li>
+ *   <li>{@code app-role-member-of-privileged}: the role can {@code SET ROLE} to a superuser or {@code BYPASSRLS}
+ *       role;</li>
+ *   <li>{@code app-role-privileged-login}: the pool logs in as such a role and switches to the application role
+ *       with {@code SET ROLE} (a {@code RESET ROLE} brings the login role back);</li>
+ *   <li>{@code rls-disabled}: a table with a tenant column (partitions included) has RLS disabled;</li>
+ *   <li>{@code rls-not-forced} where the role owns the table, and {@code app-role-owns-tenant-table}: the role owns
+ *       a tenant table, directly or through membership in the owning role. An owner is exempt from unforced policies
+ *       and can always disable RLS or drop the policies, so owning tenant tables fails the guard even with RLS
+ *       forced. To accept it on purpose (a prototype, a single-role setup), say so in a
+ *       {@linkplain Builder#baseline baseline} entry: {@code app-role-owns-tenant-table * -- <your reason>}.</li>
  * </ul>
- * and that every table with a tenant column, whoever owns it, has RLS enabled. Tables (and partitions) count as
- * tenant tables when they have a column named like one of the {@linkplain Builder#tenantColumns tenant columns}
- * ({@code tenant_id} by default), in the {@linkplain Builder#schemas chosen schemas} (by default every schema but
- * {@code pg_*} and {@code information_schema}).
+ * Warnings of these rules (RLS not forced on a table the role does not own, no tenant table found at all) are
+ * logged. Policies, views, functions and grants are the full audit's business: run
+ * {@code RlsAudit.defaults().assertNoErrors(..)} in your test suite.
  *
  * <p>{@link #verify(DataSource)} throws an {@link UnsafeDatabaseSetupException} listing every problem with the
- * SQL that fixes it; {@link #problems(DataSource)} returns the same list without throwing (for health checks and
- * the audit). A tenant table owned by the application role with RLS forced is safe from its policies but not from
- * the owner itself (an owner may {@code ALTER TABLE ... NO FORCE ROW LEVEL SECURITY}); that is logged as a
- * warning, not failed.
- *
- * <p>Pass the plain pool, not a {@link TenantDataSource} in strict mode, which would refuse to connect without a
+ * SQL that fixes it; {@link #problems(DataSource)} returns the same list without throwing (for health checks).
+ * Pass the plain pool, not a {@link TenantDataSource} in strict mode, which would refuse to connect without a
  * tenant. Instances are immutable and thread-safe.
  */
 public final class StartupGuard {
   private static final Logger LOG = LoggerFactory.getLogger(StartupGuard.class);
   private static final StartupGuard DEFAULTS = new Builder().build();
 
-  private static final String ROLE_QUERY =
-      "select r.rolname::text, r.rolsuper, r.rolbypassrls,"
-          + " s.rolname::text, s.rolsuper, s.rolbypassrls,"
-          + " array(select a.rolname::text from pg_roles a where a.oid <> r.oid and a.rolsuper"
-          + "   and pg_has_role(r.oid, a.oid, 'MEMBER') order by 1),"
-          + " array(select a.rolname::text from pg_roles a where a.oid <> r.oid and a.rolbypassrls"
-          + "   and not a.rolsuper and pg_has_role(r.oid, a.oid, 'MEMBER') order by 1)"
-          + " from pg_roles r, pg_roles s where r.rolname = current_user and s.rolname = session_user";
-
-  private static final String TABLE_QUERY =
-      "select n.nspname::text, c.relname::text, pg_get_userbyid(c.relowner)::text,"
-          + " c.relrowsecurity, c.relforcerowsecurity, c.relowner = r.oid, pg_has_role(r.oid, c.relowner, 'MEMBER')"
-          + " from pg_class c"
-          + " join pg_namespace n on n.oid = c.relnamespace"
-          + " join pg_roles r on r.rolname = current_user"
-          + " where c.relkind in ('r', 'p')"
-          + " and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attnum > 0"
-          + "   and not a.attisdropped and a.attname::text = any (?::text[]))"
-          + " and %s"
-          + " order by 1, 2";
+  /** The audit rules the guard enforces. */
+  static final Set<String> RULES = Set.of("app-role-superuser", "app-role-bypassrls", "app-role-member-of-privileged",
+      "app-role-privileged-login", "rls-disabled", "rls-not-forced", "app-role-owns-tenant-table",
+      "no-tenant-tables");
 
   private final List<String> tenantColumns;
-  private final List<String> schemas; // empty: all non-system schemas
+  private final List<String> schemas;
+  private final List<String> ignoredTables;
+  private final Baseline baseline;
+  private final RlsAudit audit;
 
   private StartupGuard(Builder b) {
     this.tenantColumns = List.copyOf(b.tenantColumns);
     this.schemas = List.copyOf(b.schemas);
+    this.ignoredTables = List.copyOf(b.ignoredTables);
+    this.baseline = b.baseline;
+    this.audit = RlsAudit.builder()
+        .tenantColumns(tenantColumns.toArray(String[]::new))
+        .schemas(schemas.toArray(String[]::new))
+        .ignoreTables(ignoredTables.toArray(String[]::new))
+        .baseline(baseline)
+        .build();
   }
 
-  /** The guard with the defaults: tenant column {@code tenant_id}, every non-system schema. */
+  /** The guard with the defaults: tenant column {@code tenant_id}, every non-system schema, no baseline. */
   public static StartupGuard defaults() {
     return DEFAULTS;
   }
 
-  /** A builder to change the tenant column names or the schemas checked. */
+  /** A builder to change the tenant column names, the schemas checked, ignored tables or the baseline. */
   public static Builder builder() {
     return new Builder();
   }
@@ -100,6 +98,8 @@ public final class StartupGuard {
     b.tenantColumns.clear();
     b.tenantColumns.addAll(tenantColumns);
     b.schemas.addAll(schemas);
+    b.ignoredTables.addAll(ignoredTables);
+    b.baseline = baseline;
     return b;
   }
 
@@ -130,8 +130,8 @@ public final class StartupGuard {
   }
 
   /**
-   * The problems {@link #verify(DataSource)} would report, each a description followed by its fix; empty when the
-   * setup is safe.
+   * The problems {@link #verify(DataSource)} would report, each {@code [rule-id] description} followed by its fix;
+   * empty when the setup is safe.
    *
    * @throws SaasException if the catalog cannot be read (no connection, for example)
    */
@@ -141,19 +141,34 @@ public final class StartupGuard {
 
   @Override
   public String toString() {
-    return "StartupGuard[tenantColumns=" + tenantColumns + ", schemas="
-        + (schemas.isEmpty() ? "all non-system" : schemas) + "]";
+    return "StartupGuard[tenantColumns=" + tenantColumns + ", schemas=" + (schemas.isEmpty() ? "all non-system" : schemas)
+        + (ignoredTables.isEmpty() ? "" : ", ignoreTables=" + ignoredTables) + ", baseline=" + baseline + "]";
   }
 
   private Findings inspect(DataSource dataSource) {
     Objects.requireNonNull(dataSource, "appDataSource");
-    Findings f = new Findings();
+    AuditReport report;
     try (Connection connection = dataSource.getConnection()) {
-      checkRole(connection, f);
-      checkTables(connection, f);
+      report = audit.run(connection);
     } catch (SQLException e) {
       throw new SaasException("the start-up guard could not read the PostgreSQL catalog (" + e.getMessage()
           + "); check that the data source connects as the application role", e);
+    } catch (SaasException e) {
+      throw new SaasException("the start-up guard could not read the PostgreSQL catalog (" + e.getMessage()
+          + "); check that the data source connects as the application role", e.getCause() != null ? e.getCause() : e);
+    }
+    Findings f = new Findings(report.appRole(), report.tenantTables().size());
+    for (Finding finding : report.findings()) {
+      if (!RULES.contains(finding.ruleId())) {
+        continue;
+      }
+      String text = "[" + finding.ruleId() + "] " + finding.message()
+          + finding.fix().map(fix -> "\n   Fix: " + fix.replace("\n", "\n        ")).orElse("");
+      if (finding.severity() == Severity.ERROR) {
+        f.problems.add(text);
+      } else if (finding.severity() == Severity.WARNING) {
+        f.warnings.add(text);
+      }
     }
     for (String warning : f.warnings) {
       LOG.warn("start-up guard: {}", warning);
@@ -161,127 +176,24 @@ public final class StartupGuard {
     return f;
   }
 
-  private static void checkRole(Connection connection, Findings f) throws SQLException {
-    try (PreparedStatement ps = connection.prepareStatement(ROLE_QUERY); ResultSet rs = ps.executeQuery()) {
-      if (!rs.next()) {
-        throw new SQLException("current_user is not in pg_roles");
-      }
-      f.role = rs.getString(1);
-      f.superuser = rs.getBoolean(2);
-      boolean bypass = rs.getBoolean(3);
-      String sessionRole = rs.getString(4);
-      boolean sessionSuper = rs.getBoolean(5);
-      boolean sessionBypass = rs.getBoolean(6);
-      List<String> superRoles = strings(rs.getArray(7));
-      List<String> bypassRoles = strings(rs.getArray(8));
-      String role = Sql.quoteIdent(f.role);
-      if (f.superuser) {
-        f.problems.add("Role " + role + " is a superuser: row-level security never applies to superusers, so every"
-            + " tenant would see every row.\n   Fix: connect the application as a role that is not a superuser"
-            + " (and does not own the tables), or run as a superuser: ALTER ROLE " + role + " NOSUPERUSER;");
-      }
-      if (bypass) {
-        f.problems.add("Role " + role + " has BYPASSRLS: row-level security does not apply to it, so every tenant"
-            + " would see every row.\n   Fix (as a superuser): ALTER ROLE " + role + " NOBYPASSRLS;");
-      }
-      if (!f.superuser) {
-        for (String other : superRoles) {
-          f.problems.add("Role " + role + " is a member of the superuser role " + Sql.quoteIdent(other)
-              + ": it can SET ROLE " + Sql.quoteIdent(other) + " and bypass every policy.\n   Fix (as a superuser):"
-              + " REVOKE " + Sql.quoteIdent(other) + " FROM " + role + ";");
-        }
-        for (String other : bypassRoles) {
-          f.problems.add("Role " + role + " is a member of the BYPASSRLS role " + Sql.quoteIdent(other)
-              + ": it can SET ROLE " + Sql.quoteIdent(other) + " and bypass every policy.\n   Fix (as a superuser):"
-              + " REVOKE " + Sql.quoteIdent(other) + " FROM " + role + ";");
-        }
-      }
-      if (!sessionRole.equals(f.role) && (sessionSuper || sessionBypass)) {
-        f.problems.add("The connections log in as " + Sql.quoteIdent(sessionRole) + (sessionSuper
-            ? ", a superuser," : ", which has BYPASSRLS,") + " and switch to " + role + " with SET ROLE: a RESET ROLE"
-            + " brings the login role back and bypasses every policy.\n   Fix: make the pool log in as " + role
-            + " itself (its user name), not switch to it.");
-      }
-    }
-  }
-
-  private void checkTables(Connection connection, Findings f) throws SQLException {
-    String schemaFilter = schemas.isEmpty()
-        ? "left(n.nspname, 3) <> 'pg_' and n.nspname <> 'information_schema'"
-        : "n.nspname::text = any (?::text[])";
-    try (PreparedStatement ps = connection.prepareStatement(String.format(TABLE_QUERY, schemaFilter))) {
-      ps.setArray(1, connection.createArrayOf("text", tenantColumns.toArray()));
-      if (!schemas.isEmpty()) {
-        ps.setArray(2, connection.createArrayOf("text", schemas.toArray()));
-      }
-      String role = Sql.quoteIdent(f.role);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          f.tenantTables++;
-          String table = Sql.quoteIdent(rs.getString(1)) + "." + Sql.quoteIdent(rs.getString(2));
-          String owner = rs.getString(3);
-          boolean enabled = rs.getBoolean(4);
-          boolean forced = rs.getBoolean(5);
-          boolean ownedDirectly = rs.getBoolean(6);
-          // a superuser is a member of every role; its own problem says all there is to say
-          boolean actsAsOwner = !f.superuser && rs.getBoolean(7);
-          String ownership = ownedDirectly
-              ? "owned by the application role " + role
-              : "owned by " + Sql.quoteIdent(owner) + ", a role that " + role + " is a member of";
-          String handOver = ownedDirectly
-              ? "ALTER TABLE " + table + " OWNER TO <migration role>; (a role the application does not log in as)"
-              : "REVOKE " + Sql.quoteIdent(owner) + " FROM " + role + ";";
-          if (!enabled) {
-            f.problems.add("Table " + table + " has a tenant column but row-level security is not enabled, so every"
-                + " tenant sees every row of it.\n   Fix (as its owner " + Sql.quoteIdent(owner) + "): ALTER TABLE "
-                + table + " ENABLE ROW LEVEL SECURITY; ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY;"
-                + " and create the tenant policy (RlsPolicy generates all three)"
-                + (actsAsOwner ? "; also, it is " + ownership + ", so hand it over: " + handOver : "."));
-          } else if (actsAsOwner && !forced) {
-            f.problems.add("Table " + table + " is " + ownership + ", and its row-level security is not forced:"
-                + " table owners are exempt from their policies, so the application sees every tenant's rows.\n"
-                + "   Fix: ALTER TABLE " + table + " FORCE ROW LEVEL SECURITY; and better, so the application cannot"
-                + " turn it off again: " + handOver);
-          } else if (actsAsOwner) {
-            f.warnings.add("table " + table + " is " + ownership + "; row-level security is forced, so its policies"
-                + " apply, but an owner can still ALTER TABLE ... NO FORCE ROW LEVEL SECURITY or drop the policy."
-                + " Prefer: " + handOver);
-          }
-        }
-      }
-    }
-    if (f.tenantTables == 0) {
-      f.warnings.add("no table with a column named " + tenantColumns + " found in "
-          + (schemas.isEmpty() ? "any non-system schema" : "schemas " + schemas)
-          + "; check the guard's tenantColumns and schemas, and that migrations ran first");
-    }
-  }
-
-  private static List<String> strings(Array array) throws SQLException {
-    if (array == null) {
-      return List.of();
-    }
-    Object[] values = (Object[]) array.getArray();
-    List<String> out = new ArrayList<>(values.length);
-    for (Object v : values) {
-      out.add(String.valueOf(v));
-    }
-    array.free();
-    return out;
-  }
-
   private static final class Findings {
-    String role = "?";
-    boolean superuser;
-    int tenantTables;
+    final String role;
+    final int tenantTables;
     final List<String> problems = new ArrayList<>();
     final List<String> warnings = new ArrayList<>();
+
+    Findings(String role, int tenantTables) {
+      this.role = role;
+      this.tenantTables = tenantTables;
+    }
   }
 
   /** Settings of a {@link StartupGuard}. Setters check their values at once and name a bad one. */
   public static final class Builder {
     private final Set<String> tenantColumns = new LinkedHashSet<>(List.of(RlsPolicy.DEFAULT_TENANT_COLUMN));
     private final Set<String> schemas = new LinkedHashSet<>();
+    private final Set<String> ignoredTables = new LinkedHashSet<>();
+    private Baseline baseline = Baseline.empty();
 
     private Builder() {}
 
@@ -308,6 +220,29 @@ public final class StartupGuard {
       Set<String> checked = PolicyNames.requireNames("schemas", "schema name", schemaNames, false);
       schemas.clear();
       schemas.addAll(checked);
+      return this;
+    }
+
+    /**
+     * Tables with a tenant column that hold no tenant data, as {@code schema.table} (see
+     * {@link RlsAudit.Builder#ignoreTables}), replacing earlier calls.
+     *
+     * @throws IllegalArgumentException if a name is not {@code schema.table}
+     */
+    public Builder ignoreTables(String... qualifiedNames) {
+      Set<String> checked = PolicyNames.requireQualifiedNames("ignoreTables", qualifiedNames);
+      ignoredTables.clear();
+      ignoredTables.addAll(checked);
+      return this;
+    }
+
+    /**
+     * Findings accepted on purpose, each with a reason, in the audit's baseline format (the same file can serve
+     * both); {@link Baseline#empty()} by default. This is the documented way to accept an application role that
+     * owns its tenant tables: {@code app-role-owns-tenant-table * -- single-role prototype, RLS forced}.
+     */
+    public Builder baseline(Baseline baseline) {
+      this.baseline = Objects.requireNonNull(baseline, "baseline");
       return this;
     }
 

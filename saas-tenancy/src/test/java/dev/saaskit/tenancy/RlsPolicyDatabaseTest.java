@@ -332,6 +332,35 @@ class RlsPolicyDatabaseTest {
   }
 
   @Test
+  void applyOnAPartitionedTableCoversEveryExistingPartitionQueriedByName() throws SQLException {
+    try (Connection c = db.ownerDataSource().getConnection(); Statement s = c.createStatement()) {
+      s.execute("CREATE TABLE events (tenant_id text NOT NULL, region text NOT NULL, day int NOT NULL)"
+          + " PARTITION BY LIST (region)");
+      s.execute("CREATE TABLE events_eu PARTITION OF events FOR VALUES IN ('eu') PARTITION BY RANGE (day)");
+      s.execute("CREATE TABLE events_eu_1 PARTITION OF events_eu FOR VALUES FROM (0) TO (100)");
+      s.execute("CREATE TABLE events_us PARTITION OF events FOR VALUES IN ('us')");
+      RlsPolicy.forTable("events").columnType(TenantColumnType.TEXT).build().apply(c);
+      RlsPolicy.forTable("events").columnType(TenantColumnType.TEXT).build().apply(c); // idempotent
+      s.execute("GRANT SELECT, INSERT ON events, events_eu, events_eu_1, events_us TO " + db.appRole());
+    }
+    updateAs("a", "INSERT INTO events(region, day) VALUES ('eu', 1), ('us', 2)");
+    updateAs("b", "INSERT INTO events(region, day) VALUES ('eu', 3)");
+    for (String partition : List.of("events_eu", "events_eu_1", "events_us")) {
+      assertThat(queryAs("b", "SELECT tenant_id FROM " + partition)).as(partition).allMatch("b"::equals);
+      assertThat(queryAs(null, "SELECT tenant_id FROM " + partition)).as(partition).isEmpty();
+    }
+    assertThat(queryAs("a", "SELECT region FROM events_us")).containsExactly("us");
+    try (Connection c = db.adminDataSource().getConnection()) {
+      assertThat(strings(c, "SELECT c.relname || ':' || c.relrowsecurity || ':' || c.relforcerowsecurity || ':'"
+          + " || (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation')"
+          + " FROM pg_class c WHERE c.relname LIKE 'events%' AND c.relkind IN ('r', 'p') ORDER BY 1"))
+          .containsExactly("events:true:true:1", "events_eu:true:true:1", "events_eu_1:true:true:1",
+              "events_us:true:true:1");
+    }
+    assertThat(StartupGuard.builder().schemas("public").build().problems(db.appDataSource())).isEmpty();
+  }
+
+  @Test
   void applyFailureNamesTheStatement() throws SQLException {
     RlsPolicy policy = RlsPolicy.forTable("no_such_table").columnType(TenantColumnType.UUID).build();
     try (Connection c = db.ownerDataSource().getConnection()) {

@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.SaasException;
+import dev.saaskit.tenancy.audit.Baseline;
+import dev.saaskit.tenancy.audit.Finding;
+import dev.saaskit.tenancy.audit.RlsAudit;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -94,19 +97,20 @@ class StartupGuardTest {
   }
 
   @Test
-  void failsForASuperuser() {
+  void failsForASuperuserAndAdvisesASeparateRoleRatherThanDemotingIt() {
     String role = db.createRole("super", "SUPERUSER");
     try (HikariDataSource pool = poolFor(role)) {
-      assertThat(guard().problems(pool)).containsExactly(
-          "Role " + q(role) + " is a superuser: row-level security never applies to superusers, so every tenant"
-              + " would see every row.\n   Fix: connect the application as a role that is not a superuser (and does"
-              + " not own the tables), or run as a superuser: ALTER ROLE " + q(role) + " NOSUPERUSER;");
+      assertThat(guard().problems(pool)).singleElement().asString()
+          .startsWith("[app-role-superuser] The application role " + role + " is a superuser")
+          .contains("CREATE ROLE app LOGIN PASSWORD '...' NOSUPERUSER NOBYPASSRLS;")
+          .contains("keep SUPERUSER on the role you administer the server with")
+          .doesNotContain("ALTER ROLE");
       assertThatThrownBy(() -> guard().verify(pool))
           .isInstanceOf(UnsafeDatabaseSetupException.class)
           .isInstanceOf(SaasException.class)
           .hasMessageStartingWith("Unsafe database setup for tenant isolation: the application role " + q(role)
-              + " would not be held to row-level security (1 problem). Fix each, then start again:\n\n1. Role ")
-          .hasMessageContaining("ALTER ROLE " + q(role) + " NOSUPERUSER;");
+              + " would not be held to row-level security (1 problem). Fix each, then start again:\n\n1. "
+              + "[app-role-superuser] ");
     }
   }
 
@@ -114,9 +118,9 @@ class StartupGuardTest {
   void failsForABypassRlsRole() {
     String role = db.createRole("bypass", "BYPASSRLS");
     try (HikariDataSource pool = poolFor(role)) {
-      assertThat(guard().problems(pool)).containsExactly(
-          "Role " + q(role) + " has BYPASSRLS: row-level security does not apply to it, so every tenant would see"
-              + " every row.\n   Fix (as a superuser): ALTER ROLE " + q(role) + " NOBYPASSRLS;");
+      assertThat(guard().problems(pool)).singleElement().asString()
+          .startsWith("[app-role-bypassrls] The application role " + role + " has BYPASSRLS")
+          .endsWith("Fix: ALTER ROLE " + q(role) + " NOBYPASSRLS;");
       UnsafeDatabaseSetupException e = (UnsafeDatabaseSetupException) org.assertj.core.api.Assertions
           .catchThrowable(() -> guard().verify(pool));
       assertThat(e.problems()).isEqualTo(guard().problems(pool));
@@ -131,54 +135,56 @@ class StartupGuardTest {
     String member = db.createRole("member", "");
     admin("GRANT " + q(superGroup) + " TO " + q(member), "GRANT " + q(bypassGroup) + " TO " + q(member));
     try (HikariDataSource pool = poolFor(member)) {
-      assertThat(guard().problems(pool)).containsExactly(
-          "Role " + q(member) + " is a member of the superuser role " + q(superGroup) + ": it can SET ROLE "
-              + q(superGroup) + " and bypass every policy.\n   Fix (as a superuser): REVOKE " + q(superGroup)
-              + " FROM " + q(member) + ";",
-          "Role " + q(member) + " is a member of the BYPASSRLS role " + q(bypassGroup) + ": it can SET ROLE "
-              + q(bypassGroup) + " and bypass every policy.\n   Fix (as a superuser): REVOKE " + q(bypassGroup)
-              + " FROM " + q(member) + ";");
+      assertThat(guard().problems(pool)).singleElement().asString()
+          .startsWith("[app-role-member-of-privileged] The application role " + member + " is a member of "
+              + superGroup + " (superuser), " + bypassGroup + " (BYPASSRLS)")
+          .contains("REVOKE " + q(superGroup) + " FROM " + q(member) + ";")
+          .contains("REVOKE " + q(bypassGroup) + " FROM " + q(member) + ";");
       admin("REVOKE " + q(superGroup) + " FROM " + q(member), "REVOKE " + q(bypassGroup) + " FROM " + q(member));
       assertThat(guard().problems(pool)).isEmpty();
     }
   }
 
   @Test
-  void failsWhenTheApplicationOwnsATenantTableWithoutForce() throws SQLException {
+  void failsWhenTheApplicationOwnsATenantTableEvenWithRlsForcedUnlessABaselineAcceptsIt() throws SQLException {
     String appOwner = db.createRole("app_owner", "");
     createSchema();
     admin("CREATE TABLE " + SCHEMA + ".orders (tenant_id uuid NOT NULL, note text)",
+        "CREATE INDEX ON " + SCHEMA + ".orders (tenant_id)",
         "ALTER TABLE " + SCHEMA + ".orders OWNER TO " + q(appOwner),
         "ALTER TABLE " + SCHEMA + ".orders ENABLE ROW LEVEL SECURITY");
     try (HikariDataSource pool = poolFor(appOwner)) {
-      assertThat(guard().problems(pool)).containsExactly(
-          "Table \"guarded\".\"orders\" is owned by the application role " + q(appOwner) + ", and its row-level"
-              + " security is not forced: table owners are exempt from their policies, so the application sees every"
-              + " tenant's rows.\n   Fix: ALTER TABLE \"guarded\".\"orders\" FORCE ROW LEVEL SECURITY; and better,"
-              + " so the application cannot turn it off again: ALTER TABLE \"guarded\".\"orders\" OWNER TO"
-              + " <migration role>; (a role the application does not log in as)");
+      assertThat(guard().problems(pool)).extracting(StartupGuardTest::ruleOf)
+          .containsExactlyInAnyOrder("rls-not-forced", "app-role-owns-tenant-table");
       assertThatThrownBy(() -> guard().verify(pool))
           .isInstanceOf(UnsafeDatabaseSetupException.class)
-          .hasMessageContaining("ALTER TABLE \"guarded\".\"orders\" FORCE ROW LEVEL SECURITY;");
+          .hasMessageContaining("ALTER TABLE \"guarded\".\"orders\" FORCE ROW LEVEL SECURITY;")
+          .hasMessageContaining("ALTER TABLE \"guarded\".\"orders\" OWNER TO <migration role>;");
 
       admin("ALTER TABLE " + SCHEMA + ".orders FORCE ROW LEVEL SECURITY");
-      // forced: the policies hold the owner too; owning it is only a warning
-      assertThat(guard().problems(pool)).isEmpty();
-      assertThatCode(() -> guard().verify(pool)).doesNotThrowAnyException();
+      // forced: the policies hold the owner, but an owner can turn RLS off or drop the policies: still refused
+      assertThat(guard().problems(pool)).extracting(StartupGuardTest::ruleOf)
+          .containsExactly("app-role-owns-tenant-table");
+      // ... unless accepted on purpose, with a reason
+      StartupGuard accepting = guard().toBuilder()
+          .baseline(Baseline.parse("app-role-owns-tenant-table * -- single-role prototype, RLS forced")).build();
+      assertThatCode(() -> accepting.verify(pool)).doesNotThrowAnyException();
     }
   }
 
   @Test
-  void failsWhenTheApplicationIsAMemberOfTheOwnerRoleWithoutForce() throws SQLException {
+  void failsWhenTheApplicationIsAMemberOfTheOwnerRole() throws SQLException {
     String member = db.createRole("owner_member", "");
     createSchema();
     owner("CREATE TABLE " + SCHEMA + ".orders (tenant_id uuid NOT NULL, note text)",
         "ALTER TABLE " + SCHEMA + ".orders ENABLE ROW LEVEL SECURITY");
     admin("GRANT " + q(db.ownerRole()) + " TO " + q(member));
     try (HikariDataSource pool = poolFor(member)) {
-      assertThat(guard().problems(pool)).singleElement().asString()
-          .startsWith("Table \"guarded\".\"orders\" is owned by " + q(db.ownerRole()) + ", a role that " + q(member)
-              + " is a member of, and its row-level security is not forced")
+      List<String> problems = guard().problems(pool);
+      assertThat(problems).extracting(StartupGuardTest::ruleOf)
+          .containsExactlyInAnyOrder("rls-not-forced", "app-role-owns-tenant-table");
+      assertThat(problems).filteredOn(p -> ruleOf(p).equals("app-role-owns-tenant-table")).singleElement().asString()
+          .contains("is a member of " + db.ownerRole() + ", which owns guarded.orders")
           .endsWith("REVOKE " + q(db.ownerRole()) + " FROM " + q(member) + ";");
     } finally {
       admin("REVOKE " + q(db.ownerRole()) + " FROM " + q(member));
@@ -191,11 +197,10 @@ class StartupGuardTest {
     createSafeTable("orders");
     owner("CREATE TABLE " + SCHEMA + ".\"Line Items\" (tenant_id uuid NOT NULL, qty int)");
 
-    assertThat(guard().problems(db.appDataSource())).containsExactly(
-        "Table \"guarded\".\"Line Items\" has a tenant column but row-level security is not enabled, so every tenant"
-            + " sees every row of it.\n   Fix (as its owner " + q(db.ownerRole()) + "): ALTER TABLE"
-            + " \"guarded\".\"Line Items\" ENABLE ROW LEVEL SECURITY; ALTER TABLE \"guarded\".\"Line Items\" FORCE"
-            + " ROW LEVEL SECURITY; and create the tenant policy (RlsPolicy generates all three).");
+    assertThat(guard().problems(db.appDataSource())).singleElement().asString()
+        .startsWith("[rls-disabled] Table guarded.Line Items has a tenant column (tenant_id) but row-level security"
+            + " is disabled")
+        .contains("ALTER TABLE \"guarded\".\"Line Items\" ENABLE ROW LEVEL SECURITY;");
     assertThatThrownBy(() -> StartupGuard.defaults().verify(db.appDataSource()))
         .isInstanceOf(UnsafeDatabaseSetupException.class)
         .hasMessageContaining("\"guarded\".\"Line Items\" ENABLE ROW LEVEL SECURITY;");
@@ -207,16 +212,34 @@ class StartupGuardTest {
   }
 
   @Test
+  void aTableWithATenantColumnThatHoldsNoTenantDataCanBeIgnored() throws SQLException {
+    createSchema();
+    createSafeTable("orders");
+    owner("CREATE TABLE " + SCHEMA + ".tenant_directory (tenant_id uuid PRIMARY KEY, shard text)");
+    owner("GRANT SELECT ON " + SCHEMA + ".tenant_directory TO " + q(db.appRole()));
+    assertThat(guard().problems(db.appDataSource())).extracting(StartupGuardTest::ruleOf)
+        .containsExactly("rls-disabled");
+    StartupGuard ignoring = guard().toBuilder().ignoreTables(SCHEMA + ".tenant_directory").build();
+    assertThat(ignoring.problems(db.appDataSource())).isEmpty();
+    assertThat(ignoring.toString()).contains("ignoreTables=[guarded.tenant_directory]");
+    // the audit takes the same option and agrees
+    assertThat(RlsAudit.builder().schemas(SCHEMA).ignoreTables(SCHEMA + ".tenant_directory").build()
+        .run(db.appDataSource()).errors()).isEmpty();
+    assertThatThrownBy(() -> StartupGuard.builder().ignoreTables("tenant_directory"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("ignoreTables takes tables as schema.table but got 'tenant_directory'");
+  }
+
+  @Test
   void partitionsAreCheckedToo() throws SQLException {
     createSchema();
     owner("CREATE TABLE " + SCHEMA + ".events (tenant_id uuid NOT NULL, day int NOT NULL) PARTITION BY RANGE (day)",
         "CREATE TABLE " + SCHEMA + ".events_1 PARTITION OF " + SCHEMA + ".events FOR VALUES FROM (0) TO (10)");
-    try (Connection c = db.ownerDataSource().getConnection()) {
-      RlsPolicy.forTable(SCHEMA, "events").columnType(TenantColumnType.UUID).index(false).build().apply(c);
-    }
-    // querying the partition directly bypasses the parent's policy
+    // RLS on the parent only: querying the partition directly bypasses the parent's policy
+    owner("ALTER TABLE " + SCHEMA + ".events ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE " + SCHEMA + ".events FORCE ROW LEVEL SECURITY");
     assertThat(guard().problems(db.appDataSource())).singleElement().asString()
-        .startsWith("Table \"guarded\".\"events_1\" has a tenant column but row-level security is not enabled");
+        .startsWith("[rls-disabled] Table guarded.events_1 has a tenant column");
   }
 
   @Test
@@ -227,9 +250,9 @@ class StartupGuardTest {
     assertThat(guard().problems(db.appDataSource())).isEmpty();
     StartupGuard byOrg = guard().toBuilder().tenantColumns("org_id", "tenant_id").build();
     assertThat(byOrg.problems(db.appDataSource())).singleElement().asString()
-        .startsWith("Table \"guarded\".\"docs\" has a tenant column");
+        .startsWith("[rls-disabled] Table guarded.docs has a tenant column");
     assertThat(byOrg.toBuilder().schemas("public").build().problems(db.appDataSource())).isEmpty();
-    assertThat(byOrg.toString()).isEqualTo("StartupGuard[tenantColumns=[org_id, tenant_id], schemas=[guarded]]");
+    assertThat(byOrg.toString()).startsWith("StartupGuard[tenantColumns=[org_id, tenant_id], schemas=[guarded]");
   }
 
   @Test
@@ -241,10 +264,10 @@ class StartupGuardTest {
     ds.setPassword(db.rolePassword(loginRole));
     ds.setOptions("-c role=" + db.appRole());
 
-    assertThat(guard().problems(ds)).containsExactly(
-        "The connections log in as " + q(loginRole) + ", a superuser, and switch to " + q(db.appRole())
-            + " with SET ROLE: a RESET ROLE brings the login role back and bypasses every policy.\n   Fix: make the"
-            + " pool log in as " + q(db.appRole()) + " itself (its user name), not switch to it.");
+    assertThat(guard().problems(ds)).singleElement().asString()
+        .startsWith("[app-role-privileged-login] The connections log in as " + loginRole + ", a superuser, and switch"
+            + " to " + db.appRole() + " with SET ROLE: a RESET ROLE brings the login role back")
+        .contains("make the pool log in as " + q(db.appRole()) + " itself");
   }
 
   @Test
@@ -257,10 +280,47 @@ class StartupGuardTest {
       assertThat(problems).hasSize(3);
       assertThatThrownBy(() -> guard().verify(pool))
           .hasMessageContaining("(3 problems)")
-          .hasMessageContaining("\n\n1. Role ")
-          .hasMessageContaining("\n\n2. Table \"guarded\".\"a\"")
-          .hasMessageContaining("\n\n3. Table \"guarded\".\"b\"");
+          .hasMessageContaining("\n\n1. [app-role-bypassrls] ")
+          .hasMessageContaining("\n\n2. [rls-disabled] Table guarded.a")
+          .hasMessageContaining("\n\n3. [rls-disabled] Table guarded.b");
     }
+  }
+
+  /**
+   * Issue 18: the guard and the audit judge the same role alike. For each unsafe setup, the guard's problems are
+   * exactly the audit's ERROR findings of the guard's rules, and a setup the guard passes has none of them.
+   */
+  @Test
+  void theGuardAndTheAuditAgreeOnEverySetup() throws SQLException {
+    String appOwner = db.createRole("agree_owner", "");
+    String bypass = db.createRole("agree_bypass", "BYPASSRLS");
+    createSchema();
+    createSafeTable("safe");
+    admin("CREATE TABLE " + SCHEMA + ".owned (tenant_id uuid NOT NULL)",
+        "ALTER TABLE " + SCHEMA + ".owned OWNER TO " + q(appOwner),
+        "ALTER TABLE " + SCHEMA + ".owned ENABLE ROW LEVEL SECURITY", "ALTER TABLE " + SCHEMA + ".owned FORCE ROW LEVEL SECURITY");
+    owner("CREATE TABLE " + SCHEMA + ".open (tenant_id uuid NOT NULL)");
+    for (String role : List.of(db.appRole(), appOwner, bypass)) {
+      DataSource ds = role.equals(db.appRole()) ? db.appDataSource() : poolFor(role);
+      try {
+        List<String> guardRules = guard().problems(ds).stream().map(StartupGuardTest::ruleOf).sorted().toList();
+        List<String> auditRules = RlsAudit.builder().schemas(SCHEMA).build().run(ds).errors().stream()
+            .map(Finding::ruleId).filter(StartupGuard.RULES::contains).sorted().toList();
+        assertThat(guardRules).as(role).isNotEmpty().isEqualTo(auditRules);
+      } finally {
+        if (ds != db.appDataSource()) {
+          ((HikariDataSource) ds).close();
+        }
+      }
+    }
+    owner("DROP TABLE " + SCHEMA + ".open");
+    assertThat(guard().problems(db.appDataSource())).isEmpty();
+    assertThat(RlsAudit.builder().schemas(SCHEMA).build().run(db.appDataSource()).errors().stream()
+        .map(Finding::ruleId).filter(StartupGuard.RULES::contains)).isEmpty();
+  }
+
+  static String ruleOf(String problem) {
+    return problem.substring(1, problem.indexOf(']'));
   }
 
   @Test

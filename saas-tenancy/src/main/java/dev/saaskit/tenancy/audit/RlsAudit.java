@@ -49,6 +49,7 @@ public final class RlsAudit {
   private final List<String> schemas; // empty: every non-system schema
   private final @Nullable String appRole; // null: current_user
   private final String settingName;
+  private final Set<String> ignoredTables;
   private final Baseline baseline;
 
   private RlsAudit(Builder b) {
@@ -56,6 +57,7 @@ public final class RlsAudit {
     this.schemas = List.copyOf(b.schemas);
     this.appRole = b.appRole;
     this.settingName = b.settingName;
+    this.ignoredTables = Set.copyOf(b.ignoredTables);
     this.baseline = b.baseline;
   }
 
@@ -80,6 +82,7 @@ public final class RlsAudit {
     b.schemas.addAll(schemas);
     b.appRole = appRole;
     b.settingName = settingName;
+    b.ignoredTables.addAll(ignoredTables);
     b.baseline = baseline;
     return b;
   }
@@ -108,7 +111,7 @@ public final class RlsAudit {
     Objects.requireNonNull(connection, "connection");
     Auditor.Result result;
     try {
-      result = new Auditor(tenantColumns, settingName).audit(connection, appRole, schemas);
+      result = new Auditor(tenantColumns, settingName, ignoredTables).audit(connection, appRole, schemas);
     } catch (SQLException e) {
       throw new SaasException("the RLS audit could not read the PostgreSQL catalog: " + e.getMessage(), e);
     } catch (IllegalStateException e) {
@@ -148,8 +151,8 @@ public final class RlsAudit {
   @Override
   public String toString() {
     return "RlsAudit[tenantColumns=" + tenantColumns + ", schemas=" + (schemas.isEmpty() ? "all non-system" : schemas)
-        + ", appRole=" + (appRole == null ? "current_user" : appRole) + ", setting=" + settingName + ", baseline="
-        + baseline + "]";
+        + ", appRole=" + (appRole == null ? "current_user" : appRole) + ", setting=" + settingName
+        + (ignoredTables.isEmpty() ? "" : ", ignoreTables=" + ignoredTables) + ", baseline=" + baseline + "]";
   }
 
   /** Settings of an {@link RlsAudit}. Setters check their values at once and name a bad one. */
@@ -159,6 +162,7 @@ public final class RlsAudit {
     private @Nullable String appRole;
     private String settingName = TenantSetting.DEFAULT.name();
     private Baseline baseline = Baseline.empty();
+    private final Set<String> ignoredTables = new LinkedHashSet<>();
 
     private Builder() {}
 
@@ -206,6 +210,20 @@ public final class RlsAudit {
      */
     public Builder tenantSetting(TenantSetting setting) {
       this.settingName = Objects.requireNonNull(setting, "tenantSetting").name();
+      return this;
+    }
+
+    /**
+     * Tables that have a tenant column but hold no tenant data (a shared lookup table keyed by tenant, an audit log
+     * read only by operators), as {@code schema.table}, replacing earlier calls: they are not judged as tenant
+     * tables, and views over them are not tenant data. Prefer a baseline entry with a reason when a tenant table
+     * merely has an accepted finding.
+     *
+     * @throws IllegalArgumentException if a name is not {@code schema.table} with valid identifiers
+     */
+    public Builder ignoreTables(String... qualifiedNames) {
+      ignoredTables.clear();
+      ignoredTables.addAll(PolicyNames.requireQualifiedNames("ignoreTables", qualifiedNames));
       return this;
     }
 

@@ -27,10 +27,6 @@ public final class PolicyNames {
   }
 
   /**
-   * Checks {@code name} with {@link Sql#requireIdentifier} and also rejects unpaired UTF-16 surrogates, which UTF-8
-   * cannot carry (the driver would silently send '?' instead). Returns the name.
-   */
-  /**
    * Checks each of {@code names} with {@link #requireName}; returns them in order without duplicates. With
    * {@code atLeastOne}, an empty list is rejected, naming {@code option}.
    */
@@ -46,6 +42,29 @@ public final class PolicyNames {
     return checked;
   }
 
+  /**
+   * Checks each of {@code qualifiedNames} as {@code schema.table} (split at the first dot, both parts checked with
+   * {@link #requireName}); returns them in order without duplicates.
+   */
+  public static java.util.Set<String> requireQualifiedNames(String option, String[] qualifiedNames) {
+    java.util.Objects.requireNonNull(qualifiedNames, option);
+    java.util.Set<String> checked = new java.util.LinkedHashSet<>();
+    for (String name : qualifiedNames) {
+      int dot = name == null ? -1 : name.indexOf('.');
+      if (dot <= 0 || dot == name.length() - 1) {
+        throw new IllegalArgumentException(option + " takes tables as schema.table but got '" + name + "'");
+      }
+      requireName("schema name", name.substring(0, dot));
+      requireName("table name", name.substring(dot + 1));
+      checked.add(name);
+    }
+    return checked;
+  }
+
+  /**
+   * Checks {@code name} with {@link Sql#requireIdentifier} and also rejects unpaired UTF-16 surrogates, which UTF-8
+   * cannot carry (the driver would silently send '?' instead). Returns the name.
+   */
   public static String requireName(String what, String name) {
     Sql.requireIdentifier(what, name);
     for (int i = 0; i < name.length(); i++) {

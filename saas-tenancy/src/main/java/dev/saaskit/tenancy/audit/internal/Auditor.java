@@ -44,11 +44,16 @@ public final class Auditor {
 
   private final List<String> tenantColumns;
   private final String setting;
+  private final Set<String> ignoredTables;
 
-  /** An auditor for tables with any of {@code tenantColumns}, whose policies read {@code setting}. */
-  public Auditor(List<String> tenantColumns, String setting) {
+  /**
+   * An auditor for tables with any of {@code tenantColumns}, whose policies read {@code setting}; tables named in
+   * {@code ignoredTables} ({@code schema.table}) are not tenant data, whatever their columns.
+   */
+  public Auditor(List<String> tenantColumns, String setting, Set<String> ignoredTables) {
     this.tenantColumns = List.copyOf(tenantColumns);
     this.setting = setting;
+    this.ignoredTables = Set.copyOf(ignoredTables);
   }
 
   /** Runs every rule against the database of {@code connection}; reads the catalog only. */
@@ -171,12 +176,23 @@ public final class Auditor {
       if (app.superuser()) {
         add(Rules.APP_ROLE_SUPERUSER, Severity.ERROR, object, "The application role " + app.name() + " is a"
             + " superuser: row-level security never applies to superusers, so every tenant sees every row.",
-            "ALTER ROLE " + role + " NOSUPERUSER;");
+            "-- a separate role for the application (keep SUPERUSER on the role you administer the server with):\n"
+                + "CREATE ROLE app LOGIN PASSWORD '...' NOSUPERUSER NOBYPASSRLS;\n"
+                + "GRANT USAGE ON SCHEMA <schema> TO app;\n"
+                + "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA <schema> TO app;\n"
+                + "-- then make the pool log in as app");
       }
       if (app.bypassRls()) {
         add(Rules.APP_ROLE_BYPASSRLS, Severity.ERROR, object, "The application role " + app.name() + " has"
             + " BYPASSRLS: row-level security does not apply to it, so every tenant sees every row.",
             "ALTER ROLE " + role + " NOBYPASSRLS;");
+      }
+      Catalog.LoginRole login = app.login();
+      if (login != null && (login.superuser() || login.bypassRls())) {
+        add(Rules.APP_ROLE_PRIVILEGED_LOGIN, Severity.ERROR, object, "The connections log in as " + login.name()
+            + (login.superuser() ? ", a superuser," : ", which has BYPASSRLS,") + " and switch to " + app.name()
+            + " with SET ROLE: a RESET ROLE brings the login role back and bypasses every policy.",
+            "-- make the pool log in as " + role + " itself (its user name), not switch to it");
       }
       if (!app.superuser()) {
         List<String> privileged = new ArrayList<>();
@@ -202,12 +218,12 @@ public final class Auditor {
     // --------------------------------------------------------------------------------------------- tables
 
     boolean isTenantTable(Relation r) {
-      return r.isTable() && !r.tenantColumns().isEmpty();
+      return r.isTable() && !r.tenantColumns().isEmpty() && !ignoredTables.contains(r.qualifiedName());
     }
 
     void markTenantData() {
       for (Relation r : cat.relations.values()) {
-        if (!r.tenantColumns().isEmpty()) {
+        if (!r.tenantColumns().isEmpty() && !ignoredTables.contains(r.qualifiedName())) {
           tenantData.add(r.oid());
         }
       }

@@ -24,7 +24,13 @@ import org.jspecify.annotations.Nullable;
 public final class Catalog {
   /** The role whose access is judged. */
   public record AppRole(long oid, String name, boolean superuser, boolean bypassRls, List<String> superuserRoles,
-      List<String> bypassRlsRoles) {}
+      List<String> bypassRlsRoles, @Nullable LoginRole login) {}
+
+  /**
+   * The role the judged connection logged in as, when the audit judges its own connection's role and that role was
+   * reached with SET ROLE from another one.
+   */
+  public record LoginRole(String name, boolean superuser, boolean bypassRls) {}
 
   /** A role that owns a relation or a SECURITY DEFINER function in scope. */
   public record Role(long oid, String name, boolean superuser, boolean bypassRls, Set<Long> memberOf) {
@@ -110,8 +116,10 @@ public final class Catalog {
           + "   and pg_has_role(r.oid, a.oid, 'MEMBER') order by 1),"
           + " array(select a.rolname::text from pg_roles a where a.oid <> r.oid and a.rolbypassrls"
           + "   and not a.rolsuper and pg_has_role(r.oid, a.oid, 'MEMBER') order by 1),"
-          + " current_database()::text, current_setting('server_version_num')::int"
-          + " from pg_roles r where r.rolname = coalesce(?::text, current_user::text)";
+          + " current_database()::text, current_setting('server_version_num')::int,"
+          + " s.rolname::text, s.rolsuper, s.rolbypassrls"
+          + " from pg_roles r, pg_roles s where r.rolname = coalesce(?::text, current_user::text)"
+          + " and s.rolname = session_user";
 
   private static final String OWNER_QUERY =
       "with scope as (%s)"
@@ -250,8 +258,11 @@ public final class Catalog {
           throw new IllegalStateException("the application role \"" + appRole + "\" does not exist in this"
               + " PostgreSQL cluster; name the role your application logs in as with RlsAudit.builder().appRole(...)");
         }
+        String loginName = rs.getString(9);
+        LoginRole login = appRole == null && !loginName.equals(rs.getString(2))
+            ? new LoginRole(loginName, rs.getBoolean(10), rs.getBoolean(11)) : null;
         AppRole app = new AppRole(rs.getLong(1), rs.getString(2), rs.getBoolean(3), rs.getBoolean(4),
-            strings(rs.getArray(5)), strings(rs.getArray(6)));
+            strings(rs.getArray(5)), strings(rs.getArray(6)), login);
         cat = new Catalog(app, rs.getString(7), rs.getInt(8));
       }
     }

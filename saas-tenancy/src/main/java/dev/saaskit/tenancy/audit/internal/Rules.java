@@ -23,6 +23,7 @@ public final class Rules {
   public static final String APP_ROLE_SUPERUSER = "app-role-superuser";
   public static final String APP_ROLE_BYPASSRLS = "app-role-bypassrls";
   public static final String APP_ROLE_MEMBER_OF_PRIVILEGED = "app-role-member-of-privileged";
+  public static final String APP_ROLE_PRIVILEGED_LOGIN = "app-role-privileged-login";
   public static final String APP_ROLE_OWNS_TENANT_TABLE = "app-role-owns-tenant-table";
   public static final String APP_ROLE_CAN_TRUNCATE = "app-role-can-truncate";
   public static final String VIEW_WITHOUT_SECURITY_INVOKER = "view-without-security-invoker";
@@ -92,13 +93,20 @@ public final class Rules {
           "The tenant column allows NULL: a row without a tenant belongs to nobody, is invisible to every tenant"
               + " and is easy to create by mistake. Fix: ALTER TABLE ... ALTER COLUMN tenant_id SET NOT NULL."),
       rule(APP_ROLE_SUPERUSER, Severity.ERROR, "Application role is a superuser",
-          "Row-level security never applies to superusers: every tenant would see every row. Fix: connect as a"
-              + " role that is NOSUPERUSER (ALTER ROLE ... NOSUPERUSER)."),
+          "Row-level security never applies to superusers: every tenant would see every row. Fix: create a"
+              + " separate application role (LOGIN NOSUPERUSER NOBYPASSRLS, owning nothing), grant it what the"
+              + " application needs, and make the pool log in as it. Do not strip SUPERUSER from the role you"
+              + " administer the server with: that can lock you out."),
       rule(APP_ROLE_BYPASSRLS, Severity.ERROR, "Application role has BYPASSRLS",
           "Row-level security does not apply to a BYPASSRLS role. Fix: ALTER ROLE ... NOBYPASSRLS."),
       rule(APP_ROLE_MEMBER_OF_PRIVILEGED, Severity.ERROR, "Application role can become a privileged role",
           "The application role is a member of a superuser or BYPASSRLS role, so it can SET ROLE to it and bypass"
               + " every policy. Fix: REVOKE that role FROM the application role."),
+      rule(APP_ROLE_PRIVILEGED_LOGIN, Severity.ERROR, "Application switches role after a privileged login",
+          "The connections log in as a superuser or BYPASSRLS role and switch to the application role with SET"
+              + " ROLE (a pool's connection options, say): a RESET ROLE brings the login role back and bypasses every"
+              + " policy. Judged only when the audit judges its own connection's role. Fix: make the pool log in as"
+              + " the application role itself."),
       rule(APP_ROLE_OWNS_TENANT_TABLE, Severity.ERROR, "Application role owns a tenant table",
           "The application role owns the table, directly or through membership in the owning role. An owner is"
               + " exempt from unforced policies and can always disable RLS, drop policies or the table. Fix: hand"
