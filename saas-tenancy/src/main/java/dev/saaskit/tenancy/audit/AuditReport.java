@@ -41,6 +41,16 @@ public final class AuditReport {
   /** Applies {@code baseline} to {@code found} and sorts what is left. */
   static AuditReport of(List<Finding> found, Baseline baseline, String appRole, String database,
       List<String> tenantTables) {
+    return of(found, baseline, List.of(), appRole, database, tenantTables);
+  }
+
+  /**
+   * Applies {@code baseline}, then the database's own {@code annotations}, to {@code found} and sorts what is left.
+   * Annotations accept warnings and infos only: an error stays an error whatever a comment says (an accepted error
+   * belongs in the baseline file, in review); unmatched annotations are not reported as unused.
+   */
+  static AuditReport of(List<Finding> found, Baseline baseline, List<Baseline.Entry> annotations, String appRole,
+      String database, List<String> tenantTables) {
     Objects.requireNonNull(baseline, "baseline");
     List<Finding> sorted = new ArrayList<>(found);
     sorted.sort(ORDER);
@@ -49,6 +59,9 @@ public final class AuditReport {
     Set<Baseline.Entry> used = new LinkedHashSet<>();
     for (Finding f : sorted) {
       Optional<Baseline.Entry> match = baseline.match(f);
+      if (match.isEmpty() && f.severity() != Severity.ERROR) {
+        match = annotations.stream().filter(e -> e.matches(f)).findFirst();
+      }
       if (match.isPresent()) {
         suppressed.add(new Suppressed(f, match.get()));
         for (Baseline.Entry e : baseline.entries()) {

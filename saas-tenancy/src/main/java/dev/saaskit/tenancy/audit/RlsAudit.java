@@ -117,7 +117,8 @@ public final class RlsAudit {
     } catch (IllegalStateException e) {
       throw new SaasException(e.getMessage(), e);
     }
-    return AuditReport.of(result.findings(), baseline, result.appRole(), result.database(), result.tenantTables());
+    return AuditReport.of(result.findings(), baseline, result.annotations(), result.appRole(), result.database(),
+        result.tenantTables());
   }
 
   /**

@@ -107,10 +107,11 @@ class RlsAuditTest {
     owner("CREATE TABLE tables.off (tenant_id uuid NOT NULL, note text)",
         "CREATE INDEX ON tables.off (tenant_id)",
         "CREATE POLICY inert ON tables.off USING (" + UUID_PREDICATE + ")",
-        "CREATE TABLE tables.events (tenant_id uuid NOT NULL, at date NOT NULL) PARTITION BY RANGE (at)",
-        "CREATE TABLE tables.events_2024 PARTITION OF tables.events FOR VALUES FROM ('2024-01-01') TO"
-            + " ('2025-01-01')");
+        "CREATE TABLE tables.events (tenant_id uuid NOT NULL, at date NOT NULL) PARTITION BY RANGE (at)");
     policy("tables", "events", TenantColumnType.UUID);
+    // a partition created after the policy was applied has no RLS of its own
+    owner("CREATE TABLE tables.events_2024 PARTITION OF tables.events FOR VALUES FROM ('2024-01-01') TO"
+        + " ('2025-01-01')");
     tenantTable("tables", "unforced", TenantColumnType.UUID);
     tenantTable("tables", "no_policy", TenantColumnType.UUID);
     tenantTable("tables", "restrictive_only", TenantColumnType.UUID);
@@ -342,6 +343,38 @@ class RlsAuditTest {
     assertThat(find(asMember, "app-role-owns-tenant-table", "owned.by_group").fix())
         .hasValue("REVOKE " + q(db.name() + "_owners") + " FROM " + q(member) + ";");
     assertThat(keys(asMember)).noneMatch(k -> k.contains("owned.by_owner"));
+  }
+
+  /**
+   * Issue 18: saaskit's schemas ship what the audit should know about them as comments, so a team that fails
+   * builds on warnings needs no baseline for them. Annotations accept warnings and infos, never errors.
+   */
+  @Test
+  void commentsInTheDatabaseAcceptWarningsAndInfosButNeverErrors() throws SQLException {
+    schema("annotated");
+    owner("CREATE TABLE annotated.jobs (id bigint, tenant_id uuid)", "CREATE INDEX ON annotated.jobs (tenant_id)",
+        "CREATE TABLE annotated.open (tenant_id uuid NOT NULL)");
+    policy("annotated", "jobs", TenantColumnType.UUID);
+    owner("CREATE POLICY worker_all ON annotated.jobs FOR ALL TO " + q(worker) + " USING (true) WITH CHECK (true)");
+    AuditReport before = auditAs(app, "annotated");
+    assertThat(keys(before)).contains("tenant-column-nullable WARNING annotated.jobs",
+        "policy-always-true INFO policy worker_all on annotated.jobs", "rls-disabled ERROR annotated.open");
+
+    owner("COMMENT ON TABLE annotated.jobs IS 'Jobs.\nsaaskit-audit: tenant-column-nullable -- NULL marks a system"
+            + " job, which the tenant policy never matches\nsaaskit-audit: no-such-rule -- ignored\n"
+            + "saaskit-audit: no-tenant-index'",
+        "COMMENT ON POLICY worker_all ON annotated.jobs IS"
+            + " 'saaskit-audit: policy-always-true -- the worker role claims jobs of every tenant'",
+        "COMMENT ON TABLE annotated.open IS 'saaskit-audit: rls-disabled -- trying to hide an error'");
+    AuditReport after = auditAs(app, "annotated");
+    assertThat(keys(after)).doesNotContain("tenant-column-nullable WARNING annotated.jobs",
+        "policy-always-true INFO policy worker_all on annotated.jobs").contains("rls-disabled ERROR annotated.open");
+    assertThat(after.suppressed()).extracting(x -> x.finding().ruleId() + ": " + x.entry().reason())
+        .containsExactlyInAnyOrder(
+            "policy-always-true: annotated in the database: the worker role claims jobs of every tenant",
+            "tenant-column-nullable: annotated in the database: NULL marks a system job, which the tenant policy"
+                + " never matches");
+    assertThat(after.unusedBaselineEntries()).isEmpty();
   }
 
   @Test

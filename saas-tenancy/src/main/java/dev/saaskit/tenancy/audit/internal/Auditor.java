@@ -5,6 +5,7 @@ import static dev.saaskit.tenancy.internal.Sql.quoteIdent;
 import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.RlsPolicy;
 import dev.saaskit.tenancy.TenantColumnType;
+import dev.saaskit.tenancy.audit.Baseline;
 import dev.saaskit.tenancy.audit.Finding;
 import dev.saaskit.tenancy.audit.Severity;
 import dev.saaskit.tenancy.audit.internal.Catalog.ForeignKey;
@@ -35,9 +36,16 @@ import org.jspecify.annotations.Nullable;
 
 /** Reads the catalog and applies every rule. Not API. */
 public final class Auditor {
-  /** What one run found, before the baseline is applied. */
+  /**
+   * What one run found, before the baseline is applied, with the findings the database's own comments accept
+   * ({@code saaskit-audit: <rule-id> -- <reason>} lines on a table or a policy).
+   */
   public record Result(List<Finding> findings, List<String> tenantTables, String appRole, String database,
-      int serverVersion) {}
+      int serverVersion, List<Baseline.Entry> annotations) {}
+
+  /** {@code saaskit-audit: <rule-id> -- <reason>}, one per line of a comment. */
+  private static final Pattern ANNOTATION =
+      Pattern.compile("^\\s*saaskit-audit:\\s*([a-z0-9-]+)\\s+--\\s+(\\S.*?)\\s*$", Pattern.MULTILINE);
 
   private static final int MAX_EXPRESSION_CHARS = 200;
   private static final String COMMANDS = "rawd"; // SELECT, INSERT, UPDATE, DELETE
@@ -64,7 +72,22 @@ public final class Auditor {
     cat.resolveNames(connection, run.functionOids, run.operatorOids);
     run.apply();
     return new Result(List.copyOf(run.findings), List.copyOf(run.tenantTables), cat.app.name(), cat.database,
-        cat.serverVersion);
+        cat.serverVersion, annotations(cat));
+  }
+
+  /** The accepted findings the catalog's comments declare; lines naming no known rule are skipped. */
+  private static List<Baseline.Entry> annotations(Catalog cat) {
+    List<Baseline.Entry> out = new ArrayList<>();
+    for (Catalog.Annotation a : cat.annotations) {
+      java.util.regex.Matcher m = ANNOTATION.matcher(a.comment());
+      while (m.find()) {
+        String rule = m.group(1);
+        if (Rules.find(rule).isPresent() && !rule.equals(Rules.UNUSED_BASELINE_ENTRY)) {
+          out.add(new Baseline.Entry(rule, a.object(), "annotated in the database: " + m.group(2), 0));
+        }
+      }
+    }
+    return out;
   }
 
   /** The parsed expressions of one policy. */

@@ -32,6 +32,9 @@ public final class Catalog {
    */
   public record LoginRole(String name, boolean superuser, boolean bypassRls) {}
 
+  /** A comment carrying audit annotations, with the object (as findings name it) it is on. */
+  public record Annotation(String object, String comment) {}
+
   /** A role that owns a relation or a SECURITY DEFINER function in scope. */
   public record Role(long oid, String name, boolean superuser, boolean bypassRls, Set<Long> memberOf) {
     /** Whether this role is {@code other} or a member of it (superusers are members of every role). */
@@ -194,6 +197,19 @@ public final class Catalog {
           + "   and e.objid = p.oid and e.deptype = 'e')"
           + " order by 2, 3, 4";
 
+  /** Comments on relations and policies in scope that carry audit annotations. */
+  private static final String ANNOTATION_QUERY =
+      "with scope as (%s)"
+          + " select n.nspname::text, c.relname::text, null::text, d.description from pg_description d"
+          + " join pg_class c on d.classoid = 'pg_class'::regclass and d.objoid = c.oid and d.objsubid = 0"
+          + " join scope n on n.oid = c.relnamespace where d.description like '%%saaskit-audit:%%'"
+          + " union all"
+          + " select n.nspname::text, c.relname::text, p.polname::text, d.description from pg_description d"
+          + " join pg_policy p on d.classoid = 'pg_policy'::regclass and d.objoid = p.oid"
+          + " join pg_class c on c.oid = p.polrelid"
+          + " join scope n on n.oid = c.relnamespace where d.description like '%%saaskit-audit:%%'"
+          + " order by 1, 2, 3";
+
   private static final String FOREIGN_KEY_QUERY =
       "with scope as (%s)"
           + " select k.conname::text, k.conrelid::bigint, k.confrelid::bigint, k.conkey::int[], k.confkey::int[],"
@@ -226,6 +242,8 @@ public final class Catalog {
   public final List<Function> functions = new ArrayList<>();
   /** Foreign keys from tables in scope. */
   public final List<ForeignKey> foreignKeys = new ArrayList<>();
+  /** Audit annotations found in comments: the finding object they are about, and the comment. */
+  public final List<Annotation> annotations = new ArrayList<>();
   /** Names of functions used in expressions, by OID (after {@link #resolveNames}). */
   public final Map<Long, FunctionName> functionNames = new HashMap<>();
   /** Names of operators used in expressions, by OID (after {@link #resolveNames}). */
@@ -333,6 +351,20 @@ public final class Catalog {
           cat.functions.add(new Function(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4),
               rs.getString(5).charAt(0), rs.getLong(6), rs.getString(7), rs.getString(8), rs.getString(9),
               strings(rs.getArray(10)), rs.getBoolean(11), longs(rs.getArray(12))));
+        }
+      }
+    }
+
+    try (PreparedStatement ps = c.prepareStatement(String.format(ANNOTATION_QUERY, scope))) {
+      if (schemaArray != null) {
+        ps.setArray(1, schemaArray);
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          String table = rs.getString(1) + "." + rs.getString(2);
+          String policy = rs.getString(3);
+          cat.annotations.add(new Annotation(policy == null ? table : "policy " + policy + " on " + table,
+              rs.getString(4)));
         }
       }
     }
