@@ -3,6 +3,7 @@ package dev.saaskit.testing;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatNullPointerException;
 
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -33,5 +34,15 @@ class MutableClockTest {
   @Test
   void rejectsNull() {
     assertThatNullPointerException().isThrownBy(() -> MutableClock.at(null));
+  }
+
+  @Test
+  void theDocumentedUse() {
+    // snippet: mutable-clock
+    MutableClock clock = MutableClock.at(Instant.parse("2026-01-01T00:00:00Z"));
+    Clock forTheCodeUnderTest = clock;          // hand it to whatever takes a java.time.Clock
+    clock.advance(Duration.ofMinutes(5));      // five minutes later, without sleeping
+    // end snippet
+    assertThat(forTheCodeUnderTest.instant()).isEqualTo(START.plusSeconds(300));
   }
 }

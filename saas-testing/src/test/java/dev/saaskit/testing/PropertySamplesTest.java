@@ -4,13 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.saaskit.core.TenantId;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.function.Function;
 import java.util.random.RandomGenerator;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 import org.opentest4j.TestAbortedException;
 
 class PropertySamplesTest {
@@ -96,4 +99,23 @@ class PropertySamplesTest {
         .getDisplayName();
     assertThat(name).hasSizeLessThanOrEqualTo(163).endsWith("...");
   }
+
+  /** A printable string of 1 to 20 ASCII letters, digits and punctuation, none at either end a space. */
+  static String printable(RandomGenerator random) {
+    StringBuilder s = new StringBuilder();
+    int length = random.nextInt(1, 21);
+    for (int i = 0; i < length; i++) {
+      s.append((char) random.nextInt('!', '~' + 1));
+    }
+    return s.toString();
+  }
+
+  // The example of docs/testing.md, run as written.
+  // snippet: property
+  @TestFactory
+  Stream<DynamicTest> everyPrintableStringIsAccepted() {
+    return PropertySamples.check(200, random -> printable(random), value ->
+        assertThat(TenantId.of(value).value()).isEqualTo(value));
+  }
+  // end snippet
 }

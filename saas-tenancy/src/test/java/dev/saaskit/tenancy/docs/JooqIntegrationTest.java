@@ -1,4 +1,4 @@
-package dev.saaskit.tenancy;
+package dev.saaskit.tenancy.docs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -9,6 +9,9 @@ import static org.jooq.impl.DSL.table;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.tenancy.RlsPolicy;
+import dev.saaskit.tenancy.TenantColumnType;
+import dev.saaskit.tenancy.TenantDataSource;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
@@ -42,7 +45,6 @@ class JooqIntegrationTest {
       RlsPolicy.forTable("projects").columnType(TenantColumnType.TEXT).build().apply(c);
     }
     pool = db.newPool(db.appRole(), db.appPassword(), 2);
-    // --- the recipe ---
     dsl = DSL.using(TenantDataSource.wrap(pool), SQLDialect.POSTGRES);
   }
 
@@ -76,5 +78,21 @@ class JooqIntegrationTest {
       return null;
     }))).isInstanceOf(DataAccessException.class);
     assertThat(TenantContext.call(acme, () -> dsl.fetchCount(PROJECTS))).isEqualTo(2);
+  }
+
+  @Test
+  void theDocumentedRecipe() throws Exception {
+    TenantId tenant = TenantId.of("initech");
+    // snippet: jooq
+    DSLContext dsl = DSL.using(TenantDataSource.wrap(pool), SQLDialect.POSTGRES);
+
+    int projects = TenantContext.call(tenant, () -> dsl.transactionResult(tx -> {
+      tx.dsl().insertInto(PROJECTS).columns(NAME).values("apollo").execute();
+      return tx.dsl().fetchCount(PROJECTS);
+    }));
+    // end snippet
+    assertThat(projects).isEqualTo(1);
+    assertThat(TenantContext.call(tenant, () -> dsl.select(TENANT).from(PROJECTS).fetch(TENANT)))
+        .containsExactly("initech");
   }
 }
