@@ -2,7 +2,7 @@ package dev.saaskit.core;
 
 /**
  * Thrown when work that needs a tenant runs with none set: {@link TenantContext#require()}, or a strict
- * tenant-aware resource used outside {@link TenantContext#run(TenantId, Runnable)}.
+ * tenant-aware resource used outside {@link TenantContext#run(TenantId, CheckedRunnable)}.
  */
 public class MissingTenantException extends SaasException {
   private static final long serialVersionUID = 1L;

@@ -136,7 +136,7 @@ public final class IsolationAssertions {
   }
 
   /**
-   * Asserts that with no tenant set ({@link TenantContext#runWithoutTenant(Runnable)}),
+   * Asserts that with no tenant set ({@link TenantContext#runWithoutTenant(dev.saaskit.core.CheckedRunnable)}),
    * {@code SELECT count(*) FROM table} through the DataSource sees no row: tenant-aware access fails closed. It also
    * passes when the DataSource refuses to work without a tenant ({@link MissingTenantException}) or the database
    * refuses the query (insufficient_privilege, an unset setting, or an empty setting cast to uuid/int).
