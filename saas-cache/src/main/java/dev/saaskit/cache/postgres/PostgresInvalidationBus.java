@@ -24,6 +24,8 @@ import java.util.random.RandomGenerator;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An {@link InvalidationBus} for several nodes sharing one PostgreSQL database, that loses nothing across
@@ -52,8 +54,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>{@code
  * CacheSchema.defaults().migrate(ownerDataSource);     // once, as the owner; then grantApp(...) the app role
- * PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build();
- * bus.subscribe(listener);                                   // a cache subscribes itself
+ * PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build().start();
+ * SaasCache<String, Plan> plans = SaasCache.<String, Plan>named("plans").ttl(Duration.ofMinutes(5))
+ *     .invalidationBus(bus).build();                         // the cache subscribes itself
  * try (Connection c = appDataSource.getConnection()) {
  *   c.setAutoCommit(false);
  *   // ... UPDATE plans ...
@@ -65,27 +68,28 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Guide: docs/cache-invalidation.md.
  *
- * <p>Thread-safe. Starts up to three daemon threads (reader; notifier unless polling only; pruner unless automatic
- * pruning is off); {@link #close()} stops them.
+ * <p>Thread-safe. {@link Builder#build()} starts nothing; {@link #start()} starts up to three daemon threads
+ * (reader; notifier unless polling only; pruner unless automatic pruning is off); {@link #close()} stops them
+ * within the {@linkplain Builder#closeTimeout(Duration) close timeout}.
  */
 public final class PostgresInvalidationBus implements InvalidationBus {
+  private static final Logger LOG = LoggerFactory.getLogger(PostgresInvalidationBus.class);
   private final PgBusSettings settings;
   private final PgStatements sql;
   private final PgCounters counters = new PgCounters();
   private final PgListeners listeners = new PgListeners();
-  private final PgPoller poller;
   private final @Nullable PgNotifier notifier;
   private final PgPruner pruner;
+  private final Object lifecycle = new Object();
+  private volatile @Nullable PgPoller poller; // set by start()
+  private boolean started; // guarded by lifecycle
   private volatile boolean closed;
 
   private PostgresInvalidationBus(PgBusSettings settings) {
     this.settings = settings;
     this.sql = new PgStatements(settings.schema());
-    this.poller = new PgPoller(settings, sql, listeners, counters);
     this.notifier = settings.pollingOnly() ? null : new PgNotifier(settings, counters);
     this.pruner = new PgPruner(settings, sql, counters);
-    poller.start();
-    pruner.start();
   }
 
   /**
@@ -95,6 +99,44 @@ public final class PostgresInvalidationBus implements InvalidationBus {
    */
   public static Builder builder(DataSource dataSource) {
     return new Builder(Objects.requireNonNull(dataSource, "dataSource"));
+  }
+
+  /**
+   * Reads the head of the log (this node receives what commits from now on), checks the server and the schema,
+   * and starts the bus's threads: the reader (which holds the listener connection), the notifier unless polling
+   * only, the pruner unless automatic pruning is off. Subscribe the caches before (a cache built with
+   * {@code invalidationBus(bus)} subscribes itself) or after: a subscriber receives what is read after it
+   * subscribed. Publishing before {@code start()} writes to the log; the wake-up is sent when the bus starts.
+   *
+   * @return this bus
+   * @throws IllegalStateException if the bus was already started, or closed
+   * @throws SaasException if the database cannot be reached, is a standby or older than PostgreSQL 14, or the
+   *     schema is missing or not granted to this role (the bus is then not started; fix the cause and call
+   *     {@code start()} again, or close it)
+   */
+  public PostgresInvalidationBus start() {
+    synchronized (lifecycle) {
+      if (closed) {
+        throw new IllegalStateException("the invalidation bus " + settings.nodeName() + " is closed: build a new"
+            + " one to start again");
+      }
+      if (started) {
+        throw new IllegalStateException("the invalidation bus " + settings.nodeName() + " is already started:"
+            + " call start() once, after build()");
+      }
+      poller = PgPoller.start(settings, sql, listeners, counters);
+      started = true;
+      if (notifier != null) {
+        notifier.start();
+      }
+      pruner.start();
+    }
+    return this;
+  }
+
+  /** Whether {@link #start()} succeeded and {@link #close()} was not called yet. */
+  public boolean isRunning() {
+    return poller != null && !closed;
   }
 
   /**
@@ -167,7 +209,10 @@ public final class PostgresInvalidationBus implements InvalidationBus {
     if (notifier != null) {
       notifier.committed();
     }
-    poller.wake();
+    PgPoller p = poller;
+    if (p != null) {
+      p.wake();
+    }
   }
 
   private SaasException publishFailed(SQLException e) {
@@ -243,26 +288,36 @@ public final class PostgresInvalidationBus implements InvalidationBus {
   }
 
   /**
-   * Stops reading (after the delivery in progress), notifying and pruning, and releases the listener connection.
-   * Safe to call more than once.
+   * Stops reading (after the delivery in progress), notifying and pruning, and releases the listener connection,
+   * waiting at most the {@linkplain Builder#closeTimeout(Duration) close timeout} (default 10 s) in all; a thread
+   * still busy then (a subscriber that does not return) is logged and left to finish on its own (the threads are
+   * daemons). Safe to call more than once, and before {@link #start()}.
    */
   @Override
   public void close() {
-    if (closed) {
-      return;
-    }
-    synchronized (this) {
+    synchronized (lifecycle) {
       if (closed) {
         return;
       }
       closed = true;
     }
-    pruner.close();
-    if (notifier != null) {
-      notifier.close();
+    long deadline = System.nanoTime() + settings.closeTimeout().toNanos();
+    PgPoller p = poller;
+    if (p != null) {
+      p.signalClose(); // all three stop together; the waits below share one deadline
     }
-    poller.close();
+    boolean stopped = pruner.close(deadline - System.nanoTime());
+    if (notifier != null) {
+      stopped &= notifier.close(deadline - System.nanoTime());
+    }
+    if (p != null) {
+      stopped &= p.close(deadline - System.nanoTime());
+    }
     listeners.clear();
+    if (!stopped) {
+      LOG.warn("invalidation bus {}: its threads did not stop within the close timeout of {} (a subscriber still"
+          + " running?); they are daemons and end on their own", settings.nodeName(), settings.closeTimeout());
+    }
   }
 
   private void checkOpen() {
@@ -313,6 +368,7 @@ public final class PostgresInvalidationBus implements InvalidationBus {
     private long maxRows;
     private int pruneBatchSize = 1000;
     private @Nullable RandomGenerator random;
+    private Duration closeTimeout = Duration.ofSeconds(10);
 
     private Builder(DataSource dataSource) {
       this.dataSource = dataSource;
@@ -436,11 +492,19 @@ public final class PostgresInvalidationBus implements InvalidationBus {
     }
 
     /**
-     * Checks the settings, reads the head of the log (the bus starts there) and starts the bus's threads.
+     * How long {@link PostgresInvalidationBus#close()} waits for the bus's threads to stop, in all (default 10 s,
+     * 1 ms to 10 min).
+     */
+    public Builder closeTimeout(Duration closeTimeout) {
+      this.closeTimeout = checkDuration("closeTimeout", closeTimeout, Duration.ofMillis(1), Duration.ofMinutes(10));
+      return this;
+    }
+
+    /**
+     * Checks the settings and makes the bus, without touching the database or starting a thread: call
+     * {@link PostgresInvalidationBus#start()} next.
      *
      * @throws IllegalArgumentException if settings contradict each other
-     * @throws SaasException if the database cannot be reached, is a standby or older than PostgreSQL 14, or the
-     *     schema is missing or not granted to this role
      */
     public PostgresInvalidationBus build() {
       if (notifyInterval.compareTo(pollInterval) >= 0) {
@@ -456,7 +520,7 @@ public final class PostgresInvalidationBus implements InvalidationBus {
       PgBusSettings settings = new PgBusSettings(dataSource,
           listenerDataSource != null ? listenerDataSource : dataSource, schema, name, pollInterval, notifyInterval,
           pollingOnly, reconnectBackoffMin, reconnectBackoffMax, pruneInterval, retention, maxRows, pruneBatchSize,
-          rnd);
+          rnd, closeTimeout);
       return new PostgresInvalidationBus(settings);
     }
 

@@ -113,7 +113,7 @@ class CacheSchemaTest {
 
   @Test
   void aBusOnAMissingSchemaSaysToMigrate() {
-    assertThatThrownBy(() -> PostgresInvalidationBus.builder(owner).schema("never_migrated").build())
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(owner).schema("never_migrated").build().start())
         .isInstanceOf(SaasException.class)
         .hasMessageContaining("CacheSchema.migrate");
   }

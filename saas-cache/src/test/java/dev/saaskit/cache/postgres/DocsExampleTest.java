@@ -3,12 +3,16 @@ package dev.saaskit.cache.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.cache.Invalidation;
+import dev.saaskit.cache.SaasCache;
+import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
@@ -25,7 +29,7 @@ class DocsExampleTest {
     String appRole = db.appRole();
     BusFixture.execute(ownerDataSource, "CREATE TABLE plans (tenant_id text PRIMARY KEY, name text NOT NULL)",
         "INSERT INTO plans VALUES ('acme', 'free')");
-    RecordingListener cache = new RecordingListener();
+    BusFixture.execute(ownerDataSource, "GRANT SELECT, UPDATE ON plans TO " + appRole);
     TenantId tenant = TenantId.of("acme");
 
     // snippet: quickstart
@@ -38,8 +42,12 @@ class DocsExampleTest {
     }
 
     // on every node: one bus, shared by all caches of the node
-    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build();
-    bus.subscribe(cache);                                         // a cache subscribes itself
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build().start();
+    SaasCache<String, String> planNames = SaasCache.<String, String>named("plan-names")
+        .ttl(Duration.ofMinutes(5))
+        .invalidationBus(bus)                                     // the cache subscribes itself
+        .build();
+    String before = TenantContext.call(tenant, () -> planNames.get("current", key -> planName(appDataSource, tenant)));
 
     // a business transaction that changes data and invalidates it, atomically
     try (Connection c = appDataSource.getConnection()) {
@@ -48,16 +56,30 @@ class DocsExampleTest {
         ps.setString(1, tenant.value());
         ps.executeUpdate();
       }
-      bus.publish(c, Invalidation.key("plan-by-tenant", tenant, tenant.value()));
+      bus.publish(c, Invalidation.key("plan-names", tenant, "current"));
       c.commit();                                                 // every node drops the key after this commit
     }
     // end snippet
-    try {
-      Await.until("the key and the trigger's tag", () -> cache.has(Invalidation.key("plan-by-tenant", tenant, "acme"))
-          && cache.has(Invalidation.tag("plans:acme")));
-      assertThat(cache.flushes).hasValue(0);
+    try (planNames) {
+      assertThat(before).isEqualTo("free");
+      Await.until("the key dropped on this node",
+          () -> TenantContext.call(tenant, () -> planNames.getIfPresent("current")) == null);
+      assertThat(TenantContext.call(tenant, () -> planNames.get("current", key -> planName(appDataSource, tenant))))
+          .isEqualTo("pro");
+      assertThat(planNames.stats().lostInvalidations()).isZero();
     } finally {
       bus.close();                                                // at shutdown
+    }
+  }
+
+  private static String planName(DataSource ds, TenantId tenant) throws SQLException {
+    try (Connection c = ds.getConnection();
+        PreparedStatement ps = c.prepareStatement("SELECT name FROM plans WHERE tenant_id = ?")) {
+      ps.setString(1, tenant.value());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getString(1);
+      }
     }
   }
 
@@ -75,12 +97,14 @@ class DocsExampleTest {
     PostgresInvalidationBus polling = PostgresInvalidationBus.builder(pooledThroughPgBouncer)
         .pollingOnly(true)
         .pollInterval(Duration.ofMillis(500))
-        .build();
+        .build()
+        .start();
 
     // or: publish through PgBouncer, keep one direct connection for LISTEN
     PostgresInvalidationBus listening = PostgresInvalidationBus.builder(pooledThroughPgBouncer)
         .listenerDataSource(directToPostgres)
-        .build();
+        .build()
+        .start();
     // end snippet
     try (polling; listening) {
       RecordingListener onPolling = new RecordingListener();

@@ -251,10 +251,54 @@ class PostgresInvalidationBusTest {
   }
 
   @Test
+  void buildStartsNoThreadStartStartsThemOnceAndCloseIsBoundedAndIdempotent() throws Exception {
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(fx.appPool(4)).nodeName("lifecycle")
+        .pruneInterval(Duration.ofMinutes(1)).closeTimeout(Duration.ofSeconds(5)).build();
+    fx.register(bus);
+    assertThat(busThreads("lifecycle")).isEmpty();
+    assertThat(bus.isRunning()).isFalse();
+    // publishing before start() writes the row; subscribing before start() receives what is read after it
+    RecordingListener early = new RecordingListener();
+    bus.subscribe(early);
+
+    assertThat(bus.start()).isSameAs(bus);
+    assertThat(bus.isRunning()).isTrue();
+    assertThat(busThreads("lifecycle")).isNotEmpty();
+    assertThatThrownBy(bus::start).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("already started");
+    bus.publish(Invalidation.tag("after-start"));
+    Await.until("delivery to a listener subscribed before start()", () -> early.has(Invalidation.tag("after-start")));
+
+    long began = System.nanoTime();
+    bus.close();
+    assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(Duration.ofSeconds(5));
+    Await.until("the bus's threads gone", () -> busThreads("lifecycle").isEmpty());
+    bus.close(); // idempotent
+    assertThat(bus.isRunning()).isFalse();
+    assertThatThrownBy(bus::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+  }
+
+  @Test
+  void aBusClosedBeforeStartHasNothingToStop() {
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(fx.db.appDataSource()).nodeName("never").build();
+    bus.close();
+    bus.close();
+    assertThat(busThreads("never")).isEmpty();
+    assertThatThrownBy(() -> bus.publish(Invalidation.tag("x"))).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(fx.db.appDataSource()).closeTimeout(Duration.ZERO))
+        .hasMessage("closeTimeout must be PT0.001S to PT10M but was PT0S");
+  }
+
+  private static List<String> busThreads(String node) {
+    return Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
+        .filter(n -> n.startsWith("saaskit-cache-bus") && n.endsWith("-" + node)).toList();
+  }
+
+  @Test
   void publishFailsWithAnExplanationWhenTheRoleHasNoGrant(TestDatabase db) throws SQLException {
     String stranger = db.createRole("stranger", "");
     try (var pool = db.newPool(stranger, db.rolePassword(stranger), 2)) {
-      assertThatThrownBy(() -> PostgresInvalidationBus.builder(pool).build())
+      assertThatThrownBy(() -> PostgresInvalidationBus.builder(pool).build().start())
           .isInstanceOf(SaasException.class)
           .hasMessageContaining("CacheSchema.grant");
       try (Connection c = pool.getConnection()) {

@@ -37,8 +37,8 @@ final class CacheSection {
 
   /** Runs the demo on the application's pool {@code appPool} and its tenant-aware DataSource {@code db}. */
   static void run(DataSource appPool, DataSource db, TenantId tenant) throws Exception {
-    try (PostgresInvalidationBus busA = PostgresInvalidationBus.builder(appPool).nodeName("node-a").build();
-        PostgresInvalidationBus busB = PostgresInvalidationBus.builder(appPool).nodeName("node-b").build();
+    try (PostgresInvalidationBus busA = PostgresInvalidationBus.builder(appPool).nodeName("node-a").build().start();
+        PostgresInvalidationBus busB = PostgresInvalidationBus.builder(appPool).nodeName("node-b").build().start();
         SaasCache<String, Long> nodeA = noteCount(busA);
         SaasCache<String, Long> nodeB = noteCount(busB)) {
       long before = TenantContext.call(tenant, () -> nodeB.get(KEY, k -> countNotes(db)));

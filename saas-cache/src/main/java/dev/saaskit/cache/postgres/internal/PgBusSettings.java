@@ -19,7 +19,8 @@ public record PgBusSettings(
     Duration retention,
     long maxRows,
     int pruneBatchSize,
-    RandomGenerator random) {
+    RandomGenerator random,
+    Duration closeTimeout) {
 
   /** The application_name of the listener connection, which operators see in pg_stat_activity. */
   public String listenerApplicationName() {

@@ -57,16 +57,14 @@ public final class PgPoller {
   private boolean recovering;
 
   /**
-   * Reads the head of the log (the node starts there: nothing to replay for an empty cache) and checks the
-   * server and the schema; the thread starts with {@link #start()}.
+   * Reads the head of the log (the node starts there: nothing to replay for an empty cache), checks the server
+   * and the schema, and starts the thread.
    *
-   * @throws SaasException if the database cannot be read or the schema is missing
+   * @throws SaasException if the database cannot be read or the schema is missing (no thread is started then)
    */
-  public PgPoller(PgBusSettings settings, PgStatements sql, PgListeners listeners, PgCounters counters) {
-    this.settings = settings;
-    this.sql = sql;
-    this.listeners = listeners;
-    this.counters = counters;
+  public static PgPoller start(PgBusSettings settings, PgStatements sql, PgListeners listeners, PgCounters counters) {
+    PgSnapshot position;
+    String serverStart;
     try (Connection c = settings.dataSource().getConnection()) {
       PgMigrator.checkServer(c);
       try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql.head)) {
@@ -85,13 +83,21 @@ public final class PgPoller {
           + settings.schema() + ": " + e.getMessage() + ". Run CacheSchema.migrate as the owner and"
           + " CacheSchema.grantApp for this role, and check that the DataSource reaches the database.", e);
     }
-    thread = new Thread(this::run, "saaskit-cache-bus-" + settings.nodeName());
-    thread.setDaemon(true);
+    PgPoller poller = new PgPoller(settings, sql, listeners, counters, position, serverStart);
+    poller.thread.start();
+    return poller;
   }
 
-  /** Starts the thread. */
-  public void start() {
-    thread.start();
+  private PgPoller(PgBusSettings settings, PgStatements sql, PgListeners listeners, PgCounters counters,
+      PgSnapshot position, String serverStart) {
+    this.settings = settings;
+    this.sql = sql;
+    this.listeners = listeners;
+    this.counters = counters;
+    this.position = position;
+    this.serverStart = serverStart;
+    thread = new Thread(this::run, "saaskit-cache-bus-" + settings.nodeName());
+    thread.setDaemon(true);
   }
 
   /** Asks for a read soon (after a publish on this node). */
@@ -102,19 +108,24 @@ public final class PgPoller {
     }
   }
 
-  /** Stops the thread (after the delivery in progress, if any) and closes the listener connection. */
-  public void close() {
+  /** Asks the thread to stop (after the delivery in progress, if any) and to close the listener connection. */
+  public void signalClose() {
     closing.countDown();
     wake();
+  }
+
+  /**
+   * Stops the thread (after the delivery in progress, if any) and closes the listener connection, waiting at most
+   * {@code nanos}; returns whether the thread stopped in time.
+   */
+  public boolean close(long nanos) {
+    signalClose();
     try {
-      thread.join(TimeUnit.SECONDS.toMillis(10));
+      thread.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos)));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    if (thread.isAlive()) {
-      LOG.warn("invalidation bus {}: the poller thread did not stop within 10 s (a listener still running?)",
-          settings.nodeName());
-    }
+    return !thread.isAlive();
   }
 
   private boolean isClosing() {
