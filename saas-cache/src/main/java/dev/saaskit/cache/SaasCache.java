@@ -327,9 +327,13 @@ public interface SaasCache<K, V> extends AutoCloseable {
       return this;
     }
 
-    /** Registers the cache's meters in {@code registry} (Micrometer is an optional dependency). Default: none. */
-    public Builder<K, V> metrics(MeterRegistry registry) {
-      this.meterRegistry = Objects.requireNonNull(registry, "registry");
+    /**
+     * Registers the cache's meters ({@code saaskit.cache.*}, tagged {@code cache=<name>}, listed in docs/cache.md)
+     * in {@code meterRegistry}, and removes them on {@link SaasCache#close()}. Micrometer is an optional
+     * dependency: without this call the cache never touches it. Default: none.
+     */
+    public Builder<K, V> meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
       return this;
     }
 

@@ -3,6 +3,7 @@ package dev.saaskit.cache.postgres;
 import dev.saaskit.cache.Invalidation;
 import dev.saaskit.cache.InvalidationBus;
 import dev.saaskit.cache.InvalidationListener;
+import dev.saaskit.cache.postgres.internal.PgBusMeters;
 import dev.saaskit.cache.postgres.internal.PgBusSettings;
 import dev.saaskit.cache.postgres.internal.PgCounters;
 import dev.saaskit.cache.postgres.internal.PgListeners;
@@ -12,6 +13,7 @@ import dev.saaskit.cache.postgres.internal.PgPruner;
 import dev.saaskit.cache.postgres.internal.PgSql;
 import dev.saaskit.cache.postgres.internal.PgStatements;
 import dev.saaskit.core.SaasException;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -83,6 +85,7 @@ public final class PostgresInvalidationBus implements InvalidationBus {
   private final Object lifecycle = new Object();
   private volatile @Nullable PgPoller poller; // set by start()
   private boolean started; // guarded by lifecycle
+  private @Nullable Runnable unbindMeters; // guarded by lifecycle
   private volatile boolean closed;
 
   private PostgresInvalidationBus(PgBusSettings settings) {
@@ -126,6 +129,11 @@ public final class PostgresInvalidationBus implements InvalidationBus {
       }
       poller = PgPoller.start(settings, sql, listeners, counters);
       started = true;
+      counters.lastReadNanos = System.nanoTime();
+      Object registry = settings.meterRegistry();
+      if (registry != null) {
+        unbindMeters = PgBusMeters.bind(registry, settings, counters);
+      }
       if (notifier != null) {
         notifier.start();
       }
@@ -268,7 +276,7 @@ public final class PostgresInvalidationBus implements InvalidationBus {
 
   /** Counters since this bus started, for logs, health checks and metrics. */
   public Stats stats() {
-    return new Stats(counters.published.sum(), counters.notificationsSent.sum(),
+    return Stats.of(counters.published.sum(), counters.notificationsSent.sum(),
         counters.notificationsReceived.sum(), counters.polls.sum(), counters.delivered.sum(),
         counters.replayed.sum(), counters.flushes.sum(), counters.reconnects.sum(), counters.pruned.sum(),
         counters.listening);
@@ -295,11 +303,17 @@ public final class PostgresInvalidationBus implements InvalidationBus {
    */
   @Override
   public void close() {
+    Runnable unbind;
     synchronized (lifecycle) {
       if (closed) {
         return;
       }
       closed = true;
+      unbind = unbindMeters;
+      unbindMeters = null;
+    }
+    if (unbind != null) {
+      unbind.run();
     }
     long deadline = System.nanoTime() + settings.closeTimeout().toNanos();
     PgPoller p = poller;
@@ -333,22 +347,141 @@ public final class PostgresInvalidationBus implements InvalidationBus {
   }
 
   /**
-   * Counters of one bus since it started.
-   *
-   * @param published invalidations this node wrote to the log
-   * @param notificationsSent coalesced NOTIFYs this node sent
-   * @param notificationsReceived notifications the listener connection received
-   * @param polls reads of the log
-   * @param delivered invalidations delivered to the subscribers (each counted once, however many subscribers)
-   * @param replayed of those, the ones found by a periodic read or the read after a reconnect, not after a
-   *     wake-up: a steadily growing number means notifications do not arrive
-   * @param flushes times the subscribers were told that invalidations were lost
-   * @param reconnects recoveries after the database connection failed
-   * @param pruned log rows this node deleted
-   * @param listening whether the listener connection is currently listening (false in polling mode)
+   * Counters of one bus since it started, and whether it is listening. A snapshot; immutable. A final class rather
+   * than a record, so that counters can be added without breaking callers.
    */
-  public record Stats(long published, long notificationsSent, long notificationsReceived, long polls,
-      long delivered, long replayed, long flushes, long reconnects, long pruned, boolean listening) {}
+  public static final class Stats {
+    private final long published;
+    private final long notificationsSent;
+    private final long notificationsReceived;
+    private final long polls;
+    private final long delivered;
+    private final long replayed;
+    private final long flushes;
+    private final long reconnects;
+    private final long pruned;
+    private final boolean listening;
+
+    private Stats(long published, long notificationsSent, long notificationsReceived, long polls, long delivered,
+        long replayed, long flushes, long reconnects, long pruned, boolean listening) {
+      this.published = published;
+      this.notificationsSent = notificationsSent;
+      this.notificationsReceived = notificationsReceived;
+      this.polls = polls;
+      this.delivered = delivered;
+      this.replayed = replayed;
+      this.flushes = flushes;
+      this.reconnects = reconnects;
+      this.pruned = pruned;
+      this.listening = listening;
+    }
+
+    /**
+     * Statistics with these values (for tests, and for adapters that report them elsewhere).
+     *
+     * @param published invalidations this node wrote to the log
+     * @param notificationsSent coalesced NOTIFYs this node sent
+     * @param notificationsReceived notifications the listener connection received
+     * @param polls reads of the log
+     * @param delivered invalidations delivered to the subscribers (each counted once, however many subscribers)
+     * @param replayed of the deliveries, the ones found by a periodic read or the read after a reconnect, not after
+     *     a wake-up: a steadily growing number means notifications do not arrive
+     * @param flushes times the subscribers were told that invalidations were lost
+     * @param reconnects recoveries after the database connection failed
+     * @param pruned log rows this node deleted
+     * @param listening whether the listener connection is listening
+     * @throws IllegalArgumentException if a count is negative
+     */
+    public static Stats of(long published, long notificationsSent, long notificationsReceived, long polls,
+        long delivered, long replayed, long flushes, long reconnects, long pruned, boolean listening) {
+      long[] counts = {published, notificationsSent, notificationsReceived, polls, delivered, replayed, flushes,
+          reconnects, pruned};
+      String[] names = {"published", "notificationsSent", "notificationsReceived", "polls", "delivered", "replayed",
+          "flushes", "reconnects", "pruned"};
+      for (int i = 0; i < counts.length; i++) {
+        if (counts[i] < 0) {
+          throw new IllegalArgumentException(names[i] + " must be >= 0 but was " + counts[i]);
+        }
+      }
+      return new Stats(published, notificationsSent, notificationsReceived, polls, delivered, replayed, flushes,
+          reconnects, pruned, listening);
+    }
+
+    /** Invalidations this node wrote to the log. */
+    public long published() {
+      return published;
+    }
+
+    /** Coalesced NOTIFYs this node sent. */
+    public long notificationsSent() {
+      return notificationsSent;
+    }
+
+    /** Notifications the listener connection received. */
+    public long notificationsReceived() {
+      return notificationsReceived;
+    }
+
+    /** Reads of the log. */
+    public long polls() {
+      return polls;
+    }
+
+    /** Invalidations delivered to the subscribers (each counted once, however many subscribers). */
+    public long delivered() {
+      return delivered;
+    }
+
+    /**
+     * Of the deliveries, the ones found by a periodic read or the read after a reconnect, not after a wake-
+     * up: a steadily growing number means notifications do not arrive.
+     */
+    public long replayed() {
+      return replayed;
+    }
+
+    /** Times the subscribers were told that invalidations were lost. */
+    public long flushes() {
+      return flushes;
+    }
+
+    /** Recoveries after the database connection failed. */
+    public long reconnects() {
+      return reconnects;
+    }
+
+    /** Log rows this node deleted. */
+    public long pruned() {
+      return pruned;
+    }
+
+    /** Whether the listener connection is currently listening (false in polling mode and while reconnecting). */
+    public boolean listening() {
+      return listening;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Stats s && s.published == published && s.notificationsSent == notificationsSent
+          && s.notificationsReceived == notificationsReceived && s.polls == polls && s.delivered == delivered
+          && s.replayed == replayed && s.flushes == flushes && s.reconnects == reconnects && s.pruned == pruned
+          && s.listening == listening;
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(published, notificationsSent, notificationsReceived, polls, delivered, replayed, flushes,
+          reconnects, pruned, listening);
+    }
+
+    @Override
+    public String toString() {
+      return "Stats[published=" + published + ", notificationsSent=" + notificationsSent
+          + ", notificationsReceived=" + notificationsReceived + ", polls=" + polls + ", delivered=" + delivered
+          + ", replayed=" + replayed + ", flushes=" + flushes + ", reconnects=" + reconnects + ", pruned=" + pruned
+          + ", listening=" + listening + "]";
+    }
+  }
 
   /** Builds a {@link PostgresInvalidationBus}; every setting has a default except the DataSource. */
   public static final class Builder {
@@ -369,6 +502,8 @@ public final class PostgresInvalidationBus implements InvalidationBus {
     private int pruneBatchSize = 1000;
     private @Nullable RandomGenerator random;
     private Duration closeTimeout = Duration.ofSeconds(10);
+    // Object, not MeterRegistry: Micrometer is optional and this class must load without it
+    private @Nullable Object meterRegistry;
 
     private Builder(DataSource dataSource) {
       this.dataSource = dataSource;
@@ -492,6 +627,16 @@ public final class PostgresInvalidationBus implements InvalidationBus {
     }
 
     /**
+     * Registers the bus's meters ({@code saaskit.cache.bus.*}, tagged {@code node} and {@code schema}, listed in
+     * docs/cache-invalidation.md) in {@code meterRegistry} when the bus starts, and removes them when it closes.
+     * Micrometer is an optional dependency: without this call the bus never touches it. Default: none.
+     */
+    public Builder meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+      return this;
+    }
+
+    /**
      * How long {@link PostgresInvalidationBus#close()} waits for the bus's threads to stop, in all (default 10 s,
      * 1 ms to 10 min).
      */
@@ -520,7 +665,7 @@ public final class PostgresInvalidationBus implements InvalidationBus {
       PgBusSettings settings = new PgBusSettings(dataSource,
           listenerDataSource != null ? listenerDataSource : dataSource, schema, name, pollInterval, notifyInterval,
           pollingOnly, reconnectBackoffMin, reconnectBackoffMax, pruneInterval, retention, maxRows, pruneBatchSize,
-          rnd, closeTimeout);
+          rnd, closeTimeout, meterRegistry);
       return new PostgresInvalidationBus(settings);
     }
 

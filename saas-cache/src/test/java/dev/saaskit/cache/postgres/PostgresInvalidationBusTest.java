@@ -11,6 +11,7 @@ import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -276,6 +277,32 @@ class PostgresInvalidationBusTest {
     bus.close(); // idempotent
     assertThat(bus.isRunning()).isFalse();
     assertThatThrownBy(bus::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+  }
+
+  @Test
+  void theBusRegistersItsMetersWhenItStartsAndRemovesThemWhenItCloses() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(fx.appPool(4)).nodeName("metered")
+        .pruneInterval(Duration.ZERO).meterRegistry(registry).build();
+    fx.register(bus);
+    assertThat(registry.getMeters()).isEmpty();
+    bus.start();
+    RecordingListener r = new RecordingListener();
+    bus.subscribe(r);
+    bus.publish(Invalidation.tag("metered"));
+    Await.until("the delivery counted", () -> r.has(Invalidation.tag("metered"))
+        && registry.get("saaskit.cache.bus.delivered").tag("node", "metered").functionCounter().count() >= 1);
+    assertThat(registry.get("saaskit.cache.bus.published").tag("schema", "saaskit_cache").functionCounter().count())
+        .isEqualTo(1);
+    assertThat(registry.get("saaskit.cache.bus.polls").functionCounter().count()).isGreaterThanOrEqualTo(1);
+    Await.until("listening", () -> registry.get("saaskit.cache.bus.listening").gauge().value() == 1);
+    assertThat(registry.get("saaskit.cache.bus.read.age").gauge().value()).isBetween(0.0, 30.0);
+    assertThat(registry.getMeters()).extracting(m -> m.getId().getName()).contains(
+        "saaskit.cache.bus.notifications.sent", "saaskit.cache.bus.notifications.received",
+        "saaskit.cache.bus.replayed", "saaskit.cache.bus.flushes", "saaskit.cache.bus.reconnects",
+        "saaskit.cache.bus.pruned");
+    bus.close();
+    assertThat(registry.getMeters()).isEmpty();
   }
 
   @Test

@@ -207,6 +207,7 @@ public final class PgPoller {
       c.commit();
       position = head.snapshot;
       serverStart = head.serverStart;
+      counters.lastReadNanos = System.nanoTime();
     } catch (SQLException | RuntimeException e) {
       if (borrowed) {
         try {
