@@ -10,7 +10,6 @@ import dev.saaskit.cache.postgres.internal.PgListeners;
 import dev.saaskit.cache.postgres.internal.PgNotifier;
 import dev.saaskit.cache.postgres.internal.PgPoller;
 import dev.saaskit.cache.postgres.internal.PgPruner;
-import dev.saaskit.cache.postgres.internal.PgSql;
 import dev.saaskit.cache.postgres.internal.PgStatements;
 import dev.saaskit.core.SaasException;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -519,9 +518,12 @@ public final class PostgresInvalidationBus implements InvalidationBus {
       return this;
     }
 
-    /** The cache schema (default {@value CacheSchema#DEFAULT_NAME}); see {@link CacheSchema#named(String)}. */
-    public Builder schema(String schema) {
-      this.schema = PgSql.checkSchemaName(schema);
+    /**
+     * The cache schema, migrated and granted beforehand (default {@link CacheSchema#defaults()}, named
+     * {@value CacheSchema#DEFAULT_NAME}).
+     */
+    public Builder schema(CacheSchema schema) {
+      this.schema = Objects.requireNonNull(schema, "schema").name();
       return this;
     }
 

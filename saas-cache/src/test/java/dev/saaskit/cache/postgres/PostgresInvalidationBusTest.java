@@ -344,8 +344,6 @@ class PostgresInvalidationBusTest {
         .hasMessage("pollInterval must be PT0.01S to PT1H but was PT0.005S");
     assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).nodeName("has space"))
         .hasMessageContaining("nodeName must be 1 to 40 characters");
-    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).schema("Bad-Name"))
-        .hasMessageContaining("schema must be 1 to 63 characters");
     assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).pruneBatchSize(0))
         .hasMessage("pruneBatchSize must be 1 to 100000 but was 0");
     assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).maxRows(-1))
