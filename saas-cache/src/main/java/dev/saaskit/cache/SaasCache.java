@@ -127,6 +127,27 @@ public interface SaasCache<K, V> extends AutoCloseable {
    */
   void invalidate(K key);
 
+  /**
+   * The invalidation that drops {@code key} of the current tenant (of no tenant, for a global cache) in this cache,
+   * with the key encoded by the cache's {@link KeyCodec} as the bus carries it. For publishing in your own
+   * transaction, so that the invalidation commits or rolls back with the data change; it takes effect, here too,
+   * when the bus delivers it:
+   *
+   * <pre>{@code
+   * bus.publish(connection, plans.keyInvalidation("current"));   // inside TenantContext.run(tenant, ...)
+   * }</pre>
+   *
+   * @throws dev.saaskit.core.MissingTenantException for a tenant-scoped cache when no tenant is set
+   */
+  Invalidation keyInvalidation(K key);
+
+  /**
+   * Like {@link #keyInvalidation(Object)}, for {@code key} of {@code tenant}, whatever the current tenant.
+   *
+   * @throws IllegalArgumentException if the cache is global (its keys belong to no tenant)
+   */
+  Invalidation keyInvalidation(TenantId tenant, K key);
+
   /** Drops every entry carrying {@code tag}, in every tenant, here and on every node. Wins over loads in flight. */
   void invalidateTag(String tag);
 

@@ -721,6 +721,24 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     return source == null ? ThreadLocalRandom.current().nextDouble() : source.nextDouble();
   }
 
+  @Override
+  public Invalidation keyInvalidation(K key) {
+    ScopedKey scoped = scopedKey(key);
+    return Invalidation.key(name, scoped.tenant, Texts.check("an encoded key", scoped.key));
+  }
+
+  @Override
+  public Invalidation keyInvalidation(TenantId tenant, K key) {
+    Objects.requireNonNull(tenant, "tenant");
+    if (global) {
+      throw new IllegalArgumentException("cache '" + name + "' is global: its keys belong to no tenant, so use"
+          + " keyInvalidation(key)");
+    }
+    String encoded = Objects.requireNonNull(codec.encode(Objects.requireNonNull(key, "key")),
+        "the key codec returned null");
+    return Invalidation.key(name, tenant, Texts.check("an encoded key", encoded));
+  }
+
   /** On every lookup: kept small (the failure paths are methods of their own) so that the JIT inlines it. */
   private ScopedKey scopedKey(K key) {
     String encoded = Objects.requireNonNull(codec.encode(Objects.requireNonNull(key, "key")),

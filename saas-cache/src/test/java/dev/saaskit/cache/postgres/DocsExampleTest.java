@@ -56,7 +56,7 @@ class DocsExampleTest {
         ps.setString(1, tenant.value());
         ps.executeUpdate();
       }
-      bus.publish(c, Invalidation.key("plan-names", tenant, "current"));
+      bus.publish(c, planNames.keyInvalidation(tenant, "current"));   // the key, as the cache encodes it
       c.commit();                                                 // every node drops the key after this commit
     }
     // end snippet
