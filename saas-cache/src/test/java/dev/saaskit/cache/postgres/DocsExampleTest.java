@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.cache.Invalidation;
 import dev.saaskit.cache.SaasCache;
+// imported although in this package, so that the docs' snippets can show them
+import dev.saaskit.cache.postgres.CacheSchema;
+import dev.saaskit.cache.postgres.PostgresInvalidationBus;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.Await;
@@ -27,8 +30,9 @@ class DocsExampleTest {
     DataSource ownerDataSource = db.ownerDataSource();
     DataSource appDataSource = db.appDataSource();
     String appRole = db.appRole();
-    BusFixture.execute(ownerDataSource, "CREATE TABLE plans (tenant_id text PRIMARY KEY, name text NOT NULL)",
-        "INSERT INTO plans VALUES ('acme', 'free')");
+    BusFixture.execute(ownerDataSource,
+        "CREATE TABLE IF NOT EXISTS plans (tenant_id text PRIMARY KEY, name text NOT NULL)",
+        "INSERT INTO plans VALUES ('acme', 'free') ON CONFLICT (tenant_id) DO UPDATE SET name = 'free'");
     BusFixture.execute(ownerDataSource, "GRANT SELECT, UPDATE ON plans TO " + appRole);
     TenantId tenant = TenantId.of("acme");
 
@@ -113,5 +117,24 @@ class DocsExampleTest {
       Await.until("delivery to the polling node", () -> onPolling.has(Invalidation.everything()));
       assertThat(polling.stats().listening()).isFalse();
     }
+  }
+
+  @Test
+  void triggerHelper(TestDatabase db) throws Exception {
+    CacheSchema schema = CacheSchema.defaults();
+    schema.migrate(db.ownerDataSource());
+    BusFixture.execute(db.ownerDataSource(), "CREATE SCHEMA billing",
+        "CREATE TABLE billing.plans (tenant_id text PRIMARY KEY, name text NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS plans (tenant_id text PRIMARY KEY, name text NOT NULL)");
+    try (Connection connection = db.ownerDataSource().getConnection()) {
+      connection.setSchema("public");
+      // snippet: trigger
+      schema.attachTrigger(connection, "plans", "plans:{tenant_id}");                 // table via search_path
+      schema.attachTrigger(connection, "billing", "plans", "plans:{tenant_id}", "plans"); // schema, table, cache name
+      // end snippet
+    }
+    assertThat(BusFixture.count(db.ownerDataSource(), "SELECT count(*) FROM pg_trigger t"
+        + " JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relname = 'plans' AND t.tgname LIKE 'saaskit_cache_%'"))
+        .isEqualTo(8);
   }
 }

@@ -1,6 +1,5 @@
 package dev.saaskit.examples.quickstart;
 
-import dev.saaskit.cache.Invalidation;
 import dev.saaskit.cache.SaasCache;
 import dev.saaskit.cache.postgres.CacheSchema;
 import dev.saaskit.cache.postgres.PostgresInvalidationBus;
@@ -52,7 +51,7 @@ final class CacheSection {
             ps.setString(1, "Anvils arrived");
             ps.executeUpdate();
           }
-          busA.publish(c, Invalidation.key(CACHE, tenant, KEY));
+          busA.publish(c, nodeA.keyInvalidation(KEY));  // the key as node A's cache encodes it
           c.commit();
         }
         return Instant.now();
@@ -79,14 +78,13 @@ final class CacheSection {
         .build();
   }
 
-  private static Long countNotes(DataSource db) {
+  /** A plain JDBC loader: the cache takes it as it is, SQLException included. */
+  private static Long countNotes(DataSource db) throws SQLException {
     try (Connection c = db.getConnection();
         Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("SELECT count(*) FROM notes")) {
       rs.next();
       return rs.getLong(1);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
     }
   }
 }
