@@ -261,8 +261,8 @@ public final class CacheSchema implements ModuleSchema {
     }
 
     /**
-     * The schema name (default {@value #DEFAULT_NAME}): 1 to 63 characters of {@code a-z}, {@code 0-9} and
-     * {@code _}, not starting with a digit.
+     * The schema name (default {@value CacheSchema#DEFAULT_NAME}): 1 to 63 characters of {@code a-z},
+     * {@code 0-9} and {@code _}, not starting with a digit.
      *
      * @throws IllegalArgumentException if the name is malformed
      */
