@@ -306,6 +306,37 @@ class PostgresInvalidationBusTest {
   }
 
   @Test
+  void closeReturnsWithinTheCloseTimeoutEvenWhenASubscriberHangs() throws Exception {
+    java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    PostgresInvalidationBus bus = fx.node("hanging", b -> b.closeTimeout(Duration.ofMillis(300)));
+    bus.subscribe(new InvalidationListener() {
+      @Override
+      public void onInvalidation(Invalidation invalidation) {
+        entered.countDown();
+        try {
+          release.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+
+      @Override
+      public void onLostInvalidations() {}
+    });
+    try {
+      bus.publish(Invalidation.tag("hang"));
+      assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+      long began = System.nanoTime();
+      bus.close();
+      assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(Duration.ofSeconds(3));
+    } finally {
+      release.countDown();
+    }
+    Await.until("the reader thread ends once the subscriber returns", () -> busThreads("hanging").isEmpty());
+  }
+
+  @Test
   void aBusClosedBeforeStartHasNothingToStop() {
     PostgresInvalidationBus bus = PostgresInvalidationBus.builder(fx.db.appDataSource()).nodeName("never").build();
     bus.close();
