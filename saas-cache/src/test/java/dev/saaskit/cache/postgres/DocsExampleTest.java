@@ -137,4 +137,40 @@ class DocsExampleTest {
         + " JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relname = 'plans' AND t.tgname LIKE 'saaskit_cache_%'"))
         .isEqualTo(8);
   }
+
+  record Plan(String name) {}
+
+  /** Stands for the app's repository; declares the JDBC exception as a real one does. */
+  static final class PlanRepository {
+    final java.util.concurrent.atomic.AtomicInteger loads = new java.util.concurrent.atomic.AtomicInteger();
+
+    Plan load() throws SQLException {
+      loads.incrementAndGet();
+      return new Plan("pro");
+    }
+  }
+
+  @Test
+  void readme(TestDatabase db) throws Exception {
+    BusFixture.migrate(db);
+    DataSource appPool = db.appDataSource();
+    PlanRepository planRepository = new PlanRepository();
+    TenantContext.run(TenantId.of("acme"), () -> readmeCache(appPool, planRepository));
+    assertThat(planRepository.loads).hasValue(1);
+  }
+
+  private static void readmeCache(DataSource appPool, PlanRepository planRepository) throws SQLException {
+    // snippet: readme
+    // a cache without a TTL does not compile; invalidate() reaches every node through PostgreSQL
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appPool).build().start();   // one per node
+    SaasCache<String, Plan> plans = SaasCache.<String, Plan>named("plans").ttl(Duration.ofMinutes(5))
+        .invalidationBus(bus).build();
+    Plan plan = plans.get("current", key -> planRepository.load());   // the current tenant's entry; one load per miss
+    plans.invalidate("current");
+    // end snippet
+    try (bus; plans) {
+      assertThat(plan).isEqualTo(new Plan("pro"));
+      assertThat(plans.getIfPresent("current")).isNull();
+    }
+  }
 }
