@@ -3,6 +3,7 @@ package dev.saaskit.benchmarks;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.saaskit.cache.SaasCache;
+import dev.saaskit.core.CheckedFunction;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import java.time.Duration;
@@ -59,6 +60,7 @@ public class CacheBenchmark {
   static final Duration TTL = Duration.ofMinutes(10);
 
   private static final Function<String, String> LOADER = key -> "loaded:" + key;
+  private static final CheckedFunction<String, String, RuntimeException> SAAS_LOADER = key -> "loaded:" + key;
 
   TenantId[] tenants;
   String[] keys;
@@ -156,7 +158,7 @@ public class CacheBenchmark {
     TenantContext.run(tenants[requests.tenant], () -> {
       int[] indexes = requests.keyIndexes;
       for (int i = 0; i < BATCH; i++) {
-        blackhole.consume(saas.get(keys[indexes[i]], LOADER));
+        blackhole.consume(saas.get(keys[indexes[i]], SAAS_LOADER));
       }
     });
   }

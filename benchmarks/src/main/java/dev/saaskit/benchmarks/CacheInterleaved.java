@@ -3,6 +3,7 @@ package dev.saaskit.benchmarks;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.saaskit.cache.SaasCache;
+import dev.saaskit.core.CheckedFunction;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import java.time.Duration;
@@ -24,7 +25,7 @@ import java.util.function.Function;
  *       String instance, so the map's equality check is an identity check);</li>
  *   <li>{@code rawCompositeKey}: Caffeine keyed by a (tenant, key) object built per lookup, with the tenant from
  *       {@link TenantContext}: what a hand-written tenant-scoped Caffeine cache costs;</li>
- *   <li>{@code saasCache}: {@link SaasCache#get(Object, Function)}, tenant-scoped.</li>
+ *   <li>{@code saasCache}: {@link SaasCache#get(Object, CheckedFunction)}, tenant-scoped.</li>
  * </ul>
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar dev.saaskit.benchmarks.CacheInterleaved}.
@@ -36,6 +37,7 @@ public final class CacheInterleaved {
   private static final int ROUNDS = 25;
   private static final int WARM_UP_ROUNDS = 5;
   private static final Function<String, String> LOADER = key -> "loaded";
+  private static final CheckedFunction<String, String, RuntimeException> SAAS_LOADER = key -> "loaded";
   private static final Function<Object, String> ANY_LOADER = key -> "loaded";
 
   private static long sink;
@@ -103,7 +105,7 @@ public final class CacheInterleaved {
           });
           default -> TenantContext.run(tenant, () -> {
             for (int i = 0; i < OPS; i++) {
-              sink += saas.get(keys[indexes[i & 0xffff]], LOADER).length();
+              sink += saas.get(keys[indexes[i & 0xffff]], SAAS_LOADER).length();
             }
           });
         }

@@ -72,8 +72,8 @@ public final class CacheInvalidationLatency {
       }
       try (HikariDataSource poolA = db.newPool(db.appRole(), db.appPassword(), THREADS + 2);
           HikariDataSource poolB = db.newPool(db.appRole(), db.appPassword(), 4);
-          PostgresInvalidationBus a = PostgresInvalidationBus.builder(poolA).nodeName("A").build();
-          PostgresInvalidationBus b = PostgresInvalidationBus.builder(poolB).nodeName("B").build()) {
+          PostgresInvalidationBus a = PostgresInvalidationBus.builder(poolA).nodeName("A").build().start();
+          PostgresInvalidationBus b = PostgresInvalidationBus.builder(poolB).nodeName("B").build().start()) {
         Map<String, Long> arrivals = new ConcurrentHashMap<>();
         b.subscribe(new InvalidationListener() {
           @Override

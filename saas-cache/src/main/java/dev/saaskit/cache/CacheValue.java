@@ -15,7 +15,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A value to cache together with how to cache it: its own TTL and its tags. A loader returns one from
- * {@link SaasCache#getWith(Object, java.util.function.Function)}, and {@link SaasCache#put(Object, CacheValue)}
+ * {@link SaasCache#getWith(Object, dev.saaskit.core.CheckedFunction)}, and {@link SaasCache#put(Object, CacheValue)}
  * stores one. Immutable: {@link #ttl(Duration)} and {@link #tags(String...)} return copies.
  *
  * <pre>{@code

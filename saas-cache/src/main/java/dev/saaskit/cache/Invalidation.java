@@ -73,7 +73,13 @@ public record Invalidation(Scope scope, @Nullable String cacheName, @Nullable Te
     }
   }
 
-  /** Drops {@code encodedKey} of {@code tenant} (or {@code null} for a global cache) in cache {@code cacheName}. */
+  /**
+   * Drops {@code encodedKey} of {@code tenant} (or {@code null} for a global cache) in cache {@code cacheName}. The
+   * key must be in the form the cache's {@link KeyCodec} gives (for {@link KeyCodec#standard()}: a {@code String}
+   * key as it is, a {@code Long}, {@code Integer} or {@code UUID} key its {@code toString()}): rather than encoding
+   * it yourself, ask the cache, {@link SaasCache#keyInvalidation(Object)} or
+   * {@link SaasCache#keyInvalidation(TenantId, Object)}.
+   */
   public static Invalidation key(String cacheName, @Nullable TenantId tenant, String encodedKey) {
     return new Invalidation(Scope.KEY, cacheName, tenant, encodedKey);
   }

@@ -8,8 +8,8 @@ import dev.saaskit.cache.internal.InProcessInvalidationBus;
  * idempotently), or the subscriber is told that some were lost ({@link InvalidationListener#onLostInvalidations()}).
  *
  * <p>Implementations: {@link #inProcess()} for a single node and for tests; {@code PostgresInvalidationBus} for
- * several nodes sharing one PostgreSQL database. A bus is a component: it may start a thread and is closed by the
- * app.
+ * several nodes sharing one PostgreSQL database. A bus is a component: one with threads starts them in its
+ * {@code start()} (never when built), and the app closes it.
  */
 public interface InvalidationBus extends AutoCloseable {
 

@@ -3,6 +3,7 @@ package dev.saaskit.cache;
 import dev.saaskit.cache.internal.CacheSettings;
 import dev.saaskit.cache.internal.DefaultSaasCache;
 import dev.saaskit.cache.internal.Texts;
+import dev.saaskit.core.CheckedFunction;
 import dev.saaskit.core.TenantId;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
@@ -10,7 +11,6 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
-import java.util.function.Function;
 import java.util.random.RandomGenerator;
 import org.jspecify.annotations.Nullable;
 
@@ -35,9 +35,11 @@ import org.jspecify.annotations.Nullable;
  * {@link dev.saaskit.core.TenantContext} tenant: the same key in two tenants is two entries, and using the cache
  * with no tenant set throws {@link dev.saaskit.core.MissingTenantException}.
  *
- * <p><b>Loads.</b> {@link #get(Object, Function)} calls the loader once for all concurrent misses of a key, caches
- * a {@code null} result as an absence for {@code negativeTtl}, does not cache failures, and never stores a result
- * that an invalidation overtook while it was being loaded (the caller that loaded it still receives it).
+ * <p><b>Loads.</b> {@link #get(Object, CheckedFunction)} calls the loader once for all concurrent misses of a key,
+ * caches a {@code null} result as an absence for {@code negativeTtl}, does not cache failures, and never stores a
+ * result that an invalidation overtook while it was being loaded (the caller that loaded it still receives it).
+ * Loaders may throw checked exceptions; a failed load throws {@link CacheLoadException} with the loader's exception
+ * as its cause.
  *
  * <p>Thread-safe. Close the cache when done with it if it uses an invalidation bus or meters.
  *
@@ -73,15 +75,25 @@ public interface SaasCache<K, V> extends AutoCloseable {
    * "absent" and is cached for {@code negativeTtl}. Concurrent misses of one key call the loader once and share its
    * result. With refresh-ahead or early refresh on, a hit may also start one background reload with this loader.
    *
+   * <p>The loader may throw checked exceptions (a JDBC loader throws {@link java.sql.SQLException}): whatever it
+   * throws, checked or unchecked, reaches the caller (and every caller that waited for the same load) as a
+   * {@link CacheLoadException} whose {@linkplain CacheLoadException#getCause() cause} is exactly the loader's
+   * exception, so one {@code catch} covers every failed load. An {@link Error} is rethrown as it is.
+   *
+   * <pre>{@code
+   * Plan plan = plans.get("current", key -> planRepository.load());   // load() throws SQLException
+   * }</pre>
+   *
    * @return the value, or {@code null} if absent
-   * @throws CacheLoadException if the loader threw (nothing is cached; the cause is the loader's exception)
+   * @throws CacheLoadException if the loader threw (nothing is cached; the cause is the loader's exception); a
+   *     loader that reads the same key of the same cache (a load that would wait for itself) fails this way too,
+   *     with an {@link IllegalStateException} as the cause
    * @throws dev.saaskit.core.MissingTenantException for a tenant-scoped cache when no tenant is set
-   * @throws IllegalStateException if the loader reads the same key of the same cache (a load would wait for itself)
    */
-  @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader);
+  @Nullable V get(K key, CheckedFunction<? super K, ? extends @Nullable V, ? extends Exception> loader);
 
   /**
-   * Like {@link #get(Object, Function)}, for loaders that also choose the entry's TTL or tags: the loader returns
+   * Like {@link #get(Object, CheckedFunction)}, for loaders that also choose the entry's TTL or tags: the loader returns
    * a {@link CacheValue}.
    *
    * <pre>{@code
@@ -89,7 +101,7 @@ public interface SaasCache<K, V> extends AutoCloseable {
    *     .tags("permissions:" + tenant + ":" + id));
    * }</pre>
    */
-  @Nullable V getWith(K key, Function<? super K, CacheValue<V>> loader);
+  @Nullable V getWith(K key, CheckedFunction<? super K, CacheValue<V>, ? extends Exception> loader);
 
   /**
    * Stores {@code value} for the cache's TTL, on this node only. It replaces the entry and wins over a load of the
@@ -114,6 +126,27 @@ public interface SaasCache<K, V> extends AutoCloseable {
    * the bus if there is one. A load of that key in flight will not store its result.
    */
   void invalidate(K key);
+
+  /**
+   * The invalidation that drops {@code key} of the current tenant (of no tenant, for a global cache) in this cache,
+   * with the key encoded by the cache's {@link KeyCodec} as the bus carries it. For publishing in your own
+   * transaction, so that the invalidation commits or rolls back with the data change; it takes effect, here too,
+   * when the bus delivers it:
+   *
+   * <pre>{@code
+   * bus.publish(connection, plans.keyInvalidation("current"));   // inside TenantContext.run(tenant, ...)
+   * }</pre>
+   *
+   * @throws dev.saaskit.core.MissingTenantException for a tenant-scoped cache when no tenant is set
+   */
+  Invalidation keyInvalidation(K key);
+
+  /**
+   * Like {@link #keyInvalidation(Object)}, for {@code key} of {@code tenant}, whatever the current tenant.
+   *
+   * @throws IllegalArgumentException if the cache is global (its keys belong to no tenant)
+   */
+  Invalidation keyInvalidation(TenantId tenant, K key);
 
   /** Drops every entry carrying {@code tag}, in every tenant, here and on every node. Wins over loads in flight. */
   void invalidateTag(String tag);
@@ -315,9 +348,13 @@ public interface SaasCache<K, V> extends AutoCloseable {
       return this;
     }
 
-    /** Registers the cache's meters in {@code registry} (Micrometer is an optional dependency). Default: none. */
-    public Builder<K, V> metrics(MeterRegistry registry) {
-      this.meterRegistry = Objects.requireNonNull(registry, "registry");
+    /**
+     * Registers the cache's meters ({@code saaskit.cache.*}, tagged {@code cache=<name>}, listed in docs/cache.md)
+     * in {@code meterRegistry}, and removes them on {@link SaasCache#close()}. Micrometer is an optional
+     * dependency: without this call the cache never touches it. Default: none.
+     */
+    public Builder<K, V> meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
       return this;
     }
 

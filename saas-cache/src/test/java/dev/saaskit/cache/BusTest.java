@@ -44,6 +44,31 @@ class BusTest {
   }
 
   @Test
+  void keyInvalidationEncodesTheKeyWithTheCachesCodecForPublishingByHand() {
+    SaasCache<Long, String> orders = SaasCache.<Long, String>named("orders").ttl(Duration.ofMinutes(5))
+        .executor(Runnable::run).keyCodec(id -> "order/" + id).invalidationBus(busB).build();
+    opened.add(orders);
+    in(ACME, () -> orders.put(42L, "acme-42"));
+    in(GLOBEX, () -> orders.put(42L, "globex-42"));
+    Invalidation current = as(ACME, () -> orders.keyInvalidation(42L));
+    assertThat(current).isEqualTo(Invalidation.key("orders", ACME, "order/42"));
+    assertThat(orders.keyInvalidation(GLOBEX, 42L)).isEqualTo(Invalidation.key("orders", GLOBEX, "order/42"));
+    assertThatThrownBy(() -> orders.keyInvalidation(42L))
+        .isInstanceOf(dev.saaskit.core.MissingTenantException.class);
+
+    busA.publish(current); // as a transactional publish would, from another node
+    assertThat(as(ACME, () -> orders.getIfPresent(42L))).isNull();
+    assertThat(as(GLOBEX, () -> orders.getIfPresent(42L))).isEqualTo("globex-42");
+
+    SaasCache<String, String> flags = SaasCache.<String, String>named("flags").ttl(Duration.ofMinutes(5)).global()
+        .executor(Runnable::run).build();
+    opened.add(flags);
+    assertThat(flags.keyInvalidation("beta")).isEqualTo(Invalidation.key("flags", null, "beta"));
+    assertThatThrownBy(() -> flags.keyInvalidation(ACME, "beta")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("is global");
+  }
+
+  @Test
   void aKeyInvalidatedOnOneNodeIsDroppedOnBoth() {
     SaasCache<String, String> a = node(busA, "plans");
     SaasCache<String, String> b = node(busB, "plans");

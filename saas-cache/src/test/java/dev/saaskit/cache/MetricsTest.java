@@ -56,7 +56,7 @@ class MetricsTest {
   void metersShowUpInARegistryAndLeaveOnClose() {
     MeterRegistry registry = new SimpleMeterRegistry();
     SaasCache<String, String> c = SaasCache.<String, String>named("plans").ttl(Duration.ofMinutes(5)).jitter(0)
-        .clock(clock).executor(Runnable::run).maximumSize(1_000).maximumSizePerTenant(2).metrics(registry).build();
+        .clock(clock).executor(Runnable::run).maximumSize(1_000).maximumSizePerTenant(2).meterRegistry(registry).build();
     in(ACME, () -> {
       c.get("a", k -> {
         clock.advance(Duration.ofMillis(20));
@@ -117,5 +117,21 @@ class MetricsTest {
       assertThat(c.stats().misses()).isEqualTo(1);
       assertThat(c.stats().hits()).isZero();
     }
+  }
+
+  @Test
+  void statsAreValuesWithFactoriesAndArithmetic() {
+    CacheStats a = CacheStats.of(3, 1, 1, 0, java.time.Duration.ofMillis(5), 0, 0, 0, 0, 2, 1, 0);
+    CacheStats b = CacheStats.of(7, 3, 2, 1, java.time.Duration.ofMillis(9), 1, 1, 0, 1, 4, 2, 1);
+    assertThat(a).isEqualTo(CacheStats.of(3, 1, 1, 0, java.time.Duration.ofMillis(5), 0, 0, 0, 0, 2, 1, 0))
+        .hasSameHashCodeAs(CacheStats.of(3, 1, 1, 0, java.time.Duration.ofMillis(5), 0, 0, 0, 0, 2, 1, 0))
+        .isNotEqualTo(b);
+    assertThat(a.hitRate()).isEqualTo(0.75);
+    assertThat(b.minus(a)).isEqualTo(CacheStats.of(4, 2, 1, 1, java.time.Duration.ofMillis(4), 1, 1, 0, 1, 2, 1, 1));
+    assertThat(a.minus(b)).isEqualTo(CacheStats.empty());
+    assertThat(a.plus(b).hits()).isEqualTo(10);
+    assertThat(a.toString()).contains("hits=3", "lostInvalidations=0");
+    assertThatThrownBy(() -> CacheStats.of(-1, 0, 0, 0, java.time.Duration.ZERO, 0, 0, 0, 0, 0, 0, 0))
+        .hasMessage("hits must be >= 0 but was -1");
   }
 }

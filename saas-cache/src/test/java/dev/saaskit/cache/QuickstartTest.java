@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -19,7 +20,8 @@ class QuickstartTest {
     final Map<String, Plan> rows = new ConcurrentHashMap<>();
     final AtomicInteger reads = new AtomicInteger();
 
-    Plan find(String id) {
+    /** Declares the JDBC exception, as a real repository does: the cache takes such loaders as they are. */
+    Plan find(String id) throws SQLException {
       reads.incrementAndGet();
       return rows.get(TenantContext.require() + "/" + id);
     }
@@ -31,7 +33,7 @@ class QuickstartTest {
     planRepository.rows.put("acme/pro", new Plan("pro", 10));
     TenantId acme = TenantId.of("acme");
 
-    // --8<-- [start:quickstart]
+    // snippet: quickstart
     InvalidationBus bus = InvalidationBus.inProcess(); // or the PostgreSQL bus, across nodes
     SaasCache<String, Plan> plans = SaasCache.<String, Plan>named("plans")
         .ttl(Duration.ofMinutes(5))                 // required: there is no build() before ttl(...)
@@ -47,7 +49,7 @@ class QuickstartTest {
 
     // after a write, on any node:
     plans.invalidateTag("subscription:acme");
-    // --8<-- [end:quickstart]
+    // end snippet
 
     assertThat(plan).isEqualTo(new Plan("pro", 10));
     assertThat(planRepository.reads).hasValue(1);

@@ -14,7 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Function;
+import dev.saaskit.core.CheckedFunction;
 import org.junit.jupiter.api.Test;
 
 class RefreshTest {
@@ -23,7 +23,7 @@ class RefreshTest {
   private final AtomicInteger loads = new AtomicInteger();
   private final List<TenantId> loaderTenants = new ArrayList<>();
 
-  private Function<String, String> loader() {
+  private CheckedFunction<String, String, RuntimeException> loader() {
     return key -> {
       loaderTenants.add(TenantContext.current().orElse(null));
       return "v" + loads.incrementAndGet();
@@ -99,7 +99,7 @@ class RefreshTest {
     ScriptedRandom random = new ScriptedRandom(0.5, 0.5, 0.5, 0.99);
     try (SaasCache<String, String> c = SaasCache.<String, String>named("xfetch").ttl(Duration.ofSeconds(100))
         .jitter(0).earlyRefresh(1.0).random(random).clock(clock).executor(background).build()) {
-      Function<String, String> slowLoader = key -> {
+      CheckedFunction<String, String, RuntimeException> slowLoader = key -> {
         clock.advance(Duration.ofSeconds(10));
         return "v" + loads.incrementAndGet();
       };

@@ -20,7 +20,7 @@ final class Counters {
   final LongAdder lostInvalidations = new LongAdder();
 
   CacheStats snapshot() {
-    return new CacheStats(hits.sum(), misses.sum(), loadSuccesses.sum(), loadFailures.sum(),
+    return CacheStats.of(hits.sum(), misses.sum(), loadSuccesses.sum(), loadFailures.sum(),
         Duration.ofNanos(loadNanos.sum()), evictions.sum(), expirations.sum(), discardedLoads.sum(),
         refreshes.sum(), invalidationsApplied.sum(), invalidationsReceived.sum(), lostInvalidations.sum());
   }

@@ -6,6 +6,7 @@ import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Ticker;
 import dev.saaskit.cache.CacheLoadException;
+import dev.saaskit.core.CheckedFunction;
 import dev.saaskit.cache.CacheStats;
 import dev.saaskit.cache.CacheValue;
 import dev.saaskit.cache.Invalidation;
@@ -34,7 +35,6 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiFunction;
-import java.util.function.Function;
 import java.util.random.RandomGenerator;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -169,7 +169,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   }
 
   @Override
-  public @Nullable V get(K key, Function<? super K, ? extends @Nullable V> loader) {
+  public @Nullable V get(K key, CheckedFunction<? super K, ? extends @Nullable V, ? extends Exception> loader) {
     ScopedKey scoped = scopedKey(key);
     Entry<V> entry = cache.getIfPresent(scoped);
     if (entry == null) {
@@ -183,7 +183,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   }
 
   @Override
-  public @Nullable V getWith(K key, Function<? super K, CacheValue<V>> loader) {
+  public @Nullable V getWith(K key, CheckedFunction<? super K, CacheValue<V>, ? extends Exception> loader) {
     ScopedKey scoped = scopedKey(key);
     Entry<V> entry = cache.getIfPresent(scoped);
     if (entry == null) {
@@ -197,13 +197,13 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   }
 
   /** {@code plain}: the loader returns V; otherwise it returns a CacheValue. */
-  private @Nullable V miss(ScopedKey scoped, K key, Function<? super K, ?> loader, boolean plain) {
+  private @Nullable V miss(ScopedKey scoped, K key, CheckedFunction<? super K, ?, ?> loader, boolean plain) {
     Objects.requireNonNull(loader, "loader");
     counters.misses.increment();
     return loadOnMiss(scoped, key, loader, plain);
   }
 
-  private @Nullable V loadOnMiss(ScopedKey scoped, K key, Function<? super K, ?> loader, boolean plain) {
+  private @Nullable V loadOnMiss(ScopedKey scoped, K key, CheckedFunction<? super K, ?, ?> loader, boolean plain) {
     ensureOpen();
     Texts.check("an encoded key", scoped.key);
     Thread me = Thread.currentThread();
@@ -235,7 +235,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
       CacheValue<V> loaded;
       try {
         loaded = callLoader(key, loader, plain);
-      } catch (RuntimeException | Error e) {
+      } catch (Exception | Error e) {
         failed(scoped, mine, start, e);
         if (e instanceof Error) {
           throw (Error) e;
@@ -280,7 +280,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   }
 
   @SuppressWarnings("unchecked")
-  private CacheValue<V> callLoader(K key, Function<? super K, ?> loader, boolean plain) {
+  private CacheValue<V> callLoader(K key, CheckedFunction<? super K, ?, ?> loader, boolean plain) throws Exception {
     Object result = loader.apply(key);
     if (plain) {
       return CacheValue.ofNullable((V) result);
@@ -328,7 +328,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   }
 
   private void considerRefresh(
-      ScopedKey scoped, K key, Entry<V> entry, Function<? super K, ?> loader, boolean plain) {
+      ScopedKey scoped, K key, Entry<V> entry, CheckedFunction<? super K, ?, ?> loader, boolean plain) {
     long now = ticker.read();
     boolean due = refreshAfterNanos > 0 && now - entry.writtenAt >= refreshAfterNanos;
     if (!due && earlyRefreshBeta > 0 && entry.loadNanos > 0) {
@@ -357,11 +357,11 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private final class Refresh implements Runnable {
     private final ScopedKey scoped;
     private final K key;
-    private final Function<? super K, ?> loader;
+    private final CheckedFunction<? super K, ?, ?> loader;
     private final boolean plain;
     private final Flight<V> flight;
 
-    Refresh(ScopedKey scoped, K key, Function<? super K, ?> loader, boolean plain, Flight<V> flight) {
+    Refresh(ScopedKey scoped, K key, CheckedFunction<? super K, ?, ?> loader, boolean plain, Flight<V> flight) {
       this.scoped = scoped;
       this.key = key;
       this.loader = loader;
@@ -384,7 +384,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
       CacheValue<V> loaded;
       try {
         loaded = callLoader(key, loader, plain);
-      } catch (RuntimeException | Error e) {
+      } catch (Exception | Error e) {
         failed(scoped, flight, start, e);
         LOG.warn("background refresh of an entry of cache '{}' failed; the current entry stays until its TTL",
             name, e);
@@ -719,6 +719,24 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private double nextDouble() {
     RandomGenerator source = random;
     return source == null ? ThreadLocalRandom.current().nextDouble() : source.nextDouble();
+  }
+
+  @Override
+  public Invalidation keyInvalidation(K key) {
+    ScopedKey scoped = scopedKey(key);
+    return Invalidation.key(name, scoped.tenant, Texts.check("an encoded key", scoped.key));
+  }
+
+  @Override
+  public Invalidation keyInvalidation(TenantId tenant, K key) {
+    Objects.requireNonNull(tenant, "tenant");
+    if (global) {
+      throw new IllegalArgumentException("cache '" + name + "' is global: its keys belong to no tenant, so use"
+          + " keyInvalidation(key)");
+    }
+    String encoded = Objects.requireNonNull(codec.encode(Objects.requireNonNull(key, "key")),
+        "the key codec returned null");
+    return Invalidation.key(name, tenant, Texts.check("an encoded key", encoded));
   }
 
   /** On every lookup: kept small (the failure paths are methods of their own) so that the JIT inlines it. */

@@ -3,6 +3,8 @@ package dev.saaskit.cache.postgres;
 import dev.saaskit.cache.postgres.internal.PgMigrator;
 import dev.saaskit.cache.postgres.internal.PgSql;
 import dev.saaskit.cache.postgres.internal.PgTagTemplate;
+import dev.saaskit.core.MigrationResult;
+import dev.saaskit.core.ModuleSchema;
 import dev.saaskit.core.SaasException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -21,13 +23,14 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The database schema of the {@link PostgresInvalidationBus}: the invalidation log, its pruning bookkeeping and a
- * trigger function. One call creates or upgrades it ({@link #migrate(DataSource)}, with its own history table,
- * so apps on Flyway, Liquibase or nothing can adopt it), one gives the application role what the bus needs
- * ({@link #grantApp(Connection, String)}), and {@link #attachTrigger(Connection, String, String)} makes any change
- * to a table, from any client, write a tag invalidation in the same transaction.
+ * trigger function. Like every saaskit module schema it is a {@link ModuleSchema}: one call creates or upgrades it
+ * ({@link #migrate(DataSource)}, with its own history table, so apps on Flyway, Liquibase or nothing can adopt
+ * it), one gives the application role what the bus needs ({@link #grantApp(Connection, String)}), and
+ * {@link #attachTrigger(Connection, String, String)} makes any change to a table, from any client, write a tag
+ * invalidation in the same transaction. Hand the same object to the bus: {@code builder(ds).schema(schema)}.
  *
  * <pre>{@code
- * CacheSchema schema = CacheSchema.defaults();           // saaskit_cache
+ * CacheSchema schema = CacheSchema.defaults();           // saaskit_cache; CacheSchema.builder().name(..) for another
  * schema.migrate(ownerDataSource);                            // as the role that runs migrations
  * try (Connection c = ownerDataSource.getConnection()) {
  *   schema.grantApp(c, "app");                                   // INSERT/SELECT on the log, what pruning needs
@@ -37,7 +40,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Immutable and thread-safe.
  */
-public final class CacheSchema {
+public final class CacheSchema implements ModuleSchema {
   /** The default schema name, {@value}. */
   public static final String DEFAULT_NAME = "saaskit_cache";
 
@@ -54,23 +57,25 @@ public final class CacheSchema {
     return DEFAULT;
   }
 
-  /**
-   * The schema named {@code name}.
-   *
-   * @param name 1 to 63 characters of {@code a-z}, {@code 0-9} and {@code _}, not starting with a digit
-   * @throws IllegalArgumentException if the name is malformed
-   */
-  public static CacheSchema named(String name) {
-    return new CacheSchema(PgSql.checkSchemaName(name));
+  /** Starts from the defaults; {@link Builder#name(String)} picks another schema name. */
+  public static Builder builder() {
+    return new Builder(DEFAULT_NAME);
+  }
+
+  /** A builder holding this schema's settings, to make a variant. */
+  public Builder toBuilder() {
+    return new Builder(name);
   }
 
   /** The schema name. */
+  @Override
   public String name() {
     return name;
   }
 
   /** The newest schema version this library defines. */
-  public static int latestVersion() {
+  @Override
+  public int latestVersion() {
     return PgMigrator.latestVersion();
   }
 
@@ -80,13 +85,26 @@ public final class CacheSchema {
    * of them migrate) and on every start (an up-to-date schema is left alone).
    *
    * @param owner connections of the role that owns the schema (or may create it); not the application role
-   * @return how many migrations were applied
+   * @return the scripts applied (none when the schema was up to date) and the version reached
    * @throws SaasException if the server is older than PostgreSQL 14 or a standby, if a recorded migration differs
-   *     from this library's copy, or if the SQL failed
+   *     from this library's copy, if the database holds a newer version, or if the SQL failed
    */
-  public int migrate(DataSource owner) {
+  @Override
+  public MigrationResult migrate(DataSource owner) {
     Objects.requireNonNull(owner, "owner");
-    return PgMigrator.migrate(owner, name);
+    try (Connection c = owner.getConnection()) {
+      return migrate(c);
+    } catch (SQLException e) {
+      throw new SaasException("Could not migrate the cache schema " + name + ": " + e.getMessage()
+          + ". Run the migration as the role that owns (or may create) the schema.", e);
+    }
+  }
+
+  /** Like {@link #migrate(DataSource)}, on a connection the caller owns (committed, not closed). */
+  @Override
+  public MigrationResult migrate(Connection owner) {
+    Objects.requireNonNull(owner, "owner");
+    return MigrationResult.of(name, PgMigrator.migrate(owner, name), latestVersion());
   }
 
   /**
@@ -98,6 +116,7 @@ public final class CacheSchema {
    *
    * @throws SaasException if a GRANT failed (missing schema: migrate first; unknown role)
    */
+  @Override
   public void grantApp(Connection connection, String appRole) {
     Objects.requireNonNull(connection, "connection");
     Objects.requireNonNull(appRole, "appRole");
@@ -230,6 +249,31 @@ public final class CacheSchema {
       return HexFormat.of().formatHex(digest, 0, 5);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
+    }
+  }
+
+  /** Builds a {@link CacheSchema}; every setting starts at its default. */
+  public static final class Builder {
+    private String name;
+
+    private Builder(String name) {
+      this.name = name;
+    }
+
+    /**
+     * The schema name (default {@value CacheSchema#DEFAULT_NAME}): 1 to 63 characters of {@code a-z},
+     * {@code 0-9} and {@code _}, not starting with a digit.
+     *
+     * @throws IllegalArgumentException if the name is malformed
+     */
+    public Builder name(String name) {
+      this.name = PgSql.checkSchemaName(name);
+      return this;
+    }
+
+    /** The schema. */
+    public CacheSchema build() {
+      return name.equals(DEFAULT_NAME) ? DEFAULT : new CacheSchema(name);
     }
   }
 

@@ -3,15 +3,16 @@ package dev.saaskit.cache.postgres;
 import dev.saaskit.cache.Invalidation;
 import dev.saaskit.cache.InvalidationBus;
 import dev.saaskit.cache.InvalidationListener;
+import dev.saaskit.cache.postgres.internal.PgBusMeters;
 import dev.saaskit.cache.postgres.internal.PgBusSettings;
 import dev.saaskit.cache.postgres.internal.PgCounters;
 import dev.saaskit.cache.postgres.internal.PgListeners;
 import dev.saaskit.cache.postgres.internal.PgNotifier;
 import dev.saaskit.cache.postgres.internal.PgPoller;
 import dev.saaskit.cache.postgres.internal.PgPruner;
-import dev.saaskit.cache.postgres.internal.PgSql;
 import dev.saaskit.cache.postgres.internal.PgStatements;
 import dev.saaskit.core.SaasException;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -24,6 +25,8 @@ import java.util.random.RandomGenerator;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An {@link InvalidationBus} for several nodes sharing one PostgreSQL database, that loses nothing across
@@ -52,8 +55,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>{@code
  * CacheSchema.defaults().migrate(ownerDataSource);     // once, as the owner; then grantApp(...) the app role
- * PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build();
- * bus.subscribe(listener);                                   // a cache subscribes itself
+ * PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build().start();
+ * SaasCache<String, Plan> plans = SaasCache.<String, Plan>named("plans").ttl(Duration.ofMinutes(5))
+ *     .invalidationBus(bus).build();                         // the cache subscribes itself
  * try (Connection c = appDataSource.getConnection()) {
  *   c.setAutoCommit(false);
  *   // ... UPDATE plans ...
@@ -65,27 +69,29 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Guide: docs/cache-invalidation.md.
  *
- * <p>Thread-safe. Starts up to three daemon threads (reader; notifier unless polling only; pruner unless automatic
- * pruning is off); {@link #close()} stops them.
+ * <p>Thread-safe. {@link Builder#build()} starts nothing; {@link #start()} starts up to three daemon threads
+ * (reader; notifier unless polling only; pruner unless automatic pruning is off); {@link #close()} stops them
+ * within the {@linkplain Builder#closeTimeout(Duration) close timeout}.
  */
 public final class PostgresInvalidationBus implements InvalidationBus {
+  private static final Logger LOG = LoggerFactory.getLogger(PostgresInvalidationBus.class);
   private final PgBusSettings settings;
   private final PgStatements sql;
   private final PgCounters counters = new PgCounters();
   private final PgListeners listeners = new PgListeners();
-  private final PgPoller poller;
   private final @Nullable PgNotifier notifier;
   private final PgPruner pruner;
+  private final Object lifecycle = new Object();
+  private volatile @Nullable PgPoller poller; // set by start()
+  private boolean started; // guarded by lifecycle
+  private @Nullable Runnable unbindMeters; // guarded by lifecycle
   private volatile boolean closed;
 
   private PostgresInvalidationBus(PgBusSettings settings) {
     this.settings = settings;
     this.sql = new PgStatements(settings.schema());
-    this.poller = new PgPoller(settings, sql, listeners, counters);
     this.notifier = settings.pollingOnly() ? null : new PgNotifier(settings, counters);
     this.pruner = new PgPruner(settings, sql, counters);
-    poller.start();
-    pruner.start();
   }
 
   /**
@@ -95,6 +101,49 @@ public final class PostgresInvalidationBus implements InvalidationBus {
    */
   public static Builder builder(DataSource dataSource) {
     return new Builder(Objects.requireNonNull(dataSource, "dataSource"));
+  }
+
+  /**
+   * Reads the head of the log (this node receives what commits from now on), checks the server and the schema,
+   * and starts the bus's threads: the reader (which holds the listener connection), the notifier unless polling
+   * only, the pruner unless automatic pruning is off. Subscribe the caches before (a cache built with
+   * {@code invalidationBus(bus)} subscribes itself) or after: a subscriber receives what is read after it
+   * subscribed. Publishing before {@code start()} writes to the log; the wake-up is sent when the bus starts.
+   *
+   * @return this bus
+   * @throws IllegalStateException if the bus was already started, or closed
+   * @throws SaasException if the database cannot be reached, is a standby or older than PostgreSQL 14, or the
+   *     schema is missing or not granted to this role (the bus is then not started; fix the cause and call
+   *     {@code start()} again, or close it)
+   */
+  public PostgresInvalidationBus start() {
+    synchronized (lifecycle) {
+      if (closed) {
+        throw new IllegalStateException("the invalidation bus " + settings.nodeName() + " is closed: build a new"
+            + " one to start again");
+      }
+      if (started) {
+        throw new IllegalStateException("the invalidation bus " + settings.nodeName() + " is already started:"
+            + " call start() once, after build()");
+      }
+      poller = PgPoller.start(settings, sql, listeners, counters);
+      started = true;
+      counters.lastReadNanos = System.nanoTime();
+      Object registry = settings.meterRegistry();
+      if (registry != null) {
+        unbindMeters = PgBusMeters.bind(registry, settings, counters);
+      }
+      if (notifier != null) {
+        notifier.start();
+      }
+      pruner.start();
+    }
+    return this;
+  }
+
+  /** Whether {@link #start()} succeeded and {@link #close()} was not called yet. */
+  public boolean isRunning() {
+    return poller != null && !closed;
   }
 
   /**
@@ -167,7 +216,10 @@ public final class PostgresInvalidationBus implements InvalidationBus {
     if (notifier != null) {
       notifier.committed();
     }
-    poller.wake();
+    PgPoller p = poller;
+    if (p != null) {
+      p.wake();
+    }
   }
 
   private SaasException publishFailed(SQLException e) {
@@ -223,7 +275,7 @@ public final class PostgresInvalidationBus implements InvalidationBus {
 
   /** Counters since this bus started, for logs, health checks and metrics. */
   public Stats stats() {
-    return new Stats(counters.published.sum(), counters.notificationsSent.sum(),
+    return Stats.of(counters.published.sum(), counters.notificationsSent.sum(),
         counters.notificationsReceived.sum(), counters.polls.sum(), counters.delivered.sum(),
         counters.replayed.sum(), counters.flushes.sum(), counters.reconnects.sum(), counters.pruned.sum(),
         counters.listening);
@@ -243,26 +295,42 @@ public final class PostgresInvalidationBus implements InvalidationBus {
   }
 
   /**
-   * Stops reading (after the delivery in progress), notifying and pruning, and releases the listener connection.
-   * Safe to call more than once.
+   * Stops reading (after the delivery in progress), notifying and pruning, and releases the listener connection,
+   * waiting at most the {@linkplain Builder#closeTimeout(Duration) close timeout} (default 10 s) in all; a thread
+   * still busy then (a subscriber that does not return) is logged and left to finish on its own (the threads are
+   * daemons). Safe to call more than once, and before {@link #start()}.
    */
   @Override
   public void close() {
-    if (closed) {
-      return;
-    }
-    synchronized (this) {
+    Runnable unbind;
+    synchronized (lifecycle) {
       if (closed) {
         return;
       }
       closed = true;
+      unbind = unbindMeters;
+      unbindMeters = null;
     }
-    pruner.close();
+    if (unbind != null) {
+      unbind.run();
+    }
+    long deadline = System.nanoTime() + settings.closeTimeout().toNanos();
+    PgPoller p = poller;
+    if (p != null) {
+      p.signalClose(); // all three stop together; the waits below share one deadline
+    }
+    boolean stopped = pruner.close(deadline - System.nanoTime());
     if (notifier != null) {
-      notifier.close();
+      stopped &= notifier.close(deadline - System.nanoTime());
     }
-    poller.close();
+    if (p != null) {
+      stopped &= p.close(deadline - System.nanoTime());
+    }
     listeners.clear();
+    if (!stopped) {
+      LOG.warn("invalidation bus {}: its threads did not stop within the close timeout of {} (a subscriber still"
+          + " running?); they are daemons and end on their own", settings.nodeName(), settings.closeTimeout());
+    }
   }
 
   private void checkOpen() {
@@ -278,22 +346,141 @@ public final class PostgresInvalidationBus implements InvalidationBus {
   }
 
   /**
-   * Counters of one bus since it started.
-   *
-   * @param published invalidations this node wrote to the log
-   * @param notificationsSent coalesced NOTIFYs this node sent
-   * @param notificationsReceived notifications the listener connection received
-   * @param polls reads of the log
-   * @param delivered invalidations delivered to the subscribers (each counted once, however many subscribers)
-   * @param replayed of those, the ones found by a periodic read or the read after a reconnect, not after a
-   *     wake-up: a steadily growing number means notifications do not arrive
-   * @param flushes times the subscribers were told that invalidations were lost
-   * @param reconnects recoveries after the database connection failed
-   * @param pruned log rows this node deleted
-   * @param listening whether the listener connection is currently listening (false in polling mode)
+   * Counters of one bus since it started, and whether it is listening. A snapshot; immutable. A final class rather
+   * than a record, so that counters can be added without breaking callers.
    */
-  public record Stats(long published, long notificationsSent, long notificationsReceived, long polls,
-      long delivered, long replayed, long flushes, long reconnects, long pruned, boolean listening) {}
+  public static final class Stats {
+    private final long published;
+    private final long notificationsSent;
+    private final long notificationsReceived;
+    private final long polls;
+    private final long delivered;
+    private final long replayed;
+    private final long flushes;
+    private final long reconnects;
+    private final long pruned;
+    private final boolean listening;
+
+    private Stats(long published, long notificationsSent, long notificationsReceived, long polls, long delivered,
+        long replayed, long flushes, long reconnects, long pruned, boolean listening) {
+      this.published = published;
+      this.notificationsSent = notificationsSent;
+      this.notificationsReceived = notificationsReceived;
+      this.polls = polls;
+      this.delivered = delivered;
+      this.replayed = replayed;
+      this.flushes = flushes;
+      this.reconnects = reconnects;
+      this.pruned = pruned;
+      this.listening = listening;
+    }
+
+    /**
+     * Statistics with these values (for tests, and for adapters that report them elsewhere).
+     *
+     * @param published invalidations this node wrote to the log
+     * @param notificationsSent coalesced NOTIFYs this node sent
+     * @param notificationsReceived notifications the listener connection received
+     * @param polls reads of the log
+     * @param delivered invalidations delivered to the subscribers (each counted once, however many subscribers)
+     * @param replayed of the deliveries, the ones found by a periodic read or the read after a reconnect, not after
+     *     a wake-up: a steadily growing number means notifications do not arrive
+     * @param flushes times the subscribers were told that invalidations were lost
+     * @param reconnects recoveries after the database connection failed
+     * @param pruned log rows this node deleted
+     * @param listening whether the listener connection is listening
+     * @throws IllegalArgumentException if a count is negative
+     */
+    public static Stats of(long published, long notificationsSent, long notificationsReceived, long polls,
+        long delivered, long replayed, long flushes, long reconnects, long pruned, boolean listening) {
+      long[] counts = {published, notificationsSent, notificationsReceived, polls, delivered, replayed, flushes,
+          reconnects, pruned};
+      String[] names = {"published", "notificationsSent", "notificationsReceived", "polls", "delivered", "replayed",
+          "flushes", "reconnects", "pruned"};
+      for (int i = 0; i < counts.length; i++) {
+        if (counts[i] < 0) {
+          throw new IllegalArgumentException(names[i] + " must be >= 0 but was " + counts[i]);
+        }
+      }
+      return new Stats(published, notificationsSent, notificationsReceived, polls, delivered, replayed, flushes,
+          reconnects, pruned, listening);
+    }
+
+    /** Invalidations this node wrote to the log. */
+    public long published() {
+      return published;
+    }
+
+    /** Coalesced NOTIFYs this node sent. */
+    public long notificationsSent() {
+      return notificationsSent;
+    }
+
+    /** Notifications the listener connection received. */
+    public long notificationsReceived() {
+      return notificationsReceived;
+    }
+
+    /** Reads of the log. */
+    public long polls() {
+      return polls;
+    }
+
+    /** Invalidations delivered to the subscribers (each counted once, however many subscribers). */
+    public long delivered() {
+      return delivered;
+    }
+
+    /**
+     * Of the deliveries, the ones found by a periodic read or the read after a reconnect, not after a wake-
+     * up: a steadily growing number means notifications do not arrive.
+     */
+    public long replayed() {
+      return replayed;
+    }
+
+    /** Times the subscribers were told that invalidations were lost. */
+    public long flushes() {
+      return flushes;
+    }
+
+    /** Recoveries after the database connection failed. */
+    public long reconnects() {
+      return reconnects;
+    }
+
+    /** Log rows this node deleted. */
+    public long pruned() {
+      return pruned;
+    }
+
+    /** Whether the listener connection is currently listening (false in polling mode and while reconnecting). */
+    public boolean listening() {
+      return listening;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Stats s && s.published == published && s.notificationsSent == notificationsSent
+          && s.notificationsReceived == notificationsReceived && s.polls == polls && s.delivered == delivered
+          && s.replayed == replayed && s.flushes == flushes && s.reconnects == reconnects && s.pruned == pruned
+          && s.listening == listening;
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(published, notificationsSent, notificationsReceived, polls, delivered, replayed, flushes,
+          reconnects, pruned, listening);
+    }
+
+    @Override
+    public String toString() {
+      return "Stats[published=" + published + ", notificationsSent=" + notificationsSent
+          + ", notificationsReceived=" + notificationsReceived + ", polls=" + polls + ", delivered=" + delivered
+          + ", replayed=" + replayed + ", flushes=" + flushes + ", reconnects=" + reconnects + ", pruned=" + pruned
+          + ", listening=" + listening + "]";
+    }
+  }
 
   /** Builds a {@link PostgresInvalidationBus}; every setting has a default except the DataSource. */
   public static final class Builder {
@@ -313,6 +500,9 @@ public final class PostgresInvalidationBus implements InvalidationBus {
     private long maxRows;
     private int pruneBatchSize = 1000;
     private @Nullable RandomGenerator random;
+    private Duration closeTimeout = Duration.ofSeconds(10);
+    // Object, not MeterRegistry: Micrometer is optional and this class must load without it
+    private @Nullable Object meterRegistry;
 
     private Builder(DataSource dataSource) {
       this.dataSource = dataSource;
@@ -328,9 +518,12 @@ public final class PostgresInvalidationBus implements InvalidationBus {
       return this;
     }
 
-    /** The cache schema (default {@value CacheSchema#DEFAULT_NAME}); see {@link CacheSchema#named(String)}. */
-    public Builder schema(String schema) {
-      this.schema = PgSql.checkSchemaName(schema);
+    /**
+     * The cache schema, migrated and granted beforehand (default {@link CacheSchema#defaults()}, named
+     * {@value CacheSchema#DEFAULT_NAME}).
+     */
+    public Builder schema(CacheSchema schema) {
+      this.schema = Objects.requireNonNull(schema, "schema").name();
       return this;
     }
 
@@ -436,11 +629,29 @@ public final class PostgresInvalidationBus implements InvalidationBus {
     }
 
     /**
-     * Checks the settings, reads the head of the log (the bus starts there) and starts the bus's threads.
+     * Registers the bus's meters ({@code saaskit.cache.bus.*}, tagged {@code node} and {@code schema}, listed in
+     * docs/cache-invalidation.md) in {@code meterRegistry} when the bus starts, and removes them when it closes.
+     * Micrometer is an optional dependency: without this call the bus never touches it. Default: none.
+     */
+    public Builder meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+      return this;
+    }
+
+    /**
+     * How long {@link PostgresInvalidationBus#close()} waits for the bus's threads to stop, in all (default 10 s,
+     * 1 ms to 10 min).
+     */
+    public Builder closeTimeout(Duration closeTimeout) {
+      this.closeTimeout = checkDuration("closeTimeout", closeTimeout, Duration.ofMillis(1), Duration.ofMinutes(10));
+      return this;
+    }
+
+    /**
+     * Checks the settings and makes the bus, without touching the database or starting a thread: call
+     * {@link PostgresInvalidationBus#start()} next.
      *
      * @throws IllegalArgumentException if settings contradict each other
-     * @throws SaasException if the database cannot be reached, is a standby or older than PostgreSQL 14, or the
-     *     schema is missing or not granted to this role
      */
     public PostgresInvalidationBus build() {
       if (notifyInterval.compareTo(pollInterval) >= 0) {
@@ -456,7 +667,7 @@ public final class PostgresInvalidationBus implements InvalidationBus {
       PgBusSettings settings = new PgBusSettings(dataSource,
           listenerDataSource != null ? listenerDataSource : dataSource, schema, name, pollInterval, notifyInterval,
           pollingOnly, reconnectBackoffMin, reconnectBackoffMax, pruneInterval, retention, maxRows, pruneBatchSize,
-          rnd);
+          rnd, closeTimeout, meterRegistry);
       return new PostgresInvalidationBus(settings);
     }
 

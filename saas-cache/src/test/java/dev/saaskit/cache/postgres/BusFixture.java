@@ -70,7 +70,7 @@ final class BusFixture implements AutoCloseable {
       UnaryOperator<PostgresInvalidationBus.Builder> config) {
     PostgresInvalidationBus.Builder builder = PostgresInvalidationBus.builder(pool).nodeName(name)
         .pruneInterval(Duration.ZERO).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(500));
-    PostgresInvalidationBus bus = config.apply(builder).build();
+    PostgresInvalidationBus bus = config.apply(builder).build().start();
     synchronized (this) {
       open.add(bus);
     }

@@ -5,6 +5,8 @@ import static dev.saaskit.cache.postgres.BusFixture.execute;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.saaskit.core.MigrationResult;
+import dev.saaskit.core.ModuleSchema;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
@@ -37,22 +39,27 @@ class CacheSchemaTest {
 
   @Test
   void nodesMigratingTogetherApplyEachVersionOnceAndLaterCallsDoNothing() throws Exception {
-    CacheSchema schema = CacheSchema.named("together");
+    CacheSchema schema = CacheSchema.builder().name("together").build();
     ExecutorService threads = Executors.newFixedThreadPool(3);
-    List<Future<Integer>> results = new ArrayList<>();
+    List<Future<MigrationResult>> results = new ArrayList<>();
     try {
       for (int i = 0; i < 3; i++) {
         results.add(threads.submit(() -> schema.migrate(owner)));
       }
       int applied = 0;
-      for (Future<Integer> f : results) {
-        applied += f.get(1, TimeUnit.MINUTES);
+      for (Future<MigrationResult> f : results) {
+        MigrationResult result = f.get(1, TimeUnit.MINUTES);
+        assertThat(result.schema()).isEqualTo("together");
+        assertThat(result.version()).isEqualTo(schema.latestVersion());
+        applied += result.applied().size();
       }
-      assertThat(applied).isEqualTo(CacheSchema.latestVersion());
+      assertThat(applied).isEqualTo(schema.latestVersion());
     } finally {
       threads.shutdownNow();
     }
-    assertThat(schema.migrate(owner)).isZero();
+    MigrationResult again = schema.migrate(owner);
+    assertThat(again.changed()).isFalse();
+    assertThat(again).isEqualTo(MigrationResult.of("together", List.of(), schema.latestVersion()));
     assertThat(count(admin, "SELECT count(*) FROM together.saaskit_schema_history WHERE version = 1"
         + " AND script = 'V1__invalidation_log.sql' AND installed_by = '" + db.ownerRole() + "'")).isEqualTo(1);
     assertThat(count(admin, "SELECT count(*) FROM pg_tables WHERE schemaname = 'together'"
@@ -61,7 +68,7 @@ class CacheSchemaTest {
 
   @Test
   void aScriptChangedSinceItWasAppliedIsReported() throws SQLException {
-    CacheSchema schema = CacheSchema.named("tampered");
+    CacheSchema schema = CacheSchema.builder().name("tampered").build();
     schema.migrate(owner);
     execute(owner, "UPDATE tampered.saaskit_schema_history SET checksum = 'edited' WHERE version = 1");
     assertThatThrownBy(() -> schema.migrate(owner)).isInstanceOf(SaasException.class)
@@ -70,7 +77,7 @@ class CacheSchemaTest {
 
   @Test
   void theAppRoleGetsWhatTheBusNeedsAndNothingMore() throws SQLException {
-    CacheSchema schema = CacheSchema.named("granted");
+    CacheSchema schema = CacheSchema.builder().name("granted").build();
     schema.migrate(owner);
     try (Connection c = owner.getConnection()) {
       schema.grantApp(c, db.appRole());
@@ -113,7 +120,8 @@ class CacheSchemaTest {
 
   @Test
   void aBusOnAMissingSchemaSaysToMigrate() {
-    assertThatThrownBy(() -> PostgresInvalidationBus.builder(owner).schema("never_migrated").build())
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(owner)
+        .schema(CacheSchema.builder().name("never_migrated").build()).build().start())
         .isInstanceOf(SaasException.class)
         .hasMessageContaining("CacheSchema.migrate");
   }
@@ -121,10 +129,14 @@ class CacheSchemaTest {
   @Test
   void schemaNamesAreChecked() {
     assertThat(CacheSchema.defaults().name()).isEqualTo("saaskit_cache");
-    assertThat(CacheSchema.named("x_1")).isEqualTo(CacheSchema.named("x_1"));
-    assertThatThrownBy(() -> CacheSchema.named("Upper")).isInstanceOf(IllegalArgumentException.class)
+    assertThat(CacheSchema.builder().build()).isSameAs(CacheSchema.defaults());
+    assertThat(CacheSchema.builder().name("x_1").build().toBuilder().build().name()).isEqualTo("x_1");
+    ModuleSchema asModule = CacheSchema.defaults();
+    assertThat(asModule.latestVersion()).isGreaterThanOrEqualTo(1);
+    assertThat(CacheSchema.builder().name("x_1").build()).isEqualTo(CacheSchema.builder().name("x_1").build());
+    assertThatThrownBy(() -> CacheSchema.builder().name("Upper").build()).isInstanceOf(IllegalArgumentException.class)
         .hasMessage("schema must be 1 to 63 characters of a-z, 0-9 and _, not starting with a digit, but was 'Upper'");
-    assertThatThrownBy(() -> CacheSchema.named("1x")).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> CacheSchema.named("a;drop")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> CacheSchema.builder().name("1x").build()).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> CacheSchema.builder().name("a;drop").build()).isInstanceOf(IllegalArgumentException.class);
   }
 }

@@ -3,12 +3,19 @@ package dev.saaskit.cache.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.cache.Invalidation;
+import dev.saaskit.cache.SaasCache;
+// imported although in this package, so that the docs' snippets can show them
+import dev.saaskit.cache.postgres.CacheSchema;
+import dev.saaskit.cache.postgres.PostgresInvalidationBus;
+import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
@@ -23,9 +30,10 @@ class DocsExampleTest {
     DataSource ownerDataSource = db.ownerDataSource();
     DataSource appDataSource = db.appDataSource();
     String appRole = db.appRole();
-    BusFixture.execute(ownerDataSource, "CREATE TABLE plans (tenant_id text PRIMARY KEY, name text NOT NULL)",
-        "INSERT INTO plans VALUES ('acme', 'free')");
-    RecordingListener cache = new RecordingListener();
+    BusFixture.execute(ownerDataSource,
+        "CREATE TABLE IF NOT EXISTS plans (tenant_id text PRIMARY KEY, name text NOT NULL)",
+        "INSERT INTO plans VALUES ('acme', 'free') ON CONFLICT (tenant_id) DO UPDATE SET name = 'free'");
+    BusFixture.execute(ownerDataSource, "GRANT SELECT, UPDATE ON plans TO " + appRole);
     TenantId tenant = TenantId.of("acme");
 
     // snippet: quickstart
@@ -38,8 +46,12 @@ class DocsExampleTest {
     }
 
     // on every node: one bus, shared by all caches of the node
-    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build();
-    bus.subscribe(cache);                                         // a cache subscribes itself
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appDataSource).build().start();
+    SaasCache<String, String> planNames = SaasCache.<String, String>named("plan-names")
+        .ttl(Duration.ofMinutes(5))
+        .invalidationBus(bus)                                     // the cache subscribes itself
+        .build();
+    String before = TenantContext.call(tenant, () -> planNames.get("current", key -> planName(appDataSource, tenant)));
 
     // a business transaction that changes data and invalidates it, atomically
     try (Connection c = appDataSource.getConnection()) {
@@ -48,16 +60,30 @@ class DocsExampleTest {
         ps.setString(1, tenant.value());
         ps.executeUpdate();
       }
-      bus.publish(c, Invalidation.key("plan-by-tenant", tenant, tenant.value()));
+      bus.publish(c, planNames.keyInvalidation(tenant, "current"));   // the key, as the cache encodes it
       c.commit();                                                 // every node drops the key after this commit
     }
     // end snippet
-    try {
-      Await.until("the key and the trigger's tag", () -> cache.has(Invalidation.key("plan-by-tenant", tenant, "acme"))
-          && cache.has(Invalidation.tag("plans:acme")));
-      assertThat(cache.flushes).hasValue(0);
+    try (planNames) {
+      assertThat(before).isEqualTo("free");
+      Await.until("the key dropped on this node",
+          () -> TenantContext.call(tenant, () -> planNames.getIfPresent("current")) == null);
+      assertThat(TenantContext.call(tenant, () -> planNames.get("current", key -> planName(appDataSource, tenant))))
+          .isEqualTo("pro");
+      assertThat(planNames.stats().lostInvalidations()).isZero();
     } finally {
       bus.close();                                                // at shutdown
+    }
+  }
+
+  private static String planName(DataSource ds, TenantId tenant) throws SQLException {
+    try (Connection c = ds.getConnection();
+        PreparedStatement ps = c.prepareStatement("SELECT name FROM plans WHERE tenant_id = ?")) {
+      ps.setString(1, tenant.value());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getString(1);
+      }
     }
   }
 
@@ -75,12 +101,14 @@ class DocsExampleTest {
     PostgresInvalidationBus polling = PostgresInvalidationBus.builder(pooledThroughPgBouncer)
         .pollingOnly(true)
         .pollInterval(Duration.ofMillis(500))
-        .build();
+        .build()
+        .start();
 
     // or: publish through PgBouncer, keep one direct connection for LISTEN
     PostgresInvalidationBus listening = PostgresInvalidationBus.builder(pooledThroughPgBouncer)
         .listenerDataSource(directToPostgres)
-        .build();
+        .build()
+        .start();
     // end snippet
     try (polling; listening) {
       RecordingListener onPolling = new RecordingListener();
@@ -88,6 +116,61 @@ class DocsExampleTest {
       listening.publish(Invalidation.everything());
       Await.until("delivery to the polling node", () -> onPolling.has(Invalidation.everything()));
       assertThat(polling.stats().listening()).isFalse();
+    }
+  }
+
+  @Test
+  void triggerHelper(TestDatabase db) throws Exception {
+    CacheSchema schema = CacheSchema.defaults();
+    schema.migrate(db.ownerDataSource());
+    BusFixture.execute(db.ownerDataSource(), "CREATE SCHEMA billing",
+        "CREATE TABLE billing.plans (tenant_id text PRIMARY KEY, name text NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS plans (tenant_id text PRIMARY KEY, name text NOT NULL)");
+    try (Connection connection = db.ownerDataSource().getConnection()) {
+      connection.setSchema("public");
+      // snippet: trigger
+      schema.attachTrigger(connection, "plans", "plans:{tenant_id}");                 // table via search_path
+      schema.attachTrigger(connection, "billing", "plans", "plans:{tenant_id}", "plans"); // schema, table, cache name
+      // end snippet
+    }
+    assertThat(BusFixture.count(db.ownerDataSource(), "SELECT count(*) FROM pg_trigger t"
+        + " JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relname = 'plans' AND t.tgname LIKE 'saaskit_cache_%'"))
+        .isEqualTo(8);
+  }
+
+  record Plan(String name) {}
+
+  /** Stands for the app's repository; declares the JDBC exception as a real one does. */
+  static final class PlanRepository {
+    final java.util.concurrent.atomic.AtomicInteger loads = new java.util.concurrent.atomic.AtomicInteger();
+
+    Plan load() throws SQLException {
+      loads.incrementAndGet();
+      return new Plan("pro");
+    }
+  }
+
+  @Test
+  void readme(TestDatabase db) throws Exception {
+    BusFixture.migrate(db);
+    DataSource appPool = db.appDataSource();
+    PlanRepository planRepository = new PlanRepository();
+    TenantContext.run(TenantId.of("acme"), () -> readmeCache(appPool, planRepository));
+    assertThat(planRepository.loads).hasValue(1);
+  }
+
+  private static void readmeCache(DataSource appPool, PlanRepository planRepository) throws SQLException {
+    // snippet: readme
+    // a cache without a TTL does not compile; invalidate() reaches every node through PostgreSQL
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(appPool).build().start();   // one per node
+    SaasCache<String, Plan> plans = SaasCache.<String, Plan>named("plans").ttl(Duration.ofMinutes(5))
+        .invalidationBus(bus).build();
+    Plan plan = plans.get("current", key -> planRepository.load());   // the current tenant's entry; one load per miss
+    plans.invalidate("current");
+    // end snippet
+    try (bus; plans) {
+      assertThat(plan).isEqualTo(new Plan("pro"));
+      assertThat(plans.getIfPresent("current")).isNull();
     }
   }
 }

@@ -11,6 +11,7 @@ import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -251,10 +252,111 @@ class PostgresInvalidationBusTest {
   }
 
   @Test
+  void buildStartsNoThreadStartStartsThemOnceAndCloseIsBoundedAndIdempotent() throws Exception {
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(fx.appPool(4)).nodeName("lifecycle")
+        .pruneInterval(Duration.ofMinutes(1)).closeTimeout(Duration.ofSeconds(5)).build();
+    fx.register(bus);
+    assertThat(busThreads("lifecycle")).isEmpty();
+    assertThat(bus.isRunning()).isFalse();
+    // publishing before start() writes the row; subscribing before start() receives what is read after it
+    RecordingListener early = new RecordingListener();
+    bus.subscribe(early);
+
+    assertThat(bus.start()).isSameAs(bus);
+    assertThat(bus.isRunning()).isTrue();
+    assertThat(busThreads("lifecycle")).isNotEmpty();
+    assertThatThrownBy(bus::start).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("already started");
+    bus.publish(Invalidation.tag("after-start"));
+    Await.until("delivery to a listener subscribed before start()", () -> early.has(Invalidation.tag("after-start")));
+
+    long began = System.nanoTime();
+    bus.close();
+    assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(Duration.ofSeconds(5));
+    Await.until("the bus's threads gone", () -> busThreads("lifecycle").isEmpty());
+    bus.close(); // idempotent
+    assertThat(bus.isRunning()).isFalse();
+    assertThatThrownBy(bus::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+  }
+
+  @Test
+  void theBusRegistersItsMetersWhenItStartsAndRemovesThemWhenItCloses() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(fx.appPool(4)).nodeName("metered")
+        .pruneInterval(Duration.ZERO).meterRegistry(registry).build();
+    fx.register(bus);
+    assertThat(registry.getMeters()).isEmpty();
+    bus.start();
+    RecordingListener r = new RecordingListener();
+    bus.subscribe(r);
+    bus.publish(Invalidation.tag("metered"));
+    Await.until("the delivery counted", () -> r.has(Invalidation.tag("metered"))
+        && registry.get("saaskit.cache.bus.delivered").tag("node", "metered").functionCounter().count() >= 1);
+    assertThat(registry.get("saaskit.cache.bus.published").tag("schema", "saaskit_cache").functionCounter().count())
+        .isEqualTo(1);
+    assertThat(registry.get("saaskit.cache.bus.polls").functionCounter().count()).isGreaterThanOrEqualTo(1);
+    Await.until("listening", () -> registry.get("saaskit.cache.bus.listening").gauge().value() == 1);
+    assertThat(registry.get("saaskit.cache.bus.read.age").gauge().value()).isBetween(0.0, 30.0);
+    assertThat(registry.getMeters()).extracting(m -> m.getId().getName()).contains(
+        "saaskit.cache.bus.notifications.sent", "saaskit.cache.bus.notifications.received",
+        "saaskit.cache.bus.replayed", "saaskit.cache.bus.flushes", "saaskit.cache.bus.reconnects",
+        "saaskit.cache.bus.pruned");
+    bus.close();
+    assertThat(registry.getMeters()).isEmpty();
+  }
+
+  @Test
+  void closeReturnsWithinTheCloseTimeoutEvenWhenASubscriberHangs() throws Exception {
+    java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    PostgresInvalidationBus bus = fx.node("hanging", b -> b.closeTimeout(Duration.ofMillis(300)));
+    bus.subscribe(new InvalidationListener() {
+      @Override
+      public void onInvalidation(Invalidation invalidation) {
+        entered.countDown();
+        try {
+          release.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+
+      @Override
+      public void onLostInvalidations() {}
+    });
+    try {
+      bus.publish(Invalidation.tag("hang"));
+      assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+      long began = System.nanoTime();
+      bus.close();
+      assertThat(Duration.ofNanos(System.nanoTime() - began)).isLessThan(Duration.ofSeconds(3));
+    } finally {
+      release.countDown();
+    }
+    Await.until("the reader thread ends once the subscriber returns", () -> busThreads("hanging").isEmpty());
+  }
+
+  @Test
+  void aBusClosedBeforeStartHasNothingToStop() {
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(fx.db.appDataSource()).nodeName("never").build();
+    bus.close();
+    bus.close();
+    assertThat(busThreads("never")).isEmpty();
+    assertThatThrownBy(() -> bus.publish(Invalidation.tag("x"))).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(() -> PostgresInvalidationBus.builder(fx.db.appDataSource()).closeTimeout(Duration.ZERO))
+        .hasMessage("closeTimeout must be PT0.001S to PT10M but was PT0S");
+  }
+
+  private static List<String> busThreads(String node) {
+    return Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
+        .filter(n -> n.startsWith("saaskit-cache-bus") && n.endsWith("-" + node)).toList();
+  }
+
+  @Test
   void publishFailsWithAnExplanationWhenTheRoleHasNoGrant(TestDatabase db) throws SQLException {
     String stranger = db.createRole("stranger", "");
     try (var pool = db.newPool(stranger, db.rolePassword(stranger), 2)) {
-      assertThatThrownBy(() -> PostgresInvalidationBus.builder(pool).build())
+      assertThatThrownBy(() -> PostgresInvalidationBus.builder(pool).build().start())
           .isInstanceOf(SaasException.class)
           .hasMessageContaining("CacheSchema.grant");
       try (Connection c = pool.getConnection()) {
@@ -273,8 +375,6 @@ class PostgresInvalidationBusTest {
         .hasMessage("pollInterval must be PT0.01S to PT1H but was PT0.005S");
     assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).nodeName("has space"))
         .hasMessageContaining("nodeName must be 1 to 40 characters");
-    assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).schema("Bad-Name"))
-        .hasMessageContaining("schema must be 1 to 63 characters");
     assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).pruneBatchSize(0))
         .hasMessage("pruneBatchSize must be 1 to 100000 but was 0");
     assertThatThrownBy(() -> PostgresInvalidationBus.builder(ds).maxRows(-1))

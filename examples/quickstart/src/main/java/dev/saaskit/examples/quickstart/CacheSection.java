@@ -1,6 +1,5 @@
 package dev.saaskit.examples.quickstart;
 
-import dev.saaskit.cache.Invalidation;
 import dev.saaskit.cache.SaasCache;
 import dev.saaskit.cache.postgres.CacheSchema;
 import dev.saaskit.cache.postgres.PostgresInvalidationBus;
@@ -37,8 +36,8 @@ final class CacheSection {
 
   /** Runs the demo on the application's pool {@code appPool} and its tenant-aware DataSource {@code db}. */
   static void run(DataSource appPool, DataSource db, TenantId tenant) throws Exception {
-    try (PostgresInvalidationBus busA = PostgresInvalidationBus.builder(appPool).nodeName("node-a").build();
-        PostgresInvalidationBus busB = PostgresInvalidationBus.builder(appPool).nodeName("node-b").build();
+    try (PostgresInvalidationBus busA = PostgresInvalidationBus.builder(appPool).nodeName("node-a").build().start();
+        PostgresInvalidationBus busB = PostgresInvalidationBus.builder(appPool).nodeName("node-b").build().start();
         SaasCache<String, Long> nodeA = noteCount(busA);
         SaasCache<String, Long> nodeB = noteCount(busB)) {
       long before = TenantContext.call(tenant, () -> nodeB.get(KEY, k -> countNotes(db)));
@@ -52,7 +51,7 @@ final class CacheSection {
             ps.setString(1, "Anvils arrived");
             ps.executeUpdate();
           }
-          busA.publish(c, Invalidation.key(CACHE, tenant, KEY));
+          busA.publish(c, nodeA.keyInvalidation(KEY));  // the key as node A's cache encodes it
           c.commit();
         }
         return Instant.now();
@@ -79,14 +78,13 @@ final class CacheSection {
         .build();
   }
 
-  private static Long countNotes(DataSource db) {
+  /** A plain JDBC loader: the cache takes it as it is, SQLException included. */
+  private static Long countNotes(DataSource db) throws SQLException {
     try (Connection c = db.getConnection();
         Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("SELECT count(*) FROM notes")) {
       rs.next();
       return rs.getLong(1);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
     }
   }
 }

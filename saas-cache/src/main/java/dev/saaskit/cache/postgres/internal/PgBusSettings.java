@@ -3,6 +3,7 @@ package dev.saaskit.cache.postgres.internal;
 import java.time.Duration;
 import java.util.random.RandomGenerator;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 
 /** The checked settings of one bus, as the public builder built them. */
 public record PgBusSettings(
@@ -19,7 +20,10 @@ public record PgBusSettings(
     Duration retention,
     long maxRows,
     int pruneBatchSize,
-    RandomGenerator random) {
+    RandomGenerator random,
+    Duration closeTimeout,
+    // Object, not MeterRegistry: Micrometer is optional and this record must load without it
+    @Nullable Object meterRegistry) {
 
   /** The application_name of the listener connection, which operators see in pg_stat_activity. */
   public String listenerApplicationName() {

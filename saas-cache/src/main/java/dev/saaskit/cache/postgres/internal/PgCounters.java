@@ -14,4 +14,6 @@ public final class PgCounters {
   public final LongAdder reconnects = new LongAdder();
   public final LongAdder pruned = new LongAdder();
   public volatile boolean listening;
+  /** System.nanoTime() of the last successful read of the log; set when the bus starts. */
+  public volatile long lastReadNanos = System.nanoTime();
 }

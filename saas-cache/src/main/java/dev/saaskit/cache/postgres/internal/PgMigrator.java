@@ -6,8 +6,8 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import java.util.Map;
-import javax.sql.DataSource;
 
 /**
  * Applies the cache schema's migrations (plain SQL on the class path, listed in {@code migrations.list}) through
@@ -25,18 +25,18 @@ public final class PgMigrator {
   }
 
   /**
-   * Brings schema {@code schema} up to the latest version.
+   * Brings schema {@code schema} up to the latest version on {@code owner}.
    *
-   * @return the number of scripts applied (0 when it was up to date)
+   * @return the scripts applied (empty when it was up to date)
    */
-  public static int migrate(DataSource owner, String schema) {
-    try (Connection c = owner.getConnection()) {
-      checkServer(c);
-      return migrations(schema).apply(c).size();
+  public static List<String> migrate(Connection owner, String schema) {
+    try {
+      checkServer(owner);
     } catch (SQLException e) {
       throw new SaasException("Could not migrate the cache schema " + schema + ": " + e.getMessage()
           + ". Run the migration as the role that owns (or may create) the schema.", e);
     }
+    return migrations(schema).apply(owner);
   }
 
   /** Fails unless the server is a primary of a supported version. */

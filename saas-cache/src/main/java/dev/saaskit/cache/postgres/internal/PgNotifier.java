@@ -40,7 +40,7 @@ public final class PgNotifier {
 
   private final PgBusSettings settings;
   private final PgCounters counters;
-  private final ScheduledExecutorService executor;
+  private @Nullable ScheduledExecutorService executor; // guarded by this; created by start()
   private final long intervalNanos;
   private final long watchNanos;
 
@@ -58,6 +58,10 @@ public final class PgNotifier {
     this.intervalNanos = settings.notifyInterval().toNanos();
     this.watchNanos = settings.pollInterval().toNanos();
     this.lastRunNanos = System.nanoTime() - intervalNanos;
+  }
+
+  /** Starts the notifier's thread; a wake-up requested before is sent at once. */
+  public synchronized void start() {
     ScheduledThreadPoolExecutor ex = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "saaskit-cache-bus-notify-" + settings.nodeName());
       t.setDaemon(true);
@@ -66,6 +70,9 @@ public final class PgNotifier {
     ex.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
     ex.setRemoveOnCancelPolicy(true);
     this.executor = ex;
+    if (notifyRequested || !watched.isEmpty()) {
+      scheduleAt(System.nanoTime());
+    }
   }
 
   /** A publish committed: notify in the next run. */
@@ -86,8 +93,9 @@ public final class PgNotifier {
 
   /** Schedules a run at {@code wanted} or, to keep one run per interval, at the end of the current interval. */
   private void scheduleAt(long wanted) {
-    if (closed) {
-      return;
+    ScheduledExecutorService executor = this.executor;
+    if (closed || executor == null) {
+      return; // before start(): start() schedules what was requested
     }
     long at = Math.max(wanted, lastRunNanos + intervalNanos);
     if (next != null) {
@@ -174,17 +182,26 @@ public final class PgNotifier {
     return committed;
   }
 
-  /** Stops; a wake-up not yet sent is left to the readers' poll. */
-  public void close() {
+  /**
+   * Stops, waiting at most {@code nanos} for a run in progress; a wake-up not yet sent is left to the readers'
+   * poll. Returns whether the thread stopped in time.
+   */
+  public boolean close(long nanos) {
+    ScheduledExecutorService ex;
     synchronized (this) {
       closed = true;
       watched.clear();
+      ex = executor;
     }
-    executor.shutdownNow();
+    if (ex == null) {
+      return true;
+    }
+    ex.shutdownNow();
     try {
-      executor.awaitTermination(5, TimeUnit.SECONDS);
+      return ex.awaitTermination(Math.max(0, nanos), TimeUnit.NANOSECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return false;
     }
   }
 }

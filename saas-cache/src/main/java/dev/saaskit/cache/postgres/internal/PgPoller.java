@@ -3,29 +3,31 @@ package dev.saaskit.cache.postgres.internal;
 import dev.saaskit.cache.Invalidation;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.internal.PgListener;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
-import org.postgresql.PGConnection;
-import org.postgresql.PGNotification;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The reading side of one bus: a thread that keeps the listener connection (LISTEN), and reads the log after a
- * notification, a local publish, every poll interval, and after a reconnect. Its position is the
- * {@link PgSnapshot} of its last successful read; a read delivers exactly the rows of the transactions that
- * snapshot did not see committed, so a transaction that committed late (with a lower seq than rows already
- * delivered) is still found, and nothing is skipped however reads and commits interleave.
+ * The reading side of one bus: it reads the log after a notification, a local publish, every poll interval, and
+ * after a reconnect. Listening, it runs on saaskit's shared LISTEN loop ({@link PgListener}, which holds the
+ * listener connection, reconnects with backoff and calls back here); polling only, on a thread of its own. Its
+ * position is the {@link PgSnapshot} of its last successful read; a read delivers exactly the rows of the
+ * transactions that snapshot did not see committed, so a transaction that committed late (with a lower seq than
+ * rows already delivered) is still found, and nothing is skipped however reads and commits interleave.
  */
-public final class PgPoller {
+public final class PgPoller implements PgListener.Handler {
   private static final Logger LOG = LoggerFactory.getLogger(PgPoller.class);
-  /** Longest blocking wait, so that close() is noticed promptly. */
+  /** Longest blocking wait, so that close() and local wake-ups are noticed promptly. */
   private static final long MAX_WAIT_MS = 100;
   private static final int FETCH_SIZE = 1000;
 
@@ -44,29 +46,30 @@ public final class PgPoller {
   private final PgCounters counters;
   private final CountDownLatch closing = new CountDownLatch(1);
   private final Object wakeLock = new Object();
-  private final Thread thread;
+  private final @Nullable PgListener loop; // null when polling only
+  private final @Nullable Thread pollingThread; // set when polling only
+  private final long pollNanos;
   private boolean wakeRequested; // guarded by wakeLock
 
-  // Owned by the poller thread (and by the constructor before the thread starts).
+  // Owned by the reading thread (and by the constructor before it starts).
   private PgSnapshot position;
   private String serverStart;
+  private long nextPollAt;
   private @Nullable Connection listener;
   private int listenerPid;
-  private boolean notificationsWork;
+  private volatile boolean notificationsWork;
   private boolean warnedPooled;
   private boolean recovering;
 
   /**
-   * Reads the head of the log (the node starts there: nothing to replay for an empty cache) and checks the
-   * server and the schema; the thread starts with {@link #start()}.
+   * Reads the head of the log (the node starts there: nothing to replay for an empty cache), checks the server
+   * and the schema, and starts the thread.
    *
-   * @throws SaasException if the database cannot be read or the schema is missing
+   * @throws SaasException if the database cannot be read or the schema is missing (no thread is started then)
    */
-  public PgPoller(PgBusSettings settings, PgStatements sql, PgListeners listeners, PgCounters counters) {
-    this.settings = settings;
-    this.sql = sql;
-    this.listeners = listeners;
-    this.counters = counters;
+  public static PgPoller start(PgBusSettings settings, PgStatements sql, PgListeners listeners, PgCounters counters) {
+    PgSnapshot position;
+    String serverStart;
     try (Connection c = settings.dataSource().getConnection()) {
       PgMigrator.checkServer(c);
       try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql.head)) {
@@ -85,13 +88,41 @@ public final class PgPoller {
           + settings.schema() + ": " + e.getMessage() + ". Run CacheSchema.migrate as the owner and"
           + " CacheSchema.grantApp for this role, and check that the DataSource reaches the database.", e);
     }
-    thread = new Thread(this::run, "saaskit-cache-bus-" + settings.nodeName());
-    thread.setDaemon(true);
+    PgPoller poller = new PgPoller(settings, sql, listeners, counters, position, serverStart);
+    if (poller.loop != null) {
+      try {
+        poller.loop.start(false); // the loop connects on its thread, with backoff
+      } catch (SQLException e) {
+        throw new IllegalStateException("unreachable: start(false) does not connect", e);
+      }
+    } else {
+      Objects.requireNonNull(poller.pollingThread).start();
+    }
+    return poller;
   }
 
-  /** Starts the thread. */
-  public void start() {
-    thread.start();
+  private PgPoller(PgBusSettings settings, PgStatements sql, PgListeners listeners, PgCounters counters,
+      PgSnapshot position, String serverStart) {
+    this.settings = settings;
+    this.sql = sql;
+    this.listeners = listeners;
+    this.counters = counters;
+    this.position = position;
+    this.serverStart = serverStart;
+    this.pollNanos = settings.pollInterval().toNanos();
+    this.nextPollAt = System.nanoTime() + pollNanos;
+    String threadName = "saaskit-cache-bus-" + settings.nodeName();
+    if (settings.pollingOnly()) {
+      this.loop = null;
+      Thread t = new Thread(this::pollLoop, threadName);
+      t.setDaemon(true);
+      this.pollingThread = t;
+    } else {
+      this.loop = new PgListener(settings.listenerDataSource(), List.of(settings.channel()),
+          settings.listenerApplicationName(), settings.reconnectBackoffMin(), settings.reconnectBackoffMax(),
+          settings.random(), threadName, this);
+      this.pollingThread = null;
+    }
   }
 
   /** Asks for a read soon (after a publish on this node). */
@@ -100,41 +131,129 @@ public final class PgPoller {
       wakeRequested = true;
       wakeLock.notifyAll();
     }
+    if (loop != null) {
+      loop.wake();
+    }
   }
 
-  /** Stops the thread (after the delivery in progress, if any) and closes the listener connection. */
-  public void close() {
+  /** Asks the thread to stop (after the delivery in progress, if any) and to close the listener connection. */
+  public void signalClose() {
     closing.countDown();
     wake();
-    try {
-      thread.join(TimeUnit.SECONDS.toMillis(10));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    if (loop != null) {
+      loop.signalClose();
     }
-    if (thread.isAlive()) {
-      LOG.warn("invalidation bus {}: the poller thread did not stop within 10 s (a listener still running?)",
-          settings.nodeName());
+  }
+
+  /**
+   * Stops the thread (after the delivery in progress, if any) and closes the listener connection, waiting at most
+   * {@code nanos}; returns whether the thread stopped in time.
+   */
+  public boolean close(long nanos) {
+    signalClose();
+    boolean stopped;
+    if (loop != null) {
+      stopped = loop.close(nanos);
+    } else {
+      Thread t = Objects.requireNonNull(pollingThread);
+      try {
+        t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(nanos)));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      stopped = !t.isAlive();
     }
+    counters.listening = false;
+    return stopped;
   }
 
   private boolean isClosing() {
     return closing.getCount() == 0;
   }
 
-  private void run() {
-    long pollNanos = settings.pollInterval().toNanos();
-    long nextPollAt = System.nanoTime() + pollNanos;
-    Reason due = settings.pollingOnly() ? null : Reason.START;
+  // ---- listening: called by the shared LISTEN loop, on its thread ----
+
+  @Override
+  public void onConnected(Connection c, boolean reconnect) throws SQLException {
+    int pid;
+    boolean listening;
+    try (PreparedStatement ps = c.prepareStatement(
+        "SELECT pg_backend_pid(), EXISTS (SELECT 1 FROM pg_listening_channels() ch WHERE ch = ?)")) {
+      ps.setString(1, settings.channel());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        pid = rs.getInt(1);
+        listening = rs.getBoolean(2);
+      }
+    }
+    c.setAutoCommit(false);
+    listener = c;
+    listenerPid = pid;
+    notificationsWork = listening;
+    counters.listening = listening;
+    if (!listening) {
+      warnPooled("LISTEN did not hold until the next statement");
+    }
+    // whatever was committed while no LISTEN was active is found by this read
+    readNow(recovering || reconnect ? Reason.RECONNECT : Reason.START);
+  }
+
+  @Override
+  public void onWake(Connection c, List<PgListener.Notification> received) throws SQLException {
+    Reason due = null;
+    if (!received.isEmpty()) {
+      counters.notificationsReceived.add(received.size());
+      due = Reason.NOTIFICATION;
+    } else if (takeWake()) {
+      due = Reason.LOCAL;
+    } else if (System.nanoTime() - nextPollAt >= 0) {
+      due = Reason.TIMER;
+    }
+    if (due != null) {
+      readNow(recovering ? Reason.RECONNECT : due);
+    }
+  }
+
+  @Override
+  public void onFailure(Exception e, int attempt) {
+    listener = null;
+    notificationsWork = false;
+    failed(e, attempt);
+  }
+
+  @Override
+  public long nextWaitMillis() {
+    return Math.max(1, Math.min(MAX_WAIT_MS, TimeUnit.NANOSECONDS.toMillis(nextPollAt - System.nanoTime())));
+  }
+
+  @Override
+  public boolean notificationsWork() {
+    return notificationsWork;
+  }
+
+  private void failed(Exception e, int attempt) {
+    recovering = true;
+    counters.listening = false;
+    if (attempt == 1) {
+      LOG.warn("invalidation bus {}: lost its database connection ({}); reconnecting with backoff, then"
+          + " replaying the log", settings.nodeName(), e.toString());
+    } else {
+      LOG.debug("invalidation bus {}: reconnect attempt {} failed: {}", settings.nodeName(), attempt, e.toString());
+    }
+  }
+
+  private void readNow(Reason reason) throws SQLException {
+    read(reason);
+    nextPollAt = System.nanoTime() + pollNanos;
+  }
+
+  // ---- polling only: a thread of its own, no listener connection ----
+
+  private void pollLoop() {
+    Reason due = null;
     int failures = 0;
     while (!isClosing()) {
       try {
-        if (!settings.pollingOnly() && listener == null) {
-          connectListener();
-          // whatever was committed while no LISTEN was active is found by this read
-          if (due == null) {
-            due = Reason.RECONNECT;
-          }
-        }
         if (due == null && takeWake()) {
           due = Reason.LOCAL;
         }
@@ -142,41 +261,21 @@ public final class PgPoller {
           due = Reason.TIMER;
         }
         if (due != null) {
-          read(recovering ? Reason.RECONNECT : due);
+          readNow(recovering ? Reason.RECONNECT : due);
           due = null;
           failures = 0;
-          nextPollAt = System.nanoTime() + pollNanos;
         }
-        long waitMs = Math.max(1, Math.min(MAX_WAIT_MS, TimeUnit.NANOSECONDS.toMillis(nextPollAt - System.nanoTime())));
-        Connection c = listener;
-        if (c != null && notificationsWork) {
-          PGNotification[] received = c.unwrap(PGConnection.class).getNotifications((int) waitMs);
-          if (received != null && received.length > 0) {
-            counters.notificationsReceived.add(received.length);
-            due = Reason.NOTIFICATION;
-          }
-        } else {
-          awaitWake(waitMs);
-        }
+        awaitWake(nextWaitMillis());
       } catch (SQLException | RuntimeException e) {
         if (isClosing()) {
           break;
         }
         failures++;
-        recovering = true;
         due = Reason.RECONNECT;
-        counters.listening = false;
-        if (failures == 1) {
-          LOG.warn("invalidation bus {}: lost its database connection ({}); reconnecting with backoff, then"
-              + " replaying the log", settings.nodeName(), e.toString());
-        } else {
-          LOG.debug("invalidation bus {}: reconnect attempt {} failed: {}", settings.nodeName(), failures, e.toString());
-        }
-        dropListener();
+        failed(e, failures);
         backoff(failures);
       }
     }
-    closeListener();
     counters.listening = false;
   }
 
@@ -196,6 +295,7 @@ public final class PgPoller {
       c.commit();
       position = head.snapshot;
       serverStart = head.serverStart;
+      counters.lastReadNanos = System.nanoTime();
     } catch (SQLException | RuntimeException e) {
       if (borrowed) {
         try {
@@ -324,92 +424,6 @@ public final class PgPoller {
     }
   }
 
-  private void connectListener() throws SQLException {
-    Connection c = settings.listenerDataSource().getConnection();
-    try {
-      c.setAutoCommit(true);
-      try (PreparedStatement ps = c.prepareStatement("SELECT set_config('application_name', ?, false)")) {
-        ps.setString(1, settings.listenerApplicationName());
-        ps.execute();
-      }
-      try (Statement st = c.createStatement()) {
-        st.execute("LISTEN " + PgSql.ident(settings.channel()));
-      }
-      int pid;
-      boolean listening;
-      try (PreparedStatement ps = c.prepareStatement(
-          "SELECT pg_backend_pid(), EXISTS (SELECT 1 FROM pg_listening_channels() ch WHERE ch = ?)")) {
-        ps.setString(1, settings.channel());
-        try (ResultSet rs = ps.executeQuery()) {
-          rs.next();
-          pid = rs.getInt(1);
-          listening = rs.getBoolean(2);
-        }
-      }
-      c.setAutoCommit(false);
-      listener = c;
-      listenerPid = pid;
-      notificationsWork = listening;
-      counters.listening = listening;
-      if (!listening) {
-        warnPooled("LISTEN did not hold until the next statement");
-      }
-    } catch (SQLException | RuntimeException e) {
-      try {
-        c.close();
-      } catch (SQLException ignored) {
-        // already failing
-      }
-      throw e;
-    }
-  }
-
-  private void dropListener() {
-    Connection c = listener;
-    listener = null;
-    notificationsWork = false;
-    if (c == null) {
-      return;
-    }
-    // getNotifications() failed on the unwrapped driver connection, out of sight of a pool wrapper such as
-    // HikariCP; a statement through the wrapper shows it the fatal error, so it evicts the connection instead of
-    // handing the dead one back on the next getConnection().
-    try (Statement st = c.createStatement()) {
-      st.execute("SELECT 1");
-    } catch (SQLException expected) {
-      // the point of the probe
-    }
-    try {
-      c.close();
-    } catch (SQLException ignored) {
-      // a dead connection
-    }
-  }
-
-  /** Leaves a pooled connection as it was found: no LISTEN, the pool's application_name. */
-  private void closeListener() {
-    Connection c = listener;
-    listener = null;
-    if (c == null) {
-      return;
-    }
-    try {
-      c.rollback();
-      c.setAutoCommit(true);
-      try (Statement st = c.createStatement()) {
-        st.execute("UNLISTEN *");
-        st.execute("RESET application_name");
-      }
-    } catch (SQLException e) {
-      LOG.debug("invalidation bus {}: could not reset the listener connection: {}", settings.nodeName(), e.toString());
-    }
-    try {
-      c.close();
-    } catch (SQLException ignored) {
-      // closing anyway
-    }
-  }
-
   private boolean takeWake() {
     synchronized (wakeLock) {
       boolean requested = wakeRequested;
@@ -432,14 +446,10 @@ public final class PgPoller {
   }
 
   private void backoff(int failures) {
-    long min = settings.reconnectBackoffMin().toMillis();
-    long max = settings.reconnectBackoffMax().toMillis();
-    long ceiling = min << Math.min(failures - 1, 20);
-    long delay = Math.min(max, ceiling <= 0 ? max : ceiling);
-    // full jitter over the upper half: nodes that lost the server together do not return together
-    long jittered = delay / 2 + (delay > 1 ? settings.random().nextLong(delay - delay / 2) : 0);
+    long delay = PgListener.backoffMillis(settings.reconnectBackoffMin(), settings.reconnectBackoffMax(), failures,
+        settings.random());
     try {
-      closing.await(Math.max(1, jittered), TimeUnit.MILLISECONDS);
+      closing.await(delay, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       closing.countDown();

@@ -69,8 +69,8 @@ public final class PgPruner {
     }
   }
 
-  /** Stops the schedule; a batch in progress finishes. */
-  public void close() {
+  /** Stops the schedule, waiting at most {@code nanos} for a batch in progress; true if it stopped in time. */
+  public boolean close(long nanos) {
     ScheduledExecutorService ex;
     synchronized (this) {
       ex = executor;
@@ -79,11 +79,13 @@ public final class PgPruner {
     if (ex != null) {
       ex.shutdownNow();
       try {
-        ex.awaitTermination(10, TimeUnit.SECONDS);
+        return ex.awaitTermination(Math.max(0, nanos), TimeUnit.NANOSECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+        return false;
       }
     }
+    return true;
   }
 
   /** Deletes the rows of transactions that finished at least {@code age} ago; returns how many. */
