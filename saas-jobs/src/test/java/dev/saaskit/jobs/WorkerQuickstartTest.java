@@ -36,7 +36,7 @@ class WorkerQuickstartTest {
 
       // --- docs/jobs-workers.md: quickstart
       JobWorker worker = JobWorker.builder(ds)                  // a pool logged in as the worker role
-          .handler("report.export", ExportReport.class, (job, ctx) -> {
+          .handler(JobType.of("report.export", ExportReport.class), (job, ctx) -> {
             // runs inside TenantContext of the job's tenant: RLS-scoped queries see that tenant only
             ctx.progress(0.5, "rendering " + job.reportId());
             if (ctx.isCancellationRequested()) {
