@@ -4,6 +4,7 @@ import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.jobs.internal.RecurringDefinition;
 import dev.saaskit.jobs.internal.RecurringEnqueuer;
+import dev.saaskit.jobs.internal.RecurringMeters;
 import dev.saaskit.jobs.internal.RecurringScheduler;
 import java.time.Clock;
 import java.time.Duration;
@@ -267,7 +268,7 @@ public final class RecurringJobs implements AutoCloseable {
       RecurringEnqueuer enqueuer = (connection, d, occurrences) -> queue.enqueueAll(connection,
           requests(d, occurrences));
       RecurringScheduler scheduler = new RecurringScheduler(dataSource, schema.name(), clock, enqueuer,
-          tickInterval, batchSize, MAX_ON_TIME_PER_PASS, closeTimeout);
+          tickInterval, batchSize, MAX_ON_TIME_PER_PASS, closeTimeout, RecurringMeters.of(meterRegistry));
       return new RecurringJobs(scheduler, definitions);
     }
 
