@@ -58,7 +58,7 @@ class RecurringJobsQuickstartTest {
 
   private static RecurringJobs start(DataSource ownerDataSource, DataSource workerDataSource, String workerRole,
       Clock clock) throws SQLException {
-    // --- quickstart ---
+    // snippet: cron-quickstart
     JobsSchema schema = JobsSchema.defaults();
     schema.migrate(ownerDataSource);                       // as the migration role, once per deploy
     try (Connection c = ownerDataSource.getConnection()) {
@@ -81,7 +81,7 @@ class RecurringJobsQuickstartTest {
         .build()
         .start();
     // ... and at shutdown: recurring.close();
-    // --- end ---
+    // end snippet
     return recurring;
   }
 }
