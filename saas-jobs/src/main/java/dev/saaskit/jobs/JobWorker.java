@@ -76,7 +76,7 @@ public final class JobWorker implements AutoCloseable {
   }
 
   /**
-   * Graceful shutdown: stops claiming, waits up to {@code shutdownTimeout} for running handlers, then interrupts
+   * Graceful shutdown: stops claiming, waits up to {@code closeTimeout} for running handlers, then interrupts
    * the others and releases their jobs (pending again, the attempt not counted), records all outcomes, and stops
    * heartbeats and the LISTEN connection. Idempotent; concurrent callers wait for the first.
    */
@@ -172,7 +172,7 @@ public final class JobWorker implements AutoCloseable {
     private boolean listen = true;
     private int batchSize = 32;
     private int maxBatchSize;
-    private Duration shutdownTimeout = Duration.ofSeconds(30);
+    private Duration closeTimeout = Duration.ofSeconds(30);
     private @Nullable String workerId;
     private @Nullable Object meterRegistry;
     private Duration leaseDuration = Duration.ofSeconds(30);
@@ -329,13 +329,17 @@ public final class JobWorker implements AutoCloseable {
       return this;
     }
 
-    /** How long {@link JobWorker#close()} waits for running handlers before releasing their jobs. Default 30 s. */
-    public Builder shutdownTimeout(Duration shutdownTimeout) {
-      Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
-      if (shutdownTimeout.isNegative()) {
-        throw new IllegalArgumentException("shutdownTimeout must not be negative but was " + shutdownTimeout);
+    /**
+     * How long {@link JobWorker#close()} waits for running handlers before releasing their jobs (the lifecycle's
+     * close bound; then close takes at most about 2 s more to release and record). Default 30 s, longer than the
+     * 10 s of components without handlers, so that ordinary jobs can finish during a rolling deploy.
+     */
+    public Builder closeTimeout(Duration closeTimeout) {
+      Objects.requireNonNull(closeTimeout, "closeTimeout");
+      if (closeTimeout.isNegative()) {
+        throw new IllegalArgumentException("closeTimeout must not be negative but was " + closeTimeout);
       }
-      this.shutdownTimeout = shutdownTimeout;
+      this.closeTimeout = closeTimeout;
       return this;
     }
 
@@ -441,7 +445,7 @@ public final class JobWorker implements AutoCloseable {
       WorkerConfig config = new WorkerConfig(dataSource, listenDataSource != null ? listenDataSource : dataSource,
           schema, resolved, served,
           codec, clock,
-          random != null ? random : new Random(), pollInterval, listen, batchSize, largestBatch, shutdownTimeout,
+          random != null ? random : new Random(), pollInterval, listen, batchSize, largestBatch, closeTimeout,
           id, meterRegistry, progressInterval, metricsInterval, maxResultBytes);
       return new JobWorker(new WorkerEngine(config));
     }

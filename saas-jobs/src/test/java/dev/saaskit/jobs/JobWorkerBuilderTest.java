@@ -94,8 +94,8 @@ class JobWorkerBuilderTest {
         .withMessage("leaseDuration must be >= 500 ms but was 100 ms");
     assertThatIllegalArgumentException().isThrownBy(() -> b.pollInterval(Duration.ofMillis(1)))
         .withMessageContaining("pollInterval must be >= 10 ms but was PT0.001S");
-    assertThatIllegalArgumentException().isThrownBy(() -> b.shutdownTimeout(Duration.ofSeconds(-1)))
-        .withMessageContaining("shutdownTimeout must not be negative");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.closeTimeout(Duration.ofSeconds(-1)))
+        .withMessageContaining("closeTimeout must not be negative");
     assertThatIllegalArgumentException().isThrownBy(() -> b.workerId(""))
         .withMessageContaining("workerId must be 1 to 200 printable characters");
     assertThatIllegalArgumentException().isThrownBy(() -> b.maxResultBytes(1))

@@ -52,7 +52,7 @@ class JobWorkerTest {
   private static JobWorker.Builder worker(HikariDataSource pool, String queue) {
     return JobWorker.builder(pool).queue(queue, 4).pollInterval(Duration.ofMillis(200))
         .leaseDuration(Duration.ofSeconds(3)).progressInterval(Duration.ofMillis(100))
-        .shutdownTimeout(Duration.ofSeconds(5));
+        .closeTimeout(Duration.ofSeconds(5));
   }
 
   /** Counts the notes the application role sees for the current tenant, as a real handler would. */
@@ -269,7 +269,7 @@ class JobWorkerTest {
     CountDownLatch bothStarted = new CountDownLatch(2);
     AtomicBoolean stuckInterrupted = new AtomicBoolean();
     HikariDataSource pool = kit.workerPool("shutdown-test", 6);
-    JobWorker worker = worker(pool, "shutdown").shutdownTimeout(Duration.ofMillis(800))
+    JobWorker worker = worker(pool, "shutdown").closeTimeout(Duration.ofMillis(800))
         .handler(JobType.of("quick", JsonNode.class), (payload, ctx) -> {
           bothStarted.countDown();
           bothStarted.await();
@@ -318,7 +318,7 @@ class JobWorkerTest {
       ids.add(kit.insert("acme", "prefetch", "slow", "{}"));
     }
     // 4 handler threads and a claim batch of 8: 4 jobs run, up to 8 more wait in the worker, claimed
-    JobWorker worker = worker(pool, "prefetch").batchSize(8).shutdownTimeout(Duration.ofSeconds(10))
+    JobWorker worker = worker(pool, "prefetch").batchSize(8).closeTimeout(Duration.ofSeconds(10))
         .handler(JobType.of("slow", JsonNode.class), (payload, ctx) -> {
           running.countDown();
           release.await();

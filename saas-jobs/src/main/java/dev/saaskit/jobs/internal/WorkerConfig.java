@@ -29,7 +29,7 @@ public record WorkerConfig(
     boolean listen,
     int batchSize,
     int maxBatchSize,
-    Duration shutdownTimeout,
+    Duration closeTimeout,
     String workerId,
     @Nullable Object meterRegistry,
     Duration progressInterval,

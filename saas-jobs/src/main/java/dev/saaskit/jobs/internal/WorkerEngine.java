@@ -217,7 +217,7 @@ public final class WorkerEngine {
   }
 
   private void shutDown() throws InterruptedException {
-    long deadline = System.nanoTime() + config.shutdownTimeout().toNanos();
+    long deadline = System.nanoTime() + config.closeTimeout().toNanos();
     claiming = false;
     signal.wake();
     dispatcher.join();

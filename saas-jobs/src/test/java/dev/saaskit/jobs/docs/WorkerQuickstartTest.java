@@ -61,7 +61,7 @@ class WorkerQuickstartTest {
           .build()
           .start();                                             // returns once LISTEN is up
       // ... on shutdown
-      // worker.close();                                        // finish or release within shutdownTimeout
+      // worker.close();                                        // finish or release within closeTimeout
       // end snippet
       JobQueue queue = jobs.queue();
 
