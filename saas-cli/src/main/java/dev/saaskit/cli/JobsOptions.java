@@ -3,10 +3,12 @@ package dev.saaskit.cli;
 import dev.saaskit.core.TenantSetting;
 import dev.saaskit.jobs.JobAdmin;
 import dev.saaskit.jobs.JobsSchema;
+import dev.saaskit.jobs.SaasJobs;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -53,7 +55,7 @@ final class JobsOptions {
           "--connect-timeout must be >= 1 but was " + connectTimeoutSeconds);
     }
     try {
-      return JobsSchema.of(schema, TenantSetting.DEFAULT);
+      return JobsSchema.builder().name(schema).tenantSetting(TenantSetting.DEFAULT).build();
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), "invalid --schema: " + e.getMessage(), e);
     }
@@ -71,7 +73,7 @@ final class JobsOptions {
     Connection connection = Connections.open(spec.commandLine().getErr(), url, user,
         Connections.passwordFromEnv(spec, passwordEnv), connectTimeoutSeconds, "saaskit " + command);
     try {
-      checkAccess(connection, jobsSchema.schema());
+      checkAccess(connection, jobsSchema.name());
       return connection;
     } catch (RuntimeException e) {
       closeQuietly(connection, e);
@@ -84,7 +86,8 @@ final class JobsOptions {
 
   /** An admin that works on {@code connection} (never closing it). */
   static JobAdmin admin(Connection connection, JobsSchema jobsSchema) {
-    return JobAdmin.builder(new SingleConnectionDataSource(connection)).schema(jobsSchema).build();
+    DataSource single = new SingleConnectionDataSource(connection);
+    return SaasJobs.builder(single).workerDataSource(single).schema(jobsSchema).build().admin();
   }
 
   private static void checkAccess(Connection c, String schema) throws SQLException {

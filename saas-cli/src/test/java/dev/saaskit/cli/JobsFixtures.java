@@ -6,6 +6,7 @@ import dev.saaskit.jobs.JobId;
 import dev.saaskit.jobs.JobQueue;
 import dev.saaskit.jobs.JobRequest;
 import dev.saaskit.jobs.JobsSchema;
+import dev.saaskit.jobs.SaasJobs;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -25,7 +26,7 @@ final class JobsFixtures {
       JobsSchema.defaults().grantApp(c, db.appRole());
       JobsSchema.defaults().grantWorker(c, worker);
     }
-    this.queue = JobQueue.builder(db.appDataSource()).build();
+    this.queue = SaasJobs.builder(db.appDataSource()).build().queue();
   }
 
   JobId enqueue(String tenant, JobRequest.Builder request) {

@@ -28,7 +28,7 @@ import org.jspecify.annotations.Nullable;
  * application's role it would see no job at all, since no tenant is set.
  *
  * <pre>{@code
- * JobAdmin admin = JobAdmin.builder(workerDataSource).build();
+ * JobAdmin admin = jobs.admin();   // jobs: a SaasJobs whose workerDataSource is granted grantWorker
  * for (JobStatus dead : admin.list(JobFilter.builder().states(JobState.DEAD).build())) {
  *   log.warn("dead job {} ({}): {}", dead.id(), dead.type(), dead.lastError());
  * }
@@ -42,17 +42,19 @@ public final class JobAdmin {
   private final DataSource dataSource;
   private final JobsSchema schema;
   private final Clock clock;
+  private final JobCodec codec;
   private final AdminSql sql;
 
   private JobAdmin(Builder b) {
     this.dataSource = b.dataSource;
     this.schema = b.schema;
     this.clock = b.clock;
-    this.sql = new AdminSql(schema.schema());
+    this.codec = b.codec;
+    this.sql = new AdminSql(schema.name());
   }
 
-  /** A builder for an admin that uses {@code workerDataSource} (a role granted {@link JobsSchema#grantWorker}). */
-  public static Builder builder(DataSource workerDataSource) {
+  /** A builder for an admin on {@code workerDataSource}; {@link SaasJobs} is the public way to make one. */
+  static Builder builder(DataSource workerDataSource) {
     return new Builder(Objects.requireNonNull(workerDataSource, "workerDataSource"));
   }
 
@@ -108,7 +110,7 @@ public final class JobAdmin {
         List<JobStatus> jobs = new ArrayList<>();
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
-            jobs.add(QueueRows.status(rs));
+            jobs.add(QueueRows.status(rs, codec));
           }
         }
         return jobs;
@@ -127,7 +129,7 @@ public final class JobAdmin {
       try (PreparedStatement ps = c.prepareStatement(sql.show())) {
         ps.setLong(1, id.value());
         try (ResultSet rs = ps.executeQuery()) {
-          return rs.next() ? Optional.of(QueueRows.status(rs)) : Optional.<JobStatus>empty();
+          return rs.next() ? Optional.of(QueueRows.status(rs, codec)) : Optional.<JobStatus>empty();
         }
       }
     });
@@ -186,7 +188,7 @@ public final class JobAdmin {
    */
   public boolean cancel(JobId id) {
     Objects.requireNonNull(id, "id");
-    String cancel = new QueueSql(schema.schema()).cancel();
+    String cancel = new QueueSql(schema.name()).cancel();
     return run("cancel job " + id, c -> {
       try (PreparedStatement ps = c.prepareStatement(cancel)) {
         ps.setLong(1, id.value());
@@ -293,30 +295,37 @@ public final class JobAdmin {
     }
   }
 
-  /** Builds a {@link JobAdmin}. Not thread-safe. */
-  public static final class Builder {
+  /** Builds a {@link JobAdmin} for {@link SaasJobs} and tests. Not thread-safe. */
+  static final class Builder {
     private final DataSource dataSource;
     private JobsSchema schema = JobsSchema.defaults();
     private Clock clock = Clock.systemUTC();
+    private JobCodec codec = JobCodec.jackson();
 
     private Builder(DataSource dataSource) {
       this.dataSource = dataSource;
     }
 
     /** The schema; default {@link JobsSchema#defaults()}. */
-    public Builder schema(JobsSchema schema) {
+    Builder schema(JobsSchema schema) {
       this.schema = Objects.requireNonNull(schema, "schema");
       return this;
     }
 
     /** The clock that decides which finished jobs are past their retention; default UTC system clock. */
-    public Builder clock(Clock clock) {
+    Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
+    /** The codec the statuses read results with; default {@link JobCodec#jackson()}. */
+    Builder codec(JobCodec codec) {
+      this.codec = Objects.requireNonNull(codec, "codec");
+      return this;
+    }
+
     /** The admin. */
-    public JobAdmin build() {
+    JobAdmin build() {
       return new JobAdmin(this);
     }
   }

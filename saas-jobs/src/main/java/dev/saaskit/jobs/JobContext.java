@@ -5,7 +5,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * What a {@link JobHandler} knows about the job it runs, and how it talks back: progress for status pollers,
- * cooperative cancellation, and a small result. Use it only from the handler's own call; it is thread-safe, so a
+ * and cooperative cancellation (the job's result is what the handler returns). Use it only from the handler's own call; it is thread-safe, so a
  * handler may also report progress from helper threads while it runs.
  */
 public interface JobContext {
@@ -17,7 +17,7 @@ public interface JobContext {
   @Nullable
   TenantId tenant();
 
-  /** The job type the handler was registered for. */
+  /** The name of the job type the handler was registered for. */
   String type();
 
   /** The queue the job was claimed from. */
@@ -46,11 +46,4 @@ public interface JobContext {
    * Requests reach a running job with the next heartbeat or progress flush.
    */
   boolean isCancellationRequested();
-
-  /**
-   * Sets the value stored as the job's JSON result if the handler returns {@code null}. The last call wins.
-   *
-   * @param value any value the worker's ObjectMapper can write; keep it small (see {@code maxResultBytes})
-   */
-  void result(Object value);
 }

@@ -14,11 +14,14 @@ import org.jspecify.annotations.Nullable;
  * <pre>{@code
  * JobHandler<Invoice> send = (invoice, ctx) -> {
  *   ctx.progress(0.5, "rendering");
- *   return mailer.send(invoice);   // stored as the job's JSON result
+ *   return mailer.send(invoice);   // the job's result, stored as JSON
  * };
  * }</pre>
  *
- * @param <P> the payload type, read from the job's JSON payload with the worker's ObjectMapper
+ * <p>The value the handler returns is the job's result: the only way to set one. It is written as JSON with the
+ * {@link JobCodec} of the {@link SaasJobs} and read back with {@link JobStatus#result(Class)}.
+ *
+ * @param <P> the payload type, read from the job's JSON payload with the {@link JobCodec} (see {@link JobType})
  */
 @FunctionalInterface
 public interface JobHandler<P> {
@@ -28,8 +31,7 @@ public interface JobHandler<P> {
    *
    * @param payload the job's payload
    * @param context the job's id, tenant and attempt, progress reporting and cancellation
-   * @return a small value stored as the job's JSON result, or {@code null} for none (then a value given to
-   *     {@link JobContext#result(Object)} is stored, if any)
+   * @return a small value stored as the job's JSON result (see {@code maxResultBytes}), or {@code null} for none
    * @throws Exception to fail this attempt
    */
   @Nullable

@@ -1,8 +1,5 @@
 package dev.saaskit.jobs;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
@@ -30,13 +27,13 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The application's side of the job queue: enqueue jobs, poll their status, cancel them. Thread-safe; build one
- * per application with {@link #builder(DataSource)} and share it.
+ * per application from {@link SaasJobs#queue()} and share it.
  *
  * <pre>{@code
- * JobQueue queue = JobQueue.builder(appDataSource).build();
+ * JobQueue queue = jobs.queue();   // jobs: the application's SaasJobs
  *
  * // in a request handler, inside TenantContext.run(tenant, ...)
- * JobId id = queue.enqueue(JobRequest.builder("report.export", new ExportReport(reportId)).build());
+ * JobId id = queue.enqueue(JobRequest.builder(EXPORT, new ExportReport(reportId)).build());
  * // ... later, from the browser's poll
  * Optional<JobStatus> status = queue.status(id);
  * }</pre>
@@ -64,12 +61,9 @@ import org.jspecify.annotations.Nullable;
  * transaction; workers listening on the channel claim at once, others find the job by polling.
  */
 public final class JobQueue {
-  /** The payload size limit used unless set: 256 KiB of JSON. */
-  public static final int DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
-
   private final DataSource dataSource;
   private final JobsSchema schema;
-  private final ObjectMapper objectMapper;
+  private final JobCodec codec;
   private final Clock clock;
   private final int maxPayloadBytes;
   private final QueueSql sql;
@@ -78,24 +72,16 @@ public final class JobQueue {
   private JobQueue(Builder b) {
     this.dataSource = b.dataSource;
     this.schema = b.schema;
-    this.objectMapper = b.objectMapper != null ? b.objectMapper : defaultObjectMapper();
+    this.codec = b.codec;
     this.clock = b.clock;
     this.maxPayloadBytes = b.maxPayloadBytes;
-    this.sql = new QueueSql(schema.schema());
+    this.sql = new QueueSql(schema.name());
     this.executor = new EnqueueExecutor(sql);
   }
 
-  /**
-   * A builder for a queue that uses {@code appDataSource}: the application's pool, whose role was granted
-   * {@link JobsSchema#grantApp}.
-   */
-  public static Builder builder(DataSource appDataSource) {
+  /** A builder for a queue on {@code appDataSource}; {@link SaasJobs} is the public way to make one. */
+  static Builder builder(DataSource appDataSource) {
     return new Builder(Objects.requireNonNull(appDataSource, "appDataSource"));
-  }
-
-  /** The mapper used when none is set: plain Jackson with the modules found on the class path. */
-  static ObjectMapper defaultObjectMapper() {
-    return JsonMapper.builder().findAndAddModules().build();
   }
 
   /** The schema this queue works on. */
@@ -103,9 +89,9 @@ public final class JobQueue {
     return schema;
   }
 
-  /** The mapper that writes payloads. */
-  public ObjectMapper objectMapper() {
-    return objectMapper;
+  /** The codec that writes payloads and reads results. */
+  JobCodec codec() {
+    return codec;
   }
 
   /**
@@ -173,7 +159,7 @@ public final class JobQueue {
       try (QueueSession.Statement st = session.prepare(sql.status())) {
         st.jdbc().setLong(st.firstParameter(), id.value());
         ResultSet rs = Objects.requireNonNull(st.execute());
-        return rs.next() ? Optional.of(QueueRows.status(rs)) : Optional.<JobStatus>empty();
+        return rs.next() ? Optional.of(QueueRows.status(rs, codec)) : Optional.<JobStatus>empty();
       }
     });
   }
@@ -233,7 +219,7 @@ public final class JobQueue {
 
   private EnqueueRow resolve(JobRequest request) {
     Objects.requireNonNull(request, "request");
-    TenantId tenant = request.resolveTenant();
+    TenantId tenant = request.tenant().orElse(null);
     Instant runAt = request.runAt().orElse(null);
     Duration delay = request.delay().orElse(null);
     if (delay != null) {
@@ -251,16 +237,16 @@ public final class JobQueue {
       bytes = json.getBytes(StandardCharsets.UTF_8);
     } else {
       try {
-        bytes = objectMapper.writeValueAsBytes(request.payload().orElse(null));
-      } catch (JsonProcessingException e) {
+        json = codec.encode(request.payload().orElse(null));
+      } catch (RuntimeException e) {
         throw new IllegalArgumentException("the payload of job type '" + request.type()
-            + "' cannot be written as JSON by the queue's ObjectMapper: " + e.getOriginalMessage(), e);
+            + "' cannot be written as JSON by the JobCodec: " + e.getMessage(), e);
       }
-      json = new String(bytes, StandardCharsets.UTF_8);
+      bytes = json.getBytes(StandardCharsets.UTF_8);
     }
     if (bytes.length > maxPayloadBytes) {
       throw new IllegalArgumentException("the payload of job type '" + request.type() + "' is " + bytes.length
-          + " bytes of JSON, more than the limit of " + maxPayloadBytes + " (JobQueue.Builder.maxPayloadBytes):"
+          + " bytes of JSON, more than the limit of " + maxPayloadBytes + " (SaasJobs.Builder.maxPayloadBytes):"
           + " store large data elsewhere and pass a reference to it");
     }
     return json;
@@ -293,12 +279,12 @@ public final class JobQueue {
   private <T> T runOn(Connection c, boolean severalStatements, boolean callers, Work<T> work) throws SQLException {
     boolean autoCommit = c.getAutoCommit();
     if (!autoCommit && callers) {
-      QueueSession session = new QueueSession(c, schema.tenantSetting().name(), true);
+      QueueSession session = new QueueSession(c, schema.tenantSetting(), true);
       T result = work.run(session);
       session.restore();
       return result;
     }
-    QueueSession session = new QueueSession(c, schema.tenantSetting().name(), false);
+    QueueSession session = new QueueSession(c, schema.tenantSetting(), false);
     if (!severalStatements && QueueSession.pipelinesInImplicitTransaction(c)) {
       return work.run(session);
     }
@@ -341,41 +327,38 @@ public final class JobQueue {
     return new SaasException("cannot " + what + ": " + message, e);
   }
 
-  /** Builds a {@link JobQueue}. Not thread-safe. */
-  public static final class Builder {
+  /** Builds a {@link JobQueue} for {@link SaasJobs} and tests. Not thread-safe. */
+  static final class Builder {
     private final DataSource dataSource;
     private JobsSchema schema = JobsSchema.defaults();
-    private @Nullable ObjectMapper objectMapper;
+    private JobCodec codec = JobCodec.jackson();
     private Clock clock = Clock.systemUTC();
-    private int maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES;
+    private int maxPayloadBytes = SaasJobs.DEFAULT_MAX_PAYLOAD_BYTES;
 
     private Builder(DataSource dataSource) {
       this.dataSource = dataSource;
     }
 
     /** The schema (names of the schema and the tenant setting); default {@link JobsSchema#defaults()}. */
-    public Builder schema(JobsSchema schema) {
+    Builder schema(JobsSchema schema) {
       this.schema = Objects.requireNonNull(schema, "schema");
       return this;
     }
 
-    /**
-     * The mapper that writes payloads as JSON; default plain Jackson ({@code JsonMapper}) with the modules found
-     * on the class path ({@code findAndAddModules}). Use the same mapper configuration in the workers.
-     */
-    public Builder objectMapper(ObjectMapper objectMapper) {
-      this.objectMapper = Objects.requireNonNull(objectMapper, "objectMapper");
+    /** The codec that writes payloads; default {@link JobCodec#jackson()}. */
+    Builder codec(JobCodec codec) {
+      this.codec = Objects.requireNonNull(codec, "codec");
       return this;
     }
 
     /** The clock that turns a {@link JobRequest.Builder#delay(Duration)} into a run time; default UTC system. */
-    public Builder clock(Clock clock) {
+    Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
     /** The largest payload accepted, in bytes of JSON, at least 16; default 262144 (256 KiB). */
-    public Builder maxPayloadBytes(int maxPayloadBytes) {
+    Builder maxPayloadBytes(int maxPayloadBytes) {
       if (maxPayloadBytes < 16) {
         throw new IllegalArgumentException("maxPayloadBytes must be >= 16 but was " + maxPayloadBytes);
       }
@@ -388,7 +371,7 @@ public final class JobQueue {
      *
      * @throws IllegalArgumentException if the schema name is too long for its wake-up channel (over 56 bytes)
      */
-    public JobQueue build() {
+    JobQueue build() {
       return new JobQueue(this);
     }
   }

@@ -16,11 +16,13 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * What to run: a job type, its payload and the options of one job. Immutable and thread-safe; build one with
- * {@link #builder(String, Object)} and hand it to {@link JobQueue#enqueue(JobRequest)}. A request can be enqueued
+ * {@link #builder(JobType, Object)} and hand it to {@link JobQueue#enqueue(JobRequest)}. A request can be enqueued
  * any number of times (each time is a new job, unless it has a {@linkplain Builder#uniqueKey(String) unique key}).
  *
  * <pre>{@code
- * JobRequest request = JobRequest.builder("report.export", new ExportReport(reportId, "csv"))
+ * static final JobType<ExportReport> EXPORT = JobType.of("report.export", ExportReport.class);
+ *
+ * JobRequest request = JobRequest.builder(EXPORT, new ExportReport(reportId, "csv"))
  *     .queue("reports")
  *     .maxAttempts(5)
  *     .timeout(Duration.ofMinutes(10))
@@ -42,13 +44,15 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code timeout}: none, the worker's setting for the job type applies; at least 1 ms.
  *   <li>{@code uniqueKey}: none. While a job of the same tenant with the same key is pending or running, enqueue
  *       returns that job's id instead of creating a new one. 1 to {@value #MAX_UNIQUE_KEY_LENGTH} characters.
- *   <li>tenant: the tenant of {@link TenantContext} at enqueue time, unless set with {@link Builder#tenant} or
- *       {@link Builder#noTenant()}; enqueueing with none of the three throws {@link MissingTenantException}.
+ *   <li>tenant: the tenant of {@link TenantContext} when {@link Builder#build()} runs, unless set with
+ *       {@link Builder#tenant} or {@link Builder#noTenant()}; building with none of the three throws
+ *       {@link MissingTenantException}. {@link #tenant()} is the one place to read it: empty means a job of no
+ *       tenant (a system job).
  * </ul>
  *
- * <p>The payload is turned into JSON by the queue's {@code ObjectMapper} when the job is enqueued, so it must be
- * a value Jackson can write (a record, a bean, a {@code Map}, a {@code JsonNode}); a {@code String} payload
- * becomes a JSON string. Use {@link Builder#payloadJson(String)} to pass JSON text as it is.
+ * <p>The payload is turned into JSON by the {@link JobCodec} of the {@link SaasJobs} whose queue enqueues it, so
+ * with the default codec it must be a value Jackson can write (a record, a bean, a {@code Map}); a {@code String}
+ * payload becomes a JSON string. Use {@link Builder#payloadJson(String)} to pass JSON text as it is.
  */
 public final class JobRequest {
   /** The queue used unless set. */
@@ -78,9 +82,8 @@ public final class JobRequest {
   private final @Nullable Duration timeout;
   private final @Nullable String uniqueKey;
   private final @Nullable TenantId tenant;
-  private final boolean noTenant;
 
-  private JobRequest(Builder b) {
+  private JobRequest(Builder b, @Nullable TenantId tenant) {
     this.type = b.type;
     this.payload = b.payload;
     this.payloadJson = b.payloadJson;
@@ -91,13 +94,21 @@ public final class JobRequest {
     this.maxAttempts = b.maxAttempts;
     this.timeout = b.timeout;
     this.uniqueKey = b.uniqueKey;
-    this.tenant = b.tenant;
-    this.noTenant = b.noTenant;
+    this.tenant = tenant;
   }
 
   /**
-   * A builder for a job of {@code type} with {@code payload} (written as JSON by the queue's
-   * {@code ObjectMapper}; {@code null} is the JSON {@code null}).
+   * A builder for a job of {@code type} with {@code payload} (written as JSON by the {@link JobCodec}; {@code null}
+   * is the JSON {@code null}). The worker's handler for the same {@link JobType} reads it back as {@code P}.
+   */
+  public static <P> Builder builder(JobType<P> type, @Nullable P payload) {
+    return new Builder(Objects.requireNonNull(type, "type").name(), payload);
+  }
+
+  /**
+   * A builder for a job of the type named {@code type}, for code that has no {@link JobType} at hand (tools that
+   * enqueue by name, payloads given as JSON text with {@link Builder#payloadJson(String)}). Prefer
+   * {@link #builder(JobType, Object)}: it ties the payload class to the handler's.
    *
    * @throws IllegalArgumentException if {@code type} is not a valid name
    */
@@ -160,34 +171,12 @@ public final class JobRequest {
     return Optional.ofNullable(uniqueKey);
   }
 
-  /** The explicitly set tenant, if any (empty when it comes from {@link TenantContext} or for a system job). */
+  /**
+   * The job's tenant: the one set with {@link Builder#tenant(TenantId)}, else the {@link TenantContext} tenant
+   * current when the request was built; empty for a job of no tenant ({@link Builder#noTenant()}, a system job).
+   */
   public Optional<TenantId> tenant() {
     return Optional.ofNullable(tenant);
-  }
-
-  /** True if this is a job of no tenant (a system job), set by {@link Builder#noTenant()}. */
-  public boolean isNoTenant() {
-    return noTenant;
-  }
-
-  /**
-   * The tenant the job is enqueued for right now: the explicit tenant, else none for a system job, else the
-   * current {@link TenantContext} tenant.
-   *
-   * @return the tenant, or {@code null} for a system job
-   * @throws MissingTenantException if no tenant is set anywhere
-   */
-  public @Nullable TenantId resolveTenant() {
-    if (tenant != null) {
-      return tenant;
-    }
-    if (noTenant) {
-      return null;
-    }
-    return TenantContext.current().orElseThrow(() -> new MissingTenantException(
-        "cannot enqueue job type '" + type + "': no tenant is set. Enqueue inside TenantContext.run(tenantId, ...), "
-            + "or set JobRequest.builder(...).tenant(tenantId), or .noTenant() for a system job (which needs the "
-            + "worker role)."));
   }
 
   @Override
@@ -197,7 +186,7 @@ public final class JobRequest {
         + (runAt != null ? ", runAt=" + runAt : "") + (delay != null ? ", delay=" + delay : "")
         + ", maxAttempts=" + maxAttempts + (timeout != null ? ", timeout=" + timeout : "")
         + (uniqueKey != null ? ", uniqueKey=" + uniqueKey : "")
-        + (tenant != null ? ", tenant=" + tenant : noTenant ? ", noTenant" : "") + "]";
+        + (tenant != null ? ", tenant=" + tenant : ", noTenant") + "]";
   }
 
   static String requireName(String what, @Nullable String name) {
@@ -243,10 +232,10 @@ public final class JobRequest {
       this.timeout = r.timeout;
       this.uniqueKey = r.uniqueKey;
       this.tenant = r.tenant;
-      this.noTenant = r.noTenant;
+      this.noTenant = r.tenant == null;
     }
 
-    /** Replaces the payload with an object to be written as JSON by the queue's {@code ObjectMapper}. */
+    /** Replaces the payload with an object to be written as JSON by the {@link JobCodec}. */
     public Builder payload(@Nullable Object payload) {
       this.payload = payload;
       this.payloadJson = null;
@@ -344,7 +333,7 @@ public final class JobRequest {
       return this;
     }
 
-    /** The job's tenant, instead of the current {@link TenantContext}; replaces {@link #noTenant()}. */
+    /** The job's tenant, instead of the current {@link TenantContext} one; replaces {@link #noTenant()}. */
     public Builder tenant(TenantId tenant) {
       this.tenant = Objects.requireNonNull(tenant, "tenant");
       this.noTenant = false;
@@ -362,9 +351,21 @@ public final class JobRequest {
       return this;
     }
 
-    /** The request. */
+    /**
+     * The request, with its tenant fixed: the one set with {@link #tenant(TenantId)}, none after
+     * {@link #noTenant()}, else the current {@link TenantContext} tenant.
+     *
+     * @throws MissingTenantException if no tenant was set, none is current and {@link #noTenant()} was not called
+     */
     public JobRequest build() {
-      return new JobRequest(this);
+      TenantId resolved = tenant;
+      if (resolved == null && !noTenant) {
+        resolved = TenantContext.current().orElseThrow(() -> new MissingTenantException(
+            "cannot build a request for job type '" + type + "': no tenant is set. Build it inside"
+                + " TenantContext.run(tenantId, ...), or call .tenant(tenantId), or .noTenant() for a system job"
+                + " (which needs the worker role)."));
+      }
+      return new JobRequest(this, resolved);
     }
   }
 }

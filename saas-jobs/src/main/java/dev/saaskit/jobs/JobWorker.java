@@ -1,7 +1,5 @@
 package dev.saaskit.jobs;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.saaskit.jobs.internal.Channels;
 import dev.saaskit.jobs.internal.WorkerConfig;
 import dev.saaskit.jobs.internal.WorkerEngine;
@@ -27,8 +25,8 @@ import org.jspecify.annotations.Nullable;
  * died. Any number of workers, in one process or many, may serve the same queues.
  *
  * <pre>{@code
- * JobWorker worker = JobWorker.builder(workerDataSource)        // the worker role's pool, see JobsSchema.grantWorker
- *     .handler("send-invoice", InvoiceJob.class, (job, ctx) -> invoices.send(job.invoiceId()))
+ * JobWorker worker = jobs.worker()          // jobs: a SaasJobs; its workerDataSource is granted grantWorker
+ *     .handler(SEND_INVOICE, (job, ctx) -> invoices.send(job.invoiceId()))
  *     .queue("default", 8)
  *     .build()
  *     .start();
@@ -52,11 +50,10 @@ public final class JobWorker implements AutoCloseable {
   }
 
   /**
-   * A builder for a worker that claims through {@code workerDataSource}.
-   *
-   * @param workerDataSource a pool logged in as the worker role (granted with {@link JobsSchema#grantWorker})
+   * A builder for a worker that claims through {@code workerDataSource}; {@link SaasJobs#worker()} is the public
+   * way to get one, with the shared settings filled in.
    */
-  public static Builder builder(DataSource workerDataSource) {
+  static Builder builder(DataSource workerDataSource) {
     return new Builder(Objects.requireNonNull(workerDataSource, "workerDataSource"));
   }
 
@@ -79,7 +76,7 @@ public final class JobWorker implements AutoCloseable {
   }
 
   /**
-   * Graceful shutdown: stops claiming, waits up to {@code shutdownTimeout} for running handlers, then interrupts
+   * Graceful shutdown: stops claiming, waits up to {@code closeTimeout} for running handlers, then interrupts
    * the others and releases their jobs (pending again, the attempt not counted), records all outcomes, and stops
    * heartbeats and the LISTEN connection. Idempotent; concurrent callers wait for the first.
    */
@@ -152,8 +149,10 @@ public final class JobWorker implements AutoCloseable {
   }
 
   /**
-   * Builds a {@link JobWorker}. Every setting has a default except the handlers: at least one is required. Setters
-   * check their argument at once and name the bad value.
+   * Builds a {@link JobWorker}; get one from {@link SaasJobs#worker()}, which fills in the worker data source, the
+   * schema, the codec, the clock and the meter registry shared by the whole module. Every setting here has a
+   * default except the handlers: at least one is required. Setters check their argument at once and name the bad
+   * value.
    */
   public static final class Builder {
     /** The shortest lease accepted: heartbeats run every third of it, so shorter leases expire on a busy host. */
@@ -166,14 +165,14 @@ public final class JobWorker implements AutoCloseable {
     private JobsSchema schema = JobsSchema.defaults();
     private final Map<String, PendingHandler> handlers = new LinkedHashMap<>();
     private final Map<String, WorkerConfig.Queue> queues = new LinkedHashMap<>();
-    private @Nullable ObjectMapper objectMapper;
+    private JobCodec codec = JobCodec.jackson();
     private Clock clock = Clock.systemUTC();
     private @Nullable RandomGenerator random;
     private Duration pollInterval = Duration.ofSeconds(1);
     private boolean listen = true;
     private int batchSize = 32;
     private int maxBatchSize;
-    private Duration shutdownTimeout = Duration.ofSeconds(30);
+    private Duration closeTimeout = Duration.ofSeconds(30);
     private @Nullable String workerId;
     private @Nullable Object meterRegistry;
     private Duration leaseDuration = Duration.ofSeconds(30);
@@ -189,38 +188,35 @@ public final class JobWorker implements AutoCloseable {
     private record PendingHandler(String type, Class<?> payloadType, JobHandler<Object> handler,
         HandlerOptions options) {}
 
-    /** The schema holding the job table. Default {@link JobsSchema#defaults()}. */
-    public Builder schema(JobsSchema schema) {
+    /** The schema holding the job table (from {@link SaasJobs}). */
+    Builder schema(JobsSchema schema) {
       this.schema = Objects.requireNonNull(schema, "schema");
       return this;
     }
 
     /**
      * Registers the handler of a job type, with the worker's default lease and retry policy. The worker claims
-     * only jobs of registered types; jobs of other types stay pending for workers that have their handler.
+     * only jobs of registered types; jobs of other types stay pending for workers that have their handler. The
+     * handler gets each payload decoded into {@link JobType#payloadType()} by the {@link JobCodec}.
      *
-     * @param type the job type, as given to {@code JobRequest.builder(type, payload)}
-     * @param payloadType the class the JSON payload is read into ({@code JsonNode.class} for the raw tree)
-     * @throws IllegalArgumentException if the type is blank or already registered
+     * @param type the job type, the same token given to {@link JobRequest#builder(JobType, Object)}
+     * @throws IllegalArgumentException if a handler for a type of the same name is already registered
      */
-    public <P> Builder handler(String type, Class<P> payloadType, JobHandler<P> handler) {
-      return handler(type, payloadType, handler, HandlerOptions.defaults());
+    public <P> Builder handler(JobType<P> type, JobHandler<P> handler) {
+      return handler(type, handler, HandlerOptions.defaults());
     }
 
-    /** Like {@link #handler(String, Class, JobHandler)}, with per-type options (lease, retry policy). */
+    /** Like {@link #handler(JobType, JobHandler)}, with per-type options (lease, retry policy, timeout). */
     @SuppressWarnings("unchecked")
-    public <P> Builder handler(String type, Class<P> payloadType, JobHandler<P> handler, HandlerOptions options) {
+    public <P> Builder handler(JobType<P> type, JobHandler<P> handler, HandlerOptions options) {
       Objects.requireNonNull(type, "type");
-      Objects.requireNonNull(payloadType, "payloadType");
       Objects.requireNonNull(handler, "handler");
       Objects.requireNonNull(options, "options");
-      if (type.isBlank()) {
-        throw new IllegalArgumentException("job type must not be blank");
+      if (handlers.containsKey(type.name())) {
+        throw new IllegalArgumentException("a handler for job type '" + type.name() + "' is already registered");
       }
-      if (handlers.containsKey(type)) {
-        throw new IllegalArgumentException("a handler for job type '" + type + "' is already registered");
-      }
-      handlers.put(type, new PendingHandler(type, payloadType, (JobHandler<Object>) handler, options));
+      handlers.put(type.name(), new PendingHandler(type.name(), type.payloadType(), (JobHandler<Object>) handler,
+          options));
       return this;
     }
 
@@ -260,18 +256,18 @@ public final class JobWorker implements AutoCloseable {
       return this;
     }
 
-    /** Reads payloads and writes results. Default: a mapper with the modules found on the class path. */
-    public Builder objectMapper(ObjectMapper objectMapper) {
-      this.objectMapper = Objects.requireNonNull(objectMapper, "objectMapper");
+    /** Reads payloads and writes results (from {@link SaasJobs}). */
+    Builder codec(JobCodec codec) {
+      this.codec = Objects.requireNonNull(codec, "codec");
       return this;
     }
 
     /**
-     * The clock for scheduling decisions: a retry runs at this clock's time of the failure plus the backoff, and
-     * a job is due when {@code run_at <= greatest(database now(), clock)}. Leases use the database clock.
-     * Default {@link Clock#systemUTC()}.
+     * The clock for scheduling decisions (from {@link SaasJobs}): a retry runs at this clock's time of the failure
+     * plus the backoff, and a job is due when {@code run_at <= greatest(database now(), clock)}. Leases use the
+     * database clock.
      */
-    public Builder clock(Clock clock) {
+    Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
@@ -333,13 +329,17 @@ public final class JobWorker implements AutoCloseable {
       return this;
     }
 
-    /** How long {@link JobWorker#close()} waits for running handlers before releasing their jobs. Default 30 s. */
-    public Builder shutdownTimeout(Duration shutdownTimeout) {
-      Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
-      if (shutdownTimeout.isNegative()) {
-        throw new IllegalArgumentException("shutdownTimeout must not be negative but was " + shutdownTimeout);
+    /**
+     * How long {@link JobWorker#close()} waits for running handlers before releasing their jobs (the lifecycle's
+     * close bound; then close takes at most about 2 s more to release and record). Default 30 s, longer than the
+     * 10 s of components without handlers, so that ordinary jobs can finish during a rolling deploy.
+     */
+    public Builder closeTimeout(Duration closeTimeout) {
+      Objects.requireNonNull(closeTimeout, "closeTimeout");
+      if (closeTimeout.isNegative()) {
+        throw new IllegalArgumentException("closeTimeout must not be negative but was " + closeTimeout);
       }
-      this.shutdownTimeout = shutdownTimeout;
+      this.closeTimeout = closeTimeout;
       return this;
     }
 
@@ -354,8 +354,14 @@ public final class JobWorker implements AutoCloseable {
       return this;
     }
 
-    /** Registers the worker's meters ({@code saaskit.jobs.*}). Default: no meters. */
-    public Builder meterRegistry(MeterRegistry meterRegistry) {
+    /** Registers the worker's meters ({@code saaskit.jobs.*}; from {@link SaasJobs}). */
+    Builder meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+      return this;
+    }
+
+    /** Like {@link #meterRegistry(MeterRegistry)}, from a value typed Object (Micrometer is optional). */
+    Builder meterRegistryObject(Object meterRegistry) {
       this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
       return this;
     }
@@ -415,8 +421,8 @@ public final class JobWorker implements AutoCloseable {
      */
     public JobWorker build() {
       if (handlers.isEmpty()) {
-        throw new IllegalStateException("a JobWorker needs at least one handler: call handler(type, payloadClass,"
-            + " handler) before build()");
+        throw new IllegalStateException("a JobWorker needs at least one handler: call handler(jobType, handler)"
+            + " before build()");
       }
       List<WorkerConfig.Queue> served = new ArrayList<>(queues.values());
       if (served.isEmpty()) {
@@ -435,11 +441,11 @@ public final class JobWorker implements AutoCloseable {
       }
       int largestBatch = maxBatchSize != 0 ? maxBatchSize : Math.min(1000, 8 * batchSize);
       String id = workerId != null ? workerId : defaultWorkerId();
-      Channels.wakeup(schema.schema()); // fails fast on a schema name too long for a channel
+      Channels.wakeup(schema.name()); // fails fast on a schema name too long for a channel
       WorkerConfig config = new WorkerConfig(dataSource, listenDataSource != null ? listenDataSource : dataSource,
           schema, resolved, served,
-          objectMapper != null ? objectMapper : JsonMapper.builder().findAndAddModules().build(), clock,
-          random != null ? random : new Random(), pollInterval, listen, batchSize, largestBatch, shutdownTimeout,
+          codec, clock,
+          random != null ? random : new Random(), pollInterval, listen, batchSize, largestBatch, closeTimeout,
           id, meterRegistry, progressInterval, metricsInterval, maxResultBytes);
       return new JobWorker(new WorkerEngine(config));
     }

@@ -32,9 +32,9 @@ import java.util.Optional;
  *   <li>{@code maxCatchUp}: 100, the most missed occurrences {@link MisfirePolicy#FIRE_ALL} enqueues in one pass.
  * </ul>
  *
- * <p>The template is the job of every occurrence. It must name its tenant ({@link JobRequest.Builder#tenant}) or
- * be a system job ({@link JobRequest.Builder#noTenant()}): a schedule runs outside any request, so there is no
- * {@code TenantContext} to take it from. It must not set a run time, a delay or a unique key: each occurrence's
+ * <p>The template is the job of every occurrence. Its tenant is fixed when it is built (like every
+ * {@link JobRequest}): name it ({@link JobRequest.Builder#tenant}) or make it a system job
+ * ({@link JobRequest.Builder#noTenant()}), since a schedule is usually declared outside any request. It must not set a run time, a delay or a unique key: each occurrence's
  * job runs at the occurrence and has the unique key {@code cron:<name>:<occurrence>} (ISO-8601, UTC). For the
  * same schedule in many tenants, register one recurring job per tenant, named {@code <name>:<tenant>}.
  */
@@ -161,10 +161,6 @@ public final class RecurringJob {
   private static JobRequest requireTemplate(String name, JobRequest template) {
     Objects.requireNonNull(template, "template");
     String prefix = "the template of recurring job '" + name + "' ";
-    if (template.tenant().isEmpty() && !template.isNoTenant()) {
-      throw new IllegalArgumentException(prefix + "must name its tenant with .tenant(tenantId), or be a system job"
-          + " with .noTenant(): a schedule has no TenantContext to take the tenant from");
-    }
     if (template.runAt().isPresent() || template.delay().isPresent()) {
       throw new IllegalArgumentException(prefix + "must not set runAt or delay: each job runs at its occurrence");
     }

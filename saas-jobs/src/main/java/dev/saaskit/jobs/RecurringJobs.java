@@ -1,11 +1,10 @@
 package dev.saaskit.jobs;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.jobs.internal.RecurringDefinition;
 import dev.saaskit.jobs.internal.RecurringEnqueuer;
+import dev.saaskit.jobs.internal.RecurringMeters;
 import dev.saaskit.jobs.internal.RecurringScheduler;
 import java.time.Clock;
 import java.time.Duration;
@@ -27,26 +26,29 @@ import org.jspecify.annotations.Nullable;
  * definition's row, enqueues the job and moves the row's next fire time in one transaction.
  *
  * <pre>{@code
- * RecurringJobs recurring = RecurringJobs.builder(workerDataSource)
+ * RecurringJobs recurring = jobs.recurring()      // jobs: a SaasJobs; its workerDataSource is granted grantWorker
  *     .add(RecurringJob.builder("reports.daily", "0 6 * * *",
- *             JobRequest.builder("reports.daily", Map.of()).noTenant().build())
+ *             JobRequest.builder(DAILY_REPORT, new DailyReport()).noTenant().build())
  *         .zone(ZoneId.of("Europe/Paris"))
  *         .build())
+ *     .build()
  *     .start();
  * // at shutdown
  * recurring.close();
  * }</pre>
  *
  * <p>The DataSource must log in as a role granted {@link JobsSchema#grantWorker}: the scheduler reads every
- * definition and enqueues jobs for every tenant. {@link Builder#start()} upserts the node's definitions (the
+ * definition and enqueues jobs for every tenant. {@link #start()} upserts the node's definitions (the
  * latest start wins; changing a cron expression, syntax or zone restarts that schedule from now, any other change
  * keeps the next fire time). The table is the source of truth: a node fires every enabled definition in it, also
  * ones it does not declare itself, and definitions no node declares any more stay until {@link #remove(String)}.
  *
- * <p>Settings and their defaults: {@code schema} {@link JobsSchema#defaults()}, {@code clock} the system clock
- * (UTC), {@code objectMapper} the {@link JobQueue}'s default (for template payloads given as objects),
- * {@code tickInterval} one second, {@code batchSize} 100 definitions per transaction, {@code closeTimeout} ten
- * seconds. Thread-safe.
+ * <p>Lifecycle: {@link Builder#build()} checks the settings and starts nothing; {@link #start()} registers the
+ * definitions and starts the thread (once: a second call throws); {@link #close()} stops it within
+ * {@code closeTimeout}. The schema, the clock (the schedule math), the {@link JobCodec} (template payloads given
+ * as objects) and the meter registry come from the {@link SaasJobs}; the settings of this builder and their
+ * defaults are {@code tickInterval} one second, {@code batchSize} 100 definitions per transaction,
+ * {@code closeTimeout} ten seconds. Thread-safe.
  */
 public final class RecurringJobs implements AutoCloseable {
   /** The tick interval used unless set. */
@@ -59,17 +61,49 @@ public final class RecurringJobs implements AutoCloseable {
   private static final int MAX_ON_TIME_PER_PASS = 10_000;
 
   private final RecurringScheduler scheduler;
+  private final List<RecurringDefinition> definitions;
+  private final java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger();
 
-  private RecurringJobs(RecurringScheduler scheduler) {
+  private RecurringJobs(RecurringScheduler scheduler, List<RecurringDefinition> definitions) {
     this.scheduler = scheduler;
+    this.definitions = List.copyOf(definitions);
   }
 
   /**
-   * A builder for a scheduler on {@code workerDataSource}, a pool logging in as a role granted
-   * {@link JobsSchema#grantWorker}.
+   * A builder for a scheduler on {@code workerDataSource}; {@link SaasJobs#recurring()} is the public way to get
+   * one, with the shared settings filled in.
    */
-  public static Builder builder(DataSource workerDataSource) {
+  static Builder builder(DataSource workerDataSource) {
     return new Builder(Objects.requireNonNull(workerDataSource, "workerDataSource"));
+  }
+
+  /**
+   * Registers the declared jobs and starts the scheduler thread, whose first pass runs at once.
+   *
+   * @return this scheduler
+   * @throws IllegalStateException if it was started or closed before
+   * @throws SaasException if the definitions cannot be written (schema not migrated, role not granted, database
+   *     down); the scheduler is then closed
+   */
+  public RecurringJobs start() {
+    if (!state.compareAndSet(0, 1)) {
+      throw new IllegalStateException(state.get() == 1 ? "this RecurringJobs was already started"
+          : "this RecurringJobs is closed; build a new one");
+    }
+    try {
+      scheduler.register(definitions);
+    } catch (RuntimeException e) {
+      state.set(2);
+      throw e;
+    }
+    scheduler.start();
+    return this;
+  }
+
+  /** Registers the declared jobs without starting the thread: tests drive {@link #tick()}. */
+  RecurringJobs registerForTesting() {
+    scheduler.register(definitions);
+    return this;
   }
 
   /**
@@ -123,16 +157,21 @@ public final class RecurringJobs implements AutoCloseable {
    */
   @Override
   public void close() {
+    state.set(2);
     scheduler.close();
   }
 
-  /** Configures and starts a {@link RecurringJobs}. Not thread-safe. */
+  /**
+   * Configures a {@link RecurringJobs}; get one from {@link SaasJobs#recurring()}, which fills in the worker data
+   * source, schema, codec, clock and meter registry. Not thread-safe.
+   */
   public static final class Builder {
     private final DataSource dataSource;
     private final Map<String, RecurringJob> jobs = new LinkedHashMap<>();
     private JobsSchema schema = JobsSchema.defaults();
     private Clock clock = Clock.systemUTC();
-    private @Nullable ObjectMapper objectMapper;
+    private JobCodec codec = JobCodec.jackson();
+    private @Nullable Object meterRegistry;
     private Duration tickInterval = DEFAULT_TICK_INTERVAL;
     private int batchSize = DEFAULT_BATCH_SIZE;
     private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
@@ -141,21 +180,27 @@ public final class RecurringJobs implements AutoCloseable {
       this.dataSource = dataSource;
     }
 
-    /** The job schema; default {@link JobsSchema#defaults()}. */
-    public Builder schema(JobsSchema schema) {
+    /** The job schema (from {@link SaasJobs}). */
+    Builder schema(JobsSchema schema) {
       this.schema = Objects.requireNonNull(schema, "schema");
       return this;
     }
 
-    /** The clock of the schedule math (which occurrences are due); default the system clock. */
-    public Builder clock(Clock clock) {
+    /** The clock of the schedule math, which occurrences are due (from {@link SaasJobs}). */
+    Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
-    /** Writes template payloads given as objects; default the {@link JobQueue}'s default mapper. */
-    public Builder objectMapper(ObjectMapper objectMapper) {
-      this.objectMapper = Objects.requireNonNull(objectMapper, "objectMapper");
+    /** Writes template payloads given as objects (from {@link SaasJobs}). */
+    Builder codec(JobCodec codec) {
+      this.codec = Objects.requireNonNull(codec, "codec");
+      return this;
+    }
+
+    /** A Micrometer {@code MeterRegistry}, or null (from {@link SaasJobs}). */
+    Builder meterRegistry(@Nullable Object meterRegistry) {
+      this.meterRegistry = meterRegistry;
       return this;
     }
 
@@ -209,53 +254,46 @@ public final class RecurringJobs implements AutoCloseable {
     }
 
     /**
-     * Registers the declared jobs and starts the scheduler thread, whose first pass runs at once.
+     * The scheduler, not started: no thread, no database access. Template payloads given as objects are written
+     * as JSON here.
      *
-     * @throws SaasException if the definitions cannot be written (schema not migrated, role not granted, database
-     *     down) or a template payload cannot be written as JSON
+     * @throws SaasException if a template payload cannot be written as JSON by the codec
      */
-    public RecurringJobs start() {
-      RecurringJobs recurring = create();
-      recurring.scheduler.start();
-      return recurring;
-    }
-
-    /** Registers the declared jobs without starting the thread: tests drive {@link RecurringJobs#tick()}. */
-    RecurringJobs create() {
-      JobQueue.Builder queueBuilder = JobQueue.builder(dataSource).schema(schema).clock(clock);
-      if (objectMapper != null) {
-        queueBuilder.objectMapper(objectMapper);
-      }
-      JobQueue queue = queueBuilder.build();
+    public RecurringJobs build() {
+      JobQueue queue = JobQueue.builder(dataSource).schema(schema).clock(clock).codec(codec).build();
       List<RecurringDefinition> definitions = new ArrayList<>();
       for (RecurringJob job : jobs.values()) {
-        definitions.add(definition(job, queue.objectMapper()));
+        definitions.add(definition(job, codec));
       }
       RecurringEnqueuer enqueuer = (connection, d, occurrences) -> queue.enqueueAll(connection,
           requests(d, occurrences));
-      RecurringScheduler scheduler = new RecurringScheduler(dataSource, schema.schema(), clock, enqueuer,
-          tickInterval, batchSize, MAX_ON_TIME_PER_PASS, closeTimeout);
-      scheduler.register(definitions);
-      return new RecurringJobs(scheduler);
+      RecurringScheduler scheduler = new RecurringScheduler(dataSource, schema.name(), clock, enqueuer,
+          tickInterval, batchSize, MAX_ON_TIME_PER_PASS, closeTimeout, RecurringMeters.of(meterRegistry));
+      return new RecurringJobs(scheduler, definitions);
     }
 
-    private static RecurringDefinition definition(RecurringJob job, ObjectMapper mapper) {
+    /** Builds and registers without starting the thread: tests drive {@link RecurringJobs#tick()}. */
+    RecurringJobs create() {
+      return build().registerForTesting();
+    }
+
+    private static RecurringDefinition definition(RecurringJob job, JobCodec codec) {
       JobRequest t = job.template();
       return new RecurringDefinition(job.name(), job.schedule(), t.tenant().map(TenantId::value).orElse(null),
-          t.queue(), t.type(), payloadJson(job, mapper), t.priority(), t.maxAttempts(), t.timeout().orElse(null),
+          t.queue(), t.type(), payloadJson(job, codec), t.priority(), t.maxAttempts(), t.timeout().orElse(null),
           job.misfirePolicy(), job.misfireThreshold(), job.maxCatchUp());
     }
 
-    private static String payloadJson(RecurringJob job, ObjectMapper mapper) {
+    private static String payloadJson(RecurringJob job, JobCodec codec) {
       JobRequest t = job.template();
       if (t.payloadJson().isPresent()) {
         return t.payloadJson().get();
       }
       try {
-        return mapper.writeValueAsString(t.payload().orElse(null));
-      } catch (JsonProcessingException e) {
+        return codec.encode(t.payload().orElse(null));
+      } catch (RuntimeException e) {
         throw new SaasException("the payload of recurring job '" + job.name() + "' cannot be written as JSON: "
-            + e.getOriginalMessage() + "; give a Jackson-serializable value or JSON text (payloadJson)", e);
+            + e.getMessage() + "; give a value the JobCodec can write, or JSON text (payloadJson)", e);
       }
     }
   }

@@ -52,9 +52,9 @@ class BatchEnqueueTest {
       if (i % 4 == 0) {
         b.delay(Duration.ofSeconds(i));
       }
-      requests.add(b.build());
+      requests.add(as(ACME, b::build)); // the request takes the tenant current when it is built
     }
-    List<JobId> ids = as(ACME, () -> queue.enqueueAll(requests));
+    List<JobId> ids = queue.enqueueAll(requests);
 
     assertThat(ids).hasSize(1000).doesNotHaveDuplicates().isSortedAccordingTo((a, b) -> Long.compare(a.value(), b.value()));
     List<Map<String, Object>> stored = rows(db.adminDataSource(), "SELECT id, tenant_id, queue, priority, max_attempts,"
@@ -79,13 +79,13 @@ class BatchEnqueueTest {
   @Test
   void mixedTenantsAndUniqueKeysResolveToTheRightJobs() {
     JobId live = as(GLOBEX, () -> queue.enqueue(JobRequest.builder("t", 0).uniqueKey("k1").build()));
-    List<JobRequest> requests = List.of(
+    List<JobRequest> requests = as(ACME, () -> List.of(
         JobRequest.builder("t", 1).uniqueKey("k1").build(),               // acme k1: new
         JobRequest.builder("t", 2).tenant(GLOBEX).uniqueKey("k1").build(), // globex k1: the live one
         JobRequest.builder("t", 3).build(),                                // acme, no key
         JobRequest.builder("t", 4).uniqueKey("k1").build(),               // acme k1 again: same as #0
         JobRequest.builder("t", 5).tenant(GLOBEX).build(),                 // globex, no key
-        JobRequest.builder("t", 6).uniqueKey("k2").build());              // acme k2: new
+        JobRequest.builder("t", 6).uniqueKey("k2").build()));             // acme k2: new
     List<JobId> ids = as(ACME, () -> queue.enqueueAll(requests));
 
     assertThat(ids).hasSize(6);

@@ -36,7 +36,7 @@ class ClaimSizeTest {
     kit.insertMany("acme", "fast", "noop", 5_000);
     try (HikariDataSource pool = kit.workerPool("claim-size-fast", 6);
         JobWorker worker = JobWorker.builder(pool).queue("fast", 2).batchSize(8).meterRegistry(registry)
-            .handler("noop", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("noop", JsonNode.class), (payload, ctx) -> {
               done.incrementAndGet();
               return null;
             }).build().start()) {
@@ -58,7 +58,7 @@ class ClaimSizeTest {
     kit.insertMany("acme", "slow", "sleepy", 20);
     try (HikariDataSource pool = kit.workerPool("claim-size-slow", 6);
         JobWorker worker = JobWorker.builder(pool).queue("slow", 2).batchSize(4)
-            .handler("sleepy", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("sleepy", JsonNode.class), (payload, ctx) -> {
               Thread.sleep(100);
               done.incrementAndGet();
               return null;

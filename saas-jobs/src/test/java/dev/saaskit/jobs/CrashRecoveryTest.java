@@ -81,7 +81,7 @@ class CrashRecoveryTest {
         meters.add(registry);
         nodes.add(JobWorker.builder(pool).workerId("node-" + n).queue("crash", 8).batchSize(32)
             .leaseDuration(LEASE).pollInterval(Duration.ofMillis(200)).meterRegistry(registry)
-            .handler("work", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("work", JsonNode.class), (payload, ctx) -> {
               executions.computeIfAbsent(ctx.id().value() + "/" + ctx.attempt(), k -> new AtomicInteger())
                   .incrementAndGet();
               executed.increment();
@@ -178,7 +178,7 @@ class CrashRecoveryTest {
         HikariDataSource rescuerPool = kit.workerPool("rescuer-node", 6);
         JobWorker zombie = JobWorker.builder(zombiePool).workerId("zombie").queue("zombie", 2)
             .leaseDuration(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(100)).meterRegistry(zombieMeters)
-            .handler("work", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("work", JsonNode.class), (payload, ctx) -> {
               zombieRunning.countDown();
               zombieResumes.await();
               zombieSawCancellation.put(payload.get("do").asText(), ctx.isCancellationRequested());
@@ -195,7 +195,7 @@ class CrashRecoveryTest {
 
       try (JobWorker rescuer = JobWorker.builder(rescuerPool).workerId("rescuer").queue("zombie", 2)
           .leaseDuration(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(100))
-          .handler("work", JsonNode.class, (payload, ctx) -> "rescuer result").build().start()) {
+          .handler(JobType.of("work", JsonNode.class), (payload, ctx) -> "rescuer result").build().start()) {
         kit.awaitState(completes, "completed", Duration.ofSeconds(30));
         kit.awaitState(fails, "completed", Duration.ofSeconds(30));
       }

@@ -137,7 +137,7 @@ class EmptyTenantTest {
     Set<Long> ran = ConcurrentHashMap.newKeySet();
     try (JobWorker w = JobWorker.builder(workerPool).queue("bad-tenant", 2).pollInterval(Duration.ofMillis(50))
         .leaseDuration(Duration.ofSeconds(2))
-        .handler("t", JsonNode.class, (payload, ctx) -> {
+        .handler(JobType.of("t", JsonNode.class), (payload, ctx) -> {
           ran.add(ctx.id().value());
           return null;
         }).build().start()) {

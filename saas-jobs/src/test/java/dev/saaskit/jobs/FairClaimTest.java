@@ -44,7 +44,7 @@ class FairClaimTest {
     List<String> completions = Collections.synchronizedList(new ArrayList<>());
     try (HikariDataSource pool = kit.workerPool("fair-test", 6);
         JobWorker worker = JobWorker.builder(pool).queue("fair", 4).batchSize(20)
-            .handler("work", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("work", JsonNode.class), (payload, ctx) -> {
               String tenant = tenantOf(ctx);
               completions.add(tenant);
               return null;
@@ -105,7 +105,7 @@ class FairClaimTest {
     kit.insertMany("held-a", "held", "work", 20);
     try (HikariDataSource pool = kit.workerPool("held-test", 4);
         JobWorker worker = JobWorker.builder(pool).queue("held", 1).batchSize(20).maxBatchSize(20)
-            .handler("work", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("work", JsonNode.class), (payload, ctx) -> {
               if (started.getAndIncrement() == 0) {
                 release.await(); // the first job holds the only thread while the rest wait in the prefetch
               }
@@ -141,7 +141,7 @@ class FairClaimTest {
     long system = kit.insert(null, "ties", "work", "{}");
     try (HikariDataSource pool = kit.workerPool("ties-test", 4);
         JobWorker worker = JobWorker.builder(pool).queue("ties", 1).batchSize(2).maxBatchSize(2)
-            .handler("work", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("work", JsonNode.class), (payload, ctx) -> {
               String tenant = tenantOf(ctx);
               order.add(tenant);
               if (tenant.equals("tie-a")) {
@@ -172,7 +172,7 @@ class FairClaimTest {
     List<String> completions = Collections.synchronizedList(new ArrayList<>());
     try (HikariDataSource pool = kit.workerPool("fair-static-test", 6);
         JobWorker worker = JobWorker.builder(pool).queue("fair-static", 4).batchSize(20)
-            .handler("work", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("work", JsonNode.class), (payload, ctx) -> {
               completions.add(tenantOf(ctx));
               return null;
             }).build().start()) {
@@ -196,7 +196,7 @@ class FairClaimTest {
     List<String> order = Collections.synchronizedList(new ArrayList<>());
     try (HikariDataSource pool = kit.workerPool("rotation-test", 6);
         JobWorker worker = JobWorker.builder(pool).queue("rotation", 1).batchSize(1).maxBatchSize(1)
-            .handler("work", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("work", JsonNode.class), (payload, ctx) -> {
               order.add(tenantOf(ctx));
               return null;
             }).build().start()) {
@@ -255,7 +255,7 @@ class FairClaimTest {
         JobWorker.Builder builder = JobWorker.builder(pool).queue("capped", 6, 2).batchSize(6)
             .pollInterval(Duration.ofMillis(10));
         for (String type : List.of("a", "b", "c").subList(i, 3)) {
-          builder.handler(type, JsonNode.class, handler);
+          builder.handler(JobType.of(type, JsonNode.class), handler);
         }
         workers.add(builder.build().start());
       }

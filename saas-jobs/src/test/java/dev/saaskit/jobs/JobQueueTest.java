@@ -177,7 +177,8 @@ class JobQueueTest {
     assertThat(s.progress()).isEqualTo(0.3);
     assertThat(s.progressMessage()).isEqualTo("rows 3/10");
     assertThat(s.result(Export.class)).isEqualTo(new Export("r9", 10));
-    assertThat(s.result(MAPPER, Map.class)).containsEntry("rows", 10);
+    assertThat(s.result(Map.class)).containsEntry("rows", 10);
+    assertThat(s.resultJson()).contains("\"report\"");
     assertThat(s.lastError()).isEqualTo("boom");
     assertThat(s.startedAt()).isNotNull();
     assertThat(s.finishedAt()).isNotNull();
@@ -236,11 +237,11 @@ class JobQueueTest {
 
   @Test
   void missingSchemaSaysToMigrate() {
-    JobQueue elsewhere = JobQueue.builder(db.appDataSource()).schema(JobsSchema.of("nowhere", TenantSetting.DEFAULT))
+    JobQueue elsewhere = JobQueue.builder(db.appDataSource()).schema(JobsSchema.builder().name("nowhere").tenantSetting(TenantSetting.DEFAULT).build())
         .build();
     assertThatThrownBy(() -> as(ACME, () -> elsewhere.enqueue(JobRequest.builder("t", 1).build())))
         .isInstanceOf(SaasException.class).hasMessageContaining("JobsSchema");
-    assertThat(Optional.of(elsewhere.schema().schema())).contains("nowhere");
+    assertThat(Optional.of(elsewhere.schema().name())).contains("nowhere");
   }
 
   private static Instant dbNow() {

@@ -16,7 +16,7 @@ class JobRequestTest {
 
   @Test
   void defaults() {
-    JobRequest r = JobRequest.builder("mail.send", Map.of("to", "x")).build();
+    JobRequest r = JobRequest.builder("mail.send", Map.of("to", "x")).noTenant().build();
     assertThat(r.type()).isEqualTo("mail.send");
     assertThat(r.queue()).isEqualTo("default");
     assertThat(r.priority()).isZero();
@@ -26,7 +26,6 @@ class JobRequestTest {
     assertThat(r.timeout()).isEmpty();
     assertThat(r.uniqueKey()).isEmpty();
     assertThat(r.tenant()).isEmpty();
-    assertThat(r.isNoTenant()).isFalse();
     assertThat(r.payload()).contains(Map.of("to", "x"));
     assertThat(r.payloadJson()).isEmpty();
   }
@@ -56,13 +55,13 @@ class JobRequestTest {
         .withMessageContaining("payloadJson must be well-formed JSON");
     assertThatIllegalArgumentException().isThrownBy(() -> b.payloadJson("{} {}"));
     assertThatIllegalArgumentException().isThrownBy(() -> b.payloadJson(" "));
-    assertThat(b.priority(-32768).uniqueKey("k".repeat(255)).build().priority()).isEqualTo(-32768);
+    assertThat(b.priority(-32768).uniqueKey("k".repeat(255)).noTenant().build().priority()).isEqualTo(-32768);
   }
 
   @Test
   void laterCallsReplaceTheirAlternatives() {
     Instant at = Instant.parse("2030-01-01T00:00:00Z");
-    JobRequest r = JobRequest.builder("t", 1).runAt(at).delay(Duration.ofSeconds(5)).build();
+    JobRequest r = JobRequest.builder("t", 1).runAt(at).delay(Duration.ofSeconds(5)).noTenant().build();
     assertThat(r.runAt()).isEmpty();
     assertThat(r.delay()).contains(Duration.ofSeconds(5));
     r = r.toBuilder().runAt(at).build();
@@ -70,13 +69,13 @@ class JobRequestTest {
     assertThat(r.delay()).isEmpty();
 
     r = JobRequest.builder("t", 1).tenant(TenantId.of("a")).noTenant().build();
-    assertThat(r.isNoTenant()).isTrue();
     assertThat(r.tenant()).isEmpty();
     r = r.toBuilder().tenant(TenantId.of("b")).build();
-    assertThat(r.isNoTenant()).isFalse();
     assertThat(r.tenant()).contains(TenantId.of("b"));
+    assertThat(r.toBuilder().build().tenant()).contains(TenantId.of("b"));
+    assertThat(r.toBuilder().noTenant().build().tenant()).isEmpty();
 
-    r = JobRequest.builder("t", 1).payloadJson("[1]").build();
+    r = JobRequest.builder("t", 1).payloadJson("[1]").noTenant().build();
     assertThat(r.payload()).isEmpty();
     assertThat(r.payloadJson()).contains("[1]");
     r = r.toBuilder().payload(2).build();
@@ -85,16 +84,32 @@ class JobRequestTest {
   }
 
   @Test
-  void tenantResolution() {
-    JobRequest fromContext = JobRequest.builder("t", 1).build();
-    assertThatThrownBy(fromContext::resolveTenant).isInstanceOf(MissingTenantException.class)
+  void theTenantIsFixedWhenTheRequestIsBuilt() {
+    JobRequest.Builder noTenantYet = JobRequest.builder("t", 1);
+    assertThatThrownBy(noTenantYet::build).isInstanceOf(MissingTenantException.class)
         .hasMessageContaining("noTenant()");
-    TenantContext.run(TenantId.of("acme"), () -> {
-      assertThat(fromContext.resolveTenant()).isEqualTo(TenantId.of("acme"));
-      assertThat(fromContext.toBuilder().tenant(TenantId.of("b")).build().resolveTenant())
-          .isEqualTo(TenantId.of("b"));
-      assertThat(fromContext.toBuilder().noTenant().build().resolveTenant()).isNull();
-    });
+    JobRequest fromContext = TenantContext.call(TenantId.of("acme"), noTenantYet::build);
+    assertThat(fromContext.tenant()).contains(TenantId.of("acme"));
+    // outside the scope the request keeps its tenant
+    assertThat(fromContext.tenant()).contains(TenantId.of("acme"));
+    assertThat(fromContext.toBuilder().build().tenant()).contains(TenantId.of("acme"));
+    assertThat(fromContext.toBuilder().tenant(TenantId.of("b")).build().tenant()).contains(TenantId.of("b"));
+    assertThat(fromContext.toBuilder().noTenant().build().tenant()).isEmpty();
+    // an explicit tenant wins over the current one
+    JobRequest explicit = TenantContext.call(TenantId.of("acme"),
+        () -> JobRequest.builder("t", 1).tenant(TenantId.of("b")).build());
+    assertThat(explicit.tenant()).contains(TenantId.of("b"));
+  }
+
+  @Test
+  void aJobTypeTiesTheNameToThePayloadClass() {
+    JobType<Integer> type = JobType.of("count.up", Integer.class);
+    JobRequest r = JobRequest.builder(type, 3).noTenant().build();
+    assertThat(r.type()).isEqualTo("count.up");
+    assertThat(r.payload()).contains(3);
+    assertThat(type).isEqualTo(JobType.of("count.up", Integer.class)).isNotEqualTo(JobType.of("count.up", Long.class));
+    assertThatIllegalArgumentException().isThrownBy(() -> JobType.of("a b", Integer.class))
+        .withMessageContaining("'a b'");
   }
 
   @Test

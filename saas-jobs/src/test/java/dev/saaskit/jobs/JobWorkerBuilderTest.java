@@ -71,11 +71,11 @@ class JobWorkerBuilderTest {
 
   @Test
   void badSettingsAreNamedWithTheirValue() {
-    JobWorker.Builder b = JobWorker.builder(DOWN).handler("t", JsonNode.class, NOOP);
-    assertThatIllegalArgumentException().isThrownBy(() -> b.handler("t", JsonNode.class, NOOP))
+    JobWorker.Builder b = JobWorker.builder(DOWN).handler(JobType.of("t", JsonNode.class), NOOP);
+    assertThatIllegalArgumentException().isThrownBy(() -> b.handler(JobType.of("t", JsonNode.class), NOOP))
         .withMessageContaining("'t' is already registered");
-    assertThatIllegalArgumentException().isThrownBy(() -> b.handler(" ", JsonNode.class, NOOP))
-        .withMessageContaining("job type must not be blank");
+    assertThatIllegalArgumentException().isThrownBy(() -> JobType.of(" ", JsonNode.class))
+        .withMessageContaining("type must be 1 to 100 characters");
     assertThatIllegalArgumentException().isThrownBy(() -> b.queue("q", 0))
         .withMessage("concurrency must be >= 1 but was 0");
     assertThatIllegalArgumentException().isThrownBy(() -> b.queue("q", 2, -1))
@@ -87,15 +87,15 @@ class JobWorkerBuilderTest {
         .withMessage("batchSize must be within [1, 1000] but was 0");
     assertThatIllegalArgumentException().isThrownBy(() -> b.maxBatchSize(1001))
         .withMessage("maxBatchSize must be within [1, 1000] but was 1001");
-    assertThatIllegalStateException().isThrownBy(() -> JobWorker.builder(DOWN).handler("t", JsonNode.class, NOOP)
+    assertThatIllegalStateException().isThrownBy(() -> JobWorker.builder(DOWN).handler(JobType.of("t", JsonNode.class), NOOP)
             .batchSize(50).maxBatchSize(20).build())
         .withMessage("maxBatchSize (20) must not be below batchSize (50)");
     assertThatIllegalArgumentException().isThrownBy(() -> b.leaseDuration(Duration.ofMillis(100)))
         .withMessage("leaseDuration must be >= 500 ms but was 100 ms");
     assertThatIllegalArgumentException().isThrownBy(() -> b.pollInterval(Duration.ofMillis(1)))
         .withMessageContaining("pollInterval must be >= 10 ms but was PT0.001S");
-    assertThatIllegalArgumentException().isThrownBy(() -> b.shutdownTimeout(Duration.ofSeconds(-1)))
-        .withMessageContaining("shutdownTimeout must not be negative");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.closeTimeout(Duration.ofSeconds(-1)))
+        .withMessageContaining("closeTimeout must not be negative");
     assertThatIllegalArgumentException().isThrownBy(() -> b.workerId(""))
         .withMessageContaining("workerId must be 1 to 200 printable characters");
     assertThatIllegalArgumentException().isThrownBy(() -> b.maxResultBytes(1))
@@ -107,14 +107,14 @@ class JobWorkerBuilderTest {
         .isThrownBy(() -> JobWorker.HandlerOptions.defaults().withTimeout(Duration.ZERO))
         .withMessage("timeout must be >= 1 ms but was PT0S");
     assertThatIllegalArgumentException()
-        .isThrownBy(() -> JobWorker.builder(DOWN).schema(JobsSchema.of("s".repeat(57), TenantSetting.DEFAULT))
-            .handler("t", JsonNode.class, NOOP).build())
+        .isThrownBy(() -> JobWorker.builder(DOWN).schema(JobsSchema.builder().name("s".repeat(57)).tenantSetting(TenantSetting.DEFAULT).build())
+            .handler(JobType.of("t", JsonNode.class), NOOP).build())
         .withMessageContaining("wake-up channel");
   }
 
   @Test
   void startFailsWithAMessageThatSaysWhatToDo() {
-    JobWorker worker = JobWorker.builder(DOWN).handler("t", JsonNode.class, NOOP).build();
+    JobWorker worker = JobWorker.builder(DOWN).handler(JobType.of("t", JsonNode.class), NOOP).build();
     assertThatThrownBy(worker::start).isInstanceOf(SaasException.class)
         .hasMessageContaining("cannot read saaskit_jobs.jobs").hasMessageContaining("grantWorker");
     worker.close();
@@ -122,7 +122,7 @@ class JobWorkerBuilderTest {
 
   @Test
   void aClosedWorkerCannotStart() {
-    JobWorker worker = JobWorker.builder(DOWN).handler("t", JsonNode.class, NOOP).build();
+    JobWorker worker = JobWorker.builder(DOWN).handler(JobType.of("t", JsonNode.class), NOOP).build();
     worker.close();
     worker.close();
     assertThatIllegalStateException().isThrownBy(worker::start).withMessageContaining("is closed");

@@ -52,7 +52,7 @@ class JobWorkerTest {
   private static JobWorker.Builder worker(HikariDataSource pool, String queue) {
     return JobWorker.builder(pool).queue(queue, 4).pollInterval(Duration.ofMillis(200))
         .leaseDuration(Duration.ofSeconds(3)).progressInterval(Duration.ofMillis(100))
-        .shutdownTimeout(Duration.ofSeconds(5));
+        .closeTimeout(Duration.ofSeconds(5));
   }
 
   /** Counts the notes the application role sees for the current tenant, as a real handler would. */
@@ -77,7 +77,7 @@ class JobWorkerTest {
   void handlerRunsInTheTenantContextOfItsJobAndItsResultIsStored(TestDatabase db) throws Exception {
     Map<Long, String> seen = new ConcurrentHashMap<>();
     try (HikariDataSource pool = kit.workerPool("tenant-test", 6);
-        JobWorker worker = worker(pool, "tenants").handler("count-notes", JsonNode.class, (payload, ctx) -> {
+        JobWorker worker = worker(pool, "tenants").handler(JobType.of("count-notes", JsonNode.class), (payload, ctx) -> {
           seen.put(ctx.id().value(), TenantContext.current().map(TenantId::value).orElse("<none>"));
           assertThat(ctx.tenant()).isEqualTo(TenantContext.current().orElse(null));
           return Map.of("notes", visibleNotes(db), "attempt", ctx.attempt());
@@ -103,15 +103,13 @@ class JobWorkerTest {
   }
 
   @Test
-  void resultGivenThroughTheContextIsStoredWhenTheHandlerReturnsNull() throws Exception {
-    try (HikariDataSource pool = kit.workerPool("ctx-result-test", 6);
-        JobWorker worker = worker(pool, "ctxresult").handler("r", JsonNode.class, (payload, ctx) -> {
-          ctx.result(Map.of("echo", payload.get("x").asText()));
-          return null;
-        }).build().start()) {
-      long id = kit.insert("acme", "ctxresult", "r", "{\"x\": \"hello\"}");
+  void aHandlerReturningNullStoresNoResult() throws Exception {
+    try (HikariDataSource pool = kit.workerPool("null-result-test", 6);
+        JobWorker worker = worker(pool, "nullresult").handler(JobType.of("r", JsonNode.class), (payload, ctx) -> null)
+            .build().start()) {
+      long id = kit.insert("acme", "nullresult", "r", "{\"x\": \"hello\"}");
       kit.awaitState(id, "completed", WAIT);
-      assertThat(JSON.readTree(kit.row(id).result())).isEqualTo(JSON.readTree("{\"echo\": \"hello\"}"));
+      assertThat(kit.row(id).result()).isNull();
     }
   }
 
@@ -121,7 +119,7 @@ class JobWorkerTest {
     try (HikariDataSource pool = kit.workerPool("cancel-test", 6);
         // a 30 s lease: the next full heartbeat is 10 s away, the cancel must arrive with a progress tick (100 ms)
         JobWorker worker = worker(pool, "cancel").leaseDuration(Duration.ofSeconds(30))
-            .handler("long", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("long", JsonNode.class), (payload, ctx) -> {
           ctx.progress(0.25, "a quarter done");
           long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
           while (!ctx.isCancellationRequested() && System.nanoTime() < deadline) {
@@ -151,7 +149,7 @@ class JobWorkerTest {
   void timeoutInterruptsTheHandlerAndFailsTheAttempt() {
     AtomicInteger interrupted = new AtomicInteger();
     try (HikariDataSource pool = kit.workerPool("timeout-test", 6);
-        JobWorker worker = worker(pool, "timeouts").handler("stuck", JsonNode.class, (payload, ctx) -> {
+        JobWorker worker = worker(pool, "timeouts").handler(JobType.of("stuck", JsonNode.class), (payload, ctx) -> {
           try {
             new CountDownLatch(1).await();
           } catch (InterruptedException e) {
@@ -176,7 +174,7 @@ class JobWorkerTest {
   void permanentFailureAndUnreadablePayloadAreDeadAtOnce() {
     record Invoice(String number) {}
     try (HikariDataSource pool = kit.workerPool("permanent-test", 6);
-        JobWorker worker = worker(pool, "permanent").handler("invoice", Invoice.class, (invoice, ctx) -> {
+        JobWorker worker = worker(pool, "permanent").handler(JobType.of("invoice", Invoice.class), (invoice, ctx) -> {
           throw new JobFailedPermanently("invoice " + invoice.number() + " does not exist");
         }).build().start()) {
       long missing = kit.insert("acme", "permanent", "invoice", "{\"number\": \"INV-7\"}", 5, null, null);
@@ -196,7 +194,7 @@ class JobWorkerTest {
     SimpleMeterRegistry meters = new SimpleMeterRegistry();
     try (HikariDataSource pool = kit.workerPool("types-test", 6);
         JobWorker worker = worker(pool, "types").meterRegistry(meters)
-            .handler("known", JsonNode.class, (payload, ctx) -> null).build().start()) {
+            .handler(JobType.of("known", JsonNode.class), (payload, ctx) -> null).build().start()) {
       long unknown = kit.insert("acme", "types", "unknown", "{}");
       long known = kit.insert("acme", "types", "known", "{}");
       kit.awaitState(known, "completed", WAIT);
@@ -212,7 +210,7 @@ class JobWorkerTest {
   void resultLargerThanTheBoundIsDroppedWithANote() {
     try (HikariDataSource pool = kit.workerPool("result-size-test", 6);
         JobWorker worker = worker(pool, "big").maxResultBytes(64)
-            .handler("big", JsonNode.class, (payload, ctx) -> "x".repeat(1000)).build().start()) {
+            .handler(JobType.of("big", JsonNode.class), (payload, ctx) -> "x".repeat(1000)).build().start()) {
       long id = kit.insert("acme", "big", "big", "{}");
       kit.awaitState(id, "completed", WAIT);
       assertThat(kit.row(id).result()).isNull();
@@ -225,7 +223,7 @@ class JobWorkerTest {
     SimpleMeterRegistry meters = new SimpleMeterRegistry();
     try (HikariDataSource pool = kit.workerPool("notify-test", 6);
         JobWorker worker = JobWorker.builder(pool).queue("notified", 2).pollInterval(Duration.ofMinutes(1))
-            .meterRegistry(meters).handler("ping", JsonNode.class, (payload, ctx) -> null).build().start()) {
+            .meterRegistry(meters).handler(JobType.of("ping", JsonNode.class), (payload, ctx) -> null).build().start()) {
       // the first poll runs at start; after it only a NOTIFY can wake the worker for a minute
       Await.until("the first poll", WAIT, () -> claimCount(meters, "notified") >= 1);
       for (int i = 0; i < 3; i++) {
@@ -243,7 +241,7 @@ class JobWorkerTest {
         + " AND query LIKE 'LISTEN%'";
     try (HikariDataSource pool = kit.workerPool("relisten-test", 6);
         JobWorker worker = JobWorker.builder(pool).queue("relisten", 2).pollInterval(Duration.ofMinutes(1))
-            .handler("ping", JsonNode.class, (payload, ctx) -> null).build().start()) {
+            .handler(JobType.of("ping", JsonNode.class), (payload, ctx) -> null).build().start()) {
       Await.until("the worker listens", WAIT, () -> kit.count(listening) == 1);
       long pid = kit.count(listening.replace("count(*)", "pid"));
       assertThat(kit.count("SELECT count(pg_terminate_backend(" + pid + "))")).isEqualTo(1);
@@ -258,7 +256,7 @@ class JobWorkerTest {
   void pollingModeRunsJobsWithoutListen() {
     try (HikariDataSource pool = kit.workerPool("polling-test", 6);
         JobWorker worker = worker(pool, "polled").listen(false).pollInterval(Duration.ofMillis(100))
-            .handler("ping", JsonNode.class, (payload, ctx) -> "pong").build().start()) {
+            .handler(JobType.of("ping", JsonNode.class), (payload, ctx) -> "pong").build().start()) {
       long id = kit.insert("acme", "polled", "ping", "{}");
       kit.awaitState(id, "completed", WAIT);
       assertThat(kit.count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'polling-test'"
@@ -271,14 +269,14 @@ class JobWorkerTest {
     CountDownLatch bothStarted = new CountDownLatch(2);
     AtomicBoolean stuckInterrupted = new AtomicBoolean();
     HikariDataSource pool = kit.workerPool("shutdown-test", 6);
-    JobWorker worker = worker(pool, "shutdown").shutdownTimeout(Duration.ofMillis(800))
-        .handler("quick", JsonNode.class, (payload, ctx) -> {
+    JobWorker worker = worker(pool, "shutdown").closeTimeout(Duration.ofMillis(800))
+        .handler(JobType.of("quick", JsonNode.class), (payload, ctx) -> {
           bothStarted.countDown();
           bothStarted.await();
           Thread.sleep(200);
           return "done";
         })
-        .handler("stuck", JsonNode.class, (payload, ctx) -> {
+        .handler(JobType.of("stuck", JsonNode.class), (payload, ctx) -> {
           bothStarted.countDown();
           try {
             new CountDownLatch(1).await();
@@ -320,8 +318,8 @@ class JobWorkerTest {
       ids.add(kit.insert("acme", "prefetch", "slow", "{}"));
     }
     // 4 handler threads and a claim batch of 8: 4 jobs run, up to 8 more wait in the worker, claimed
-    JobWorker worker = worker(pool, "prefetch").batchSize(8).shutdownTimeout(Duration.ofSeconds(10))
-        .handler("slow", JsonNode.class, (payload, ctx) -> {
+    JobWorker worker = worker(pool, "prefetch").batchSize(8).closeTimeout(Duration.ofSeconds(10))
+        .handler(JobType.of("slow", JsonNode.class), (payload, ctx) -> {
           running.countDown();
           release.await();
           return "done";

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.saaskit.core.TenantSetting;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
+import dev.saaskit.core.MigrationResult;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -23,7 +24,7 @@ class JobsSchemaTest {
 
   @BeforeAll
   static void migrate(TestDatabase db) throws SQLException {
-    assertThat(SCHEMA.migrate(db.ownerDataSource())).isNotEmpty();
+    assertThat(SCHEMA.migrate(db.ownerDataSource()).applied()).hasSize(5);
     worker = db.createRole("worker", "");
     try (Connection c = db.ownerDataSource().getConnection()) {
       SCHEMA.grantApp(c, db.appRole());
@@ -34,7 +35,10 @@ class JobsSchemaTest {
 
   @Test
   void secondMigrationAppliesNothing(TestDatabase db) {
-    assertThat(SCHEMA.migrate(db.ownerDataSource())).isEmpty();
+    MigrationResult again = SCHEMA.migrate(db.ownerDataSource());
+    assertThat(again.changed()).isFalse();
+    assertThat(again.version()).isEqualTo(5);
+    assertThat(again.schema()).isEqualTo(SCHEMA.name()).isEqualTo("saaskit_jobs");
   }
 
   @Test
@@ -74,8 +78,8 @@ class JobsSchemaTest {
 
   @Test
   void rejectsMalformedNames() {
-    assertThatIllegalArgumentException().isThrownBy(() -> JobsSchema.of("jobs", TenantSetting.of("no_dot")));
-    assertThatIllegalArgumentException().isThrownBy(() -> JobsSchema.of("", TenantSetting.DEFAULT));
+    assertThatIllegalArgumentException().isThrownBy(() -> JobsSchema.builder().name("jobs").tenantSetting(TenantSetting.of("no_dot")).build());
+    assertThatIllegalArgumentException().isThrownBy(() -> JobsSchema.builder().name("").tenantSetting(TenantSetting.DEFAULT).build());
   }
 
   private static long count(Connection c, String sql) throws SQLException {

@@ -18,6 +18,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HexFormat;
+import dev.saaskit.core.MigrationResult;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -61,9 +62,11 @@ class JobsSchemaUpgradeTest {
         + " type, payload) VALUES ('bad', '* * * * *', 'unix', 'UTC', '', 'default', 'cleanup', '{}'),"
         + " ('good', '* * * * *', 'unix', 'UTC', 'acme', 'default', 'cleanup', '{}') RETURNING 0");
 
-    List<String> applied = JobsSchema.defaults().migrate(db.ownerDataSource());
-    assertThat(applied).containsExactly("V3__empty_tenant_ids.sql", "V4__start_marks.sql");
-    assertThat(JobsSchema.defaults().migrate(db.ownerDataSource())).isEmpty();
+    MigrationResult result = JobsSchema.defaults().migrate(db.ownerDataSource());
+    assertThat(result.applied()).containsExactly("V3__empty_tenant_ids.sql", "V4__start_marks.sql",
+        "V5__audit_annotations.sql");
+    assertThat(result.version()).isEqualTo(JobsSchema.defaults().latestVersion()).isEqualTo(5);
+    assertThat(JobsSchema.defaults().migrate(db.ownerDataSource()).changed()).isFalse();
 
     // the rows of tenant '' are gone (nobody could see or run them), every other row is as it was
     assertThat(ids(db, "SELECT id FROM saaskit_jobs.jobs ORDER BY id")).containsExactly(tenantJob, runningJob);

@@ -55,11 +55,11 @@ class OutcomeBoundTest {
       lock.execute("SELECT pg_advisory_lock(" + LOCK + ")");
       try (JobWorker worker = JobWorker.builder(pool).workerId("bounded").queue("bounded", 8).queue("probe", 1)
           .batchSize(1).maxBatchSize(1).pollInterval(Duration.ofMillis(20))
-          .handler("noop", JsonNode.class, (payload, ctx) -> {
+          .handler(JobType.of("noop", JsonNode.class), (payload, ctx) -> {
             boundedRuns.incrementAndGet();
             return null;
           })
-          .handler("probe", JsonNode.class, (payload, ctx) -> {
+          .handler(JobType.of("probe", JsonNode.class), (payload, ctx) -> {
             probeRuns.incrementAndGet();
             return null;
           }).build().start()) {

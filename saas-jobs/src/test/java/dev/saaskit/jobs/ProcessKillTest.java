@@ -60,7 +60,7 @@ class ProcessKillTest {
     try (HikariDataSource pool = kit.workerPool("in-test-worker", 6);
         JobWorker worker = JobWorker.builder(pool).workerId("survivor").queue("process", 2)
             .leaseDuration(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(100)).meterRegistry(meters)
-            .handler("block", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("block", JsonNode.class), (payload, ctx) -> {
               executions.computeIfAbsent(ctx.id().value(), id -> new AtomicInteger()).incrementAndGet();
               return "finished by " + ctx.attempt();
             }).build().start()) {
@@ -112,7 +112,7 @@ class ProcessKillTest {
     try (HikariDataSource pool = kit.workerPool("in-test-prefetch", 6);
         JobWorker worker = JobWorker.builder(pool).workerId("survivor-prefetch").queue("prefetch", 4)
             .leaseDuration(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(100))
-            .handler("block", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("block", JsonNode.class), (payload, ctx) -> {
               attemptsRun.merge(ctx.id().value(), ctx.attempt() * 1000, Integer::sum);
               return null;
             }).build().start()) {

@@ -58,14 +58,17 @@ class RecurringJobsQuickstartTest {
 
   private static RecurringJobs start(DataSource ownerDataSource, DataSource workerDataSource, String workerRole,
       Clock clock) throws SQLException {
-    // --- quickstart ---
+    // snippet: cron-quickstart
     JobsSchema schema = JobsSchema.defaults();
     schema.migrate(ownerDataSource);                       // as the migration role, once per deploy
     try (Connection c = ownerDataSource.getConnection()) {
       schema.grantWorker(c, workerRole);                   // the role of workerDataSource
     }
 
-    RecurringJobs recurring = RecurringJobs.builder(workerDataSource)
+    SaasJobs jobs = SaasJobs.builder(workerDataSource)    // here only recurring jobs: the worker pool is enough
+        .clock(clock)                                      // omit in production: the system clock
+        .build();
+    RecurringJobs recurring = jobs.recurring()
         .add(RecurringJob.builder("reports.nightly", "30 2 * * *",
                 JobRequest.builder("reports.nightly", Map.of("format", "pdf")).noTenant().build())
             .zone(ZoneId.of("Europe/Paris"))
@@ -75,10 +78,10 @@ class RecurringJobsQuickstartTest {
             .misfirePolicy(MisfirePolicy.FIRE_ALL)
             .misfireThreshold(Duration.ofMinutes(30))
             .build())
-        .clock(clock)                                      // omit in production: the system clock
+        .build()
         .start();
     // ... and at shutdown: recurring.close();
-    // --- end ---
+    // end snippet
     return recurring;
   }
 }

@@ -48,7 +48,7 @@ class RecurringJobsTest {
    * would fire each other's.
    */
   private static JobsSchema schema(TestDatabase db, String name) throws SQLException {
-    JobsSchema schema = JobsSchema.of("cron_" + name, TenantSetting.DEFAULT);
+    JobsSchema schema = JobsSchema.builder().name("cron_" + name).tenantSetting(TenantSetting.DEFAULT).build();
     schema.migrate(db.ownerDataSource());
     try (Connection c = db.ownerDataSource().getConnection()) {
       schema.grantWorker(c, workerRole);
@@ -74,7 +74,7 @@ class RecurringJobsTest {
   private static List<Instant> runAts(TestDatabase db, JobsSchema schema, String name) throws SQLException {
     List<Instant> out = new ArrayList<>();
     try (Connection c = db.adminDataSource().getConnection();
-        PreparedStatement ps = c.prepareStatement("SELECT run_at FROM " + schema.schema() + ".jobs"
+        PreparedStatement ps = c.prepareStatement("SELECT run_at FROM " + schema.name() + ".jobs"
             + " WHERE unique_key LIKE ? ORDER BY run_at, id")) {
       ps.setString(1, "cron:" + name + ":%");
       try (ResultSet rs = ps.executeQuery()) {
@@ -205,9 +205,9 @@ class RecurringJobsTest {
           rs.next();
           pid = rs.getInt(1);
         }
-        st.execute("SELECT * FROM " + schema.schema() + ".recurring_jobs WHERE name = 'crash.minutely'"
+        st.execute("SELECT * FROM " + schema.name() + ".recurring_jobs WHERE name = 'crash.minutely'"
             + " FOR UPDATE");
-        st.executeUpdate("INSERT INTO " + schema.schema() + ".jobs (tenant_id, queue, type, payload, unique_key)"
+        st.executeUpdate("INSERT INTO " + schema.name() + ".jobs (tenant_id, queue, type, payload, unique_key)"
             + " VALUES (NULL, 'default', 'cron.crash', '{}', 'cron:crash.minutely:2026-01-01T00:01:00Z')");
       }
       // the other node skips the locked row instead of waiting for it, and fires nothing
@@ -276,7 +276,7 @@ class RecurringJobsTest {
     clock.set(t("00:30:30"));
     assertThat(first.tick()).isEqualTo(1);
     try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT payload->>'n', run_at FROM " + schema.schema() + ".jobs"
+        ResultSet rs = st.executeQuery("SELECT payload->>'n', run_at FROM " + schema.name() + ".jobs"
             + " WHERE unique_key LIKE 'cron:definition.change:%'")) {
       assertThat(rs.next()).isTrue();
       assertThat(rs.getString(1)).isEqualTo("2");
@@ -381,7 +381,7 @@ class RecurringJobsTest {
     JobQueue app = JobQueue.builder(db.appDataSource()).schema(schema).build();
     List<Long> ids = new ArrayList<>();
     try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT id, tenant_id FROM " + schema.schema() + ".jobs WHERE type = 'cron.tenant'"
+        ResultSet rs = st.executeQuery("SELECT id, tenant_id FROM " + schema.name() + ".jobs WHERE type = 'cron.tenant'"
             + " ORDER BY tenant_id")) {
       while (rs.next()) {
         ids.add(rs.getLong(1));
@@ -408,7 +408,7 @@ class RecurringJobsTest {
         RecurringJob.builder("report:globex", "* * * * *",
             JobRequest.builder("cron.good", Map.of("r", "x")).tenant(TenantId.of("globex")).build()).build());
     try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement()) {
-      st.execute("UPDATE " + schema.schema() + ".recurring_jobs SET tenant_id = ' acme' WHERE name = 'report:acme'");
+      st.execute("UPDATE " + schema.name() + ".recurring_jobs SET tenant_id = ' acme' WHERE name = 'report:acme'");
     }
     clock.set(t("00:01:01"));
     assertThat(node.tick()).isEqualTo(1);
@@ -417,7 +417,7 @@ class RecurringJobsTest {
     assertThat(runAts(db, schema, "report:globex")).containsExactly(t("00:01:00"), t("00:02:00"));
     assertThat(runAts(db, schema, "report:acme")).isEmpty();
     try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT next_fire_at FROM " + schema.schema()
+        ResultSet rs = st.executeQuery("SELECT next_fire_at FROM " + schema.name()
             + ".recurring_jobs WHERE name = 'report:acme'")) {
       assertThat(rs.next()).isTrue();
       assertThat(rs.getObject(1)).as("parked until registered again").isNull();
@@ -431,31 +431,31 @@ class RecurringJobsTest {
     node(schema, clock, RecurringJob.builder("rls.acme", "* * * * *",
         JobRequest.builder("cron.rls", Map.of()).tenant(TenantId.of("acme")).build()).build());
     try (Connection c = db.appDataSource().getConnection(); Statement st = c.createStatement()) {
-      assertThatThrownBy(() -> st.executeQuery("SELECT * FROM " + schema.schema() + ".recurring_jobs"))
+      assertThatThrownBy(() -> st.executeQuery("SELECT * FROM " + schema.name() + ".recurring_jobs"))
           .hasMessageContaining("permission denied");
     }
     try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement();
         ResultSet rs = st.executeQuery("SELECT relrowsecurity, relforcerowsecurity FROM pg_class"
-            + " WHERE oid = '" + schema.schema() + ".recurring_jobs'::regclass")) {
+            + " WHERE oid = '" + schema.name() + ".recurring_jobs'::regclass")) {
       rs.next();
       assertThat(rs.getBoolean(1)).isTrue();
       assertThat(rs.getBoolean(2)).isTrue();
     }
     // the worker role sees every tenant's definitions through its own policy, with no tenant set
     try (Connection c = worker.getConnection(); Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT tenant_id FROM " + schema.schema() + ".recurring_jobs")) {
+        ResultSet rs = st.executeQuery("SELECT tenant_id FROM " + schema.name() + ".recurring_jobs")) {
       assertThat(rs.next()).isTrue();
       assertThat(rs.getString(1)).isEqualTo("acme");
     }
     // a role with table privileges but without the worker policy is held to the tenant policy: no tenant, no rows
     String other = db.createRole("cron_other", "");
     try (Connection owner = db.ownerDataSource().getConnection(); Statement st = owner.createStatement()) {
-      st.execute("GRANT USAGE ON SCHEMA " + schema.schema() + " TO " + other);
-      st.execute("GRANT SELECT ON " + schema.schema() + ".recurring_jobs TO " + other);
+      st.execute("GRANT USAGE ON SCHEMA " + schema.name() + " TO " + other);
+      st.execute("GRANT SELECT ON " + schema.name() + ".recurring_jobs TO " + other);
     }
     try (HikariDataSource pool = db.newPool(other, db.rolePassword(other), 1);
         Connection c = pool.getConnection(); Statement st = c.createStatement();
-        ResultSet rs = st.executeQuery("SELECT count(*) FROM " + schema.schema() + ".recurring_jobs")) {
+        ResultSet rs = st.executeQuery("SELECT count(*) FROM " + schema.name() + ".recurring_jobs")) {
       rs.next();
       assertThat(rs.getLong(1)).isZero();
     }
@@ -469,7 +469,9 @@ class RecurringJobsTest {
     MutableClock clock = MutableClock.at(t("00:00:50"));
     try (RecurringJobs running = RecurringJobs.builder(worker).schema(schema).clock(clock).tickInterval(Duration.ofMillis(20))
         .add(RecurringJob.builder("thread.minutely", "* * * * *", system("cron.thread")).build())
-        .start()) {
+        .build().start()) {
+      assertThatThrownBy(running::start).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("already started");
       assertThat(running.nextFireAt("thread.minutely")).contains(t("00:01:00"));
       clock.set(t("00:01:00"));
       long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -479,6 +481,7 @@ class RecurringJobsTest {
       assertThat(runAts(db, schema, "thread.minutely")).containsExactly(t("00:01:00"));
       running.close();
       running.close(); // idempotent
+      assertThatThrownBy(running::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
       clock.set(t("00:05:00"));
       assertThat(runAts(db, schema, "thread.minutely")).containsExactly(t("00:01:00"));
     }
@@ -486,8 +489,8 @@ class RecurringJobsTest {
 
   @Test
   void startFailsClearlyWithoutTheSchema(TestDatabase db) {
-    assertThatThrownBy(() -> RecurringJobs.builder(worker).schema(JobsSchema.of("no_such_schema", TenantSetting.DEFAULT))
-            .add(RecurringJob.builder("x", "* * * * *", system("cron.x")).build()).start())
+    assertThatThrownBy(() -> RecurringJobs.builder(worker).schema(JobsSchema.builder().name("no_such_schema").tenantSetting(TenantSetting.DEFAULT).build())
+            .add(RecurringJob.builder("x", "* * * * *", system("cron.x")).build()).build().start())
         .isInstanceOf(SaasException.class)
         .hasMessageContaining("JobsSchema.migrate");
   }
@@ -513,9 +516,9 @@ class RecurringJobsTest {
 
   @Test
   void templatesMustBeExplicitAboutTheTenantAndLeaveTimingToTheSchedule() {
-    assertThatIllegalArgumentException().isThrownBy(() -> RecurringJob.builder("t", "* * * * *",
-            JobRequest.builder("cron.t", Map.of()).build()))
-        .withMessageContaining("'t'").withMessageContaining(".noTenant()");
+    // outside a tenant scope, a template without tenant() or noTenant() cannot even be built
+    assertThatThrownBy(() -> JobRequest.builder("cron.t", Map.of()).build())
+        .isInstanceOf(dev.saaskit.core.MissingTenantException.class).hasMessageContaining(".noTenant()");
     assertThatIllegalArgumentException().isThrownBy(() -> RecurringJob.builder("t", "* * * * *",
             JobRequest.builder("cron.t", Map.of()).noTenant().delay(Duration.ofMinutes(1)).build()))
         .withMessageContaining("runAt or delay");

@@ -40,7 +40,7 @@ class RetryBackoffTest {
     try (HikariDataSource pool = kit.workerPool("backoff-test", 6);
         JobWorker worker = JobWorker.builder(pool).queue("retries", 2).clock(clock).random(new Random(seed))
             .retryPolicy(policy).pollInterval(Duration.ofMillis(50)).meterRegistry(meters)
-            .handler("flaky", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("flaky", JsonNode.class), (payload, ctx) -> {
               throw new IllegalStateException("boom on attempt " + ctx.attempt());
             }).build().start()) {
       long id = kit.insert("acme", "retries", "flaky", "{}", 4, null, null);
@@ -86,7 +86,7 @@ class RetryBackoffTest {
   void lastErrorIsBoundedAndMarkedWhenCut() {
     try (HikariDataSource pool = kit.workerPool("error-size-test", 6);
         JobWorker worker = JobWorker.builder(pool).queue("noisy", 1).pollInterval(Duration.ofMillis(50))
-            .handler("noisy", JsonNode.class, (payload, ctx) -> {
+            .handler(JobType.of("noisy", JsonNode.class), (payload, ctx) -> {
               throw new IllegalArgumentException("x".repeat(100_000), new RuntimeException("root cause"));
             }).build().start()) {
       long id = kit.insert(null, "noisy", "noisy", "{}", 1, null, null);

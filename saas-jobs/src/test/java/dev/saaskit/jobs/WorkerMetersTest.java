@@ -39,7 +39,7 @@ class WorkerMetersTest {
     try (HikariDataSource pool = kit.workerPool("meters-test", 6);
         JobWorker worker = JobWorker.builder(pool).queue("metered", 2).meterRegistry(registry)
             .metricsInterval(Duration.ofMillis(100)).pollInterval(Duration.ofMillis(100))
-            .handler("ok", JsonNode.class, (payload, ctx) -> null).build().start()) {
+            .handler(JobType.of("ok", JsonNode.class), (payload, ctx) -> null).build().start()) {
       for (int i = 0; i < 3; i++) {
         kit.insert("globex", "metered", "ok", "{}");
       }

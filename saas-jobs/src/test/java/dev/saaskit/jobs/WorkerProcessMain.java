@@ -28,7 +28,7 @@ public final class WorkerProcessMain {
     String queue = args.length > 6 ? args[6] : "process";
     JobWorker worker = JobWorker.builder(pool).workerId(args[3]).queue(queue, concurrency)
         .leaseDuration(Duration.ofMillis(Long.parseLong(args[4]))).pollInterval(Duration.ofMillis(100))
-        .handler("block", JsonNode.class, (payload, ctx) -> {
+        .handler(JobType.of("block", JsonNode.class), (payload, ctx) -> {
           System.out.println("RUNNING " + ctx.id());
           System.out.flush();
           while (true) {

@@ -7,6 +7,8 @@ import dev.saaskit.jobs.JobQueue;
 import dev.saaskit.jobs.JobRequest;
 import dev.saaskit.jobs.JobWorker;
 import dev.saaskit.jobs.JobsSchema;
+import dev.saaskit.jobs.JobType;
+import dev.saaskit.jobs.SaasJobs;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.Connection;
 import java.util.ArrayList;
@@ -29,7 +31,7 @@ import java.util.List;
  */
 public final class SaasJobsEngine implements JobEngine {
   private static final TenantId TENANT = TenantId.of("bench");
-  private static final String TYPE = "noop";
+  private static final JobType<Long> TYPE = JobType.of("noop", Long.class);
 
   private HikariDataSource appPool;
   private HikariDataSource workerPool;
@@ -60,10 +62,10 @@ public final class SaasJobsEngine implements JobEngine {
     }
     appPool = database.newPool(database.appRole(), database.appPassword(), 4);
     workerPool = database.newPool(workerRole, database.rolePassword(workerRole), 8);
-    queue = JobQueue.builder(appPool).schema(schema).build();
-    worker = JobWorker.builder(workerPool)
-        .schema(schema)
-        .handler(TYPE, Long.class, (enqueuedAt, context) -> {
+    SaasJobs jobs = SaasJobs.builder(appPool).workerDataSource(workerPool).schema(schema).build();
+    queue = jobs.queue();
+    worker = jobs.worker()
+        .handler(TYPE, (enqueuedAt, context) -> {
           probe.jobStarted(enqueuedAt);
           return null;
         })
@@ -75,7 +77,7 @@ public final class SaasJobsEngine implements JobEngine {
   public void enqueueBatch(int count) throws Exception {
     List<JobRequest> batch = new ArrayList<>(count);
     for (int i = 0; i < count; i++) {
-      batch.add(JobRequest.builder(TYPE, JobProbe.UNTIMED).build());
+      batch.add(JobRequest.builder(TYPE, JobProbe.UNTIMED).tenant(TENANT).build());
     }
     TenantContext.call(TENANT, () -> queue.enqueueAll(batch));
   }

@@ -1,6 +1,7 @@
 package dev.saaskit.jobs.internal;
 
 import dev.saaskit.core.TenantId;
+import dev.saaskit.jobs.JobCodec;
 import dev.saaskit.jobs.JobId;
 import dev.saaskit.jobs.JobState;
 import dev.saaskit.jobs.JobStatus;
@@ -15,8 +16,8 @@ import org.jspecify.annotations.Nullable;
 public final class QueueRows {
   private QueueRows() {}
 
-  /** The status in the current row of {@code rs}. */
-  public static JobStatus status(ResultSet rs) throws SQLException {
+  /** The status in the current row of {@code rs}, whose result {@code codec} decodes. */
+  public static JobStatus status(ResultSet rs, JobCodec codec) throws SQLException {
     String tenantText = rs.getString(2);
     TenantId tenant = tenantText == null ? null : tenantOrNull(tenantText);
     long timeoutMs = rs.getLong(9);
@@ -24,27 +25,21 @@ public final class QueueRows {
     float progress = rs.getFloat(12);
     // the column is a real: go through its decimal text so 0.3f reads as 0.3, not 0.30000001192092896
     Double progressValue = rs.wasNull() ? null : Double.valueOf(Float.toString(progress));
-    return new JobStatus(
-        JobId.of(rs.getLong(1)),
-        tenant,
-        tenant == null ? tenantText : null,
-        rs.getString(3),
-        rs.getString(4),
-        JobState.fromDbValue(rs.getString(5)),
-        rs.getInt(6),
-        rs.getInt(7),
-        rs.getInt(8),
-        timeout,
-        rs.getString(10),
-        rs.getBoolean(11),
-        progressValue,
-        rs.getString(13),
-        rs.getString(14),
-        rs.getString(15),
-        requireInstant(rs, 16),
-        requireInstant(rs, 17),
-        instant(rs, 18),
-        instant(rs, 19));
+    return JobStatus.builder(JobId.of(rs.getLong(1)), rs.getString(3), rs.getString(4),
+            JobState.fromDbValue(rs.getString(5)), requireInstant(rs, 16), requireInstant(rs, 17))
+        .tenant(tenant)
+        .invalidTenantId(tenant == null ? tenantText : null)
+        .priority(rs.getInt(6))
+        .attempts(rs.getInt(7), rs.getInt(8))
+        .timeout(timeout)
+        .uniqueKey(rs.getString(10))
+        .cancelRequested(rs.getBoolean(11))
+        .progress(progressValue, rs.getString(13))
+        .resultJson(rs.getString(14))
+        .lastError(rs.getString(15))
+        .startedAndFinished(instant(rs, 18), instant(rs, 19))
+        .codec(codec)
+        .build();
   }
 
   /**

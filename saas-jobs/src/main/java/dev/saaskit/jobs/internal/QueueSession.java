@@ -1,6 +1,8 @@
 package dev.saaskit.jobs.internal;
 
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.TenantSetting;
+import dev.saaskit.core.internal.TenantSettingSql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -11,19 +13,17 @@ import org.postgresql.jdbc.PreferQueryMode;
 
 /**
  * Runs the queue's statements on one connection with the job's tenant in the tenant setting, set
- * transaction-locally in the same round trip as each statement ({@code SELECT set_config(?, ?, true); <sql>} as
- * one multi-statement prepared statement).
+ * transaction-locally in the same round trip as each statement ({@code SELECT set_config('<setting>', ?, true);
+ * <sql>} as one multi-statement prepared statement, spelled by saas-core's {@link TenantSettingSql}, as in
+ * saas-tenancy).
  *
  * <p>In a caller's open transaction the setting would outlive the enqueue and change what the caller's next
  * statements see, so a session made with {@code restoreAfter} also captures the setting's previous value (in the
  * same round trip) and {@link #restore()} puts it back when it differs. Not API.
  */
 public final class QueueSession {
-  private static final String PREFIX = "SELECT set_config(?, ?, true); ";
-  private static final String CAPTURING_PREFIX = "SELECT current_setting(?, true); SELECT set_config(?, ?, true); ";
-
   private final Connection connection;
-  private final String setting;
+  private final TenantSettingSql sql;
   private final boolean restoreAfter;
   private String tenantValue = "";
   private boolean captured;
@@ -33,9 +33,9 @@ public final class QueueSession {
    * @param restoreAfter true when running inside a transaction that is not ours: capture the setting's value
    *     before the first statement so {@link #restore()} can put it back
    */
-  public QueueSession(Connection connection, String setting, boolean restoreAfter) {
+  public QueueSession(Connection connection, TenantSetting setting, boolean restoreAfter) {
     this.connection = connection;
-    this.setting = setting;
+    this.sql = TenantSettingSql.of(setting);
     this.restoreAfter = restoreAfter;
   }
 
@@ -69,7 +69,8 @@ public final class QueueSession {
    */
   public Statement prepare(String sql) throws SQLException {
     boolean capturing = restoreAfter && !captured;
-    return new Statement(connection.prepareStatement((capturing ? CAPTURING_PREFIX : PREFIX) + sql), capturing);
+    return new Statement(connection.prepareStatement((capturing ? this.sql.capturingPrefix()
+        : this.sql.preparedPrefix()) + sql), capturing);
   }
 
   /** A statement behind the tenant prefix. Closing it closes the JDBC statement. */
@@ -89,7 +90,7 @@ public final class QueueSession {
 
     /** The index of the first parameter of the caller's statement. */
     public int firstParameter() {
-      return capturing ? 4 : 3;
+      return 2;
     }
 
     /**
@@ -97,12 +98,7 @@ public final class QueueSession {
      * returned an update count. Closing the statement closes the result set.
      */
     public @Nullable ResultSet execute() throws SQLException {
-      int i = 1;
-      if (capturing) {
-        statement.setString(i++, setting);
-      }
-      statement.setString(i++, setting);
-      statement.setString(i, tenantValue);
+      statement.setString(1, tenantValue);
       statement.execute();
       if (capturing) {
         try (ResultSet rs = statement.getResultSet()) {
@@ -139,9 +135,8 @@ public final class QueueSession {
     if (before.equals(tenantValue)) {
       return;
     }
-    try (PreparedStatement ps = connection.prepareStatement("SELECT set_config(?, ?, true)")) {
-      ps.setString(1, setting);
-      ps.setString(2, before);
+    try (PreparedStatement ps = connection.prepareStatement(sql.separate())) {
+      ps.setString(1, before);
       ps.execute();
     }
   }

@@ -40,6 +40,7 @@ public final class RecurringScheduler implements AutoCloseable {
   private final int batchSize;
   private final int maxOnTime;
   private final Duration closeTimeout;
+  private final RecurringMeters meters;
   private @Nullable ScheduledExecutorService executor;
 
   /**
@@ -47,7 +48,7 @@ public final class RecurringScheduler implements AutoCloseable {
    * @param maxOnTime bound on the on-time occurrences of one row fired in one pass
    */
   public RecurringScheduler(DataSource dataSource, String schema, Clock clock, RecurringEnqueuer enqueuer,
-      Duration tickInterval, int batchSize, int maxOnTime, Duration closeTimeout) {
+      Duration tickInterval, int batchSize, int maxOnTime, Duration closeTimeout, RecurringMeters meters) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.store = new RecurringStore(schema);
     this.clock = Objects.requireNonNull(clock, "clock");
@@ -56,6 +57,7 @@ public final class RecurringScheduler implements AutoCloseable {
     this.batchSize = batchSize;
     this.maxOnTime = maxOnTime;
     this.closeTimeout = Objects.requireNonNull(closeTimeout, "closeTimeout");
+    this.meters = Objects.requireNonNull(meters, "meters");
   }
 
   /** Upserts the definitions in one transaction (see {@link RecurringStore#upsert}). */
@@ -98,6 +100,7 @@ public final class RecurringScheduler implements AutoCloseable {
         LOG.error("recurring job '{}' has an unreadable definition and will not fire until it is registered"
             + " again: {}", broken.name(), broken.problem().getMessage());
         store.advance(c, broken.name(), null, null);
+        meters.parked();
         continue;
       }
       RecurringStore.DueRow due = (RecurringStore.DueRow) row;
@@ -115,12 +118,17 @@ public final class RecurringScheduler implements AutoCloseable {
       } catch (SQLException | RuntimeException e) {
         c.rollback(savepoint);
         failed++;
+        meters.failed(d.type());
         LOG.error("recurring job '{}' could not be enqueued; it stays due and is retried on the next tick: {}",
             d.name(), e.getMessage());
         continue;
       }
       enqueued += plan.fire().size();
+      for (Instant occurrence : plan.fire()) {
+        meters.fired(d.type(), Duration.between(occurrence, now));
+      }
       if (plan.misfired()) {
+        meters.misfired(d.type());
         LOG.info("recurring job '{}' missed occurrences since {} (policy {}): enqueued {}, next at {}",
             d.name(), due.nextFireAt(), d.misfirePolicy(), plan.fire().size(), plan.nextFireAt());
       }

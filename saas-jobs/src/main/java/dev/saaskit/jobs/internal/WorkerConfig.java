@@ -1,6 +1,6 @@
 package dev.saaskit.jobs.internal;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.saaskit.jobs.JobCodec;
 import dev.saaskit.jobs.JobHandler;
 import dev.saaskit.jobs.JobsSchema;
 import dev.saaskit.jobs.RetryPolicy;
@@ -14,7 +14,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A validated worker configuration, built by {@code JobWorker.Builder}. Immutable apart from the objects it refers
- * to (data sources, mapper, clock, random), which the application shares with the worker on purpose.
+ * to (data sources, codec, clock, random), which the application shares with the worker on purpose.
  */
 public record WorkerConfig(
     DataSource dataSource,
@@ -22,14 +22,14 @@ public record WorkerConfig(
     JobsSchema schema,
     Map<String, Handler> handlers,
     List<Queue> queues,
-    ObjectMapper objectMapper,
+    JobCodec codec,
     Clock clock,
     RandomGenerator random,
     Duration pollInterval,
     boolean listen,
     int batchSize,
     int maxBatchSize,
-    Duration shutdownTimeout,
+    Duration closeTimeout,
     String workerId,
     @Nullable Object meterRegistry,
     Duration progressInterval,

@@ -1,6 +1,5 @@
 package dev.saaskit.jobs.internal;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
@@ -80,7 +79,7 @@ public final class WorkerEngine {
   /** A worker for {@code config}; nothing starts until {@link #start()}. */
   public WorkerEngine(WorkerConfig config) {
     this.config = config;
-    this.sql = new WorkerSql(config.schema().schema());
+    this.sql = new WorkerSql(config.schema().name());
     this.meters = WorkerMeters.of(config.meterRegistry(),
         config.queues().stream().map(WorkerConfig.Queue::name).toList());
     String prefix = "saaskit-jobs-" + config.workerId();
@@ -159,7 +158,7 @@ public final class WorkerEngine {
     try (Connection c = config.dataSource().getConnection(); Statement st = c.createStatement()) {
       st.executeQuery(sql.probe).close();
     } catch (SQLException e) {
-      throw new SaasException("the job worker cannot read " + config.schema().schema() + ".jobs: "
+      throw new SaasException("the job worker cannot read " + config.schema().name() + ".jobs: "
           + e.getMessage() + ". Run JobsSchema.migrate(...) as the owner role and grant the worker's role with"
           + " JobsSchema.grantWorker(connection, role).", e);
     }
@@ -218,7 +217,7 @@ public final class WorkerEngine {
   }
 
   private void shutDown() throws InterruptedException {
-    long deadline = System.nanoTime() + config.shutdownTimeout().toNanos();
+    long deadline = System.nanoTime() + config.closeTimeout().toNanos();
     claiming = false;
     signal.wake();
     dispatcher.join();
@@ -476,7 +475,7 @@ public final class WorkerEngine {
           // claims of a capped queue take turns, so two workers cannot both see a tenant below its cap; the lock is
           // taken in its own statement so the claim's snapshot sees the previous holder's committed claims
           try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")) {
-            lock.setString(1, "saaskit_jobs.claim:" + config.schema().schema() + ":" + q.name);
+            lock.setString(1, "saaskit_jobs.claim:" + config.schema().name() + ":" + q.name);
             lock.executeQuery().close();
           }
         }
@@ -672,11 +671,11 @@ public final class WorkerEngine {
         }
         Object payload;
         try {
-          payload = config.objectMapper().readValue(job.payloadJson, handler.payloadType());
-        } catch (JsonProcessingException e) {
+          payload = config.codec().decode(job.payloadJson, handler.payloadType());
+        } catch (RuntimeException e) {
           permanent = true;
           throw new JobFailedPermanently("the payload of job " + job.id + " cannot be read as "
-              + handler.payloadType().getName() + ": " + e.getOriginalMessage(), e);
+              + handler.payloadType().getName() + ": " + e.getMessage(), e);
         }
         result = inTenant(job.tenant, () -> handler.handler().handle(payload, job));
       } catch (Throwable t) {
@@ -743,7 +742,7 @@ public final class WorkerEngine {
           + " ms; the handler was interrupted", error), false, progress);
     }
     if (error == null) {
-      return completed(job, returned != null ? returned : job.contextResult(), progress);
+      return completed(job, returned, progress);
     }
     boolean permanent = permanentFailure || error instanceof JobFailedPermanently;
     return failure(job, retry, WorkerErrors.describe(error), permanent, progress);
@@ -768,7 +767,7 @@ public final class WorkerEngine {
     }
     String note;
     try {
-      String json = config.objectMapper().writeValueAsString(value);
+      String json = config.codec().encode(value);
       int bytes = json.getBytes(StandardCharsets.UTF_8).length;
       if (bytes <= config.maxResultBytes() && !json.contains("\\u0000")) {
         return new WorkerOutcome(job, WorkerOutcome.Kind.COMPLETED, json, null, null, progress);
@@ -776,7 +775,7 @@ public final class WorkerEngine {
       note = bytes > config.maxResultBytes()
           ? "result not stored: " + bytes + " bytes of JSON exceed maxResultBytes " + config.maxResultBytes()
           : "result not stored: it contains a NUL character, which PostgreSQL jsonb rejects";
-    } catch (JsonProcessingException e) {
+    } catch (RuntimeException e) {
       note = WorkerErrors.describe("result not stored: it cannot be written as JSON", e);
     }
     log.warn("job {} ({}) completed; {}", job.id, job.type, note);

@@ -55,7 +55,6 @@ final class WorkerJob implements JobContext {
   private @Nullable Float progress;
   private @Nullable String progressMessage;
   private boolean progressDirty;
-  private volatile @Nullable Object result;
 
   WorkerJob(long id, @Nullable TenantId tenant, @Nullable String invalidTenant, String type, String queue, int attempt,
       int maxAttempts, long epoch, long leaseMillis, @Nullable Long timeoutMillis, String payloadJson,
@@ -122,15 +121,6 @@ final class WorkerJob implements JobContext {
     return cancelRequested || leaseLost || System.nanoTime() - leaseDeadlineNanos > 0;
   }
 
-  @Override
-  public void result(Object value) {
-    result = java.util.Objects.requireNonNull(value, "value");
-  }
-
-  @Nullable
-  Object contextResult() {
-    return result;
-  }
 
   boolean cancelRequested() {
     return cancelRequested;

@@ -35,7 +35,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(PostgresExtension.class)
 class ClaimPlanTest {
   private static final JobsSchema SCHEMA = JobsSchema.defaults();
-  private static final WorkerSql SQL = new WorkerSql(SCHEMA.schema());
+  private static final WorkerSql SQL = new WorkerSql(SCHEMA.name());
   private static HikariDataSource workerPool;
 
   @BeforeAll

@@ -3,6 +3,7 @@ package dev.saaskit.tenancy.internal;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.core.TenantSetting;
+import dev.saaskit.core.internal.TenantSettingSql;
 import dev.saaskit.tenancy.InvalidTenantIdException;
 import dev.saaskit.tenancy.TenantColumnType;
 import java.sql.Connection;
@@ -31,11 +32,10 @@ public final class TenantBinding {
     this.strict = strict;
     this.tenantSource = tenantSource;
     this.idType = idType;
-    String name = Sql.quoteLiteral(setting.name());
-    // The newline ends the prefix even if the user's SQL starts with a line comment's continuation.
-    this.preparedPrefix = "SELECT set_config(" + name + ", ?, true);\n";
-    this.literalPrefixStart = "SELECT set_config(" + name + ", ";
-    this.separateSql = "SELECT set_config(" + name + ", ?, true)";
+    TenantSettingSql sql = TenantSettingSql.of(setting);
+    this.preparedPrefix = sql.preparedPrefix();
+    this.literalPrefixStart = sql.literalPrefixStart();
+    this.separateSql = sql.separate();
   }
 
   public TenantSetting setting() {

@@ -6,8 +6,10 @@ import dev.saaskit.jobs.JobId;
 import dev.saaskit.jobs.JobQueue;
 import dev.saaskit.jobs.JobRequest;
 import dev.saaskit.jobs.JobStatus;
+import dev.saaskit.jobs.JobType;
 import dev.saaskit.jobs.JobWorker;
 import dev.saaskit.jobs.JobsSchema;
+import dev.saaskit.jobs.SaasJobs;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -26,6 +28,9 @@ final class JobsSection {
   /** The payload of the demo job: which note list to summarise. */
   record SummarizeNotes(String requestedBy) {}
 
+  /** The job type: its name, stored with each job, and its payload class, shared by enqueue and handler. */
+  static final JobType<SummarizeNotes> SUMMARIZE = JobType.of("notes.summarize", SummarizeNotes.class);
+
   private JobsSection() {}
 
   /** As the owner role (a migration): the jobs schema and the rights of the app and worker roles. */
@@ -43,9 +48,12 @@ final class JobsSection {
    * the worker role.
    */
   static void run(DataSource db, DataSource workerPool, TenantId first, TenantId second) throws Exception {
-    JobQueue queue = JobQueue.builder(db).build();
-    try (JobWorker worker = JobWorker.builder(workerPool)
-        .handler("notes.summarize", SummarizeNotes.class, (job, context) -> {
+    SaasJobs jobs = SaasJobs.builder(db)     // enqueues through the app's tenant-aware DataSource
+        .workerDataSource(workerPool)          // workers claim through the worker role's pool
+        .build();
+    JobQueue queue = jobs.queue();
+    try (JobWorker worker = jobs.worker()
+        .handler(SUMMARIZE, (job, context) -> {
           // runs inside TenantContext of the job's tenant: the same RLS-scoped DataSource sees that tenant only
           context.progress(0.5, "counting notes");
           return Map.of("notes", countNotes(db), "requestedBy", job.requestedBy());
@@ -54,9 +62,9 @@ final class JobsSection {
         .start()) {
 
       JobId firstJob = TenantContext.call(first, () -> queue.enqueue(
-          JobRequest.builder("notes.summarize", new SummarizeNotes("wile.e")).build()));
+          JobRequest.builder(SUMMARIZE, new SummarizeNotes("wile.e")).build()));
       JobId secondJob = TenantContext.call(second, () -> queue.enqueue(
-          JobRequest.builder("notes.summarize", new SummarizeNotes("hank")).build()));
+          JobRequest.builder(SUMMARIZE, new SummarizeNotes("hank")).build()));
       System.out.println("  enqueued job " + firstJob + " for " + first.value() + " and job " + secondJob + " for "
           + second.value() + " (enqueue returns at once)");
 

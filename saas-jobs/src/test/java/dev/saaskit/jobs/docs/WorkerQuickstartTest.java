@@ -1,10 +1,19 @@
-package dev.saaskit.jobs;
+package dev.saaskit.jobs.docs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.jobs.JobId;
+import dev.saaskit.jobs.JobQueue;
+import dev.saaskit.jobs.JobRequest;
+import dev.saaskit.jobs.JobState;
+import dev.saaskit.jobs.JobStatus;
+import dev.saaskit.jobs.JobType;
+import dev.saaskit.jobs.JobWorker;
+import dev.saaskit.jobs.JobsSchema;
+import dev.saaskit.jobs.SaasJobs;
 import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
@@ -21,6 +30,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class WorkerQuickstartTest {
   record ExportReport(String reportId, String format) {}
 
+  static final JobType<ExportReport> EXPORT = JobType.of("report.export", ExportReport.class);
+
   @Test
   void quickstart(TestDatabase db) throws Exception {
     String workerRole = db.createRole("jobs_worker", "");
@@ -30,13 +41,14 @@ class WorkerQuickstartTest {
       schema.grantApp(c, db.appRole());
       schema.grantWorker(c, workerRole);
     }
-    JobQueue queue = JobQueue.builder(db.appDataSource()).build();
+    DataSource appDataSource = db.appDataSource();
     try (HikariDataSource workerDataSource = db.newPool(workerRole, db.rolePassword(workerRole), 6)) {
-      DataSource ds = workerDataSource;
-
-      // --- docs/jobs-workers.md: quickstart
-      JobWorker worker = JobWorker.builder(ds)                  // a pool logged in as the worker role
-          .handler("report.export", ExportReport.class, (job, ctx) -> {
+      // snippet: workers-quickstart
+      SaasJobs jobs = SaasJobs.builder(appDataSource)
+          .workerDataSource(workerDataSource)                   // a pool logged in as the worker role
+          .build();
+      JobWorker worker = jobs.worker()
+          .handler(EXPORT, (job, ctx) -> {
             // runs inside TenantContext of the job's tenant: RLS-scoped queries see that tenant only
             ctx.progress(0.5, "rendering " + job.reportId());
             if (ctx.isCancellationRequested()) {
@@ -49,13 +61,14 @@ class WorkerQuickstartTest {
           .build()
           .start();                                             // returns once LISTEN is up
       // ... on shutdown
-      // worker.close();                                        // finish or release within shutdownTimeout
-      // --- end of quickstart
+      // worker.close();                                        // finish or release within closeTimeout
+      // end snippet
+      JobQueue queue = jobs.queue();
 
       try {
         TenantId tenant = TenantId.of("acme");
         JobId id = TenantContext.call(tenant, () -> queue.enqueue(
-            JobRequest.builder("report.export", new ExportReport("r-42", "csv")).queue("reports").build()));
+            JobRequest.builder(EXPORT, new ExportReport("r-42", "csv")).queue("reports").build()));
         Await.until("the export finished", Duration.ofSeconds(20), () -> {
           try {
             return TenantContext.call(tenant, () -> queue.status(id)).map(JobStatus::isFinished).orElse(false);
