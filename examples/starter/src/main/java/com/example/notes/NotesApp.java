@@ -170,7 +170,8 @@ public final class NotesApp implements AutoCloseable {
         for (int i = 0; i < 100 && TenantContext.call(acme, () -> notes.words(id)).isEmpty(); i++) {
           Thread.sleep(100);
         }
-        System.out.println("note " + id + " has " + TenantContext.call(acme, () -> notes.words(id)) + " words");
+        System.out.println("note " + id + ": " + TenantContext.call(acme, () -> notes.words(id))
+            .map(words -> words + " words").orElse("not counted yet"));
       }
     }
   }
