@@ -55,22 +55,22 @@ class ClaimSizeTest {
   @Test
   void slowJobsKeepTheClaimSize() {
     AtomicInteger done = new AtomicInteger();
-    kit.insertMany("acme", "slow", "sleepy", 20);
+    kit.insertMany("acme", "slow", "sleepy", 16);
     try (HikariDataSource pool = kit.workerPool("claim-size-slow", 6);
         JobWorker worker = JobWorker.builder(pool).queue("slow", 2).batchSize(4)
             .handler(JobType.of("sleepy", JsonNode.class), (payload, ctx) -> {
-              Thread.sleep(100);
+              Thread.sleep(400);
               done.incrementAndGet();
               return null;
             }).build().start()) {
-      Await.until("20 jobs ran", WAIT, () -> done.get() >= 20);
+      Await.until("16 jobs ran", WAIT, () -> done.get() >= 16);
     }
-    // one claim = one transaction = one started_at; the handlers never ran dry (the prefetch holds 200 ms of work,
-    // far more than a claim takes), so no claim grew past 4
+    // one claim = one transaction = one started_at; the handlers never ran dry (the prefetch holds 800 ms of work,
+    // far more than a claim takes even on a loaded machine), so no claim grew past 4
     long largestClaim = kit.count("SELECT max(n) FROM (SELECT count(*) AS n FROM saaskit_jobs.jobs"
         + " WHERE queue = 'slow' GROUP BY started_at) AS claims");
     long claims = kit.count("SELECT count(DISTINCT started_at) FROM saaskit_jobs.jobs WHERE queue = 'slow'");
-    System.out.printf("100 ms jobs, batchSize 4: 20 jobs in %d claims, the largest %d%n", claims, largestClaim);
+    System.out.printf("400 ms jobs, batchSize 4: 16 jobs in %d claims, the largest %d%n", claims, largestClaim);
     assertThat(largestClaim).isBetween(1L, 4L);
   }
 }
