@@ -27,7 +27,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /** The jobs part of README.md ("Background jobs and caching"), run as printed there. */
 @ExtendWith(PostgresExtension.class)
 class JobsReadmeTest {
-  record ExportReport(String reportId) {}
+  record ExportReport(String reportId, String format) {}
 
   record Export(String url) {}
 
@@ -73,7 +73,7 @@ class JobsReadmeTest {
             connection.setAutoCommit(false);
             // snippet: readme-enqueue
             // in a request: returns at once; the job exists if and only if your transaction commits
-            JobId id = jobs.queue().enqueue(connection, JobRequest.builder(EXPORT, new ExportReport("r-42")).build());
+            JobId id = jobs.queue().enqueue(connection, JobRequest.builder(EXPORT, new ExportReport("r-42", "csv")).build());
             Optional<JobStatus> status = jobs.queue().status(id);    // state, progress, result(..): this tenant only
             // end snippet
             connection.commit();

@@ -42,7 +42,7 @@ class DocsSnippetsTest {
       checked += check(root, doc, problems);
     }
     assertThat(problems).as("docs that drifted from code (%d blocks checked)", checked).isEmpty();
-    assertThat(checked).as("blocks checked").isGreaterThan(40);
+    assertThat(checked).as("blocks checked").isGreaterThanOrEqualTo(40);
   }
 
   @Test
