@@ -153,6 +153,8 @@ final class Redaction {
   }
 
   /** An exception's redacted stand-in: prints as the original class with the redacted message. */
+  // toString, not getMessage, on purpose: stack traces print toString(), and it must name the original class
+  @SuppressWarnings("OverrideThrowableToString")
   private static final class Redacted extends Exception {
     private static final long serialVersionUID = 1L;
     private final String type;

@@ -70,7 +70,7 @@ final class PasswordRejectingServer implements AutoCloseable {
       if (code != PROTOCOL_3) {
         return;
       }
-      String[] parts = new String(body, StandardCharsets.UTF_8).split("\0");
+      String[] parts = new String(body, StandardCharsets.UTF_8).split("\0", -1);
       for (int i = 0; i + 1 < parts.length; i += 2) {
         if (parts[i].equals("user")) {
           user = parts[i + 1];

@@ -20,6 +20,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
@@ -216,7 +217,7 @@ class RlsAuditIT {
 
   private static void collect(JsonNode node, List<Finding> found) {
     if (node.isObject() && node.hasNonNull("ruleId")) {
-      found.add(new Finding(node.path("ruleId").asText(), node.path("severity").asText().toLowerCase(),
+      found.add(new Finding(node.path("ruleId").asText(), node.path("severity").asText().toLowerCase(Locale.ROOT),
           node.path("object").asText()));
     }
     for (JsonNode child : node) {

@@ -67,7 +67,8 @@ public final class TenantContext {
    * Calls {@code body} with {@code tenant} as the current tenant and returns its result, then restores the
    * previous tenant. A checked exception of the body is rethrown as it is (see {@link #run}).
    */
-  public static <T, E extends Exception> T call(TenantId tenant, CheckedSupplier<T, E> body) throws E {
+  public static <T extends @Nullable Object, E extends Exception> T call(TenantId tenant, CheckedSupplier<T, E> body)
+      throws E {
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(body, "body");
     TenantId previous = CURRENT.get();
@@ -126,7 +127,7 @@ public final class TenantContext {
   }
 
   /** A callable that calls {@code task} with the tenant current now, whatever thread later calls it. */
-  public static <T> Callable<T> wrap(Callable<T> task) {
+  public static <T extends @Nullable Object> Callable<T> wrap(Callable<T> task) {
     Objects.requireNonNull(task, "task");
     TenantId captured = CURRENT.get();
     return () -> callAs(captured, task);
@@ -136,7 +137,7 @@ public final class TenantContext {
    * A supplier that supplies with the tenant current now, whatever thread later calls it. The safe argument of
    * {@code CompletableFuture.supplyAsync(TenantContext.wrapSupplier(() -> ...), pool)}.
    */
-  public static <T> Supplier<T> wrapSupplier(Supplier<T> task) {
+  public static <T extends @Nullable Object> Supplier<T> wrapSupplier(Supplier<T> task) {
     Objects.requireNonNull(task, "task");
     TenantId captured = CURRENT.get();
     return () -> {
@@ -157,7 +158,8 @@ public final class TenantContext {
    * thread that completes {@code upstream}, which may work for another tenant, so an executor that captures the
    * tenant at submission cannot know the right one.
    */
-  public static <T, R> Function<T, R> wrapFunction(Function<T, R> task) {
+  public static <T extends @Nullable Object, R extends @Nullable Object> Function<T, R> wrapFunction(
+      Function<T, R> task) {
     Objects.requireNonNull(task, "task");
     TenantId captured = CURRENT.get();
     return value -> {
@@ -172,7 +174,8 @@ public final class TenantContext {
   }
 
   /** A function of two arguments applied with the tenant current now; see {@link #wrapFunction(Function)}. */
-  public static <T, U, R> BiFunction<T, U, R> wrapBiFunction(BiFunction<T, U, R> task) {
+  public static <T extends @Nullable Object, U extends @Nullable Object, R extends @Nullable Object>
+      BiFunction<T, U, R> wrapBiFunction(BiFunction<T, U, R> task) {
     Objects.requireNonNull(task, "task");
     TenantId captured = CURRENT.get();
     return (first, second) -> {
@@ -190,14 +193,15 @@ public final class TenantContext {
    * A consumer that accepts with the tenant current now, whatever thread later calls it
    * ({@code upstream.thenAcceptAsync(TenantContext.wrapConsumer(c), pool)}); see {@link #wrapFunction(Function)}.
    */
-  public static <T> Consumer<T> wrapConsumer(Consumer<T> task) {
+  public static <T extends @Nullable Object> Consumer<T> wrapConsumer(Consumer<T> task) {
     Objects.requireNonNull(task, "task");
     TenantId captured = CURRENT.get();
     return value -> runAs(captured, () -> task.accept(value));
   }
 
   /** A consumer of two arguments that accepts with the tenant current now; see {@link #wrapFunction(Function)}. */
-  public static <T, U> BiConsumer<T, U> wrapBiConsumer(BiConsumer<T, U> task) {
+  public static <T extends @Nullable Object, U extends @Nullable Object> BiConsumer<T, U> wrapBiConsumer(
+      BiConsumer<T, U> task) {
     Objects.requireNonNull(task, "task");
     TenantId captured = CURRENT.get();
     return (first, second) -> runAs(captured, () -> task.accept(first, second));
@@ -244,7 +248,7 @@ public final class TenantContext {
     }
   }
 
-  private static <T> T callAs(@Nullable TenantId tenant, Callable<T> task) throws Exception {
+  private static <T extends @Nullable Object> T callAs(@Nullable TenantId tenant, Callable<T> task) throws Exception {
     TenantId previous = CURRENT.get();
     set(tenant);
     try {

@@ -11,6 +11,7 @@ import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.io.File;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -415,7 +416,7 @@ class PgBouncerTest {
           throw new IOException("pgbouncer exited with " + process.exitValue() + ":\n" + log());
         }
         try (Socket socket = new Socket()) {
-          socket.connect(new InetSocketAddress("127.0.0.1", port), 200);
+          socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
           return;
         } catch (IOException notYet) {
           Thread.sleep(50);

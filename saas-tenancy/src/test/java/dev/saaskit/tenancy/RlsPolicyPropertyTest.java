@@ -56,7 +56,8 @@ class RlsPolicyPropertyTest {
   }
 
   static TenantColumnType type(RandomGenerator r) {
-    return TenantColumnType.values()[r.nextInt(TenantColumnType.values().length)];
+    List<TenantColumnType> types = List.of(TenantColumnType.values());
+    return types.get(r.nextInt(types.size()));
   }
 
   static String truncateUtf8(String s, int maxBytes) {

@@ -22,6 +22,7 @@ import java.sql.Statement;
 import java.sql.Types;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.random.RandomGenerator;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CyclicBarrier;
@@ -334,7 +335,7 @@ class TenantDataSourceHardeningTest {
             try (CallableStatement cs = shared.prepareCall("{? = call note_bodies()}")) {
               cs.registerOutParameter(1, Types.VARCHAR);
               cs.execute();
-              for (String body : cs.getString(1).split(",")) {
+              for (String body : cs.getString(1).split(",", -1)) {
                 if (!body.isEmpty() && !body.startsWith(own)) {
                   foreign.add("call:" + body);
                 }
@@ -611,7 +612,7 @@ class TenantDataSourceHardeningTest {
     String sign = value < 0 ? "-" : random.nextBoolean() ? "+" : "";
     String magnitude = Long.toString(Math.abs(value));
     if (modernSyntax && random.nextInt(3) == 0) {
-      magnitude = "0x" + Long.toHexString(Math.abs(value)).toUpperCase();
+      magnitude = "0x" + Long.toHexString(Math.abs(value)).toUpperCase(Locale.ROOT);
     } else if (modernSyntax && random.nextInt(3) == 0 && magnitude.length() > 1) {
       magnitude = magnitude.charAt(0) + "_" + magnitude.substring(1);
     }

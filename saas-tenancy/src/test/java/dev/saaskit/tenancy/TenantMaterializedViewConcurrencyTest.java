@@ -217,7 +217,7 @@ class TenantMaterializedViewConcurrencyTest {
                 failures.add("tenant " + tenant + " read " + r);
                 break;
               }
-              String[] parts = r.get(0).split("\\|");
+              String[] parts = r.get(0).split("\\|", -1);
               int k = Integer.parseInt(parts[1]) - 1;
               if (!parts[0].equals(TENANTS.get(tenant)) || Long.parseLong(parts[2]) != revenue(tenant, k)
                   || k < seen.get(tenant) || k > REFRESHES + first) {

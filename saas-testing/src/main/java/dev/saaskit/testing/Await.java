@@ -59,7 +59,8 @@ public final class Await {
       }
       if (attempt < SPINS) {
         Thread.onSpinWait();
-        Thread.yield();
+        // the first checks spin: yielding lets the thread being waited for run on a machine with few cores
+        yieldToOthers();
       } else {
         LockSupport.parkNanos(PARK_NANOS);
         if (Thread.currentThread().isInterrupted()) {
@@ -77,5 +78,10 @@ public final class Await {
     } catch (Exception e) {
       throw new AssertionError("the condition '" + what + "' could not be checked: " + e, e);
     }
+  }
+
+  @SuppressWarnings("ThreadPriorityCheck") // a hint only: correctness never depends on it, the parking below does
+  private static void yieldToOthers() {
+    Thread.yield();
   }
 }

@@ -51,7 +51,8 @@ public final class MutableClock extends Clock {
 
   @Override
   public Instant instant() {
-    return now.get();
+    // never null: the constructor and set(..) refuse null, advance(..) adds to a non-null instant
+    return Objects.requireNonNull(now.get());
   }
 
   @Override

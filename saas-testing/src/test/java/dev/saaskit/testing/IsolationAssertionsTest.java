@@ -11,7 +11,9 @@ import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
@@ -208,7 +210,7 @@ class IsolationAssertionsTest {
 
     @Override
     public PrintWriter getLogWriter() {
-      return new PrintWriter(System.err);
+      return new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8));
     }
 
     @Override

@@ -149,6 +149,9 @@ public final class DbSchedulerEngine implements JobEngine {
     scheduler.start();
   }
 
+  // deprecation: db-scheduler 16 deprecates the plain schedule(..) for the ScheduleOptions variants, but the
+  // benchmark measures the call its users have run so far; revisit when the peer's version is next raised
+  @SuppressWarnings("deprecation")
   @Override
   public void enqueueOne(long enqueuedAtNanos) {
     SchedulerClient scheduling = singleJobsFromClient ? client : scheduler;

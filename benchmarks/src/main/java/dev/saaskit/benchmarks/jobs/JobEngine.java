@@ -21,6 +21,8 @@ import dev.saaskit.testing.TestDatabase;
  * {@link JobsBenchmark#ENGINES} (saas-jobs is already listed, by class name, as
  * {@code dev.saaskit.benchmarks.jobs.SaasJobsEngine}).
  */
+// try: close() stops the engine's threads and may be interrupted; the benchmark lets that end the run
+@SuppressWarnings("try")
 public interface JobEngine extends AutoCloseable {
 
   /** The name used on the command line and in the results, e.g. {@code db-scheduler}. */

@@ -88,7 +88,7 @@ public final class JobsBenchmark {
         }
         String value = args[++i];
         switch (arg) {
-          case "--engines" -> o.engines = List.of(value.split(","));
+          case "--engines" -> o.engines = List.of(value.split(",", -1));
           case "--jobs" -> o.jobs = atLeast(arg, Integer.parseInt(value), 1);
           case "--batch" -> o.batch = atLeast(arg, Integer.parseInt(value), 1);
           case "--threads" -> o.threads = atLeast(arg, Integer.parseInt(value), 1);
@@ -102,7 +102,7 @@ public final class JobsBenchmark {
           case "--warmup-jobs" -> o.warmupJobs = atLeast(arg, Integer.parseInt(value), 0);
           case "--timeout-seconds" -> o.timeoutSeconds = atLeast(arg, Integer.parseInt(value), 1);
           case "--db-scheduler-limits" -> {
-            String[] limits = value.split(",");
+            String[] limits = value.split(",", -1);
             if (limits.length != 2) {
               throw new IllegalArgumentException("--db-scheduler-limits must be lower,upper but was " + value);
             }
@@ -148,6 +148,7 @@ public final class JobsBenchmark {
   }
 
   /** One engine's measured run. */
+  @SuppressWarnings("ArrayRecordComponent") // a report row, never compared or hashed
   record Result(String engine, String settings, int jobs, long enqueueNanos, long drainNanos,
       long firstToLastNanos, long[] latencyNanos, String failure) {
 
@@ -189,7 +190,7 @@ public final class JobsBenchmark {
     List<Result> results = new ArrayList<>();
     for (String engine : engines) {
       try {
-        ENGINES.get(engine).apply(options);
+        var unused = engine(engine).apply(options); // made only to learn whether the engine is available
       } catch (EngineMissing missing) {
         results.add(Result.failed(engine, "-", "pending, " + missing.getMessage()));
         continue;
@@ -216,7 +217,7 @@ public final class JobsBenchmark {
     List<String> names = new ArrayList<>();
     for (String name : DEFAULT_ENGINES) {
       try {
-        ENGINES.get(name).apply(options);
+        var unused = engine(name).apply(options); // made only to learn whether the engine is available
         names.add(name);
       } catch (EngineMissing missing) {
         log("%s: skipped, %s", name, missing.getMessage());
@@ -225,8 +226,19 @@ public final class JobsBenchmark {
     return names;
   }
 
+  /** The factory of the engine of that name (names are checked when the options are parsed). */
+  private static Function<Options, JobEngine> engine(String name) {
+    Function<Options, JobEngine> factory = ENGINES.get(name);
+    if (factory == null) {
+      throw new IllegalArgumentException("unknown engine " + name + "; known: " + ENGINES.keySet());
+    }
+    return factory;
+  }
+
+  // try: the engine is closed by the try even though the body names it by its other variable
+  @SuppressWarnings("try")
   static Result runOnce(String name, Options options, int jobs, int latencyJobs) {
-    JobEngine engine = ENGINES.get(name).apply(options);
+    JobEngine engine = engine(name).apply(options);
     long timeoutNanos = TimeUnit.SECONDS.toNanos(options.timeoutSeconds);
     JobProbe probe = new JobProbe(latencyJobs);
     try (TestDatabase database = TestDatabase.create(); JobEngine closing = engine) {

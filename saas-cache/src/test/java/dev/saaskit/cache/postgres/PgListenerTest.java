@@ -8,6 +8,7 @@ import dev.saaskit.core.internal.PgListener;
 import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
+import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -125,12 +126,7 @@ class PgListenerTest {
 
   @Test
   void startingWithAConnectionFirstFailsAtOnceWhenTheDatabaseRefuses(TestDatabase db) {
-    DataSource refusing = new org.postgresql.ds.PGSimpleDataSource() {
-      @Override
-      public Connection getConnection() throws SQLException {
-        throw new SQLException("connection refused (test)", "08001");
-      }
-    };
+    DataSource refusing = refusing(new AtomicInteger());
     Recorder recorder = new Recorder();
     PgListener loop = listener(refusing, recorder, "refused");
     assertThatThrownBy(() -> loop.start(true)).isInstanceOf(SQLException.class)
@@ -142,18 +138,24 @@ class PgListenerTest {
   @Test
   void aLoopThatCannotConnectKeepsRetryingWithBackoffAndStillClosesInTime(TestDatabase db) throws Exception {
     AtomicInteger attempts = new AtomicInteger();
-    DataSource refusing = new org.postgresql.ds.PGSimpleDataSource() {
-      @Override
-      public Connection getConnection() throws SQLException {
-        attempts.incrementAndGet();
-        throw new SQLException("connection refused (test)", "08001");
-      }
-    };
+    DataSource refusing = refusing(attempts);
     Recorder recorder = new Recorder();
     PgListener loop = listener(refusing, recorder, "retrying");
     loop.start(false);
     Await.until("several attempts", () -> attempts.get() >= 3);
     assertThat(recorder.failures.get()).isGreaterThanOrEqualTo(3);
     assertThat(loop.close(TimeUnit.SECONDS.toNanos(2))).isTrue();
+  }
+
+  /** A data source whose every connection attempt is refused, counting the attempts. */
+  private static DataSource refusing(AtomicInteger attempts) {
+    return (DataSource) Proxy.newProxyInstance(PgListenerTest.class.getClassLoader(),
+        new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
+          if (method.getName().equals("getConnection")) {
+            attempts.incrementAndGet();
+            throw new SQLException("connection refused (test)", "08001");
+          }
+          throw new UnsupportedOperationException(method.getName());
+        });
   }
 }

@@ -289,10 +289,12 @@ public final class PgListener {
   }
 
   private void awaitWake(long millis) {
+    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
     synchronized (signal) {
-      if (!wakeRequested && !closing) {
+      long left;
+      while (!wakeRequested && !closing && (left = until - System.nanoTime()) > 0) {
         try {
-          signal.wait(millis);
+          signal.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           closing = true;

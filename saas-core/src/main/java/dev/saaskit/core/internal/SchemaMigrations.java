@@ -152,7 +152,7 @@ public final class SchemaMigrations {
     String list = read("migrations.list");
     List<String> names = new ArrayList<>();
     int last = 0;
-    for (String line : list.split("\n")) {
+    for (String line : list.lines().toList()) {
       String name = line.strip();
       if (name.isEmpty() || name.startsWith("#")) {
         continue;

@@ -115,7 +115,7 @@ public final class RlsAudit {
     } catch (SQLException e) {
       throw new SaasException("the RLS audit could not read the PostgreSQL catalog: " + e.getMessage(), e);
     } catch (IllegalStateException e) {
-      throw new SaasException(e.getMessage(), e);
+      throw new SaasException(Objects.requireNonNullElse(e.getMessage(), e.toString()), e);
     }
     return AuditReport.of(result.findings(), baseline, result.annotations(), result.appRole(), result.database(),
         result.tenantTables());

@@ -10,6 +10,7 @@ import java.sql.DatabaseMetaData;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.postgresql.PGConnection;
@@ -31,6 +32,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class TenantConnectionHandler implements InvocationHandler {
   private static final Logger LOG = LoggerFactory.getLogger("dev.saaskit.tenancy.TenantDataSource");
+
+  private static final Object[] NO_ARGS = {};
 
   private final Connection real;
   private final TenantBinding binding;
@@ -59,7 +62,7 @@ public final class TenantConnectionHandler implements InvocationHandler {
   }
 
   Connection self() {
-    return self;
+    return Objects.requireNonNull(self, "wrap(..) sets self before the proxy is handed out");
   }
 
   TenantBinding binding() {
@@ -67,7 +70,7 @@ public final class TenantConnectionHandler implements InvocationHandler {
   }
 
   /** Runs {@code call} holding this connection's lock (reentrant: a locked step may call another). */
-  Object locked(SqlCall call) throws Throwable {
+  @Nullable Object locked(SqlCall call) throws Throwable {
     lock.lock();
     try {
       return call.run();
@@ -116,7 +119,9 @@ public final class TenantConnectionHandler implements InvocationHandler {
   }
 
   @Override
-  public @Nullable Object invoke(Object proxy, Method method, Object @Nullable [] args) throws Throwable {
+  public @Nullable Object invoke(Object proxy, Method method, Object @Nullable [] rawArgs) throws Throwable {
+    // the proxy passes null for methods without parameters
+    Object[] args = rawArgs == null ? NO_ARGS : rawArgs;
     String name = method.getName();
     switch (name) {
       case "equals":

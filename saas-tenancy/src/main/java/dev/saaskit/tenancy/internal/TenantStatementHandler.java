@@ -13,6 +13,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
 
@@ -32,6 +33,8 @@ import org.jspecify.annotations.Nullable;
  */
 final class TenantStatementHandler implements InvocationHandler {
   private enum Shape { PLAIN, PREPARED, SEPARATE }
+
+  private static final Object[] NO_ARGS = {};
 
   private final Shape shape;
   private final TenantConnectionHandler connection;
@@ -84,7 +87,9 @@ final class TenantStatementHandler implements InvocationHandler {
   }
 
   @Override
-  public @Nullable Object invoke(Object proxy, Method method, Object @Nullable [] args) throws Throwable {
+  public @Nullable Object invoke(Object proxy, Method method, Object @Nullable [] rawArgs) throws Throwable {
+    // the proxy passes null for methods without parameters
+    Object[] args = rawArgs == null ? NO_ARGS : rawArgs;
     String name = method.getName();
     switch (name) {
       case "equals":
@@ -92,7 +97,8 @@ final class TenantStatementHandler implements InvocationHandler {
       case "hashCode":
         return System.identityHashCode(proxy);
       case "toString":
-        return "TenantStatement[" + (current != null ? current : prepareArgs[0]) + "]";
+        Statement shown = current;
+        return "TenantStatement[" + (shown != null ? shown : prepareArgs()[0]) + "]";
       case "getConnection":
         return connection.self();
       case "unwrap":
@@ -114,45 +120,45 @@ final class TenantStatementHandler implements InvocationHandler {
 
   // ---- plain statements ----
 
-  private Object invokePlain(Method method, Object[] args) throws Throwable {
+  private @Nullable Object invokePlain(Method method, Object[] args) throws Throwable {
     String name = method.getName();
     boolean sqlExecution = args != null && args.length >= 1 && args[0] instanceof String
         && method.getDeclaringClass() == Statement.class && name.startsWith("execute");
     if (sqlExecution && args.length == 1 && TenantBinding.isTransactionStart((String) args[0])) {
-      return connection.locked(() -> call(single, method, args));
+      return connection.locked(() -> call(single(), method, args));
     }
     if (sqlExecution && args.length == 1) {
       String value = connection.binding().currentValue();
       String sql = connection.binding().prefixLiteral(value, (String) args[0]);
-      return connection.locked(() -> inOneTransaction(() -> resultOf(name, single, single.execute(sql))));
+      return connection.locked(() -> inOneTransaction(() -> resultOf(name, single(), single().execute(sql))));
     }
     if (sqlExecution || name.equals("executeBatch") || name.equals("executeLargeBatch")) {
       // Generated keys variants and batches cannot carry the prefix.
-      return withTenantSeparately(method, args, single);
+      return withTenantSeparately(method, args, single());
     }
     if (name.equals("close")) {
       closed = true;
     }
-    return call(single, method, args);
+    return call(single(), method, args);
   }
 
   // ---- separate binding ----
 
-  private Object invokeSeparate(Method method, Object[] args) throws Throwable {
+  private @Nullable Object invokeSeparate(Method method, Object[] args) throws Throwable {
     String name = method.getName();
     if (takesSql(method, args)) {
       throw sqlOnPreparedStatement(name);
     }
     if (name.startsWith("execute")) {
-      return withTenantSeparately(method, args, single);
+      return withTenantSeparately(method, args, single());
     }
     if (name.equals("close")) {
       closed = true;
     }
-    return call(single, method, args);
+    return call(single(), method, args);
   }
 
-  private Object withTenantSeparately(Method method, Object[] args, Statement target) throws Throwable {
+  private @Nullable Object withTenantSeparately(Method method, Object[] args, Statement target) throws Throwable {
     String value = connection.binding().currentValue();
     Connection real = connection.real();
     return connection.locked(() -> {
@@ -169,10 +175,10 @@ final class TenantStatementHandler implements InvocationHandler {
   }
 
   /** Runs {@code call} in a transaction of its own on a connection in autocommit mode, then restores it. */
-  private static Object inShortTransaction(Connection real, SqlCall call) throws Throwable {
+  private static @Nullable Object inShortTransaction(Connection real, SqlCall call) throws Throwable {
     real.setAutoCommit(false);
     try {
-      Object result = call.run();
+      @Nullable Object result = call.run();
       real.commit();
       return result;
     } catch (Throwable failure) {
@@ -205,7 +211,7 @@ final class TenantStatementHandler implements InvocationHandler {
 
   // ---- prepared statements ----
 
-  private Object invokePrepared(Method method, Object[] args) throws Throwable {
+  private @Nullable Object invokePrepared(Method method, Object[] args) throws Throwable {
     String name = method.getName();
     Class<?> declaring = method.getDeclaringClass();
     if (declaring != Statement.class && name.startsWith("set") && args != null && args.length >= 1
@@ -267,8 +273,8 @@ final class TenantStatementHandler implements InvocationHandler {
     return call(activeStatement(), method, args);
   }
 
-  private Object executePrefixed(String name) throws Throwable {
-    if (TenantBinding.isTransactionStart((String) prepareArgs[0])) {
+  private @Nullable Object executePrefixed(String name) throws Throwable {
+    if (TenantBinding.isTransactionStart((String) prepareArgs()[0])) {
       PreparedStatement target = unprefixed();
       return connection.locked(() -> {
         current = target;
@@ -306,7 +312,7 @@ final class TenantStatementHandler implements InvocationHandler {
    * protocol they always do (one implicit transaction up to Sync); with the simple protocol in autocommit mode
    * they need an explicit one, which costs the COMMIT's round trip.
    */
-  private Object inOneTransaction(SqlCall call) throws Throwable {
+  private @Nullable Object inOneTransaction(SqlCall call) throws Throwable {
     if (!connection.simpleQueryMode() || !connection.needsOwnTransaction()) {
       return call.run();
     }
@@ -317,24 +323,40 @@ final class TenantStatementHandler implements InvocationHandler {
     for (Map.Entry<Integer, Object[]> entry : parameters.entrySet()) {
       Object[] args = entry.getValue().clone();
       args[0] = entry.getKey() + shift;
-      call(target, parameterSetters.get(entry.getKey()), args);
+      Method setter = Objects.requireNonNull(parameterSetters.get(entry.getKey()), "set together with parameters");
+      call(target, setter, args);
     }
   }
 
   private PreparedStatement prefixed() throws Throwable {
     if (prefixed == null) {
-      Object[] args = prepareArgs.clone();
-      args[0] = connection.binding().prefixPrepared((String) prepareArgs[0]);
-      prefixed = configure((PreparedStatement) connection.invokeReal(prepareMethod, args));
+      Object[] args = prepareArgs().clone();
+      args[0] = connection.binding().prefixPrepared((String) prepareArgs()[0]);
+      prefixed = configure((PreparedStatement) connection.invokeReal(prepareMethod(), args));
     }
     return prefixed;
   }
 
   private PreparedStatement unprefixed() throws Throwable {
     if (unprefixed == null) {
-      unprefixed = configure((PreparedStatement) connection.invokeReal(prepareMethod, prepareArgs));
+      unprefixed = configure((PreparedStatement) connection.invokeReal(prepareMethod(), prepareArgs()));
     }
     return unprefixed;
+  }
+
+  /** The driver statement of a plain or separate statement (set when the handler is made). */
+  private Statement single() {
+    return Objects.requireNonNull(single, "plain and separate statements get their driver statement when made");
+  }
+
+  /** How the prepared statement was made: {@code prepareStatement} (set when the handler is made). */
+  private Method prepareMethod() {
+    return Objects.requireNonNull(prepareMethod, "prepared statements get their prepare method when made");
+  }
+
+  /** The arguments of {@code prepareStatement}, the SQL first (set when the handler is made). */
+  private Object[] prepareArgs() {
+    return Objects.requireNonNull(prepareArgs, "prepared statements get their prepare arguments when made");
   }
 
   private PreparedStatement configure(PreparedStatement real) throws Throwable {

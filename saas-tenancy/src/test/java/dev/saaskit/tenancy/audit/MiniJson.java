@@ -52,8 +52,8 @@ final class MiniJson {
       case '{': return obj();
       case '[': return arr();
       case '"': return str();
-      case 't': return literal("true", Boolean.TRUE);
-      case 'f': return literal("false", Boolean.FALSE);
+      case 't': return literal("true", true);
+      case 'f': return literal("false", false);
       case 'n': return literal("null", null);
       default: return number();
     }

@@ -24,6 +24,7 @@ import java.sql.Statement;
 import java.time.LocalDate;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
@@ -113,7 +114,7 @@ class AnalyticsAndAuditDocsTest {
     DataSource analyticsPool = AnalyticsAndAuditDocsTest.analyticsPool;
     // snippet: schedule
     ScheduledExecutorService refresher = Executors.newSingleThreadScheduledExecutor();
-    refresher.scheduleWithFixedDelay(() -> {
+    ScheduledFuture<?> refreshing = refresher.scheduleWithFixedDelay(() -> {
       try {
         stats.refresh(analyticsPool);
       } catch (SaasException e) {
@@ -121,6 +122,7 @@ class AnalyticsAndAuditDocsTest {
       }
     }, 1, 5, TimeUnit.MINUTES);
     // end snippet
+    assertThat(refreshing.isDone()).isFalse();
     refresher.shutdownNow();
     assertThat(refresher.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
   }

@@ -94,8 +94,9 @@ public final class RunningServer implements PostgresServer {
       throw new SaasException("SAAS_TEST_POSTGRES_URL is not a PostgreSQL JDBC URL: '" + redact(url)
           + "'. Use a superuser URL such as jdbc:postgresql://127.0.0.1:5432/postgres?user=postgres");
     }
-    String[] hosts = parsed.getProperty("PGHOST", "localhost").split(",");
-    String[] ports = parsed.getProperty("PGPORT", "5432").split(",");
+    // limit -1 keeps empty entries, so the n-th host still pairs with the n-th port
+    String[] hosts = parsed.getProperty("PGHOST", "localhost").split(",", -1);
+    String[] ports = parsed.getProperty("PGPORT", "5432").split(",", -1);
     StringBuilder hostSpec = new StringBuilder();
     for (int i = 0; i < hosts.length; i++) {
       if (i > 0) {
@@ -140,7 +141,7 @@ public final class RunningServer implements PostgresServer {
             + "(select rolsuper from pg_catalog.pg_roles where rolname = current_user)")) {
       rs.next();
       String user = rs.getString(1);
-      String version = rs.getString(2).split(" ")[0];
+      String version = firstWord(rs.getString(2));
       int major = rs.getInt(3) / 10000;
       if (!rs.getBoolean(4)) {
         throw new SaasException(spec.kind + " at " + spec.hostSpec + ": role '" + user + "' is not a superuser. "
@@ -242,5 +243,11 @@ public final class RunningServer implements PostgresServer {
   @Override
   public String toString() {
     return description + " at " + hostSpec;
+  }
+
+  /** The text up to the first space: {@code "16.4 (Debian 16.4-1)"} gives {@code "16.4"}. */
+  private static String firstWord(String text) {
+    int space = text.indexOf(' ');
+    return space < 0 ? text : text.substring(0, space);
   }
 }

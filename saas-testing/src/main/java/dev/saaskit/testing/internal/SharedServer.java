@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
@@ -39,12 +40,15 @@ public final class SharedServer {
   private SharedServer() {}
 
   /** The shared server, started on first call; a start failure is remembered and rethrown. */
+  // the first start failure is kept on purpose: later tests fail fast with it as the cause instead of waiting for
+  // another slow start that fails the same way
+  @SuppressWarnings("StaticAssignmentOfThrowable")
   public static synchronized RunningServer get() {
     if (server != null) {
       return server;
     }
     if (failure != null) {
-      throw new SaasException(failure.getMessage(), failure);
+      throw new SaasException(Objects.requireNonNullElse(failure.getMessage(), failure.toString()), failure);
     }
     try {
       RunningServer started = start(SharedServer::setting);
@@ -189,10 +193,12 @@ public final class SharedServer {
     try {
       starter = (Function<String, RunningServer>) Class
           .forName("dev.saaskit.testing.internal.TestcontainersStarter")
+          .asSubclass(Function.class)
           .getDeclaredConstructor()
           .newInstance();
     } catch (ReflectiveOperationException | LinkageError e) {
-      Throwable cause = e instanceof InvocationTargetException ? e.getCause() : e;
+      Throwable target = e.getCause();
+      Throwable cause = e instanceof InvocationTargetException && target != null ? target : e;
       throw new SaasException("Could not load the Testcontainers provider: " + cause + ". " + USE_EMBEDDED, cause);
     }
     return starter.apply(image);

@@ -39,7 +39,7 @@ class SetupScriptTest {
         .replaceAll("\\bnotes(_owner|_app|_worker)?\\b", "notes$1" + suffix);
     String database = "postgres";
     StringBuilder statement = new StringBuilder();
-    for (String line : script.split("\n")) {
+    for (String line : script.lines().toList()) {
       String trimmed = line.strip();
       if (trimmed.isEmpty() || trimmed.startsWith("--")) {
         continue;

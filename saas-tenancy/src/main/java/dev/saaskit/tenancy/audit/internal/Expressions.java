@@ -72,7 +72,7 @@ public final class Expressions {
 
   private Scope classify(Value expr, int depth, Set<Integer> tenant) {
     if (isConstant(expr)) {
-      return constantValue(expr) == Boolean.FALSE ? Scope.DENY : Scope.CONSTANT;
+      return Boolean.FALSE.equals(constantValue(expr)) ? Scope.DENY : Scope.CONSTANT;
     }
     if (!(expr instanceof Node)) {
       return Scope.UNSCOPED;

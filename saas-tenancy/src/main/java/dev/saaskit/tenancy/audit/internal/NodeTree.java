@@ -65,6 +65,7 @@ public final class NodeTree {
   public record Atom(String text, boolean quoted) implements Value {}
 
   /** A datum: {@code <length> [ b0 b1 ... ]}, the bytes as stored (unsigned). */
+  @SuppressWarnings("ArrayRecordComponent") // a parsed value, never compared by equals(): callers use Arrays.equals
   public record Datum(int length, byte[] bytes) implements Value {}
 
   /** The empty value {@code <>}. */
