@@ -114,6 +114,9 @@ class FairClaimTest {
                 release.await(); // the first job holds the only thread while the rest wait in the prefetch
               }
               order.add(tenantOf(ctx));
+              // the database says B's job is claimed a moment before the dispatcher has placed it among the held
+              // jobs; A's jobs take a while, so a dispatcher slowed by a loaded machine still places it in time
+              Thread.sleep(100);
               return null;
             }).build().start()) {
       // one running + 19 held: the worker has one free slot left
