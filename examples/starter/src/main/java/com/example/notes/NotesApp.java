@@ -87,7 +87,8 @@ public final class NotesApp implements AutoCloseable {
 
   /**
    * Adds a note for the current tenant. The note, its word-count job and the invalidation of the tenant's count
-   * commit together, or not at all.
+   * commit together, or not at all; every node, this one included, drops the cached count when the bus delivers
+   * the invalidation, milliseconds after the commit.
    */
   public long add(String body) throws SQLException {
     try (Connection c = db.getConnection()) {
