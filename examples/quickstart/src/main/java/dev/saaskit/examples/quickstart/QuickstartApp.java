@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
@@ -117,7 +118,7 @@ public final class QuickstartApp {
         addNote(db, "who am I?");
         System.out.println("  write -> succeeded (unexpected!)");
       } catch (SQLException e) {
-        System.out.println("  write -> refused: " + firstLines(e.getMessage(), 1));
+        System.out.println("  write -> refused: " + firstLines(String.valueOf(e.getMessage()), 1));
       }
 
       section("Background jobs: enqueue, run in the job's tenant, poll the status");
@@ -136,9 +137,10 @@ public final class QuickstartApp {
       StartupGuard.defaults().verify(superPool);
       System.out.println("  passed (unexpected!)");
     } catch (UnsafeDatabaseSetupException e) {
-      long more = e.getMessage().lines().count() - 4;
+      String message = String.valueOf(e.getMessage());
+      long more = message.lines().count() - 4;
       System.out.println("  refused with UnsafeDatabaseSetupException:");
-      System.out.print(firstLines(e.getMessage(), 4).indent(4));
+      System.out.print(firstLines(message, 4).indent(4));
       System.out.println(more > 0 ? "    ... (" + more + " more lines)" : "");
     }
     System.out.println("Done.");
@@ -166,7 +168,8 @@ public final class QuickstartApp {
   }
 
   /** The server of {@code url}, another database, and another role (null: the URL's own user and password). */
-  private static PGSimpleDataSource dataSource(String url, String database, String user, String password) {
+  private static PGSimpleDataSource dataSource(String url, String database, @Nullable String user,
+      @Nullable String password) {
     PGSimpleDataSource ds = new PGSimpleDataSource();
     ds.setUrl(url);
     ds.setDatabaseName(database);
