@@ -14,29 +14,28 @@ public enum CronSyntax {
    * is 0-7 (0 and 7 are Sunday) or {@code SUN}-{@code SAT}. When both day fields are restricted, a day matches if
    * either matches ({@code 0 0 13 * 5} runs on every Friday and on every 13th). Minute precision.
    */
-  UNIX(List.of("minute", "hour", "day-of-month", "month", "day-of-week")),
+  UNIX,
   /**
    * Six fields with seconds first, {@code second minute hour day-of-month month day-of-week}, as in Spring's
    * {@code @Scheduled(cron = ...)} (5.3+): day of week as in {@link #UNIX}; a day must match both day fields,
    * where {@code ?} means the same as {@code *}; day of month also takes {@code L}, {@code L-n}, {@code LW} and
    * {@code nW}, day of week {@code dL} and {@code d#k}.
    */
-  SPRING(List.of("second", "minute", "hour", "day-of-month", "month", "day-of-week")),
+  SPRING,
   /**
    * Quartz: six or seven fields, {@code second minute hour day-of-month month day-of-week [year]}; exactly one of
    * the day fields must be {@code ?}; day of week is 1-7 with Sunday = 1; the specials of {@link #SPRING}; years
    * 1970-2099.
    */
-  QUARTZ(List.of("second", "minute", "hour", "day-of-month", "month", "day-of-week", "year"));
-
-  private final List<String> fieldNames;
-
-  CronSyntax(List<String> fieldNames) {
-    this.fieldNames = fieldNames;
-  }
+  QUARTZ;
 
   /** The names of the fields in expression order (for {@link #QUARTZ}, the last one, year, is optional). */
   public List<String> fieldNames() {
-    return fieldNames;
+    // a switch rather than a field: an enum's state must be deeply immutable, and a List field's type is not
+    return switch (this) {
+      case UNIX -> List.of("minute", "hour", "day-of-month", "month", "day-of-week");
+      case SPRING -> List.of("second", "minute", "hour", "day-of-month", "month", "day-of-week");
+      case QUARTZ -> List.of("second", "minute", "hour", "day-of-month", "month", "day-of-week", "year");
+    };
   }
 }

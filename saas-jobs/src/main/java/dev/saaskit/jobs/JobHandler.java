@@ -29,7 +29,8 @@ public interface JobHandler<P> {
   /**
    * Runs the job.
    *
-   * @param payload the job's payload
+   * @param payload the job's payload; {@code null} if the job was enqueued with a {@code null} payload (the JSON
+   *     {@code null}), which {@link JobRequest#builder(JobType, Object)} allows
    * @param context the job's id, tenant and attempt, progress reporting and cancellation
    * @return a small value stored as the job's JSON result (see {@code maxResultBytes}), or {@code null} for none
    * @throws Exception to fail this attempt

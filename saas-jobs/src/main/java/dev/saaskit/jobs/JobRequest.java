@@ -243,7 +243,7 @@ public final class JobRequest {
     }
 
     /**
-     * Replaces the payload with JSON text, stored as it is (as {@code jsonb}).
+     * Replaces the payload with JSON text, stored as it is (in the job row's JSONB column).
      *
      * @throws IllegalArgumentException if {@code json} is not one well-formed JSON value
      */

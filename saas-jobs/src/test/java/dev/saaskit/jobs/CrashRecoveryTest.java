@@ -98,7 +98,7 @@ class CrashRecoveryTest {
       }
       nodes.forEach(JobWorker::start);
 
-      Await.until("a quarter of the jobs ran", Duration.ofSeconds(120), () -> executed.sum() >= total / 4);
+      Await.until("a quarter of the jobs ran", Duration.ofMinutes(2), () -> executed.sum() >= total / 4);
       victimStalls.set(true);
       Await.until("the victim holds 8 running jobs", Duration.ofSeconds(60), () -> victimStalled.get() >= 8);
       nodes.get(1).crashForTesting();

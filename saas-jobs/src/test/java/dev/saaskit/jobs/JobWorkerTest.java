@@ -114,6 +114,24 @@ class JobWorkerTest {
   }
 
   @Test
+  void aNullPayloadReachesTheHandlerAsNull() throws Exception {
+    // JobRequest.builder(type, null) stores the JSON null; JobHandler documents that its handler gets null
+    AtomicInteger calls = new AtomicInteger();
+    AtomicBoolean sawNull = new AtomicBoolean();
+    try (HikariDataSource pool = kit.workerPool("null-payload-test", 6);
+        JobWorker worker = worker(pool, "nullpayload").handler(JobType.of("n", String.class), (payload, ctx) -> {
+          calls.incrementAndGet();
+          sawNull.set(payload == null);
+          return null;
+        }).build().start()) {
+      long id = kit.insert("acme", "nullpayload", "n", "null");
+      kit.awaitState(id, "completed", WAIT);
+    }
+    assertThat(calls.get()).isEqualTo(1);
+    assertThat(sawNull.get()).isTrue();
+  }
+
+  @Test
   void progressIsWrittenWhileRunningAndCancellationIsCooperative() throws Exception {
     AtomicBoolean sawCancel = new AtomicBoolean();
     try (HikariDataSource pool = kit.workerPool("cancel-test", 6);

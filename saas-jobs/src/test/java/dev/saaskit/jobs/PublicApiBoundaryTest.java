@@ -76,7 +76,7 @@ class PublicApiBoundaryTest {
     if (owner == SaasJobs.Builder.class && name.equals("io.micrometer.core.instrument.MeterRegistry")) {
       return;
     }
-    for (String part : name.split("[<>,\\s\\[\\]?]+")) {
+    for (String part : name.split("[<>,\\s\\[\\]?]+", -1)) {
       if (part.isEmpty() || part.equals("extends") || part.equals("super") || !part.contains(".")) {
         continue;
       }

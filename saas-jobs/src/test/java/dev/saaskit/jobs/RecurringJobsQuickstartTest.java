@@ -3,6 +3,7 @@ package dev.saaskit.jobs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
@@ -35,10 +36,7 @@ class RecurringJobsQuickstartTest {
       assertThat(recurring.nextFireAt("reports.nightly")).contains(Instant.parse("2026-06-01T00:30:00Z"));
       clock.set(Instant.parse("2026-06-01T00:30:05Z")); // 02:30 in Paris (CEST)
       recurring.tick(); // the started thread may get there first
-      long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-      while (jobCount(db, "true") < 3 && System.nanoTime() < deadline) {
-        Thread.onSpinWait();
-      }
+      Await.until("three jobs enqueued", Duration.ofSeconds(30), () -> jobCount(db, "true") >= 3);
       // the nightly report (system job), and the 00:15 and 00:30 usage syncs of acme; nothing twice
       assertThat(jobCount(db, "tenant_id IS NULL AND type = 'reports.nightly'")).isEqualTo(1);
       assertThat(jobCount(db, "tenant_id = 'acme' AND type = 'usage.sync'")).isEqualTo(2);

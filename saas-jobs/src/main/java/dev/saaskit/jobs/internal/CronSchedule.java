@@ -162,7 +162,7 @@ public final class CronSchedule {
 
   /** True if {@code instant} is an occurrence. */
   public boolean matches(Instant instant) {
-    return instant.getNano() == 0 && next(instant.minusSeconds(1)).filter(instant::equals).isPresent();
+    return instant.truncatedTo(ChronoUnit.SECONDS).equals(instant) && next(instant.minusSeconds(1)).filter(instant::equals).isPresent();
   }
 
   /** The occurrences in {@code [fromInclusive, toInclusive]}, ascending, at most {@code max} (the earliest). */

@@ -112,7 +112,10 @@ public final class EnqueueExecutor {
     }
     for (int i = 0; i < rows.size(); i++) {
       if (ids[i] == null) {
-        ids[i] = ids[firstWithKey.get(rows.get(i).uniqueKey())];
+        // not sent: it repeats the unique key of an earlier request, whose job it shares
+        String key = Objects.requireNonNull(rows.get(i).uniqueKey(), "a request left unsent has a unique key");
+        Integer first = Objects.requireNonNull(firstWithKey.get(key), "an unsent key has a first request");
+        ids[i] = ids[first];
       }
     }
     return List.of(ids);

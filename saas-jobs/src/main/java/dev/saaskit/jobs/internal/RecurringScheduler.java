@@ -12,6 +12,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
@@ -65,10 +66,7 @@ public final class RecurringScheduler implements AutoCloseable {
     if (definitions.isEmpty()) {
       return;
     }
-    inTransaction("registering recurring jobs", c -> {
-      store.upsert(c, definitions, clock.instant());
-      return null;
-    });
+    inTransactionDo("registering recurring jobs", c -> store.upsert(c, definitions, clock.instant()));
   }
 
   /**
@@ -166,7 +164,9 @@ public final class RecurringScheduler implements AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    ex.scheduleWithFixedDelay(this::tickLogged, 0, tickInterval.toNanos(), TimeUnit.NANOSECONDS);
+    // the future is not kept: tickLogged logs what a tick throws, and close() stops the task by shutting ex down
+    ScheduledFuture<?> unused =
+        ex.scheduleWithFixedDelay(this::tickLogged, 0, tickInterval.toNanos(), TimeUnit.NANOSECONDS);
     executor = ex;
   }
 
@@ -204,6 +204,19 @@ public final class RecurringScheduler implements AutoCloseable {
   @FunctionalInterface
   private interface Work<T> {
     T run(Connection c) throws SQLException;
+  }
+
+  @FunctionalInterface
+  private interface Step {
+    void run(Connection c) throws SQLException;
+  }
+
+  /** {@link #inTransaction} for work without a result. */
+  private void inTransactionDo(String what, Step step) {
+    inTransaction(what, c -> {
+      step.run(c);
+      return Boolean.TRUE; // no result: any non-null value will do
+    });
   }
 
   private <T> T inTransaction(String what, Work<T> work) {

@@ -21,7 +21,9 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
@@ -124,7 +126,7 @@ public final class WorkerEngine {
   public void start() {
     synchronized (lifecycle) {
       if (state != State.NEW) {
-        throw new IllegalStateException("a JobWorker starts once; this one is " + state.name().toLowerCase()
+        throw new IllegalStateException("a JobWorker starts once; this one is " + state.name().toLowerCase(Locale.ROOT)
             + ". Build a new worker to start again.");
       }
       probe();
@@ -135,15 +137,18 @@ public final class WorkerEngine {
       long shortest = config.shortestLease().toMillis();
       long tick = Math.max(50, Math.min(config.progressInterval().toMillis(), shortest / 3));
       nextFullHeartbeatNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(shortest / 3);
-      maintenance.scheduleWithFixedDelay(guarded("heartbeat", this::heartbeat), tick, tick, TimeUnit.MILLISECONDS);
+      // the periodic tasks' futures are not kept: guarded() logs what a run throws, and close() stops them by
+      // shutting the maintenance executor down
+      ScheduledFuture<?> unused =
+          maintenance.scheduleWithFixedDelay(guarded("heartbeat", this::heartbeat), tick, tick, TimeUnit.MILLISECONDS);
       long rescueEvery = Math.max(100, shortest / 2);
       // workers started together should not rescue in lockstep: stagger by a fraction fixed per worker id
       long stagger = Math.floorMod(config.workerId().hashCode(), Math.max(1, rescueEvery / 4));
-      maintenance.scheduleWithFixedDelay(guarded("rescue", this::rescue), stagger, rescueEvery + stagger,
+      unused = maintenance.scheduleWithFixedDelay(guarded("rescue", this::rescue), stagger, rescueEvery + stagger,
           TimeUnit.MILLISECONDS);
       if (meters.wantsDepth()) {
         long every = config.metricsInterval().toMillis();
-        maintenance.scheduleWithFixedDelay(guarded("queue depth", this::measureDepth), 0, every,
+        unused = maintenance.scheduleWithFixedDelay(guarded("queue depth", this::measureDepth), 0, every,
             TimeUnit.MILLISECONDS);
       }
       claiming = true;
@@ -284,7 +289,7 @@ public final class WorkerEngine {
    */
   private void leave(WorkerJob job) {
     if (inFlight.remove(job.id, job)) {
-      WorkerQueue q = queues.get(job.queue);
+      WorkerQueue q = queueOf(job);
       q.busy.decrementAndGet();
       // the handler's return already woke the dispatcher; wake it again only if this slot is what it waits for,
       // rather than twice per job
@@ -641,7 +646,7 @@ public final class WorkerEngine {
       giveBack(job);
       return false;
     }
-    WorkerQueue q = queues.get(job.queue);
+    WorkerQueue q = queueOf(job);
     q.startedSinceWrite.incrementAndGet();
     q.startedSinceClaim.incrementAndGet();
     return true;
@@ -649,7 +654,7 @@ public final class WorkerEngine {
 
   private void execute(WorkerQueue q, WorkerJob job) {
     try {
-      WorkerConfig.Handler handler = config.handlers().get(job.type);
+      WorkerConfig.Handler handler = handlerOf(job);
       long started = System.nanoTime();
       @Nullable Object result = null;
       @Nullable Throwable error = null;
@@ -669,7 +674,7 @@ public final class WorkerEngine {
               + invalidTenantReason(job.invalidTenant) + "), so it cannot run in a tenant context; the row was"
               + " written around JobQueue. Enqueue it again with a valid tenant if it is needed");
         }
-        Object payload;
+        @Nullable Object payload;
         try {
           payload = config.codec().decode(job.payloadJson, handler.payloadType());
         } catch (RuntimeException e) {
@@ -677,7 +682,7 @@ public final class WorkerEngine {
           throw new JobFailedPermanently("the payload of job " + job.id + " cannot be read as "
               + handler.payloadType().getName() + ": " + e.getMessage(), e);
         }
-        result = inTenant(job.tenant, () -> handler.handler().handle(payload, job));
+        result = inTenant(job.tenant, () -> handle(handler, payload, job));
       } catch (Throwable t) {
         error = t;
       } finally {
@@ -706,12 +711,44 @@ public final class WorkerEngine {
     }
   }
 
+  /** The queue of a claimed job: jobs are only claimed from this worker's queues. */
+  private WorkerQueue queueOf(WorkerJob job) {
+    WorkerQueue q = queues.get(job.queue);
+    if (q == null) {
+      throw new IllegalStateException("job " + job.id + " was claimed from queue '" + job.queue
+          + "', which this worker does not serve (a bug in saaskit: please report it)");
+    }
+    return q;
+  }
+
+  /** The handler of a claimed job: jobs are only claimed for the types this worker handles. */
+  private WorkerConfig.Handler handlerOf(WorkerJob job) {
+    WorkerConfig.Handler handler = config.handlers().get(job.type);
+    if (handler == null) {
+      throw new IllegalStateException("job " + job.id + " of type '" + job.type
+          + "' was claimed, but this worker has no handler for it (a bug in saaskit: please report it)");
+    }
+    return handler;
+  }
+
+  /**
+   * Calls the handler. A job enqueued with a {@code null} payload (the JSON {@code null}) reaches its handler as
+   * {@code null}, as {@link dev.saaskit.jobs.JobHandler#handle} documents.
+   */
+  // NullAway's default mode has no notion of a nullable type argument, so it reads the handler's P as non-null;
+  // the payload of a job enqueued with JobRequest.builder(type, null) is null by design and is passed on as such
+  @SuppressWarnings("NullAway")
+  private static @Nullable Object handle(WorkerConfig.Handler handler, @Nullable Object payload, WorkerJob job)
+      throws Exception {
+    return handler.handler().handle(payload, job);
+  }
+
   private static String invalidTenantReason(String stored) {
     try {
       TenantId.of(stored);
       return "valid";
     } catch (IllegalArgumentException e) {
-      return e.getMessage();
+      return Objects.requireNonNullElse(e.getMessage(), e.toString());
     }
   }
 

@@ -19,7 +19,7 @@ final class WorkerQueue {
   final String name;
   final int concurrency;
   final int tenantCap;
-  /** Runs the handlers; its queue orders the claimed jobs waiting for a thread by turn (see {@link #turn}). */
+  /** Runs the handlers; its queue orders the claimed jobs waiting for a thread by turn (see {@link #turns}). */
   final ThreadPoolExecutor pool;
   /**
    * Slots in use: every job this worker holds for the queue, from its claim until its outcome is written (running,

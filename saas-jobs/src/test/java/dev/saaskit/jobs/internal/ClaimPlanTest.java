@@ -63,10 +63,6 @@ class ClaimPlanTest {
     workerPool = db.newPool(worker, db.rolePassword(worker), 2);
   }
 
-  private static Map<String, Object> parameters(Connection c, String cursor, int request) throws SQLException {
-    return parameters(c, "default", cursor, request);
-  }
-
   private static Map<String, Object> parameters(Connection c, String queue, String cursor, int request)
       throws SQLException {
     Map<String, Object> values = new HashMap<>();

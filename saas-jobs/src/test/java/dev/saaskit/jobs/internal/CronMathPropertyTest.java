@@ -60,7 +60,7 @@ class CronMathPropertyTest {
   record Case(CronSyntax syntax, String cron, ZoneId zone, Instant center) {
     /** Minute steps when the expression only ever fires on second 0, else second steps (a shorter window). */
     long step() {
-      return syntax == CronSyntax.UNIX || cron.split(" ")[0].equals("0") ? 60 : 1;
+      return syntax == CronSyntax.UNIX || cron.split(" ", -1)[0].equals("0") ? 60 : 1;
     }
 
     Instant windowStart() {
@@ -166,7 +166,7 @@ class CronMathPropertyTest {
       probes.addAll(List.of(t.getInstant().minusSeconds(1), t.getInstant(), t.getInstant().plusSeconds(1),
           t.getInstant().plusNanos(1)));
     }
-    long span = Duration.between(from, to).getSeconds();
+    long span = Duration.between(from, to).toSeconds();
     for (int i = 0; i < 20; i++) {
       probes.add(from.plusSeconds(span * i / 20).plusMillis(i * 37L));
     }
@@ -263,7 +263,8 @@ class CronMathPropertyTest {
   }
 
   private static MisfirePolicy randomPolicy(RandomGenerator r) {
-    return MisfirePolicy.values()[r.nextInt(MisfirePolicy.values().length)];
+    List<MisfirePolicy> all = List.of(MisfirePolicy.values());
+    return all.get(r.nextInt(all.size()));
   }
 
   /** Mostly ticks of up to 90 s, sometimes an outage of up to 36 hours. */
@@ -481,7 +482,7 @@ class CronMathPropertyTest {
     private boolean dayOfMonth(String field, LocalDate date) {
       int day = date.getDayOfMonth();
       int length = date.lengthOfMonth();
-      for (String item : field.split(",")) {
+      for (String item : field.split(",", -1)) {
         boolean match;
         if (item.equals("L")) {
           match = day == length;
@@ -524,12 +525,12 @@ class CronMathPropertyTest {
     private boolean dayOfWeek(String field, LocalDate date) {
       boolean quartz = syntax == CronSyntax.QUARTZ;
       Map<String, Integer> names = quartz ? names(DAYS_FROM_SUNDAY, 1) : names(DAYS_FROM_MONDAY, 1);
-      for (String item : field.split(",")) {
+      for (String item : field.split(",", -1)) {
         boolean match;
         if (item.equals("L")) {
           match = is(date, 7);
         } else if (item.contains("#")) {
-          String[] parts = item.split("#");
+          String[] parts = item.split("#", -1);
           match = is(date, value(parts[0], names)) && (date.getDayOfMonth() - 1) / 7 + 1 == Integer.parseInt(parts[1]);
         } else if (item.endsWith("L")) {
           match = is(date, value(item.substring(0, item.length() - 1), names))
@@ -566,8 +567,8 @@ class CronMathPropertyTest {
      */
     private static boolean plain(String field, int v, int min, int max, Map<String, Integer> names) {
       int span = max - min + 1;
-      for (String item : field.split(",")) {
-        String[] stepped = item.split("/");
+      for (String item : field.split(",", -1)) {
+        String[] stepped = item.split("/", -1);
         int step = stepped.length == 2 ? Integer.parseInt(stepped[1]) : 1;
         String base = stepped[0].isEmpty() ? "*" : stepped[0];
         int a;
