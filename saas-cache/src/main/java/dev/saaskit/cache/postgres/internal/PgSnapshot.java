@@ -46,12 +46,12 @@ public final class PgSnapshot {
     return new PgSnapshot(xmin, xmax, xip);
   }
 
-  /** The oldest transaction still active: every id below it had finished. */
+  /** The oldest transaction id still active when the snapshot was taken: every id below it had finished. */
   public long xmin() {
     return xmin;
   }
 
-  /** One past the newest finished transaction: every id from it on had not started or not finished. */
+  /** The first transaction id not yet assigned when the snapshot was taken: no id from it on had finished. */
   public long xmax() {
     return xmax;
   }
