@@ -8,6 +8,9 @@ import java.util.function.Supplier;
  * Micrometer, so any reference to Micrometer on this path would fail with NoClassDefFoundError.
  */
 public final class NoMicrometerProbe implements Supplier<String> {
+  /** Public: MetricsTest instantiates the probe reflectively from its isolated class loader. */
+  public NoMicrometerProbe() {}
+
   @Override
   public String get() {
     try (SaasCache<String, String> cache =

@@ -526,7 +526,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     write.lock();
     try {
       for (Map.Entry<ScopedKey, Flight<V>> flight : flights.entrySet()) {
-        if (tenant.equals(flight.getKey().tenant)) {
+        if (Objects.equals(tenant, flight.getKey().tenant)) {
           flight.getValue().invalidate();
           flights.remove(flight.getKey(), flight.getValue());
         }

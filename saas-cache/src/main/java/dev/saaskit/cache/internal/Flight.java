@@ -63,5 +63,8 @@ final class Flight<V> {
    * caller that joined after an invalidation marked the flight can tell whether that invalidation covers it, even
    * when the store came first and the invalidation then removed the entry).
    */
+  // tags is the entry's own array, shared to avoid a copy per load; it is never modified after the entry is built
+  // and never leaves the cache (this record is package-private, and nothing compares Results with equals)
+  @SuppressWarnings("ArrayRecordComponent")
   record Result<V>(@Nullable V value, boolean discarded, String[] tags) {}
 }

@@ -1,6 +1,7 @@
 package dev.saaskit.cache.internal;
 
 import dev.saaskit.core.TenantId;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -32,7 +33,7 @@ final class ScopedKey {
   }
 
   @Override
-  public boolean equals(Object other) {
+  public boolean equals(@Nullable Object other) {
     if (this == other) {
       return true;
     }
@@ -40,8 +41,7 @@ final class ScopedKey {
       return false;
     }
     ScopedKey that = (ScopedKey) other;
-    return hash == that.hash && key.equals(that.key)
-        && (tenant == null ? that.tenant == null : tenant.equals(that.tenant));
+    return hash == that.hash && key.equals(that.key) && Objects.equals(tenant, that.tenant);
   }
 
   @Override

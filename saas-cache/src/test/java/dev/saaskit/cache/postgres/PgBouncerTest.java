@@ -10,6 +10,7 @@ import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -73,9 +74,11 @@ class PgBouncerTest {
     bouncer = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(dir.resolve("log").toFile())
         .start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    // the address pgbouncer listens on (listen_addr above), as bytes: no name to resolve
+    InetAddress listenAddr = InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
     while (true) {
       try (Socket s = new Socket()) {
-        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+        s.connect(new InetSocketAddress(listenAddr, port), 200);
         break;
       } catch (IOException notYet) {
         if (!bouncer.isAlive() || System.nanoTime() > deadline) {

@@ -96,7 +96,7 @@ class SaasCacheAcrossNodesTest {
       for (int k = 0; k < KEYS; k++) {
         if (k == KEYS / 2) {
           // each kill hits a listener that is back up: the previous outage has ended in a replay
-          long outagesSoFar = round - 1;
+          long outagesSoFar = round - 1L;
           Await.until("the victim back after " + outagesSoFar + " outage(s)",
               () -> victim.stats().reconnects() >= outagesSoFar && victim.stats().listening());
           assertThat(fixture.killListener(victim)).isEqualTo(1); // mid-stream: writes go on while it is down

@@ -432,14 +432,19 @@ public final class PgPoller implements PgListener.Handler {
     }
   }
 
+  /** Waits until a wake is requested, the poller is closing, or {@code millis} have passed. */
   private void awaitWake(long millis) {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
     synchronized (wakeLock) {
-      if (!wakeRequested && !isClosing()) {
+      // in a loop: wait() may return spuriously, before a wake, a close or the deadline
+      long left;
+      while (!wakeRequested && !isClosing() && (left = deadline - System.nanoTime()) > 0) {
         try {
-          wakeLock.wait(millis);
+          TimeUnit.NANOSECONDS.timedWait(wakeLock, left);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           closing.countDown();
+          return;
         }
       }
     }

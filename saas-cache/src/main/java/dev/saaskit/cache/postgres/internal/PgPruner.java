@@ -7,6 +7,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -51,7 +52,9 @@ public final class PgPruner {
     ex.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
     // a random first delay spreads the nodes' runs over the interval
     long first = settings.random().nextLong(every) + 1;
-    ex.scheduleWithFixedDelay(this::scheduledRun, first, every, TimeUnit.MILLISECONDS);
+    // the future is not needed: scheduledRun catches and logs its own failures, and close() stops the schedule by
+    // shutting the executor down
+    ScheduledFuture<?> unused = ex.scheduleWithFixedDelay(this::scheduledRun, first, every, TimeUnit.MILLISECONDS);
     executor = ex;
   }
 

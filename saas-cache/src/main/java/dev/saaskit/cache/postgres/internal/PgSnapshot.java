@@ -2,6 +2,7 @@ package dev.saaskit.cache.postgres.internal;
 
 import java.util.Arrays;
 import java.util.StringJoiner;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A parsed {@code pg_snapshot} ({@code xmin:xmax:xip,...}): which transactions a statement saw as finished. A
@@ -11,7 +12,17 @@ import java.util.StringJoiner;
  *
  * <p>Transaction ids are xid8 values (64 bits with the epoch, never wrapping); they are compared unsigned.
  */
-public record PgSnapshot(long xmin, long xmax, long[] xip) {
+// a final class, not a record: a record would expose its xip array to callers that could change it
+public final class PgSnapshot {
+  private final long xmin;
+  private final long xmax;
+  private final long[] xip;
+
+  private PgSnapshot(long xmin, long xmax, long[] xip) {
+    this.xmin = xmin;
+    this.xmax = xmax;
+    this.xip = xip;
+  }
 
   /** Parses the text form that {@code pg_current_snapshot()::text} returns. */
   public static PgSnapshot parse(String text) {
@@ -25,13 +36,29 @@ public record PgSnapshot(long xmin, long xmax, long[] xip) {
     if (parts[2].isEmpty()) {
       xip = new long[0];
     } else {
-      String[] ids = parts[2].split(",");
+      // limit -1: a trailing comma yields an empty id, refused by parseUnsignedLong, instead of being dropped
+      String[] ids = parts[2].split(",", -1);
       xip = new long[ids.length];
       for (int i = 0; i < ids.length; i++) {
         xip[i] = Long.parseUnsignedLong(ids[i]);
       }
     }
     return new PgSnapshot(xmin, xmax, xip);
+  }
+
+  /** The oldest transaction id still active when the snapshot was taken: every id below it had finished. */
+  public long xmin() {
+    return xmin;
+  }
+
+  /** The first transaction id not yet assigned when the snapshot was taken: no id from it on had finished. */
+  public long xmax() {
+    return xmax;
+  }
+
+  /** The ids between {@link #xmin()} and {@link #xmax()} still in progress, as a copy. */
+  public long[] xip() {
+    return xip.clone();
   }
 
   /** {@code xmax} as an xid8 literal. */
@@ -58,7 +85,7 @@ public record PgSnapshot(long xmin, long xmax, long[] xip) {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof PgSnapshot s && s.xmin == xmin && s.xmax == xmax && Arrays.equals(s.xip, xip);
   }
 

@@ -7,8 +7,8 @@ import java.util.List;
 
 /**
  * A tag template such as {@code plans:{tenant_id}}, parsed by the same rules as the SQL function
- * {@code expand_tag}: a placeholder runs from a {@code '{'} to the next {@code '}'}; a brace without its partner
- * is literal text.
+ * {@code expand_tag}: a placeholder runs from an opening brace to the next closing brace; a brace without its
+ * partner is literal text.
  */
 public record PgTagTemplate(String template, List<String> columns) {
 
