@@ -15,5 +15,6 @@ module dev.saaskit.core {
   exports dev.saaskit.core.internal to
       dev.saaskit.tenancy,
       dev.saaskit.jobs,
-      dev.saaskit.cache;
+      dev.saaskit.cache,
+      dev.saaskit.auth;
 }

@@ -1,0 +1,94 @@
+package dev.saaskit.auth;
+
+import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantId;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The current permission version of each membership, held in memory so that {@link Authorizer} can deny a token
+ * issued before a role change without a query per request.
+ *
+ * <p>A version is loaded once per (tenant, user) through the {@link Loader} (one query the first time a user is
+ * seen on this node) and then served from memory. When a membership changes anywhere, every node must call
+ * {@link #invalidate(TenantId, String)}: saas-auth's {@code Memberships} does it locally and publishes the change
+ * through an invalidation hook (saas-cache's PostgreSQL bus plugs in), so the next check on every node reloads the
+ * version. Thread-safe.
+ */
+public final class PermissionVersions {
+  /** A membership that does not exist (removed, or never made): every credential for it is denied. */
+  public static final long NO_MEMBERSHIP = -1L;
+
+  /** Reads the current version of a membership from the source of truth. */
+  @FunctionalInterface
+  public interface Loader {
+    /**
+     * The membership's current version, or {@link #NO_MEMBERSHIP}.
+     *
+     * @param tenant the tenant
+     * @param userKey {@link Principal#userKey(String, String)} of the user
+     * @throws Exception if the source could not be read (the check then fails closed)
+     */
+    long load(TenantId tenant, String userKey) throws Exception;
+  }
+
+  private final Loader loader;
+  private final ConcurrentHashMap<TenantId, ConcurrentHashMap<String, Long>> versions = new ConcurrentHashMap<>();
+
+  private PermissionVersions(Loader loader) {
+    this.loader = loader;
+  }
+
+  /** Versions read through {@code loader} and kept until invalidated. */
+  public static PermissionVersions loadingFrom(Loader loader) {
+    return new PermissionVersions(Objects.requireNonNull(loader, "loader"));
+  }
+
+  /**
+   * The current version of the membership, from memory (loading it on the first call).
+   *
+   * @throws SaasException if it had to be loaded and the loader failed
+   */
+  public long current(TenantId tenant, String userKey) {
+    ConcurrentHashMap<String, Long> users = versions.get(tenant);
+    if (users != null) {
+      Long v = users.get(userKey);
+      if (v != null) {
+        return v;
+      }
+    }
+    return load(tenant, userKey);
+  }
+
+  private long load(TenantId tenant, String userKey) {
+    long v;
+    try {
+      v = loader.load(tenant, userKey);
+    } catch (Exception e) {
+      throw new SaasException("could not load the permission version of a membership in tenant " + tenant.value()
+          + ": " + e.getMessage(), e);
+    }
+    // an invalidation that raced with this load must win: only cache when nothing was invalidated meanwhile is
+    // approximated by caching and letting invalidate() remove the entry after us (it runs after the change commits)
+    versions.computeIfAbsent(tenant, t -> new ConcurrentHashMap<>()).put(userKey, v);
+    return v;
+  }
+
+  /** Forgets the version of one membership: the next check reloads it. Call it when the membership changed. */
+  public void invalidate(TenantId tenant, String userKey) {
+    ConcurrentHashMap<String, Long> users = versions.get(tenant);
+    if (users != null) {
+      users.remove(userKey);
+    }
+  }
+
+  /** Forgets every version of a tenant. */
+  public void invalidateTenant(TenantId tenant) {
+    versions.remove(tenant);
+  }
+
+  /** Forgets everything (after a missed invalidation, say). */
+  public void invalidateAll() {
+    versions.clear();
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * saaskit auth: any IdP's JWTs verified into a tenant-scoped principal, tenant RBAC decided in memory, revocation
+ * that works with long-lived tokens, memberships and invitations, API keys, OIDC and SAML SSO per tenant.
+ */
+module dev.saaskit.auth {
+  requires transitive dev.saaskit.core;
+  requires transitive java.sql;
+  requires com.nimbusds.jose.jwt;
+  requires com.github.benmanes.caffeine;
+  requires org.slf4j;
+  requires static org.postgresql.jdbc;
+  // annotations in our signatures: readers of the API see them when the jar is present
+  requires static transitive org.jspecify;
+
+  exports dev.saaskit.auth;
+}
