@@ -4,6 +4,7 @@ import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The current permission version of each membership, held in memory so that {@link Authorizer} can deny a token
@@ -34,6 +35,8 @@ public final class PermissionVersions {
 
   private final Loader loader;
   private final ConcurrentHashMap<TenantId, ConcurrentHashMap<String, Long>> versions = new ConcurrentHashMap<>();
+  /** Bumped by every invalidation, before it removes anything; see load(). */
+  private final AtomicLong epoch = new AtomicLong();
 
   private PermissionVersions(Loader loader) {
     this.loader = loader;
@@ -61,6 +64,12 @@ public final class PermissionVersions {
   }
 
   private long load(TenantId tenant, String userKey) {
+    // An invalidation that races with this load must win: the loader may have read the version just before the
+    // change committed, and the invalidate() that follows the commit may run before our put. So every
+    // invalidation first bumps the epoch; a load that sees the epoch moved after its put takes its value back out.
+    // Either the invalidation's epoch bump comes before our re-check (we remove), or its remove() comes after our
+    // put (it removes): a stale value never stays.
+    long epochBefore = epoch.get();
     long v;
     try {
       v = loader.load(tenant, userKey);
@@ -68,14 +77,22 @@ public final class PermissionVersions {
       throw new SaasException("could not load the permission version of a membership in tenant " + tenant.value()
           + ": " + e.getMessage(), e);
     }
-    // an invalidation that raced with this load must win: only cache when nothing was invalidated meanwhile is
-    // approximated by caching and letting invalidate() remove the entry after us (it runs after the change commits)
-    versions.computeIfAbsent(tenant, t -> new ConcurrentHashMap<>()).put(userKey, v);
+    if (v < NO_MEMBERSHIP) {
+      throw new SaasException("the permission version loader returned " + v + " for a membership in tenant "
+          + tenant.value() + "; versions are >= 0, or NO_MEMBERSHIP (-1)");
+    }
+    Long boxed = v;
+    ConcurrentHashMap<String, Long> users = versions.computeIfAbsent(tenant, t -> new ConcurrentHashMap<>());
+    users.put(userKey, boxed);
+    if (epoch.get() != epochBefore) {
+      users.remove(userKey, boxed);
+    }
     return v;
   }
 
   /** Forgets the version of one membership: the next check reloads it. Call it when the membership changed. */
   public void invalidate(TenantId tenant, String userKey) {
+    epoch.incrementAndGet();
     ConcurrentHashMap<String, Long> users = versions.get(tenant);
     if (users != null) {
       users.remove(userKey);
@@ -84,11 +101,18 @@ public final class PermissionVersions {
 
   /** Forgets every version of a tenant. */
   public void invalidateTenant(TenantId tenant) {
-    versions.remove(tenant);
+    epoch.incrementAndGet();
+    ConcurrentHashMap<String, Long> users = versions.get(tenant);
+    if (users != null) {
+      users.clear();
+    }
   }
 
   /** Forgets everything (after a missed invalidation, say). */
   public void invalidateAll() {
-    versions.clear();
+    epoch.incrementAndGet();
+    for (ConcurrentHashMap<String, Long> users : versions.values()) {
+      users.clear();
+    }
   }
 }

@@ -57,36 +57,64 @@ public final class ResourceGrants {
   /** Grants {@code role} to the user ({@link Principal#userKey()}) on {@code resource} in {@code tenant}. */
   public void grantRole(TenantId tenant, String userKey, String resource, String role) {
     Objects.requireNonNull(role, "role");
-    resources(tenant, userKey).compute(require(resource), (r, g) -> (g == null ? Grant.EMPTY : g).withRole(role));
+    update(tenant, userKey, require(resource), g -> (g == null ? Grant.EMPTY : g).withRole(role));
   }
 
   /** Grants {@code permission} to the user on {@code resource} in {@code tenant}. */
   public void grantPermission(TenantId tenant, String userKey, String resource, String permission) {
     Objects.requireNonNull(permission, "permission");
-    resources(tenant, userKey).compute(require(resource),
-        (r, g) -> (g == null ? Grant.EMPTY : g).withPermission(permission));
+    update(tenant, userKey, require(resource), g -> (g == null ? Grant.EMPTY : g).withPermission(permission));
   }
 
   /** Removes everything granted to the user on {@code resource}. */
   public void revoke(TenantId tenant, String userKey, String resource) {
-    ConcurrentHashMap<String, ConcurrentHashMap<String, Grant>> users = grants.get(tenant);
-    ConcurrentHashMap<String, Grant> byResource = users == null ? null : users.get(userKey);
-    if (byResource != null) {
-      byResource.remove(resource);
-    }
+    update(tenant, userKey, require(resource), g -> null);
   }
 
   /** Removes everything granted to the user in {@code tenant} (when the membership ends). */
   public void revokeAll(TenantId tenant, String userKey) {
-    ConcurrentHashMap<String, ConcurrentHashMap<String, Grant>> users = grants.get(tenant);
-    if (users != null) {
+    Objects.requireNonNull(tenant, "tenant");
+    Objects.requireNonNull(userKey, "userKey");
+    grants.computeIfPresent(tenant, (t, users) -> {
       users.remove(userKey);
-    }
+      return users.isEmpty() ? null : users;
+    });
   }
 
   /** Removes every grant of {@code tenant}. */
   public void revokeTenant(TenantId tenant) {
-    grants.remove(tenant);
+    grants.remove(Objects.requireNonNull(tenant, "tenant"));
+  }
+
+  /**
+   * Changes one (tenant, user, resource) entry. Every change runs inside {@code compute} on the tenant's entry, so
+   * a grant can never land in a user's or tenant's map that a concurrent revokeAll or revokeTenant has just
+   * unlinked (and be lost although it returned after the revocation); empty maps are dropped, so revoked users
+   * and tenants leave nothing behind. Lookups stay lock-free.
+   */
+  private void update(TenantId tenant, String userKey, String resource,
+      java.util.function.UnaryOperator<@Nullable Grant> change) {
+    Objects.requireNonNull(tenant, "tenant");
+    Objects.requireNonNull(userKey, "userKey");
+    grants.compute(tenant, (t, users) -> {
+      ConcurrentHashMap<String, ConcurrentHashMap<String, Grant>> u = users == null ? new ConcurrentHashMap<>() : users;
+      ConcurrentHashMap<String, Grant> byResource = u.get(userKey);
+      Grant before = byResource == null ? null : byResource.get(resource);
+      Grant after = change.apply(before);
+      if (after != null) {
+        if (byResource == null) {
+          byResource = new ConcurrentHashMap<>();
+          u.put(userKey, byResource);
+        }
+        byResource.put(resource, after);
+      } else if (byResource != null) {
+        byResource.remove(resource);
+        if (byResource.isEmpty()) {
+          u.remove(userKey);
+        }
+      }
+      return u.isEmpty() ? null : u;
+    });
   }
 
   /** What the user holds on the resource, or null. Allocation-free. */
@@ -97,13 +125,6 @@ public final class ResourceGrants {
     }
     ConcurrentHashMap<String, Grant> byResource = users.get(userKey);
     return byResource == null ? null : byResource.get(resource);
-  }
-
-  private ConcurrentHashMap<String, Grant> resources(TenantId tenant, String userKey) {
-    Objects.requireNonNull(tenant, "tenant");
-    Objects.requireNonNull(userKey, "userKey");
-    return grants.computeIfAbsent(tenant, t -> new ConcurrentHashMap<>())
-        .computeIfAbsent(userKey, u -> new ConcurrentHashMap<>());
   }
 
   private static String require(String resource) {

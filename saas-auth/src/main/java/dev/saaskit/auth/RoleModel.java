@@ -2,6 +2,7 @@ package dev.saaskit.auth;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.Deque;
@@ -115,6 +116,25 @@ public final class RoleModel implements RoleHierarchy {
   /** An empty builder. */
   public static Builder builder() {
     return new Builder();
+  }
+
+  /**
+   * The model stored as rows in a database table (role, inherits, permission): each row declares {@code role}, and
+   * adds the parent it inherits from and one permission of its own when they are not null. Rows of one role add up,
+   * so {@code (admin, member, null)}, {@code (admin, null, members:invite)} make an admin that inherits member and
+   * may invite.
+   *
+   * <pre>{@code
+   * List<String[]> rows = jdbc.query("SELECT role, inherits, permission FROM app_roles");
+   * RoleModel model = RoleModel.fromRows(rows);
+   * }</pre>
+   *
+   * @param rows arrays of three elements: role (not null), inherits (or null), permission (or null)
+   * @throws IllegalArgumentException naming a bad role or permission, or a row that is not three elements
+   * @throws IllegalStateException if a role inherits an undeclared role, or inheritance has a cycle
+   */
+  public static RoleModel fromRows(Collection<@Nullable String[]> rows) {
+    return builder().rows(Objects.requireNonNull(rows, "rows")).build();
   }
 
   /** A builder holding this model's declarations, to extend it. */
@@ -247,11 +267,14 @@ public final class RoleModel implements RoleHierarchy {
 
     /** Adds {@link #row} for each row of {@code rows}: arrays of (role, inherits or null, permission or null). */
     public Builder rows(Collection<@Nullable String[]> rows) {
+      int index = 0;
       for (@Nullable String[] r : rows) {
         if (r == null || r.length != 3 || r[0] == null) {
-          throw new IllegalArgumentException("a role row is (role, inherits or null, permission or null)");
+          throw new IllegalArgumentException("a role row is (role, inherits or null, permission or null) but row "
+              + index + " was " + (r == null ? "null" : Arrays.toString(r)));
         }
         row(r[0], r[1], r[2]);
+        index++;
       }
       return this;
     }
