@@ -1,52 +1,23 @@
 package dev.saaskit.auth;
 
 import java.util.Map;
-import java.util.Objects;
-import java.util.Set;
-import org.jspecify.annotations.Nullable;
 
 /**
- * Reads the tenant, roles, permissions, permission version and email out of a verified token's claims. Presets for
- * common IdPs are in {@link ClaimMappings}; implement this for anything else.
- *
- * <p>The verifier calls the mapping only after the signature, issuer, expiry and audience were checked, and builds
- * the {@link Principal} itself: the user is always ({@code iss}, {@code sub}), never the email, whatever a mapping
- * returns. The issuer's tenant binding (see {@link TrustedIssuer.Builder#fixedTenant}) is applied to the tenant the
- * mapping returns. A mapping must be thread-safe and should not block; to refuse a token whose claims have the wrong
- * shape, throw {@link InvalidTokenException} with reason {@code BAD_CLAIM}.
+ * Turns a verified token's claims into the tenant, roles, permissions, permission version and email of a
+ * {@link Principal}. The verifier has already set the user ({@code iss}, {@code sub}), {@code exp} and {@code jti};
+ * a mapping must never derive the user from the email. {@link ClaimMappings} has presets for Clerk, Supabase,
+ * Auth0, Keycloak and WorkOS, and a configurable generic one.
  */
 @FunctionalInterface
 public interface ClaimMapping {
-
   /**
-   * Maps verified claims.
+   * Fills {@code principal} from {@code claims}.
    *
-   * @param claims the token's claims as parsed JSON: strings, {@code Long}/{@code Double} numbers, booleans,
-   *     {@code List}s and {@code Map}s; {@code exp}, {@code iat} and {@code nbf} are {@code java.util.Date}s and
-   *     {@code aud} a {@code List<String>}. Unmodifiable.
-   * @return what the claims say about tenant, roles, permissions, permission version and email
+   * @param claims the verified claims, as parsed JSON: strings, numbers ({@code Long} or {@code Double}), booleans,
+   *     {@code List}s and {@code Map}s; unmodifiable
+   * @param principal the principal being built
+   * @throws InvalidTokenException (reason {@link InvalidTokenException.Reason#BAD_CLAIM}) if a claim the mapping
+   *     needs has the wrong type; throwing anything else is treated the same way
    */
-  Mapped map(Map<String, Object> claims);
-
-  /**
-   * What a mapping read from the claims.
-   *
-   * @param tenant the tenant id the token names, or {@code null} for none
-   * @param roles the roles in that tenant
-   * @param permissions the permissions the token grants directly
-   * @param permissionVersion the membership's permission version the token carries, or {@code null} for none
-   * @param email the email for display (never an identity), or {@code null}
-   */
-  record Mapped(@Nullable String tenant, Set<String> roles, Set<String> permissions,
-      @Nullable Long permissionVersion, @Nullable String email) {
-
-    /** Copies the sets; checks the permission version is not negative. */
-    public Mapped {
-      roles = Set.copyOf(Objects.requireNonNull(roles, "roles"));
-      permissions = Set.copyOf(Objects.requireNonNull(permissions, "permissions"));
-      if (permissionVersion != null && permissionVersion < 0) {
-        throw new IllegalArgumentException("permissionVersion must be >= 0 but was " + permissionVersion);
-      }
-    }
-  }
+  void map(Map<String, Object> claims, Principal.Builder principal);
 }

@@ -44,6 +44,19 @@ public final class Principal {
   private final Method method;
   private final Optional<String> credentialId;
   private final Map<String, Object> claims;
+  /** The role bits of the last RoleModel that decided for this principal (benign race: recomputed if lost). */
+  volatile @Nullable CompiledRoles compiledRoles;
+
+  /** A principal's roles resolved through one model. */
+  static final class CompiledRoles {
+    final RoleModel model;
+    final long[] bits;
+
+    CompiledRoles(RoleModel model, long[] bits) {
+      this.model = model;
+      this.bits = bits;
+    }
+  }
 
   private Principal(Builder b) {
     this.issuer = b.issuer;

@@ -1,129 +1,424 @@
 package dev.saaskit.auth;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.util.Base64URL;
+import com.nimbusds.jose.util.JSONObjectUtils;
+import com.nimbusds.jwt.JWTClaimsSet;
+import dev.saaskit.auth.InvalidTokenException.Reason;
 import dev.saaskit.auth.internal.IssuerKeys;
-import dev.saaskit.auth.internal.JwtVerification;
+import dev.saaskit.auth.internal.JsonLimits;
+import dev.saaskit.core.TenantId;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.text.ParseException;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Date;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
- * Verifies JWTs from the {@link TrustedIssuer}s it was built with into a tenant-scoped {@link Principal}, or refuses
- * them with an {@link InvalidTokenException} whose {@link InvalidTokenException#reason() reason} says why.
+ * Verifies JWTs from the {@link TrustedIssuer}s it knows and turns them into a {@link Principal}.
  *
- * <p>What it checks, in order: the token's length (default at most 16 KiB) and JSON nesting (default at most 16
- * levels), {@code alg: none} (never), the {@code iss} (must be registered: an unknown issuer is refused before any key
- * lookup or network call), the algorithm (pinned per issuer), critical headers (none understood), the signature
- * with the issuer's key for the token's {@code kid} (header {@code jwk}, {@code jku}, {@code x5u}, {@code x5c} are
- * ignored: keys are never fetched from a URL a token names), {@code exp} (required), {@code nbf} and {@code iat}
- * with the issuer's clock skew, the audience or authorized party, and the tenant binding; then the issuer's
- * {@link ClaimMapping} fills in tenant, roles, permissions and permission version. The user is always ({@code iss},
- * {@code sub}).
+ * <pre>{@code
+ * TokenVerifier verifier = TokenVerifier.builder().issuer(clerk).issuer(enterpriseIdp).build();
+ * Principal principal = verifier.verify(bearerToken);   // or InvalidTokenException with a reason()
+ * }</pre>
  *
- * <p>Verified tokens are cached per {@link VerifiedTokenCache} (by default those signed with EC or EdDSA keys): a
- * repeated token then costs a SHA-256 and a map lookup, and still expires at its {@code exp}. Thread-safe; close it
- * to stop JWKS background refreshes.
+ * <p>What is checked, in order: the size ({@link Builder#maxTokenLength}) and JSON nesting
+ * ({@link Builder#maxJsonDepth}); {@code alg: none} is refused; {@code iss} must name a registered issuer (no
+ * network call otherwise); the header's {@code alg} must be one the issuer is pinned to; critical headers are
+ * refused (none is understood); the key is found by ({@code iss}, {@code kid}) among the issuer's keys of the
+ * algorithm's family only (the header's {@code jwk}, {@code jku}, {@code x5u} and {@code x5c} are ignored); the
+ * signature; {@code exp} (required), {@code nbf} and {@code iat} with the issuer's clock skew; the audience or
+ * authorized party; {@code sub} (required); then the issuer's {@link ClaimMapping} and its tenant binding.
+ *
+ * <p>Verified tokens of ECDSA and EdDSA issuers (where a signature check costs a fraction of a millisecond) are
+ * kept in a small bounded cache keyed by the SHA-256 of the token, until the token's {@code exp}: a hot token is
+ * then verified at the cost of a hash. Thread-safe; {@link #close()} stops JWKS background refreshes.
  */
 public final class TokenVerifier implements AutoCloseable {
-  /** The default cap on a token's length, in characters. */
-  public static final int DEFAULT_MAX_TOKEN_LENGTH = 16 * 1024;
-  /** The default cap on the nesting of the header's and claims' JSON. */
-  public static final int DEFAULT_MAX_JSON_DEPTH = 16;
+  private final Map<String, Entry> issuers;
+  private final Clock clock;
+  private final int maxTokenLength;
+  private final int maxJsonDepth;
+  private final @Nullable Cache<Digest, Principal> verified;
 
-  private final JwtVerification verification;
-  private final Map<String, TrustedIssuer> issuers;
+  private static final class Entry {
+    final TrustedIssuer issuer;
+    final IssuerKeys keys;
+    final boolean cache;
 
-  private TokenVerifier(JwtVerification verification, Map<String, TrustedIssuer> issuers) {
-    this.verification = verification;
-    this.issuers = issuers;
+    Entry(TrustedIssuer issuer) {
+      this.issuer = issuer;
+      this.keys = new IssuerKeys(issuer);
+      this.cache = issuer.cachesVerifiedTokens();
+    }
   }
 
-  /** A builder; at least one issuer is required. */
+  private TokenVerifier(Builder b) {
+    Map<String, Entry> map = new HashMap<>();
+    boolean anyCache = false;
+    for (TrustedIssuer i : b.issuers.values()) {
+      Entry e = new Entry(i);
+      map.put(i.issuer(), e);
+      anyCache |= e.cache;
+    }
+    this.issuers = Map.copyOf(map);
+    this.clock = b.clock;
+    this.maxTokenLength = b.maxTokenLength;
+    this.maxJsonDepth = b.maxJsonDepth;
+    this.verified = anyCache && b.verifiedTokenCacheSize > 0 ? Caffeine.newBuilder()
+        .maximumSize(b.verifiedTokenCacheSize)
+        .ticker(() -> TimeUnitNanos.of(clock))
+        .expireAfter(new UntilExpiry(clock))
+        .build() : null;
+  }
+
+  /** A builder; add at least one issuer. */
   public static Builder builder() {
     return new Builder();
   }
 
   /**
-   * Verifies {@code token} (the compact JWS, without any {@code Bearer } prefix).
+   * Verifies {@code token} (the compact JWS, without a {@code Bearer } prefix).
    *
-   * @return the principal the token speaks for
-   * @throws InvalidTokenException when the token is refused; its reason is for logs and metrics, never the client
+   * @throws InvalidTokenException saying why it was refused; do not echo the reason to the client
    */
   public Principal verify(String token) {
-    return verification.verify(token);
+    Objects.requireNonNull(token, "token");
+    if (token.length() > maxTokenLength) {
+      throw new InvalidTokenException(Reason.MALFORMED, "token longer than " + maxTokenLength + " characters");
+    }
+    Cache<Digest, Principal> cache = verified;
+    Digest digest = null;
+    if (cache != null) {
+      digest = Digest.of(token);
+      Principal hit = cache.getIfPresent(digest);
+      if (hit != null) {
+        Entry e = issuers.get(hit.issuer());
+        if (e != null && !expired(hit.expiresAt().orElseThrow(), e.issuer.clockSkew())) {
+          return hit;
+        }
+        cache.invalidate(digest);
+      }
+    }
+    int dot1 = token.indexOf('.');
+    int dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1);
+    if (dot1 <= 0 || dot2 < 0 || token.indexOf('.', dot2 + 1) >= 0) {
+      throw new InvalidTokenException(Reason.MALFORMED, "not a compact JWS (three dot-separated parts)");
+    }
+    Base64URL headerPart = new Base64URL(token.substring(0, dot1));
+    Base64URL payloadPart = new Base64URL(token.substring(dot1 + 1, dot2));
+    Base64URL signaturePart = new Base64URL(token.substring(dot2 + 1));
+    JWSHeader header = header(headerPart);
+    Map<String, Object> claims = claims(payloadPart);
+    Object iss = claims.get("iss");
+    if (!(iss instanceof String)) {
+      throw new InvalidTokenException(Reason.UNKNOWN_ISSUER, "the token has no iss");
+    }
+    Entry entry = issuers.get(iss);
+    if (entry == null) {
+      throw new InvalidTokenException(Reason.UNKNOWN_ISSUER, "issuer is not registered");
+    }
+    TrustedIssuer issuer = entry.issuer;
+    SigningAlgorithm algorithm = algorithm(header, issuer);
+    if (header.getCriticalParams() != null && !header.getCriticalParams().isEmpty()) {
+      throw new InvalidTokenException(Reason.UNSUPPORTED_CRITICAL_HEADER, "critical header parameters "
+          + header.getCriticalParams() + " are not understood");
+    }
+    if (signaturePart.toString().isEmpty()) {
+      throw new InvalidTokenException(Reason.BAD_SIGNATURE, "the signature is empty");
+    }
+    byte[] signingInput = token.substring(0, dot2).getBytes(StandardCharsets.US_ASCII);
+    if (!entry.keys.find(header, algorithm).verify(header, signingInput, signaturePart)) {
+      throw new InvalidTokenException(Reason.BAD_SIGNATURE, "the signature does not verify");
+    }
+    Principal principal = principal(issuer, claims);
+    if (cache != null && entry.cache && digest != null) {
+      cache.put(digest, principal);
+    }
+    return principal;
   }
 
-  /** The registered issuers by their exact {@code iss} (unmodifiable). */
-  public Map<String, TrustedIssuer> issuers() {
-    return issuers;
+  private JWSHeader header(Base64URL part) {
+    byte[] json = part.decode();
+    if (JsonLimits.depth(json) > maxJsonDepth) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the header nests deeper than " + maxJsonDepth);
+    }
+    Map<String, Object> map;
+    try {
+      map = JSONObjectUtils.parse(new String(json, StandardCharsets.UTF_8));
+    } catch (ParseException | RuntimeException e) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the header is not a JSON object");
+    }
+    Object alg = map.get("alg");
+    if (!(alg instanceof String)) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the header has no alg");
+    }
+    if ("none".equalsIgnoreCase(((String) alg).strip())) {
+      throw new InvalidTokenException(Reason.UNSIGNED, "alg none is never accepted");
+    }
+    try {
+      return JWSHeader.parse(map, part);
+    } catch (ParseException | RuntimeException e) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the header is not a JWS header");
+    }
   }
 
-  /** Stops background JWKS refreshes of the issuers' key sources. */
+  private Map<String, Object> claims(Base64URL part) {
+    byte[] json = part.decode();
+    if (JsonLimits.depth(json) > maxJsonDepth) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the claims nest deeper than " + maxJsonDepth);
+    }
+    try {
+      return JSONObjectUtils.parse(new String(json, StandardCharsets.UTF_8));
+    } catch (ParseException | RuntimeException e) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the claims are not a JSON object");
+    }
+  }
+
+  private static SigningAlgorithm algorithm(JWSHeader header, TrustedIssuer issuer) {
+    String name = header.getAlgorithm().getName();
+    for (SigningAlgorithm a : issuer.algorithms()) {
+      if (a.name().equals(name)) {
+        return a;
+      }
+    }
+    throw new InvalidTokenException(Reason.DISALLOWED_ALGORITHM, "alg " + (name.length() > 20
+        ? name.substring(0, 20) + "..." : name) + " is not allowed for issuer " + issuer.issuer());
+  }
+
+  private Principal principal(TrustedIssuer issuer, Map<String, Object> raw) {
+    JWTClaimsSet set;
+    try {
+      set = JWTClaimsSet.parse(raw);
+    } catch (ParseException e) {
+      throw new InvalidTokenException(Reason.BAD_CLAIM, "a registered claim has the wrong type");
+    }
+    Date exp = set.getExpirationTime();
+    if (exp == null) {
+      throw new InvalidTokenException(Reason.MISSING_EXPIRY, "the token has no exp");
+    }
+    Duration skew = issuer.clockSkew();
+    Instant expiresAt = exp.toInstant();
+    if (expired(expiresAt, skew)) {
+      throw new InvalidTokenException(Reason.EXPIRED, "the token expired at " + expiresAt);
+    }
+    Instant now = clock.instant();
+    Date nbf = set.getNotBeforeTime();
+    if (nbf != null && nbf.toInstant().minus(skew).isAfter(now)) {
+      throw new InvalidTokenException(Reason.NOT_YET_VALID, "the token is not valid before " + nbf.toInstant());
+    }
+    Date iat = set.getIssueTime();
+    if (iat != null && iat.toInstant().minus(skew).isAfter(now)) {
+      throw new InvalidTokenException(Reason.NOT_YET_VALID, "the token is issued in the future");
+    }
+    if (!issuer.audiences().isEmpty()) {
+      List<String> aud = set.getAudience();
+      if (aud == null || Collections.disjoint(aud, issuer.audiences())) {
+        throw new InvalidTokenException(Reason.WRONG_AUDIENCE, "the token's aud is not one of the required ones");
+      }
+    }
+    if (!issuer.authorizedParties().isEmpty()) {
+      Object azp = raw.get("azp");
+      if (!(azp instanceof String) || !issuer.authorizedParties().contains(azp)) {
+        throw new InvalidTokenException(Reason.WRONG_AUDIENCE, "the token's azp is not an authorized party");
+      }
+    }
+    String subject = set.getSubject();
+    if (subject == null || subject.isEmpty() || subject.indexOf('\u0000') >= 0) {
+      throw new InvalidTokenException(Reason.BAD_CLAIM, "the token has no usable sub");
+    }
+    Principal.Builder builder = Principal.builder(issuer.issuer(), subject).expiresAt(expiresAt)
+        .method(Principal.Method.TOKEN).credentialId(set.getJWTID());
+    try {
+      issuer.claimMapping().map(Collections.unmodifiableMap(raw), builder);
+    } catch (InvalidTokenException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new InvalidTokenException(Reason.BAD_CLAIM, "the claim mapping refused the token: " + e.getMessage(), e);
+    }
+    Principal principal = builder.build();
+    Optional<TenantId> tenant = principal.tenant();
+    Optional<TenantId> fixed = issuer.fixedTenant();
+    if (fixed.isPresent()) {
+      if (tenant.isPresent() && !tenant.get().equals(fixed.get())) {
+        throw new InvalidTokenException(Reason.TENANT_NOT_ALLOWED, "issuer " + issuer.issuer()
+            + " may only speak for its own tenant");
+      }
+      if (tenant.isEmpty()) {
+        principal = principal.toBuilder().tenant(fixed.get()).build();
+      }
+    } else if (tenant.isPresent()) {
+      if (!issuer.allowedTenants().isEmpty() && !issuer.allowedTenants().contains(tenant.get())) {
+        throw new InvalidTokenException(Reason.TENANT_NOT_ALLOWED, "issuer " + issuer.issuer()
+            + " may not speak for that tenant");
+      }
+    } else if (issuer.tenantRequired()) {
+      throw new InvalidTokenException(Reason.TENANT_NOT_ALLOWED, "the token names no tenant");
+    }
+    return principal;
+  }
+
+  private boolean expired(Instant expiresAt, Duration skew) {
+    return clock.instant().isAfter(expiresAt.plus(skew));
+  }
+
+  /** The number of verified tokens held in the cache (an estimate), for monitoring. */
+  public long cachedTokens() {
+    Cache<Digest, Principal> cache = verified;
+    return cache == null ? 0 : cache.estimatedSize();
+  }
+
+  /** Stops the JWKS background refreshes. */
   @Override
   public void close() {
-    verification.close();
+    for (Entry e : issuers.values()) {
+      e.keys.close();
+    }
   }
 
-  /** Builds a {@link TokenVerifier}. Not thread-safe. */
+  /** Builds a {@link TokenVerifier}; setters check their argument at once. Not thread-safe. */
   public static final class Builder {
     private final Map<String, TrustedIssuer> issuers = new LinkedHashMap<>();
     private Clock clock = Clock.systemUTC();
-    private VerifiedTokenCache cache = VerifiedTokenCache.defaults();
-    private int maxTokenLength = DEFAULT_MAX_TOKEN_LENGTH;
-    private int maxJsonDepth = DEFAULT_MAX_JSON_DEPTH;
+    private int maxTokenLength = 16 * 1024;
+    private int maxJsonDepth = 16;
+    private long verifiedTokenCacheSize = 10_000;
 
     private Builder() {}
 
-    /** Trusts {@code issuer}; each {@code iss} may be registered once. */
+    /** Trusts {@code issuer}; registering the same {@code iss} twice is an error. */
     public Builder issuer(TrustedIssuer issuer) {
       Objects.requireNonNull(issuer, "issuer");
-      if (issuers.putIfAbsent(issuer.id(), issuer) != null) {
-        throw new IllegalArgumentException("issuer " + issuer.id() + " is registered twice");
+      if (issuers.putIfAbsent(issuer.issuer(), issuer) != null) {
+        throw new IllegalArgumentException("issuer " + issuer.issuer() + " is registered twice");
       }
       return this;
     }
 
-    /** The clock for {@code exp}/{@code nbf}/{@code iat} and the cache; default {@link Clock#systemUTC()}. */
+    /** The clock for {@code exp}, {@code nbf}, {@code iat} and the cache; default the system UTC clock. */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
-    /** The verified-token cache; default {@link VerifiedTokenCache#defaults()}. */
-    public Builder verifiedTokenCache(VerifiedTokenCache cache) {
-      this.cache = Objects.requireNonNull(cache, "verifiedTokenCache");
-      return this;
-    }
-
-    /** Longer tokens are refused as {@code MALFORMED}; default 16,384 characters, between 256 and 1,048,576. */
-    public Builder maxTokenLength(int chars) {
-      if (chars < 256 || chars > 1 << 20) {
-        throw new IllegalArgumentException("maxTokenLength must be between 256 and 1048576 but was " + chars);
+    /** The longest token accepted, in characters; default 16,384. */
+    public Builder maxTokenLength(int characters) {
+      if (characters < 64) {
+        throw new IllegalArgumentException("maxTokenLength must be >= 64 but was " + characters);
       }
-      this.maxTokenLength = chars;
+      this.maxTokenLength = characters;
       return this;
     }
 
-    /** Deeper JSON in header or claims is refused as {@code MALFORMED}; default 16, between 2 and 64. */
+    /** The deepest nesting of objects and arrays accepted in the header or claims; default 16. */
     public Builder maxJsonDepth(int depth) {
-      if (depth < 2 || depth > 64) {
-        throw new IllegalArgumentException("maxJsonDepth must be between 2 and 64 but was " + depth);
+      if (depth < 2) {
+        throw new IllegalArgumentException("maxJsonDepth must be >= 2 but was " + depth);
       }
       this.maxJsonDepth = depth;
       return this;
     }
 
-    /** The verifier. */
+    /** The most verified tokens cached (for issuers that cache); default 10,000; 0 turns the cache off. */
+    public Builder verifiedTokenCacheSize(long entries) {
+      if (entries < 0) {
+        throw new IllegalArgumentException("verifiedTokenCacheSize must be >= 0 but was " + entries);
+      }
+      this.verifiedTokenCacheSize = entries;
+      return this;
+    }
+
+    /**
+     * The verifier. Builds each issuer's key source (a JWKS URL is not fetched until the first token needs it).
+     *
+     * @throws IllegalStateException if no issuer was added
+     */
     public TokenVerifier build() {
       if (issuers.isEmpty()) {
         throw new IllegalStateException("a TokenVerifier needs at least one issuer");
       }
-      Map<String, JwtVerification.Issuer> runtime = new LinkedHashMap<>();
-      for (TrustedIssuer t : issuers.values()) {
-        runtime.put(t.id(), new JwtVerification.Issuer(t, new IssuerKeys(t, t.staticKeySet(), t.hmacSecretCopy())));
+      return new TokenVerifier(this);
+    }
+  }
+
+  /** The SHA-256 of a token: the cache never holds the token itself. */
+  private static final class Digest {
+    private final byte[] bytes;
+    private final int hash;
+
+    private Digest(byte[] bytes) {
+      this.bytes = bytes;
+      this.hash = (bytes[0] & 0xff) | (bytes[1] & 0xff) << 8 | (bytes[2] & 0xff) << 16 | (bytes[3] & 0xff) << 24;
+    }
+
+    static Digest of(String token) {
+      try {
+        return new Digest(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException("SHA-256 is missing from this JVM", e);
       }
-      return new TokenVerifier(new JwtVerification(runtime, clock, cache, maxTokenLength, maxJsonDepth),
-          Map.copyOf(issuers));
+    }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      return o instanceof Digest && MessageDigest.isEqual(bytes, ((Digest) o).bytes);
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
+
+    @Override
+    public String toString() {
+      return "Digest[" + Arrays.hashCode(bytes) + "]";
+    }
+  }
+
+  private static final class TimeUnitNanos {
+    static long of(Clock clock) {
+      Instant now = clock.instant();
+      return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    }
+  }
+
+  /** Cached until the token's {@code exp}, never longer. */
+  private static final class UntilExpiry implements Expiry<Digest, Principal> {
+    private final Clock clock;
+
+    UntilExpiry(Clock clock) {
+      this.clock = clock;
+    }
+
+    @Override
+    public long expireAfterCreate(Digest key, Principal value, long currentTime) {
+      Instant exp = value.expiresAt().orElse(clock.instant());
+      return Math.max(0, Duration.between(clock.instant(), exp).toNanos());
+    }
+
+    @Override
+    public long expireAfterUpdate(Digest key, Principal value, long currentTime, long currentDuration) {
+      return expireAfterCreate(key, value, currentTime);
+    }
+
+    @Override
+    public long expireAfterRead(Digest key, Principal value, long currentTime, long currentDuration) {
+      return currentDuration;
     }
   }
 }

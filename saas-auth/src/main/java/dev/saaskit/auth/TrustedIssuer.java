@@ -1,160 +1,156 @@
 package dev.saaskit.auth;
 
-import com.nimbusds.jose.jwk.JWK;
-import com.nimbusds.jose.jwk.JWKSet;
-import com.nimbusds.jose.jwk.KeyType;
 import dev.saaskit.core.TenantId;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.text.ParseException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collection;
 import java.util.EnumSet;
 import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One issuer a {@link TokenVerifier} trusts: its exact {@code iss}, where its keys come from (a JWKS URL, a static
- * JWK set, or an HMAC secret for legacy Supabase projects), the algorithms it is pinned to, the audience or
- * authorized party tokens must name, the clock skew, the tenant(s) it may speak for, and how its claims map to a
- * {@link Principal}. Immutable; built by {@link #builder(String)}, which fails fast on contradictory settings.
+ * One issuer a {@link TokenVerifier} trusts: where its keys come from, which algorithms it signs with, which
+ * audience its tokens must name, and which tenant(s) it may speak for. A token names its issuer in {@code iss};
+ * an issuer that is not registered is refused before any key is looked up or fetched, and keys are never fetched
+ * from a URL a token names.
  *
- * <p>Settings and defaults: keys (required, exactly one of {@link Builder#jwksUrl}, {@link Builder#jwks},
- * {@link Builder#hmacSecret(byte[])}); algorithms (RS256 for JWKS keys, HS256 for a secret); audience (required:
- * {@link Builder#audiences}, {@link Builder#authorizedParties} or explicitly {@link Builder#anyAudience()}); clock
- * skew 60 s (at most 5 min); tenant from the mapping's tenant claim, any tenant, none required; mapping
- * {@link ClaimMappings#generic()}; JWKS cache time-to-live 5 min, refresh timeout 15 s, refresh ahead 30 s before
- * expiry, at most one refetch per 30 s (rate limit), outage tolerance 1 h, HTTP connect and read timeouts 1 s, JWKS
- * size limit 50 KiB.
+ * <pre>{@code
+ * TrustedIssuer clerk = TrustedIssuer.builder("https://clerk.example.com")
+ *     .jwksUri(URI.create("https://clerk.example.com/.well-known/jwks.json"))
+ *     .algorithms(SigningAlgorithm.RS256)
+ *     .authorizedParties("https://app.example.com")
+ *     .claimMapping(ClaimMappings.clerk())
+ *     .build();
+ * }</pre>
+ *
+ * <p>Immutable and thread-safe; the secret of an HMAC issuer is copied in and never shown by {@link #toString()}.
  */
 public final class TrustedIssuer {
-  /** The largest clock skew an issuer may be given. */
-  public static final Duration MAX_CLOCK_SKEW = Duration.ofMinutes(5);
+  /** The longest clock skew allowed: {@value} seconds. */
+  public static final long MAX_CLOCK_SKEW_SECONDS = 300;
 
-  private final String id;
-  private final @Nullable URI jwksUrl;
-  private final @Nullable JWKSet staticKeys;
-  private final @Nullable String staticJwksJson;
+  /** Where an issuer's keys come from. */
+  public enum KeySource {
+    /** A JWKS URL, fetched and cached. */
+    JWKS_URI,
+    /** A JWK set given as JSON. */
+    STATIC_JWKS,
+    /** A shared HMAC secret. */
+    HMAC_SECRET
+  }
+
+  private final String issuer;
+  private final KeySource keySource;
+  private final @Nullable URI jwksUri;
+  private final @Nullable String jwksJson;
   private final byte @Nullable [] hmacSecret;
   private final Set<SigningAlgorithm> algorithms;
   private final Set<String> audiences;
   private final Set<String> authorizedParties;
-  private final boolean anyAudience;
   private final Duration clockSkew;
   private final @Nullable TenantId fixedTenant;
   private final Set<TenantId> allowedTenants;
-  private final boolean requireTenant;
+  private final boolean tenantRequired;
   private final ClaimMapping claimMapping;
   private final Duration jwksCacheTtl;
-  private final Duration jwksRefreshTimeout;
   private final Duration jwksRefreshAhead;
-  private final Duration jwksRateLimit;
+  private final Duration jwksMinRefetchInterval;
   private final Duration jwksOutageTolerance;
-  private final Duration httpConnectTimeout;
-  private final Duration httpReadTimeout;
-  private final int jwksSizeLimit;
+  private final Duration jwksHttpTimeout;
+  private final @Nullable Boolean cacheVerifiedTokens;
 
-  private TrustedIssuer(Builder b, Set<SigningAlgorithm> algorithms) {
-    this.id = b.id;
-    this.jwksUrl = b.jwksUrl;
-    this.staticKeys = b.staticKeys;
-    this.staticJwksJson = b.staticJwksJson;
+  private TrustedIssuer(Builder b, KeySource keySource) {
+    this.issuer = b.issuer;
+    this.keySource = keySource;
+    this.jwksUri = b.jwksUri;
+    this.jwksJson = b.jwksJson;
     this.hmacSecret = b.hmacSecret == null ? null : b.hmacSecret.clone();
-    this.algorithms = algorithms;
+    this.algorithms = Set.copyOf(b.algorithms);
     this.audiences = Set.copyOf(b.audiences);
     this.authorizedParties = Set.copyOf(b.authorizedParties);
-    this.anyAudience = b.anyAudience;
     this.clockSkew = b.clockSkew;
     this.fixedTenant = b.fixedTenant;
     this.allowedTenants = Set.copyOf(b.allowedTenants);
-    this.requireTenant = b.requireTenant;
+    this.tenantRequired = b.tenantRequired;
     this.claimMapping = b.claimMapping;
     this.jwksCacheTtl = b.jwksCacheTtl;
-    this.jwksRefreshTimeout = b.jwksRefreshTimeout;
     this.jwksRefreshAhead = b.jwksRefreshAhead;
-    this.jwksRateLimit = b.jwksRateLimit;
+    this.jwksMinRefetchInterval = b.jwksMinRefetchInterval;
     this.jwksOutageTolerance = b.jwksOutageTolerance;
-    this.httpConnectTimeout = b.httpConnectTimeout;
-    this.httpReadTimeout = b.httpReadTimeout;
-    this.jwksSizeLimit = b.jwksSizeLimit;
+    this.jwksHttpTimeout = b.jwksHttpTimeout;
+    this.cacheVerifiedTokens = b.cacheVerifiedTokens;
   }
 
-  /** A builder for the issuer whose tokens carry exactly this {@code iss} (compared as a plain string). */
+  /** A builder for the issuer whose tokens carry exactly {@code issuer} in {@code iss}. */
   public static Builder builder(String issuer) {
     return new Builder(issuer);
   }
 
   /** A builder holding this issuer's settings, to make a variant. */
   public Builder toBuilder() {
-    Builder b = new Builder(id);
-    b.jwksUrl = jwksUrl;
-    b.staticKeys = staticKeys;
-    b.staticJwksJson = staticJwksJson;
+    Builder b = new Builder(issuer);
+    b.jwksUri = jwksUri;
+    b.jwksJson = jwksJson;
     b.hmacSecret = hmacSecret == null ? null : hmacSecret.clone();
     b.algorithms = EnumSet.copyOf(algorithms);
     b.audiences = new LinkedHashSet<>(audiences);
     b.authorizedParties = new LinkedHashSet<>(authorizedParties);
-    b.anyAudience = anyAudience;
     b.clockSkew = clockSkew;
     b.fixedTenant = fixedTenant;
     b.allowedTenants = new LinkedHashSet<>(allowedTenants);
-    b.requireTenant = requireTenant;
+    b.tenantRequired = tenantRequired;
     b.claimMapping = claimMapping;
     b.jwksCacheTtl = jwksCacheTtl;
-    b.jwksRefreshTimeout = jwksRefreshTimeout;
     b.jwksRefreshAhead = jwksRefreshAhead;
-    b.jwksRateLimit = jwksRateLimit;
+    b.jwksMinRefetchInterval = jwksMinRefetchInterval;
     b.jwksOutageTolerance = jwksOutageTolerance;
-    b.httpConnectTimeout = httpConnectTimeout;
-    b.httpReadTimeout = httpReadTimeout;
-    b.jwksSizeLimit = jwksSizeLimit;
+    b.jwksHttpTimeout = jwksHttpTimeout;
+    b.cacheVerifiedTokens = cacheVerifiedTokens;
     return b;
   }
 
-  /** The exact {@code iss} this issuer's tokens carry. */
-  public String id() {
-    return id;
+  /** The exact {@code iss} value. */
+  public String issuer() {
+    return issuer;
   }
 
-  /** The JWKS URL keys are fetched from, if the keys come from one. */
-  public Optional<URI> jwksUrl() {
-    return Optional.ofNullable(jwksUrl);
+  /** Where the keys come from. */
+  public KeySource keySource() {
+    return keySource;
   }
 
-  /** The static JWK set (public keys only, as JSON), if the keys were given as one. */
-  public Optional<String> staticJwks() {
-    return Optional.ofNullable(staticJwksJson);
+  /** The JWKS URL, for {@link KeySource#JWKS_URI}. */
+  public Optional<URI> jwksUri() {
+    return Optional.ofNullable(jwksUri);
   }
 
-  /** Whether the issuer signs with an HMAC secret (the secret itself is never exposed). */
-  public boolean usesHmacSecret() {
-    return hmacSecret != null;
+  /** The JWK set JSON, for {@link KeySource#STATIC_JWKS}. */
+  public Optional<String> jwksJson() {
+    return Optional.ofNullable(jwksJson);
   }
 
-  /** The algorithms tokens of this issuer may use (unmodifiable). */
+  /** A copy of the HMAC secret, for {@link KeySource#HMAC_SECRET}. */
+  public Optional<byte[]> hmacSecret() {
+    return hmacSecret == null ? Optional.empty() : Optional.of(hmacSecret.clone());
+  }
+
+  /** The algorithms tokens of this issuer may use. */
   public Set<SigningAlgorithm> algorithms() {
     return algorithms;
   }
 
-  /** Audiences of which a token's {@code aud} must contain one; empty for no {@code aud} check. */
+  /** The audiences of which a token must name one; empty when the audience is not checked. */
   public Set<String> audiences() {
     return audiences;
   }
 
-  /** Authorized parties one of which a token's {@code azp} must be; empty for no {@code azp} check. */
+  /** The authorized parties ({@code azp}) of which a token must name one; empty when not checked. */
   public Set<String> authorizedParties() {
     return authorizedParties;
-  }
-
-  /** Whether the audience check was explicitly turned off ({@link Builder#anyAudience()}). */
-  public boolean anyAudience() {
-    return anyAudience;
   }
 
   /** The clock skew allowed on {@code exp}, {@code nbf} and {@code iat}. */
@@ -162,174 +158,129 @@ public final class TrustedIssuer {
     return clockSkew;
   }
 
-  /** The one tenant this issuer speaks for (an enterprise IdP), if it is bound to one. */
+  /** The one tenant this issuer speaks for (an enterprise IdP), or empty when the tenant comes from a claim. */
   public Optional<TenantId> fixedTenant() {
     return Optional.ofNullable(fixedTenant);
   }
 
-  /** The tenants a multi-tenant issuer's tenant claim may name; empty for any tenant. */
+  /** The tenants the tenant claim may name; empty for any. */
   public Set<TenantId> allowedTenants() {
     return allowedTenants;
   }
 
-  /** Whether a token that names no tenant is refused. */
-  public boolean requireTenant() {
-    return requireTenant;
+  /** Whether a token must name a tenant. */
+  public boolean tenantRequired() {
+    return tenantRequired;
   }
 
-  /** How this issuer's claims map to a principal. */
+  /** How claims become the principal's tenant, roles and permissions. */
   public ClaimMapping claimMapping() {
     return claimMapping;
   }
 
-  /** How long a fetched JWK set is used before it is fetched again. */
+  /** How long fetched JWKS are cached. */
   public Duration jwksCacheTtl() {
     return jwksCacheTtl;
   }
 
-  /** How long a caller waits for a JWK set refresh another thread started. */
-  public Duration jwksRefreshTimeout() {
-    return jwksRefreshTimeout;
-  }
-
-  /** How long before the cached JWK set expires it is refreshed in the background; zero for never. */
+  /** How long before the cache expires a refresh starts in the background. */
   public Duration jwksRefreshAhead() {
     return jwksRefreshAhead;
   }
 
-  /** The least time between two fetches of the JWK set (unknown {@code kid}s cannot force more); zero for none. */
-  public Duration jwksRateLimit() {
-    return jwksRateLimit;
+  /** The least time between two fetches of the JWKS (unknown {@code kid}s cannot make us fetch more often). */
+  public Duration jwksMinRefetchInterval() {
+    return jwksMinRefetchInterval;
   }
 
-  /** How long the last JWK set keeps being used while the JWKS URL fails; zero for not at all. */
+  /** How long cached keys keep working while the JWKS URL fails. */
   public Duration jwksOutageTolerance() {
     return jwksOutageTolerance;
   }
 
-  /** The HTTP connect timeout of JWKS fetches. */
-  public Duration httpConnectTimeout() {
-    return httpConnectTimeout;
+  /** The connect and read timeout of a JWKS fetch. */
+  public Duration jwksHttpTimeout() {
+    return jwksHttpTimeout;
   }
 
-  /** The HTTP read timeout of JWKS fetches. */
-  public Duration httpReadTimeout() {
-    return httpReadTimeout;
+  /** Whether verified tokens of this issuer are cached: by default only for ECDSA and EdDSA issuers. */
+  public boolean cachesVerifiedTokens() {
+    if (cacheVerifiedTokens != null) {
+      return cacheVerifiedTokens;
+    }
+    for (SigningAlgorithm a : algorithms) {
+      if (!a.expensiveToVerify()) {
+        return false;
+      }
+    }
+    return true;
   }
 
-  /** The largest JWKS document accepted, in bytes. */
-  public int jwksSizeLimit() {
-    return jwksSizeLimit;
-  }
-
-  /** For the implementation: the static keys, or null. */
-  @Nullable JWKSet staticKeySet() {
-    return staticKeys;
-  }
-
-  /** For the implementation: a copy of the HMAC secret, or null. */
-  byte @Nullable [] hmacSecretCopy() {
-    return hmacSecret == null ? null : hmacSecret.clone();
-  }
-
-  /** Names the issuer and its key source; never a secret. */
+  /** Names the issuer and its settings; never the secret. */
   @Override
   public String toString() {
-    return "TrustedIssuer[" + id + ", keys=" + (jwksUrl != null ? "jwks " + jwksUrl
-        : staticKeys != null ? "static JWK set" : "HMAC secret") + ", algorithms=" + algorithms + "]";
+    return "TrustedIssuer[" + issuer + ", keys=" + keySource + (jwksUri != null ? " " + jwksUri : "")
+        + ", algorithms=" + algorithms + ", audiences=" + audiences + ", authorizedParties=" + authorizedParties
+        + ", tenant=" + (fixedTenant != null ? fixedTenant.value() : "from claim") + "]";
   }
 
   /** Builds a {@link TrustedIssuer}; setters check their argument at once. Not thread-safe. */
   public static final class Builder {
-    private final String id;
-    private @Nullable URI jwksUrl;
-    private @Nullable JWKSet staticKeys;
-    private @Nullable String staticJwksJson;
+    private final String issuer;
+    private @Nullable URI jwksUri;
+    private @Nullable String jwksJson;
     private byte @Nullable [] hmacSecret;
-    private @Nullable EnumSet<SigningAlgorithm> algorithms;
+    private EnumSet<SigningAlgorithm> algorithms = EnumSet.noneOf(SigningAlgorithm.class);
     private Set<String> audiences = new LinkedHashSet<>();
     private Set<String> authorizedParties = new LinkedHashSet<>();
-    private boolean anyAudience;
     private Duration clockSkew = Duration.ofSeconds(60);
     private @Nullable TenantId fixedTenant;
     private Set<TenantId> allowedTenants = new LinkedHashSet<>();
-    private boolean requireTenant;
-    private ClaimMapping claimMapping = ClaimMappings.generic().build();
+    private boolean tenantRequired;
+    private ClaimMapping claimMapping = ClaimMappings.standard();
     private Duration jwksCacheTtl = Duration.ofMinutes(5);
-    private Duration jwksRefreshTimeout = Duration.ofSeconds(15);
     private Duration jwksRefreshAhead = Duration.ofSeconds(30);
-    private Duration jwksRateLimit = Duration.ofSeconds(30);
-    private Duration jwksOutageTolerance = Duration.ofHours(1);
-    private Duration httpConnectTimeout = Duration.ofSeconds(1);
-    private Duration httpReadTimeout = Duration.ofSeconds(1);
-    private int jwksSizeLimit = 50 * 1024;
+    private Duration jwksMinRefetchInterval = Duration.ofSeconds(30);
+    private Duration jwksOutageTolerance = Duration.ofHours(6);
+    private Duration jwksHttpTimeout = Duration.ofSeconds(5);
+    private @Nullable Boolean cacheVerifiedTokens;
 
     private Builder(String issuer) {
       Objects.requireNonNull(issuer, "issuer");
-      if (issuer.isEmpty() || issuer.indexOf('\u0000') >= 0) {
-        throw new IllegalArgumentException("issuer must be non-empty and free of NUL characters");
+      if (issuer.isBlank() || issuer.length() > 1024) {
+        throw new IllegalArgumentException("issuer must be 1 to 1024 non-blank characters");
       }
-      this.id = issuer;
+      this.issuer = issuer;
     }
 
-    /**
-     * Keys come from this JWKS URL (https, or http for a loopback address in tests), fetched with caching,
-     * refresh-ahead, a refetch rate limit and outage tolerance. Replaces any other key source.
-     */
-    public Builder jwksUrl(URI url) {
-      Objects.requireNonNull(url, "jwksUrl");
-      String scheme = url.getScheme();
-      String host = url.getHost();
-      boolean loopback = host != null && (host.equals("localhost") || host.equals("127.0.0.1")
-          || host.equals("[::1]") || host.equals("::1"));
-      if (!"https".equalsIgnoreCase(scheme) && !("http".equalsIgnoreCase(scheme) && loopback)) {
-        throw new IllegalArgumentException(
-            "jwksUrl must be https (http only for a loopback address) but was " + url);
+    /** Keys from this JWKS URL (https, or http only for localhost), fetched and cached. */
+    public Builder jwksUri(URI uri) {
+      Objects.requireNonNull(uri, "uri");
+      String scheme = uri.getScheme();
+      String host = uri.getHost();
+      boolean local = "localhost".equals(host) || "127.0.0.1".equals(host) || "[::1]".equals(host);
+      if (!"https".equalsIgnoreCase(scheme) && !("http".equalsIgnoreCase(scheme) && local)) {
+        throw new IllegalArgumentException("jwksUri must be https (http only for localhost) but was " + uri);
       }
       clearKeys();
-      this.jwksUrl = url;
+      this.jwksUri = uri;
       return this;
     }
 
-    /**
-     * Keys are this JWK set, given as JSON ({@code {"keys": [...]}}); only public keys are kept, and symmetric
-     * ({@code oct}) keys are refused: an HMAC secret is set with {@link #hmacSecret(byte[])}. Replaces any other
-     * key source.
-     */
+    /** Keys from this JWK set, given as JSON ({@code {"keys": [...]}}); only public keys are used. */
     public Builder jwks(String jwkSetJson) {
-      Objects.requireNonNull(jwkSetJson, "jwks");
-      JWKSet set;
-      try {
-        set = JWKSet.parse(jwkSetJson);
-      } catch (ParseException e) {
-        throw new IllegalArgumentException("jwks is not a valid JWK set JSON document", e);
-      }
-      List<JWK> pub = new ArrayList<>();
-      for (JWK k : set.getKeys()) {
-        if (KeyType.OCT.equals(k.getKeyType())) {
-          throw new IllegalArgumentException(
-              "jwks must not contain symmetric (oct) keys; use hmacSecret for an HMAC secret");
-        }
-        JWK p = k.toPublicJWK();
-        if (p != null) {
-          pub.add(p);
-        }
-      }
-      if (pub.isEmpty()) {
-        throw new IllegalArgumentException("jwks must contain at least one public key");
-      }
+      Objects.requireNonNull(jwkSetJson, "jwkSetJson");
       clearKeys();
-      this.staticKeys = new JWKSet(pub);
-      this.staticJwksJson = staticKeys.toString(true);
+      this.jwksJson = jwkSetJson;
       return this;
     }
 
     /**
-     * Tokens are HMAC-signed with this shared secret (legacy Supabase projects: the project's JWT secret), at
-     * least 32 bytes. Only HS256/384/512 are then allowed. Replaces any other key source.
+     * An HMAC secret (legacy Supabase projects sign with HS256): at least 32 bytes. Allows {@code HS256} unless
+     * other HMAC algorithms are set.
      */
     public Builder hmacSecret(byte[] secret) {
-      Objects.requireNonNull(secret, "hmacSecret");
+      Objects.requireNonNull(secret, "secret");
       if (secret.length < 32) {
         throw new IllegalArgumentException("hmacSecret must be at least 32 bytes but was " + secret.length);
       }
@@ -338,206 +289,172 @@ public final class TrustedIssuer {
       return this;
     }
 
-    /** {@link #hmacSecret(byte[])} with the UTF-8 bytes of {@code secret} (how Supabase uses its JWT secret). */
+    /** Like {@link #hmacSecret(byte[])} with the UTF-8 bytes of {@code secret} (Supabase shows it as text). */
     public Builder hmacSecret(String secret) {
-      return hmacSecret(Objects.requireNonNull(secret, "hmacSecret").getBytes(StandardCharsets.UTF_8));
+      return hmacSecret(Objects.requireNonNull(secret, "secret").getBytes(StandardCharsets.UTF_8));
     }
 
     private void clearKeys() {
-      jwksUrl = null;
-      staticKeys = null;
-      staticJwksJson = null;
-      hmacSecret = null;
+      this.jwksUri = null;
+      this.jwksJson = null;
+      this.hmacSecret = null;
     }
 
-    /**
-     * The algorithms this issuer's tokens may use (replaces the default: RS256 for JWKS keys, HS256 for a
-     * secret). All must be of key families the key source has: HS* only with a secret, the others only with keys.
-     */
-    public Builder algorithms(SigningAlgorithm first, SigningAlgorithm... more) {
-      EnumSet<SigningAlgorithm> s = EnumSet.of(Objects.requireNonNull(first, "algorithm"));
-      for (SigningAlgorithm a : more) {
-        s.add(Objects.requireNonNull(a, "algorithm"));
+    /** The algorithms this issuer signs with; required for JWKS issuers (HMAC issuers default to HS256). */
+    public Builder algorithms(SigningAlgorithm... algorithms) {
+      EnumSet<SigningAlgorithm> set = EnumSet.noneOf(SigningAlgorithm.class);
+      for (SigningAlgorithm a : algorithms) {
+        set.add(Objects.requireNonNull(a, "algorithm"));
       }
-      this.algorithms = s;
+      this.algorithms = set;
       return this;
     }
 
-    /** The audiences of which a token's {@code aud} must contain at least one (replaces any set before). */
+    /** The audiences of which a token's {@code aud} must name one; default none (not checked). */
     public Builder audiences(String... audiences) {
-      this.audiences = requireTexts("audience", Arrays.asList(audiences));
+      this.audiences = texts("audience", audiences);
       return this;
     }
 
-    /**
-     * The authorized parties ({@code azp}, for Clerk: your app's origins) one of which a token must name
-     * (replaces any set before). A token without {@code azp} is refused.
-     */
+    /** The authorized parties ({@code azp}, what Clerk sets) of which a token must name one; default none. */
     public Builder authorizedParties(String... parties) {
-      this.authorizedParties = requireTexts("authorizedParty", Arrays.asList(parties));
+      this.authorizedParties = texts("authorized party", parties);
       return this;
     }
 
-    /**
-     * Checks neither {@code aud} nor {@code azp}: only for an issuer whose tokens are for this app alone (such as
-     * our own {@link TokenIssuer} without audience). Without it, {@link #build()} requires an audience or
-     * authorized party.
-     */
-    public Builder anyAudience() {
-      this.anyAudience = true;
-      return this;
-    }
-
-    /** The clock skew on {@code exp}, {@code nbf} and {@code iat}; default 60 s, at most 5 minutes. */
+    /** The clock skew allowed on {@code exp}, {@code nbf}, {@code iat}; default 60 s, at most 5 minutes. */
     public Builder clockSkew(Duration skew) {
-      Objects.requireNonNull(skew, "clockSkew");
-      if (skew.isNegative() || skew.compareTo(MAX_CLOCK_SKEW) > 0) {
-        throw new IllegalArgumentException("clockSkew must be between 0 and " + MAX_CLOCK_SKEW + " but was " + skew);
+      Objects.requireNonNull(skew, "skew");
+      if (skew.isNegative() || skew.toSeconds() > MAX_CLOCK_SKEW_SECONDS) {
+        throw new IllegalArgumentException("clockSkew must be between 0 and 5 minutes but was " + skew);
       }
       this.clockSkew = skew;
       return this;
     }
 
     /**
-     * Binds the issuer to one tenant (an enterprise IdP): every principal it vouches for acts for {@code tenant},
-     * and a token whose tenant claim names another tenant is refused ({@code TENANT_NOT_ALLOWED}).
+     * This issuer speaks for one tenant only (an enterprise IdP): every token gets this tenant, and a token whose
+     * claims name another is refused ({@link InvalidTokenException.Reason#TENANT_NOT_ALLOWED}).
      */
-    public Builder fixedTenant(TenantId tenant) {
-      this.fixedTenant = Objects.requireNonNull(tenant, "fixedTenant");
-      this.allowedTenants = new LinkedHashSet<>();
+    public Builder tenant(TenantId tenant) {
+      this.fixedTenant = Objects.requireNonNull(tenant, "tenant");
+      this.tenantRequired = true;
+      return this;
+    }
+
+    /** The tenant comes from the claims (a multi-tenant IdP) and must be one of these; default any. */
+    public Builder allowedTenants(TenantId... tenants) {
+      Set<TenantId> set = new LinkedHashSet<>();
+      for (TenantId t : tenants) {
+        set.add(Objects.requireNonNull(t, "tenant"));
+      }
+      this.allowedTenants = set;
       return this;
     }
 
     /**
-     * The tenant comes from the mapping's tenant claim (the default: a multi-tenant IdP), restricted to these
-     * tenants when any are given; a token naming another is refused ({@code TENANT_NOT_ALLOWED}).
+     * Whether a token must name a tenant; default false (a user who has not picked a tenant yet gets a principal
+     * without one, which {@link Authorizer} denies everything tenant-scoped).
      */
-    public Builder tenantFromClaim(TenantId... allowed) {
-      this.fixedTenant = null;
-      Set<TenantId> s = new LinkedHashSet<>();
-      for (TenantId t : allowed) {
-        s.add(Objects.requireNonNull(t, "tenant"));
-      }
-      this.allowedTenants = s;
+    public Builder tenantRequired(boolean required) {
+      this.tenantRequired = required;
       return this;
     }
 
-    /** Whether a token that names no tenant is refused ({@code TENANT_NOT_ALLOWED}); default {@code false}. */
-    public Builder requireTenant(boolean require) {
-      this.requireTenant = require;
-      return this;
-    }
-
-    /** How the claims map to a principal; default {@link ClaimMappings#generic()} with its default names. */
+    /** How claims map to the principal; default {@link ClaimMappings#standard()}. */
     public Builder claimMapping(ClaimMapping mapping) {
-      this.claimMapping = Objects.requireNonNull(mapping, "claimMapping");
+      this.claimMapping = Objects.requireNonNull(mapping, "mapping");
       return this;
     }
 
-    /** How long a fetched JWK set is used; default 5 minutes. */
+    /** How long a fetched JWKS is cached; default 5 minutes. */
     public Builder jwksCacheTtl(Duration ttl) {
       this.jwksCacheTtl = positive("jwksCacheTtl", ttl);
       return this;
     }
 
-    /** How long a caller waits for a refresh in progress; default 15 s. */
-    public Builder jwksRefreshTimeout(Duration timeout) {
-      this.jwksRefreshTimeout = positive("jwksRefreshTimeout", timeout);
-      return this;
-    }
-
-    /** Refresh this long before the cached set expires, in the background; default 30 s, zero turns it off. */
+    /** How long before expiry the cached JWKS is refreshed in the background; default 30 s. */
     public Builder jwksRefreshAhead(Duration ahead) {
-      this.jwksRefreshAhead = notNegative("jwksRefreshAhead", ahead);
+      this.jwksRefreshAhead = positive("jwksRefreshAhead", ahead);
       return this;
     }
 
-    /** At most one JWKS fetch per this interval, however many unknown {@code kid}s arrive; default 30 s. */
-    public Builder jwksRateLimit(Duration minInterval) {
-      this.jwksRateLimit = notNegative("jwksRateLimit", minInterval);
+    /** The least time between two JWKS fetches, also for unknown {@code kid}s; default 30 s. */
+    public Builder jwksMinRefetchInterval(Duration interval) {
+      this.jwksMinRefetchInterval = positive("jwksMinRefetchInterval", interval);
       return this;
     }
 
-    /** Keep using the last JWK set this long while the JWKS URL fails; default 1 hour, zero turns it off. */
+    /** How long cached keys keep working while the JWKS URL fails; default 6 hours. */
     public Builder jwksOutageTolerance(Duration tolerance) {
-      this.jwksOutageTolerance = notNegative("jwksOutageTolerance", tolerance);
+      this.jwksOutageTolerance = positive("jwksOutageTolerance", tolerance);
       return this;
     }
 
-    /** HTTP connect timeout of JWKS fetches; default 1 s. */
-    public Builder httpConnectTimeout(Duration timeout) {
-      this.httpConnectTimeout = positive("httpConnectTimeout", timeout);
+    /** Connect and read timeout of a JWKS fetch; default 5 s. */
+    public Builder jwksHttpTimeout(Duration timeout) {
+      this.jwksHttpTimeout = positive("jwksHttpTimeout", timeout);
       return this;
     }
 
-    /** HTTP read timeout of JWKS fetches; default 1 s. */
-    public Builder httpReadTimeout(Duration timeout) {
-      this.httpReadTimeout = positive("httpReadTimeout", timeout);
+    /** Whether to cache verified tokens of this issuer; default: yes for ECDSA/EdDSA issuers, no otherwise. */
+    public Builder cacheVerifiedTokens(boolean cache) {
+      this.cacheVerifiedTokens = cache;
       return this;
     }
 
-    /** The largest JWKS document accepted, in bytes; default 51,200. */
-    public Builder jwksSizeLimit(int bytes) {
-      if (bytes < 1024) {
-        throw new IllegalArgumentException("jwksSizeLimit must be >= 1024 but was " + bytes);
-      }
-      this.jwksSizeLimit = bytes;
-      return this;
-    }
-
-    /** The issuer; fails when the key source, algorithms and audience settings do not fit together. */
+    /**
+     * The issuer.
+     *
+     * @throws IllegalStateException if no keys were given, the algorithms do not fit the keys (an HMAC algorithm
+     *     without a secret, or an asymmetric one with a secret), or a JWKS issuer has no algorithms
+     */
     public TrustedIssuer build() {
-      if (jwksUrl == null && staticKeys == null && hmacSecret == null) {
-        throw new IllegalStateException("issuer " + id + " needs keys: jwksUrl, jwks or hmacSecret");
+      KeySource source;
+      if (jwksUri != null) {
+        source = KeySource.JWKS_URI;
+      } else if (jwksJson != null) {
+        source = KeySource.STATIC_JWKS;
+      } else if (hmacSecret != null) {
+        source = KeySource.HMAC_SECRET;
+      } else {
+        throw new IllegalStateException("issuer " + issuer + " has no keys: set jwksUri, jwks or hmacSecret");
       }
-      boolean mac = hmacSecret != null;
-      EnumSet<SigningAlgorithm> algs = algorithms != null ? EnumSet.copyOf(algorithms)
-          : EnumSet.of(mac ? SigningAlgorithm.HS256 : SigningAlgorithm.RS256);
-      for (SigningAlgorithm a : algs) {
-        if (mac != (a.family() == SigningAlgorithm.Family.HMAC)) {
-          throw new IllegalStateException("algorithm " + a + " of issuer " + id + " does not fit its keys: "
-              + (mac ? "an HMAC secret allows HS256/384/512 only" : "HS256/384/512 need an hmacSecret"));
+      if (source == KeySource.HMAC_SECRET && algorithms.isEmpty()) {
+        algorithms = EnumSet.of(SigningAlgorithm.HS256);
+      }
+      if (algorithms.isEmpty()) {
+        throw new IllegalStateException("issuer " + issuer + " needs its algorithms pinned: algorithms(RS256) say");
+      }
+      for (SigningAlgorithm a : algorithms) {
+        boolean hmac = a.family() == SigningAlgorithm.Family.HMAC;
+        if (hmac != (source == KeySource.HMAC_SECRET)) {
+          throw new IllegalStateException("issuer " + issuer + ": algorithm " + a
+              + (hmac ? " needs an hmacSecret" : " cannot be used with an hmacSecret") + "; keys are bound to one family");
         }
       }
-      if (!anyAudience && audiences.isEmpty() && authorizedParties.isEmpty()) {
-        throw new IllegalStateException("issuer " + id
-            + " needs audiences(..) or authorizedParties(..), or anyAudience() to check neither");
+      if (fixedTenant != null && !allowedTenants.isEmpty() && !allowedTenants.contains(fixedTenant)) {
+        throw new IllegalStateException("issuer " + issuer + ": the fixed tenant is not among the allowed tenants");
       }
-      if (anyAudience && (!audiences.isEmpty() || !authorizedParties.isEmpty())) {
-        throw new IllegalStateException("issuer " + id + ": anyAudience() contradicts audiences/authorizedParties");
-      }
-      if (jwksUrl != null && !jwksRefreshAhead.isZero()
-          && jwksRefreshAhead.plus(jwksRefreshTimeout).compareTo(jwksCacheTtl) >= 0) {
-        throw new IllegalStateException("jwksRefreshAhead + jwksRefreshTimeout must be < jwksCacheTtl but were "
-            + jwksRefreshAhead + " + " + jwksRefreshTimeout + " >= " + jwksCacheTtl);
-      }
-      return new TrustedIssuer(this, java.util.Collections.unmodifiableSet(algs));
+      return new TrustedIssuer(this, source);
     }
 
-    private static Set<String> requireTexts(String what, Collection<String> values) {
-      Set<String> s = new LinkedHashSet<>();
-      for (String v : values) {
+    private static Set<String> texts(String what, String[] values) {
+      Set<String> set = new LinkedHashSet<>();
+      for (String v : Arrays.asList(values)) {
         Objects.requireNonNull(v, what);
-        if (v.isEmpty()) {
-          throw new IllegalArgumentException(what + " must not be empty");
+        if (v.isBlank()) {
+          throw new IllegalArgumentException(what + " must not be blank");
         }
-        s.add(v);
+        set.add(v);
       }
-      return s;
+      return set;
     }
 
     private static Duration positive(String what, Duration d) {
       Objects.requireNonNull(d, what);
       if (d.isNegative() || d.isZero()) {
-        throw new IllegalArgumentException(what + " must be > 0 but was " + d);
-      }
-      return d;
-    }
-
-    private static Duration notNegative(String what, Duration d) {
-      Objects.requireNonNull(d, what);
-      if (d.isNegative()) {
-        throw new IllegalArgumentException(what + " must be >= 0 but was " + d);
+        throw new IllegalArgumentException(what + " must be positive but was " + d);
       }
       return d;
     }

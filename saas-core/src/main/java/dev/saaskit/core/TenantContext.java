@@ -102,6 +102,14 @@ public final class TenantContext {
   }
 
   /**
+   * The current tenant, or {@code null} outside any scope: {@link #current()} for hot paths that must not
+   * allocate (an authorization check per call, say).
+   */
+  public static @Nullable TenantId currentOrNull() {
+    return CURRENT.get();
+  }
+
+  /**
    * The current tenant.
    *
    * @throws MissingTenantException outside any scope, with a message that says how to set one

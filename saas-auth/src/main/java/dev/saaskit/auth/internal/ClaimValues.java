@@ -1,136 +1,100 @@
 package dev.saaskit.auth.internal;
 
 import dev.saaskit.auth.InvalidTokenException;
-import java.util.Collection;
-import java.util.LinkedHashSet;
+import dev.saaskit.auth.InvalidTokenException.Reason;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
-/** Typed reads of parsed JSON claim values; a value of the wrong shape is a {@code BAD_CLAIM}. */
+/** Typed reads of parsed JWT claims, failing with {@code BAD_CLAIM} on a wrong type. Not API. */
 public final class ClaimValues {
   private ClaimValues() {}
 
-  /** A string claim, or null when absent; a non-string is a bad claim. */
-  public static @Nullable String string(@Nullable Map<?, ?> claims, String name) {
-    if (claims == null) {
-      return null;
+  /** The value at a path of object keys, or null when any step is missing. */
+  public static @Nullable Object at(Map<String, Object> claims, String... path) {
+    Object current = claims;
+    for (String key : path) {
+      if (!(current instanceof Map)) {
+        return null;
+      }
+      current = ((Map<?, ?>) current).get(key);
+      if (current == null) {
+        return null;
+      }
     }
-    Object v = claims.get(name);
-    if (v == null) {
-      return null;
-    }
-    if (!(v instanceof String)) {
-      throw bad(name, "a string");
-    }
-    String s = (String) v;
-    return s.isEmpty() ? null : s;
+    return current;
   }
 
-  /** A JSON object claim, or null when absent. */
-  public static @Nullable Map<?, ?> object(@Nullable Map<?, ?> claims, String name) {
-    if (claims == null) {
-      return null;
-    }
-    Object v = claims.get(name);
+  /** A string claim, or null when absent; a number is rendered as text; anything else is a bad claim. */
+  public static @Nullable String string(Map<String, Object> claims, String... path) {
+    Object v = at(claims, path);
     if (v == null) {
       return null;
     }
-    if (!(v instanceof Map)) {
-      throw bad(name, "an object");
-    }
-    return (Map<?, ?>) v;
-  }
-
-  /**
-   * A set of strings from a claim that is a list of strings or a single string (split on spaces and commas when
-   * {@code split}); empty when absent.
-   */
-  public static Set<String> strings(@Nullable Map<?, ?> claims, String name, boolean split) {
-    if (claims == null) {
-      return Set.of();
-    }
-    Object v = claims.get(name);
-    if (v == null) {
-      return Set.of();
-    }
-    Set<String> out = new LinkedHashSet<>();
     if (v instanceof String) {
-      addString(out, (String) v, split);
-    } else if (v instanceof Collection) {
-      for (Object o : (Collection<?>) v) {
-        if (!(o instanceof String)) {
-          throw bad(name, "a list of strings");
+      String s = (String) v;
+      return s.isEmpty() ? null : s;
+    }
+    if (v instanceof Long || v instanceof Integer) {
+      return v.toString();
+    }
+    throw bad(String.join(".", path), "a string");
+  }
+
+  /** A list of strings: a JSON array of strings, or one string split on commas and spaces; empty when absent. */
+  public static List<String> strings(Map<String, Object> claims, String... path) {
+    Object v = at(claims, path);
+    List<String> out = new ArrayList<>();
+    if (v == null) {
+      return out;
+    }
+    if (v instanceof String) {
+      for (String part : ((String) v).split("[,\\s]+", -1)) {
+        if (!part.isEmpty()) {
+          out.add(part);
         }
-        addString(out, (String) o, false);
       }
-    } else {
-      throw bad(name, "a string or a list of strings");
+      return out;
     }
-    return out;
+    if (v instanceof List) {
+      for (Object o : (List<?>) v) {
+        if (!(o instanceof String)) {
+          throw bad(String.join(".", path), "an array of strings");
+        }
+        if (!((String) o).isEmpty()) {
+          out.add((String) o);
+        }
+      }
+      return out;
+    }
+    throw bad(String.join(".", path), "a string or an array of strings");
   }
 
-  private static void addString(Set<String> out, String s, boolean split) {
-    if (!split) {
-      if (!s.isEmpty() && s.indexOf('\u0000') < 0) {
-        out.add(s);
-      }
-      return;
-    }
-    java.util.StringTokenizer t = new java.util.StringTokenizer(s, " ,");
-    while (t.hasMoreTokens()) {
-      String part = t.nextToken();
-      if (part.indexOf('\u0000') < 0) {
-        out.add(part);
-      }
-    }
-  }
-
-  /** A non-negative integer claim (a JSON integer or a string of digits), or null when absent. */
-  public static @Nullable Long nonNegativeLong(@Nullable Map<?, ?> claims, String name) {
-    if (claims == null) {
-      return null;
-    }
-    Object v = claims.get(name);
+  /** A non-negative integer claim (a JSON number or a decimal string), or null when absent. */
+  public static @Nullable Long nonNegativeLong(Map<String, Object> claims, String... path) {
+    Object v = at(claims, path);
     if (v == null) {
       return null;
     }
     long n;
     if (v instanceof Long || v instanceof Integer) {
       n = ((Number) v).longValue();
-    } else if (v instanceof Double && ((Double) v) == Math.rint((Double) v) && !((Double) v).isInfinite()
-        && Math.abs((Double) v) < 9.0e15) {
+    } else if (v instanceof Double && ((Double) v) == Math.rint((Double) v) && Math.abs((Double) v) < 1e15) {
       n = ((Double) v).longValue();
     } else if (v instanceof String && ((String) v).matches("[0-9]{1,18}")) {
       n = Long.parseLong((String) v);
     } else {
-      throw bad(name, "a non-negative integer");
+      throw bad(String.join(".", path), "a non-negative integer");
     }
     if (n < 0) {
-      throw bad(name, "a non-negative integer");
+      throw bad(String.join(".", path), "a non-negative integer");
     }
     return n;
   }
 
-  /** The list claim's elements, or an empty list. */
-  public static List<?> list(@Nullable Map<?, ?> claims, String name) {
-    if (claims == null) {
-      return List.of();
-    }
-    Object v = claims.get(name);
-    if (v == null) {
-      return List.of();
-    }
-    if (!(v instanceof List)) {
-      throw bad(name, "a list");
-    }
-    return (List<?>) v;
-  }
-
-  /** A {@code BAD_CLAIM} refusal naming the claim (never its value). */
-  public static InvalidTokenException bad(String name, String expected) {
-    return new InvalidTokenException(InvalidTokenException.Reason.BAD_CLAIM,
-        "the claim '" + name + "' must be " + expected);
+  /** A claim of a wrong type. */
+  public static InvalidTokenException bad(String claim, String expected) {
+    return new InvalidTokenException(Reason.BAD_CLAIM, "claim " + claim + " must be " + expected);
   }
 }
