@@ -58,8 +58,15 @@ public final class ClaimMappings {
         if (role != null) {
           roles.add(stripOrg(role));
         }
-        permissions.addAll(clerkV2Permissions(strings(claims, "fea"), strings(claims, "o", "per"),
-            strings(claims, "o", "fpm")));
+        List<String> features = strings(claims, "fea");
+        if (features.isEmpty()) {
+          // no feature list: read o.per as full permission names (what a custom session template may write)
+          for (String per : strings(claims, "o", "per")) {
+            permissions.add(stripOrg(per));
+          }
+        } else {
+          permissions.addAll(clerkV2Permissions(features, strings(claims, "o", "per"), strings(claims, "o", "fpm")));
+        }
       } else {
         tenant = string(claims, "org_id");
         String role = string(claims, "org_role");
