@@ -242,6 +242,7 @@ public final class Invitations {
         return new Membership(tenant, issuer, subject, current, row.version(), row.createdAt(), now);
       }
       long version = store.apply(c, tenant, row, role, PermissionChange.Kind.ACCEPT_INVITATION, actor, id, now);
+      changeListener.inTransaction(c, tenant, Principal.userKey(issuer, subject));
       changed[0] = true;
       return new Membership(tenant, issuer, subject, role, version, row.createdAt(), now);
     });

@@ -1,6 +1,8 @@
 package dev.saaskit.auth;
 
 import dev.saaskit.core.TenantId;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.Objects;
 
 /**
@@ -9,8 +11,11 @@ import java.util.Objects;
  * invalidation on a bus that reaches every node (saas-cache's {@code PostgresInvalidationBus}; see
  * docs/auth-memberships.md); a single-node app can invalidate its {@link PermissionVersions} directly.
  *
- * <p>Called on the thread that made the change, after {@code COMMIT}; an exception it throws is logged and does
- * not undo the change (which is committed), so implementations should not throw.
+ * <p>Two moments: {@link #inTransaction} runs inside the change's transaction, just before {@code COMMIT}, on the
+ * same connection (publish the invalidation there, with saas-cache's {@code publish(Connection, Invalidation)},
+ * and it commits or rolls back with the change: a node that dies right after the commit cannot lose it; an
+ * exception fails the change). {@link #membershipChanged} runs on the same thread after {@code COMMIT}; an
+ * exception it throws is logged and does not undo the change (which is committed).
  */
 @FunctionalInterface
 public interface MembershipChangeListener {
@@ -24,6 +29,14 @@ public interface MembershipChangeListener {
    * @param userKey {@link Principal#userKey(String, String)} of the member
    */
   void membershipChanged(TenantId tenant, String userKey);
+
+  /**
+   * The membership of {@code userKey} in {@code tenant} is being changed in the transaction of {@code connection},
+   * which commits right after this returns (the default does nothing). Do not commit, roll back or close it.
+   *
+   * @throws SQLException to fail the change (it is rolled back)
+   */
+  default void inTransaction(Connection connection, TenantId tenant, String userKey) throws SQLException {}
 
   /**
    * A user key in a form without NUL characters ({@code <length of the issuer>:<issuer><subject>}), for a bus whose

@@ -28,9 +28,9 @@ import org.slf4j.LoggerFactory;
  * <p>Every change ({@link #add}, {@link #changeRole}, {@link #remove}) runs in one transaction of the application
  * role with the tenant setting set for it: it creates the user row if needed, changes the membership under a row
  * lock, bumps its permission version (never reused: a removed membership keeps its row, so a re-added user gets a
- * version above every one issued before), and appends a row to the permission-change log. After the commit it
- * tells the {@linkplain Builder#changeListener(MembershipChangeListener) change listener}, which makes every node
- * forget the cached version. Two concurrent changes of one membership both happen, one after the other: two
+ * version above every one issued before), and appends a row to the permission-change log. It tells the
+ * {@linkplain Builder#changeListener(MembershipChangeListener) change listener} in the transaction and again after
+ * the commit, which makes every node forget the cached version. Two concurrent changes of one membership both happen, one after the other: two
  * versions, two log rows, no lost update.
  *
  * <p>A tenant keeps at least one member with the {@linkplain Builder#ownerRole(String) owner role}: removing or
@@ -124,6 +124,7 @@ public final class Memberships {
             + issuer + " already is a member of tenant " + tenant.value() + " (role " + row.role() + ")");
       }
       long version = store.apply(c, tenant, row, role, PermissionChange.Kind.ADD, actor, null, now);
+      changeListener.inTransaction(c, tenant, Principal.userKey(issuer, subject));
       return new Membership(tenant, issuer, subject, role, version, row.createdAt(), now);
     });
     notifyChanged(tenant, m.userKey());
@@ -159,6 +160,7 @@ public final class Memberships {
         MembershipStore.checkNotLastOwner(row, role, ownerRole, owners);
       }
       long version = store.apply(c, tenant, row, role, PermissionChange.Kind.CHANGE_ROLE, actor, null, now);
+      changeListener.inTransaction(c, tenant, Principal.userKey(issuer, subject));
       changed[0] = true;
       return new Membership(tenant, issuer, subject, role, version, row.createdAt(), now);
     });
@@ -193,6 +195,7 @@ public final class Memberships {
         MembershipStore.checkNotLastOwner(row, null, ownerRole, owners);
       }
       store.apply(c, tenant, row, null, PermissionChange.Kind.REMOVE, actor, null, clock.instant());
+      changeListener.inTransaction(c, tenant, Principal.userKey(issuer, subject));
       return true;
     });
     if (removed) {
