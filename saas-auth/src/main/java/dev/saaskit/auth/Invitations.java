@@ -19,6 +19,7 @@ import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -117,7 +118,7 @@ public final class Invitations {
     byte[] hash = sha256(token);
     UUID id = randomUuid();
     return Tx.run(dataSource, schema.tenantSetting(), tenant, "creating an invitation", c -> {
-      Instant now = clock.instant();
+      Instant now = now();
       Long inviterId = null;
       if (!inviter.isSystem()) {
         String issuer = inviter.issuer().orElseThrow();
@@ -190,7 +191,7 @@ public final class Invitations {
     byte[] hash = sha256(token);
     boolean[] changed = {false};
     Membership m = Tx.run(dataSource, schema.tenantSetting(), null, "accepting an invitation", c -> {
-      Instant now = clock.instant();
+      Instant now = now();
       TenantId tenant;
       UUID id;
       try (PreparedStatement ps = c.prepareStatement("SELECT tenant_id, invitation_id FROM " + quotedSchema
@@ -268,7 +269,7 @@ public final class Invitations {
     return Tx.run(dataSource, schema.tenantSetting(), tenant, "revoking an invitation", c -> {
       try (PreparedStatement ps = c.prepareStatement("UPDATE " + quotedSchema + ".invitations SET revoked_at = ?"
           + " WHERE tenant_id = ? AND id = ? AND accepted_at IS NULL AND revoked_at IS NULL")) {
-        ps.setTimestamp(1, Timestamp.from(clock.instant()));
+        ps.setTimestamp(1, Timestamp.from(now()));
         ps.setString(2, tenant.value());
         ps.setObject(3, id);
         return ps.executeUpdate() == 1;
@@ -286,7 +287,7 @@ public final class Invitations {
           + ".users u ON u.id = i.invited_by WHERE i.tenant_id = ? AND i.accepted_at IS NULL"
           + " AND i.revoked_at IS NULL AND i.expires_at > ? ORDER BY i.created_at, i.id")) {
         ps.setString(1, tenant.value());
-        ps.setTimestamp(2, Timestamp.from(clock.instant()));
+        ps.setTimestamp(2, Timestamp.from(now()));
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
             String issuer = rs.getString(4);
@@ -343,6 +344,11 @@ public final class Invitations {
         return Actor.user(rs.getString(1), rs.getString(2));
       }
     }
+  }
+
+  /** The clock's time at the database's precision (microseconds), so returned values equal read ones. */
+  private Instant now() {
+    return clock.instant().truncatedTo(ChronoUnit.MICROS);
   }
 
   private static boolean wellFormed(String token) {

@@ -12,6 +12,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -116,7 +117,7 @@ public final class Memberships {
     MembershipsText.optionalEmail(email);
     Objects.requireNonNull(actor, "actor");
     Membership m = Tx.run(dataSource, schema.tenantSetting(), tenant, "adding a membership", c -> {
-      Instant now = clock.instant();
+      Instant now = now();
       long userId = store.upsertUser(c, issuer, subject, email, now);
       MembershipStore.Row row = store.lockOrCreate(c, tenant, userId, now);
       if (row.role() != null) {
@@ -148,7 +149,7 @@ public final class Memberships {
     Objects.requireNonNull(actor, "actor");
     boolean[] changed = {false};
     Membership m = Tx.run(dataSource, schema.tenantSetting(), tenant, "changing a role", c -> {
-      Instant now = clock.instant();
+      Instant now = now();
       int owners = protectLastOwner ? store.lockOwners(c, tenant, ownerRole) : Integer.MAX_VALUE;
       MembershipStore.Row row = lockMember(c, tenant, issuer, subject);
       String current = Objects.requireNonNull(row.role());
@@ -194,7 +195,7 @@ public final class Memberships {
       if (protectLastOwner) {
         MembershipStore.checkNotLastOwner(row, null, ownerRole, owners);
       }
-      store.apply(c, tenant, row, null, PermissionChange.Kind.REMOVE, actor, null, clock.instant());
+      store.apply(c, tenant, row, null, PermissionChange.Kind.REMOVE, actor, null, now());
       changeListener.inTransaction(c, tenant, Principal.userKey(issuer, subject));
       return true;
     });
@@ -352,6 +353,11 @@ public final class Memberships {
       LOG.warn("the membership change listener failed for a member of tenant {} (the change is committed; other"
           + " nodes may keep the old permission version until their next invalidation)", tenant.value(), e);
     }
+  }
+
+  /** The clock's time at the database's precision (microseconds), so returned values equal read ones. */
+  private Instant now() {
+    return clock.instant().truncatedTo(ChronoUnit.MICROS);
   }
 
   static String[] splitUserKey(String userKey) {
