@@ -240,7 +240,7 @@ public final class Invitations {
       MembershipStore.Row row = store.lockOrCreate(c, tenant, userId, now);
       String current = row.role();
       if (current != null && roleHierarchy.includes(current, role)) {
-        return new Membership(tenant, issuer, subject, current, row.version(), row.createdAt(), now);
+        return new Membership(tenant, issuer, subject, current, row.version(), row.createdAt(), row.updatedAt());
       }
       long version = store.apply(c, tenant, row, role, PermissionChange.Kind.ACCEPT_INVITATION, actor, id, now);
       changeListener.inTransaction(c, tenant, Principal.userKey(issuer, subject));

@@ -154,8 +154,7 @@ public final class Memberships {
       MembershipStore.Row row = lockMember(c, tenant, issuer, subject);
       String current = Objects.requireNonNull(row.role());
       if (current.equals(role)) {
-        return new Membership(tenant, issuer, subject, current, row.version(), row.createdAt(), updatedAt(c, tenant,
-            row));
+        return new Membership(tenant, issuer, subject, current, row.version(), row.createdAt(), row.updatedAt());
       }
       if (protectLastOwner) {
         MembershipStore.checkNotLastOwner(row, role, ownerRole, owners);
@@ -332,18 +331,6 @@ public final class Memberships {
           + " is not a member of tenant " + tenant.value());
     }
     return row;
-  }
-
-  private Instant updatedAt(Connection c, TenantId tenant, MembershipStore.Row row) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT updated_at FROM " + quotedSchema
-        + ".memberships WHERE tenant_id = ? AND user_id = ?")) {
-      ps.setString(1, tenant.value());
-      ps.setLong(2, row.userId());
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        return rs.getTimestamp(1).toInstant();
-      }
-    }
   }
 
   void notifyChanged(TenantId tenant, String userKey) {

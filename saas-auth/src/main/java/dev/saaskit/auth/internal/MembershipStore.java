@@ -32,7 +32,7 @@ public final class MembershipStore {
   }
 
   /** A membership row, locked by the transaction. {@code role} is null for a removed (or never active) one. */
-  public record Row(long userId, @Nullable String role, long version, Instant createdAt) {}
+  public record Row(long userId, @Nullable String role, long version, Instant createdAt, Instant updatedAt) {}
 
   /** The id of user ({@code issuer}, {@code subject}), created if new; updates the email when one is given. */
   public long upsertUser(Connection c, String issuer, String subject, @Nullable String email, Instant now)
@@ -64,12 +64,13 @@ public final class MembershipStore {
 
   /** The membership row of {@code userId}, locked {@code FOR UPDATE}; null if there is none. */
   public @Nullable Row lock(Connection c, TenantId tenant, long userId) throws SQLException {
-    try (PreparedStatement ps = c.prepareStatement("SELECT role, permission_version, created_at FROM " + memberships
+    try (PreparedStatement ps = c.prepareStatement("SELECT role, permission_version, created_at, updated_at FROM " + memberships
         + " WHERE tenant_id = ? AND user_id = ? FOR UPDATE")) {
       ps.setString(1, tenant.value());
       ps.setLong(2, userId);
       try (ResultSet rs = ps.executeQuery()) {
-        return rs.next() ? new Row(userId, rs.getString(1), rs.getLong(2), rs.getTimestamp(3).toInstant()) : null;
+        return rs.next() ? new Row(userId, rs.getString(1), rs.getLong(2), rs.getTimestamp(3).toInstant(),
+            rs.getTimestamp(4).toInstant()) : null;
       }
     }
   }
