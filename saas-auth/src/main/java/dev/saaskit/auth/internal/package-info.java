@@ -1,4 +1,4 @@
-/** Implementation of saas-auth; not an API, may change in any release. */
+/** Implementation of saas-auth; not API, may change in any release. */
 @NullMarked
 package dev.saaskit.auth.internal;
 
