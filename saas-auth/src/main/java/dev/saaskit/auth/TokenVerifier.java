@@ -136,8 +136,9 @@ public final class TokenVerifier implements AutoCloseable {
     TrustedIssuer issuer = entry.issuer;
     SigningAlgorithm algorithm = algorithm(header, issuer);
     if (header.getCriticalParams() != null && !header.getCriticalParams().isEmpty()) {
-      throw new InvalidTokenException(Reason.UNSUPPORTED_CRITICAL_HEADER, "critical header parameters "
-          + header.getCriticalParams() + " are not understood");
+      // the names are the token's text: not echoed into logs
+      throw new InvalidTokenException(Reason.UNSUPPORTED_CRITICAL_HEADER, header.getCriticalParams().size()
+          + " critical header parameter(s) not understood");
     }
     if (signaturePart.toString().isEmpty()) {
       throw new InvalidTokenException(Reason.BAD_SIGNATURE, "the signature is empty");
@@ -197,8 +198,20 @@ public final class TokenVerifier implements AutoCloseable {
         return a;
       }
     }
-    throw new InvalidTokenException(Reason.DISALLOWED_ALGORITHM, "alg " + (name.length() > 20
-        ? name.substring(0, 20) + "..." : name) + " is not allowed for issuer " + issuer.issuer());
+    throw new InvalidTokenException(Reason.DISALLOWED_ALGORITHM, "alg " + printable(name)
+        + " is not allowed for issuer " + issuer.issuer());
+  }
+
+  /** At most 20 characters of a header value, letters, digits and {@code +-_.} only, for a log message. */
+  private static String printable(String value) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < value.length() && b.length() < 20; i++) {
+      char c = value.charAt(i);
+      boolean ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+'
+          || c == '-' || c == '_' || c == '.';
+      b.append(ok ? c : '?');
+    }
+    return value.length() > 20 ? b + "..." : b.toString();
   }
 
   private Principal principal(TrustedIssuer issuer, Map<String, Object> raw) {
@@ -249,7 +262,9 @@ public final class TokenVerifier implements AutoCloseable {
     } catch (InvalidTokenException e) {
       throw e;
     } catch (RuntimeException e) {
-      throw new InvalidTokenException(Reason.BAD_CLAIM, "the claim mapping refused the token: " + e.getMessage(), e);
+      // a custom mapping's message may quote claim values: name the failure only
+      throw new InvalidTokenException(Reason.BAD_CLAIM, "the claim mapping of issuer " + issuer.issuer()
+          + " failed with " + e.getClass().getName());
     }
     Principal principal = builder.build();
     Optional<TenantId> tenant = principal.tenant();

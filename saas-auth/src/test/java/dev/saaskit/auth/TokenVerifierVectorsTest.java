@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Published vectors, written down from their documents: RFC 7515 appendix A.1 (HS256), A.2 (RS256), A.3 (ES256),
- * RFC 7520 section 4.4 (HS256 with a kid) and RFC 8037 appendix A.4/A.5 (Ed25519). The RFC 7515 tokens have no
+ * RFC 7520 sections 4.1 (RS256), 4.3 (ES512) and 4.4 (HS256 with a kid) and RFC 8037 appendix A.4/A.5 (Ed25519). The RFC 7515 tokens have no
  * {@code sub}, so through the verifier they get as far as the claims: a {@code BAD_CLAIM} for the missing subject
  * proves the signature and {@code exp} passed, and one flipped signature character turns it into BAD_SIGNATURE.
  */
@@ -65,6 +65,34 @@ class TokenVerifierVectorsTest {
       + "b24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcm"
       + "UgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4"
       + ".s0h6KThzkfBBBkLspW1h84VsJZFTsPPqMDA7g1Md7p0";
+
+  // RFC 7520 4.1 (RS256) and 4.3 (ES512), kid bilbo.baggins@hobbiton.example, keys of RFC 7520 3.4 and 3.2
+  private static final String RFC7520_PAYLOAD = "SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IH"
+      + "lvdXIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBk"
+      + "b24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcm"
+      + "UgeW91IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4";
+  private static final String RFC7520_RSA_JWK = "{\"kty\":\"RSA\",\"kid\":\"bilbo.baggins@hobbiton.example\","
+      + "\"use\":\"sig\",\"e\":\"AQAB\",\"n\":\"n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvN"
+      + "d7nqQ0VEiZQHz_AJmSCpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfHd"
+      + "1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qix"
+      + "oR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw\"}";
+  private static final String RFC7520_4_1 = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZX"
+      + "hhbXBsZSJ9." + RFC7520_PAYLOAD + "."
+      + "MRjdkly7_-oTPTS3AXP41iQIGKa80A0ZmTuV5MEaHoxnW2e5CZ5NlKtainoFmK"
+      + "ZopdHM1O2U4mwzJdQx996ivp83xuglII7PNDi84wnB-BDkoBwA78185hX-Es4J"
+      + "IwmDLJK3lfWRa-XtL0RnltuYv746iYTh_qHRD68BNt1uSNCrUCTJDt5aAE6x8w"
+      + "W1Kt9eRo4QPocSadnHXFxnt8Is9UzpERV0ePPQdLuW3IS_de3xyIrDaLGdjluP"
+      + "xUAhb6L2aXic1U12podGU0KLUQSE_oI-ZnmKJ3F4uOZDnd6QZWJushZ41Axf_f"
+      + "cIe8u9ipH84ogoree7vjbU5y18kDquDg";
+  private static final String RFC7520_EC_JWK = "{\"kty\":\"EC\",\"kid\":\"bilbo.baggins@hobbiton.example\","
+      + "\"use\":\"sig\",\"crv\":\"P-521\","
+      + "\"x\":\"AHKZLLOsCOzz5cY97ewNUajB957y-C-U88c3v13nmGZx6sYl_oJXu9A5RkTKqjqvjyekWF-7ytDyRXYgCF5cj0Kt\","
+      + "\"y\":\"AdymlHvOiLxXkEhayXQnNCvDX4h9htZaCJN34kfmC6pV5OhQHiraVySsUdaQkAgDPrwQrJmbnX9cwlGfP-HqHZR1\"}";
+  private static final String RFC7520_4_3 = "eyJhbGciOiJFUzUxMiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZX"
+      + "hhbXBsZSJ9." + RFC7520_PAYLOAD + "."
+      + "AE_R_YZCChjn4791jSQCrdPZCNYqHXCTZH0-JZGYNlaAjP2kqaluUIIUnC9qvb"
+      + "u9Plon7KRTzoNEuT4Va2cmL1eJAQy3mtPBu_u_sDDyYjnAMDxXPn7XrT0lw-kv"
+      + "AD890jl8e2puQens_IEKBpHABlsbEPX6sFY8OcGDqoRuBomu9xQ2";
 
   // RFC 8037 A.4/A.5: Ed25519, header {"alg":"EdDSA"}, payload "Example of Ed25519 signing"
   private static final String RFC8037_JWK = "{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
@@ -117,6 +145,17 @@ class TokenVerifierVectorsTest {
     assertThat(verifyParts(hmac, RFC7520_4_4)).isTrue();
     assertThat(verifyParts(hmac, flipSignature(RFC7520_4_4))).isFalse();
     assertThat(verifyParts(SignatureCheck.forSecret(new Base64URL(A1_KEY).decode()), RFC7520_4_4)).isFalse();
+  }
+
+  @Test
+  void rfc7520_4_1_rs256_and_4_3_es512_vectors_verify() throws Exception {
+    assertThat(check(JWK.parse(RFC7520_RSA_JWK), RFC7520_4_1)).isTrue();
+    assertThat(check(JWK.parse(RFC7520_RSA_JWK), flipSignature(RFC7520_4_1))).isFalse();
+    assertThat(check(JWK.parse(RFC7520_EC_JWK), RFC7520_4_3)).isTrue();
+    assertThat(check(JWK.parse(RFC7520_EC_JWK), flipSignature(RFC7520_4_3))).isFalse();
+    // a key of the other family never verifies
+    assertThat(check(JWK.parse(RFC7520_EC_JWK), RFC7520_4_1)).isFalse();
+    assertThat(check(JWK.parse(RFC7520_RSA_JWK), RFC7520_4_3)).isFalse();
   }
 
   @Test
