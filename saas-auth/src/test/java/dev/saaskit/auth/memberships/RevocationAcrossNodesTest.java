@@ -3,7 +3,12 @@ package dev.saaskit.auth.memberships;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.auth.AccessDeniedException;
 import dev.saaskit.auth.Actor;
+import dev.saaskit.auth.Authorizer;
+import dev.saaskit.auth.RoleModel;
+import dev.saaskit.auth.TokenIssuer;
+import dev.saaskit.auth.TokenVerifier;
 import dev.saaskit.auth.MembershipChangeListener;
 import dev.saaskit.auth.MembershipException;
 import dev.saaskit.auth.Memberships;
@@ -66,6 +71,7 @@ class RevocationAcrossNodesTest {
     final PostgresInvalidationBus bus;
     final Memberships memberships;
     final PermissionVersions versions;
+    final Authorizer authorizer;
 
     Node(TestDatabase db, String name, boolean pollingOnly, Duration pollInterval) {
       HikariDataSource pool = db.newPool(db.appRole(), db.appPassword(), 4);
@@ -76,6 +82,7 @@ class RevocationAcrossNodesTest {
       PermissionVersions[] holder = new PermissionVersions[1];
       memberships = wire(pool, bus, holder);
       versions = holder[0];
+      authorizer = Authorizer.builder(RoleModel.defaults()).permissionVersions(versions).build();
     }
   }
 
@@ -142,6 +149,43 @@ class RevocationAcrossNodesTest {
     b.memberships.remove(t, IDP, "alice", Actor.user(IDP, "owner"));
     Await.until("node A sees alice removed", BOUND,
         () -> a.versions.current(t, ALICE) == PermissionVersions.NO_MEMBERSHIP);
+  }
+
+  @Test
+  void anOldTokenIsDeniedByTheAuthorizerOfBothNodesAfterADemotion(TestDatabase db) {
+    Node a = new Node(db, "authz-a", false, Duration.ofSeconds(1));
+    Node b = new Node(db, "authz-b", false, Duration.ofSeconds(1));
+    TenantId t = TenantId.of("t-authz");
+    TokenIssuer idp = TokenIssuer.builder(IDP).build();
+    TokenVerifier verifier = TokenVerifier.builder().issuer(idp.trusted().build()).build();
+    a.memberships.add(t, IDP, "owner", "owner", Actor.system());
+    a.memberships.add(t, IDP, "alice", "admin", Actor.system());
+    long version = a.memberships.find(t, IDP, "alice").orElseThrow().permissionVersion();
+    // a long-lived token, as an IdP would mint it from TenantClaims
+    Principal alice = verifier.verify(idp.token("alice").tenant(t).roles("admin").permissionVersion(version)
+        .ttl(Duration.ofHours(12)).sign());
+    assertThat(a.authorizer.check(alice, "members:invite")).isTrue();
+    assertThat(b.authorizer.check(alice, "members:invite")).isTrue();
+
+    a.memberships.changeRole(t, IDP, "alice", "member", Actor.user(IDP, "owner"));
+
+    Await.until("node B denies the old token", BOUND, () -> !b.authorizer.check(alice, "members:invite"));
+    Await.until("node A denies the old token", BOUND, () -> !a.authorizer.check(alice, "members:invite"));
+    // denied for everything, not just what the demotion took away: the token's roles cannot be trusted any more
+    for (Authorizer authorizer : List.of(a.authorizer, b.authorizer)) {
+      try {
+        authorizer.require(alice, "invoice:read");
+        throw new AssertionError("an old token was allowed");
+      } catch (AccessDeniedException e) {
+        assertThat(e.reason()).isEqualTo(AccessDeniedException.Reason.STALE_PERMISSIONS);
+      }
+    }
+    // a fresh token at the new version gets the member's rights on both nodes
+    long now = a.memberships.find(t, IDP, "alice").orElseThrow().permissionVersion();
+    Principal fresh = verifier.verify(idp.token("alice").tenant(t).roles("member").permissionVersion(now).sign());
+    assertThat(b.authorizer.check(fresh, "invoice:read")).isTrue();
+    assertThat(b.authorizer.check(fresh, "members:invite")).isFalse();
+    verifier.close();
   }
 
   @Test
