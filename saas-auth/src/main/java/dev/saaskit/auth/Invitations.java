@@ -1,6 +1,5 @@
 package dev.saaskit.auth;
 
-import dev.saaskit.auth.internal.DefaultRoles;
 import dev.saaskit.auth.internal.MembershipStore;
 import dev.saaskit.auth.internal.Tx;
 import dev.saaskit.core.SaasException;
@@ -402,7 +401,7 @@ public final class Invitations {
     private AuthSchema schema = AuthSchema.defaults();
     private Clock clock = Clock.systemUTC();
     private SecureRandom random = new SecureRandom();
-    private RoleHierarchy roleHierarchy = DefaultRoles.INSTANCE;
+    private RoleHierarchy roleHierarchy = RoleModel.defaults();
     private Duration defaultTtl = Duration.ofDays(7);
     private MembershipChangeListener changeListener = MembershipChangeListener.NONE;
 

@@ -1,6 +1,5 @@
 package dev.saaskit.auth;
 
-import dev.saaskit.auth.internal.DefaultRoles;
 import dev.saaskit.auth.internal.MembershipStore;
 import dev.saaskit.auth.internal.Tx;
 import dev.saaskit.core.SaasException;
@@ -361,7 +360,7 @@ public final class Memberships {
     private final DataSource dataSource;
     private AuthSchema schema = AuthSchema.defaults();
     private Clock clock = Clock.systemUTC();
-    private RoleHierarchy roleHierarchy = DefaultRoles.INSTANCE;
+    private RoleHierarchy roleHierarchy = RoleModel.defaults();
     private MembershipChangeListener changeListener = MembershipChangeListener.NONE;
     private String ownerRole = "owner";
     private boolean protectLastOwner = true;
@@ -384,7 +383,7 @@ public final class Memberships {
 
     /**
      * Which roles include which (used by {@link Invitations} built on these memberships); default
-     * {@code owner > admin > member}, where any other role includes only itself.
+     * {@link RoleModel#defaults()} ({@code owner > admin > member}); pass your own {@link RoleModel} for custom roles.
      */
     public Builder roleHierarchy(RoleHierarchy roleHierarchy) {
       this.roleHierarchy = Objects.requireNonNull(roleHierarchy, "roleHierarchy");
