@@ -18,7 +18,7 @@ public interface DnsTxtResolver {
    */
   List<String> txtRecords(String name);
 
-  /** The JDK's JNDI DNS provider ({@code com.sun.jndi.dns}) with the system's resolvers, 5 s timeout. */
+  /** The JDK's JNDI DNS provider ({@code com.sun.jndi.dns}), system resolvers, 2 s initial timeout, 2 retries. */
   static DnsTxtResolver system() {
     return new JndiDnsTxtResolver();
   }

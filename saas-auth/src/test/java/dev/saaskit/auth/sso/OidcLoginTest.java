@@ -116,6 +116,38 @@ class OidcLoginTest {
   }
 
   @Test
+  void theSameCallbackCompletedTwiceAtOnceLogsInOnce() throws Exception {
+    for (int round = 0; round < 3; round++) {
+      URI callback = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+      java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+      try {
+        java.util.List<java.util.concurrent.Future<SsoLogin>> results = new java.util.ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+          results.add(pool.submit(() -> {
+            go.await();
+            return oidc.complete(callback);
+          }));
+        }
+        go.countDown();
+        int ok = 0;
+        for (java.util.concurrent.Future<SsoLogin> f : results) {
+          try {
+            f.get(1, java.util.concurrent.TimeUnit.MINUTES);
+            ok++;
+          } catch (java.util.concurrent.ExecutionException e) {
+            assertThat(e.getCause()).isInstanceOfSatisfying(SsoException.class,
+                x -> assertThat(x.reason()).isEqualTo(SsoException.Reason.UNKNOWN_STATE));
+          }
+        }
+        assertThat(ok).isEqualTo(1);
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
+  @Test
   void signInRunsTheProvisioner() {
     AtomicInteger calls = new AtomicInteger();
     OidcLogin custom = OidcLogin.builder(connections).provisioner(login -> {

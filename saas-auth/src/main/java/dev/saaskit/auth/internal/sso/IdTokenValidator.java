@@ -29,7 +29,8 @@ import java.util.Set;
 /**
  * Validates an OIDC ID token with the verifier's rules: algorithms pinned (the header never chooses), keys only
  * from the issuer's JWKS (header {@code jwk}/{@code jku}/{@code x5u}/{@code x5c} ignored), {@code iss},
- * {@code aud} = client id, {@code azp}, {@code exp}/{@code iat}/{@code nbf} with skew; {@link #nonceMatches} for the nonce. Not API.
+ * {@code aud} = client id, {@code azp}, {@code exp}/{@code iat}/{@code nbf} with skew; {@link #nonceMatches} for
+ * the nonce. Not API.
  */
 public final class IdTokenValidator {
   /** The most a token's JSON may weigh before it is parsed. */
