@@ -228,6 +228,22 @@ class OidcLoginTest {
   }
 
   @Test
+  void es256IdpsWorkAndOnlyTheirAdvertisedAlgorithmIsAccepted() {
+    try (FakeOidcProvider ec = FakeOidcProvider.builder().clock(clock).algorithm("ES256").start()) {
+      TenantId t = TenantId.of("ec-" + UUID.randomUUID());
+      SsoConnection c = connections.create(t, SsoConnectionSpec.oidc("EC", OidcSettings.of(ec.issuer(),
+          ec.clientId(), ec.clientSecret())).requireVerifiedEmailDomain(false).build());
+      assertThat(oidc.complete(ec.authorize(oidc.begin(c, REDIRECT).authorizationUri())).subject())
+          .isEqualTo("user-1");
+      // an RP that allows RSA only finds nothing in common with an ES256 IdP
+      OidcLogin rsaOnly = OidcLogin.builder(connections).algorithms(java.util.List.of("RS256")).build();
+      assertRefused(() -> rsaOnly.begin(c, REDIRECT), SsoException.Reason.DISCOVERY_FAILED);
+      assertThatThrownBy(() -> OidcLogin.builder(connections).algorithms(java.util.List.of("HS256")))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("HS256");
+    }
+  }
+
+  @Test
   void aNonceMismatchIsRefused() {
     idp.idTokenNonce("a-nonce-from-another-login");
     URI callback = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
