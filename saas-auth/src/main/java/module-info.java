@@ -6,6 +6,9 @@ module dev.saaskit.auth {
   requires transitive dev.saaskit.core;
   requires transitive java.sql;
   requires com.nimbusds.jose.jwt;
+  // no module descriptor nor Automatic-Module-Name: the name derives from the jar (oauth2-oidc-sdk-11.30.jar)
+  requires oauth2.oidc.sdk;
+  requires java.naming;
   requires com.github.benmanes.caffeine;
   requires org.slf4j;
   requires static org.postgresql.jdbc;
@@ -13,4 +16,5 @@ module dev.saaskit.auth {
   requires static transitive org.jspecify;
 
   exports dev.saaskit.auth;
+  exports dev.saaskit.auth.sso;
 }

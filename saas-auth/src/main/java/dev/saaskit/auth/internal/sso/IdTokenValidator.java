@@ -1,0 +1,157 @@
+package dev.saaskit.auth.internal.sso;
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.KeySourceException;
+import com.nimbusds.jose.jwk.source.JWKSource;
+import com.nimbusds.jose.proc.BadJOSEException;
+import com.nimbusds.jose.proc.BadJWSException;
+import com.nimbusds.jose.proc.JWSVerificationKeySelector;
+import com.nimbusds.jose.proc.SecurityContext;
+import com.nimbusds.jwt.JWT;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.JWTParser;
+import com.nimbusds.jwt.PlainJWT;
+import com.nimbusds.jwt.SignedJWT;
+import com.nimbusds.jwt.proc.DefaultJWTProcessor;
+import dev.saaskit.auth.InvalidTokenException;
+import dev.saaskit.auth.InvalidTokenException.Reason;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Validates an OIDC ID token with the verifier's rules: algorithms pinned (the header never chooses), keys only
+ * from the issuer's JWKS (header {@code jwk}/{@code jku}/{@code x5u}/{@code x5c} ignored), {@code iss},
+ * {@code aud} = client id, {@code azp}, {@code exp}/{@code iat}/{@code nbf} with skew; {@link #nonceMatches} for
+ * the nonce. Not API.
+ */
+public final class IdTokenValidator {
+  /** The most a token's JSON may weigh before it is parsed. */
+  public static final int MAX_TOKEN_LENGTH = 16 * 1024;
+
+  private final String issuer;
+  private final String clientId;
+  private final Set<JWSAlgorithm> algorithms;
+  private final DefaultJWTProcessor<SecurityContext> processor;
+  private final Clock clock;
+  private final Duration skew;
+
+  /**
+   * A validator for one issuer and client.
+   *
+   * @param algorithms the algorithms accepted (already intersected with what the issuer advertises)
+   * @param keys the issuer's JWKS (from its discovery document)
+   */
+  public IdTokenValidator(String issuer, String clientId, Set<JWSAlgorithm> algorithms,
+      JWKSource<SecurityContext> keys, Clock clock, Duration skew) {
+    this.issuer = issuer;
+    this.clientId = clientId;
+    this.algorithms = Set.copyOf(algorithms);
+    this.clock = clock;
+    this.skew = skew;
+    this.processor = new DefaultJWTProcessor<>();
+    processor.setJWSKeySelector(new JWSVerificationKeySelector<>(this.algorithms, keys));
+    processor.setJWTClaimsSetVerifier((claims, context) -> { }); // checked below, with our clock and skew
+  }
+
+  /**
+   * The claims of a valid ID token.
+   *
+   * @throws InvalidTokenException with the reason
+   */
+  public JWTClaimsSet validate(String idToken) {
+    if (idToken.length() > MAX_TOKEN_LENGTH) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the ID token is longer than " + MAX_TOKEN_LENGTH);
+    }
+    JWT jwt;
+    try {
+      jwt = JWTParser.parse(idToken);
+    } catch (ParseException e) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the ID token is not a JWT", e);
+    }
+    if (jwt instanceof PlainJWT) {
+      throw new InvalidTokenException(Reason.UNSIGNED, "the ID token is unsigned (alg none)");
+    }
+    if (!(jwt instanceof SignedJWT signed)) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the ID token is not a signed JWT");
+    }
+    JWSAlgorithm alg = signed.getHeader().getAlgorithm();
+    if (!algorithms.contains(alg)) {
+      throw new InvalidTokenException(Reason.DISALLOWED_ALGORITHM, "the ID token's algorithm " + alg
+          + " is not one of " + algorithms + " allowed for " + issuer);
+    }
+    Set<String> crit = signed.getHeader().getCriticalParams();
+    if (crit != null && !crit.isEmpty()) {
+      throw new InvalidTokenException(Reason.UNSUPPORTED_CRITICAL_HEADER, "the ID token has critical headers "
+          + crit);
+    }
+    JWTClaimsSet claims;
+    try {
+      claims = processor.process(signed, null);
+    } catch (BadJWSException e) {
+      throw new InvalidTokenException(Reason.BAD_SIGNATURE, "the ID token's signature is invalid", e);
+    } catch (KeySourceException e) {
+      throw new InvalidTokenException(Reason.KEYS_UNAVAILABLE, "the keys of " + issuer + " are unavailable", e);
+    } catch (BadJOSEException e) {
+      throw new InvalidTokenException(Reason.UNKNOWN_KEY, "no key of " + issuer + " matches the ID token", e);
+    } catch (JOSEException e) {
+      throw new InvalidTokenException(Reason.BAD_SIGNATURE, "the ID token could not be verified", e);
+    }
+    checkClaims(claims);
+    return claims;
+  }
+
+  private void checkClaims(JWTClaimsSet claims) {
+    if (!issuer.equals(claims.getIssuer())) {
+      throw new InvalidTokenException(Reason.UNKNOWN_ISSUER, "the ID token's iss is not " + issuer);
+    }
+    String subject = claims.getSubject();
+    if (subject == null || subject.isBlank() || subject.length() > 255) {
+      throw new InvalidTokenException(Reason.BAD_CLAIM, "the ID token's sub is missing or invalid");
+    }
+    List<String> audience = claims.getAudience();
+    if (!audience.contains(clientId)) {
+      throw new InvalidTokenException(Reason.WRONG_AUDIENCE, "the ID token's aud does not hold the client id");
+    }
+    Object azp = claims.getClaim("azp");
+    if (azp != null && !clientId.equals(azp)) {
+      throw new InvalidTokenException(Reason.WRONG_AUDIENCE, "the ID token's azp is not the client id");
+    }
+    if (audience.size() > 1 && azp == null) {
+      throw new InvalidTokenException(Reason.WRONG_AUDIENCE, "the ID token has several audiences and no azp");
+    }
+    Instant now = clock.instant();
+    Date exp = claims.getExpirationTime();
+    if (exp == null) {
+      throw new InvalidTokenException(Reason.MISSING_EXPIRY, "the ID token has no exp");
+    }
+    if (!now.isBefore(exp.toInstant().plus(skew))) {
+      throw new InvalidTokenException(Reason.EXPIRED, "the ID token expired at " + exp.toInstant());
+    }
+    Date iat = claims.getIssueTime();
+    if (iat == null) {
+      throw new InvalidTokenException(Reason.BAD_CLAIM, "the ID token has no iat");
+    }
+    if (iat.toInstant().isAfter(now.plus(skew))) {
+      throw new InvalidTokenException(Reason.NOT_YET_VALID, "the ID token was issued in the future");
+    }
+    Date nbf = claims.getNotBeforeTime();
+    if (nbf != null && nbf.toInstant().isAfter(now.plus(skew))) {
+      throw new InvalidTokenException(Reason.NOT_YET_VALID, "the ID token is not valid before " + nbf.toInstant());
+    }
+  }
+
+  /** Whether the claims' {@code nonce} equals {@code expected} (compared in constant time). */
+  public static boolean nonceMatches(JWTClaimsSet claims, String expected) {
+    Object nonce = claims.getClaim("nonce");
+    return nonce instanceof String n && MessageDigest.isEqual(n.getBytes(StandardCharsets.UTF_8),
+        expected.getBytes(StandardCharsets.UTF_8));
+  }
+}

@@ -1,0 +1,359 @@
+package dev.saaskit.auth.sso;
+
+import static dev.saaskit.auth.sso.SsoFixture.count;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.saaskit.auth.InvalidTokenException;
+import dev.saaskit.auth.Principal;
+import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.FakeOidcProvider;
+import dev.saaskit.testing.MutableClock;
+import dev.saaskit.testing.PostgresExtension;
+import dev.saaskit.testing.TestDatabase;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** OIDC logins against the fake IdP of saas-testing: the happy path and every attack it can stage. */
+@ExtendWith(PostgresExtension.class)
+class OidcLoginTest {
+  static final URI REDIRECT = URI.create("http://localhost:8080/sso/callback");
+  static TestDatabase db;
+  static DataSource app;
+  static MutableClock clock = MutableClock.at(Instant.parse("2026-01-05T10:00:00Z"));
+  static FakeOidcProvider idp;
+  static SsoConnections connections;
+  static OidcLogin oidc;
+  static TenantId tenant;
+  static SsoConnection connection;
+
+  @BeforeAll
+  static void setUp(TestDatabase database) throws SQLException {
+    db = database;
+    SsoFixture.migrate(db);
+    app = db.appDataSource();
+    idp = FakeOidcProvider.builder().clock(clock)
+        .user(new FakeOidcProvider.User("00u-jane", "jane@acme-oidc.example", true, "Jane Doe")).start();
+    connections = SsoConnections.builder(app).clock(clock).build();
+    oidc = OidcLogin.builder(connections).build();
+    tenant = TenantId.of("acme-" + UUID.randomUUID());
+    connection = connections.create(tenant, SsoConnectionSpec.oidc("Acme",
+        OidcSettings.of(idp.issuer(), idp.clientId(), idp.clientSecret())).defaultRole("member").build());
+    connections.confirmDomainByAdmin(tenant, connection.id(), "acme-oidc.example");
+    connection = connections.get(tenant, connection.id());
+  }
+
+  @AfterAll
+  static void tearDown() {
+    idp.close();
+  }
+
+  @BeforeEach
+  void resetIdp() {
+    idp.reset().user(new FakeOidcProvider.User("00u-jane", "jane@acme-oidc.example", true, "Jane Doe"));
+  }
+
+  @Test
+  void happyPathLogsTheUserInByIssuerAndSubjectWithTheConnectionsRole() throws SQLException {
+    int pkce = idp.pkceVerified();
+    SsoConnection routed = connections.connectionForEmail("jane@ACME-OIDC.example").orElseThrow();
+    OidcLogin.Start start = oidc.begin(routed, REDIRECT);
+    Map<String, String> request = query(start.authorizationUri());
+    assertThat(start.authorizationUri().toString()).startsWith(idp.issuer() + "/authorize?");
+    assertThat(request).containsEntry("response_type", "code").containsEntry("client_id", idp.clientId())
+        .containsEntry("code_challenge_method", "S256").containsEntry("redirect_uri", REDIRECT.toString())
+        .containsEntry("state", start.state()).containsKeys("nonce", "code_challenge");
+    assertThat(request.get("scope")).contains("openid");
+    assertThat(start.toString()).doesNotContain(start.state());
+    assertThat(count(app, tenant.value(), "SELECT count(*) FROM saaskit_auth.sso_login_states")).isPositive();
+
+    URI callback = idp.authorize(start.authorizationUri());
+    SsoLogin login = oidc.complete(callback, start.state());
+    assertThat(login.issuer()).isEqualTo(idp.issuer());
+    assertThat(login.subject()).isEqualTo("00u-jane");
+    assertThat(login.tenant()).isEqualTo(tenant);
+    assertThat(login.connection().id()).isEqualTo(connection.id());
+    assertThat(login.email()).contains("jane@acme-oidc.example");
+    assertThat(login.emailVerified()).isTrue();
+    assertThat(login.name()).contains("Jane Doe");
+    assertThat(login.role()).isEqualTo("member");
+    assertThat(login.idTokenExpiresAt()).isAfter(clock.instant());
+    assertThat(login.claims()).containsEntry("sub", "00u-jane");
+    // the PKCE verifier went to the token endpoint and matched the challenge
+    assertThat(idp.pkceVerified()).isEqualTo(pkce + 1);
+    assertThat(login.toString()).doesNotContain(idp.clientSecret());
+
+    Principal p = SsoProvisioner.defaultRole().provision(login);
+    assertThat(p.userKey()).isEqualTo(Principal.userKey(idp.issuer(), "00u-jane"));
+    assertThat(p.tenant()).contains(tenant);
+    assertThat(p.roles()).containsExactly("member");
+    assertThat(p.method()).isEqualTo(Principal.Method.SSO);
+    assertThat(p.credentialId()).contains(connection.id().toString());
+  }
+
+  @Test
+  void aStateIsUsedOnce() {
+    OidcLogin.Start start = oidc.begin(connection, REDIRECT);
+    URI callback = idp.authorize(start.authorizationUri());
+    oidc.complete(callback);
+    assertRefused(() -> oidc.complete(callback), SsoException.Reason.UNKNOWN_STATE);
+  }
+
+  @Test
+  void theSameCallbackCompletedTwiceAtOnceLogsInOnce() throws Exception {
+    for (int round = 0; round < 3; round++) {
+      URI callback = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+      java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+      java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+      try {
+        java.util.List<java.util.concurrent.Future<SsoLogin>> results = new java.util.ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+          results.add(pool.submit(() -> {
+            go.await();
+            return oidc.complete(callback);
+          }));
+        }
+        go.countDown();
+        int ok = 0;
+        for (java.util.concurrent.Future<SsoLogin> f : results) {
+          try {
+            f.get(1, java.util.concurrent.TimeUnit.MINUTES);
+            ok++;
+          } catch (java.util.concurrent.ExecutionException e) {
+            assertThat(e.getCause()).isInstanceOfSatisfying(SsoException.class,
+                x -> assertThat(x.reason()).isEqualTo(SsoException.Reason.UNKNOWN_STATE));
+          }
+        }
+        assertThat(ok).isEqualTo(1);
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
+  @Test
+  void signInRunsTheProvisioner() {
+    AtomicInteger calls = new AtomicInteger();
+    OidcLogin custom = OidcLogin.builder(connections).provisioner(login -> {
+      calls.incrementAndGet();
+      return Principal.builder(login.issuer(), login.subject()).tenant(login.tenant()).roles(Set.of("custom"))
+          .method(Principal.Method.SSO).build();
+    }).build();
+    Principal p = custom.signIn(idp.authorize(custom.begin(connection, REDIRECT).authorizationUri()));
+    assertThat(p.roles()).containsExactly("custom");
+    assertThat(calls).hasValue(1);
+  }
+
+  @Test
+  void theStateOfAnotherLoginIsRefused() {
+    OidcLogin.Start first = oidc.begin(connection, REDIRECT);
+    OidcLogin.Start second = oidc.begin(connection, REDIRECT);
+    URI callback = idp.authorize(second.authorizationUri());
+    // the browser's session holds the first login's state: the second's callback does not match it
+    assertRefused(() -> oidc.complete(callback, first.state()), SsoException.Reason.UNKNOWN_STATE);
+    // an attacker swaps in the first login's state: the code was bound to the second login's PKCE challenge
+    URI swapped = replaceParam(callback, "state", first.state());
+    assertRefused(() -> oidc.complete(swapped), SsoException.Reason.TOKEN_REQUEST_FAILED);
+    assertThat(idp.tokenErrors()).last().isEqualTo("invalid_grant: PKCE verifier missing or wrong");
+  }
+
+  @Test
+  void alteredForeignAndExpiredStatesAreRefused() {
+    OidcLogin.Start start = oidc.begin(connection, REDIRECT);
+    URI callback = idp.authorize(start.authorizationUri());
+    String state = start.state();
+    String otherTenant = java.util.Base64.getUrlEncoder().withoutPadding()
+        .encodeToString("other-tenant".getBytes(StandardCharsets.UTF_8));
+    assertRefused(() -> oidc.complete(replaceParam(callback, "state", otherTenant + state.substring(
+        state.indexOf('.')))), SsoException.Reason.UNKNOWN_STATE);
+    assertRefused(() -> oidc.complete(replaceParam(callback, "state", state + "x")),
+        SsoException.Reason.UNKNOWN_STATE);
+    assertRefused(() -> oidc.complete(replaceParam(callback, "state", "no-dot")),
+        SsoException.Reason.UNKNOWN_STATE);
+    assertRefused(() -> oidc.complete(URI.create(REDIRECT + "?code=x")), SsoException.Reason.MALFORMED_CALLBACK);
+    assertRefused(() -> oidc.complete(URI.create(callback + "&state=" + state)),
+        SsoException.Reason.MALFORMED_CALLBACK);
+    // the real one still works after those attempts
+    assertThat(oidc.complete(callback).subject()).isEqualTo("00u-jane");
+
+    OidcLogin.Start late = oidc.begin(connection, REDIRECT);
+    URI lateCallback = idp.authorize(late.authorizationUri());
+    clock.advance(Duration.ofMinutes(11));
+    assertRefused(() -> oidc.complete(lateCallback), SsoException.Reason.UNKNOWN_STATE);
+  }
+
+  @Test
+  void theIssResponseParameterMustBeTheConnectionsIssuer() {
+    idp.issParameter(FakeOidcProvider.IssParameter.WRONG);
+    URI wrong = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    int tokenRequests = idp.tokenRequests();
+    assertRefused(() -> oidc.complete(wrong), SsoException.Reason.ISSUER_MISMATCH);
+    idp.issParameter(FakeOidcProvider.IssParameter.MISSING);
+    URI missing = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    assertRefused(() -> oidc.complete(missing), SsoException.Reason.MISSING_ISSUER);
+    // the code never reached the token endpoint
+    assertThat(idp.tokenRequests()).isEqualTo(tokenRequests);
+  }
+
+  @Test
+  void aMissingIssIsAcceptedFromAnIdpThatDoesNotPromiseIt() {
+    try (FakeOidcProvider legacy = FakeOidcProvider.builder().clock(clock).start()) {
+      legacy.advertiseIssParameter(false).issParameter(FakeOidcProvider.IssParameter.MISSING);
+      TenantId t = TenantId.of("legacy-" + UUID.randomUUID());
+      SsoConnection c = connections.create(t, SsoConnectionSpec.oidc("Legacy", OidcSettings.of(legacy.issuer(),
+          legacy.clientId(), legacy.clientSecret())).requireVerifiedEmailDomain(false).build());
+      SsoLogin login = oidc.complete(legacy.authorize(oidc.begin(c, REDIRECT).authorizationUri()));
+      assertThat(login.subject()).isEqualTo("user-1");
+      // but a wrong one is still refused
+      legacy.issParameter(FakeOidcProvider.IssParameter.WRONG);
+      URI wrong = legacy.authorize(oidc.begin(c, REDIRECT).authorizationUri());
+      assertRefused(() -> oidc.complete(wrong), SsoException.Reason.ISSUER_MISMATCH);
+    }
+  }
+
+  @Test
+  void es256IdpsWorkAndOnlyTheirAdvertisedAlgorithmIsAccepted() {
+    try (FakeOidcProvider ec = FakeOidcProvider.builder().clock(clock).algorithm("ES256").start()) {
+      TenantId t = TenantId.of("ec-" + UUID.randomUUID());
+      SsoConnection c = connections.create(t, SsoConnectionSpec.oidc("EC", OidcSettings.of(ec.issuer(),
+          ec.clientId(), ec.clientSecret())).requireVerifiedEmailDomain(false).build());
+      assertThat(oidc.complete(ec.authorize(oidc.begin(c, REDIRECT).authorizationUri())).subject())
+          .isEqualTo("user-1");
+      // an RP that allows RSA only finds nothing in common with an ES256 IdP
+      OidcLogin rsaOnly = OidcLogin.builder(connections).algorithms(java.util.List.of("RS256")).build();
+      assertRefused(() -> rsaOnly.begin(c, REDIRECT), SsoException.Reason.DISCOVERY_FAILED);
+      assertThatThrownBy(() -> OidcLogin.builder(connections).algorithms(java.util.List.of("HS256")))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("HS256");
+    }
+  }
+
+  @Test
+  void aNonceMismatchIsRefused() {
+    idp.idTokenNonce("a-nonce-from-another-login");
+    URI callback = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    assertRefused(() -> oidc.complete(callback), SsoException.Reason.NONCE_MISMATCH);
+  }
+
+  @Test
+  void badIdTokensAreRefusedWithTheirReason() {
+    idp.idTokenAudience("another-client");
+    assertIdTokenRefused(InvalidTokenException.Reason.WRONG_AUDIENCE);
+    idp.reset().expiredIdToken(true);
+    assertIdTokenRefused(InvalidTokenException.Reason.EXPIRED);
+    idp.reset().signWithForeignKey(true);
+    assertIdTokenRefused(InvalidTokenException.Reason.BAD_SIGNATURE);
+    idp.reset().unsignedIdToken(true);
+    assertIdTokenRefused(InvalidTokenException.Reason.UNSIGNED);
+    idp.reset().idTokenIssuer("https://attacker.example");
+    assertIdTokenRefused(InvalidTokenException.Reason.UNKNOWN_ISSUER);
+  }
+
+  @Test
+  void anEmailOutsideTheConnectionsVerifiedDomainsIsRefused() {
+    idp.user(new FakeOidcProvider.User("00u-eve", "eve@evil.example", true, null));
+    URI other = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    assertRefused(() -> oidc.complete(other), SsoException.Reason.EMAIL_DOMAIN_NOT_ALLOWED);
+    idp.user(new FakeOidcProvider.User("00u-eve", "eve@acme-oidc.example", false, null));
+    URI unverified = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    assertRefused(() -> oidc.complete(unverified), SsoException.Reason.EMAIL_DOMAIN_NOT_ALLOWED);
+    idp.user(new FakeOidcProvider.User("00u-eve", null, false, null));
+    URI none = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    assertRefused(() -> oidc.complete(none), SsoException.Reason.EMAIL_DOMAIN_NOT_ALLOWED);
+  }
+
+  @Test
+  void disabledConnectionsAndProviderErrorsEndTheLogin() {
+    URI error = URI.create(REDIRECT + "?error=access_denied&state=" + oidc.begin(connection, REDIRECT).state());
+    assertRefused(() -> oidc.complete(error), SsoException.Reason.PROVIDER_ERROR);
+    TenantId t = TenantId.of("off-" + UUID.randomUUID());
+    SsoConnection off = connections.create(t, SsoConnectionSpec.oidc("Off", OidcSettings.of(idp.issuer(),
+        idp.clientId(), idp.clientSecret())).build());
+    OidcLogin.Start start = oidc.begin(off, REDIRECT);
+    connections.disable(t, off.id());
+    assertRefused(() -> oidc.begin(connections.get(t, off.id()), REDIRECT), SsoException.Reason.CONNECTION_DISABLED);
+    URI callback = idp.authorize(start.authorizationUri());
+    assertRefused(() -> oidc.complete(callback), SsoException.Reason.CONNECTION_DISABLED);
+  }
+
+  @Test
+  void discoveryMustNameTheConfiguredIssuerAndIsCached() {
+    TenantId t = TenantId.of("slash-" + UUID.randomUUID());
+    SsoConnection slash = connections.create(t, SsoConnectionSpec.oidc("Slash", OidcSettings.of(
+        idp.issuer() + "/", idp.clientId(), idp.clientSecret())).build());
+    assertRefused(() -> oidc.begin(slash, REDIRECT), SsoException.Reason.DISCOVERY_FAILED);
+    OidcLogin fresh = OidcLogin.builder(connections).build();
+    int before = idp.discoveryRequests();
+    fresh.begin(connection, REDIRECT);
+    fresh.begin(connection, REDIRECT);
+    assertThat(idp.discoveryRequests()).isEqualTo(before + 1);
+    clock.advance(Duration.ofMinutes(61));
+    fresh.begin(connection, REDIRECT);
+    assertThat(idp.discoveryRequests()).isEqualTo(before + 2);
+  }
+
+  @Test
+  void loginStatesAreTenantRowsUnderRls() throws SQLException {
+    oidc.begin(connection, REDIRECT);
+    assertThat(count(app, tenant.value(), "SELECT count(*) FROM saaskit_auth.sso_login_states")).isPositive();
+    assertThat(count(app, "someone-else", "SELECT count(*) FROM saaskit_auth.sso_login_states")).isZero();
+    assertThat(count(app, null, "SELECT count(*) FROM saaskit_auth.sso_login_states")).isZero();
+    // the state itself is never stored, only its SHA-256
+    assertThat(count(db.adminDataSource(), null, "SELECT count(*) FROM saaskit_auth.sso_login_states"
+        + " WHERE length(state_hash) <> 32")).isZero();
+  }
+
+  private void assertIdTokenRefused(InvalidTokenException.Reason reason) {
+    URI callback = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    assertThatThrownBy(() -> oidc.complete(callback)).isInstanceOfSatisfying(SsoException.class, e -> {
+      assertThat(e.reason()).isEqualTo(SsoException.Reason.INVALID_ID_TOKEN);
+      assertThat(e.getCause()).isInstanceOfSatisfying(InvalidTokenException.class,
+          c -> assertThat(c.reason()).as(e.getMessage()).isEqualTo(reason));
+      assertThat(e.getMessage()).doesNotContain(idp.clientSecret());
+    });
+  }
+
+  private static void assertRefused(ThrowingCallable call, SsoException.Reason reason) {
+    assertThatThrownBy(call).isInstanceOfSatisfying(SsoException.class, e -> {
+      assertThat(e.reason()).as(e.getMessage()).isEqualTo(reason);
+      assertThat(e.getMessage()).doesNotContain(idp.clientSecret());
+    });
+  }
+
+  private static Map<String, String> query(URI uri) {
+    Map<String, String> out = new HashMap<>();
+    for (String pair : uri.getRawQuery().split("&", -1)) {
+      int eq = pair.indexOf('=');
+      out.put(pair.substring(0, eq), URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+    }
+    return out;
+  }
+
+  private static URI replaceParam(URI uri, String name, String value) {
+    StringBuilder q = new StringBuilder();
+    for (String pair : uri.getRawQuery().split("&", -1)) {
+      if (q.length() > 0) {
+        q.append('&');
+      }
+      q.append(pair.startsWith(name + "=") ? name + "=" + java.net.URLEncoder.encode(value, StandardCharsets.UTF_8)
+          : pair);
+    }
+    String s = uri.toString();
+    return URI.create(s.substring(0, s.indexOf('?') + 1) + q);
+  }
+}
