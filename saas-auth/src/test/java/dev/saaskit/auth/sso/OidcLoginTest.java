@@ -148,6 +148,24 @@ class OidcLoginTest {
   }
 
   @Test
+  void theMembershipsProvisionerAddsTheUserOnceAndLaterLoginsGetTheCurrentMembership() {
+    dev.saaskit.auth.Memberships memberships = dev.saaskit.auth.Memberships.builder(app).clock(clock).build();
+    OidcLogin jit = OidcLogin.builder(connections).provisioner(SsoProvisioner.memberships(memberships)).build();
+    Principal first = jit.signIn(idp.authorize(jit.begin(connection, REDIRECT).authorizationUri()));
+    assertThat(first.roles()).containsExactly("member");
+    assertThat(first.permissionVersion()).isPresent();
+    assertThat(memberships.find(tenant, idp.issuer(), "00u-jane")).isPresent();
+    // an admin promotes jane: her next login carries the new role and version
+    memberships.add(tenant, "https://admin.example", "boss", "owner", dev.saaskit.auth.Actor.system());
+    memberships.changeRole(tenant, idp.issuer(), "00u-jane", "admin",
+        dev.saaskit.auth.Actor.user("https://admin.example", "boss"));
+    Principal second = jit.signIn(idp.authorize(jit.begin(connection, REDIRECT).authorizationUri()));
+    assertThat(second.roles()).containsExactly("admin");
+    assertThat(second.permissionVersion().getAsLong()).isGreaterThan(first.permissionVersion().getAsLong());
+    assertThat(memberships.list(tenant)).hasSize(2);
+  }
+
+  @Test
   void signInRunsTheProvisioner() {
     AtomicInteger calls = new AtomicInteger();
     OidcLogin custom = OidcLogin.builder(connections).provisioner(login -> {
