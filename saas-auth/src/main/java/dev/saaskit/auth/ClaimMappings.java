@@ -41,10 +41,11 @@ public final class ClaimMappings {
   }
 
   /**
-   * Clerk session tokens: version 2 (the {@code o} claim: {@code id}, {@code rol}, {@code per}) and version 1
+   * Clerk session tokens: version 2 (the {@code o} claim: {@code id}, {@code rol}, and the permissions packed in
+   * {@code o.per}, {@code o.fpm} and the top-level {@code fea}) and version 1
    * ({@code org_id}, {@code org_role}, {@code org_permissions}). Clerk's {@code org:} prefix is dropped, so
    * {@code org:admin} maps to the role {@code admin} and {@code org:invoices:read} to the permission
-   * {@code invoices:read}. Register a Clerk issuer with {@code authorizedParty(..)} (Clerk sets {@code azp}, not
+   * {@code invoices:read}. Register a Clerk issuer with {@code authorizedParties(..)} (Clerk sets {@code azp}, not
    * {@code aud}).
    */
   public static ClaimMapping clerk() {
@@ -57,8 +58,14 @@ public final class ClaimMappings {
         if (role != null) {
           roles.add(stripOrg(role));
         }
-        for (String per : strings(claims, "o", "per")) {
-          permissions.add(stripOrg(per));
+        List<String> features = strings(claims, "fea");
+        if (features.isEmpty()) {
+          // no feature list: read o.per as full permission names (what a custom session template may write)
+          for (String per : strings(claims, "o", "per")) {
+            permissions.add(stripOrg(per));
+          }
+        } else {
+          permissions.addAll(clerkV2Permissions(features, strings(claims, "o", "per"), strings(claims, "o", "fpm")));
         }
       } else {
         tenant = string(claims, "org_id");
@@ -173,6 +180,40 @@ public final class ClaimMappings {
       p.tenant(tenant(string(claims, "org_id"))).roles(roles).permissions(strings(claims, "permissions"))
           .permissionVersion(nonNegativeLong(claims, PERMISSION_VERSION)).email(string(claims, "email"));
     };
+  }
+
+  /**
+   * Clerk v2 compresses organization permissions: {@code fea} lists features ({@code o:invoices,u:profile}),
+   * {@code o.per} the permission names ({@code manage,read}) and {@code o.fpm} one bitmask per feature, bit i
+   * (least significant first) granting {@code per[i]}. Only organization features ({@code o:}) count; the result is
+   * {@code <feature>:<permission>}, the v1 {@code org:<feature>:<permission>} without Clerk's {@code org:} prefix.
+   */
+  private static List<String> clerkV2Permissions(List<String> features, List<String> perms, List<String> masks) {
+    List<String> out = new ArrayList<>();
+    if (features.isEmpty() || perms.isEmpty() || masks.isEmpty()) {
+      return out;
+    }
+    if (masks.size() != features.size()) {
+      throw ClaimValues.bad("o.fpm", "one bitmask per feature in fea");
+    }
+    for (int i = 0; i < features.size(); i++) {
+      String feature = features.get(i);
+      if (!feature.startsWith("o:") || feature.length() == 2) {
+        continue;
+      }
+      long mask;
+      try {
+        mask = Long.parseLong(masks.get(i));
+      } catch (NumberFormatException e) {
+        throw ClaimValues.bad("o.fpm", "comma-separated integers");
+      }
+      for (int bit = 0; bit < perms.size() && bit < 63; bit++) {
+        if ((mask & (1L << bit)) != 0) {
+          out.add(feature.substring(2) + ":" + perms.get(bit));
+        }
+      }
+    }
+    return out;
   }
 
   private static String stripOrg(String value) {

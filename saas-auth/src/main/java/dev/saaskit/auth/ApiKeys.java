@@ -1,0 +1,477 @@
+package dev.saaskit.auth;
+
+import dev.saaskit.auth.InvalidTokenException.Reason;
+import dev.saaskit.auth.internal.ApiKeyFormat;
+import dev.saaskit.auth.internal.Tx;
+import dev.saaskit.core.SaasException;
+import dev.saaskit.core.TenantContext;
+import dev.saaskit.core.TenantId;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Tenant-owned API keys: created with scopes that never exceed the creator's permissions, shown once, stored only as
+ * a hash, verified into the same {@link Principal} a token gives (so {@link Authorizer} does not care how the
+ * caller authenticated), revoked without losing the row, and marked used without a write per request.
+ *
+ * <pre>{@code
+ * ApiKeys apiKeys = ApiKeys.builder(appDataSource, authorizer).pepper("2026-12", pepperBytes).build().start();
+ * CreatedApiKey created = apiKeys.create(tenant, admin, "CI deploys", Set.of("project:write"), null);
+ * show(created.key());                          // once
+ * Principal caller = apiKeys.verify(presented); // or InvalidTokenException (BAD_API_KEY, REVOKED, EXPIRED)
+ * }</pre>
+ *
+ * <p>A key reads {@code sk_live_<tenant>_<publicId>_<secret><check>}: a greppable prefix (secret scanners and
+ * {@code grep} find leaked keys), the owning tenant (base32, so a key is looked up under that tenant's row-level
+ * security with no lookup around it), a 12-character public id (shown in listings), 256 random bits of secret,
+ * and a 6-character CRC-32 check, so a mistyped or truncated key is refused without a query. The stored hash is
+ * HMAC-SHA-256 of the whole key with the newest server pepper (or SHA-256 without one), compared in constant
+ * time; each row remembers its pepper id, so peppers can be added without invalidating older keys.
+ *
+ * <p>{@link Builder#build()} starts nothing; {@link #start()} starts one daemon thread that writes the last-use times
+ * gathered in memory, in one {@code UPDATE} per tenant every {@link Builder#lastUsedFlushInterval} (1 minute by
+ * default); {@link #close()} writes what is pending and stops it. Thread-safe.
+ */
+public final class ApiKeys implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(ApiKeys.class);
+  /** The issuer of API-key principals. */
+  public static final String ISSUER = "saaskit:api-key";
+  private static final byte[] NO_HASH = new byte[32];
+
+  private final DataSource dataSource;
+  private final AuthSchema schema;
+  private final Authorizer authorizer;
+  private final Clock clock;
+  private final SecureRandom random;
+  private final String prefix;
+  private final Map<String, byte[]> peppers;
+  private final @Nullable String currentPepper;
+  private final Duration flushInterval;
+  private final ConcurrentHashMap<TenantId, ConcurrentHashMap<String, Instant>> used = new ConcurrentHashMap<>();
+  private final Object lifecycle = new Object();
+  private @Nullable ScheduledExecutorService flusher;
+  private boolean closed;
+
+  private ApiKeys(Builder b) {
+    this.dataSource = b.dataSource;
+    this.schema = b.schema;
+    this.authorizer = b.authorizer;
+    this.clock = b.clock;
+    this.random = b.random;
+    this.prefix = b.prefix + b.environment + "_";
+    this.peppers = Map.copyOf(b.peppers);
+    this.currentPepper = b.currentPepper;
+    this.flushInterval = b.flushInterval;
+  }
+
+  /**
+   * A builder for keys stored through {@code appDataSource} (the application role, after
+   * {@link AuthSchema#grantApp}), checking scopes with {@code authorizer}.
+   */
+  public static Builder builder(DataSource appDataSource, Authorizer authorizer) {
+    return new Builder(appDataSource, authorizer);
+  }
+
+  /** Starts the last-use flusher. Idempotent until closed. */
+  public ApiKeys start() {
+    synchronized (lifecycle) {
+      if (closed) {
+        throw new IllegalStateException("this ApiKeys is closed");
+      }
+      if (flusher == null) {
+        ScheduledExecutorService s = Executors.newSingleThreadScheduledExecutor(r -> {
+          Thread t = new Thread(r, "saaskit-api-keys-last-used");
+          t.setDaemon(true);
+          return t;
+        });
+        long ms = flushInterval.toMillis();
+        var unused = s.scheduleWithFixedDelay(this::flushQuietly, ms, ms, TimeUnit.MILLISECONDS);
+        flusher = s;
+      }
+    }
+    return this;
+  }
+
+  /**
+   * Creates a key of {@code tenant} for {@code creator}.
+   *
+   * @param scopes the permissions the key grants; each must be one the creator holds in {@code tenant} now
+   * @param expiresAt when the key stops working; {@code null} for never
+   * @throws AccessDeniedException if the creator acts for another tenant or lacks one of the scopes
+   * @throws IllegalArgumentException for a blank or overlong name, no scopes, or an expiry in the past
+   */
+  public CreatedApiKey create(TenantId tenant, Principal creator, String name, Set<String> scopes,
+      @Nullable Instant expiresAt) {
+    Objects.requireNonNull(tenant, "tenant");
+    Objects.requireNonNull(creator, "creator");
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(scopes, "scopes");
+    if (name.isBlank() || name.length() > 200) {
+      throw new IllegalArgumentException("name must be 1 to 200 characters, not blank");
+    }
+    if (scopes.isEmpty()) {
+      throw new IllegalArgumentException("a key needs at least one scope");
+    }
+    Instant now = clock.instant();
+    if (expiresAt != null && !expiresAt.isAfter(now)) {
+      throw new IllegalArgumentException("expiresAt must be in the future but was " + expiresAt);
+    }
+    if (!creator.tenant().map(tenant::equals).orElse(false)) {
+      throw new AccessDeniedException(AccessDeniedException.Reason.TENANT_MISMATCH,
+          "the creator does not act for tenant " + tenant.value());
+    }
+    for (String scope : scopes) {
+      if (!TenantContext.call(tenant, () -> authorizer.check(creator, scope))) {
+        throw new AccessDeniedException(AccessDeniedException.Reason.NOT_PERMITTED,
+            "a key may not have scope " + scope + ": its creator does not hold it");
+      }
+    }
+    String publicId = ApiKeyFormat.newPublicId(random);
+    String key = ApiKeyFormat.newKey(prefix, tenant, publicId, random);
+    byte[] hash = hash(key, currentPepper);
+    String createdBy = creator.subject() + " @ " + creator.issuer();
+    long id = Tx.run(dataSource, schema.tenantSetting(), tenant, "creating an API key", c -> {
+      try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + table() + " (tenant_id, public_id, name,"
+          + " secret_hash, hash_alg, pepper_id, scopes, created_by, created_at, expires_at)"
+          + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")) {
+        ps.setString(1, tenant.value());
+        ps.setString(2, publicId);
+        ps.setString(3, name);
+        ps.setBytes(4, hash);
+        ps.setString(5, currentPepper == null ? "sha256" : "hmac-sha256");
+        ps.setString(6, currentPepper);
+        ps.setArray(7, c.createArrayOf("text", scopes.toArray()));
+        ps.setString(8, createdBy);
+        ps.setTimestamp(9, Timestamp.from(now));
+        ps.setTimestamp(10, expiresAt == null ? null : Timestamp.from(expiresAt));
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          return rs.getLong(1);
+        }
+      }
+    });
+    return new CreatedApiKey(key, new ApiKeyInfo(id, tenant, publicId, name, scopes, createdBy, now, expiresAt,
+        null, null, null));
+  }
+
+  /**
+   * Verifies a presented key into a principal: method {@link Principal.Method#API_KEY}, issuer {@value #ISSUER},
+   * subject {@code apikey:<publicId>}, the key's tenant, its scopes as permissions.
+   *
+   * @throws InvalidTokenException {@code BAD_API_KEY} (malformed, unknown, wrong secret), {@code EXPIRED} or
+   *     {@code REVOKED}: answer the client the same way for all of them
+   */
+  public Principal verify(String presentedKey) {
+    Objects.requireNonNull(presentedKey, "presentedKey");
+    ApiKeyFormat.Parsed parsed = ApiKeyFormat.parse(prefix, presentedKey);
+    if (parsed == null) {
+      hash(presentedKey.length() > 512 ? presentedKey.substring(0, 512) : presentedKey, currentPepper);
+      throw new InvalidTokenException(Reason.BAD_API_KEY, "not an API key of this environment");
+    }
+    Row row = Tx.run(dataSource, schema.tenantSetting(), parsed.tenant, "verifying an API key", c -> {
+      Row found = null;
+      try (PreparedStatement ps = c.prepareStatement("SELECT secret_hash, pepper_id, scopes, expires_at, revoked_at"
+          + " FROM " + table() + " WHERE public_id = ?")) {
+        ps.setString(1, parsed.publicId);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (rs.next()) {
+            Array scopes = rs.getArray(3);
+            Timestamp exp = rs.getTimestamp(4);
+            found = new Row(rs.getBytes(1), rs.getString(2),
+                new LinkedHashSet<>(Arrays.asList((String[]) scopes.getArray())), exp == null ? null : exp.toInstant(),
+                rs.getTimestamp(5) != null);
+          }
+        }
+      }
+      return java.util.Optional.ofNullable(found);
+    }).orElse(null);
+    String pepperId = row == null ? currentPepper : row.pepperId;
+    if (pepperId != null && !peppers.containsKey(pepperId)) {
+      LOG.warn("API key {} was hashed with pepper '{}', which is not configured", parsed.publicId, pepperId);
+      throw new InvalidTokenException(Reason.BAD_API_KEY, "the key's pepper is not configured");
+    }
+    byte[] presented = hash(presentedKey, pepperId);
+    boolean matches = MessageDigest.isEqual(presented, row == null ? NO_HASH : row.hash);
+    if (row == null || !matches) {
+      throw new InvalidTokenException(Reason.BAD_API_KEY, "unknown key or wrong secret");
+    }
+    if (row.revoked) {
+      throw new InvalidTokenException(Reason.REVOKED, "the key was revoked");
+    }
+    Instant now = clock.instant();
+    if (row.expiresAt != null && !now.isBefore(row.expiresAt)) {
+      throw new InvalidTokenException(Reason.EXPIRED, "the key expired at " + row.expiresAt);
+    }
+    used.computeIfAbsent(parsed.tenant, t -> new ConcurrentHashMap<>()).put(parsed.publicId, now);
+    return Principal.builder(ISSUER, "apikey:" + parsed.publicId).tenant(parsed.tenant)
+        .permissions(row.scopes).method(Principal.Method.API_KEY).credentialId(parsed.publicId)
+        .expiresAt(row.expiresAt).build();
+  }
+
+  /**
+   * Revokes a key of {@code tenant}; the row stays, with who revoked it and when. Once this returns, no verify
+   * accepts the key.
+   *
+   * @return false if {@code tenant} has no such key, or it was revoked already
+   */
+  public boolean revoke(TenantId tenant, long keyId, Principal actor) {
+    Objects.requireNonNull(tenant, "tenant");
+    Objects.requireNonNull(actor, "actor");
+    return Tx.run(dataSource, schema.tenantSetting(), tenant, "revoking an API key", c -> {
+      try (PreparedStatement ps = c.prepareStatement("UPDATE " + table() + " SET revoked_at = ?, revoked_by = ?"
+          + " WHERE id = ? AND revoked_at IS NULL")) {
+        ps.setTimestamp(1, Timestamp.from(clock.instant()));
+        ps.setString(2, actor.subject() + " @ " + actor.issuer());
+        ps.setLong(3, keyId);
+        return ps.executeUpdate() == 1;
+      }
+    });
+  }
+
+  /** The keys of {@code tenant}, newest first, revoked ones included; never a secret or a hash. */
+  public List<ApiKeyInfo> list(TenantId tenant) {
+    Objects.requireNonNull(tenant, "tenant");
+    return Tx.run(dataSource, schema.tenantSetting(), tenant, "listing API keys", c -> {
+      List<ApiKeyInfo> out = new ArrayList<>();
+      try (PreparedStatement ps = c.prepareStatement("SELECT id, public_id, name, scopes, created_by, created_at,"
+          + " expires_at, revoked_at, revoked_by, last_used_at FROM " + table() + " ORDER BY created_at DESC, id DESC");
+          ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new ApiKeyInfo(rs.getLong(1), tenant, rs.getString(2), rs.getString(3),
+              new LinkedHashSet<>(Arrays.asList((String[]) rs.getArray(4).getArray())), rs.getString(5),
+              rs.getTimestamp(6).toInstant(), instant(rs.getTimestamp(7)), instant(rs.getTimestamp(8)),
+              rs.getString(9), instant(rs.getTimestamp(10))));
+        }
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Writes the last-use times gathered since the previous flush: one {@code UPDATE} per tenant that used a key.
+   * The flusher calls it; call it yourself in tests or before a planned shutdown ({@link #close()} does).
+   *
+   * @return the number of keys whose time was written
+   */
+  public int flush() {
+    int written = 0;
+    for (TenantId tenant : new ArrayList<>(used.keySet())) {
+      ConcurrentHashMap<String, Instant> batch = used.remove(tenant);
+      if (batch == null || batch.isEmpty()) {
+        continue;
+      }
+      Map<String, Instant> snapshot = new LinkedHashMap<>(batch);
+      try {
+        written += Tx.run(dataSource, schema.tenantSetting(), tenant, "recording API key use", c -> {
+          try (PreparedStatement ps = c.prepareStatement("UPDATE " + table() + " k SET last_used_at ="
+              + " greatest(k.last_used_at, u.t) FROM unnest(?::text[], ?::timestamptz[]) AS u(pid, t)"
+              + " WHERE k.public_id = u.pid")) {
+            ps.setArray(1, c.createArrayOf("text", snapshot.keySet().toArray()));
+            Timestamp[] times = new Timestamp[snapshot.size()];
+            int i = 0;
+            for (Instant t : snapshot.values()) {
+              times[i++] = Timestamp.from(t);
+            }
+            ps.setArray(2, c.createArrayOf("timestamptz", times));
+            return ps.executeUpdate();
+          }
+        });
+      } catch (RuntimeException e) {
+        // put the times back (newest wins) so a failed flush loses nothing
+        ConcurrentHashMap<String, Instant> again = used.computeIfAbsent(tenant, t -> new ConcurrentHashMap<>());
+        snapshot.forEach((pid, t) -> again.merge(pid, t, (a, b) -> a.isAfter(b) ? a : b));
+        throw e;
+      }
+    }
+    return written;
+  }
+
+  private void flushQuietly() {
+    try {
+      flush();
+    } catch (RuntimeException e) {
+      LOG.warn("could not record API key use (will retry): {}", e.getMessage());
+    }
+  }
+
+  /** Writes pending last-use times and stops the flusher (waiting at most 10 seconds). */
+  @Override
+  public void close() {
+    ScheduledExecutorService s;
+    synchronized (lifecycle) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      s = flusher;
+      flusher = null;
+    }
+    if (s != null) {
+      s.shutdown();
+      try {
+        s.awaitTermination(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    flushQuietly();
+  }
+
+  private String table() {
+    return "\"" + schema.name() + "\".api_keys";
+  }
+
+  private byte[] hash(String key, @Nullable String pepperId) {
+    byte[] input = key.getBytes(StandardCharsets.UTF_8);
+    try {
+      if (pepperId == null) {
+        return MessageDigest.getInstance("SHA-256").digest(input);
+      }
+      byte[] pepper = peppers.get(pepperId);
+      Mac mac = Mac.getInstance("HmacSHA256");
+      mac.init(new SecretKeySpec(pepper == null ? NO_HASH : pepper, "HmacSHA256"));
+      return mac.doFinal(input);
+    } catch (GeneralSecurityException e) {
+      throw new SaasException("SHA-256 or HMAC-SHA-256 is missing from this JVM", e);
+    }
+  }
+
+  private static @Nullable Instant instant(@Nullable Timestamp t) {
+    return t == null ? null : t.toInstant();
+  }
+
+  private static final class Row {
+    final byte[] hash;
+    final @Nullable String pepperId;
+    final Set<String> scopes;
+    final @Nullable Instant expiresAt;
+    final boolean revoked;
+
+    Row(byte[] hash, @Nullable String pepperId, Set<String> scopes, @Nullable Instant expiresAt, boolean revoked) {
+      this.hash = hash;
+      this.pepperId = pepperId;
+      this.scopes = scopes;
+      this.expiresAt = expiresAt;
+      this.revoked = revoked;
+    }
+  }
+
+  /** Builds {@link ApiKeys}; setters check their argument at once. Not thread-safe. */
+  public static final class Builder {
+    private final DataSource dataSource;
+    private final Authorizer authorizer;
+    private AuthSchema schema = AuthSchema.defaults();
+    private Clock clock = Clock.systemUTC();
+    private SecureRandom random = new SecureRandom();
+    private String prefix = "sk_";
+    private String environment = "live";
+    private final Map<String, byte[]> peppers = new LinkedHashMap<>();
+    private @Nullable String currentPepper;
+    private Duration flushInterval = Duration.ofMinutes(1);
+
+    private Builder(DataSource dataSource, Authorizer authorizer) {
+      this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+      this.authorizer = Objects.requireNonNull(authorizer, "authorizer");
+    }
+
+    /** The schema; default {@link AuthSchema#defaults()}. */
+    public Builder schema(AuthSchema schema) {
+      this.schema = Objects.requireNonNull(schema, "schema");
+      return this;
+    }
+
+    /** The clock for creation, expiry and last use; default the system UTC clock. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** The randomness of public ids and secrets; default a new {@link SecureRandom}. */
+    public Builder random(SecureRandom random) {
+      this.random = Objects.requireNonNull(random, "random");
+      return this;
+    }
+
+    /** The start of every key; default {@code sk_}: 2 to 16 of {@code a-z 0-9 _}, ending in {@code _}. */
+    public Builder prefix(String prefix) {
+      Objects.requireNonNull(prefix, "prefix");
+      if (!ApiKeyFormat.validPrefix(prefix)) {
+        throw new IllegalArgumentException("prefix must be 2 to 16 of a-z 0-9 _ and end in _ but was '" + prefix + "'");
+      }
+      this.prefix = prefix;
+      return this;
+    }
+
+    /** {@code live} (default) or {@code test}, or another lower-case word: a key works only in its environment. */
+    public Builder environment(String environment) {
+      Objects.requireNonNull(environment, "environment");
+      if (!environment.matches("[a-z]{2,12}")) {
+        throw new IllegalArgumentException("environment must be 2 to 12 of a-z but was '" + environment + "'");
+      }
+      this.environment = environment;
+      return this;
+    }
+
+    /**
+     * Adds a server pepper (at least 32 bytes, kept out of the database, never logged); the last one added hashes
+     * new keys, the others still verify the keys hashed with them. Without a pepper keys are hashed with SHA-256.
+     */
+    public Builder pepper(String id, byte[] pepper) {
+      Objects.requireNonNull(id, "id");
+      Objects.requireNonNull(pepper, "pepper");
+      if (!id.matches("[A-Za-z0-9_.-]{1,32}")) {
+        throw new IllegalArgumentException("pepper id must be 1 to 32 of A-Z a-z 0-9 _ . - but was '" + id + "'");
+      }
+      if (pepper.length < 32) {
+        throw new IllegalArgumentException("pepper must be at least 32 bytes but was " + pepper.length);
+      }
+      peppers.put(id, pepper.clone());
+      currentPepper = id;
+      return this;
+    }
+
+    /** How often last-use times are written; default 1 minute. */
+    public Builder lastUsedFlushInterval(Duration interval) {
+      Objects.requireNonNull(interval, "interval");
+      if (interval.toMillis() < 10) {
+        throw new IllegalArgumentException("lastUsedFlushInterval must be at least 10 ms but was " + interval);
+      }
+      this.flushInterval = interval;
+      return this;
+    }
+
+    /** The keys; starts no thread ({@link ApiKeys#start()} does). */
+    public ApiKeys build() {
+      return new ApiKeys(this);
+    }
+  }
+}

@@ -1,0 +1,317 @@
+package dev.saaskit.auth;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.saaskit.auth.InvalidTokenException.Reason;
+import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.MutableClock;
+import dev.saaskit.testing.PostgresExtension;
+import dev.saaskit.testing.TestDatabase;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** API keys against a real PostgreSQL, as the application role. */
+@ExtendWith(PostgresExtension.class)
+class ApiKeysTest {
+  static final TenantId ACME = TenantId.of("acme");
+  static final TenantId GLOBEX = TenantId.of("globex");
+  static final byte[] PEPPER_1 = "pepper-one-pepper-one-pepper-one-!".getBytes(StandardCharsets.UTF_8);
+  static final byte[] PEPPER_2 = "pepper-two-pepper-two-pepper-two-!".getBytes(StandardCharsets.UTF_8);
+
+  static DataSource app;
+  static DataSource owner;
+  static Authorizer authorizer = Authorizer.builder(RoleModel.defaults()).build();
+  static MutableClock clock = MutableClock.at(Instant.parse("2026-12-04T10:00:00Z"));
+
+  static Principal admin(TenantId tenant) {
+    return Principal.builder("https://idp.test", "admin-" + tenant.value()).tenant(tenant).roles(List.of("admin"))
+        .permissionVersion(1L).build();
+  }
+
+  @BeforeAll
+  static void setUp(TestDatabase db) throws SQLException {
+    owner = db.ownerDataSource();
+    app = db.appDataSource();
+    AuthSchema.defaults().migrate(owner);
+    try (Connection c = owner.getConnection()) {
+      AuthSchema.defaults().grantApp(c, db.appRole());
+    }
+  }
+
+  static ApiKeys keys() {
+    return ApiKeys.builder(app, authorizer).clock(clock).pepper("p1", PEPPER_1).build();
+  }
+
+  @Test
+  void aKeyVerifiesIntoAPrincipalOfItsTenantWithItsScopesAndItsSecretIsNotStored() throws SQLException {
+    ApiKeys keys = keys();
+    CreatedApiKey created = keys.create(ACME, admin(ACME), "CI", Set.of("project:write", "invoice:read"), null);
+    String key = created.key();
+    assertThat(key).startsWith("sk_live_").doesNotContain("acme"); // the tenant is encoded, not spelled out
+    assertThat(created.toString()).doesNotContain(key.substring(key.length() - 20));
+    Principal p = keys.verify(key);
+    assertThat(p.method()).isEqualTo(Principal.Method.API_KEY);
+    assertThat(p.tenant()).contains(ACME);
+    assertThat(p.permissions()).containsExactlyInAnyOrder("project:write", "invoice:read");
+    assertThat(p.credentialId()).contains(created.info().publicId());
+    assertThat(authorizer.check(p, "project:write")).isTrue();
+    assertThat(authorizer.check(p, "members:invite")).isFalse();
+    // nothing in the table holds the secret: scan every column as text
+    String secretPart = key.substring(key.lastIndexOf('_') + 1, key.length() - 6);
+    try (Connection c = owner.getConnection(); Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT count(*) FROM saaskit_auth.api_keys k WHERE k::text LIKE '%"
+            + secretPart.substring(0, 20) + "%' OR encode(secret_hash, 'escape') LIKE '%" + secretPart.substring(0, 20)
+            + "%'")) {
+      rs.next();
+      assertThat(rs.getLong(1)).isZero();
+    }
+  }
+
+  @Test
+  void wrongUnknownMalformedAndTamperedKeysAreAllBadKeys() {
+    ApiKeys keys = keys();
+    String key = keys.create(ACME, admin(ACME), "k", Set.of("invoice:read"), null).key();
+    char last = key.charAt(key.length() - 10);
+    String wrongSecret = key.substring(0, key.length() - 10) + (last == 'a' ? 'b' : 'a') + key.substring(key.length() - 9);
+    for (String bad : List.of(wrongSecret, key + "x", key.substring(0, key.length() - 1), "sk_live_", "",
+        "sk_test_" + key.substring(8), "Bearer " + key, key.replace("sk_live_", "sk_live_a"),
+        "sk_live_" + "a".repeat(5000), "sk_live_\u0000_\u00e9_x", key.toUpperCase(java.util.Locale.ROOT))) {
+      assertThatThrownBy(() -> keys.verify(bad)).as(bad.length() > 60 ? bad.substring(0, 60) : bad)
+          .isInstanceOfSatisfying(InvalidTokenException.class, e -> assertThat(e.reason()).isEqualTo(Reason.BAD_API_KEY));
+    }
+  }
+
+  @Test
+  void aKeyForgedToNameAnotherTenantFindsNothing() {
+    ApiKeys keys = keys();
+    String acme = keys.create(ACME, admin(ACME), "k", Set.of("invoice:read"), null).key();
+    // the same public id and secret, re-labelled for globex with a valid check: looked up under globex's RLS
+    String body = acme.substring(0, acme.length() - 6);
+    String tenant32 = body.substring("sk_live_".length(), body.indexOf('_', "sk_live_".length()));
+    String globex32 = base32("globex");
+    String forgedBody = body.replace("sk_live_" + tenant32 + "_", "sk_live_" + globex32 + "_");
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    crc.update(forgedBody.getBytes(StandardCharsets.UTF_8));
+    String forged = forgedBody + check(crc.getValue());
+    assertThatThrownBy(() -> keys.verify(forged)).isInstanceOfSatisfying(InvalidTokenException.class,
+        e -> assertThat(e.reason()).isEqualTo(Reason.BAD_API_KEY));
+  }
+
+  @Test
+  void scopesNeverExceedTheCreatorAndTheCreatorMustActForTheTenant() {
+    ApiKeys keys = keys();
+    Principal member = Principal.builder("https://idp.test", "m").tenant(ACME).roles(List.of("member"))
+        .permissionVersion(1L).build();
+    assertThatThrownBy(() -> keys.create(ACME, member, "k", Set.of("invoice:read", "invoice:write"), null))
+        .isInstanceOfSatisfying(AccessDeniedException.class,
+            e -> assertThat(e.reason()).isEqualTo(AccessDeniedException.Reason.NOT_PERMITTED));
+    assertThatThrownBy(() -> keys.create(GLOBEX, admin(ACME), "k", Set.of("invoice:read"), null))
+        .isInstanceOfSatisfying(AccessDeniedException.class,
+            e -> assertThat(e.reason()).isEqualTo(AccessDeniedException.Reason.TENANT_MISMATCH));
+    assertThatThrownBy(() -> keys.create(ACME, admin(ACME), " ", Set.of("invoice:read"), null))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> keys.create(ACME, admin(ACME), "k", Set.of(), null))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void expiredAndRevokedKeysAreRefusedAndRevokedRowsStay() {
+    ApiKeys keys = keys();
+    CreatedApiKey shortLived = keys.create(ACME, admin(ACME), "short", Set.of("invoice:read"),
+        clock.instant().plus(Duration.ofHours(1)));
+    keys.verify(shortLived.key());
+    clock.advance(Duration.ofHours(2));
+    assertThatThrownBy(() -> keys.verify(shortLived.key())).isInstanceOfSatisfying(InvalidTokenException.class,
+        e -> assertThat(e.reason()).isEqualTo(Reason.EXPIRED));
+    CreatedApiKey revoked = keys.create(ACME, admin(ACME), "revoked", Set.of("invoice:read"), null);
+    assertThat(keys.revoke(ACME, revoked.info().id(), admin(ACME))).isTrue();
+    assertThat(keys.revoke(ACME, revoked.info().id(), admin(ACME))).isFalse();
+    assertThatThrownBy(() -> keys.verify(revoked.key())).isInstanceOfSatisfying(InvalidTokenException.class,
+        e -> assertThat(e.reason()).isEqualTo(Reason.REVOKED));
+    ApiKeyInfo row = keys.list(ACME).stream().filter(k -> k.id() == revoked.info().id()).findFirst().orElseThrow();
+    assertThat(row.revokedAt()).isPresent();
+    assertThat(row.revokedBy()).contains("admin-acme @ https://idp.test");
+  }
+
+  @Test
+  void tenantsSeeAndRevokeOnlyTheirOwnKeys() {
+    ApiKeys keys = keys();
+    CreatedApiKey acme = keys.create(ACME, admin(ACME), "acme-only", Set.of("invoice:read"), null);
+    assertThat(keys.list(GLOBEX)).noneMatch(k -> k.publicId().equals(acme.info().publicId()));
+    assertThat(keys.list(ACME)).anyMatch(k -> k.publicId().equals(acme.info().publicId()));
+    assertThat(keys.revoke(GLOBEX, acme.info().id(), admin(GLOBEX))).isFalse();
+    keys.verify(acme.key());
+  }
+
+  @Test
+  void theAppRoleCannotDeleteKeysNorRewriteTheirHash() throws SQLException {
+    try (Connection c = app.getConnection(); Statement st = c.createStatement()) {
+      st.execute("SELECT set_config('app.tenant_id', 'acme', false)");
+      assertThatThrownBy(() -> st.execute("DELETE FROM saaskit_auth.api_keys")).isInstanceOf(SQLException.class);
+      assertThatThrownBy(() -> st.execute("UPDATE saaskit_auth.api_keys SET secret_hash = secret_hash"))
+          .isInstanceOf(SQLException.class);
+      assertThatThrownBy(() -> st.execute("UPDATE saaskit_auth.api_keys SET scopes = '{}'"))
+          .isInstanceOf(SQLException.class);
+    }
+  }
+
+  @Test
+  void lastUseIsWrittenInOneUpdatePerFlushNotPerRequest() throws SQLException {
+    ApiKeys keys = keys();
+    CreatedApiKey created = keys.create(ACME, admin(ACME), "busy", Set.of("invoice:read"), null);
+    keys.flush();
+    long before = updates();
+    for (int i = 0; i < 1000; i++) {
+      keys.verify(created.key());
+    }
+    assertThat(updates()).isEqualTo(before);
+    Instant usedAt = clock.instant();
+    assertThat(keys.flush()).isEqualTo(1);
+    assertThat(updates()).isEqualTo(before + 1);
+    ApiKeyInfo info = keys.list(ACME).stream().filter(k -> k.id() == created.info().id()).findFirst().orElseThrow();
+    assertThat(info.lastUsedAt()).contains(usedAt);
+    assertThat(keys.flush()).isZero();
+  }
+
+  /** UPDATE statements run on the key table so far, counted by a statement-level trigger. */
+  private static long updates() throws SQLException {
+    try (Connection c = owner.getConnection(); Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE IF NOT EXISTS public.key_updates (n bigint NOT NULL)");
+      st.execute("INSERT INTO public.key_updates SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM public.key_updates)");
+      st.execute("CREATE OR REPLACE FUNCTION public.count_key_updates() RETURNS trigger LANGUAGE plpgsql"
+          + " SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS"
+          + " $$ BEGIN UPDATE public.key_updates SET n = n + 1; RETURN NULL; END $$");
+      st.execute("CREATE OR REPLACE TRIGGER count_key_updates AFTER UPDATE ON saaskit_auth.api_keys"
+          + " FOR EACH STATEMENT EXECUTE FUNCTION public.count_key_updates()");
+      try (ResultSet rs = st.executeQuery("SELECT n FROM public.key_updates")) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  @Test
+  void closeWritesPendingUseAndStartedFlusherWritesOnItsOwn() throws Exception {
+    ApiKeys keys = ApiKeys.builder(app, authorizer).clock(clock).pepper("p1", PEPPER_1)
+        .lastUsedFlushInterval(Duration.ofMillis(50)).build().start();
+    CreatedApiKey created = keys.create(ACME, admin(ACME), "flushed", Set.of("invoice:read"), null);
+    keys.verify(created.key());
+    dev.saaskit.testing.Await.until("the flusher wrote the last use", () -> keys.list(ACME).stream()
+        .anyMatch(k -> k.id() == created.info().id() && k.lastUsedAt().isPresent()));
+    ApiKeys other = keys();
+    CreatedApiKey second = other.create(ACME, admin(ACME), "closed", Set.of("invoice:read"), null);
+    other.verify(second.key());
+    other.close();
+    assertThat(keys().list(ACME).stream().filter(k -> k.id() == second.info().id()).findFirst().orElseThrow()
+        .lastUsedAt()).isPresent();
+    keys.close();
+    assertThatThrownBy(keys::start).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void aNewPepperHashesNewKeysAndOldKeysStillVerify() {
+    ApiKeys before = keys();
+    String old = before.create(ACME, admin(ACME), "old", Set.of("invoice:read"), null).key();
+    ApiKeys after = ApiKeys.builder(app, authorizer).clock(clock).pepper("p1", PEPPER_1).pepper("p2", PEPPER_2).build();
+    String fresh = after.create(ACME, admin(ACME), "new", Set.of("invoice:read"), null).key();
+    after.verify(old);
+    after.verify(fresh);
+    assertThatThrownBy(() -> before.verify(fresh)).isInstanceOfSatisfying(InvalidTokenException.class,
+        e -> assertThat(e.reason()).isEqualTo(Reason.BAD_API_KEY));
+    ApiKeys testEnv = ApiKeys.builder(app, authorizer).clock(clock).environment("test").pepper("p1", PEPPER_1).build();
+    String testKey = testEnv.create(ACME, admin(ACME), "test", Set.of("invoice:read"), null).key();
+    assertThat(testKey).startsWith("sk_test_");
+    testEnv.verify(testKey);
+    assertThatThrownBy(() -> after.verify(testKey)).isInstanceOf(InvalidTokenException.class);
+  }
+
+  @Test
+  void onceRevokeReturnsNoVerifySucceeds() throws Exception {
+    ApiKeys keys = keys();
+    CreatedApiKey created = keys.create(ACME, admin(ACME), "race", Set.of("invoice:read"), null);
+    AtomicBoolean revokedReturned = new AtomicBoolean();
+    AtomicInteger lateSuccesses = new AtomicInteger();
+    AtomicInteger refusals = new AtomicInteger();
+    CountDownLatch go = new CountDownLatch(1);
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    List<Future<?>> futures = new ArrayList<>();
+    try {
+      for (int t = 0; t < 8; t++) {
+        futures.add(pool.submit(() -> {
+          go.await();
+          for (int i = 0; i < 200; i++) {
+            boolean afterRevoke = revokedReturned.get();
+            try {
+              keys.verify(created.key());
+              if (afterRevoke) {
+                lateSuccesses.incrementAndGet();
+              }
+            } catch (InvalidTokenException e) {
+              refusals.incrementAndGet();
+            }
+          }
+          return null;
+        }));
+      }
+      go.countDown();
+      assertThat(keys.revoke(ACME, created.info().id(), admin(ACME))).isTrue();
+      revokedReturned.set(true);
+      for (Future<?> f : futures) {
+        f.get(2, TimeUnit.MINUTES);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(lateSuccesses.get()).isZero();
+    assertThatThrownBy(() -> keys.verify(created.key())).isInstanceOf(InvalidTokenException.class);
+  }
+
+  private static String base32(String s) {
+    String alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+    StringBuilder sb = new StringBuilder();
+    int buffer = 0;
+    int bits = 0;
+    for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
+      buffer = (buffer << 8) | (b & 0xff);
+      bits += 8;
+      while (bits >= 5) {
+        sb.append(alphabet.charAt((buffer >> (bits - 5)) & 31));
+        bits -= 5;
+      }
+    }
+    if (bits > 0) {
+      sb.append(alphabet.charAt((buffer << (5 - bits)) & 31));
+    }
+    return sb.toString();
+  }
+
+  private static String check(long v) {
+    String base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 6; i++) {
+      sb.append(base62.charAt((int) (v % 62)));
+      v /= 62;
+    }
+    return sb.reverse().toString();
+  }
+}
