@@ -99,6 +99,25 @@ class AuthorizerTest {
   }
 
   @Test
+  void aTenantMismatchIsLoggedAtWarnWithoutTheCredential() {
+    Authorizer authz = Authorizer.builder(RoleModel.defaults()).build();
+    Principal key = Principal.builder("saaskit:api-key", "key-owner").tenant(ACME)
+        .method(Principal.Method.API_KEY).credentialId("pk_secretish_7f3a").permissions(List.of("invoice:read"))
+        .claims(Map.of("raw", "sk_live_do_not_log")).build();
+    java.io.PrintStream err = System.err;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      TenantContext.run(GLOBEX, () -> assertThat(authz.check(key, "invoice:read")).isFalse());
+    } finally {
+      System.setErr(err);
+    }
+    String log = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(log).contains("WARN").contains("key-owner").contains("acme").contains("globex")
+        .contains("invoice:read").doesNotContain("sk_live_do_not_log").doesNotContain("pk_secretish_7f3a");
+  }
+
+  @Test
   void aPrincipalWithoutTenantIsDenied() {
     Authorizer authz = Authorizer.builder(RoleModel.defaults()).build();
     Principal noTenant = Principal.builder(ISS, "n").roles(List.of("owner")).build();
