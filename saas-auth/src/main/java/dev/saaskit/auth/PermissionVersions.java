@@ -4,7 +4,7 @@ import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * The current permission version of each membership, held in memory so that {@link Authorizer} can deny a token
@@ -36,7 +36,12 @@ public final class PermissionVersions {
   private final Loader loader;
   private final ConcurrentHashMap<TenantId, ConcurrentHashMap<String, Long>> versions = new ConcurrentHashMap<>();
   /** Bumped by every invalidation, before it removes anything; see load(). */
-  private final AtomicLong epoch = new AtomicLong();
+  /**
+   * Invalidation counters, striped by membership so that a steady stream of invalidations elsewhere does not keep
+   * discarding this membership's loads (see load()).
+   */
+  private final AtomicLongArray epochs = new AtomicLongArray(STRIPES);
+  private static final int STRIPES = 64;
 
   private PermissionVersions(Loader loader) {
     this.loader = loader;
@@ -69,7 +74,8 @@ public final class PermissionVersions {
     // invalidation first bumps the epoch; a load that sees the epoch moved after its put takes its value back out.
     // Either the invalidation's epoch bump comes before our re-check (we remove), or its remove() comes after our
     // put (it removes): a stale value never stays.
-    long epochBefore = epoch.get();
+    int stripe = stripe(tenant, userKey);
+    long epochBefore = epochs.get(stripe);
     long v;
     try {
       v = loader.load(tenant, userKey);
@@ -84,7 +90,7 @@ public final class PermissionVersions {
     Long boxed = v;
     ConcurrentHashMap<String, Long> users = versions.computeIfAbsent(tenant, t -> new ConcurrentHashMap<>());
     users.put(userKey, boxed);
-    if (epoch.get() != epochBefore) {
+    if (epochs.get(stripe) != epochBefore) {
       users.remove(userKey, boxed);
     }
     return v;
@@ -92,7 +98,7 @@ public final class PermissionVersions {
 
   /** Forgets the version of one membership: the next check reloads it. Call it when the membership changed. */
   public void invalidate(TenantId tenant, String userKey) {
-    epoch.incrementAndGet();
+    epochs.incrementAndGet(stripe(tenant, userKey));
     ConcurrentHashMap<String, Long> users = versions.get(tenant);
     if (users != null) {
       users.remove(userKey);
@@ -101,7 +107,7 @@ public final class PermissionVersions {
 
   /** Forgets every version of a tenant. */
   public void invalidateTenant(TenantId tenant) {
-    epoch.incrementAndGet();
+    bumpAll();
     ConcurrentHashMap<String, Long> users = versions.get(tenant);
     if (users != null) {
       users.clear();
@@ -110,9 +116,20 @@ public final class PermissionVersions {
 
   /** Forgets everything (after a missed invalidation, say). */
   public void invalidateAll() {
-    epoch.incrementAndGet();
+    bumpAll();
     for (ConcurrentHashMap<String, Long> users : versions.values()) {
       users.clear();
     }
+  }
+
+  private void bumpAll() {
+    for (int i = 0; i < STRIPES; i++) {
+      epochs.incrementAndGet(i);
+    }
+  }
+
+  private static int stripe(TenantId tenant, String userKey) {
+    int h = tenant.hashCode() * 31 + userKey.hashCode();
+    return (h ^ (h >>> 16)) & (STRIPES - 1);
   }
 }
