@@ -155,7 +155,10 @@ public final class SamlXml {
     }
   }
 
-  /** Every {@code ID} attribute value in the document; a value used twice is {@link Reason#SIGNATURE_WRAPPING}. */
+  /**
+   * Every {@code ID} attribute value in the document, each typed as an XML ID; a value used twice is {@link
+   * Reason#SIGNATURE_WRAPPING}.
+   */
   public static Set<String> uniqueIds(Document doc) {
     Set<String> ids = new HashSet<>();
     collectIds(doc.getDocumentElement(), ids);
@@ -170,6 +173,10 @@ public final class SamlXml {
       if (name.equalsIgnoreCase("ID") && !ids.add(a.getNodeValue())) {
         throw new SamlException(Reason.SIGNATURE_WRAPPING, "two elements share one ID");
       }
+    }
+    if (e.hasAttributeNS(null, "ID")) {
+      // typed as an XML ID, so the signature library resolves "#id" references to this (unique) element
+      e.setIdAttributeNS(null, "ID", true);
     }
     for (Node n = e.getFirstChild(); n != null; n = n.getNextSibling()) {
       if (n instanceof Element) {
