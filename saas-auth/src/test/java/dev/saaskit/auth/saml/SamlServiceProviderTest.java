@@ -271,6 +271,19 @@ class SamlServiceProviderTest {
   }
 
   @Test
+  void aSignedAssertionEditedAfterSigningIsRefused() {
+    SamlServiceProvider sp = sp();
+    String signed = idp.respondTo(idp.readRedirect(sp.begin(null))).nameId("user-1").build();
+    String xml = new String(Base64.getDecoder().decode(signed), StandardCharsets.UTF_8);
+    assertThat(xml).contains(">user-1</saml:NameID>");
+    String edited = Base64.getEncoder().encodeToString(
+        xml.replace(">user-1</saml:NameID>", ">admin</saml:NameID>").getBytes(StandardCharsets.UTF_8));
+    refused(sp, edited, Reason.BAD_SIGNATURE);
+    // and the untouched one still goes through: the refusal was the edit
+    assertThat(sp.complete(signed).nameId()).isEqualTo("user-1");
+  }
+
+  @Test
   void duringARotationEitherConfiguredCertificateVerifies() {
     SamlServiceProvider sp = sp(settings().toBuilder().idpCertificatePem(attacker.certificatePem()).build());
     String response = idp.respondTo(idp.readRedirect(sp.begin(null))).signedBy(attacker).nameId("rotated").build();
