@@ -12,9 +12,14 @@ module dev.saaskit.auth {
   requires com.github.benmanes.caffeine;
   requires org.slf4j;
   requires static org.postgresql.jdbc;
+  requires java.xml;
+  // SAML only (dev.saaskit.auth.saml): optional dependencies, see docs/auth-saml.md. java-saml-core has no module
+  // descriptor: its automatic name comes from the jar name
+  requires static java.saml.core;
   // annotations in our signatures: readers of the API see them when the jar is present
   requires static transitive org.jspecify;
 
   exports dev.saaskit.auth;
   exports dev.saaskit.auth.sso;
+  exports dev.saaskit.auth.saml;
 }
