@@ -75,6 +75,22 @@ public final class SamlSettings {
     return value;
   }
 
+  /**
+   * A builder holding the SAML settings an administrator stored for a tenant's connection ({@link
+   * dev.saaskit.auth.sso.SsoConnections}): SP entity id, ACS URL, IdP entity id, SSO URL and signing certificate.
+   * Build one {@link SamlServiceProvider} per connection.
+   *
+   * @throws IllegalArgumentException if the connection is not a SAML connection, or a URL in it is not absolute
+   */
+  public static Builder forConnection(dev.saaskit.auth.sso.SsoConnection connection) {
+    java.util.Objects.requireNonNull(connection, "connection");
+    dev.saaskit.auth.sso.SamlConnectionSettings saml = connection.saml().orElseThrow(
+        () -> new IllegalArgumentException("connection " + connection.id() + " is not a SAML connection"));
+    return builder().spEntityId(saml.spEntityId()).acsUrl(URI.create(saml.acsUrl()))
+        .idpEntityId(saml.idpEntityId()).idpSsoUrl(URI.create(saml.ssoUrl()))
+        .idpCertificatePem(saml.idpSigningCertificatePem());
+  }
+
   /** A builder with every default and no required value set. */
   public static Builder builder() {
     return new Builder();

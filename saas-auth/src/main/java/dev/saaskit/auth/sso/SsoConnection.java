@@ -88,7 +88,7 @@ public final class SsoConnection {
   }
 
   /** The SAML settings of a SAML connection. */
-  public Optional<SamlSettings> saml() {
+  public Optional<SamlConnectionSettings> saml() {
     return spec.saml();
   }
 

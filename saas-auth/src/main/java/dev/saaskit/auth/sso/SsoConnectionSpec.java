@@ -7,7 +7,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * What an administrator configures for an SSO connection: a display name, whether it is enabled, the role new users
  * get on their first login (just-in-time provisioning), whether an ID token's email must be in one of the
- * connection's verified domains, and the protocol settings ({@link OidcSettings} or {@link SamlSettings}). Given to
+ * connection's verified domains, and the protocol settings ({@link OidcSettings} or {@link SamlConnectionSettings}). Given to
  * {@link SsoConnections#create} and {@link SsoConnections#update}. Immutable and thread-safe; {@link #toString()}
  * never shows the client secret.
  */
@@ -17,7 +17,7 @@ public final class SsoConnectionSpec {
   private final String defaultRole;
   private final boolean requireVerifiedEmailDomain;
   private final @Nullable OidcSettings oidc;
-  private final @Nullable SamlSettings saml;
+  private final @Nullable SamlConnectionSettings saml;
 
   private SsoConnectionSpec(Builder b) {
     this.displayName = b.displayName;
@@ -34,7 +34,7 @@ public final class SsoConnectionSpec {
   }
 
   /** A builder for a SAML connection named {@code displayName}. */
-  public static Builder saml(String displayName, SamlSettings settings) {
+  public static Builder saml(String displayName, SamlConnectionSettings settings) {
     return new Builder(displayName).saml(settings);
   }
 
@@ -81,7 +81,7 @@ public final class SsoConnectionSpec {
   }
 
   /** The SAML settings, for a SAML connection. */
-  public Optional<SamlSettings> saml() {
+  public Optional<SamlConnectionSettings> saml() {
     return Optional.ofNullable(saml);
   }
 
@@ -112,7 +112,7 @@ public final class SsoConnectionSpec {
     private String defaultRole = "member";
     private boolean requireVerifiedEmailDomain = true;
     private @Nullable OidcSettings oidc;
-    private @Nullable SamlSettings saml;
+    private @Nullable SamlConnectionSettings saml;
 
     private Builder(String displayName) {
       displayName(displayName);
@@ -159,7 +159,7 @@ public final class SsoConnectionSpec {
     }
 
     /** Makes this a SAML connection with these settings (clearing OIDC settings). */
-    public Builder saml(SamlSettings settings) {
+    public Builder saml(SamlConnectionSettings settings) {
       this.saml = Objects.requireNonNull(settings, "settings");
       this.oidc = null;
       return this;

@@ -510,7 +510,7 @@ public final class SsoConnections {
       b = SsoConnectionSpec.oidc(rs.getString(4), OidcSettings.of(rs.getString(8), rs.getString(9),
           rs.getString(10)));
     } else {
-      b = SsoConnectionSpec.saml(rs.getString(4), new SamlSettings(rs.getString(11), rs.getString(12),
+      b = SsoConnectionSpec.saml(rs.getString(4), new SamlConnectionSettings(rs.getString(11), rs.getString(12),
           rs.getString(13), rs.getString(14), rs.getString(15)));
     }
     SsoConnectionSpec spec = b.enabled(rs.getBoolean(5)).defaultRole(rs.getString(6))
@@ -530,7 +530,7 @@ public final class SsoConnections {
     ps.setString(i++, o == null ? null : o.issuer());
     ps.setString(i++, o == null ? null : o.clientId());
     ps.setString(i++, o == null ? null : o.clientSecret());
-    SamlSettings m = spec.saml().orElse(null);
+    SamlConnectionSettings m = spec.saml().orElse(null);
     ps.setString(i++, m == null ? null : m.idpEntityId());
     ps.setString(i++, m == null ? null : m.ssoUrl());
     ps.setString(i++, m == null ? null : m.idpSigningCertificatePem());

@@ -4,6 +4,6 @@ package dev.saaskit.auth.sso;
 public enum SsoProtocol {
   /** OpenID Connect (authorization code flow with PKCE), see {@link OidcLogin}. */
   OIDC,
-  /** SAML 2.0 (the service provider is built from {@link SamlSettings}). */
+  /** SAML 2.0 (the service provider is built from {@link SamlConnectionSettings}). */
   SAML
 }

@@ -125,6 +125,22 @@ class SamlServiceProviderTest {
   }
 
   @Test
+  void aTenantsStoredSamlConnectionConfiguresItsServiceProvider() {
+    dev.saaskit.auth.sso.SsoConnections connections = dev.saaskit.auth.sso.SsoConnections.builder(app).clock(clock)
+        .build();
+    dev.saaskit.core.TenantId tenant = dev.saaskit.core.TenantId.of("saml-tenant");
+    dev.saaskit.auth.sso.SsoConnection connection = connections.create(tenant,
+        dev.saaskit.auth.sso.SsoConnectionSpec.saml("Acme Okta", new dev.saaskit.auth.sso.SamlConnectionSettings(
+            idp.entityId(), idp.ssoUrl(), idp.certificatePem(), SP, ACS.toString())).build());
+    SamlServiceProvider sp = sp(SamlSettings.forConnection(connections.get(tenant, connection.id())).build());
+    String response = idp.respondTo(idp.readRedirect(sp.begin(null))).nameId("00u-ann").build();
+    assertThat(sp.complete(response).nameId()).isEqualTo("00u-ann");
+    dev.saaskit.auth.sso.SsoConnection oidc = connections.create(tenant, dev.saaskit.auth.sso.SsoConnectionSpec.oidc(
+        "Other", dev.saaskit.auth.sso.OidcSettings.of("https://idp.example.net", "client", "secret")).build());
+    assertThatThrownBy(() -> SamlSettings.forConnection(oidc)).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void theAuthnRequestNamesThisSpItsAcsAndTheIdpAndIsStoredOnlyAsAHash() throws SQLException {
     SamlServiceProvider sp = sp(settings().toBuilder()
         .nameIdFormat("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent").build());

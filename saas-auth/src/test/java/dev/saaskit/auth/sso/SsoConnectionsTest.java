@@ -58,7 +58,7 @@ class SsoConnectionsTest {
     TenantId a = tenant();
     TenantId b = tenant();
     SsoConnection created = connections.create(a, oidcSpec("okta"));
-    SsoConnection saml = connections.create(a, SsoConnectionSpec.saml("adfs", new SamlSettings("urn:idp", 
+    SsoConnection saml = connections.create(a, SsoConnectionSpec.saml("adfs", new SamlConnectionSettings("urn:idp", 
         "https://idp.example.com/sso", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
         "urn:sp", "https://app.example.com/saml/acs")).build());
     assertThat(connections.get(a, created.id())).isEqualTo(created);

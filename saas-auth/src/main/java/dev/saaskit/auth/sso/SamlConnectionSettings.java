@@ -13,14 +13,14 @@ import java.util.Objects;
  * @param spEntityId this application's entity id (the audience of assertions), non-blank
  * @param acsUrl this application's assertion consumer service URL, non-blank
  */
-public record SamlSettings(String idpEntityId, String ssoUrl, String idpSigningCertificatePem, String spEntityId,
+public record SamlConnectionSettings(String idpEntityId, String ssoUrl, String idpSigningCertificatePem, String spEntityId,
     String acsUrl) {
   /**
    * Checks every value.
    *
    * @throws IllegalArgumentException naming the blank value
    */
-  public SamlSettings {
+  public SamlConnectionSettings {
     require("idpEntityId", idpEntityId);
     require("ssoUrl", ssoUrl);
     require("idpSigningCertificatePem", idpSigningCertificatePem);
