@@ -33,32 +33,44 @@ public final class Tx {
   public static <T> T run(DataSource dataSource, TenantSetting setting, @Nullable TenantId tenant, String what,
       Work<T> work) {
     for (int attempt = 1; ; attempt++) {
-      try (Connection c = dataSource.getConnection()) {
-        boolean autoCommit = c.getAutoCommit();
-        c.setAutoCommit(false);
-        try {
-          if (tenant != null) {
-            setTenant(c, setting, tenant);
-          }
-          T result = work.run(c);
-          c.commit();
-          return result;
-        } catch (SQLException | RuntimeException e) {
-          rollbackQuietly(c, e);
-          throw e;
-        } finally {
-          try {
-            c.setAutoCommit(autoCommit);
-          } catch (SQLException e) {
-            // the pool will find out; the transaction outcome is already decided
-          }
-        }
+      try {
+        return once(dataSource, setting, tenant, work);
       } catch (SQLException e) {
         String state = e.getSQLState();
         boolean retry = ("40001".equals(state) || "40P01".equals(state)) && attempt < ATTEMPTS;
         if (!retry) {
           throw new SaasException(what + " failed: " + e.getMessage()
               + ". Check that AuthSchema.migrate ran and that this role has AuthSchema.grantApp.", e);
+        }
+      }
+    }
+  }
+
+  /**
+   * Runs {@code work} in one transaction with the tenant setting set to {@code tenant} (not set when
+   * {@code null}), commits and returns its result; rolls back on any failure and rethrows it as it is, so callers
+   * can tell SQL states apart (a unique violation, say). No retry.
+   */
+  public static <T> T once(DataSource dataSource, TenantSetting setting, @Nullable TenantId tenant, Work<T> work)
+      throws SQLException {
+    try (Connection c = dataSource.getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      c.setAutoCommit(false);
+      try {
+        if (tenant != null) {
+          setTenant(c, setting, tenant);
+        }
+        T result = work.run(c);
+        c.commit();
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        rollbackQuietly(c, e);
+        throw e;
+      } finally {
+        try {
+          c.setAutoCommit(autoCommit);
+        } catch (SQLException e) {
+          // the pool will find out; the transaction outcome is already decided
         }
       }
     }

@@ -4,7 +4,6 @@ import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.core.TenantSetting;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import javax.sql.DataSource;
 
@@ -32,51 +31,12 @@ public final class Tx {
    * @throws SQLException from the work or the connection (rolled back)
    */
   public <T> T inTenant(TenantId tenant, Work<T> work) throws SQLException {
-    try (Connection c = dataSource.getConnection()) {
-      boolean autoCommit = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try {
-        try (PreparedStatement ps = c.prepareStatement("SELECT set_config(?, ?, true)")) {
-          ps.setString(1, setting.name());
-          ps.setString(2, tenant.value());
-          ps.execute();
-        }
-        T result = work.run(c);
-        c.commit();
-        return result;
-      } catch (SQLException | RuntimeException e) {
-        try {
-          c.rollback();
-        } catch (SQLException suppressed) {
-          e.addSuppressed(suppressed);
-        }
-        throw e;
-      } finally {
-        c.setAutoCommit(autoCommit);
-      }
-    }
+    return dev.saaskit.auth.internal.Tx.once(dataSource, setting, tenant, work::run);
   }
 
   /** Runs {@code work} in a transaction without a tenant (autocommit off, committed on success). */
   public <T> T noTenant(Work<T> work) throws SQLException {
-    try (Connection c = dataSource.getConnection()) {
-      boolean autoCommit = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try {
-        T result = work.run(c);
-        c.commit();
-        return result;
-      } catch (SQLException | RuntimeException e) {
-        try {
-          c.rollback();
-        } catch (SQLException suppressed) {
-          e.addSuppressed(suppressed);
-        }
-        throw e;
-      } finally {
-        c.setAutoCommit(autoCommit);
-      }
-    }
+    return dev.saaskit.auth.internal.Tx.once(dataSource, setting, null, work::run);
   }
 
   /** A SaasException for a failed database call, without parameters in the message. */
