@@ -407,7 +407,8 @@ public final class TrustedIssuer {
      * The issuer.
      *
      * @throws IllegalStateException if no keys were given, the algorithms do not fit the keys (an HMAC algorithm
-     *     without a secret, or an asymmetric one with a secret), or a JWKS issuer has no algorithms
+     *     without a secret, or an asymmetric one with a secret), a JWKS issuer has no algorithms, or a JWK set
+     *     given as JSON does not parse or holds no public key
      */
     public TrustedIssuer build() {
       KeySource source;
@@ -415,6 +416,7 @@ public final class TrustedIssuer {
         source = KeySource.JWKS_URI;
       } else if (jwksJson != null) {
         source = KeySource.STATIC_JWKS;
+        requireJwkSet(jwksJson);
       } else if (hmacSecret != null) {
         source = KeySource.HMAC_SECRET;
       } else {
@@ -437,6 +439,16 @@ public final class TrustedIssuer {
         throw new IllegalStateException("issuer " + issuer + ": the fixed tenant is not among the allowed tenants");
       }
       return new TrustedIssuer(this, source);
+    }
+
+    private void requireJwkSet(String json) {
+      try {
+        if (com.nimbusds.jose.jwk.JWKSet.parse(json).toPublicJWKSet().getKeys().isEmpty()) {
+          throw new IllegalStateException("the JWK set of issuer " + issuer + " has no public key");
+        }
+      } catch (java.text.ParseException e) {
+        throw new IllegalStateException("the JWK set of issuer " + issuer + " is not a JWK set: " + e.getMessage(), e);
+      }
     }
 
     private static Set<String> texts(String what, String[] values) {

@@ -118,7 +118,13 @@ class TokenVerifierAttackTest {
 
   @Test
   void an_oct_key_in_a_jwks_is_never_used() {
-    String jwks = "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"k\",\"k\":\"" + Base64URL.encode(new byte[32]) + "\"}]}";
+    String octOnly = "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"k\",\"k\":\"" + Base64URL.encode(new byte[32]) + "\"}]}";
+    // a set holding nothing but a secret is refused when the issuer is built
+    assertThatThrownBy(() -> TrustedIssuer.builder("https://oct.example").jwks(octOnly)
+        .algorithms(SigningAlgorithm.ES256).build()).isInstanceOf(IllegalStateException.class);
+    // next to a public key, the secret is never used
+    String jwks = "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"k\",\"k\":\"" + Base64URL.encode(new byte[32]) + "\"},"
+        + ec.toPublicJWK().toJSONString() + "]}";
     TrustedIssuer weird = TrustedIssuer.builder("https://oct.example").jwks(jwks).algorithms(SigningAlgorithm.ES256)
         .build();
     try (TokenVerifier v = TokenVerifier.builder().issuer(weird).clock(clock).build()) {
