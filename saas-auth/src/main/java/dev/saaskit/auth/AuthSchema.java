@@ -11,7 +11,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -158,19 +157,7 @@ public final class AuthSchema implements ModuleSchema {
 
   private void execute(Connection c, List<String> statements) {
     try {
-      boolean autoCommit = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try (Statement st = c.createStatement()) {
-        for (String sql : statements) {
-          st.execute(sql);
-        }
-        c.commit();
-      } catch (SQLException | RuntimeException e) {
-        c.rollback();
-        throw e;
-      } finally {
-        c.setAutoCommit(autoCommit);
-      }
+      SchemaMigrations.executeAll(c, statements);
     } catch (SQLException e) {
       throw new SaasException("granting rights on schema " + schema + " failed: " + e.getMessage()
           + ". Run AuthSchema.migrate first, as the schema owner, and check the role name.", e);

@@ -8,7 +8,7 @@ import dev.saaskit.core.internal.SchemaMigrations;
 import dev.saaskit.core.internal.SqlNames;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import javax.sql.DataSource;
@@ -195,19 +195,7 @@ public final class JobsSchema implements ModuleSchema {
 
   private void execute(Connection c, String... statements) {
     try {
-      boolean autoCommit = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try (Statement st = c.createStatement()) {
-        for (String sql : statements) {
-          st.execute(sql);
-        }
-        c.commit();
-      } catch (SQLException | RuntimeException e) {
-        c.rollback();
-        throw e;
-      } finally {
-        c.setAutoCommit(autoCommit);
-      }
+      SchemaMigrations.executeAll(c, List.of(statements));
     } catch (SQLException e) {
       throw new SaasException("granting rights on schema " + schema + " failed: " + e.getMessage(), e);
     }

@@ -147,6 +147,28 @@ public final class SchemaMigrations {
     }
   }
 
+  /**
+   * Runs {@code statements} (DDL or grants) in one transaction on {@code connection}, committing them all or none,
+   * and restores its auto-commit mode.
+   *
+   * @throws SQLException from the first statement that failed (everything is rolled back)
+   */
+  public static void executeAll(Connection connection, List<String> statements) throws SQLException {
+    boolean autoCommit = connection.getAutoCommit();
+    connection.setAutoCommit(false);
+    try (Statement st = connection.createStatement()) {
+      for (String sql : statements) {
+        st.execute(sql);
+      }
+      connection.commit();
+    } catch (SQLException | RuntimeException e) {
+      connection.rollback();
+      throw e;
+    } finally {
+      connection.setAutoCommit(autoCommit);
+    }
+  }
+
   /** The script names listed in {@code migrations.list}, in order. */
   public List<String> scriptNames() {
     String list = read("migrations.list");
