@@ -6,12 +6,8 @@ import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantSetting;
 import dev.saaskit.core.internal.SchemaMigrations;
 import dev.saaskit.core.internal.SqlNames;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -115,44 +111,7 @@ public final class AuthSchema implements ModuleSchema {
   @Override
   public void grantApp(Connection owner, String role) {
     Objects.requireNonNull(owner, "owner");
-    String r = SqlNames.quoteIdent(SqlNames.requireIdentifier("role", Objects.requireNonNull(role, "role")));
-    String s = SqlNames.quoteIdent(schema);
-    List<String> statements = new ArrayList<>();
-    statements.add("GRANT USAGE ON SCHEMA " + s + " TO " + r);
-    statements.add("GRANT SELECT ON " + s + "." + SchemaMigrations.HISTORY_TABLE + " TO " + r);
-    for (String script : migrations().scriptNames()) {
-      String version = script.substring(0, script.indexOf("__"));
-      String text = readOptional(FOLDER + "/grants/" + version + ".sql");
-      if (text == null) {
-        continue;
-      }
-      for (String sql : text.replace("${schema}", s).replace("${role}", r).split(";", -1)) {
-        String stripped = stripComments(sql);
-        if (!stripped.isBlank()) {
-          statements.add(stripped);
-        }
-      }
-    }
-    execute(owner, statements);
-  }
-
-  private static String stripComments(String sql) {
-    StringBuilder out = new StringBuilder();
-    for (String line : sql.lines().toList()) {
-      if (!line.strip().startsWith("--")) {
-        out.append(line).append('\n');
-      }
-    }
-    return out.toString().strip();
-  }
-
-  private static @org.jspecify.annotations.Nullable String readOptional(String path) {
-    ClassLoader loader = AuthSchema.class.getClassLoader();
-    try (InputStream in = loader == null ? ClassLoader.getSystemResourceAsStream(path) : loader.getResourceAsStream(path)) {
-      return in == null ? null : new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new SaasException("cannot read " + path + " from the class path", e);
-    }
+    execute(owner, migrations().grantStatements(role));
   }
 
   private void execute(Connection c, List<String> statements) {

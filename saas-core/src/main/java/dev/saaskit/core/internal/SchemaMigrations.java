@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Applies a module's plain SQL migrations (Flyway-style {@code V<n>__<name>.sql} files) to one schema, recording
@@ -169,6 +170,40 @@ public final class SchemaMigrations {
     }
   }
 
+  /**
+   * The grant statements of every listed script that has some ({@code grants/V<n>.sql} next to the scripts; the
+   * placeholders {@code ${schema}} and {@code ${role}}, comment lines dropped), preceded by {@code USAGE} on the
+   * schema and {@code SELECT} on its history table, ready for {@link #executeAll}.
+   *
+   * @param role the application role, checked as an identifier and quoted here
+   */
+  public List<String> grantStatements(String role) {
+    String r = SqlNames.quoteIdent(SqlNames.requireIdentifier("role", Objects.requireNonNull(role, "role")));
+    String s = SqlNames.quoteIdent(schema);
+    List<String> statements = new ArrayList<>();
+    statements.add("GRANT USAGE ON SCHEMA " + s + " TO " + r);
+    statements.add("GRANT SELECT ON " + s + "." + HISTORY_TABLE + " TO " + r);
+    for (String script : scriptNames()) {
+      String text = readOptional("grants/V" + version(script) + ".sql");
+      if (text == null) {
+        continue;
+      }
+      for (String sql : text.replace("${schema}", s).replace("${role}", r).split(";", -1)) {
+        StringBuilder kept = new StringBuilder();
+        for (String line : sql.lines().toList()) {
+          if (!line.strip().startsWith("--")) {
+            kept.append(line).append('\n');
+          }
+        }
+        String statement = kept.toString().strip();
+        if (!statement.isEmpty()) {
+          statements.add(statement);
+        }
+      }
+    }
+    return List.copyOf(statements);
+  }
+
   /** The script names listed in {@code migrations.list}, in order. */
   public List<String> scriptNames() {
     String list = read("migrations.list");
@@ -215,13 +250,18 @@ public final class SchemaMigrations {
   }
 
   private String read(String file) {
+    String text = readOptional(file);
+    if (text == null) {
+      throw new SaasException("migration resource " + resourceFolder + "/" + file + " is missing from the class path");
+    }
+    return text;
+  }
+
+  private @Nullable String readOptional(String file) {
     String path = resourceFolder + "/" + file;
     ClassLoader loader = anchor.getClassLoader();
     try (InputStream in = loader == null ? ClassLoader.getSystemResourceAsStream(path) : loader.getResourceAsStream(path)) {
-      if (in == null) {
-        throw new SaasException("migration resource " + path + " is missing from the class path");
-      }
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      return in == null ? null : new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new SaasException("cannot read migration resource " + path, e);
     }
