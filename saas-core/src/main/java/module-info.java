@@ -16,5 +16,6 @@ module dev.saaskit.core {
       dev.saaskit.tenancy,
       dev.saaskit.jobs,
       dev.saaskit.cache,
-      dev.saaskit.auth;
+      dev.saaskit.auth,
+      dev.saaskit.billing;
 }

@@ -1,0 +1,72 @@
+package dev.saaskit.billing.internal;
+
+import dev.saaskit.billing.BillingException;
+import dev.saaskit.core.TenantId;
+import dev.saaskit.core.TenantSetting;
+import dev.saaskit.core.internal.TenantSettingSql;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.util.Objects;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/** Transactions on the application's data source, with the tenant bound (transaction-local) when one is given. */
+public final class BillingDb {
+  /** Work inside a transaction. */
+  @FunctionalInterface
+  public interface Work<T extends @Nullable Object> {
+    /** Runs on {@code c}; do not commit, roll back or close it. */
+    T run(Connection c) throws SQLException;
+  }
+
+  private final DataSource dataSource;
+  private final TenantSettingSql setting;
+
+  public BillingDb(DataSource dataSource, TenantSetting tenantSetting) {
+    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    this.setting = TenantSettingSql.of(tenantSetting);
+  }
+
+  public DataSource dataSource() {
+    return dataSource;
+  }
+
+  /** Binds {@code tenant} to the current transaction of {@code c}. */
+  public void bindTenant(Connection c, TenantId tenant) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(setting.separate())) {
+      ps.setString(1, tenant.value());
+      ps.execute();
+    }
+  }
+
+  /**
+   * Runs {@code work} in one transaction, as {@code tenant} when not null, committing on success and rolling back
+   * on any failure, which is rethrown ({@link SQLException} wrapped in a {@link BillingException} saying {@code what}).
+   */
+  public <T extends @Nullable Object> T inTransaction(@Nullable TenantId tenant, String what, Work<T> work) {
+    try (Connection c = dataSource.getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      c.setAutoCommit(false);
+      try {
+        if (tenant != null) {
+          bindTenant(c, tenant);
+        }
+        T result = work.run(c);
+        c.commit();
+        return result;
+      } catch (SQLException | RuntimeException | Error e) {
+        try {
+          c.rollback();
+        } catch (SQLException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
+      } finally {
+        c.setAutoCommit(autoCommit);
+      }
+    } catch (SQLException e) {
+      throw new BillingException(what + " failed: " + e.getMessage(), e);
+    }
+  }
+}
