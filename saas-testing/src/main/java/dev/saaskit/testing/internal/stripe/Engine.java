@@ -1409,7 +1409,20 @@ public final class Engine {
       throw ApiException.invalid("parameter_invalid_string", "Schedules need recurring prices",
           "phases[0][items][0][price]");
     }
-    long end = addInterval(now, firstPrice.get("recurring"), iterations == null ? 1 : iterations);
+    long end;
+    ObjectNode duration = obj(phase, "duration");
+    Long endDate = lng(phase, "end_date");
+    if (duration.size() > 0) {
+      ObjectNode recurring = Json.object();
+      recurring.put("interval", required(duration, "interval"));
+      Long count = lng(duration, "interval_count");
+      recurring.put("interval_count", count == null ? 1 : count);
+      end = addInterval(now, recurring, 1);
+    } else if (endDate != null) {
+      end = endDate;
+    } else {
+      end = addInterval(now, firstPrice.get("recurring"), iterations == null ? 1 : iterations);
+    }
     ObjectNode current = schedule.putObject("current_phase");
     current.put("end_date", end);
     current.put("start_date", now);
