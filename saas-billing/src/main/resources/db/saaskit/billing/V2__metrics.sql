@@ -91,3 +91,17 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION ${schema}.subscription_metrics() FROM PUBLIC;
 COMMENT ON FUNCTION ${schema}.subscription_metrics() IS 'saaskit-audit: security-definer-function -- business metrics: subscription counts and monthly recurring amounts grouped by status and currency across all tenants; aggregates only, no id, tenant or customer; reads only subscription_facts';
+
+-- Reconcile: the tenants that have (or had) a Stripe customer, page by page, so a full sync can look for mirror
+-- rows Stripe no longer lists (a deleted customer is not listed by Stripe, so its tenant is seen nowhere else).
+CREATE FUNCTION ${schema}.routed_tenants(p_after text, p_limit integer)
+  RETURNS TABLE (tenant_id text)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT DISTINCT r.routed_tenant_id FROM ${schema}.customer_routes r
+  WHERE r.routed_tenant_id > coalesce(p_after, '')
+  ORDER BY r.routed_tenant_id LIMIT p_limit
+$$;
+REVOKE ALL ON FUNCTION ${schema}.routed_tenants(text, integer) FROM PUBLIC;
+COMMENT ON FUNCTION ${schema}.routed_tenants(text, integer) IS 'saaskit-audit: security-definer-function -- reconcile: lists the ids of tenants that have a routed Stripe customer, page by page (ids only, like the event inbox''s routed_tenant_id); reads only the route table';

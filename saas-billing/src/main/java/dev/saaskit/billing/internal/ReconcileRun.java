@@ -275,6 +275,9 @@ public final class ReconcileRun {
     Map<String, @Nullable String> theirs = stripeFields(type, o);
     Set<String> fields = new LinkedHashSet<>(theirs.keySet());
     fields.addAll(row.fields().keySet());
+    if (StripeJson.bool(o, "deleted", false)) {
+      fields = Set.of("deleted"); // Stripe's deleted stub carries nothing else
+    }
     boolean differs = false;
     for (String field : fields) {
       String mine = row.fields().get(field);
@@ -471,6 +474,28 @@ public final class ReconcileRun {
       }
       return out;
     }));
+    // every tenant with a routed customer (a deleted customer is not listed by Stripe: its tenant is seen nowhere else)
+    String after = "";
+    while (after != null) {
+      String from = after;
+      List<TenantId> routed = db.inTransaction(null, "listing routed tenants", c -> {
+        List<TenantId> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT tenant_id FROM " + s + ".routed_tenants(?, 1000)")) {
+          ps.setString(1, from);
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              TenantId t = tenantOf(rs.getString(1));
+              if (t != null) {
+                out.add(t);
+              }
+            }
+          }
+        }
+        return out;
+      });
+      tenantsSeen.addAll(routed);
+      after = routed.size() < 1000 ? null : routed.get(routed.size() - 1).value();
+    }
     // account objects
     Map<String, List<String>> catalog = db.inTransaction(null, "reading the mirror's catalog", c -> {
       Map<String, List<String>> out = new LinkedHashMap<>();
