@@ -10,12 +10,17 @@ import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
+import dev.saaskit.tenancy.audit.AuditReport;
+import dev.saaskit.tenancy.audit.Finding;
+import dev.saaskit.tenancy.audit.RlsAudit;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -153,6 +158,15 @@ class MetricsTest {
     assertThat(registry.get("saaskit.billing.mrr").tag("currency", "usd").gauge().value()).isEqualTo(22000);
     assertThat(registry.find("saaskit.billing.mrr").tag("currency", "gbp").gauge()).isNotNull();
     assertThat(registry.get("saaskit.billing.mrr").tag("currency", "gbp").gauge().value()).isEqualTo(2600);
+  }
+
+  @Test
+  void theRlsAuditFindsNothingWrongWithTheMetricsSchema() {
+    AuditReport report = RlsAudit.builder().schemas(BillingSchema.DEFAULT_SCHEMA).build().run(db.appDataSource());
+    List<Finding> bad = new ArrayList<>(report.errors());
+    bad.addAll(report.warnings());
+    assertThat(bad).as(report.toText()).isEmpty();
+    assertThat(report.tenantTables()).contains("saaskit_billing.subscriptions", "saaskit_billing.usage_outbox");
   }
 
   @Test
