@@ -273,6 +273,55 @@ class UsageTest {
   }
 
   @Test
+  void manyThreadsRecordingForAlternatingTenantsNeverCrossTenants() throws Exception {
+    int tenantCount = 8;
+    List<TenantId> tenants = new ArrayList<>();
+    for (int i = 0; i < tenantCount; i++) {
+      tenants.add(newTenant());
+    }
+    int threads = 16;
+    int perThread = 80;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    CountDownLatch start = new CountDownLatch(1);
+    List<Future<?>> done = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int thread = t;
+      done.add(pool.submit(() -> {
+        start.await();
+        for (int i = 0; i < perThread; i++) {
+          TenantId tenant = tenants.get((thread + i) % tenantCount);
+          long value = tenantCount * 1000L + tenants.indexOf(tenant); // the value names the tenant it was recorded for
+          String key = "k-" + thread + "-" + i;
+          if (i % 2 == 0) {
+            TenantContext.run(tenant, () -> billing.usage().record("calls", value, key));
+          } else {
+            try (Connection c = db.appDataSource().getConnection()) {
+              c.setAutoCommit(false);
+              TenantContext.run(tenant, () -> billing.usage().record(c, "calls", value, key));
+              c.commit();
+            }
+          }
+        }
+        return null;
+      }));
+    }
+    start.countDown();
+    for (Future<?> f : done) {
+      f.get(5, TimeUnit.MINUTES);
+    }
+    pool.shutdown();
+    assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.usage_outbox"))
+        .isEqualTo((long) threads * perThread);
+    for (int i = 0; i < tenantCount; i++) {
+      TenantId tenant = tenants.get(i);
+      assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.usage_outbox WHERE tenant_id = ?"
+          + " AND value <> ?", tenant.value(), tenantCount * 1000L + i)).as(tenant.value()).isZero();
+      assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.usage_outbox WHERE tenant_id = ?",
+          tenant.value())).isEqualTo((long) threads * perThread / tenantCount);
+    }
+  }
+
+  @Test
   void retryableFailuresWaitAndRefusalsFailWithTheirError() throws Exception {
     TenantId t = newTenant();
     String customer = customerFor(t);
