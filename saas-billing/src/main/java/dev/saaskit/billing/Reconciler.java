@@ -44,6 +44,6 @@ public final class Reconciler {
    * @throws BillingException when Stripe cannot be listed or the database cannot be read
    */
   public DriftReport sync(boolean fix) {
-    return new ReconcileRun(billing.config(), billing.db(), billing.mirror(), billing.stripe(), fix).run();
+    return new ReconcileRun(billing.db(), billing.mirror(), billing.stripe(), fix).run();
   }
 }

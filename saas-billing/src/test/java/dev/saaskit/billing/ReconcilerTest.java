@@ -205,6 +205,35 @@ class ReconcilerTest {
   }
 
   @Test
+  void catalogObjectsGoneFromStripeAreMarkedDeletedAndFixesThatCannotApplyAreReported() throws Exception {
+    TenantId tenant = TenantId.of("rec-two-customers");
+    String product = post("/v1/products", Map.of("name", "Legacy"));
+    String price = post("/v1/prices", Map.of("product", product, "currency", "usd", "unit_amount", 500,
+        "recurring", Map.of("interval", "month")));
+    String first = customer(tenant);
+    billing.reconciler().sync(true);
+    emu.silently(() -> {
+      emu.deleteObject(price);
+      emu.deleteObject(product);
+    });
+    String second = customer(tenant); // a second live customer for the same tenant: the mirror keeps one per tenant
+    DriftReport report = billing.reconciler().sync(true);
+    assertThat(report.drifts()).extracting(Drift::kind, Drift::objectType, Drift::objectId)
+        .containsExactlyInAnyOrder(tuple(Drift.Kind.MISSING_IN_STRIPE, "product", product),
+            tuple(Drift.Kind.MISSING_IN_STRIPE, "price", price),
+            tuple(Drift.Kind.MISSING_IN_MIRROR, "customer", second));
+    assertThat(report.fixFailures()).singleElement().asString().startsWith("customer " + second);
+    assertThat(adminValue("SELECT deleted::text FROM saaskit_billing.products WHERE stripe_id = ?", product))
+        .isEqualTo("true");
+    assertThat(adminValue("SELECT (deleted AND NOT active)::text FROM saaskit_billing.prices WHERE stripe_id = ?",
+        price)).isEqualTo("true");
+    assertThat(adminValue("SELECT stripe_id FROM saaskit_billing.customers WHERE tenant_id = ?", tenant.value()))
+        .isEqualTo(first);
+    // the deleted catalog is not reported again; the customer conflict is, until an operator resolves it
+    assertThat(billing.reconciler().sync(true).drifts()).extracting(Drift::objectId).containsExactly(second);
+  }
+
+  @Test
   void aMirrorStateNewerThanStripesAnswerIsNeitherReportedNorOverwritten() throws Exception {
     TenantId tenant = TenantId.of("rec-newer");
     String cus = customer(tenant);

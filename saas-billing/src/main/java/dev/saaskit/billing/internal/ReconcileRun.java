@@ -2,7 +2,6 @@ package dev.saaskit.billing.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.saaskit.billing.BillingConfig;
 import dev.saaskit.billing.BillingException;
 import dev.saaskit.billing.Drift;
 import dev.saaskit.billing.DriftReport;
@@ -44,7 +43,6 @@ public final class ReconcileRun {
   private final BillingDb db;
   private final Mirror mirror;
   private final StripeGateway stripe;
-  private final BillingConfig config;
   private final boolean fix;
   private final String s;
 
@@ -57,8 +55,7 @@ public final class ReconcileRun {
   private final Set<TenantId> tenantsSeen = new LinkedHashSet<>();
   private final Map<String, Set<String>> listed = new HashMap<>();
 
-  public ReconcileRun(BillingConfig config, BillingDb db, Mirror mirror, StripeGateway stripe, boolean fix) {
-    this.config = Objects.requireNonNull(config, "config");
+  public ReconcileRun(BillingDb db, Mirror mirror, StripeGateway stripe, boolean fix) {
     this.db = db;
     this.mirror = mirror;
     this.stripe = stripe;
@@ -585,29 +582,38 @@ public final class ReconcileRun {
     }
   }
 
+  /**
+   * Marks an object Stripe no longer has as deleted (customers, products, prices) or removes its row
+   * (subscriptions, invoices). Unconditional on {@code state_as_of}: nothing newer can exist for an object that is
+   * gone.
+   */
   private void removeGone(String type, @Nullable TenantId tenant, String id) {
-    Instant now = config.clock().instant();
+    String sql;
+    switch (type) {
+      case "product":
+        sql = "UPDATE " + s + ".products SET deleted = true, active = false, updated_at = now() WHERE stripe_id = ?";
+        break;
+      case "price":
+        sql = "UPDATE " + s + ".prices SET deleted = true, active = false, updated_at = now() WHERE stripe_id = ?";
+        break;
+      case "customer":
+        sql = "UPDATE " + s + ".customers SET deleted = true, updated_at = now() WHERE stripe_id = ?";
+        break;
+      case "subscription":
+        sql = "DELETE FROM " + s + ".subscriptions WHERE stripe_id = ?";
+        break;
+      default:
+        sql = "DELETE FROM " + s + ".invoices WHERE stripe_id = ?";
+        break;
+    }
     try {
-      db.inTransaction(tenant, "removing an object gone from Stripe", c -> {
-        switch (type) {
-          case "product":
-            return mirror.markCatalogDeleted(c, "products", id, now);
-          case "price":
-            return mirror.markCatalogDeleted(c, "prices", id, now);
-          case "customer":
-            return mirror.upsertCustomer(c, Objects.requireNonNull(tenant),
-                StripeJson.MAPPER.createObjectNode().put("id", id).put("object", "customer").put("deleted", true),
-                now);
-          default:
-            try (PreparedStatement ps = c.prepareStatement("DELETE FROM " + s + "."
-                + ("subscription".equals(type) ? "subscriptions" : "invoices") + " WHERE stripe_id = ?")) {
-              ps.setString(1, id);
-              ps.executeUpdate();
-            }
-            return Mirror.Outcome.APPLIED;
+      int n = db.inTransaction(tenant, "removing an object gone from Stripe", c -> {
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+          ps.setString(1, id);
+          return ps.executeUpdate();
         }
       });
-      fixedObjects++;
+      fixedObjects += n;
     } catch (RuntimeException e) {
       fixFailures.add(type + " " + id + ": " + e.getMessage());
       LOG.warn("reconcile could not remove {} {} gone from Stripe: {}", type, id, e.getMessage());
