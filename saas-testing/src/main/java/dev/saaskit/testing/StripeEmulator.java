@@ -65,7 +65,8 @@ import org.jspecify.annotations.Nullable;
  * documents that it enforces uniqueness, not the answer); a checkout with a trial completes with
  * {@code payment_status} {@code no_payment_required}, as Stripe does; a failed async checkout payment leaves the
  * subscription {@code incomplete_expired} and voids its invoice; a first payment that fails on
- * {@code POST /v1/subscriptions} leaves the subscription {@code incomplete} (no retries) until the invoice is paid;
+ * {@code POST /v1/subscriptions} (or {@code payment_behavior=default_incomplete}) leaves the subscription
+ * {@code incomplete} (no retries, no expiry) until its invoice is paid with {@code POST /v1/invoices/{id}/pay};
  * a declined {@code completeCheckout} throws (the hosted page would show the decline). No charges, payment intents
  * or payment methods exist: every customer pays unless {@link #failPayments} says otherwise. Taxes, discounts,
  * coupons and currencies conversion are not modelled. Thread-safe.

@@ -237,6 +237,29 @@ class StripeEmulatorBillingTest {
   }
 
   @Test
+  void cancelAtATimestampCancelsThenAndDefaultIncompleteWaitsForPayment() throws Exception {
+    Customer c = f.customer("t@acme.test");
+    Subscription sub = f.subscribe(c.getId(), f.monthly(1000).getId(), 1);
+    long at = StripeFixture.START.getEpochSecond() + 10 * DAY;
+    stripe.v1().subscriptions().update(sub.getId(), SubscriptionUpdateParams.builder().setCancelAt(at).build());
+    f.emu.advanceClock(Duration.ofDays(9));
+    assertThat(stripe.v1().subscriptions().retrieve(sub.getId()).getStatus()).isEqualTo("active");
+    f.emu.advanceClock(Duration.ofDays(2));
+    Subscription canceled = stripe.v1().subscriptions().retrieve(sub.getId());
+    assertThat(canceled.getStatus()).isEqualTo("canceled");
+    assertThat(canceled.getEndedAt()).isEqualTo(at);
+
+    Subscription waiting = stripe.v1().subscriptions().create(SubscriptionCreateParams.builder()
+        .setCustomer(c.getId()).addItem(SubscriptionCreateParams.Item.builder().setPrice(f.monthly(500).getId())
+            .build())
+        .setPaymentBehavior(SubscriptionCreateParams.PaymentBehavior.DEFAULT_INCOMPLETE).build());
+    assertThat(waiting.getStatus()).isEqualTo("incomplete");
+    assertThat(stripe.v1().invoices().retrieve(waiting.getLatestInvoice()).getStatus()).isEqualTo("open");
+    stripe.v1().invoices().pay(waiting.getLatestInvoice());
+    assertThat(stripe.v1().subscriptions().retrieve(waiting.getId()).getStatus()).isEqualTo("active");
+  }
+
+  @Test
   void prorationPreviewAndAlwaysInvoice() throws Exception {
     Customer c = f.customer("u@acme.test");
     Price basic = f.monthly(1000);

@@ -939,7 +939,7 @@ public final class Engine {
     return items(sub).get(0).get("current_period_start").asLong();
   }
 
-  ObjectNode createSubscription(JsonNode p, @Nullable String scheduleId, boolean asyncPayment) {
+  ObjectNode createSubscription(JsonNode p, @Nullable String scheduleId, boolean pendingPayment) {
     String customerId = required(p, "customer");
     liveCustomer(customerId, "customer");
     List<JsonNode> itemParams = arr(p, "items");
@@ -1030,6 +1030,8 @@ public final class Engine {
     sub.putNull("pending_update");
     sub.put("schedule", scheduleId);
     sub.put("start_date", now);
+    // an async checkout payment, or payment_behavior=default_incomplete: the first invoice waits, open
+    boolean asyncPayment = pendingPayment || "default_incomplete".equals(str(p, "payment_behavior"));
     boolean willFail = !asyncPayment && failingCustomers.contains(customerId);
     String status;
     if (trialEnd != null) {
@@ -1223,6 +1225,15 @@ public final class Engine {
           sub.put("canceled_at", nowSeconds());
         } else {
           sub.putNull("cancel_at");
+          sub.putNull("canceled_at");
+        }
+      }
+      if (p.has("cancel_at")) {
+        Long cancelAt = lng(p, "cancel_at");
+        sub.put("cancel_at", cancelAt);
+        if (cancelAt != null) {
+          sub.put("canceled_at", nowSeconds());
+        } else if (!sub.get("cancel_at_period_end").asBoolean()) {
           sub.putNull("canceled_at");
         }
       }
@@ -2044,7 +2055,11 @@ public final class Engine {
           emit("customer.subscription.trial_will_end", sub, null);
         }));
       }
-      if (List.of("active", "trialing", "past_due", "unpaid").contains(status) && !items(sub).isEmpty()) {
+      boolean live = List.of("active", "trialing", "past_due", "unpaid").contains(status);
+      if (live && !sub.get("cancel_at").isNull() && sub.get("cancel_at").asLong() < periodEnd(sub)) {
+        due.add(new Due(sub.get("cancel_at").asLong(), seq, () -> cancelNow(sub, "cancellation_requested")));
+      }
+      if (live && !items(sub).isEmpty()) {
         due.add(new Due(periodEnd(sub), seq, () -> renew(sub)));
       }
     }
