@@ -38,7 +38,8 @@ import org.jspecify.annotations.Nullable;
  * shapes, {@code expand[]}, {@code Idempotency-Key} replay with {@code Idempotent-Replayed: true} or 400
  * {@code idempotency_error}, {@code Request-Id} and an echoed {@code Stripe-Version}): customers, products, prices
  * (lookup keys), checkout sessions (mode subscription; line items), billing portal sessions, subscriptions
- * (create, update with prorations, cancel, resume, list), subscription schedules (one phase, {@code iterations},
+ * (create, update with prorations, cancel, resume, list) and their items ({@code /v1/subscription_items}:
+ * list, retrieve, update price or quantity), subscription schedules (one phase, {@code iterations},
  * {@code end_behavior} release or cancel), invoices (retrieve, list, lines, pay, void, mark_uncollectible,
  * finalize, {@code create_preview}), billing meters and meter events, events (list with {@code type},
  * {@code types[]}, {@code created[..]}, {@code delivery_success}; 30 days kept). Unknown endpoints answer 404.

@@ -1301,6 +1301,59 @@ public final class Engine {
     return sub;
   }
 
+  /** The subscription holding item {@code itemId}. */
+  private ObjectNode subscriptionOfItem(String itemId) {
+    for (ObjectNode sub : objectsOf("subscription")) {
+      for (JsonNode item : items(sub)) {
+        if (item.get("id").asText().equals(itemId)) {
+          return sub;
+        }
+      }
+    }
+    throw ApiException.missing("subscription_item", itemId, "id");
+  }
+
+  ObjectNode subscriptionItem(String itemId) {
+    for (JsonNode item : items(subscriptionOfItem(itemId))) {
+      if (item.get("id").asText().equals(itemId)) {
+        return (ObjectNode) item;
+      }
+    }
+    throw ApiException.missing("subscription_item", itemId, "id");
+  }
+
+  /** {@code POST /v1/subscription_items/{id}}: the subscription update of that one item. */
+  ObjectNode updateSubscriptionItem(String itemId, JsonNode p) {
+    ObjectNode sub = subscriptionOfItem(itemId);
+    ObjectNode params = Json.object();
+    ObjectNode item = params.putArray("items").addObject();
+    item.put("id", itemId);
+    for (String f : List.of("price", "quantity")) {
+      if (p.has(f)) {
+        item.set(f, p.get(f));
+      }
+    }
+    for (String f : List.of("proration_behavior", "proration_date")) {
+      if (p.has(f)) {
+        params.set(f, p.get(f));
+      }
+    }
+    updateSubscription(sub.get("id").asText(), params);
+    ObjectNode updated = subscriptionItem(itemId);
+    if (p.has("metadata")) {
+      update(sub, "customer.subscription.updated", () -> Json.mergeMetadata(updated, p));
+    }
+    return updated;
+  }
+
+  ObjectNode listSubscriptionItems(JsonNode p) {
+    String subId = required(p, "subscription");
+    List<ObjectNode> items = new ArrayList<>();
+    items(subscription(subId)).forEach(i -> items.add((ObjectNode) i));
+    Collections.reverse(items);
+    return page("/v1/subscription_items", items, p);
+  }
+
   ObjectNode cancelSubscription(String id) {
     ObjectNode sub = subscription(id);
     if (sub.get("status").asText().equals("canceled")) {

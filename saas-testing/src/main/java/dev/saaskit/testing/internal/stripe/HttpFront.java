@@ -362,6 +362,17 @@ public final class HttpFront implements AutoCloseable {
           return engine.expand(engine.resumeSubscription(s[2]), p);
         }
         break;
+      case "subscription_items":
+        if (n == 2 && get) {
+          return engine.listSubscriptionItems(p);
+        }
+        if (n == 3 && get) {
+          return engine.expand(engine.subscriptionItem(s[2]), p);
+        }
+        if (n == 3 && post) {
+          return engine.expand(engine.updateSubscriptionItem(s[2], p), p);
+        }
+        break;
       case "subscription_schedules":
         if (n == 2 && post) {
           return engine.expand(engine.createSchedule(p), p);
