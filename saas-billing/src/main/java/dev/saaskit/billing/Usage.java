@@ -41,16 +41,27 @@ import java.util.Objects;
  * customer yet) wait with exponential backoff (30 s doubling, at most 1 h); Stripe refusals and records past {@link
  * BillingConfig#usageMaxAttempts()} become {@code failed} with their error, listed in the report.
  *
- * <p><b>On saas-jobs</b> (billing does not depend on it; the app wires it): register a job type whose handler
- * calls {@code billing.usage().sendPending()} and schedule it as a recurring job, e.g. every minute:
+ * <p><b>Exactly once</b>: Stripe enforces identifier uniqueness for a rolling period of at least 24 hours. The
+ * emulator answers a repeated identifier with 400 {@code resource_already_exists} (read here as "already counted");
+ * Stripe itself validates meter events synchronously but processes them asynchronously, so it may answer 200 and
+ * drop the duplicate later: either way it is counted once. A resend happens at the next run after a crash, so run
+ * the sender often (every minute) and never leave a crashed batch for a day.
+ *
+ * <p><b>On saas-jobs</b> (billing does not depend on it; the app wires it, as {@code UsageSenderOnJobsTest} does):
  *
  * <pre>{@code
- * JobType<Void> sendUsage = JobType.of("billing.usage.send", Void.class);   // as your saas-jobs version spells it
- * jobs.register(sendUsage, (ctx, none) -> {
- *   UsageReport r = billing.usage().sendPending();
- *   if (!r.failed().isEmpty()) log.warn("usage failed: {}", r.failed());
- * });
- * jobs.recurring("billing-usage-sender", "* * * * *", sendUsage);
+ * record SendUsage(int version) {}
+ * JobType<SendUsage> SEND_USAGE = JobType.of("billing.usage.send", SendUsage.class);
+ * JobWorker worker = jobs.worker()
+ *     .handler(SEND_USAGE, (payload, ctx) -> {
+ *       UsageReport report = billing.usage().sendPending();    // no tenant needed: it visits each tenant
+ *       return report.sent() + report.alreadyCounted();        // failures: report.failed()
+ *     })
+ *     .build().start();
+ * RecurringJobs recurring = jobs.recurring()
+ *     .add(RecurringJob.builder("billing.usage.send", "* * * * *",
+ *         JobRequest.builder(SEND_USAGE, new SendUsage(1)).noTenant().build()).build())
+ *     .build().start();
  * }</pre>
  *
  * Running it on several nodes at once is safe. Thread-safe.
