@@ -9,6 +9,7 @@ import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.StripeEmulator;
 import dev.saaskit.testing.TestDatabase;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -179,6 +180,14 @@ class ReconcilerTest {
     DriftReport after = billing.reconciler().sync(false);
     assertThat(after.drifts()).isEmpty();
     assertThat(after.isClean()).isTrue();
+
+    // the metrics facts follow the fixed mirror, from the emulator's real subscription JSON
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    BillingMetrics.bind(billing, registry);
+    assertThat(registry.get("saaskit.billing.subscriptions").tag("status", "past_due").gauge().value()).isEqualTo(1);
+    assertThat(registry.get("saaskit.billing.subscriptions").tag("status", "active").gauge().value()).isEqualTo(2);
+    // acme 3 x 20.00 monthly (past due), globex 200.00 yearly = 16.67, initech 1 x 20.00: in cents
+    assertThat(registry.get("saaskit.billing.mrr").tag("currency", "usd").gauge().value()).isEqualTo(6000 + 1667 + 2000);
   }
 
   @Test
