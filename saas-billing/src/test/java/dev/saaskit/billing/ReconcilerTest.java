@@ -243,6 +243,22 @@ class ReconcilerTest {
   }
 
   @Test
+  void listsArePagedThroughWholly() throws Exception {
+    for (int i = 0; i < 230; i++) {
+      customer(TenantId.of("rec-page-" + i));
+    }
+    int before = emu.requestCount("GET", "/v1/customers");
+    DriftReport fill = billing.reconciler().sync(true);
+    assertThat(emu.requestCount("GET", "/v1/customers") - before).isEqualTo(3); // 100 + 100 + 30
+    assertThat(fill.checked()).containsEntry("customer", 230);
+    assertThat(fill.ofKind(Drift.Kind.MISSING_IN_MIRROR)).hasSize(230);
+    assertThat(fill.fixedObjects()).isEqualTo(230);
+    assertThat(BillingTestSupport.count(db, "SELECT count(DISTINCT tenant_id) FROM saaskit_billing.customers"))
+        .isEqualTo(230);
+    assertThat(billing.reconciler().sync(false).drifts()).isEmpty();
+  }
+
+  @Test
   void aMirrorStateNewerThanStripesAnswerIsNeitherReportedNorOverwritten() throws Exception {
     TenantId tenant = TenantId.of("rec-newer");
     String cus = customer(tenant);
