@@ -39,7 +39,7 @@ public final class UsageSender {
   private static final Duration FIRST_BACKOFF = Duration.ofSeconds(30);
   private static final Duration MAX_BACKOFF = Duration.ofHours(1);
 
-  /** Called after each record Stripe accepted, before the batch commits; tests throw from it to simulate a crash. */
+  /** Called after each record of a batch was tried, before the batch commits; tests throw from it to simulate a crash. */
   @FunctionalInterface
   public interface SendHook {
     void afterSend(long rowId);
@@ -66,7 +66,7 @@ public final class UsageSender {
     this.maxAttempts = config.usageMaxAttempts();
   }
 
-  /** Installs (or, with null, removes) the hook run after each accepted record. */
+  /** Installs (or, with null, removes) the hook run after each record tried. */
   public void hook(@Nullable SendHook hook) {
     this.hook = hook;
   }
