@@ -55,4 +55,39 @@ public final class Billing {
   StripeGateway stripe() {
     return stripe;
   }
+
+  // --- usage part (metered usage, reconcile, metrics): accessors added by the usage branch
+  private volatile @org.jspecify.annotations.Nullable Usage usage;
+  private volatile @org.jspecify.annotations.Nullable Reconciler reconciler;
+
+  /** Metered usage: record for the current tenant, send to Stripe's meter events. */
+  public Usage usage() {
+    Usage u = usage;
+    if (u == null) {
+      synchronized (this) {
+        u = usage;
+        if (u == null) {
+          u = new Usage(this);
+          usage = u;
+        }
+      }
+    }
+    return u;
+  }
+
+  /** The reconciler: a full sync from Stripe reporting drift before fixing it. */
+  public Reconciler reconciler() {
+    Reconciler r = reconciler;
+    if (r == null) {
+      synchronized (this) {
+        r = reconciler;
+        if (r == null) {
+          r = new Reconciler(this);
+          reconciler = r;
+        }
+      }
+    }
+    return r;
+  }
+  // --- end of usage part
 }
