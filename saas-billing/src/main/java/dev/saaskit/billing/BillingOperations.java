@@ -243,7 +243,7 @@ public final class BillingOperations {
         mirrorSubscription(c, tenant, (ObjectNode) sub, answer.date());
       }
       billing.config().changeListener().inTransaction(c, tenant);
-      return null;
+      return Boolean.TRUE;
     });
     changed(tenant);
     return status(tenant);
@@ -512,7 +512,10 @@ public final class BillingOperations {
       long validUntil = nowMillis + SAFETY_TTL_MILLIS;
       Instant next = eval.nextChange();
       if (next != null) {
-        long nextMillis = next.toEpochMilli() + (next.getNano() % 1_000_000 == 0 ? 0 : 1);
+        long nextMillis = next.toEpochMilli();
+        if (Instant.ofEpochMilli(nextMillis).isBefore(next)) {
+          nextMillis++; // round up: valid strictly before the change
+        }
         validUntil = Math.min(validUntil, Math.max(nextMillis, nowMillis + 1));
       }
       return new Entitlements(tenant, eval.billing().state(), resolved.features(), resolved.limits(),

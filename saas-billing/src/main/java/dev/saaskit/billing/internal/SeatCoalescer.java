@@ -77,7 +77,7 @@ public final class SeatCoalescer<T> {
       if (cause instanceof IllegalArgumentException || cause instanceof IllegalStateException) {
         throw (RuntimeException) cause;
       }
-      throw new BillingException("seat update failed: " + cause, cause);
+      throw new BillingException("seat update failed: " + cause, cause == null ? e : cause);
     }
   }
 }
