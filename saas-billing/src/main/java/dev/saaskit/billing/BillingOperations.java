@@ -419,8 +419,10 @@ public final class BillingOperations {
 
   /**
    * An annual (or any length) contract billed monthly, as Stripe documents it: a subscription schedule ({@code
-   * POST /v1/subscription_schedules}) starting now with one phase of the monthly price repeated {@code months}
-   * times ({@code phases[0][iterations]}), {@code end_behavior=release}, so after the contract the subscription
+   * POST /v1/subscription_schedules}) starting now with one phase of the monthly price lasting {@code months}
+   * months ({@code phases[0][duration][interval]=month}, {@code [interval_count]=months}: the pinned API version
+   * replaced {@code phases[0][iterations]} by {@code duration}), {@code end_behavior=release}, so after the
+   * contract the subscription
    * simply continues month to month (cancel it, or renew the contract, as the business decides). The schedule's
    * subscription is fetched and mirrored; {@link Subscription#scheduleId()} names the schedule.
    */
@@ -434,7 +436,9 @@ public final class BillingOperations {
     String customer = ensureCustomer(tenant, null, null);
     Map<String, Object> phase = new LinkedHashMap<>();
     phase.put("items", List.of(Map.of("price", requireStripeId(monthlyPriceId), "quantity", quantity)));
-    phase.put("iterations", months);
+    // the pinned API version has no phases[].iterations any more (stripe-java 33 has no setter for it): a phase
+    // lasts phases[].duration, here `months` months of the monthly price, i.e. `months` monthly invoices
+    phase.put("duration", Map.of("interval", "month", "interval_count", months));
     phase.put("metadata", Map.of("tenant_id", tenant.value()));
     Map<String, Object> params = new LinkedHashMap<>();
     params.put("customer", customer);

@@ -197,6 +197,18 @@ class OperationsTest {
     assertThat(status.state()).isEqualTo(AccessState.INVOICE_OPEN);
     assertThat(status.accessUntil()).isEqualTo(first.dueDate().plus(billing.config().pastDueGrace()));
     assertThat(status.hasAccess()).isTrue();
+    // time alone moves the tenant through the terms (the config clock; no webhook, no invalidation)
+    java.time.Instant start = clock.instant();
+    try {
+      clock.set(first.dueDate().plusSeconds(1));
+      assertThat(billing.status(tenant).state()).isEqualTo(AccessState.INVOICE_OVERDUE_IN_GRACE);
+      assertThat(billing.hasAccess(tenant)).isTrue();
+      clock.set(first.dueDate().plus(billing.config().pastDueGrace()));
+      assertThat(billing.status(tenant).state()).isEqualTo(AccessState.INVOICE_OVERDUE_LOCKED);
+      assertThat(billing.hasAccess(tenant)).isFalse();
+    } finally {
+      clock.set(start);
+    }
     assertThatThrownBy(() -> billing.operations().subscribeOnInvoiceTerms(tenant, monthly, 0, 30))
         .isInstanceOf(IllegalArgumentException.class);
   }
@@ -211,6 +223,11 @@ class OperationsTest {
     JsonNode schedule = StripeJson.parseObject(emu.object(sub.scheduleId()).orElseThrow());
     assertThat(schedule.path("end_behavior").asText()).isEqualTo("release");
     assertThat(schedule.path("subscription").asText()).isEqualTo(sub.id());
+    JsonNode phase = schedule.path("phases").get(0);
+    java.time.ZonedDateTime start = java.time.Instant.ofEpochSecond(phase.path("start_date").asLong())
+        .atZone(java.time.ZoneOffset.UTC);
+    assertThat(phase.path("end_date").asLong()).isEqualTo(start.plusMonths(12).toEpochSecond());
+    assertThat(sub.currentPeriodEnd()).isEqualTo(start.plusMonths(1).toInstant()); // billed monthly
     assertThat(billing.status(tenant).hasAccess()).isTrue();
   }
 
