@@ -38,7 +38,8 @@ import org.jspecify.annotations.Nullable;
  * shapes, {@code expand[]}, {@code Idempotency-Key} replay with {@code Idempotent-Replayed: true} or 400
  * {@code idempotency_error}, {@code Request-Id} and an echoed {@code Stripe-Version}): customers, products, prices
  * (lookup keys), checkout sessions (mode subscription; line items), billing portal sessions, subscriptions
- * (create, update with prorations, cancel, resume, list), subscription schedules (one phase, {@code iterations},
+ * (create, update with prorations, cancel, resume, list) and their items ({@code /v1/subscription_items}:
+ * list, retrieve, update price or quantity), subscription schedules (one phase, {@code iterations},
  * {@code end_behavior} release or cancel), invoices (retrieve, list, lines, pay, void, mark_uncollectible,
  * finalize, {@code create_preview}), billing meters and meter events, events (list with {@code type},
  * {@code types[]}, {@code created[..]}, {@code delivery_success}; 30 days kept). Unknown endpoints answer 404.
@@ -65,7 +66,8 @@ import org.jspecify.annotations.Nullable;
  * documents that it enforces uniqueness, not the answer); a checkout with a trial completes with
  * {@code payment_status} {@code no_payment_required}, as Stripe does; a failed async checkout payment leaves the
  * subscription {@code incomplete_expired} and voids its invoice; a first payment that fails on
- * {@code POST /v1/subscriptions} leaves the subscription {@code incomplete} (no retries) until the invoice is paid;
+ * {@code POST /v1/subscriptions} (or {@code payment_behavior=default_incomplete}) leaves the subscription
+ * {@code incomplete} (no retries, no expiry) until its invoice is paid with {@code POST /v1/invoices/{id}/pay};
  * a declined {@code completeCheckout} throws (the hosted page would show the decline). No charges, payment intents
  * or payment methods exist: every customer pays unless {@link #failPayments} says otherwise. Taxes, discounts,
  * coupons and currencies conversion are not modelled. Thread-safe.

@@ -151,6 +151,9 @@ class StripeEmulatorApiTest {
     assertThat(expanded.getCustomerObject().getEmail()).isEqualTo("x@acme.test");
     assertThat(expanded.getLatestInvoiceObject().getAmountPaid()).isEqualTo(2000L);
     assertThat(expanded.getItems().getData().get(0).getPrice().getProductObject().getName()).isEqualTo("Pro");
+    StripeCollection<Subscription> listed = stripe.v1().subscriptions().list(
+        com.stripe.param.SubscriptionListParams.builder().addExpand("data.customer").build());
+    assertThat(listed.getData().get(0).getCustomerObject().getEmail()).isEqualTo("x@acme.test");
     Customer notExpanded = stripe.v1().customers().retrieve(c.getId(), CustomerRetrieveParams.builder().build());
     assertThat(notExpanded.getEmail()).isEqualTo("x@acme.test");
   }

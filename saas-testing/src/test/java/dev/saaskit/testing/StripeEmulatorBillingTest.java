@@ -237,6 +237,29 @@ class StripeEmulatorBillingTest {
   }
 
   @Test
+  void cancelAtATimestampCancelsThenAndDefaultIncompleteWaitsForPayment() throws Exception {
+    Customer c = f.customer("t@acme.test");
+    Subscription sub = f.subscribe(c.getId(), f.monthly(1000).getId(), 1);
+    long at = StripeFixture.START.getEpochSecond() + 10 * DAY;
+    stripe.v1().subscriptions().update(sub.getId(), SubscriptionUpdateParams.builder().setCancelAt(at).build());
+    f.emu.advanceClock(Duration.ofDays(9));
+    assertThat(stripe.v1().subscriptions().retrieve(sub.getId()).getStatus()).isEqualTo("active");
+    f.emu.advanceClock(Duration.ofDays(2));
+    Subscription canceled = stripe.v1().subscriptions().retrieve(sub.getId());
+    assertThat(canceled.getStatus()).isEqualTo("canceled");
+    assertThat(canceled.getEndedAt()).isEqualTo(at);
+
+    Subscription waiting = stripe.v1().subscriptions().create(SubscriptionCreateParams.builder()
+        .setCustomer(c.getId()).addItem(SubscriptionCreateParams.Item.builder().setPrice(f.monthly(500).getId())
+            .build())
+        .setPaymentBehavior(SubscriptionCreateParams.PaymentBehavior.DEFAULT_INCOMPLETE).build());
+    assertThat(waiting.getStatus()).isEqualTo("incomplete");
+    assertThat(stripe.v1().invoices().retrieve(waiting.getLatestInvoice()).getStatus()).isEqualTo("open");
+    stripe.v1().invoices().pay(waiting.getLatestInvoice());
+    assertThat(stripe.v1().subscriptions().retrieve(waiting.getId()).getStatus()).isEqualTo("active");
+  }
+
+  @Test
   void prorationPreviewAndAlwaysInvoice() throws Exception {
     Customer c = f.customer("u@acme.test");
     Price basic = f.monthly(1000);
@@ -285,6 +308,48 @@ class StripeEmulatorBillingTest {
     assertThat(renewal.getLines().getData()).hasSize(3);
     assertThat(renewal.getAmountPaid()).isEqualTo(2000 + Math.round(2000 * remaining) - Math.round(3000
         * remaining));
+  }
+
+  @Test
+  void seatChangesThroughTheSubscriptionItemsApi() throws Exception {
+    Customer c = f.customer("seats@acme.test");
+    Subscription sub = f.subscribe(c.getId(), f.monthly(1000).getId(), 5);
+    String itemId = sub.getItems().getData().get(0).getId();
+    com.stripe.model.SubscriptionItem item = stripe.v1().subscriptionItems().update(itemId,
+        com.stripe.param.SubscriptionItemUpdateParams.builder().setQuantity(8L)
+            .setProrationBehavior(com.stripe.param.SubscriptionItemUpdateParams.ProrationBehavior.NONE).build());
+    assertThat(item.getQuantity()).isEqualTo(8L);
+    assertThat(stripe.v1().subscriptions().retrieve(sub.getId()).getItems().getData().get(0).getQuantity())
+        .isEqualTo(8L);
+    assertThat(stripe.v1().subscriptionItems().list(com.stripe.param.SubscriptionItemListParams.builder()
+        .setSubscription(sub.getId()).build()).getData()).extracting(com.stripe.model.SubscriptionItem::getId)
+        .containsExactly(itemId);
+    assertThat(f.emu.eventTypes()).endsWith("customer.subscription.updated");
+    f.emu.advanceClock(Duration.ofDays(31));
+    assertThat(stripe.v1().invoices().retrieve(stripe.v1().subscriptions().retrieve(sub.getId())
+        .getLatestInvoice()).getAmountPaid()).isEqualTo(8000L);
+  }
+
+  @Test
+  void everyEventOfALongLifeDeserializesWithStripeJava() throws Exception {
+    Price price = f.monthly(1200);
+    f.emu.completeCheckout(checkout(price.getId(), 2, 7L).getId());
+    com.stripe.model.checkout.Session paid = checkout(price.getId(), 1, null);
+    f.emu.completeCheckout(paid.getId());
+    String customer = stripe.v1().checkout().sessions().retrieve(paid.getId()).getCustomer();
+    f.emu.failPayments(customer, true);
+    stripe.v1().subscriptionSchedules().create(SubscriptionScheduleCreateParams.builder().setCustomer(customer)
+        .addPhase(SubscriptionScheduleCreateParams.Phase.builder()
+            .addItem(SubscriptionScheduleCreateParams.Phase.Item.builder().setPrice(price.getId()).build())
+            .build())
+        .build());
+    f.emu.advanceClock(Duration.ofDays(70));
+    assertThat(f.emu.events().size()).isGreaterThan(30);
+    for (StripeFixture.Ev e : f.typedEvents()) {
+      assertThat(e.object()).as(e.type()).isNotNull();
+    }
+    assertThat(f.emu.eventTypes()).contains("subscription_schedule.created", "invoice.payment_failed",
+        "customer.subscription.trial_will_end", "customer.subscription.deleted", "invoice.marked_uncollectible");
   }
 
   @Test

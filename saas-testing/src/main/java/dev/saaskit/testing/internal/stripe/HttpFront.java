@@ -182,9 +182,15 @@ public final class HttpFront implements AutoCloseable {
       int status;
       String response;
       try {
-        JsonNode result = engine.call(requestId, idemKey, () -> route(method, path, params));
+        // serialized under the state lock: the result may be a live object another request could change
+        response = engine.call(requestId, idemKey, () -> {
+          JsonNode result = route(method, path, params);
+          if (result instanceof ObjectNode && result.path("object").asText().equals("list")) {
+            result = engine.expand((ObjectNode) result, params); // expand[]=data.x on lists
+          }
+          return Json.write(result);
+        });
         status = 200;
-        response = Json.write(result);
       } catch (ApiException e) {
         status = e.status();
         response = error(e.type(), e.code(), String.valueOf(e.getMessage()), e.param());
@@ -354,6 +360,17 @@ public final class HttpFront implements AutoCloseable {
         }
         if (n == 4 && post && s[3].equals("resume")) {
           return engine.expand(engine.resumeSubscription(s[2]), p);
+        }
+        break;
+      case "subscription_items":
+        if (n == 2 && get) {
+          return engine.listSubscriptionItems(p);
+        }
+        if (n == 3 && get) {
+          return engine.expand(engine.subscriptionItem(s[2]), p);
+        }
+        if (n == 3 && post) {
+          return engine.expand(engine.updateSubscriptionItem(s[2], p), p);
         }
         break;
       case "subscription_schedules":
