@@ -86,8 +86,22 @@ class OperationsTest {
   }
 
   @Test
-  void tenConcurrentCallersCreateOneStripeCustomer() throws Exception {
+  void tenConcurrentCallersOnTwoNodesCreateOneStripeCustomer() throws Exception {
     TenantId tenant = TenantId.of("ops-customer");
+    List<TenantId> committed = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<TenantId> announced = new java.util.concurrent.CopyOnWriteArrayList<>();
+    BillingChangeListener listener = new BillingChangeListener() {
+      @Override
+      public void billingChanged(TenantId t) {
+        announced.add(t);
+      }
+
+      @Override
+      public void inTransaction(java.sql.Connection connection, TenantId t) {
+        committed.add(t);
+      }
+    };
+    Billing otherNode = Billing.create(config(emu, clock).changeListener(listener).build(), db.appDataSource());
     int before = emu.requestCount("POST", "/v1/customers");
     ExecutorService pool = Executors.newFixedThreadPool(10);
     CountDownLatch go = new CountDownLatch(1);
@@ -98,7 +112,8 @@ class OperationsTest {
         int n = i;
         futures.add(pool.submit(() -> {
           go.await();
-          ids.add(billing.operations().ensureCustomer(tenant, "billing+" + n + "@acme.test", "Acme"));
+          Billing node = n % 2 == 0 ? billing : otherNode;
+          ids.add(node.operations().ensureCustomer(tenant, "billing+" + n + "@acme.test", "Acme"));
           return null;
         }));
       }
@@ -122,6 +137,17 @@ class OperationsTest {
     assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.customers WHERE tenant_id = ?",
         tenant.value())).isEqualTo(1);
     assertThat(billing.operations().ensureCustomer(tenant, null, null)).isEqualTo(id);
+    // the node that created it told its change listener, in the transaction and after the commit
+    if (!announced.isEmpty()) {
+      assertThat(announced).containsExactly(tenant);
+      assertThat(committed).containsExactly(tenant);
+    } else {
+      assertThat(committed).isEmpty();
+      Billing third = Billing.create(config(emu, clock).changeListener(listener).build(), db.appDataSource());
+      third.operations().ensureCustomer(TenantId.of("ops-customer-2"), null, null);
+      assertThat(announced).containsExactly(TenantId.of("ops-customer-2"));
+      assertThat(committed).containsExactly(TenantId.of("ops-customer-2"));
+    }
   }
 
   @Test
