@@ -72,7 +72,7 @@ public final class Billing {
   /**
    * The entitlements of the current {@code TenantContext} tenant.
    *
-   * @throws IllegalStateException if no tenant is set
+   * @throws dev.saaskit.core.MissingTenantException if no tenant is set
    */
   public Entitlements entitlements() {
     return operations.entitlements(dev.saaskit.core.TenantContext.require());

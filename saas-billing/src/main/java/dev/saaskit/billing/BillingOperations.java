@@ -294,7 +294,9 @@ public final class BillingOperations {
   /**
    * What {@link #changePlan} would bill: Stripe's invoice preview ({@code POST /v1/invoices/create_preview} with
    * the subscription, the main item moved to {@code newPriceId}, {@code behavior} and {@code proration_date} = now
-   * from the config clock). Nothing changes.
+   * from the config clock). Nothing changes. The proration amount sums the proration lines the preview carries
+   * (Stripe embeds the first page of lines in an invoice object: with many pending prorations on the subscription,
+   * {@link ProrationPreview#amountDue()} stays exact while {@code prorationAmount} may miss some).
    */
   public ProrationPreview previewPlanChange(TenantId tenant, String newPriceId, ProrationBehavior behavior) {
     Objects.requireNonNull(behavior, "behavior");

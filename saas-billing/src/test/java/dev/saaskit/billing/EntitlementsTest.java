@@ -229,7 +229,7 @@ class EntitlementsTest {
   @Test
   void theCurrentTenantIsRequired() throws Exception {
     TenantId t = TenantId.of("ent-context");
-    assertThatThrownBy(() -> billing.entitlements()).isInstanceOf(RuntimeException.class);
+    assertThatThrownBy(() -> billing.entitlements()).isInstanceOf(dev.saaskit.core.MissingTenantException.class);
     Entitlements e = TenantContext.call(t, () -> billing.entitlements());
     assertThat(e.tenant()).isEqualTo(t);
   }
