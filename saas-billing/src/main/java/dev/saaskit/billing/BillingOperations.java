@@ -81,7 +81,9 @@ public final class BillingOperations {
    * The tenant's Stripe customer id: the mirrored live customer, else a customer created now in Stripe with {@code
    * metadata[tenant_id]} and mirrored. Concurrent callers (on any node sharing the database) create one customer:
    * creation holds a transaction-level advisory lock on the tenant, and the request carries an idempotency key
-   * derived from the tenant (and how many of its customers were deleted), so a retry after a crash replays it.
+   * derived from the tenant (and how many of its customers were deleted), so a retry after a crash replays it. The
+   * email and name are set by a second request, so the idempotent create never differs between retries. The
+   * creating call holds one database connection (and the lock) while it waits for Stripe.
    *
    * @param email the customer's email, if known
    * @param name the customer's name (the organization), if known
@@ -93,6 +95,7 @@ public final class BillingOperations {
     if (existing.isPresent()) {
       return existing.get();
     }
+    boolean[] created = {false};
     String id = billing.db().inTransaction(tenant, "creating the customer", c -> {
       try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
         lock.setLong(1, lockKey("customer", tenant));
@@ -111,25 +114,33 @@ public final class BillingOperations {
           deleted = rs.getLong(1);
         }
       }
-      Map<String, Object> params = new LinkedHashMap<>();
-      if (email != null) {
-        params.put("email", email);
-      }
-      if (name != null) {
-        params.put("name", name);
-      }
-      params.put("metadata", Map.of("tenant_id", tenant.value()));
-      StripeGateway.Answer answer = billing.stripe().post("/v1/customers", params,
+      // the create request is the same for every caller and every retry (the idempotency key replays it, and
+      // Stripe refuses a key reused with other parameters); email and name follow in an update
+      StripeGateway.Answer answer = billing.stripe().post("/v1/customers",
+          Map.of("metadata", Map.of("tenant_id", tenant.value())),
           "saaskit-customer-" + digest(tenant.value()) + "-" + deleted);
       String customerId = StripeJson.text(answer.json(), "id");
-      if (customerId == null) {
-        throw new BillingException("Stripe answered a customer without an id");
+      if (customerId == null || !tenant.value().equals(metadataTenant(answer.json()))) {
+        throw new BillingException("Stripe answered a customer without an id or without this tenant's metadata");
+      }
+      Map<String, Object> details = new LinkedHashMap<>();
+      if (email != null) {
+        details.put("email", email);
+      }
+      if (name != null) {
+        details.put("name", name);
+      }
+      if (!details.isEmpty()) {
+        answer = billing.stripe().post("/v1/customers/" + requireStripeId(customerId), details, null);
       }
       billing.mirror().upsertCustomer(c, tenant, answer.json(), answer.date());
       billing.config().changeListener().inTransaction(c, tenant);
+      created[0] = true;
       return customerId;
     });
-    changed(tenant);
+    if (created[0]) {
+      changed(tenant);
+    }
     return id;
   }
 

@@ -133,7 +133,9 @@ class OperationsTest {
       }
     }
     assertThat(tenantCustomers).isEqualTo(1);
-    assertThat(emu.requestCount("POST", "/v1/customers") - before).isEqualTo(1);
+    assertThat(emu.requestCount("POST", "/v1/customers") - before).isEqualTo(2); // one create, one update
+    assertThat(StripeJson.parseObject(emu.object(id).orElseThrow()).path("email").asText())
+        .matches("billing\\+\\d@acme\\.test");
     assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.customers WHERE tenant_id = ?",
         tenant.value())).isEqualTo(1);
     assertThat(billing.operations().ensureCustomer(tenant, null, null)).isEqualTo(id);
@@ -148,6 +150,23 @@ class OperationsTest {
       assertThat(announced).containsExactly(TenantId.of("ops-customer-2"));
       assertThat(committed).containsExactly(TenantId.of("ops-customer-2"));
     }
+  }
+
+  @Test
+  void aCreateThatReachedStripeButNotTheMirrorIsReplayedNotDuplicated() throws Exception {
+    TenantId tenant = TenantId.of("ops-crash");
+    // a previous attempt created the customer in Stripe and died before its commit
+    String key = "saaskit-customer-" + java.util.HexFormat.of().formatHex(java.security.MessageDigest
+        .getInstance("SHA-256").digest(tenant.value().getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0, 16)
+        + "-0";
+    String orphan = StripeJson.text(billing.stripe().post("/v1/customers",
+        Map.of("metadata", Map.of("tenant_id", tenant.value())), key).json(), "id");
+    String id = billing.operations().ensureCustomer(tenant, "later@crash.test", "Crash Ltd");
+    assertThat(id).isEqualTo(orphan);
+    assertThat(StripeJson.parseObject(emu.object(id).orElseThrow()).path("email").asText())
+        .isEqualTo("later@crash.test");
+    assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.customers WHERE tenant_id = ?"
+        + " AND email = 'later@crash.test'", tenant.value())).isEqualTo(1);
   }
 
   @Test
