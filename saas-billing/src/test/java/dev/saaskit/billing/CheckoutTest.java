@@ -61,6 +61,15 @@ class CheckoutTest {
     assertThat(remote.path("customer").asText()).isEqualTo(customer);
     assertThat(StripeJson.parseObject(emu.object(customer).orElseThrow()).path("email").asText())
         .isEqualTo("owner@names.test");
+
+    emu.completeCheckout(session.id());
+    TenantBilling status = billing.operations().syncCheckoutSession(tenant, session.id());
+    assertThat(status.state()).isEqualTo(AccessState.TRIALING);
+    assertThat(status.subscription().trialEnd()).isNotNull();
+    assertThat(status.subscription().quantityOf(price)).isEqualTo(3);
+    assertThat(dev.saaskit.core.TenantContext.call(tenant, () -> billing.operations().syncCheckoutSession(
+        session.id())).state()).isEqualTo(AccessState.TRIALING);
+    assertThat(billing.entitlements(tenant).limitOr("seats", 0)).isEqualTo(3);
   }
 
   @Test

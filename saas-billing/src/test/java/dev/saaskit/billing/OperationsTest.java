@@ -277,6 +277,25 @@ class OperationsTest {
   }
 
   @Test
+  void stripeDownFailsTheOperationVisiblyAndChangesNothing() {
+    TenantId tenant = TenantId.of("ops-down");
+    Subscription sub = subscribe(billing, emu, tenant, monthly, 1);
+    emu.down(true);
+    try {
+      assertThatThrownBy(() -> billing.operations().cancelAtPeriodEnd(tenant))
+          .isInstanceOfSatisfying(BillingException.class, e -> assertThat(e.retryable()).isTrue());
+    } finally {
+      emu.down(false);
+    }
+    assertThat(billing.status(tenant).state()).isEqualTo(AccessState.ACTIVE);
+    assertThat(emu.object(sub.id()).orElseThrow()).contains("\"cancel_at_period_end\":false");
+    // a rate limit is retried (Retry-After honoured, capped by stripeMaxRetryWait) and the call succeeds
+    emu.failNextRequests(1, 429, Duration.ofSeconds(1));
+    assertThat(billing.operations().cancelAtPeriodEnd(tenant).cancelAtPeriodEnd()).isTrue();
+    assertThat(billing.status(tenant).state()).isEqualTo(AccessState.CANCELING);
+  }
+
+  @Test
   void operationsWithoutASubscriptionFail() {
     TenantId tenant = TenantId.of("ops-nothing");
     assertThatThrownBy(() -> billing.operations().cancelAtPeriodEnd(tenant)).isInstanceOf(BillingException.class);
