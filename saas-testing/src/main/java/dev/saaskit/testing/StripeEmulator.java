@@ -215,8 +215,9 @@ public final class StripeEmulator implements AutoCloseable {
   }
 
   /**
-   * Runs {@code changes} (calls on this emulator's Java API) without creating any event: drift on purpose, for
-   * reconcile tests. Do not call the emulator over HTTP inside: the state lock is held throughout.
+   * Runs {@code changes} without creating any event: drift on purpose, for reconcile tests. The changes may be
+   * Java calls on this emulator or API requests (stripe-java); while they run, no request from any thread
+   * creates events, so keep other traffic quiet meanwhile.
    */
   public void silently(Runnable changes) {
     engine.silently(changes);
