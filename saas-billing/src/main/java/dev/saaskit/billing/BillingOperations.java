@@ -26,6 +26,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
@@ -69,6 +71,7 @@ public final class BillingOperations {
   private final Billing billing;
   private final ConcurrentHashMap<TenantId, Entitlements> cache = new ConcurrentHashMap<>();
   private final AtomicLong invalidations = new AtomicLong();
+  private final ConcurrentHashMap<TenantId, Loading> loading = new ConcurrentHashMap<>();
   private final SeatCoalescer<Subscription> seats = new SeatCoalescer<>();
 
   BillingOperations(Billing billing) {
@@ -512,8 +515,40 @@ public final class BillingOperations {
     cache.clear();
   }
 
+  /** A resolution under way, started when the invalidation counter was {@code stamp}. */
+  private record Loading(long stamp, CompletableFuture<Entitlements> future) {}
+
+  /**
+   * Resolves and caches; concurrent misses of one tenant share one resolution, unless an invalidation happened
+   * since it started (then the caller resolves again: what it reads must include the invalidated change).
+   */
   private Entitlements load(TenantId tenant) {
     long stamp = invalidations.get();
+    Loading running = loading.get(tenant);
+    if (running != null && running.stamp() == stamp) {
+      try {
+        return running.future().join();
+      } catch (CompletionException e) {
+        Throwable cause = e.getCause();
+        throw cause instanceof RuntimeException ? (RuntimeException) cause
+            : new BillingException("resolving entitlements failed: " + cause, e);
+      }
+    }
+    Loading mine = new Loading(stamp, new CompletableFuture<>());
+    loading.put(tenant, mine);
+    try {
+      Entitlements fresh = resolve(tenant, stamp);
+      mine.future().complete(fresh);
+      return fresh;
+    } catch (RuntimeException | Error e) {
+      mine.future().completeExceptionally(e);
+      throw e;
+    } finally {
+      loading.remove(tenant, mine);
+    }
+  }
+
+  private Entitlements resolve(TenantId tenant, long stamp) {
     BillingConfig config = billing.config();
     long nowMillis = config.clock().millis();
     Instant now = Instant.ofEpochMilli(nowMillis);
