@@ -90,4 +90,41 @@ public final class Billing {
     return r;
   }
   // --- end of usage part
+  // --- operations part (ops helper): operations, status, entitlements
+  private final BillingOperations operations = new BillingOperations(this);
+
+  /** Customer link, checkout and portal, plan and seat changes, cancel/resume, status and entitlements. */
+  public BillingOperations operations() {
+    return operations;
+  }
+
+  /** The tenant's entitlements now (cached per tenant; see {@link Entitlements}). */
+  public Entitlements entitlements(dev.saaskit.core.TenantId tenant) {
+    return operations.entitlements(tenant);
+  }
+
+  /**
+   * The entitlements of the current {@code TenantContext} tenant.
+   *
+   * @throws dev.saaskit.core.MissingTenantException if no tenant is set
+   */
+  public Entitlements entitlements() {
+    return operations.entitlements(dev.saaskit.core.TenantContext.require());
+  }
+
+  /** Where the tenant stands now (read from the mirror, not cached). */
+  public TenantBilling status(dev.saaskit.core.TenantId tenant) {
+    return operations.status(tenant);
+  }
+
+  /** Whether the tenant may use the product now (cached, like {@link #entitlements(dev.saaskit.core.TenantId)}). */
+  public boolean hasAccess(dev.saaskit.core.TenantId tenant) {
+    return operations.hasAccess(tenant);
+  }
+
+  /** Drops this node's cached entitlements of {@code tenant}: the lead calls it from {@code tenantChanged}. */
+  void invalidateEntitlements(dev.saaskit.core.TenantId tenant) {
+    operations.invalidate(tenant);
+  }
+  // --- end of operations part
 }

@@ -509,6 +509,16 @@ class StripeEmulatorBillingTest {
     f.emu.silently(() -> f.emu.setSubscriptionStatus(sub.getId(), "canceled"));
     assertThat(f.emu.events()).hasSize(events);
     assertThat(stripe.v1().subscriptions().retrieve(sub.getId()).getStatus()).isEqualTo("canceled");
+    f.emu.silently(() -> {
+      try {
+        stripe.v1().customers().update(c.getId(), com.stripe.param.CustomerUpdateParams.builder()
+            .setEmail("drifted@acme.test").build());
+      } catch (com.stripe.exception.StripeException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    assertThat(f.emu.events()).hasSize(events);
+    assertThat(stripe.v1().customers().retrieve(c.getId()).getEmail()).isEqualTo("drifted@acme.test");
     f.emu.deleteObject(c.getId());
     assertThat(stripe.v1().customers().retrieve(c.getId()).getDeleted()).isTrue();
     assertThat(f.emu.eventTypes()).endsWith("customer.deleted");

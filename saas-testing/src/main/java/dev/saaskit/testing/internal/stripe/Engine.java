@@ -100,15 +100,26 @@ public final class Engine {
     }
   }
 
-  /** Runs an operation under the lock without emitting events, then delivers anything queued before. */
+  /**
+   * Runs {@code operation} with event creation off: Java calls and HTTP requests made meanwhile (from any thread)
+   * change state without creating events. Not under the lock, so the operation may call the emulator over HTTP.
+   */
   public void silently(Runnable operation) {
     lock.lock();
     try {
       silent++;
+    } finally {
+      lock.unlock();
+    }
+    try {
       operation.run();
     } finally {
-      silent--;
-      lock.unlock();
+      lock.lock();
+      try {
+        silent--;
+      } finally {
+        lock.unlock();
+      }
     }
   }
 
@@ -120,11 +131,6 @@ public final class Engine {
     } finally {
       lock.unlock();
     }
-  }
-
-  /** The base clock's time (without {@link #advance}'s offset). */
-  public Instant baseNow() {
-    return clock.instant();
   }
 
   private long nowSeconds() {
@@ -2233,16 +2239,6 @@ public final class Engine {
     ObjectNode sub = subscriptionOf(inv);
     if (sub != null && sub.get("status").asText().equals("active")) {
       update(sub, "customer.subscription.updated", () -> sub.put("status", "past_due"));
-    }
-  }
-
-  /** Ids of every stored object of a type, oldest first (for tests and mutators). */
-  public List<String> ids(String type) {
-    lock.lock();
-    try {
-      return List.copyOf(byType.getOrDefault(type, List.of()));
-    } finally {
-      lock.unlock();
     }
   }
 }

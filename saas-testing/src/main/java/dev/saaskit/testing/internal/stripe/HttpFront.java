@@ -118,7 +118,7 @@ public final class HttpFront implements AutoCloseable {
 
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
-      String requestId = "req_" + engine.id("").substring(0, 14) + requestIds.incrementAndGet();
+      String requestId = String.format(java.util.Locale.ROOT, "req_emu%010d", requestIds.incrementAndGet());
       String method = ex.getRequestMethod().toUpperCase(java.util.Locale.ROOT);
       String path = ex.getRequestURI().getPath();
       hits.add(new Hit(method, path));

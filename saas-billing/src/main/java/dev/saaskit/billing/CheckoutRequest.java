@@ -1,0 +1,143 @@
+package dev.saaskit.billing;
+
+import dev.saaskit.core.TenantId;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What {@link BillingOperations#createCheckoutSession} asks Stripe for: a subscription-mode checkout of one price.
+ *
+ * <pre>{@code
+ * CheckoutRequest request = CheckoutRequest.builder(tenant, "price_pro_monthly")
+ *     .quantity(5).trialDays(14)
+ *     .successUrl("https://app.example.com/billing/done")      // ?session_id={CHECKOUT_SESSION_ID} is appended
+ *     .cancelUrl("https://app.example.com/billing")
+ *     .build();
+ * }</pre>
+ *
+ * @param tenant the tenant that subscribes (from the authenticated principal, never from the request body)
+ * @param priceId the recurring Stripe price
+ * @param quantity the quantity (seats), at least 1
+ * @param trialDays the trial, in days ({@code 0}: none)
+ * @param successUrl where Stripe sends the browser after payment; when it has no {@code {CHECKOUT_SESSION_ID}}
+ *     placeholder, {@code session_id={CHECKOUT_SESSION_ID}} is appended as a query parameter, so the success page
+ *     can call {@link BillingOperations#syncCheckoutSession}
+ * @param cancelUrl where Stripe sends the browser when the customer goes back
+ * @param email the customer's email, used when the tenant's Stripe customer is created now
+ * @param name the customer's name, likewise
+ */
+public record CheckoutRequest(
+    TenantId tenant,
+    String priceId,
+    long quantity,
+    int trialDays,
+    String successUrl,
+    String cancelUrl,
+    @Nullable String email,
+    @Nullable String name) {
+
+  /** Checks the values. */
+  public CheckoutRequest {
+    Objects.requireNonNull(tenant, "tenant");
+    Objects.requireNonNull(priceId, "priceId");
+    if (priceId.isBlank()) {
+      throw new IllegalArgumentException("priceId must not be blank");
+    }
+    if (quantity < 1) {
+      throw new IllegalArgumentException("quantity must be >= 1 but was " + quantity);
+    }
+    if (trialDays < 0 || trialDays > 730) {
+      throw new IllegalArgumentException("trialDays must be between 0 and 730 but was " + trialDays);
+    }
+    requireUrl("successUrl", successUrl);
+    requireUrl("cancelUrl", cancelUrl);
+  }
+
+  private static void requireUrl(String what, String url) {
+    Objects.requireNonNull(url, what);
+    if (!url.startsWith("https://") && !url.startsWith("http://")) {
+      throw new IllegalArgumentException(what + " must be an absolute http(s) URL but was '" + url + "'");
+    }
+  }
+
+  /** The success URL as sent to Stripe: with the {@code {CHECKOUT_SESSION_ID}} placeholder. */
+  public String successUrlWithSessionId() {
+    if (successUrl.contains("{CHECKOUT_SESSION_ID}")) {
+      return successUrl;
+    }
+    int hash = successUrl.indexOf('#');
+    String base = hash < 0 ? successUrl : successUrl.substring(0, hash);
+    String fragment = hash < 0 ? "" : successUrl.substring(hash);
+    return base + (base.contains("?") ? "&" : "?") + "session_id={CHECKOUT_SESSION_ID}" + fragment;
+  }
+
+  /** A builder for {@code tenant} subscribing to {@code priceId}; quantity 1, no trial. */
+  public static Builder builder(TenantId tenant, String priceId) {
+    return new Builder(tenant, priceId);
+  }
+
+  /** Builds a {@link CheckoutRequest}. Not thread-safe. */
+  public static final class Builder {
+    private final TenantId tenant;
+    private final String priceId;
+    private long quantity = 1;
+    private int trialDays;
+    private @Nullable String successUrl;
+    private @Nullable String cancelUrl;
+    private @Nullable String email;
+    private @Nullable String name;
+
+    private Builder(TenantId tenant, String priceId) {
+      this.tenant = Objects.requireNonNull(tenant, "tenant");
+      this.priceId = Objects.requireNonNull(priceId, "priceId");
+    }
+
+    /** The quantity (seats); default 1. */
+    public Builder quantity(long quantity) {
+      this.quantity = quantity;
+      return this;
+    }
+
+    /** The trial in days; default 0 (none). */
+    public Builder trialDays(int days) {
+      this.trialDays = days;
+      return this;
+    }
+
+    /** Required: where the browser goes after paying. */
+    public Builder successUrl(String url) {
+      this.successUrl = url;
+      return this;
+    }
+
+    /** Required: where the browser goes when the customer goes back. */
+    public Builder cancelUrl(String url) {
+      this.cancelUrl = url;
+      return this;
+    }
+
+    /** The customer's email, for a customer created now. */
+    public Builder email(@Nullable String email) {
+      this.email = email;
+      return this;
+    }
+
+    /** The customer's name, for a customer created now. */
+    public Builder name(@Nullable String name) {
+      this.name = name;
+      return this;
+    }
+
+    /**
+     * The request.
+     *
+     * @throws IllegalStateException if the success or cancel URL is missing
+     */
+    public CheckoutRequest build() {
+      if (successUrl == null || cancelUrl == null) {
+        throw new IllegalStateException("successUrl and cancelUrl are required");
+      }
+      return new CheckoutRequest(tenant, priceId, quantity, trialDays, successUrl, cancelUrl, email, name);
+    }
+  }
+}
