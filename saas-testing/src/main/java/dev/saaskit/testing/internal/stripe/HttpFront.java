@@ -1,0 +1,437 @@
+package dev.saaskit.testing.internal.stripe;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The HTTP side: a JDK {@link HttpServer} on a random loopback port that checks the API key, applies the fault
+ * modes, replays idempotent requests and routes to the {@link Engine}.
+ */
+public final class HttpFront implements AutoCloseable {
+  private static final Pattern SLASH = Pattern.compile("/");
+
+  private record Stored(String fingerprint, int status, String body) {}
+
+  private record Hit(String method, String path) {}
+
+  private record Fault(int status, @Nullable Duration retryAfter) {}
+
+  private final Engine engine;
+  private final Deliverer deliverer;
+  private final String apiKey;
+  private final HttpServer server;
+  private final ExecutorService executor;
+  private final Map<String, Stored> idempotent = new ConcurrentHashMap<>();
+  private final List<Hit> hits = new CopyOnWriteArrayList<>();
+  private final List<String> versions = new CopyOnWriteArrayList<>();
+  private final Object faultMonitor = new Object();
+  private final List<Fault> faults = new ArrayList<>();
+  private final AtomicInteger requestIds = new AtomicInteger();
+  private volatile boolean down;
+
+  /**
+   * Starts the server.
+   *
+   * @param engine the state
+   * @param deliverer the webhook deliverer
+   * @param apiKey the accepted secret key
+   */
+  public HttpFront(Engine engine, Deliverer deliverer, String apiKey) throws IOException {
+    this.engine = engine;
+    this.deliverer = deliverer;
+    this.apiKey = apiKey;
+    this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    server.createContext("/", this::handle);
+    this.executor = Executors.newFixedThreadPool(8, r -> {
+      Thread t = new Thread(r, "stripe-emulator");
+      t.setDaemon(true);
+      return t;
+    });
+    server.setExecutor(executor);
+    server.start();
+  }
+
+  /** {@code http://127.0.0.1:<port>}. */
+  public String base() {
+    return "http://" + server.getAddress().getAddress().getHostAddress() + ":" + server.getAddress().getPort();
+  }
+
+  /** The next {@code n} requests answer {@code status} (with {@code Retry-After} when given). */
+  public void failNext(int n, int status, @Nullable Duration retryAfter) {
+    synchronized (faultMonitor) {
+      for (int i = 0; i < n; i++) {
+        faults.add(new Fault(status, retryAfter));
+      }
+    }
+  }
+
+  /** Every request answers 503 while on. */
+  public void down(boolean on) {
+    this.down = on;
+  }
+
+  /** How many requests hit {@code method} on paths starting with {@code pathPrefix}. */
+  public int requestCount(String method, String pathPrefix) {
+    int n = 0;
+    for (Hit h : hits) {
+      if (h.method().equalsIgnoreCase(method) && h.path().startsWith(pathPrefix)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The {@code Stripe-Version} headers received, in order. */
+  public List<String> stripeVersions() {
+    return List.copyOf(versions);
+  }
+
+  private void handle(HttpExchange ex) throws IOException {
+    try (ex) {
+      String requestId = "req_" + engine.id("").substring(0, 14) + requestIds.incrementAndGet();
+      String method = ex.getRequestMethod().toUpperCase(java.util.Locale.ROOT);
+      String path = ex.getRequestURI().getPath();
+      hits.add(new Hit(method, path));
+      String version = ex.getRequestHeaders().getFirst("Stripe-Version");
+      if (version != null) {
+        versions.add(version);
+      }
+      ex.getResponseHeaders().set("Request-Id", requestId);
+      ex.getResponseHeaders().set("Stripe-Version", version != null ? version : Engine.API_VERSION);
+      ex.getResponseHeaders().set("Content-Type", "application/json");
+      byte[] raw;
+      try (InputStream in = ex.getRequestBody()) {
+        raw = in.readAllBytes();
+      }
+      if (down) {
+        send(ex, 503, error("api_error", null, "The emulator is down (StripeEmulator.down(true)).", null));
+        return;
+      }
+      Fault fault;
+      synchronized (faultMonitor) {
+        fault = faults.isEmpty() ? null : faults.remove(0);
+      }
+      if (fault != null) {
+        Duration retryAfter = fault.retryAfter();
+        if (retryAfter != null) {
+          ex.getResponseHeaders().set("Retry-After", String.valueOf(retryAfter.toSeconds()));
+        }
+        if (fault.status() == 429) {
+          send(ex, 429, error("invalid_request_error", "rate_limit",
+              "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+              null));
+        } else {
+          send(ex, fault.status(), error("api_error", null, "Injected failure (failNextRequests).", null));
+        }
+        return;
+      }
+      if (!authorized(ex.getRequestHeaders().getFirst("Authorization"))) {
+        send(ex, 401, error("authentication_error", null, "Invalid API Key provided.", null));
+        return;
+      }
+      String query = ex.getRequestURI().getRawQuery();
+      String body = new String(raw, StandardCharsets.UTF_8);
+      ObjectNode params = Form.parse(query == null ? "" : query, body);
+      String idemKey = method.equals("POST") ? ex.getRequestHeaders().getFirst("Idempotency-Key") : null;
+      String fingerprint = method + " " + path + "?" + canonical(params);
+      if (idemKey != null) {
+        Stored stored = idempotent.get(idemKey);
+        if (stored != null) {
+          if (!stored.fingerprint().equals(fingerprint)) {
+            send(ex, 400, error("idempotency_error", null, "Keys for idempotent requests can only be used with "
+                + "the same parameters they were first used with. Try using a key other than '" + idemKey
+                + "' if you meant to execute a different request.", null));
+          } else {
+            ex.getResponseHeaders().set("Idempotent-Replayed", "true");
+            ex.getResponseHeaders().set("Original-Request", "req_original");
+            send(ex, stored.status(), stored.body());
+          }
+          return;
+        }
+      }
+      int status;
+      String response;
+      try {
+        JsonNode result = engine.call(requestId, idemKey, () -> route(method, path, params));
+        status = 200;
+        response = Json.write(result);
+      } catch (ApiException e) {
+        status = e.status();
+        response = error(e.type(), e.code(), String.valueOf(e.getMessage()), e.param());
+      } catch (RuntimeException e) {
+        status = 500;
+        response = error("api_error", null, "Emulator failure: " + e, null);
+      }
+      if (idemKey != null && status < 500) {
+        idempotent.putIfAbsent(idemKey, new Stored(fingerprint, status, response));
+      }
+      send(ex, status, response);
+    }
+  }
+
+  private boolean authorized(@Nullable String header) {
+    if (header == null) {
+      return false;
+    }
+    String given;
+    if (header.startsWith("Bearer ")) {
+      given = header.substring(7).trim();
+    } else if (header.startsWith("Basic ")) {
+      String decoded = new String(Base64.getDecoder().decode(header.substring(6).trim()), StandardCharsets.UTF_8);
+      int colon = decoded.indexOf(':');
+      given = colon < 0 ? decoded : decoded.substring(0, colon);
+    } else {
+      return false;
+    }
+    return MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), apiKey.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private static String canonical(ObjectNode params) {
+    ObjectNode sorted = Json.MAPPER.copy()
+        .configure(com.fasterxml.jackson.databind.SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true)
+        .convertValue(params, ObjectNode.class);
+    return Json.write(sorted);
+  }
+
+  private static String error(String type, @Nullable String code, String message, @Nullable String param) {
+    ObjectNode root = Json.object();
+    ObjectNode e = root.putObject("error");
+    e.put("type", type);
+    if (code != null) {
+      e.put("code", code);
+      e.put("doc_url", "https://stripe.com/docs/error-codes/" + code.replace('_', '-'));
+    }
+    e.put("message", message);
+    if (param != null) {
+      e.put("param", param);
+    }
+    return Json.write(root);
+  }
+
+  private static void send(HttpExchange ex, int status, String body) throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    ex.sendResponseHeaders(status, bytes.length);
+    try (OutputStream out = ex.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  private JsonNode route(String method, String path, ObjectNode p) {
+    String[] s = SLASH.split(path.startsWith("/") ? path.substring(1) : path, -1);
+    if (s.length < 2 || !s[0].equals("v1")) {
+      throw notFound(method, path);
+    }
+    String r = s[1];
+    int n = s.length;
+    boolean get = method.equals("GET");
+    boolean post = method.equals("POST");
+    boolean delete = method.equals("DELETE");
+    switch (r) {
+      case "customers":
+        if (n == 2 && post) {
+          return engine.createCustomer(p);
+        }
+        if (n == 2 && get) {
+          String email = Json.str(p, "email");
+          return engine.list("/v1/customers", "customer", p,
+              c -> email == null || email.equals(c.path("email").asText(null)));
+        }
+        if (n == 3 && get) {
+          return engine.expand(engine.customer(s[2]), p);
+        }
+        if (n == 3 && post) {
+          return engine.expand(engine.updateCustomer(s[2], p), p);
+        }
+        if (n == 3 && delete) {
+          return engine.deleteCustomer(s[2]);
+        }
+        break;
+      case "products":
+        if (n == 2 && post) {
+          return engine.createProduct(p);
+        }
+        if (n == 2 && get) {
+          Boolean active = Json.bool(p, "active");
+          return engine.list("/v1/products", "product", p,
+              o -> active == null || o.get("active").asBoolean() == active);
+        }
+        if (n == 3 && get) {
+          return engine.expand(engine.get("product", "product", s[2], "id"), p);
+        }
+        if (n == 3 && post) {
+          return engine.updateProduct(s[2], p);
+        }
+        break;
+      case "prices":
+        if (n == 2 && post) {
+          return engine.expand(engine.createPrice(p), p);
+        }
+        if (n == 2 && get) {
+          return engine.listPrices(p);
+        }
+        if (n == 3 && get) {
+          return engine.expand(engine.get("price", "price", s[2], "price"), p);
+        }
+        if (n == 3 && post) {
+          return engine.expand(engine.updatePrice(s[2], p), p);
+        }
+        break;
+      case "checkout":
+        if (n >= 3 && s[2].equals("sessions")) {
+          if (n == 3 && post) {
+            return engine.expand(engine.createCheckoutSession(p), p);
+          }
+          if (n == 3 && get) {
+            String customer = Json.str(p, "customer");
+            String subscription = Json.str(p, "subscription");
+            String status = Json.str(p, "status");
+            return engine.list("/v1/checkout/sessions", "checkout.session", p,
+                o -> (customer == null || customer.equals(o.path("customer").asText(null)))
+                    && (subscription == null || subscription.equals(o.path("subscription").asText(null)))
+                    && (status == null || status.equals(o.path("status").asText())));
+          }
+          if (n == 4 && get) {
+            return engine.expand(engine.checkoutSession(s[3]), p);
+          }
+          if (n == 5 && get && s[4].equals("line_items")) {
+            return engine.sessionLineItems(s[3], p);
+          }
+          if (n == 5 && post && s[4].equals("expire")) {
+            return engine.expireSession(s[3]);
+          }
+        }
+        break;
+      case "billing_portal":
+        if (n == 3 && post && s[2].equals("sessions")) {
+          return engine.createPortalSession(p);
+        }
+        break;
+      case "subscriptions":
+        if (n == 2 && post) {
+          return engine.expand(engine.createSubscription(p, null, false), p);
+        }
+        if (n == 2 && get) {
+          return engine.listSubscriptions(p);
+        }
+        if (n == 3 && get) {
+          return engine.expand(engine.subscription(s[2]), p);
+        }
+        if (n == 3 && post) {
+          return engine.expand(engine.updateSubscription(s[2], p), p);
+        }
+        if (n == 3 && delete) {
+          return engine.expand(engine.cancelSubscription(s[2]), p);
+        }
+        if (n == 4 && post && s[3].equals("resume")) {
+          return engine.expand(engine.resumeSubscription(s[2]), p);
+        }
+        break;
+      case "subscription_schedules":
+        if (n == 2 && post) {
+          return engine.expand(engine.createSchedule(p), p);
+        }
+        if (n == 2 && get) {
+          String customer = Json.str(p, "customer");
+          return engine.list("/v1/subscription_schedules", "subscription_schedule", p,
+              o -> customer == null || customer.equals(o.get("customer").asText()));
+        }
+        if (n == 3 && get) {
+          return engine.expand(engine.schedule(s[2]), p);
+        }
+        if (n == 4 && post && s[3].equals("cancel")) {
+          return engine.cancelSchedule(s[2]);
+        }
+        if (n == 4 && post && s[3].equals("release")) {
+          return engine.releaseSchedule(s[2]);
+        }
+        break;
+      case "invoices":
+        if (n == 2 && get) {
+          return engine.listInvoices(p);
+        }
+        if (n == 3 && post && s[2].equals("create_preview")) {
+          return engine.expand(engine.createPreview(p), p);
+        }
+        if (n == 3 && get) {
+          return engine.expand(engine.invoice(s[2]), p);
+        }
+        if (n == 4 && get && s[3].equals("lines")) {
+          List<ObjectNode> lines = new ArrayList<>();
+          engine.invoice(s[2]).get("lines").get("data").forEach(l -> lines.add((ObjectNode) l));
+          return Engine.page("/v1/invoices/" + s[2] + "/lines", lines, p);
+        }
+        if (n == 4 && post) {
+          switch (s[3]) {
+            case "pay":
+              return engine.expand(engine.payInvoice(s[2], p), p);
+            case "void":
+              return engine.expand(engine.voidInvoice(s[2]), p);
+            case "mark_uncollectible":
+              return engine.expand(engine.markUncollectible(s[2]), p);
+            case "finalize":
+              return engine.expand(engine.finalizeInvoice(s[2]), p);
+            default:
+              break;
+          }
+        }
+        break;
+      case "billing":
+        if (n == 3 && post && s[2].equals("meter_events")) {
+          return engine.createMeterEvent(p);
+        }
+        if (n == 3 && post && s[2].equals("meters")) {
+          return engine.createMeter(p);
+        }
+        if (n == 3 && get && s[2].equals("meters")) {
+          return engine.list("/v1/billing/meters", "billing.meter", p, o -> true);
+        }
+        if (n == 4 && get && s[2].equals("meters")) {
+          return engine.meter(s[3]);
+        }
+        break;
+      case "events":
+        if (n == 2 && get) {
+          return engine.listEvents(p, deliverer::delivered);
+        }
+        if (n == 3 && get) {
+          return engine.retrieveEvent(s[2]);
+        }
+        break;
+      default:
+        break;
+    }
+    throw notFound(method, path);
+  }
+
+  private static ApiException notFound(String method, String path) {
+    return new ApiException(404, "invalid_request_error", null,
+        "Unrecognized request URL (" + method + ": " + path + "). The Stripe emulator does not serve it.", null);
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+}
