@@ -3,8 +3,10 @@ package dev.saaskit.billing;
 import dev.saaskit.billing.internal.BillingDb;
 import dev.saaskit.billing.internal.Mirror;
 import dev.saaskit.billing.internal.StripeGateway;
+import dev.saaskit.core.TenantId;
 import java.util.Objects;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The entry point of saas-billing: one per application (share it), built from a {@link BillingConfig} and the
@@ -55,4 +57,26 @@ public final class Billing {
   StripeGateway stripe() {
     return stripe;
   }
+
+  // --- webhooks part
+  private volatile @Nullable BillingWebhooks webhooks;
+
+  /** The Stripe webhook endpoint and its inbox operations (one per {@code Billing}). */
+  public BillingWebhooks webhooks() {
+    BillingWebhooks w = webhooks;
+    if (w == null) {
+      synchronized (this) {
+        w = webhooks;
+        if (w == null) {
+          w = new BillingWebhooks(this);
+          webhooks = w;
+        }
+      }
+    }
+    return w;
+  }
+
+  /** Called after a webhook changed {@code tenant}'s billing state (committed); the entitlements cache hooks in here. */
+  void tenantChanged(TenantId tenant) {}
+  // --- end of webhooks part
 }
