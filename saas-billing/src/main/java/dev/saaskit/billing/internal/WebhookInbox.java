@@ -92,7 +92,7 @@ public final class WebhookInbox {
   public int markFailed(Connection c, String id, String error, Instant now, Duration backoff) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("UPDATE " + s + ".events SET status = 'failed',"
         + " attempts = attempts + 1, last_error = ?,"
-        + " next_attempt_at = ? + make_interval(secs => LEAST(? * power(2, LEAST(attempts, 30)), 3600))"
+        + " next_attempt_at = ?::timestamptz + make_interval(secs => LEAST(? * power(2, LEAST(attempts, 30)), 3600))"
         + " WHERE id = ? AND status IN ('received', 'failed') RETURNING attempts")) {
       ps.setString(1, error);
       ps.setTimestamp(2, Timestamp.from(now));
