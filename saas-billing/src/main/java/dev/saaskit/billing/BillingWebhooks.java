@@ -259,6 +259,8 @@ public final class BillingWebhooks {
 
   private Attempt tryApply(String id, @Nullable Done[] done) {
     String type = "?";
+    Exception failure;
+    // the failure is recorded on another connection, after this one is closed (one connection per thread at a time)
     try (Connection c = db.dataSource().getConnection()) {
       boolean autoCommit = c.getAutoCommit();
       c.setAutoCommit(false);
@@ -298,16 +300,14 @@ public final class BillingWebhooks {
         } catch (SQLException suppressed) {
           e.addSuppressed(suppressed);
         }
-        c.setAutoCommit(autoCommit);
-        return failed(id, type, e);
+        failure = e;
       } finally {
-        if (!c.isClosed() && !c.getAutoCommit()) {
-          c.setAutoCommit(autoCommit);
-        }
+        c.setAutoCommit(autoCommit);
       }
     } catch (SQLException e) {
-      return failed(id, type, e);
+      failure = e;
     }
+    return failed(id, type, failure);
   }
 
   private Attempt failed(String id, String type, Exception e) {
