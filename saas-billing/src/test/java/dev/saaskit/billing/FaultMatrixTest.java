@@ -194,6 +194,71 @@ class FaultMatrixTest {
   }
 
   @Test
+  void everyTypeTheIssueNamesIsAppliedFromTheEmulatorsOwnEvents() throws Exception {
+    String price = price();
+    TenantId trial = TenantId.of("trial");
+    Map<String, Object> trialSession = new java.util.LinkedHashMap<>();
+    trialSession.put("mode", "subscription");
+    trialSession.put("line_items", List.of(Map.of("price", price, "quantity", 1)));
+    trialSession.put("success_url", "https://app.example.com/done");
+    trialSession.put("client_reference_id", trial.value());
+    trialSession.put("customer", customer(trial));
+    trialSession.put("subscription_data", Map.of("trial_period_days", 14));
+    String s1 = billing.stripe().post("/v1/checkout/sessions", trialSession, null).json().get("id").asText();
+    emu.completeCheckout(s1);
+    String trialSub = subscriptionOf(s1);
+    emu.advanceClock(Duration.ofDays(12)); // trial_will_end
+    emu.pauseSubscription(trialSub);
+    billing.stripe().post("/v1/subscriptions/" + trialSub + "/resume", Map.of(), null);
+    billing.stripe().post("/v1/customers/" + emuObject(trialSub).get("customer").asText(), Map.of("name", "Trial Inc"),
+        null);
+
+    TenantId asyncOk = TenantId.of("async-ok");
+    String s2 = session(asyncOk, customer(asyncOk), price);
+    emu.completeCheckoutAsync(s2);
+    emu.settleAsyncPayment(s2, true);
+    TenantId asyncFail = TenantId.of("async-fail");
+    String s3 = session(asyncFail, customer(asyncFail), price);
+    emu.completeCheckoutAsync(s3);
+    emu.settleAsyncPayment(s3, false);
+
+    TenantId dunned = TenantId.of("dunned");
+    String s4 = session(dunned, customer(dunned), price);
+    emu.completeCheckout(s4);
+    String dunnedSub = subscriptionOf(s4);
+    emu.failPayments(emuObject(dunnedSub).get("customer").asText(), true);
+    emu.advanceClock(Duration.ofDays(31)); // renewal fails
+    emu.advanceClock(Duration.ofDays(8)); // retries fail; uncollectible, canceled
+
+    TenantId gone = TenantId.of("gone");
+    String goneCustomer = customer(gone);
+    String s5 = session(gone, goneCustomer, price);
+    billing.stripe().post("/v1/checkout/sessions/" + s5 + "/expire", Map.of(), null);
+    emu.deleteObject(goneCustomer);
+
+    assertThat(emu.eventTypes()).contains("product.created", "price.created", "customer.created", "customer.updated",
+        "customer.deleted", "checkout.session.completed", "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed", "checkout.session.expired", "customer.subscription.created",
+        "customer.subscription.updated", "customer.subscription.deleted", "customer.subscription.paused",
+        "customer.subscription.resumed", "customer.subscription.trial_will_end", "invoice.created",
+        "invoice.finalized", "invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed", "invoice.voided",
+        "invoice.marked_uncollectible");
+    assertThat(emu.webhooks().deliveries()).allSatisfy(d -> assertThat(d.succeeded()).as(d.type()).isTrue());
+    assertEveryEventAppliedOnce();
+    assertMirrorMatchesEmulator(trial, trialSub);
+    assertMirrorMatchesEmulator(asyncOk, subscriptionOf(s2));
+    assertMirrorMatchesEmulator(asyncFail, subscriptionOf(s3));
+    assertMirrorMatchesEmulator(dunned, dunnedSub);
+    assertThat(one("SELECT status FROM saaskit_billing.subscriptions WHERE stripe_id = ?", dunnedSub))
+        .isEqualTo("canceled");
+    assertThat(one("SELECT status FROM saaskit_billing.checkout_sessions WHERE stripe_id = ?", s5))
+        .isEqualTo("expired");
+    assertThat(one("SELECT deleted::text FROM saaskit_billing.customers WHERE stripe_id = ?", goneCustomer))
+        .isEqualTo("true");
+    assertThat(one("SELECT name FROM saaskit_billing.customers WHERE tenant_id = 'trial'")).isEqualTo("Trial Inc");
+  }
+
+  @Test
   void eachEventDeliveredTwiceInParallelIsRecordedAppliedAndToldOnce() throws Exception {
     emu.webhooks().automatic(false);
     TenantId acme = TenantId.of("acme");
