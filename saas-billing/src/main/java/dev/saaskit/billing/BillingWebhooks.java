@@ -225,8 +225,9 @@ public final class BillingWebhooks {
         return new WebhookResult(200, WebhookResult.Outcome.IGNORED, "type not used by the mirror", id);
       case FAILED:
       default:
+        // the error itself stays in the inbox (last_error) for operators; the answer goes to Stripe's dashboard
         return new WebhookResult(500, WebhookResult.Outcome.FAILED,
-            "recorded, apply failed (will be retried): " + a.error, id);
+            "recorded; applying it failed and will be retried (see the inbox's last_error)", id);
     }
   }
 
@@ -236,11 +237,9 @@ public final class BillingWebhooks {
 
   private static final class Attempt {
     final AttemptOutcome outcome;
-    final String error;
 
-    Attempt(AttemptOutcome outcome, String error) {
+    Attempt(AttemptOutcome outcome) {
       this.outcome = outcome;
-      this.error = error;
     }
   }
 
@@ -269,18 +268,18 @@ public final class BillingWebhooks {
         if (row == null) {
           boolean exists = inbox.status(c, id).isPresent();
           c.rollback();
-          return new Attempt(exists ? AttemptOutcome.BUSY : AttemptOutcome.MISSING, "");
+          return new Attempt(exists ? AttemptOutcome.BUSY : AttemptOutcome.MISSING);
         }
         type = row.type();
         if ("applied".equals(row.status()) || "ignored".equals(row.status())) {
           c.rollback();
-          return new Attempt(AttemptOutcome.ALREADY, "");
+          return new Attempt(AttemptOutcome.ALREADY);
         }
         Instant now = config.clock().instant();
         if (EventApplier.kind(row.type()) == EventApplier.Kind.NONE) {
           inbox.markDone(c, id, "ignored", null, now);
           c.commit();
-          return new Attempt(AttemptOutcome.IGNORED, "");
+          return new Attempt(AttemptOutcome.IGNORED);
         }
         ObjectNode event = StripeJson.parseObject(row.payload());
         EventApplier.Applied applied = applier.apply(c, event);
@@ -293,7 +292,7 @@ public final class BillingWebhooks {
         Instant created = Objects.requireNonNull(StripeJson.time(event, "created"));
         stats.applied(row.type(), Math.max(0, now.toEpochMilli() - created.toEpochMilli()));
         done[0] = new Done(row.type(), created, applied);
-        return new Attempt(AttemptOutcome.APPLIED, "");
+        return new Attempt(AttemptOutcome.APPLIED);
       } catch (SQLException | RuntimeException e) {
         try {
           c.rollback();
@@ -321,7 +320,7 @@ public final class BillingWebhooks {
       LOG.error("event {} ({}) failed to apply ({}), and the failure could not be recorded: {}", id, type, error,
           safe(again));
     }
-    return new Attempt(AttemptOutcome.FAILED, error);
+    return new Attempt(AttemptOutcome.FAILED);
   }
 
   private void afterCommit(String id, Done d) {

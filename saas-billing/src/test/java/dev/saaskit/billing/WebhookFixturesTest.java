@@ -281,6 +281,45 @@ class WebhookFixturesTest {
   }
 
   @Test
+  void theChangeListenerRunsInTheTransactionAndAfterTheCommit() throws Exception {
+    List<String> inTx = new CopyOnWriteArrayList<>();
+    List<TenantId> changed = new CopyOnWriteArrayList<>();
+    AtomicInteger refuse = new AtomicInteger(1);
+    MutableClock local = MutableClock.at(clock.instant());
+    Billing billing = Billing.create(config().clock(local).changeListener(new BillingChangeListener() {
+      @Override
+      public void billingChanged(TenantId tenant) {
+        changed.add(tenant);
+      }
+
+      @Override
+      public void inTransaction(java.sql.Connection c, TenantId tenant) throws SQLException {
+        if (refuse.getAndDecrement() > 0) {
+          throw new SQLException("bus unavailable");
+        }
+        // the change is visible inside the transaction, under the tenant's RLS
+        try (var st = c.createStatement(); var rs = st.executeQuery(
+            "SELECT count(*) FROM saaskit_billing.subscriptions")) {
+          rs.next();
+          inTx.add(tenant.value() + ":" + rs.getLong(1));
+        }
+      }
+    }).build(), db.appDataSource());
+    link(billing);
+    String body = withId("stripe-ruby-mock/customer.subscription.created.json", "evt_changed1");
+    WebhookResult r = billing.webhooks().handle(body, signature(body, SECRET, local.instant().getEpochSecond()));
+    assertThat(r.outcome()).isEqualTo(WebhookResult.Outcome.FAILED);
+    assertThat(r.message()).doesNotContain("bus unavailable");
+    assertThat(billing.webhooks().event("evt_changed1").orElseThrow().lastError()).contains("bus unavailable");
+    assertThat(rows("subscriptions", "true")).isZero(); // rolled back with the listener's refusal
+    assertThat(changed).isEmpty();
+    local.advance(java.time.Duration.ofSeconds(10));
+    assertThat(billing.webhooks().retryDue().applied()).isOne();
+    assertThat(inTx).containsExactly("t-ruby:1");
+    assertThat(changed).containsExactly(TenantId.of("t-ruby"));
+  }
+
+  @Test
   void operatorCallsOnUnknownEventsSaySo() {
     Billing billing = Billing.create(config().build(), db.appDataSource());
     assertThatThrownBy(() -> billing.webhooks().retry("evt_missing")).isInstanceOf(BillingException.class)

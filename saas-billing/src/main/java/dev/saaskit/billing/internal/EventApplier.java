@@ -27,13 +27,21 @@ import org.jspecify.annotations.Nullable;
 public final class EventApplier {
   /** How an event type is applied. */
   public enum Kind {
+    /** {@code customer.created|updated}. */
     CUSTOMER,
+    /** {@code customer.deleted}. */
     CUSTOMER_DELETED,
+    /** {@code customer.subscription.*}. */
     SUBSCRIPTION,
+    /** {@code invoice.*} (but upcoming and deleted). */
     INVOICE,
+    /** {@code checkout.session.completed|async_payment_succeeded|async_payment_failed|expired}. */
     CHECKOUT,
+    /** {@code product.*}. */
     PRODUCT,
+    /** {@code price.*}. */
     PRICE,
+    /** {@code entitlements.active_entitlement_summary.updated}. */
     ENTITLEMENT_SUMMARY,
     /** Not used by the mirror: stored as {@code ignored}. */
     NONE
@@ -50,6 +58,7 @@ public final class EventApplier {
   private final boolean refetch;
   private final Clock clock;
 
+  /** An applier writing through {@code mirror}, fetching through {@code stripe} (when {@code refetch}). */
   public EventApplier(Mirror mirror, BillingDb db, StripeGateway stripe, boolean refetch, Clock clock) {
     this.mirror = Objects.requireNonNull(mirror, "mirror");
     this.db = Objects.requireNonNull(db, "db");

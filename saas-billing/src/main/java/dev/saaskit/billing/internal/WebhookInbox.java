@@ -26,6 +26,7 @@ public final class WebhookInbox {
 
   private final String s;
 
+  /** The inbox in {@code quotedSchema} (already quoted). */
   public WebhookInbox(String quotedSchema) {
     this.s = quotedSchema;
   }

@@ -19,6 +19,7 @@ import org.jspecify.annotations.Nullable;
 public final class WebhookSignature {
   /** Why a header was refused, or {@link #OK}. */
   public enum Verdict {
+    /** The signature matches and is fresh. */
     OK,
     /** The header is not {@code t=...,v1=...}. */
     MALFORMED,
@@ -31,6 +32,7 @@ public final class WebhookSignature {
   private final List<byte[]> secrets;
   private final Duration tolerance;
 
+  /** A verifier accepting any of {@code secrets}, within {@code tolerance} of now. */
   public WebhookSignature(List<String> secrets, Duration tolerance) {
     this.secrets = new ArrayList<>();
     for (String s : secrets) {

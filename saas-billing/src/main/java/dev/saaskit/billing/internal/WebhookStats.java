@@ -19,23 +19,28 @@ public final class WebhookStats {
   private final ConcurrentHashMap<String, LongAdder> rejectedByReason = new ConcurrentHashMap<>();
   private final AtomicLong lastApplyLagMillis = new AtomicLong(-1);
 
+  /** A delivery reached the endpoint. */
   public void received() {
     received.increment();
   }
 
+  /** An event of {@code type} was applied, {@code lagMillis} after Stripe created it. */
   public void applied(String type, long lagMillis) {
     appliedByType.computeIfAbsent(type, k -> new LongAdder()).increment();
     lastApplyLagMillis.set(lagMillis);
   }
 
+  /** An apply failed. */
   public void failed() {
     failed.increment();
   }
 
+  /** A delivery of an event already recorded. */
   public void duplicate() {
     duplicates.increment();
   }
 
+  /** A delivery was refused for {@code reason}. */
   public void rejected(String reason) {
     rejectedByReason.computeIfAbsent(reason, k -> new LongAdder()).increment();
   }
