@@ -385,9 +385,21 @@ public final class BillingWebhooks {
     return false;
   }
 
-  /** A short error text without stack trace: the exception's type and message, cut at 500 characters. */
-  private static String safe(Throwable e) {
+  /**
+   * A short error text without stack trace or payload: the exception's type and message (a SQL error's first
+   * line), cut at 500 characters.
+   */
+  private static String safe(Throwable failure) {
+    Throwable e = failure;
+    if (e instanceof SQLException && ((SQLException) e).getNextException() != null) {
+      e = ((SQLException) e).getNextException(); // a batch's own message quotes the statement and its values
+    }
     String message = e.getMessage();
+    if (message != null && e instanceof SQLException) {
+      // the first line only: PostgreSQL's Detail line may quote the failing row (payloads)
+      int newline = message.indexOf('\n');
+      message = newline < 0 ? message : message.substring(0, newline);
+    }
     String text = e instanceof BillingException && message != null ? message
         : e.getClass().getSimpleName() + (message == null ? "" : ": " + message);
     return text.length() > MAX_ERROR ? text.substring(0, MAX_ERROR) + "..." : text;
