@@ -15,6 +15,7 @@ import dev.saaskit.core.TenantId;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -167,6 +168,13 @@ public final class BillingWebhooks {
     }
     EventApplier.Kind kind = EventApplier.kind(type);
     ApplyScheduler scheduler = config.applyScheduler();
+    if (scheduler == null && kind != EventApplier.Kind.NONE) {
+      WebhookResult applied = recordAndApply(event, id, type, created, kind, rawBody);
+      if (applied != null) {
+        return applied;
+      }
+      return duplicate(id, null);
+    }
     boolean inserted;
     try {
       inserted = db.inTransaction(null, "recording event " + id, c -> {
@@ -189,6 +197,11 @@ public final class BillingWebhooks {
       }
       return result(applyAndNotify(id), id);
     }
+    return duplicate(id, scheduler);
+  }
+
+  /** A delivery of an event the inbox has: acknowledged when applied or queued, else applied now. */
+  private WebhookResult duplicate(String id, @Nullable ApplyScheduler scheduler) {
     stats.duplicate();
     String status = db.inTransaction(null, "reading event " + id, c -> inbox.status(c, id).orElse("received"));
     if ("applied".equals(status) || "ignored".equals(status)) {
@@ -198,6 +211,72 @@ public final class BillingWebhooks {
       return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, "already recorded; apply scheduled", id);
     }
     return result(applyAndNotify(id), id);
+  }
+
+  /**
+   * Records a new event and applies it in the same transaction (one commit: the inbox row is ours until then, so a
+   * parallel duplicate waits and then finds it applied); an apply failure rolls back to a savepoint after the
+   * insert and records the failure instead, still in that transaction. Null when the event was recorded already.
+   */
+  private @Nullable WebhookResult recordAndApply(ObjectNode event, String id, String type, Instant created,
+      EventApplier.Kind kind, String rawBody) {
+    Done done = null;
+    String error = null;
+    try (Connection c = db.dataSource().getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      c.setAutoCommit(false);
+      try {
+        if (!record(c, event, id, type, created, kind, rawBody)) {
+          c.rollback();
+          return null;
+        }
+        Savepoint recorded = c.setSavepoint();
+        try {
+          done = applyOn(c, id, type, event);
+        } catch (SQLException | RuntimeException e) {
+          c.rollback(recorded);
+          error = safe(e);
+          inbox.markFailed(c, id, error, config.clock().instant(), config.eventRetryBackoff());
+        }
+        c.commit();
+      } catch (SQLException | RuntimeException e) {
+        try {
+          c.rollback();
+        } catch (SQLException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
+      } finally {
+        c.setAutoCommit(autoCommit);
+      }
+    } catch (SQLException | RuntimeException e) {
+      LOG.error("event {} ({}) could not be recorded: {}", id, type, safe(e));
+      return new WebhookResult(500, WebhookResult.Outcome.ERROR, "the event could not be recorded; retry", id);
+    }
+    if (done == null) {
+      stats.failed();
+      LOG.warn("event {} ({}) failed to apply (attempt 1): {}", id, type, error);
+      return result(new Attempt(AttemptOutcome.FAILED), id);
+    }
+    stats.applied(type, done.lagMillis());
+    afterCommit(id, done);
+    return result(new Attempt(AttemptOutcome.APPLIED), id);
+  }
+
+  /**
+   * Applies {@code event} on {@code c}, whose transaction holds its inbox row, marks it applied and tells the
+   * change listener in the transaction. The caller commits.
+   */
+  private Done applyOn(Connection c, String id, String type, ObjectNode event) throws SQLException {
+    Instant now = config.clock().instant();
+    EventApplier.Applied applied = applier.apply(c, event);
+    inbox.markDone(c, id, "applied", applied.tenant(), now);
+    TenantId tenant = applied.tenant();
+    if (tenant != null) {
+      config.changeListener().inTransaction(c, tenant);
+    }
+    Instant created = Objects.requireNonNull(StripeJson.time(event, "created"));
+    return new Done(type, created, applied, Math.max(0, now.toEpochMilli() - created.toEpochMilli()));
   }
 
   private boolean record(Connection c, ObjectNode event, String id, String type, Instant created,
@@ -243,7 +322,7 @@ public final class BillingWebhooks {
     }
   }
 
-  private record Done(String type, Instant created, EventApplier.Applied applied) {}
+  private record Done(String type, Instant created, EventApplier.Applied applied, long lagMillis) {}
 
   /** Tries to apply a recorded event now; then, when applied, tells the change listener, the hook and listeners. */
   private Attempt applyAndNotify(String id) {
@@ -281,17 +360,10 @@ public final class BillingWebhooks {
           c.commit();
           return new Attempt(AttemptOutcome.IGNORED);
         }
-        ObjectNode event = StripeJson.parseObject(row.payload());
-        EventApplier.Applied applied = applier.apply(c, event);
-        inbox.markDone(c, id, "applied", applied.tenant(), now);
-        TenantId tenant = applied.tenant();
-        if (tenant != null) {
-          config.changeListener().inTransaction(c, tenant);
-        }
+        Done d = applyOn(c, id, row.type(), StripeJson.parseObject(row.payload()));
         c.commit();
-        Instant created = Objects.requireNonNull(StripeJson.time(event, "created"));
-        stats.applied(row.type(), Math.max(0, now.toEpochMilli() - created.toEpochMilli()));
-        done[0] = new Done(row.type(), created, applied);
+        stats.applied(row.type(), d.lagMillis());
+        done[0] = d;
         return new Attempt(AttemptOutcome.APPLIED);
       } catch (SQLException | RuntimeException e) {
         try {
