@@ -38,15 +38,17 @@ import org.jspecify.annotations.Nullable;
  * shapes, {@code expand[]}, {@code Idempotency-Key} replay with {@code Idempotent-Replayed: true} or 400
  * {@code idempotency_error}, {@code Request-Id} and an echoed {@code Stripe-Version}): customers, products, prices
  * (lookup keys), checkout sessions (mode subscription; line items), billing portal sessions, subscriptions
- * (create, update with prorations, cancel, resume, list), subscription schedules (one phase, {@code iterations},
- * {@code end_behavior} release or cancel), invoices (retrieve, list, lines, pay, void, mark_uncollectible,
+ * (create, update with prorations, cancel, resume, list) and their items ({@code /v1/subscription_items}:
+ * list, retrieve, update price or quantity), subscription schedules (one phase starting now, ending by its
+ * {@code duration}, {@code end_date} or {@code iterations}; {@code end_behavior} release or cancel; cancel,
+ * release), invoices (retrieve, list, lines, pay, void, mark_uncollectible,
  * finalize, {@code create_preview}), billing meters and meter events, events (list with {@code type},
  * {@code types[]}, {@code created[..]}, {@code delivery_success}; 30 days kept). Unknown endpoints answer 404.
  *
  * <p><b>Time</b>: the emulator's clock is the builder's clock plus an offset that {@link #advanceClock} moves; on
  * the way it runs what falls due, oldest first: renewals at period end (new period on the items, invoice created,
  * finalized, then paid or failed), trial ends (3 days before: {@code customer.subscription.trial_will_end}),
- * {@code cancel_at_period_end}, schedule ends, dunning retries (by default 3, 5 and 7 days after the first failed
+ * {@code cancel_at_period_end} and {@code cancel_at}, schedule ends, dunning retries (by default 3, 5 and 7 days after the first failed
  * attempt; after the last failure the invoice is marked uncollectible and the subscription canceled), and the due
  * dates of {@code send_invoice} invoices ({@code invoice.overdue}, subscription {@code past_due}). Moving the
  * builder's clock itself changes the time too, but runs nothing until the next {@code advanceClock} (which may be
@@ -65,10 +67,15 @@ import org.jspecify.annotations.Nullable;
  * documents that it enforces uniqueness, not the answer); a checkout with a trial completes with
  * {@code payment_status} {@code no_payment_required}, as Stripe does; a failed async checkout payment leaves the
  * subscription {@code incomplete_expired} and voids its invoice; a first payment that fails on
- * {@code POST /v1/subscriptions} leaves the subscription {@code incomplete} (no retries) until the invoice is paid;
+ * {@code POST /v1/subscriptions} (or {@code payment_behavior=default_incomplete}) leaves the subscription
+ * {@code incomplete} (no retries, no expiry) until its invoice is paid with {@code POST /v1/invoices/{id}/pay};
  * a declined {@code completeCheckout} throws (the hosted page would show the decline). No charges, payment intents
  * or payment methods exist: every customer pays unless {@link #failPayments} says otherwise. Taxes, discounts,
- * coupons and currencies conversion are not modelled. Thread-safe.
+ * coupons, currency conversion and changing a subscription's billing interval (the cycle is not reset) are not
+ * modelled; {@code DELETE /v1/subscriptions/{id}} cancels at once and ignores {@code invoice_now}/{@code prorate}.
+ * Prorations are Stripe's by-the-second arithmetic: for each changed item a credit of
+ * {@code -round(old amount × remaining/period)} and a charge of {@code round(new amount × remaining/period)}.
+ * Thread-safe.
  */
 public final class StripeEmulator implements AutoCloseable {
   /** The API version the emulator speaks and labels its events with. */
@@ -213,8 +220,9 @@ public final class StripeEmulator implements AutoCloseable {
   }
 
   /**
-   * Runs {@code changes} (calls on this emulator's Java API) without creating any event: drift on purpose, for
-   * reconcile tests. Do not call the emulator over HTTP inside: the state lock is held throughout.
+   * Runs {@code changes} without creating any event: drift on purpose, for reconcile tests. The changes may be
+   * Java calls on this emulator or API requests (stripe-java); while they run, no request from any thread
+   * creates events, so keep other traffic quiet meanwhile.
    */
   public void silently(Runnable changes) {
     engine.silently(changes);

@@ -151,6 +151,9 @@ class StripeEmulatorApiTest {
     assertThat(expanded.getCustomerObject().getEmail()).isEqualTo("x@acme.test");
     assertThat(expanded.getLatestInvoiceObject().getAmountPaid()).isEqualTo(2000L);
     assertThat(expanded.getItems().getData().get(0).getPrice().getProductObject().getName()).isEqualTo("Pro");
+    StripeCollection<Subscription> listed = stripe.v1().subscriptions().list(
+        com.stripe.param.SubscriptionListParams.builder().addExpand("data.customer").build());
+    assertThat(listed.getData().get(0).getCustomerObject().getEmail()).isEqualTo("x@acme.test");
     Customer notExpanded = stripe.v1().customers().retrieve(c.getId(), CustomerRetrieveParams.builder().build());
     assertThat(notExpanded.getEmail()).isEqualTo("x@acme.test");
   }
@@ -206,11 +209,31 @@ class StripeEmulatorApiTest {
         .isInstanceOf(AuthenticationException.class);
   }
 
+  /** stripe-java's own HTTP client, keeping the last response's headers for the test to read. */
+  static final class HeaderRecordingClient extends com.stripe.net.HttpURLConnectionClient {
+    volatile com.stripe.net.HttpHeaders last = com.stripe.net.HttpHeaders.of(java.util.Map.of());
+
+    @Override
+    public com.stripe.net.StripeResponse request(com.stripe.net.StripeRequest request)
+        throws com.stripe.exception.ApiConnectionException {
+      com.stripe.net.StripeResponse response = super.request(request);
+      last = response.headers();
+      return response;
+    }
+  }
+
   @Test
   void injectedRateLimitsOutagesAndVersionHeader() throws Exception {
+    HeaderRecordingClient recording = new HeaderRecordingClient();
+    StripeClient recorded = StripeClient.builder().setApiKey(f.emu.apiKey()).setApiBase(f.emu.apiBase())
+        .setMaxNetworkRetries(0).setHttpClient(recording).build();
     f.emu.failNextRequests(1, 429, Duration.ofSeconds(1));
-    assertThatThrownBy(() -> f.customer("a@acme.test"))
-        .isInstanceOfSatisfying(RateLimitException.class, e -> assertThat(e.getStatusCode()).isEqualTo(429));
+    assertThatThrownBy(() -> recorded.v1().customers().create(CustomerCreateParams.builder().build()))
+        .isInstanceOfSatisfying(RateLimitException.class, e -> {
+          assertThat(e.getStatusCode()).isEqualTo(429);
+          assertThat(e.getCode()).isEqualTo("rate_limit");
+        });
+    assertThat(recording.last.firstValue("Retry-After")).contains("1");
     f.emu.failNextRequests(1, 429, Duration.ofSeconds(2));
     HttpResponse<String> limited = f.raw("GET", "/v1/customers", "");
     assertThat(limited.statusCode()).isEqualTo(429);

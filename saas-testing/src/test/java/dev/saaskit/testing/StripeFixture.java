@@ -50,6 +50,19 @@ final class StripeFixture implements AutoCloseable {
     return out;
   }
 
+  /** An event as stripe-java reads it, with its data object deserialized at the pinned API version. */
+  record Ev(String type, com.stripe.model.StripeObject object) {}
+
+  /** Every event, deserialized by stripe-java (throws when a field has the wrong JSON type). */
+  List<Ev> typedEvents() throws Exception {
+    List<Ev> out = new ArrayList<>();
+    for (StripeEmulator.Event e : emu.events()) {
+      com.stripe.model.Event event = com.stripe.net.ApiResource.GSON.fromJson(e.json(), com.stripe.model.Event.class);
+      out.add(new Ev(event.getType(), event.getDataObjectDeserializer().deserializeUnsafe()));
+    }
+    return out;
+  }
+
   Customer customer(String email) throws StripeException {
     return stripe.v1().customers().create(CustomerCreateParams.builder().setEmail(email).build());
   }

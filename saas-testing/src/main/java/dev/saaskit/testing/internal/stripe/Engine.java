@@ -100,15 +100,26 @@ public final class Engine {
     }
   }
 
-  /** Runs an operation under the lock without emitting events, then delivers anything queued before. */
+  /**
+   * Runs {@code operation} with event creation off: Java calls and HTTP requests made meanwhile (from any thread)
+   * change state without creating events. Not under the lock, so the operation may call the emulator over HTTP.
+   */
   public void silently(Runnable operation) {
     lock.lock();
     try {
       silent++;
+    } finally {
+      lock.unlock();
+    }
+    try {
       operation.run();
     } finally {
-      silent--;
-      lock.unlock();
+      lock.lock();
+      try {
+        silent--;
+      } finally {
+        lock.unlock();
+      }
     }
   }
 
@@ -120,11 +131,6 @@ public final class Engine {
     } finally {
       lock.unlock();
     }
-  }
-
-  /** The base clock's time (without {@link #advance}'s offset). */
-  public Instant baseNow() {
-    return clock.instant();
   }
 
   private long nowSeconds() {
@@ -365,6 +371,7 @@ public final class Engine {
     settings.putNull("rendering_options");
     c.putArray("preferred_locales");
     c.put("tax_exempt", "none");
+    c.put("next_invoice_sequence", 1);
     Json.mergeMetadata(c, p);
     store(c);
     return emit("customer.created", c, null);
@@ -729,6 +736,19 @@ public final class Engine {
       customer = null;
     }
     s.putNull("after_expiration");
+    s.putNull("allow_promotion_codes");
+    s.putNull("billing_address_collection");
+    s.putNull("client_secret");
+    s.putNull("consent");
+    s.putNull("consent_collection");
+    s.putArray("custom_fields");
+    s.put("customer_creation", p.has("customer") ? null : "always");
+    s.putNull("invoice_creation");
+    s.putNull("locale");
+    s.putNull("payment_link");
+    s.putObject("phone_number_collection").put("enabled", false);
+    s.putNull("recovered_from");
+    s.putNull("submit_type");
     s.put("amount_subtotal", total);
     s.put("amount_total", total);
     s.putObject("automatic_tax").put("enabled", false);
@@ -893,6 +913,8 @@ public final class Engine {
 
   private ObjectNode newItem(String subId, ObjectNode price, @Nullable Long quantity, long start, long end) {
     ObjectNode si = base("si_", "subscription_item");
+    si.remove("livemode");
+    si.putNull("billing_thresholds");
     si.put("current_period_end", end);
     si.put("current_period_start", start);
     si.putArray("discounts");
@@ -923,7 +945,7 @@ public final class Engine {
     return items(sub).get(0).get("current_period_start").asLong();
   }
 
-  ObjectNode createSubscription(JsonNode p, @Nullable String scheduleId, boolean asyncPayment) {
+  ObjectNode createSubscription(JsonNode p, @Nullable String scheduleId, boolean pendingPayment) {
     String customerId = required(p, "customer");
     liveCustomer(customerId, "customer");
     List<JsonNode> itemParams = arr(p, "items");
@@ -967,7 +989,28 @@ public final class Engine {
       currency = price.get("currency").asText();
     }
     sub.putNull("application");
-    sub.putObject("automatic_tax").put("enabled", false);
+    sub.putNull("application_fee_percent");
+    ObjectNode subTax = sub.putObject("automatic_tax");
+    subTax.putNull("disabled_reason");
+    subTax.put("enabled", false);
+    subTax.putNull("liability");
+    sub.putNull("billing_thresholds");
+    sub.putNull("default_source");
+    sub.putArray("default_tax_rates");
+    ObjectNode subInvoiceSettings = sub.putObject("invoice_settings");
+    subInvoiceSettings.putNull("account_tax_ids");
+    subInvoiceSettings.putObject("issuer").put("type", "self");
+    sub.putNull("next_pending_invoice_item_invoice");
+    sub.putNull("on_behalf_of");
+    ObjectNode paymentSettings = sub.putObject("payment_settings");
+    paymentSettings.putNull("payment_method_options");
+    paymentSettings.putNull("payment_method_types");
+    paymentSettings.put("save_default_payment_method", "off");
+    sub.putNull("pending_invoice_item_interval");
+    sub.putNull("pending_setup_intent");
+    sub.putNull("test_clock");
+    sub.putNull("transfer_data");
+    sub.putObject("trial_settings").putObject("end_behavior").put("missing_payment_method", "create_invoice");
     sub.put("billing_cycle_anchor", trialEnd != null ? trialEnd : now);
     sub.putNull("cancel_at");
     sub.put("cancel_at_period_end", Boolean.TRUE.equals(bool(p, "cancel_at_period_end")));
@@ -993,6 +1036,8 @@ public final class Engine {
     sub.putNull("pending_update");
     sub.put("schedule", scheduleId);
     sub.put("start_date", now);
+    // an async checkout payment, or payment_behavior=default_incomplete: the first invoice waits, open
+    boolean asyncPayment = pendingPayment || "default_incomplete".equals(str(p, "payment_behavior"));
     boolean willFail = !asyncPayment && failingCustomers.contains(customerId);
     String status;
     if (trialEnd != null) {
@@ -1189,6 +1234,15 @@ public final class Engine {
           sub.putNull("canceled_at");
         }
       }
+      if (p.has("cancel_at")) {
+        Long cancelAt = lng(p, "cancel_at");
+        sub.put("cancel_at", cancelAt);
+        if (cancelAt != null) {
+          sub.put("canceled_at", nowSeconds());
+        } else if (!sub.get("cancel_at_period_end").asBoolean()) {
+          sub.putNull("canceled_at");
+        }
+      }
       if (p.has("cancellation_details")) {
         ObjectNode cd = (ObjectNode) sub.get("cancellation_details");
         JsonNode given = p.get("cancellation_details");
@@ -1251,6 +1305,59 @@ public final class Engine {
       runDue(nowSeconds());
     }
     return sub;
+  }
+
+  /** The subscription holding item {@code itemId}. */
+  private ObjectNode subscriptionOfItem(String itemId) {
+    for (ObjectNode sub : objectsOf("subscription")) {
+      for (JsonNode item : items(sub)) {
+        if (item.get("id").asText().equals(itemId)) {
+          return sub;
+        }
+      }
+    }
+    throw ApiException.missing("subscription_item", itemId, "id");
+  }
+
+  ObjectNode subscriptionItem(String itemId) {
+    for (JsonNode item : items(subscriptionOfItem(itemId))) {
+      if (item.get("id").asText().equals(itemId)) {
+        return (ObjectNode) item;
+      }
+    }
+    throw ApiException.missing("subscription_item", itemId, "id");
+  }
+
+  /** {@code POST /v1/subscription_items/{id}}: the subscription update of that one item. */
+  ObjectNode updateSubscriptionItem(String itemId, JsonNode p) {
+    ObjectNode sub = subscriptionOfItem(itemId);
+    ObjectNode params = Json.object();
+    ObjectNode item = params.putArray("items").addObject();
+    item.put("id", itemId);
+    for (String f : List.of("price", "quantity")) {
+      if (p.has(f)) {
+        item.set(f, p.get(f));
+      }
+    }
+    for (String f : List.of("proration_behavior", "proration_date")) {
+      if (p.has(f)) {
+        params.set(f, p.get(f));
+      }
+    }
+    updateSubscription(sub.get("id").asText(), params);
+    ObjectNode updated = subscriptionItem(itemId);
+    if (p.has("metadata")) {
+      update(sub, "customer.subscription.updated", () -> Json.mergeMetadata(updated, p));
+    }
+    return updated;
+  }
+
+  ObjectNode listSubscriptionItems(JsonNode p) {
+    String subId = required(p, "subscription");
+    List<ObjectNode> items = new ArrayList<>();
+    items(subscription(subId)).forEach(i -> items.add((ObjectNode) i));
+    Collections.reverse(items);
+    return page("/v1/subscription_items", items, p);
   }
 
   ObjectNode cancelSubscription(String id) {
@@ -1331,8 +1438,8 @@ public final class Engine {
     }
     ObjectNode snapshot = o.deepCopy();
     objects.remove(id);
-    emit(snapshot.get("object").asText().replace("subscription", "customer.subscription") + ".deleted",
-        snapshot, null);
+    String type = snapshot.get("object").asText();
+    emit((type.equals("subscription") ? "customer.subscription" : type) + ".deleted", snapshot, null);
   }
 
   /** Marks a customer's later charges as failing (or succeeding again). */
@@ -1526,6 +1633,7 @@ public final class Engine {
     period.put("end", end);
     period.put("start", start);
     l.putArray("pretax_credit_amounts");
+    l.put("subtotal", amount);
     ObjectNode pricing = l.putObject("pricing");
     ObjectNode details = pricing.putObject("price_details");
     details.put("price", item.get("price").get("id").asText());
@@ -1551,6 +1659,34 @@ public final class Engine {
     }
     long due = Math.max(0, total);
     inv.put("account_country", "US");
+    inv.put("account_name", "Stripe Emulator");
+    inv.putArray("account_tax_ids");
+    inv.putNull("application");
+    ObjectNode invTax = inv.putObject("automatic_tax");
+    invTax.putNull("disabled_reason");
+    invTax.put("enabled", false);
+    invTax.putNull("liability");
+    invTax.putNull("provider");
+    invTax.putNull("status");
+    inv.putNull("automatically_finalizes_at");
+    inv.putArray("custom_fields");
+    inv.putNull("customer_address");
+    inv.putNull("customer_phone");
+    inv.putNull("customer_shipping");
+    inv.put("customer_tax_exempt", "none");
+    inv.putArray("customer_tax_ids");
+    inv.putNull("default_source");
+    inv.putArray("default_tax_rates");
+    inv.putNull("from_invoice");
+    inv.putObject("issuer").put("type", "self");
+    inv.putNull("latest_revision");
+    inv.putNull("on_behalf_of");
+    inv.putNull("shipping_cost");
+    inv.putNull("shipping_details");
+    inv.putNull("statement_descriptor");
+    inv.putNull("test_clock");
+    inv.putArray("total_discount_amounts");
+    inv.putArray("total_pretax_credit_amounts");
     inv.put("amount_due", due);
     inv.put("amount_overpaid", 0);
     inv.put("amount_paid", 0);
@@ -1872,7 +2008,6 @@ public final class Engine {
     inv.putObject("metadata");
     invoiceShape(sub, lines, behavior.equals("always_invoice") ? "subscription_update" : "upcoming",
         periodStart(sub), start, inv);
-    inv.put("subscription_proration_date", at);
     return inv;
   }
 
@@ -1979,7 +2114,11 @@ public final class Engine {
           emit("customer.subscription.trial_will_end", sub, null);
         }));
       }
-      if (List.of("active", "trialing", "past_due", "unpaid").contains(status) && !items(sub).isEmpty()) {
+      boolean live = List.of("active", "trialing", "past_due", "unpaid").contains(status);
+      if (live && !sub.get("cancel_at").isNull() && sub.get("cancel_at").asLong() < periodEnd(sub)) {
+        due.add(new Due(sub.get("cancel_at").asLong(), seq, () -> cancelNow(sub, "cancellation_requested")));
+      }
+      if (live && !items(sub).isEmpty()) {
         due.add(new Due(periodEnd(sub), seq, () -> renew(sub)));
       }
     }
@@ -2100,16 +2239,6 @@ public final class Engine {
     ObjectNode sub = subscriptionOf(inv);
     if (sub != null && sub.get("status").asText().equals("active")) {
       update(sub, "customer.subscription.updated", () -> sub.put("status", "past_due"));
-    }
-  }
-
-  /** Ids of every stored object of a type, oldest first (for tests and mutators). */
-  public List<String> ids(String type) {
-    lock.lock();
-    try {
-      return List.copyOf(byType.getOrDefault(type, List.of()));
-    } finally {
-      lock.unlock();
     }
   }
 }

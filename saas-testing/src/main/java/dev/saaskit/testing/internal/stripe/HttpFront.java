@@ -31,6 +31,15 @@ import org.jspecify.annotations.Nullable;
 public final class HttpFront implements AutoCloseable {
   private static final Pattern SLASH = Pattern.compile("/");
 
+  static {
+    // the JDK server writes headers and body in two segments; with Nagle on, each keep-alive request of
+    // stripe-java then waits for a delayed ACK (about 40 ms). Read once, when the JDK's server config loads:
+    // only set when nobody chose.
+    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
+      System.setProperty("sun.net.httpserver.nodelay", "true");
+    }
+  }
+
   private record Stored(String fingerprint, int status, String body) {}
 
   private record Hit(String method, String path) {}
@@ -109,7 +118,7 @@ public final class HttpFront implements AutoCloseable {
 
   private void handle(HttpExchange ex) throws IOException {
     try (ex) {
-      String requestId = "req_" + engine.id("").substring(0, 14) + requestIds.incrementAndGet();
+      String requestId = String.format(java.util.Locale.ROOT, "req_emu%010d", requestIds.incrementAndGet());
       String method = ex.getRequestMethod().toUpperCase(java.util.Locale.ROOT);
       String path = ex.getRequestURI().getPath();
       hits.add(new Hit(method, path));
@@ -173,9 +182,15 @@ public final class HttpFront implements AutoCloseable {
       int status;
       String response;
       try {
-        JsonNode result = engine.call(requestId, idemKey, () -> route(method, path, params));
+        // serialized under the state lock: the result may be a live object another request could change
+        response = engine.call(requestId, idemKey, () -> {
+          JsonNode result = route(method, path, params);
+          if (result instanceof ObjectNode && result.path("object").asText().equals("list")) {
+            result = engine.expand((ObjectNode) result, params); // expand[]=data.x on lists
+          }
+          return Json.write(result);
+        });
         status = 200;
-        response = Json.write(result);
       } catch (ApiException e) {
         status = e.status();
         response = error(e.type(), e.code(), String.valueOf(e.getMessage()), e.param());
@@ -345,6 +360,17 @@ public final class HttpFront implements AutoCloseable {
         }
         if (n == 4 && post && s[3].equals("resume")) {
           return engine.expand(engine.resumeSubscription(s[2]), p);
+        }
+        break;
+      case "subscription_items":
+        if (n == 2 && get) {
+          return engine.listSubscriptionItems(p);
+        }
+        if (n == 3 && get) {
+          return engine.expand(engine.subscriptionItem(s[2]), p);
+        }
+        if (n == 3 && post) {
+          return engine.expand(engine.updateSubscriptionItem(s[2], p), p);
         }
         break;
       case "subscription_schedules":
