@@ -3,6 +3,8 @@ package dev.saaskit.billing;
 import dev.saaskit.billing.internal.BillingDb;
 import dev.saaskit.billing.internal.Mirror;
 import dev.saaskit.billing.internal.StripeGateway;
+import dev.saaskit.core.TenantContext;
+import dev.saaskit.core.TenantId;
 import java.util.Objects;
 import javax.sql.DataSource;
 
@@ -12,21 +14,34 @@ import javax.sql.DataSource;
  *
  * <pre>{@code
  * Billing billing = Billing.create(config, appDataSource);
+ * WebhookResult result = billing.webhooks().handle(rawBody, signatureHeader);   // the webhook route
+ * boolean ok = billing.hasAccess(tenant);                                         // any request, nanoseconds
  * }</pre>
  *
- * <p>Thread-safe. Starts no thread of its own.
+ * <p>The parts: {@link #webhooks()} keeps the mirror current from Stripe's events; {@link #operations()} changes
+ * subscriptions (checkout, portal, plan, seats, cancel) and answers {@link #status} and {@link #entitlements};
+ * {@link #usage()} records metered usage and sends it; {@link #reconciler()} finds and fixes drift;
+ * {@link BillingMetrics#bind} exposes business metrics. Thread-safe. Starts no thread of its own.
  */
 public final class Billing {
   private final BillingConfig config;
   private final BillingDb db;
   private final Mirror mirror;
   private final StripeGateway stripe;
+  private final BillingOperations operations;
+  private final BillingWebhooks webhooks;
+  private final Usage usage;
+  private final Reconciler reconciler;
 
   Billing(BillingConfig config, DataSource dataSource, StripeGateway stripe) {
     this.config = Objects.requireNonNull(config, "config");
     this.db = new BillingDb(dataSource, config.schema().tenantSetting());
     this.mirror = new Mirror(config.schema().name());
     this.stripe = stripe;
+    this.operations = new BillingOperations(this);
+    this.webhooks = new BillingWebhooks(this);
+    this.usage = new Usage(this);
+    this.reconciler = new Reconciler(this);
   }
 
   /**
@@ -44,6 +59,58 @@ public final class Billing {
     return config;
   }
 
+  /** The Stripe webhook endpoint, its inbox, retries and replay. */
+  public BillingWebhooks webhooks() {
+    return webhooks;
+  }
+
+  /** Customer link, checkout and portal, plan and seat changes, cancel/resume, status and entitlements. */
+  public BillingOperations operations() {
+    return operations;
+  }
+
+  /** Metered usage: record for the current tenant, send to Stripe's meter events. */
+  public Usage usage() {
+    return usage;
+  }
+
+  /** The reconciler: a full sync from Stripe reporting drift before fixing it. */
+  public Reconciler reconciler() {
+    return reconciler;
+  }
+
+  /** The tenant's entitlements now (cached per tenant; see {@link Entitlements}). */
+  public Entitlements entitlements(TenantId tenant) {
+    return operations.entitlements(tenant);
+  }
+
+  /**
+   * The entitlements of the current {@code TenantContext} tenant.
+   *
+   * @throws dev.saaskit.core.MissingTenantException if no tenant is set
+   */
+  public Entitlements entitlements() {
+    return operations.entitlements(TenantContext.require());
+  }
+
+  /** Where the tenant stands now (read from the mirror, not cached). */
+  public TenantBilling status(TenantId tenant) {
+    return operations.status(tenant);
+  }
+
+  /** Whether the tenant may use the product now (cached, like {@link #entitlements(TenantId)}). */
+  public boolean hasAccess(TenantId tenant) {
+    return operations.hasAccess(tenant);
+  }
+
+  /**
+   * Drops this node's cached entitlements of {@code tenant}, so the next check reads the mirror. Call it from the
+   * app's cross-node bus when another node reports a change ({@link BillingChangeListener}).
+   */
+  public void invalidate(TenantId tenant) {
+    operations.invalidate(tenant);
+  }
+
   BillingDb db() {
     return db;
   }
@@ -56,75 +123,8 @@ public final class Billing {
     return stripe;
   }
 
-  // --- usage part (metered usage, reconcile, metrics): accessors added by the usage branch
-  private volatile @org.jspecify.annotations.Nullable Usage usage;
-  private volatile @org.jspecify.annotations.Nullable Reconciler reconciler;
-
-  /** Metered usage: record for the current tenant, send to Stripe's meter events. */
-  public Usage usage() {
-    Usage u = usage;
-    if (u == null) {
-      synchronized (this) {
-        u = usage;
-        if (u == null) {
-          u = new Usage(this);
-          usage = u;
-        }
-      }
-    }
-    return u;
-  }
-
-  /** The reconciler: a full sync from Stripe reporting drift before fixing it. */
-  public Reconciler reconciler() {
-    Reconciler r = reconciler;
-    if (r == null) {
-      synchronized (this) {
-        r = reconciler;
-        if (r == null) {
-          r = new Reconciler(this);
-          reconciler = r;
-        }
-      }
-    }
-    return r;
-  }
-  // --- end of usage part
-  // --- operations part (ops helper): operations, status, entitlements
-  private final BillingOperations operations = new BillingOperations(this);
-
-  /** Customer link, checkout and portal, plan and seat changes, cancel/resume, status and entitlements. */
-  public BillingOperations operations() {
-    return operations;
-  }
-
-  /** The tenant's entitlements now (cached per tenant; see {@link Entitlements}). */
-  public Entitlements entitlements(dev.saaskit.core.TenantId tenant) {
-    return operations.entitlements(tenant);
-  }
-
-  /**
-   * The entitlements of the current {@code TenantContext} tenant.
-   *
-   * @throws dev.saaskit.core.MissingTenantException if no tenant is set
-   */
-  public Entitlements entitlements() {
-    return operations.entitlements(dev.saaskit.core.TenantContext.require());
-  }
-
-  /** Where the tenant stands now (read from the mirror, not cached). */
-  public TenantBilling status(dev.saaskit.core.TenantId tenant) {
-    return operations.status(tenant);
-  }
-
-  /** Whether the tenant may use the product now (cached, like {@link #entitlements(dev.saaskit.core.TenantId)}). */
-  public boolean hasAccess(dev.saaskit.core.TenantId tenant) {
-    return operations.hasAccess(tenant);
-  }
-
-  /** Drops this node's cached entitlements of {@code tenant}: the lead calls it from {@code tenantChanged}. */
-  void invalidateEntitlements(dev.saaskit.core.TenantId tenant) {
+  /** Called after a webhook changed {@code tenant}'s billing state (committed). */
+  void tenantChanged(TenantId tenant) {
     operations.invalidate(tenant);
   }
-  // --- end of operations part
 }

@@ -1,0 +1,668 @@
+package dev.saaskit.billing;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.saaskit.billing.internal.BillingDb;
+import dev.saaskit.billing.internal.EventApplier;
+import dev.saaskit.billing.internal.StripeGateway;
+import dev.saaskit.billing.internal.StripeJson;
+import dev.saaskit.billing.internal.WebhookInbox;
+import dev.saaskit.billing.internal.WebhookSignature;
+import dev.saaskit.billing.internal.WebhookStats;
+import dev.saaskit.core.TenantContext;
+import dev.saaskit.core.TenantId;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Savepoint;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stripe's webhook endpoint, framework-agnostic: the application's route passes the raw body and the {@code
+ * Stripe-Signature} header to {@link #handle} and answers with the status of the {@link WebhookResult}.
+ *
+ * <pre>{@code
+ * BillingWebhooks webhooks = billing.webhooks();
+ * app.post("/stripe/webhooks", ctx -> {                      // Javalin; any framework alike
+ *   WebhookResult r = webhooks.handle(ctx.body(), ctx.header("Stripe-Signature"));
+ *   ctx.status(r.status()).result(r.message());
+ * });
+ * // every minute or so (a saas-jobs recurring job, a scheduled executor):
+ * webhooks.retryDue();
+ * }</pre>
+ *
+ * <p><b>What happens to a delivery</b>: the body (at most 1 MiB, else 413) is verified against every configured
+ * webhook secret (rotation: any of them may match) and the signature's timestamp must be within {@link
+ * BillingConfig#signatureTolerance()} of the configured clock (else 400); it must be a Stripe event ({@code
+ * "object": "event"}, an {@code evt_} id, a type and a created time; else 400). Nothing is stored for any 4xx. The
+ * event is then recorded in the inbox, keyed by its id, so a repeated or parallel delivery is recorded once; only
+ * then can the answer be 2xx. Without an {@link ApplyScheduler} it is applied at once, in its own transaction
+ * holding the inbox row's lock (so parallel deliveries apply it once): the tenant is resolved from trusted
+ * sources only (the customer's route, its {@code metadata.tenant_id}, the checkout session's {@code
+ * client_reference_id}), the mirror is written with conditional upserts (an older state never overwrites a newer
+ * one), and subscriptions, invoices, checkout sessions and customers are refetched from Stripe at the pinned API
+ * version when the payload is from another API version or not newer than what the mirror holds ({@link
+ * BillingConfig#refetch()}). A failure rolls the apply back, leaves the event {@code failed} with its error and a
+ * next try (backoff {@link BillingConfig#eventRetryBackoff()} doubling, at most an hour) and answers 500, so Stripe
+ * delivers it again too. With an {@link ApplyScheduler}, the event is recorded and scheduled in one transaction and
+ * answered 200 at once; the job calls {@link #apply(String)}. Types the mirror does not use are recorded as {@code
+ * ignored} and answered 200.
+ *
+ * <p>After an apply commits: {@link BillingChangeListener#billingChanged} for the tenant, then each registered
+ * {@link BillingEventListener} whose types match, at most once per event and listener (the delivery is recorded
+ * before the call), inside {@link TenantContext#run} with the event's tenant.
+ *
+ * <p><b>Operations</b>: {@link #retryDue()} (run it periodically), {@link #retry(String)}, {@link #replay(Instant)}
+ * (events Stripe created that never reached us, from {@code GET /v1/events}, 30 days back at most), {@link
+ * #inbox(String, int)} and {@link #inboxSummary()}. Thread-safe; starts no thread.
+ */
+public final class BillingWebhooks {
+  /** The largest body accepted, in bytes (1 MiB): Stripe's events are far smaller. */
+  public static final int MAX_BODY_BYTES = 1 << 20;
+
+  private static final Logger LOG = LoggerFactory.getLogger(BillingWebhooks.class);
+  private static final Pattern EVENT_ID = Pattern.compile("evt_[0-9A-Za-z_]{1,250}");
+  private static final int MAX_ERROR = 500;
+
+  private final Billing billing;
+  private final BillingConfig config;
+  private final BillingDb db;
+  private final StripeGateway stripe;
+  private final EventApplier applier;
+  private final WebhookInbox inbox;
+  private final WebhookSignature signature;
+  private final WebhookStats stats = new WebhookStats();
+
+  BillingWebhooks(Billing billing) {
+    this.billing = Objects.requireNonNull(billing, "billing");
+    this.config = billing.config();
+    this.db = billing.db();
+    this.stripe = billing.stripe();
+    this.applier = new EventApplier(billing.mirror(), db, stripe, config.refetch(), config.clock());
+    this.inbox = new WebhookInbox(billing.mirror().schema());
+    this.signature = new WebhookSignature(config.webhookSecrets(), config.signatureTolerance());
+  }
+
+  /** The endpoint's counters (for metrics). */
+  WebhookStats stats() {
+    return stats;
+  }
+
+  // ------------------------------------------------------------------------------------------------ the endpoint
+
+  /**
+   * Handles one delivery. Never throws for bad input: every outcome is a {@link WebhookResult} carrying the HTTP
+   * status to answer (2xx only when the event is durably recorded).
+   *
+   * @param rawBody the request body exactly as received (not re-serialized: the signature covers its bytes)
+   * @param signatureHeader the {@code Stripe-Signature} header, null when absent (400)
+   */
+  public WebhookResult handle(@Nullable String rawBody, @Nullable String signatureHeader) {
+    stats.received();
+    try {
+      return handleChecked(rawBody, signatureHeader);
+    } catch (RuntimeException e) {
+      LOG.error("webhook delivery could not be recorded: {}", e.getClass().getSimpleName(), e);
+      return new WebhookResult(500, WebhookResult.Outcome.ERROR, "internal error; the event was not recorded", null);
+    }
+  }
+
+  private WebhookResult handleChecked(@Nullable String rawBody, @Nullable String signatureHeader) {
+    if (config.webhookSecrets().isEmpty()) {
+      LOG.error("a Stripe webhook arrived but no webhook secret is configured (BillingConfig.webhookSecrets)");
+      return new WebhookResult(500, WebhookResult.Outcome.ERROR,
+          "webhook endpoint misconfigured: no signing secret configured", null);
+    }
+    if (rawBody == null) {
+      return reject(400, "body", "empty body");
+    }
+    if (rawBody.length() > MAX_BODY_BYTES || rawBody.getBytes(StandardCharsets.UTF_8).length > MAX_BODY_BYTES) {
+      return reject(413, "size", "body larger than 1 MiB");
+    }
+    if (signatureHeader == null || signatureHeader.isBlank()) {
+      return reject(400, "header", "missing Stripe-Signature header");
+    }
+    switch (signature.verify(rawBody, signatureHeader, config.clock().instant())) {
+      case MALFORMED:
+        return reject(400, "header", "malformed Stripe-Signature header");
+      case MISMATCH:
+        return reject(400, "signature", "no signature matches");
+      case OUT_OF_TOLERANCE:
+        return reject(400, "timestamp", "signature timestamp outside the tolerance");
+      case OK:
+      default:
+        break;
+    }
+    JsonNode node;
+    try {
+      node = StripeJson.MAPPER.readTree(rawBody);
+    } catch (JsonProcessingException e) {
+      return reject(400, "json", "malformed JSON");
+    }
+    if (!(node instanceof ObjectNode) || !"event".equals(StripeJson.text(node, "object"))) {
+      return reject(400, "not_event", "not a Stripe event");
+    }
+    ObjectNode event = (ObjectNode) node;
+    String id = StripeJson.text(event, "id");
+    if (id == null || !EVENT_ID.matcher(id).matches()) {
+      return reject(400, "not_event", "event id missing or not evt_...");
+    }
+    String type = StripeJson.text(event, "type");
+    Instant created = StripeJson.time(event, "created");
+    JsonNode data = event.get("data");
+    JsonNode object = data == null ? null : data.get("object");
+    if (type == null || type.isEmpty() || type.length() > 200 || created == null || object == null
+        || !object.isObject()) {
+      return reject(400, "not_event", "event without type, created or data.object");
+    }
+    EventApplier.Kind kind = EventApplier.kind(type);
+    ApplyScheduler scheduler = config.applyScheduler();
+    if (scheduler == null && kind != EventApplier.Kind.NONE) {
+      WebhookResult applied = recordAndApply(event, id, type, created, kind, rawBody);
+      if (applied != null) {
+        return applied;
+      }
+      return duplicate(id, null);
+    }
+    boolean inserted;
+    try {
+      inserted = db.inTransaction(null, "recording event " + id, c -> {
+        boolean fresh = record(c, event, id, type, created, kind, rawBody);
+        if (fresh && scheduler != null && kind != EventApplier.Kind.NONE) {
+          scheduler.schedule(c, id);
+        }
+        return fresh;
+      });
+    } catch (RuntimeException e) {
+      LOG.error("event {} ({}) could not be recorded: {}", id, type, safe(e));
+      return new WebhookResult(500, WebhookResult.Outcome.ERROR, "the event could not be recorded; retry", id);
+    }
+    if (inserted) {
+      if (kind == EventApplier.Kind.NONE) {
+        return new WebhookResult(200, WebhookResult.Outcome.IGNORED, "recorded; type not used by the mirror", id);
+      }
+      if (scheduler != null) {
+        return new WebhookResult(200, WebhookResult.Outcome.QUEUED, "recorded; apply scheduled", id);
+      }
+      return result(applyAndNotify(id), id);
+    }
+    return duplicate(id, scheduler);
+  }
+
+  /** A delivery of an event the inbox has: acknowledged when applied or queued, else applied now. */
+  private WebhookResult duplicate(String id, @Nullable ApplyScheduler scheduler) {
+    stats.duplicate();
+    String status = db.inTransaction(null, "reading event " + id, c -> inbox.status(c, id).orElse("received"));
+    if ("applied".equals(status) || "ignored".equals(status)) {
+      return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, "already recorded and " + status, id);
+    }
+    if (scheduler != null) {
+      return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, "already recorded; apply scheduled", id);
+    }
+    return result(applyAndNotify(id), id);
+  }
+
+  /**
+   * Records a new event and applies it in the same transaction (one commit: the inbox row is ours until then, so a
+   * parallel duplicate waits and then finds it applied); an apply failure rolls back to a savepoint after the
+   * insert and records the failure instead, still in that transaction. Null when the event was recorded already.
+   */
+  private @Nullable WebhookResult recordAndApply(ObjectNode event, String id, String type, Instant created,
+      EventApplier.Kind kind, String rawBody) {
+    Done done = null;
+    String error = null;
+    try (Connection c = db.dataSource().getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      c.setAutoCommit(false);
+      try {
+        if (!record(c, event, id, type, created, kind, rawBody)) {
+          c.rollback();
+          return null;
+        }
+        Savepoint recorded = c.setSavepoint();
+        try {
+          done = applyOn(c, id, type, event);
+        } catch (SQLException | RuntimeException e) {
+          c.rollback(recorded);
+          error = safe(e);
+          inbox.markFailed(c, id, error, config.clock().instant(), config.eventRetryBackoff());
+        }
+        c.commit();
+      } catch (SQLException | RuntimeException e) {
+        try {
+          c.rollback();
+        } catch (SQLException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
+      } finally {
+        c.setAutoCommit(autoCommit);
+      }
+    } catch (SQLException | RuntimeException e) {
+      LOG.error("event {} ({}) could not be recorded: {}", id, type, safe(e));
+      return new WebhookResult(500, WebhookResult.Outcome.ERROR, "the event could not be recorded; retry", id);
+    }
+    if (done == null) {
+      stats.failed();
+      LOG.warn("event {} ({}) failed to apply (attempt 1): {}", id, type, error);
+      return result(new Attempt(AttemptOutcome.FAILED), id);
+    }
+    stats.applied(type, done.lagMillis());
+    afterCommit(id, done);
+    return result(new Attempt(AttemptOutcome.APPLIED), id);
+  }
+
+  /**
+   * Applies {@code event} on {@code c}, whose transaction holds its inbox row, marks it applied and tells the
+   * change listener in the transaction. The caller commits.
+   */
+  private Done applyOn(Connection c, String id, String type, ObjectNode event) throws SQLException {
+    Instant now = config.clock().instant();
+    EventApplier.Applied applied = applier.apply(c, event);
+    inbox.markDone(c, id, "applied", applied.tenant(), now);
+    TenantId tenant = applied.tenant();
+    if (tenant != null) {
+      config.changeListener().inTransaction(c, tenant);
+    }
+    Instant created = Objects.requireNonNull(StripeJson.time(event, "created"));
+    return new Done(type, created, applied, Math.max(0, now.toEpochMilli() - created.toEpochMilli()));
+  }
+
+  private boolean record(Connection c, ObjectNode event, String id, String type, Instant created,
+      EventApplier.Kind kind, String payload) throws SQLException {
+    JsonNode object = event.get("data").get("object");
+    return inbox.insert(c, id, type, StripeJson.text(event, "api_version"), created,
+        StripeJson.bool(event, "livemode", false), StripeJson.text(object, "id"), payload,
+        kind == EventApplier.Kind.NONE ? "ignored" : "received", config.clock().instant());
+  }
+
+  private WebhookResult reject(int status, String reason, String message) {
+    stats.rejected(reason);
+    return new WebhookResult(status, WebhookResult.Outcome.REJECTED, message, null);
+  }
+
+  private WebhookResult result(Attempt a, String id) {
+    switch (a.outcome) {
+      case APPLIED:
+        return new WebhookResult(200, WebhookResult.Outcome.APPLIED, "applied", id);
+      case ALREADY:
+        return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, "already applied", id);
+      case BUSY:
+        return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, "being applied by another delivery", id);
+      case IGNORED:
+        return new WebhookResult(200, WebhookResult.Outcome.IGNORED, "type not used by the mirror", id);
+      case FAILED:
+      default:
+        // the error itself stays in the inbox (last_error) for operators; the answer goes to Stripe's dashboard
+        return new WebhookResult(500, WebhookResult.Outcome.FAILED,
+            "recorded; applying it failed and will be retried (see the inbox's last_error)", id);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ apply
+
+  private enum AttemptOutcome { APPLIED, ALREADY, BUSY, IGNORED, FAILED, MISSING }
+
+  private static final class Attempt {
+    final AttemptOutcome outcome;
+
+    Attempt(AttemptOutcome outcome) {
+      this.outcome = outcome;
+    }
+  }
+
+  private record Done(String type, Instant created, EventApplier.Applied applied, long lagMillis) {}
+
+  /** Tries to apply a recorded event now; then, when applied, tells the change listener, the hook and listeners. */
+  private Attempt applyAndNotify(String id) {
+    Done[] done = new Done[1];
+    Attempt attempt = tryApply(id, done);
+    Done d = done[0];
+    if (attempt.outcome == AttemptOutcome.APPLIED && d != null) {
+      afterCommit(id, d);
+    }
+    return attempt;
+  }
+
+  private Attempt tryApply(String id, @Nullable Done[] done) {
+    String type = "?";
+    Exception failure;
+    // the failure is recorded on another connection, after this one is closed (one connection per thread at a time)
+    try (Connection c = db.dataSource().getConnection()) {
+      boolean autoCommit = c.getAutoCommit();
+      c.setAutoCommit(false);
+      try {
+        WebhookInbox.Locked row = inbox.lock(c, id);
+        if (row == null) {
+          boolean exists = inbox.status(c, id).isPresent();
+          c.rollback();
+          return new Attempt(exists ? AttemptOutcome.BUSY : AttemptOutcome.MISSING);
+        }
+        type = row.type();
+        if ("applied".equals(row.status()) || "ignored".equals(row.status())) {
+          c.rollback();
+          return new Attempt(AttemptOutcome.ALREADY);
+        }
+        Instant now = config.clock().instant();
+        if (EventApplier.kind(row.type()) == EventApplier.Kind.NONE) {
+          inbox.markDone(c, id, "ignored", null, now);
+          c.commit();
+          return new Attempt(AttemptOutcome.IGNORED);
+        }
+        Done d = applyOn(c, id, row.type(), StripeJson.parseObject(row.payload()));
+        c.commit();
+        stats.applied(row.type(), d.lagMillis());
+        done[0] = d;
+        return new Attempt(AttemptOutcome.APPLIED);
+      } catch (SQLException | RuntimeException e) {
+        try {
+          c.rollback();
+        } catch (SQLException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        failure = e;
+      } finally {
+        c.setAutoCommit(autoCommit);
+      }
+    } catch (SQLException e) {
+      failure = e;
+    }
+    return failed(id, type, failure);
+  }
+
+  private Attempt failed(String id, String type, Exception e) {
+    stats.failed();
+    String error = safe(e);
+    try {
+      int attempts = db.inTransaction(null, "recording the failure of event " + id,
+          c -> inbox.markFailed(c, id, error, config.clock().instant(), config.eventRetryBackoff()));
+      LOG.warn("event {} ({}) failed to apply (attempt {}): {}", id, type, attempts, error);
+    } catch (RuntimeException again) {
+      LOG.error("event {} ({}) failed to apply ({}), and the failure could not be recorded: {}", id, type, error,
+          safe(again));
+    }
+    return new Attempt(AttemptOutcome.FAILED);
+  }
+
+  private void afterCommit(String id, Done d) {
+    TenantId tenant = d.applied().tenant();
+    if (tenant != null) {
+      try {
+        config.changeListener().billingChanged(tenant);
+      } catch (RuntimeException e) {
+        LOG.warn("change listener failed for event {}: {}", id, safe(e));
+      }
+      billing.tenantChanged(tenant);
+    }
+    BillingEvent event = new BillingEvent(id, d.type(), tenant, d.applied().objectId(), d.created(),
+        d.applied().objectJson());
+    for (Map.Entry<String, BillingConfig.Registered> e : config.listeners().entrySet()) {
+      if (!matches(e.getValue().types(), d.type())) {
+        continue;
+      }
+      String name = e.getKey();
+      boolean first;
+      try {
+        first = db.inTransaction(null, "recording a delivery to listener " + name,
+            c -> inbox.recordDelivery(c, id, name, config.clock().instant()));
+      } catch (RuntimeException ex) {
+        LOG.error("listener {} not called for event {}: its delivery could not be recorded: {}", name, id, safe(ex));
+        continue;
+      }
+      if (!first) {
+        continue;
+      }
+      BillingEventListener listener = e.getValue().listener();
+      try {
+        if (tenant != null) {
+          TenantContext.run(tenant, () -> listener.onEvent(event));
+        } else {
+          TenantContext.runWithoutTenant(() -> listener.onEvent(event));
+        }
+      } catch (Exception ex) {
+        String error = safe(ex);
+        LOG.warn("listener {} failed on event {} ({}): {}", name, id, d.type(), error);
+        try {
+          db.inTransaction(null, "recording a listener failure", c -> {
+            inbox.deliveryFailed(c, id, name, error);
+            return true;
+          });
+        } catch (RuntimeException again) {
+          LOG.error("listener {} failure on event {} could not be recorded: {}", name, id, safe(again));
+        }
+      }
+    }
+  }
+
+  private static boolean matches(java.util.Set<String> types, String type) {
+    if (types.contains("*") || types.contains(type)) {
+      return true;
+    }
+    for (String t : types) {
+      if (t.endsWith(".*") && type.startsWith(t.substring(0, t.length() - 1))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A short error text without stack trace or payload: the exception's type and message (a SQL error's first
+   * line), cut at 500 characters.
+   */
+  private static String safe(Throwable failure) {
+    Throwable e = failure;
+    if (e instanceof SQLException && ((SQLException) e).getNextException() != null) {
+      e = ((SQLException) e).getNextException(); // a batch's own message quotes the statement and its values
+    }
+    String message = e.getMessage();
+    if (message != null && e instanceof SQLException) {
+      // the first line only: PostgreSQL's Detail line may quote the failing row (payloads)
+      int newline = message.indexOf('\n');
+      message = newline < 0 ? message : message.substring(0, newline);
+    }
+    String text = e instanceof BillingException && message != null ? message
+        : e.getClass().getSimpleName() + (message == null ? "" : ": " + message);
+    return text.length() > MAX_ERROR ? text.substring(0, MAX_ERROR) + "..." : text;
+  }
+
+  // ------------------------------------------------------------------------------------------------ operations
+
+  /**
+   * Applies a recorded event now: the body of the job an {@link ApplyScheduler} enqueued. Idempotent: an applied
+   * event is not applied again, and a parallel apply of the same event is skipped. An apply failure is recorded in
+   * the inbox (and retried by {@link #retryDue()}), not thrown.
+   *
+   * @return {@code APPLIED}, {@code DUPLICATE} (already applied, or being applied elsewhere), {@code IGNORED} or
+   *     {@code FAILED} (with the error in the message)
+   * @throws BillingException when the inbox has no such event
+   */
+  public WebhookResult apply(String eventId) {
+    Objects.requireNonNull(eventId, "eventId");
+    Attempt a = applyAndNotify(eventId);
+    if (a.outcome == AttemptOutcome.MISSING) {
+      throw new BillingException("no event " + eventId + " in the inbox");
+    }
+    return result(a, eventId);
+  }
+
+  /**
+   * Tries every recorded event that is due: {@code received} or {@code failed}, its next try time passed, fewer
+   * tries than {@link BillingConfig#eventMaxAttempts()}; oldest first, at most 1,000 per call. Run it periodically.
+   */
+  public RetryReport retryDue() {
+    List<String> due = db.inTransaction(null, "listing due events",
+        c -> inbox.due(c, config.clock().instant(), config.eventMaxAttempts(), 1000));
+    int applied = 0;
+    int failed = 0;
+    for (String id : due) {
+      AttemptOutcome o = applyAndNotify(id).outcome;
+      if (o == AttemptOutcome.APPLIED || o == AttemptOutcome.IGNORED) {
+        applied++;
+      } else if (o == AttemptOutcome.FAILED) {
+        failed++;
+      }
+    }
+    return new RetryReport(due.size(), applied, failed);
+  }
+
+  /**
+   * Applies one recorded event now, whatever its tries and next try time (an operator's retry).
+   *
+   * @return the event as the inbox holds it afterwards
+   * @throws BillingException when the inbox has no such event
+   */
+  public InboxEvent retry(String eventId) {
+    Objects.requireNonNull(eventId, "eventId");
+    if (applyAndNotify(eventId).outcome == AttemptOutcome.MISSING) {
+      throw new BillingException("no event " + eventId + " in the inbox");
+    }
+    return event(eventId).orElseThrow(() -> new BillingException("no event " + eventId + " in the inbox"));
+  }
+
+  /**
+   * Replays events Stripe created since {@code since} that the inbox lacks (deliveries that never arrived, during
+   * an outage say): lists {@code GET /v1/events?created[gte]=...} page by page (Stripe keeps 30 days), records the
+   * missing ones and applies them, oldest first. Events already recorded are left to {@link #retryDue()}.
+   *
+   * @throws BillingException when Stripe cannot be listed
+   */
+  public ReplayReport replay(Instant since) {
+    Objects.requireNonNull(since, "since");
+    List<ObjectNode> events = new ArrayList<>();
+    for (ObjectNode e : stripe.list("/v1/events", Map.of("created", Map.of("gte", since.getEpochSecond())))) {
+      events.add(e);
+    }
+    events.sort(Comparator.comparingLong(e -> e.path("created").asLong()));
+    int inserted = 0;
+    int applied = 0;
+    int failed = 0;
+    for (ObjectNode event : events) {
+      String id = StripeJson.text(event, "id");
+      String type = StripeJson.text(event, "type");
+      Instant created = StripeJson.time(event, "created");
+      JsonNode data = event.get("data");
+      if (id == null || !EVENT_ID.matcher(id).matches() || type == null || created == null || data == null
+          || !data.path("object").isObject()) {
+        continue;
+      }
+      EventApplier.Kind kind = EventApplier.kind(type);
+      boolean fresh = db.inTransaction(null, "recording replayed event " + id,
+          c -> record(c, event, id, type, created, kind, StripeJson.write(event)));
+      if (!fresh) {
+        continue;
+      }
+      inserted++;
+      if (kind == EventApplier.Kind.NONE) {
+        continue;
+      }
+      AttemptOutcome o = applyAndNotify(id).outcome;
+      if (o == AttemptOutcome.APPLIED) {
+        applied++;
+      } else if (o == AttemptOutcome.FAILED) {
+        failed++;
+      }
+    }
+    return new ReplayReport(events.size(), inserted, applied, failed);
+  }
+
+  /**
+   * The recorded events with {@code status} ({@code received}, {@code applied}, {@code failed}, {@code ignored};
+   * null for all), newest first.
+   *
+   * @param limit at most this many, 1 to 10,000
+   */
+  public List<InboxEvent> inbox(@Nullable String status, int limit) {
+    if (status != null && !List.of("received", "applied", "failed", "ignored").contains(status)) {
+      throw new IllegalArgumentException("status must be received, applied, failed or ignored but was " + status);
+    }
+    if (limit < 1 || limit > 10_000) {
+      throw new IllegalArgumentException("limit must be between 1 and 10000 but was " + limit);
+    }
+    List<WebhookInbox.Row> rows = db.inTransaction(null, "listing the inbox", c -> inbox.list(c, status, limit));
+    List<InboxEvent> out = new ArrayList<>(rows.size());
+    for (WebhookInbox.Row r : rows) {
+      out.add(InboxEvent.of(r));
+    }
+    return out;
+  }
+
+  /** One recorded event, if the inbox has it. */
+  public Optional<InboxEvent> event(String eventId) {
+    Objects.requireNonNull(eventId, "eventId");
+    return db.inTransaction(null, "reading the inbox", c -> inbox.find(c, eventId)).map(InboxEvent::of);
+  }
+
+  /** How many recorded events are in each status. */
+  public InboxSummary inboxSummary() {
+    Map<String, Long> counts = db.inTransaction(null, "counting the inbox",
+        c -> inbox.counts(c, config.eventMaxAttempts()));
+    return new InboxSummary(counts.getOrDefault("received", 0L), counts.getOrDefault("applied", 0L),
+        counts.getOrDefault("failed", 0L), counts.getOrDefault("ignored", 0L), counts.getOrDefault("exhausted", 0L));
+  }
+
+  /**
+   * An event of the inbox, as operators see it.
+   *
+   * @param id Stripe's event id
+   * @param type the event type
+   * @param created when Stripe created it
+   * @param status one of received, applied, failed, ignored
+   * @param attempts how many times applying it was tried
+   * @param lastError the error of the last failed try (short, no secrets)
+   * @param nextAttemptAt when {@link #retryDue()} tries it next (received and failed events)
+   * @param tenant the tenant it was applied to, once applied (catalog events have none)
+   * @param receivedAt when it was recorded
+   * @param appliedAt when it was applied
+   */
+  public record InboxEvent(String id, String type, Instant created, String status, int attempts,
+      @Nullable String lastError, @Nullable Instant nextAttemptAt, @Nullable String tenant, Instant receivedAt,
+      @Nullable Instant appliedAt) {
+    static InboxEvent of(WebhookInbox.Row r) {
+      return new InboxEvent(r.id(), r.type(), r.created(), r.status(), r.attempts(), r.lastError(),
+          r.nextAttemptAt(), r.tenant(), r.receivedAt(), r.appliedAt());
+    }
+  }
+
+  /**
+   * Counts of the inbox by status.
+   *
+   * @param received recorded, not applied yet (queued, or its first apply under way)
+   * @param applied applied to the mirror
+   * @param failed the last try failed
+   * @param ignored types the mirror does not use
+   * @param exhausted of the failed, those that used up {@link BillingConfig#eventMaxAttempts()}: only {@link
+   *     #retry(String)} tries them again
+   */
+  public record InboxSummary(long received, long applied, long failed, long ignored, long exhausted) {}
+
+  /**
+   * What {@link #retryDue()} did.
+   *
+   * @param due events that were due
+   * @param applied of them, applied (or found to be of an unused type)
+   * @param failed of them, failed again
+   */
+  public record RetryReport(int due, int applied, int failed) {}
+
+  /**
+   * What {@link #replay(Instant)} did.
+   *
+   * @param listed events Stripe listed
+   * @param recorded of them, missing from the inbox and now recorded
+   * @param applied of those, applied
+   * @param failed of those, failed (left to {@link #retryDue()})
+   */
+  public record ReplayReport(int listed, int recorded, int applied, int failed) {}
+}

@@ -1,0 +1,206 @@
+package dev.saaskit.billing.internal;
+
+import dev.saaskit.core.TenantId;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+
+/** The SQL of the event inbox ({@code events}) and of listener deliveries. Stateless and thread-safe. */
+public final class WebhookInbox {
+  /** An inbox row as the apply step reads it, locked. */
+  public record Locked(String id, String type, String status, int attempts, String payload) {}
+
+  /** An inbox row as operators see it. */
+  public record Row(String id, String type, Instant created, String status, int attempts, @Nullable String lastError,
+      @Nullable Instant nextAttemptAt, @Nullable String tenant, Instant receivedAt, @Nullable Instant appliedAt) {}
+
+  private final String s;
+
+  /** The inbox in {@code quotedSchema} (already quoted). */
+  public WebhookInbox(String quotedSchema) {
+    this.s = quotedSchema;
+  }
+
+  /** Records an event unless its id is recorded; true when this call recorded it. */
+  public boolean insert(Connection c, String id, String type, @Nullable String apiVersion, Instant created,
+      boolean livemode, @Nullable String objectId, String payload, String status, Instant now) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + s + ".events (id, type, api_version, created,"
+        + " livemode, object_id, payload, status, next_attempt_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?)"
+        + " ON CONFLICT (id) DO NOTHING")) {
+      ps.setString(1, id);
+      ps.setString(2, type);
+      ps.setString(3, apiVersion);
+      ps.setTimestamp(4, Timestamp.from(created));
+      ps.setBoolean(5, livemode);
+      ps.setString(6, objectId);
+      ps.setString(7, payload);
+      ps.setString(8, status);
+      ps.setTimestamp(9, Timestamp.from(now));
+      ps.setTimestamp(10, Timestamp.from(now));
+      return ps.executeUpdate() == 1;
+    }
+  }
+
+  /** The status of an event, if recorded. */
+  public Optional<String> status(Connection c, String id) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT status FROM " + s + ".events WHERE id = ?")) {
+      ps.setString(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(rs.getString(1)) : Optional.empty();
+      }
+    }
+  }
+
+  /** Locks an event's row for applying it; null when absent or locked by another transaction (SKIP LOCKED). */
+  public @Nullable Locked lock(Connection c, String id) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT id, type, status, attempts, payload::text FROM " + s
+        + ".events WHERE id = ? FOR UPDATE SKIP LOCKED")) {
+      ps.setString(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next()
+            ? new Locked(rs.getString(1), rs.getString(2), rs.getString(3), rs.getInt(4), rs.getString(5)) : null;
+      }
+    }
+  }
+
+  /** Marks a locked event applied (or ignored, with no tenant). */
+  public void markDone(Connection c, String id, String status, @Nullable TenantId tenant, Instant now)
+      throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("UPDATE " + s + ".events SET status = ?, attempts = attempts + 1,"
+        + " routed_tenant_id = ?, applied_at = ?, last_error = NULL WHERE id = ?")) {
+      ps.setString(1, status);
+      ps.setString(2, tenant == null ? null : tenant.value());
+      ps.setTimestamp(3, Timestamp.from(now));
+      ps.setString(4, id);
+      ps.executeUpdate();
+    }
+  }
+
+  /**
+   * Records a failed try (unless the event got applied meanwhile): attempts + 1, the error, and the next try at
+   * {@code now + backoff * 2^(attempts - 1)}, at most an hour away. Returns the attempts, or -1 when not updated.
+   */
+  public int markFailed(Connection c, String id, String error, Instant now, Duration backoff) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("UPDATE " + s + ".events SET status = 'failed',"
+        + " attempts = attempts + 1, last_error = ?,"
+        + " next_attempt_at = ?::timestamptz + make_interval(secs => LEAST(? * power(2, LEAST(attempts, 30)), 3600))"
+        + " WHERE id = ? AND status IN ('received', 'failed') RETURNING attempts")) {
+      ps.setString(1, error);
+      ps.setTimestamp(2, Timestamp.from(now));
+      ps.setDouble(3, backoff.toMillis() / 1000.0);
+      ps.setString(4, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? rs.getInt(1) : -1;
+      }
+    }
+  }
+
+  /** Events due for a try: received or failed, {@code next_attempt_at <= now}, fewer attempts than the maximum. */
+  public List<String> due(Connection c, Instant now, int maxAttempts, int limit) throws SQLException {
+    List<String> out = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT id FROM " + s + ".events WHERE status IN ('received', 'failed')"
+        + " AND next_attempt_at <= ? AND attempts < ? ORDER BY next_attempt_at, created, id LIMIT ?")) {
+      ps.setTimestamp(1, Timestamp.from(now));
+      ps.setInt(2, maxAttempts);
+      ps.setInt(3, limit);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(rs.getString(1));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Events by status (all when null), newest first. */
+  public List<Row> list(Connection c, @Nullable String status, int limit) throws SQLException {
+    List<Row> out = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT id, type, created, status, attempts, last_error,"
+        + " next_attempt_at, routed_tenant_id, received_at, applied_at FROM " + s + ".events"
+        + " WHERE (?::text IS NULL OR status = ?) ORDER BY created DESC, id LIMIT ?")) {
+      ps.setString(1, status);
+      ps.setString(2, status);
+      ps.setInt(3, limit);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(row(rs));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** One event, if recorded. */
+  public Optional<Row> find(Connection c, String id) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT id, type, created, status, attempts, last_error,"
+        + " next_attempt_at, routed_tenant_id, received_at, applied_at FROM " + s + ".events WHERE id = ?")) {
+      ps.setString(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(row(rs)) : Optional.empty();
+      }
+    }
+  }
+
+  private static Row row(ResultSet rs) throws SQLException {
+    return new Row(rs.getString(1), rs.getString(2), rs.getTimestamp(3).toInstant(), rs.getString(4), rs.getInt(5),
+        rs.getString(6), instant(rs.getTimestamp(7)), rs.getString(8), rs.getTimestamp(9).toInstant(),
+        instant(rs.getTimestamp(10)));
+  }
+
+  /** Counts by status (every status present, zero included), and how many failed events used up their tries. */
+  public Map<String, Long> counts(Connection c, int maxAttempts) throws SQLException {
+    Map<String, Long> out = new LinkedHashMap<>();
+    for (String st : List.of("received", "applied", "failed", "ignored", "exhausted")) {
+      out.put(st, 0L);
+    }
+    try (PreparedStatement ps = c.prepareStatement("SELECT status, count(*), count(*) FILTER (WHERE attempts >= ?)"
+        + " FROM " + s + ".events GROUP BY status")) {
+      ps.setInt(1, maxAttempts);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.put(rs.getString(1), rs.getLong(2));
+          if ("failed".equals(rs.getString(1))) {
+            out.put("exhausted", rs.getLong(3));
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Records a delivery to a listener; true when this call recorded it (the listener may be called). */
+  public boolean recordDelivery(Connection c, String eventId, String listener, Instant now) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + s + ".listener_deliveries (event_id, listener,"
+        + " delivered_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")) {
+      ps.setString(1, eventId);
+      ps.setString(2, listener);
+      ps.setTimestamp(3, Timestamp.from(now));
+      return ps.executeUpdate() == 1;
+    }
+  }
+
+  /** Records a listener's failure on its delivery. */
+  public void deliveryFailed(Connection c, String eventId, String listener, String error) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("UPDATE " + s + ".listener_deliveries SET error = ?"
+        + " WHERE event_id = ? AND listener = ?")) {
+      ps.setString(1, error);
+      ps.setString(2, eventId);
+      ps.setString(3, listener);
+      ps.executeUpdate();
+    }
+  }
+
+  private static @Nullable Instant instant(@Nullable Timestamp t) {
+    return t == null ? null : t.toInstant();
+  }
+}
