@@ -36,7 +36,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Served</b> (form-encoded requests as stripe-java sends them, JSON answers, Stripe's list and error
  * shapes, {@code expand[]}, {@code Idempotency-Key} replay with {@code Idempotent-Replayed: true} or 400
- * {@code idempotency_error}, {@code Request-Id} and an echoed {@code Stripe-Version}): customers, products, prices
+ * {@code idempotency_error}, {@code Request-Id}, an echoed {@code Stripe-Version}, and a {@code Date} header from
+ * the emulator's clock, as of the answer, on every answer): customers, products, prices
  * (lookup keys), checkout sessions (mode subscription; line items), billing portal sessions, subscriptions
  * (create, update with prorations, cancel, resume, list) and their items ({@code /v1/subscription_items}:
  * list, retrieve, update price or quantity), subscription schedules (one phase starting now, ending by its

@@ -254,4 +254,23 @@ class StripeEmulatorApiTest {
     assertThat(raw.headers().firstValue("Request-Id")).hasValueSatisfying(v -> assertThat(v).startsWith("req_"));
     assertThat(f.emu.requestCount("POST", "/v1/customers")).isEqualTo(5);
   }
+
+  @Test
+  void dateHeaderComesFromTheEmulatorsClockOnEveryAnswer() throws Exception {
+    HeaderRecordingClient recording = new HeaderRecordingClient();
+    StripeClient recorded = StripeClient.builder().setApiKey(f.emu.apiKey()).setApiBase(f.emu.apiBase())
+        .setMaxNetworkRetries(0).setHttpClient(recording).build();
+    recorded.v1().customers().create(CustomerCreateParams.builder().setEmail("d@acme.test").build());
+    assertThat(recording.last.firstValue("Date")).contains("Sun, 01 Mar 2026 00:00:00 GMT");
+    f.emu.advanceClock(java.time.Duration.ofDays(3).plusSeconds(5));
+    assertThat(f.raw("GET", "/v1/customers", "").headers().firstValue("Date"))
+        .contains("Wed, 04 Mar 2026 00:00:05 GMT");
+    HttpResponse<String> missing = f.raw("GET", "/v1/customers/cus_nope", "");
+    assertThat(missing.statusCode()).isEqualTo(404);
+    assertThat(missing.headers().firstValue("Date")).contains("Wed, 04 Mar 2026 00:00:05 GMT");
+    f.clock.advance(java.time.Duration.ofHours(1));
+    f.emu.down(true);
+    assertThat(f.raw("GET", "/v1/customers", "").headers().firstValue("Date"))
+        .contains("Wed, 04 Mar 2026 01:00:05 GMT");
+  }
 }

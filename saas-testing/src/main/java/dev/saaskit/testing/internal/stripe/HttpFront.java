@@ -2,45 +2,36 @@ package dev.saaskit.testing.internal.stripe;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The HTTP side: a JDK {@link HttpServer} on a random loopback port that checks the API key, applies the fault
+ * The HTTP side: a {@link MiniHttpServer} on a random loopback port that checks the API key, applies the fault
  * modes, replays idempotent requests and routes to the {@link Engine}.
  */
 public final class HttpFront implements AutoCloseable {
   private static final Pattern SLASH = Pattern.compile("/");
 
-  static {
-    // the JDK server writes headers and body in two segments; with Nagle on, each keep-alive request of
-    // stripe-java then waits for a delayed ACK (about 40 ms). Read once, when the JDK's server config loads:
-    // only set when nobody chose.
-    if (System.getProperty("sun.net.httpserver.nodelay") == null) {
-      System.setProperty("sun.net.httpserver.nodelay", "true");
-    }
-  }
+  private record Stored(String fingerprint, int status, String body, String requestId) {}
 
-  private record Stored(String fingerprint, int status, String body) {}
+  /** RFC 1123 (IMF-fixdate), as HTTP's {@code Date} header wants it. */
+  private static final DateTimeFormatter HTTP_DATE =
+      DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.ENGLISH).withZone(ZoneOffset.UTC);
 
   private record Hit(String method, String path) {}
 
@@ -49,8 +40,7 @@ public final class HttpFront implements AutoCloseable {
   private final Engine engine;
   private final Deliverer deliverer;
   private final String apiKey;
-  private final HttpServer server;
-  private final ExecutorService executor;
+  private final MiniHttpServer server;
   private final Map<String, Stored> idempotent = new ConcurrentHashMap<>();
   private final List<Hit> hits = new CopyOnWriteArrayList<>();
   private final List<String> versions = new CopyOnWriteArrayList<>();
@@ -70,20 +60,12 @@ public final class HttpFront implements AutoCloseable {
     this.engine = engine;
     this.deliverer = deliverer;
     this.apiKey = apiKey;
-    this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-    server.createContext("/", this::handle);
-    this.executor = Executors.newFixedThreadPool(8, r -> {
-      Thread t = new Thread(r, "stripe-emulator");
-      t.setDaemon(true);
-      return t;
-    });
-    server.setExecutor(executor);
-    server.start();
+    this.server = new MiniHttpServer(this::handle);
   }
 
   /** {@code http://127.0.0.1:<port>}. */
   public String base() {
-    return "http://" + server.getAddress().getAddress().getHostAddress() + ":" + server.getAddress().getPort();
+    return "http://" + server.address().getAddress().getHostAddress() + ":" + server.address().getPort();
   }
 
   /** The next {@code n} requests answer {@code status} (with {@code Retry-After} when given). */
@@ -116,93 +98,91 @@ public final class HttpFront implements AutoCloseable {
     return List.copyOf(versions);
   }
 
-  private void handle(HttpExchange ex) throws IOException {
-    try (ex) {
-      String requestId = String.format(java.util.Locale.ROOT, "req_emu%010d", requestIds.incrementAndGet());
-      String method = ex.getRequestMethod().toUpperCase(java.util.Locale.ROOT);
-      String path = ex.getRequestURI().getPath();
-      hits.add(new Hit(method, path));
-      String version = ex.getRequestHeaders().getFirst("Stripe-Version");
-      if (version != null) {
-        versions.add(version);
-      }
-      ex.getResponseHeaders().set("Request-Id", requestId);
-      ex.getResponseHeaders().set("Stripe-Version", version != null ? version : Engine.API_VERSION);
-      ex.getResponseHeaders().set("Content-Type", "application/json");
-      byte[] raw;
-      try (InputStream in = ex.getRequestBody()) {
-        raw = in.readAllBytes();
-      }
-      if (down) {
-        send(ex, 503, error("api_error", null, "The emulator is down (StripeEmulator.down(true)).", null));
-        return;
-      }
-      Fault fault;
-      synchronized (faultMonitor) {
-        fault = faults.isEmpty() ? null : faults.remove(0);
-      }
-      if (fault != null) {
-        Duration retryAfter = fault.retryAfter();
-        if (retryAfter != null) {
-          ex.getResponseHeaders().set("Retry-After", String.valueOf(retryAfter.toSeconds()));
-        }
-        if (fault.status() == 429) {
-          send(ex, 429, error("invalid_request_error", "rate_limit",
-              "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-              null));
-        } else {
-          send(ex, fault.status(), error("api_error", null, "Injected failure (failNextRequests).", null));
-        }
-        return;
-      }
-      if (!authorized(ex.getRequestHeaders().getFirst("Authorization"))) {
-        send(ex, 401, error("authentication_error", null, "Invalid API Key provided.", null));
-        return;
-      }
-      String query = ex.getRequestURI().getRawQuery();
-      String body = new String(raw, StandardCharsets.UTF_8);
-      ObjectNode params = Form.parse(query == null ? "" : query, body);
-      String idemKey = method.equals("POST") ? ex.getRequestHeaders().getFirst("Idempotency-Key") : null;
-      String fingerprint = method + " " + path + "?" + canonical(params);
-      if (idemKey != null) {
-        Stored stored = idempotent.get(idemKey);
-        if (stored != null) {
-          if (!stored.fingerprint().equals(fingerprint)) {
-            send(ex, 400, error("idempotency_error", null, "Keys for idempotent requests can only be used with "
-                + "the same parameters they were first used with. Try using a key other than '" + idemKey
-                + "' if you meant to execute a different request.", null));
-          } else {
-            ex.getResponseHeaders().set("Idempotent-Replayed", "true");
-            ex.getResponseHeaders().set("Original-Request", "req_original");
-            send(ex, stored.status(), stored.body());
-          }
-          return;
-        }
-      }
-      int status;
-      String response;
-      try {
-        // serialized under the state lock: the result may be a live object another request could change
-        response = engine.call(requestId, idemKey, () -> {
-          JsonNode result = route(method, path, params);
-          if (result instanceof ObjectNode && result.path("object").asText().equals("list")) {
-            result = engine.expand((ObjectNode) result, params); // expand[]=data.x on lists
-          }
-          return Json.write(result);
-        });
-        status = 200;
-      } catch (ApiException e) {
-        status = e.status();
-        response = error(e.type(), e.code(), String.valueOf(e.getMessage()), e.param());
-      } catch (RuntimeException e) {
-        status = 500;
-        response = error("api_error", null, "Emulator failure: " + e, null);
-      }
-      if (idemKey != null && status < 500) {
-        idempotent.putIfAbsent(idemKey, new Stored(fingerprint, status, response));
-      }
-      send(ex, status, response);
+  private MiniHttpServer.Response handle(MiniHttpServer.Request ex) {
+    Map<String, String> headers = new LinkedHashMap<>();
+    String requestId = String.format(Locale.ROOT, "req_emu%010d", requestIds.incrementAndGet());
+    String method = ex.method();
+    String path = ex.path();
+    hits.add(new Hit(method, path));
+    String version = ex.header("Stripe-Version");
+    if (version != null) {
+      versions.add(version);
     }
+    headers.put("Content-Type", "application/json");
+    headers.put("Date", HTTP_DATE.format(engine.now()));
+    headers.put("Request-Id", requestId);
+    headers.put("Stripe-Version", version != null ? version : Engine.API_VERSION);
+    if (down) {
+      return answer(headers, 503, error("api_error", null, "The emulator is down (StripeEmulator.down(true)).",
+          null));
+    }
+    Fault fault;
+    synchronized (faultMonitor) {
+      fault = faults.isEmpty() ? null : faults.remove(0);
+    }
+    if (fault != null) {
+      Duration retryAfter = fault.retryAfter();
+      if (retryAfter != null) {
+        headers.put("Retry-After", String.valueOf(retryAfter.toSeconds()));
+      }
+      if (fault.status() == 429) {
+        return answer(headers, 429, error("invalid_request_error", "rate_limit",
+            "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+            null));
+      }
+      return answer(headers, fault.status(), error("api_error", null, "Injected failure (failNextRequests).",
+          null));
+    }
+    if (!authorized(ex.header("Authorization"))) {
+      return answer(headers, 401, error("authentication_error", null, "Invalid API Key provided.", null));
+    }
+    String query = ex.rawQuery();
+    String body = ex.body();
+    ObjectNode params = Form.parse(query == null ? "" : query, body);
+    String idemKey = method.equals("POST") ? ex.header("Idempotency-Key") : null;
+    String fingerprint = method + " " + path + "?" + canonical(params);
+    if (idemKey != null) {
+      Stored stored = idempotent.get(idemKey);
+      if (stored != null) {
+        if (!stored.fingerprint().equals(fingerprint)) {
+          return answer(headers, 400, error("idempotency_error", null, "Keys for idempotent requests can only be "
+              + "used with the same parameters they were first used with. Try using a key other than '" + idemKey
+              + "' if you meant to execute a different request.", null));
+        }
+        headers.put("Idempotent-Replayed", "true");
+        headers.put("Original-Request", stored.requestId());
+        return answer(headers, stored.status(), stored.body());
+      }
+    }
+    int status;
+    String response;
+    try {
+      // serialized under the state lock: the result may be a live object another request could change
+      response = engine.call(requestId, idemKey, () -> {
+        JsonNode result = route(method, path, params);
+        if (result instanceof ObjectNode && result.path("object").asText().equals("list")) {
+          result = engine.expand((ObjectNode) result, params); // expand[]=data.x on lists
+        }
+        return Json.write(result);
+      });
+      status = 200;
+    } catch (ApiException e) {
+      status = e.status();
+      response = error(e.type(), e.code(), String.valueOf(e.getMessage()), e.param());
+    } catch (RuntimeException e) {
+      status = 500;
+      response = error("api_error", null, "Emulator failure: " + e, null);
+    }
+    if (idemKey != null && status < 500) {
+      idempotent.putIfAbsent(idemKey, new Stored(fingerprint, status, response, requestId));
+    }
+    // the Date of an answer is the time it was produced, after its events were delivered
+    headers.put("Date", HTTP_DATE.format(engine.now()));
+    return answer(headers, status, response);
+  }
+
+  private static MiniHttpServer.Response answer(Map<String, String> headers, int status, String body) {
+    return new MiniHttpServer.Response(status, headers, body);
   }
 
   private boolean authorized(@Nullable String header) {
@@ -242,14 +222,6 @@ public final class HttpFront implements AutoCloseable {
       e.put("param", param);
     }
     return Json.write(root);
-  }
-
-  private static void send(HttpExchange ex, int status, String body) throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    ex.sendResponseHeaders(status, bytes.length);
-    try (OutputStream out = ex.getResponseBody()) {
-      out.write(bytes);
-    }
   }
 
   private JsonNode route(String method, String path, ObjectNode p) {
@@ -457,7 +429,6 @@ public final class HttpFront implements AutoCloseable {
 
   @Override
   public void close() {
-    server.stop(0);
-    executor.shutdownNow();
+    server.close();
   }
 }
