@@ -95,7 +95,7 @@ public final class StripeEmulator implements AutoCloseable {
     Clock clock = b.clock;
     this.deliverer = new Deliverer(webhookSecret, clock::instant);
     this.engine = new Engine(clock, b.seed != null ? b.seed : new SecureRandom().nextLong(), deliverer, b.retries);
-    this.front = new HttpFront(engine, deliverer, apiKey);
+    this.front = new HttpFront(engine, deliverer, apiKey, b.port);
     this.webhooks = new Webhooks();
   }
 
@@ -446,6 +446,7 @@ public final class StripeEmulator implements AutoCloseable {
     private @Nullable String apiKey;
     private @Nullable String webhookSecret;
     private @Nullable Long seed;
+    private int port;
     private List<Duration> retries = List.of(Duration.ofDays(3), Duration.ofDays(5), Duration.ofDays(7));
 
     private Builder() {}
@@ -476,6 +477,15 @@ public final class StripeEmulator implements AutoCloseable {
       return this;
     }
 
+    /** The loopback port to listen on (default 0: a free one; a fixed one suits an example app). */
+    public Builder port(int port) {
+      if (port < 0 || port > 65_535) {
+        throw new IllegalArgumentException("port must be between 0 and 65535 but was " + port);
+      }
+      this.port = port;
+      return this;
+    }
+
     /** The seed for generated ids (default random), for reproducible ids. */
     public Builder seed(long seed) {
       this.seed = seed;
@@ -500,7 +510,7 @@ public final class StripeEmulator implements AutoCloseable {
       return this;
     }
 
-    /** Starts the emulator on a random loopback port. */
+    /** Starts the emulator on the loopback interface. */
     public StripeEmulator start() {
       try {
         return new StripeEmulator(this);

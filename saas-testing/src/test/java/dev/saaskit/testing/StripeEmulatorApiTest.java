@@ -256,6 +256,21 @@ class StripeEmulatorApiTest {
   }
 
   @Test
+  void startsOnAChosenPortAndRefusesABadOne() throws Exception {
+    int port;
+    try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = probe.getLocalPort();
+    }
+    try (StripeEmulator fixed = StripeEmulator.builder().port(port).start()) {
+      assertThat(fixed.apiBase()).isEqualTo("http://127.0.0.1:" + port);
+      StripeClient client = StripeClient.builder().setApiKey(fixed.apiKey()).setApiBase(fixed.apiBase()).build();
+      assertThat(client.v1().customers().create(CustomerCreateParams.builder().build()).getId()).startsWith("cus_");
+    }
+    assertThatThrownBy(() -> StripeEmulator.builder().port(70_000))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("70000");
+  }
+
+  @Test
   void dateHeaderComesFromTheEmulatorsClockOnEveryAnswer() throws Exception {
     HeaderRecordingClient recording = new HeaderRecordingClient();
     StripeClient recorded = StripeClient.builder().setApiKey(f.emu.apiKey()).setApiBase(f.emu.apiBase())

@@ -55,12 +55,13 @@ public final class HttpFront implements AutoCloseable {
    * @param engine the state
    * @param deliverer the webhook deliverer
    * @param apiKey the accepted secret key
+   * @param port the loopback port, 0 for a free one
    */
-  public HttpFront(Engine engine, Deliverer deliverer, String apiKey) throws IOException {
+  public HttpFront(Engine engine, Deliverer deliverer, String apiKey, int port) throws IOException {
     this.engine = engine;
     this.deliverer = deliverer;
     this.apiKey = apiKey;
-    this.server = new MiniHttpServer(this::handle);
+    this.server = new MiniHttpServer(this::handle, port);
   }
 
   /** {@code http://127.0.0.1:<port>}. */

@@ -51,10 +51,11 @@ final class MiniHttpServer implements AutoCloseable {
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
-  MiniHttpServer(Handler handler) throws IOException {
+  MiniHttpServer(Handler handler, int port) throws IOException {
     this.handler = handler;
     this.server = new ServerSocket();
-    server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
+    server.setReuseAddress(true);
+    server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 128);
     this.executor = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "stripe-emulator");
       t.setDaemon(true);
