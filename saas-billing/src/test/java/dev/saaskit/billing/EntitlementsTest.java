@@ -152,7 +152,7 @@ class EntitlementsTest {
     assertThat(billing.entitlements(t)).isSameAs(before);
     assertThat(billing.hasAccess(t)).isTrue();
 
-    billing.invalidateEntitlements(t);
+    billing.invalidate(t);
     Entitlements after = billing.entitlements(t);
     assertThat(after.hasAccess()).isFalse();
     assertThat(after.state()).isEqualTo(AccessState.ENDED);
