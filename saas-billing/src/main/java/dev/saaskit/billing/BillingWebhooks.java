@@ -113,7 +113,9 @@ public final class BillingWebhooks {
     try {
       return handleChecked(rawBody, signatureHeader);
     } catch (RuntimeException e) {
-      LOG.error("webhook delivery could not be recorded: {}", e.getClass().getSimpleName(), e);
+      // the message only (no payload); the stack trace at DEBUG
+      LOG.error("webhook delivery could not be recorded: {}", safe(e));
+      LOG.debug("webhook delivery failure", e);
       return new WebhookResult(500, WebhookResult.Outcome.ERROR, "internal error; the event was not recorded", null);
     }
   }

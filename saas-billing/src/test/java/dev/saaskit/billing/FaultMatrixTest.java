@@ -491,6 +491,47 @@ class FaultMatrixTest {
   }
 
   @Test
+  void aCustomerLinkedToOneTenantIsNeverReRouted() throws Exception {
+    TenantId acme = TenantId.of("acme");
+    TenantId evil = TenantId.of("evil");
+    String price = price();
+    String acmeCustomer = customer(acme);
+    String acmeSession = session(acme, acmeCustomer, price);
+    emu.completeCheckout(acmeSession);
+    // the customer's metadata now names another tenant: the route stays
+    billing.stripe().post("/v1/customers/" + acmeCustomer, Map.of("metadata", Map.of("tenant_id", "evil")), null);
+    // a checkout of another tenant naming acme's customer
+    String evilSession = session(evil, acmeCustomer, price);
+    emu.completeCheckout(evilSession);
+    String failed = one("SELECT id FROM saaskit_billing.events WHERE type = 'checkout.session.completed'"
+        + " AND object_id = ?", evilSession);
+    BillingWebhooks.InboxEvent event = billing.webhooks().event(failed).orElseThrow();
+    assertThat(event.status()).isEqualTo("failed");
+    assertThat(event.lastError()).contains("linked to another tenant");
+    assertThat(count(db, "SELECT count(*) FROM saaskit_billing.customers WHERE tenant_id = 'evil'")).isZero();
+    assertThat(count(db, "SELECT count(*) FROM saaskit_billing.checkout_sessions WHERE tenant_id = 'evil'")).isZero();
+    assertThat(count(db, "SELECT count(*) FROM saaskit_billing.subscriptions WHERE tenant_id = 'evil'")).isZero();
+    assertThat(count(db, "SELECT count(*) FROM saaskit_billing.events WHERE routed_tenant_id = 'evil'")).isZero();
+    assertThat(one("SELECT tenant_id FROM saaskit_billing.customers WHERE stripe_id = ?", acmeCustomer))
+        .isEqualTo("acme");
+    List<Subscription> evilSees = billing.db().inTransaction(evil, "read", c -> billing.mirror().subscriptions(c, evil));
+    assertThat(evilSees).isEmpty();
+  }
+
+  @Test
+  void rateLimitedRefetchesAreRetriedByTheGatewayWithinTheApply() throws Exception {
+    TenantId acme = TenantId.of("acme");
+    String session = session(acme, customer(acme), price());
+    emu.webhooks().automatic(false).withApiVersion("2020-08-27");
+    emu.completeCheckout(session);
+    emu.failNextRequests(2, 429, Duration.ofSeconds(1)); // the gateway waits at most stripeMaxRetryWait (zero here)
+    emu.webhooks().deliverPending();
+    assertThat(emu.webhooks().deliveries()).allSatisfy(d -> assertThat(d.succeeded()).as(d.type()).isTrue());
+    assertEveryEventAppliedOnce();
+    assertMirrorMatchesEmulator(acme, subscriptionOf(session));
+  }
+
+  @Test
   void replayFetchesAndAppliesEventsThatNeverArrived() throws Exception {
     Instant since = emu.now();
     emu.webhooks().automatic(false);
