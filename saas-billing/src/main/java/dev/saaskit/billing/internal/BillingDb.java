@@ -6,8 +6,10 @@ import dev.saaskit.core.TenantSetting;
 import dev.saaskit.core.internal.TenantSettingSql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.Objects;
+import java.util.Optional;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 
@@ -37,6 +39,24 @@ public final class BillingDb {
     try (PreparedStatement ps = c.prepareStatement(setting.separate())) {
       ps.setString(1, tenant.value());
       ps.execute();
+    }
+  }
+
+  /**
+   * Binds the tenant a Stripe customer is routed to (through {@code <schema>.route_customer}) to the current
+   * transaction of {@code c} in the same round trip, and returns it; empty (and the empty tenant bound, which sees
+   * no row) when the customer has no route.
+   *
+   * @param quotedSchema the billing schema, quoted
+   */
+  public Optional<TenantId> bindRoutedTenant(Connection c, String quotedSchema, String customerId) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(
+        setting.literalPrefixStart() + "coalesce(" + quotedSchema + ".route_customer(?), ''), true)")) {
+      ps.setString(1, customerId);
+      try (ResultSet rs = ps.executeQuery()) {
+        String tenant = rs.next() ? rs.getString(1) : null;
+        return tenant == null || tenant.isEmpty() ? Optional.empty() : Optional.of(TenantId.of(tenant));
+      }
     }
   }
 

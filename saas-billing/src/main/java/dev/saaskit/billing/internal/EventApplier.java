@@ -274,9 +274,8 @@ public final class EventApplier {
    */
   private TenantId tenantOfCustomer(Connection c, String customerId, @Nullable JsonNode customerObject,
       Instant created) throws SQLException {
-    Optional<TenantId> routed = mirror.tenantOfCustomer(c, customerId);
+    Optional<TenantId> routed = db.bindRoutedTenant(c, mirror.schema(), customerId);
     if (routed.isPresent()) {
-      db.bindTenant(c, routed.get());
       return routed.get();
     }
     JsonNode customer = customerObject;

@@ -95,32 +95,56 @@ public final class Mirror {
 
   /** Upserts a price (account-wide, no tenant). */
   public Outcome upsertPrice(Connection c, JsonNode price, Instant asOf) throws SQLException {
-    String sql = "INSERT INTO " + s + ".prices AS t (stripe_id, product_id, active, currency, unit_amount,"
+    return writePrice(c, price, asOf, false);
+  }
+
+  /**
+   * Writes a price only if the mirror has none with its id. Subscriptions embed their prices: writing those
+   * unconditionally would lock the shared price row until commit and serialize every tenant's subscription events
+   * on it. Price changes arrive by their own events and the reconciler.
+   */
+  public Outcome insertPriceIfAbsent(Connection c, JsonNode price, Instant asOf) throws SQLException {
+    return writePrice(c, price, asOf, true);
+  }
+
+  private Outcome writePrice(Connection c, JsonNode price, Instant asOf, boolean onlyIfAbsent) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(priceSql(onlyIfAbsent))) {
+      bindPrice(ps, 1, price, asOf);
+      return ps.executeUpdate() == 1 ? Outcome.APPLIED : Outcome.STALE;
+    }
+  }
+
+  private String priceSql(boolean onlyIfAbsent) {
+    return "INSERT INTO " + s + ".prices AS t (stripe_id, product_id, active, currency, unit_amount,"
         + " recurring_interval, interval_count, usage_type, lookup_key, deleted, raw, state_as_of)"
         + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?)"
-        + " ON CONFLICT (stripe_id) DO UPDATE SET product_id = EXCLUDED.product_id, active = EXCLUDED.active,"
+        + (onlyIfAbsent ? " ON CONFLICT (stripe_id) DO NOTHING" : " ON CONFLICT (stripe_id) DO UPDATE SET"
+        + " product_id = EXCLUDED.product_id, active = EXCLUDED.active,"
         + " currency = EXCLUDED.currency, unit_amount = EXCLUDED.unit_amount,"
         + " recurring_interval = EXCLUDED.recurring_interval, interval_count = EXCLUDED.interval_count,"
         + " usage_type = EXCLUDED.usage_type, lookup_key = EXCLUDED.lookup_key, deleted = EXCLUDED.deleted,"
         + " raw = EXCLUDED.raw, state_as_of = EXCLUDED.state_as_of, updated_at = now()"
-        + " WHERE t.state_as_of <= EXCLUDED.state_as_of";
+        + " WHERE t.state_as_of <= EXCLUDED.state_as_of");
+  }
+
+  /** Binds a price's twelve parameters from {@code first}; returns the next parameter index. */
+  private static int bindPrice(PreparedStatement ps, int first, JsonNode price, Instant asOf) throws SQLException {
     JsonNode recurring = price.get("recurring");
     boolean hasRecurring = recurring != null && recurring.isObject();
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setString(1, requireId(price, "price"));
-      ps.setString(2, id(price, "product"));
-      ps.setBoolean(3, bool(price, "active", true));
-      ps.setString(4, text(price, "currency"));
-      setLong(ps, 5, number(price, "unit_amount"));
-      ps.setString(6, hasRecurring ? text(recurring, "interval") : null);
-      setInt(ps, 7, hasRecurring ? number(recurring, "interval_count") : null);
-      ps.setString(8, hasRecurring ? text(recurring, "usage_type") : null);
-      ps.setString(9, text(price, "lookup_key"));
-      ps.setBoolean(10, bool(price, "deleted", false));
-      ps.setString(11, StripeJson.write(price));
-      ps.setTimestamp(12, ts(asOf));
-      return ps.executeUpdate() == 1 ? Outcome.APPLIED : Outcome.STALE;
-    }
+    int p = first;
+    ps.setString(p++, requireId(price, "price"));
+    ps.setString(p++, id(price, "product"));
+    ps.setBoolean(p++, bool(price, "active", true));
+    ps.setString(p++, text(price, "currency"));
+    setLong(ps, p++, number(price, "unit_amount"));
+    ps.setString(p++, hasRecurring ? text(recurring, "interval") : null);
+    setInt(ps, p++, hasRecurring ? number(recurring, "interval_count") : null);
+    ps.setString(p++, hasRecurring ? text(recurring, "usage_type") : null);
+    ps.setString(p++, text(price, "lookup_key"));
+    ps.setBoolean(p++, bool(price, "deleted", false));
+    ps.setString(p++, StripeJson.write(price));
+    ps.setTimestamp(p++, ts(asOf));
+    return p;
   }
 
   /**
@@ -147,8 +171,35 @@ public final class Mirror {
         + " schedule_id = EXCLUDED.schedule_id, paused = EXCLUDED.paused, raw = EXCLUDED.raw,"
         + " state_as_of = EXCLUDED.state_as_of, updated_at = now()"
         + " WHERE t.state_as_of <= EXCLUDED.state_as_of";
+    // One round trip: the upsert, then (only if the row now holds this state) the items rewritten and the
+    // embedded prices inserted when absent. pgjdbc sends the statements of one prepared string together.
+    List<JsonNode> items = new ArrayList<>();
+    for (JsonNode item : StripeJson.items(sub)) {
+      if (text(item, "id") != null) {
+        items.add(item);
+      }
+    }
+    List<JsonNode> prices = new ArrayList<>();
+    String applied = " WHERE EXISTS (SELECT 1 FROM " + s + ".subscriptions WHERE stripe_id = ? AND state_as_of = ?)";
+    StringBuilder all = new StringBuilder(sql).append(";\nDELETE FROM ").append(s)
+        .append(".subscription_items WHERE tenant_id = ? AND subscription_id = ? AND").append(applied.substring(6));
+    if (!items.isEmpty()) {
+      all.append(";\nINSERT INTO ").append(s).append(".subscription_items"
+          + " (tenant_id, stripe_id, subscription_id, price_id, product_id, quantity, raw) SELECT * FROM (VALUES ");
+      for (int i = 0; i < items.size(); i++) {
+        all.append(i == 0 ? "" : ", ").append("(?, ?, ?, ?, ?, ?::bigint, ?::jsonb)");
+        JsonNode price = items.get(i).get("price");
+        if (price != null && price.isObject() && text(price, "id") != null) {
+          prices.add(price);
+        }
+      }
+      all.append(") v").append(applied).append(" ON CONFLICT (stripe_id) DO NOTHING");
+    }
+    for (int i = 0; i < prices.size(); i++) {
+      all.append(";\n").append(priceSql(true));
+    }
     int n;
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
+    try (PreparedStatement ps = c.prepareStatement(all.toString())) {
       ps.setString(1, tenant.value());
       ps.setString(2, id);
       ps.setString(3, customer);
@@ -169,44 +220,38 @@ public final class Mirror {
       ps.setBoolean(16, pause != null && pause.isObject());
       ps.setString(17, StripeJson.write(sub));
       ps.setTimestamp(18, ts(asOf));
-      n = ps.executeUpdate();
+      int p = 19;
+      Timestamp asOfTs = ts(asOf);
+      ps.setString(p++, tenant.value());
+      ps.setString(p++, id);
+      ps.setString(p++, id);
+      ps.setTimestamp(p++, asOfTs);
+      for (JsonNode item : items) {
+        JsonNode price = item.get("price");
+        boolean full = price != null && price.isObject();
+        ps.setString(p++, tenant.value());
+        ps.setString(p++, text(item, "id"));
+        ps.setString(p++, id);
+        ps.setString(p++, full ? text(price, "id") : id(item, "price"));
+        ps.setString(p++, full ? id(price, "product") : null);
+        setLong(ps, p++, number(item, "quantity"));
+        ps.setString(p++, StripeJson.write(item));
+      }
+      if (!items.isEmpty()) {
+        ps.setString(p++, id);
+        ps.setTimestamp(p++, asOfTs);
+      }
+      for (JsonNode price : prices) {
+        p = bindPrice(ps, p, price, asOf);
+      }
+      ps.execute();
+      n = ps.getUpdateCount();
+      while (ps.getMoreResults() || ps.getUpdateCount() != -1) {
+        // drain the results of the statements after the upsert
+      }
     }
     if (n == 0) {
       return Outcome.STALE;
-    }
-    try (PreparedStatement del = c.prepareStatement(
-        "DELETE FROM " + s + ".subscription_items WHERE tenant_id = ? AND subscription_id = ?")) {
-      del.setString(1, tenant.value());
-      del.setString(2, id);
-      del.executeUpdate();
-    }
-    try (PreparedStatement ins = c.prepareStatement("INSERT INTO " + s + ".subscription_items"
-        + " (tenant_id, stripe_id, subscription_id, price_id, product_id, quantity, raw) VALUES (?, ?, ?, ?, ?, ?, ?::jsonb)"
-        + " ON CONFLICT (stripe_id) DO NOTHING")) {
-      boolean any = false;
-      for (JsonNode item : StripeJson.items(sub)) {
-        String itemId = text(item, "id");
-        if (itemId == null) {
-          continue;
-        }
-        JsonNode price = item.get("price");
-        String priceId = price != null && price.isObject() ? text(price, "id") : id(item, "price");
-        ins.setString(1, tenant.value());
-        ins.setString(2, itemId);
-        ins.setString(3, id);
-        ins.setString(4, priceId);
-        ins.setString(5, price != null && price.isObject() ? id(price, "product") : null);
-        setLong(ins, 6, number(item, "quantity"));
-        ins.setString(7, StripeJson.write(item));
-        ins.addBatch();
-        any = true;
-        if (price != null && price.isObject() && priceId != null) {
-          upsertPrice(c, price, asOf);
-        }
-      }
-      if (any) {
-        ins.executeBatch();
-      }
     }
     return Outcome.APPLIED;
   }
