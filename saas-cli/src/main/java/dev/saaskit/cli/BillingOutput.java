@@ -31,6 +31,7 @@ final class BillingOutput {
   private static final ObjectMapper JSON = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
   private static final String NONE = "-";
   private static final String ABSENT = "(absent)";
+  private static final String PRESENT = "(present)";
 
   private BillingOutput() {}
 
@@ -46,7 +47,7 @@ final class BillingOutput {
       rows.add(new String[] {"KIND", "TYPE", "ID", "TENANT", "FIELD", "MIRROR -> STRIPE"});
       for (Drift d : r.drifts()) {
         rows.add(new String[] {kind(d.kind()), d.objectType(), visible(d.objectId()), tenant(d.tenant()),
-            d.field() == null ? NONE : visible(d.field()), value(d.mirrorValue()) + " -> " + value(d.stripeValue())});
+            d.field() == null ? NONE : visible(d.field()), change(d)});
       }
       out.append(table(rows));
     }
@@ -260,6 +261,21 @@ final class BillingOutput {
 
   private static String kind(Drift.Kind kind) {
     return kind.name().toLowerCase(Locale.ROOT);
+  }
+
+  /** "mirror -> Stripe"; for a whole object without values, which side has it. */
+  private static String change(Drift d) {
+    if (d.field() == null && d.mirrorValue() == null && d.stripeValue() == null) {
+      switch (d.kind()) {
+        case MISSING_IN_MIRROR:
+          return ABSENT + " -> " + PRESENT;
+        case MISSING_IN_STRIPE:
+          return PRESENT + " -> " + ABSENT;
+        default:
+          return NONE;
+      }
+    }
+    return value(d.mirrorValue()) + " -> " + value(d.stripeValue());
   }
 
   private static String tenant(@Nullable TenantId tenant) {
