@@ -212,6 +212,10 @@ class BillingCommandTest {
     assertThat(onTheCommandLine.code()).isEqualTo(2);
     assertThat(onTheCommandLine.err()).contains("--stripe-key is not accepted", "--stripe-key-env");
 
+    Run stray = run(fx.env(), fx.args("sync", BillingFixtures.STRIPE_KEY));
+    assertThat(stray.code()).isEqualTo(2);
+    assertThat(stray.err()).contains("Unmatched argument", "'sk_test_***'");
+
     Run keyAsName = run(fx.env(), List.of("billing", "sync", "--url", fx.db.jdbcUrl(), "--stripe-key-env",
         "sk_test_Looks-Like-A-Key"));
     assertThat(keyAsName.code()).isEqualTo(2);
