@@ -1,9 +1,10 @@
-/** saaskit CLI: the {@code saaskit} command for operators (rls-audit, jobs). */
+/** saaskit CLI: the {@code saaskit} command for operators (rls-audit, jobs, billing). */
 module dev.saaskit.cli {
   requires dev.saaskit.core;
   requires dev.saaskit.tenancy;
   requires dev.saaskit.jobs;
-  // JSON output of the jobs commands
+  requires dev.saaskit.billing;
+  // JSON output of the jobs and billing commands
   requires com.fasterxml.jackson.databind;
   requires info.picocli;
   requires java.logging;

@@ -6,6 +6,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Model.CommandSpec;
@@ -22,7 +23,7 @@ final class Connections {
       + "variable's name with --password-env instead";
 
   /** A portable environment variable name (POSIX): letters, digits and '_', not starting with a digit. */
-  private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+  static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
 
   /** The URL properties pgjdbc reads a secret from. */
   private static final List<String> SECRET_PROPERTIES = List.of("password", "sslpassword");
@@ -98,6 +99,12 @@ final class Connections {
    * @throws CliException if the variable is not set or empty
    */
   static @Nullable String passwordFromEnv(CommandSpec spec, @Nullable String name) {
+    return passwordFromEnv(spec, name, System::getenv);
+  }
+
+  /** Like {@link #passwordFromEnv(CommandSpec, String)}, reading the variable through {@code environment}. */
+  static @Nullable String passwordFromEnv(CommandSpec spec, @Nullable String name,
+      Function<String, @Nullable String> environment) {
     if (name == null) {
       return null;
     }
@@ -106,7 +113,7 @@ final class Connections {
           + "(letters, digits and '_', not starting with a digit) that holds the password, not the password "
           + "itself; the value given is not shown");
     }
-    String value = System.getenv(name);
+    String value = environment.apply(name);
     if (value == null || value.isEmpty()) {
       throw new CliException("the environment variable named by --password-env is "
           + (value == null ? "not set" : "empty") + " (its name is not shown, in case it is the password "

@@ -181,7 +181,7 @@ final class JobsOutput {
    * The stored value with control and format characters written as a backslash, {@code u} and four hex digits: a
    * row written by hand must not drive the operator's terminal.
    */
-  private static String visible(String text) {
+  static String visible(String text) {
     StringBuilder out = new StringBuilder(text.length());
     text.chars().forEach(c -> {
       if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {

@@ -21,8 +21,11 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@link #url}: the user-info of a URL ({@code //user:password@host}) becomes {@code //***@host}, and the
  *       value of every parameter whose name ends in {@code password}, {@code passwd}, {@code pwd},
  *       {@code passphrase} or {@code secret} (any case, percent-encoded or not) becomes {@code ***};
- *   <li>{@link #text}: the same for every URL and every such parameter inside free text, and each known secret
- *       value (at least {@value #MIN_LITERAL} characters) replaced wherever it appears;
+ *   <li>{@link #text}: the same for every URL and every such parameter inside free text, each known secret
+ *       value (at least {@value #MIN_LITERAL} characters) replaced wherever it appears, and anything shaped like a
+ *       Stripe secret key or webhook secret ({@code sk_live_...}, {@code sk_test_...}, {@code rk_...},
+ *       {@code whsec_...}) masked after its prefix, even when no one said it was a secret (a key pasted as a stray
+ *       argument, say);
  *   <li>{@link #throwable}: a copy of an exception chain whose messages went through {@link #text}, for stack
  *       traces.
  * </ul>
@@ -51,6 +54,9 @@ final class Redaction {
   /** host[:port][,host[:port]]... (with [IPv6] literals): what may stand between "//" and the first '/'. */
   private static final Pattern HOSTS =
       Pattern.compile("(?:\\[[^\\]]*\\]|[^:,/@\\[\\]]*)(?::\\d*)?(?:,(?:\\[[^\\]]*\\]|[^:,/@\\[\\]]*)(?::\\d*)?)*");
+  /** A Stripe secret or restricted key, or a webhook signing secret: the prefix kept, the rest masked. */
+  private static final Pattern STRIPE_SECRET =
+      Pattern.compile("(?<![0-9A-Za-z_])((?:sk|rk)_(?:live|test)_|whsec_)[0-9A-Za-z_]+");
   private static final List<String> SECRET_NAME_ENDINGS =
       List.of("password", "passwd", "pwd", "passphrase", "secret");
 
@@ -115,6 +121,7 @@ final class Redaction {
         redacted = redacted.replace(secret, MASK);
       }
     }
+    redacted = STRIPE_SECRET.matcher(redacted).replaceAll(m -> Matcher.quoteReplacement(m.group(1) + MASK));
     redacted = URL_IN_TEXT.matcher(redacted).replaceAll(m -> Matcher.quoteReplacement(url(m.group())));
     return maskParams(PARAM_IN_TEXT, redacted);
   }

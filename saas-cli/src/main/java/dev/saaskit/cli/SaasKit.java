@@ -8,12 +8,15 @@ import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.Objects;
 import java.util.Properties;
+import java.util.function.Function;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.logging.SimpleFormatter;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
@@ -26,6 +29,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * ({@code rls-audit}, {@code jobs}, ...) and sets the rules they share:
  *
  * <ul>
+ *   <li>environment variables (passwords, the Stripe key) are read through one lookup, the process's environment
+ *       outside tests;
  *   <li>reports go to stdout, messages to stderr, both UTF-8;
  *   <li>exit {@value #EXIT_OK} when all is well, {@value #EXIT_FINDINGS} when a check found an error-level problem
  *       (for {@code jobs}: the job does not exist or the action is not allowed in its state),
@@ -41,11 +46,12 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = SaasKit.Version.class,
     synopsisSubcommandLabel = "COMMAND",
     description = "Operator tools for saaskit applications on PostgreSQL.",
-    subcommands = {RlsAuditCommand.class, JobsCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {RlsAuditCommand.class, JobsCommand.class, BillingCommand.class, CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
         "0:success, no error-level finding",
-        "1:a check found at least one error-level problem; jobs: no such job, or not allowed in its state",
+        "1:a check found at least one error-level problem; jobs: no such job, or not allowed in its state; "
+            + "billing: drift not fixed, failed events, or no such event",
         "2:usage error, bad input file, unreachable database or other failure"},
     footer = {"", "Run 'saaskit COMMAND --help' for the options of a command."})
 public final class SaasKit {
@@ -59,7 +65,26 @@ public final class SaasKit {
   // held so the level set in main() is not lost when the JDK drops an unreferenced logger
   private static final Logger PGJDBC_LOGGER = Logger.getLogger("org.postgresql");
 
-  private SaasKit() {}
+  /** Reads environment variables: the process's, or a test's map. */
+  private final Function<String, @Nullable String> environment;
+
+  private SaasKit(Function<String, @Nullable String> environment) {
+    this.environment = environment;
+  }
+
+  /**
+   * The value of the environment variable {@code name} as this run sees it ({@link System#getenv} outside tests),
+   * or null when it is not set.
+   */
+  @Nullable String env(String name) {
+    return environment.apply(name);
+  }
+
+  /** The environment lookup of the command line {@code spec} belongs to. */
+  static Function<String, @Nullable String> environment(CommandLine.Model.CommandSpec spec) {
+    Object root = spec.root().userObject();
+    return root instanceof SaasKit ? ((SaasKit) root)::env : System::getenv;
+  }
 
   /** Runs the command line and exits the JVM with its exit code. */
   public static void main(String[] args) {
@@ -73,6 +98,11 @@ public final class SaasKit {
 
   /** Runs the command line with the given streams and returns the exit code; does not exit the JVM. */
   static int run(String[] args, PrintWriter out, PrintWriter err) {
+    return run(args, out, err, System::getenv);
+  }
+
+  /** Like {@link #run(String[], PrintWriter, PrintWriter)}, reading environment variables from {@code environment}. */
+  static int run(String[] args, PrintWriter out, PrintWriter err, Function<String, @Nullable String> environment) {
     boolean verbose = false;
     for (String arg : args) {
       verbose |= arg.equals(CommonOptions.VERBOSE);
@@ -87,7 +117,7 @@ public final class SaasKit {
       PGJDBC_LOGGER.addHandler(pgjdbcLog);
     }
     try {
-      int code = commandLine(out, err).execute(args);
+      int code = commandLine(out, err, environment).execute(args);
       out.flush();
       err.flush();
       return code;
@@ -101,7 +131,12 @@ public final class SaasKit {
 
   /** The configured command line, for {@link #run} and tests. */
   static CommandLine commandLine(PrintWriter out, PrintWriter err) {
-    CommandLine cl = new CommandLine(new SaasKit());
+    return commandLine(out, err, System::getenv);
+  }
+
+  /** The configured command line, reading environment variables from {@code environment}. */
+  static CommandLine commandLine(PrintWriter out, PrintWriter err, Function<String, @Nullable String> environment) {
+    CommandLine cl = new CommandLine(new SaasKit(Objects.requireNonNull(environment, "environment")));
     cl.setOut(out);
     cl.setErr(err);
     cl.setCaseInsensitiveEnumValuesAllowed(true);

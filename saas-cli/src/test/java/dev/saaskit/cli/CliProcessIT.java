@@ -21,7 +21,7 @@ class CliProcessIT {
   void helpOnTheTopCommandListsTheCommands() {
     Result r = CliProcess.run("--help");
     assertThat(r.exitCode()).as(r.toString()).isZero();
-    assertThat(r.out()).contains("Usage: saaskit", "rls-audit", "jobs", "Exit codes");
+    assertThat(r.out()).contains("Usage: saaskit", "rls-audit", "jobs", "billing", "Exit codes");
     assertThat(r.err()).isEmpty();
   }
 

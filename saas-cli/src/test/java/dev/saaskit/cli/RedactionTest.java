@@ -59,6 +59,16 @@ class RedactionTest {
   }
 
   @Test
+  void masksAnythingShapedLikeAStripeSecretAfterItsPrefix() {
+    assertThat(Redaction.text("Unmatched argument at index 2: 'sk_live_51AbC9xyz' and sk_test_Q_1 rk_live_r2"
+        + " whsec_abc123"))
+        .isEqualTo("Unmatched argument at index 2: 'sk_live_***' and sk_test_*** rk_live_*** whsec_***");
+    // the hint "sk_test_..." names a shape, not a key; an id that merely contains the letters is no key
+    assertThat(Redaction.text("must look like sk_test_..., sk_live_... or rk_... (task_live_x is fine)"))
+        .isEqualTo("must look like sk_test_..., sk_live_... or rk_... (task_live_x is fine)");
+  }
+
+  @Test
   void redactsKnownSecretsAndUrlsInFreeText() {
     assertThat(Redaction.text("Connection to bob:hunter22@db:1 refused (user \"a;password=xyz\")",
         List.of("hunter22")))
