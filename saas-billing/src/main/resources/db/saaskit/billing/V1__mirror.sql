@@ -198,12 +198,15 @@ COMMENT ON FUNCTION ${schema}.customers_route() IS 'saaskit-audit: security-defi
 CREATE TRIGGER customers_route AFTER INSERT OR DELETE ON ${schema}.customers
   FOR EACH ROW EXECUTE FUNCTION ${schema}.customers_route();
 
+-- PL/pgSQL, not SQL: a SQL function with a SET clause is planned again at every call; this one runs per webhook.
 CREATE FUNCTION ${schema}.route_customer(p_customer text)
   RETURNS text
-  LANGUAGE sql STABLE SECURITY DEFINER
+  LANGUAGE plpgsql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT r.routed_tenant_id FROM ${schema}.customer_routes r WHERE r.stripe_customer_id = p_customer
+BEGIN
+  RETURN (SELECT r.routed_tenant_id FROM ${schema}.customer_routes r WHERE r.stripe_customer_id = p_customer);
+END
 $$;
 REVOKE ALL ON FUNCTION ${schema}.route_customer(text) FROM PUBLIC;
 COMMENT ON FUNCTION ${schema}.route_customer(text) IS 'saaskit-audit: security-definer-function -- webhook routing: returns the tenant of one exact Stripe customer id, reads only the route table, never customer data';
