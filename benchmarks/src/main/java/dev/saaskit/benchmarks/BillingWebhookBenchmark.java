@@ -42,14 +42,16 @@ import org.openjdk.jmh.annotations.Warmup;
  * StripeEmulator} over HTTP. {@code handRolled} is the blog-post handler for scale: stripe-java's {@code
  * Webhook.constructEvent} (verify + Gson) and one upsert of the raw JSON, no inbox status, no tenant, no ordering.
  *
+ * <p>The warm-up is a minute: throughput keeps rising for about 50 s (PostgreSQL and the JIT settling).
+ *
  * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar BillingWebhookBenchmark}. Figures: docs/benchmarks.md.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
-@Warmup(iterations = 3, time = 5)
-@Measurement(iterations = 5, time = 5)
+@Warmup(iterations = 6, time = 10)
+@Measurement(iterations = 5, time = 10)
 @Threads(BillingWebhookBenchmark.THREADS)
 public class BillingWebhookBenchmark {
   static final int THREADS = 4;

@@ -15,7 +15,6 @@ import dev.saaskit.core.TenantId;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Savepoint;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -217,8 +216,8 @@ public final class BillingWebhooks {
 
   /**
    * Records a new event and applies it in the same transaction (one commit: the inbox row is ours until then, so a
-   * parallel duplicate waits and then finds it applied); an apply failure rolls back to a savepoint after the
-   * insert and records the failure instead, still in that transaction. Null when the event was recorded already.
+   * parallel duplicate waits and then finds it applied); when the apply fails, everything is rolled back and the
+   * event is recorded as failed, with its error, in a new transaction. Null when the event was recorded already.
    */
   private @Nullable WebhookResult recordAndApply(ObjectNode event, String id, String type, Instant created,
       EventApplier.Kind kind, String rawBody) {
@@ -232,12 +231,17 @@ public final class BillingWebhooks {
           c.rollback();
           return null;
         }
-        Savepoint recorded = c.setSavepoint();
         try {
           done = applyOn(c, id, type, event);
         } catch (SQLException | RuntimeException e) {
-          c.rollback(recorded);
+          // no savepoint (a round trip on every event): roll everything back and record the event as failed in a
+          // new transaction; a parallel duplicate that records it first meanwhile is applying it itself
+          c.rollback();
           error = safe(e);
+          if (!record(c, event, id, type, created, kind, rawBody)) {
+            c.rollback();
+            return null;
+          }
           inbox.markFailed(c, id, error, config.clock().instant(), config.eventRetryBackoff());
         }
         c.commit();
