@@ -1,7 +1,5 @@
 package dev.saaskit.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -49,7 +47,7 @@ final class BillingOutput {
         rows.add(new String[] {kind(d.kind()), d.objectType(), visible(d.objectId()), tenant(d.tenant()),
             d.field() == null ? NONE : visible(d.field()), change(d)});
       }
-      out.append(table(rows));
+      out.append(JobsOutput.table(rows));
     }
     List<String> checked = new ArrayList<>();
     new TreeMap<>(r.checked()).forEach((type, n) -> checked.add(n + " " + type + (n == 1 ? "" : "s")));
@@ -97,7 +95,7 @@ final class BillingOutput {
     root.put("fixedObjects", r.fixedObjects());
     ArrayNode failures = root.putArray("fixFailures");
     r.fixFailures().forEach(failures::add);
-    return write(root);
+    return JobsOutput.write(root);
   }
 
   // ------------------------------------------------------------------------------------------------ replay
@@ -116,7 +114,7 @@ final class BillingOutput {
     root.put("recorded", r.recorded());
     root.put("applied", r.applied());
     root.put("failed", r.failed());
-    return write(root);
+    return JobsOutput.write(root);
   }
 
   // ------------------------------------------------------------------------------------------------ status
@@ -125,7 +123,7 @@ final class BillingOutput {
     StringBuilder out = new StringBuilder("tenant ").append(s.tenant().value()).append('\n');
     field(out, "state", s.state().name());
     field(out, "has access", s.hasAccess() ? "yes" : "no");
-    field(out, "access until", text(s.accessUntil()));
+    field(out, "access until", JobsOutput.text(s.accessUntil()));
     Subscription sub = s.subscription();
     if (sub == null) {
       field(out, "subscription", "(none)");
@@ -137,7 +135,7 @@ final class BillingOutput {
         items.add(item.priceId() + " x " + item.quantity());
       }
       field(out, "items", items.isEmpty() ? "(none)" : String.join(", ", items));
-      field(out, "period end", text(sub.currentPeriodEnd()));
+      field(out, "period end", JobsOutput.text(sub.currentPeriodEnd()));
       field(out, "cancel at end", sub.cancelAtPeriodEnd() ? "yes" : "no");
       field(out, "collection", sub.collectionMethod()
           + (sub.daysUntilDue() == null ? "" : " (net " + sub.daysUntilDue() + " days)"));
@@ -157,7 +155,7 @@ final class BillingOutput {
     root.put("tenant", s.tenant().value());
     root.put("state", s.state().name());
     root.put("hasAccess", s.hasAccess());
-    root.put("accessUntil", iso(s.accessUntil()));
+    root.put("accessUntil", JobsOutput.iso(s.accessUntil()));
     Subscription sub = s.subscription();
     if (sub == null) {
       root.putNull("subscription");
@@ -171,14 +169,14 @@ final class BillingOutput {
         items.addObject().put("id", item.id()).put("price", item.priceId()).put("product", item.productId())
             .put("quantity", item.quantity());
       }
-      o.put("currentPeriodEnd", iso(sub.currentPeriodEnd()));
+      o.put("currentPeriodEnd", JobsOutput.iso(sub.currentPeriodEnd()));
       o.put("cancelAtPeriodEnd", sub.cancelAtPeriodEnd());
       o.put("collectionMethod", sub.collectionMethod());
       o.put("daysUntilDue", sub.daysUntilDue());
     }
     root.put("subscriptions", s.subscriptions().size());
     root.put("at", s.at().toString());
-    return write(root);
+    return JobsOutput.write(root);
   }
 
   static String summaryText(InboxSummary s) {
@@ -199,7 +197,7 @@ final class BillingOutput {
     root.put("failed", s.failed());
     root.put("ignored", s.ignored());
     root.put("exhausted", s.exhausted());
-    return write(root);
+    return JobsOutput.write(root);
   }
 
   // ------------------------------------------------------------------------------------------------ events
@@ -212,7 +210,7 @@ final class BillingOutput {
       rows.add(new String[] {visible(e.id()), visible(e.type()), e.created().toString(), e.status(),
           Integer.toString(e.attempts()), error == null ? NONE : visible(BillingCommand.oneLine(error))});
     }
-    return table(rows);
+    return JobsOutput.table(rows);
   }
 
   /** {@code {"events": [<event>...]}}. */
@@ -220,7 +218,7 @@ final class BillingOutput {
     ObjectNode root = JSON.createObjectNode();
     ArrayNode array = root.putArray("events");
     events.forEach(e -> array.add(json(e)));
-    return write(root);
+    return JobsOutput.write(root);
   }
 
   static String retryText(InboxEvent e) {
@@ -235,7 +233,7 @@ final class BillingOutput {
 
   /** One {@code <event>}. */
   static String eventJson(InboxEvent e) {
-    return write(json(e));
+    return JobsOutput.write(json(e));
   }
 
   /**
@@ -250,10 +248,10 @@ final class BillingOutput {
     o.put("status", e.status());
     o.put("attempts", e.attempts());
     o.put("lastError", e.lastError());
-    o.put("nextAttemptAt", iso(e.nextAttemptAt()));
+    o.put("nextAttemptAt", JobsOutput.iso(e.nextAttemptAt()));
     o.put("tenant", e.tenant());
     o.put("receivedAt", e.receivedAt().toString());
-    o.put("appliedAt", iso(e.appliedAt()));
+    o.put("appliedAt", JobsOutput.iso(e.appliedAt()));
     return o;
   }
 
@@ -290,45 +288,9 @@ final class BillingOutput {
     return JobsOutput.visible(text);
   }
 
-  private static @Nullable String iso(@Nullable Instant instant) {
-    return instant == null ? null : instant.toString();
-  }
-
-  private static String text(@Nullable Instant instant) {
-    return instant == null ? NONE : instant.toString();
-  }
-
   private static void field(StringBuilder out, String name, String value) {
     out.append("  ").append(name).append(':').append(" ".repeat(Math.max(1, 16 - name.length()))).append(value)
         .append('\n');
   }
 
-  private static String write(JsonNode node) {
-    try {
-      return JSON.writeValueAsString(node) + "\n";
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private static String table(List<String[]> rows) {
-    int[] widths = new int[rows.get(0).length];
-    for (String[] row : rows) {
-      for (int i = 0; i < row.length; i++) {
-        widths[i] = Math.max(widths[i], row[i].length());
-      }
-    }
-    StringBuilder out = new StringBuilder();
-    for (String[] row : rows) {
-      StringBuilder line = new StringBuilder();
-      for (int i = 0; i < row.length; i++) {
-        line.append(row[i]);
-        if (i < row.length - 1) {
-          line.append(" ".repeat(widths[i] - row[i].length() + 2));
-        }
-      }
-      out.append(line.toString().stripTrailing()).append('\n');
-    }
-    return out.toString();
-  }
 }

@@ -155,7 +155,7 @@ final class JobsOutput {
     }
   }
 
-  private static String write(JsonNode node) {
+  static String write(JsonNode node) {
     try {
       return JSON.writeValueAsString(node) + "\n";
     } catch (JsonProcessingException e) {
@@ -193,15 +193,15 @@ final class JobsOutput {
     return out.toString();
   }
 
-  private static @Nullable String iso(@Nullable Instant instant) {
+  static @Nullable String iso(@Nullable Instant instant) {
     return instant == null ? null : instant.toString();
   }
 
-  private static String text(@Nullable Instant instant) {
+  static String text(@Nullable Instant instant) {
     return instant == null ? NONE : instant.toString();
   }
 
-  private static String table(List<String[]> rows) {
+  static String table(List<String[]> rows) {
     int[] widths = new int[rows.get(0).length];
     for (String[] row : rows) {
       for (int i = 0; i < row.length; i++) {
