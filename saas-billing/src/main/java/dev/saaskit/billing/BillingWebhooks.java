@@ -82,6 +82,7 @@ public final class BillingWebhooks {
   private final WebhookInbox inbox;
   private final WebhookSignature signature;
   private final WebhookStats stats = new WebhookStats();
+  private final String routedTenant;
 
   BillingWebhooks(Billing billing) {
     this.billing = Objects.requireNonNull(billing, "billing");
@@ -90,6 +91,7 @@ public final class BillingWebhooks {
     this.stripe = billing.stripe();
     this.applier = new EventApplier(billing.mirror(), db, stripe, config.refetch(), config.clock());
     this.inbox = new WebhookInbox(billing.mirror().schema());
+    this.routedTenant = db.routedTenantExpression(billing.mirror().schema());
     this.signature = new WebhookSignature(config.webhookSecrets(), config.signatureTolerance());
   }
 
@@ -227,12 +229,21 @@ public final class BillingWebhooks {
       boolean autoCommit = c.getAutoCommit();
       c.setAutoCommit(false);
       try {
-        if (!record(c, event, id, type, created, kind, rawBody)) {
+        // recorded as applied, in the transaction that applies it, routed in the same statement: a failed apply
+        // rolls the row back with the rest and is recorded as failed below
+        JsonNode object = event.get("data").get("object");
+        String routeCustomer = EventApplier.routingCustomer(kind, object);
+        WebhookInbox.Recorded recorded = inbox.insertApplied(c, id, type, StripeJson.text(event, "api_version"),
+            created, StripeJson.bool(event, "livemode", false), StripeJson.text(object, "id"), rawBody,
+            routeCustomer == null ? null : routedTenant, routeCustomer, config.clock().instant());
+        if (recorded == null) {
           c.rollback();
           return null;
         }
         try {
-          done = applyOn(c, id, type, event);
+          EventApplier.Routed routed = routeCustomer == null ? null
+              : new EventApplier.Routed(routeCustomer, recorded.routed());
+          done = applyRecorded(c, type, event, routed, id, recorded.routed());
         } catch (SQLException | RuntimeException e) {
           // no savepoint (a round trip on every event): roll everything back and record the event as failed in a
           // new transaction; a parallel duplicate that records it first meanwhile is applying it itself
@@ -277,6 +288,26 @@ public final class BillingWebhooks {
     Instant now = config.clock().instant();
     EventApplier.Applied applied = applier.apply(c, event);
     inbox.markDone(c, id, "applied", applied.tenant(), now);
+    return done(c, type, event, applied, now);
+  }
+
+  /**
+   * Applies {@code event} on {@code c}, whose transaction recorded it as applied to {@code recordedTenant}
+   * ({@link WebhookInbox#insertApplied}), correcting the tenant when the apply found another, and tells the change
+   * listener in the transaction. The caller commits.
+   */
+  private Done applyRecorded(Connection c, String type, ObjectNode event, EventApplier.@Nullable Routed routed,
+      String id, @Nullable TenantId recordedTenant) throws SQLException {
+    Instant now = config.clock().instant();
+    EventApplier.Applied applied = applier.apply(c, event, routed);
+    if (!Objects.equals(applied.tenant(), recordedTenant)) {
+      inbox.setRoutedTenant(c, id, applied.tenant());
+    }
+    return done(c, type, event, applied, now);
+  }
+
+  private Done done(Connection c, String type, ObjectNode event, EventApplier.Applied applied, Instant now)
+      throws SQLException {
     TenantId tenant = applied.tenant();
     if (tenant != null) {
       config.changeListener().inTransaction(c, tenant);
@@ -411,8 +442,11 @@ public final class BillingWebhooks {
       }
       billing.tenantChanged(tenant);
     }
+    if (config.listeners().isEmpty()) {
+      return;
+    }
     BillingEvent event = new BillingEvent(id, d.type(), tenant, d.applied().objectId(), d.created(),
-        d.applied().objectJson());
+        StripeJson.write(d.applied().object()));
     for (Map.Entry<String, BillingConfig.Registered> e : config.listeners().entrySet()) {
       if (!matches(e.getValue().types(), d.type())) {
         continue;

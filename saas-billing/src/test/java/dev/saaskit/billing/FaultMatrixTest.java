@@ -191,6 +191,23 @@ class FaultMatrixTest {
     assertThat(listenerCalls).hasSize((int) count(db, "SELECT count(*) FROM saaskit_billing.events"
         + " WHERE status = 'applied'"));
     assertThat(billing.webhooks().stats().lastApplyLagMillis()).isGreaterThanOrEqualTo(0);
+    // the inbox names the tenant each event was applied to: routed by the recording statement (subscriptions,
+    // invoices), found by the apply (the customer's first event, through its metadata; the checkout session,
+    // through its reference), or none (the catalog)
+    List<String> types = new ArrayList<>();
+    for (StripeEmulator.Event e : emu.events()) {
+      if (EventApplier.kind(e.type()) == EventApplier.Kind.NONE) {
+        continue;
+      }
+      types.add(e.type());
+      BillingWebhooks.InboxEvent row = billing.webhooks().event(e.id()).orElseThrow();
+      boolean catalog = e.type().startsWith("product.") || e.type().startsWith("price.");
+      assertThat(row.tenant()).as(e.type()).isEqualTo(catalog ? null : acme.value());
+      assertThat(row.attempts()).as(e.type()).isOne();
+      assertThat(row.appliedAt()).as(e.type()).isNotNull();
+    }
+    assertThat(types).contains("customer.created", "checkout.session.completed", "customer.subscription.created",
+        "invoice.paid", "product.created", "price.created");
   }
 
   @Test

@@ -61,6 +61,18 @@ public final class BillingDb {
   }
 
   /**
+   * An SQL expression of one parameter (a Stripe customer id) that binds the tenant the customer is routed to
+   * (through {@code <schema>.route_customer}) to the current transaction, as {@link #bindRoutedTenant} does, and
+   * whose value is that tenant, or null (and the empty tenant bound) when the customer has no route: for a
+   * statement that needs the routing anyway, so the binding costs no round trip of its own.
+   *
+   * @param quotedSchema the billing schema, quoted
+   */
+  public String routedTenantExpression(String quotedSchema) {
+    return "nullif(" + setting.expressionStart() + "coalesce(" + quotedSchema + ".route_customer(?), ''), true), '')";
+  }
+
+  /**
    * Runs {@code work} in one transaction, as {@code tenant} when not null, committing on success and rolling back
    * on any failure, which is rethrown ({@link SQLException} wrapped in a {@link BillingException} saying {@code what}).
    */

@@ -48,7 +48,7 @@ public final class EventApplier {
   }
 
   /** What an apply did: the tenant it touched (null for catalog events) and the object as applied. */
-  public record Applied(@Nullable TenantId tenant, @Nullable String objectId, String objectJson) {}
+  public record Applied(@Nullable TenantId tenant, @Nullable String objectId, JsonNode object) {}
 
   private record Versioned(JsonNode object, Instant asOf) {}
 
@@ -109,6 +109,39 @@ public final class EventApplier {
    * @throws BillingException when the event cannot be applied now (no tenant, Stripe unreachable...)
    */
   public Applied apply(Connection c, ObjectNode event) throws SQLException {
+    return apply(c, event, null);
+  }
+
+  /**
+   * The customer whose route decides the tenant of an event of {@code kind} about {@code object} (the routing the
+   * apply step starts with), or null when the kind is routed otherwise (checkout sessions, the catalog, deletions).
+   */
+  public static @Nullable String routingCustomer(Kind kind, JsonNode object) {
+    switch (kind) {
+      case CUSTOMER:
+        return text(object, "id");
+      case SUBSCRIPTION:
+      case INVOICE:
+      case ENTITLEMENT_SUMMARY:
+        return id(object, "customer");
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * Applies {@code event} like {@link #apply(Connection, ObjectNode)}, its {@link #routingCustomer} routed already
+   * when {@code routed} is not null: the route's tenant (if any) bound to the transaction, so it is not looked up
+   * again.
+   */
+  public Applied apply(Connection c, ObjectNode event, @Nullable Routed routed) throws SQLException {
+    return applyRouted(c, event, routed);
+  }
+
+  /** A customer's route, looked up and bound before the apply step: {@code tenant} null when it has none. */
+  public record Routed(String customer, @Nullable TenantId tenant) {}
+
+  private Applied applyRouted(Connection c, ObjectNode event, @Nullable Routed routed) throws SQLException {
     String type = Objects.requireNonNull(text(event, "type"), "type");
     Instant created = Objects.requireNonNull(StripeJson.time(event, "created"), "created");
     String apiVersion = text(event, "api_version");
@@ -120,22 +153,22 @@ public final class EventApplier {
     ObjectNode object = (ObjectNode) o;
     switch (kind(type)) {
       case CUSTOMER:
-        return customer(c, object, created, apiVersion);
+        return customer(c, object, created, apiVersion, routed);
       case CUSTOMER_DELETED:
         return customerDeleted(c, object, created);
       case SUBSCRIPTION: {
         String id = requireId(object, "subscription");
-        TenantId tenant = tenantOfCustomer(c, requireCustomer(object, "subscription " + id), null, created);
+        TenantId tenant = tenantOfCustomer(c, requireCustomer(object, "subscription " + id), null, created, routed);
         Versioned v = current(c, "subscriptions", "/v1/subscriptions/", id, object, created, apiVersion);
         mirror.upsertSubscription(c, tenant, v.object(), v.asOf());
-        return new Applied(tenant, id, StripeJson.write(v.object()));
+        return new Applied(tenant, id, v.object());
       }
       case INVOICE: {
         String id = requireId(object, "invoice");
-        TenantId tenant = tenantOfCustomer(c, requireCustomer(object, "invoice " + id), null, created);
+        TenantId tenant = tenantOfCustomer(c, requireCustomer(object, "invoice " + id), null, created, routed);
         Versioned v = current(c, "invoices", "/v1/invoices/", id, object, created, apiVersion);
         mirror.upsertInvoice(c, tenant, v.object(), v.asOf());
-        return new Applied(tenant, id, StripeJson.write(v.object()));
+        return new Applied(tenant, id, v.object());
       }
       case CHECKOUT:
         return checkout(c, object, created, apiVersion);
@@ -153,13 +186,13 @@ public final class EventApplier {
         } else {
           mirror.upsertPrice(c, applied, created);
         }
-        return new Applied(null, id, StripeJson.write(applied));
+        return new Applied(null, id, applied);
       }
       case ENTITLEMENT_SUMMARY: {
         String customer = requireCustomer(object, "entitlement summary");
-        TenantId tenant = tenantOfCustomer(c, customer, null, created);
+        TenantId tenant = tenantOfCustomer(c, customer, null, created, routed);
         mirror.upsertEntitlementSummary(c, tenant, object, created);
-        return new Applied(tenant, customer, StripeJson.write(object));
+        return new Applied(tenant, customer, object);
       }
       case NONE:
       default:
@@ -167,13 +200,13 @@ public final class EventApplier {
     }
   }
 
-  private Applied customer(Connection c, ObjectNode customer, Instant created, @Nullable String apiVersion)
-      throws SQLException {
+  private Applied customer(Connection c, ObjectNode customer, Instant created, @Nullable String apiVersion,
+      @Nullable Routed routed) throws SQLException {
     String id = requireId(customer, "customer");
-    TenantId tenant = tenantOfCustomer(c, id, customer, created);
+    TenantId tenant = tenantOfCustomer(c, id, customer, created, routed);
     Versioned v = current(c, "customers", "/v1/customers/", id, customer, created, apiVersion);
     mirror.upsertCustomer(c, tenant, v.object(), v.asOf());
-    return new Applied(tenant, id, StripeJson.write(v.object()));
+    return new Applied(tenant, id, v.object());
   }
 
   private Applied customerDeleted(Connection c, ObjectNode customer, Instant created) throws SQLException {
@@ -185,13 +218,13 @@ public final class EventApplier {
       String fromMetadata = metadataTenant(customer);
       if (fromMetadata == null) {
         // never linked to a tenant: nothing of ours to mark
-        return new Applied(null, id, StripeJson.write(deleted));
+        return new Applied(null, id, deleted);
       }
       tenant = tenantId(fromMetadata, "metadata.tenant_id of customer " + id);
     }
     db.bindTenant(c, tenant);
     mirror.upsertCustomer(c, tenant, deleted, created);
-    return new Applied(tenant, id, StripeJson.write(deleted));
+    return new Applied(tenant, id, deleted);
   }
 
   private Applied checkout(Connection c, ObjectNode session, Instant created, @Nullable String apiVersion)
@@ -208,7 +241,7 @@ public final class EventApplier {
       db.bindTenant(c, tenant);
     } else if (customer != null) {
       // not created by saaskit: only an already linked customer says whose it is
-      tenant = tenantOfCustomer(c, customer, null, created);
+      tenant = tenantOfCustomer(c, customer, null, created, null);
     } else {
       throw new BillingException("checkout session " + id + " names no tenant (client_reference_id)");
     }
@@ -254,7 +287,7 @@ public final class EventApplier {
         }
       }
     }
-    return new Applied(tenant, id, StripeJson.write(v.object()));
+    return new Applied(tenant, id, v.object());
   }
 
   private void checkSameCustomer(Connection c, TenantId tenant, JsonNode object, String what) throws SQLException {
@@ -273,8 +306,9 @@ public final class EventApplier {
    * (from {@code customerObject} when the event is about the customer, else fetched), which then links it.
    */
   private TenantId tenantOfCustomer(Connection c, String customerId, @Nullable JsonNode customerObject,
-      Instant created) throws SQLException {
-    Optional<TenantId> routed = db.bindRoutedTenant(c, mirror.schema(), customerId);
+      Instant created, @Nullable Routed ahead) throws SQLException {
+    Optional<TenantId> routed = ahead != null && ahead.customer().equals(customerId)
+        ? Optional.ofNullable(ahead.tenant()) : db.bindRoutedTenant(c, mirror.schema(), customerId);
     if (routed.isPresent()) {
       return routed.get();
     }

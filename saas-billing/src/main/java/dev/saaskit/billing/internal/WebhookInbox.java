@@ -51,6 +51,58 @@ public final class WebhookInbox {
     }
   }
 
+  /** An event recorded by {@link #insertApplied}: the tenant its customer is routed to, if it was routed. */
+  public record Recorded(@Nullable TenantId routed) {}
+
+  /**
+   * Records an event as applied (one attempt, applied now) unless its id is recorded, for the transaction that is
+   * about to apply it: a failed apply rolls this row back with everything else. With a {@code routedTenant}
+   * expression (one parameter, bound to {@code routeCustomer}) the same statement binds that customer's tenant to
+   * the transaction and stores it as the event's tenant, saving the apply a round trip. Null when the id was
+   * recorded already (nothing changed but, at most, the bound tenant: roll back).
+   */
+  public @Nullable Recorded insertApplied(Connection c, String id, String type, @Nullable String apiVersion,
+      Instant created, boolean livemode, @Nullable String objectId, String payload, @Nullable String routedTenant,
+      @Nullable String routeCustomer, Instant now) throws SQLException {
+    boolean routes = routedTenant != null && routeCustomer != null;
+    try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + s + ".events (id, type, api_version, created,"
+        + " livemode, object_id, payload, status, attempts, routed_tenant_id, applied_at, next_attempt_at, received_at)"
+        + " VALUES (?, ?, ?, ?, ?, ?, ?::jsonb, 'applied', 1, " + (routes ? routedTenant : "NULL::text") + ", ?, ?, ?)"
+        + " ON CONFLICT (id) DO NOTHING RETURNING routed_tenant_id")) {
+      int p = 1;
+      ps.setString(p++, id);
+      ps.setString(p++, type);
+      ps.setString(p++, apiVersion);
+      ps.setTimestamp(p++, Timestamp.from(created));
+      ps.setBoolean(p++, livemode);
+      ps.setString(p++, objectId);
+      ps.setString(p++, payload);
+      if (routes) {
+        ps.setString(p++, routeCustomer);
+      }
+      Timestamp at = Timestamp.from(now);
+      ps.setTimestamp(p++, at);
+      ps.setTimestamp(p++, at);
+      ps.setTimestamp(p, at);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          return null;
+        }
+        String tenant = rs.getString(1);
+        return new Recorded(tenant == null ? null : TenantId.of(tenant));
+      }
+    }
+  }
+
+  /** Sets the tenant of an event recorded by {@link #insertApplied}, when applying it found another one. */
+  public void setRoutedTenant(Connection c, String id, @Nullable TenantId tenant) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("UPDATE " + s + ".events SET routed_tenant_id = ? WHERE id = ?")) {
+      ps.setString(1, tenant == null ? null : tenant.value());
+      ps.setString(2, id);
+      ps.executeUpdate();
+    }
+  }
+
   /** The status of an event, if recorded. */
   public Optional<String> status(Connection c, String id) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT status FROM " + s + ".events WHERE id = ?")) {

@@ -50,6 +50,15 @@ public final class TenantSettingSql {
     return "SELECT set_config(" + settingLiteral + ", ";
   }
 
+  /**
+   * {@code set_config('<setting>', } : the start of the call as an expression, to bind the tenant inside another
+   * statement (its value is the tenant, so the statement can also store it); the caller appends the value and
+   * {@code , true)}.
+   */
+  public String expressionStart() {
+    return "set_config(" + settingLiteral + ", ";
+  }
+
   /** {@code SELECT set_config('<setting>', ?, true)} on its own, one parameter: the value. */
   public String separate() {
     return separate;
