@@ -314,7 +314,11 @@ class SaasAppHttpTest {
   @Test
   void opsEndpoints() throws Exception {
     assertThat(f.get("/health", null).body().get("status").asText()).isEqualTo("up");
-    assertThat(f.get("/ready", null).status()).isEqualTo(200);
+    Answer ready = f.get("/ready", null);
+    assertThat(ready.status()).isEqualTo(200);
+    assertThat(ready.body().at("/checks/database").asBoolean()).isTrue();
+    assertThat(ready.body().at("/checks/migrations").asBoolean()).isTrue();
+    assertThat(ready.body().at("/checks/workers").asBoolean()).isTrue();
     f.login("metrics-co", "olga@metrics.test", "owner");
     Answer jwks = f.get("/.well-known/jwks.json", null);
     assertThat(jwks.body().get("keys").get(0).has("d")).isFalse();   // public keys only
