@@ -132,7 +132,8 @@ public final class SaasApp implements AutoCloseable {
     }
 
     // 2. Roles, migrations of every module and of the app's tables, pools; then the start-up guard.
-    Database db = Database.bootstrap(adminUrl, config.database(), config.rolePrefix(), registry);
+    Database db = Database.bootstrap(adminUrl, config.database(), config.rolePrefix(), config.offlineStripe(),
+        registry);
     closeables.push(db);
     StartupGuard.defaults().verify(db.appPool);       // refuses to start if the app role could bypass RLS
     DataSource tenantDb = TenantDataSource.wrap(db.appPool);   // every statement runs as the request's tenant
