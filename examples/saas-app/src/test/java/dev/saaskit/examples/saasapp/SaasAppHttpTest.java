@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.saaskit.examples.saasapp.AppFixture.Answer;
+import dev.saaskit.tenancy.audit.RlsAudit;
 import dev.saaskit.testing.StripeEmulator;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
@@ -328,6 +329,12 @@ class SaasAppHttpTest {
     Answer unknown = f.get("/api/nope", f.login("metrics-co", "olga@metrics.test", "owner"));
     assertThat(unknown.status()).isEqualTo(404);
     assertThat(unknown.body().at("/error/code").asText()).isEqualTo("not_found");
+  }
+
+  @Test
+  void theDatabaseHasNoRlsHole() {
+    // every table, view and function of the app and of the modules, seen by the role requests run as
+    RlsAudit.defaults().assertNoErrors(f.app.appDataSource());
   }
 
   private StripeEmulator emulator() {
