@@ -111,6 +111,18 @@ class RlsAuditBeyondTenantTablesTest {
         "CREATE POLICY p ON fn.for_worker USING (" + UUID_PREDICATE + ")",
         "CREATE POLICY w ON fn.for_worker TO " + q(worker) + " USING (tenant_id = (SELECT fn.worker_tenant()))");
 
+    // shadow: a policy function that reads a table by its bare name
+    schema("shadow");
+    tenantTable("shadow", "docs", false);
+    owner("CREATE TABLE shadow.sessions (tenant uuid)",
+        "REVOKE INSERT, UPDATE, DELETE ON shadow.sessions FROM " + q(app),
+        "SET search_path = shadow",
+        "CREATE FUNCTION shadow.session_tenant() RETURNS uuid LANGUAGE sql STABLE AS 'SELECT tenant FROM sessions'",
+        "RESET search_path",
+        "CREATE POLICY p ON shadow.docs USING (tenant_id = (SELECT shadow.session_tenant()))");
+    admin("INSERT INTO shadow.sessions VALUES ('" + A + "')",
+        "INSERT INTO shadow.docs (id, tenant_id) VALUES (1, '" + A + "'), (2, '" + B + "')");
+
     // trust: policies that take the tenant from something the client can change
     schema("trust");
     for (String t : List.of("docs", "notes", "memos", "for_worker")) {
@@ -249,6 +261,36 @@ class RlsAuditBeyondTenantTablesTest {
         .startsWith("ALTER FUNCTION \"fn\".\"current_tenant\"() SET search_path = pg_catalog, \"fn\", pg_temp;"));
     assertThat(find(report, "policy-function-search-path", "function fn.worker_tenant()").message())
         .contains("Only roles other than the application role are concerned");
+  }
+
+  /**
+   * The reason behind policy-function-search-path: the application role shadows the table the policy's function
+   * reads with a temporary table and picks its tenant; the finding's fix pins the search_path and ends it.
+   */
+  @Test
+  void aPolicyFunctionWithAMutableSearchPathCanBeShadowedUntilFixed() throws SQLException {
+    Finding finding = find(audit("shadow"), "policy-function-search-path", "function shadow.session_tenant()");
+    assertThat(finding.severity()).isEqualTo(Severity.ERROR);
+    assertThat(tenantSeenAfterShadowing()).isEqualTo(B);
+    admin(finding.fix().orElseThrow());
+    assertThat(keys(audit("shadow"))).isEmpty();
+    assertThat(tenantSeenAfterShadowing()).isEqualTo(A);
+  }
+
+  /** As the application, with the schema on its search_path: a temporary "sessions" saying tenant B. */
+  static String tenantSeenAfterShadowing() throws SQLException {
+    try (Connection c = db.appDataSource().getConnection(); Statement s = c.createStatement()) {
+      c.setAutoCommit(false);
+      s.execute("SET LOCAL search_path = shadow");
+      s.execute("CREATE TEMP TABLE sessions (tenant uuid) ON COMMIT DROP");
+      s.execute("INSERT INTO sessions VALUES ('" + B + "')");
+      try (ResultSet rs = s.executeQuery("SELECT string_agg(tenant_id::text, ',') FROM shadow.docs")) {
+        rs.next();
+        String seen = rs.getString(1);
+        c.rollback();
+        return seen;
+      }
+    }
   }
 
   @Test
