@@ -190,6 +190,9 @@ class RlsAuditBeyondTenantTablesTest {
             + " FROM \"shop\".\"orders\" p WHERE p.\"id\" = \"order_items\".\"order_id\"))"));
     assertThat(find(report, "tenant-data-without-tenant-column", "shop.item_notes").message())
         .contains("references shop.order_items (item_id), which leads to the tenant table shop.orders");
+    assertThat(find(report, "tenant-data-without-tenant-column", "shop.addresses").fix()).hasValueSatisfying(fix ->
+        assertThat(fix).contains("REVOKE INSERT, UPDATE, DELETE ON \"shop\".\"addresses\"")
+            .contains("COMMENT ON TABLE \"shop\".\"addresses\" IS 'saaskit-audit: tenant-data-without-tenant-column"));
     assertThat(find(report, "tenant-data-without-tenant-column", "shop.lines_open").message())
         .contains("its policy open_lines (USING (true)) does not tie each row");
 
@@ -199,6 +202,17 @@ class RlsAuditBeyondTenantTablesTest {
       assertThat(count(s, "SELECT count(*) FROM shop.order_items")).isEqualTo(2);
       assertThat(count(s, "SELECT count(*) FROM shop.lines_tied")).isEqualTo(1);
       s.execute("RESET app.tenant_id");
+    }
+
+    // shared on purpose: the comment the fix suggests accepts the INFO (an annotation never accepts an ERROR)
+    try (Connection c = db.ownerDataSource().getConnection(); Statement s = c.createStatement()) {
+      c.setAutoCommit(false);
+      s.execute("COMMENT ON TABLE shop.addresses IS 'saaskit-audit: tenant-data-without-tenant-column -- shared'");
+      s.execute("COMMENT ON TABLE shop.order_items IS 'saaskit-audit: tenant-data-without-tenant-column -- no'");
+      AuditReport annotated = RlsAudit.builder().schemas("shop").appRole(app).build().run(c);
+      c.rollback();
+      assertThat(keys(annotated)).doesNotContain("tenant-data-without-tenant-column INFO shop.addresses")
+          .contains("tenant-data-without-tenant-column ERROR shop.order_items");
     }
 
     // a table without a path is judged only when named

@@ -938,8 +938,10 @@ public final class Auditor {
             + " (an address, a document), every tenant reads and changes every other tenant's rows: give it a"
             + " tenant column, or name it in includeTables to have it judged as tenant data.",
             "-- if it is shared data the application only reads: REVOKE INSERT, UPDATE, DELETE ON " + q(p)
-                + " FROM " + quoteIdent(cat.app.name()) + ";\n-- if it holds tenant data: add the tenant column and"
-                + " the tenant policy (RlsPolicy)");
+                + " FROM " + quoteIdent(cat.app.name()) + ";\n-- if it is shared data the application writes on"
+                + " purpose: COMMENT ON TABLE " + q(p) + " IS 'saaskit-audit: "
+                + Rules.TENANT_DATA_WITHOUT_TENANT_COLUMN + " -- <why it is shared>';\n-- if it holds tenant data:"
+                + " add the tenant column and the tenant policy (RlsPolicy)");
       }
     }
 
