@@ -50,6 +50,7 @@ public final class RlsAudit {
   private final @Nullable String appRole; // null: current_user
   private final String settingName;
   private final Set<String> ignoredTables;
+  private final Set<String> includedTables;
   private final Baseline baseline;
 
   private RlsAudit(Builder b) {
@@ -58,6 +59,7 @@ public final class RlsAudit {
     this.appRole = b.appRole;
     this.settingName = b.settingName;
     this.ignoredTables = Set.copyOf(b.ignoredTables);
+    this.includedTables = Set.copyOf(b.includedTables);
     this.baseline = b.baseline;
   }
 
@@ -83,6 +85,7 @@ public final class RlsAudit {
     b.appRole = appRole;
     b.settingName = settingName;
     b.ignoredTables.addAll(ignoredTables);
+    b.includedTables.addAll(includedTables);
     b.baseline = baseline;
     return b;
   }
@@ -111,7 +114,7 @@ public final class RlsAudit {
     Objects.requireNonNull(connection, "connection");
     Auditor.Result result;
     try {
-      result = new Auditor(tenantColumns, settingName, ignoredTables).audit(connection, appRole, schemas);
+      result = new Auditor(tenantColumns, settingName, ignoredTables, includedTables).audit(connection, appRole, schemas);
     } catch (SQLException e) {
       throw new SaasException("the RLS audit could not read the PostgreSQL catalog: " + e.getMessage(), e);
     } catch (IllegalStateException e) {
@@ -153,7 +156,8 @@ public final class RlsAudit {
   public String toString() {
     return "RlsAudit[tenantColumns=" + tenantColumns + ", schemas=" + (schemas.isEmpty() ? "all non-system" : schemas)
         + ", appRole=" + (appRole == null ? "current_user" : appRole) + ", setting=" + settingName
-        + (ignoredTables.isEmpty() ? "" : ", ignoreTables=" + ignoredTables) + ", baseline=" + baseline + "]";
+        + (ignoredTables.isEmpty() ? "" : ", ignoreTables=" + ignoredTables)
+        + (includedTables.isEmpty() ? "" : ", includeTables=" + includedTables) + ", baseline=" + baseline + "]";
   }
 
   /** Settings of an {@link RlsAudit}. Setters check their values at once and name a bad one. */
@@ -164,6 +168,7 @@ public final class RlsAudit {
     private String settingName = TenantSetting.DEFAULT.name();
     private Baseline baseline = Baseline.empty();
     private final Set<String> ignoredTables = new LinkedHashSet<>();
+    private final Set<String> includedTables = new LinkedHashSet<>();
 
     private Builder() {}
 
@@ -225,6 +230,21 @@ public final class RlsAudit {
     public Builder ignoreTables(String... qualifiedNames) {
       ignoredTables.clear();
       ignoredTables.addAll(PolicyNames.requireQualifiedNames("ignoreTables", qualifiedNames));
+      return this;
+    }
+
+    /**
+     * Tables without a tenant column that hold tenant data all the same, as {@code schema.table}, replacing earlier
+     * calls. A table without a tenant column is judged by {@code tenant-data-without-tenant-column} when a foreign
+     * key path leads from it to a tenant table (an {@code order_items} row references its order); one with no such
+     * path is outside the audit unless it is named here. A named table the application role can read or write must
+     * have row-level security with policies that tie its rows to the tenant.
+     *
+     * @throws IllegalArgumentException if a name is not {@code schema.table} with valid identifiers
+     */
+    public Builder includeTables(String... qualifiedNames) {
+      includedTables.clear();
+      includedTables.addAll(PolicyNames.requireQualifiedNames("includeTables", qualifiedNames));
       return this;
     }
 

@@ -53,15 +53,18 @@ public final class Auditor {
   private final List<String> tenantColumns;
   private final String setting;
   private final Set<String> ignoredTables;
+  private final Set<String> includedTables;
 
   /**
    * An auditor for tables with any of {@code tenantColumns}, whose policies read {@code setting}; tables named in
-   * {@code ignoredTables} ({@code schema.table}) are not tenant data, whatever their columns.
+   * {@code ignoredTables} ({@code schema.table}) are not tenant data, whatever their columns; tables named in
+   * {@code includedTables} hold tenant data without a tenant column.
    */
-  public Auditor(List<String> tenantColumns, String setting, Set<String> ignoredTables) {
+  public Auditor(List<String> tenantColumns, String setting, Set<String> ignoredTables, Set<String> includedTables) {
     this.tenantColumns = List.copyOf(tenantColumns);
     this.setting = setting;
     this.ignoredTables = Set.copyOf(ignoredTables);
+    this.includedTables = Set.copyOf(includedTables);
   }
 
   /** Runs every rule against the database of {@code connection}; reads the catalog only. */
@@ -70,6 +73,9 @@ public final class Auditor {
     Run run = new Run(cat);
     run.parse();
     cat.resolveNames(connection, run.functionOids, run.operatorOids);
+    run.prepare();
+    run.columnAccess = cat.columnAccess(connection, run.sourceColumns);
+    run.settingAccess = cat.settingAccess(connection, run.sourceSettings);
     run.apply();
     return new Result(List.copyOf(run.findings), List.copyOf(run.tenantTables), cat.app.name(), cat.database,
         cat.serverVersion, annotations(cat));
@@ -131,6 +137,14 @@ public final class Auditor {
     final Map<Long, Value> viewTrees = new HashMap<>();
     final Set<Long> tenantData = new HashSet<>(); // tenant tables, and views/matviews over them
     final Map<Long, Pattern> namePatterns = new HashMap<>();
+    /** Per policy on a tenant table: the settings and columns its tenant comparisons read. */
+    final Map<ParsedPolicy, Expressions.TenantSources> tenantSources = new LinkedHashMap<>();
+    final List<long[]> sourceColumns = new ArrayList<>();
+    final Set<String> sourceSettings = new LinkedHashSet<>();
+    List<Catalog.ColumnAccess> columnAccess = List.of();
+    Map<String, Catalog.SettingAccess> settingAccess = Map.of();
+    /** Functions called by policies, by OID, with the policies (objects) that call them, in catalog order. */
+    final Map<Long, List<ParsedPolicy>> policyFunctions = new LinkedHashMap<>();
     @Nullable Expressions expressions;
 
     Run(Catalog cat) {
@@ -160,8 +174,43 @@ public final class Auditor {
       }
     }
 
+    /** With names resolved: what decides each tenant policy's tenant, and which functions policies call. */
+    void prepare() {
+      Expressions ex = new Expressions(cat.functionNames, cat.operatorNames);
+      expressions = ex;
+      for (Map.Entry<Long, List<ParsedPolicy>> e : policiesByTable.entrySet()) {
+        Relation t = cat.relations.get(e.getKey());
+        for (ParsedPolicy p : e.getValue()) {
+          for (Value tree : trees(p)) {
+            NodeTree.forEachNode(tree, n -> {
+              if (n.is("FUNCEXPR")) {
+                List<ParsedPolicy> callers = policyFunctions.computeIfAbsent(n.number("funcid", 0),
+                    k -> new ArrayList<>());
+                if (!callers.contains(p)) {
+                  callers.add(p);
+                }
+              }
+            });
+          }
+          if (t == null || !isTenantTable(t)) {
+            continue;
+          }
+          Set<String> settings = new LinkedHashSet<>();
+          List<long[]> columns = new ArrayList<>();
+          for (Value tree : trees(p)) {
+            Expressions.TenantSources sources = ex.tenantSources(tree, tenantAttnums(t));
+            settings.addAll(sources.settings());
+            columns.addAll(sources.columns());
+          }
+          settings.remove(setting);
+          tenantSources.put(p, new Expressions.TenantSources(settings, columns));
+          sourceSettings.addAll(settings);
+          sourceColumns.addAll(columns);
+        }
+      }
+    }
+
     void apply() {
-      expressions = new Expressions(cat.functionNames, cat.operatorNames);
       markTenantData();
       classifyPolicies();
       roleRules();
@@ -174,6 +223,8 @@ public final class Auditor {
           viewRule(r);
         } else if (r.kind() == 'm' && tenantData.contains(r.oid())) {
           materializedViewRule(r);
+        } else if (r.kind() == 'f') {
+          foreignTableRule(r);
         }
       }
       for (Function f : cat.functions) {
@@ -182,6 +233,9 @@ public final class Auditor {
       for (ForeignKey fk : cat.foreignKeys) {
         foreignKeyRule(fk);
       }
+      tenantDataWithoutTenantColumnRules();
+      policyFunctionRules();
+      clientValueRules();
       if (tenantTables.isEmpty()) {
         add(Rules.NO_TENANT_TABLES, Severity.WARNING, "database " + cat.database, "No table in "
             + "the audited schemas has a column named " + String.join(" or ", tenantColumns) + ", so nothing was"
@@ -600,8 +654,11 @@ public final class Auditor {
       add(Rules.VIEW_WITHOUT_SECURITY_INVOKER, severity, v.qualifiedName(), "View " + v.qualifiedName()
           + " reads tenant data (" + names(bases) + ") with the rights of its owner " + v.owner() + ", not of the"
           + " querying role, and is neither security_invoker nor a tenant-filtered security_barrier view. "
-          + (ownerHeld ? "Its owner is held to the policies today (not superuser, no BYPASSRLS, tables forced), but"
-              + " policies written for other roles or a NO FORCE would open it. "
+          + (ownerHeld ? "Not an error because its owner is held to the policies today (not superuser, no BYPASSRLS,"
+              + " RLS forced, no open policy for it), so the querying session's tenant setting still applies. It"
+              + " stays reported because a later NO FORCE ROW LEVEL SECURITY on a table its owner owns, or a"
+              + " permissive policy for the owner's role (a maintenance policy, say), turns it into a leak of every"
+              + " tenant's rows with no change to the view. "
               : "Its owner is not held to the policies of the tenant data it reads, so the view shows every tenant's"
                   + " rows. ")
           + (appReads ? "The application role " + cat.app.name() + " can select from it."
@@ -692,7 +749,8 @@ public final class Auditor {
       for (String c : f.config()) {
         pathFixed |= c.toLowerCase(Locale.ROOT).startsWith("search_path=");
       }
-      if (!pathFixed) {
+      Catalog.FunctionName called = policyFunctions.containsKey(f.oid()) ? cat.functionNames.get(f.oid()) : null;
+      if (!pathFixed && (called == null || !shadowable(called))) { // else policy-function-search-path reports it
         add(Rules.SECURITY_DEFINER_SEARCH_PATH, Severity.WARNING, object, "SECURITY DEFINER " + object
             + " has no fixed search_path, so a caller can shadow the tables or functions it names (in pg_temp, for"
             + " example) and run code as its owner " + f.owner() + ".",
@@ -724,7 +782,11 @@ public final class Auditor {
         add(Rules.SECURITY_DEFINER_FUNCTION, held ? Severity.INFO : Severity.ERROR, object, "SECURITY DEFINER "
             + object + " runs as its owner " + f.owner() + " and reads tenant data (" + names(reads) + "); the"
             + " application role " + cat.app.name() + " can execute it. " + (held
-            ? "The owner is held to the policies of those tables today, so the tenant setting still applies."
+            ? "Not an error because the owner is held to the policies of those tables today (not superuser, no"
+                + " BYPASSRLS, RLS forced, no open policy for it), so the caller's tenant setting still applies. It"
+                + " stays reported because a later NO FORCE ROW LEVEL SECURITY on a table its owner owns, or a"
+                + " permissive policy for the owner's role (a maintenance policy, say), turns it into a leak of"
+                + " every tenant's rows with no change to the function."
             : "The owner is not held to the policies of the tenant data it reads, so the function sees every"
                 + " tenant's rows."),
             held ? null : alter + " SECURITY INVOKER;\n-- or, if it must run as its owner: " + revoke
@@ -784,7 +846,377 @@ public final class Auditor {
               + " FOREIGN KEY (" + idents(fromCols) + ") REFERENCES " + q(to) + " (" + idents(toCols) + ");");
     }
 
+    // ------------------------------------------------------------------- tenant data without a tenant column
+
+    /**
+     * Tables without a tenant column that hold tenant data: children (a foreign key path leads from them to a tenant
+     * table, through other such children) and tables named in {@code includeTables} are ERRORs when the application
+     * role can reach them and they are not tied to the tenant; parents (referenced by tenant tables or children, not
+     * through the tenant column) are INFO when the application role can write them.
+     */
+    void tenantDataWithoutTenantColumnRules() {
+      Map<Long, ForeignKey> childVia = new LinkedHashMap<>();
+      boolean changed = true;
+      while (changed) {
+        changed = false;
+        for (ForeignKey fk : cat.foreignKeys) {
+          Relation from = cat.relations.get(fk.tableOid());
+          Relation to = cat.relations.get(fk.referencedOid());
+          if (from != null && to != null && lacksTenantColumn(from) && !childVia.containsKey(from.oid())
+              && from.oid() != to.oid() && (isTenantTable(to) || childVia.containsKey(to.oid()))) {
+            childVia.put(from.oid(), fk);
+            changed = true;
+          }
+        }
+      }
+      Set<Long> judged = new LinkedHashSet<>(childVia.keySet());
+      for (Relation r : cat.relations.values()) {
+        if (lacksTenantColumn(r) && includedTables.contains(r.qualifiedName())) {
+          judged.add(r.oid());
+        }
+      }
+      // isolated: tenant tables with RLS, and judged tables whose policies tie every row to an isolated parent
+      Set<Long> isolated = new HashSet<>();
+      for (Relation r : cat.relations.values()) {
+        if (isTenantTable(r) && r.rlsEnabled()) {
+          isolated.add(r.oid());
+        }
+      }
+      Map<Long, List<ParsedPolicy>> untied = new HashMap<>();
+      changed = true;
+      while (changed) {
+        changed = false;
+        for (long oid : judged) {
+          Relation r = cat.relations.get(oid);
+          if (r == null || isolated.contains(oid) || !r.rlsEnabled()) {
+            continue;
+          }
+          List<ParsedPolicy> open = untiedPolicies(r, isolated);
+          untied.put(oid, open);
+          if (open.isEmpty()) {
+            isolated.add(oid);
+            changed = true;
+          }
+        }
+      }
+      for (long oid : judged) {
+        Relation r = cat.relations.get(oid);
+        if (r != null && !isolated.contains(oid) && r.appReachable()) {
+          childFinding(r, childVia, untied.getOrDefault(oid, List.of()));
+        }
+      }
+      // parents: shared data as a rule (users, plans, a product catalog); INFO when the application writes them
+      Map<Long, ForeignKey> parentVia = new LinkedHashMap<>();
+      for (ForeignKey fk : cat.foreignKeys) {
+        Relation from = cat.relations.get(fk.tableOid());
+        Relation to = cat.relations.get(fk.referencedOid());
+        if (from == null || to == null || !lacksTenantColumn(to) || judged.contains(to.oid())
+            || !(isTenantTable(from) || judged.contains(from.oid()))) {
+          continue;
+        }
+        Set<Integer> tenant = isTenantTable(from) ? tenantAttnums(from) : Set.of();
+        boolean throughTenantColumn = false;
+        for (int c : fk.columns()) {
+          throughTenantColumn |= tenant.contains(c);
+        }
+        if (!throughTenantColumn) { // tenant_id REFERENCES tenants (id): the directory of tenants, not their data
+          parentVia.putIfAbsent(to.oid(), fk);
+        }
+      }
+      for (Map.Entry<Long, ForeignKey> e : parentVia.entrySet()) {
+        Relation p = cat.relations.get(e.getKey());
+        if (p == null || p.rlsEnabled() || !(p.appSchemaUsage() && p.appCanWrite())) {
+          continue;
+        }
+        ForeignKey fk = e.getValue();
+        Relation child = cat.relations.get(fk.tableOid());
+        String childName = child == null ? "?" : child.qualifiedName();
+        add(Rules.TENANT_DATA_WITHOUT_TENANT_COLUMN, Severity.INFO, p.qualifiedName(), "Table " + p.qualifiedName()
+            + " has no tenant column and no row-level security, is referenced by " + childName + " ("
+            + String.join(", ", fk.columnNames()) + ") and the application role " + cat.app.name() + " can write"
+            + " it. Fine for data shared by every tenant (users, plans, a catalog); if a row belongs to one tenant"
+            + " (an address, a document), every tenant reads and changes every other tenant's rows: give it a"
+            + " tenant column, or name it in includeTables to have it judged as tenant data.",
+            "-- if it is shared data the application only reads: REVOKE INSERT, UPDATE, DELETE ON " + q(p)
+                + " FROM " + quoteIdent(cat.app.name()) + ";\n-- if it is shared data the application writes on"
+                + " purpose: COMMENT ON TABLE " + q(p) + " IS 'saaskit-audit: "
+                + Rules.TENANT_DATA_WITHOUT_TENANT_COLUMN + " -- <why it is shared>';\n-- if it holds tenant data:"
+                + " add the tenant column and the tenant policy (RlsPolicy)");
+      }
+    }
+
+    /** A table or partitioned table in scope without a tenant column (an ignored table has one: it is neither). */
+    boolean lacksTenantColumn(Relation r) {
+      return r.isTable() && r.tenantColumns().isEmpty();
+    }
+
+    /**
+     * The permissive policies on {@code r} that apply to the application role and do not tie every row to a parent
+     * in {@code isolated}; empty when all do, when none applies (PostgreSQL then denies every row), or when a
+     * restrictive policy for the application ties every command.
+     */
+    List<ParsedPolicy> untiedPolicies(Relation r, Set<Long> isolated) {
+      Expressions ex = expressions();
+      List<ParsedPolicy> policies = policiesByTable.getOrDefault(r.oid(), List.of());
+      Set<Character> capped = new HashSet<>();
+      List<ParsedPolicy> open = new ArrayList<>();
+      for (ParsedPolicy p : policies) {
+        if (!p.policy.appliesToApp()) {
+          continue;
+        }
+        boolean usingTied = !p.hasUsing() || p.using == null || tied(ex.classifyThroughParent(p.using, isolated));
+        Value check = p.effectiveCheck();
+        boolean checkTied = !p.hasCheck() || check == null || tied(ex.classifyThroughParent(check, isolated));
+        if (!p.policy.permissive()) {
+          for (char c : COMMANDS.toCharArray()) {
+            if (p.covers(c) && usingTied && checkTied) {
+              capped.add(c);
+            }
+          }
+        } else if (!usingTied || !checkTied) {
+          open.add(p);
+        }
+      }
+      open.removeIf(p -> {
+        for (char c : COMMANDS.toCharArray()) {
+          if (p.covers(c) && !capped.contains(c)) {
+            return false;
+          }
+        }
+        return true;
+      });
+      return open;
+    }
+
+    boolean tied(Scope scope) {
+      return scope == Scope.TENANT_BOUND || scope == Scope.DENY;
+    }
+
+    void childFinding(Relation r, Map<Long, ForeignKey> childVia, List<ParsedPolicy> untied) {
+      ForeignKey fk = childVia.get(r.oid());
+      Relation parent = fk == null ? null : cat.relations.get(fk.referencedOid());
+      Relation root = parent;
+      Set<Long> seen = new HashSet<>();
+      while (root != null && !isTenantTable(root) && seen.add(root.oid())) {
+        ForeignKey up = childVia.get(root.oid());
+        root = up == null ? null : cat.relations.get(up.referencedOid());
+      }
+      String access = r.appCanSelect() && r.appCanWrite() ? "read and write" : r.appCanSelect() ? "read" : "write";
+      StringBuilder msg = new StringBuilder("Table " + r.qualifiedName() + " has no tenant column but holds tenant"
+          + " data: ");
+      if (fk != null && parent != null) {
+        msg.append("it references ").append(parent.qualifiedName()).append(" (")
+            .append(String.join(", ", fk.columnNames())).append(')');
+        if (root != null && root.oid() != parent.oid()) {
+          msg.append(", which leads to the tenant table ").append(root.qualifiedName());
+        } else {
+          msg.append(", a tenant table");
+        }
+      } else {
+        msg.append("it is named in includeTables");
+      }
+      msg.append(". The application role ").append(cat.app.name()).append(" can ").append(access).append(" it and ");
+      if (!r.rlsEnabled()) {
+        msg.append("row-level security is disabled, so every tenant ").append(r.appCanSelect() ? "reads" : "writes")
+            .append(" every other tenant's rows through it.");
+      } else {
+        StringJoiner names = new StringJoiner(", ");
+        untied.forEach(p -> names.add(p.policy.name() + " (" + expressionText(p) + ")"));
+        msg.append(untied.size() == 1 ? "its policy " : "its policies ").append(names)
+            .append(untied.size() == 1 ? " does" : " do").append(" not tie each row to an isolated parent (EXISTS"
+                + " or IN over a tenant table with row-level security, joined on the row's key), so it admits other"
+                + " tenants' rows.");
+      }
+      msg.append(" Recommended: a tenant column with a composite foreign key (an index on it serves every query;"
+          + " the key keeps child and parent in one tenant); a policy through the parent works but runs a sub-query"
+          + " per row.");
+      add(Rules.TENANT_DATA_WITHOUT_TENANT_COLUMN, Severity.ERROR, r.qualifiedName(), msg.toString(),
+          childFix(r, fk, parent, root));
+    }
+
+    String childFix(Relation r, @Nullable ForeignKey fk, @Nullable Relation parent, @Nullable Relation root) {
+      String table = q(r);
+      if (fk == null || parent == null) {
+        return "-- recommended: add the tenant column (NOT NULL, filled from the rows' owners), then RlsPolicy's"
+            + " statements for " + table + ";\nALTER TABLE " + table + " ENABLE ROW LEVEL SECURITY;\nALTER TABLE "
+            + table + " FORCE ROW LEVEL SECURITY;";
+      }
+      TenantColumn tc = root == null || root.tenantColumns().isEmpty() ? null : root.tenantColumns().get(0);
+      String column = tc == null ? tenantColumns.get(0) : tc.name();
+      String type = tc == null ? "<type>" : tc.type();
+      StringJoiner join = new StringJoiner(" AND ");
+      for (int i = 0; i < fk.columnNames().size() && i < fk.referencedColumnNames().size(); i++) {
+        join.add("p." + quoteIdent(fk.referencedColumnNames().get(i)) + " = " + quoteIdent(r.name()) + "."
+            + quoteIdent(fk.columnNames().get(i)));
+      }
+      StringJoiner fill = new StringJoiner(" AND ");
+      for (int i = 0; i < fk.columnNames().size() && i < fk.referencedColumnNames().size(); i++) {
+        fill.add("p." + quoteIdent(fk.referencedColumnNames().get(i)) + " = c." + quoteIdent(fk.columnNames().get(i)));
+      }
+      List<String> fromCols = new ArrayList<>(List.of(column));
+      fromCols.addAll(fk.columnNames());
+      List<String> toCols = new ArrayList<>(List.of(column));
+      toCols.addAll(fk.referencedColumnNames());
+      String col = quoteIdent(column);
+      StringBuilder sql = new StringBuilder();
+      sql.append("-- recommended: carry the tenant like every tenant table (indexable; the key keeps a row in its"
+          + " parent's tenant),\n-- run by a role that sees every tenant's rows (the UPDATE reads the parent, whose"
+          + " forced policies hide all rows from its owner)\n");
+      if (root == null || root.oid() != parent.oid()) {
+        sql.append("-- (give ").append(parent.qualifiedName()).append(" its tenant column first: see its finding)\n");
+      }
+      sql.append("ALTER TABLE ").append(table).append(" ADD COLUMN ").append(col).append(' ').append(type)
+          .append(";\nUPDATE ").append(table).append(" c SET ").append(col).append(" = p.").append(col)
+          .append(" FROM ").append(q(parent)).append(" p WHERE ").append(fill).append(";\nALTER TABLE ")
+          .append(table).append(" ALTER COLUMN ").append(col).append(" SET NOT NULL;\nALTER TABLE ")
+          .append(q(parent)).append(" ADD UNIQUE (").append(idents(toCols)).append(");\nALTER TABLE ").append(table)
+          .append(" DROP CONSTRAINT ").append(quoteIdent(fk.name())).append(", ADD CONSTRAINT ")
+          .append(quoteIdent(fk.name())).append(" FOREIGN KEY (").append(idents(fromCols)).append(") REFERENCES ")
+          .append(q(parent)).append(" (").append(idents(toCols)).append(");\n");
+      TenantColumnType known = tc == null ? null : columnType(tc.type());
+      if (known != null) {
+        for (String statement : RlsPolicy.forTable(r.schema(), r.name()).tenantColumn(column).columnType(known)
+            .tenantSetting(TenantSetting.of(setting)).build().statements()) {
+          sql.append(statement).append(";\n");
+        }
+      } else {
+        sql.append("-- then row-level security and the tenant policy (RlsPolicy writes them)\n");
+      }
+      String through = "EXISTS (SELECT 1 FROM " + q(parent) + " p WHERE " + join + ")";
+      sql.append("-- or, with no schema change (a sub-query per row; the parent's policies apply inside it):\n")
+          .append("ALTER TABLE ").append(table).append(" ENABLE ROW LEVEL SECURITY;\nALTER TABLE ").append(table)
+          .append(" FORCE ROW LEVEL SECURITY;\nCREATE POLICY ").append(quoteIdent("tenant_through_parent"))
+          .append(" ON ").append(table).append(" USING (").append(through).append(") WITH CHECK (").append(through)
+          .append(");");
+      return sql.toString();
+    }
+
+    // ------------------------------------------------------------------------------------- foreign tables
+
+    void foreignTableRule(Relation f) {
+      if (!f.appReachable()) {
+        return;
+      }
+      boolean tenant = !f.tenantColumns().isEmpty() && !ignoredTables.contains(f.qualifiedName());
+      String filter = tenant
+          ? quoteIdent(f.tenantColumns().get(0).name()) + " = (select nullif(current_setting('" + setting
+              + "', true), '')::" + f.tenantColumns().get(0).type() + ")"
+          : "<tenant column> = (select nullif(current_setting('" + setting + "', true), '')::<type>)";
+      add(Rules.FOREIGN_TABLE_READABLE, tenant ? Severity.ERROR : Severity.WARNING, f.qualifiedName(),
+          "Foreign table " + f.qualifiedName() + " is " + (f.appCanSelect() ? "readable" : "writable")
+              + " by the application role " + cat.app.name() + ", and row-level security cannot be enabled on a"
+              + " foreign table: " + (tenant ? "it has a tenant column (" + columnNames(f) + "), so every tenant"
+              + " reaches every tenant's rows through it." : "whatever it holds is the same for every tenant; if"
+              + " rows belong to tenants, every tenant sees them all."),
+          "REVOKE ALL ON " + q(f) + " FROM PUBLIC, " + quoteIdent(cat.app.name()) + ";\n-- and, if tenants need"
+              + " it, expose it per tenant: CREATE VIEW " + quoteIdent(f.schema()) + "."
+              + quoteIdent(f.name() + "_tenant") + " WITH (security_barrier = true) AS SELECT * FROM " + q(f)
+              + " WHERE " + filter + ";");
+    }
+
+    // ------------------------------------------------------------------------------ functions in policies
+
+    /** Functions called by policies without a fixed search_path: the querying session resolves their names. */
+    void policyFunctionRules() {
+      for (Map.Entry<Long, List<ParsedPolicy>> e : policyFunctions.entrySet()) {
+        Catalog.FunctionName f = cat.functionNames.get(e.getKey());
+        if (f == null || !shadowable(f)) {
+          continue;
+        }
+        boolean forApp = false;
+        StringJoiner callers = new StringJoiner(", ");
+        for (ParsedPolicy p : e.getValue()) {
+          forApp |= p.policy.appliesToApp();
+          Relation t = cat.relations.get(p.policy.tableOid());
+          callers.add(p.policy.name() + " on " + (t == null ? "?" : t.qualifiedName()));
+        }
+        String object = "function " + f.schema() + "." + f.name() + "(" + f.arguments() + ")";
+        String signature = quoteIdent(f.schema()) + "." + quoteIdent(f.name()) + "(" + f.arguments() + ")";
+        add(Rules.POLICY_FUNCTION_SEARCH_PATH, forApp ? Severity.ERROR : Severity.WARNING, object,
+            (f.securityDefiner() ? "SECURITY DEFINER " : "") + object + " is called by "
+                + (e.getValue().size() == 1 ? "policy " : "policies ") + callers + " and has no fixed search_path:"
+                + " it resolves the names in its body with the querying session's search_path, so "
+                + (forApp ? "the application role " + cat.app.name() : "the roles those policies apply to")
+                + " can shadow a table it reads with a temporary table (pg_temp is searched first) or a function"
+                + " with one in a schema put first, and the policy then decides on what that returns."
+                + (forApp ? "" : " Only roles other than the application role are concerned."),
+            "ALTER FUNCTION " + signature + " SET search_path = pg_catalog, " + quoteIdent(f.schema())
+                + ", pg_temp;\n-- (a SET clause stops a SQL function from being inlined: keep the call in a"
+                + " (SELECT ...) so that it runs once per statement)");
+      }
+    }
+
+    /** A user's function whose body could resolve names through the caller's search_path. */
+    boolean shadowable(Catalog.FunctionName f) {
+      return !f.schema().equals("pg_catalog") && !f.schema().equals("information_schema") && !f.extensionMember()
+          && !f.language().equals("c") && !f.language().equals("internal") && !f.searchPathFixed();
+    }
+
+    // --------------------------------------------------------------------------- values the client can set
+
+    /**
+     * Tenant policies whose tenant comes from something the application role can change: a setting other than the
+     * tenant setting (nothing resets it between requests), or a column it may update or rows it may insert, in a
+     * table without row-level security.
+     */
+    void clientValueRules() {
+      Map<String, Catalog.ColumnAccess> access = new HashMap<>();
+      for (Catalog.ColumnAccess a : columnAccess) {
+        access.put(a.relid() + ":" + a.attnum(), a);
+      }
+      for (Map.Entry<ParsedPolicy, Expressions.TenantSources> e : tenantSources.entrySet()) {
+        ParsedPolicy p = e.getKey();
+        Relation t = cat.relations.get(p.policy.tableOid());
+        if (t == null) {
+          continue;
+        }
+        List<String> reasons = new ArrayList<>();
+        for (String name : e.getValue().settings()) {
+          Catalog.SettingAccess s = settingAccess.get(name);
+          if (s != null && s.appCanSet()) {
+            reasons.add("the setting " + name + ", which any role can SET and which is not the tenant setting "
+                + setting + " (the one saaskit binds per transaction and clears: " + name + " keeps its last value"
+                + " on a pooled connection)");
+          }
+        }
+        Set<String> seen = new HashSet<>();
+        for (long[] col : e.getValue().columns()) {
+          Catalog.ColumnAccess a = access.get(col[0] + ":" + col[1]);
+          if (a == null || a.rlsEnabled() || !(a.appCanUpdate() || a.appCanInsert())
+              || !seen.add(a.relation() + "." + a.column())) {
+            continue;
+          }
+          reasons.add("the column " + a.relation() + "." + a.column() + ", in a table without row-level security"
+              + " where the application role can " + (a.appCanUpdate() ? "UPDATE that column" : "")
+              + (a.appCanUpdate() && a.appCanInsert() ? " and " : "") + (a.appCanInsert() ? "INSERT rows" : ""));
+        }
+        if (reasons.isEmpty()) {
+          continue;
+        }
+        boolean forApp = p.policy.appliesToApp();
+        String object = "policy " + p.policy.name() + " on " + t.qualifiedName();
+        add(Rules.POLICY_TRUSTS_CLIENT_VALUE, forApp ? Severity.ERROR : Severity.INFO, object, "Policy "
+            + p.policy.name() + " on " + t.qualifiedName() + " (" + describe(p.policy) + ") takes the tenant from "
+            + String.join("; and from ", reasons) + ": " + (forApp ? "the application role " + cat.app.name()
+            + " can change it and so choose which tenant's rows it sees." : "the roles it applies to can change"
+            + " it; it does not apply to the application role."),
+            forApp ? standardPolicyFix(t, p) + "\n-- or keep the lookup, but in a table with row-level security"
+                + " whose WITH CHECK binds the tenant, or that the application role cannot write" : null);
+      }
+    }
+
     // ---------------------------------------------------------------------------------------- helpers
+
+    List<Value> trees(ParsedPolicy p) {
+      List<Value> out = new ArrayList<>(2);
+      if (p.using != null) {
+        out.add(p.using);
+      }
+      if (p.check != null) {
+        out.add(p.check);
+      }
+      return out;
+    }
 
     Expressions expressions() {
       Expressions ex = expressions;

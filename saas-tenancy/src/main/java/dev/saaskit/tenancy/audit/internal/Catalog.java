@@ -43,12 +43,15 @@ public final class Catalog {
     }
   }
 
-  /** A table, partitioned table, view or materialized view in scope, with its tenant columns (if any). */
+  /**
+   * A table, partitioned table, view, materialized view or foreign table in scope, with its tenant columns (if
+   * any).
+   */
   public record Relation(long oid, String schema, String name, char kind, long ownerOid, String owner,
       boolean rlsEnabled, boolean rlsForced, boolean partition, @Nullable String parent, List<String> options,
       List<TenantColumn> tenantColumns, List<Integer> leadingIndexColumns, List<Long> dependsOn,
       @Nullable String viewQuery, boolean appSchemaUsage, boolean appCanSelect, boolean appCanTruncate,
-      boolean appOwns, boolean appActsAsOwner, List<String> truncateGrantees) {
+      boolean appOwns, boolean appActsAsOwner, List<String> truncateGrantees, boolean appCanWrite) {
     /** {@code schema.name}. */
     public String qualifiedName() {
       return schema + "." + name;
@@ -57,6 +60,11 @@ public final class Catalog {
     /** A table or partitioned table. */
     public boolean isTable() {
       return kind == 'r' || kind == 'p';
+    }
+
+    /** Whether the application role can reach it (schema {@code USAGE}) and read or write any of its columns. */
+    public boolean appReachable() {
+      return appSchemaUsage && (appCanSelect || appCanWrite);
     }
 
     /** Whether {@code reloptions} holds {@code option=true} (or {@code on}, {@code 1}, ...). */
@@ -104,8 +112,29 @@ public final class Catalog {
   public record ForeignKey(String name, long tableOid, long referencedOid, List<Integer> columns,
       List<Integer> referencedColumns, List<String> columnNames, List<String> referencedColumnNames) {}
 
-  /** A function's schema, name and volatility ({@code i}, {@code s} or {@code v}). */
-  public record FunctionName(String schema, String name, char volatility) {}
+  /**
+   * A function's schema, name and volatility ({@code i}, {@code s} or {@code v}), with what the search_path rules
+   * need: its argument types, language, SECURITY DEFINER flag, {@code SET} options and whether an extension owns it.
+   */
+  public record FunctionName(String schema, String name, char volatility, String arguments, String language,
+      boolean securityDefiner, List<String> config, boolean extensionMember) {
+    /** Whether a {@code SET search_path} option pins its search_path. */
+    public boolean searchPathFixed() {
+      for (String c : config) {
+        if (c.toLowerCase(Locale.ROOT).startsWith("search_path=")) {
+          return true;
+        }
+      }
+      return false;
+    }
+  }
+
+  /** A column that decides a policy's tenant, with what the application role may do to it. */
+  public record ColumnAccess(long relid, int attnum, String relation, String column, boolean rlsEnabled,
+      boolean appCanUpdate, boolean appCanInsert) {}
+
+  /** A setting a policy reads, and whether the application role may change it ({@code SET}). */
+  public record SettingAccess(String name, boolean appCanSet) {}
 
   private static final String SCOPE_ALL =
       "select n.oid, n.nspname from pg_namespace n where left(n.nspname, 3) <> 'pg_'"
@@ -130,7 +159,7 @@ public final class Catalog {
           + " array(select m.oid::bigint from pg_roles m where m.oid <> r.oid and pg_has_role(r.oid, m.oid, 'MEMBER'))"
           + " from pg_roles r where r.oid in ("
           + "   select c.relowner from pg_class c join scope s on s.oid = c.relnamespace"
-          + "   where c.relkind in ('r', 'p', 'v', 'm')"
+          + "   where c.relkind in ('r', 'p', 'v', 'm', 'f')"
           + "   union select p.proowner from pg_proc p join scope s on s.oid = p.pronamespace where p.prosecdef)";
 
   private static final String RELATION_QUERY =
@@ -156,7 +185,9 @@ public final class Catalog {
           + " c.relowner = app.oid, pg_has_role(app.oid, c.relowner, 'MEMBER'),"
           + " array(select distinct case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee)::text end"
           + "   from aclexplode(c.relacl) a where a.privilege_type = 'TRUNCATE'"
-          + "   and (a.grantee = 0 or pg_has_role(app.oid, a.grantee, 'MEMBER')))"
+          + "   and (a.grantee = 0 or pg_has_role(app.oid, a.grantee, 'MEMBER'))),"
+          + " has_any_column_privilege(app.oid, c.oid, 'INSERT') or has_any_column_privilege(app.oid, c.oid, 'UPDATE')"
+          + "   or has_table_privilege(app.oid, c.oid, 'DELETE')"
           + " from pg_class c join scope s on s.oid = c.relnamespace cross join app"
           + " left join lateral (select array_agg(a.attname::text order by a.attnum) as names,"
           + "   array_agg(a.attnum::int order by a.attnum) as nums,"
@@ -164,7 +195,7 @@ public final class Catalog {
           + "   array_agg(format_type(a.atttypid, a.atttypmod) order by a.attnum) as types"
           + "   from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped"
           + "   and a.attname::text = any (?::text[])) tc on true"
-          + " where c.relkind in ('r', 'p', 'v', 'm')"
+          + " where c.relkind in ('r', 'p', 'v', 'm', 'f')"
           + " and not exists (select 1 from pg_depend e where e.classid = 'pg_class'::regclass and e.objid = c.oid"
           + "   and e.deptype = 'e')"
           + " order by 2, 3";
@@ -221,10 +252,32 @@ public final class Catalog {
           + " where k.contype = 'f' order by s.nspname, c.relname, k.conname";
 
   private static final String NAME_QUERY =
-      "select 'f', p.oid::bigint, n.nspname::text, p.proname::text, p.provolatile::text from pg_proc p"
-          + " join pg_namespace n on n.oid = p.pronamespace where p.oid::bigint = any (?::bigint[])"
-          + " union all select 'o', o.oid::bigint, n.nspname::text, o.oprname::text, 'i' from pg_operator o"
+      "select 'f', p.oid::bigint, n.nspname::text, p.proname::text, p.provolatile::text,"
+          + " oidvectortypes(p.proargtypes), l.lanname::text, p.prosecdef, coalesce(p.proconfig, '{}'::text[]),"
+          + " exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid"
+          + "   and e.deptype = 'e')"
+          + " from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang"
+          + " where p.oid::bigint = any (?::bigint[])"
+          + " union all select 'o', o.oid::bigint, n.nspname::text, o.oprname::text, 'i', '', '', false,"
+          + " '{}'::text[], false from pg_operator o"
           + " join pg_namespace n on n.oid = o.oprnamespace where o.oid::bigint = any (?::bigint[])";
+
+  /** Per (relation, column) pair: names, RLS, and whether the role may UPDATE the column or INSERT rows. */
+  private static final String COLUMN_ACCESS_QUERY =
+      "select x.relid::bigint, x.attnum::int, n.nspname::text || '.' || c.relname::text, a.attname::text,"
+          + " c.relrowsecurity, has_column_privilege(?::oid, c.oid, x.attnum::smallint, 'UPDATE'),"
+          + " has_table_privilege(?::oid, c.oid, 'INSERT')"
+          + " from unnest(?::bigint[], ?::int[]) as x(relid, attnum) join pg_class c on c.oid = x.relid::oid"
+          + " join pg_namespace n on n.oid = c.relnamespace"
+          + " join pg_attribute a on a.attrelid = c.oid and a.attnum = x.attnum and not a.attisdropped";
+
+  /**
+   * Per setting name: whether any role may SET it. A setting PostgreSQL does not know (a custom {@code a.b}
+   * placeholder) can be set by anyone; a known one when its context is {@code user}.
+   */
+  private static final String SETTING_QUERY =
+      "select x.name, coalesce((select s.context = 'user' from pg_settings s where s.name = x.name), true)"
+          + " from unnest(?::text[]) as x(name)";
 
   /** The role judged. */
   public final AppRole app;
@@ -321,7 +374,7 @@ public final class Catalog {
               rs.getLong(5), rs.getString(6), rs.getBoolean(7), rs.getBoolean(8), rs.getBoolean(9),
               rs.getString(10), strings(rs.getArray(11)), List.copyOf(columns), ints(rs.getArray(16)),
               longs(rs.getArray(17)), rs.getString(18), rs.getBoolean(19), rs.getBoolean(20), rs.getBoolean(21),
-              rs.getBoolean(22), rs.getBoolean(23), strings(rs.getArray(24)));
+              rs.getBoolean(22), rs.getBoolean(23), strings(rs.getArray(24)), rs.getBoolean(25));
           cat.relations.put(r.oid(), r);
         }
       }
@@ -397,13 +450,59 @@ public final class Catalog {
           if (rs.getString(1).equals("f")) {
             String v = rs.getString(5);
             functionNames.put(rs.getLong(2), new FunctionName(rs.getString(3), rs.getString(4),
-                v == null || v.isEmpty() ? 'v' : v.charAt(0)));
+                v == null || v.isEmpty() ? 'v' : v.charAt(0), rs.getString(6), rs.getString(7), rs.getBoolean(8),
+                strings(rs.getArray(9)), rs.getBoolean(10)));
           } else {
             operatorNames.put(rs.getLong(2), rs.getString(4));
           }
         }
       }
     }
+  }
+
+  /** What the application role may do to these columns ({@code [relid, attnum]} pairs), in one query. */
+  public List<ColumnAccess> columnAccess(Connection c, Collection<long[]> columns) throws SQLException {
+    List<ColumnAccess> out = new ArrayList<>();
+    if (columns.isEmpty()) {
+      return out;
+    }
+    Long[] relids = new Long[columns.size()];
+    Integer[] attnums = new Integer[columns.size()];
+    int i = 0;
+    for (long[] col : columns) {
+      relids[i] = col[0];
+      attnums[i++] = (int) col[1];
+    }
+    try (PreparedStatement ps = c.prepareStatement(COLUMN_ACCESS_QUERY)) {
+      ps.setLong(1, app.oid());
+      ps.setLong(2, app.oid());
+      ps.setArray(3, c.createArrayOf("bigint", relids));
+      ps.setArray(4, c.createArrayOf("integer", attnums));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new ColumnAccess(rs.getLong(1), rs.getInt(2), rs.getString(3), rs.getString(4), rs.getBoolean(5),
+              rs.getBoolean(6), rs.getBoolean(7)));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Whether the application role may change each of these settings, in one query. */
+  public Map<String, SettingAccess> settingAccess(Connection c, Collection<String> names) throws SQLException {
+    Map<String, SettingAccess> out = new HashMap<>();
+    if (names.isEmpty()) {
+      return out;
+    }
+    try (PreparedStatement ps = c.prepareStatement(SETTING_QUERY)) {
+      ps.setArray(1, c.createArrayOf("text", names.toArray()));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.put(rs.getString(1), new SettingAccess(rs.getString(1), rs.getBoolean(2)));
+        }
+      }
+    }
+    return out;
   }
 
   private static List<String> strings(@Nullable Array array) throws SQLException {

@@ -321,6 +321,226 @@ public final class Expressions {
     return names;
   }
 
+  /**
+   * Classifies a policy expression of a table <em>without</em> a tenant column by whether it ties each row to a
+   * parent that is itself isolated: {@link Scope#TENANT_BOUND} when on every {@code OR} branch some conjunct is an
+   * {@code EXISTS}, {@code IN} or scalar sub-query that reads one of {@code protectedRelids} and is joined to the row
+   * by an equality ({@code EXISTS (SELECT 1 FROM orders o WHERE o.id = order_items.order_id)}, {@code order_id IN
+   * (SELECT id FROM orders)}). Row-level security of the parent applies inside the sub-query, so the row is visible
+   * only when its parent is. {@link Scope#CONSTANT} and {@link Scope#DENY} as for {@link #classify}.
+   */
+  public Scope classifyThroughParent(Value expr, Set<Long> protectedRelids) {
+    if (isConstant(expr)) {
+      return Boolean.FALSE.equals(constantValue(expr)) ? Scope.DENY : Scope.CONSTANT;
+    }
+    if (!(expr instanceof Node)) {
+      return Scope.UNSCOPED;
+    }
+    Node n = (Node) expr;
+    if (n.is("BOOLEXPR")) {
+      String op = n.text("boolop");
+      List<Value> args = n.list("args");
+      if ("and".equals(op)) {
+        boolean allConstant = true;
+        Scope result = Scope.UNSCOPED;
+        for (Value a : args) {
+          Scope s = classifyThroughParent(a, protectedRelids);
+          if (s == Scope.DENY) {
+            return Scope.DENY;
+          }
+          if (s == Scope.TENANT_BOUND) {
+            result = Scope.TENANT_BOUND;
+          }
+          allConstant &= s == Scope.CONSTANT;
+        }
+        return allConstant ? Scope.CONSTANT : result;
+      }
+      if ("or".equals(op)) {
+        boolean anyBound = false;
+        for (Value a : args) {
+          Scope s = classifyThroughParent(a, protectedRelids);
+          if (s == Scope.CONSTANT || s == Scope.UNSCOPED) {
+            return s;
+          }
+          anyBound |= s == Scope.TENANT_BOUND;
+        }
+        return anyBound ? Scope.TENANT_BOUND : Scope.DENY;
+      }
+      return Scope.UNSCOPED;
+    }
+    return joinsProtectedParent(n, protectedRelids) ? Scope.TENANT_BOUND : Scope.UNSCOPED;
+  }
+
+  private boolean joinsProtectedParent(Node n, Set<Long> protectedRelids) {
+    Node sublink = null;
+    if (n.is("SUBLINK")) {
+      long type = n.number("subLinkType", -1);
+      if (type == EXISTS_SUBLINK) {
+        // correlated: an equality inside between a column of the row and something of the sub-query
+        boolean[] joined = {false};
+        NodeTree.walk(n.get("subselect"), 0, (node, d) -> {
+          if (node.is("OPEXPR") && isEquality(node) && node.list("args").size() == 2) {
+            Value a = stripCasts(node.list("args").get(0));
+            Value b = stripCasts(node.list("args").get(1));
+            joined[0] |= isRowVar(a, d) && isVar(b) && !isRowVar(b, d) || isRowVar(b, d) && isVar(a) && !isRowVar(a, d);
+          }
+          return !joined[0];
+        });
+        sublink = joined[0] ? n : null;
+      } else if (type == ANY_SUBLINK && n.get("testexpr") instanceof Node) {
+        // order_id IN (SELECT id FROM orders): the test compares a column of the row with the sub-query's output
+        Node test = (Node) n.get("testexpr");
+        if (test.is("OPEXPR") && isEquality(test)) {
+          for (Value a : test.list("args")) {
+            sublink = isRowVar(stripCasts(a), 0) ? n : sublink;
+          }
+        }
+      }
+    } else if (n.is("OPEXPR") && isEquality(n) && n.list("args").size() == 2) {
+      // order_id = (SELECT id FROM orders WHERE ...)
+      for (int side = 0; side < 2; side++) {
+        Value v = n.list("args").get(side);
+        Value other = stripCasts(n.list("args").get(1 - side));
+        if (v instanceof Node && ((Node) v).is("SUBLINK") && ((Node) v).number("subLinkType", -1) == EXPR_SUBLINK
+            && isRowVar(other, 0)) {
+          sublink = (Node) v;
+        }
+      }
+    }
+    return sublink != null && readsAny(sublink.get("subselect"), protectedRelids);
+  }
+
+  private static boolean isVar(Value v) {
+    return v instanceof Node && ((Node) v).is("VAR");
+  }
+
+  /** A column of the audited row, seen at sub-query depth {@code depth}. */
+  private static boolean isRowVar(Value v, int depth) {
+    return v instanceof Node && ((Node) v).is("VAR") && ((Node) v).number("varlevelsup", -1) == depth;
+  }
+
+  /** Whether any range table entry in {@code query} (at any depth) is a relation in {@code relids}. */
+  private static boolean readsAny(Value query, Set<Long> relids) {
+    boolean[] found = {false};
+    NodeTree.forEachNode(query, n -> {
+      if (n.is("RANGETBLENTRY") && n.number("rtekind", -1) == 0 && relids.contains(n.number("relid", 0))) {
+        found[0] = true;
+      }
+    });
+    return found[0];
+  }
+
+  /** Where a policy's tenant comes from: settings read, and columns ({@code [relid, attnum]}) read. */
+  public record TenantSources(Set<String> settings, List<long[]> columns) {}
+
+  /**
+   * What decides the tenant in a policy expression of a tenant table: for every comparison of a tenant column of the
+   * row with a value ({@code =}, {@code = ANY}, {@code IN (SELECT ...)}, an equality inside {@code EXISTS}), the
+   * settings that value reads ({@code current_setting('x', ...)} with a constant name) and the table column it is
+   * (a column of a sub-query's table: {@code tenant_id IN (SELECT u.tenant_id FROM users u ...)}).
+   */
+  public TenantSources tenantSources(Value expr, Set<Integer> tenant) {
+    Set<String> settings = new LinkedHashSet<>();
+    List<long[]> columns = new java.util.ArrayList<>();
+    sources(expr, 0, new java.util.ArrayList<>(), tenant, settings, columns);
+    return new TenantSources(settings, columns);
+  }
+
+  private void sources(Value v, int depth, List<List<Value>> rtables, Set<Integer> tenant, Set<String> settings,
+      List<long[]> columns) {
+    if (v instanceof Lst) {
+      for (Value item : ((Lst) v).items()) {
+        sources(item, depth, rtables, tenant, settings, columns);
+      }
+      return;
+    }
+    if (!(v instanceof Node)) {
+      return;
+    }
+    Node n = (Node) v;
+    if (n.is("QUERY")) {
+      rtables.add(n.list("rtable"));
+      for (Value child : n.fields().values()) {
+        sources(child, depth + 1, rtables, tenant, settings, columns);
+      }
+      rtables.remove(rtables.size() - 1);
+      return;
+    }
+    if ((n.is("OPEXPR") || n.is("SCALARARRAYOPEXPR")) && isEquality(n) && n.list("args").size() == 2) {
+      List<Value> args = n.list("args");
+      for (int side = 0; side < 2; side++) {
+        if (tenantColumn(args.get(side), depth, tenant) != null && tenantColumn(args.get(1 - side), depth, tenant)
+            == null) {
+          valueSources(args.get(1 - side), depth, rtables, settings, columns);
+        }
+      }
+    } else if (n.is("SUBLINK") && n.number("subLinkType", -1) == ANY_SUBLINK && n.get("testexpr") instanceof Node) {
+      Node test = (Node) n.get("testexpr");
+      if (test.is("OPEXPR") && isEquality(test)) {
+        for (Value a : test.list("args")) {
+          if (tenantColumn(a, depth, tenant) != null) {
+            valueSources(n, depth, rtables, settings, columns);
+          }
+        }
+      }
+    }
+    for (Value child : n.fields().values()) {
+      sources(child, depth, rtables, tenant, settings, columns);
+    }
+  }
+
+  /** The settings and columns a value compared with the tenant column reads. */
+  private void valueSources(Value value, int depth, List<List<Value>> rtables, Set<String> settings,
+      List<long[]> columns) {
+    NodeTree.forEachNode(value, f -> {
+      if (f.is("FUNCEXPR") && isCurrentSetting(f) && !f.list("args").isEmpty()) {
+        String name = textConstant(f.list("args").get(0));
+        if (name != null) {
+          settings.add(name);
+        }
+      }
+    });
+    Value v = stripCasts(value);
+    if (v instanceof Node && ((Node) v).is("SUBLINK")) {
+      Node sub = (Node) v;
+      long type = sub.number("subLinkType", -1);
+      if ((type == EXPR_SUBLINK || type == ANY_SUBLINK) && sub.get("subselect") instanceof Node) {
+        Node query = (Node) sub.get("subselect");
+        List<Value> targets = query.list("targetList");
+        if (!targets.isEmpty() && targets.get(0) instanceof Node) {
+          Value out = stripCasts(((Node) targets.get(0)).get("expr"));
+          List<List<Value>> inner = new java.util.ArrayList<>(rtables);
+          inner.add(query.list("rtable"));
+          column(out, depth + 1, inner, columns);
+        }
+      }
+      return;
+    }
+    column(v, depth, rtables, columns);
+  }
+
+  private static void column(Value v, int depth, List<List<Value>> rtables, List<long[]> columns) {
+    if (!(v instanceof Node) || !((Node) v).is("VAR")) {
+      return;
+    }
+    Node var = (Node) v;
+    long levelsUp = var.number("varlevelsup", -1);
+    int level = depth - (int) levelsUp; // 0: the audited row's own level, which has no range table here
+    if (levelsUp < 0 || level < 1 || level > rtables.size()) {
+      return;
+    }
+    List<Value> rtable = rtables.get(level - 1);
+    int varno = (int) var.number("varno", 0);
+    if (varno < 1 || varno > rtable.size() || !(rtable.get(varno - 1) instanceof Node)) {
+      return;
+    }
+    Node rte = (Node) rtable.get(varno - 1);
+    long attno = var.number("varattno", 0);
+    if (rte.number("rtekind", -1) == 0 && attno > 0) {
+      columns.add(new long[] {rte.number("relid", 0), attno});
+    }
+  }
+
   /** Whether {@code expr} calls {@code current_setting(name)} with one argument (no {@code missing_ok}). */
   public boolean currentSettingWithoutMissingOk(Value expr) {
     boolean[] found = {false};

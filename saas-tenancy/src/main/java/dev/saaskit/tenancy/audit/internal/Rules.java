@@ -31,6 +31,10 @@ public final class Rules {
   public static final String SECURITY_DEFINER_FUNCTION = "security-definer-function";
   public static final String SECURITY_DEFINER_SEARCH_PATH = "security-definer-search-path";
   public static final String FOREIGN_KEY_WITHOUT_TENANT = "foreign-key-without-tenant";
+  public static final String TENANT_DATA_WITHOUT_TENANT_COLUMN = "tenant-data-without-tenant-column";
+  public static final String FOREIGN_TABLE_READABLE = "foreign-table-readable";
+  public static final String POLICY_FUNCTION_SEARCH_PATH = "policy-function-search-path";
+  public static final String POLICY_TRUSTS_CLIENT_VALUE = "policy-trusts-client-value";
   public static final String NO_TENANT_TABLES = "no-tenant-tables";
   /** Not a database rule: a baseline entry that matched no finding (reported in the output only). */
   public static final String UNUSED_BASELINE_ENTRY = "unused-baseline-entry";
@@ -121,8 +125,9 @@ public final class Rules {
               + " application role can select from it and the owner is not held to the policies (superuser,"
               + " BYPASSRLS, owner of an unforced table, or a materialized view underneath); WARNING otherwise."
               + " Not reported for the tenant-filtered view pattern: security_barrier = true and WHERE tenant_id ="
-              + " (SELECT ... current_setting('<setting>', true) ...). Fix: ALTER VIEW ... SET (security_invoker ="
-              + " true)."),
+              + " (SELECT ... current_setting('<setting>', true) ...). The WARNING is kept (visible in CI) because a"
+              + " later NO FORCE on a table the owner owns, or a permissive policy for the owner's role, turns the"
+              + " view into a leak without touching it. Fix: ALTER VIEW ... SET (security_invoker = true)."),
       rule(MATERIALIZED_VIEW_READABLE, Severity.ERROR, "Materialized view with tenant data is readable",
           "A materialized view over tenant tables (or with a tenant column) has no row-level security: if the"
               + " application role can select from it, every tenant's rows are readable. Fix: REVOKE SELECT from"
@@ -131,17 +136,53 @@ public final class Rules {
           "A SECURITY DEFINER function runs as its owner. ERROR when the application role can execute it, it reads"
               + " a tenant table (by its recorded dependencies or, heuristically, by the table's name in its body)"
               + " and its owner is not held to that table's policies; WARNING when the tables it reads are unknown"
-              + " but its owner is a superuser or BYPASSRLS; INFO when its owner is held to the policies. Fix:"
+              + " but its owner is a superuser or BYPASSRLS; INFO when its owner is held to the policies (still"
+              + " reported: a later NO FORCE or a permissive policy for the owner's role makes it a leak). Fix:"
               + " ALTER FUNCTION ... SECURITY INVOKER, or REVOKE EXECUTE and filter by the tenant inside it."),
       rule(SECURITY_DEFINER_SEARCH_PATH, Severity.WARNING, "SECURITY DEFINER function without a fixed search_path",
           "A SECURITY DEFINER function without SET search_path resolves names through the caller's search_path,"
               + " so a caller can shadow a table or function (in pg_temp, say) and run code with the owner's"
-              + " rights. Fix: ALTER FUNCTION ... SET search_path = pg_catalog, <schema>, pg_temp."),
+              + " rights. (A function a policy calls is reported by policy-function-search-path instead.) Fix:"
+              + " ALTER FUNCTION ... SET search_path = pg_catalog, <schema>, pg_temp."),
       rule(FOREIGN_KEY_WITHOUT_TENANT, Severity.WARNING, "Foreign key between tenant tables without the tenant",
           "A foreign key between two tenant tables does not include the tenant column, so a row can reference"
               + " another tenant's row, and the key check (which ignores row-level security) tells whether an id"
               + " exists in another tenant. Fix: a composite key, UNIQUE (tenant_id, id) on the referenced table and"
               + " FOREIGN KEY (tenant_id, ..._id) REFERENCES it (tenant_id, id)."),
+      rule(TENANT_DATA_WITHOUT_TENANT_COLUMN, Severity.ERROR, "Tenant data in a table without a tenant column",
+          "A table without a tenant column holds tenant data when a foreign key path leads from it to a tenant"
+              + " table (order_items.order_id references orders, maybe through other such tables), or when it is"
+              + " named in includeTables. ERROR when the application role can read or write it and it has no"
+              + " row-level security, or a permissive policy that does not tie each row to an isolated parent"
+              + " (EXISTS or IN over a tenant table with RLS, joined on the row's key): every tenant reads every"
+              + " other tenant's rows through it. INFO for a table that tenant tables reference (not through the"
+              + " tenant column), without RLS, that the application role can write: usually shared data (users,"
+              + " plans). Fix, recommended: a tenant column with a composite foreign key (tenant_id, parent_id)"
+              + " and the tenant policy, which an index serves and the key keeps consistent; or a policy through"
+              + " the parent, EXISTS (SELECT 1 FROM parent p WHERE p.id = child.parent_id), which needs no schema"
+              + " change but runs a sub-query per row."),
+      rule(FOREIGN_TABLE_READABLE, Severity.ERROR, "Foreign table reachable by the application role",
+          "Row-level security cannot be enabled on a foreign table, so the application role reads (or writes)"
+              + " every row of one it has privileges on. ERROR when it has a tenant column, WARNING otherwise"
+              + " (fine for data shared by every tenant). Fix: REVOKE the privileges and expose it through a"
+              + " tenant-filtered security_barrier view, or copy the rows into a table with RLS."),
+      rule(POLICY_FUNCTION_SEARCH_PATH, Severity.ERROR, "Policy calls a function without a fixed search_path",
+          "A policy calls a function (SECURITY DEFINER or not) that has no SET search_path: the names in its body"
+              + " are resolved with the querying session's search_path, so that session can shadow a table with a"
+              + " temporary one (pg_temp is searched first for tables) or a function with one in a schema it puts"
+              + " first, and the policy decides on what the impostor returns. ERROR when the policy applies to the"
+              + " application role, WARNING otherwise. Functions in pg_catalog or owned by an extension are not"
+              + " judged; other functions that are neither SECURITY DEFINER nor called by a policy are outside the"
+              + " audit (they cannot widen what RLS admits). Fix: ALTER FUNCTION ... SET search_path = pg_catalog,"
+              + " <schema>, pg_temp."),
+      rule(POLICY_TRUSTS_CLIENT_VALUE, Severity.ERROR, "Policy takes the tenant from a value the client can set",
+          "A tenant policy compares the tenant column with something the application role can change other than"
+              + " the tenant setting: another setting (custom settings can be SET by any role, and nothing clears"
+              + " one between requests on a pooled connection), or a column of a table without row-level security"
+              + " that the role can UPDATE or INSERT into (tenant_id IN (SELECT tenant_id FROM user_tenants"
+              + " ...)). The application can then choose its tenant. INFO when the policy applies only to other"
+              + " roles. Fix: compare with the tenant setting, or keep the lookup table under RLS with a WITH CHECK"
+              + " that binds the tenant, or read-only for the application role."),
       rule(NO_TENANT_TABLES, Severity.WARNING, "No tenant table found",
           "No table in the audited schemas has a column named like a tenant column, so nothing was checked for"
               + " tenant isolation. Check the tenant column names and schemas given to the audit, and that the"
