@@ -123,6 +123,11 @@ final class RlsAuditCommand implements Callable<Integer> {
           + "schema.table; repeat for several. It is not judged as a tenant table. Default: none.")
   List<String> ignoredTables = new ArrayList<>();
 
+  @Option(names = "--include-table", paramLabel = "<schema.table>", order = 7,
+      description = "A table with no tenant column and no foreign key path to one that still holds tenant data, as "
+          + "schema.table; repeat for several. It is judged like a child of a tenant table. Default: none.")
+  List<String> includedTables = new ArrayList<>();
+
   @Option(names = "--setting", paramLabel = "<name>", order = 7,
       description = "The setting the policies read the current tenant from. Default: app.tenant_id.")
   @Nullable String setting;
@@ -215,6 +220,10 @@ final class RlsAuditCommand implements Callable<Integer> {
     }
     if (!ignoredTables.isEmpty()) {
       Options.checked(spec, "--ignore-table", () -> builder.ignoreTables(ignoredTables.toArray(String[]::new)));
+    }
+    if (!includedTables.isEmpty()) {
+      Options.checked(spec, "--include-table",
+          () -> builder.includeTables(includedTables.toArray(String[]::new)));
     }
     String role = appRole;
     if (role != null) {

@@ -52,6 +52,11 @@ class RlsAuditIT {
       RlsPolicy.forTable("clean", "notes").columnType(TenantColumnType.TEXT).build().apply(c);
       st.execute("CREATE SCHEMA dirty");
       st.execute("CREATE TABLE dirty.orders (id bigint PRIMARY KEY, tenant_id text NOT NULL, total int)");
+      // no tenant column and no foreign key to a tenant table: outside the audit unless named
+      st.execute("CREATE SCHEMA loose");
+      st.execute("CREATE TABLE loose.uploads (id bigint PRIMARY KEY, owner_email text, body text)");
+      st.execute("GRANT USAGE ON SCHEMA loose TO " + db.appRole());
+      st.execute("GRANT SELECT, INSERT ON loose.uploads TO " + db.appRole());
     }
   }
 
@@ -87,6 +92,21 @@ class RlsAuditIT {
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(1);
     assertThat(r.out()).contains("rls-disabled", "orders");
     assertThat(r.err()).isEmpty();
+  }
+
+  @Test
+  void anIncludedTableWithoutATenantColumnIsJudged() {
+    Result outside = audit("--schema", "loose");
+    assertThat(outside.exitCode()).as(outside.toString()).isZero();
+    assertThat(outside.out()).doesNotContain("tenant-data-without-tenant-column");
+
+    Result included = audit("--schema", "loose", "--include-table", "loose.uploads");
+    assertThat(included.exitCode()).as(included.toString()).isEqualTo(1);
+    assertThat(included.out()).contains("tenant-data-without-tenant-column", "uploads");
+
+    Result malformed = audit("--schema", "loose", "--include-table", "uploads");
+    assertThat(malformed.exitCode()).as(malformed.toString()).isEqualTo(2);
+    assertThat(malformed.err()).contains("--include-table");
   }
 
   @Test
