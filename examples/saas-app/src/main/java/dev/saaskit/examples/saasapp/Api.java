@@ -1,0 +1,654 @@
+package dev.saaskit.examples.saasapp;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.saaskit.auth.AccessDeniedException;
+import dev.saaskit.auth.Actor;
+import dev.saaskit.auth.ApiKeys;
+import dev.saaskit.auth.AuthContext;
+import dev.saaskit.auth.Authorizer;
+import dev.saaskit.auth.CreatedApiKey;
+import dev.saaskit.auth.CreatedInvitation;
+import dev.saaskit.auth.InvalidTokenException;
+import dev.saaskit.auth.InvitationException;
+import dev.saaskit.auth.Invitations;
+import dev.saaskit.auth.Membership;
+import dev.saaskit.auth.MembershipException;
+import dev.saaskit.auth.Memberships;
+import dev.saaskit.auth.PermissionVersions;
+import dev.saaskit.auth.Principal;
+import dev.saaskit.auth.RoleModel;
+import dev.saaskit.auth.TokenIssuer;
+import dev.saaskit.auth.TokenVerifier;
+import dev.saaskit.billing.Billing;
+import dev.saaskit.billing.BillingException;
+import dev.saaskit.billing.CheckoutRequest;
+import dev.saaskit.billing.CheckoutSession;
+import dev.saaskit.billing.Entitlements;
+import dev.saaskit.billing.Subscription;
+import dev.saaskit.billing.TenantBilling;
+import dev.saaskit.billing.WebhookResult;
+import dev.saaskit.cache.CacheLoadException;
+import dev.saaskit.cache.CacheValue;
+import dev.saaskit.cache.SaasCache;
+import dev.saaskit.core.TenantContext;
+import dev.saaskit.core.TenantId;
+import dev.saaskit.jobs.JobId;
+import dev.saaskit.jobs.JobQueue;
+import dev.saaskit.jobs.JobRequest;
+import dev.saaskit.jobs.JobState;
+import dev.saaskit.jobs.JobStatus;
+import io.javalin.config.JavalinConfig;
+import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
+import io.javalin.http.HttpResponseException;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.function.BooleanSupplier;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP API: every route, the credential check at the edge of {@code /api}, and one error shape. Handlers stay
+ * short: they check a permission, call a saaskit module or {@link Projects}/{@link Reports}, and answer JSON.
+ */
+final class Api {
+  private static final Logger log = LoggerFactory.getLogger(Api.class);
+  private static final Pattern EMAIL = Pattern.compile("[^@\\s\\p{Cntrl}]{1,64}@[^@\\s\\p{Cntrl}]{1,255}");
+  private static final Set<String> ROLES = Set.of("owner", "admin", "member");
+  static final String SUBSCRIPTION_CACHE = "billing-subscription";
+  static final String CURRENT = "current";
+  static final String AUDIENCE = "saas-app";
+
+  /** The roles and what each may do; API keys get a subset of their creator's permissions as scopes. */
+  static final RoleModel ROLE_MODEL = RoleModel.builder()
+      .role("member", "project:read", "project:create", "report:run", "members:read", "billing:read")
+      .role("admin", "project:delete", "members:invite", "api_keys:manage", "billing:manage")
+      .inherits("admin", "member")
+      .role("owner", "roles:assign").inherits("owner", "admin")
+      .build();
+
+  /** A tenant's subscription as the dashboard shows it (cached per tenant). */
+  record SubscriptionView(String status, String plan, long seats, @Nullable String currentPeriodEnd,
+      boolean hasAccess, List<String> entitlements) {}
+
+  /** What the API needs; built once in {@link SaasApp#start}. */
+  record Deps(AppConfig config, String publicUrl, ObjectMapper json, PrometheusMeterRegistry registry,
+      Projects projects, Reports reports, JobQueue jobs, Memberships memberships, Invitations invitations,
+      PermissionVersions versions, Authorizer authorizer, ApiKeys apiKeys, @Nullable TokenIssuer demoIssuer,
+      TokenVerifier verifier, Billing billing, SaasCache<String, SubscriptionView> subscriptions,
+      Map<String, String> priceIds, BooleanSupplier ready) {}
+
+  private final Deps d;
+  private final ObjectMapper json;
+  private final Counter signups;
+  private final byte[] pricingBody;
+  private final String pricingEtag;
+
+  Api(Deps deps) {
+    this.d = deps;
+    this.json = deps.json();
+    this.signups = Counter.builder("saasapp.signups").description("new members through sign-in")
+        .register(deps.registry());
+    this.pricingBody = pricingJson();
+    this.pricingEtag = "\"" + sha256(pricingBody).substring(0, 20) + "\"";
+  }
+
+  /** Registers every route on {@code config}. */
+  void routes(JavalinConfig config) {
+    config.http.maxRequestSize = 2L * 1024 * 1024;   // webhooks up to Stripe's 1 MiB; /api bodies far less
+    config.router.handlerWrapper(endpoint -> ctx -> {
+      if (HandlerType.BEFORE.equals(endpoint.method) || HandlerType.AFTER.equals(endpoint.method)) {
+        endpoint.handler.handle(ctx);
+        return;
+      }
+      Timer.Sample sample = Timer.start(d.registry());
+      try {
+        if (endpoint.path.startsWith("/api/")) {
+          Principal principal = authenticate(ctx);
+          AuthContext.run(principal, () -> endpoint.handler.handle(ctx));
+        } else {
+          endpoint.handler.handle(ctx);
+        }
+      } catch (Exception e) {
+        error(ctx, e);
+      } finally {
+        sample.stop(Timer.builder("http.server.requests")
+            .tag("method", endpoint.method.name())
+            .tag("uri", endpoint.path)
+            .tag("status", Integer.toString(ctx.statusCode()))
+            .publishPercentileHistogram()
+            .register(d.registry()));
+      }
+    });
+    config.routes.error(404, ctx -> {
+      if (ctx.result() == null || ctx.result().isEmpty() || !ctx.res().getContentType().contains("json")) {
+        send(ctx, 404, errorBody("not_found", "no such resource: " + ctx.method() + " " + ctx.path()));
+      }
+    });
+    config.routes.error(405, ctx -> send(ctx, 405, errorBody("method_not_allowed", "method not allowed")));
+    config.routes.exception(Exception.class, (e, ctx) -> error(ctx, e));
+
+    // ops and public
+    config.routes.get("/health", ctx -> send(ctx, 200, Map.of("status", "up")));
+    config.routes.get("/ready", this::ready);
+    config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+        .result(d.registry().scrape()));
+    config.routes.get("/pricing", this::pricing);
+    config.routes.post("/webhooks/stripe", this::stripeWebhook);
+    if (d.demoIssuer() != null) {
+      TokenIssuer issuer = d.demoIssuer();
+      config.routes.get("/.well-known/jwks.json", ctx -> ctx.contentType("application/json")
+          .header("Cache-Control", "public, max-age=60").result(issuer.jwksJson()));
+      config.routes.post("/dev/login", this::devLogin);
+    }
+
+    // the API: a credential is required (the wrapper above verifies it and sets the tenant)
+    config.routes.get("/api/me", this::me);
+    config.routes.get("/api/projects", this::listProjects);
+    config.routes.post("/api/projects", this::createProject);
+    config.routes.get("/api/projects/{id}", this::getProject);
+    config.routes.delete("/api/projects/{id}", this::deleteProject);
+    config.routes.get("/api/members", this::listMembers);
+    config.routes.patch("/api/members/{userId}", this::changeRole);
+    config.routes.post("/api/invitations", this::invite);
+    config.routes.post("/api/invitations/accept", this::acceptInvitation);
+    config.routes.post("/api/api-keys", this::createApiKey);
+    config.routes.get("/api/billing/subscription", this::subscription);
+    config.routes.post("/api/billing/checkout", this::checkout);
+    config.routes.post("/api/reports", this::startReport);
+    config.routes.get("/api/jobs/{id}", this::job);
+    config.routes.get("/api/analytics/summary", this::analytics);
+  }
+
+  // ----- authentication at the edge
+
+  private Principal authenticate(Context ctx) {
+    String header = ctx.header("Authorization");
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
+      throw new ApiError(401, "unauthenticated", "sign in first: send Authorization: Bearer <token or API key>");
+    }
+    String credential = header.substring(7).trim();
+    Principal principal = credential.startsWith("sk_") ? d.apiKeys().verify(credential)
+        : d.verifier().verify(credential);
+    if (principal.method() != Principal.Method.API_KEY) {
+      // revocation: a token minted before a role change carries an older permission version
+      TenantId tenant = principal.tenant().orElseThrow(
+          () -> new ApiError(401, "invalid_token", "the token names no tenant"));
+      long current = d.versions().current(tenant, principal.userKey());
+      if (principal.permissionVersion().isEmpty() || principal.permissionVersion().getAsLong() != current) {
+        throw new ApiError(401, "token_revoked", "your role changed since this token was issued: sign in again");
+      }
+    }
+    return principal;
+  }
+
+  private void require(String permission) {
+    d.authorizer().require(AuthContext.require(), permission);
+  }
+
+  // ----- demo sign-in
+
+  private void devLogin(Context ctx) {
+    JsonNode body = readJson(ctx);
+    String tenantText = text(body, "tenant", 64);
+    String email = text(body, "email", 320).toLowerCase(Locale.ROOT);
+    String role = text(body, "role", 20);
+    TenantId tenant;
+    try {
+      tenant = TenantId.of(tenantText);
+    } catch (IllegalArgumentException e) {
+      throw ApiError.badRequest("invalid_tenant", "tenant must be a short identifier such as acme: "
+          + e.getMessage());
+    }
+    if (!EMAIL.matcher(email).matches()) {
+      throw ApiError.badRequest("invalid_email", "email must look like name@example.com");
+    }
+    if (!ROLES.contains(role)) {
+      throw ApiError.badRequest("invalid_role", "role must be owner, admin or member");
+    }
+    TokenIssuer issuer = java.util.Objects.requireNonNull(d.demoIssuer());
+    String subject = email;   // the demo issuer's user id; a real IdP has its own (never the email)
+    Membership membership = signIn(tenant, issuer.issuer(), subject, email, role);
+    String token = token(issuer, membership, email);
+    send(ctx, 200, Map.of("token", token, "tenant", tenant.value(), "userId", subject, "role",
+        membership.role()));
+  }
+
+  private Membership signIn(TenantId tenant, String issuer, String subject, String email, String role) {
+    Optional<Membership> existing = d.memberships().find(tenant, issuer, subject);
+    if (existing.isEmpty()) {
+      try {
+        Membership added = d.memberships().add(tenant, issuer, subject, email, role, Actor.system());
+        signups.increment();
+        return added;
+      } catch (MembershipException e) {
+        if (e.reason() != MembershipException.Reason.ALREADY_MEMBER) {
+          throw e;
+        }
+        existing = d.memberships().find(tenant, issuer, subject);   // a concurrent first sign-in won
+      }
+    }
+    Membership m = existing.orElseThrow();
+    if (!m.role().equals(role)) {
+      // demo shortcut: signing in with another role changes it (old tokens of this user stop working)
+      return d.memberships().changeRole(tenant, issuer, subject, role, Actor.system());
+    }
+    return m;
+  }
+
+  private static String token(TokenIssuer issuer, Membership m, String email) {
+    return issuer.token(m.subject())
+        .tenant(m.tenant())
+        .roles(m.role())
+        .permissionVersion(m.permissionVersion())
+        .email(email)
+        .audience(AUDIENCE)
+        .ttl(Duration.ofHours(8))
+        .sign();
+  }
+
+  // ----- me, members, invitations, API keys
+
+  private void me(Context ctx) {
+    Principal p = AuthContext.require();
+    Set<String> permissions = new TreeSet<>(p.permissions());
+    String role = p.roles().stream().filter(ROLE_MODEL::hasRole).findFirst().orElse("api_key");
+    if (ROLE_MODEL.hasRole(role)) {
+      permissions.addAll(ROLE_MODEL.permissionsOf(role));
+    }
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("tenant", p.requireTenant().value());
+    body.put("userId", p.subject());
+    body.put("email", p.email().orElse(null));
+    body.put("role", role);
+    body.put("permissions", List.copyOf(permissions));
+    send(ctx, 200, body);
+  }
+
+  private void listMembers(Context ctx) {
+    require("members:read");
+    List<Map<String, Object>> members = new ArrayList<>();
+    for (Membership m : d.memberships().list(TenantContext.require())) {
+      members.add(Map.of("userId", m.subject(), "role", m.role(), "since", m.createdAt().toString()));
+    }
+    send(ctx, 200, Map.of("members", members));
+  }
+
+  private void changeRole(Context ctx) {
+    require("roles:assign");
+    Principal p = AuthContext.require();
+    String userId = ctx.pathParam("userId");
+    String role = text(readJson(ctx), "role", 20);
+    if (!ROLES.contains(role)) {
+      throw ApiError.badRequest("invalid_role", "role must be owner, admin or member");
+    }
+    TenantId tenant = TenantContext.require();
+    Membership target = d.memberships().list(tenant).stream().filter(m -> m.subject().equals(userId)).findFirst()
+        .orElseThrow(() -> ApiError.notFound("member"));
+    try {
+      Membership changed = d.memberships().changeRole(tenant, target.issuer(), target.subject(), role,
+          Actor.of(p));
+      send(ctx, 200, Map.of("userId", changed.subject(), "role", changed.role()));
+    } catch (MembershipException e) {
+      throw switch (e.reason()) {
+        case NOT_A_MEMBER -> ApiError.notFound("member");
+        case LAST_OWNER -> new ApiError(409, "last_owner", "a tenant keeps at least one owner");
+        case ALREADY_MEMBER -> new ApiError(409, "conflict", "already a member");
+      };
+    }
+  }
+
+  private void invite(Context ctx) {
+    require("members:invite");
+    JsonNode body = readJson(ctx);
+    String role = text(body, "role", 20);
+    String email = optionalText(body, "email", 320);
+    if (!ROLES.contains(role)) {
+      throw ApiError.badRequest("invalid_role", "role must be owner, admin or member");
+    }
+    try {
+      CreatedInvitation inv = d.invitations().create(TenantContext.require(), AuthContext.require(), email, role);
+      send(ctx, 201, Map.of("token", inv.token(), "role", inv.role(), "expiresAt", inv.expiresAt().toString()));
+    } catch (InvitationException e) {
+      throw ApiError.forbidden("you cannot invite someone as " + role);
+    }
+  }
+
+  private void acceptInvitation(Context ctx) {
+    Principal p = AuthContext.require();
+    String token = text(readJson(ctx), "token", 200);
+    Membership joined;
+    try {
+      joined = d.invitations().accept(token, p.issuer(), p.subject(), p.email().orElse(null));
+    } catch (InvitationException e) {
+      throw ApiError.badRequest("invalid_invitation", "this invitation is unknown, expired or already used");
+    }
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("tenant", joined.tenant().value());
+    answer.put("userId", joined.subject());
+    answer.put("role", joined.role());
+    TokenIssuer issuer = d.demoIssuer();
+    if (issuer != null && issuer.issuer().equals(p.issuer())) {
+      answer.put("token", token(issuer, joined, p.email().orElse(joined.subject())));
+    }
+    send(ctx, 200, answer);
+  }
+
+  private void createApiKey(Context ctx) {
+    require("api_keys:manage");
+    JsonNode body = readJson(ctx);
+    String name = text(body, "name", 100);
+    Set<String> scopes = new TreeSet<>();
+    JsonNode given = body.path("scopes");
+    if (given.isMissingNode() || given.isNull()) {
+      scopes.addAll(List.of("project:read", "project:create"));
+    } else if (given.isArray()) {
+      given.forEach(s -> scopes.add(s.asText()));
+    } else {
+      throw ApiError.badRequest("invalid_scopes", "scopes must be an array of permissions");
+    }
+    try {
+      CreatedApiKey created = d.apiKeys().create(TenantContext.require(), AuthContext.require(), name, scopes,
+          null);
+      send(ctx, 201, Map.of("key", created.key(), "id", created.info().publicId(), "name", name,
+          "scopes", List.copyOf(scopes)));
+    } catch (IllegalArgumentException e) {
+      throw ApiError.badRequest("invalid_scopes", "unknown or malformed scope");
+    }
+  }
+
+  // ----- projects
+
+  private void listProjects(Context ctx) throws Exception {
+    require("project:read");
+    List<Map<String, Object>> list = new ArrayList<>();
+    for (Projects.Project p : d.projects().list()) {
+      list.add(project(p));
+    }
+    send(ctx, 200, Map.of("projects", list));
+  }
+
+  private void createProject(Context ctx) throws Exception {
+    require("project:create");
+    String name = text(readJson(ctx), "name", 100).strip();
+    if (name.isEmpty() || name.chars().anyMatch(Character::isISOControl)) {
+      throw ApiError.badRequest("invalid_name", "name must be 1 to 100 printable characters");
+    }
+    long limit = d.billing().entitlements(TenantContext.require()).limitOr("projects", Catalog.FREE_PROJECTS);
+    Projects.Project created = d.projects().create(name, limit).orElseThrow(() -> new ApiError(402, "plan_limit",
+        "your plan allows " + limit + " projects: upgrade to add more"));
+    send(ctx, 201, project(created));
+  }
+
+  private void getProject(Context ctx) throws Exception {
+    require("project:read");
+    Projects.Project p = d.projects().find(uuid(ctx.pathParam("id"))).orElseThrow(() -> ApiError.notFound("project"));
+    send(ctx, 200, project(p));
+  }
+
+  private void deleteProject(Context ctx) throws Exception {
+    require("project:delete");
+    if (!d.projects().delete(uuid(ctx.pathParam("id")))) {
+      throw ApiError.notFound("project");
+    }
+    ctx.status(204);
+  }
+
+  private static Map<String, Object> project(Projects.Project p) {
+    return Map.of("id", p.id().toString(), "name", p.name(), "createdAt", p.createdAt().toString());
+  }
+
+  private static UUID uuid(String text) {
+    try {
+      return UUID.fromString(text);
+    } catch (IllegalArgumentException e) {
+      throw ApiError.notFound("project");   // not a project id of this tenant, whatever it is
+    }
+  }
+
+  // ----- billing
+
+  private void subscription(Context ctx) {
+    require("billing:read");
+    SubscriptionView view;
+    try {
+      view = d.subscriptions().getWith(CURRENT, key -> loadSubscription(TenantContext.require()));
+    } catch (CacheLoadException e) {
+      throw new IllegalStateException("loading the subscription failed", e.getCause());
+    }
+    send(ctx, 200, java.util.Objects.requireNonNull(view));
+  }
+
+  private CacheValue<SubscriptionView> loadSubscription(TenantId tenant) {
+    TenantBilling status = d.billing().status(tenant);
+    Entitlements e = d.billing().entitlements(tenant);
+    Subscription sub = status.subscription();
+    String plan = e.plans().isEmpty() ? "free" : e.plans().get(0);
+    long seats = e.limitOr("seats", sub == null ? 1 : sub.items().stream()
+        .mapToLong(i -> i.quantity()).max().orElse(1));
+    SubscriptionView view = new SubscriptionView(sub == null ? "none" : sub.status().stripeValue(), plan, seats,
+        sub == null || sub.currentPeriodEnd() == null ? null : String.valueOf(sub.currentPeriodEnd()),
+        status.hasAccess(), List.copyOf(new TreeSet<>(e.features())));
+    // never cached past the instant the answer can change by time alone (a trial or grace period ending)
+    Duration untilChange = Duration.between(Instant.now(), e.validUntil());
+    Duration ttl = untilChange.compareTo(d.config().cacheTtl()) < 0 ? untilChange : d.config().cacheTtl();
+    return ttl.compareTo(Duration.ofSeconds(1)) < 0 ? CacheValue.of(view).ttl(Duration.ofSeconds(1))
+        : CacheValue.of(view).ttl(ttl);
+  }
+
+  private void checkout(Context ctx) {
+    require("billing:manage");
+    String price = text(readJson(ctx), "price", 200);
+    String priceId = d.priceIds().get(price);
+    if (priceId == null && d.priceIds().containsValue(price)) {
+      priceId = price;
+    }
+    if (priceId == null) {
+      throw ApiError.badRequest("unknown_price", "no such price: see GET /pricing");
+    }
+    Principal p = AuthContext.require();
+    try {
+      CheckoutSession session = d.billing().operations().createCheckoutSession(
+          CheckoutRequest.builder(p.requireTenant(), priceId)
+              .successUrl(d.publicUrl() + "/?checkout=success")
+              .cancelUrl(d.publicUrl() + "/?checkout=cancel")
+              .email(p.email().orElse(null))
+              .build());
+      send(ctx, 200, Map.of("url", session.url(), "sessionId", session.id()));
+    } catch (BillingException e) {
+      log.warn("checkout failed: {}", e.getMessage());
+      throw new ApiError(502, "stripe_unavailable", "the payment provider did not answer: try again");
+    }
+  }
+
+  private void stripeWebhook(Context ctx) {
+    String body = new String(ctx.bodyAsBytes(), StandardCharsets.UTF_8);
+    WebhookResult result = d.billing().webhooks().handle(body, ctx.header("Stripe-Signature"));
+    Map<String, Object> answer = new LinkedHashMap<>();
+    answer.put("received", result.acknowledged());
+    answer.put("outcome", result.outcome().name().toLowerCase(Locale.ROOT));
+    if (!result.acknowledged()) {
+      answer.put("error", Map.of("code", result.status() < 500 ? "webhook_rejected" : "webhook_failed",
+          "message", result.message()));
+    }
+    send(ctx, result.status(), answer);
+  }
+
+  private void pricing(Context ctx) {
+    ctx.header("Cache-Control", "public, max-age=300");
+    ctx.header("ETag", pricingEtag);
+    String ifNoneMatch = ctx.header("If-None-Match");
+    if (ifNoneMatch != null && (ifNoneMatch.trim().equals("*") || List.of(ifNoneMatch.split(",")).stream()
+        .map(String::trim).map(t -> t.startsWith("W/") ? t.substring(2) : t).anyMatch(pricingEtag::equals))) {
+      ctx.status(304);
+      return;
+    }
+    ctx.status(200).contentType("application/json").result(pricingBody);
+  }
+
+  private byte[] pricingJson() {
+    List<Map<String, Object>> plans = new ArrayList<>();
+    for (Catalog.Offer o : Catalog.OFFERS) {
+      if (d.priceIds().containsKey(o.lookupKey())) {
+        plans.add(Map.of("price", o.lookupKey(), "name", o.name(), "amount", o.amount(), "currency",
+            o.currency(), "interval", o.interval(), "features", o.features()));
+      }
+    }
+    try {
+      return json.writeValueAsBytes(Map.of("plans", plans));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  // ----- jobs and analytics
+
+  private void startReport(Context ctx) throws Exception {
+    require("report:run");
+    JobId id = d.jobs().enqueue(JobRequest.builder(Reports.REPORT,
+        new Reports.ReportRequest(AuthContext.require().subject())).build());
+    send(ctx, 202, Map.of("jobId", id.toString()));
+  }
+
+  private void job(Context ctx) throws Exception {
+    require("project:read");
+    JobId id;
+    try {
+      id = JobId.parse(ctx.pathParam("id"));
+    } catch (IllegalArgumentException e) {
+      throw ApiError.notFound("job");
+    }
+    JobStatus status = d.jobs().status(id).filter(s -> !s.isSystemJob())
+        .orElseThrow(() -> ApiError.notFound("job"));
+    Double fraction = status.progress();
+    int progress = status.state() == JobState.COMPLETED ? 100
+        : fraction == null ? 0 : (int) Math.max(0, Math.min(100, Math.floor(fraction * 100)));
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("id", status.id().toString());
+    body.put("state", status.state().name().toLowerCase(Locale.ROOT));
+    body.put("progress", progress);
+    body.put("message", status.progressMessage());
+    String result = status.resultJson();
+    body.put("result", result == null ? null : json.readTree(result));
+    send(ctx, 200, body);
+  }
+
+  private void analytics(Context ctx) throws Exception {
+    require("project:read");
+    Reports.Summary s = d.reports().summary();
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("projects", s.projects());
+    body.put("reports", s.reports());
+    body.put("refreshedAt", s.refreshedAt() == null ? null : s.refreshedAt().toString());
+    send(ctx, 200, body);
+  }
+
+  private void ready(Context ctx) {
+    boolean ok = d.ready().getAsBoolean();
+    send(ctx, ok ? 200 : 503, Map.of("status", ok ? "ready" : "not_ready"));
+  }
+
+  // ----- JSON in and out, errors
+
+  private JsonNode readJson(Context ctx) {
+    long declared = ctx.contentLength();
+    if (declared > d.config().maxBodyBytes()) {
+      throw new ApiError(413, "body_too_large", "the body is larger than " + d.config().maxBodyBytes() + " bytes");
+    }
+    byte[] bytes = ctx.bodyAsBytes();
+    if (bytes.length > d.config().maxBodyBytes()) {
+      throw new ApiError(413, "body_too_large", "the body is larger than " + d.config().maxBodyBytes() + " bytes");
+    }
+    try {
+      JsonNode node = json.readTree(bytes);
+      if (node == null || !node.isObject()) {
+        throw ApiError.badRequest("malformed_json", "the body must be a JSON object");
+      }
+      return node;
+    } catch (java.io.IOException e) {
+      throw ApiError.badRequest("malformed_json", "the body is not valid JSON");
+    }
+  }
+
+  private static String text(JsonNode body, String field, int maxLength) {
+    JsonNode v = body.get(field);
+    if (v == null || !v.isTextual() || v.asText().isBlank()) {
+      throw ApiError.badRequest("missing_field", "'" + field + "' is required (a string)");
+    }
+    if (v.asText().length() > maxLength) {
+      throw ApiError.badRequest("field_too_long", "'" + field + "' is longer than " + maxLength + " characters");
+    }
+    return v.asText();
+  }
+
+  private static @Nullable String optionalText(JsonNode body, String field, int maxLength) {
+    JsonNode v = body.get(field);
+    return v == null || v.isNull() ? null : text(body, field, maxLength);
+  }
+
+  private void send(Context ctx, int status, Object body) {
+    try {
+      ctx.status(status).contentType("application/json").result(json.writeValueAsBytes(body));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot write the answer as JSON", e);
+    }
+  }
+
+  private static Map<String, Object> errorBody(String code, String message) {
+    return Map.of("error", Map.of("code", code, "message", message));
+  }
+
+  /** Every failure becomes the one error shape with the right status; unexpected ones are logged, not shown. */
+  private void error(Context ctx, Exception e) {
+    if (e instanceof ApiError a) {
+      send(ctx, a.status(), errorBody(a.code(), String.valueOf(a.getMessage())));
+    } else if (e instanceof InvalidTokenException t) {
+      log.debug("refused credential: {}", t.reason());
+      send(ctx, 401, errorBody("invalid_token", "the token or API key is invalid or expired"));
+    } else if (e instanceof AccessDeniedException a) {
+      if (a.reason() == AccessDeniedException.Reason.STALE_PERMISSIONS) {
+        send(ctx, 401, errorBody("token_revoked", "your role changed since this token was issued: sign in again"));
+      } else {
+        send(ctx, 403, errorBody("forbidden", "your role does not allow this"));
+      }
+    } else if (e instanceof MembershipException m && m.reason() == MembershipException.Reason.LAST_OWNER) {
+      send(ctx, 409, errorBody("last_owner", "a tenant keeps at least one owner"));
+    } else if (e instanceof HttpResponseException h) {
+      int status = h.getStatus();
+      send(ctx, status, errorBody(status == 413 ? "body_too_large" : "http_" + status,
+          status == 413 ? "the body is too large" : "the request was refused"));
+    } else {
+      log.error("unexpected failure on {} {}: {}", ctx.method(), ctx.path(), e.toString());
+      log.debug("stack trace", e);
+      send(ctx, 500, errorBody("internal_error", "something went wrong on our side"));
+    }
+  }
+
+  private static String sha256(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}
