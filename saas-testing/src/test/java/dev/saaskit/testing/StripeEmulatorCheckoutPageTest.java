@@ -164,6 +164,7 @@ class StripeEmulatorCheckoutPageTest {
     f.emu.failPayments(customer.getId(), true);
     Session s = session(f, price(f, "Pro", 1500).getId(), null, customer.getId());
 
+    assertThat(get(s.getUrl()).body()).contains("poor@acme.test"); // the existing customer's email
     HttpResponse<String> declined = submit(s.getUrl());
     assertThat(declined.statusCode()).isEqualTo(402);
     assertThat(declined.body()).contains("declined");

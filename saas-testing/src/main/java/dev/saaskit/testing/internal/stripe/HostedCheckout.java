@@ -131,7 +131,12 @@ final class HostedCheckout {
       lines.add(line.toString());
     }
     JsonNode trial = engine.sessionSubscriptionData(id).get("trial_period_days");
-    return new View(id, s.path("customer_email").asText(null), lines,
+    String email = s.path("customer_email").asText(null);
+    if (email == null && s.hasNonNull("customer")) {   // an existing customer: show whose card pays
+      ObjectNode customer = engine.object(s.get("customer").asText());
+      email = customer == null ? null : customer.path("email").asText(null);
+    }
+    return new View(id, email, lines,
         money(s.path("amount_total").asLong(), currency), trial == null ? null : trial.asLong(),
         s.path("success_url").asText(null), s.path("cancel_url").asText(null));
   }
@@ -207,7 +212,7 @@ final class HostedCheckout {
         + ".badge{display:inline-block;background:#ffde92;color:#6b4d00;border-radius:4px;padding:2px 8px;"
         + "font-size:12px;margin:0 0 16px}.muted{color:#697386;font-size:14px}table{width:100%;"
         + "border-collapse:collapse;margin:16px 0}td{padding:8px 0;border-bottom:1px solid #e3e8ee}"
-        + ".amount{text-align:right}.total td{font-weight:600;border-bottom:0}button{width:100%;padding:12px;"
+        + ".amount{text-align:right}.total td{font-weight:600;border-bottom:0}button{width:100%;padding:12px;font-family:inherit;font-weight:600;"
         + "font-size:16px;color:#fff;background:#635bff;border:0;border-radius:6px;cursor:pointer}"
         + "button:hover{background:#5148e5}a{color:#635bff}"
         + "</style></head><body><main>" + body + "</main></body></html>";
