@@ -61,7 +61,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
-import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -96,7 +96,7 @@ final class Api {
       Projects projects, Reports reports, JobQueue jobs, Memberships memberships, Invitations invitations,
       PermissionVersions versions, Authorizer authorizer, ApiKeys apiKeys, @Nullable TokenIssuer demoIssuer,
       TokenVerifier verifier, Billing billing, SaasCache<String, SubscriptionView> subscriptions,
-      Map<String, String> priceIds, BooleanSupplier ready) {}
+      Map<String, String> priceIds, Supplier<Map<String, Boolean>> ready) {}
 
   private final Deps d;
   private final ObjectMapper json;
@@ -141,7 +141,8 @@ final class Api {
       }
     });
     config.routes.error(404, ctx -> {
-      if (ctx.result() == null || ctx.result().isEmpty() || !ctx.res().getContentType().contains("json")) {
+      String type = ctx.res().getContentType();
+      if (ctx.result() == null || ctx.result().isEmpty() || type == null || !type.contains("json")) {
         send(ctx, 404, errorBody("not_found", "no such resource: " + ctx.method() + " " + ctx.path()));
       }
     });
@@ -564,8 +565,9 @@ final class Api {
   }
 
   private void ready(Context ctx) {
-    boolean ok = d.ready().getAsBoolean();
-    send(ctx, ok ? 200 : 503, Map.of("status", ok ? "ready" : "not_ready"));
+    Map<String, Boolean> checks = d.ready().get();
+    boolean ok = !checks.containsValue(false);
+    send(ctx, ok ? 200 : 503, Map.of("status", ok ? "ready" : "not_ready", "checks", checks));
   }
 
   // ----- JSON in and out, errors

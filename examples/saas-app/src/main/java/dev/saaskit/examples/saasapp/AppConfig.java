@@ -81,6 +81,10 @@ public record AppConfig(
     if (oidcIssuer != null && (oidcJwksUri == null || oidcAudience == null)) {
       throw new IllegalArgumentException("OIDC_ISSUER is set: set OIDC_JWKS_URI and OIDC_AUDIENCE too");
     }
+    if (!demo && oidcIssuer == null) {
+      throw new IllegalArgumentException("nobody could sign in: set OIDC_ISSUER, OIDC_JWKS_URI and OIDC_AUDIENCE"
+          + " for a real IdP, or SAAS_APP_DEMO=true for the demo sign-in");
+    }
     if (reportSteps < 1 || reportSteps > 100) {
       throw new IllegalArgumentException("report steps must be 1 to 100 but was " + reportSteps);
     }

@@ -92,8 +92,8 @@ final class Database implements AutoCloseable {
    * Creates (or finds) the database and roles through {@code adminUrl}, applies every migration as the owner, and
    * opens the pools.
    */
-  static Database bootstrap(String adminUrl, String database, String prefix, MeterRegistry registry)
-      throws SQLException {
+  static Database bootstrap(String adminUrl, String database, String prefix, boolean resetBillingMirror,
+      MeterRegistry registry) throws SQLException {
     String owner = prefix + "_owner";
     String app = prefix + "_app";
     String worker = prefix + "_worker";
@@ -141,6 +141,9 @@ final class Database implements AutoCloseable {
       }
       JobsSchema.defaults().grantWorker(c, worker);
       migrateAppTables(c, app, analyticsRole);
+      if (resetBillingMirror) {
+        resetBillingMirror(c);
+      }
     }
 
     // 3. As the analytics role: the tenant-safe materialized view (created once).
@@ -188,6 +191,30 @@ final class Database implements AutoCloseable {
       throw e;
     } finally {
       c.setAutoCommit(true);
+    }
+  }
+
+  /**
+   * Offline mode only: the StripeEmulator keeps its state in memory, so after a restart the billing mirror (kept in
+   * the persistent database) names customers and subscriptions the new emulator never had. The owner empties it
+   * (TRUNCATE, which row-level security does not apply to) so that mirror and emulator start equal; tenants and
+   * their projects stay. Never done against real Stripe.
+   */
+  private static void resetBillingMirror(Connection c) throws SQLException {
+    List<String> tables = new java.util.ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT quote_ident(schemaname) || '.' || quote_ident(tablename)"
+        + " FROM pg_tables WHERE schemaname = ? AND tablename <> 'saaskit_schema_history'")) {
+      ps.setString(1, BillingSchema.defaults().name());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          tables.add(rs.getString(1));
+        }
+      }
+    }
+    if (!tables.isEmpty()) {
+      try (Statement s = c.createStatement()) {
+        s.execute("TRUNCATE " + String.join(", ", tables));
+      }
     }
   }
 

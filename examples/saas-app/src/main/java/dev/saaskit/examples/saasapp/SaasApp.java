@@ -41,6 +41,9 @@ import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
 import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -129,7 +132,8 @@ public final class SaasApp implements AutoCloseable {
     }
 
     // 2. Roles, migrations of every module and of the app's tables, pools; then the start-up guard.
-    Database db = Database.bootstrap(adminUrl, config.database(), config.rolePrefix(), registry);
+    Database db = Database.bootstrap(adminUrl, config.database(), config.rolePrefix(), config.offlineStripe(),
+        registry);
     closeables.push(db);
     StartupGuard.defaults().verify(db.appPool);       // refuses to start if the app role could bypass RLS
     DataSource tenantDb = TenantDataSource.wrap(db.appPool);   // every statement runs as the request's tenant
@@ -281,7 +285,7 @@ public final class SaasApp implements AutoCloseable {
     // 7. The web server: the API, the webhook, the dashboard's static files.
     Api api = new Api(new Api.Deps(config, publicUrl, json, registry, projects, reports, jobs.queue(),
         memberships, invitations, versions, authorizer, apiKeys, demoIssuer, verifier, billing, subscriptions,
-        priceIds, () -> workerRunning.get() && bus.isRunning() && db.appPool.isRunning()));
+        priceIds, () -> readiness(db, workerRunning.get() && bus.isRunning())));
     Javalin web = Javalin.create(javalin -> {
       javalin.startup.showJavalinBanner = false;
       if (SaasApp.class.getResource("/public/index.html") != null) {
@@ -335,6 +339,24 @@ public final class SaasApp implements AutoCloseable {
         log.warn("stopping a component failed: {}", e.toString());
       }
     }
+  }
+
+  /** {@code /ready}: the database answers as the app role, the migrations are there, the workers run. */
+  private static Map<String, Boolean> readiness(Database db, boolean workersRunning) {
+    boolean database = false;
+    boolean migrations = false;
+    try (Connection c = db.appPool.getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT to_regclass('public.projects') IS NOT NULL"
+            + " AND to_regclass('public." + db.analytics.viewName() + "') IS NOT NULL"
+            + " AND to_regnamespace('saaskit_billing') IS NOT NULL"
+            + " AND to_regnamespace('saaskit_auth') IS NOT NULL")) {
+      database = true;
+      migrations = rs.next() && rs.getBoolean(1);
+    } catch (SQLException e) {
+      log.warn("readiness check failed: {}", e.getMessage());
+    }
+    return Map.of("database", database, "migrations", migrations, "workers", workersRunning);
   }
 
   private static int freePort() throws IOException {
