@@ -3,17 +3,12 @@ package dev.saaskit.examples.saasapp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.saaskit.testing.PostgresServer;
 import java.io.File;
 import java.io.IOException;
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
-import java.sql.Connection;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -33,7 +28,6 @@ import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
-import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * The dashboard in a real browser: headless Chromium (Debian's {@code chromium} and {@code chromium-driver}, or
@@ -46,10 +40,7 @@ class BrowserTest {
   private static final Duration WAIT = Duration.ofSeconds(90);
   private static final Path SHOTS = Paths.get("target", "browser");
 
-  private static SaasApp app;
-  private static String adminUrl;
-  private static String database;
-  private static String rolePrefix;
+  private static AppFixture f;
   private static WebDriver driver;
   private static WebDriverWait wait;
 
@@ -66,7 +57,8 @@ class BrowserTest {
       Assumptions.abort(why);
     }
     Files.createDirectories(SHOTS);
-    startApp();
+    // the app on a free port, its own database on the shared test PostgreSQL; reports slow enough to watch
+    f = AppFixture.start(b -> b.reportSteps(5).reportStepDelay(Duration.ofMillis(300)));
 
     ChromeOptions options = new ChromeOptions();
     options.setBinary(chromium.toFile());
@@ -89,9 +81,8 @@ class BrowserTest {
         driver.quit();
       }
     } finally {
-      if (app != null) {
-        app.close();
-        dropDatabase();
+      if (f != null) {
+        f.close();
       }
     }
   }
@@ -107,7 +98,7 @@ class BrowserTest {
   }
 
   private void journey() throws Exception {
-    String home = app.publicUrl();   // the origin the checkout's success_url returns to (sessionStorage is per origin)
+    String home = f.app.publicUrl();   // the origin the checkout's success_url returns to (sessionStorage is per origin)
     String tenant = "browser-" + UUID.randomUUID().toString().substring(0, 8);
     String email = "owner@" + tenant + ".test";
 
@@ -150,7 +141,7 @@ class BrowserTest {
     shot("2-report-done");
 
     // upgrade: the app's checkout sends the browser to the emulator's hosted page
-    String emulatorBase = java.util.Objects.requireNonNull(app.stripeEmulator(), "offline Stripe").apiBase();
+    String emulatorBase = java.util.Objects.requireNonNull(f.app.stripeEmulator(), "offline Stripe").apiBase();
     driver.findElement(By.id("upgrade")).click();
     wait.until(ExpectedConditions.urlContains(emulatorBase + "/checkout/cs_"));
     WebElement pay = wait.until(ExpectedConditions.elementToBeClickable(By.id("pay")));
@@ -172,43 +163,6 @@ class BrowserTest {
     wait.until(d -> !text("analytics-projects").equals("–"));
     Path dashboard = shot("4-upgraded");
     Files.copy(dashboard, SHOTS.resolve("dashboard.png"), StandardCopyOption.REPLACE_EXISTING);
-  }
-
-  /** The app on a free loopback port, on its own database and roles of the shared test PostgreSQL. */
-  private static void startApp() throws Exception {
-    PostgresServer server = PostgresServer.shared();
-    String url = server.jdbcUrl("postgres");
-    adminUrl = url + (url.contains("?") ? "&" : "?") + "user=" + enc(server.superuser())
-        + (server.superuserPassword().isEmpty() ? "" : "&password=" + enc(server.superuserPassword()));
-    String suffix = UUID.randomUUID().toString().replace("-", "").substring(0, 8);
-    database = "saas_app_b" + suffix;
-    rolePrefix = "saas_app_b" + suffix;
-    app = SaasApp.start(AppConfig.builder()
-        .port(0)
-        .host("127.0.0.1")
-        .adminDatabaseUrl(adminUrl)
-        .database(database)
-        .rolePrefix(rolePrefix)
-        .demo(true)
-        .reportSteps(5)
-        .reportStepDelay(Duration.ofMillis(300))   // slow enough to watch the bar fill
-        .analyticsCron("*/2 * * * * *")
-        .build());
-  }
-
-  private static void dropDatabase() throws Exception {
-    PGSimpleDataSource ds = new PGSimpleDataSource();
-    ds.setUrl(adminUrl);
-    try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
-      s.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
-      for (String role : new String[] {"_app", "_worker", "_analytics", "_owner"}) {
-        s.execute("DROP ROLE IF EXISTS " + rolePrefix + role);
-      }
-    }
-  }
-
-  private static String enc(String s) {
-    return URLEncoder.encode(s, StandardCharsets.UTF_8);
   }
 
   private void addProject(String name) {
