@@ -211,7 +211,10 @@
       await loadProjects();
     } catch (e) {
       if (e.code === 'plan_limit') {
-        setError('project-error', new Error(e.message + ' Upgrade your plan to add more.'));
+        const sentence = capitalize(e.message) + (/[.!]$/.test(e.message) ? '' : '.');
+        setError('project-error', new Error(sentence + (can('billing:manage')
+          ? ' The Upgrade button is in the Subscription panel.'
+          : ' Ask an admin or the owner of this tenant to upgrade.')));
       } else {
         setError('project-error', e);
       }

@@ -13,11 +13,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
@@ -103,20 +105,7 @@ class BrowserTest {
     String email = "owner@" + tenant + ".test";
 
     // sign in as a demo owner of a new tenant
-    driver.get(home + "/");
-    WebElement tenantField = wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-tenant")));
-    shot("1-sign-in");
-    tenantField.clear();
-    tenantField.sendKeys(tenant);
-    WebElement emailField = driver.findElement(By.id("login-email"));
-    emailField.clear();
-    emailField.sendKeys(email);
-    new Select(driver.findElement(By.id("login-role"))).selectByValue("owner");
-    driver.findElement(By.id("login-submit")).click();
-    wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("dashboard")));
-    wait.until(ExpectedConditions.textToBe(By.id("who-tenant"), tenant));
-    assertThat(text("who-email")).isEqualTo(email);
-    assertThat(text("who-role")).isEqualToIgnoringCase("owner");
+    signIn(home, tenant, email, "owner", "1-sign-in");
     wait.until(ExpectedConditions.textToBe(By.id("plan-badge"), "Free"));
     assertThat(driver.findElement(By.id("upgrade")).isDisplayed()).isTrue();
 
@@ -163,6 +152,60 @@ class BrowserTest {
     wait.until(d -> !text("analytics-projects").equals("–"));
     Path dashboard = shot("4-upgraded");
     Files.copy(dashboard, SHOTS.resolve("dashboard.png"), StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  @Test
+  void aMemberSeesNeitherDeleteNorUpgradeAndThePlanLimitIsExplained() throws Exception {
+    try {
+      String tenant = "browser-m-" + UUID.randomUUID().toString().substring(0, 8);
+      signIn(f.app.publicUrl(), tenant, "member@" + tenant + ".test", "member", null);
+      wait.until(ExpectedConditions.textToBe(By.id("plan-badge"), "Free"));
+      assertThat(driver.findElement(By.id("upgrade-box")).isDisplayed()).isFalse();
+      assertThat(text("billing-note")).contains("Ask an admin");
+      for (String name : List.of("One", "Two", "Three")) {   // the free plan's limit
+        addProject(name);
+      }
+      assertThat(driver.findElements(By.cssSelector("#project-list .project-delete"))).isEmpty();
+      WebElement input = driver.findElement(By.id("project-name"));
+      input.sendKeys("Four");
+      driver.findElement(By.id("project-add")).click();
+      WebElement error = wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("project-error")));
+      assertThat(error.getText()).contains("3 projects").contains("Ask an admin");
+      assertThat(driver.findElements(By.cssSelector("#project-list li"))).hasSize(3);
+      shot("5-member-plan-limit");
+
+      driver.findElement(By.id("signout")).click();
+      wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-form")));
+      assertThat(driver.findElement(By.id("dashboard")).isDisplayed()).isFalse();
+      driver.navigate().refresh();   // the token is gone from sessionStorage: still signed out
+      wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-form")));
+    } catch (Throwable t) {
+      shot("failure-member");
+      throw t;
+    }
+  }
+
+  /** Opens the page signed out (whatever an earlier test left) and signs in through the form. */
+  private void signIn(String home, String tenant, String email, String role, @Nullable String screenshot)
+      throws Exception {
+    driver.get(home + "/");
+    ((JavascriptExecutor) driver).executeScript("window.sessionStorage.clear();");
+    driver.get(home + "/");
+    WebElement tenantField = wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("login-tenant")));
+    if (screenshot != null) {
+      shot(screenshot);
+    }
+    tenantField.clear();
+    tenantField.sendKeys(tenant);
+    new Select(driver.findElement(By.id("login-role"))).selectByValue(role);
+    WebElement emailField = driver.findElement(By.id("login-email"));
+    emailField.clear();
+    emailField.sendKeys(email);
+    driver.findElement(By.id("login-submit")).click();
+    wait.until(ExpectedConditions.visibilityOfElementLocated(By.id("dashboard")));
+    wait.until(ExpectedConditions.textToBe(By.id("who-tenant"), tenant));
+    assertThat(text("who-email")).isEqualTo(email);
+    assertThat(text("who-role")).isEqualToIgnoringCase(role);
   }
 
   private void addProject(String name) {
