@@ -67,16 +67,18 @@ public final class SaasApp implements AutoCloseable {
   private final String publicUrl;
   private final @Nullable StripeEmulator emulator;
   private final Billing billing;
+  private final DataSource appPool;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private SaasApp(Deque<AutoCloseable> closeables, int port, String publicUrl, @Nullable StripeEmulator emulator,
-      Billing billing) {
+      Billing billing, DataSource appPool) {
     this.closeables = closeables;
     this.port = port;
     this.publicUrl = publicUrl;
     this.emulator = emulator;
     this.billing = billing;
+    this.appPool = appPool;
   }
 
   /** Runs the app until the process is stopped (Ctrl+C). */
@@ -299,7 +301,7 @@ public final class SaasApp implements AutoCloseable {
       emulator.webhooks().deliverTo(URI.create(loopbackUrl + "/webhooks/stripe"));   // signed, over HTTP
     }
     log.info("saas-app started on port {}", port);
-    return new SaasApp(closeables, port, publicUrl, emulator, billing);
+    return new SaasApp(closeables, port, publicUrl, emulator, billing, db.appPool);
   }
 
   /** The port the app listens on. */
@@ -320,6 +322,11 @@ public final class SaasApp implements AutoCloseable {
   /** The app's billing entry (for tests and operators). */
   public Billing billing() {
     return billing;
+  }
+
+  /** The application role's pool (held to row-level security), for checks such as the RLS audit. */
+  public DataSource appDataSource() {
+    return appPool;
   }
 
   /** Stops the server, the jobs, the pools and the embedded database, newest first. */
