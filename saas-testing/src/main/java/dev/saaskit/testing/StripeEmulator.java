@@ -46,6 +46,14 @@ import org.jspecify.annotations.Nullable;
  * finalize, {@code create_preview}), billing meters and meter events, events (list with {@code type},
  * {@code types[]}, {@code created[..]}, {@code delivery_success}; 30 days kept). Unknown endpoints answer 404.
  *
+ * <p><b>Hosted checkout page</b>: a checkout session's {@code url} is {@code <apiBase>/checkout/<session id>} on
+ * the emulator's own server, a small HTML page (no API key needed) with the plan, the amount, a "Pay" button
+ * (element id {@code pay}) and a link back to the session's {@code cancel_url} (id {@code cancel}). Submitting it
+ * completes the session exactly like {@link #completeCheckout} (same events, delivered the same way, before the
+ * answer) and answers 303 to the session's {@code success_url} (with {@code {CHECKOUT_SESSION_ID}} replaced); a
+ * declined payment answers 402, an unknown session 404, a completed or expired one 410, each with an error page.
+ * So an app's checkout can be completed in a real browser, offline.
+ *
  * <p><b>Time</b>: the emulator's clock is the builder's clock plus an offset that {@link #advanceClock} moves; on
  * the way it runs what falls due, oldest first: renewals at period end (new period on the items, invoice created,
  * finalized, then paid or failed), trial ends (3 days before: {@code customer.subscription.trial_will_end}),

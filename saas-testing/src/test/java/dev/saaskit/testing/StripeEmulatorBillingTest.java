@@ -63,7 +63,7 @@ class StripeEmulatorBillingTest {
     Price price = f.monthly(1500);
     com.stripe.model.checkout.Session session = checkout(price.getId(), 3, null);
     assertThat(session.getStatus()).isEqualTo("open");
-    assertThat(session.getUrl()).isEqualTo("https://checkout.stripe.com/c/pay/" + session.getId());
+    assertThat(session.getUrl()).isEqualTo(f.emu.apiBase() + "/checkout/" + session.getId());
     assertThat(session.getSuccessUrl()).isEqualTo("https://app.test/ok?session=" + session.getId());
     assertThat(session.getId()).startsWith("cs_test_");
 

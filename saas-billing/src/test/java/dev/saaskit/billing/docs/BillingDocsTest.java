@@ -105,7 +105,7 @@ class BillingDocsTest {
             .build());
     String redirectTo = session.url();
     // end snippet
-    assertThat(redirectTo).startsWith("https://checkout.stripe.com/");
+    assertThat(redirectTo).startsWith(stripe.apiBase() + "/checkout/"); // the emulator's hosted page
     stripe.webhooks().automatic(false);
     stripe.completeCheckout(session.id());
     String sessionId = session.id();

@@ -52,6 +52,8 @@ public final class Engine {
   private int silent;
   private @Nullable String requestId;
   private @Nullable String idempotencyKey;
+  /** Where checkout session URLs point: the hosted page on the emulator's own server once it listens. */
+  private volatile String checkoutPageBase = "https://checkout.stripe.com/c/pay";
 
   /** Every object by id, and each type's ids in creation order. */
   private final Map<String, ObjectNode> objects = new HashMap<>();
@@ -84,6 +86,11 @@ public final class Engine {
   }
 
   // ------------------------------------------------------------------ plumbing
+
+  /** Sets the prefix of checkout session URLs: new sessions get {@code <base>/<session id>}. */
+  public void checkoutPageBase(String base) {
+    this.checkoutPageBase = base;
+  }
 
   /** Runs an operation under the lock, as the request {@code reqId} (may be null), then delivers its events. */
   public <T> T call(@Nullable String reqId, @Nullable String idemKey, Supplier<T> operation) {
@@ -776,7 +783,7 @@ public final class Engine {
     totals.put("amount_shipping", 0);
     totals.put("amount_tax", 0);
     s.put("ui_mode", "hosted");
-    s.put("url", "https://checkout.stripe.com/c/pay/" + s.get("id").asText());
+    s.put("url", checkoutPageBase + "/" + s.get("id").asText());
     sessionLineItems.put(s.get("id").asText(), items);
     sessionSubscriptionData.put(s.get("id").asText(), obj(p, "subscription_data").deepCopy());
     store(s);
@@ -785,6 +792,21 @@ public final class Engine {
 
   ObjectNode checkoutSession(String id) {
     return get("checkout.session", "checkout.session", id, "session");
+  }
+
+  /** A session's line items (prices included) as created, for the hosted page; call under the lock. */
+  List<ObjectNode> sessionItems(String id) {
+    return sessionLineItems.getOrDefault(id, List.of());
+  }
+
+  /** A session's {@code subscription_data} as created (trial days, metadata); call under the lock. */
+  ObjectNode sessionSubscriptionData(String id) {
+    return sessionSubscriptionData.getOrDefault(id, Json.object());
+  }
+
+  /** The emulator's time in epoch seconds; call under the lock. */
+  long epochSecond() {
+    return nowSeconds();
   }
 
   ObjectNode sessionLineItems(String id, JsonNode p) {

@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The HTTP side: a {@link MiniHttpServer} on a random loopback port that checks the API key, applies the fault
- * modes, replays idempotent requests and routes to the {@link Engine}.
+ * modes, replays idempotent requests and routes to the {@link Engine}; it also serves the {@link HostedCheckout}
+ * page under {@code /checkout/}.
  */
 public final class HttpFront implements AutoCloseable {
   private static final Pattern SLASH = Pattern.compile("/");
@@ -41,6 +42,7 @@ public final class HttpFront implements AutoCloseable {
   private final Deliverer deliverer;
   private final String apiKey;
   private final MiniHttpServer server;
+  private final HostedCheckout checkoutPage;
   private final Map<String, Stored> idempotent = new ConcurrentHashMap<>();
   private final List<Hit> hits = new CopyOnWriteArrayList<>();
   private final List<String> versions = new CopyOnWriteArrayList<>();
@@ -61,7 +63,9 @@ public final class HttpFront implements AutoCloseable {
     this.engine = engine;
     this.deliverer = deliverer;
     this.apiKey = apiKey;
+    this.checkoutPage = new HostedCheckout(engine);
     this.server = new MiniHttpServer(this::handle, port);
+    engine.checkoutPageBase(base() + "/checkout");
   }
 
   /** {@code http://127.0.0.1:<port>}. */
@@ -100,6 +104,9 @@ public final class HttpFront implements AutoCloseable {
   }
 
   private MiniHttpServer.Response handle(MiniHttpServer.Request ex) {
+    if (ex.path().startsWith(HostedCheckout.PREFIX)) {
+      return checkoutPage.handle(ex); // the browser's page: no API key, not an API request, no injected faults
+    }
     Map<String, String> headers = new LinkedHashMap<>();
     String requestId = String.format(Locale.ROOT, "req_emu%010d", requestIds.incrementAndGet());
     String method = ex.method();

@@ -216,6 +216,8 @@ final class MiniHttpServer implements AutoCloseable {
     switch (status) {
       case 200:
         return "OK";
+      case 303:
+        return "See Other";
       case 400:
         return "Bad Request";
       case 401:
@@ -224,8 +226,12 @@ final class MiniHttpServer implements AutoCloseable {
         return "Payment Required";
       case 404:
         return "Not Found";
+      case 405:
+        return "Method Not Allowed";
       case 409:
         return "Conflict";
+      case 410:
+        return "Gone";
       case 429:
         return "Too Many Requests";
       case 500:
