@@ -51,7 +51,7 @@ class RedisDownTest {
         Await.until("the connection is back and the local entries were flushed",
             () -> redis.stats().reconnectFlushes() >= 1 || probe(cache));
         Await.until("the pending invalidation reached Redis and the tier serves again",
-            () -> TenantContext.call(ACME, () -> cache.get("after", k -> "a")) != null
+            () -> TenantContext.call(ACME, () -> cache.get("after-" + System.nanoTime(), k -> "a")) != null
                 && redis.stats().tierStores() > storesBefore);
       });
     }

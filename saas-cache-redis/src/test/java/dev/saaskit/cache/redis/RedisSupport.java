@@ -25,10 +25,10 @@ import org.junit.jupiter.api.Assumptions;
  * FLUSHDB) and kills only its own connections (by their client name). When Redis is unreachable the tests fail
  * under {@code CI=true} and are skipped otherwise.
  */
-final class RedisSupport implements AutoCloseable {
-  static final String URI = System.getenv().getOrDefault("SAAS_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+public final class RedisSupport implements AutoCloseable {
+  public static final String URI = System.getenv().getOrDefault("SAAS_TEST_REDIS_URL", "redis://127.0.0.1:6379");
 
-  final String app = "t" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+  public final String app = "t" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
   private final RedisClient client;
   private final StatefulRedisConnection<String, String> connection;
   final RedisCommands<String, String> admin;
@@ -40,7 +40,7 @@ final class RedisSupport implements AutoCloseable {
   }
 
   /** Connects to the shared Redis, or fails (CI) or skips (locally) the test class when it is unreachable. */
-  static RedisSupport connect() {
+  public static RedisSupport connect() {
     RedisURI uri = RedisURI.create(URI);
     uri.setTimeout(Duration.ofSeconds(10));
     RedisClient client = RedisClient.create(uri);
@@ -66,12 +66,12 @@ final class RedisSupport implements AutoCloseable {
   }
 
   /** A SaasRedis on the shared Redis under this class's prefix. */
-  SaasRedis.Builder redis(String node) {
+  public SaasRedis.Builder redis(String node) {
     return SaasRedis.builder(URI).app(app).clientName(clientName(node));
   }
 
   /** Every key under this class's prefix. */
-  List<String> keys() {
+  public List<String> keys() {
     List<String> keys = new ArrayList<>();
     ScanCursor cursor = ScanCursor.INITIAL;
     do {

@@ -4,6 +4,7 @@ import dev.saaskit.core.SaasException;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
@@ -148,6 +149,12 @@ public final class RedisCore implements AutoCloseable {
       try {
         return commands.evalsha(sha, type, keys, args);
       } catch (RedisNoScriptException e) {
+        shas.remove(script);
+      } catch (RedisCommandExecutionException e) {
+        // a server that restarted forgot its scripts; some report that without the NOSCRIPT mapping
+        if (e.getMessage() == null || !e.getMessage().startsWith("NOSCRIPT")) {
+          throw e;
+        }
         shas.remove(script);
       }
     }
