@@ -27,36 +27,40 @@ final class Scripts {
 
   /**
    * Lookup. KEYS: entry, cache generation, tenant generation (the cache's again for a global cache), key version,
-   * tag sequence, lock. ARGV: tag generation prefix, lock token ('' = no single flight), lock TTL ms. Returns
-   * {1, payload, pttl, tags, cg, tg, version, tagseq} on a hit, {0, cg, tg, version, tagseq, locked} on a miss
-   * (locked: 1 if this call took the lock, 0 if another holder has it, -1 if no lock was asked for).
+   * tag sequence, lock. ARGV: tag generation prefix, lock token ('' = no single flight), lock TTL ms, skip ('1':
+   * ignore the entry, for a second call after an entry that did not decode). Returns {1, payload, pttl, tags} on a
+   * hit, {0, cg, tg, version, tagseq, locked} on a miss (locked: 1 if this call took the lock, 0 if another holder
+   * has it, -1 if no lock was asked for). The key version and the tag sequence are read on a miss only: only the
+   * store that follows a miss compares them.
    */
   static final String LOOKUP = ""
       + "local cg = redis.call('GET', KEYS[2]) or '0'\n"
       + "local tg = redis.call('GET', KEYS[3]) or '0'\n"
-      + "local ver = redis.call('GET', KEYS[4]) or '0'\n"
-      + "local ts = redis.call('GET', KEYS[5]) or '0'\n"
-      + "local e = redis.call('HGETALL', KEYS[1])\n"
-      + "if #e > 0 then\n"
-      + "  local ok = true\n"
-      + "  local d, c, t\n"
-      + "  local tags = {}\n"
-      + "  for i = 1, #e, 2 do\n"
-      + "    local f = e[i]\n"
-      + "    if f == 'd' then d = e[i + 1]\n"
-      + "    elseif f == 'c' then c = e[i + 1]\n"
-      + "    elseif f == 't' then t = e[i + 1]\n"
-      + "    elseif string.sub(f, 1, 1) == '#' then\n"
-      + "      local name = string.sub(f, 2)\n"
-      + "      if (redis.call('GET', ARGV[1] .. name) or '0') ~= e[i + 1] then ok = false end\n"
-      + "      tags[#tags + 1] = name\n"
+      + "if ARGV[4] ~= '1' then\n"
+      + "  local e = redis.call('HGETALL', KEYS[1])\n"
+      + "  if #e > 0 then\n"
+      + "    local ok = true\n"
+      + "    local d, c, t\n"
+      + "    local tags = {}\n"
+      + "    for i = 1, #e, 2 do\n"
+      + "      local f = e[i]\n"
+      + "      if f == 'd' then d = e[i + 1]\n"
+      + "      elseif f == 'c' then c = e[i + 1]\n"
+      + "      elseif f == 't' then t = e[i + 1]\n"
+      + "      elseif string.sub(f, 1, 1) == '#' then\n"
+      + "        local name = string.sub(f, 2)\n"
+      + "        if (redis.call('GET', ARGV[1] .. name) or '0') ~= e[i + 1] then ok = false end\n"
+      + "        tags[#tags + 1] = name\n"
+      + "      end\n"
+      + "    end\n"
+      + "    if ok and d and c == cg and t == tg then\n"
+      + "      local pttl = redis.call('PTTL', KEYS[1])\n"
+      + "      if pttl > 0 then return {1, d, pttl, tags} end\n"
       + "    end\n"
       + "  end\n"
-      + "  if ok and d and c == cg and t == tg then\n"
-      + "    local pttl = redis.call('PTTL', KEYS[1])\n"
-      + "    if pttl > 0 then return {1, d, pttl, tags, cg, tg, ver, ts} end\n"
-      + "  end\n"
       + "end\n"
+      + "local ver = redis.call('GET', KEYS[4]) or '0'\n"
+      + "local ts = redis.call('GET', KEYS[5]) or '0'\n"
       + "local locked = -1\n"
       + "if ARGV[2] ~= '' then\n"
       + "  if redis.call('SET', KEYS[6], ARGV[2], 'NX', 'PX', ARGV[3]) then locked = 1 else locked = 0 end\n"

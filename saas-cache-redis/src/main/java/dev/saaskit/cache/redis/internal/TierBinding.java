@@ -112,10 +112,12 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
     String lockToken = lockTtl == null ? "" : UUID.randomUUID().toString();
     long deadline = System.nanoTime() + lockWait.toNanos();
     boolean waited = false;
+    boolean skipEntry = false;
     try {
       while (true) {
         List<Object> reply = core.evalList(Scripts.LOOKUP, keys, tagPrefixBytes,
-            RedisCore.bytes(lockToken), RedisCore.bytes(lockTtl == null ? 0 : lockTtl.toMillis()));
+            RedisCore.bytes(lockToken), RedisCore.bytes(lockTtl == null ? 0 : lockTtl.toMillis()),
+            RedisCore.bytes(skipEntry ? "1" : "0"));
         core.succeeded();
         if (RedisCore.number(reply.get(0)) == 1) {
           SharedTier.Lookup<V> hit = decodeHit(reply);
@@ -123,10 +125,8 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
             core.tierHits.increment();
             return hit;
           }
-          core.tierMisses.increment();
-          return SharedTier.Lookup.miss(new Token(keys, RedisCore.text(reply.get(4)),
-              RedisCore.text(reply.get(5)), RedisCore.text(reply.get(6)), RedisCore.text(reply.get(7)), "",
-              System.nanoTime()));
+          skipEntry = true; // did not decode: ask again for what a miss needs (a rare second round trip)
+          continue;
         }
         long locked = RedisCore.number(reply.get(5));
         if (locked == 0) {
@@ -137,6 +137,7 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
           }
           if (System.nanoTime() - deadline < 0) {
             LockSupport.parkNanos(lockPoll.toNanos());
+            skipEntry = false; // look for the holder's value again
             continue;
           }
           core.lockTimeouts.increment();
