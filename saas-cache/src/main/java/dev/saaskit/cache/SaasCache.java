@@ -230,6 +230,7 @@ public interface SaasCache<K, V> extends AutoCloseable {
     private double earlyRefreshBeta;
     private KeyCodec<? super K> keyCodec = KeyCodec.standard();
     private @Nullable InvalidationBus bus;
+    private @Nullable SharedTier<V> sharedTier;
     // Object, not MeterRegistry: Micrometer is optional and this class must load without it
     private @Nullable Object meterRegistry;
     private @Nullable Clock clock;
@@ -349,6 +350,16 @@ public interface SaasCache<K, V> extends AutoCloseable {
     }
 
     /**
+     * Puts a shared tier (Redis, from {@code saas-cache-redis}) behind the local level: a local miss asks the tier,
+     * then the loader, and fills both. Local hits never touch it. Invalidations made here reach the tier before the
+     * bus. Default: none.
+     */
+    public Builder<K, V> sharedTier(SharedTier<V> sharedTier) {
+      this.sharedTier = Objects.requireNonNull(sharedTier, "sharedTier");
+      return this;
+    }
+
+    /**
      * Registers the cache's meters ({@code saaskit.cache.*}, tagged {@code cache=<name>}, listed in docs/cache.md)
      * in {@code meterRegistry}, and removes them on {@link SaasCache#close()}. Micrometer is an optional
      * dependency: without this call the cache never touches it. Default: none.
@@ -418,7 +429,7 @@ public interface SaasCache<K, V> extends AutoCloseable {
       CacheSettings<K> settings = new CacheSettings<>(name, ttl, max, negative, jitter, global, maximumSize,
           maximumSizePerTenant, refreshAfter, earlyRefreshBeta, keyCodec, bus, meterRegistry, clock, random,
           executor);
-      return new DefaultSaasCache<>(settings);
+      return new DefaultSaasCache<>(settings, sharedTier);
     }
   }
 

@@ -14,6 +14,7 @@ import dev.saaskit.cache.InvalidationBus;
 import dev.saaskit.cache.InvalidationListener;
 import dev.saaskit.cache.KeyCodec;
 import dev.saaskit.cache.SaasCache;
+import dev.saaskit.cache.SharedTier;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
@@ -102,10 +103,19 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private final @Nullable InvalidationBus bus;
   private final InvalidationBus.@Nullable Subscription subscription;
   private final @Nullable Runnable meters;
+  private final SharedTier.@Nullable Binding<V> tier;
   private volatile boolean closed;
 
-  /** Builds the cache from checked settings; subscribes it to the bus last, once it is ready for deliveries. */
+  /** Builds the cache from checked settings, without a shared tier. */
   public DefaultSaasCache(CacheSettings<K> settings) {
+    this(settings, null);
+  }
+
+  /**
+   * Builds the cache from checked settings and binds the shared tier if there is one; subscribes it to the bus last,
+   * once it is ready for deliveries.
+   */
+  public DefaultSaasCache(CacheSettings<K> settings, @Nullable SharedTier<V> sharedTier) {
     this.name = settings.name();
     this.global = settings.global();
     this.codec = settings.keyCodec();
@@ -131,6 +141,15 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     this.map = cache.asMap();
     Object registry = settings.meterRegistry();
     this.meters = registry == null ? null : CacheMeters.bind(registry, name, counters, this);
+    try {
+      this.tier = sharedTier == null ? null : Objects.requireNonNull(sharedTier.bind(
+          new SharedTier.Context(name, global, settings.maxTtl(), this::flushFromTier)), "the tier's binding");
+    } catch (RuntimeException e) {
+      if (meters != null) {
+        meters.run();
+      }
+      throw e;
+    }
     InvalidationBus theBus = settings.bus();
     this.bus = theBus;
     if (theBus == null) {
@@ -141,12 +160,25 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         this.subscription = theBus.subscribe(new BusListener());
       } catch (RuntimeException e) {
         BusNames.release(theBus, name);
+        if (tier != null) {
+          tier.close();
+        }
         if (meters != null) {
           meters.run();
         }
         throw e;
       }
     }
+  }
+
+  /** The shared tier may have missed invalidations (its connection was lost): drop every local entry. */
+  private void flushFromTier() {
+    if (closed) {
+      return;
+    }
+    counters.lostInvalidations.increment();
+    LOG.warn("cache '{}' flushed: its shared tier may have missed invalidations", name);
+    invalidateAllHere();
   }
 
   @Override
@@ -231,6 +263,14 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         mine.result.complete(new Flight.Result<>(stored.value, false, stored.tags));
         return stored.value;
       }
+      SharedTier.Lookup<V> shared = null;
+      SharedTier.Binding<V> theTier = tier;
+      if (theTier != null) {
+        shared = tierLookup(theTier, scoped);
+        if (shared.isHit()) {
+          return fromTier(scoped, mine, shared);
+        }
+      }
       long start = ticker.read();
       CacheValue<V> loaded;
       try {
@@ -242,7 +282,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         }
         throw new CacheLoadException(name, e);
       }
-      return completed(scoped, mine, start, loaded).value();
+      return completed(scoped, mine, start, loaded, shared).value();
     }
   }
 
@@ -299,12 +339,18 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     flight.result.completeExceptionally(e);
   }
 
-  private Flight.Result<V> completed(ScopedKey scoped, Flight<V> flight, long start, CacheValue<V> loaded) {
+  /**
+   * Stores a load's result and completes its flight; then, if it was stored here and followed a tier miss, hands it
+   * to the tier (after the flight completed, so local waiters do not wait for the tier's round trip).
+   */
+  private Flight.Result<V> completed(ScopedKey scoped, Flight<V> flight, long start, CacheValue<V> loaded,
+      SharedTier.@Nullable Lookup<V> tierMiss) {
     long now = ticker.read();
     long took = Math.max(0, now - start);
     counters.loadSuccesses.increment();
     counters.loadNanos.add(took);
     Flight.Result<V> result;
+    long lifetime = 0;
     try {
       Entry<V> entry = newEntry(scoped, loaded, now, took);
       if (entry == null) {
@@ -313,6 +359,8 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         boolean stored = store(scoped, entry, flight);
         if (!stored) {
           counters.discardedLoads.increment();
+        } else {
+          lifetime = entry.expiresAt - entry.writtenAt;
         }
         result = new Flight.Result<>(entry.value, !stored, entry.tags);
       }
@@ -324,7 +372,59 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     }
     flights.remove(scoped, flight);
     flight.result.complete(result);
+    SharedTier.Binding<V> theTier = tier;
+    if (theTier != null && tierMiss != null && tierMiss.isMiss() && lifetime > 0) {
+      try {
+        theTier.store(tierMiss, loaded, Duration.ofNanos(lifetime));
+      } catch (RuntimeException e) {
+        LOG.warn("the shared tier of cache '{}' failed to store a loaded value", name, e);
+      }
+    }
     return result;
+  }
+
+  private SharedTier.Lookup<V> tierLookup(SharedTier.Binding<V> theTier, ScopedKey scoped) {
+    try {
+      return Objects.requireNonNull(theTier.lookup(scoped.tenant, scoped.key), "the tier's lookup");
+    } catch (RuntimeException e) {
+      LOG.warn("the shared tier of cache '{}' failed a lookup; loading instead", name, e);
+      return SharedTier.Lookup.bypass();
+    }
+  }
+
+  /** Stores a tier hit locally for at most its remaining lifetime and completes the flight with it. */
+  private @Nullable V fromTier(ScopedKey scoped, Flight<V> flight, SharedTier.Lookup<V> hit) {
+    Flight.Result<V> result;
+    try {
+      long now = ticker.read();
+      long life = Math.max(1, Math.min(nanos(hit.remaining()), maxTtlNanos));
+      List<String> tags = hit.tags();
+      Entry<V> entry = new Entry<>(scoped, hit.value(), tags.isEmpty() ? NO_TAGS : tags.toArray(NO_TAGS), now,
+          now + life, 0);
+      boolean stored = store(scoped, entry, flight);
+      if (!stored) {
+        counters.discardedLoads.increment();
+      }
+      result = new Flight.Result<>(entry.value, !stored, entry.tags);
+    } catch (RuntimeException | Error e) {
+      flights.remove(scoped, flight);
+      flight.result.completeExceptionally(e);
+      throw e;
+    }
+    flights.remove(scoped, flight);
+    flight.result.complete(result);
+    return result.value();
+  }
+
+  private void tierInvalidate(Invalidation invalidation) {
+    SharedTier.Binding<V> theTier = tier;
+    if (theTier != null) {
+      try {
+        theTier.invalidate(invalidation);
+      } catch (RuntimeException e) {
+        LOG.warn("the shared tier of cache '{}' failed an invalidation", name, e);
+      }
+    }
   }
 
   private void considerRefresh(
@@ -393,7 +493,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         }
         return;
       }
-      completed(scoped, flight, start, loaded);
+      completed(scoped, flight, start, loaded, null);
     }
   }
 
@@ -433,7 +533,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     ScopedKey scoped = scopedKey(key);
     invalidateKeyHere(scoped);
     counters.invalidationsApplied.increment();
-    publish(Invalidation.key(name, scoped.tenant, scoped.key));
+    Invalidation invalidation = Invalidation.key(name, scoped.tenant, scoped.key);
+    tierInvalidate(invalidation);
+    publish(invalidation);
   }
 
   @Override
@@ -442,7 +544,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     Texts.check("tag", tag);
     invalidateTagHere(tag);
     counters.invalidationsApplied.increment();
-    publish(Invalidation.tag(name, tag));
+    Invalidation invalidation = Invalidation.tag(name, tag);
+    tierInvalidate(invalidation);
+    publish(invalidation);
   }
 
   @Override
@@ -451,7 +555,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     Objects.requireNonNull(tenant, "tenant");
     invalidateTenantHere(tenant);
     counters.invalidationsApplied.increment();
-    publish(Invalidation.tenant(name, tenant));
+    Invalidation invalidation = Invalidation.tenant(name, tenant);
+    tierInvalidate(invalidation);
+    publish(invalidation);
   }
 
   @Override
@@ -459,7 +565,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     ensureOpen();
     invalidateAllHere();
     counters.invalidationsApplied.increment();
-    publish(Invalidation.all(name));
+    Invalidation invalidation = Invalidation.all(name);
+    tierInvalidate(invalidation);
+    publish(invalidation);
   }
 
   private void publish(Invalidation invalidation) {
@@ -817,6 +925,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         meters.run();
       }
       invalidateAllHere();
+      if (tier != null) {
+        tier.close();
+      }
     }
   }
 

@@ -1,0 +1,215 @@
+package dev.saaskit.cache.redis;
+
+import dev.saaskit.cache.redis.internal.RedisCore;
+import dev.saaskit.cache.redis.internal.RedisMeters;
+import dev.saaskit.cache.redis.internal.RedisRateLimiter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One app's connection to Redis (or Valkey, or any server speaking its protocol with Lua scripting): the shared
+ * tier of its caches ({@link #tier(ValueCodec)}) and its rate limiters ({@link #rateLimiter(RateLimitPolicy)}).
+ * One Lettuce connection (thread-safe, pipelined) serves them all; it is opened at the first call, so an app starts
+ * while Redis is down.
+ *
+ * <pre>{@code
+ * try (SaasRedis redis = SaasRedis.builder("redis://127.0.0.1:6379").app("billing-api").build()) {
+ *   ...
+ * }
+ * }</pre>
+ *
+ * <p><b>Redis down.</b> Every call has a timeout ({@code commandTimeout}, 250 ms by default), and after
+ * {@code breakerFailures} failures in a row a circuit breaker skips Redis for {@code breakerOpen}: caches then
+ * serve from their local level and their loaders, rate limiters from an in-process limiter. Nothing fails a request
+ * because Redis is down. When the connection comes back after it was lost, every cache on a tier drops its local
+ * entries (it may have missed invalidations meanwhile).
+ *
+ * <p>Thread-safe. Close it when done (after the caches that use it).
+ */
+public final class SaasRedis implements AutoCloseable {
+  private static final Pattern APP = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+
+  private final RedisCore core;
+  private final @Nullable Runnable meters;
+
+  private SaasRedis(Builder builder) {
+    this.core = new RedisCore(builder.uri, builder.app + ":", builder.clientName, builder.commandTimeout,
+        builder.breakerFailures, builder.breakerOpen, builder.storeGrace);
+    Object registry = builder.meterRegistry;
+    this.meters = registry == null ? null : RedisMeters.bind(registry, builder.app, core);
+  }
+
+  /**
+   * Starts configuring a connection to {@code uri} ({@code redis://host:port}, {@code rediss://} for TLS,
+   * {@code redis://:password@host:port/db}: Lettuce's URI syntax).
+   */
+  public static Builder builder(String uri) {
+    return new Builder(uri);
+  }
+
+  /** A Redis tier for a cache of values that {@code codec} turns into bytes. */
+  public <V> RedisTier<V> tier(ValueCodec<V> codec) {
+    return new RedisTier<>(core, codec, null, RedisTier.DEFAULT_LOCK_WAIT);
+  }
+
+  /**
+   * A rate limiter on Redis (GCRA in one Lua script, one round trip per check) with the limits {@code policy}
+   * gives. While Redis is unreachable it answers from an in-process limiter with the same policy (each node then
+   * admits up to the limit on its own).
+   */
+  public RateLimiter rateLimiter(RateLimitPolicy policy) {
+    return new RedisRateLimiter(core, policy, null);
+  }
+
+  /**
+   * A rate limiter on Redis with local leases, for very hot tenants: a node takes up to {@code leaseTokens} tokens
+   * of a bucket in one call and admits from them locally for at most {@code leaseTtl}; unused tokens are dropped
+   * when the lease ends (under-admission, never over). Over-admission bound: every admitted request spends a token
+   * Redis granted, and a token is spent at most {@code leaseTtl} after it was granted, so in any window of one
+   * period the nodes together admit at most {@code limit + (period + leaseTtl) / (period / limit)} requests:
+   * {@code leaseTtl × limit / period} more than without leases (10 more for 600/min with 1 s leases).
+   *
+   * @throws IllegalArgumentException if {@code leaseTokens} is below 2 or {@code leaseTtl} is not positive
+   */
+  public RateLimiter rateLimiter(RateLimitPolicy policy, int leaseTokens, Duration leaseTtl) {
+    return new RedisRateLimiter(core, policy, new RedisRateLimiter.Leases(leaseTokens, leaseTtl));
+  }
+
+  /** Counters since this connection was built. */
+  public Stats stats() {
+    return new Stats(core.tierHits.sum(), core.tierMisses.sum(), core.tierBypasses.sum(), core.tierStores.sum(),
+        core.tierStoresRejected.sum(), core.tierUndecodable.sum(), core.errors.sum(), core.reconnectFlushes.sum(),
+        core.lockWaits.sum(), core.lockTimeouts.sum(), core.breakerOpen());
+  }
+
+  /** The internals, for the tests and benchmarks of this project; not API. */
+  public RedisCore core() {
+    return core;
+  }
+
+  /** Closes the connection and removes the meters. Safe to call more than once. */
+  @Override
+  public void close() {
+    try {
+      core.close();
+    } finally {
+      if (meters != null) {
+        meters.run();
+      }
+    }
+  }
+
+  /**
+   * Counters of one {@link SaasRedis}.
+   *
+   * @param tierHits lookups Redis answered with a value
+   * @param tierMisses lookups Redis had nothing for (or nothing current)
+   * @param tierBypasses lookups that skipped Redis (breaker open, Redis unreachable, invalidations pending)
+   * @param tierStores loaded values written to Redis
+   * @param tierStoresRejected stores refused because an invalidation came first, or too old to compare
+   * @param tierUndecodable entries treated as misses: another codec version, or they did not decode
+   * @param errors failed Redis calls
+   * @param reconnectFlushes times the connection came back and the caches dropped their local entries
+   * @param lockWaits lookups that waited for another node's load (single flight)
+   * @param lockTimeouts of those, lookups that stopped waiting and loaded themselves
+   * @param breakerOpen whether the circuit breaker skips Redis now
+   */
+  public record Stats(long tierHits, long tierMisses, long tierBypasses, long tierStores, long tierStoresRejected,
+      long tierUndecodable, long errors, long reconnectFlushes, long lockWaits, long lockTimeouts,
+      boolean breakerOpen) {}
+
+  /** The settings of a {@link SaasRedis}, each with a default but the URI. */
+  public static final class Builder {
+    private final String uri;
+    private String app = "saaskit";
+    private String clientName = "saaskit";
+    private Duration commandTimeout = Duration.ofMillis(250);
+    private int breakerFailures = 5;
+    private Duration breakerOpen = Duration.ofSeconds(5);
+    private Duration storeGrace = Duration.ofMinutes(1);
+    private @Nullable Object meterRegistry;
+
+    private Builder(String uri) {
+      this.uri = Objects.requireNonNull(uri, "uri");
+    }
+
+    /**
+     * The app's name, the first part of every key ({@code <app>:...}), so apps can share a Redis. 1 to 64 letters,
+     * digits, '.', '_' or '-'. Default {@code saaskit}.
+     */
+    public Builder app(String app) {
+      Objects.requireNonNull(app, "app");
+      if (!APP.matcher(app).matches()) {
+        throw new IllegalArgumentException(
+            "app must be 1 to 64 letters, digits, '.', '_' or '-' but was '" + app + "'");
+      }
+      this.app = app;
+      return this;
+    }
+
+    /** The connection's {@code CLIENT SETNAME}, as {@code CLIENT LIST} shows it. Default {@code saaskit}. */
+    public Builder clientName(String clientName) {
+      Objects.requireNonNull(clientName, "clientName");
+      if (clientName.isEmpty() || clientName.chars().anyMatch(c -> c <= ' ' || c > '~')) {
+        throw new IllegalArgumentException("clientName must be printable ASCII without spaces but was '"
+            + clientName + "'");
+      }
+      this.clientName = clientName;
+      return this;
+    }
+
+    /** How long one Redis call may take before it counts as failed. Default 250 ms. */
+    public Builder commandTimeout(Duration commandTimeout) {
+      this.commandTimeout = positive("commandTimeout", commandTimeout);
+      return this;
+    }
+
+    /**
+     * Failures in a row that open the circuit breaker, and how long it then skips Redis before one probe call.
+     * Default 5 and 5 s.
+     */
+    public Builder breaker(int failures, Duration open) {
+      if (failures < 1) {
+        throw new IllegalArgumentException("breaker failures must be >= 1 but was " + failures);
+      }
+      this.breakerFailures = failures;
+      this.breakerOpen = positive("breaker open", open);
+      return this;
+    }
+
+    /**
+     * The longest time between a Redis miss and the store of the loaded value: a load that takes longer is not
+     * written to Redis (generations it compared against may have expired meanwhile). Every generation key lives
+     * {@code maxTtl + 2 × storeGrace}. Default 1 minute.
+     */
+    public Builder storeGrace(Duration storeGrace) {
+      this.storeGrace = positive("storeGrace", storeGrace);
+      return this;
+    }
+
+    /**
+     * Registers meters ({@code saaskit.redis.*}, tagged {@code app=<app>}) in {@code meterRegistry}. Optional
+     * dependency, as in saas-cache. Default: none.
+     */
+    public Builder meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
+      return this;
+    }
+
+    /** Builds it; connects at the first call, not here. */
+    public SaasRedis build() {
+      return new SaasRedis(this);
+    }
+
+    private static Duration positive(String what, Duration value) {
+      Objects.requireNonNull(value, what);
+      if (value.isZero() || value.isNegative()) {
+        throw new IllegalArgumentException(what + " must be positive but was " + value);
+      }
+      return value;
+    }
+  }
+}

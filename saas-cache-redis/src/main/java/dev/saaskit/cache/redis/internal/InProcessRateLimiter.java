@@ -1,0 +1,61 @@
+package dev.saaskit.cache.redis.internal;
+
+import dev.saaskit.cache.redis.RateLimit;
+import dev.saaskit.cache.redis.RateLimitDecision;
+import dev.saaskit.cache.redis.RateLimitPolicy;
+import dev.saaskit.cache.redis.RateLimiter;
+import dev.saaskit.core.TenantId;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** GCRA in this JVM: one theoretical arrival time per bucket, updated under the map's per-key lock. */
+public final class InProcessRateLimiter implements RateLimiter {
+  private static final int SWEEP_ABOVE = 100_000;
+
+  private final RateLimitPolicy policy;
+  private final Clock clock;
+  private final ConcurrentHashMap<LimitKey, long[]> tats = new ConcurrentHashMap<>();
+
+  public InProcessRateLimiter(RateLimitPolicy policy, Clock clock) {
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.clock = Objects.requireNonNull(clock, "clock");
+  }
+
+  @Override
+  public RateLimitDecision tryAcquire(TenantId tenant, String subject) {
+    LimitKey key = new LimitKey(tenant, subject);
+    RateLimit limit = Objects.requireNonNull(policy.limitFor(tenant, subject), "the policy returned no limit");
+    long now = micros(clock.instant());
+    long interval = limit.emissionIntervalMicros();
+    long cap = limit.limit();
+    RateLimitDecision[] decision = new RateLimitDecision[1];
+    tats.compute(key, (k, state) -> {
+      long[] s = state == null ? new long[] {now} : state;
+      long tat = Math.max(s[0], now);
+      long available = Math.min(cap, (now + interval * cap - tat) / interval);
+      if (available < 1) {
+        long retry = Math.max(0, tat + interval - interval * cap - now);
+        decision[0] = new RateLimitDecision(false, cap, 0, micros(tat - now), micros(retry));
+        return s;
+      }
+      s[0] = tat + interval;
+      decision[0] = new RateLimitDecision(true, cap, available - 1, micros(s[0] - now), Duration.ZERO);
+      return s;
+    });
+    if (tats.size() > SWEEP_ABOVE) {
+      tats.entrySet().removeIf(e -> e.getValue()[0] <= now);
+    }
+    return decision[0];
+  }
+
+  static long micros(Instant instant) {
+    return instant.getEpochSecond() * 1_000_000L + instant.getNano() / 1000;
+  }
+
+  static Duration micros(long micros) {
+    return Duration.ofNanos(micros * 1000);
+  }
+}

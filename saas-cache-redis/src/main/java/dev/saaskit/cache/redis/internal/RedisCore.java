@@ -1,0 +1,236 @@
+package dev.saaskit.cache.redis.internal;
+
+import dev.saaskit.core.SaasException;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisChannelHandler;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.RedisNoScriptException;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Redis client and connection shared by the tiers and rate limiters of a {@code SaasRedis}: scripts by SHA
+ * (loaded again after NOSCRIPT), a circuit breaker, counters, and the flush of every bound cache when the connection
+ * comes back after it was lost.
+ */
+public final class RedisCore implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(RedisCore.class);
+  private static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
+
+  private final RedisClient client;
+  private final String prefix;
+  private final Breaker breaker;
+  private final Duration storeGrace;
+  private final Map<String, String> shas = new ConcurrentHashMap<>();
+  private final List<Runnable> onReconnect = new CopyOnWriteArrayList<>();
+  private final Object connecting = new Object();
+  private volatile @Nullable StatefulRedisConnection<String, byte[]> connection;
+  private volatile boolean lost;
+  private volatile boolean closed;
+
+  public final LongAdder tierHits = new LongAdder();
+  public final LongAdder tierMisses = new LongAdder();
+  public final LongAdder tierBypasses = new LongAdder();
+  public final LongAdder tierStores = new LongAdder();
+  public final LongAdder tierStoresRejected = new LongAdder();
+  public final LongAdder tierUndecodable = new LongAdder();
+  public final LongAdder errors = new LongAdder();
+  public final LongAdder reconnectFlushes = new LongAdder();
+  public final LongAdder lockWaits = new LongAdder();
+  public final LongAdder lockTimeouts = new LongAdder();
+  public final LongAdder rateLimitFallbacks = new LongAdder();
+
+  public RedisCore(String uri, String prefix, String clientName, Duration commandTimeout, int breakerFailures,
+      Duration breakerOpen, Duration storeGrace) {
+    RedisURI redisUri = RedisURI.create(uri);
+    redisUri.setTimeout(commandTimeout);
+    redisUri.setClientName(clientName);
+    this.client = RedisClient.create(redisUri);
+    client.setOptions(ClientOptions.builder()
+        .autoReconnect(true)
+        // fail at once while disconnected instead of queueing until the timeout: the caller falls back
+        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+        .timeoutOptions(TimeoutOptions.enabled(commandTimeout))
+        .build());
+    client.addListener(new Listener());
+    this.prefix = prefix;
+    this.breaker = new Breaker(breakerFailures, breakerOpen.toNanos());
+    this.storeGrace = storeGrace;
+  }
+
+  /** The key prefix of the app ({@code <app>:}). */
+  public String prefix() {
+    return prefix;
+  }
+
+  public Duration storeGrace() {
+    return storeGrace;
+  }
+
+  public boolean breakerOpen() {
+    return breaker.isOpen();
+  }
+
+  /** Whether a call may go to Redis now (the breaker is closed, or this call is its probe). */
+  public boolean allow() {
+    return !closed && breaker.allow();
+  }
+
+  public void succeeded() {
+    breaker.success();
+  }
+
+  public void failed(RuntimeException e) {
+    errors.increment();
+    breaker.failure();
+    LOG.debug("a Redis call failed", e);
+  }
+
+  /** Registers what to run when the connection comes back after it was lost. */
+  public Runnable onReconnect(Runnable action) {
+    onReconnect.add(action);
+    return () -> onReconnect.remove(action);
+  }
+
+  /** The connection, connecting first if there is none yet. */
+  public RedisCommands<String, byte[]> commands() {
+    StatefulRedisConnection<String, byte[]> current = connection;
+    if (current == null) {
+      synchronized (connecting) {
+        if (closed) {
+          throw new IllegalStateException("SaasRedis is closed");
+        }
+        current = connection;
+        if (current == null) {
+          current = client.connect(CODEC);
+          connection = current;
+        }
+      }
+    }
+    return current.sync();
+  }
+
+  /** Runs a script by SHA (loading it first when Redis does not know it) that returns an array. */
+  @SuppressWarnings("unchecked")
+  public List<Object> evalList(String script, String[] keys, byte[]... args) {
+    return (List<Object>) Objects.requireNonNull(eval(script, ScriptOutputType.MULTI, keys, args), "script reply");
+  }
+
+  /** Runs a script by SHA that returns an integer. */
+  public long evalLong(String script, String[] keys, byte[]... args) {
+    Object reply = eval(script, ScriptOutputType.INTEGER, keys, args);
+    return reply == null ? 0 : number(reply);
+  }
+
+  private @Nullable Object eval(String script, ScriptOutputType type, String[] keys, byte[]... args) {
+    RedisCommands<String, byte[]> commands = commands();
+    String sha = shas.get(script);
+    if (sha != null) {
+      try {
+        return commands.evalsha(sha, type, keys, args);
+      } catch (RedisNoScriptException e) {
+        shas.remove(script);
+      } catch (RedisCommandExecutionException e) {
+        // a server that restarted forgot its scripts; some report that without the NOSCRIPT mapping
+        if (e.getMessage() == null || !e.getMessage().startsWith("NOSCRIPT")) {
+          throw e;
+        }
+        shas.remove(script);
+      }
+    }
+    sha = commands.scriptLoad(script);
+    shas.put(script, sha);
+    return commands.evalsha(sha, type, keys, args);
+  }
+
+  public static byte[] bytes(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  public static byte[] bytes(long number) {
+    return Long.toString(number).getBytes(StandardCharsets.UTF_8);
+  }
+
+  public static String text(Object reply) {
+    if (reply instanceof byte[]) {
+      return new String((byte[]) reply, StandardCharsets.UTF_8);
+    }
+    return String.valueOf(reply);
+  }
+
+  public static long number(Object reply) {
+    if (reply instanceof Long) {
+      return (Long) reply;
+    }
+    return Long.parseLong(text(reply));
+  }
+
+  @Override
+  public void close() {
+    synchronized (connecting) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    StatefulRedisConnection<String, byte[]> current = connection;
+    try {
+      if (current != null) {
+        current.close();
+      }
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  /** Connection events: a reconnection after a loss flushes every bound cache's local entries. */
+  private final class Listener implements RedisConnectionStateListener {
+    @Override
+    public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
+      if (!closed) {
+        lost = true;
+      }
+    }
+
+    @Override
+    public void onRedisConnected(RedisChannelHandler<?, ?> handler, SocketAddress address) {
+      if (lost && !closed) {
+        lost = false;
+        reconnectFlushes.increment();
+        LOG.warn("the Redis connection came back: flushing the local entries of the caches on this tier");
+        for (Runnable action : onReconnect) {
+          try {
+            action.run();
+          } catch (RuntimeException e) {
+            LOG.warn("a flush after reconnection failed", e);
+          }
+        }
+      }
+    }
+  }
+
+  /** For errors that must reach the caller (rate limits without a fallback). */
+  public static SaasException unavailable(String what, RuntimeException cause) {
+    return new SaasException("Redis is unavailable for " + what + ": " + cause.getMessage(), cause);
+  }
+}

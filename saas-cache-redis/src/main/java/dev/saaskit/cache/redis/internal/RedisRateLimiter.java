@@ -1,0 +1,116 @@
+package dev.saaskit.cache.redis.internal;
+
+import dev.saaskit.cache.redis.RateLimit;
+import dev.saaskit.cache.redis.RateLimitDecision;
+import dev.saaskit.cache.redis.RateLimitPolicy;
+import dev.saaskit.cache.redis.RateLimiter;
+import dev.saaskit.core.TenantId;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * GCRA in Redis, one script call per check; with leases, one call per {@code leaseTokens} checks of a bucket on
+ * this node. While Redis is unreachable (or the breaker is open) an in-process limiter answers.
+ */
+public final class RedisRateLimiter implements RateLimiter {
+  private final RedisCore core;
+  private final RateLimitPolicy policy;
+  private final String prefix;
+  private final @Nullable Leases leases;
+  private final InProcessRateLimiter fallback;
+  private final ConcurrentHashMap<LimitKey, Lease> held = new ConcurrentHashMap<>();
+
+  /** Local leases: take {@code tokens} at a time from Redis, use them for at most {@code ttl}. */
+  public record Leases(int tokens, Duration ttl) {
+    public Leases {
+      if (tokens < 2) {
+        throw new IllegalArgumentException("lease tokens must be >= 2 but was " + tokens);
+      }
+      Objects.requireNonNull(ttl, "ttl");
+      if (ttl.isZero() || ttl.isNegative()) {
+        throw new IllegalArgumentException("lease ttl must be positive but was " + ttl);
+      }
+    }
+  }
+
+  public RedisRateLimiter(RedisCore core, RateLimitPolicy policy, @Nullable Leases leases) {
+    this.core = core;
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.prefix = core.prefix() + "rl:{";
+    this.leases = leases;
+    this.fallback = new InProcessRateLimiter(policy, Clock.systemUTC());
+  }
+
+  @Override
+  public RateLimitDecision tryAcquire(TenantId tenant, String subject) {
+    LimitKey key = new LimitKey(tenant, subject);
+    RateLimit limit = Objects.requireNonNull(policy.limitFor(tenant, subject), "the policy returned no limit");
+    Leases theLeases = leases;
+    if (theLeases == null) {
+      return fromRedis(key, limit, 1, false).decision;
+    }
+    Lease lease = held.computeIfAbsent(key, k -> new Lease());
+    synchronized (lease) {
+      long now = System.nanoTime();
+      if (lease.tokens > 0 && now - lease.expiresAt < 0 && lease.limit == limit.limit()) {
+        lease.tokens--;
+        return new RateLimitDecision(true, limit.limit(), lease.remaining + lease.tokens, lease.resetAfter,
+            Duration.ZERO);
+      }
+      Grant grant = fromRedis(key, limit, theLeases.tokens(), true);
+      if (!grant.decision.allowed()) {
+        lease.tokens = 0;
+        return grant.decision;
+      }
+      lease.tokens = grant.tokens - 1;
+      lease.remaining = grant.decision.remaining();
+      lease.resetAfter = grant.decision.resetAfter();
+      lease.limit = limit.limit();
+      lease.expiresAt = now + theLeases.ttl().toNanos();
+      return new RateLimitDecision(true, limit.limit(), lease.remaining + lease.tokens, lease.resetAfter,
+          Duration.ZERO);
+    }
+  }
+
+  /** What one Redis call granted: {@code tokens} (0 when denied) and the decision to report. */
+  private record Grant(long tokens, RateLimitDecision decision) {}
+
+  private Grant fromRedis(LimitKey key, RateLimit limit, int cost, boolean partial) {
+    if (!core.allow()) {
+      return fallback(key);
+    }
+    try {
+      List<Object> reply = core.evalList(Scripts.GCRA,
+          new String[] {prefix + key.encoded() + "}"}, RedisCore.bytes(limit.emissionIntervalMicros()),
+          RedisCore.bytes(limit.limit()), RedisCore.bytes(cost), RedisCore.bytes(partial ? "1" : "0"));
+      core.succeeded();
+      long granted = RedisCore.number(reply.get(0));
+      long remaining = RedisCore.number(reply.get(1));
+      Duration reset = InProcessRateLimiter.micros(RedisCore.number(reply.get(2)));
+      Duration retry = InProcessRateLimiter.micros(RedisCore.number(reply.get(3)));
+      return new Grant(granted, new RateLimitDecision(granted > 0, limit.limit(), remaining, reset, retry));
+    } catch (RuntimeException e) {
+      core.failed(e);
+      return fallback(key);
+    }
+  }
+
+  private Grant fallback(LimitKey key) {
+    core.rateLimitFallbacks.increment();
+    RateLimitDecision decision = fallback.tryAcquire(key.tenant(), key.subject());
+    return new Grant(decision.allowed() ? 1 : 0, decision);
+  }
+
+  /** Tokens this node holds for one bucket. Guarded by its own monitor. */
+  private static final class Lease {
+    long tokens;
+    long remaining;
+    long limit;
+    long expiresAt;
+    Duration resetAfter = Duration.ZERO;
+  }
+}
