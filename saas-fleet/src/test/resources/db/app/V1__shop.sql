@@ -39,6 +39,11 @@ CREATE TABLE notes (
   PRIMARY KEY (tenant_id, id),
   FOREIGN KEY (tenant_id, customer_id) REFERENCES customers (tenant_id, id)
 );
+-- foreign keys get their index (deleting a tenant checks them row by row)
+CREATE INDEX orders_customer_idx ON orders (tenant_id, customer_id);
+CREATE INDEX order_items_order_idx ON order_items (tenant_id, order_id);
+CREATE INDEX payments_order_idx ON payments (tenant_id, order_id);
+CREATE INDEX notes_customer_idx ON notes (tenant_id, customer_id);
 DO $$
 DECLARE t text;
 BEGIN

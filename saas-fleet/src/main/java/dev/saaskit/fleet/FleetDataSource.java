@@ -89,6 +89,8 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   private final ConcurrentHashMap<TenantId, Cached> entries = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<TenantId, Semaphore> tenantPermits = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<TenantId, TenantDataSource> tenantSources = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<TenantId, java.util.concurrent.atomic.AtomicInteger> writers =
+      new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, PlacementPool> pools = new ConcurrentHashMap<>();
   /** The raw connection a thread is binding to its tenant (per thread, not per instance: nothing stays in it). */
   private static final ThreadLocal<Connection> HANDOFF = new ThreadLocal<>();
@@ -176,7 +178,15 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       }
       Connection tenantConnection = bind(tenant, raw);
       PlacementPool borrowedFrom = pool;
+      java.util.concurrent.atomic.AtomicInteger writing = readOnly == null
+          ? writers.computeIfAbsent(tenant, t -> new java.util.concurrent.atomic.AtomicInteger()) : null;
+      if (writing != null) {
+        writing.incrementAndGet();
+      }
       return FleetConnectionHandler.wrap(tenantConnection, () -> {
+        if (writing != null) {
+          writing.decrementAndGet();
+        }
         borrowedFrom.leave(clock.millis());
         budget.borrowed().release();
         mine.release();
@@ -226,6 +236,15 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
             old.entry().placement().describe());
       }
     }
+  }
+
+  /**
+   * Read-write connections of {@code tenant} handed out by this data source and not yet returned. A
+   * {@link TenantMove} waits for these to end after it made the tenant read-only.
+   */
+  public int writableConnections(TenantId tenant) {
+    java.util.concurrent.atomic.AtomicInteger n = writers.get(tenant);
+    return n == null ? 0 : n.get();
   }
 
   /** Forgets every cached directory entry. */

@@ -61,6 +61,16 @@ public final class TenantDirectory {
     return new Builder(control);
   }
 
+  /** The control database (for the move journal). */
+  DataSource control() {
+    return control;
+  }
+
+  /** The quoted control schema. */
+  String schemaSql() {
+    return schema;
+  }
+
   /** The resolver that turns credential references into credentials. */
   public CredentialResolver credentialResolver() {
     return credentials;
