@@ -21,6 +21,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -99,6 +100,14 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   private final AutoCloseable listener;
   private final java.util.concurrent.ScheduledFuture<?> housekeeping;
   private volatile boolean closed;
+  private final Map<Placement, List<DataSource>> replicas;
+  private final Duration maxReplicaLag;
+  private final Duration readYourWrites;
+  private final Duration lagCheckInterval;
+  private final ReplicaLagProbe lagProbe;
+  private final ConcurrentHashMap<TenantId, Long> lastWriteMillis = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<DataSource, long[]> replicaHealth = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicInteger replicaTurn = new java.util.concurrent.atomic.AtomicInteger();
 
   private record Cached(TenantEntry entry, long expiresAtMillis) {}
 
@@ -113,6 +122,11 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     this.setting = b.setting;
     this.connectionProperties = Map.copyOf(b.connectionProperties);
     this.hikariCustomizer = b.hikariCustomizer;
+    this.replicas = Map.copyOf(b.replicas);
+    this.maxReplicaLag = b.maxReplicaLag;
+    this.readYourWrites = b.readYourWrites;
+    this.lagCheckInterval = b.lagCheckInterval;
+    this.lagProbe = b.lagProbe;
     this.handoffSource = new HandoffDataSource(HANDOFF);
     this.scheduler = new ScheduledThreadPoolExecutor(1, r -> {
       Thread t = new Thread(r, "saaskit-fleet-housekeeping");
@@ -145,6 +159,11 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
    */
   @Override
   public Connection getConnection() throws SQLException {
+    return open(true);
+  }
+
+  /** A connection to the primary; {@code marksWrite}: its return starts the tenant's read-your-writes window. */
+  private Connection open(boolean marksWrite) throws SQLException {
     if (closed) {
       throw new SQLException("the FleetDataSource is closed", "08003");
     }
@@ -186,6 +205,9 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       return FleetConnectionHandler.wrap(tenantConnection, () -> {
         if (writing != null) {
           writing.decrementAndGet();
+          if (marksWrite) {
+            lastWriteMillis.put(tenant, clock.millis());
+          }
         }
         borrowedFrom.leave(clock.millis());
         budget.borrowed().release();
@@ -205,6 +227,89 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       budget.borrowed().release();
       mine.release();
       throw e;
+    }
+  }
+
+  /**
+   * A connection for read-only work of the current tenant: on one of its placement's {@linkplain
+   * Builder#replicas read replicas} (taken in turn) whose lag is within {@link Builder#maxReplicaLag(Duration)},
+   * unless the tenant wrote through this data source within {@link Builder#readYourWritesWindow(Duration)}
+   * (read-your-writes). Replicas that are down or lag too much are skipped; with none left, or none configured,
+   * this is {@link #getConnection()} on the primary. Replica connections are read-only, carry the tenant like
+   * every fleet connection, and come from the application's replica pools (outside the budget).
+   *
+   * @throws MissingTenantException if there is no current tenant
+   * @throws TenantUnavailableException if the tenant is unknown, suspended or deleted
+   */
+  public Connection getReadOnlyConnection() throws SQLException {
+    TenantId tenant = TenantContext.current().orElseThrow(() -> new MissingTenantException(
+        "FleetDataSource.getReadOnlyConnection() was called with no current tenant"));
+    TenantEntry entry = entry(tenant);
+    if (!entry.state().connectable()) {
+      throw new TenantUnavailableException(tenant, entry.state());
+    }
+    List<DataSource> candidates = replicas.getOrDefault(entry.placement(), List.of());
+    Long wrote = lastWriteMillis.get(tenant);
+    boolean recentWrite = wrote != null && clock.millis() - wrote < readYourWrites.toMillis();
+    if (!candidates.isEmpty() && !recentWrite) {
+      int start = Math.floorMod(replicaTurn.getAndIncrement(), candidates.size());
+      for (int i = 0; i < candidates.size(); i++) {
+        DataSource replica = candidates.get((start + i) % candidates.size());
+        Connection c = tryReplica(replica);
+        if (c != null) {
+          return bind(tenant, c);
+        }
+      }
+    }
+    return open(false);
+  }
+
+  /** A read-only connection to {@code replica} if it is up and within the lag bound, else null. */
+  private @Nullable Connection tryReplica(DataSource replica) {
+    long now = clock.millis();
+    long[] health = replicaHealth.computeIfAbsent(replica, r -> new long[] {Long.MIN_VALUE, 0});
+    synchronized (health) {
+      // health[0]: when last checked; health[1]: 1 if usable then
+      if (health[0] != Long.MIN_VALUE && now - health[0] < lagCheckInterval.toMillis() && health[1] == 0) {
+        return null;
+      }
+    }
+    Connection c = null;
+    try {
+      c = replica.getConnection();
+      boolean check;
+      synchronized (health) {
+        check = health[0] == Long.MIN_VALUE || now - health[0] >= lagCheckInterval.toMillis();
+      }
+      if (check) {
+        Duration lag = lagProbe.lag(c);
+        boolean usable = lag.compareTo(maxReplicaLag) <= 0;
+        synchronized (health) {
+          health[0] = now;
+          health[1] = usable ? 1 : 0;
+        }
+        if (!usable) {
+          LOG.debug("replica {} lags {} ms: skipped", replica, lag.toMillis());
+          c.close();
+          return null;
+        }
+      }
+      c.setReadOnly(true);
+      return c;
+    } catch (SQLException | RuntimeException e) {
+      synchronized (health) {
+        health[0] = now;
+        health[1] = 0;
+      }
+      LOG.debug("replica {} is not usable: {}", replica, e.toString());
+      if (c != null) {
+        try {
+          c.close();
+        } catch (SQLException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      return null;
     }
   }
 
@@ -494,6 +599,11 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     private TenantSetting setting = TenantSetting.DEFAULT;
     private final Map<String, String> connectionProperties = new LinkedHashMap<>();
     private @Nullable Consumer<HikariConfig> hikariCustomizer;
+    private final Map<Placement, List<DataSource>> replicas = new LinkedHashMap<>();
+    private Duration maxReplicaLag = Duration.ofSeconds(10);
+    private Duration readYourWrites = Duration.ofSeconds(5);
+    private Duration lagCheckInterval = Duration.ofSeconds(1);
+    private ReplicaLagProbe lagProbe = ReplicaLagProbe.replayLag();
 
     private Builder(TenantDirectory directory) {
       this.directory = Objects.requireNonNull(directory, "directory");
@@ -575,6 +685,47 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
      */
     public Builder hikari(Consumer<HikariConfig> customizer) {
       this.hikariCustomizer = Objects.requireNonNull(customizer, "hikari");
+      return this;
+    }
+
+    /**
+     * Read replicas of {@code placement} for {@link FleetDataSource#getReadOnlyConnection()}: the application's
+     * pools, logged in as its role, taken in turn. Their connections are outside the budget.
+     */
+    public Builder replicas(Placement placement, List<DataSource> replicaPools) {
+      Objects.requireNonNull(placement, "placement");
+      if (replicaPools.isEmpty()) {
+        throw new IllegalArgumentException("replicas of " + placement.describe() + " must not be empty");
+      }
+      this.replicas.put(placement, List.copyOf(replicaPools));
+      return this;
+    }
+
+    /** A replica lagging more than this is skipped (default 10 s). */
+    public Builder maxReplicaLag(Duration lag) {
+      this.maxReplicaLag = positive("maxReplicaLag", lag);
+      return this;
+    }
+
+    /** After a tenant wrote, its reads go to the primary for this long (default 5 s). */
+    public Builder readYourWritesWindow(Duration window) {
+      Objects.requireNonNull(window, "readYourWritesWindow");
+      if (window.isNegative()) {
+        throw new IllegalArgumentException("readYourWritesWindow must be >= 0 but was " + window);
+      }
+      this.readYourWrites = window;
+      return this;
+    }
+
+    /** How often a replica's lag is measured, and how long a down replica is skipped (default 1 s). */
+    public Builder lagCheckInterval(Duration interval) {
+      this.lagCheckInterval = positive("lagCheckInterval", interval);
+      return this;
+    }
+
+    /** How replica lag is measured (default {@link ReplicaLagProbe#replayLag()}). */
+    public Builder lagProbe(ReplicaLagProbe probe) {
+      this.lagProbe = Objects.requireNonNull(probe, "lagProbe");
       return this;
     }
 
