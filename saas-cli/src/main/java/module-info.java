@@ -4,6 +4,7 @@ module dev.saaskit.cli {
   requires dev.saaskit.tenancy;
   requires dev.saaskit.jobs;
   requires dev.saaskit.billing;
+  requires dev.saaskit.fleet;
   // JSON output of the jobs and billing commands
   requires com.fasterxml.jackson.databind;
   requires info.picocli;

@@ -17,5 +17,6 @@ module dev.saaskit.core {
       dev.saaskit.jobs,
       dev.saaskit.cache,
       dev.saaskit.auth,
-      dev.saaskit.billing;
+      dev.saaskit.billing,
+      dev.saaskit.fleet;
 }

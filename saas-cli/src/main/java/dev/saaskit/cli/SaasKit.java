@@ -46,7 +46,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = SaasKit.Version.class,
     synopsisSubcommandLabel = "COMMAND",
     description = "Operator tools for saaskit applications on PostgreSQL.",
-    subcommands = {RlsAuditCommand.class, JobsCommand.class, BillingCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {RlsAuditCommand.class, JobsCommand.class, BillingCommand.class, TenantsCommand.class,
+        CommandLine.HelpCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
         "0:success, no error-level finding",

@@ -1,0 +1,119 @@
+package dev.saaskit.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.saaskit.core.TenantId;
+import dev.saaskit.fleet.CredentialResolver;
+import dev.saaskit.fleet.FleetSchema;
+import dev.saaskit.fleet.Placement;
+import dev.saaskit.fleet.Shard;
+import dev.saaskit.fleet.TenantDirectory;
+import dev.saaskit.testing.TestDatabase;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** saaskit tenants ... against a real control database, a shard and a dedicated database. */
+class TenantsCommandTest {
+  static TestDatabase control;
+  static TestDatabase shard;
+  static TestDatabase dedicated;
+  static final Map<String, String> ENV = new HashMap<>();
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    control = TestDatabase.create();
+    shard = TestDatabase.create();
+    dedicated = TestDatabase.create();
+    for (TestDatabase db : List.of(shard, dedicated)) {
+      try (Connection c = db.ownerDataSource().getConnection(); Statement st = c.createStatement()) {
+        st.execute("CREATE TABLE notes (tenant_id text NOT NULL DEFAULT current_setting('app.tenant_id', true), "
+            + "id bigint, body text, PRIMARY KEY (tenant_id, id))");
+        st.execute("ALTER TABLE notes ENABLE ROW LEVEL SECURITY");
+        st.execute("ALTER TABLE notes FORCE ROW LEVEL SECURITY");
+        st.execute("CREATE POLICY t ON notes USING (tenant_id = current_setting('app.tenant_id', true)) "
+            + "WITH CHECK (tenant_id = current_setting('app.tenant_id', true))");
+      }
+    }
+    put("SHARD", shard);
+    put("BANK", dedicated);
+    ENV.put("CONTROL_PW", control.ownerPassword());
+    FleetSchema.defaults().migrate(control.ownerDataSource());
+    TenantDirectory directory = TenantDirectory.builder(control.ownerDataSource())
+        .credentialResolver(CredentialResolver.fromLookup(ENV::get)).build();
+    directory.addShard(Shard.of("eu-1", shard.jdbcUrl(), "SHARD"));
+    directory.register(TenantId.of("acme"), Placement.shared("eu-1"));
+    directory.register(TenantId.of("globex"), Placement.shared("eu-1"));
+    try (Connection c = shard.adminDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("INSERT INTO notes SELECT 'acme', g, 'note ' || g FROM generate_series(1, 30) g");
+      st.execute("INSERT INTO notes SELECT 'globex', g, 'note ' || g FROM generate_series(1, 5) g");
+    }
+  }
+
+  private static void put(String ref, TestDatabase db) {
+    ENV.put(ref + "_USER", db.appRole());
+    ENV.put(ref + "_PASSWORD", db.appPassword());
+    ENV.put(ref + "_ADMIN_USER", db.ownerRole());
+    ENV.put(ref + "_ADMIN_PASSWORD", db.ownerPassword());
+  }
+
+  @AfterAll
+  static void tearDown() {
+    dedicated.close();
+    shard.close();
+    control.close();
+  }
+
+  private static SaasKitTest.Run tenants(String... args) {
+    List<String> all = new ArrayList<>(List.of("tenants"));
+    all.addAll(List.of(args));
+    all.addAll(List.of("--url", control.jdbcUrl(), "--user", control.ownerRole(), "--password-env", "CONTROL_PW"));
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = SaasKit.run(all.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err), ENV::get);
+    return new SaasKitTest.Run(code, out.toString(), err.toString());
+  }
+
+  @Test
+  void listShowSuspendActivate() {
+    SaasKitTest.Run list = tenants("list");
+    assertThat(list.code()).isZero();
+    assertThat(list.out()).contains("acme\tactive\tshard eu-1").contains("globex\tactive\tshard eu-1");
+    assertThat(tenants("suspend", "globex").out()).contains("globex\tsuspended");
+    assertThat(tenants("show", "globex").out()).contains("globex\tsuspended\tshard eu-1");
+    assertThat(tenants("activate", "globex").out()).contains("globex\tactive");
+    SaasKitTest.Run unknown = tenants("show", "nobody");
+    assertThat(unknown.code()).isEqualTo(1);
+    assertThat(unknown.err()).contains("'nobody' is not in the tenant directory").doesNotContain("\tat ");
+    assertThat(list.out() + list.err()).doesNotContain(control.ownerPassword()).doesNotContain(shard.appPassword());
+  }
+
+  @Test
+  void moveExportAndEraseWithReports(@TempDir Path dir) throws Exception {
+    SaasKitTest.Run move = tenants("move", "acme", "--to-url", dedicated.jdbcUrl(), "--credentials", "BANK");
+    assertThat(move.code()).as(move.err()).isZero();
+    assertThat(move.out()).contains("done: acme -> dedicated").contains("30 rows");
+    SaasKitTest.Run export = tenants("export", "acme", "--dir", dir.toString());
+    assertThat(export.out()).contains("public.notes\t30 rows\t30 exported").contains("complete");
+    assertThat(Files.readAllLines(dir.resolve("notes.jsonl"))).hasSize(30);
+    SaasKitTest.Run refused = tenants("erase", "acme");
+    assertThat(refused.code()).isEqualTo(2);
+    assertThat(refused.err()).contains("add --yes");
+    SaasKitTest.Run erase = tenants("erase", "acme", "--yes");
+    assertThat(erase.code()).isZero();
+    assertThat(erase.out()).contains("public.notes\t30 before\t30 deleted\t0 after").contains("complete");
+    SaasKitTest.Run badMove = tenants("move", "acme", "--to-shard", "eu-1", "--resume");
+    assertThat(badMove.code()).isEqualTo(2);
+  }
+}

@@ -1,0 +1,224 @@
+package dev.saaskit.fleet;
+
+import dev.saaskit.core.TenantId;
+import dev.saaskit.core.TenantSetting;
+import dev.saaskit.core.internal.SqlNames;
+import dev.saaskit.fleet.internal.PlacementConnections;
+import dev.saaskit.fleet.internal.TenantTables;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.postgresql.PGConnection;
+
+/**
+ * The GDPR requests every SaaS gets: export all rows of a tenant, and erase them, wherever the directory places
+ * it. Both end with a report that proves completeness from counts taken in the same transaction.
+ *
+ * <pre>{@code
+ * TenantData data = TenantData.builder(directory).build();
+ * TenantData.Report export = data.export(TenantId.of("acme"), Path.of("/exports/acme"), TenantData.Format.JSON_LINES);
+ * TenantData.Report erasure = data.erase(TenantId.of("acme"));   // every table 0 rows after
+ * }</pre>
+ *
+ * <p>Tables are those of the schema with the tenant column, children erased before parents. Work runs with the
+ * placement's admin credentials and the tenant set, so row-level security applies. Immutable and thread-safe.
+ */
+public final class TenantData {
+  private final TenantDirectory directory;
+  private final String schema;
+  private final String tenantColumn;
+  private final TenantSetting setting;
+
+  private TenantData(Builder b) {
+    this.directory = b.directory;
+    this.schema = b.schema;
+    this.tenantColumn = b.tenantColumn;
+    this.setting = b.setting;
+  }
+
+  /** A builder over {@code directory}. */
+  public static Builder builder(TenantDirectory directory) {
+    return new Builder(directory);
+  }
+
+  /** File formats of an export: one file per table. */
+  public enum Format {
+    /** {@code <table>.jsonl}: one JSON object per row ({@code row_to_json}). */
+    JSON_LINES,
+    /** {@code <table>.csv}: PostgreSQL's CSV with a header line. */
+    CSV
+  }
+
+  /**
+   * One table's counts.
+   *
+   * @param table schema-qualified name
+   * @param before the tenant's rows when the work began
+   * @param processed rows written to the file (export) or deleted (erasure)
+   * @param after the tenant's rows when it ended (export: unchanged; erasure: 0)
+   */
+  public record TableCount(String table, long before, long processed, long after) {
+    /** Whether the table is complete: every row exported, or every row erased. */
+    public boolean complete(boolean erasure) {
+      return erasure ? after == 0 && processed == before : processed == before;
+    }
+  }
+
+  /**
+   * A completeness report.
+   *
+   * @param tenant the tenant
+   * @param placement where its rows were
+   * @param erasure true for an erasure, false for an export
+   * @param tables per table, parents first
+   */
+  public record Report(TenantId tenant, Placement placement, boolean erasure, List<TableCount> tables) {
+    /** Whether every table is complete. */
+    public boolean complete() {
+      return tables.stream().allMatch(t -> t.complete(erasure));
+    }
+
+    /** Rows exported or erased. */
+    public long rows() {
+      return tables.stream().mapToLong(TableCount::processed).sum();
+    }
+  }
+
+  /**
+   * Writes every row of {@code tenant} to {@code directory} (created if missing), one file per table, from one
+   * consistent snapshot.
+   *
+   * @throws FleetException if the tenant is unknown, a file cannot be written or a query fails
+   */
+  public Report export(TenantId tenant, Path outputDirectory, Format format) {
+    Objects.requireNonNull(outputDirectory, "outputDirectory");
+    Objects.requireNonNull(format, "format");
+    TenantEntry entry = directory.require(tenant);
+    try (Connection c = PlacementConnections.admin(directory, entry.placement())) {
+      Files.createDirectories(outputDirectory);
+      c.setAutoCommit(false);
+      try (Statement st = c.createStatement()) {
+        st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+      }
+      TenantTables tables = TenantTables.discover(c, schema, tenantColumn);
+      TenantTables.bindTenant(c, setting, tenant);
+      List<TableCount> counts = new ArrayList<>();
+      for (TenantTables.Table t : tables.insertOrder()) {
+        long before = tables.count(c, t, tenant);
+        String select = "SELECT " + t.columnList(t.columns()) + " FROM " + t.qualified() + tables.where(tenant)
+            + " ORDER BY " + t.columnList(t.columns());
+        long written;
+        if (format == Format.CSV) {
+          try (OutputStream out = Files.newOutputStream(outputDirectory.resolve(t.name() + ".csv"))) {
+            written = c.unwrap(PGConnection.class).getCopyAPI().copyOut("COPY (" + select
+                + ") TO STDOUT WITH (FORMAT csv, HEADER)", out);
+          }
+        } else {
+          written = 0;
+          try (BufferedWriter out = Files.newBufferedWriter(outputDirectory.resolve(t.name() + ".jsonl"),
+              StandardCharsets.UTF_8);
+              PreparedStatement ps = c.prepareStatement("SELECT row_to_json(x)::text FROM (" + select + ") x")) {
+            ps.setFetchSize(1000);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                out.write(rs.getString(1));
+                out.write('\n');
+                written++;
+              }
+            }
+          }
+        }
+        counts.add(new TableCount(t.label(), before, written, tables.count(c, t, tenant)));
+      }
+      c.commit();
+      return new Report(tenant, entry.placement(), false, List.copyOf(counts));
+    } catch (SQLException e) {
+      throw new FleetException("exporting tenant '" + tenant.value() + "' failed: " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw new FleetException("exporting tenant '" + tenant.value() + "' failed writing " + outputDirectory
+          + ": " + e.getMessage(), new UncheckedIOException(e));
+    }
+  }
+
+  /**
+   * Deletes every row of {@code tenant} in its placement, children first, in one transaction, and proves it with
+   * counts before and after. The directory entry is left alone (offboarding marks it {@code deleted}).
+   *
+   * @throws FleetException if the tenant is unknown or a delete fails (then nothing is deleted)
+   */
+  public Report erase(TenantId tenant) {
+    TenantEntry entry = directory.require(tenant);
+    try (Connection c = PlacementConnections.admin(directory, entry.placement())) {
+      c.setAutoCommit(false);
+      TenantTables tables = TenantTables.discover(c, schema, tenantColumn);
+      TenantTables.bindTenant(c, setting, tenant);
+      List<TableCount> counts = new ArrayList<>();
+      for (TenantTables.Table t : tables.deleteOrder()) {
+        long before = tables.count(c, t, tenant);
+        long deleted = tables.delete(c, t, tenant);
+        counts.add(new TableCount(t.label(), before, deleted, tables.count(c, t, tenant)));
+      }
+      c.commit();
+      // counted again after the commit, in a new transaction: what any later reader sees
+      TenantTables.bindTenant(c, setting, tenant);
+      List<TableCount> proven = new ArrayList<>();
+      for (int i = counts.size() - 1; i >= 0; i--) {
+        TableCount tc = counts.get(i);
+        TenantTables.Table t = tables.deleteOrder().get(i);
+        proven.add(new TableCount(tc.table(), tc.before(), tc.processed(), tables.count(c, t, tenant)));
+      }
+      c.commit();
+      return new Report(tenant, entry.placement(), true, List.copyOf(proven));
+    } catch (SQLException e) {
+      throw new FleetException("erasing tenant '" + tenant.value() + "' failed (nothing was deleted): "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** Options of {@link TenantData}. */
+  public static final class Builder {
+    private final TenantDirectory directory;
+    private String schema = "public";
+    private String tenantColumn = "tenant_id";
+    private TenantSetting setting = TenantSetting.DEFAULT;
+
+    private Builder(TenantDirectory directory) {
+      this.directory = Objects.requireNonNull(directory, "directory");
+    }
+
+    /** The schema of the tenant tables (default {@code public}). */
+    public Builder schema(String schema) {
+      this.schema = SqlNames.requireIdentifier("schema", Objects.requireNonNull(schema, "schema"));
+      return this;
+    }
+
+    /** The tenant column (default {@code tenant_id}). */
+    public Builder tenantColumn(String column) {
+      this.tenantColumn = SqlNames.requireIdentifier("tenantColumn", Objects.requireNonNull(column, "column"));
+      return this;
+    }
+
+    /** The setting the policies read (default {@link TenantSetting#DEFAULT}). */
+    public Builder tenantSetting(TenantSetting setting) {
+      this.setting = Objects.requireNonNull(setting, "tenantSetting");
+      return this;
+    }
+
+    /** The export and erasure service. */
+    public TenantData build() {
+      return new TenantData(this);
+    }
+  }
+}

@@ -1,0 +1,214 @@
+package dev.saaskit.fleet;
+
+import dev.saaskit.core.TenantId;
+import dev.saaskit.core.internal.SqlNames;
+import dev.saaskit.fleet.internal.PlacementConnections;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+import org.flywaydb.core.api.FlywayException;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Onboarding and offboarding of tenants.
+ *
+ * <pre>{@code
+ * TenantLifecycle lifecycle = TenantLifecycle.builder(directory, serverAdmin, migrations)
+ *     .jdbcUrlTemplate("jdbc:postgresql://db9:5432/{database}")
+ *     .build();
+ * lifecycle.onboardDedicated(TenantId.of("bigbank"), "tenant_bigbank", "BIGBANK");
+ * lifecycle.offboard(TenantId.of("bigbank"), Path.of("/exports/bigbank"), TenantData.Format.JSON_LINES);
+ * }</pre>
+ *
+ * <p><b>Onboard</b> a dedicated tenant: create its database through the server admin data source (a role with
+ * {@code CREATEDB}, or a superuser), owned by the reference's admin role; let the reference's app role connect and
+ * use the tables the owner creates (and nothing else: {@code PUBLIC} gets nothing); apply the application's
+ * migrations; register the tenant. If any step fails the database is dropped again and nothing is registered.
+ *
+ * <p><b>Offboard</b>: export every row (the export must be complete), mark the entry {@code deleted} (kept for
+ * audit; no connection from then on), then drop the dedicated database, or erase the tenant's rows from its
+ * shard. Immutable and thread-safe.
+ */
+public final class TenantLifecycle {
+  private static final Logger LOG = LoggerFactory.getLogger(TenantLifecycle.class);
+  private static final Pattern DATABASE = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+
+  private final TenantDirectory directory;
+  private final DataSource serverAdmin;
+  private final FleetMigrations migrations;
+  private final String urlTemplate;
+  private final TenantData data;
+
+  private TenantLifecycle(Builder b) {
+    this.directory = b.directory;
+    this.serverAdmin = b.serverAdmin;
+    this.migrations = b.migrations;
+    this.urlTemplate = Objects.requireNonNull(b.urlTemplate, "jdbcUrlTemplate must be set");
+    this.data = b.data == null ? TenantData.builder(directory).build() : b.data;
+  }
+
+  /**
+   * A builder: {@code serverAdmin} may create databases on the server of new dedicated databases;
+   * {@code migrations} are the application's.
+   */
+  public static Builder builder(TenantDirectory directory, DataSource serverAdmin, FleetMigrations migrations) {
+    return new Builder(directory, serverAdmin, migrations);
+  }
+
+  /**
+   * Creates database {@code databaseName}, migrates it and registers {@code tenant} there, {@code active}.
+   *
+   * @param databaseName 1-63 characters of {@code a-z0-9_}, not starting with a digit
+   * @param credentialsRef the reference whose admin role will own the database and whose app role serves it
+   * @throws FleetException if the tenant exists, the database cannot be created or a migration fails (then the
+   *     database is dropped again)
+   */
+  public TenantEntry onboardDedicated(TenantId tenant, String databaseName, String credentialsRef) {
+    Objects.requireNonNull(tenant, "tenant");
+    if (databaseName == null || !DATABASE.matcher(databaseName).matches()) {
+      throw new IllegalArgumentException("databaseName must be 1-63 characters of a-z, 0-9 and '_', not starting "
+          + "with a digit, but was '" + databaseName + "'");
+    }
+    if (directory.lookup(tenant).isPresent()) {
+      throw new FleetException("tenant '" + tenant.value() + "' is registered already");
+    }
+    Placement.Dedicated placement = Placement.dedicated(urlTemplate.replace("{database}", databaseName),
+        credentialsRef);
+    Credentials owner = directory.credentials(placement, CredentialResolver.Access.ADMIN);
+    Credentials app = directory.credentials(placement, CredentialResolver.Access.APP);
+    String db = SqlNames.quoteIdent(databaseName);
+    String ownerRole = SqlNames.quoteIdent(owner.user());
+    String appRole = SqlNames.quoteIdent(app.user());
+    try (Connection c = serverAdmin.getConnection(); Statement st = c.createStatement()) {
+      st.execute("CREATE DATABASE " + db + " OWNER " + ownerRole + " TEMPLATE template0 ENCODING 'UTF8'");
+      st.execute("REVOKE ALL ON DATABASE " + db + " FROM PUBLIC");
+      st.execute("GRANT CONNECT ON DATABASE " + db + " TO " + appRole);
+    } catch (SQLException e) {
+      throw new FleetException("cannot create database " + databaseName + " for tenant '" + tenant.value() + "': "
+          + e.getMessage(), e);
+    }
+    try {
+      try (Connection c = PlacementConnections.admin(directory, placement); Statement st = c.createStatement()) {
+        st.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC");
+        st.execute("GRANT USAGE ON SCHEMA public TO " + appRole);
+        st.execute("ALTER DEFAULT PRIVILEGES FOR ROLE " + ownerRole + " IN SCHEMA public GRANT SELECT, INSERT, "
+            + "UPDATE, DELETE ON TABLES TO " + appRole);
+        st.execute("ALTER DEFAULT PRIVILEGES FOR ROLE " + ownerRole + " IN SCHEMA public GRANT USAGE, SELECT ON "
+            + "SEQUENCES TO " + appRole);
+      }
+      migrations.flyway(placement).migrate();
+      TenantEntry entry = directory.register(tenant, placement);
+      LOG.info("onboarded tenant {} on {}", tenant.value(), placement.describe());
+      return entry;
+    } catch (SQLException | FlywayException | FleetException e) {
+      try {
+        drop(databaseName);
+      } catch (FleetException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw new FleetException("onboarding tenant '" + tenant.value() + "' failed and database " + databaseName
+          + " was dropped again: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * What offboarding did.
+   *
+   * @param export the completeness report of the export
+   * @param erasure the completeness report of the erasure (tenants on a shard); empty for a dropped database
+   * @param droppedDatabase the dropped database's name (dedicated tenants)
+   */
+  public record OffboardReport(TenantData.Report export, Optional<TenantData.Report> erasure,
+      Optional<String> droppedDatabase) {}
+
+  /**
+   * Exports {@code tenant} to {@code exportDirectory}, marks it {@code deleted}, then drops its dedicated
+   * database or erases its rows from its shard.
+   *
+   * @throws FleetException if the export is incomplete (nothing else happens) or a later step fails
+   */
+  public OffboardReport offboard(TenantId tenant, Path exportDirectory, TenantData.Format format) {
+    TenantEntry entry = directory.require(tenant);
+    if (entry.state() == TenantState.MOVING || entry.state() == TenantState.DELETED) {
+      throw new FleetException("tenant '" + tenant.value() + "' is " + entry.state().sqlName()
+          + ": it cannot be offboarded now");
+    }
+    TenantData.Report export = data.export(tenant, exportDirectory, format);
+    if (!export.complete()) {
+      throw new FleetException("the export of tenant '" + tenant.value() + "' is incomplete " + export.tables()
+          + ": nothing was deleted");
+    }
+    TenantData.@Nullable Report erasure = null;
+    @Nullable String dropped = null;
+    if (entry.placement() instanceof Placement.Shared) {
+      erasure = data.erase(tenant);
+    }
+    if (!directory.compareAndSet(entry, entry.placement(), TenantState.DELETED)) {
+      throw new FleetException("tenant '" + tenant.value() + "' changed during offboarding; retry");
+    }
+    if (entry.placement() instanceof Placement.Dedicated d) {
+      String url = d.jdbcUrl();
+      int q = url.indexOf('?');
+      String path = q < 0 ? url : url.substring(0, q);
+      dropped = path.substring(path.lastIndexOf('/') + 1);
+      drop(dropped);
+    }
+    LOG.info("offboarded tenant {} ({} rows exported)", tenant.value(), export.rows());
+    return new OffboardReport(export, Optional.ofNullable(erasure), Optional.ofNullable(dropped));
+  }
+
+  private void drop(String databaseName) {
+    try (Connection c = serverAdmin.getConnection(); Statement st = c.createStatement()) {
+      st.execute("DROP DATABASE IF EXISTS " + SqlNames.quoteIdent(databaseName) + " WITH (FORCE)");
+    } catch (SQLException e) {
+      throw new FleetException("cannot drop database " + databaseName + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Options of {@link TenantLifecycle}. */
+  public static final class Builder {
+    private final TenantDirectory directory;
+    private final DataSource serverAdmin;
+    private final FleetMigrations migrations;
+    private @Nullable String urlTemplate;
+    private @Nullable TenantData data;
+
+    private Builder(TenantDirectory directory, DataSource serverAdmin, FleetMigrations migrations) {
+      this.directory = Objects.requireNonNull(directory, "directory");
+      this.serverAdmin = Objects.requireNonNull(serverAdmin, "serverAdmin");
+      this.migrations = Objects.requireNonNull(migrations, "migrations");
+    }
+
+    /** The JDBC URL of a new dedicated database, with {@code {database}} for its name (required). */
+    public Builder jdbcUrlTemplate(String template) {
+      Objects.requireNonNull(template, "jdbcUrlTemplate");
+      if (!template.contains("{database}")) {
+        throw new IllegalArgumentException("jdbcUrlTemplate must contain {database} but was '" + template + "'");
+      }
+      Placement.dedicated(template.replace("{database}", "x"), "X");
+      this.urlTemplate = template;
+      return this;
+    }
+
+    /** The export and erasure service used by offboarding (default: {@code TenantData} with its defaults). */
+    public Builder data(TenantData data) {
+      this.data = Objects.requireNonNull(data, "data");
+      return this;
+    }
+
+    /** The lifecycle service. */
+    public TenantLifecycle build() {
+      if (urlTemplate == null) {
+        throw new IllegalStateException("jdbcUrlTemplate must be set");
+      }
+      return new TenantLifecycle(this);
+    }
+  }
+}

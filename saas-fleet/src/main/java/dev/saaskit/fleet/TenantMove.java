@@ -1,0 +1,593 @@
+package dev.saaskit.fleet;
+
+import dev.saaskit.core.TenantId;
+import dev.saaskit.core.TenantSetting;
+import dev.saaskit.core.internal.SqlNames;
+import dev.saaskit.fleet.internal.Jdbc;
+import dev.saaskit.fleet.internal.PlacementConnections;
+import dev.saaskit.fleet.internal.TenantTables;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
+import org.postgresql.copy.CopyOut;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves a tenant between databases as one command: shared to dedicated, dedicated to shared, shard to shard.
+ *
+ * <pre>{@code
+ * TenantMove move = TenantMove.builder(directory).fleet(fleetDataSource).build();
+ * MoveReport report = move.move(TenantId.of("bigbank"), Placement.dedicated(url, "BIGBANK"));
+ * }</pre>
+ *
+ * <p>The steps ({@link MoveStep}), each recorded in the control database's move journal before the next begins:
+ * <ol>
+ *   <li>find the tenant's tables (those of the schema with the tenant column), parents before children by their
+ *       foreign keys;</li>
+ *   <li>put the tenant in {@code moving}: reads keep working, writes get {@link TenantReadOnlyException}; wait for
+ *       the read-write connections already handed out by the {@linkplain Builder#fleet fleet} to end;</li>
+ *   <li>in one target transaction: remove any rows of the tenant a previous attempt left, stream its rows with
+ *       {@code COPY} from the source into the target, and move the target's sequences past the copied ids;</li>
+ *   <li>verify row counts and an order-independent checksum per table;</li>
+ *   <li>flip the directory entry to the target, writable again (the write-blocked window ends here);</li>
+ *   <li>delete the tenant's rows from the source, children first, in one transaction.</li>
+ * </ol>
+ *
+ * <p>An interrupted move (a crash, a lost connection, a failed verification) leaves its journal entry
+ * {@code running}: {@link #resume(TenantId)} carries it on from its last recorded step and
+ * {@link #rollback(TenantId)} undoes it, if it has not flipped yet. Every step is idempotent, so no row is lost or
+ * duplicated either way. One move per tenant at a time.
+ *
+ * <p>Both databases are reached with their <em>admin</em> credentials (the schema owner): rows are read and written
+ * with the tenant set, so row-level security applies to the move too ({@code COPY FROM} goes to a temporary table
+ * first, as PostgreSQL refuses it on tables with row-level security). Tenant tables need primary keys that
+ * include the tenant column (or globally unique ids) so that rows of different tenants cannot collide in the
+ * target. Nodes whose directory cache has not seen {@code moving} yet can still write to the source: give
+ * {@link Builder#drainWait(Duration)} the cache time-to-live of your {@link FleetDataSource}s when several nodes
+ * run.
+ */
+public final class TenantMove {
+  private static final Logger LOG = LoggerFactory.getLogger(TenantMove.class);
+
+  private final TenantDirectory directory;
+  private final String schema;
+  private final String tenantColumn;
+  private final TenantSetting setting;
+  private final @Nullable FleetDataSource fleet;
+  private final Duration drainTimeout;
+  private final Duration drainWait;
+  private final MoveObserver observer;
+  private final Clock clock;
+  private final String journal;
+
+  private TenantMove(Builder b) {
+    this.directory = b.directory;
+    this.schema = b.schema;
+    this.tenantColumn = b.tenantColumn;
+    this.setting = b.setting;
+    this.fleet = b.fleet;
+    this.drainTimeout = b.drainTimeout;
+    this.drainWait = b.drainWait;
+    this.observer = b.observer;
+    this.clock = b.clock;
+    this.journal = directory.schemaSql() + ".moves";
+  }
+
+  /** A builder over {@code directory}. */
+  public static Builder builder(TenantDirectory directory) {
+    return new Builder(directory);
+  }
+
+  /** A move recorded in the journal and not finished. */
+  private record Journal(long id, TenantId tenant, Placement source, Placement target, TenantState priorState,
+      MoveStep step, @Nullable Instant blockedAt, @Nullable Long blockedMs, long rowsCopied, String detail) {}
+
+  /**
+   * Moves {@code tenant} to {@code target} and returns the report.
+   *
+   * @throws FleetException if the tenant cannot move (unknown, suspended, deleted, already there, already moving)
+   *     or a step fails; after a failure the journal holds the move for {@link #resume} or {@link #rollback}
+   */
+  public MoveReport move(TenantId tenant, Placement target) {
+    Objects.requireNonNull(tenant, "tenant");
+    Objects.requireNonNull(target, "target");
+    TenantEntry entry = directory.require(tenant);
+    if (entry.state() == TenantState.MOVING || running(tenant).isPresent()) {
+      throw new FleetException("tenant '" + tenant.value() + "' is being moved already: resume or roll back "
+          + "that move first");
+    }
+    if (entry.state() != TenantState.ACTIVE && entry.state() != TenantState.READ_ONLY) {
+      throw new FleetException("tenant '" + tenant.value() + "' is " + entry.state().sqlName()
+          + ": only active or read_only tenants can move");
+    }
+    if (entry.placement().equals(target)) {
+      throw new FleetException("tenant '" + tenant.value() + "' is on " + target.describe() + " already");
+    }
+    directory.jdbcUrl(target); // the target shard exists
+    checkSchemas(tenant, entry.placement(), target);
+    long id;
+    try (Connection c = directory.control().getConnection();
+        PreparedStatement ps = c.prepareStatement("INSERT INTO " + journal + " (tenant_id, source_shard, "
+            + "source_url, source_ref, target_shard, target_url, target_ref, prior_state, step, status) "
+            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'STARTED', 'running') RETURNING id")) {
+      ps.setString(1, tenant.value());
+      bind(ps, 2, entry.placement());
+      bind(ps, 5, target);
+      ps.setString(8, entry.state().sqlName());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        id = rs.getLong(1);
+      }
+    } catch (SQLException e) {
+      if ("23505".equals(e.getSQLState())) {
+        throw new FleetException("tenant '" + tenant.value() + "' is being moved already", e);
+      }
+      throw new FleetException("cannot record the move of tenant '" + tenant.value() + "': " + e.getMessage(), e);
+    }
+    LOG.info("moving tenant {} from {} to {}", tenant.value(), entry.placement().describe(), target.describe());
+    observer.stepDone(tenant, MoveStep.STARTED);
+    return carryOn(running(tenant).orElseThrow(() -> new FleetException("the move of '" + tenant.value()
+        + "' vanished from the journal (id " + id + ")")));
+  }
+
+  /**
+   * Carries on the interrupted move of {@code tenant} from its last recorded step.
+   *
+   * @throws FleetException if no move of the tenant is running, or a step fails again
+   */
+  public MoveReport resume(TenantId tenant) {
+    Journal j = running(tenant).orElseThrow(() -> new FleetException("no move of tenant '" + tenant.value()
+        + "' is running"));
+    LOG.info("resuming the move of tenant {} after step {}", tenant.value(), j.step());
+    return carryOn(j);
+  }
+
+  /**
+   * Undoes the interrupted move of {@code tenant}: removes its rows from the target and gives it back its state
+   * on the source.
+   *
+   * @throws FleetException if no move is running or the move has flipped already (then {@link #resume} it)
+   */
+  public MoveReport rollback(TenantId tenant) {
+    Journal j = running(tenant).orElseThrow(() -> new FleetException("no move of tenant '" + tenant.value()
+        + "' is running"));
+    TenantEntry entry = directory.require(tenant);
+    if (j.step().compareTo(MoveStep.FLIPPED) >= 0 || entry.placement().equals(j.target())) {
+      throw new FleetException("the move of tenant '" + tenant.value() + "' has flipped to " + j.target()
+          .describe() + " already: resume it instead of rolling back");
+    }
+    try (Connection target = PlacementConnections.admin(directory, j.target())) {
+      target.setAutoCommit(false);
+      TenantTables tables = TenantTables.discover(target, schema, tenantColumn);
+      TenantTables.bindTenant(target, setting, tenant);
+      for (TenantTables.Table t : tables.deleteOrder()) {
+        tables.delete(target, t, tenant);
+      }
+      target.commit();
+    } catch (SQLException e) {
+      throw new FleetException("rolling back the move of tenant '" + tenant.value() + "' failed on "
+          + j.target().describe() + ": " + e.getMessage(), e);
+    }
+    if (entry.state() == TenantState.MOVING
+        && !directory.compareAndSet(entry, j.source(), j.priorState())) {
+      throw new FleetException("tenant '" + tenant.value() + "' changed during the roll-back; retry");
+    }
+    finish(j, "rolled_back", null);
+    LOG.info("rolled back the move of tenant {}", tenant.value());
+    return new MoveReport(tenant, j.source(), j.target(), "rolled_back", List.of(), 0,
+        blocked(j, clock.instant()), Duration.ZERO);
+  }
+
+  /** The step the running move of {@code tenant} last recorded, if one is running. */
+  public Optional<MoveStep> runningStep(TenantId tenant) {
+    return running(tenant).map(Journal::step);
+  }
+
+  private MoveReport carryOn(Journal start) {
+    Journal j = start;
+    TenantId tenant = j.tenant();
+    List<MoveReport.TableCheck> checks = new ArrayList<>();
+    Duration copyTime = Duration.ZERO;
+    if (j.step() == MoveStep.STARTED) {
+      TenantEntry entry = directory.require(tenant);
+      Instant blockedAt = clock.instant();
+      if (entry.state() != TenantState.MOVING) {
+        if (!entry.placement().equals(j.source())) {
+          throw new FleetException("tenant '" + tenant.value() + "' is no longer on " + j.source().describe()
+              + ": roll the move back");
+        }
+        if (!directory.compareAndSet(entry, j.source(), TenantState.MOVING)) {
+          throw new FleetException("tenant '" + tenant.value() + "' changed concurrently; resume the move");
+        }
+      }
+      if (fleet != null) {
+        fleet.invalidate(tenant);
+      }
+      drain(tenant);
+      j = record(j, MoveStep.BLOCKED, "blocked_at = ?", Timestamp.from(blockedAt));
+    }
+    if (j.step() == MoveStep.BLOCKED) {
+      long started = System.nanoTime();
+      long copied = copy(j);
+      copyTime = Duration.ofNanos(System.nanoTime() - started);
+      j = record(j, MoveStep.COPIED, "rows_copied = ?", copied);
+    }
+    if (j.step() == MoveStep.COPIED) {
+      checks = verify(j);
+      StringBuilder detail = new StringBuilder();
+      for (MoveReport.TableCheck c : checks) {
+        detail.append(c.table()).append('\t').append(c.sourceRows()).append('\t').append(c.sourceChecksum())
+            .append('\n');
+      }
+      j = record(j, MoveStep.VERIFIED, "detail = ?", detail.toString());
+    }
+    if (j.step() == MoveStep.VERIFIED) {
+      TenantEntry entry = directory.require(tenant);
+      Instant flippedAt = clock.instant();
+      if (!entry.placement().equals(j.target())
+          && !directory.compareAndSet(entry, j.target(), j.priorState())) {
+        throw new FleetException("tenant '" + tenant.value() + "' changed concurrently; resume the move");
+      }
+      if (fleet != null) {
+        fleet.invalidate(tenant);
+      }
+      Instant blockedAt = j.blockedAt() == null ? flippedAt : j.blockedAt();
+      j = record(j, MoveStep.FLIPPED, "blocked_ms = ?", Duration.between(blockedAt, flippedAt).toMillis());
+    }
+    if (j.step() == MoveStep.FLIPPED) {
+      cleanSource(j);
+      j = record(j, MoveStep.CLEANED, "status = 'running'");
+    }
+    if (checks.isEmpty()) {
+      checks = recorded(j);
+    }
+    finish(j, "done", null);
+    MoveReport report = new MoveReport(tenant, j.source(), j.target(), "done", checks, j.rowsCopied(),
+        Duration.ofMillis(j.blockedMs() == null ? 0 : j.blockedMs()), copyTime);
+    LOG.info("moved tenant {} to {}: {} rows, writes blocked for {} ms", tenant.value(), j.target().describe(),
+        report.rowsCopied(), report.writeBlocked().toMillis());
+    return report;
+  }
+
+  private void drain(TenantId tenant) {
+    long deadline = System.nanoTime() + drainTimeout.toNanos();
+    if (fleet != null) {
+      while (fleet.writableConnections(tenant) > 0) {
+        if (System.nanoTime() - deadline > 0) {
+          throw new FleetException("tenant '" + tenant.value() + "' still holds " + fleet.writableConnections(tenant)
+              + " read-write connections after " + drainTimeout.toMillis() + " ms: resume the move when they "
+              + "end, or roll it back");
+        }
+        pause(10);
+      }
+    }
+    if (!drainWait.isZero()) {
+      pause(drainWait.toMillis());
+    }
+  }
+
+  private static void pause(long millis) {
+    try {
+      TimeUnit.MILLISECONDS.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FleetException("interrupted while waiting for the tenant's writes to end", e);
+    }
+  }
+
+  private long copy(Journal j) {
+    TenantId tenant = j.tenant();
+    try (Connection source = PlacementConnections.admin(directory, j.source());
+        Connection target = PlacementConnections.admin(directory, j.target())) {
+      source.setAutoCommit(false);
+      target.setAutoCommit(false);
+      try (Statement st = source.createStatement()) {
+        st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+      }
+      TenantTables tables = TenantTables.discover(source, schema, tenantColumn);
+      TenantTables.bindTenant(source, setting, tenant);
+      TenantTables.bindTenant(target, setting, tenant);
+      for (TenantTables.Table t : tables.deleteOrder()) {
+        tables.delete(target, t, tenant); // what an earlier attempt may have left
+      }
+      long total = 0;
+      int n = 0;
+      for (TenantTables.Table t : tables.insertOrder()) {
+        String temp = "saaskit_move_" + (n++);
+        String cols = t.columnList(t.insertable());
+        try (Statement st = target.createStatement()) {
+          st.execute("CREATE TEMP TABLE " + temp + " AS SELECT " + cols + " FROM " + t.qualified()
+              + " WITH NO DATA");
+        }
+        CopyOut out = source.unwrap(PGConnection.class).getCopyAPI().copyOut("COPY (SELECT " + cols + " FROM "
+            + t.qualified() + tables.where(tenant) + ") TO STDOUT");
+        CopyIn in = target.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + temp + " (" + cols
+            + ") FROM STDIN");
+        try {
+          byte[] chunk;
+          while ((chunk = out.readFromCopy()) != null) {
+            in.writeToCopy(chunk, 0, chunk.length);
+          }
+          in.endCopy();
+        } finally {
+          if (in.isActive()) {
+            in.cancelCopy();
+          }
+          if (out.isActive()) {
+            out.cancelCopy();
+          }
+        }
+        try (Statement st = target.createStatement()) {
+          total += st.executeLargeUpdate("INSERT INTO " + t.qualified() + " (" + cols + ") OVERRIDING SYSTEM VALUE "
+              + "SELECT " + cols + " FROM " + temp);
+          st.execute("DROP TABLE " + temp);
+        }
+        bumpSequences(target, t);
+      }
+      target.commit();
+      source.commit();
+      return total;
+    } catch (SQLException e) {
+      throw new FleetException("copying tenant '" + tenant.value() + "' from " + j.source().describe() + " to "
+          + j.target().describe() + " failed (nothing of this attempt is kept; resume or roll back): "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** Moves each sequence of {@code t} past the largest id the copy brought in. */
+  private static void bumpSequences(Connection target, TenantTables.Table t) throws SQLException {
+    for (String column : t.insertable()) {
+      try (PreparedStatement ps = target.prepareStatement("SELECT pg_get_serial_sequence(?, ?)")) {
+        ps.setString(1, t.qualified());
+        ps.setString(2, column);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          String sequence = rs.getString(1);
+          if (sequence == null) {
+            continue;
+          }
+          try (Statement st = target.createStatement()) {
+            st.execute("SELECT setval(" + SqlNames.quoteLiteral(sequence) + "::regclass, greatest(coalesce((SELECT "
+                + "max(" + SqlNames.quoteIdent(column) + ") FROM " + t.qualified() + "), 1), (SELECT last_value "
+                + "FROM " + sequence + ")), true)");
+          }
+        }
+      }
+    }
+  }
+
+  private List<MoveReport.TableCheck> verify(Journal j) {
+    TenantId tenant = j.tenant();
+    try (Connection source = PlacementConnections.admin(directory, j.source());
+        Connection target = PlacementConnections.admin(directory, j.target())) {
+      source.setAutoCommit(false);
+      target.setAutoCommit(false);
+      TenantTables tables = TenantTables.discover(source, schema, tenantColumn);
+      TenantTables.bindTenant(source, setting, tenant);
+      TenantTables.bindTenant(target, setting, tenant);
+      List<MoveReport.TableCheck> checks = new ArrayList<>();
+      for (TenantTables.Table t : tables.insertOrder()) {
+        TenantTables.Checksum s = tables.checksum(source, t, tenant);
+        TenantTables.Checksum d = tables.checksum(target, t, tenant);
+        checks.add(new MoveReport.TableCheck(t.label(), s.rows(), d.rows(), s.md5(), d.md5()));
+      }
+      source.commit();
+      target.commit();
+      List<String> bad = checks.stream().filter(c -> !c.matches())
+          .map(c -> c.table() + " (" + c.sourceRows() + " rows in the source, " + c.targetRows() + " in the target)")
+          .toList();
+      if (!bad.isEmpty()) {
+        record(j, MoveStep.BLOCKED, "detail = ?", "verification failed: " + bad);
+        throw new FleetException("the copy of tenant '" + tenant.value() + "' does not match its source in " + bad
+            + ": the move is back at its copy step; resume to copy again, or roll back");
+      }
+      return checks;
+    } catch (SQLException e) {
+      throw new FleetException("verifying the move of tenant '" + tenant.value() + "' failed: " + e.getMessage(), e);
+    }
+  }
+
+  private void cleanSource(Journal j) {
+    TenantId tenant = j.tenant();
+    try (Connection source = PlacementConnections.admin(directory, j.source())) {
+      source.setAutoCommit(false);
+      TenantTables tables = TenantTables.discover(source, schema, tenantColumn);
+      TenantTables.bindTenant(source, setting, tenant);
+      for (TenantTables.Table t : tables.deleteOrder()) {
+        tables.delete(source, t, tenant);
+      }
+      source.commit();
+    } catch (SQLException e) {
+      throw new FleetException("deleting the rows of tenant '" + tenant.value() + "' from " + j.source().describe()
+          + " failed (the tenant already runs on " + j.target().describe() + "; resume the move to retry): "
+          + e.getMessage(), e);
+    }
+  }
+
+  private void checkSchemas(TenantId tenant, Placement source, Placement target) {
+    try (Connection s = PlacementConnections.admin(directory, source);
+        Connection t = PlacementConnections.admin(directory, target)) {
+      TenantTables from = TenantTables.discover(s, schema, tenantColumn);
+      TenantTables to = TenantTables.discover(t, schema, tenantColumn);
+      if (from.insertOrder().isEmpty()) {
+        throw new FleetException("no table of schema " + schema + " on " + source.describe() + " has a column "
+            + tenantColumn);
+      }
+      List<String> a = from.insertOrder().stream().map(x -> x.name() + x.columns()).sorted().toList();
+      List<String> b = to.insertOrder().stream().map(x -> x.name() + x.columns()).sorted().toList();
+      if (!a.equals(b)) {
+        throw new FleetException("the tenant tables of " + target.describe() + " differ from those of "
+            + source.describe() + ": migrate both to the same version first (FleetMigrations)");
+      }
+    } catch (SQLException e) {
+      throw new FleetException("cannot read the tables of tenant '" + tenant.value() + "': " + e.getMessage(), e);
+    }
+  }
+
+  private Optional<Journal> running(TenantId tenant) {
+    List<Journal> found = Jdbc.query(directory.control(), "SELECT id, tenant_id, source_shard, source_url, "
+        + "source_ref, target_shard, target_url, target_ref, prior_state, step, blocked_at, blocked_ms, rows_copied,"
+        + " detail FROM " + journal + " WHERE tenant_id = ? AND status = 'running'", rs -> {
+          Timestamp blockedAt = rs.getTimestamp(11);
+          long blockedMs = rs.getLong(12);
+          Long blocked = rs.wasNull() ? null : blockedMs;
+          return new Journal(rs.getLong(1), TenantId.of(rs.getString(2)),
+              placement(rs.getString(3), rs.getString(4), rs.getString(5)),
+              placement(rs.getString(6), rs.getString(7), rs.getString(8)),
+              TenantState.fromSqlName(rs.getString(9)), MoveStep.valueOf(rs.getString(10)),
+              blockedAt == null ? null : blockedAt.toInstant(), blocked, rs.getLong(13), rs.getString(14));
+        }, tenant.value());
+    return found.stream().findFirst();
+  }
+
+  private Journal record(Journal j, MoveStep step, String set, @Nullable Object... args) {
+    Object[] all = new Object[args.length + 1];
+    System.arraycopy(args, 0, all, 0, args.length);
+    all[args.length] = j.id();
+    Jdbc.update(directory.control(), "UPDATE " + journal + " SET step = '" + step.name() + "', " + set
+        + ", updated_at = now() WHERE id = ?", all);
+    Journal now = running(j.tenant()).orElseThrow(() -> new FleetException("the move journal entry " + j.id()
+        + " vanished"));
+    if (step.compareTo(j.step()) > 0) {
+      observer.stepDone(j.tenant(), step);
+    }
+    return now;
+  }
+
+  private void finish(Journal j, String status, @Nullable String detail) {
+    Jdbc.update(directory.control(), "UPDATE " + journal + " SET status = ?, detail = coalesce(?, detail), "
+        + "updated_at = now() WHERE id = ?", status, detail, j.id());
+  }
+
+  private static List<MoveReport.TableCheck> recorded(Journal j) {
+    List<MoveReport.TableCheck> out = new ArrayList<>();
+    for (String line : j.detail().lines().toList()) {
+      String[] parts = line.split("\t", -1);
+      if (parts.length == 3) {
+        long rows = Long.parseLong(parts[1]);
+        out.add(new MoveReport.TableCheck(parts[0], rows, rows, parts[2], parts[2]));
+      }
+    }
+    return out;
+  }
+
+  private Duration blocked(Journal j, Instant now) {
+    return j.blockedAt() == null ? Duration.ZERO : Duration.between(j.blockedAt(), now);
+  }
+
+  private static Placement placement(@Nullable String shard, @Nullable String url, @Nullable String ref) {
+    if (shard != null) {
+      return Placement.shared(shard);
+    }
+    return Placement.dedicated(Objects.requireNonNull(url, "url"), Objects.requireNonNull(ref, "ref"));
+  }
+
+  private static void bind(PreparedStatement ps, int at, Placement p) throws SQLException {
+    if (p instanceof Placement.Shared s) {
+      ps.setString(at, s.shard());
+      ps.setString(at + 1, null);
+      ps.setString(at + 2, null);
+    } else {
+      Placement.Dedicated d = (Placement.Dedicated) p;
+      ps.setString(at, null);
+      ps.setString(at + 1, d.jdbcUrl());
+      ps.setString(at + 2, d.credentialsRef());
+    }
+  }
+
+  /** Options of a {@link TenantMove}. */
+  public static final class Builder {
+    private final TenantDirectory directory;
+    private String schema = "public";
+    private String tenantColumn = "tenant_id";
+    private TenantSetting setting = TenantSetting.DEFAULT;
+    private @Nullable FleetDataSource fleet;
+    private Duration drainTimeout = Duration.ofSeconds(30);
+    private Duration drainWait = Duration.ZERO;
+    private MoveObserver observer = (tenant, step) -> { };
+    private Clock clock = Clock.systemUTC();
+
+    private Builder(TenantDirectory directory) {
+      this.directory = Objects.requireNonNull(directory, "directory");
+    }
+
+    /** The schema of the application's tenant tables (default {@code public}). */
+    public Builder schema(String schema) {
+      this.schema = SqlNames.requireIdentifier("schema", Objects.requireNonNull(schema, "schema"));
+      return this;
+    }
+
+    /** The tenant column (default {@code tenant_id}). */
+    public Builder tenantColumn(String column) {
+      this.tenantColumn = SqlNames.requireIdentifier("tenantColumn", Objects.requireNonNull(column, "column"));
+      return this;
+    }
+
+    /** The setting your policies read (default {@link TenantSetting#DEFAULT}). */
+    public Builder tenantSetting(TenantSetting setting) {
+      this.setting = Objects.requireNonNull(setting, "tenantSetting");
+      return this;
+    }
+
+    /**
+     * The application's data source in this process: the move invalidates its cache at each state change and
+     * waits for the tenant's read-write connections to end before copying.
+     */
+    public Builder fleet(FleetDataSource fleet) {
+      this.fleet = Objects.requireNonNull(fleet, "fleet");
+      return this;
+    }
+
+    /** How long to wait for the tenant's read-write connections to end (default 30 s). */
+    public Builder drainTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "drainTimeout");
+      this.drainTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * A fixed wait after the tenant became {@code moving}, for other nodes' caches to see it (default 0: set it to
+     * their directory cache time-to-live when several nodes serve traffic).
+     */
+    public Builder drainWait(Duration wait) {
+      Objects.requireNonNull(wait, "drainWait");
+      if (wait.isNegative()) {
+        throw new IllegalArgumentException("drainWait must be >= 0 but was " + wait);
+      }
+      this.drainWait = wait;
+      return this;
+    }
+
+    /** Hears each recorded step (default: nothing). */
+    public Builder observer(MoveObserver observer) {
+      this.observer = Objects.requireNonNull(observer, "observer");
+      return this;
+    }
+
+    /** The clock the write-blocked window is measured with (default the system clock). */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** The move. */
+    public TenantMove build() {
+      return new TenantMove(this);
+    }
+  }
+}

@@ -1,0 +1,131 @@
+package dev.saaskit.fleet.internal;
+
+import java.io.PrintWriter;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.SQLFeatureNotSupportedException;
+import java.sql.SQLTransientConnectionException;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.Logger;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The data source under each HikariCP pool: opens a physical connection only with a permit of the fleet's budget,
+ * asking other pools to give back idle connections when none is free, and returns the permit when the connection
+ * closes. Not API.
+ */
+public final class BudgetedConnector implements DataSource {
+  /** Frees idle connections of pools other than the one asking. */
+  @FunctionalInterface
+  public interface Evictor {
+    void evictIdleExcept(String poolKey);
+  }
+
+  private final String poolKey;
+  private final String url;
+  private final Properties properties;
+  private final ConnectionBudget budget;
+  private final Evictor evictor;
+  private final long timeoutNanos;
+  private final org.postgresql.Driver driver = new org.postgresql.Driver();
+  private int loginTimeout;
+
+  public BudgetedConnector(String poolKey, String url, Properties properties, ConnectionBudget budget,
+      Evictor evictor, long timeoutNanos) {
+    this.poolKey = poolKey;
+    this.url = url;
+    this.properties = properties;
+    this.budget = budget;
+    this.evictor = evictor;
+    this.timeoutNanos = timeoutNanos;
+  }
+
+  @Override
+  public Connection getConnection() throws SQLException {
+    long deadline = System.nanoTime() + timeoutNanos;
+    try {
+      while (!budget.tryOpen(0)) {
+        evictor.evictIdleExcept(poolKey);
+        if (budget.tryOpen(TimeUnit.MILLISECONDS.toNanos(5))) {
+          break;
+        }
+        if (System.nanoTime() - deadline > 0) {
+          throw new SQLTransientConnectionException("the fleet's connection budget of " + budget.size()
+              + " open connections is in use; raise the budget or lower the load", "53300");
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SQLTransientConnectionException("interrupted while waiting for the connection budget", "53300", e);
+    }
+    Connection real;
+    try {
+      real = driver.connect(url, properties);
+      if (real == null) {
+        throw new SQLException("not a PostgreSQL JDBC URL");
+      }
+    } catch (SQLException | RuntimeException e) {
+      budget.closed();
+      throw e;
+    }
+    AtomicBoolean released = new AtomicBoolean();
+    return (Connection) Proxy.newProxyInstance(BudgetedConnector.class.getClassLoader(),
+        new Class<?>[] {Connection.class}, (proxy, method, args) -> {
+          String name = method.getName();
+          try {
+            return method.invoke(real, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          } finally {
+            if ((name.equals("close") || name.equals("abort")) && released.compareAndSet(false, true)) {
+              budget.closed();
+            }
+          }
+        });
+  }
+
+  @Override
+  public Connection getConnection(String username, String password) throws SQLException {
+    throw new SQLFeatureNotSupportedException("the fleet resolves credentials itself");
+  }
+
+  @Override
+  public @Nullable PrintWriter getLogWriter() {
+    return null;
+  }
+
+  @Override
+  public void setLogWriter(PrintWriter out) {
+    // no log writer
+  }
+
+  @Override
+  public void setLoginTimeout(int seconds) {
+    this.loginTimeout = seconds;
+  }
+
+  @Override
+  public int getLoginTimeout() {
+    return loginTimeout;
+  }
+
+  @Override
+  public Logger getParentLogger() throws SQLFeatureNotSupportedException {
+    throw new SQLFeatureNotSupportedException();
+  }
+
+  @Override
+  public <T> T unwrap(Class<T> iface) throws SQLException {
+    throw new SQLException("not a wrapper");
+  }
+
+  @Override
+  public boolean isWrapperFor(Class<?> iface) {
+    return false;
+  }
+}
