@@ -10,6 +10,7 @@ import dev.saaskit.fleet.Placement;
 import dev.saaskit.fleet.TenantData;
 import dev.saaskit.fleet.TenantDirectory;
 import dev.saaskit.fleet.TenantEntry;
+import dev.saaskit.fleet.TenantLifecycle;
 import dev.saaskit.fleet.TenantMove;
 import dev.saaskit.fleet.TenantState;
 import java.io.PrintWriter;
@@ -17,6 +18,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.concurrent.Callable;
+import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -37,9 +39,10 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = SaasKit.Version.class,
     synopsisSubcommandLabel = "COMMAND",
-    header = "Operate a fleet of tenant databases (saas-fleet): list, show, suspend, activate, move, migrate, "
-        + "export, erase.",
-    subcommands = {TenantsCommand.ListTenants.class, TenantsCommand.Show.class, TenantsCommand.Suspend.class,
+    header = "Operate a fleet of tenant databases (saas-fleet): list, show, onboard, suspend, activate, move, "
+        + "migrate, export, erase.",
+    subcommands = {TenantsCommand.ListTenants.class, TenantsCommand.Show.class, TenantsCommand.Onboard.class,
+        TenantsCommand.Suspend.class,
         TenantsCommand.Activate.class, TenantsCommand.Move.class, TenantsCommand.Migrate.class,
         TenantsCommand.Export.class, TenantsCommand.Erase.class},
     exitCodeListHeading = "%nExit codes:%n",
@@ -53,8 +56,8 @@ final class TenantsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    throw new ParameterException(spec.commandLine(), "Missing required subcommand (list, show, suspend, activate,"
-        + " move, migrate, export or erase)");
+    throw new ParameterException(spec.commandLine(), "Missing required subcommand (list, show, onboard, suspend,"
+        + " activate, move, migrate, export or erase)");
   }
 
   /** The connection options of every tenants command. */
@@ -83,16 +86,27 @@ final class TenantsCommand implements Callable<Integer> {
     int run(TenantDirectory directory, PrintWriter out) throws SQLException;
   }
 
+  /** A command's work on the directory and the control login (which may also create databases); the exit code. */
+  @FunctionalInterface
+  interface AdminWork {
+    int run(TenantDirectory directory, DataSource controlLogin, PrintWriter out) throws SQLException;
+  }
+
   static int withDirectory(CommandSpec spec, TenantsOptions options, String command, Work work) {
+    return withDirectory(spec, options, command, (AdminWork) (directory, login, out) -> work.run(directory, out));
+  }
+
+  static int withDirectory(CommandSpec spec, TenantsOptions options, String command, AdminWork work) {
     options.common.apply();
     try (Connection c = Connections.open(spec.commandLine().getErr(), options.url, options.user,
         Connections.passwordFromEnv(spec, options.passwordEnv, SaasKit.environment(spec)), 10,
         "saaskit tenants " + command)) {
-      TenantDirectory directory = TenantDirectory.builder(new SingleConnectionDataSource(c))
+      DataSource login = new SingleConnectionDataSource(c);
+      TenantDirectory directory = TenantDirectory.builder(login)
           .schema(FleetSchema.named(options.schema))
           .credentialResolver(CredentialResolver.fromLookup(SaasKit.environment(spec)))
           .build();
-      return work.run(directory, spec.commandLine().getOut());
+      return work.run(directory, login, spec.commandLine().getOut());
     } catch (FleetException e) {
       spec.commandLine().getErr().println("saaskit tenants " + command + ": " + Redaction.text(e.getMessage()));
       return EXIT_REFUSED;
@@ -132,6 +146,51 @@ final class TenantsCommand implements Callable<Integer> {
       return withDirectory(spec, options, "show", (directory, out) -> {
         TenantEntry e = directory.require(TenantId.of(tenant));
         out.println(line(e) + "\tversion " + e.version() + "\tupdated " + e.updatedAt());
+        return 0;
+      });
+    }
+  }
+
+  @Command(name = "onboard", mixinStandardHelpOptions = true,
+      description = "Give a new tenant a dedicated database: create it (the role you log in as needs CREATEDB), "
+          + "owned by the --credentials reference's admin role, apply the application's migrations, register the "
+          + "tenant. On any failure the database is dropped again and nothing is registered.")
+  static final class Onboard implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin TenantsOptions options;
+    @Parameters(paramLabel = "<tenant>", description = "The new tenant's id.") String tenant;
+    @Option(names = "--database", required = true, paramLabel = "<name>",
+        description = "The new database: a-z, 0-9 and '_', at most 63 characters.") String database;
+    @Option(names = "--credentials", required = true, paramLabel = "<REF>",
+        description = "The credentials reference of the new database (REF_USER, REF_PASSWORD, REF_ADMIN_USER, "
+            + "REF_ADMIN_PASSWORD in the environment).") String credentials;
+    @Option(names = "--url-template", required = true, paramLabel = "<jdbc-url>",
+        description = "The new database's JDBC URL with {database} in place of its name, e.g. "
+            + "jdbc:postgresql://db9:5432/{database}.") String urlTemplate;
+    @Option(names = "--locations", required = true, split = ",", paramLabel = "<location>",
+        description = "The application's Flyway locations, e.g. filesystem:db/migration.") String[] locations;
+
+    @Override
+    public Integer call() {
+      if (!urlTemplate.contains("{database}")) {
+        throw new ParameterException(spec.commandLine(), "--url-template must contain {database}");
+      }
+      TenantId id;
+      try {
+        id = TenantId.of(tenant);
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), "not a valid tenant id: " + e.getMessage());
+      }
+      return withDirectory(spec, options, "onboard", (directory, login, out) -> {
+        TenantLifecycle lifecycle = TenantLifecycle.builder(directory, login,
+            FleetMigrations.builder(directory).locations(locations).build()).jdbcUrlTemplate(urlTemplate).build();
+        TenantEntry entry;
+        try {
+          entry = lifecycle.onboardDedicated(id, database, credentials);
+        } catch (IllegalArgumentException e) {
+          throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        out.println(line(entry));
         return 0;
       });
     }

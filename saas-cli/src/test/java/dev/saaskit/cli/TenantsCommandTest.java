@@ -14,6 +14,8 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -97,6 +99,53 @@ class TenantsCommandTest {
     assertThat(unknown.code()).isEqualTo(1);
     assertThat(unknown.err()).contains("'nobody' is not in the tenant directory").doesNotContain("\tat ");
     assertThat(list.out() + list.err()).doesNotContain(control.ownerPassword()).doesNotContain(shard.appPassword());
+  }
+
+  @Test
+  void onboardCreatesMigratesAndRegistersADedicatedDatabase() throws Exception {
+    // the operator's login: the control database's owner, allowed to create databases owned by NEWCO's admin role
+    try (Connection c = control.adminDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("ALTER ROLE " + control.ownerRole() + " CREATEDB");
+      st.execute("GRANT " + dedicated.ownerRole() + " TO " + control.ownerRole());
+    }
+    ENV.put("NEWCO_USER", dedicated.appRole());
+    ENV.put("NEWCO_PASSWORD", dedicated.appPassword());
+    ENV.put("NEWCO_ADMIN_USER", dedicated.ownerRole());
+    ENV.put("NEWCO_ADMIN_PASSWORD", dedicated.ownerPassword());
+    String database = "newco_" + Long.toHexString(System.nanoTime());
+    String template = control.server().jdbcUrl("x_name").replace("x_name", "{database}");
+    try {
+      SaasKitTest.Run onboard = tenants("onboard", "newco", "--database", database,
+          "--credentials", "NEWCO", "--url-template", template, "--locations", "classpath:db/fleet-app");
+      assertThat(onboard.code()).as(onboard.err()).isZero();
+      assertThat(onboard.out()).startsWith("newco\tactive\tdedicated");
+      assertThat(tenants("show", "newco").out()).contains("newco\tactive\tdedicated");
+      try (Connection c = DriverManager.getConnection(control.server().jdbcUrl(database), dedicated.ownerRole(),
+          dedicated.ownerPassword()); Statement st = c.createStatement();
+          ResultSet rs = st.executeQuery("SELECT relrowsecurity AND relforcerowsecurity FROM pg_class"
+              + " WHERE relname = 'notes'")) {
+        assertThat(rs.next()).as("the application's migration ran").isTrue();
+        assertThat(rs.getBoolean(1)).isTrue();
+      }
+
+      SaasKitTest.Run again = tenants("onboard", "newco", "--database", database + "_2",
+          "--credentials", "NEWCO", "--url-template", template, "--locations", "classpath:db/fleet-app");
+      assertThat(again.code()).isEqualTo(1);
+      assertThat(again.err()).contains("registered already").doesNotContain("\tat ");
+      SaasKitTest.Run badName = tenants("onboard", "other", "--database", "Bad-Name",
+          "--credentials", "NEWCO", "--url-template", template, "--locations", "classpath:db/fleet-app");
+      assertThat(badName.code()).isEqualTo(2);
+      assertThat(badName.err()).contains("databaseName");
+      assertThat(tenants("show", "other").code()).as("nothing registered").isEqualTo(1);
+      SaasKitTest.Run noPlaceholder = tenants("onboard", "other", "--database", "x", "--credentials", "NEWCO",
+          "--url-template", "jdbc:postgresql://h/db", "--locations", "classpath:db/fleet-app");
+      assertThat(noPlaceholder.code()).isEqualTo(2);
+      assertThat(noPlaceholder.err()).contains("{database}");
+    } finally {
+      try (Connection c = control.adminDataSource().getConnection(); Statement st = c.createStatement()) {
+        st.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
+      }
+    }
   }
 
   @Test
