@@ -8,7 +8,7 @@ CREATE TABLE ${schema}.shards (
   accepts_new     boolean NOT NULL DEFAULT true,
   created_at      timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE ${schema}.shards IS 'saaskit-audit: not-tenant-data -- the shared databases of the fleet';
+COMMENT ON TABLE ${schema}.shards IS 'the shared databases of the fleet (operators only)';
 
 CREATE TABLE ${schema}.tenants (
   tenant_id       text PRIMARY KEY CHECK (tenant_id <> ''),
@@ -23,7 +23,7 @@ CREATE TABLE ${schema}.tenants (
       OR (shard IS NULL AND jdbc_url IS NOT NULL AND credentials_ref IS NOT NULL))
 );
 CREATE INDEX tenants_shard_idx ON ${schema}.tenants (shard) WHERE shard IS NOT NULL;
-COMMENT ON TABLE ${schema}.tenants IS 'saaskit-audit: not-tenant-data -- the placement of every tenant (operators only)';
+COMMENT ON TABLE ${schema}.tenants IS 'the placement of every tenant: a directory of tenants, not tenant data (read by the fleet and operators, never by a tenant); RLS audits of a database holding it list it in ignoreTables';
 
 CREATE TABLE ${schema}.moves (
   id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -45,4 +45,4 @@ CREATE TABLE ${schema}.moves (
   updated_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX moves_one_running_idx ON ${schema}.moves (tenant_id) WHERE status = 'running';
-COMMENT ON TABLE ${schema}.moves IS 'saaskit-audit: not-tenant-data -- the journal of tenant moves';
+COMMENT ON TABLE ${schema}.moves IS 'the journal of tenant moves, not tenant data (operators only); RLS audits of a database holding it list it in ignoreTables';
