@@ -645,11 +645,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
      * connection.
      */
     public Builder directoryCacheTtl(Duration ttl) {
-      Objects.requireNonNull(ttl, "directoryCacheTtl");
-      if (ttl.isNegative()) {
-        throw new IllegalArgumentException("directoryCacheTtl must be >= 0 but was " + ttl);
-      }
-      this.cacheTtl = ttl;
+      this.cacheTtl = nonNegative("directoryCacheTtl", ttl);
       return this;
     }
 
@@ -709,11 +705,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
 
     /** After a tenant wrote, its reads go to the primary for this long (default 5 s). */
     public Builder readYourWritesWindow(Duration window) {
-      Objects.requireNonNull(window, "readYourWritesWindow");
-      if (window.isNegative()) {
-        throw new IllegalArgumentException("readYourWritesWindow must be >= 0 but was " + window);
-      }
-      this.readYourWrites = window;
+      this.readYourWrites = nonNegative("readYourWritesWindow", window);
       return this;
     }
 
@@ -738,6 +730,14 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       Objects.requireNonNull(d, name);
       if (d.isNegative() || d.isZero()) {
         throw new IllegalArgumentException(name + " must be > 0 but was " + d);
+      }
+      return d;
+    }
+
+    private static Duration nonNegative(String name, Duration d) {
+      Objects.requireNonNull(d, name);
+      if (d.isNegative()) {
+        throw new IllegalArgumentException(name + " must be >= 0 but was " + d);
       }
       return d;
     }
