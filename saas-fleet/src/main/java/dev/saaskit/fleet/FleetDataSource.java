@@ -29,6 +29,8 @@ import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
@@ -97,6 +99,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   private static final ThreadLocal<Connection> HANDOFF = new ThreadLocal<>();
   private final DataSource handoffSource;
   private final ScheduledThreadPoolExecutor scheduler;
+  private final ThreadPoolExecutor closer;
   private final AutoCloseable listener;
   private final java.util.concurrent.ScheduledFuture<?> housekeeping;
   private volatile boolean closed;
@@ -134,6 +137,12 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       return t;
     });
     scheduler.setRemoveOnCancelPolicy(true);
+    // pools are closed here, off the borrowers' and HikariCP's threads (see PlacementPool)
+    this.closer = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+      Thread t = new Thread(r, "saaskit-fleet-pool-closer");
+      t.setDaemon(true);
+      return t;
+    });
     long every = Math.max(1000, poolIdleTimeout.toMillis() / 2);
     this.housekeeping = scheduler.scheduleWithFixedDelay(this::closeIdlePoolsQuietly, every, every, TimeUnit.MILLISECONDS);
     this.listener = directory.addListener(this::invalidate);
@@ -360,8 +369,9 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   }
 
   /**
-   * Closes the pools from which nothing was borrowed for the pool idle timeout; returns how many. The data source
-   * does this itself periodically.
+   * Closes the pools from which nothing was borrowed for the pool idle timeout; returns how many. Their
+   * connections are closed on a background thread, which gives their permits back to the budget shortly after.
+   * The data source does this itself periodically.
    */
   public int closeIdlePools() {
     long idleSince = clock.millis() - poolIdleTimeout.toMillis();
@@ -439,6 +449,14 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       p.forceClose();
     }
     pools.clear();
+    closer.shutdown();
+    try {
+      if (!closer.awaitTermination(acquireTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        LOG.warn("fleet pools retired before close() were still closing after {} ms", acquireTimeout.toMillis());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private TenantEntry entry(TenantId tenant) {
@@ -501,8 +519,9 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     props.putIfAbsent("ApplicationName", "saaskit-fleet");
     HikariConfig config = new HikariConfig();
     config.setPoolName("fleet-" + key.replaceAll("[^A-Za-z0-9_.:-]", "_"));
-    config.setDataSource(new BudgetedConnector(key, directory.jdbcUrl(placement), props, budget,
-        this::evictIdleExcept, acquireTimeout.toNanos()));
+    BudgetedConnector connector = new BudgetedConnector(key, directory.jdbcUrl(placement), props, budget,
+        this::evictIdleExcept, acquireTimeout.toNanos());
+    config.setDataSource(connector);
     config.setMinimumIdle(0);
     config.setMaximumPoolSize(placement instanceof Placement.Dedicated ? perTenantCap : budget.size());
     config.setConnectionTimeout(Math.max(250, acquireTimeout.toMillis()));
@@ -512,13 +531,13 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       hikariCustomizer.accept(config);
     }
     LOG.debug("opening the pool of {}", placement.describe());
-    return new PlacementPool(key, new HikariDataSource(config), clock.millis());
+    return new PlacementPool(key, new HikariDataSource(config), connector, closer, clock.millis());
   }
 
   /** Gives idle connections back to the budget: whole unused pools first, then the idle connections of one pool. */
   private void evictIdleExcept(String asking) {
     PlacementPool[] candidates = pools.values().stream()
-        .filter(p -> !p.key().equals(asking) && p.idleConnections() > 0)
+        .filter(p -> !p.key().equals(asking) && p.spareConnections() > 0)
         .sorted(Comparator.comparingLong(PlacementPool::lastUsedMillis))
         .toArray(PlacementPool[]::new);
     for (PlacementPool p : candidates) {

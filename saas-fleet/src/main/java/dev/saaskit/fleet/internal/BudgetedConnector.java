@@ -10,6 +10,7 @@ import java.sql.SQLTransientConnectionException;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
@@ -34,6 +35,8 @@ public final class BudgetedConnector implements DataSource {
   private final long timeoutNanos;
   private final org.postgresql.Driver driver = new org.postgresql.Driver();
   private int loginTimeout;
+  private volatile boolean closing;
+  private final AtomicInteger waiting = new AtomicInteger();
 
   public BudgetedConnector(String poolKey, String url, Properties properties, ConnectionBudget budget,
       Evictor evictor, long timeoutNanos) {
@@ -45,23 +48,24 @@ public final class BudgetedConnector implements DataSource {
     this.timeoutNanos = timeoutNanos;
   }
 
+  /**
+   * Stops waiting for the budget: the pool is closing. HikariCP's shutdown waits for its connection-adder thread,
+   * which may be here waiting for a permit that only this pool's own idle connections could give back.
+   */
+  public void closing() {
+    closing = true;
+  }
+
   @Override
   public Connection getConnection() throws SQLException {
     long deadline = System.nanoTime() + timeoutNanos;
-    try {
-      while (!budget.tryOpen(0)) {
-        evictor.evictIdleExcept(poolKey);
-        if (budget.tryOpen(TimeUnit.MILLISECONDS.toNanos(5))) {
-          break;
-        }
-        if (System.nanoTime() - deadline > 0) {
-          throw new SQLTransientConnectionException("the fleet's connection budget of " + budget.size()
-              + " open connections is in use; raise the budget or lower the load", "53300");
-        }
+    if (!budget.tryOpen()) {
+      waiting.incrementAndGet();
+      try {
+        waitForBudget(deadline);
+      } finally {
+        waiting.decrementAndGet();
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new SQLTransientConnectionException("interrupted while waiting for the connection budget", "53300", e);
     }
     Connection real;
     try {
@@ -87,6 +91,32 @@ public final class BudgetedConnector implements DataSource {
             }
           }
         });
+  }
+
+  private void waitForBudget(long deadline) throws SQLException {
+    try {
+      while (true) {
+        if (closing) {
+          throw new SQLTransientConnectionException("the pool of " + poolKey + " is closing", "08003");
+        }
+        evictor.evictIdleExcept(poolKey);
+        if (budget.tryOpen(TimeUnit.MILLISECONDS.toNanos(5))) {
+          return;
+        }
+        if (System.nanoTime() - deadline > 0) {
+          throw new SQLTransientConnectionException("the fleet's connection budget of " + budget.size()
+              + " open connections is in use; raise the budget or lower the load", "53300");
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SQLTransientConnectionException("interrupted while waiting for the connection budget", "53300", e);
+    }
+  }
+
+  /** Threads waiting in {@link #getConnection()} for a permit of the budget now. */
+  public int waiting() {
+    return waiting.get();
   }
 
   @Override

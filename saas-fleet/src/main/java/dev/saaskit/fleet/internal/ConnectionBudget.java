@@ -28,14 +28,22 @@ public final class ConnectionBudget {
     return borrowed;
   }
 
-  /** Takes a permit for a new physical connection if one is free. */
+  /** Takes a permit for a new physical connection if one is free now. */
+  public boolean tryOpen() {
+    return opened(physical.tryAcquire());
+  }
+
+  /** Takes a permit for a new physical connection if one is free within {@code waitNanos}. */
   public boolean tryOpen(long waitNanos) throws InterruptedException {
-    if (!physical.tryAcquire(waitNanos, java.util.concurrent.TimeUnit.NANOSECONDS)) {
-      return false;
+    return opened(physical.tryAcquire(waitNanos, java.util.concurrent.TimeUnit.NANOSECONDS));
+  }
+
+  private boolean opened(boolean acquired) {
+    if (acquired) {
+      int now = open.incrementAndGet();
+      peakOpen.accumulateAndGet(now, Math::max);
     }
-    int now = open.incrementAndGet();
-    peakOpen.accumulateAndGet(now, Math::max);
-    return true;
+    return acquired;
   }
 
   /** Gives back the permit of a physical connection that was closed. */
