@@ -73,6 +73,7 @@ public final class TenantMove {
   private final Duration drainWait;
   private final MoveObserver observer;
   private final Clock clock;
+  private final Checkpoints checkpoints;
   private final String journal;
 
   private TenantMove(Builder b) {
@@ -85,12 +86,51 @@ public final class TenantMove {
     this.drainWait = b.drainWait;
     this.observer = b.observer;
     this.clock = b.clock;
+    this.checkpoints = b.checkpoints;
     this.journal = directory.schemaSql() + ".moves";
   }
 
   /** A builder over {@code directory}. */
   public static Builder builder(TenantDirectory directory) {
     return new Builder(directory);
+  }
+
+  /**
+   * Points inside the steps of a move, between the recorded step boundaries that {@link MoveObserver} hears, where
+   * a test stops the move as a crash would ({@code TenantMoveKillTest} halts a child JVM at each). Not API.
+   */
+  enum Checkpoint {
+    /** The move is checked and about to be journaled: nothing is recorded yet. */
+    BEFORE_JOURNAL,
+    /** The tenant is {@code moving} in the directory; {@code BLOCKED} is not recorded yet. */
+    TENANT_BLOCKED,
+    /**
+     * {@value #COPY_CHECKPOINT_ROWS} rows into the {@code COPY} stream of a table (once per table, flushed to the
+     * target, whose transaction holds the tables before it too, uncommitted).
+     */
+    COPY_STREAMING,
+    /** The copy is committed in the target; {@code COPIED} is not recorded yet. */
+    COPY_COMMITTED,
+    /** The checksums of every table matched; {@code VERIFIED} is not recorded yet. */
+    VERIFY_DONE,
+    /** The directory points at the target, writable again; {@code FLIPPED} is not recorded yet. */
+    DIRECTORY_FLIPPED,
+    /** The tenant's rows of one source table are deleted (once per table), the transaction not committed. */
+    SOURCE_DELETING,
+    /** The source's delete is committed; {@code CLEANED} is not recorded yet. */
+    SOURCE_CLEANED,
+    /** A roll-back removed the target's rows (committed); the tenant's state is not given back yet. */
+    ROLLBACK_TARGET_CLEARED
+  }
+
+  /** After how many rows of a table's {@code COPY} stream {@link Checkpoint#COPY_STREAMING} is reached. */
+  static final int COPY_CHECKPOINT_ROWS = 1000;
+
+  /** Hears each {@link Checkpoint} as the move passes it. Not API: tests stop the move here. */
+  @FunctionalInterface
+  interface Checkpoints {
+    /** Called when the move of {@code tenant} passes {@code point}. */
+    void reached(TenantId tenant, Checkpoint point);
   }
 
   /** A move recorded in the journal and not finished. */
@@ -120,6 +160,7 @@ public final class TenantMove {
     }
     directory.jdbcUrl(target); // the target shard exists
     checkSchemas(tenant, entry.placement(), target);
+    checkpoints.reached(tenant, Checkpoint.BEFORE_JOURNAL);
     long id;
     try (Connection c = directory.control().getConnection();
         PreparedStatement ps = c.prepareStatement("INSERT INTO " + journal + " (tenant_id, source_shard, "
@@ -179,6 +220,7 @@ public final class TenantMove {
         tables.delete(target, t, tenant);
       }
       target.commit();
+      checkpoints.reached(tenant, Checkpoint.ROLLBACK_TARGET_CLEARED);
     } catch (SQLException e) {
       throw new FleetException("rolling back the move of tenant '" + tenant.value() + "' failed on "
           + j.target().describe() + ": " + e.getMessage(), e);
@@ -218,6 +260,7 @@ public final class TenantMove {
       if (fleet != null) {
         fleet.invalidate(tenant);
       }
+      checkpoints.reached(tenant, Checkpoint.TENANT_BLOCKED);
       drain(tenant);
       j = record(j, MoveStep.BLOCKED, "blocked_at = ?", Timestamp.from(blockedAt));
     }
@@ -229,6 +272,7 @@ public final class TenantMove {
     }
     if (j.step() == MoveStep.COPIED) {
       checks = verify(j);
+      checkpoints.reached(tenant, Checkpoint.VERIFY_DONE);
       StringBuilder detail = new StringBuilder();
       for (MoveReport.TableCheck c : checks) {
         detail.append(c.table()).append('\t').append(c.sourceRows()).append('\t').append(c.sourceChecksum())
@@ -246,6 +290,7 @@ public final class TenantMove {
       if (fleet != null) {
         fleet.invalidate(tenant);
       }
+      checkpoints.reached(tenant, Checkpoint.DIRECTORY_FLIPPED);
       Instant blockedAt = j.blockedAt() == null ? flippedAt : j.blockedAt();
       j = record(j, MoveStep.FLIPPED, "blocked_ms = ?", Duration.between(blockedAt, flippedAt).toMillis());
     }
@@ -320,8 +365,13 @@ public final class TenantMove {
             + ") FROM STDIN");
         try {
           byte[] chunk;
-          while ((chunk = out.readFromCopy()) != null) {
+          long rows = 0;
+          while ((chunk = out.readFromCopy()) != null) { // one row per chunk
             in.writeToCopy(chunk, 0, chunk.length);
+            if (++rows == COPY_CHECKPOINT_ROWS) {
+              in.flushCopy();
+              checkpoints.reached(tenant, Checkpoint.COPY_STREAMING);
+            }
           }
           in.endCopy();
         } finally {
@@ -341,6 +391,7 @@ public final class TenantMove {
       }
       target.commit();
       source.commit();
+      checkpoints.reached(tenant, Checkpoint.COPY_COMMITTED);
       return total;
     } catch (SQLException e) {
       throw new FleetException("copying tenant '" + tenant.value() + "' from " + j.source().describe() + " to "
@@ -410,8 +461,10 @@ public final class TenantMove {
       TenantTables.bindTenant(source, setting, tenant);
       for (TenantTables.Table t : tables.deleteOrder()) {
         tables.delete(source, t, tenant);
+        checkpoints.reached(tenant, Checkpoint.SOURCE_DELETING);
       }
       source.commit();
+      checkpoints.reached(tenant, Checkpoint.SOURCE_CLEANED);
     } catch (SQLException e) {
       throw new FleetException("deleting the rows of tenant '" + tenant.value() + "' from " + j.source().describe()
           + " failed (the tenant already runs on " + j.target().describe() + "; resume the move to retry): "
@@ -521,6 +574,7 @@ public final class TenantMove {
     private Duration drainWait = Duration.ZERO;
     private MoveObserver observer = (tenant, step) -> { };
     private Clock clock = Clock.systemUTC();
+    private Checkpoints checkpoints = (tenant, point) -> { };
 
     private Builder(TenantDirectory directory) {
       this.directory = Objects.requireNonNull(directory, "directory");
@@ -582,6 +636,12 @@ public final class TenantMove {
     /** The clock the write-blocked window is measured with (default the system clock). */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Hears the {@link Checkpoint}s inside the steps (default: nothing). For tests; not API. */
+    Builder checkpoints(Checkpoints checkpoints) {
+      this.checkpoints = Objects.requireNonNull(checkpoints, "checkpoints");
       return this;
     }
 

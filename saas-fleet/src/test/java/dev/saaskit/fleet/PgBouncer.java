@@ -1,0 +1,196 @@
+package dev.saaskit.fleet;
+
+import dev.saaskit.testing.Await;
+import dev.saaskit.testing.TestDatabase;
+import java.io.File;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One PgBouncer process in transaction pooling mode in front of several test databases, one alias each, for
+ * {@link FleetPgBouncerTest}. The harness of saas-tenancy's {@code PgBouncerTest}, copied (test code of one module
+ * cannot reach another's) and widened to several databases and their app and owner roles.
+ *
+ * <p>PgBouncer (the Debian package, 1.18) refuses to run as root: as root the test starts it as the
+ * {@code postgres} OS user. It listens on 127.0.0.1 and a free port; {@code auth_file} holds the roles' passwords,
+ * which it checks (md5) and, if the server asks (it does not with trust authentication), sends upstream.
+ */
+final class PgBouncer implements AutoCloseable {
+  private final Process process;
+  private final Path dir;
+  private final int port;
+
+  private PgBouncer(Process process, Path dir, int port) {
+    this.process = process;
+    this.dir = dir;
+    this.port = port;
+  }
+
+  /** The pgbouncer executable, or null if it is not installed (Debian puts it in /usr/sbin, off users' PATH). */
+  static @Nullable Path findBinary() {
+    List<String> dirs = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)));
+    dirs.addAll(List.of("/usr/sbin", "/usr/local/sbin", "/usr/local/bin", "/usr/bin"));
+    return dirs.stream().filter(d -> !d.isEmpty()).map(d -> Path.of(d, "pgbouncer"))
+        .filter(Files::isExecutable).findFirst().orElse(null);
+  }
+
+  /**
+   * Starts PgBouncer with one alias per entry of {@code databases}, each with {@code poolSize} server connections
+   * per user, and the app and owner roles of those databases in its auth file.
+   */
+  static PgBouncer start(Path binary, Map<String, TestDatabase> databases, int poolSize)
+      throws IOException {
+    boolean root = "root".equals(System.getProperty("user.name"));
+    Path dir = Files.createTempDirectory("saaskit-fleet-pgbouncer");
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x")); // readable by postgres
+    Set<String> users = new LinkedHashSet<>();
+    List<String> aliases = new ArrayList<>();
+    for (Map.Entry<String, TestDatabase> e : databases.entrySet()) {
+      TestDatabase db = e.getValue();
+      users.add(quote(db.appRole()) + " " + quote(db.appPassword()));
+      users.add(quote(db.ownerRole()) + " " + quote(db.ownerPassword()));
+      // "localhost" may resolve to ::1 first, where the server may not listen
+      String host = "localhost".equals(db.server().host()) ? "127.0.0.1" : db.server().host();
+      aliases.add(e.getKey() + " = host=" + host + " port=" + db.server().port() + " dbname=" + db.name());
+    }
+    write(dir.resolve("userlist.txt"), String.join("\n", users) + "\n");
+    IOException lastFailure = null;
+    for (int attempt = 0; attempt < 3; attempt++) { // the free port may be taken before PgBouncer binds it
+      int port = freePort();
+      List<String> ini = new ArrayList<>();
+      ini.add("[databases]");
+      ini.addAll(aliases);
+      ini.addAll(List.of(
+          "[pgbouncer]",
+          "listen_addr = 127.0.0.1",
+          "listen_port = " + port,
+          "unix_socket_dir =",
+          "auth_type = md5",
+          "auth_file = " + dir.resolve("userlist.txt"),
+          "pool_mode = transaction",
+          "default_pool_size = " + poolSize,
+          "max_client_conn = 200",
+          // pgjdbc sends extra_float_digits in the start-up packet, which PgBouncer refuses unless ignored
+          "ignore_startup_parameters = extra_float_digits",
+          ""));
+      write(dir.resolve("pgbouncer.ini"), String.join("\n", ini));
+      List<String> command = new ArrayList<>();
+      if (root) { // PgBouncer refuses to run as root
+        command.addAll(List.of("runuser", "-u", "postgres", "--"));
+      }
+      command.addAll(List.of(binary.toString(), dir.resolve("pgbouncer.ini").toString()));
+      Process process = new ProcessBuilder(command).redirectErrorStream(true)
+          .redirectOutput(dir.resolve("pgbouncer.log").toFile()).start();
+      PgBouncer bouncer = new PgBouncer(process, dir, port);
+      try {
+        bouncer.awaitListening(Duration.ofSeconds(15));
+        return bouncer;
+      } catch (IOException e) {
+        bouncer.stop();
+        lastFailure = e;
+      }
+    }
+    deleteQuietly(dir);
+    throw java.util.Objects.requireNonNull(lastFailure);
+  }
+
+  /** The JDBC URL of {@code alias} through PgBouncer (no user, no password: the directory's resolver adds them). */
+  String jdbcUrl(String alias) {
+    return "jdbc:postgresql://127.0.0.1:" + port + "/" + alias;
+  }
+
+  private void awaitListening(Duration bound) throws IOException {
+    try {
+      Await.until("pgbouncer listens on 127.0.0.1:" + port, bound, () -> {
+        if (!process.isAlive()) {
+          throw new IOException("pgbouncer exited with " + process.exitValue());
+        }
+        try (Socket socket = new Socket()) {
+          socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
+          return true;
+        } catch (IOException notYet) {
+          return false;
+        }
+      });
+    } catch (AssertionError e) {
+      throw new IOException(e.getMessage() + ":\n" + log(), e);
+    }
+  }
+
+  /** PgBouncer's log so far. */
+  String log() {
+    try {
+      return Files.readString(dir.resolve("pgbouncer.log"), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  /** Stops PgBouncer and deletes its files. */
+  @Override
+  public void close() {
+    stop();
+    deleteQuietly(dir);
+  }
+
+  /**
+   * Under runuser the signal goes to pgbouncer itself (runuser then exits with it; signalled, runuser would wait
+   * 2 s before passing a SIGKILL on).
+   */
+  private void stop() {
+    List<ProcessHandle> children = process.descendants().toList();
+    if (children.isEmpty()) {
+      process.destroy();
+    } else {
+      children.forEach(ProcessHandle::destroy);
+    }
+    try {
+      if (!process.waitFor(10, TimeUnit.SECONDS)) {
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void deleteQuietly(Path dir) {
+    try (Stream<Path> files = Files.walk(dir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+    } catch (IOException ignored) {
+      // a temp dir left behind is harmless
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  private static String quote(String value) {
+    return "\"" + value.replace("\"", "\"\"") + "\"";
+  }
+
+  private static void write(Path file, String content) throws IOException {
+    Files.writeString(file, content, StandardCharsets.UTF_8);
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+  }
+}
