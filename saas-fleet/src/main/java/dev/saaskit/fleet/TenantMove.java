@@ -212,6 +212,10 @@ public final class TenantMove {
       throw new FleetException("the move of tenant '" + tenant.value() + "' has flipped to " + j.target()
           .describe() + " already: resume it instead of rolling back");
     }
+    if (j.step().compareTo(MoveStep.BLOCKED) > 0) {
+      // the copy is about to go: if this roll-back dies, a resume must copy again rather than verify nothing
+      j = record(j, MoveStep.BLOCKED, "detail = ?", "rolling back: the copy is being removed from the target");
+    }
     try (Connection target = PlacementConnections.admin(directory, j.target())) {
       target.setAutoCommit(false);
       TenantTables tables = TenantTables.discover(target, schema, tenantColumn);

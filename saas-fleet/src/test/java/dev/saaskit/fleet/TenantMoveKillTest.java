@@ -192,11 +192,27 @@ class TenantMoveKillTest {
     assertThat(rollback.exitCode).as(rollback.output).isEqualTo(MoveKillChild.KILLED);
 
     TenantMove fresh = TenantMove.builder(fleet.directory).build();
-    assertThat(fresh.runningStep(c.tenant)).contains(MoveStep.COPIED);
+    assertThat(fresh.runningStep(c.tenant)).contains(MoveStep.BLOCKED);
     assertThat(fleet.directory.require(c.tenant).state()).isEqualTo(TenantState.MOVING);
     assertThat(Shop.rows(c.targetDb, c.tenant)).isZero();
     assertThat(fresh.rollback(c.tenant).outcome()).isEqualTo("rolled_back");
     assertStayed(c, before);
+  }
+
+  @Test
+  void aRollbackKilledHalfwayCanBeResumedInsteadInOneGo() throws Exception {
+    Case c = newCase("rollback-killed-resumed");
+    Map<String, String> before = Shop.fingerprint(c.sourceDb, c.tenant);
+    Child move = runChild(c.tenant, "move", "after:VERIFIED", c.target);
+    assertThat(move.exitCode).as(move.output).isEqualTo(MoveKillChild.KILLED);
+    Child rollback = runChild(c.tenant, "rollback", "at:ROLLBACK_TARGET_CLEARED", null);
+    assertThat(rollback.exitCode).as(rollback.output).isEqualTo(MoveKillChild.KILLED);
+
+    TenantMove fresh = TenantMove.builder(fleet.directory).build();
+    assertThat(fresh.runningStep(c.tenant)).as("the roll-back took the move back to its copy step")
+        .contains(MoveStep.BLOCKED);
+    assertThat(fresh.resume(c.tenant).tables()).hasSize(5).allMatch(MoveReport.TableCheck::matches);
+    assertMoved(c, before);
   }
 
   /** One tenant, its source and target, seeded. */
