@@ -12,11 +12,13 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * The worker's claim round against the number of pending jobs and the number of tenants they belong to.
@@ -98,7 +100,7 @@ final class JobsScaling {
   }
 
   private static List<String> rename(List<String> columns, String x) {
-    return java.util.stream.Stream.concat(java.util.stream.Stream.of(x), columns.stream().skip(1)).toList();
+    return Stream.concat(Stream.of(x), columns.stream().skip(1)).toList();
   }
 
   /** Whether to print the plan of one more claim at each point (EXPLAIN ANALYZE, BUFFERS; rolled back too). */
@@ -189,7 +191,9 @@ final class JobsScaling {
   private void load(int pending, int tenants) throws SQLException {
     String table = JobsSchema.DEFAULT_SCHEMA + ".jobs";
     try (Connection admin = database.adminDataSource().getConnection()) {
-      admin.createStatement().execute("TRUNCATE " + table);
+      try (Statement st = admin.createStatement()) {
+        st.execute("TRUNCATE " + table);
+      }
       // the shape enqueue writes: JSON payload, default priority, run_at in the past (all due), in id order
       DbLoad.withIndexesRebuilt(admin, table, "INSERT INTO " + table
           + " (tenant_id, queue, type, payload, run_at, created_at)"
