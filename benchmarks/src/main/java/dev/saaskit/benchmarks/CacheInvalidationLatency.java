@@ -39,9 +39,9 @@ import javax.sql.DataSource;
  *   <li>Throughput with {@value #THREADS} threads: UPDATE only, UPDATE + a {@code SELECT 1} (the extra round trip
  *       alone), UPDATE + invalidation row (this bus), and UPDATE + {@code pg_notify} in every transaction (the
  *       per-transaction NOTIFY this design avoids: it holds a cluster-wide lock from before the commit record until
- *       after it is flushed, so notifying commits cannot share a WAL flush); {@value #THROUGHPUT_ROUNDS}
- *       interleaved rounds of {@value #THROUGHPUT_SECONDS} s per variant, median and range reported (a shared
- *       machine is noisy). Run it against a server with durable commits ({@code SAAS_TEST_POSTGRES_URL}) too: the
+ *       after it is flushed, so notifying commits cannot share a WAL flush), and UPDATE only a second time as an A/A
+ *       control; 5 rounds of 3 s per variant by default, the order rotating, median and range reported, and
+ *       each variant's ratio to UPDATE only within the same round (a shared machine is noisy). Run it against a server with durable commits ({@code SAAS_TEST_POSTGRES_URL}) too: the
  *       embedded server runs without fsync, where commits are too cheap for the NOTIFY lock to show.
  * </ol>
  *
@@ -224,13 +224,16 @@ public final class CacheInvalidationLatency {
     String[] names = {"UPDATE; COMMIT", "UPDATE; SELECT 1; COMMIT (one more round trip, for scale)",
         "UPDATE; INSERT invalidation (this bus); COMMIT",
         "UPDATE; INSERT invalidation (log with version 1's CHECK constraints); COMMIT",
-        "UPDATE; pg_notify in the transaction; COMMIT"};
+        "UPDATE; pg_notify in the transaction; COMMIT",
+        "UPDATE; COMMIT again (A/A control: how far a ratio strays by noise alone)"};
+    // what each row runs in throughputOnce: 0 update only, 1 + SELECT 1, 2 + publish (on the bus given), 3 + pg_notify
+    int[] kinds = {0, 1, 2, 2, 3, 0};
     double[][] rates = new double[names.length][THROUGHPUT_ROUNDS];
     for (int round = 0; round < THROUGHPUT_ROUNDS; round++) {
       // the order rotates each round, so no variant always follows the same one
       for (int k = 0; k < names.length; k++) {
         int variant = (k + round) % names.length;
-        rates[variant][round] = throughputOnce(pool, variant == 3 ? v1Bus : bus, variant == 3 ? 2 : variant);
+        rates[variant][round] = throughputOnce(pool, variant == 3 ? v1Bus : bus, kinds[variant]);
       }
       StringBuilder line = new StringBuilder("round " + (round + 1) + ":");
       for (double[] r : rates) {
