@@ -39,13 +39,17 @@ import javax.sql.DataSource;
  *   <li>Throughput with {@value #THREADS} threads: UPDATE only, UPDATE + a {@code SELECT 1} (the extra round trip
  *       alone), UPDATE + invalidation row (this bus), and UPDATE + {@code pg_notify} in every transaction (the
  *       per-transaction NOTIFY this design avoids: it holds a cluster-wide lock from before the commit record until
- *       after it is flushed, so notifying commits cannot share a WAL flush); {@value #THROUGHPUT_ROUNDS}
- *       interleaved rounds of {@value #THROUGHPUT_SECONDS} s per variant, median and range reported (a shared
- *       machine is noisy). Run it against a server with durable commits ({@code SAAS_TEST_POSTGRES_URL}) too: the
+ *       after it is flushed, so notifying commits cannot share a WAL flush), and UPDATE only a second time as an A/A
+ *       control; 5 rounds of 3 s per variant by default, the order rotating, median and range reported, and
+ *       each variant's ratio to UPDATE only within the same round (a shared machine is noisy). Run it against a server with durable commits ({@code SAAS_TEST_POSTGRES_URL}) too: the
  *       embedded server runs without fsync, where commits are too cheap for the NOTIFY lock to show.
  * </ol>
  *
- * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar dev.saaskit.benchmarks.CacheInvalidationLatency}.
+ * <p>The throughput part also runs a second pair of buses on a schema whose log has version 1's CHECK constraints
+ * added back ({@value #V1_SCHEMA}), so the schema change of version 2 is measured before/after in the same run.
+ *
+ * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar dev.saaskit.benchmarks.CacheInvalidationLatency}; with the
+ * argument {@code throughput} only part 3 runs; {@code -Drounds=N -Dseconds=S} change its rounds and their length.
  * Uses {@link TestDatabase#create()}: embedded PostgreSQL 17, or {@code SAAS_TEST_POSTGRES_URL}.
  */
 public final class CacheInvalidationLatency {
@@ -55,8 +59,19 @@ public final class CacheInvalidationLatency {
   static final int TX_SAMPLES = 2_000;
   static final int ITEMS = 1_000;
   static final int THREADS = 16;
-  static final int THROUGHPUT_SECONDS = 3;
-  static final int THROUGHPUT_ROUNDS = 5;
+  static final int THROUGHPUT_SECONDS = Integer.getInteger("seconds", 3);
+  static final int THROUGHPUT_ROUNDS = Integer.getInteger("rounds", 5);
+  /** A second cache schema whose log keeps version 1's CHECK constraints: the "before" of the throughput table. */
+  static final String V1_SCHEMA = "bench_v1_checks";
+  /** Version 1's CHECK constraints, added back to {@link #V1_SCHEMA}'s log (V2 dropped them). */
+  static final String V1_CHECKS = "ALTER TABLE " + V1_SCHEMA + ".invalidation_log"
+      + " ADD CHECK (scope IN ('KEY', 'TAG', 'TENANT', 'ALL')),"
+      + " ADD CHECK (length(cache_name) BETWEEN 1 AND 1024),"
+      + " ADD CHECK (length(tenant) BETWEEN 1 AND 128),"
+      + " ADD CHECK (length(value) BETWEEN 1 AND 1024),"
+      + " ADD CHECK (CASE scope WHEN 'KEY' THEN cache_name IS NOT NULL AND value IS NOT NULL"
+      + " WHEN 'TAG' THEN value IS NOT NULL AND tenant IS NULL WHEN 'TENANT' THEN tenant IS NOT NULL AND value IS NULL"
+      + " ELSE tenant IS NULL AND value IS NULL END)";
 
   private CacheInvalidationLatency() {}
 
@@ -64,16 +79,24 @@ public final class CacheInvalidationLatency {
     try (TestDatabase db = TestDatabase.create()) {
       System.out.println("# CacheInvalidationLatency on " + db.server().description() + ", "
           + Runtime.getRuntime().availableProcessors() + " cores");
+      boolean throughputOnly = Arrays.asList(args).contains("throughput");
+      CacheSchema v1 = CacheSchema.builder().name(V1_SCHEMA).build();
       CacheSchema.defaults().migrate(db.ownerDataSource());
+      v1.migrate(db.ownerDataSource());
       try (Connection c = db.ownerDataSource().getConnection(); Statement st = c.createStatement()) {
         CacheSchema.defaults().grantApp(c, db.appRole());
+        v1.grantApp(c, db.appRole());
+        st.execute(V1_CHECKS);
         st.execute("CREATE TABLE items (id int PRIMARY KEY, version bigint NOT NULL)");
         st.execute("INSERT INTO items SELECT g, 0 FROM generate_series(1, " + ITEMS + ") g");
       }
       try (HikariDataSource poolA = db.newPool(db.appRole(), db.appPassword(), THREADS + 2);
           HikariDataSource poolB = db.newPool(db.appRole(), db.appPassword(), 4);
           PostgresInvalidationBus a = PostgresInvalidationBus.builder(poolA).nodeName("A").build().start();
-          PostgresInvalidationBus b = PostgresInvalidationBus.builder(poolB).nodeName("B").build().start()) {
+          PostgresInvalidationBus b = PostgresInvalidationBus.builder(poolB).nodeName("B").build().start();
+          PostgresInvalidationBus a1 = PostgresInvalidationBus.builder(poolA).schema(v1).nodeName("A1").build().start();
+          PostgresInvalidationBus b1 = PostgresInvalidationBus.builder(poolB).schema(v1).nodeName("B1").build()
+              .start()) {
         Map<String, Long> arrivals = new ConcurrentHashMap<>();
         b.subscribe(new InvalidationListener() {
           @Override
@@ -89,6 +112,12 @@ public final class CacheInvalidationLatency {
           }
         });
         awaitListening(b);
+        if (throughputOnly) {
+          throughput(poolA, a, a1);
+          System.out.println("A stats: " + a.stats() + "; B stats: " + b.stats());
+          System.out.println("A1 stats: " + a1.stats() + "; B1 stats: " + b1.stats());
+          return;
+        }
 
         long[] own = latency("own", arrivals, (i, tag) -> {
           long start = System.nanoTime();
@@ -111,7 +140,7 @@ public final class CacheInvalidationLatency {
         System.out.println("A stats: " + a.stats());
 
         businessTransactionCost(poolA, a);
-        throughput(poolA, a);
+        throughput(poolA, a, a1);
       }
     }
   }
@@ -190,25 +219,43 @@ public final class CacheInvalidationLatency {
         (mean(withInvalidation) - mean(plain)) / 1e6);
   }
 
-  private static void throughput(DataSource pool, PostgresInvalidationBus bus) throws Exception {
+  private static void throughput(DataSource pool, PostgresInvalidationBus bus, PostgresInvalidationBus v1Bus)
+      throws Exception {
     String[] names = {"UPDATE; COMMIT", "UPDATE; SELECT 1; COMMIT (one more round trip, for scale)",
-        "UPDATE; INSERT invalidation (this bus); COMMIT", "UPDATE; pg_notify in the transaction; COMMIT"};
+        "UPDATE; INSERT invalidation (this bus); COMMIT",
+        "UPDATE; INSERT invalidation (log with version 1's CHECK constraints); COMMIT",
+        "UPDATE; pg_notify in the transaction; COMMIT",
+        "UPDATE; COMMIT again (A/A control: how far a ratio strays by noise alone)"};
+    // what each row runs in throughputOnce: 0 update only, 1 + SELECT 1, 2 + publish (on the bus given), 3 + pg_notify
+    int[] kinds = {0, 1, 2, 2, 3, 0};
     double[][] rates = new double[names.length][THROUGHPUT_ROUNDS];
     for (int round = 0; round < THROUGHPUT_ROUNDS; round++) {
-      for (int variant = 0; variant < names.length; variant++) {
-        rates[variant][round] = throughputOnce(pool, bus, variant);
+      // the order rotates each round, so no variant always follows the same one
+      for (int k = 0; k < names.length; k++) {
+        int variant = (k + round) % names.length;
+        rates[variant][round] = throughputOnce(pool, variant == 3 ? v1Bus : bus, kinds[variant]);
       }
+      StringBuilder line = new StringBuilder("round " + (round + 1) + ":");
+      for (double[] r : rates) {
+        line.append(' ').append(Math.round(r[round]));
+      }
+      System.out.println(line + " tx/s (load average " + loadAverage() + ")");
     }
     System.out.println();
     System.out.println("## Throughput, " + THREADS + " threads, " + THROUGHPUT_ROUNDS + " interleaved rounds of "
         + THROUGHPUT_SECONDS + " s per variant");
-    System.out.println("| transaction | median tx/s | min | max |");
-    System.out.println("|---|---|---|---|");
+    System.out.println("| transaction | median tx/s | min | max | ratio to UPDATE; COMMIT in the same round, median (min-max) |");
+    System.out.println("|---|---|---|---|---|");
     for (int variant = 0; variant < names.length; variant++) {
       double[] r = rates[variant].clone();
       Arrays.sort(r);
-      System.out.printf(Locale.ROOT, "| %s | %.0f | %.0f | %.0f |%n", names[variant], r[r.length / 2], r[0],
-          r[r.length - 1]);
+      double[] ratios = new double[THROUGHPUT_ROUNDS];
+      for (int round = 0; round < THROUGHPUT_ROUNDS; round++) {
+        ratios[round] = rates[variant][round] / rates[0][round];
+      }
+      Arrays.sort(ratios);
+      System.out.printf(Locale.ROOT, "| %s | %.0f | %.0f | %.0f | %.2f (%.2f-%.2f) |%n", names[variant],
+          r[r.length / 2], r[0], r[r.length - 1], ratios[ratios.length / 2], ratios[0], ratios[ratios.length - 1]);
     }
   }
 
@@ -256,6 +303,15 @@ public final class CacheInvalidationLatency {
       return total / ((System.nanoTime() - start) / 1e9);
     } finally {
       threads.shutdownNow();
+    }
+  }
+
+  private static String loadAverage() {
+    try {
+      String all = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg"));
+      return all.substring(0, Math.max(0, all.indexOf(' ')));
+    } catch (java.io.IOException | RuntimeException e) {
+      return "unknown";
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.saaskit.cache.postgres;
 
+import static dev.saaskit.cache.postgres.BusFixture.count;
 import static dev.saaskit.cache.postgres.BusFixture.execute;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -143,6 +144,26 @@ class TriggerTest {
     try (Connection c = app.getConnection()) {
       assertThatThrownBy(() -> schema.attachTrigger(c, "plans", "plans:{id}")).isInstanceOf(SaasException.class);
     }
+  }
+
+  @Test
+  void aChangeWhoseTagCannotBeWrittenFailsInItsOwnTransaction() throws SQLException {
+    // The log has no CHECK constraint since version 2 (they cost every insert a re-plan): expand_tag refuses an
+    // empty or too long tag itself, so the change still fails instead of writing a row every reader would flush on.
+    execute(owner, "CREATE TABLE labels (id int PRIMARY KEY, label text)");
+    try (Connection c = owner.getConnection()) {
+      CacheSchema.defaults().attachTrigger(c, "labels", "{label}");
+    }
+    long rows = count(owner, "SELECT count(*) FROM saaskit_cache.invalidation_log");
+    assertThatThrownBy(() -> execute(owner, "INSERT INTO labels VALUES (1, NULL)"))
+        .isInstanceOf(SQLException.class).hasMessageContaining("expands to a tag of 0 characters")
+        .extracting(e -> ((SQLException) e).getSQLState()).isEqualTo("23514");
+    assertThatThrownBy(() -> execute(owner, "INSERT INTO labels VALUES (2, repeat('x', 1025))"))
+        .isInstanceOf(SQLException.class).hasMessageContaining("expands to a tag of 1025 characters");
+    assertThat(count(owner, "SELECT count(*) FROM labels")).isZero();
+    assertThat(count(owner, "SELECT count(*) FROM saaskit_cache.invalidation_log")).isEqualTo(rows);
+    step(owner, "INSERT INTO labels VALUES (3, repeat('x', 1024))", Invalidation.tag("x".repeat(1024)));
+    assertThat(onB.flushes).hasValue(0);
   }
 
   /** Runs {@code sql} autocommit and waits until b received exactly {@code expected} more, in any order. */
