@@ -42,6 +42,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *       statement's round trip;</li>
  *   <li>{@code explicit_*}: table {@code orders_plain} (no RLS, same index on {@code tenant_id}), statements add
  *       {@code AND tenant_id = ?} or name the tenant column in the insert; the raw pool;</li>
+ *   <li>{@code pipelined_pointSelect}: table {@code orders_rls} on the raw pool, {@code set_config} and the select
+ *       sent by hand as one prepared multi-statement, which is what {@link TenantDataSource} sends, without the
+ *       wrapper: it splits the RLS path's cost into the second statement and the wrapper's client-side work;</li>
  *   <li>{@code naive_*}: table {@code orders_rls} on the raw pool, every unit of work an explicit transaction that
  *       first runs {@code select set_config('app.tenant_id', ?, true)} as a statement of its own (one more round
  *       trip, what most write-ups of RLS with a pool show); for context.</li>
@@ -83,6 +86,7 @@ public class TenancyBenchmark {
   static final String EXPLICIT_INSERT =
       "INSERT INTO orders_plain(tenant_id, customer, amount_cents) VALUES (?, ?, ?)";
   static final String NAIVE_SET_TENANT = "select set_config('app.tenant_id', ?, true)";
+  static final String PIPELINED_SELECT = "SELECT set_config('app.tenant_id', ?, true);\n" + RLS_SELECT;
 
   private TestDatabase database;
   private HikariDataSource rlsPool;
@@ -183,6 +187,26 @@ public class TenancyBenchmark {
       long amount = rlsSelect(c, pick.id(this));
       c.commit();
       return amount;
+    }
+  }
+
+  /**
+   * What {@code rls_pointSelect} sends, written by hand on the raw pool: {@code set_config} and the select as one
+   * prepared multi-statement (one round trip, two statements). Against {@code explicit_pointSelect} it prices the
+   * second statement; against {@code rls_pointSelect}, the wrapper's own client-side work.
+   */
+  @Benchmark
+  public long pipelined_pointSelect(Pick pick) throws SQLException {
+    int t = pick.nextTenant();
+    long id = pick.id(this);
+    try (Connection c = naivePool.getConnection(); PreparedStatement ps = c.prepareStatement(PIPELINED_SELECT)) {
+      ps.setString(1, tenantValues[t]);
+      ps.setLong(2, id);
+      ps.execute();
+      ps.getMoreResults();
+      try (ResultSet rs = ps.getResultSet()) {
+        return readRow(rs, id);
+      }
     }
   }
 
@@ -361,14 +385,18 @@ public class TenancyBenchmark {
 
   private static long readRow(PreparedStatement ps, long id) throws SQLException {
     try (ResultSet rs = ps.executeQuery()) {
-      if (!rs.next()) {
-        throw new IllegalStateException("row " + id + " not found: the tenant did not reach the query");
-      }
-      long found = rs.getLong(1);
-      String customer = rs.getString(2);
-      long amount = rs.getLong(3);
-      return found + amount + customer.length();
+      return readRow(rs, id);
     }
+  }
+
+  private static long readRow(ResultSet rs, long id) throws SQLException {
+    if (!rs.next()) {
+      throw new IllegalStateException("row " + id + " not found: the tenant did not reach the query");
+    }
+    long found = rs.getLong(1);
+    String customer = rs.getString(2);
+    long amount = rs.getLong(3);
+    return found + amount + customer.length();
   }
 
   // ---------------------------------------------------------------- setup checks

@@ -48,6 +48,8 @@ final class TenantStatementHandler implements InvocationHandler {
   private Object @Nullable [] prepareArgs;
   private @Nullable PreparedStatement prefixed;
   private @Nullable PreparedStatement unprefixed;
+  // The SQL of a prepared statement never changes: classify it once, not on every execution.
+  private boolean transactionStart;
   private final Map<Integer, Object[]> parameters = new TreeMap<>();
   private final Map<Integer, Method> parameterSetters = new TreeMap<>();
   private final List<Object[]> statementSettings = new ArrayList<>();
@@ -78,6 +80,7 @@ final class TenantStatementHandler implements InvocationHandler {
     TenantStatementHandler handler = new TenantStatementHandler(Shape.PREPARED, connection);
     handler.prepareMethod = prepareMethod;
     handler.prepareArgs = args.clone();
+    handler.transactionStart = TenantBinding.isTransactionStart((String) args[0]);
     return (PreparedStatement) handler.proxy(PreparedStatement.class);
   }
 
@@ -274,7 +277,7 @@ final class TenantStatementHandler implements InvocationHandler {
   }
 
   private @Nullable Object executePrefixed(String name) throws Throwable {
-    if (TenantBinding.isTransactionStart((String) prepareArgs()[0])) {
+    if (transactionStart) {
       PreparedStatement target = unprefixed();
       return connection.locked(() -> {
         current = target;
