@@ -186,12 +186,14 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     return name;
   }
 
-  // The three lookups below are the hot path: no lambda, no lock, one key object, and each small enough for the
-  // JIT to inline whole into the caller (the miss and refresh paths are methods of their own).
+  // The three lookups below are the hot path: no lambda, no lock, no allocation (the key is looked up through this
+  // thread's probe, and a key object is made only on a miss), and each small enough for the JIT to inline whole
+  // into the caller (the miss and refresh paths are methods of their own).
 
   @Override
   public @Nullable V getIfPresent(K key) {
-    Entry<V> entry = cache.getIfPresent(scopedKey(key));
+    String encoded = encode(key);
+    Entry<V> entry = lookup(lookupTenant(), encoded);
     if (entry == null) {
       counters.misses.increment();
       return null;
@@ -202,30 +204,45 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
 
   @Override
   public @Nullable V get(K key, CheckedFunction<? super K, ? extends @Nullable V, ? extends Exception> loader) {
-    ScopedKey scoped = scopedKey(key);
-    Entry<V> entry = cache.getIfPresent(scoped);
+    String encoded = encode(key);
+    TenantId tenant = lookupTenant();
+    Entry<V> entry = lookup(tenant, encoded);
     if (entry == null) {
-      return miss(scoped, key, loader, true);
+      return miss(new ScopedKey(tenant, encoded), key, loader, true);
     }
     hits.increment();
     if (refreshOnHit) {
-      considerRefresh(scoped, key, entry, loader, true);
+      considerRefresh(entry.key, key, entry, loader, true);
     }
     return entry.value;
   }
 
   @Override
   public @Nullable V getWith(K key, CheckedFunction<? super K, CacheValue<V>, ? extends Exception> loader) {
-    ScopedKey scoped = scopedKey(key);
-    Entry<V> entry = cache.getIfPresent(scoped);
+    String encoded = encode(key);
+    TenantId tenant = lookupTenant();
+    Entry<V> entry = lookup(tenant, encoded);
     if (entry == null) {
-      return miss(scoped, key, loader, false);
+      return miss(new ScopedKey(tenant, encoded), key, loader, false);
     }
     hits.increment();
     if (refreshOnHit) {
-      considerRefresh(scoped, key, entry, loader, false);
+      considerRefresh(entry.key, key, entry, loader, false);
     }
     return entry.value;
+  }
+
+  /**
+   * The entry cached under (tenant, encoded), through this thread's probe key; an entry's own {@code key} is the
+   * stored, immutable one, for whatever must keep the key.
+   */
+  private @Nullable Entry<V> lookup(@Nullable TenantId tenant, String encoded) {
+    ScopedKey probe = ScopedKey.probe().aim(tenant, encoded);
+    try {
+      return cache.getIfPresent(probe);
+    } finally {
+      probe.release();
+    }
   }
 
   /** {@code plain}: the loader returns V; otherwise it returns a CacheValue. */
@@ -856,18 +873,27 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     return Invalidation.key(name, tenant, Texts.check("an encoded key", encoded));
   }
 
-  /** On every lookup: kept small (the failure paths are methods of their own) so that the JIT inlines it. */
+  /** A key object for the paths that keep or publish the key (puts, invalidations, misses). */
   private ScopedKey scopedKey(K key) {
-    String encoded = Objects.requireNonNull(codec.encode(Objects.requireNonNull(key, "key")),
-        "the key codec returned null");
+    String encoded = encode(key);
+    return new ScopedKey(lookupTenant(), encoded);
+  }
+
+  /** On every lookup: kept small (the failure paths are methods of their own) so that the JIT inlines it. */
+  private String encode(K key) {
+    return Objects.requireNonNull(codec.encode(Objects.requireNonNull(key, "key")), "the key codec returned null");
+  }
+
+  /** The tenant a lookup is scoped to: null in a global cache, else the current one (required). */
+  private @Nullable TenantId lookupTenant() {
     if (global) {
-      return new ScopedKey(null, encoded);
+      return null;
     }
-    TenantId tenant = TenantContext.current().orElse(null);
+    TenantId tenant = TenantContext.currentOrNull();
     if (tenant == null) {
       throw missingTenant();
     }
-    return new ScopedKey(tenant, encoded);
+    return tenant;
   }
 
   private MissingTenantException missingTenant() {
