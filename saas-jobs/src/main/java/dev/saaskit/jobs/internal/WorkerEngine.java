@@ -35,6 +35,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -70,6 +71,8 @@ public final class WorkerEngine {
   private final Long[] handledLeases;
   private final int claimWindow;
   private final CountDownLatch closed = new CountDownLatch(1);
+  /** This worker's subscription to in-process enqueues (one instance, so it can be removed again). */
+  private final Consumer<String> localWake = this::notified;
 
   private final Object lifecycle = new Object();
   private State state = State.NEW;
@@ -153,6 +156,10 @@ public final class WorkerEngine {
       }
       claiming = true;
       dispatcher.start();
+      LocalWakeups local = config.localWakeups();
+      if (local != null) {
+        local.subscribe(localWake);
+      }
       state = State.RUNNING;
       log.info("job worker {} started: queues {}, types {}, listen {}", config.workerId(), queues.keySet(),
           config.handlers().keySet(), config.listen());
@@ -223,6 +230,7 @@ public final class WorkerEngine {
 
   private void shutDown() throws InterruptedException {
     long deadline = System.nanoTime() + config.closeTimeout().toNanos();
+    unsubscribeLocal();
     claiming = false;
     signal.wake();
     dispatcher.join();
@@ -314,6 +322,7 @@ public final class WorkerEngine {
    * nothing is released: every job this worker holds stays running until its lease expires.
    */
   public void crash() {
+    unsubscribeLocal();
     crashed = true;
     frozen = true;
     claiming = false;
@@ -343,6 +352,17 @@ public final class WorkerEngine {
 
   // ---------------------------------------------------------------- wake-ups
 
+  private void unsubscribeLocal() {
+    LocalWakeups local = config.localWakeups();
+    if (local != null) {
+      local.unsubscribe(localWake);
+    }
+  }
+
+  /**
+   * A NOTIFY for {@code queue} arrived, or (on the enqueuing thread, see {@link LocalWakeups}) a job due now was
+   * committed on it in this process: the dispatcher claims from it at once, whatever its poll time.
+   */
   private void notified(String queue) {
     WorkerQueue q = queues.get(queue);
     if (q != null) {
