@@ -113,7 +113,7 @@ public final class JobQueue {
     EnqueueRow row = resolve(request);
     JobId id = run(null, false, "enqueue job type '" + row.type() + "'", row.tenant() == null,
         session -> executor.one(session, row));
-    wakeLocal(null, List.of(row));
+    wakeLocal(null, List.of(row), id);
     return id;
   }
 
@@ -130,7 +130,7 @@ public final class JobQueue {
     EnqueueRow row = resolve(request);
     JobId id = run(connection, false, "enqueue job type '" + row.type() + "'", row.tenant() == null,
         session -> executor.one(session, row));
-    wakeLocal(connection, List.of(row));
+    wakeLocal(connection, List.of(row), id);
     return id;
   }
 
@@ -227,16 +227,17 @@ public final class JobQueue {
       }
       return List.of(ids);
     });
-    wakeLocal(connection, rows);
+    wakeLocal(connection, rows, null);
     return enqueued;
   }
 
   /**
-   * After an enqueue: wakes this process's workers for the queues that got jobs due now, if the enqueue has
-   * committed (on its own connection, or on the caller's in auto-commit mode). A job enqueued inside the caller's
-   * transaction exists only once the caller commits, which this queue does not see: the NOTIFY wakes workers then.
+   * After an enqueue: wakes this process's workers for the queues that got jobs due now (with the job's id when
+   * there is one job), if the enqueue has committed (on its own connection, or on the caller's in auto-commit
+   * mode). A job enqueued inside the caller's transaction exists only once the caller commits, which this queue
+   * does not see: the NOTIFY wakes workers then.
    */
-  private void wakeLocal(@Nullable Connection callers, List<EnqueueRow> rows) {
+  private void wakeLocal(@Nullable Connection callers, List<EnqueueRow> rows, @Nullable JobId single) {
     if (wakeups == null || !wakeups.hasWorkers()) {
       return;
     }
@@ -250,6 +251,15 @@ public final class JobQueue {
       }
     }
     Instant now = clock.instant();
+    if (single != null) {
+      EnqueueRow row = rows.get(0);
+      if (row.runAt() == null || !row.runAt().isAfter(now)) {
+        // the id lets an idle worker claim this job by its primary key (a unique-key hit names the live holder,
+        // which the worker's claim by id then finds running and skips)
+        wakeups.committed(row.queue(), single.value());
+      }
+      return;
+    }
     Set<String> due = new LinkedHashSet<>();
     for (EnqueueRow row : rows) {
       if (row.runAt() == null || !row.runAt().isAfter(now)) {

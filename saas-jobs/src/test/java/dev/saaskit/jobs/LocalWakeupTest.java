@@ -13,6 +13,9 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -75,6 +78,56 @@ class LocalWakeupTest {
         assertThat(as(ACME, () -> jobs.queue().status(id)).orElseThrow().result(String.class))
             .isEqualTo("pong:" + payload);
       }
+    }
+  }
+
+  @Test
+  void anIdleWorkerClaimsAJobEnqueuedHereByItsIdInOneClaim(TestDatabase db) {
+    SaasJobs jobs = jobs(db);
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    try (JobWorker worker = idleWorker(jobs, meters).queue("by-id", 2).build().start()) {
+      awaitFirstPoll(meters, "by-id");
+      for (int i = 0; i < 3; i++) {
+        long claims = JobWorkerTest.claimCount(meters, "by-id");
+        JobId id = as(ACME, () -> jobs.queue().enqueue(JobRequest.builder(PING, "id").queue("by-id").build()));
+        awaitCompleted(jobs, id);
+        // the claim by id took it: no fair claim after it (that would count 2 or 3: the fallback, its refill)
+        assertThat(JobWorkerTest.claimCount(meters, "by-id")).isEqualTo(claims + 1);
+        assertThat(as(ACME, () -> jobs.queue().status(id)).orElseThrow().attempts()).isEqualTo(1);
+      }
+    }
+  }
+
+  @Test
+  void aUniqueKeyHitNamingARunningJobDoesNotRunItAgain(TestDatabase db) throws Exception {
+    SaasJobs jobs = jobs(db);
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    CountDownLatch running = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger runs = new AtomicInteger();
+    JobType<String> hold = JobType.of("hold", String.class);
+    try (JobWorker worker = jobs.worker().listen(false).pollInterval(NEVER).meterRegistry(meters)
+        .handler(hold, (payload, ctx) -> {
+          runs.incrementAndGet();
+          running.countDown();
+          release.await();
+          return null;
+        })
+        .queue("unique", 2).build().start()) {
+      awaitFirstPoll(meters, "unique");
+      JobRequest request = JobRequest.builder(hold, "u").tenant(ACME).queue("unique").uniqueKey("only-one").build();
+      JobId first = as(ACME, () -> jobs.queue().enqueue(request));
+      assertThat(running.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+      long claims = JobWorkerTest.claimCount(meters, "unique");
+      // the hit returns the running job's id, which the worker is told about: its claim by id must skip it
+      JobId again = as(ACME, () -> jobs.queue().enqueue(request));
+      assertThat(again).isEqualTo(first);
+      Await.until("the claim by id and the fair claim after it", WAIT,
+          () -> JobWorkerTest.claimCount(meters, "unique") >= claims + 2);
+      release.countDown();
+      awaitCompleted(jobs, first);
+      assertThat(runs).hasValue(1);
+      assertThat(as(ACME, () -> jobs.queue().status(first)).orElseThrow().attempts()).isEqualTo(1);
     }
   }
 
