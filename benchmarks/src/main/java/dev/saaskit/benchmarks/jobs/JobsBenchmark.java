@@ -347,7 +347,7 @@ public final class JobsBenchmark {
           engines.get(e).enqueueOne(round < warm ? JobProbe.UNTIMED : System.nanoTime());
         }
       }
-      long expected = warm + options.pairedLatencyJobs;
+      long expected = (long) warm + options.pairedLatencyJobs;
       for (int e = 0; e < n; e++) {
         if (!probes.get(e).awaitStarted(expected, timeoutNanos)) {
           throw new IllegalStateException(names.get(e) + ": only " + probes.get(e).started() + " of " + expected
