@@ -6,6 +6,7 @@ import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.jobs.internal.EnqueueExecutor;
 import dev.saaskit.jobs.internal.EnqueueRow;
+import dev.saaskit.jobs.internal.LocalWakeups;
 import dev.saaskit.jobs.internal.QueueRows;
 import dev.saaskit.jobs.internal.QueueSession;
 import dev.saaskit.jobs.internal.QueueSql;
@@ -18,10 +19,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
 
@@ -58,7 +61,9 @@ import org.jspecify.annotations.Nullable;
  * default) for transactions that enqueue unique jobs.
  *
  * <p><b>Wake-up.</b> Each enqueue that creates a job sends {@code pg_notify('<schema>_wakeup', queue)} in its
- * transaction; workers listening on the channel claim at once, others find the job by polling.
+ * transaction; workers listening on the channel claim at once, others find the job by polling. Workers built from
+ * the same {@link SaasJobs} are also woken in process as soon as an enqueue that commits on its own has committed
+ * a job due now, without waiting for the notification to come back from the server.
  */
 public final class JobQueue {
   private final DataSource dataSource;
@@ -68,6 +73,7 @@ public final class JobQueue {
   private final int maxPayloadBytes;
   private final QueueSql sql;
   private final EnqueueExecutor executor;
+  private final @Nullable LocalWakeups wakeups;
 
   private JobQueue(Builder b) {
     this.dataSource = b.dataSource;
@@ -77,6 +83,7 @@ public final class JobQueue {
     this.maxPayloadBytes = b.maxPayloadBytes;
     this.sql = new QueueSql(schema.name());
     this.executor = new EnqueueExecutor(sql);
+    this.wakeups = b.wakeups;
   }
 
   /** A builder for a queue on {@code appDataSource}; {@link SaasJobs} is the public way to make one. */
@@ -104,8 +111,10 @@ public final class JobQueue {
    */
   public JobId enqueue(JobRequest request) {
     EnqueueRow row = resolve(request);
-    return run(null, false, "enqueue job type '" + row.type() + "'", row.tenant() == null,
+    JobId id = run(null, false, "enqueue job type '" + row.type() + "'", row.tenant() == null,
         session -> executor.one(session, row));
+    wakeLocal(null, List.of(row), id);
+    return id;
   }
 
   /**
@@ -119,8 +128,10 @@ public final class JobQueue {
   public JobId enqueue(Connection connection, JobRequest request) {
     Objects.requireNonNull(connection, "connection");
     EnqueueRow row = resolve(request);
-    return run(connection, false, "enqueue job type '" + row.type() + "'", row.tenant() == null,
+    JobId id = run(connection, false, "enqueue job type '" + row.type() + "'", row.tenant() == null,
         session -> executor.one(session, row));
+    wakeLocal(connection, List.of(row), id);
+    return id;
   }
 
   /**
@@ -201,7 +212,8 @@ public final class JobQueue {
       byTenant.computeIfAbsent(Optional.ofNullable(tenant), t -> new ArrayList<>()).add(i);
     }
     boolean oneStatement = byTenant.size() == 1 && rows.stream().allMatch(r -> r.uniqueKey() == null);
-    return run(connection, !oneStatement, "enqueue " + rows.size() + " jobs", anyNoTenant, session -> {
+    String what = "enqueue " + rows.size() + " jobs";
+    List<JobId> enqueued = run(connection, !oneStatement, what, anyNoTenant, session -> {
       JobId[] ids = new JobId[rows.size()];
       for (List<Integer> indexes : byTenant.values()) {
         List<EnqueueRow> group = new ArrayList<>(indexes.size());
@@ -215,6 +227,46 @@ public final class JobQueue {
       }
       return List.of(ids);
     });
+    wakeLocal(connection, rows, null);
+    return enqueued;
+  }
+
+  /**
+   * After an enqueue: wakes this process's workers for the queues that got jobs due now (with the job's id when
+   * there is one job), if the enqueue has committed (on its own connection, or on the caller's in auto-commit
+   * mode). A job enqueued inside the caller's transaction exists only once the caller commits, which this queue
+   * does not see: the NOTIFY wakes workers then.
+   */
+  private void wakeLocal(@Nullable Connection callers, List<EnqueueRow> rows, @Nullable JobId single) {
+    if (wakeups == null || !wakeups.hasWorkers()) {
+      return;
+    }
+    if (callers != null) {
+      try {
+        if (!callers.getAutoCommit()) {
+          return;
+        }
+      } catch (SQLException e) {
+        return; // the enqueue itself worked on this connection; without the shortcut the NOTIFY still wakes
+      }
+    }
+    Instant now = clock.instant();
+    if (single != null) {
+      EnqueueRow row = rows.get(0);
+      if (row.runAt() == null || !row.runAt().isAfter(now)) {
+        // the id lets an idle worker claim this job by its primary key (a unique-key hit names the live holder,
+        // which the worker's claim by id then finds running and skips)
+        wakeups.committed(row.queue(), single.value());
+      }
+      return;
+    }
+    Set<String> due = new LinkedHashSet<>();
+    for (EnqueueRow row : rows) {
+      if (row.runAt() == null || !row.runAt().isAfter(now)) {
+        due.add(row.queue());
+      }
+    }
+    wakeups.committed(due);
   }
 
   private EnqueueRow resolve(JobRequest request) {
@@ -334,6 +386,7 @@ public final class JobQueue {
     private JobCodec codec = JobCodec.jackson();
     private Clock clock = Clock.systemUTC();
     private int maxPayloadBytes = SaasJobs.DEFAULT_MAX_PAYLOAD_BYTES;
+    private @Nullable LocalWakeups wakeups;
 
     private Builder(DataSource dataSource) {
       this.dataSource = dataSource;
@@ -363,6 +416,12 @@ public final class JobQueue {
         throw new IllegalArgumentException("maxPayloadBytes must be >= 16 but was " + maxPayloadBytes);
       }
       this.maxPayloadBytes = maxPayloadBytes;
+      return this;
+    }
+
+    /** The in-process wake-ups shared with the workers of the same {@link SaasJobs}; default none. */
+    Builder wakeups(LocalWakeups wakeups) {
+      this.wakeups = Objects.requireNonNull(wakeups, "wakeups");
       return this;
     }
 

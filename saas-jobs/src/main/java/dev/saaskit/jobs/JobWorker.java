@@ -1,6 +1,7 @@
 package dev.saaskit.jobs;
 
 import dev.saaskit.jobs.internal.Channels;
+import dev.saaskit.jobs.internal.LocalWakeups;
 import dev.saaskit.jobs.internal.WorkerConfig;
 import dev.saaskit.jobs.internal.WorkerEngine;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -180,6 +181,7 @@ public final class JobWorker implements AutoCloseable {
     private Duration progressInterval = Duration.ofSeconds(1);
     private Duration metricsInterval = Duration.ofSeconds(15);
     private int maxResultBytes = 64 * 1024;
+    private @Nullable LocalWakeups localWakeups;
 
     private Builder(DataSource dataSource) {
       this.dataSource = dataSource;
@@ -187,6 +189,12 @@ public final class JobWorker implements AutoCloseable {
 
     private record PendingHandler(String type, Class<?> payloadType, JobHandler<Object> handler,
         HandlerOptions options) {}
+
+    /** The in-process wake-ups of the {@link SaasJobs} this worker comes from: its queue's enqueues wake it. */
+    Builder localWakeups(LocalWakeups localWakeups) {
+      this.localWakeups = Objects.requireNonNull(localWakeups, "localWakeups");
+      return this;
+    }
 
     /** The schema holding the job table (from {@link SaasJobs}). */
     Builder schema(JobsSchema schema) {
@@ -446,7 +454,7 @@ public final class JobWorker implements AutoCloseable {
           schema, resolved, served,
           codec, clock,
           random != null ? random : new Random(), pollInterval, listen, batchSize, largestBatch, closeTimeout,
-          id, meterRegistry, progressInterval, metricsInterval, maxResultBytes);
+          id, meterRegistry, progressInterval, metricsInterval, maxResultBytes, localWakeups);
       return new JobWorker(new WorkerEngine(config));
     }
 

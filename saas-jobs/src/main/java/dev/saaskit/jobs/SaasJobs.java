@@ -1,5 +1,6 @@
 package dev.saaskit.jobs;
 
+import dev.saaskit.jobs.internal.LocalWakeups;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.util.Objects;
@@ -48,6 +49,7 @@ public final class SaasJobs {
   private final @Nullable Object meterRegistry;
   private final JobQueue queue;
   private final JobAdmin admin;
+  private final LocalWakeups wakeups = new LocalWakeups();
 
   private SaasJobs(Builder b) {
     this.appDataSource = b.appDataSource;
@@ -57,7 +59,7 @@ public final class SaasJobs {
     this.clock = b.clock;
     this.meterRegistry = b.meterRegistry;
     this.queue = JobQueue.builder(appDataSource).schema(schema).codec(codec).clock(clock)
-        .maxPayloadBytes(b.maxPayloadBytes).build();
+        .maxPayloadBytes(b.maxPayloadBytes).wakeups(wakeups).build();
     this.admin = JobAdmin.builder(workerDataSource).schema(schema).codec(codec).clock(clock).build();
   }
 
@@ -82,10 +84,14 @@ public final class SaasJobs {
 
   /**
    * A new worker builder on the worker data source, with this module's schema, codec, clock and meter registry
-   * filled in; add handlers and queues, then {@code build().start()}.
+   * filled in; add handlers and queues, then {@code build().start()}. A started worker from here is also woken in
+   * process by {@link #queue()}: once an enqueue that commits on its own (or on an auto-commit connection) has
+   * committed a job due now, the worker claims at once instead of waiting for the NOTIFY's trip through the server
+   * (docs/jobs-workers.md, "Wake-ups").
    */
   public JobWorker.Builder worker() {
-    JobWorker.Builder b = JobWorker.builder(workerDataSource).schema(schema).codec(codec).clock(clock);
+    JobWorker.Builder b = JobWorker.builder(workerDataSource).schema(schema).codec(codec).clock(clock)
+        .localWakeups(wakeups);
     if (meterRegistry != null) {
       b.meterRegistryObject(meterRegistry);
     }
@@ -99,6 +105,11 @@ public final class SaasJobs {
   public RecurringJobs.Builder recurring() {
     return RecurringJobs.builder(workerDataSource).schema(schema).codec(codec).clock(clock)
         .meterRegistry(meterRegistry);
+  }
+
+  /** Test hook: the in-process wake-ups the queue and the workers of this instance share. Not API. */
+  LocalWakeups localWakeupsForTesting() {
+    return wakeups;
   }
 
   /** The schema every part works on. */

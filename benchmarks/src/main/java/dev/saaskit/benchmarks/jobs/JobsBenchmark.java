@@ -73,6 +73,7 @@ public final class JobsBenchmark {
     int timeoutSeconds = 900;
     double dbSchedulerLower = 1.0;
     double dbSchedulerUpper = 4.0;
+    int pairedLatencyJobs;
     String url;
 
     static Options parse(String[] args) {
@@ -109,6 +110,7 @@ public final class JobsBenchmark {
             o.dbSchedulerLower = Double.parseDouble(limits[0]);
             o.dbSchedulerUpper = Double.parseDouble(limits[1]);
           }
+          case "--paired-latency-jobs" -> o.pairedLatencyJobs = atLeast(arg, Integer.parseInt(value), 0);
           case "--url" -> o.url = value;
           default -> throw new IllegalArgumentException("unknown option " + arg + "\n" + usage());
         }
@@ -142,6 +144,9 @@ public final class JobsBenchmark {
           --warmup-jobs N          jobs of the unmeasured warm-up run per engine (default 10000, 0 to skip)
           --timeout-seconds N      longest wait for a drain (default 900)
           --db-scheduler-limits L,U  pollUsingLockAndFetch fractions of threads (default 1.0,4.0)
+          --paired-latency-jobs N  instead of the runs above: all engines' workers run side by side, each on its
+                                   own database, and N latency jobs per engine are enqueued in turns (engine order
+                                   rotating), each engine at --latency-rate, after 100 unmeasured ones each
           --url JDBC_URL           a PostgreSQL superuser URL instead of the embedded server
                                    (the same as SAAS_TEST_POSTGRES_URL)
         """.formatted(ENGINES.keySet());
@@ -187,6 +192,10 @@ public final class JobsBenchmark {
     Instant started = Instant.now().truncatedTo(ChronoUnit.SECONDS);
     String server = PostgresServer.shared().description();
     log("PostgreSQL: %s", server);
+    if (options.pairedLatencyJobs > 0) {
+      System.out.println(pairedLatency(options, engines, started, server));
+      return;
+    }
     List<Result> results = new ArrayList<>();
     for (String engine : engines) {
       try {
@@ -295,6 +304,94 @@ public final class JobsBenchmark {
       e.printStackTrace();
       return Result.failed(name, engine.settings(), String.valueOf(e));
     }
+  }
+
+  /**
+   * Latency only, the engines side by side: each on its own fresh database with its workers started, single jobs
+   * enqueued in turns (engine order rotating every round so none always goes first), so every engine meets the same
+   * moments of the host's load. Each engine gets {@code --latency-rate} jobs per second; the turns are spread evenly
+   * over each period. 100 unmeasured jobs per engine first.
+   */
+  @SuppressWarnings("try")
+  static String pairedLatency(Options options, List<String> names, Instant started, String server) {
+    int n = names.size();
+    List<JobEngine> engines = new ArrayList<>();
+    List<TestDatabase> databases = new ArrayList<>();
+    List<JobProbe> probes = new ArrayList<>();
+    long timeoutNanos = TimeUnit.SECONDS.toNanos(options.timeoutSeconds);
+    StringBuilder out = new StringBuilder();
+    try {
+      for (String name : names) {
+        JobEngine engine = engine(name).apply(options);
+        TestDatabase database = TestDatabase.create();
+        engines.add(engine);
+        databases.add(database);
+        JobProbe probe = new JobProbe(options.pairedLatencyJobs);
+        probes.add(probe);
+        engine.setUp(database, options.threads, probe);
+        engine.startWorkers();
+      }
+      long periodNanos = (long) (1e9 / (options.latencyRate * n));
+      int warm = WARMUP_LATENCY_JOBS;
+      log("paired latency: %s, %d unmeasured then %d measured jobs each, %.1f/s each", names, warm,
+          options.pairedLatencyJobs, options.latencyRate);
+      long next = System.nanoTime() + periodNanos;
+      for (int round = 0; round < warm + options.pairedLatencyJobs; round++) {
+        for (int k = 0; k < n; k++) {
+          int e = (round + k) % n;
+          for (long wait = next - System.nanoTime(); wait > 0; wait = next - System.nanoTime()) {
+            LockSupport.parkNanos(wait);
+          }
+          next += periodNanos;
+          // the warm-up jobs carry UNTIMED: counted, not kept
+          engines.get(e).enqueueOne(round < warm ? JobProbe.UNTIMED : System.nanoTime());
+        }
+      }
+      long expected = (long) warm + options.pairedLatencyJobs;
+      for (int e = 0; e < n; e++) {
+        if (!probes.get(e).awaitStarted(expected, timeoutNanos)) {
+          throw new IllegalStateException(names.get(e) + ": only " + probes.get(e).started() + " of " + expected
+              + " jobs ran");
+        }
+      }
+      Thread.sleep(SETTLE_MILLIS);
+      out.append("\n## Jobs benchmark, paired latency, ").append(started).append('\n');
+      out.append("PostgreSQL: ").append(server).append("; Java ").append(System.getProperty("java.version"))
+          .append("; ").append(Runtime.getRuntime().availableProcessors()).append(" processors\n");
+      out.append(String.format(Locale.ROOT, "%,d jobs per engine in turns, %.1f/s each, %d worker threads%n%n",
+          options.pairedLatencyJobs, options.latencyRate, options.threads));
+      out.append("| engine | latency p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |\n|---|---:|---:|---:|---:|\n");
+      for (int e = 0; e < n; e++) {
+        if (probes.get(e).started() != expected) {
+          throw new IllegalStateException(names.get(e) + ": " + probes.get(e).started() + " starts for " + expected
+              + " jobs: some ran more than once");
+        }
+        Result r = new Result(names.get(e), engines.get(e).settings(), 1, 1, 1, 1,
+            probes.get(e).sortedLatencyNanos(), null);
+        out.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.1f |%n", r.engine(),
+            r.latencyMillis(50), r.latencyMillis(90), r.latencyMillis(99), r.latencyMillis(100)));
+      }
+      out.append('\n');
+      for (int e = 0; e < n; e++) {
+        out.append("- ").append(names.get(e)).append(": ").append(engines.get(e).settings()).append('\n');
+      }
+    } catch (Exception e) {
+      System.err.println("paired latency FAILED:");
+      e.printStackTrace();
+      out.append("paired latency FAILED: ").append(e);
+    } finally {
+      for (JobEngine engine : engines) {
+        try {
+          engine.close();
+        } catch (Exception e) {
+          System.err.println("closing " + engine.name() + ": " + e);
+        }
+      }
+      for (TestDatabase database : databases) {
+        database.close();
+      }
+    }
+    return out.toString();
   }
 
   static String report(Options options, Instant started, String server, List<Result> results) {

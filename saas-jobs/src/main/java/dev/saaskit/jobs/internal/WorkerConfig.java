@@ -14,7 +14,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A validated worker configuration, built by {@code JobWorker.Builder}. Immutable apart from the objects it refers
- * to (data sources, codec, clock, random), which the application shares with the worker on purpose.
+ * to (data sources, codec, clock, random, the in-process wake-ups of its {@code SaasJobs}), which the application
+ * shares with the worker on purpose.
  */
 public record WorkerConfig(
     DataSource dataSource,
@@ -34,7 +35,8 @@ public record WorkerConfig(
     @Nullable Object meterRegistry,
     Duration progressInterval,
     Duration metricsInterval,
-    int maxResultBytes) {
+    int maxResultBytes,
+    @Nullable LocalWakeups localWakeups) {
 
   /** Copies the collections, so the configuration cannot change after it is built. */
   public WorkerConfig {

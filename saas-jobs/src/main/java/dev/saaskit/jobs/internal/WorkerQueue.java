@@ -2,6 +2,7 @@ package dev.saaskit.jobs.internal;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.PriorityBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -44,6 +45,15 @@ final class WorkerQueue {
   final AtomicInteger startedPerWrite = new AtomicInteger();
   /** A NOTIFY for this queue arrived (or the listener reconnected) since the last claim. */
   final AtomicBoolean notified = new AtomicBoolean(true);
+  /**
+   * Ids of jobs this process enqueued on the queue since the dispatcher last looked (see {@link LocalWakeups}):
+   * claimed by id while the worker is idle, else by the fair claim. Bounded by {@link #MAX_HINTS}.
+   */
+  final ConcurrentLinkedQueue<Long> hints = new ConcurrentLinkedQueue<>();
+  /** Hints kept at most; past that, a wake-up is a plain one (the fair claim). */
+  static final int MAX_HINTS = 64;
+  /** The latest fair claim filled its request: more jobs may be waiting, so hints wait for their turn. */
+  boolean backlog;
   /** Claim again once this many slots are free after a claim that found jobs. */
   final int refillThreshold;
   /** The turn of the latest job a handler started: jobs claimed from now on are placed after it. */

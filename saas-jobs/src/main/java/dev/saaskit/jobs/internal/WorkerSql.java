@@ -9,6 +9,7 @@ import dev.saaskit.core.internal.SqlNames;
 final class WorkerSql {
   final WorkerStatement claim;
   final WorkerStatement claimCapped;
+  final WorkerStatement claimByIds;
   final String heartbeat;
   final String write;
   final String rescue;
@@ -24,6 +25,7 @@ final class WorkerSql {
     this.listen = Channels.listenSql(schema);
     this.claim = WorkerStatement.of(claimSql(jobs, false));
     this.claimCapped = WorkerStatement.of(claimSql(jobs, true));
+    this.claimByIds = WorkerStatement.of(claimByIdsSql(jobs));
     this.probe = "SELECT count(*) FROM (SELECT 1 FROM " + jobs + " LIMIT 1) AS one";
 
     // One round trip for every in-flight job: extends the leases that are due (extend = true; the others keep
@@ -107,6 +109,33 @@ final class WorkerSql {
 
     this.depth = "SELECT queue, count(*), coalesce(extract(epoch FROM now() - min(run_at)), 0)"
         + " FROM " + jobs + " WHERE state = 'pending' AND queue = ANY (?) AND run_at <= now() GROUP BY queue";
+  }
+
+  /**
+   * The claim of jobs this process has just enqueued, by id, for an idle worker without a backlog (see
+   * {@code WorkerEngine#claimHinted}): the same row changes and answer as the fair claim, from primary-key lookups
+   * instead of the walk over the tenants. A job no longer pending (taken by another worker, a unique-key hit that
+   * named a running job), not due, of a type this worker lacks, or locked by another claim right now is left out.
+   */
+  private static String claimByIdsSql(String jobs) {
+    return "WITH handled(type, lease_ms) AS (SELECT * FROM unnest({types}::text[], {leases}::bigint[])),"
+        + " locked AS (SELECT j.id, j.priority, j.run_at FROM " + jobs + " AS j"
+        + "  WHERE j.id = ANY ({ids}::bigint[]) AND j.state = 'pending' AND j.queue = {queue}"
+        + "  AND j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types})"
+        + "  FOR UPDATE OF j SKIP LOCKED),"
+        + " picked AS (SELECT id, row_number() OVER (ORDER BY priority, run_at, id) AS pos FROM locked),"
+        + " claimed AS ("
+        + "  UPDATE " + jobs + " AS j SET state = 'running',"
+        + "   attempts = j.attempts + CASE WHEN l.pos <= {start} THEN 1 ELSE 0 END,"
+        + "   unstarted_epoch = CASE WHEN l.pos <= {start} THEN NULL ELSE j.lease_epoch + 1 END,"
+        + "   lease_epoch = j.lease_epoch + 1, lease_expires_at = now() + h.lease_ms * interval '1 millisecond',"
+        + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL"
+        + "  FROM picked AS l, handled AS h"
+        + "  WHERE j.id = l.id AND h.type = j.type"
+        + "  RETURNING j.id, j.tenant_id, j.type, j.payload, j.attempts, j.max_attempts, j.lease_epoch,"
+        + "   j.timeout_ms, j.cancel_requested, h.lease_ms, l.pos, j.unstarted_epoch IS NULL AS started)"
+        + " SELECT true AS is_job, id, tenant_id, type, payload::text, attempts, max_attempts, lease_epoch,"
+        + "  timeout_ms, cancel_requested, lease_ms, pos, pos, started FROM claimed";
   }
 
   /**
