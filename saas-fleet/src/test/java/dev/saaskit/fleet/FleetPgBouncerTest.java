@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.PgBouncer;
 import dev.saaskit.testing.TestDatabase;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -69,8 +70,8 @@ class FleetPgBouncerTest {
     Path binary = PgBouncer.findBinary();
     assumeTrue(binary != null, "pgbouncer not installed; .ci/run installs it");
     fleet = TestFleet.create(1, 2);
-    bouncer = PgBouncer.start(binary, Map.of("shard0", fleet.shards.get(0), "dedicated0", fleet.dedicated.get(0),
-        "dedicated1", fleet.dedicated.get(1)), SERVER_POOL_SIZE);
+    bouncer = PgBouncer.builder(binary).defaultPoolSize(SERVER_POOL_SIZE).database("shard0", fleet.shards.get(0))
+        .database("dedicated0", fleet.dedicated.get(0)).database("dedicated1", fleet.dedicated.get(1)).start();
     // the same credentials references as the direct entries: only the address differs
     fleet.directory.addShard(Shard.of("bounced", bouncer.jdbcUrl("shard0"), "SHARD_0"));
     Placement shard = Placement.shared("bounced");

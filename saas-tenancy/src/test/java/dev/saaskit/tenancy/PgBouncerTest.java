@@ -8,25 +8,15 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.PostgresExtension;
+import dev.saaskit.testing.PgBouncer;
 import dev.saaskit.testing.TestDatabase;
-import java.io.File;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,7 +28,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -79,7 +68,8 @@ class PgBouncerTest {
       s.execute("CREATE TABLE leak_probe (id bigserial PRIMARY KEY, tenant_id text NOT NULL, body text NOT NULL)");
       RlsPolicy.forTable("leak_probe").columnType(TenantColumnType.TEXT).build().apply(c);
     }
-    bouncer = PgBouncer.start(binary, db);
+    bouncer = PgBouncer.builder(binary).defaultPoolSize(SERVER_POOL_SIZE).maxClientConnections(100)
+        .database(ALIAS, db).database(LEAK_ALIAS, db, 1).start();
   }
 
   @AfterAll
@@ -98,7 +88,7 @@ class PgBouncerTest {
     LongAdder transactions = new LongAdder();
     LongAdder rowsChecked = new LongAdder();
 
-    try (HikariDataSource clients = bouncer.clientPool(ALIAS, db.appRole(), db.appPassword(), CLIENTS)) {
+    try (HikariDataSource clients = clientPool(ALIAS, db.appRole(), db.appPassword(), CLIENTS)) {
       TenantDataSource tenantDs = TenantDataSource.builder(clients).strict(true).build();
       ExecutorService threads = Executors.newFixedThreadPool(THREADS);
       try {
@@ -160,7 +150,7 @@ class PgBouncerTest {
    */
   @Test
   void sessionLevelSetLeaksAcrossClientsButTenantDataSourceDoesNot(TestDatabase db) throws Exception {
-    try (HikariDataSource clients = bouncer.clientPool(LEAK_ALIAS, db.appRole(), db.appPassword(), 3)) {
+    try (HikariDataSource clients = clientPool(LEAK_ALIAS, db.appRole(), db.appPassword(), 3)) {
       TenantDataSource tenantDs = TenantDataSource.wrap(clients);
       TenantContext.run(TenantId.of("a"), () -> insertProbe(tenantDs, "secret of a"));
       TenantContext.run(TenantId.of("b"), () -> insertProbe(tenantDs, "note of b"));
@@ -320,159 +310,23 @@ class PgBouncerTest {
     T call() throws SQLException;
   }
 
-  /** One PgBouncer process in transaction pooling mode, in front of a test database. */
-  static final class PgBouncer implements AutoCloseable {
-    private final Process process;
-    private final Path dir;
-    private final int port;
-
-    private PgBouncer(Process process, Path dir, int port) {
-      this.process = process;
-      this.dir = dir;
-      this.port = port;
-    }
-
-    /** The pgbouncer executable, or null if it is not installed (Debian puts it in /usr/sbin, off users' PATH). */
-    static Path findBinary() {
-      List<String> dirs = new ArrayList<>(List.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)));
-      dirs.addAll(List.of("/usr/sbin", "/usr/local/sbin", "/usr/local/bin", "/usr/bin"));
-      return dirs.stream().filter(d -> !d.isEmpty()).map(d -> Path.of(d, "pgbouncer"))
-          .filter(Files::isExecutable).findFirst().orElse(null);
-    }
-
-    static PgBouncer start(Path binary, TestDatabase db) throws IOException, InterruptedException {
-      boolean root = "root".equals(System.getProperty("user.name"));
-      Path dir = Files.createTempDirectory("saaskit-pgbouncer");
-      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x")); // readable by postgres
-      // PgBouncer answers the client's password check from this file and, if the server asks (it does not with
-      // trust authentication), logs in upstream with the same password.
-      write(dir.resolve("userlist.txt"), quote(db.appRole()) + " " + quote(db.appPassword()) + "\n");
-      // "localhost" may resolve to ::1 first, where the server may not listen
-      String host = "localhost".equals(db.server().host()) ? "127.0.0.1" : db.server().host();
-      String upstream = "host=" + host + " port=" + db.server().port() + " dbname=" + db.name();
-      IOException lastFailure = null;
-      for (int attempt = 0; attempt < 3; attempt++) { // the free port may be taken before PgBouncer binds it
-        int port = freePort();
-        write(dir.resolve("pgbouncer.ini"), String.join("\n",
-            "[databases]",
-            ALIAS + " = " + upstream,
-            LEAK_ALIAS + " = " + upstream + " pool_size=1",
-            "[pgbouncer]",
-            "listen_addr = 127.0.0.1",
-            "listen_port = " + port,
-            "unix_socket_dir =",
-            "auth_type = md5",
-            "auth_file = " + dir.resolve("userlist.txt"),
-            "pool_mode = transaction",
-            "default_pool_size = " + SERVER_POOL_SIZE,
-            "max_client_conn = 100",
-            // pgjdbc sends extra_float_digits in the start-up packet, which PgBouncer refuses unless ignored
-            "ignore_startup_parameters = extra_float_digits",
-            ""));
-        List<String> command = new ArrayList<>();
-        if (root) { // PgBouncer refuses to run as root
-          command.addAll(List.of("runuser", "-u", "postgres", "--"));
-        }
-        command.addAll(List.of(binary.toString(), dir.resolve("pgbouncer.ini").toString()));
-        Path log = dir.resolve("pgbouncer.log");
-        Process process = new ProcessBuilder(command).redirectErrorStream(true)
-            .redirectOutput(log.toFile()).start();
-        PgBouncer bouncer = new PgBouncer(process, dir, port);
-        try {
-          bouncer.awaitListening(Duration.ofSeconds(15));
-          return bouncer;
-        } catch (IOException e) {
-          bouncer.close();
-          lastFailure = e;
-        }
-      }
-      throw lastFailure;
-    }
-
-    /**
-     * A HikariCP pool of {@code size} client connections to PgBouncer's {@code alias}, opened at once.
-     * {@code prepareThreshold=0}: PgBouncer 1.18 in transaction mode does not track server-side prepared statements,
-     * so a statement pgjdbc prepared on one server connection (named {@code S_1}, after 5 uses by default) would be
-     * missing on the next one ("prepared statement S_1 does not exist"); with 0 the driver only uses the unnamed
-     * statement, parsed again in each round trip.
-     */
-    HikariDataSource clientPool(String alias, String user, String password, int size) {
-      HikariConfig config = new HikariConfig();
-      config.setPoolName("pgbouncer-" + alias);
-      config.setJdbcUrl("jdbc:postgresql://127.0.0.1:" + port + "/" + alias);
-      config.setUsername(user);
-      config.setPassword(password);
-      config.setMaximumPoolSize(size);
-      config.setMinimumIdle(size);
-      config.setConnectionTimeout(30_000);
-      config.addDataSourceProperty("prepareThreshold", "0");
-      return new HikariDataSource(config);
-    }
-
-    private void awaitListening(Duration bound) throws IOException, InterruptedException {
-      long deadline = System.nanoTime() + bound.toNanos();
-      while (System.nanoTime() < deadline) {
-        if (!process.isAlive()) {
-          throw new IOException("pgbouncer exited with " + process.exitValue() + ":\n" + log());
-        }
-        try (Socket socket = new Socket()) {
-          socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 200);
-          return;
-        } catch (IOException notYet) {
-          Thread.sleep(50);
-        }
-      }
-      throw new IOException("pgbouncer did not listen on 127.0.0.1:" + port + " within " + bound + ":\n" + log());
-    }
-
-    private String log() {
-      try {
-        return Files.readString(dir.resolve("pgbouncer.log"), StandardCharsets.UTF_8);
-      } catch (IOException e) {
-        return "(no log: " + e + ")";
-      }
-    }
-
-    /**
-     * Stops PgBouncer and deletes its files. Under runuser the signal goes to pgbouncer itself (runuser then exits
-     * with it; signalled, runuser would wait 2 s before passing a SIGKILL on).
-     */
-    @Override
-    public void close() {
-      List<ProcessHandle> children = process.descendants().toList();
-      if (children.isEmpty()) {
-        process.destroy();
-      } else {
-        children.forEach(ProcessHandle::destroy);
-      }
-      try {
-        if (!process.waitFor(10, TimeUnit.SECONDS)) {
-          process.descendants().forEach(ProcessHandle::destroyForcibly);
-          process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      try (Stream<Path> files = Files.walk(dir)) {
-        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      } catch (IOException ignored) {
-        // a temp dir left behind is harmless
-      }
-    }
-
-    private static int freePort() throws IOException {
-      try (ServerSocket socket = new ServerSocket(0)) {
-        return socket.getLocalPort();
-      }
-    }
-
-    private static String quote(String value) {
-      return "\"" + value.replace("\"", "\"\"") + "\"";
-    }
-
-    private static void write(Path file, String content) throws IOException {
-      Files.writeString(file, content, StandardCharsets.UTF_8);
-      Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
-    }
+  /**
+   * A HikariCP pool of {@code size} client connections to PgBouncer's {@code alias}, opened at once.
+   * {@code prepareThreshold=0}: PgBouncer 1.18 in transaction mode does not track server-side prepared statements,
+   * so a statement pgjdbc prepared on one server connection (named {@code S_1}, after 5 uses by default) would be
+   * missing on the next one ("prepared statement S_1 does not exist"); with 0 the driver only uses the unnamed
+   * statement, parsed again in each round trip.
+   */
+  private static HikariDataSource clientPool(String alias, String user, String password, int size) {
+    HikariConfig config = new HikariConfig();
+    config.setPoolName("pgbouncer-" + alias);
+    config.setJdbcUrl(bouncer.jdbcUrl(alias));
+    config.setUsername(user);
+    config.setPassword(password);
+    config.setMaximumPoolSize(size);
+    config.setMinimumIdle(size);
+    config.setConnectionTimeout(30_000);
+    config.addDataSourceProperty("prepareThreshold", "0");
+    return new HikariDataSource(config);
   }
 }
