@@ -112,6 +112,23 @@ final class WorkerSql {
   }
 
   /**
+   * The row changes of a claim, shared by the fair claim and the claim by id so both start, lease and fence a job
+   * the same way: {@code picked} (id, pos) and {@code handled} (type, lease_ms) come from the caller's CTEs, and the
+   * RETURNING list ends with the caller's own ordering columns.
+   */
+  private static String claimUpdate(String jobs) {
+    return "  UPDATE " + jobs + " AS j SET state = 'running',"
+        + "   attempts = j.attempts + CASE WHEN l.pos <= {start} THEN 1 ELSE 0 END,"
+        + "   unstarted_epoch = CASE WHEN l.pos <= {start} THEN NULL ELSE j.lease_epoch + 1 END,"
+        + "   lease_epoch = j.lease_epoch + 1, lease_expires_at = now() + h.lease_ms * interval '1 millisecond',"
+        + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL"
+        + "  FROM picked AS l, handled AS h"
+        + "  WHERE j.id = l.id AND h.type = j.type"
+        + "  RETURNING j.id, j.tenant_id, j.type, j.payload, j.attempts, j.max_attempts, j.lease_epoch,"
+        + "   j.timeout_ms, j.cancel_requested, h.lease_ms, ";
+  }
+
+  /**
    * The claim of jobs this process has just enqueued, by id, for an idle worker without a backlog (see
    * {@code WorkerEngine#claimHinted}): the same row changes and answer as the fair claim, from primary-key lookups
    * instead of the walk over the tenants. A job no longer pending (taken by another worker, a unique-key hit that
@@ -125,15 +142,7 @@ final class WorkerSql {
         + "  FOR UPDATE OF j SKIP LOCKED),"
         + " picked AS (SELECT id, row_number() OVER (ORDER BY priority, run_at, id) AS pos FROM locked),"
         + " claimed AS ("
-        + "  UPDATE " + jobs + " AS j SET state = 'running',"
-        + "   attempts = j.attempts + CASE WHEN l.pos <= {start} THEN 1 ELSE 0 END,"
-        + "   unstarted_epoch = CASE WHEN l.pos <= {start} THEN NULL ELSE j.lease_epoch + 1 END,"
-        + "   lease_epoch = j.lease_epoch + 1, lease_expires_at = now() + h.lease_ms * interval '1 millisecond',"
-        + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL"
-        + "  FROM picked AS l, handled AS h"
-        + "  WHERE j.id = l.id AND h.type = j.type"
-        + "  RETURNING j.id, j.tenant_id, j.type, j.payload, j.attempts, j.max_attempts, j.lease_epoch,"
-        + "   j.timeout_ms, j.cancel_requested, h.lease_ms, l.pos, j.unstarted_epoch IS NULL AS started)"
+        + claimUpdate(jobs) + "l.pos, j.unstarted_epoch IS NULL AS started)"
         + " SELECT true AS is_job, id, tenant_id, type, payload::text, attempts, max_attempts, lease_epoch,"
         + "  timeout_ms, cancel_requested, lease_ms, pos, pos, started FROM claimed";
   }
@@ -243,15 +252,7 @@ final class WorkerSql {
         + " picked AS (SELECT id, ord, rn, row_number() OVER (ORDER BY rn, ord) AS pos FROM candidates"
         + "  ORDER BY rn, ord LIMIT {request}),"
         + " claimed AS ("
-        + "  UPDATE " + jobs + " AS j SET state = 'running',"
-        + "   attempts = j.attempts + CASE WHEN l.pos <= {start} THEN 1 ELSE 0 END,"
-        + "   unstarted_epoch = CASE WHEN l.pos <= {start} THEN NULL ELSE j.lease_epoch + 1 END,"
-        + "   lease_epoch = j.lease_epoch + 1, lease_expires_at = now() + h.lease_ms * interval '1 millisecond',"
-        + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL"
-        + "  FROM picked AS l, handled AS h"
-        + "  WHERE j.id = l.id AND h.type = j.type"
-        + "  RETURNING j.id, j.tenant_id, j.type, j.payload, j.attempts, j.max_attempts, j.lease_epoch,"
-        + "   j.timeout_ms, j.cancel_requested, h.lease_ms, l.ord, l.rn, j.unstarted_epoch IS NULL AS started)"
+        + claimUpdate(jobs) + "l.ord, l.rn, j.unstarted_epoch IS NULL AS started)"
         + " SELECT true AS is_job, id, tenant_id, type, payload::text, attempts, max_attempts, lease_epoch,"
         + "  timeout_ms, cancel_requested, lease_ms, ord, rn, started FROM claimed"
         + " UNION ALL"
