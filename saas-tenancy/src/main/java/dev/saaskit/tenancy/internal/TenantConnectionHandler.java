@@ -34,6 +34,8 @@ public final class TenantConnectionHandler implements InvocationHandler {
   private static final Logger LOG = LoggerFactory.getLogger("dev.saaskit.tenancy.TenantDataSource");
 
   private static final Object[] NO_ARGS = {};
+  private static final ProxyConstructor<Connection> CONNECTIONS =
+      ProxyConstructor.of(TenantConnectionHandler.class.getClassLoader(), Connection.class);
 
   private final Connection real;
   private final TenantBinding binding;
@@ -51,8 +53,7 @@ public final class TenantConnectionHandler implements InvocationHandler {
 
   public static Connection wrap(Connection real, TenantBinding binding) {
     TenantConnectionHandler handler = new TenantConnectionHandler(real, binding);
-    Connection proxy = (Connection) Proxy.newProxyInstance(
-        TenantConnectionHandler.class.getClassLoader(), new Class<?>[] {Connection.class}, handler);
+    Connection proxy = CONNECTIONS.newInstance(handler);
     handler.self = proxy;
     return proxy;
   }

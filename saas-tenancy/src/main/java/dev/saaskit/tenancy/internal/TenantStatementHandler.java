@@ -3,7 +3,6 @@ package dev.saaskit.tenancy.internal;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.sql.CallableStatement;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -35,6 +34,12 @@ final class TenantStatementHandler implements InvocationHandler {
   private enum Shape { PLAIN, PREPARED, SEPARATE }
 
   private static final Object[] NO_ARGS = {};
+  private static final ClassLoader LOADER = TenantStatementHandler.class.getClassLoader();
+  private static final ProxyConstructor<Statement> STATEMENTS = ProxyConstructor.of(LOADER, Statement.class);
+  private static final ProxyConstructor<PreparedStatement> PREPARED_STATEMENTS =
+      ProxyConstructor.of(LOADER, PreparedStatement.class);
+  private static final ProxyConstructor<CallableStatement> CALLABLE_STATEMENTS =
+      ProxyConstructor.of(LOADER, CallableStatement.class);
 
   private final Shape shape;
   private final TenantConnectionHandler connection;
@@ -85,7 +90,17 @@ final class TenantStatementHandler implements InvocationHandler {
   }
 
   private Object proxy(Class<?> type) {
-    self = Proxy.newProxyInstance(TenantStatementHandler.class.getClassLoader(), new Class<?>[] {type}, this);
+    ProxyConstructor<?> constructor;
+    if (type == PreparedStatement.class) {
+      constructor = PREPARED_STATEMENTS;
+    } else if (type == CallableStatement.class) {
+      constructor = CALLABLE_STATEMENTS;
+    } else if (type == Statement.class) {
+      constructor = STATEMENTS;
+    } else {
+      throw new IllegalArgumentException("not a JDBC statement interface: " + type);
+    }
+    self = constructor.newInstance(this);
     return self;
   }
 
