@@ -8,7 +8,7 @@ import dev.saaskit.core.TenantId;
 import dev.saaskit.core.TenantSetting;
 import dev.saaskit.fleet.internal.BudgetedConnector;
 import dev.saaskit.fleet.internal.ConnectionBudget;
-import dev.saaskit.fleet.internal.FleetConnectionHandler;
+import dev.saaskit.fleet.internal.FleetConnection;
 import dev.saaskit.fleet.internal.PlacementPool;
 import dev.saaskit.tenancy.TenantDataSource;
 import java.io.PrintWriter;
@@ -211,7 +211,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       if (writing != null) {
         writing.incrementAndGet();
       }
-      return FleetConnectionHandler.wrap(tenantConnection, () -> {
+      return FleetConnection.wrap(tenantConnection, () -> {
         if (writing != null) {
           writing.decrementAndGet();
           if (marksWrite) {

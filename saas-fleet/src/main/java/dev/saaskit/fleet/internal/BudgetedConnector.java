@@ -1,15 +1,12 @@
 package dev.saaskit.fleet.internal;
 
 import java.io.PrintWriter;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
 import java.sql.SQLTransientConnectionException;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
@@ -77,20 +74,7 @@ public final class BudgetedConnector implements DataSource {
       budget.closed();
       throw e;
     }
-    AtomicBoolean released = new AtomicBoolean();
-    return (Connection) Proxy.newProxyInstance(BudgetedConnector.class.getClassLoader(),
-        new Class<?>[] {Connection.class}, (proxy, method, args) -> {
-          String name = method.getName();
-          try {
-            return method.invoke(real, args);
-          } catch (InvocationTargetException e) {
-            throw e.getCause();
-          } finally {
-            if ((name.equals("close") || name.equals("abort")) && released.compareAndSet(false, true)) {
-              budget.closed();
-            }
-          }
-        });
+    return new BudgetedConnection(real, budget);
   }
 
   private void waitForBudget(long deadline) throws SQLException {

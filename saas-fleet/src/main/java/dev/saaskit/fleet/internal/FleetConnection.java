@@ -1,0 +1,217 @@
+package dev.saaskit.fleet.internal;
+
+import dev.saaskit.core.TenantId;
+import dev.saaskit.fleet.TenantReadOnlyException;
+import dev.saaskit.fleet.TenantState;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.sql.CallableStatement;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The connection the fleet hands out: the tenant connection of saas-tenancy, plus the return of the budget
+ * permits exactly once on close, and for a read-only tenant a read-only transaction with a clear error on write.
+ * Not API.
+ */
+public final class FleetConnection extends DelegatingConnection {
+  private final Connection inner;
+  private final Runnable release;
+  private final @Nullable TenantState readOnlyState;
+  private final TenantId tenant;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile boolean virtualAutoCommit = true;
+
+  private FleetConnection(Connection inner, Runnable release, TenantId tenant, @Nullable TenantState readOnlyState) {
+    this.inner = inner;
+    this.release = release;
+    this.tenant = tenant;
+    this.readOnlyState = readOnlyState;
+  }
+
+  /**
+   * Wraps {@code inner}; {@code release} runs once, after the first close. For a read-only tenant
+   * ({@code readOnlyState} not null) the caller has put the real connection in a read-only transaction (auto-commit
+   * off, read-only on: {@code BEGIN READ ONLY}, which is transaction-scoped and so safe behind PgBouncer); the
+   * wrapper keeps it there and reports the auto-commit mode the application asked for.
+   */
+  public static Connection wrap(Connection inner, Runnable release, TenantId tenant,
+      @Nullable TenantState readOnlyState) {
+    return new FleetConnection(inner, release, tenant, readOnlyState);
+  }
+
+  @Override
+  protected Connection target() throws SQLException {
+    if (closed.get()) {
+      throw new SQLException("connection is closed", "08003");
+    }
+    return inner;
+  }
+
+  @Override
+  public void close() throws SQLException {
+    if (closed.compareAndSet(false, true)) {
+      try {
+        inner.close();
+      } finally {
+        release.run();
+      }
+    }
+  }
+
+  @Override
+  public boolean isClosed() throws SQLException {
+    return closed.get() || inner.isClosed();
+  }
+
+  @Override
+  public <T> T unwrap(Class<T> iface) throws SQLException {
+    return iface.isInstance(this) ? iface.cast(this) : inner.unwrap(iface);
+  }
+
+  @Override
+  public boolean isWrapperFor(Class<?> iface) throws SQLException {
+    return iface.isInstance(this) || inner.isWrapperFor(iface);
+  }
+
+  @Override
+  public void setAutoCommit(boolean autoCommit) throws SQLException {
+    if (readOnlyState == null) {
+      super.setAutoCommit(autoCommit);
+    } else {
+      target();
+      virtualAutoCommit = autoCommit;
+    }
+  }
+
+  @Override
+  public boolean getAutoCommit() throws SQLException {
+    if (readOnlyState == null) {
+      return super.getAutoCommit();
+    }
+    target();
+    return virtualAutoCommit;
+  }
+
+  @Override
+  public void setReadOnly(boolean readOnly) throws SQLException {
+    if (readOnlyState == null) {
+      super.setReadOnly(readOnly);
+    } else {
+      target();
+    }
+  }
+
+  @Override
+  public void commit() throws SQLException {
+    try {
+      super.commit();
+    } catch (SQLException e) {
+      throw translate(e);
+    }
+  }
+
+  @Override
+  public Statement createStatement() throws SQLException {
+    return readOnly(super.createStatement(), Statement.class);
+  }
+
+  @Override
+  public Statement createStatement(int resultSetType, int resultSetConcurrency) throws SQLException {
+    return readOnly(super.createStatement(resultSetType, resultSetConcurrency), Statement.class);
+  }
+
+  @Override
+  public Statement createStatement(int resultSetType, int resultSetConcurrency, int resultSetHoldability)
+      throws SQLException {
+    return readOnly(super.createStatement(resultSetType, resultSetConcurrency, resultSetHoldability),
+        Statement.class);
+  }
+
+  @Override
+  public PreparedStatement prepareStatement(String sql) throws SQLException {
+    return readOnly(super.prepareStatement(sql), PreparedStatement.class);
+  }
+
+  @Override
+  public PreparedStatement prepareStatement(String sql, int resultSetType, int resultSetConcurrency)
+      throws SQLException {
+    return readOnly(super.prepareStatement(sql, resultSetType, resultSetConcurrency), PreparedStatement.class);
+  }
+
+  @Override
+  public PreparedStatement prepareStatement(String sql, int resultSetType, int resultSetConcurrency,
+      int resultSetHoldability) throws SQLException {
+    return readOnly(super.prepareStatement(sql, resultSetType, resultSetConcurrency, resultSetHoldability),
+        PreparedStatement.class);
+  }
+
+  @Override
+  public PreparedStatement prepareStatement(String sql, int autoGeneratedKeys) throws SQLException {
+    return readOnly(super.prepareStatement(sql, autoGeneratedKeys), PreparedStatement.class);
+  }
+
+  @Override
+  public PreparedStatement prepareStatement(String sql, int[] columnIndexes) throws SQLException {
+    return readOnly(super.prepareStatement(sql, columnIndexes), PreparedStatement.class);
+  }
+
+  @Override
+  public PreparedStatement prepareStatement(String sql, String[] columnNames) throws SQLException {
+    return readOnly(super.prepareStatement(sql, columnNames), PreparedStatement.class);
+  }
+
+  @Override
+  public CallableStatement prepareCall(String sql) throws SQLException {
+    return readOnly(super.prepareCall(sql), CallableStatement.class);
+  }
+
+  @Override
+  public CallableStatement prepareCall(String sql, int resultSetType, int resultSetConcurrency)
+      throws SQLException {
+    return readOnly(super.prepareCall(sql, resultSetType, resultSetConcurrency), CallableStatement.class);
+  }
+
+  @Override
+  public CallableStatement prepareCall(String sql, int resultSetType, int resultSetConcurrency,
+      int resultSetHoldability) throws SQLException {
+    return readOnly(super.prepareCall(sql, resultSetType, resultSetConcurrency, resultSetHoldability),
+        CallableStatement.class);
+  }
+
+  @Override
+  public String toString() {
+    return "FleetConnection[" + tenant.value() + (readOnlyState != null ? ", read-only" : "") + "]";
+  }
+
+  private SQLException translate(SQLException failure) {
+    if (readOnlyState != null && "25006".equals(failure.getSQLState())) {
+      return new TenantReadOnlyException(tenant, readOnlyState, failure);
+    }
+    return failure;
+  }
+
+  /**
+   * For a read-only tenant, the statement with the server's "read-only transaction" error turned into a
+   * {@link TenantReadOnlyException}; otherwise the statement itself. A proxy is fine here: read-only is the rare
+   * state of a tenant being moved or frozen, not the hot path.
+   */
+  private <S extends Statement> S readOnly(S real, Class<S> type) {
+    if (readOnlyState == null) {
+      return real;
+    }
+    return type.cast(Proxy.newProxyInstance(FleetConnection.class.getClassLoader(), new Class<?>[] {type},
+        (proxy, method, args) -> {
+          try {
+            return method.invoke(real, args);
+          } catch (InvocationTargetException e) {
+            Throwable cause = e.getCause();
+            throw cause instanceof SQLException sql ? translate(sql) : cause;
+          }
+        }));
+  }
+}
