@@ -39,7 +39,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * dedicated database, through the fleet, against the same on that database's own HikariCP pool (wrapped in
  * {@link TenantDataSource}, as an application with one database would run it). Both paths run at the same time in
  * one JMH group (two threads each), so they meet the same machine. The table has RLS forced; every select checks its
- * row came back.
+ * row came back. The group {@code control} runs the direct path against itself: how far a group scatters here.
  *
  * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar FleetBenchmark}. Figures: docs/benchmarks.md.
  */
@@ -56,9 +56,11 @@ public class FleetBenchmark {
 
   private TestDatabase control;
   private TestDatabase dedicated;
-  private FleetDataSource fleet;
+  FleetDataSource fleet;
   private HikariDataSource pool;
-  private DataSource direct;
+  DataSource direct;
+  private HikariDataSource controlPool;
+  private DataSource directAgain;
 
   @Setup(Level.Trial)
   public void setUp() throws SQLException {
@@ -81,12 +83,20 @@ public class FleetBenchmark {
     fleet = FleetDataSource.builder(directory).budget(10).perTenantCap(2).build();
     pool = dedicated.newPool(dedicated.appRole(), dedicated.appPassword(), 2);
     direct = TenantDataSource.wrap(pool);
+    controlPool = dedicatedPool();
+    directAgain = TenantDataSource.wrap(controlPool);
+  }
+
+  /** Another pool like {@code direct}'s on the tenant's database (for an A/A control); the caller closes it. */
+  HikariDataSource dedicatedPool() {
+    return dedicated.newPool(dedicated.appRole(), dedicated.appPassword(), 2);
   }
 
   @TearDown(Level.Trial)
   public void tearDown() {
     fleet.close();
     pool.close();
+    controlPool.close();
     dedicated.close();
     control.close();
   }
@@ -115,7 +125,26 @@ public class FleetBenchmark {
     return TenantContext.call(TENANT, () -> select(direct, ids.next()));
   }
 
-  private static long select(DataSource ds, long id) throws SQLException {
+  /**
+   * The A/A control of the pair: the direct path against itself on a second pool. On the 2-core machine of
+   * docs/benchmarks.md it came out at 0.91, which is why the routing overhead is judged by {@link
+   * FleetRoutingOverhead}'s alternating blocks.
+   */
+  @Benchmark
+  @Group("control")
+  @GroupThreads(2)
+  public long controlDirect(Ids ids) throws SQLException {
+    return TenantContext.call(TENANT, () -> select(direct, ids.next()));
+  }
+
+  @Benchmark
+  @Group("control")
+  @GroupThreads(2)
+  public long controlDirectAgain(Ids ids) throws SQLException {
+    return TenantContext.call(TENANT, () -> select(directAgain, ids.next()));
+  }
+
+  static long select(DataSource ds, long id) throws SQLException {
     try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(SELECT)) {
       ps.setLong(1, id);
       try (ResultSet rs = ps.executeQuery()) {
