@@ -8,6 +8,9 @@ import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -173,7 +176,7 @@ class FairClaimTest {
   }
 
   @Test
-  void aSmallBacklogEnqueuedAfterAHugeOneRunsInTheFirstClaims() {
+  void aSmallBacklogEnqueuedAfterAHugeOneRunsInTheFirstClaims() throws SQLException {
     kit.insertMany("tenant-a", "fair-static", "work", 10_000);
     kit.insertMany("tenant-b", "fair-static", "work", 10);
     List<String> completions = Collections.synchronizedList(new ArrayList<>());
@@ -193,8 +196,9 @@ class FairClaimTest {
     long bInFirstClaim = kit.count("SELECT count(*) FROM saaskit_jobs.jobs WHERE queue = 'fair-static'"
         + " AND tenant_id = 'tenant-b'"
         + " AND started_at = (SELECT min(started_at) FROM saaskit_jobs.jobs WHERE queue = 'fair-static')");
-    assertThat(firstClaim).isEqualTo(20);
-    assertThat(bInFirstClaim).isEqualTo(10);
+    String claims = claims("fair-static");
+    assertThat(firstClaim).as("the first claim; claims in order: %s", claims).isEqualTo(20);
+    assertThat(bInFirstClaim).as("tenant-b in the first claim; claims in order: %s", claims).isEqualTo(10);
     assertThat(completions).contains("tenant-b");
   }
 
@@ -284,5 +288,27 @@ class FairClaimTest {
     assertThat(maxRunning.values()).anyMatch(max -> max.get() == 2);
     // the cap is per tenant, not a global limit: tenants ran side by side
     assertThat(maxAll.get()).isGreaterThan(2);
+  }
+
+  /**
+   * The first claims of {@code queue} as the database recorded them (started_at, jobs, jobs of tenant-b, highest
+   * attempt count, unstarted ones), so a failure says what happened instead of only a count.
+   */
+  private String claims(String queue) throws SQLException {
+    StringBuilder out = new StringBuilder();
+    try (Connection c = kit.admin().getConnection();
+        PreparedStatement st = c.prepareStatement("SELECT started_at, count(*),"
+            + " count(*) FILTER (WHERE tenant_id = 'tenant-b'), max(attempts), count(*) FILTER (WHERE state = 'pending')"
+            + " FROM saaskit_jobs.jobs WHERE queue = ? AND started_at IS NOT NULL GROUP BY started_at"
+            + " ORDER BY started_at LIMIT 6")) {
+      st.setString(1, queue);
+      try (ResultSet rs = st.executeQuery()) {
+        while (rs.next()) {
+          out.append(String.format("[%s: %d jobs, %d of tenant-b, attempts <= %d, %d pending again] ",
+              rs.getString(1), rs.getLong(2), rs.getLong(3), rs.getLong(4), rs.getLong(5)));
+        }
+      }
+    }
+    return out.toString();
   }
 }
