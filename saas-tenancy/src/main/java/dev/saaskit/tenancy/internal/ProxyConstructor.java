@@ -13,7 +13,7 @@ import java.lang.reflect.Proxy;
  *
  * @param <T> the interface
  */
-public final class ProxyConstructor<T> {
+final class ProxyConstructor<T> {
   private final Class<T> type;
   private final MethodHandle constructor;
 
@@ -26,7 +26,7 @@ public final class ProxyConstructor<T> {
    * The constructor of the proxy class for the public interface {@code type}, defined by {@code loader} exactly as
    * {@link Proxy#newProxyInstance} would define it.
    */
-  public static <T> ProxyConstructor<T> of(ClassLoader loader, Class<T> type) {
+  static <T> ProxyConstructor<T> of(ClassLoader loader, Class<T> type) {
     Class<?> proxyClass = Proxy.newProxyInstance(loader, new Class<?>[] {type}, (proxy, method, args) -> null)
         .getClass();
     try {
@@ -41,7 +41,7 @@ public final class ProxyConstructor<T> {
   }
 
   /** A new proxy of the interface whose calls go to {@code handler}. */
-  public T newInstance(InvocationHandler handler) {
+  T newInstance(InvocationHandler handler) {
     try {
       return type.cast(constructor.invokeExact(handler));
     } catch (RuntimeException | Error e) {
