@@ -35,7 +35,9 @@ import org.jspecify.annotations.Nullable;
  *     to watch the progress bar
  * @param analyticsCron when the analytics view is refreshed, Spring cron syntax with seconds
  *     ({@code SAAS_APP_ANALYTICS_CRON}, default every 30 seconds)
- * @param maxBodyBytes the largest JSON body {@code /api} and {@code /dev} accept (16 KiB): larger ones get 413
+ * @param maxBodyBytes the largest JSON body {@code /api} and {@code /dev} accept (16 KiB): larger ones get 413 (a
+ *     refused body of up to 8 MiB is read and dropped first, so the client gets the answer on a connection it can
+ *     keep; a larger one is answered with {@code Connection: close})
  * @param cacheTtl how long a tenant's subscription status is cached (the webhook invalidates it before that)
  * @param invalidationPollInterval the invalidation bus's poll interval: the bound on a missed notification
  */

@@ -294,6 +294,23 @@ class SaasAppHttpTest {
     assertThat(malformed.raw()).doesNotContain("Exception").doesNotContain("at dev.");
   }
 
+  /**
+   * A body declared larger than the limit gets its 413 every time, not a reset connection: the server reads and
+   * drops what it refuses (up to a bound) before answering, instead of closing with the body unread (the client then
+   * saw "header parser received no bytes" once in CI).
+   */
+  @Test
+  void anOversizedBodyGetsItsAnswerEveryTime() throws Exception {
+    String body = "{\"tenant\":\"" + "a".repeat(3_000_000) + "\"}";
+    for (int i = 0; i < 25; i++) {
+      Answer answer = f.post("/dev/login", null, body);
+      assertThat(answer.status()).as("attempt %d", i).isEqualTo(413);
+      assertThat(answer.body().at("/error/code").asText()).isEqualTo("body_too_large");
+      assertThat(answer.headers().firstValue("Connection")).as("attempt %d: the connection stays usable", i)
+          .isEmpty();
+    }
+  }
+
   @Test
   void pricingIsPublicAndCacheable() throws Exception {
     Answer pricing = f.get("/pricing", null);
