@@ -2,6 +2,7 @@ package dev.saaskit.jobs.internal;
 
 import dev.saaskit.core.TenantId;
 import dev.saaskit.core.TenantSetting;
+import dev.saaskit.core.internal.PipelineSplit;
 import dev.saaskit.core.internal.TenantSettingSql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -9,6 +10,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import org.jspecify.annotations.Nullable;
 import org.postgresql.PGConnection;
+import org.postgresql.core.BaseConnection;
+import org.postgresql.core.TransactionState;
 import org.postgresql.jdbc.PreferQueryMode;
 
 /**
@@ -69,18 +72,26 @@ public final class QueueSession {
    */
   public Statement prepare(String sql) throws SQLException {
     boolean capturing = restoreAfter && !captured;
-    return new Statement(connection.prepareStatement((capturing ? this.sql.capturingPrefix()
-        : this.sql.preparedPrefix()) + sql), capturing);
+    PreparedStatement prepared = connection.prepareStatement((capturing ? this.sql.capturingPrefix()
+        : this.sql.preparedPrefix()) + sql);
+    try {
+      return new Statement(prepared, capturing, PipelineSplit.of(prepared));
+    } catch (SQLException | RuntimeException e) {
+      prepared.close();
+      throw e;
+    }
   }
 
   /** A statement behind the tenant prefix. Closing it closes the JDBC statement. */
   public final class Statement implements AutoCloseable {
     private final PreparedStatement statement;
     private final boolean capturing;
+    private final PipelineSplit.Probe split;
 
-    private Statement(PreparedStatement statement, boolean capturing) {
+    private Statement(PreparedStatement statement, boolean capturing, PipelineSplit.Probe split) {
       this.statement = statement;
       this.capturing = capturing;
+      this.split = split;
     }
 
     /** The JDBC statement, to bind the caller's parameters. */
@@ -99,6 +110,47 @@ public final class QueueSession {
      */
     public @Nullable ResultSet execute() throws SQLException {
       statement.setString(1, tenantValue);
+      // In autocommit mode the prefix relies on the driver sending the setting and the statement up to one Sync;
+      // when pgjdbc will put a Sync between them (see PipelineSplit) they need a transaction of their own. The
+      // driver has read every row by the time execute returns (no fetch size here), so committing before the
+      // caller reads the result loses nothing.
+      if (split.maySplit() && outsideAnyTransaction()) {
+        return inShortTransaction();
+      }
+      return executeAndSkipPrefix();
+    }
+
+    /**
+     * Autocommit mode and, as far as pgjdbc last saw, no transaction open on the server (SQL can open one without
+     * JDBC knowing; a transaction of ours would then commit it early).
+     */
+    private boolean outsideAnyTransaction() throws SQLException {
+      if (!connection.getAutoCommit()) {
+        return false;
+      }
+      return !connection.isWrapperFor(BaseConnection.class)
+          || connection.unwrap(BaseConnection.class).getTransactionState() == TransactionState.IDLE;
+    }
+
+    private @Nullable ResultSet inShortTransaction() throws SQLException {
+      connection.setAutoCommit(false);
+      try {
+        ResultSet result = executeAndSkipPrefix();
+        connection.commit();
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        try {
+          connection.rollback();
+        } catch (SQLException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+        throw e;
+      } finally {
+        connection.setAutoCommit(true);
+      }
+    }
+
+    private @Nullable ResultSet executeAndSkipPrefix() throws SQLException {
       statement.execute();
       if (capturing) {
         try (ResultSet rs = statement.getResultSet()) {

@@ -1,5 +1,6 @@
 package dev.saaskit.tenancy.internal;
 
+import dev.saaskit.core.internal.PipelineSplit;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -52,6 +53,7 @@ final class TenantStatementHandler implements InvocationHandler {
   private @Nullable Method prepareMethod;
   private Object @Nullable [] prepareArgs;
   private @Nullable PreparedStatement prefixed;
+  private PipelineSplit.@Nullable Probe prefixedSplit;
   private @Nullable PreparedStatement unprefixed;
   // The SQL of a prepared statement never changes: classify it once, not on every execution.
   private boolean transactionStart;
@@ -148,7 +150,7 @@ final class TenantStatementHandler implements InvocationHandler {
     if (sqlExecution && args.length == 1) {
       String value = connection.binding().currentValue();
       String sql = connection.binding().prefixLiteral(value, (String) args[0]);
-      return connection.locked(() -> inOneTransaction(() -> resultOf(name, single(), single().execute(sql))));
+      return connection.locked(() -> inOneTransaction(single(), null, () -> resultOf(name, single(), single().execute(sql))));
     }
     if (sqlExecution || name.equals("executeBatch") || name.equals("executeLargeBatch")) {
       // Generated keys variants and batches cannot carry the prefix.
@@ -316,7 +318,7 @@ final class TenantStatementHandler implements InvocationHandler {
       target.setString(1, value);
       try {
         replayParameters(target, 1);
-        return inOneTransaction(() -> resultOf(name, target, target.execute()));
+        return inOneTransaction(target, prefixedSplit(), () -> resultOf(name, target, target.execute()));
       } finally {
         // The driver's statement escapes the wrapper (ResultSet.getStatement(), unwrap): re-executed there, it
         // must set no tenant rather than this one.
@@ -327,14 +329,34 @@ final class TenantStatementHandler implements InvocationHandler {
 
   /**
    * Runs a prefixed execution so that the setting and the statement share a transaction. With the extended
-   * protocol they always do (one implicit transaction up to Sync); with the simple protocol in autocommit mode
-   * they need an explicit one, which costs the COMMIT's round trip.
+   * protocol they do as long as the driver sends them up to one Sync (one implicit transaction); with the simple
+   * protocol, or when pgjdbc will put a Sync between them ({@code split}, see {@link PipelineSplit}), a connection
+   * in autocommit mode needs an explicit transaction, which costs the COMMIT's round trip.
+   *
+   * <p>In that transaction the driver would fetch rows through a cursor if the statement has a fetch size, and
+   * the COMMIT would close the cursor before the caller reads on; in autocommit mode the driver reads the whole
+   * result at once, so the fetch size is set aside for the execution.
+   *
+   * @param split the driver statement's probe; null for plain statements, which the driver runs unprepared and
+   *     never splits
    */
-  private @Nullable Object inOneTransaction(SqlCall call) throws Throwable {
-    if (!connection.simpleQueryMode() || !connection.needsOwnTransaction()) {
+  private @Nullable Object inOneTransaction(Statement target, PipelineSplit.@Nullable Probe split, SqlCall call)
+      throws Throwable {
+    boolean separateParts = connection.simpleQueryMode() || (split != null && split.maySplit());
+    if (!separateParts || !connection.needsOwnTransaction()) {
       return call.run();
     }
-    return inShortTransaction(connection.real(), call);
+    int fetchSize = target.getFetchSize();
+    if (fetchSize != 0) {
+      target.setFetchSize(0);
+    }
+    try {
+      return inShortTransaction(connection.real(), call);
+    } finally {
+      if (fetchSize != 0) {
+        target.setFetchSize(fetchSize);
+      }
+    }
   }
 
   private void replayParameters(PreparedStatement target, int shift) throws Throwable {
@@ -350,9 +372,15 @@ final class TenantStatementHandler implements InvocationHandler {
     if (prefixed == null) {
       Object[] args = prepareArgs().clone();
       args[0] = connection.binding().prefixPrepared((String) prepareArgs()[0]);
-      prefixed = configure((PreparedStatement) connection.invokeReal(prepareMethod(), args));
+      PreparedStatement made = configure((PreparedStatement) connection.invokeReal(prepareMethod(), args));
+      prefixedSplit = PipelineSplit.of(made);
+      prefixed = made;
     }
     return prefixed;
+  }
+
+  private PipelineSplit.Probe prefixedSplit() {
+    return Objects.requireNonNull(prefixedSplit, "made with the prefixed statement");
   }
 
   private PreparedStatement unprefixed() throws Throwable {
