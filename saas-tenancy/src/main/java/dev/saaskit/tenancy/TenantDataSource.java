@@ -34,7 +34,11 @@ import org.jspecify.annotations.Nullable;
  * transaction-local ({@code is_local = true}), so:
  * <ul>
  *   <li>it is right in autocommit mode (the pair forms one implicit transaction) and in explicit transactions,
- *       and each statement sees the tenant of {@link TenantContext} at the moment it executes;</li>
+ *       and each statement sees the tenant of {@link TenantContext} at the moment it executes. pgjdbc splits
+ *       such a pair with a Sync of its own for some statements (a server-prepared statement with a parameter of
+ *       unspecified type, such as {@code setTimestamp}, returning columns of unbounded size); the data source reads
+ *       the driver's state before each execution and runs those in a short transaction of their own
+ *       (docs/tenancy.md, "When pgjdbc splits the pair");</li>
  *   <li>nothing survives the end of the transaction, so a pooled connection cannot carry one tenant to the next
  *       borrower, whatever happened before (exception, rollback, close mid-transaction), and it is safe behind
  *       PgBouncer in transaction pooling mode;</li>
