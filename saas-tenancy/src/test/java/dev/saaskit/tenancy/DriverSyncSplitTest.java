@@ -8,6 +8,7 @@ import dev.saaskit.core.TenantId;
 import dev.saaskit.core.internal.PipelineSplit;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
+import java.sql.CallableStatement;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -205,6 +206,47 @@ class DriverSyncSplitTest {
         });
         assertThat(titles).as("execution %d", i + 1).isEqualTo("acme-1,acme-2,acme-3");
         assertThat(c.getAutoCommit()).isTrue();
+      }
+    }
+  }
+
+  /**
+   * Generated keys and callable statements always set the tenant in a short transaction of their own in autocommit
+   * mode; with a fetch size the driver read them through a cursor that the commit closed ("portal C_1 does not
+   * exist"), before this was found on the way.
+   */
+  @Test
+  void generatedKeysAndCallableStatementsWithAFetchSizeReadEveryRow() throws Exception {
+    try (Connection c = tenantDs.getConnection()) {
+      TenantContext.run(ACME, () -> {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO events (title, at)"
+            + " SELECT 'keys-' || g, '2031-01-01' FROM generate_series(1, 5) g", new String[] {"id"})) {
+          ps.setFetchSize(1);
+          assertThat(ps.executeUpdate()).isEqualTo(5);
+          int keys = 0;
+          try (ResultSet rs = ps.getGeneratedKeys()) {
+            while (rs.next()) {
+              keys++;
+            }
+          }
+          assertThat(keys).isEqualTo(5);
+        }
+        try (CallableStatement cs = c.prepareCall("SELECT title FROM events WHERE title LIKE ?")) {
+          cs.setFetchSize(2);
+          cs.setString(1, "keys-%");
+          int rows = 0;
+          try (ResultSet rs = cs.executeQuery()) {
+            while (rs.next()) {
+              rows++;
+            }
+          }
+          assertThat(rows).isEqualTo(5);
+        }
+      });
+      assertThat(c.getAutoCommit()).isTrue();
+    } finally {
+      try (Connection c = db.adminDataSource().getConnection(); Statement s = c.createStatement()) {
+        s.executeUpdate("DELETE FROM events WHERE title LIKE 'keys-%'");
       }
     }
   }

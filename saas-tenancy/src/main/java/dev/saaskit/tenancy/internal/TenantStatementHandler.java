@@ -190,7 +190,7 @@ final class TenantStatementHandler implements InvocationHandler {
       if (!connection.needsOwnTransaction()) {
         return call.run();
       }
-      return inShortTransaction(real, call);
+      return inShortTransactionReadingAll(target, call);
     });
   }
 
@@ -333,9 +333,7 @@ final class TenantStatementHandler implements InvocationHandler {
    * protocol, or when pgjdbc will put a Sync between them ({@code split}, see {@link PipelineSplit}), a connection
    * in autocommit mode needs an explicit transaction, which costs the COMMIT's round trip.
    *
-   * <p>In that transaction the driver would fetch rows through a cursor if the statement has a fetch size, and
-   * the COMMIT would close the cursor before the caller reads on; in autocommit mode the driver reads the whole
-   * result at once, so the fetch size is set aside for the execution.
+   * <p>The transaction reads the whole result before its COMMIT ({@link #inShortTransactionReadingAll}).
    *
    * @param split the driver statement's probe; null for plain statements, which the driver runs unprepared and
    *     never splits
@@ -346,6 +344,16 @@ final class TenantStatementHandler implements InvocationHandler {
     if (!separateParts || !connection.needsOwnTransaction()) {
       return call.run();
     }
+    return inShortTransactionReadingAll(target, call);
+  }
+
+  /**
+   * {@link #inShortTransaction} for a statement the caller runs in autocommit mode. In the transaction the driver
+   * would fetch rows through a cursor if the statement has a fetch size, and the COMMIT would close the cursor
+   * before the caller (or the driver, for generated keys) reads on; in autocommit mode the driver reads the whole
+   * result at once, so the fetch size is set aside for the execution.
+   */
+  private @Nullable Object inShortTransactionReadingAll(Statement target, SqlCall call) throws Throwable {
     int fetchSize = target.getFetchSize();
     if (fetchSize != 0) {
       target.setFetchSize(0);
