@@ -43,7 +43,8 @@ public final class PipelineSplit {
   private static final int PER_PART_ALLOWANCE = 2 * 250;
 
   /** pgjdbc's prepared statement class (package-private), or null if it cannot be found. */
-  private static final @Nullable Class<?> PG_PREPARED_STATEMENT = driverClass("org.postgresql.jdbc.PgPreparedStatement");
+  private static final @Nullable Class<?> PG_PREPARED_STATEMENT =
+      driverClass("org.postgresql.jdbc.PgPreparedStatement");
   private static final @Nullable VarHandle PREPARED_QUERY = preparedQueryHandle();
   private static final @Nullable MethodHandle MAX_RESULT_ROW_SIZE = maxResultRowSizeHandle();
 

@@ -150,7 +150,8 @@ final class TenantStatementHandler implements InvocationHandler {
     if (sqlExecution && args.length == 1) {
       String value = connection.binding().currentValue();
       String sql = connection.binding().prefixLiteral(value, (String) args[0]);
-      return connection.locked(() -> inOneTransaction(single(), null, () -> resultOf(name, single(), single().execute(sql))));
+      return connection.locked(
+          () -> inOneTransaction(single(), null, () -> resultOf(name, single(), single().execute(sql))));
     }
     if (sqlExecution || name.equals("executeBatch") || name.equals("executeLargeBatch")) {
       // Generated keys variants and batches cannot carry the prefix.
