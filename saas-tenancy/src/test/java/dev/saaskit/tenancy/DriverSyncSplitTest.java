@@ -157,6 +157,33 @@ class DriverSyncSplitTest {
     }
   }
 
+  /** A statement that fails in the short transaction rolls it back and leaves the connection as it was. */
+  @Test
+  void aFailingSplitExecutionRollsBackAndTheConnectionStaysUsable() throws Exception {
+    String sql = "INSERT INTO events (title, at) VALUES (?, ?) RETURNING title";
+    try (Connection c = tenantDs.getConnection()) {
+      for (int i = 0; i < EXECUTIONS; i++) {
+        String title = i == 8 ? null : "usable-" + i;
+        Object outcome = TenantContext.call(GLOBEX, () -> {
+          try (PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, title);
+            ps.setTimestamp(2, Timestamp.valueOf("2032-01-01 00:00:00"));
+            return titles(ps);
+          } catch (SQLException e) {
+            return e.getSQLState();
+          }
+        });
+        assertThat(outcome).as("execution %d", i + 1).isEqualTo(i == 8 ? "23502" : "usable-" + i);
+        assertThat(c.getAutoCommit()).isTrue();
+      }
+    } finally {
+      try (Connection c = db.adminDataSource().getConnection(); Statement s = c.createStatement()) {
+        assertThat(s.executeUpdate("DELETE FROM events WHERE title LIKE 'usable-%' AND tenant_id = 'globex'"))
+            .isEqualTo(EXECUTIONS - 1);
+      }
+    }
+  }
+
   /**
    * The leak: a session-level value left on the physical connection (app code that ran {@code SET} on the raw
    * pool) is what a split-off statement saw. Tenant globex then read acme's rows.
