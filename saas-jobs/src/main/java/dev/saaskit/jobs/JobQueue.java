@@ -111,10 +111,38 @@ public final class JobQueue {
    */
   public JobId enqueue(JobRequest request) {
     EnqueueRow row = resolve(request);
-    JobId id = run(null, false, "enqueue job type '" + row.type() + "'", row.tenant() == null,
-        session -> executor.one(session, row));
+    String what = "enqueue job type '" + row.type() + "'";
+    LocalWakeups.LocalStart start = reserveLocalStart(row);
+    if (start != null) {
+      long beforeInsert = System.nanoTime();
+      JobId id = null;
+      try {
+        id = run(null, false, what, row.tenant() == null, session -> executor.oneStarted(session, row, start));
+      } finally {
+        if (id == null) {
+          start.cancelled();
+        }
+      }
+      start.started(id.value(), row, beforeInsert);
+      return id;
+    }
+    JobId id = run(null, false, what, row.tenant() == null, session -> executor.one(session, row));
     wakeLocal(null, List.of(row), id);
     return id;
+  }
+
+  /**
+   * An idle thread of a started worker of this process (one built from the same {@link SaasJobs}) for a job without
+   * a unique key that is due now, if taking it at once is fair: the job is then inserted already claimed by that
+   * worker and starts once the insert commits, without a claim statement (see docs/jobs-workers.md, "Wake-ups").
+   * A job with a unique key may name a live holder instead of being inserted, so it takes the usual path.
+   */
+  private LocalWakeups.@Nullable LocalStart reserveLocalStart(EnqueueRow row) {
+    if (wakeups == null || !wakeups.hasWorkers() || row.uniqueKey() != null
+        || (row.runAt() != null && row.runAt().isAfter(clock.instant()))) {
+      return null;
+    }
+    return wakeups.reserve(row.queue(), row.type());
   }
 
   /**

@@ -82,14 +82,19 @@ class LocalWakeupTest {
   }
 
   @Test
-  void anIdleWorkerClaimsAJobEnqueuedHereByItsIdInOneClaim(TestDatabase db) {
+  void anIdleWorkerClaimsAJobEnqueuedHereByItsIdInOneClaim(TestDatabase db) throws SQLException {
     SaasJobs jobs = jobs(db);
     SimpleMeterRegistry meters = new SimpleMeterRegistry();
     try (JobWorker worker = idleWorker(jobs, meters).queue("by-id", 2).build().start()) {
       awaitFirstPoll(meters, "by-id");
       for (int i = 0; i < 3; i++) {
         long claims = JobWorkerTest.claimCount(meters, "by-id");
-        JobId id = as(ACME, () -> jobs.queue().enqueue(JobRequest.builder(PING, "id").queue("by-id").build()));
+        // on the caller's connection in auto-commit mode: inserted pending, then claimed by id (an enqueue on the
+        // queue's own connection would insert it already claimed, see LocalStartTest)
+        JobId id;
+        try (Connection c = db.appDataSource().getConnection()) {
+          id = as(ACME, () -> jobs.queue().enqueue(c, JobRequest.builder(PING, "id").queue("by-id").build()));
+        }
         awaitCompleted(jobs, id);
         // the claim by id took it: no fair claim after it (that would count 2 or 3: the fallback, its refill)
         assertThat(JobWorkerTest.claimCount(meters, "by-id")).isEqualTo(claims + 1);

@@ -76,6 +76,27 @@ public final class EnqueueExecutor {
   }
 
   /**
+   * Inserts one job without a unique key already claimed by {@code start}'s worker (see
+   * {@link LocalWakeups.LocalStart}) and returns its id.
+   */
+  public JobId oneStarted(QueueSession session, EnqueueRow row, LocalWakeups.LocalStart start) throws SQLException {
+    if (row.uniqueKey() != null) {
+      throw new IllegalArgumentException("a job with a unique key is enqueued pending");
+    }
+    session.tenant(row.tenant());
+    try (QueueSession.Statement st = session.prepare(sql.insertOneStarted())) {
+      int i = bindRow(st.jdbc(), st.firstParameter(), row);
+      st.jdbc().setString(i++, start.workerId());
+      st.jdbc().setLong(i, start.leaseMillis());
+      ResultSet rs = requireRows(st.execute());
+      if (!rs.next()) {
+        throw new SQLException("INSERT ... RETURNING returned no row");
+      }
+      return JobId.of(rs.getLong(1));
+    }
+  }
+
+  /**
    * Inserts many jobs of one tenant in request order and returns their ids in that order. Requests with the same
    * unique key share one job (the first one's). All rows must have the same tenant.
    */

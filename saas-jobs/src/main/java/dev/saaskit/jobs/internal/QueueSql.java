@@ -11,6 +11,8 @@ public final class QueueSql {
 
   private static final String INSERT_COLUMNS =
       "(tenant_id, queue, type, payload, priority, run_at, max_attempts, timeout_ms, unique_key)";
+  private static final String STARTED_INSERT_COLUMNS = "(tenant_id, queue, type, payload, priority, run_at,"
+      + " max_attempts, timeout_ms, state, attempts, lease_epoch, worker_id, started_at, lease_expires_at)";
   private static final String LIVE = " unique_key IS NOT NULL AND state IN ('pending', 'running')";
   /**
    * Matches the partial unique index jobs_unique_idx (a tenant's live keys) exactly, so ON CONFLICT infers it as
@@ -52,6 +54,19 @@ public final class QueueSql {
     return "INSERT INTO " + jobs + " " + INSERT_COLUMNS
         + " VALUES (?, ?, ?, CAST(? AS jsonb), ?, coalesce(CAST(? AS timestamptz), now()), ?, ?, NULL)"
         + " RETURNING id, pg_notify(?, queue)";
+  }
+
+  /**
+   * One job, inserted already claimed by a worker of this process that starts it once the insert commits (see
+   * {@code LocalWakeups.LocalStart}): running, first attempt counted, lease epoch 1, the worker's lease. No NOTIFY:
+   * nobody else needs waking. Parameters: those of {@link #insertOne()} up to timeout_ms, then the worker id and the
+   * lease in milliseconds. Returns (id).
+   */
+  public String insertOneStarted() {
+    return "INSERT INTO " + jobs + " " + STARTED_INSERT_COLUMNS
+        + " VALUES (?, ?, ?, CAST(? AS jsonb), ?, coalesce(CAST(? AS timestamptz), now()), ?, ?,"
+        + " 'running', 1, 1, ?, now(), now() + CAST(? AS bigint) * interval '1 millisecond')"
+        + " RETURNING id";
   }
 
   /**

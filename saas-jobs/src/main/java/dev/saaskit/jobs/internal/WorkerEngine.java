@@ -33,6 +33,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.sql.DataSource;
@@ -71,7 +72,13 @@ public final class WorkerEngine {
   private final int claimWindow;
   private final CountDownLatch closed = new CountDownLatch(1);
   /** This worker's subscription to in-process enqueues (one instance, so it can be removed again). */
-  private final LocalWakeups.Worker localWake = this::committedHere;
+  private final LocalWakeups.Worker localWake = new LocalWorker();
+  /**
+   * Guards {@link #claiming} against reservations ({@link #reserveHere}), so that none is granted once shutdown has
+   * begun, and counts the reservations whose enqueue has not ended yet (shutdown waits for them).
+   */
+  private final Object reservations = new Object();
+  private int openReservations;
 
   private final Object lifecycle = new Object();
   private State state = State.NEW;
@@ -230,15 +237,19 @@ public final class WorkerEngine {
   private void shutDown() throws InterruptedException {
     long deadline = System.nanoTime() + config.closeTimeout().toNanos();
     unsubscribeLocal();
-    claiming = false;
+    synchronized (reservations) {
+      claiming = false;
+    }
     signal.wake();
     dispatcher.join();
     if (listener != null) {
       listener.stop();
     }
+    awaitReservations(deadline);
     for (WorkerQueue q : queues.values()) {
       q.pool.shutdown();
       releaseUnstarted(q);
+      releaseStartedHere(q);
     }
     boolean finished = awaitPools(deadline);
     if (!finished) {
@@ -280,6 +291,35 @@ public final class WorkerEngine {
       if (task instanceof QueuedJob queued) {
         giveBack(queued.job);
       }
+    }
+  }
+
+  /**
+   * Waits until every enqueue holding a reservation has ended it, or the deadline. An enqueue still unfinished then
+   * leaves its job running under this worker's lease, which expires unrenewed: the job is rescued and runs later.
+   */
+  private void awaitReservations(long deadlineNanos) throws InterruptedException {
+    synchronized (reservations) {
+      while (openReservations > 0) {
+        long left = deadlineNanos - System.nanoTime();
+        if (left <= 0) {
+          log.warn("job worker {}: {} enqueue(s) of jobs this worker was to start did not finish before the shutdown"
+              + " timeout; such a job is rescued when its lease expires", config.workerId(), openReservations);
+          return;
+        }
+        TimeUnit.NANOSECONDS.timedWait(reservations, left);
+      }
+    }
+  }
+
+  /** Gives back the jobs enqueued for this worker that the dispatcher did not hand to a thread before it stopped. */
+  private void releaseStartedHere(WorkerQueue q) {
+    WorkerJob job = q.startedHere.poll();
+    while (job != null) {
+      inFlight.put(job.id, job);
+      q.working.decrementAndGet();
+      giveBack(job);
+      job = q.startedHere.poll();
     }
   }
 
@@ -376,6 +416,128 @@ public final class WorkerEngine {
     signal.wake();
   }
 
+  /**
+   * On the enqueuing thread (see {@link LocalWakeups.LocalStart}): takes a slot and an idle handler thread of
+   * {@code queue} for a job of {@code type} that is due now, when starting it here is what the claims would do: the
+   * worker runs and is not frozen, the queue has no tenant cap (whose count only a claim can check) and an idle
+   * thread, and nothing else may be waiting: no backlog seen by the latest fair claim, no wake-up or hinted job not
+   * yet claimed. Otherwise null, and the job is enqueued pending as usual.
+   */
+  private LocalWakeups.@Nullable LocalStart reserveHere(String queue, String type) {
+    WorkerQueue q = queues.get(queue);
+    WorkerConfig.Handler handler = config.handlers().get(type);
+    if (q == null || handler == null || q.tenantCap != 0 || frozen || q.backlog || q.notified.get()
+        || !q.hints.isEmpty() || !q.startedHere.isEmpty()) {
+      return null;
+    }
+    synchronized (reservations) {
+      if (!claiming || frozen) {
+        return null;
+      }
+      int working = q.working.get();
+      // the dispatcher changes these counters without this lock: a claim it is sending now may still start one job
+      // more than there are idle threads, which then waits for a thread, as in any claim that overlaps a finish
+      if (working >= q.concurrency || q.free() <= 0 || !q.working.compareAndSet(working, working + 1)) {
+        return null;
+      }
+      q.busy.incrementAndGet();
+      openReservations++;
+    }
+    return new Reservation(q, handler.leaseDuration().toMillis());
+  }
+
+  /** Hands the jobs enqueued for this worker ({@link #reserveHere}) to their threads. Dispatcher thread only. */
+  private void dispatchStartedHere(WorkerQueue q) {
+    List<WorkerJob> jobs = new ArrayList<>();
+    WorkerJob job = q.startedHere.poll();
+    while (job != null) {
+      jobs.add(job);
+      job = q.startedHere.poll();
+    }
+    int n = jobs.size();
+    String[] tenants = new String[n];
+    long[] ranks = new long[n];
+    Map<String, Long> perTenant = new HashMap<>();
+    for (int i = 0; i < n; i++) {
+      WorkerJob j = jobs.get(i);
+      tenants[i] = j.tenant != null ? j.tenant.value() : "";
+      ranks[i] = perTenant.merge(tenants[i], 1L, Long::sum);
+    }
+    long[] turns = q.turns(tenants, ranks);
+    long now = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      // the insert was the claim: counted as one, timed from before the insert to the hand-over
+      meters.claimed(q.name, now - jobs.get(i).claimedNanos, 1);
+      hand(q, jobs.get(i), turns[i]);
+    }
+  }
+
+  /** A reserved slot and thread of one queue, ended once by the enqueue that holds it. */
+  private final class Reservation implements LocalWakeups.LocalStart {
+    private final WorkerQueue q;
+    private final long leaseMillis;
+    private final AtomicBoolean ended = new AtomicBoolean();
+
+    Reservation(WorkerQueue q, long leaseMillis) {
+      this.q = q;
+      this.leaseMillis = leaseMillis;
+    }
+
+    @Override
+    public String workerId() {
+      return config.workerId();
+    }
+
+    @Override
+    public long leaseMillis() {
+      return leaseMillis;
+    }
+
+    @Override
+    public void started(long jobId, EnqueueRow row, long beforeInsertNanos) {
+      if (!ended.compareAndSet(false, true)) {
+        return;
+      }
+      // as the claim would answer: first attempt counted, epoch 1 (the column's default 0, bumped once)
+      WorkerJob job = new WorkerJob(jobId, row.tenant(), null, row.type(), q.name, 1, row.maxAttempts(), 1,
+          leaseMillis, row.timeoutMs(), row.payloadJson(), false, true, beforeInsertNanos);
+      q.startedHere.add(job);
+      end();
+      signal.wake();
+    }
+
+    @Override
+    public void cancelled() {
+      if (!ended.compareAndSet(false, true)) {
+        return;
+      }
+      q.working.decrementAndGet();
+      q.busy.decrementAndGet();
+      end();
+      signal.wake();
+    }
+
+    private void end() {
+      synchronized (reservations) {
+        openReservations--;
+        reservations.notifyAll();
+      }
+    }
+  }
+
+  /** This worker as {@link LocalWakeups} sees it. */
+  private final class LocalWorker implements LocalWakeups.Worker {
+    @Override
+    public void committed(String queue, long jobId) {
+      committedHere(queue, jobId);
+    }
+
+    @Override
+    public LocalWakeups.@Nullable LocalStart reserve(String queue, String type) {
+      return reserveHere(queue, type);
+    }
+  }
+
   /** A NOTIFY for {@code queue} arrived: the dispatcher claims from it at once, whatever its poll time. */
   private void notified(String queue) {
     WorkerQueue q = queues.get(queue);
@@ -406,6 +568,9 @@ public final class WorkerEngine {
       for (WorkerQueue q : queues.values()) {
         if (!claiming) {
           break;
+        }
+        if (!q.startedHere.isEmpty()) {
+          dispatchStartedHere(q);
         }
         if (!q.hints.isEmpty()) {
           claimHinted(q);
@@ -683,9 +848,14 @@ public final class WorkerEngine {
   }
 
   private void dispatch(WorkerQueue q, WorkerJob job, long turn) {
-    inFlight.put(job.id, job);
     q.busy.incrementAndGet();
     q.working.incrementAndGet();
+    hand(q, job, turn);
+  }
+
+  /** Gives a held job, whose slot is counted already, to the queue's handler pool. */
+  private void hand(WorkerQueue q, WorkerJob job, long turn) {
+    inFlight.put(job.id, job);
     try {
       q.pool.execute(new QueuedJob(q, job, turn, q.nextSequence()));
     } catch (RuntimeException e) {

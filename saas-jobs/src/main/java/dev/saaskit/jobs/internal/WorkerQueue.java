@@ -52,8 +52,17 @@ final class WorkerQueue {
   final ConcurrentLinkedQueue<Long> hints = new ConcurrentLinkedQueue<>();
   /** Hints kept at most; past that, a wake-up is a plain one (the fair claim). */
   static final int MAX_HINTS = 64;
-  /** The latest fair claim filled its request: more jobs may be waiting, so hints wait for their turn. */
-  boolean backlog;
+  /**
+   * Jobs this process enqueued already claimed by this worker (see {@link LocalWakeups.LocalStart}), committed and
+   * waiting for the dispatcher to hand them to a thread; their slots are counted in {@link #busy} and
+   * {@link #working} since their reservation.
+   */
+  final ConcurrentLinkedQueue<WorkerJob> startedHere = new ConcurrentLinkedQueue<>();
+  /**
+   * The latest fair claim filled its request: more jobs may be waiting, so hints and enqueues of this process wait
+   * for their turn. Volatile: enqueuing threads read it.
+   */
+  volatile boolean backlog;
   /** Claim again once this many slots are free after a claim that found jobs. */
   final int refillThreshold;
   /** The turn of the latest job a handler started: jobs claimed from now on are placed after it. */
