@@ -103,7 +103,9 @@ public final class JobQueue {
 
   /**
    * Enqueues one job in a transaction of its own and returns its id (or, for a unique key held by a live job, that
-   * job's id). With the extended protocol in auto-commit mode this is one round trip.
+   * job's id). With the extended protocol in auto-commit mode this is one round trip. When a started worker of the
+   * same {@link SaasJobs} has an idle thread for a job due now without a unique key, and nothing else waits on its
+   * queue, the job is inserted already claimed by that worker and starts once the insert commits.
    *
    * @throws MissingTenantException if the request names no tenant and none is current
    * @throws IllegalArgumentException if the payload cannot be written as JSON or exceeds the size limit

@@ -454,18 +454,9 @@ public final class WorkerEngine {
       jobs.add(job);
       job = q.startedHere.poll();
     }
-    int n = jobs.size();
-    String[] tenants = new String[n];
-    long[] ranks = new long[n];
-    Map<String, Long> perTenant = new HashMap<>();
-    for (int i = 0; i < n; i++) {
-      WorkerJob j = jobs.get(i);
-      tenants[i] = j.tenant != null ? j.tenant.value() : "";
-      ranks[i] = perTenant.merge(tenants[i], 1L, Long::sum);
-    }
-    long[] turns = q.turns(tenants, ranks);
+    long[] turns = turnsOf(q, jobs);
     long now = System.nanoTime();
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < jobs.size(); i++) {
       // the insert was the claim: counted as one, timed from before the insert to the hand-over
       meters.claimed(q.name, now - jobs.get(i).claimedNanos, 1);
       hand(q, jobs.get(i), turns[i]);
@@ -831,6 +822,15 @@ public final class WorkerEngine {
     if (crashed || jobs.isEmpty()) {
       return 0;
     }
+    long[] turns = turnsOf(q, jobs);
+    for (int i = 0; i < jobs.size(); i++) {
+      dispatch(q, jobs.get(i), turns[i]);
+    }
+    return jobs.size();
+  }
+
+  /** The turns of jobs that reach the queue together, ranked within each tenant (see WorkerQueue#turns). */
+  private static long[] turnsOf(WorkerQueue q, List<WorkerJob> jobs) {
     int n = jobs.size();
     String[] tenants = new String[n];
     long[] ranks = new long[n];
@@ -840,11 +840,7 @@ public final class WorkerEngine {
       tenants[i] = job.tenant != null ? job.tenant.value() : job.invalidTenant != null ? job.invalidTenant : "";
       ranks[i] = perTenant.merge(tenants[i], 1L, Long::sum);
     }
-    long[] turns = q.turns(tenants, ranks);
-    for (int i = 0; i < n; i++) {
-      dispatch(q, jobs.get(i), turns[i]);
-    }
-    return n;
+    return q.turns(tenants, ranks);
   }
 
   private void dispatch(WorkerQueue q, WorkerJob job, long turn) {
