@@ -21,7 +21,8 @@ import java.util.List;
  *
  * <ul>
  *   <li>enqueue: {@code JobQueue.enqueueAll} (one statement per batch) and {@code JobQueue.enqueue}; the
- *       {@code long} is the JSON payload;</li>
+ *       {@code long} is the JSON payload; queue and worker come from one {@code SaasJobs}, so a single enqueue while a
+ *       handler thread is idle inserts the job already claimed by the worker (docs/jobs-workers.md, "Wake-ups");</li>
  *   <li>worker: one queue with {@code concurrency = threads}, default claim batch (32, growing up to 8x while the handlers outpace the claims), default lease (30 s), LISTEN
  *       on, poll interval 1 s (the default);</li>
  *   <li>pools: HikariCP, app role 4 connections, worker role 8 (handlers need none: claims, outcome batches,
@@ -46,8 +47,9 @@ public final class SaasJobsEngine implements JobEngine {
 
   @Override
   public String settings() {
-    return "0.1.0-SNAPSHOT, concurrency " + threads + ", claim batch 32 growing to 256 while handlers outpace claims (prefetch = claim size), LISTEN/NOTIFY + 1 s poll, JSON payload,"
-        + " RLS on (app role enqueues, worker role runs), pools app 4 + worker 8";
+    return "0.1.0-SNAPSHOT, concurrency " + threads + ", claim batch 32 growing to 256 while handlers outpace claims"
+        + " (prefetch = claim size), LISTEN/NOTIFY + 1 s poll, a single enqueue starts on an idle worker of the same"
+        + " SaasJobs, JSON payload, RLS on (app role enqueues, worker role runs), pools app 4 + worker 8";
   }
 
   @Override
