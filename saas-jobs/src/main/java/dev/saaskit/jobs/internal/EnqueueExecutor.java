@@ -49,11 +49,7 @@ public final class EnqueueExecutor {
       try (QueueSession.Statement st = session.prepare(sql.insertOne())) {
         int i = bindRow(st.jdbc(), st.firstParameter(), row);
         st.jdbc().setString(i, sql.channel());
-        ResultSet rs = requireRows(st.execute());
-        if (!rs.next()) {
-          throw new SQLException("INSERT ... RETURNING returned no row");
-        }
-        return JobId.of(rs.getLong(1));
+        return insertedId(st);
       }
     }
     TenantId tenant = row.tenant();
@@ -88,11 +84,7 @@ public final class EnqueueExecutor {
       int i = bindRow(st.jdbc(), st.firstParameter(), row);
       st.jdbc().setString(i++, start.workerId());
       st.jdbc().setLong(i, start.leaseMillis());
-      ResultSet rs = requireRows(st.execute());
-      if (!rs.next()) {
-        throw new SQLException("INSERT ... RETURNING returned no row");
-      }
-      return JobId.of(rs.getLong(1));
+      return insertedId(st);
     }
   }
 
@@ -265,6 +257,15 @@ public final class EnqueueExecutor {
       ps.setLong(i++, timeoutMs);
     }
     return i;
+  }
+
+  /** The id an {@code INSERT ... RETURNING id} of one row answered. */
+  private static JobId insertedId(QueueSession.Statement st) throws SQLException {
+    ResultSet rs = requireRows(st.execute());
+    if (!rs.next()) {
+      throw new SQLException("INSERT ... RETURNING returned no row");
+    }
+    return JobId.of(rs.getLong(1));
   }
 
   private static ResultSet requireRows(@Nullable ResultSet rs) throws SQLException {
