@@ -225,9 +225,12 @@ public final class CacheInvalidationLatency {
         "UPDATE; INSERT invalidation (this bus); COMMIT",
         "UPDATE; INSERT invalidation (log with version 1's CHECK constraints); COMMIT",
         "UPDATE; pg_notify in the transaction; COMMIT",
+        "UPDATE; publishAndCommit (the insert and the COMMIT in one round trip)",
+        "UPDATE; SELECT 1 and COMMIT in one round trip (a statement with the COMMIT, for scale)",
         "UPDATE; COMMIT again (A/A control: how far a ratio strays by noise alone)"};
-    // what each row runs in throughputOnce: 0 update only, 1 + SELECT 1, 2 + publish (on the bus given), 3 + pg_notify
-    int[] kinds = {0, 1, 2, 2, 3, 0};
+    // what each row runs in throughputOnce: 0 update only, 1 + SELECT 1, 2 + publish (on the bus given), 3 + pg_notify,
+    // 4 publishAndCommit instead of commit, 5 "SELECT 1; COMMIT" in one statement instead of commit
+    int[] kinds = {0, 1, 2, 2, 3, 4, 5, 0};
     double[][] rates = new double[names.length][THROUGHPUT_ROUNDS];
     for (int round = 0; round < THROUGHPUT_ROUNDS; round++) {
       // the order rotates each round, so no variant always follows the same one
@@ -286,7 +289,16 @@ public final class CacheInvalidationLatency {
                   ps.execute();
                 }
               }
-              c.commit();
+              if (variant == 4) {
+                bus.publishAndCommit(c, Invalidation.key("items", null, Integer.toString(id)));
+              } else if (variant == 5) {
+                try (PreparedStatement ps = c.prepareStatement("SELECT 1; COMMIT")) {
+                  ps.execute();
+                }
+                c.commit(); // the server is idle already: the driver sends nothing
+              } else {
+                c.commit();
+              }
             }
             n++;
           }

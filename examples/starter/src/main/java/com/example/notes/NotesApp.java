@@ -103,8 +103,7 @@ public final class NotesApp implements AutoCloseable {
           }
         }
         jobs.queue().enqueue(c, JobRequest.builder(COUNT_WORDS, new CountWords(id)).build());
-        bus.publish(c, noteCounts.keyInvalidation("count"));
-        c.commit();
+        bus.publishAndCommit(c, noteCounts.keyInvalidation("count")); // the row rides with the COMMIT
         return id;
       } catch (SQLException | RuntimeException e) {
         c.rollback();

@@ -18,7 +18,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Objects;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
@@ -31,7 +33,8 @@ import org.slf4j.LoggerFactory;
 /**
  * An {@link InvalidationBus} for several nodes sharing one PostgreSQL database, that loses nothing across
  * reconnects and failovers: every invalidation is a row of an invalidation log, written in the publisher's
- * transaction if it likes ({@link #publish(Connection, Invalidation)}: a rolled-back write invalidates nothing, a
+ * transaction if it likes ({@link #publish(Connection, Invalidation)}, or {@link #publishAndCommit(Connection,
+ * Invalidation)} with the {@code COMMIT} in the same round trip: a rolled-back write invalidates nothing, a
  * committed one cannot be missed), and every node reads the log from where it stopped.
  *
  * <p><b>Guarantee.</b> Each subscriber receives every invalidation whose transaction committed after this bus
@@ -61,9 +64,8 @@ import org.slf4j.LoggerFactory;
  * try (Connection c = appDataSource.getConnection()) {
  *   c.setAutoCommit(false);
  *   // ... UPDATE plans ...
- *   bus.publish(c, Invalidation.tag("plans:" + tenant.value()));
- *   c.commit();                                              // every node drops the tag after this commit
- * }
+ *   bus.publishAndCommit(c, Invalidation.tag("plans:" + tenant.value())); // the row and the COMMIT together
+ * }                                                          // every node drops the tag after that commit
  * bus.close();                                               // at shutdown
  * }</pre>
  *
@@ -196,6 +198,92 @@ public final class PostgresInvalidationBus implements InvalidationBus {
       afterCommit();
     } else if (notifier != null) {
       notifier.watch(xid);
+    }
+  }
+
+  /**
+   * Publishes in the caller's transaction on {@code connection} and commits that transaction, in one round trip:
+   * the invalidation's row travels with the {@code COMMIT}. Use it instead of {@code publish(connection,
+   * invalidation); connection.commit()} when the invalidation is the last thing the transaction writes: the
+   * invalidation then adds no round trip to the transaction, only its insert (see docs/cache-invalidation.md).
+   *
+   * <p>Both commit or neither does. If the row cannot be written, the server does not commit: the transaction is
+   * failed, as after any failed statement (roll it back, or close the connection); with
+   * {@code preferQueryMode=simple} the server rolls it back at once. If the commit itself fails (a deferred
+   * constraint, a serialization failure) the row goes with the rest. If the connection breaks during the call, the
+   * outcome is unknown, as for {@link Connection#commit()}. On an auto-commit connection the row commits on its
+   * own. The connection is not closed and keeps its auto-commit mode; its next statement begins a new transaction.
+   * Every node, this one included, receives the invalidation as after {@code publish(connection, invalidation)}:
+   * woken by this node's coalesced {@code NOTIFY} (at most one per notify interval), or by its next periodic read
+   * in polling-only mode.
+   *
+   * @throws SQLException as {@link Connection#commit()} would, with the server's SQLState (for example
+   *     {@code 40001} for a serialization failure to retry), the cause being the driver's exception
+   * @throws IllegalStateException if the bus is closed
+   */
+  public void publishAndCommit(Connection connection, Invalidation invalidation) throws SQLException {
+    Objects.requireNonNull(invalidation, "invalidation");
+    publishAndCommit(connection, List.of(invalidation));
+  }
+
+  /**
+   * {@link #publishAndCommit(Connection, Invalidation)} for several invalidations, written by one insert in the
+   * order given, in the same round trip as the {@code COMMIT}. An empty collection just commits.
+   *
+   * @throws SQLException as {@link Connection#commit()} would
+   * @throws IllegalStateException if the bus is closed
+   */
+  public void publishAndCommit(Connection connection, Collection<Invalidation> invalidations) throws SQLException {
+    Objects.requireNonNull(connection, "connection");
+    List<Invalidation> all = List.copyOf(Objects.requireNonNull(invalidations, "invalidations"));
+    checkOpen();
+    try {
+      boolean autoCommit = connection.getAutoCommit();
+      if (!all.isEmpty()) {
+        insertAll(connection, all, autoCommit);
+      }
+      if (!autoCommit) {
+        // The server is idle already, so the driver sends nothing; this tells a pool or wrapper the transaction
+        // ended (an empty collection commits here).
+        connection.commit();
+      }
+    } catch (SQLException e) {
+      throw new SQLException("Could not commit with " + all.size() + " invalidation(s) for the log in schema "
+          + settings.schema() + ": " + e.getMessage(), e.getSQLState(), e.getErrorCode(), e);
+    }
+    counters.published.add(all.size());
+    if (notifier != null && !all.isEmpty()) {
+      // every node, this one included, reads on the coalesced NOTIFY; waking this node's reader here as well
+      // would cost a read of the log per transaction under load
+      notifier.committed();
+    }
+  }
+
+  private void insertAll(Connection c, List<Invalidation> all, boolean autoCommit) throws SQLException {
+    boolean one = all.size() == 1;
+    String text = one ? (autoCommit ? sql.insertOne : sql.insertOneAndCommit)
+        : (autoCommit ? sql.insertMany : sql.insertManyAndCommit);
+    try (PreparedStatement ps = c.prepareStatement(text)) {
+      if (one) {
+        Invalidation i = all.get(0);
+        ps.setString(1, i.scope().name());
+        ps.setString(2, i.cacheName());
+        ps.setString(3, i.tenant() == null ? null : i.tenant().value());
+        ps.setString(4, i.value());
+      } else {
+        String[][] columns = new String[4][all.size()];
+        for (int k = 0; k < all.size(); k++) {
+          Invalidation i = all.get(k);
+          columns[0][k] = i.scope().name();
+          columns[1][k] = i.cacheName();
+          columns[2][k] = i.tenant() == null ? null : i.tenant().value();
+          columns[3][k] = i.value();
+        }
+        for (int column = 0; column < 4; column++) {
+          ps.setArray(column + 1, c.createArrayOf("text", columns[column]));
+        }
+      }
+      ps.execute();
     }
   }
 

@@ -60,9 +60,9 @@ class DocsExampleTest {
         ps.setString(1, tenant.value());
         ps.executeUpdate();
       }
-      bus.publish(c, planNames.keyInvalidation(tenant, "current"));   // the key, as the cache encodes it
-      c.commit();                                                 // every node drops the key after this commit
-    }
+      // the key, as the cache encodes it; the row and the COMMIT in one round trip
+      bus.publishAndCommit(c, planNames.keyInvalidation(tenant, "current"));
+    }                                                             // every node drops the key after that commit
     // end snippet
     try (planNames) {
       assertThat(before).isEqualTo("free");

@@ -24,6 +24,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.IntStream;
@@ -125,6 +128,45 @@ class PgBouncerTest {
     }
     Await.until("everything through PgBouncer", () -> onB.hasAll(all));
     assertThat(onB.receivedAmong(all)).containsExactlyElementsOf(all);
+    assertThat(onB.flushes).hasValue(0);
+  }
+
+  @Test
+  void publishAndCommitWorksThroughTransactionPooling() throws Exception {
+    // the COMMIT rides in the insert's message batch: PgBouncer must hand the server connection back after it,
+    // and the client's next transaction must start cleanly on whichever server connection it gets
+    PostgresInvalidationBus a = fx.node("a", bouncerPool(), x -> x.pollingOnly(true).pollInterval(Duration.ofMillis(50)));
+    PostgresInvalidationBus b = fx.node("b", bouncerPool(), x -> x.pollingOnly(true).pollInterval(Duration.ofMillis(50)));
+    RecordingListener onB = new RecordingListener();
+    b.subscribe(onB);
+    HikariDataSource clients = bouncerPool();
+    List<Invalidation> all = IntStream.range(0, 60).mapToObj(i -> Invalidation.tag("together-" + i)).toList();
+    ExecutorService threads = Executors.newFixedThreadPool(3);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < 3; t++) {
+        List<Invalidation> mine = all.subList(t * 20, t * 20 + 20);
+        done.add(threads.submit(() -> {
+          try (Connection c = clients.getConnection()) {
+            c.setAutoCommit(false);
+            for (int i = 0; i < 10; i++) {
+              a.publishAndCommit(c, mine.get(i));
+            }
+            for (int i = 10; i < mine.size(); i += 2) {
+              a.publishAndCommit(c, mine.subList(i, i + 2)); // the multi-row insert
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get(1, TimeUnit.MINUTES);
+      }
+    } finally {
+      threads.shutdownNow();
+    }
+    Await.until("everything through PgBouncer", () -> onB.hasAll(all));
+    assertThat(onB.received).hasSize(all.size());
     assertThat(onB.flushes).hasValue(0);
   }
 
