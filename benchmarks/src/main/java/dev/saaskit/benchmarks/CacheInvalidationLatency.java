@@ -35,11 +35,14 @@ import javax.sql.DataSource;
  *       business transaction (UPDATE + invalidation), measured from the return of {@code commit()}. Percentiles
  *       over {@value #SAMPLES} invalidations after {@value #WARMUP} warm-up ones.
  *   <li>Cost in a business transaction, one thread, alternating: {@code UPDATE; COMMIT} against
- *       {@code UPDATE; INSERT invalidation; COMMIT}; mean and percentiles of each, {@value #TX_SAMPLES} each.
+ *       {@code UPDATE; INSERT invalidation; COMMIT} and {@code UPDATE; publishAndCommit}; mean and percentiles of
+ *       each, {@value #TX_SAMPLES} each.
  *   <li>Throughput with {@value #THREADS} threads: UPDATE only, UPDATE + a {@code SELECT 1} (the extra round trip
  *       alone), UPDATE + invalidation row (this bus), and UPDATE + {@code pg_notify} in every transaction (the
  *       per-transaction NOTIFY this design avoids: it holds a cluster-wide lock from before the commit record until
- *       after it is flushed, so notifying commits cannot share a WAL flush), and UPDATE only a second time as an A/A
+ *       after it is flushed, so notifying commits cannot share a WAL flush), UPDATE + {@code publishAndCommit} (the
+ *       row sent with the COMMIT), UPDATE + {@code SELECT 1; COMMIT} as one statement (what any statement sent with
+ *       the COMMIT costs), and UPDATE only a second time as an A/A
  *       control; 5 rounds of 3 s per variant by default, the order rotating, median and range reported, and
  *       each variant's ratio to UPDATE only within the same round (a shared machine is noisy). Run it against a server with durable commits ({@code SAAS_TEST_POSTGRES_URL}) too: the
  *       embedded server runs without fsync, where commits are too cheap for the NOTIFY lock to show.
@@ -188,6 +191,7 @@ public final class CacheInvalidationLatency {
     SplittableRandom random = new SplittableRandom(42);
     long[] plain = new long[TX_SAMPLES];
     long[] withInvalidation = new long[TX_SAMPLES];
+    long[] withCommit = new long[TX_SAMPLES];
     for (int i = -WARMUP; i < TX_SAMPLES; i++) {
       int id = 1 + random.nextInt(ITEMS);
       long t0 = System.nanoTime();
@@ -204,9 +208,16 @@ public final class CacheInvalidationLatency {
         c.commit();
       }
       long t2 = System.nanoTime();
+      try (Connection c = pool.getConnection()) {
+        c.setAutoCommit(false);
+        update(c, id);
+        bus.publishAndCommit(c, Invalidation.key("items", null, Integer.toString(id)));
+      }
+      long t3 = System.nanoTime();
       if (i >= 0) {
         plain[i] = t1 - t0;
         withInvalidation[i] = t2 - t1;
+        withCommit[i] = t3 - t2;
       }
     }
     System.out.println();
@@ -215,8 +226,10 @@ public final class CacheInvalidationLatency {
     System.out.println("|---|---|---|---|");
     row("UPDATE; COMMIT", plain);
     row("UPDATE; INSERT invalidation; COMMIT", withInvalidation);
-    System.out.printf(Locale.ROOT, "added by the invalidation: %.3f ms mean%n",
-        (mean(withInvalidation) - mean(plain)) / 1e6);
+    row("UPDATE; publishAndCommit", withCommit);
+    System.out.printf(Locale.ROOT, "added by the invalidation: %.3f ms mean (publish), %.3f ms mean"
+        + " (publishAndCommit)%n", (mean(withInvalidation) - mean(plain)) / 1e6,
+        (mean(withCommit) - mean(plain)) / 1e6);
   }
 
   private static void throughput(DataSource pool, PostgresInvalidationBus bus, PostgresInvalidationBus v1Bus)
