@@ -265,11 +265,7 @@ public final class PostgresInvalidationBus implements InvalidationBus {
         : (autoCommit ? sql.insertMany : sql.insertManyAndCommit);
     try (PreparedStatement ps = c.prepareStatement(text)) {
       if (one) {
-        Invalidation i = all.get(0);
-        ps.setString(1, i.scope().name());
-        ps.setString(2, i.cacheName());
-        ps.setString(3, i.tenant() == null ? null : i.tenant().value());
-        ps.setString(4, i.value());
+        bind(ps, all.get(0));
       } else {
         String[][] columns = new String[4][all.size()];
         for (int k = 0; k < all.size(); k++) {
@@ -289,15 +285,20 @@ public final class PostgresInvalidationBus implements InvalidationBus {
 
   private long insert(Connection c, Invalidation invalidation) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement(sql.insert)) {
-      ps.setString(1, invalidation.scope().name());
-      ps.setString(2, invalidation.cacheName());
-      ps.setString(3, invalidation.tenant() == null ? null : invalidation.tenant().value());
-      ps.setString(4, invalidation.value());
+      bind(ps, invalidation);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         return Long.parseUnsignedLong(rs.getString(1));
       }
     }
+  }
+
+  /** Binds the row's four columns (scope, cache name, tenant, value), as every insert statement lists them. */
+  private static void bind(PreparedStatement ps, Invalidation invalidation) throws SQLException {
+    ps.setString(1, invalidation.scope().name());
+    ps.setString(2, invalidation.cacheName());
+    ps.setString(3, invalidation.tenant() == null ? null : invalidation.tenant().value());
+    ps.setString(4, invalidation.value());
   }
 
   private void afterCommit() {
