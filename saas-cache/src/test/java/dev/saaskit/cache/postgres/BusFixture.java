@@ -114,10 +114,15 @@ final class BusFixture implements AutoCloseable {
 
   /** Terminates the listener connection of {@code bus}; returns how many backends were terminated. */
   int killListener(PostgresInvalidationBus bus) throws SQLException {
+    return kill(bus.listenerApplicationName());
+  }
+
+  /** Terminates every session of this database named {@code applicationName}; returns how many. */
+  int kill(String applicationName) throws SQLException {
     try (Connection c = db.adminDataSource().getConnection();
         PreparedStatement ps = c.prepareStatement("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))"
             + " FROM pg_stat_activity WHERE application_name = ? AND datname = current_database()")) {
-      ps.setString(1, bus.listenerApplicationName());
+      ps.setString(1, applicationName);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         return rs.getInt(1);

@@ -24,6 +24,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.IntStream;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterAll;
@@ -254,6 +257,60 @@ class PublishAndCommitTest {
       versions += version(fx.db.appDataSource(), id);
     }
     assertThat(versions).isEqualTo((long) threads * each);
+  }
+
+  @Test
+  void sessionsKilledMidTransactionNeverCommitTheWorkWithoutItsInvalidation() throws Exception {
+    PostgresInvalidationBus a = fx.node("a");
+    DataSource writers = fx.appPool(4, "crash-writers");
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicInteger attempts = new AtomicInteger();
+    AtomicInteger failures = new AtomicInteger();
+    ExecutorService threads = Executors.newFixedThreadPool(5);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        int thread = t;
+        done.add(threads.submit(() -> {
+          for (int i = 0; !stop.get(); i++) {
+            attempts.incrementAndGet();
+            try (Connection c = writers.getConnection()) {
+              c.setAutoCommit(false);
+              update(c, 1 + (thread + i) % 10);
+              a.publishAndCommit(c, Invalidation.tag("crash-" + thread + "-" + i));
+            } catch (SQLException killed) {
+              failures.incrementAndGet(); // the session died somewhere in the transaction: either outcome is fine
+            }
+          }
+          return null;
+        }));
+      }
+      done.add(threads.submit(() -> {
+        // kill the writers' sessions at random moments until enough transactions died mid-way
+        java.util.SplittableRandom random = new java.util.SplittableRandom(17);
+        // between kills the pool reconnects and transactions run, so kills land at every step of one
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        for (int kills = 0; kills < 100 && System.nanoTime() < deadline; kills++) {
+          LockSupport.parkNanos(random.nextLong(10_000_000, 30_000_000));
+          fx.kill("crash-writers");
+        }
+        stop.set(true);
+        return null;
+      }));
+      for (Future<?> f : done) {
+        f.get(2, TimeUnit.MINUTES);
+      }
+    } finally {
+      stop.set(true);
+      threads.shutdownNow();
+    }
+    assertThat(failures.get()).as("transactions cut by a killed session").isPositive();
+    // every committed update has its invalidation row and every row its update: never one without the other
+    long versions = 0;
+    for (int id = 1; id <= 10; id++) {
+      versions += version(fx.db.appDataSource(), id);
+    }
+    assertThat(logRows()).isEqualTo(versions).isPositive().isLessThanOrEqualTo(attempts.get());
   }
 
   private static DataSource pool(String queryMode) {
