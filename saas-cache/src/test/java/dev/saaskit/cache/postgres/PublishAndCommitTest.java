@@ -82,8 +82,7 @@ class PublishAndCommitTest {
   void theWorkAndTheInvalidationCommitTogetherWithTheInsert() throws SQLException {
     PostgresInvalidationBus a = fx.node("a");
     PostgresInvalidationBus b = fx.node("b", x -> x.pollInterval(Duration.ofHours(1)));
-    RecordingListener onB = new RecordingListener();
-    b.subscribe(onB);
+    RecordingListener onB = recordedOn(b);
     Await.until("b listening", () -> b.stats().listening());
     Invalidation invalidation = Invalidation.key("items", TenantId.of("acme"), "1");
     List<TransactionState> atCommit = new CopyOnWriteArrayList<>();
@@ -162,9 +161,7 @@ class PublishAndCommitTest {
   @Test
   void severalInvalidationsAreWrittenInOrderAndNoneJustCommits() throws SQLException {
     PostgresInvalidationBus a = fx.node("a");
-    PostgresInvalidationBus b = fx.node("b");
-    RecordingListener onB = new RecordingListener();
-    b.subscribe(onB);
+    RecordingListener onB = recordedOn(fx.node("b"));
     List<Invalidation> batch = List.of(Invalidation.key("items", TenantId.of("t1"), "k'1"),
         Invalidation.tag("tag,with\"quotes{}"), Invalidation.tenant("items", TenantId.of("t2")),
         Invalidation.tenant(TenantId.of("t3")), Invalidation.all("items"), Invalidation.key("items", null, "k2"));
@@ -185,9 +182,7 @@ class PublishAndCommitTest {
   @Test
   void onAnAutoCommitConnectionTheRowCommitsOnItsOwn() throws SQLException {
     PostgresInvalidationBus a = fx.node("a");
-    PostgresInvalidationBus b = fx.node("b");
-    RecordingListener onB = new RecordingListener();
-    b.subscribe(onB);
+    RecordingListener onB = recordedOn(fx.node("b"));
     List<Invalidation> two = List.of(Invalidation.tag("auto-1"), Invalidation.tag("auto-2"));
     try (Connection c = fx.appPool(2).getConnection()) {
       assertThat(c.getAutoCommit()).isTrue();
@@ -219,9 +214,7 @@ class PublishAndCommitTest {
   @Test
   void concurrentTransactionsOnOnePoolLoseNothing() throws Exception {
     PostgresInvalidationBus a = fx.node("a");
-    PostgresInvalidationBus b = fx.node("b");
-    RecordingListener onB = new RecordingListener();
-    b.subscribe(onB);
+    RecordingListener onB = recordedOn(fx.node("b"));
     DataSource pool = fx.appPool(6);
     int threads = 8;
     int each = 40;
@@ -311,6 +304,13 @@ class PublishAndCommitTest {
       versions += version(fx.db.appDataSource(), id);
     }
     assertThat(logRows()).isEqualTo(versions).isPositive().isLessThanOrEqualTo(attempts.get());
+  }
+
+  /** A listener subscribed to {@code bus}, recording what it delivers. */
+  private static RecordingListener recordedOn(PostgresInvalidationBus bus) {
+    RecordingListener recorder = new RecordingListener();
+    bus.subscribe(recorder);
+    return recorder;
   }
 
   private static DataSource pool(String queryMode) {
