@@ -370,7 +370,10 @@ public interface SaasCache<K, V> extends AutoCloseable {
     }
 
     /**
-     * The clock that TTLs are measured with (tests pass a mutable one). Default: the JVM's monotonic nano time.
+     * The clock that TTLs are measured with (tests pass a mutable one). Default: the JVM's monotonic nano time as
+     * read every millisecond by one daemon thread shared by all caches without a clock, so that a hit does not pay
+     * for a {@code System.nanoTime()} call (an entry may outlive its TTL by about that millisecond; load times stay
+     * exact). A cache with its own clock reads it on every hit.
      */
     public Builder<K, V> clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");

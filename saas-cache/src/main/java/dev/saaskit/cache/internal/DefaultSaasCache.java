@@ -18,6 +18,7 @@ import dev.saaskit.cache.SharedTier;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -88,7 +89,12 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private final double earlyRefreshBeta;
   private final boolean refreshOnHit;
   private final long maximumSizePerTenant;
+  /** Expiry and entry timestamps: the shared coarse clock, or the injected one. */
   private final Ticker ticker;
+  /** Load times (statistics, early refresh): exact, or the injected clock. */
+  private final Ticker loadTicker;
+  /** This cache's hold on the shared coarse clock; null with an injected clock. */
+  private final CoarseTicker.@Nullable Lease clockLease;
   private final @Nullable RandomGenerator random;
   private final Executor executor;
   private final Cache<ScopedKey, Entry<V>> cache;
@@ -128,7 +134,14 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     this.earlyRefreshBeta = settings.earlyRefreshBeta();
     this.refreshOnHit = refreshAfterNanos > 0 || earlyRefreshBeta > 0;
     this.maximumSizePerTenant = settings.maximumSizePerTenant();
-    this.ticker = settings.clock() == null ? Ticker.systemTicker() : new ClockTicker(settings.clock());
+    Clock clock = settings.clock();
+    if (clock == null) {
+      this.ticker = CoarseTicker.SHARED;
+      this.loadTicker = Ticker.systemTicker();
+    } else {
+      this.ticker = new ClockTicker(clock);
+      this.loadTicker = ticker;
+    }
     this.random = settings.random();
     this.executor = settings.executor();
     this.cache = Caffeine.newBuilder()
@@ -169,6 +182,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         throw e;
       }
     }
+    // last, so that a failed construction holds no lease (a reading taken before it is older, never wrong: the
+    // clock only moves forward, and the lease moves it to the present)
+    this.clockLease = clock == null ? CoarseTicker.SHARED.lease() : null;
   }
 
   /** The shared tier may have missed invalidations (its connection was lost): drop every local entry. */
@@ -288,7 +304,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
           return fromTier(scoped, mine, shared);
         }
       }
-      long start = ticker.read();
+      long start = loadTicker.read();
       CacheValue<V> loaded;
       try {
         loaded = callLoader(key, loader, plain);
@@ -351,7 +367,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
 
   private void failed(ScopedKey scoped, Flight<V> flight, long start, Throwable e) {
     counters.loadFailures.increment();
-    counters.loadNanos.add(Math.max(0, ticker.read() - start));
+    counters.loadNanos.add(Math.max(0, loadTicker.read() - start));
     flights.remove(scoped, flight);
     flight.result.completeExceptionally(e);
   }
@@ -363,7 +379,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private Flight.Result<V> completed(ScopedKey scoped, Flight<V> flight, long start, CacheValue<V> loaded,
       SharedTier.@Nullable Lookup<V> tierMiss) {
     long now = ticker.read();
-    long took = Math.max(0, now - start);
+    long took = Math.max(0, loadTicker.read() - start);
     counters.loadSuccesses.increment();
     counters.loadNanos.add(took);
     Flight.Result<V> result;
@@ -497,7 +513,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     }
 
     private void reload() {
-      long start = ticker.read();
+      long start = loadTicker.read();
       CacheValue<V> loaded;
       try {
         loaded = callLoader(key, loader, plain);
@@ -951,8 +967,14 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         meters.run();
       }
       invalidateAllHere();
-      if (tier != null) {
-        tier.close();
+      try {
+        if (tier != null) {
+          tier.close();
+        }
+      } finally {
+        if (clockLease != null) {
+          clockLease.release();
+        }
       }
     }
   }
