@@ -82,11 +82,12 @@ final class CoarseTicker implements Ticker {
   Lease lease() {
     synchronized (this) {
       advance();
-      if (leases++ == 0) {
+      if (leases == 0) {
         Ticking started = new Ticking();
+        started.thread.start(); // may fail (no native thread left): then nothing is counted
         ticking = started;
-        started.thread.start();
       }
+      leases++;
     }
     return new Lease();
   }

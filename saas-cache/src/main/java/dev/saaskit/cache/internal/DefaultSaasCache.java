@@ -144,47 +144,54 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     }
     this.random = settings.random();
     this.executor = settings.executor();
-    this.cache = Caffeine.newBuilder()
-        .maximumSize(settings.maximumSize())
-        .ticker(ticker)
-        .executor(executor)
-        .expireAfter(new EntryExpiry<V>())
-        .removalListener(this::onRemoval)
-        .build();
-    this.map = cache.asMap();
-    Object registry = settings.meterRegistry();
-    this.meters = registry == null ? null : CacheMeters.bind(registry, name, counters, this);
+    // before the first entry can be written, so no entry is stamped with a stale reading; released below if
+    // the construction fails
+    this.clockLease = clock == null ? CoarseTicker.SHARED.lease() : null;
     try {
-      this.tier = sharedTier == null ? null : Objects.requireNonNull(sharedTier.bind(
-          new SharedTier.Context(name, global, settings.maxTtl(), this::flushFromTier)), "the tier's binding");
-    } catch (RuntimeException e) {
-      if (meters != null) {
-        meters.run();
-      }
-      throw e;
-    }
-    InvalidationBus theBus = settings.bus();
-    this.bus = theBus;
-    if (theBus == null) {
-      this.subscription = null;
-    } else {
-      BusNames.claim(theBus, name);
+      this.cache = Caffeine.newBuilder()
+          .maximumSize(settings.maximumSize())
+          .ticker(ticker)
+          .executor(executor)
+          .expireAfter(new EntryExpiry<V>())
+          .removalListener(this::onRemoval)
+          .build();
+      this.map = cache.asMap();
+      Object registry = settings.meterRegistry();
+      this.meters = registry == null ? null : CacheMeters.bind(registry, name, counters, this);
       try {
-        this.subscription = theBus.subscribe(new BusListener());
+        this.tier = sharedTier == null ? null : Objects.requireNonNull(sharedTier.bind(
+            new SharedTier.Context(name, global, settings.maxTtl(), this::flushFromTier)), "the tier's binding");
       } catch (RuntimeException e) {
-        BusNames.release(theBus, name);
-        if (tier != null) {
-          tier.close();
-        }
         if (meters != null) {
           meters.run();
         }
         throw e;
       }
+      InvalidationBus theBus = settings.bus();
+      this.bus = theBus;
+      if (theBus == null) {
+        this.subscription = null;
+      } else {
+        BusNames.claim(theBus, name);
+        try {
+          this.subscription = theBus.subscribe(new BusListener());
+        } catch (RuntimeException e) {
+          BusNames.release(theBus, name);
+          if (tier != null) {
+            tier.close();
+          }
+          if (meters != null) {
+            meters.run();
+          }
+          throw e;
+        }
+      }
+    } catch (RuntimeException | Error e) {
+      if (clockLease != null) {
+        clockLease.release();
+      }
+      throw e;
     }
-    // last, so that a failed construction holds no lease (a reading taken before it is older, never wrong: the
-    // clock only moves forward, and the lease moves it to the present)
-    this.clockLease = clock == null ? CoarseTicker.SHARED.lease() : null;
   }
 
   /** The shared tier may have missed invalidations (its connection was lost): drop every local entry. */

@@ -1,8 +1,12 @@
 package dev.saaskit.cache.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.saaskit.cache.CacheStats;
+import dev.saaskit.cache.Invalidation;
+import dev.saaskit.cache.InvalidationBus;
+import dev.saaskit.cache.InvalidationListener;
 import dev.saaskit.cache.SaasCache;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
@@ -59,7 +63,8 @@ class CoarseTickerTest {
       // the ticking thread alone moves it past a nanoTime reading taken now
       long before = System.nanoTime();
       awaitTrue(() -> ticker.read() - before >= 0);
-      assertThat(System.nanoTime() - ticker.read()).as("a reading is never ahead of nanoTime").isNotNegative();
+      long reading = ticker.read(); // first: nanoTime read after it can only be later
+      assertThat(System.nanoTime() - reading).as("a reading is never ahead of nanoTime").isNotNegative();
     } finally {
       pool.shutdownNow();
       lease.release();
@@ -128,6 +133,26 @@ class CoarseTickerTest {
   }
 
   @Test
+  void aCacheWhoseConstructionFailsHoldsNoLease() {
+    int before = CoarseTicker.SHARED.leases();
+    InvalidationBus refusing = new InvalidationBus() {
+      @Override
+      public void publish(Invalidation invalidation) {}
+
+      @Override
+      public Subscription subscribe(InvalidationListener listener) {
+        throw new IllegalStateException("bus closed");
+      }
+
+      @Override
+      public void close() {}
+    };
+    assertThatThrownBy(() -> SaasCache.<String, String>named("refused").ttl(Duration.ofMinutes(1))
+        .invalidationBus(refusing).build()).hasMessage("bus closed");
+    assertThat(CoarseTicker.SHARED.leases()).isEqualTo(before);
+  }
+
+  @Test
   void loadTimesAreMeasuredExactlyNotInClockTicks() {
     // 200 µs loads: on the 1 ms clock most would measure 0 and the rest a whole millisecond
     long loadNanos = TimeUnit.MICROSECONDS.toNanos(200);
@@ -155,14 +180,17 @@ class CoarseTickerTest {
     try (SaasCache<String, String> cache = SaasCache.<String, String>named("coarse-expiry")
         .ttl(Duration.ofMillis(30)).jitter(0).executor(Runnable::run).build()) {
       TenantId acme = TenantId.of("acme");
-      long putAt = System.nanoTime();
+      // the entry's lifetime starts at the shared clock's reading during the put, which is not before this one
+      // (the clock only moves forward) and never ahead of nanoTime; so both bounds below hold however late the
+      // ticking thread runs
+      long clockBeforePut = CoarseTicker.SHARED.read();
       TenantContext.run(acme, () -> cache.put("k", "v"));
       String right = TenantContext.call(acme, () -> cache.getIfPresent("k"));
-      if (System.nanoTime() - putAt < TimeUnit.MILLISECONDS.toNanos(20)) {
-        assertThat(right).isEqualTo("v"); // only asserted when this thread was not descheduled past the ttl
+      if (System.nanoTime() - clockBeforePut < TimeUnit.MILLISECONDS.toNanos(30)) {
+        assertThat(right).isEqualTo("v"); // asserted only when the read surely came before the ttl ended
       }
       awaitTrue(() -> TenantContext.call(acme, () -> cache.getIfPresent("k")) == null);
-      assertThat(System.nanoTime() - putAt).as("not gone before its ttl")
+      assertThat(System.nanoTime() - clockBeforePut).as("not gone before its ttl")
           .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(30));
     }
   }
