@@ -156,29 +156,19 @@ public class CacheBenchmark {
   @Benchmark
   @OperationsPerInvocation(BATCH)
   public void rawCaffeine_get(Requests requests, Blackhole blackhole) {
-    rawRequest(requests, blackhole);
+    rawRequest(raw, requests, blackhole);
   }
 
   @Benchmark
   @OperationsPerInvocation(BATCH)
   public void rawCaffeineVariableExpiry_get(Requests requests, Blackhole blackhole) {
-    requests.next();
-    String[] tenantKeys = rawKeys[requests.tenant];
-    int[] indexes = requests.keyIndexes;
-    for (int i = 0; i < BATCH; i++) {
-      blackhole.consume(rawVariable.get(tenantKeys[indexes[i]], CacheBenchmark::load));
-    }
+    rawRequest(rawVariable, requests, blackhole);
   }
 
   @Benchmark
   @OperationsPerInvocation(BATCH)
   public void rawCaffeineCoarseClock_get(Requests requests, Blackhole blackhole) {
-    requests.next();
-    String[] tenantKeys = rawKeys[requests.tenant];
-    int[] indexes = requests.keyIndexes;
-    for (int i = 0; i < BATCH; i++) {
-      blackhole.consume(rawCoarseClock.get(tenantKeys[indexes[i]], CacheBenchmark::load));
-    }
+    rawRequest(rawCoarseClock, requests, blackhole);
   }
 
   @Benchmark
@@ -194,7 +184,7 @@ public class CacheBenchmark {
   @GroupThreads(1)
   @OperationsPerInvocation(BATCH)
   public void pair_rawCaffeine_get(Requests requests, Blackhole blackhole) {
-    rawRequest(requests, blackhole);
+    rawRequest(raw, requests, blackhole);
   }
 
   private void saasRequest(Requests requests, Blackhole blackhole) {
@@ -207,12 +197,12 @@ public class CacheBenchmark {
     });
   }
 
-  private void rawRequest(Requests requests, Blackhole blackhole) {
+  private void rawRequest(Cache<String, String> cache, Requests requests, Blackhole blackhole) {
     requests.next();
     String[] tenantKeys = rawKeys[requests.tenant];
     int[] indexes = requests.keyIndexes;
     for (int i = 0; i < BATCH; i++) {
-      blackhole.consume(raw.get(tenantKeys[indexes[i]], CacheBenchmark::load));
+      blackhole.consume(cache.get(tenantKeys[indexes[i]], CacheBenchmark::load));
     }
   }
 
