@@ -9,7 +9,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The expiry clock of caches built without an injected {@code Clock}: {@link System#nanoTime()} as last read by one
- * daemon thread ({@value #THREAD_NAME}) that wakes every {@link #resolution()}.
+ * daemon thread ({@value #THREAD_NAME}) that wakes once per resolution (1 ms for {@link #SHARED}).
  *
  * <p>Why: Caffeine reads its ticker on every hit of a cache with expiry, and {@code System.nanoTime()} costs about
  * 28 ns on a kvm-clock virtual machine, close to half of a whole Caffeine hit (docs/benchmarks.md, issue 17). Here a
@@ -56,11 +56,6 @@ final class CoarseTicker implements Ticker {
   @Override
   public long read() {
     return now;
-  }
-
-  /** How far behind {@code System.nanoTime()} a reading may be while the ticking thread is scheduled. */
-  Duration resolution() {
-    return Duration.ofNanos(resolutionNanos);
   }
 
   /** Moves the clock to {@code System.nanoTime()} unless another thread already moved it further. */
