@@ -18,15 +18,16 @@ import org.jspecify.annotations.Nullable;
  * hit is served either), and timestamps taken within one resolution are equal. Load times, which feed the statistics,
  * are measured with {@code System.nanoTime()} and stay exact.
  *
- * <p>The thread runs while at least one cache holds a {@link #lease()}, and stops when the last one is closed; a
- * lease taken while it is stopped starts it again and advances the clock first, so a cache never starts on a stale
- * reading. The value never goes backwards: it only moves forward by compare-and-set, even if a stopping thread and
- * its successor overlap.
+ * <p>The thread runs while at least one cache holds a {@link #lease()}, and ends once no lease has been held for
+ * the linger time (1 s for {@link #SHARED}), so that code building and closing caches one after the other does not
+ * start a thread each time. It ends by itself, under the lock, so it never overlaps a successor. A lease first moves
+ * the clock to the present, so a cache never starts on a stale reading; the value only moves forward, by
+ * compare-and-set.
  */
 final class CoarseTicker implements Ticker {
   static final String THREAD_NAME = "saaskit-cache-clock";
   /** The clock every cache without an injected clock shares. */
-  static final CoarseTicker SHARED = new CoarseTicker(Duration.ofMillis(1));
+  static final CoarseTicker SHARED = new CoarseTicker(Duration.ofMillis(1), Duration.ofSeconds(1));
 
   private static final VarHandle NOW;
 
@@ -39,6 +40,8 @@ final class CoarseTicker implements Ticker {
   }
 
   private final long resolutionNanos;
+  /** How many ticks without a lease the thread waits before it ends. */
+  private final long lingerTicks;
   /** Written through {@link #NOW} only, by compare-and-set. */
   private volatile long now = System.nanoTime();
   /** Guarded by {@code this}. */
@@ -46,11 +49,12 @@ final class CoarseTicker implements Ticker {
   /** The running ticking thread; guarded by {@code this}. */
   private @Nullable Ticking ticking;
 
-  CoarseTicker(Duration resolution) {
+  CoarseTicker(Duration resolution, Duration linger) {
     this.resolutionNanos = resolution.toNanos();
-    if (resolutionNanos <= 0) {
-      throw new IllegalArgumentException("the resolution must be positive");
+    if (resolutionNanos <= 0 || linger.isNegative()) {
+      throw new IllegalArgumentException("the resolution must be positive and the linger time not negative");
     }
+    this.lingerTicks = linger.toNanos() / resolutionNanos;
   }
 
   @Override
@@ -77,7 +81,7 @@ final class CoarseTicker implements Ticker {
   Lease lease() {
     synchronized (this) {
       advance();
-      if (leases == 0) {
+      if (ticking == null) {
         Ticking started = new Ticking();
         started.thread.start(); // may fail (no native thread left): then nothing is counted
         ticking = started;
@@ -87,7 +91,7 @@ final class CoarseTicker implements Ticker {
     return new Lease();
   }
 
-  /** Whether the ticking thread is running (some lease is held). */
+  /** Whether the ticking thread is running (a lease is held, or was within the linger time). */
   synchronized boolean isTicking() {
     return ticking != null;
   }
@@ -103,16 +107,6 @@ final class CoarseTicker implements Ticker {
     return running == null ? null : running.thread;
   }
 
-  private synchronized void release() {
-    if (--leases == 0) {
-      Ticking stopping = ticking;
-      ticking = null;
-      if (stopping != null) {
-        stopping.stop();
-      }
-    }
-  }
-
   /** One cache's hold on the clock. */
   final class Lease {
     private boolean released;
@@ -124,15 +118,14 @@ final class CoarseTicker implements Ticker {
           return;
         }
         released = true;
-        CoarseTicker.this.release();
+        leases--;
       }
     }
   }
 
-  /** One run of the ticking thread; a stopped run is never restarted (a new lease starts a new one). */
+  /** One run of the ticking thread; an ended run is never restarted (a new lease starts a new one). */
   private final class Ticking implements Runnable {
     final Thread thread;
-    private volatile boolean stopped;
 
     Ticking() {
       thread = new Thread(this, THREAD_NAME);
@@ -141,16 +134,20 @@ final class CoarseTicker implements Ticker {
       thread.setContextClassLoader(null);
     }
 
-    void stop() {
-      stopped = true;
-      LockSupport.unpark(thread);
-    }
-
     @Override
     public void run() {
-      while (!stopped) {
+      long idleTicks = 0;
+      while (true) {
         advance();
         LockSupport.parkNanos(this, resolutionNanos);
+        synchronized (CoarseTicker.this) {
+          if (leases > 0) {
+            idleTicks = 0;
+          } else if (++idleTicks > lingerTicks) {
+            ticking = null; // under the lock: the next lease starts a new thread, which this one never overlaps
+            return;
+          }
+        }
       }
     }
   }

@@ -31,7 +31,7 @@ class CoarseTickerTest {
 
   @Test
   void aLeasedClockFollowsNanoTimeAndNeverGoesBackwards() throws Exception {
-    CoarseTicker ticker = new CoarseTicker(Duration.ofMillis(1));
+    CoarseTicker ticker = new CoarseTicker(Duration.ofMillis(1), Duration.ZERO);
     CoarseTicker.Lease lease = ticker.lease();
     ExecutorService pool = Executors.newFixedThreadPool(4);
     try {
@@ -73,7 +73,7 @@ class CoarseTickerTest {
 
   @Test
   void theThreadRunsWhileALeaseIsHeldAndAReleaseCountsOnce() throws Exception {
-    CoarseTicker ticker = new CoarseTicker(Duration.ofMillis(1));
+    CoarseTicker ticker = new CoarseTicker(Duration.ofMillis(1), Duration.ZERO);
     assertThat(ticker.isTicking()).isFalse();
     CoarseTicker.Lease first = ticker.lease();
     CoarseTicker.Lease second = ticker.lease();
@@ -91,14 +91,77 @@ class CoarseTickerTest {
     awaitTrue(() -> ticker.read() - before >= 0);
 
     second.release();
-    assertThat(ticker.isTicking()).isFalse();
     thread.join(TimeUnit.NANOSECONDS.toMillis(WAIT_NANOS));
-    assertThat(thread.isAlive()).as("the ticking thread ends with the last lease").isFalse();
+    assertThat(thread.isAlive()).as("the ticking thread ends after the last lease").isFalse();
+    assertThat(ticker.isTicking()).isFalse();
+
+    CoarseTicker.Lease again = ticker.lease();
+    try {
+      assertThat(ticker.thread()).as("a lease after the end starts a new thread").isNotNull().isNotSameAs(thread);
+    } finally {
+      again.release();
+    }
+  }
+
+  @Test
+  void aLeaseWithinTheLingerTimeKeepsTheSameThread() {
+    CoarseTicker ticker = new CoarseTicker(Duration.ofMillis(1), Duration.ofMinutes(1));
+    CoarseTicker.Lease first = ticker.lease();
+    Thread thread = ticker.thread();
+    first.release();
+    assertThat(ticker.isTicking()).as("lingers after the last release").isTrue();
+    CoarseTicker.Lease second = ticker.lease();
+    try {
+      assertThat(ticker.thread()).as("building and closing caches in turn starts no thread each time")
+          .isSameAs(thread);
+    } finally {
+      second.release();
+    }
+  }
+
+  @Test
+  void leasesChurnedFromManyThreadsBalanceAndTheClockNeverGoesBack() throws Exception {
+    // linger zero: threads end and start again all the time while leases come and go
+    CoarseTicker ticker = new CoarseTicker(Duration.ofMillis(1), Duration.ZERO);
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      CountDownLatch start = new CountDownLatch(1);
+      List<Future<Long>> churners = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        churners.add(pool.submit(() -> {
+          start.await();
+          long backwards = 0;
+          long previous = ticker.read();
+          for (int i = 0; i < 2_000; i++) {
+            CoarseTicker.Lease lease = ticker.lease();
+            long reading = ticker.read();
+            if (reading - previous < 0) {
+              backwards++;
+            }
+            previous = reading;
+            lease.release();
+            if (i % 100 == 0) {
+              Thread.sleep(2); // let the thread see no lease now and then, and end
+            }
+          }
+          return backwards;
+        }));
+      }
+      start.countDown();
+      for (Future<Long> churner : churners) {
+        assertThat(churner.get(60, TimeUnit.SECONDS)).as("readings that went backwards").isZero();
+      }
+      assertThat(ticker.leases()).isZero();
+      awaitTrue(() -> !ticker.isTicking());
+    } finally {
+      pool.shutdownNow();
+    }
   }
 
   @Test
   void aLeaseTakenAfterAPauseStartsFromThePresent() throws Exception {
-    CoarseTicker ticker = new CoarseTicker(Duration.ofHours(1)); // the thread alone would not move it for an hour
+    // the thread alone would not move it for an hour
+    CoarseTicker ticker = new CoarseTicker(Duration.ofHours(1), Duration.ZERO);
     ticker.lease().release();
     long stoppedAt = ticker.read();
     Thread.sleep(5);
