@@ -120,6 +120,11 @@ public final class TokenVerifier implements AutoCloseable {
     if (dot1 <= 0 || dot2 < 0 || token.indexOf('.', dot2 + 1) >= 0) {
       throw new InvalidTokenException(Reason.MALFORMED, "not a compact JWS (three dot-separated parts)");
     }
+    if (!base64Url(token, 0, dot1) || !base64Url(token, dot1 + 1, dot2)
+        || !base64Url(token, dot2 + 1, token.length())) {
+      // a lenient decoder would skip such characters, giving one token many spellings (RFC 7515: base64url only)
+      throw new InvalidTokenException(Reason.MALFORMED, "a part is not base64url (A-Z a-z 0-9 - _, no padding)");
+    }
     Base64URL headerPart = new Base64URL(token.substring(0, dot1));
     Base64URL payloadPart = new Base64URL(token.substring(dot1 + 1, dot2));
     Base64URL signaturePart = new Base64URL(token.substring(dot2 + 1));
@@ -142,6 +147,10 @@ public final class TokenVerifier implements AutoCloseable {
     }
     if (signaturePart.toString().isEmpty()) {
       throw new InvalidTokenException(Reason.BAD_SIGNATURE, "the signature is empty");
+    }
+    if (!Base64URL.encode(signaturePart.decode()).toString().equals(signaturePart.toString())) {
+      // unused bits set in the last character, or a length no encoder produces: another spelling of a signature
+      throw new InvalidTokenException(Reason.BAD_SIGNATURE, "the signature is not canonical base64url");
     }
     byte[] signingInput = token.substring(0, dot2).getBytes(StandardCharsets.US_ASCII);
     if (!entry.keys.find(header, algorithm).verify(header, signingInput, signaturePart)) {
@@ -200,6 +209,17 @@ public final class TokenVerifier implements AutoCloseable {
     }
     throw new InvalidTokenException(Reason.DISALLOWED_ALGORITHM, "alg " + printable(name)
         + " is not allowed for issuer " + issuer.issuer());
+  }
+
+  /** Whether the characters of {@code token} from {@code from} to {@code to} (exclusive) are all base64url. */
+  private static boolean base64Url(String token, int from, int to) {
+    for (int i = from; i < to; i++) {
+      char c = token.charAt(i);
+      if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** At most 20 characters of a header value, letters, digits and {@code +-_.} only, for a log message. */
@@ -414,6 +434,7 @@ public final class TokenVerifier implements AutoCloseable {
 
   /** Cached until the token's {@code exp}, never longer. */
   private static final class UntilExpiry implements Expiry<Digest, Principal> {
+    private static final Duration MAX_NANOS = Duration.ofNanos(Long.MAX_VALUE);
     private final Clock clock;
 
     UntilExpiry(Clock clock) {
@@ -423,7 +444,12 @@ public final class TokenVerifier implements AutoCloseable {
     @Override
     public long expireAfterCreate(Digest key, Principal value, long currentTime) {
       Instant exp = value.expiresAt().orElse(clock.instant());
-      return Math.max(0, Duration.between(clock.instant(), exp).toNanos());
+      Duration left = Duration.between(clock.instant(), exp);
+      if (left.isNegative()) {
+        return 0;
+      }
+      // an exp centuries away does not fit in a long of nanoseconds (toNanos would throw): saturate
+      return left.compareTo(MAX_NANOS) >= 0 ? Long.MAX_VALUE : left.toNanos();
     }
 
     @Override

@@ -297,6 +297,32 @@ class TokenVerifierAttackTest {
   }
 
   @Test
+  void a_valid_signature_has_exactly_one_spelling() {
+    // a lenient base64url decoder skips characters outside the alphabet and ignores the unused low bits of the
+    // last character: every variant below would decode to the same signature and verify as the same token, so one
+    // token would have countless spellings (each a new verified-token cache entry, each past a denylist of tokens)
+    String token = sign(ec, claims(EC_ISS, "u").claim("azp", "https://app.example").build());
+    assertThat(verifier.verify(token).subject()).isEqualTo("u");
+    int dot = token.lastIndexOf('.');
+    String head = token.substring(0, dot + 1);
+    String sig = token.substring(dot + 1);
+    for (String junk : List.of("!", "=", "+", "/", "~", " ", "\n", "*")) {
+      assertReason(verifier, head + sig.substring(0, 10) + junk + sig.substring(10), Reason.MALFORMED);
+      assertReason(verifier, head + sig + junk, Reason.MALFORMED);
+    }
+    assertReason(verifier, head + sig + "==", Reason.MALFORMED);
+    // an ES256 signature is 64 bytes: 86 characters, the last one with 4 unused bits
+    assertThat(sig).hasSize(86);
+    String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int last = alphabet.indexOf(sig.charAt(85));
+    for (int spare = 1; spare < 16; spare++) {
+      String respelled = head + sig.substring(0, 85) + alphabet.charAt(last ^ spare);
+      assertThatThrownBy(() -> verifier.verify(respelled)).isInstanceOf(InvalidTokenException.class);
+    }
+    assertThat(verifier.verify(token).subject()).isEqualTo("u");
+  }
+
+  @Test
   void malformed_shapes_are_refused() {
     for (String bad : List.of("", "abc", "a.b", "a.b.c.d", ".b.c", "!!!.???.###",
         TestTokens.raw("[]", "{}", "x"), TestTokens.raw("{\"alg\":\"RS256\"}", "[1]", "x"),

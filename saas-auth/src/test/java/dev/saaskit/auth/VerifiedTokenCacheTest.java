@@ -48,6 +48,17 @@ class VerifiedTokenCacheTest {
   }
 
   @Test
+  void a_token_valid_for_centuries_is_verified_and_cached_rather_than_crashing_the_cache() {
+    // exp beyond ~292 years from now does not fit a long of nanoseconds: the cache's expiry must saturate, not throw
+    try (TokenVerifier v = TokenVerifier.builder().issuer(es.trusted().build()).clock(clock).build()) {
+      String token = es.token("u").ttl(Duration.ofDays(365L * 400)).sign();
+      Principal first = v.verify(token);
+      assertThat(first.subject()).isEqualTo("u");
+      assertThat(v.verify(token)).isSameAs(first);
+    }
+  }
+
+  @Test
   void a_cached_hit_still_honours_exp_within_the_skew() {
     try (TokenVerifier v = TokenVerifier.builder().issuer(es.trusted().build()).clock(clock).build()) {
       String token = es.token("u").ttl(Duration.ofMinutes(5)).sign();

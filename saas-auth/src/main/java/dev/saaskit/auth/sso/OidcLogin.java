@@ -24,6 +24,7 @@ import com.nimbusds.openid.connect.sdk.OIDCTokenResponse;
 import com.nimbusds.openid.connect.sdk.OIDCTokenResponseParser;
 import dev.saaskit.auth.InvalidTokenException;
 import dev.saaskit.auth.Principal;
+import dev.saaskit.auth.internal.sso.BoundedHttp;
 import dev.saaskit.auth.internal.sso.Domains;
 import dev.saaskit.auth.internal.sso.IdTokenValidator;
 import dev.saaskit.auth.internal.sso.OidcProvider;
@@ -298,10 +299,11 @@ public final class OidcLogin {
     }
     Optional<String> email = Optional.ofNullable(claims.getClaim("email")).filter(String.class::isInstance)
         .map(String.class::cast);
-    boolean emailVerified = Boolean.TRUE.equals(claims.getClaim("email_verified"));
+    Boolean verifiedClaim = IdTokenValidator.emailVerified(claims);
+    boolean emailVerified = Boolean.TRUE.equals(verifiedClaim);
     if (connection.requireVerifiedEmailDomain()) {
       Optional<String> domain = email.flatMap(Domains::ofEmail);
-      if (domain.isEmpty() || Boolean.FALSE.equals(claims.getClaim("email_verified"))
+      if (domain.isEmpty() || Boolean.FALSE.equals(verifiedClaim)
           || !connection.verifiedDomains().contains(domain.get())) {
         throw refused(SsoException.Reason.EMAIL_DOMAIN_NOT_ALLOWED, "the ID token's email is missing, unverified"
             + " or not in a verified domain of connection " + connection.id());
@@ -325,7 +327,8 @@ public final class OidcLogin {
       http.setConnectTimeout((int) httpTimeout.toMillis());
       http.setReadTimeout((int) httpTimeout.toMillis());
       http.setFollowRedirects(false);
-      HTTPResponse response = http.send();
+      // at most 256 KiB: the token endpoint is whatever the tenant configured, nimbus alone would read any size
+      HTTPResponse response = http.send(new BoundedHttp(BoundedHttp.MAX_RESPONSE_BYTES));
       TokenResponse parsed = OIDCTokenResponseParser.parse(response);
       if (!parsed.indicatesSuccess()) {
         String error = parsed.toErrorResponse().getErrorObject().getCode();

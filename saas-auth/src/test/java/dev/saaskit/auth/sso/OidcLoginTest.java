@@ -326,6 +326,41 @@ class OidcLoginTest {
   }
 
   @Test
+  void anOversizedTokenResponseIsRefusedInsteadOfBeingReadIntoMemory() throws Exception {
+    // a tenant admin may point a connection at any IdP: its token endpoint must not be able to fill the heap
+    com.sun.net.httpserver.HttpServer hostile = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    String iss = "http://localhost:" + hostile.getAddress().getPort();
+    hostile.createContext("/.well-known/openid-configuration", exchange -> respond(exchange, "{\"issuer\":\""
+        + iss + "\",\"authorization_endpoint\":\"" + iss + "/authorize\",\"token_endpoint\":\"" + iss
+        + "/token\",\"jwks_uri\":\"" + iss + "/jwks\",\"response_types_supported\":[\"code\"],"
+        + "\"subject_types_supported\":[\"public\"],\"id_token_signing_alg_values_supported\":[\"RS256\"]}"));
+    hostile.createContext("/token", exchange -> respond(exchange, "{\"access_token\":\"a\",\"token_type\":"
+        + "\"Bearer\",\"id_token\":\"eyJhbGciOiJSUzI1NiJ9.e30.c2ln\",\"x_padding\":\"" + "x".repeat(4 * 1024 * 1024) + "\"}"));
+    hostile.start();
+    try {
+      TenantId t = TenantId.of("hostile-" + UUID.randomUUID());
+      SsoConnection c = connections.create(t, SsoConnectionSpec.oidc("Hostile", OidcSettings.of(iss, "client",
+          "secret")).requireVerifiedEmailDomain(false).build());
+      OidcLogin.Start start = oidc.begin(c, REDIRECT);
+      URI callback = URI.create(REDIRECT + "?code=c0de&state=" + java.net.URLEncoder.encode(start.state(),
+          StandardCharsets.UTF_8));
+      assertRefused(() -> oidc.complete(callback, start.state()), SsoException.Reason.TOKEN_REQUEST_FAILED);
+    } finally {
+      hostile.stop(0);
+    }
+  }
+
+  private static void respond(com.sun.net.httpserver.HttpExchange exchange, String json) throws java.io.IOException {
+    byte[] body = json.getBytes(StandardCharsets.UTF_8);
+    exchange.getResponseHeaders().set("Content-Type", "application/json");
+    exchange.sendResponseHeaders(200, body.length);
+    try (java.io.OutputStream out = exchange.getResponseBody()) {
+      out.write(body);
+    }
+  }
+
+  @Test
   void loginStatesAreTenantRowsUnderRls() throws SQLException {
     oidc.begin(connection, REDIRECT);
     assertThat(count(app, tenant.value(), "SELECT count(*) FROM saaskit_auth.sso_login_states")).isPositive();

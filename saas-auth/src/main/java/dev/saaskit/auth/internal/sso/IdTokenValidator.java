@@ -25,6 +25,7 @@ import java.time.Instant;
 import java.util.Date;
 import java.util.List;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Validates an OIDC ID token with the verifier's rules: algorithms pinned (the header never chooses), keys only
@@ -84,13 +85,14 @@ public final class IdTokenValidator {
     }
     JWSAlgorithm alg = signed.getHeader().getAlgorithm();
     if (!algorithms.contains(alg)) {
-      throw new InvalidTokenException(Reason.DISALLOWED_ALGORITHM, "the ID token's algorithm " + alg
-          + " is not one of " + algorithms + " allowed for " + issuer);
+      // the header is the IdP's text: sanitized, never quoted as is into a message that ends up in logs
+      throw new InvalidTokenException(Reason.DISALLOWED_ALGORITHM, "the ID token's algorithm "
+          + printable(alg.getName()) + " is not one of " + algorithms + " allowed for " + issuer);
     }
     Set<String> crit = signed.getHeader().getCriticalParams();
     if (crit != null && !crit.isEmpty()) {
-      throw new InvalidTokenException(Reason.UNSUPPORTED_CRITICAL_HEADER, "the ID token has critical headers "
-          + crit);
+      throw new InvalidTokenException(Reason.UNSUPPORTED_CRITICAL_HEADER, "the ID token has " + crit.size()
+          + " critical header parameter(s), none understood");
     }
     JWTClaimsSet claims;
     try {
@@ -146,6 +148,39 @@ public final class IdTokenValidator {
     if (nbf != null && nbf.toInstant().isAfter(now.plus(skew))) {
       throw new InvalidTokenException(Reason.NOT_YET_VALID, "the ID token is not valid before " + nbf.toInstant());
     }
+  }
+
+  /** At most 20 characters of a header value, letters, digits and {@code +-_.} only, for a message. */
+  private static String printable(String value) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < value.length() && b.length() < 20; i++) {
+      char c = value.charAt(i);
+      boolean ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+'
+          || c == '-' || c == '_' || c == '.';
+      b.append(ok ? c : '?');
+    }
+    return value.length() > 20 ? b + "..." : b.toString();
+  }
+
+  /**
+   * The ID token's {@code email_verified}: a JSON boolean, or the strings {@code "true"}/{@code "false"} that some
+   * IdPs send instead (a string {@code "false"} is not a verified email); {@code null} when absent or anything else.
+   */
+  public static @Nullable Boolean emailVerified(JWTClaimsSet claims) {
+    Object v = claims.getClaim("email_verified");
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    if (v instanceof String s) {
+      String t = s.strip();
+      if (t.equalsIgnoreCase("true")) {
+        return Boolean.TRUE;
+      }
+      if (t.equalsIgnoreCase("false")) {
+        return Boolean.FALSE;
+      }
+    }
+    return null;
   }
 
   /** Whether the claims' {@code nonce} equals {@code expected} (compared in constant time). */

@@ -47,7 +47,7 @@ public record OidcProvider(String issuer, URI authorizationEndpoint, URI tokenEn
       request.setConnectTimeout((int) timeout.toMillis());
       request.setReadTimeout((int) timeout.toMillis());
       request.setFollowRedirects(false);
-      HTTPResponse response = request.send();
+      HTTPResponse response = request.send(new BoundedHttp(BoundedHttp.MAX_RESPONSE_BYTES));
       if (response.getStatusCode() != 200) {
         throw failed(issuer, "HTTP status " + response.getStatusCode(), null);
       }
