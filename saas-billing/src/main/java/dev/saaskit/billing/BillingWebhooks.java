@@ -1,7 +1,9 @@
 package dev.saaskit.billing;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.saaskit.billing.internal.BillingDb;
 import dev.saaskit.billing.internal.EventApplier;
@@ -44,11 +46,12 @@ import org.slf4j.LoggerFactory;
  * <p><b>What happens to a delivery</b>: the body (at most 1 MiB, else 413) is verified against every configured
  * webhook secret (rotation: any of them may match) and the signature's timestamp must be within {@link
  * BillingConfig#signatureTolerance()} of the configured clock (else 400); it must be a Stripe event ({@code
- * "object": "event"}, an {@code evt_} id, a type and a created time; else 400). Nothing is stored for any 4xx. The
- * event is then recorded in the inbox, keyed by its id, so a repeated or parallel delivery is recorded once; only
- * then can the answer be 2xx. Without an {@link ApplyScheduler} it is applied at once, in its own transaction
- * holding the inbox row's lock (so parallel deliveries apply it once): the tenant is resolved from trusted
- * sources only (the customer's route, its {@code metadata.tenant_id}, the checkout session's {@code
+ * "object": "event"}, an {@code evt_} id, a type and a created time, one JSON document; else 400; a body
+ * PostgreSQL cannot store, such as a NUL in a string, gets 400 too: it could never be recorded). Nothing is stored
+ * for any 4xx. The event is then recorded in the inbox, keyed by its id, so a repeated or parallel delivery is
+ * recorded once; only then can the answer be 2xx. Without an {@link ApplyScheduler} it is applied at once, in its
+ * own transaction holding the inbox row's lock (so parallel deliveries apply it once): the tenant is resolved from
+ * trusted sources only (the customer's route, its {@code metadata.tenant_id}, the checkout session's {@code
  * client_reference_id}), the mirror is written with conditional upserts (an older state never overwrites a newer
  * one), and subscriptions, invoices, checkout sessions and customers are refetched from Stripe at the pinned API
  * version when the payload is from another API version or not newer than what the mirror holds ({@link
@@ -73,6 +76,11 @@ public final class BillingWebhooks {
   private static final Logger LOG = LoggerFactory.getLogger(BillingWebhooks.class);
   private static final Pattern EVENT_ID = Pattern.compile("evt_[0-9A-Za-z_]{1,250}");
   private static final int MAX_ERROR = 500;
+  /** One JSON document and nothing after it (the mapper alone reads the first value and ignores the rest). */
+  private static final ObjectReader ONE_DOCUMENT =
+      StripeJson.MAPPER.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+  /** The latest {@code created} accepted (9999-12-31T23:59:59Z): later ones fit no timestamp column. */
+  private static final long MAX_CREATED = 253_402_300_799L;
 
   private final Billing billing;
   private final BillingConfig config;
@@ -149,7 +157,7 @@ public final class BillingWebhooks {
     }
     JsonNode node;
     try {
-      node = StripeJson.MAPPER.readTree(rawBody);
+      node = ONE_DOCUMENT.readTree(rawBody);
     } catch (JsonProcessingException e) {
       return reject(400, "json", "malformed JSON");
     }
@@ -162,7 +170,9 @@ public final class BillingWebhooks {
       return reject(400, "not_event", "event id missing or not evt_...");
     }
     String type = StripeJson.text(event, "type");
-    Instant created = StripeJson.time(event, "created");
+    Long createdSeconds = StripeJson.number(event, "created");
+    Instant created = createdSeconds == null || createdSeconds < 0 || createdSeconds > MAX_CREATED ? null
+        : Instant.ofEpochSecond(createdSeconds);
     JsonNode data = event.get("data");
     JsonNode object = data == null ? null : data.get("object");
     if (type == null || type.isEmpty() || type.length() > 200 || created == null || object == null
@@ -188,6 +198,9 @@ public final class BillingWebhooks {
         return fresh;
       });
     } catch (RuntimeException e) {
+      if (unstorable(e)) {
+        return unstorable(id, type, e);
+      }
       LOG.error("event {} ({}) could not be recorded: {}", id, type, safe(e));
       return new WebhookResult(500, WebhookResult.Outcome.ERROR, "the event could not be recorded; retry", id);
     }
@@ -267,6 +280,9 @@ public final class BillingWebhooks {
         c.setAutoCommit(autoCommit);
       }
     } catch (SQLException | RuntimeException e) {
+      if (unstorable(e)) {
+        return unstorable(id, type, e);
+      }
       LOG.error("event {} ({}) could not be recorded: {}", id, type, safe(e));
       return new WebhookResult(500, WebhookResult.Outcome.ERROR, "the event could not be recorded; retry", id);
     }
@@ -322,6 +338,25 @@ public final class BillingWebhooks {
     return inbox.insert(c, id, type, StripeJson.text(event, "api_version"), created,
         StripeJson.bool(event, "livemode", false), StripeJson.text(object, "id"), payload,
         kind == EventApplier.Kind.NONE ? "ignored" : "received", config.clock().instant());
+  }
+
+  /**
+   * Whether recording failed on the data itself (SQLSTATE class 22: a NUL or a lone surrogate jsonb refuses, a time
+   * out of range...): the same body can never be recorded, so retrying it is pointless.
+   */
+  private static boolean unstorable(Throwable failure) {
+    for (Throwable e = failure; e != null; e = e.getCause()) {
+      if (e instanceof SQLException) {
+        String state = ((SQLException) e).getSQLState();
+        return state != null && state.startsWith("22");
+      }
+    }
+    return false;
+  }
+
+  private WebhookResult unstorable(String id, String type, Throwable e) {
+    LOG.warn("event {} ({}) refused: the database cannot store its payload: {}", id, type, safe(e));
+    return reject(400, "payload", "the event holds data that cannot be stored");
   }
 
   private WebhookResult reject(int status, String reason, String message) {

@@ -232,8 +232,14 @@ public final class EventApplier {
     String id = requireId(session, "checkout session");
     String customer = id(session, "customer");
     String reference = text(session, "client_reference_id");
+    String fromMetadata = metadataTenant(session);
+    if (reference != null && fromMetadata != null && !reference.equals(fromMetadata)) {
+      // saaskit's sessions carry the tenant in both; a Payment Link lets its visitor set client_reference_id
+      throw new BillingException("checkout session " + id + " names two tenants (client_reference_id and"
+          + " metadata.tenant_id differ); it is not applied");
+    }
     if (reference == null) {
-      reference = metadataTenant(session);
+      reference = fromMetadata;
     }
     TenantId tenant;
     if (reference != null) {

@@ -43,6 +43,9 @@ public final class Mirror {
     STALE
   }
 
+  /** The subscription statuses Stripe never leaves, as an SQL list. */
+  private static final String TERMINAL = "('canceled', 'incomplete_expired')";
+
   private final String s;
 
   public Mirror(String schema) {
@@ -149,7 +152,8 @@ public final class Mirror {
 
   /**
    * Upserts a subscription of {@code tenant} and, when applied, replaces its items. Prices embedded in the items
-   * are mirrored too (as of the same time), so entitlements can resolve lookup keys without a price event.
+   * are mirrored too (as of the same time), so entitlements can resolve lookup keys without a price event. Of two
+   * states of the same second, a terminal status ({@code canceled}, {@code incomplete_expired}) wins over a live one.
    */
   public Outcome upsertSubscription(Connection c, TenantId tenant, JsonNode sub, Instant asOf) throws SQLException {
     String id = requireId(sub, "subscription");
@@ -170,7 +174,10 @@ public final class Mirror {
         + " collection_method = EXCLUDED.collection_method, days_until_due = EXCLUDED.days_until_due,"
         + " schedule_id = EXCLUDED.schedule_id, paused = EXCLUDED.paused, raw = EXCLUDED.raw,"
         + " state_as_of = EXCLUDED.state_as_of, updated_at = now()"
-        + " WHERE t.state_as_of <= EXCLUDED.state_as_of";
+        // Stripe's times are whole seconds: of two states of the same second, a terminal status (which Stripe never
+        // leaves) is the newer one, so a live status of that second never revives a canceled subscription
+        + " WHERE t.state_as_of < EXCLUDED.state_as_of OR (t.state_as_of = EXCLUDED.state_as_of"
+        + " AND (t.status NOT IN " + TERMINAL + " OR EXCLUDED.status IN " + TERMINAL + "))";
     // One round trip: the upsert, then (only if the row now holds this state) the items rewritten and the
     // embedded prices inserted when absent. pgjdbc sends the statements of one prepared string together.
     List<JsonNode> items = new ArrayList<>();
@@ -180,7 +187,8 @@ public final class Mirror {
       }
     }
     List<JsonNode> prices = new ArrayList<>();
-    String applied = " WHERE EXISTS (SELECT 1 FROM " + s + ".subscriptions WHERE stripe_id = ? AND state_as_of = ?)";
+    String applied = " WHERE EXISTS (SELECT 1 FROM " + s + ".subscriptions WHERE stripe_id = ? AND state_as_of = ?"
+        + " AND status = ?)";
     StringBuilder all = new StringBuilder(sql).append(";\nDELETE FROM ").append(s)
         .append(".subscription_items WHERE tenant_id = ? AND subscription_id = ? AND").append(applied.substring(6));
     if (!items.isEmpty()) {
@@ -199,12 +207,13 @@ public final class Mirror {
       all.append(";\n").append(priceSql(true));
     }
     int n;
+    String rawStatus = text(sub, "status");
+    String status = rawStatus == null ? "unknown" : rawStatus;
     try (PreparedStatement ps = c.prepareStatement(all.toString())) {
       ps.setString(1, tenant.value());
       ps.setString(2, id);
       ps.setString(3, customer);
-      String status = text(sub, "status");
-      ps.setString(4, status == null ? "unknown" : status);
+      ps.setString(4, status);
       ps.setBoolean(5, bool(sub, "cancel_at_period_end", false));
       ps.setTimestamp(6, ts(time(sub, "cancel_at")));
       ps.setTimestamp(7, ts(time(sub, "canceled_at")));
@@ -226,6 +235,7 @@ public final class Mirror {
       ps.setString(p++, id);
       ps.setString(p++, id);
       ps.setTimestamp(p++, asOfTs);
+      ps.setString(p++, status);
       for (JsonNode item : items) {
         JsonNode price = item.get("price");
         boolean full = price != null && price.isObject();
@@ -240,6 +250,7 @@ public final class Mirror {
       if (!items.isEmpty()) {
         ps.setString(p++, id);
         ps.setTimestamp(p++, asOfTs);
+        ps.setString(p++, status);
       }
       for (JsonNode price : prices) {
         p = bindPrice(ps, p, price, asOf);
@@ -435,7 +446,8 @@ public final class Mirror {
     try (PreparedStatement ps = c.prepareStatement("SELECT stripe_id, customer_id, status, cancel_at_period_end,"
         + " current_period_start, current_period_end, trial_start, trial_end, canceled_at, ended_at,"
         + " collection_method, days_until_due, schedule_id, paused, state_as_of"
-        + " FROM " + s + ".subscriptions WHERE tenant_id = ? ORDER BY (raw->>'created')::bigint DESC NULLS LAST, stripe_id")) {
+        + " FROM " + s + ".subscriptions WHERE tenant_id = ? ORDER BY CASE WHEN jsonb_typeof(raw->'created') = 'number'"
+        + " THEN (raw->>'created')::numeric END DESC NULLS LAST, stripe_id")) {
       ps.setString(1, tenant.value());
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
