@@ -12,8 +12,11 @@ import org.jspecify.annotations.Nullable;
  * {@code exp(n) = min(maxDelay, baseDelay * 2^(n-1))}, and the delay is drawn from it by the {@link Jitter} mode:
  * {@link Jitter#NONE} waits {@code exp(n)}, {@link Jitter#FULL} a uniform value in {@code [0, exp(n)]},
  * {@link Jitter#EQUAL} (the default) {@code exp(n)/2} plus a uniform value in {@code [0, exp(n) - exp(n)/2]}.
- * Delays are whole milliseconds. Equal jitter keeps the backoff growing while spreading a burst of failures
- * (an outage of a downstream service) so the retries do not return in lockstep.
+ * Delays are whole milliseconds, and never longer than {@link #MAX_DELAY} (1000 years), whatever {@code baseDelay}
+ * and {@code maxDelay} say: a retry time must fit in the job row ({@code timestamptz} ends in the year 294276), so a
+ * {@code maxDelay} meant as "no cap" ({@code ChronoUnit.FOREVER.getDuration()}) is read as that bound. Equal jitter
+ * keeps the backoff growing while spreading a burst of failures (an outage of a downstream service) so the retries
+ * do not return in lockstep.
  *
  * <p>The retry runs at the worker clock's time of the failure plus the delay. Whether there is a retry at all is
  * decided by the job's {@code max_attempts}, not by the policy. Instances are immutable.
@@ -29,6 +32,14 @@ public final class RetryPolicy {
     /** Half the ceiling plus a uniform value up to the other half. */
     EQUAL
   }
+
+  /**
+   * The longest delay a policy gives, 1000 years: {@code baseDelay} and {@code maxDelay} beyond it count as it. Until
+   * 2026-12-05 a delay that did not fit in a long of milliseconds threw ArithmeticException at the failure (the
+   * outcome was lost, the job retried only when its lease expired), and one past PostgreSQL's last timestamp could
+   * not be stored.
+   */
+  public static final Duration MAX_DELAY = Duration.ofDays(365_250);
 
   private static final RetryPolicy DEFAULTS =
       new RetryPolicy(Duration.ofSeconds(1), Duration.ofHours(1), Jitter.EQUAL);
@@ -57,7 +68,7 @@ public final class RetryPolicy {
   public static RetryPolicy exponential(Duration baseDelay, Duration maxDelay) {
     Objects.requireNonNull(baseDelay, "baseDelay");
     Objects.requireNonNull(maxDelay, "maxDelay");
-    if (baseDelay.toMillis() < 1) {
+    if (baseDelay.compareTo(Duration.ofMillis(1)) < 0) {
       throw new IllegalArgumentException("baseDelay must be >= 1 ms but was " + baseDelay);
     }
     if (maxDelay.compareTo(baseDelay) < 0) {
@@ -87,7 +98,8 @@ public final class RetryPolicy {
   }
 
   /**
-   * The ceiling {@code min(maxDelay, baseDelay * 2^(attempt-1))} for the failure of {@code attempt}.
+   * The ceiling {@code min(maxDelay, baseDelay * 2^(attempt-1))} for the failure of {@code attempt}, at most
+   * {@link #MAX_DELAY}.
    *
    * @throws IllegalArgumentException if {@code attempt < 1}
    */
@@ -119,14 +131,19 @@ public final class RetryPolicy {
     if (attempt < 1) {
       throw new IllegalArgumentException("attempt must be >= 1 but was " + attempt);
     }
-    long base = baseDelay.toMillis();
-    long max = maxDelay.toMillis();
+    long base = boundedMillis(baseDelay);
+    long max = boundedMillis(maxDelay);
     int doublings = attempt - 1;
     // base >= 1, so 2^63 overflow is the only hazard: past 62 doublings the cap has long been reached
     if (doublings >= 62 || base > (max >> doublings)) {
       return max;
     }
     return Math.min(max, base << doublings);
+  }
+
+  /** {@code d} in whole milliseconds, at most {@link #MAX_DELAY}'s (no overflow for any Duration). */
+  private static long boundedMillis(Duration d) {
+    return (d.compareTo(MAX_DELAY) > 0 ? MAX_DELAY : d).toMillis();
   }
 
   @Override

@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>{@code app-role-superuser}, {@code app-role-bypassrls}: either one turns every policy off;</li>
  *   <li>{@code app-role-member-of-privileged}: the role can {@code SET ROLE} to a superuser or {@code BYPASSRLS}
- *       role;</li>
+ *       role, or (PostgreSQL 15 and older) has {@code CREATEROLE}, which lets it grant itself any such role that is
+ *       not a superuser;</li>
  *   <li>{@code app-role-privileged-login}: the pool logs in as such a role and switches to the application role
  *       with {@code SET ROLE} (a {@code RESET ROLE} brings the login role back);</li>
  *   <li>{@code rls-disabled}: a table with a tenant column (partitions included) has RLS disabled;</li>

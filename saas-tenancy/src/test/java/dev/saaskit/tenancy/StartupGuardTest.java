@@ -146,6 +146,80 @@ class StartupGuardTest {
     }
   }
 
+  /**
+   * Before PostgreSQL 16, CREATEROLE lets a role GRANT itself any role that is not a superuser: a BYPASSRLS role or
+   * the tables' owner is then one GRANT and one SET ROLE away. The guard passed such a role (review of 2026-12-05);
+   * from PostgreSQL 16 on, CREATEROLE grants only roles it holds ADMIN on, which the membership check sees.
+   */
+  @Test
+  void failsForACreateRoleApplicationRoleBeforePostgres16() throws SQLException {
+    createSchema();
+    createSafeTable("orders");
+    String bypass = db.createRole("cr_bypass", "BYPASSRLS");
+    String creator = db.createRole("creator", "CREATEROLE");
+    admin("GRANT USAGE ON SCHEMA " + SCHEMA + " TO " + q(creator),
+        "GRANT SELECT ON " + SCHEMA + ".orders TO " + q(creator) + ", " + q(bypass));
+    int version;
+    try (Connection c = db.adminDataSource().getConnection(); Statement s = c.createStatement();
+        java.sql.ResultSet rs = s.executeQuery("SHOW server_version_num")) {
+      rs.next();
+      version = Integer.parseInt(rs.getString(1));
+    }
+    try (HikariDataSource pool = poolFor(creator)) {
+      boolean escalates;
+      try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+        try {
+          s.execute("GRANT " + q(bypass) + " TO " + q(creator));
+          s.execute("SET ROLE " + q(bypass));
+          escalates = true;
+        } catch (SQLException refused) {
+          escalates = false;
+        }
+        s.execute("RESET ROLE");
+      }
+      admin("REVOKE " + q(bypass) + " FROM " + q(creator));
+      assertThat(escalates).as("CREATEROLE reaches a BYPASSRLS role on server %s", version)
+          .isEqualTo(version < 160000);
+      if (escalates) {
+        assertThat(guard().problems(pool)).singleElement().asString()
+            .startsWith("[app-role-member-of-privileged] The application role " + creator + " has CREATEROLE")
+            .endsWith("ALTER ROLE " + q(creator) + " NOCREATEROLE;");
+      } else {
+        assertThat(guard().problems(pool)).isEmpty();
+      }
+    }
+
+    // the same through a role the application role can SET ROLE to
+    String ops = db.createRole("cr_ops", "CREATEROLE");
+    String member = db.createRole("cr_member", "");
+    admin("GRANT " + q(ops) + " TO " + q(member), "GRANT USAGE ON SCHEMA " + SCHEMA + " TO " + q(member));
+    try (HikariDataSource pool = poolFor(member)) {
+      boolean escalates;
+      try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+        try {
+          s.execute("SET ROLE " + q(ops));
+          s.execute("GRANT " + q(bypass) + " TO " + q(member));
+          s.execute("RESET ROLE");
+          s.execute("SET ROLE " + q(bypass));
+          escalates = true;
+        } catch (SQLException refused) {
+          escalates = false;
+        }
+        s.execute("RESET ROLE");
+      }
+      admin("REVOKE " + q(bypass) + " FROM " + q(member));
+      assertThat(escalates).isEqualTo(version < 160000);
+      if (escalates) {
+        assertThat(guard().problems(pool)).singleElement().asString()
+            .startsWith("[app-role-member-of-privileged] The application role " + member + " can SET ROLE to "
+                + ops + " (CREATEROLE)")
+            .endsWith("REVOKE " + q(ops) + " FROM " + q(member) + ";");
+      } else {
+        assertThat(guard().problems(pool)).isEmpty();
+      }
+    }
+  }
+
   @Test
   void failsWhenTheApplicationOwnsATenantTableEvenWithRlsForcedUnlessABaselineAcceptsIt() throws SQLException {
     String appOwner = db.createRole("app_owner", "");

@@ -6,7 +6,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -267,7 +266,9 @@ final class WorkerFlusher {
       states[i] = o.kind().state;
       uncount[i] = o.kind() == WorkerOutcome.Kind.RELEASED ? 1 : 0;
       Instant runAt = o.runAt();
-      runAtMicros[i] = runAt == null ? null : ChronoUnit.MICROS.between(Instant.EPOCH, runAt);
+      // not ChronoUnit.MICROS.between(EPOCH, runAt): it counts nanoseconds first and overflows after the year 2262,
+      // which ended this thread (RetryPolicy bounds delays to MAX_DELAY, well inside a long of microseconds)
+      runAtMicros[i] = runAt == null ? null : runAt.getEpochSecond() * 1_000_000L + runAt.getNano() / 1_000;
       results[i] = o.resultJson();
       errors[i] = o.error();
       if (o.progress() != null) {

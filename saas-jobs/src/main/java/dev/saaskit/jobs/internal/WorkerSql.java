@@ -48,7 +48,9 @@ final class WorkerSql {
     //   (the statement is retried after an unknown commit) matches again without counting twice.
     // - finished: outcomes of many jobs, fenced by the lease epoch: a worker that lost its lease (and so its
     //   epoch) updates nothing. uncount = 1 (a job released at shutdown) takes back the attempt if it was counted,
-    //   that is unless the job never started (unstarted_epoch = lease_epoch).
+    //   that is unless the job never started (unstarted_epoch = lease_epoch). A job whose cancel was requested after
+    //   its outcome was decided (the worker had not seen it yet) ends cancelled instead of going back to pending (a
+    //   retry, or a release): JobQueue.cancel told its caller the job would not run again, and rescue does the same.
     // Answers (true, id) per job marked started and (false, id) per outcome applied.
     this.write = "WITH started AS ("
         + " UPDATE " + jobs + " AS j SET"
@@ -60,7 +62,7 @@ final class WorkerSql {
         + " RETURNING j.id),"
         + " finished AS ("
         + " UPDATE " + jobs + " AS j SET"
-        + " state = u.state,"
+        + " state = CASE WHEN u.state = 'pending' AND j.cancel_requested THEN 'cancelled' ELSE u.state END,"
         + " attempts = j.attempts"
         + " - CASE WHEN u.uncount = 1 AND j.unstarted_epoch IS DISTINCT FROM j.lease_epoch THEN 1 ELSE 0 END,"
         + " run_at = coalesce(timestamptz 'epoch' + u.run_at_us * interval '1 microsecond', j.run_at),"
@@ -68,7 +70,8 @@ final class WorkerSql {
         + " last_error = coalesce(u.error, j.last_error),"
         + " progress = CASE WHEN u.state = 'completed' THEN 1 ELSE coalesce(u.progress, j.progress) END,"
         + " progress_message = coalesce(u.message, j.progress_message),"
-        + " finished_at = CASE WHEN u.state IN ('completed', 'dead', 'cancelled') THEN now() END,"
+        + " finished_at = CASE WHEN u.state IN ('completed', 'dead', 'cancelled') OR j.cancel_requested THEN now()"
+        + " END,"
         + " lease_expires_at = NULL,"
         + " worker_id = CASE WHEN u.state = 'pending' THEN NULL ELSE j.worker_id END"
         + " FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::bigint[], ?::text[], ?::text[],"

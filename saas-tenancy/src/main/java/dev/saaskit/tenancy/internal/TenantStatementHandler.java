@@ -35,6 +35,14 @@ final class TenantStatementHandler implements InvocationHandler {
   private enum Shape { PLAIN, PREPARED, SEPARATE }
 
   private static final Object[] NO_ARGS = {};
+  /**
+   * pgjdbc ends a pipeline with a Sync of its own once it holds about 256 statements (its estimate of the answers
+   * it may ask for before reading any: 250 bytes a statement against 64,000, {@code flushIfDeadlockRisk}), which ends
+   * the implicit transaction of an autocommit execution, so the parts after it would run without the setting. A
+   * text with at least this many semicolons may come near that and runs in a transaction of its own (a semicolon in
+   * a literal or a comment counts too: one more round trip at worst, never a part without the tenant).
+   */
+  private static final int MANY_PARTS = 128;
   private static final ClassLoader LOADER = TenantStatementHandler.class.getClassLoader();
   private static final ProxyConstructor<Statement> STATEMENTS = ProxyConstructor.of(LOADER, Statement.class);
   private static final ProxyConstructor<PreparedStatement> PREPARED_STATEMENTS =
@@ -57,6 +65,7 @@ final class TenantStatementHandler implements InvocationHandler {
   private @Nullable PreparedStatement unprefixed;
   // The SQL of a prepared statement never changes: classify it once, not on every execution.
   private boolean transactionStart;
+  private boolean manyParts;
   private final Map<Integer, Object[]> parameters = new TreeMap<>();
   private final Map<Integer, Method> parameterSetters = new TreeMap<>();
   private final List<Object[]> statementSettings = new ArrayList<>();
@@ -88,6 +97,7 @@ final class TenantStatementHandler implements InvocationHandler {
     handler.prepareMethod = prepareMethod;
     handler.prepareArgs = args.clone();
     handler.transactionStart = TenantBinding.isTransactionStart((String) args[0]);
+    handler.manyParts = mayHaveManyParts((String) args[0]);
     return (PreparedStatement) handler.proxy(PreparedStatement.class);
   }
 
@@ -150,8 +160,9 @@ final class TenantStatementHandler implements InvocationHandler {
     if (sqlExecution && args.length == 1) {
       String value = connection.binding().currentValue();
       String sql = connection.binding().prefixLiteral(value, (String) args[0]);
+      boolean many = mayHaveManyParts((String) args[0]);
       return connection.locked(
-          () -> inOneTransaction(single(), null, () -> resultOf(name, single(), single().execute(sql))));
+          () -> inOneTransaction(single(), null, many, () -> resultOf(name, single(), single().execute(sql))));
     }
     if (sqlExecution || name.equals("executeBatch") || name.equals("executeLargeBatch")) {
       // Generated keys variants and batches cannot carry the prefix.
@@ -237,8 +248,14 @@ final class TenantStatementHandler implements InvocationHandler {
     Class<?> declaring = method.getDeclaringClass();
     if (declaring != Statement.class && name.startsWith("set") && args != null && args.length >= 1
         && method.getParameterTypes()[0] == int.class) {
-      parameters.put((Integer) args[0], args.clone());
-      parameterSetters.put((Integer) args[0], method);
+      int index = (Integer) args[0];
+      if (index < 1) {
+        // replayed shifted by one, index 0 would land on the tenant's parameter; the driver refuses it too
+        throw new SQLException("The column index is out of range: " + index + " (parameter indexes start at 1).",
+            "22023");
+      }
+      parameters.put(index, args.clone());
+      parameterSetters.put(index, method);
       return null;
     }
     switch (name) {
@@ -319,7 +336,8 @@ final class TenantStatementHandler implements InvocationHandler {
       target.setString(1, value);
       try {
         replayParameters(target, 1);
-        return inOneTransaction(target, prefixedSplit(), () -> resultOf(name, target, target.execute()));
+        return inOneTransaction(target, prefixedSplit(), manyParts,
+            () -> resultOf(name, target, target.execute()));
       } finally {
         // The driver's statement escapes the wrapper (ResultSet.getStatement(), unwrap): re-executed there, it
         // must set no tenant rather than this one.
@@ -332,16 +350,18 @@ final class TenantStatementHandler implements InvocationHandler {
    * Runs a prefixed execution so that the setting and the statement share a transaction. With the extended
    * protocol they do as long as the driver sends them up to one Sync (one implicit transaction); with the simple
    * protocol, or when pgjdbc will put a Sync between them ({@code split}, see {@link PipelineSplit}), a connection
-   * in autocommit mode needs an explicit transaction, which costs the COMMIT's round trip.
+   * in autocommit mode needs an explicit transaction, which costs the COMMIT's round trip. So does a text of many
+   * parts ({@code manyParts}, see {@link #MANY_PARTS}), which the driver splits by itself.
    *
    * <p>The transaction reads the whole result before its COMMIT ({@link #inShortTransactionReadingAll}).
    *
    * @param split the driver statement's probe; null for plain statements, which the driver runs unprepared and
-   *     never splits
+   *     never splits for the described parts' sake
+   * @param manyParts whether the text may hold enough parts for the driver's Sync ({@link #mayHaveManyParts})
    */
-  private @Nullable Object inOneTransaction(Statement target, PipelineSplit.@Nullable Probe split, SqlCall call)
-      throws Throwable {
-    boolean separateParts = connection.simpleQueryMode() || (split != null && split.maySplit());
+  private @Nullable Object inOneTransaction(Statement target, PipelineSplit.@Nullable Probe split,
+      boolean manyParts, SqlCall call) throws Throwable {
+    boolean separateParts = manyParts || connection.simpleQueryMode() || (split != null && split.maySplit());
     if (!separateParts || !connection.needsOwnTransaction()) {
       return call.run();
     }
@@ -366,6 +386,20 @@ final class TenantStatementHandler implements InvocationHandler {
         target.setFetchSize(fetchSize);
       }
     }
+  }
+
+  /** Whether {@code sql} holds at least {@link #MANY_PARTS} semicolons. */
+  private static boolean mayHaveManyParts(String sql) {
+    if (sql.length() < MANY_PARTS) {
+      return false;
+    }
+    int semicolons = 0;
+    for (int i = 0; i < sql.length(); i++) {
+      if (sql.charAt(i) == ';' && ++semicolons >= MANY_PARTS) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void replayParameters(PreparedStatement target, int shift) throws Throwable {

@@ -286,10 +286,34 @@ public final class Auditor {
           fix.append(fix.length() == 0 ? "" : "\n").append("REVOKE ").append(quoteIdent(r)).append(" FROM ")
               .append(role).append(';');
         }
-        if (!privileged.isEmpty()) {
-          add(Rules.APP_ROLE_MEMBER_OF_PRIVILEGED, Severity.ERROR, object, "The application role " + app.name()
-              + " is a member of " + String.join(", ", privileged) + ": it can SET ROLE to it and bypass every"
-              + " policy.", fix.toString());
+        // Before PostgreSQL 16, CREATEROLE may GRANT any role that is not a superuser, to anyone, itself included:
+        // a BYPASSRLS role, or the owner of the tenant tables, is one GRANT and one SET ROLE away.
+        List<String> creators = cat.serverVersion < 160000 ? app.createRoleRoles() : List.of();
+        if (!privileged.isEmpty() || !creators.isEmpty()) {
+          StringBuilder message = new StringBuilder("The application role ").append(app.name());
+          if (!privileged.isEmpty()) {
+            message.append(" is a member of ").append(String.join(", ", privileged))
+                .append(": it can SET ROLE to it and bypass every policy.");
+          }
+          if (!creators.isEmpty()) {
+            List<String> others = new ArrayList<>(creators);
+            boolean itself = others.remove(app.name());
+            message.append(privileged.isEmpty() ? "" : " It also")
+                .append(itself ? " has CREATEROLE" : "")
+                .append(itself && !others.isEmpty() ? " and" : "")
+                .append(others.isEmpty() ? "" : " can SET ROLE to " + String.join(", ", others) + " (CREATEROLE)")
+                .append(", which on PostgreSQL ").append(cat.serverVersion / 10000).append(" lets it grant itself"
+                    + " any role that is not a superuser (a BYPASSRLS role, the owner of the tenant tables) and SET"
+                    + " ROLE to it, bypassing every policy.");
+            if (itself) {
+              fix.append(fix.length() == 0 ? "" : "\n").append("ALTER ROLE ").append(role).append(" NOCREATEROLE;");
+            }
+            for (String r : others) {
+              fix.append(fix.length() == 0 ? "" : "\n").append("REVOKE ").append(quoteIdent(r)).append(" FROM ")
+                  .append(role).append(';');
+            }
+          }
+          add(Rules.APP_ROLE_MEMBER_OF_PRIVILEGED, Severity.ERROR, object, message.toString(), fix.toString());
         }
       }
     }

@@ -22,9 +22,12 @@ import org.jspecify.annotations.Nullable;
  * operators that policy and view expressions use), never one query per table. Read-only. Not API.
  */
 public final class Catalog {
-  /** The role whose access is judged. */
+  /**
+   * The role whose access is judged. {@code createRoleRoles}: the roles with {@code CREATEROLE} it is or can
+   * become (itself included), each of which, before PostgreSQL 16, may grant it any role that is not a superuser.
+   */
   public record AppRole(long oid, String name, boolean superuser, boolean bypassRls, List<String> superuserRoles,
-      List<String> bypassRlsRoles, @Nullable LoginRole login) {}
+      List<String> bypassRlsRoles, @Nullable LoginRole login, List<String> createRoleRoles) {}
 
   /**
    * The role the judged connection logged in as, when the audit judges its own connection's role and that role was
@@ -149,7 +152,9 @@ public final class Catalog {
           + " array(select a.rolname::text from pg_roles a where a.oid <> r.oid and a.rolbypassrls"
           + "   and not a.rolsuper and pg_has_role(r.oid, a.oid, 'MEMBER') order by 1),"
           + " current_database()::text, current_setting('server_version_num')::int,"
-          + " s.rolname::text, s.rolsuper, s.rolbypassrls"
+          + " s.rolname::text, s.rolsuper, s.rolbypassrls,"
+          + " array(select a.rolname::text from pg_roles a where a.rolcreaterole and not a.rolsuper"
+          + "   and pg_has_role(r.oid, a.oid, 'MEMBER') order by 1)"
           + " from pg_roles r, pg_roles s where r.rolname = coalesce(?::text, current_user::text)"
           + " and s.rolname = session_user";
 
@@ -333,7 +338,7 @@ public final class Catalog {
         LoginRole login = appRole == null && !loginName.equals(rs.getString(2))
             ? new LoginRole(loginName, rs.getBoolean(10), rs.getBoolean(11)) : null;
         AppRole app = new AppRole(rs.getLong(1), rs.getString(2), rs.getBoolean(3), rs.getBoolean(4),
-            strings(rs.getArray(5)), strings(rs.getArray(6)), login);
+            strings(rs.getArray(5)), strings(rs.getArray(6)), login, strings(rs.getArray(12)));
         cat = new Catalog(app, rs.getString(7), rs.getInt(8));
       }
     }

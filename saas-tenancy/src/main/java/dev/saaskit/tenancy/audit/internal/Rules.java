@@ -105,7 +105,9 @@ public final class Rules {
           "Row-level security does not apply to a BYPASSRLS role. Fix: ALTER ROLE ... NOBYPASSRLS."),
       rule(APP_ROLE_MEMBER_OF_PRIVILEGED, Severity.ERROR, "Application role can become a privileged role",
           "The application role is a member of a superuser or BYPASSRLS role, so it can SET ROLE to it and bypass"
-              + " every policy. Fix: REVOKE that role FROM the application role."),
+              + " every policy; or, on PostgreSQL 15 and older, it has CREATEROLE, which lets it grant itself any"
+              + " role that is not a superuser (BYPASSRLS roles and the tables' owners included). Fix: REVOKE that"
+              + " role FROM the application role, or ALTER ROLE ... NOCREATEROLE."),
       rule(APP_ROLE_PRIVILEGED_LOGIN, Severity.ERROR, "Application switches role after a privileged login",
           "The connections log in as a superuser or BYPASSRLS role and switch to the application role with SET"
               + " ROLE (a pool's connection options, say): a RESET ROLE brings the login role back and bypasses every"
