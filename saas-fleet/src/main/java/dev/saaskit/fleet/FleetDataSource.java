@@ -90,6 +90,8 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   private final Map<String, String> connectionProperties;
   private final @Nullable Consumer<HikariConfig> hikariCustomizer;
   private final ConcurrentHashMap<TenantId, Cached> entries = new ConcurrentHashMap<>();
+  /** Moved by every {@link #invalidate(TenantId)}: an entry read from the directory across one is not cached. */
+  private final java.util.concurrent.atomic.AtomicLong invalidations = new java.util.concurrent.atomic.AtomicLong();
   private final ConcurrentHashMap<TenantId, Semaphore> tenantPermits = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<TenantId, TenantDataSource> tenantSources = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<TenantId, java.util.concurrent.atomic.AtomicInteger> writers =
@@ -179,41 +181,70 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     TenantId tenant = TenantContext.current().orElseThrow(() -> new MissingTenantException(
         "FleetDataSource.getConnection() was called with no current tenant: run it inside "
             + "TenantContext.run(tenantId, ...); cross-tenant work goes through forEachPlacement"));
-    TenantEntry entry = entry(tenant);
+    long deadline = System.nanoTime() + acquireTimeout.toNanos();
+    while (true) {
+      Connection c = open(tenant, entry(tenant), deadline, marksWrite);
+      if (c != null) {
+        return c;
+      }
+      // the tenant's entry changed while this connection was being taken (a move began or flipped): route again
+    }
+  }
+
+  /**
+   * A connection routed by {@code entry}, or null if the tenant's entry changed meanwhile (then nothing is held).
+   * A read-write connection is counted in {@link #writableConnections} before the entry is checked again, so a
+   * {@link TenantMove} that made the tenant read-only either waits for it or it sees the new state: a writer that
+   * routed by the old entry and then waited for a permit cannot write to the old database after the drain.
+   */
+  private @Nullable Connection open(TenantId tenant, TenantEntry entry, long deadline, boolean marksWrite)
+      throws SQLException {
     if (!entry.state().connectable()) {
       throw new TenantUnavailableException(tenant, entry.state());
     }
-    long deadline = System.nanoTime() + acquireTimeout.toNanos();
     Semaphore mine = tenantPermits.computeIfAbsent(tenant, t -> new Semaphore(perTenantCap, true));
     if (!acquire(mine, deadline)) {
       throw new SQLTransientConnectionException("tenant '" + tenant.value() + "' holds its cap of " + perTenantCap
           + " connections and none was returned within " + acquireTimeout.toMillis() + " ms", "53300");
     }
-    if (!acquire(budget.borrowed(), deadline)) {
+    boolean budgeted;
+    try {
+      budgeted = acquire(budget.borrowed(), deadline);
+    } catch (SQLException e) { // interrupted: the tenant's permit goes back too
+      mine.release();
+      throw e;
+    }
+    if (!budgeted) {
       mine.release();
       throw new SQLTransientConnectionException("the fleet's connection budget of " + budget.size()
           + " is in use and no connection was returned within " + acquireTimeout.toMillis() + " ms", "53300");
     }
     PlacementPool pool = null;
     Connection raw = null;
+    java.util.concurrent.atomic.AtomicInteger writing = null;
     try {
       pool = enterPool(entry.placement());
       raw = pool.borrow();
       TenantState readOnly = entry.state().readOnly() ? entry.state() : null;
+      if (readOnly == null) {
+        writing = writers.computeIfAbsent(tenant, t -> new java.util.concurrent.atomic.AtomicInteger());
+        writing.incrementAndGet();
+      }
+      TenantEntry now = entry(tenant);
+      if (!now.placement().equals(entry.placement()) || now.state() != entry.state()) {
+        giveBack(raw, pool, writing, mine, null);
+        return null;
+      }
       if (readOnly != null) {
         raw.setAutoCommit(false);
         raw.setReadOnly(true);
       }
       Connection tenantConnection = bind(tenant, raw);
       PlacementPool borrowedFrom = pool;
-      java.util.concurrent.atomic.AtomicInteger writing = readOnly == null
-          ? writers.computeIfAbsent(tenant, t -> new java.util.concurrent.atomic.AtomicInteger()) : null;
-      if (writing != null) {
-        writing.incrementAndGet();
-      }
+      java.util.concurrent.atomic.AtomicInteger counted = writing;
       return FleetConnection.wrap(tenantConnection, () -> {
-        if (writing != null) {
-          writing.decrementAndGet();
+        if (counted != null) {
+          counted.decrementAndGet();
           if (marksWrite) {
             lastWriteMillis.put(tenant, clock.millis());
           }
@@ -223,20 +254,33 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
         mine.release();
       }, tenant, readOnly);
     } catch (SQLException | RuntimeException e) {
-      if (raw != null) {
-        try {
-          raw.close();
-        } catch (SQLException suppressed) {
-          e.addSuppressed(suppressed);
-        }
-      }
-      if (pool != null) {
-        pool.leave(clock.millis());
-      }
-      budget.borrowed().release();
-      mine.release();
+      giveBack(raw, pool, writing, mine, e);
       throw e;
     }
+  }
+
+  /** Gives back, once, what {@link #open(TenantId, TenantEntry, long, boolean)} took for a connection it does not hand out. */
+  private void giveBack(@Nullable Connection raw, @Nullable PlacementPool pool,
+      java.util.concurrent.atomic.@Nullable AtomicInteger writing, Semaphore mine, @Nullable Exception failure) {
+    if (writing != null) {
+      writing.decrementAndGet();
+    }
+    if (raw != null) {
+      try {
+        raw.close();
+      } catch (SQLException e) {
+        if (failure != null) {
+          failure.addSuppressed(e);
+        } else {
+          LOG.debug("closing a connection taken for a stale route failed", e);
+        }
+      }
+    }
+    if (pool != null) {
+      pool.leave(clock.millis());
+    }
+    budget.borrowed().release();
+    mine.release();
   }
 
   /**
@@ -335,6 +379,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
    * made elsewhere (another node, the CLI), for example from a cache invalidation bus.
    */
   public void invalidate(TenantId tenant) {
+    invalidations.incrementAndGet(); // before the removal: a directory read in flight will not be cached
     Cached old = entries.remove(tenant);
     if (old == null || !(old.entry().placement() instanceof Placement.Dedicated)) {
       return;
@@ -465,8 +510,19 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     if (cached != null && cached.expiresAtMillis() > now) {
       return cached.entry();
     }
+    long invalidationsBefore = invalidations.get();
     TenantEntry entry = directory.require(tenant);
-    Cached previous = entries.put(tenant, new Cached(entry, now + cacheTtl.toMillis()));
+    Cached fresh = new Cached(entry, now + cacheTtl.toMillis());
+    Cached[] replaced = new Cached[1];
+    // an invalidation that came after the directory read must not be overwritten by what that read saw
+    entries.compute(tenant, (k, old) -> {
+      if (invalidations.get() != invalidationsBefore) {
+        return old;
+      }
+      replaced[0] = old;
+      return fresh;
+    });
+    Cached previous = replaced[0];
     if (previous != null && !previous.entry().placement().equals(entry.placement())
         && previous.entry().placement() instanceof Placement.Dedicated) {
       PlacementPool pool = pools.remove(key(previous.entry().placement()));

@@ -2,6 +2,7 @@ package dev.saaskit.fleet;
 
 import dev.saaskit.core.TenantId;
 import dev.saaskit.core.internal.SqlNames;
+import dev.saaskit.fleet.internal.Names;
 import dev.saaskit.fleet.internal.PlacementConnections;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -34,7 +35,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Offboard</b>: export every row (the export must be complete), mark the entry {@code deleted} (kept for
  * audit; no connection from then on), then drop the dedicated database, or erase the tenant's rows from its
- * shard. Immutable and thread-safe.
+ * shard (or from a dedicated database that a shard or another tenant also uses: that one is never dropped).
+ * Immutable and thread-safe.
  */
 public final class TenantLifecycle {
   private static final Logger LOG = LoggerFactory.getLogger(TenantLifecycle.class);
@@ -130,7 +132,7 @@ public final class TenantLifecycle {
 
   /**
    * Exports {@code tenant} to {@code exportDirectory}, marks it {@code deleted}, then drops its dedicated
-   * database or erases its rows from its shard.
+   * database or erases its rows from its shard (or from a dedicated database a shard or another tenant uses).
    *
    * @throws FleetException if the export is incomplete (nothing else happens) or a later step fails
    */
@@ -147,13 +149,15 @@ public final class TenantLifecycle {
     }
     TenantData.@Nullable Report erasure = null;
     @Nullable String dropped = null;
-    if (entry.placement() instanceof Placement.Shared) {
+    // a dedicated database that another tenant (or a shard) also uses is not the leaving tenant's to drop
+    boolean drop = entry.placement() instanceof Placement.Dedicated d && !usedByOthers(tenant, d);
+    if (!drop) {
       erasure = data.erase(tenant);
     }
     if (!directory.compareAndSet(entry, entry.placement(), TenantState.DELETED)) {
       throw new FleetException("tenant '" + tenant.value() + "' changed during offboarding; retry");
     }
-    if (entry.placement() instanceof Placement.Dedicated d) {
+    if (drop && entry.placement() instanceof Placement.Dedicated d) {
       String url = d.jdbcUrl();
       int q = url.indexOf('?');
       String path = q < 0 ? url : url.substring(0, q);
@@ -162,6 +166,24 @@ public final class TenantLifecycle {
     }
     LOG.info("offboarded tenant {} ({} rows exported)", tenant.value(), export.rows());
     return new OffboardReport(export, Optional.ofNullable(erasure), Optional.ofNullable(dropped));
+  }
+
+  /** Whether a shard or a tenant other than {@code tenant} (not deleted) lives in the database of {@code d}. */
+  private boolean usedByOthers(TenantId tenant, Placement.Dedicated d) {
+    String database = Names.withoutQuery(d.jdbcUrl());
+    for (Shard s : directory.shards()) {
+      if (Names.withoutQuery(s.jdbcUrl()).equals(database)) {
+        return true;
+      }
+    }
+    for (TenantEntry e : directory.list()) {
+      if (!e.tenant().equals(tenant) && e.state() != TenantState.DELETED
+          && e.placement() instanceof Placement.Dedicated other
+          && Names.withoutQuery(other.jdbcUrl()).equals(database)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void drop(String databaseName) {

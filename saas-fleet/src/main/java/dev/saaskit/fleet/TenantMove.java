@@ -51,7 +51,8 @@ import org.slf4j.LoggerFactory;
  * <p>An interrupted move (a crash, a lost connection, a failed verification) leaves its journal entry
  * {@code running}: {@link #resume(TenantId)} carries it on from its last recorded step and
  * {@link #rollback(TenantId)} undoes it, if it has not flipped yet. Every step is idempotent, so no row is lost or
- * duplicated either way. One move per tenant at a time.
+ * duplicated either way. One move per tenant at a time: a move, resume or roll-back holds the tenant's lock in the
+ * control database while it works, and another one waits up to 5 s for it, then fails.
  *
  * <p>Both databases are reached with their <em>admin</em> credentials (the schema owner): rows are read and written
  * with the tenant set, so row-level security applies to the move too ({@code COPY FROM} goes to a temporary table
@@ -182,8 +183,8 @@ public final class TenantMove {
     }
     LOG.info("moving tenant {} from {} to {}", tenant.value(), entry.placement().describe(), target.describe());
     observer.stepDone(tenant, MoveStep.STARTED);
-    return carryOn(running(tenant).orElseThrow(() -> new FleetException("the move of '" + tenant.value()
-        + "' vanished from the journal (id " + id + ")")));
+    return exclusively(tenant, () -> carryOn(running(tenant).orElseThrow(() -> new FleetException("the move of '"
+        + tenant.value() + "' vanished from the journal (id " + id + ")"))));
   }
 
   /**
@@ -192,10 +193,12 @@ public final class TenantMove {
    * @throws FleetException if no move of the tenant is running, or a step fails again
    */
   public MoveReport resume(TenantId tenant) {
-    Journal j = running(tenant).orElseThrow(() -> new FleetException("no move of tenant '" + tenant.value()
-        + "' is running"));
-    LOG.info("resuming the move of tenant {} after step {}", tenant.value(), j.step());
-    return carryOn(j);
+    return exclusively(tenant, () -> {
+      Journal j = running(tenant).orElseThrow(() -> new FleetException("no move of tenant '" + tenant.value()
+          + "' is running"));
+      LOG.info("resuming the move of tenant {} after step {}", tenant.value(), j.step());
+      return carryOn(j);
+    });
   }
 
   /**
@@ -205,6 +208,10 @@ public final class TenantMove {
    * @throws FleetException if no move is running or the move has flipped already (then {@link #resume} it)
    */
   public MoveReport rollback(TenantId tenant) {
+    return exclusively(tenant, () -> rollbackExclusively(tenant));
+  }
+
+  private MoveReport rollbackExclusively(TenantId tenant) {
     Journal j = running(tenant).orElseThrow(() -> new FleetException("no move of tenant '" + tenant.value()
         + "' is running"));
     TenantEntry entry = directory.require(tenant);
@@ -237,6 +244,68 @@ public final class TenantMove {
     LOG.info("rolled back the move of tenant {}", tenant.value());
     return new MoveReport(tenant, j.source(), j.target(), "rolled_back", List.of(), 0,
         blocked(j, clock.instant()), Duration.ZERO);
+  }
+
+  /** How long a move, resume or roll-back waits for another process's work on the same tenant to end. */
+  private static final Duration LOCK_WAIT = Duration.ofSeconds(5);
+  /** The first key of the advisory lock of a tenant's move in the control database (the second: its id's hash). */
+  private static final int LOCK_CLASS = 0x5a4d4f56;
+
+  /**
+   * Runs {@code work} holding the tenant's move lock in the control database: one process at a time carries a
+   * move of a tenant on or rolls it back (a resume and a roll-back at once would each undo the other's work). A
+   * session lock on a control connection kept for the duration, not a transaction lock: the control
+   * {@code DataSource} may hand every caller the same connection (the CLI's does), and the journal's and the
+   * directory's own commits on it must neither release the lock nor be rolled back with it. It ends with the
+   * process if that dies (its connection closes).
+   */
+  private MoveReport exclusively(TenantId tenant, java.util.function.Supplier<MoveReport> work) {
+    try (Connection lock = directory.control().getConnection()) {
+      long deadline = System.nanoTime() + LOCK_WAIT.toNanos();
+      while (!Jdbc.query(lock, "SELECT pg_try_advisory_lock(?, hashtext(?))", rs -> rs.getBoolean(1),
+          LOCK_CLASS, tenant.value()).get(0)) {
+        if (System.nanoTime() - deadline > 0) {
+          throw new FleetException("the move of tenant '" + tenant.value() + "' is being carried on or rolled "
+              + "back by another process: wait for it to end (runningStep shows where it is)");
+        }
+        pause(50);
+      }
+      try {
+        return work.get();
+      } finally {
+        unlock(lock, tenant);
+      }
+    } catch (SQLException e) {
+      throw new FleetException("cannot take the move lock of tenant '" + tenant.value() + "' in the control "
+          + "database: " + e.getMessage(), e);
+    }
+  }
+
+  private static void unlock(Connection lock, TenantId tenant) {
+    for (int attempt = 1; attempt <= 2; attempt++) {
+      try {
+        if (!Jdbc.query(lock, "SELECT pg_advisory_unlock(?, hashtext(?))", rs -> rs.getBoolean(1), LOCK_CLASS,
+            tenant.value()).get(0)) {
+          LOG.warn("the move lock of tenant {} was not held by this control session when the move ended: is the"
+              + " control database behind a transaction-pooling proxy? Give TenantMove's directory a direct"
+              + " connection (docs/fleet.md)", tenant.value());
+        }
+        return;
+      } catch (SQLException | RuntimeException e) {
+        // a failed step may have left a shared connection inside an aborted transaction: end it and try again,
+        // or a pooled connection would go back to its pool still holding the lock
+        try {
+          if (attempt == 1 && !lock.isClosed() && !lock.getAutoCommit()) {
+            lock.rollback();
+            continue;
+          }
+        } catch (SQLException ignored) {
+          // the connection is broken: its session, and the lock with it, is gone
+        }
+        LOG.debug("releasing the move lock of tenant {} failed", tenant.value(), e);
+        return;
+      }
+    }
   }
 
   /** The step the running move of {@code tenant} last recorded, if one is running. */
@@ -299,6 +368,10 @@ public final class TenantMove {
       j = record(j, MoveStep.FLIPPED, "blocked_ms = ?", Duration.between(blockedAt, flippedAt).toMillis());
     }
     if (j.step() == MoveStep.FLIPPED) {
+      // other nodes may still route the tenant to the source for their cache TTL: keep its rows until then
+      if (!drainWait.isZero()) {
+        pause(drainWait.toMillis());
+      }
       cleanSource(j);
       j = record(j, MoveStep.CLEANED, "status = 'running'");
     }
@@ -479,6 +552,11 @@ public final class TenantMove {
   private void checkSchemas(TenantId tenant, Placement source, Placement target) {
     try (Connection s = PlacementConnections.admin(directory, source);
         Connection t = PlacementConnections.admin(directory, target)) {
+      if (sameDatabase(s, t)) {
+        // the copy would replace the rows by themselves, and cleaning the "source" would then erase the tenant
+        throw new FleetException("tenant '" + tenant.value() + "' cannot move from " + source.describe() + " to "
+            + target.describe() + ": both name the same database");
+      }
       TenantTables from = TenantTables.discover(s, schema, tenantColumn);
       TenantTables to = TenantTables.discover(t, schema, tenantColumn);
       if (from.insertOrder().isEmpty()) {
@@ -493,6 +571,36 @@ public final class TenantMove {
       }
     } catch (SQLException e) {
       throw new FleetException("cannot read the tables of tenant '" + tenant.value() + "': " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Whether {@code a} and {@code b} are connected to the same database (whatever their URLs say): a transaction
+   * lock taken on {@code a} is then held against {@code b} (advisory locks are per database and server).
+   */
+  private static boolean sameDatabase(Connection a, Connection b) throws SQLException {
+    long key = java.util.concurrent.ThreadLocalRandom.current().nextLong();
+    boolean autoCommit = a.getAutoCommit();
+    a.setAutoCommit(false);
+    try {
+      try (PreparedStatement ps = a.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+        ps.setLong(1, key);
+        ps.execute();
+      }
+      try (PreparedStatement ps = b.prepareStatement("SELECT pg_try_advisory_xact_lock(?)")) {
+        ps.setLong(1, key);
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          return !rs.getBoolean(1);
+        }
+      } finally {
+        if (!b.getAutoCommit()) {
+          b.rollback();
+        }
+      }
+    } finally {
+      a.rollback();
+      a.setAutoCommit(autoCommit);
     }
   }
 
@@ -619,7 +727,8 @@ public final class TenantMove {
     }
 
     /**
-     * A fixed wait after the tenant became {@code moving}, for other nodes' caches to see it (default 0: set it to
+     * A fixed wait after the tenant became {@code moving}, for other nodes' caches to see it, and again after the
+     * flip before the source's rows are deleted, while other nodes may still read there (default 0: set it to
      * their directory cache time-to-live when several nodes serve traffic).
      */
     public Builder drainWait(Duration wait) {

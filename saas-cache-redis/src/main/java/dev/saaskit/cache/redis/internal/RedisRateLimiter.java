@@ -17,6 +17,11 @@ import org.jspecify.annotations.Nullable;
  * this node. While Redis is unreachable (or the breaker is open) an in-process limiter answers.
  */
 public final class RedisRateLimiter implements RateLimiter {
+  /** Above this many buckets with a lease object, ended leases are dropped (subjects may be chosen by clients). */
+  public static final int SWEEP_ABOVE = 100_000;
+
+  /** The map size above which the next call sweeps ended leases; racy updates only move when a sweep runs. */
+  private volatile int sweepAt = SWEEP_ABOVE;
   private final RedisCore core;
   private final RateLimitPolicy policy;
   private final String prefix;
@@ -52,6 +57,14 @@ public final class RedisRateLimiter implements RateLimiter {
     Leases theLeases = leases;
     if (theLeases == null) {
       return fromRedis(key, limit, 1, false).decision;
+    }
+    int size = held.size();
+    if (size > sweepAt) {
+      // amortized: after a sweep the next one waits until the map has doubled, so a map of live leases is not
+      // scanned on every call
+      long now = System.nanoTime();
+      held.values().removeIf(l -> l.ended(now));
+      sweepAt = Math.max(SWEEP_ABOVE, 2 * held.size());
     }
     Lease lease = held.computeIfAbsent(key, k -> new Lease());
     synchronized (lease) {
@@ -105,6 +118,11 @@ public final class RedisRateLimiter implements RateLimiter {
     return new Grant(decision.allowed() ? 1 : 0, decision);
   }
 
+  /** Buckets this node keeps a lease object for (for tests). */
+  public int heldLeases() {
+    return held.size();
+  }
+
   /** Tokens this node holds for one bucket. Guarded by its own monitor. */
   private static final class Lease {
     long tokens;
@@ -112,5 +130,10 @@ public final class RedisRateLimiter implements RateLimiter {
     long limit;
     long expiresAt;
     Duration resetAfter = Duration.ZERO;
+
+    /** No token left to admit from, or past its lifetime: dropping it loses nothing. */
+    synchronized boolean ended(long now) {
+      return tokens <= 0 || now - expiresAt >= 0;
+    }
   }
 }

@@ -194,14 +194,15 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
       core.tierStoresRejected.increment();
       return; // too old to compare safely with generations that may have expired meanwhile
     }
-    if (!pending.isEmpty() || !core.allow()) {
-      return;
-    }
     byte[] payload;
     try {
       payload = payload(value);
     } catch (RuntimeException e) {
       LOG.warn("a value of cache '{}' could not be encoded for Redis; not stored there", context.cacheName(), e);
+      return;
+    }
+    // allow() may hand this call the breaker's one probe: from here on every path reports success or failure
+    if (!pending.isEmpty() || !core.allow()) {
       return;
     }
     List<String> tags = value.tags();
