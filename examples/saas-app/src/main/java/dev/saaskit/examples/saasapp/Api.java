@@ -1,8 +1,10 @@
 package dev.saaskit.examples.saasapp;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import dev.saaskit.auth.AccessDeniedException;
 import dev.saaskit.auth.Actor;
 import dev.saaskit.auth.ApiKeys;
@@ -41,11 +43,13 @@ import dev.saaskit.jobs.JobState;
 import dev.saaskit.jobs.JobStatus;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
+import io.javalin.http.Handler;
 import io.javalin.http.HandlerType;
 import io.javalin.http.HttpResponseException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -63,6 +67,12 @@ import java.util.TreeSet;
 import java.util.UUID;
 import java.util.function.Supplier;
 import java.util.regex.Pattern;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Callback;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,7 +83,10 @@ import org.slf4j.LoggerFactory;
  */
 final class Api {
   private static final Logger log = LoggerFactory.getLogger(Api.class);
-  private static final Pattern EMAIL = Pattern.compile("[^@\\s\\p{Cntrl}]{1,64}@[^@\\s\\p{Cntrl}]{1,255}");
+  /** An email; no control character at all ({@code \p{Cc}}: saas-auth refuses the C1 ones too). */
+  private static final Pattern EMAIL = Pattern.compile("[^@\\s\\p{Cc}]{1,64}@[^@\\s\\p{Cc}]{1,255}");
+  /** saas-auth's longest user id (OpenID Connect's {@code sub}); the demo sign-in uses the email as the user id. */
+  private static final int MAX_SUBJECT = 255;
   private static final Set<String> ROLES = Set.of("owner", "admin", "member");
   /** Oversized bodies up to this size are read and dropped before the 413 (see {@code dropUnreadBody}). */
   private static final long DRAIN_LIMIT_BYTES = 8L * 1024 * 1024;
@@ -102,6 +115,8 @@ final class Api {
 
   private final Deps d;
   private final ObjectMapper json;
+  /** Request bodies: one JSON value and nothing after it ({@code {"name":"a"} garbage} is malformed). */
+  private final ObjectReader jsonIn;
   private final Counter signups;
   private final byte[] pricingBody;
   private final String pricingEtag;
@@ -109,6 +124,7 @@ final class Api {
   Api(Deps deps) {
     this.d = deps;
     this.json = deps.json();
+    this.jsonIn = json.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     this.signups = Counter.builder("saasapp.signups").description("new members through sign-in")
         .register(deps.registry());
     this.pricingBody = pricingJson();
@@ -118,6 +134,7 @@ final class Api {
   /** Registers every route on {@code config}. */
   void routes(JavalinConfig config) {
     config.http.maxRequestSize = 2L * 1024 * 1024;   // webhooks up to Stripe's 1 MiB; /api bodies far less
+    config.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler(json)));
     config.router.handlerWrapper(endpoint -> ctx -> {
       if (HandlerType.BEFORE.equals(endpoint.method) || HandlerType.AFTER.equals(endpoint.method)) {
         endpoint.handler.handle(ctx);
@@ -152,35 +169,45 @@ final class Api {
     config.routes.exception(Exception.class, (e, ctx) -> error(ctx, e));
 
     // ops and public
-    config.routes.get("/health", ctx -> send(ctx, 200, Map.of("status", "up")));
-    config.routes.get("/ready", this::ready);
-    config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+    get(config, "/health", ctx -> send(ctx, 200, Map.of("status", "up")));
+    get(config, "/ready", this::ready);
+    get(config, "/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
         .result(d.registry().scrape()));
-    config.routes.get("/pricing", this::pricing);
+    get(config, "/pricing", this::pricing);
     config.routes.post("/webhooks/stripe", this::stripeWebhook);
     if (d.demoIssuer() != null) {
       TokenIssuer issuer = d.demoIssuer();
-      config.routes.get("/.well-known/jwks.json", ctx -> ctx.contentType("application/json")
+      get(config, "/.well-known/jwks.json", ctx -> ctx.contentType("application/json")
           .header("Cache-Control", "public, max-age=60").result(issuer.jwksJson()));
       config.routes.post("/dev/login", this::devLogin);
     }
 
     // the API: a credential is required (the wrapper above verifies it and sets the tenant)
-    config.routes.get("/api/me", this::me);
-    config.routes.get("/api/projects", this::listProjects);
+    get(config, "/api/me", this::me);
+    get(config, "/api/projects", this::listProjects);
     config.routes.post("/api/projects", this::createProject);
-    config.routes.get("/api/projects/{id}", this::getProject);
+    get(config, "/api/projects/{id}", this::getProject);
     config.routes.delete("/api/projects/{id}", this::deleteProject);
-    config.routes.get("/api/members", this::listMembers);
+    get(config, "/api/members", this::listMembers);
     config.routes.patch("/api/members/{userId}", this::changeRole);
     config.routes.post("/api/invitations", this::invite);
     config.routes.post("/api/invitations/accept", this::acceptInvitation);
     config.routes.post("/api/api-keys", this::createApiKey);
-    config.routes.get("/api/billing/subscription", this::subscription);
+    get(config, "/api/billing/subscription", this::subscription);
     config.routes.post("/api/billing/checkout", this::checkout);
     config.routes.post("/api/reports", this::startReport);
-    config.routes.get("/api/jobs/{id}", this::job);
-    config.routes.get("/api/analytics/summary", this::analytics);
+    get(config, "/api/jobs/{id}", this::job);
+    get(config, "/api/analytics/summary", this::analytics);
+  }
+
+  /**
+   * A GET route and its HEAD twin. Without the twin Javalin answers a HEAD for a GET route itself, 200 with no
+   * headers, without running the route or the credential check above ({@code HEAD /api/me} answered 200 without
+   * a token); with it, HEAD runs the GET handler and Jetty drops the body.
+   */
+  private static void get(JavalinConfig config, String path, Handler handler) {
+    config.routes.get(path, handler);
+    config.routes.head(path, handler);
   }
 
   // ----- authentication at the edge
@@ -223,8 +250,9 @@ final class Api {
       throw ApiError.badRequest("invalid_tenant", "tenant must be a short identifier such as acme: "
           + e.getMessage());
     }
-    if (!EMAIL.matcher(email).matches()) {
-      throw ApiError.badRequest("invalid_email", "email must look like name@example.com");
+    if (!EMAIL.matcher(email).matches() || email.length() > MAX_SUBJECT) {
+      throw ApiError.badRequest("invalid_email", "email must look like name@example.com, at most " + MAX_SUBJECT
+          + " characters");
     }
     if (!ROLES.contains(role)) {
       throw ApiError.badRequest("invalid_role", "role must be owner, admin or member");
@@ -329,6 +357,9 @@ final class Api {
     if (!ROLES.contains(role)) {
       throw ApiError.badRequest("invalid_role", "role must be owner, admin or member");
     }
+    if (email != null && !EMAIL.matcher(email).matches()) {
+      throw ApiError.badRequest("invalid_email", "email must look like name@example.com");
+    }
     try {
       CreatedInvitation inv = d.invitations().create(TenantContext.require(), AuthContext.require(), email, role);
       send(ctx, 201, Map.of("token", inv.token(), "role", inv.role(), "expiresAt", inv.expiresAt().toString()));
@@ -339,6 +370,10 @@ final class Api {
 
   private void acceptInvitation(Context ctx) {
     Principal p = AuthContext.require();
+    if (p.method() == Principal.Method.API_KEY) {
+      // an invitation makes a user a member; a key would join as a pseudo-user "apikey:..." whatever its scopes
+      throw ApiError.forbidden("an API key cannot accept an invitation: sign in as the invited user");
+    }
     String token = text(readJson(ctx), "token", 200);
     Membership joined;
     try {
@@ -361,6 +396,9 @@ final class Api {
     require("api_keys:manage");
     JsonNode body = readJson(ctx);
     String name = text(body, "name", 100);
+    if (name.chars().anyMatch(Character::isISOControl)) {
+      throw ApiError.badRequest("invalid_name", "name must be 1 to 100 printable characters");
+    }
     Set<String> scopes = new TreeSet<>();
     JsonNode given = body.path("scopes");
     if (given.isMissingNode() || given.isNull()) {
@@ -485,7 +523,7 @@ final class Api {
   }
 
   private void stripeWebhook(Context ctx) {
-    String body = new String(ctx.bodyAsBytes(), StandardCharsets.UTF_8);
+    String body = new String(body(ctx), StandardCharsets.UTF_8);
     WebhookResult result = d.billing().webhooks().handle(body, ctx.header("Stripe-Signature"));
     Map<String, Object> answer = new LinkedHashMap<>();
     answer.put("received", result.acknowledged());
@@ -580,18 +618,33 @@ final class Api {
       dropUnreadBody(ctx, declared);
       throw new ApiError(413, "body_too_large", "the body is larger than " + d.config().maxBodyBytes() + " bytes");
     }
-    byte[] bytes = ctx.bodyAsBytes();
+    byte[] bytes = body(ctx);
     if (bytes.length > d.config().maxBodyBytes()) {
       throw new ApiError(413, "body_too_large", "the body is larger than " + d.config().maxBodyBytes() + " bytes");
     }
     try {
-      JsonNode node = json.readTree(bytes);
+      JsonNode node = jsonIn.readTree(bytes);
       if (node == null || !node.isObject()) {
         throw ApiError.badRequest("malformed_json", "the body must be a JSON object");
       }
       return node;
     } catch (java.io.IOException e) {
       throw ApiError.badRequest("malformed_json", "the body is not valid JSON");
+    }
+  }
+
+  /**
+   * The request's body. One that cannot be read (a broken chunked encoding, a client gone before the declared
+   * length) is the client's fault: 400, not a 500. Javalin (Kotlin) throws the {@code IOException} unchecked.
+   */
+  private static byte[] body(Context ctx) {
+    try {
+      return ctx.bodyAsBytes();
+    } catch (RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      log.debug("unreadable request body: {}", e.toString());
+      throw ApiError.badRequest("unreadable_body", "the body could not be read");
     }
   }
 
@@ -625,6 +678,10 @@ final class Api {
     }
     if (v.asText().length() > maxLength) {
       throw ApiError.badRequest("field_too_long", "'" + field + "' is longer than " + maxLength + " characters");
+    }
+    if (!StandardCharsets.UTF_8.newEncoder().canEncode(v.asText())) {
+      // a lone surrogate (a "\\ud800" escape in the JSON): valid JSON, but not text; stored, it would become '?'
+      throw ApiError.badRequest("invalid_text", "'" + field + "' is not valid Unicode text");
     }
     return v.asText();
   }
@@ -669,6 +726,43 @@ final class Api {
       log.error("unexpected failure on {} {}: {}", ctx.method(), ctx.path(), e.toString());
       log.debug("stack trace", e);
       send(ctx, 500, errorBody("internal_error", "something went wrong on our side"));
+    }
+  }
+
+  /**
+   * Jetty's answer to what it refuses before the app sees it (a malformed URI, headers too large, a bad
+   * Content-Length): the app's JSON error shape with Jetty's status and its standard reason, instead of an HTML page.
+   */
+  static final class JsonErrorHandler extends ErrorHandler {
+    private final ObjectMapper json;
+
+    JsonErrorHandler(ObjectMapper json) {
+      this.json = json;
+      setShowStacks(false);
+      setShowCauses(false);
+    }
+
+    @Override
+    protected void generateResponse(Request request, Response response, int code, String message,
+        Throwable cause, Callback callback) {
+      response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+      response.write(true, ByteBuffer.wrap(body(code)), callback);
+    }
+
+    private byte[] body(int status) {
+      String code = switch (status) {
+        case 400 -> "bad_request";
+        case 413 -> "body_too_large";
+        case 414 -> "uri_too_long";
+        case 431 -> "headers_too_large";
+        default -> "http_" + status;
+      };
+      String reason = HttpStatus.getMessage(status);
+      try {
+        return json.writeValueAsBytes(errorBody(code, reason == null ? "the request was refused" : reason));
+      } catch (JsonProcessingException e) {
+        throw new IllegalStateException(e);
+      }
     }
   }
 

@@ -1,0 +1,189 @@
+package dev.saaskit.examples.saasapp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.saaskit.examples.saasapp.AppFixture.Answer;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * What an attacker with an HTTP client sends: bodies that are not quite JSON or cannot be read, texts the modules
+ * refuse, credentials used where they do not belong, HEAD requests, requests Jetty refuses before the app. Every
+ * answer must be the README's: the one JSON error shape with the right status, never a 500 for the client's fault.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SaasAppHostileRequestTest {
+  private AppFixture f;
+
+  @BeforeAll
+  void start() throws Exception {
+    f = AppFixture.start(b -> {});
+  }
+
+  @AfterAll
+  void stop() throws Exception {
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  @Test
+  void jsonFollowedByMoreContentIsMalformedAndWritesNothing() throws Exception {
+    String owner = f.login("trail-co", "olga@trail.test", "owner");
+    for (String body : List.of("{\"name\":\"one\"} trailing garbage", "{\"name\":\"two\"}{\"name\":\"three\"}",
+        "{\"name\":\"four\"}]")) {
+      Answer a = f.post("/api/projects", owner, body);
+      assertThat(a.status()).as(body).isEqualTo(400);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("malformed_json");
+    }
+    assertThat(f.get("/api/projects", owner).body().get("projects").size()).isZero();
+    assertThat(f.post("/api/projects", owner, "{\"name\":\"ok\"}  \r\n").status()).isEqualTo(201);
+  }
+
+  @Test
+  void anEmailTheMembershipsRefuseIsA400NotA500() throws Exception {
+    String longEmail = "a".repeat(60) + "@" + "b".repeat(250) + ".test";   // 320 characters at most, > 255
+    for (String email : List.of(longEmail, "a\u0085b@c1.test", "a\u0001b@c0.test")) {
+      Answer a = f.post("/dev/login", null, Map.of("tenant", "mail-co", "email", email, "role", "owner"));
+      assertThat(a.status()).as(a.raw()).isEqualTo(400);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("invalid_email");
+    }
+    String admin = f.login("mail-co", "ada@mail.test", "admin");
+    for (String email : List.of("a\u0001b@c0.test", "a\u0085b@c1.test", "not an email")) {
+      Answer a = f.post("/api/invitations", admin, Map.of("email", email, "role", "member"));
+      assertThat(a.status()).as(a.raw()).isEqualTo(400);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("invalid_email");
+    }
+    assertThat(f.post("/api/invitations", admin, Map.of("email", "new@mail.test", "role", "member")).status())
+        .isEqualTo(201);
+  }
+
+  @Test
+  void anApiKeyNameWithControlCharactersIsA400NotA500() throws Exception {
+    String admin = f.login("keyname-co", "ada@keyname.test", "admin");
+    for (String name : List.of("ci\u0000", "ci\u0001", "ci\u0085")) {
+      Answer a = f.post("/api/api-keys", admin, Map.of("name", name, "scopes", List.of("project:read")));
+      assertThat(a.status()).as(a.raw()).isEqualTo(400);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("invalid_name");
+    }
+  }
+
+  @Test
+  void aTextThatIsNotValidUnicodeIsRefusedNotStoredAsQuestionMarks() throws Exception {
+    String owner = f.login("surrogate-co", "olga@surrogate.test", "owner");
+    Answer a = f.post("/api/projects", owner, "{\"name\":\"x\\ud800y\"}");
+    assertThat(a.status()).as(a.raw()).isEqualTo(400);
+    assertThat(a.body().at("/error/code").asText()).isEqualTo("invalid_text");
+    assertThat(f.get("/api/projects", owner).body().get("projects").size()).isZero();
+    Answer emoji = f.post("/api/projects", owner, "{\"name\":\"rocket \\ud83d\\ude80\"}");
+    assertThat(emoji.status()).isEqualTo(201);
+    assertThat(emoji.body().get("name").asText()).isEqualTo("rocket \uD83D\uDE80");
+  }
+
+  @Test
+  void aBodyThatCannotBeReadIsA400NotA500() throws Exception {
+    String owner = f.login("chunk-co", "olga@chunk.test", "owner");
+    for (String path : List.of("/api/projects", "/webhooks/stripe", "/dev/login")) {
+      String head = "POST " + path + " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + owner
+          + "\r\nStripe-Signature: t=1,v1=00\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+          + "Connection: close\r\n\r\n";
+      String raw = raw(head + "zz\r\n{}\r\n0\r\n\r\n");
+      assertThat(statusOf(raw)).as(path + ": " + raw).isEqualTo(400);
+      assertThat(raw).doesNotContain("internal_error").contains("\"error\"");
+    }
+    assertThat(f.get("/api/projects", owner).body().get("projects").size()).isZero();
+  }
+
+  @Test
+  void headNeedsTheSameCredentialAsGet() throws Exception {
+    for (String path : List.of("/api/me", "/api/projects", "/api/projects/00000000-0000-0000-0000-000000000000",
+        "/api/members", "/api/billing/subscription", "/api/jobs/1", "/api/analytics/summary")) {
+      Answer a = f.send(f.request(path, null).method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
+      assertThat(a.status()).as("HEAD " + path).isEqualTo(401);
+    }
+    String owner = f.login("head-co", "olga@head.test", "owner");
+    Answer me = f.send(f.request("/api/me", owner).method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
+    assertThat(me.status()).isEqualTo(200);
+    assertThat(me.raw()).isEmpty();
+    Answer pricing = f.send(f.request("/pricing", null).method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
+    assertThat(pricing.status()).isEqualTo(200);
+    assertThat(pricing.headers().firstValue("ETag")).isPresent();
+    assertThat(pricing.headers().firstValue("Cache-Control")).isPresent();
+  }
+
+  @Test
+  void anApiKeyCannotAcceptAnInvitation() throws Exception {
+    String owner = f.login("keyjoin-co", "olga@keyjoin.test", "owner");
+    String key = f.post("/api/api-keys", owner, Map.of("name", "ci", "scopes", List.of("project:read")))
+        .body().get("key").asText();
+    String admin = f.login("keyjoin-target", "ada@keyjoin.test", "admin");
+    String invitation = f.post("/api/invitations", admin, Map.of("role", "admin")).body().get("token").asText();
+    Answer refused = f.post("/api/invitations/accept", key, Map.of("token", invitation));
+    assertThat(refused.status()).as(refused.raw()).isEqualTo(403);
+    assertThat(refused.body().at("/error/code").asText()).isEqualTo("forbidden");
+    JsonNode members = f.get("/api/members", admin).body().get("members");
+    assertThat(members.toString()).doesNotContain("apikey:");
+    // the invitation was not used up: a user can still accept it
+    String user = f.login("keyjoin-home", "new@keyjoin.test", "owner");
+    assertThat(f.post("/api/invitations/accept", user, Map.of("token", invitation)).status()).isEqualTo(200);
+  }
+
+  @Test
+  void requestsJettyRefusesGetTheJsonErrorShape() throws Exception {
+    String owner = f.login("jetty-co", "olga@jetty.test", "owner");
+    List<String> requests = List.of(
+        "GET /api/projects/%zz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        "GET /api/me HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + "a".repeat(20_000)
+            + "\r\nConnection: close\r\n\r\n",
+        "POST /api/projects HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + owner
+            + "\r\nContent-Length: -1\r\nConnection: close\r\n\r\n{}");
+    for (String request : requests) {
+      String raw = raw(request);
+      int status = statusOf(raw);
+      assertThat(status).as(raw).isBetween(400, 499);
+      String body = raw.substring(raw.indexOf("\r\n\r\n") + 4);
+      assertThat(raw).as(raw).containsIgnoringCase("Content-Type: application/json");
+      JsonNode json = AppFixture.JSON.readTree(body);
+      assertThat(json.at("/error/code").isTextual()).as(body).isTrue();
+      assertThat(json.at("/error/message").isTextual()).as(body).isTrue();
+      assertThat(body).doesNotContain("<html").doesNotContain("org.eclipse").doesNotContain("Exception");
+    }
+  }
+
+  /** Sends {@code request} as is on a new connection and returns everything the server answers. */
+  private String raw(String request) throws Exception {
+    try (Socket socket = new Socket(java.net.InetAddress.getLoopbackAddress(), f.app.port())) {
+      socket.setSoTimeout(15_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(request.getBytes(StandardCharsets.ISO_8859_1));
+      out.flush();
+      InputStream in = socket.getInputStream();
+      ByteArrayOutputStream answer = new ByteArrayOutputStream();
+      byte[] buffer = new byte[8192];
+      try {
+        for (int n; (n = in.read(buffer)) >= 0; ) {
+          answer.write(buffer, 0, n);
+        }
+      } catch (java.net.SocketException e) {
+        // the server may reset after answering a request it refused: what it answered is enough
+      }
+      return answer.toString(StandardCharsets.UTF_8);
+    }
+  }
+
+  private static int statusOf(String raw) {
+    assertThat(raw).startsWith("HTTP/1.1 ");
+    return Integer.parseInt(raw.substring(9, 12));
+  }
+}
