@@ -231,7 +231,7 @@ public final class ApiKeys implements AutoCloseable {
     if (row.expiresAt != null && !now.isBefore(row.expiresAt)) {
       throw new InvalidTokenException(Reason.EXPIRED, "the key expired at " + row.expiresAt);
     }
-    used.computeIfAbsent(parsed.tenant, t -> new ConcurrentHashMap<>()).put(parsed.publicId, now);
+    recordUse(parsed.tenant, parsed.publicId, now);
     return Principal.builder(ISSUER, "apikey:" + parsed.publicId).tenant(parsed.tenant)
         .permissions(row.scopes).method(Principal.Method.API_KEY).credentialId(parsed.publicId)
         .expiresAt(row.expiresAt).build();
@@ -313,6 +313,23 @@ public final class ApiKeys implements AutoCloseable {
       }
     }
     return written;
+  }
+
+  /**
+   * Notes a key's use for the next {@link #flush()}. The flusher takes a tenant's map away whole; a use put into a
+   * map it has just taken (and maybe copied already) is put again into the map that replaced it, so none is lost
+   * (a time written twice is harmless: the update keeps the greatest).
+   */
+  private void recordUse(TenantId tenant, String publicId, Instant now) {
+    while (true) {
+      ConcurrentHashMap<String, Instant> pending = used.computeIfAbsent(tenant, t -> new ConcurrentHashMap<>());
+      pending.merge(publicId, now, (a, b) -> a.isAfter(b) ? a : b);
+      @SuppressWarnings("ReferenceEquality") // the very map the flusher has not taken away yet
+      boolean stillPending = used.get(tenant) == pending;
+      if (stillPending) {
+        return;
+      }
+    }
   }
 
   private void flushQuietly() {

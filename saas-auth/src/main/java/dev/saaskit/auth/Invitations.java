@@ -238,7 +238,10 @@ public final class Invitations {
       }
       MembershipStore.Row row = store.lockOrCreate(c, tenant, userId, now);
       String current = row.role();
-      if (current != null && roleHierarchy.includes(current, role)) {
+      // an invitation adds a member or raises a role, never lowers or moves it sideways (in a role model where
+      // neither of two roles includes the other, accepting could otherwise take the tenant's last owner away);
+      // other changes go through Memberships.changeRole and its checks
+      if (current != null && (roleHierarchy.includes(current, role) || !roleHierarchy.includes(role, current))) {
         return new Membership(tenant, issuer, subject, current, row.version(), row.createdAt(), row.updatedAt());
       }
       long version = store.apply(c, tenant, row, role, PermissionChange.Kind.ACCEPT_INVITATION, actor, id, now);

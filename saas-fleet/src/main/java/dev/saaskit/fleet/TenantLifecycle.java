@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  * use the tables the owner creates (and nothing else: {@code PUBLIC} gets nothing); apply the application's
  * migrations; register the tenant. If any step fails the database is dropped again and nothing is registered.
  *
- * <p><b>Offboard</b>: export every row (the export must be complete), mark the entry {@code deleted} (kept for
- * audit; no connection from then on), then drop the dedicated database, or erase the tenant's rows from its
+ * <p><b>Offboard</b>: suspend the tenant (no connection from then on), export every row (the export must be
+ * complete, else the tenant gets its state back), mark the entry {@code deleted} (kept for audit), then drop the dedicated database, or erase the tenant's rows from its
  * shard (or from a dedicated database that a shard or another tenant also uses: that one is never dropped).
  * Immutable and thread-safe.
  */
@@ -142,11 +142,28 @@ public final class TenantLifecycle {
       throw new FleetException("tenant '" + tenant.value() + "' is " + entry.state().sqlName()
           + ": it cannot be offboarded now");
     }
-    TenantData.Report export = data.export(tenant, exportDirectory, format);
+    // suspended first: no connection is handed out from here on, so nothing is written after the export (it would
+    // be erased unexported) or between the erasure and the end (it would survive the offboarding)
+    TenantEntry held = entry;
+    if (entry.state() != TenantState.SUSPENDED) {
+      if (!directory.compareAndSet(entry, entry.placement(), TenantState.SUSPENDED)) {
+        throw new FleetException("tenant '" + tenant.value() + "' changed during offboarding; retry");
+      }
+      held = directory.require(tenant);
+    }
+    TenantData.Report export;
+    try {
+      export = data.export(tenant, exportDirectory, format);
+    } catch (RuntimeException e) {
+      restore(held, entry.state());
+      throw e;
+    }
     if (!export.complete()) {
+      restore(held, entry.state());
       throw new FleetException("the export of tenant '" + tenant.value() + "' is incomplete " + export.tables()
           + ": nothing was deleted");
     }
+    entry = held;
     TenantData.@Nullable Report erasure = null;
     @Nullable String dropped = null;
     // a dedicated database that another tenant (or a shard) also uses is not the leaving tenant's to drop
@@ -166,6 +183,14 @@ public final class TenantLifecycle {
     }
     LOG.info("offboarded tenant {} ({} rows exported)", tenant.value(), export.rows());
     return new OffboardReport(export, Optional.ofNullable(erasure), Optional.ofNullable(dropped));
+  }
+
+  /** Gives a tenant whose offboarding stopped before deleting anything its state back. */
+  private void restore(TenantEntry held, TenantState prior) {
+    if (held.state() != prior && !directory.compareAndSet(held, held.placement(), prior)) {
+      LOG.warn("tenant {} changed while its offboarding stopped; it was left as it is now, not set back to {}",
+          held.tenant().value(), prior.sqlName());
+    }
   }
 
   /** Whether a shard or a tenant other than {@code tenant} (not deleted) lives in the database of {@code d}. */

@@ -569,8 +569,34 @@ public final class TenantMove {
         throw new FleetException("the tenant tables of " + target.describe() + " differ from those of "
             + source.describe() + ": migrate both to the same version first (FleetMigrations)");
       }
+      List<String> strays = referencesFromOtherTables(s, from);
+      if (!strays.isEmpty()) {
+        throw new FleetException("tenant '" + tenant.value() + "' cannot move: " + strays + " reference tenant"
+            + " tables but have no column " + tenantColumn + ", so the move would neither copy their rows nor"
+            + " keep them (the source's cleaning deletes the rows they point to, or cascades to theirs); give"
+            + " them the tenant column first");
+      }
     } catch (SQLException e) {
       throw new FleetException("cannot read the tables of tenant '" + tenant.value() + "': " + e.getMessage(), e);
+    }
+  }
+
+  /** Foreign keys into the tenant tables from tables that are not tenant tables, as "referencing -> referenced". */
+  private static List<String> referencesFromOtherTables(Connection c, TenantTables tables) throws SQLException {
+    String[] names = tables.insertOrder().stream().map(TenantTables.Table::qualified).toArray(String[]::new);
+    try (PreparedStatement ps = c.prepareStatement("SELECT DISTINCT con.conrelid::regclass::text || ' -> '"
+        + " || con.confrelid::regclass::text FROM pg_constraint con WHERE con.contype = 'f'"
+        + " AND con.confrelid = ANY (?::regclass[]) AND NOT (con.conrelid = ANY (?::regclass[])) ORDER BY 1")) {
+      java.sql.Array array = c.createArrayOf("text", names);
+      ps.setArray(1, array);
+      ps.setArray(2, array);
+      List<String> found = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          found.add(rs.getString(1));
+        }
+      }
+      return found;
     }
   }
 

@@ -224,4 +224,30 @@ class FleetReviewTest {
       return e;
     }
   }
+
+  @Test
+  void aMoveIsRefusedWhileATableWithoutTheTenantColumnReferencesTenantRows() throws Exception {
+    TenantId t = TenantId.of("referenced");
+    fleet.directory.register(t, Placement.shared("shard-0"));
+    Shop.seed(fleet.shards.get(0), t, 5);
+    Map<String, String> before = Shop.fingerprint(fleet.shards.get(0), t);
+    try (Connection c = fleet.shards.get(0).ownerDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("CREATE TABLE legacy_flags (owner text NOT NULL, customer_id bigint NOT NULL,"
+          + " FOREIGN KEY (owner, customer_id) REFERENCES customers (tenant_id, id) ON DELETE CASCADE)");
+    }
+    try {
+      TenantMove move = TenantMove.builder(fleet.directory).build();
+      // its rows would be neither copied nor kept: the cleaning of the source would cascade to them
+      assertThatThrownBy(() -> move.move(t, Placement.shared("shard-1"))).isInstanceOf(FleetException.class)
+          .hasMessageContaining("legacy_flags -> customers").hasMessageContaining("no column tenant_id");
+      assertThat(Shop.fingerprint(fleet.shards.get(0), t)).isEqualTo(before);
+      assertThat(fleet.directory.require(t).placement()).isEqualTo(Placement.shared("shard-0"));
+      assertThat(move.runningStep(t)).isEmpty();
+    } finally {
+      try (Connection c = fleet.shards.get(0).ownerDataSource().getConnection();
+          Statement st = c.createStatement()) {
+        st.execute("DROP TABLE legacy_flags");
+      }
+    }
+  }
 }

@@ -73,6 +73,10 @@ final class StreamingReplica implements AutoCloseable {
     return "jdbc:postgresql://127.0.0.1:" + standbyPort + "/" + database;
   }
 
+  void stopPrimary() throws IOException, InterruptedException {
+    pg("pg_ctl", "-D", dir.resolve("primary").toString(), "-m", "immediate", "-w", "stop");
+  }
+
   void stopStandby() throws IOException, InterruptedException {
     pg("pg_ctl", "-D", dir.resolve("standby").toString(), "-m", "immediate", "-w", "stop");
   }

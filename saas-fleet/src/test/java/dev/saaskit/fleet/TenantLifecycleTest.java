@@ -131,4 +131,23 @@ class TenantLifecycleTest {
     assertThatThrownBy(() -> lifecycle.offboard(gone, exports, TenantData.Format.CSV))
         .hasMessageContaining("is deleted");
   }
+
+  @Test
+  void anOffboardingWhoseExportFailsGivesTheTenantBackItsStateAndDeletesNothing(@TempDir Path exports)
+      throws Exception {
+    TenantId t = TenantId.of("stays-put");
+    fleet.directory.register(t, Placement.shared("shard-0"));
+    Shop.seed(fleet.shards.get(0), t, 5);
+    Path notADirectory = Files.writeString(exports.resolve("a-file"), "x");
+    long version = fleet.directory.require(t).version();
+
+    assertThatThrownBy(() -> lifecycle.offboard(t, notADirectory, TenantData.Format.CSV))
+        .isInstanceOf(FleetException.class);
+
+    // suspended for the export, then active again: the export failed, nothing was deleted
+    TenantEntry after = fleet.directory.require(t);
+    assertThat(after.state()).isEqualTo(TenantState.ACTIVE);
+    assertThat(after.version()).as("suspended, then given its state back").isEqualTo(version + 2);
+    assertThat(Shop.rows(fleet.shards.get(0), t)).isEqualTo(25);
+  }
 }

@@ -286,11 +286,14 @@ public final class JobRequest {
       return this;
     }
 
-    /** Runs the job no earlier than {@code delay} after enqueue (by the queue's clock); replaces a run time. */
+    /**
+     * Runs the job no earlier than {@code delay} after enqueue (by the queue's clock), 0 to 1000 years; replaces a run
+     * time.
+     */
     public Builder delay(Duration delay) {
       Objects.requireNonNull(delay, "delay");
-      if (delay.isNegative()) {
-        throw new IllegalArgumentException("delay must not be negative but was " + delay);
+      if (delay.isNegative() || delay.compareTo(RetryPolicy.MAX_DELAY) > 0) {
+        throw new IllegalArgumentException("delay must be 0 to 1000 years (RetryPolicy.MAX_DELAY) but was " + delay);
       }
       this.delay = delay;
       this.runAt = null;
@@ -306,11 +309,12 @@ public final class JobRequest {
       return this;
     }
 
-    /** The run time limit of one attempt, at least 1 ms; default none (the worker's setting for the type). */
+    /** The run time limit of one attempt, 1 ms to 1000 years; default none (the worker's setting for the type). */
     public Builder timeout(Duration timeout) {
       Objects.requireNonNull(timeout, "timeout");
-      if (timeout.isNegative() || timeout.isZero() || timeout.toNanos() < 1_000_000L) {
-        throw new IllegalArgumentException("timeout must be at least 1 ms but was " + timeout);
+      // compared, not converted: toNanos() of a duration past 292 years throws ArithmeticException
+      if (timeout.compareTo(Duration.ofMillis(1)) < 0 || timeout.compareTo(RetryPolicy.MAX_DELAY) > 0) {
+        throw new IllegalArgumentException("timeout must be 1 ms to 1000 years but was " + timeout);
       }
       this.timeout = timeout;
       return this;

@@ -9,6 +9,7 @@ import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -44,10 +45,16 @@ class JobRequestTest {
     assertThatIllegalArgumentException().isThrownBy(() -> b.maxAttempts(0))
         .withMessage("maxAttempts must be >= 1 but was 0");
     assertThatIllegalArgumentException().isThrownBy(() -> b.timeout(Duration.ZERO))
-        .withMessageContaining("timeout must be at least 1 ms");
+        .withMessageContaining("timeout must be 1 ms to 1000 years");
     assertThatIllegalArgumentException().isThrownBy(() -> b.timeout(Duration.ofNanos(999_999)));
+    // absurd durations are refused as such, not by an ArithmeticException from a conversion
+    assertThatIllegalArgumentException().isThrownBy(() -> b.timeout(ChronoUnit.FOREVER.getDuration()))
+        .withMessageContaining("timeout must be 1 ms to 1000 years");
     assertThatIllegalArgumentException().isThrownBy(() -> b.delay(Duration.ofSeconds(-1)))
-        .withMessageContaining("delay must not be negative");
+        .withMessageContaining("delay must be 0 to 1000 years");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.delay(ChronoUnit.FOREVER.getDuration()))
+        .withMessageContaining("delay must be 0 to 1000 years");
+    b.timeout(RetryPolicy.MAX_DELAY).delay(RetryPolicy.MAX_DELAY);
     assertThatIllegalArgumentException().isThrownBy(() -> b.uniqueKey(""));
     assertThatIllegalArgumentException().isThrownBy(() -> b.uniqueKey("k".repeat(256)))
         .withMessageContaining("had 256");

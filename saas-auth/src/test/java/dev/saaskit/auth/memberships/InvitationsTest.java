@@ -13,6 +13,7 @@ import dev.saaskit.auth.Membership;
 import dev.saaskit.auth.Memberships;
 import dev.saaskit.auth.PermissionChange;
 import dev.saaskit.auth.Principal;
+import dev.saaskit.auth.RoleHierarchy;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
@@ -203,6 +204,21 @@ class InvitationsTest {
     assertThat(upgraded.role()).isEqualTo("admin");
     assertThat(upgraded.permissionVersion()).isEqualTo(2);
     assertThat(notified).containsExactly(Principal.userKey(IDP, "member"));
+  }
+
+  @Test
+  void anInvitationNeverMovesAnExistingRoleSideways(TestDatabase db) {
+    // a role model where owner and billing both include member, but neither includes the other
+    RoleHierarchy sideways = (role, other) -> role.equals(other) || other.equals("member");
+    Invitations custom = Invitations.builder(db.appDataSource()).sameSettingsAs(memberships)
+        .roleHierarchy(sideways).clock(clock).build();
+    CreatedInvitation toBilling = custom.create(tenant, Actor.system(), null, "billing");
+
+    Membership kept = custom.accept(toBilling.token(), IDP, "owner", null);
+
+    assertThat(kept.role()).as("the tenant's only owner stays its owner").isEqualTo("owner");
+    assertThat(memberships.find(tenant, IDP, "owner").orElseThrow().role()).isEqualTo("owner");
+    assertThat(notified).isEmpty();
   }
 
   @Test

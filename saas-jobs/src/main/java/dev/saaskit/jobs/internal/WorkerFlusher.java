@@ -213,6 +213,16 @@ final class WorkerFlusher {
           }
         }
         backoffMillis = Math.min(2000, backoffMillis * 2);
+      } catch (RuntimeException e) {
+        // not the database's answer but a fault of ours or of a wrapper around the DataSource: retrying would hit
+        // it again, and ending the thread would leave every later outcome unwritten while heartbeats kept the
+        // jobs leased for ever. This batch is given up (its jobs' leases lapse and rescue takes them); the
+        // writer carries on with the next one.
+        log.error("recording the outcome of {} job(s) and the start of {} failed unexpectedly; they are left to"
+            + " lease expiry and rescue", outcomes.size(), starts.size(), e);
+        starts.forEach(job -> callbacks.startWritten(job, false));
+        outcomes.forEach(callbacks::notWritten);
+        return;
       }
     }
   }
@@ -222,13 +232,13 @@ final class WorkerFlusher {
     for (WorkerOutcome outcome : batch) {
       try {
         write(List.of(), List.of(outcome));
-      } catch (SQLException e) {
+      } catch (SQLException | RuntimeException e) {
         WorkerOutcome plain = new WorkerOutcome(outcome.job(), outcome.kind(), null,
             WorkerErrors.clean("the outcome could not be stored as reported: " + e.getMessage(),
                 WorkerErrors.MAX_ERROR_CHARS), outcome.runAt(), null);
         try {
           write(List.of(), List.of(plain));
-        } catch (SQLException again) {
+        } catch (SQLException | RuntimeException again) {
           log.error("could not record the outcome of job {}; it will be rescued after its lease expires: {}",
               outcome.job().id, again.getMessage());
           callbacks.notWritten(outcome);

@@ -18,6 +18,8 @@ public final class InProcessRateLimiter implements RateLimiter {
   private final RateLimitPolicy policy;
   private final Clock clock;
   private final ConcurrentHashMap<LimitKey, long[]> tats = new ConcurrentHashMap<>();
+  /** The map size above which the next call sweeps buckets that are full again; raised to twice what a sweep left. */
+  private volatile int sweepAt = SWEEP_ABOVE;
 
   public InProcessRateLimiter(RateLimitPolicy policy, Clock clock) {
     this.policy = Objects.requireNonNull(policy, "policy");
@@ -45,10 +47,17 @@ public final class InProcessRateLimiter implements RateLimiter {
       decision[0] = new RateLimitDecision(true, cap, available - 1, micros(s[0] - now), Duration.ZERO);
       return s;
     });
-    if (tats.size() > SWEEP_ABOVE) {
+    if (tats.size() > sweepAt) {
+      // amortized: with more live buckets than the bound, sweeping on every call would scan the map every time
       tats.entrySet().removeIf(e -> e.getValue()[0] <= now);
+      sweepAt = Math.max(SWEEP_ABOVE, 2 * tats.size());
     }
     return decision[0];
+  }
+
+  /** Buckets kept (for tests). */
+  public int buckets() {
+    return tats.size();
   }
 
   static long micros(Instant instant) {
