@@ -134,6 +134,7 @@ final class Api {
   /** Registers every route on {@code config}. */
   void routes(JavalinConfig config) {
     config.http.maxRequestSize = 2L * 1024 * 1024;   // webhooks up to Stripe's 1 MiB; /api bodies far less
+    config.http.prefer405over404 = true;              // PUT /api/projects: 405 method_not_allowed, not 404
     config.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler(json)));
     config.router.handlerWrapper(endpoint -> ctx -> {
       if (HandlerType.BEFORE.equals(endpoint.method) || HandlerType.AFTER.equals(endpoint.method)) {

@@ -52,6 +52,23 @@ class SaasAppHostileRequestTest {
   }
 
   @Test
+  void aMethodARouteDoesNotTakeIs405AndAnUnknownPathStays404() throws Exception {
+    String owner = f.login("method-co", "olga@method.test", "owner");
+    for (String method : List.of("PUT", "PATCH", "TRACE", "FOO")) {
+      Answer a = f.send(f.request("/api/projects", owner).method(method, HttpRequest.BodyPublishers.noBody())
+          .build());
+      assertThat(a.status()).as(method + " " + a.raw()).isEqualTo(405);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("method_not_allowed");
+    }
+    assertThat(f.post("/api/me", owner, "{}").status()).isEqualTo(405);
+    Answer unknown = f.send(f.request("/api/nope", owner).method("PUT", HttpRequest.BodyPublishers.noBody())
+        .build());
+    assertThat(unknown.status()).isEqualTo(404);
+    assertThat(unknown.body().at("/error/code").asText()).isEqualTo("not_found");
+    assertThat(f.get("/api/projects", owner).status()).isEqualTo(200);
+  }
+
+  @Test
   void anEmailTheMembershipsRefuseIsA400NotA500() throws Exception {
     String longEmail = "a".repeat(60) + "@" + "b".repeat(250) + ".test";   // 320 characters at most, > 255
     for (String email : List.of(longEmail, "a\u0085b@c1.test", "a\u0001b@c0.test")) {
