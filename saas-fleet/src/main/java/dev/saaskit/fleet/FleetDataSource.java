@@ -114,7 +114,11 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   private final ConcurrentHashMap<DataSource, long[]> replicaHealth = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger replicaTurn = new java.util.concurrent.atomic.AtomicInteger();
 
-  private record Cached(TenantEntry entry, long expiresAtMillis) {}
+  /**
+   * A cached directory entry. {@code replicasFromMillis}: before this time (of {@link #clock}) the tenant's reads
+   * stay on the primary, because its placement changed too recently for every usable replica to have its rows.
+   */
+  private record Cached(TenantEntry entry, long expiresAtMillis, long replicasFromMillis) {}
 
   private FleetDataSource(Builder b) {
     this.directory = b.directory;
@@ -287,7 +291,8 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
    * A connection for read-only work of the current tenant: on one of its placement's {@linkplain
    * Builder#replicas read replicas} (taken in turn) whose lag is within {@link Builder#maxReplicaLag(Duration)},
    * unless the tenant wrote through this data source within {@link Builder#readYourWritesWindow(Duration)}
-   * (read-your-writes). Replicas that are down or lag too much are skipped; with none left, or none configured,
+   * (read-your-writes) or its placement changed (a move) less than {@code maxReplicaLag + lagCheckInterval} ago,
+   * when a replica of the new placement may not have the copied rows yet. Replicas that are down or lag too much are skipped; with none left, or none configured,
    * this is {@link #getConnection()} on the primary. Replica connections are read-only, carry the tenant like
    * every fleet connection, and come from the application's replica pools (outside the budget).
    *
@@ -297,14 +302,17 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   public Connection getReadOnlyConnection() throws SQLException {
     TenantId tenant = TenantContext.current().orElseThrow(() -> new MissingTenantException(
         "FleetDataSource.getReadOnlyConnection() was called with no current tenant"));
-    TenantEntry entry = entry(tenant);
+    Cached cached = cached(tenant);
+    TenantEntry entry = cached.entry();
     if (!entry.state().connectable()) {
       throw new TenantUnavailableException(tenant, entry.state());
     }
     List<DataSource> candidates = replicas.getOrDefault(entry.placement(), List.of());
+    long now = clock.millis();
     Long wrote = lastWriteMillis.get(tenant);
-    boolean recentWrite = wrote != null && clock.millis() - wrote < readYourWrites.toMillis();
-    if (!candidates.isEmpty() && !recentWrite) {
+    boolean recentWrite = wrote != null && now - wrote < readYourWrites.toMillis();
+    boolean recentlyPlaced = now < cached.replicasFromMillis();
+    if (!candidates.isEmpty() && !recentWrite && !recentlyPlaced) {
       int start = Math.floorMod(replicaTurn.getAndIncrement(), candidates.size());
       for (int i = 0; i < candidates.size(); i++) {
         DataSource replica = candidates.get((start + i) % candidates.size());
@@ -505,14 +513,23 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   }
 
   private TenantEntry entry(TenantId tenant) {
+    return cached(tenant).entry();
+  }
+
+  private Cached cached(TenantId tenant) {
     long now = clock.millis();
     Cached cached = entries.get(tenant);
     if (cached != null && cached.expiresAtMillis() > now) {
-      return cached.entry();
+      return cached;
     }
     long invalidationsBefore = invalidations.get();
-    TenantEntry entry = directory.require(tenant);
-    Cached fresh = new Cached(entry, now + cacheTtl.toMillis());
+    TenantDirectory.Routed routed = directory.requireRouted(tenant);
+    TenantEntry entry = routed.entry();
+    // A usable replica lagged at most maxReplicaLag when last measured, at most lagCheckInterval ago: once the
+    // placement is older than both, every replica handed out has the rows a move copied before the flip.
+    long settle = saturatedAdd(saturatedMillis(maxReplicaLag), saturatedMillis(lagCheckInterval));
+    long replicasFrom = saturatedAdd(now, Math.max(0L, settle - routed.placedAgoMillis()));
+    Cached fresh = new Cached(entry, now + cacheTtl.toMillis(), replicasFrom);
     Cached[] replaced = new Cached[1];
     // an invalidation that came after the directory read must not be overwritten by what that read saw
     entries.compute(tenant, (k, old) -> {
@@ -530,7 +547,20 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
         pool.retire();
       }
     }
-    return entry;
+    return fresh;
+  }
+
+  private static long saturatedMillis(Duration d) {
+    try {
+      return d.toMillis();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  private static long saturatedAdd(long a, long b) {
+    long sum = a + b;
+    return ((a ^ sum) & (b ^ sum)) < 0 ? Long.MAX_VALUE : sum;
   }
 
   private Connection bind(TenantId tenant, Connection raw) throws SQLException {

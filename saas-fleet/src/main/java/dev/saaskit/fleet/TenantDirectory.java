@@ -156,6 +156,25 @@ public final class TenantDirectory {
   }
 
   /**
+   * The entry of {@code tenant} for routing, with the time since its placement last changed, measured by the
+   * control database's clock (so a skewed application clock cannot shorten it).
+   *
+   * @throws TenantUnavailableException if it is not registered
+   */
+  Routed requireRouted(TenantId tenant) {
+    Objects.requireNonNull(tenant, "tenant");
+    List<Routed> found = Jdbc.query(control, select() + " WHERE tenant_id = ?",
+        rs -> new Routed(entry(rs), Math.max(0L, rs.getLong(8))), tenant.value());
+    if (found.isEmpty()) {
+      throw new TenantUnavailableException(tenant, null);
+    }
+    return found.get(0);
+  }
+
+  /** A directory entry and how long ago, in milliseconds, its placement last changed. */
+  record Routed(TenantEntry entry, long placedAgoMillis) {}
+
+  /**
    * The entry of {@code tenant}.
    *
    * @throws TenantUnavailableException if it is not registered
@@ -201,12 +220,18 @@ public final class TenantDirectory {
     TenantId tenant = expected.tenant();
     try (Connection c = control.getConnection();
         PreparedStatement ps = c.prepareStatement("UPDATE " + schema + ".tenants SET tenant_id = ?, shard = ?, "
-            + "jdbc_url = ?, credentials_ref = ?, state = ?, version = version + 1, updated_at = now() "
+            + "jdbc_url = ?, credentials_ref = ?, state = ?, version = version + 1, updated_at = now(), "
+            // the placement's own clock: FleetDataSource keeps the tenant's reads off replicas that may not
+            // have the moved rows yet (placed_at is read below, in the same column order as the SET list)
+            + "placed_at = CASE WHEN shard IS NOT DISTINCT FROM ? AND jdbc_url IS NOT DISTINCT FROM ? "
+            + "THEN placed_at ELSE now() END "
             + "WHERE tenant_id = ? AND version = ?")) {
       bindPlacement(ps, tenant, placement);
       ps.setString(5, state.sqlName());
-      ps.setString(6, tenant.value());
-      ps.setLong(7, expected.version());
+      ps.setString(6, placement instanceof Placement.Shared s ? s.shard() : null);
+      ps.setString(7, placement instanceof Placement.Dedicated d ? d.jdbcUrl() : null);
+      ps.setString(8, tenant.value());
+      ps.setLong(9, expected.version());
       if (ps.executeUpdate() == 0) {
         return false;
       }
@@ -279,8 +304,9 @@ public final class TenantDirectory {
   }
 
   private String select() {
-    return "SELECT tenant_id, shard, jdbc_url, credentials_ref, state, version, updated_at FROM " + schema
-        + ".tenants";
+    return "SELECT tenant_id, shard, jdbc_url, credentials_ref, state, version, updated_at,"
+        + " coalesce((extract(epoch FROM clock_timestamp() - placed_at) * 1000)::bigint, " + Long.MAX_VALUE + ")"
+        + " FROM " + schema + ".tenants";
   }
 
   private static TenantEntry entry(ResultSet rs) throws SQLException {
