@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  *       role, or (PostgreSQL 15 and older) has {@code CREATEROLE}, which lets it grant itself any such role that is
  *       not a superuser;</li>
  *   <li>{@code app-role-privileged-login}: the pool logs in as such a role and switches to the application role
- *       with {@code SET ROLE} (a {@code RESET ROLE} brings the login role back);</li>
+ *       with {@code SET ROLE} or {@code SET SESSION AUTHORIZATION} (a {@code RESET ROLE} or
+ *       {@code RESET SESSION AUTHORIZATION} brings the login role back);</li>
  *   <li>{@code rls-disabled}: a table with a tenant column (partitions included) has RLS disabled;</li>
  *   <li>{@code rls-not-forced} where the role owns the table, and {@code app-role-owns-tenant-table}: the role owns
  *       a tenant table, directly or through membership in the owning role. An owner is exempt from unforced policies

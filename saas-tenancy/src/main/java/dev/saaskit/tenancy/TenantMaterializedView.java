@@ -89,7 +89,8 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #create(Connection)} checks these (the executable form does more than {@link #statements()}): it
  * fails if the tenant column or a unique-key column is not an output column of the query or the tenant column's
  * type differs from {@link Builder#columnType}, if row-level security would hide source rows from the creating
- * role, or if a reader is the creating role, a member of it or a superuser; and it revokes privileges that default
+ * role, or if a reader is the creating role, a member of it, a superuser or a member of {@code pg_read_all_data}
+ * (or could select from the materialized view by any other path once it exists); and it revokes privileges that default
  * privileges gave other roles on the new objects.
  *
  * <h2>The query</h2>
@@ -216,7 +217,8 @@ public final class TenantMaterializedView {
    * class documentation).
    *
    * <p>Beyond {@link #statements()}, it checks the query's output columns, that row-level security hides no source
-   * row from this role and that no reader is this role, a member of it or a superuser; and it revokes any privilege
+   * row from this role and that no reader is this role, a member of it, a superuser or a member of
+   * {@code pg_read_all_data}, nor can select from the materialized view at the end; and it revokes any privilege
    * that default privileges gave a role other than the readers (and any but {@code SELECT} to the readers).
    *
    * @throws SaasException if a statement or a check fails; the message names what and how to fix it, the cause is
@@ -235,6 +237,14 @@ public final class TenantMaterializedView {
               + " read every tenant's rows of the materialized view directly. Create it as a role the readers are"
               + " not members of (a dedicated analytics role).");
         }
+        sql = "checking the predefined roles of reader " + Sql.quoteIdent(reader);
+        String readsAll = AnalyticsCatalog.readerReadsAllData(connection, reader);
+        if (!readsAll.isEmpty()) {
+          throw new SaasException("cannot create " + describe() + ": reader " + Sql.quoteIdent(reader) + " could read"
+              + " the materialized view directly, and with it every tenant's rows: it is a member of " + readsAll
+              + ", which may select from every table and materialized view. Read the view with a role that is not"
+              + " (REVOKE " + readsAll + " FROM " + Sql.quoteIdent(reader) + ").");
+        }
       }
       for (int i = 0; i < statements.size(); i++) {
         sql = statements.get(i);
@@ -249,6 +259,17 @@ public final class TenantMaterializedView {
       sql = "revoking privileges left by default privileges";
       revokeStray(connection, qualifiedMaterializedView(), false);
       revokeStray(connection, qualifiedView(), true);
+      // Whatever the checks above missed (a grant path PostgreSQL adds later), the readers must not reach the
+      // materialized view itself: ask PostgreSQL, which knows every path.
+      for (String reader : readers) {
+        sql = "has_table_privilege(" + Sql.quoteLiteral(reader) + ", " + qualifiedMaterializedView() + ", 'SELECT')";
+        if (AnalyticsCatalog.readerCanSelect(connection, reader, qualifiedMaterializedView())) {
+          throw new SaasException("cannot create " + describe() + ": reader " + Sql.quoteIdent(reader) + " could read"
+              + " the materialized view " + qualifiedMaterializedView() + " directly, and with it every tenant's rows,"
+              + " even after every grant on it was revoked. Roll back, and read the view with a role that has no"
+              + " such privilege.");
+        }
+      }
     } catch (SQLException e) {
       throw new SaasException("creating " + describe() + " failed at: " + sql + "\nPostgreSQL said: "
           + e.getMessage() + "\n" + hint(e), e);

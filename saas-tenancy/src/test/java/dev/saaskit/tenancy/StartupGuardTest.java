@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.tenancy.audit.Baseline;
@@ -343,6 +344,31 @@ class StartupGuardTest {
         .startsWith("[app-role-privileged-login] The connections log in as " + loginRole + ", a superuser, and switch"
             + " to " + db.appRole() + " with SET ROLE: a RESET ROLE brings the login role back")
         .contains("make the pool log in as " + q(db.appRole()) + " itself");
+  }
+
+  /**
+   * {@code SET SESSION AUTHORIZATION} (a pool's connection-init SQL, say) changes {@code session_user} as well, so the
+   * guard, which compared {@code session_user} with {@code current_user}, took the superuser login for the
+   * application role and passed it; {@code RESET SESSION AUTHORIZATION} brings the superuser back (review of
+   * 2026-12-05).
+   */
+  @Test
+  void failsWhenThePoolLogsInAsASuperuserAndSwitchesSessionAuthorization() {
+    String loginRole = db.createRole("login_super_sa", "SUPERUSER");
+    HikariConfig config = new HikariConfig();
+    config.setJdbcUrl(db.jdbcUrl());
+    config.setUsername(loginRole);
+    config.setPassword(db.rolePassword(loginRole));
+    config.setMaximumPoolSize(1);
+    config.setConnectionInitSql("SET SESSION AUTHORIZATION " + q(db.appRole()));
+    try (HikariDataSource pool = new HikariDataSource(config)) {
+      assertThat(guard().problems(pool)).singleElement().asString()
+          .startsWith("[app-role-privileged-login] The connections log in as " + loginRole + ", a superuser, and"
+              + " switch to " + db.appRole() + " with SET SESSION AUTHORIZATION: a RESET SESSION AUTHORIZATION"
+              + " brings the login role back")
+          .contains("make the pool log in as " + q(db.appRole()) + " itself");
+      assertThatThrownBy(() -> guard().verify(pool)).isInstanceOf(UnsafeDatabaseSetupException.class);
+    }
   }
 
   @Test

@@ -450,6 +450,26 @@ class TenantMaterializedViewTest {
         .hasMessageContaining("reader \"" + analytics + "\" is the creating role \"" + analytics + "\"");
   }
 
+  /**
+   * A member of {@code pg_read_all_data} (PostgreSQL 14+) has {@code SELECT} on every table and materialized view
+   * without being the owner, a member of it or a superuser: create() passed such a reader, which then read every
+   * tenant's aggregates from the materialized view directly (review of 2026-12-05).
+   */
+  @Test
+  void createRefusesAReaderThatReadsAllDataByAPredefinedRole() throws Exception {
+    String readsAll = db.createRole("reads_all", "");
+    try (Connection c = db.adminDataSource().getConnection()) {
+      exec(c, "GRANT pg_read_all_data TO " + readsAll);
+    }
+    TenantMaterializedView view = statsView("stats_read_all").readers(readsAll).build();
+    assertThatThrownBy(() -> createIn(analyticsDs, view))
+        .isInstanceOf(SaasException.class)
+        .hasMessageContaining("reader \"" + readsAll + "\" could read the materialized view")
+        .hasMessageContaining("pg_read_all_data");
+    assertThat(rows(db.adminDataSource(), "SELECT count(*) FROM pg_class WHERE relname LIKE 'stats_read_all%'"))
+        .as("nothing created").containsExactly("0");
+  }
+
   @Test
   void createChecksTheQuerysColumns() {
     assertThatThrownBy(() -> createIn(analyticsDs, statsView("stats_text").columnType(TenantColumnType.TEXT).build()))

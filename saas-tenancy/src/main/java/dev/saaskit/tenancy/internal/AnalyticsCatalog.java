@@ -41,6 +41,14 @@ public final class AnalyticsCatalog {
   private static final String READER_IS_OWNER =
       "select pg_has_role(?, current_user, 'MEMBER'), current_user::text";
 
+  // Predefined roles that read every table and materialized view (pg_read_all_data, PostgreSQL 14+) the reader is
+  // a member of: it could read the materialized view directly without being its owner or a superuser.
+  private static final String READER_READS_ALL =
+      "select coalesce(string_agg(r.rolname::text, ', ' order by r.rolname), '') from pg_roles r"
+          + " where r.rolname in ('pg_read_all_data') and pg_has_role(?, r.oid, 'MEMBER')";
+
+  private static final String READER_CAN_SELECT = "select has_table_privilege(?, ?::regclass, 'SELECT')";
+
   // Grantees (0 = PUBLIC) other than the owner holding any privilege on a relation, with the privileges held.
   private static final String GRANTEES =
       "select case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee)::text end,"
@@ -112,6 +120,32 @@ public final class AnalyticsCatalog {
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         return rs.getBoolean(1) ? rs.getString(2) : null;
+      }
+    }
+  }
+
+  /**
+   * The predefined roles that read all data (such as {@code pg_read_all_data}) that {@code reader} is a member of,
+   * joined with commas; empty when none.
+   */
+  public static String readerReadsAllData(Connection c, String reader) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(READER_READS_ALL)) {
+      ps.setString(1, reader);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getString(1);
+      }
+    }
+  }
+
+  /** Whether {@code reader} may select from {@code relation}, by any grant, membership or predefined role. */
+  public static boolean readerCanSelect(Connection c, String reader, String relation) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(READER_CAN_SELECT)) {
+      ps.setString(1, reader);
+      ps.setString(2, relation);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getBoolean(1);
       }
     }
   }

@@ -262,6 +262,14 @@ final class TenantStatementHandler implements InvocationHandler {
       case "clearParameters":
         parameters.clear();
         parameterSetters.clear();
+        // The driver statements keep what was replayed into them: cleared here too, a parameter not set again
+        // fails the next execution (as JDBC says) instead of running with a value set earlier, perhaps by the
+        // code of another tenant that shares the statement. The tenant's own parameter is set on every execution.
+        for (PreparedStatement real : new PreparedStatement[] {prefixed, unprefixed}) {
+          if (real != null) {
+            real.clearParameters();
+          }
+        }
         return null;
       case "execute":
       case "executeQuery":

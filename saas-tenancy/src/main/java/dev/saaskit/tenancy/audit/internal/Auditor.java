@@ -270,7 +270,10 @@ public final class Auditor {
       if (login != null && (login.superuser() || login.bypassRls())) {
         add(Rules.APP_ROLE_PRIVILEGED_LOGIN, Severity.ERROR, object, "The connections log in as " + login.name()
             + (login.superuser() ? ", a superuser," : ", which has BYPASSRLS,") + " and switch to " + app.name()
-            + " with SET ROLE: a RESET ROLE brings the login role back and bypasses every policy.",
+            + (login.sessionAuthorization()
+                ? " with SET SESSION AUTHORIZATION: a RESET SESSION AUTHORIZATION brings the login role back and"
+                    + " bypasses every policy."
+                : " with SET ROLE: a RESET ROLE brings the login role back and bypasses every policy."),
             "-- make the pool log in as " + role + " itself (its user name), not switch to it");
       }
       if (!app.superuser()) {
@@ -431,8 +434,21 @@ public final class Auditor {
         add(Rules.APP_ROLE_CAN_TRUNCATE, Severity.ERROR, t.qualifiedName(), "The application role "
             + cat.app.name() + " can TRUNCATE " + t.qualifiedName() + " (granted to " + String.join(", ", grantees)
             + "), and TRUNCATE ignores row-level security: it empties the table for every tenant."
-            + " Check REFERENCES and TRIGGER privileges too.",
+            + " Check REFERENCES privileges too.",
             "REVOKE TRUNCATE ON " + table + " FROM " + from + ";");
+      }
+      if (t.appCanTrigger() && !t.appActsAsOwner() && !appSuper) {
+        List<String> grantees = t.triggerGrantees().isEmpty() ? List.of(cat.app.name()) : t.triggerGrantees();
+        StringJoiner from = new StringJoiner(", ");
+        for (String g : grantees) {
+          from.add(g.equals("PUBLIC") ? "PUBLIC" : quoteIdent(g));
+        }
+        add(Rules.APP_ROLE_CAN_TRIGGER, Severity.ERROR, t.qualifiedName(), "The application role "
+            + cat.app.name() + " can create triggers on " + t.qualifiedName() + " (TRIGGER granted to "
+            + String.join(", ", grantees) + "): a trigger it attaches, with a function of its own (a temporary one"
+            + " will do), runs inside every other tenant's writes and sees their rows, which it can send to a"
+            + " listening connection (pg_notify) or change.",
+            "REVOKE TRIGGER ON " + table + " FROM " + from + ";");
       }
     }
 
@@ -663,7 +679,8 @@ public final class Auditor {
       }
       Value tree = viewTrees.get(v.oid());
       Set<String> names = new HashSet<>(tenantColumns);
-      if (v.option("security_barrier") && tree != null && expressions().filtersByTenantSetting(tree, names, setting)) {
+      if (v.option("security_barrier") && tree != null
+          && expressions().filtersByTenantSetting(tree, names, setting, v.oid(), tenantData::contains)) {
         return; // the tenant-filtered view pattern
       }
       Set<Relation> bases = baseRelations(v);

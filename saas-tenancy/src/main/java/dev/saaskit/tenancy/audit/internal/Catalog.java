@@ -31,9 +31,10 @@ public final class Catalog {
 
   /**
    * The role the judged connection logged in as, when the audit judges its own connection's role and that role was
-   * reached with SET ROLE from another one.
+   * reached from another one: with SET ROLE, or ({@code sessionAuthorization}) with SET SESSION AUTHORIZATION,
+   * which changes {@code session_user} too.
    */
-  public record LoginRole(String name, boolean superuser, boolean bypassRls) {}
+  public record LoginRole(String name, boolean superuser, boolean bypassRls, boolean sessionAuthorization) {}
 
   /** A comment carrying audit annotations, with the object (as findings name it) it is on. */
   public record Annotation(String object, String comment) {}
@@ -54,7 +55,8 @@ public final class Catalog {
       boolean rlsEnabled, boolean rlsForced, boolean partition, @Nullable String parent, List<String> options,
       List<TenantColumn> tenantColumns, List<Integer> leadingIndexColumns, List<Long> dependsOn,
       @Nullable String viewQuery, boolean appSchemaUsage, boolean appCanSelect, boolean appCanTruncate,
-      boolean appOwns, boolean appActsAsOwner, List<String> truncateGrantees, boolean appCanWrite) {
+      boolean appOwns, boolean appActsAsOwner, List<String> truncateGrantees, boolean appCanWrite,
+      boolean appCanTrigger, List<String> triggerGrantees) {
     /** {@code schema.name}. */
     public String qualifiedName() {
       return schema + "." + name;
@@ -154,9 +156,14 @@ public final class Catalog {
           + " current_database()::text, current_setting('server_version_num')::int,"
           + " s.rolname::text, s.rolsuper, s.rolbypassrls,"
           + " array(select a.rolname::text from pg_roles a where a.rolcreaterole and not a.rolsuper"
-          + "   and pg_has_role(r.oid, a.oid, 'MEMBER') order by 1)"
-          + " from pg_roles r, pg_roles s where r.rolname = coalesce(?::text, current_user::text)"
-          + " and s.rolname = session_user";
+          + "   and pg_has_role(r.oid, a.oid, 'MEMBER') order by 1),"
+          + " session_user::text"
+          // The role the backend logged in as: SET SESSION AUTHORIZATION changes session_user as well, and RESET
+          // SESSION AUTHORIZATION brings the login role back; pg_stat_activity keeps the login role.
+          + " from pg_roles r left join pg_roles s on s.oid = coalesce("
+          + "   (select a.usesysid from pg_stat_activity a where a.pid = pg_backend_pid()),"
+          + "   (select u.oid from pg_roles u where u.rolname = session_user))"
+          + " where r.rolname = coalesce(?::text, current_user::text)";
 
   private static final String OWNER_QUERY =
       "with scope as (%s)"
@@ -192,7 +199,11 @@ public final class Catalog {
           + "   from aclexplode(c.relacl) a where a.privilege_type = 'TRUNCATE'"
           + "   and (a.grantee = 0 or pg_has_role(app.oid, a.grantee, 'MEMBER'))),"
           + " has_any_column_privilege(app.oid, c.oid, 'INSERT') or has_any_column_privilege(app.oid, c.oid, 'UPDATE')"
-          + "   or has_table_privilege(app.oid, c.oid, 'DELETE')"
+          + "   or has_table_privilege(app.oid, c.oid, 'DELETE'),"
+          + " c.relkind in ('r', 'p') and has_table_privilege(app.oid, c.oid, 'TRIGGER'),"
+          + " array(select distinct case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee)::text end"
+          + "   from aclexplode(c.relacl) a where a.privilege_type = 'TRIGGER'"
+          + "   and (a.grantee = 0 or pg_has_role(app.oid, a.grantee, 'MEMBER')))"
           + " from pg_class c join scope s on s.oid = c.relnamespace cross join app"
           + " left join lateral (select array_agg(a.attname::text order by a.attnum) as names,"
           + "   array_agg(a.attnum::int order by a.attnum) as nums,"
@@ -335,8 +346,9 @@ public final class Catalog {
               + " PostgreSQL cluster; name the role your application logs in as with RlsAudit.builder().appRole(...)");
         }
         String loginName = rs.getString(9);
-        LoginRole login = appRole == null && !loginName.equals(rs.getString(2))
-            ? new LoginRole(loginName, rs.getBoolean(10), rs.getBoolean(11)) : null;
+        LoginRole login = appRole == null && loginName != null && !loginName.equals(rs.getString(2))
+            ? new LoginRole(loginName, rs.getBoolean(10), rs.getBoolean(11), !loginName.equals(rs.getString(13)))
+            : null;
         AppRole app = new AppRole(rs.getLong(1), rs.getString(2), rs.getBoolean(3), rs.getBoolean(4),
             strings(rs.getArray(5)), strings(rs.getArray(6)), login, strings(rs.getArray(12)));
         cat = new Catalog(app, rs.getString(7), rs.getInt(8));
@@ -379,7 +391,8 @@ public final class Catalog {
               rs.getLong(5), rs.getString(6), rs.getBoolean(7), rs.getBoolean(8), rs.getBoolean(9),
               rs.getString(10), strings(rs.getArray(11)), List.copyOf(columns), ints(rs.getArray(16)),
               longs(rs.getArray(17)), rs.getString(18), rs.getBoolean(19), rs.getBoolean(20), rs.getBoolean(21),
-              rs.getBoolean(22), rs.getBoolean(23), strings(rs.getArray(24)), rs.getBoolean(25));
+              rs.getBoolean(22), rs.getBoolean(23), strings(rs.getArray(24)), rs.getBoolean(25),
+              rs.getBoolean(26), strings(rs.getArray(27)));
           cat.relations.put(r.oid(), r);
         }
       }

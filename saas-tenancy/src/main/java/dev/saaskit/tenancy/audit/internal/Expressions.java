@@ -8,10 +8,13 @@ import dev.saaskit.tenancy.audit.internal.NodeTree.Node;
 import dev.saaskit.tenancy.audit.internal.NodeTree.Value;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.LongPredicate;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -38,6 +41,8 @@ public final class Expressions {
   private static final int EXISTS_SUBLINK = 0;
   private static final int ANY_SUBLINK = 2;
   private static final int EXPR_SUBLINK = 4;
+  /** {@code RTEKind.RTE_RELATION}: a range table entry that reads a table, view or materialized view. */
+  private static final int RTE_RELATION = 0;
   // node types an expression may consist of and still be constant
   private static final Set<String> CONSTANT_NODES = Set.of("CONST", "OPEXPR", "BOOLEXPR", "RELABELTYPE",
       "COERCEVIAIO", "FUNCEXPR", "NULLTEST", "BOOLEANTEST", "DISTINCTEXPR", "SCALARARRAYOPEXPR", "ARRAYEXPR",
@@ -558,16 +563,24 @@ public final class Expressions {
   }
 
   /**
-   * Whether a view's stored query ({@code pg_rewrite.ev_action}) filters, at the top level of its {@code WHERE},
-   * a column named like a tenant column with {@code = (SELECT ... current_setting('<setting>', true) ...)}.
+   * Whether a view's stored query ({@code pg_rewrite.ev_action}) is the tenant-filtered view pattern: its top-level
+   * {@code WHERE} filters a column named like a tenant column with
+   * {@code = (SELECT ... current_setting('<setting>', true) ...)}, and every relation holding tenant data
+   * ({@code tenantData}, by oid) that the query reads anywhere (a join, a sub-query, a sub-select in the target
+   * list) is a top-level relation so filtered. A filter on one relation says nothing about another read beside it
+   * with the view owner's rights.
+   *
+   * @param viewOid the view itself, which PostgreSQL 15 and older list in the query as {@code OLD} and {@code NEW}
    */
-  public boolean filtersByTenantSetting(Value viewAction, Set<String> tenantColumns, String setting) {
+  public boolean filtersByTenantSetting(Value viewAction, Set<String> tenantColumns, String setting, long viewOid,
+      LongPredicate tenantData) {
     Node query = firstQuery(viewAction);
     if (query == null || !(query.get("jointree") instanceof Node)) {
       return false;
     }
     Value quals = ((Node) query.get("jointree")).get("quals");
     List<Value> rtable = query.list("rtable");
+    Set<Node> filtered = Collections.newSetFromMap(new IdentityHashMap<>());
     for (Value conjunct : conjuncts(quals)) {
       if (!(conjunct instanceof Node) || !((Node) conjunct).is("OPEXPR") || !isEquality((Node) conjunct)) {
         continue;
@@ -577,16 +590,29 @@ public final class Expressions {
         continue;
       }
       for (int side = 0; side < 2; side++) {
-        String column = columnName(stripCasts(args.get(side)), rtable);
+        Value columnSide = stripCasts(args.get(side));
+        String column = columnName(columnSide, rtable);
         Value other = args.get(1 - side);
         if (column != null && tenantColumns.contains(column) && other instanceof Node
             && ((Node) other).is("SUBLINK") && ((Node) other).number("subLinkType", -1) == EXPR_SUBLINK
             && readsSettingMissingOk(other, setting) && rowIndependent(other, 0)) {
-          return true;
+          filtered.add((Node) rtable.get((int) ((Node) columnSide).number("varno", 0) - 1));
         }
       }
     }
-    return false;
+    if (filtered.isEmpty()) {
+      return false;
+    }
+    boolean[] unfiltered = {false};
+    NodeTree.forEachNode(viewAction, n -> {
+      if (n.is("RANGETBLENTRY") && n.number("rtekind", -1) == RTE_RELATION) {
+        long relid = n.number("relid", 0);
+        if (relid != viewOid && tenantData.test(relid) && !filtered.contains(n)) {
+          unfiltered[0] = true;
+        }
+      }
+    });
+    return !unfiltered[0];
   }
 
   private static @Nullable Node firstQuery(Value v) {

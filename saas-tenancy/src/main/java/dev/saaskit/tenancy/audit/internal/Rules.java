@@ -26,6 +26,7 @@ public final class Rules {
   public static final String APP_ROLE_PRIVILEGED_LOGIN = "app-role-privileged-login";
   public static final String APP_ROLE_OWNS_TENANT_TABLE = "app-role-owns-tenant-table";
   public static final String APP_ROLE_CAN_TRUNCATE = "app-role-can-truncate";
+  public static final String APP_ROLE_CAN_TRIGGER = "app-role-can-trigger";
   public static final String VIEW_WITHOUT_SECURITY_INVOKER = "view-without-security-invoker";
   public static final String MATERIALIZED_VIEW_READABLE = "materialized-view-readable";
   public static final String SECURITY_DEFINER_FUNCTION = "security-definer-function";
@@ -110,24 +111,32 @@ public final class Rules {
               + " role FROM the application role, or ALTER ROLE ... NOCREATEROLE."),
       rule(APP_ROLE_PRIVILEGED_LOGIN, Severity.ERROR, "Application switches role after a privileged login",
           "The connections log in as a superuser or BYPASSRLS role and switch to the application role with SET"
-              + " ROLE (a pool's connection options, say): a RESET ROLE brings the login role back and bypasses every"
-              + " policy. Judged only when the audit judges its own connection's role. Fix: make the pool log in as"
-              + " the application role itself."),
+              + " ROLE or SET SESSION AUTHORIZATION (a pool's connection options or init SQL, say): a RESET ROLE"
+              + " (RESET SESSION AUTHORIZATION) brings the login role back and bypasses every policy. Judged only"
+              + " when the audit judges its own connection's role. Fix: make the pool log in as the application"
+              + " role itself."),
       rule(APP_ROLE_OWNS_TENANT_TABLE, Severity.ERROR, "Application role owns a tenant table",
           "The application role owns the table, directly or through membership in the owning role. An owner is"
               + " exempt from unforced policies and can always disable RLS, drop policies or the table. Fix: hand"
               + " the table to a migration role (ALTER TABLE ... OWNER TO ...) or REVOKE the owning role."),
       rule(APP_ROLE_CAN_TRUNCATE, Severity.ERROR, "Application role can TRUNCATE a tenant table",
           "TRUNCATE ignores row-level security: the application role can empty the table for every tenant. Fix:"
-              + " REVOKE TRUNCATE ON ... FROM the role (or PUBLIC) that grants it. (REFERENCES and TRIGGER are"
-              + " worth revoking too.)"),
+              + " REVOKE TRUNCATE ON ... FROM the role (or PUBLIC) that grants it. (REFERENCES is worth revoking"
+              + " too; TRIGGER has a rule of its own.)"),
+      rule(APP_ROLE_CAN_TRIGGER, Severity.ERROR, "Application role can create triggers on a tenant table",
+          "With the TRIGGER privilege the application role can attach a trigger to the table, with a function of"
+              + " its own (a temporary one will do), that then runs inside every other tenant's writes and sees"
+              + " their rows (NEW and OLD), for instance sending them to a LISTENing connection with pg_notify, or"
+              + " changing them. Fix: REVOKE TRIGGER ON ... FROM the role (or PUBLIC) that grants it; triggers"
+              + " belong in migrations run by the tables' owner."),
       rule(VIEW_WITHOUT_SECURITY_INVOKER, Severity.ERROR, "View reads tenant data with its owner's rights",
           "A view over tenant data without security_invoker = true (PostgreSQL 15+) reads the tables as the view's"
               + " owner, not as the querying role, so the policies are checked for the owner. ERROR when the"
               + " application role can select from it and the owner is not held to the policies (superuser,"
               + " BYPASSRLS, owner of an unforced table, or a materialized view underneath); WARNING otherwise."
               + " Not reported for the tenant-filtered view pattern: security_barrier = true and WHERE tenant_id ="
-              + " (SELECT ... current_setting('<setting>', true) ...). The WARNING is kept (visible in CI) because a"
+              + " (SELECT ... current_setting('<setting>', true) ...) on every relation with tenant data the view"
+              + " reads (joined or in a sub-query). The WARNING is kept (visible in CI) because a"
               + " later NO FORCE on a table the owner owns, or a permissive policy for the owner's role, turns the"
               + " view into a leak without touching it. Fix: ALTER VIEW ... SET (security_invoker = true)."),
       rule(MATERIALIZED_VIEW_READABLE, Severity.ERROR, "Materialized view with tenant data is readable",
