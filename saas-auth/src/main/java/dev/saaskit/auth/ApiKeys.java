@@ -66,6 +66,8 @@ public final class ApiKeys implements AutoCloseable {
   /** The issuer of API-key principals. */
   public static final String ISSUER = "saaskit:api-key";
   private static final byte[] NO_HASH = new byte[32];
+  /** The latest expiry accepted (later ones are a key that never expires: pass null). */
+  private static final Instant MAX_EXPIRY = Instant.parse("9999-12-31T23:59:59Z");
 
   private final DataSource dataSource;
   private final AuthSchema schema;
@@ -127,7 +129,8 @@ public final class ApiKeys implements AutoCloseable {
    * @param scopes the permissions the key grants; each must be one the creator holds in {@code tenant} now
    * @param expiresAt when the key stops working; {@code null} for never
    * @throws AccessDeniedException if the creator acts for another tenant or lacks one of the scopes
-   * @throws IllegalArgumentException for a blank or overlong name, no scopes, or an expiry in the past
+   * @throws IllegalArgumentException for a blank or overlong name, a name with control characters, no scopes, or
+   *     an expiry in the past or after the year 9999
    */
   public CreatedApiKey create(TenantId tenant, Principal creator, String name, Set<String> scopes,
       @Nullable Instant expiresAt) {
@@ -138,12 +141,22 @@ public final class ApiKeys implements AutoCloseable {
     if (name.isBlank() || name.length() > 200) {
       throw new IllegalArgumentException("name must be 1 to 200 characters, not blank");
     }
+    // PostgreSQL text cannot hold NUL (the insert would fail as a database error), and a name is shown in
+    // listings and logs, where a line break or an escape sequence would forge lines
+    if (name.chars().anyMatch(Character::isISOControl)) {
+      throw new IllegalArgumentException("name must not contain control characters");
+    }
     if (scopes.isEmpty()) {
       throw new IllegalArgumentException("a key needs at least one scope");
     }
     Instant now = clock.instant();
     if (expiresAt != null && !expiresAt.isAfter(now)) {
       throw new IllegalArgumentException("expiresAt must be in the future but was " + expiresAt);
+    }
+    if (expiresAt != null && expiresAt.isAfter(MAX_EXPIRY)) {
+      // PostgreSQL's timestamptz ends in the year 294276: a later expiry would fail the insert as a database error
+      throw new IllegalArgumentException("expiresAt must be at most " + MAX_EXPIRY + " but was " + expiresAt
+          + " (null for a key that never expires)");
     }
     if (!creator.tenant().map(tenant::equals).orElse(false)) {
       throw new AccessDeniedException(AccessDeniedException.Reason.TENANT_MISMATCH,

@@ -10,6 +10,7 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import dev.saaskit.auth.InvalidTokenException.Reason;
 import dev.saaskit.auth.internal.IssuerKeys;
 import dev.saaskit.auth.internal.JsonLimits;
+import dev.saaskit.auth.internal.NumericDates;
 import dev.saaskit.core.TenantId;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -20,7 +21,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.Date;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -140,8 +140,9 @@ public final class TokenVerifier implements AutoCloseable {
     }
     TrustedIssuer issuer = entry.issuer;
     SigningAlgorithm algorithm = algorithm(header, issuer);
-    if (header.getCriticalParams() != null && !header.getCriticalParams().isEmpty()) {
-      // the names are the token's text: not echoed into logs
+    if (header.getCriticalParams() != null) {
+      // any crit, an empty list too (RFC 7515 4.1.11 forbids sending one); the names are the token's text: not
+      // echoed into logs
       throw new InvalidTokenException(Reason.UNSUPPORTED_CRITICAL_HEADER, header.getCriticalParams().size()
           + " critical header parameter(s) not understood");
     }
@@ -241,22 +242,22 @@ public final class TokenVerifier implements AutoCloseable {
     } catch (ParseException e) {
       throw new InvalidTokenException(Reason.BAD_CLAIM, "a registered claim has the wrong type");
     }
-    Date exp = set.getExpirationTime();
-    if (exp == null) {
+    // the times from the JSON itself: JWTClaimsSet's Dates wrap around for values beyond a long of milliseconds
+    Instant expiresAt = NumericDates.read(raw, "exp");
+    if (expiresAt == null) {
       throw new InvalidTokenException(Reason.MISSING_EXPIRY, "the token has no exp");
     }
     Duration skew = issuer.clockSkew();
-    Instant expiresAt = exp.toInstant();
     if (expired(expiresAt, skew)) {
       throw new InvalidTokenException(Reason.EXPIRED, "the token expired at " + expiresAt);
     }
     Instant now = clock.instant();
-    Date nbf = set.getNotBeforeTime();
-    if (nbf != null && nbf.toInstant().minus(skew).isAfter(now)) {
-      throw new InvalidTokenException(Reason.NOT_YET_VALID, "the token is not valid before " + nbf.toInstant());
+    Instant nbf = NumericDates.read(raw, "nbf");
+    if (nbf != null && nbf.minus(skew).isAfter(now)) {
+      throw new InvalidTokenException(Reason.NOT_YET_VALID, "the token is not valid before " + nbf);
     }
-    Date iat = set.getIssueTime();
-    if (iat != null && iat.toInstant().minus(skew).isAfter(now)) {
+    Instant iat = NumericDates.read(raw, "iat");
+    if (iat != null && iat.minus(skew).isAfter(now)) {
       throw new InvalidTokenException(Reason.NOT_YET_VALID, "the token is issued in the future");
     }
     if (!issuer.audiences().isEmpty()) {

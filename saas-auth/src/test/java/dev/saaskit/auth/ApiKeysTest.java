@@ -135,6 +135,33 @@ class ApiKeysTest {
   }
 
   @Test
+  void aNameWithControlCharactersIsAnArgumentErrorNotADatabaseFailure() {
+    ApiKeys keys = keys();
+    int before = keys.list(ACME).size();
+    // PostgreSQL text cannot hold NUL: without a check this became a SaasException (a 500) after the scope checks
+    for (String name : List.of("ci\u0000deploy", "ci\ndeploy", "\u001b[31mred")) {
+      assertThatThrownBy(() -> keys.create(ACME, admin(ACME), name, Set.of("invoice:read"), null))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+    assertThat(keys.list(ACME)).hasSize(before);
+  }
+
+  @Test
+  void anExpiryBeyondWhatTheDatabaseHoldsIsAnArgumentError() {
+    ApiKeys keys = keys();
+    int before = keys.list(ACME).size();
+    // PostgreSQL's timestamptz ends in the year 294276: later was a SaasException (a 500) from the insert
+    for (Instant far : List.of(Instant.parse("+300000-01-01T00:00:00Z"), Instant.MAX)) {
+      assertThatThrownBy(() -> keys.create(ACME, admin(ACME), "far", Set.of("invoice:read"), far))
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+    assertThat(keys.list(ACME)).hasSize(before);
+    Instant year9999 = Instant.parse("9999-12-31T00:00:00Z");
+    assertThat(keys.create(ACME, admin(ACME), "long-lived", Set.of("invoice:read"), year9999).info().expiresAt())
+        .contains(year9999);
+  }
+
+  @Test
   void expiredAndRevokedKeysAreRefusedAndRevokedRowsStay() {
     ApiKeys keys = keys();
     CreatedApiKey shortLived = keys.create(ACME, admin(ACME), "short", Set.of("invoice:read"),

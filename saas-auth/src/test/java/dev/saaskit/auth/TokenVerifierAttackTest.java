@@ -251,6 +251,17 @@ class TokenVerifierAttackTest {
   }
 
   @Test
+  void an_empty_critical_list_is_refused_too() throws Exception {
+    // "any crit is refused" (RFC 7515 4.1.11: a producer must not even send an empty list)
+    String header = "{\"alg\":\"RS256\",\"kid\":\"rsa-1\",\"crit\":[]}";
+    String input = TestTokens.b64(header) + "." + TestTokens.b64(TestTokens.json(
+        claims(RSA_ISS, "u").audience("api").build().toJSONObject()));
+    String token = input + "." + new com.nimbusds.jose.crypto.RSASSASigner(rsa).sign(
+        new JWSHeader(JWSAlgorithm.RS256), input.getBytes(StandardCharsets.US_ASCII));
+    assertReason(verifier, token, Reason.UNSUPPORTED_CRITICAL_HEADER);
+  }
+
+  @Test
   void oversized_tokens_are_refused_before_parsing() {
     String big = rsaToken(claims(RSA_ISS, "u").claim("pad", "x".repeat(17_000)));
     assertThat(big.length()).isGreaterThan(16 * 1024);

@@ -16,14 +16,15 @@ import com.nimbusds.jwt.SignedJWT;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
 import dev.saaskit.auth.InvalidTokenException;
 import dev.saaskit.auth.InvalidTokenException.Reason;
+import dev.saaskit.auth.internal.NumericDates;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Date;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
@@ -90,7 +91,7 @@ public final class IdTokenValidator {
           + printable(alg.getName()) + " is not one of " + algorithms + " allowed for " + issuer);
     }
     Set<String> crit = signed.getHeader().getCriticalParams();
-    if (crit != null && !crit.isEmpty()) {
+    if (crit != null) { // any crit, an empty list too (RFC 7515 4.1.11 forbids sending one)
       throw new InvalidTokenException(Reason.UNSUPPORTED_CRITICAL_HEADER, "the ID token has " + crit.size()
           + " critical header parameter(s), none understood");
     }
@@ -106,11 +107,15 @@ public final class IdTokenValidator {
     } catch (JOSEException e) {
       throw new InvalidTokenException(Reason.BAD_SIGNATURE, "the ID token could not be verified", e);
     }
-    checkClaims(claims);
+    Map<String, Object> raw = signed.getPayload().toJSONObject();
+    if (raw == null) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the ID token's payload is not a JSON object");
+    }
+    checkClaims(claims, raw);
     return claims;
   }
 
-  private void checkClaims(JWTClaimsSet claims) {
+  private void checkClaims(JWTClaimsSet claims, Map<String, Object> raw) {
     if (!issuer.equals(claims.getIssuer())) {
       throw new InvalidTokenException(Reason.UNKNOWN_ISSUER, "the ID token's iss is not " + issuer);
     }
@@ -130,23 +135,25 @@ public final class IdTokenValidator {
       throw new InvalidTokenException(Reason.WRONG_AUDIENCE, "the ID token has several audiences and no azp");
     }
     Instant now = clock.instant();
-    Date exp = claims.getExpirationTime();
+    // the times from the JSON itself: JWTClaimsSet's Dates wrap around for values beyond a long of milliseconds
+    // (a hugely negative exp became a far-future one, a far-future iat or nbf one in 1969)
+    Instant exp = NumericDates.read(raw, "exp");
     if (exp == null) {
       throw new InvalidTokenException(Reason.MISSING_EXPIRY, "the ID token has no exp");
     }
-    if (!now.isBefore(exp.toInstant().plus(skew))) {
-      throw new InvalidTokenException(Reason.EXPIRED, "the ID token expired at " + exp.toInstant());
+    if (!now.isBefore(exp.plus(skew))) {
+      throw new InvalidTokenException(Reason.EXPIRED, "the ID token expired at " + exp);
     }
-    Date iat = claims.getIssueTime();
+    Instant iat = NumericDates.read(raw, "iat");
     if (iat == null) {
       throw new InvalidTokenException(Reason.BAD_CLAIM, "the ID token has no iat");
     }
-    if (iat.toInstant().isAfter(now.plus(skew))) {
+    if (iat.isAfter(now.plus(skew))) {
       throw new InvalidTokenException(Reason.NOT_YET_VALID, "the ID token was issued in the future");
     }
-    Date nbf = claims.getNotBeforeTime();
-    if (nbf != null && nbf.toInstant().isAfter(now.plus(skew))) {
-      throw new InvalidTokenException(Reason.NOT_YET_VALID, "the ID token is not valid before " + nbf.toInstant());
+    Instant nbf = NumericDates.read(raw, "nbf");
+    if (nbf != null && nbf.isAfter(now.plus(skew))) {
+      throw new InvalidTokenException(Reason.NOT_YET_VALID, "the ID token is not valid before " + nbf);
     }
   }
 

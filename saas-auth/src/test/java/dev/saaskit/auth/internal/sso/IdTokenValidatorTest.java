@@ -57,6 +57,52 @@ class IdTokenValidatorTest {
   }
 
   @Test
+  void numericDatesBeyondALongOfMillisecondsDoNotWrapAround() throws Exception {
+    RSAKey key = new RSAKeyGenerator(2048).keyID("k1").generate();
+    IdTokenValidator v = new IdTokenValidator(ISSUER, "client-1", Set.of(JWSAlgorithm.RS256),
+        new ImmutableJWKSet<SecurityContext>(new JWKSet(key.toPublicJWK())), Clock.fixed(NOW, ZoneOffset.UTC),
+        Duration.ofSeconds(60));
+    long now = NOW.getEpochSecond();
+    assertThat(v.validate(signed(key, "\"iat\":" + now + ",\"exp\":" + (now + 300))).getSubject()).isEqualTo("u");
+    // seconds * 1000 in a long: -9223372036854776 wraps to year 292 million, 9223372036854776 to 1969
+    for (String times : new String[] {"\"iat\":" + now + ",\"exp\":-9223372036854776",
+        "\"iat\":9223372036854776,\"exp\":" + (now + 300),
+        "\"iat\":" + now + ",\"nbf\":1e30,\"exp\":" + (now + 300),
+        "\"iat\":" + now + ",\"nbf\":9223372036854775807,\"exp\":" + (now + 300)}) {
+      assertThatThrownBy(() -> v.validate(signed(key, times))).as(times)
+          .isInstanceOfSatisfying(InvalidTokenException.class, e -> assertThat(e.reason()).isIn(
+              InvalidTokenException.Reason.EXPIRED, InvalidTokenException.Reason.NOT_YET_VALID,
+              InvalidTokenException.Reason.BAD_CLAIM));
+    }
+  }
+
+  @Test
+  void anEmptyCriticalListIsRefused() throws Exception {
+    RSAKey key = new RSAKeyGenerator(2048).keyID("k1").generate();
+    IdTokenValidator v = new IdTokenValidator(ISSUER, "client-1", Set.of(JWSAlgorithm.RS256),
+        new ImmutableJWKSet<SecurityContext>(new JWKSet(key.toPublicJWK())), Clock.fixed(NOW, ZoneOffset.UTC),
+        Duration.ofSeconds(60));
+    String times = "\"iat\":" + NOW.getEpochSecond() + ",\"exp\":" + (NOW.getEpochSecond() + 300);
+    assertThat(v.validate(signed(key, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", times)).getSubject()).isEqualTo("u");
+    assertThatThrownBy(() -> v.validate(signed(key, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"crit\":[]}", times)))
+        .isInstanceOfSatisfying(InvalidTokenException.class,
+            e -> assertThat(e.reason()).isEqualTo(InvalidTokenException.Reason.UNSUPPORTED_CRITICAL_HEADER));
+  }
+
+  private static String signed(RSAKey key, String times) throws Exception {
+    return signed(key, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", times);
+  }
+
+  private static String signed(RSAKey key, String headerJson, String times) throws Exception {
+    String header = Base64URL.encode(headerJson.getBytes(StandardCharsets.UTF_8)).toString();
+    String payload = Base64URL.encode(("{\"iss\":\"" + ISSUER + "\",\"sub\":\"u\",\"aud\":\"client-1\"," + times + "}")
+        .getBytes(StandardCharsets.UTF_8)).toString();
+    String input = header + "." + payload;
+    return input + "." + new com.nimbusds.jose.crypto.RSASSASigner(key).sign(
+        new com.nimbusds.jose.JWSHeader(JWSAlgorithm.RS256), input.getBytes(StandardCharsets.US_ASCII));
+  }
+
+  @Test
   void emailVerifiedSentAsTheStringFalseIsNotAVerifiedEmail() {
     assertThat(IdTokenValidator.emailVerified(claims("false"))).isFalse();
     assertThat(IdTokenValidator.emailVerified(claims(" FALSE "))).isFalse();
