@@ -236,6 +236,11 @@ public final class BillingOperations {
       }
       if (routed.isEmpty()) {
         customer = billing.stripe().fetch("/v1/customers/" + requireStripeId(customerId)).json();
+        String claimed = metadataTenant(customer);
+        if (claimed != null && !claimed.equals(tenant.value())) {
+          // saaskit wrote that metadata when it created the customer for that tenant: the session does not move it
+          throw new BillingException("checkout session " + sessionId + " has the customer of another tenant");
+        }
       }
     }
     if (sub instanceof ObjectNode) {

@@ -82,7 +82,8 @@ public final class Usage {
    *
    * @param meter the Stripe meter's event name (1-100 of {@code [A-Za-z0-9_.:-]})
    * @param value the quantity, {@code >= 0}
-   * @param idempotencyKey the caller's key for this usage (1-200 characters), e.g. a request or operation id
+   * @param idempotencyKey the caller's key for this usage (1-200 characters, no NUL, no unpaired surrogate), e.g. a
+   *     request or operation id
    * @return {@code true} when recorded, {@code false} when this tenant already recorded {@code idempotencyKey}
    * @throws MissingTenantException when no tenant is current
    * @throws IllegalArgumentException for a bad meter name, a negative value or a bad key

@@ -133,6 +133,29 @@ class UsageTest {
   }
 
   @Test
+  void keysPostgreSqlCannotStoreOrThatWouldCollideAreRefusedAsBadArguments() throws Exception {
+    TenantId t = newTenant();
+    // a NUL cannot be stored in text; a lone surrogate becomes '?' on its way to UTF-8, so "k\uD800" would be the
+    // same record (and the same Stripe identifier) as "k?": both refused up front, naming the argument
+    for (String key : List.of("k\u0000", "k\uD800", "\uDC00k")) {
+      assertThatThrownBy(() -> TenantContext.call(t, () -> billing.usage().record("api_calls", 1, key)))
+          .as(key).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("idempotencyKey");
+    }
+    try (Connection c = db.appDataSource().getConnection()) {
+      c.setAutoCommit(false);
+      assertThatThrownBy(() -> TenantContext.call(t, () -> billing.usage().record(c, "api_calls", 1, "a\u0000")))
+          .isInstanceOf(IllegalArgumentException.class);
+      // the caller's transaction is still usable
+      assertThat(TenantContext.call(t, () -> billing.usage().record(c, "api_calls", 2, "k?"))).isTrue();
+      c.commit();
+    }
+    // a well-formed pair (an emoji) is a fine key
+    assertThat(TenantContext.call(t, () -> billing.usage().record("api_calls", 1, "k\uD83D\uDE00"))).isTrue();
+    assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.usage_outbox WHERE tenant_id = ?",
+        t.value())).isEqualTo(2);
+  }
+
+  @Test
   void recordInTheCallersTransactionCommitsAndRollsBackWithIt() throws Exception {
     TenantId t = newTenant();
     TenantId other = newTenant();

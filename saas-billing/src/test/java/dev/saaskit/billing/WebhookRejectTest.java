@@ -96,6 +96,15 @@ class WebhookRejectTest {
   }
 
   @Test
+  void aTimestampWhoseDistanceFromNowOverflowsALongIsRejected() throws Exception {
+    // now - t wraps around to Long.MIN_VALUE, whose absolute value is negative: it must not pass for "within 300 s"
+    long t = now() + Long.MIN_VALUE;
+    assertRejected(billing.webhooks().handle(PRODUCT_EVENT, signature(PRODUCT_EVENT, SECRET, t)), 400);
+    assertRejected(billing.webhooks().handle(PRODUCT_EVENT, signature(PRODUCT_EVENT, SECRET, Long.MIN_VALUE)), 400);
+    assertRejected(billing.webhooks().handle(PRODUCT_EVENT, signature(PRODUCT_EVENT, SECRET, Long.MAX_VALUE)), 400);
+  }
+
+  @Test
   void missingOrMalformedHeadersAreRejected() throws Exception {
     assertRejected(billing.webhooks().handle(PRODUCT_EVENT, null), 400);
     assertRejected(billing.webhooks().handle(PRODUCT_EVENT, ""), 400);

@@ -258,8 +258,13 @@ public final class EventApplier {
             + " is linked to another tenant; it is never re-routed");
       }
       if (routed.isEmpty()) {
+        JsonNode expanded = session.get("customer");
+        if (expanded != null && expanded.isObject()) {
+          checkCustomerClaim(expanded, customer, id, tenant);
+        }
         if (refetch) {
           StripeGateway.Answer a = stripe.fetch("/v1/customers/" + customer);
+          checkCustomerClaim(a.json(), customer, id, tenant);
           mirror.upsertCustomer(c, tenant, a.json(), later(a.date(), created));
         } else {
           // the link only, dated at the epoch: any real state of the customer replaces it
@@ -294,6 +299,19 @@ public final class EventApplier {
       }
     }
     return new Applied(tenant, id, v.object());
+  }
+
+  /**
+   * Refuses to link an unrouted customer to the session's tenant when the customer names another one: saaskit
+   * writes {@code metadata.tenant_id} when it creates a tenant's customer, and a session (whose {@code
+   * client_reference_id} a Payment Link visitor sets) never moves another tenant's customer.
+   */
+  private static void checkCustomerClaim(JsonNode customerObject, String customer, String session, TenantId tenant) {
+    String claimed = metadataTenant(customerObject);
+    if (claimed != null && !claimed.equals(tenant.value())) {
+      throw new BillingException("customer " + customer + " of checkout session " + session + " names another tenant"
+          + " (metadata.tenant_id); it is not linked to the tenant the session names");
+    }
   }
 
   private void checkSameCustomer(Connection c, TenantId tenant, JsonNode object, String what) throws SQLException {

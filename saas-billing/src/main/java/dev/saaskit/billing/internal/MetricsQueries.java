@@ -65,7 +65,7 @@ public final class MetricsQueries {
         byStatus.merge(status, rs.getLong(3), Long::sum);
         String currency = rs.getString(2);
         if (currency != null && ("active".equals(status) || "past_due".equals(status))) {
-          mrr.merge(currency, rs.getLong(4), Long::sum);
+          mrr.merge(currency, rs.getLong(4), MetricsQueries::saturatedSum);
         }
       }
     }
@@ -109,5 +109,14 @@ public final class MetricsQueries {
       pending = rs.getLong(2);
     }
     return new Snapshot(byStatus, mrr, trials, conversions, cancellations, lag, failed, pending, now);
+  }
+
+  /** {@code a + b}, at most {@link Long#MAX_VALUE} and at least {@link Long#MIN_VALUE}: a gauge never wraps around. */
+  private static long saturatedSum(long a, long b) {
+    long sum = a + b;
+    if (((a ^ sum) & (b ^ sum)) < 0) {
+      return a < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
+    }
+    return sum;
   }
 }

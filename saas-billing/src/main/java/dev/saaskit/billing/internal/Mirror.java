@@ -59,13 +59,16 @@ public final class Mirror {
 
   // ---------------------------------------------------------------- writes
 
-  /** Upserts a customer of {@code tenant} (also a deleted one: {@code deleted: true}). */
+  /** Upserts a customer of {@code tenant} (also a deleted one: {@code deleted: true}, which wins a same-second tie). */
   public Outcome upsertCustomer(Connection c, TenantId tenant, JsonNode customer, Instant asOf) throws SQLException {
     String sql = "INSERT INTO " + s + ".customers AS t (tenant_id, stripe_id, email, name, deleted, raw, state_as_of)"
         + " VALUES (?, ?, ?, ?, ?, ?::jsonb, ?)"
         + " ON CONFLICT (stripe_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name,"
         + " deleted = EXCLUDED.deleted, raw = EXCLUDED.raw, state_as_of = EXCLUDED.state_as_of, updated_at = now()"
-        + " WHERE t.state_as_of <= EXCLUDED.state_as_of";
+        // Stripe's times are whole seconds: of two states of the same second, a deleted customer (which Stripe never
+        // undeletes) is the newer one, so a customer.updated of that second never revives it
+        + " WHERE t.state_as_of < EXCLUDED.state_as_of OR (t.state_as_of = EXCLUDED.state_as_of"
+        + " AND (NOT t.deleted OR EXCLUDED.deleted))";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setString(1, tenant.value());
       ps.setString(2, requireId(customer, "customer"));
@@ -267,7 +270,7 @@ public final class Mirror {
     return Outcome.APPLIED;
   }
 
-  /** Upserts an invoice of {@code tenant}. */
+  /** Upserts an invoice of {@code tenant}; of two states of the same second, the later stage of its lifecycle wins. */
   public Outcome upsertInvoice(Connection c, TenantId tenant, JsonNode inv, Instant asOf) throws SQLException {
     String id = requireId(inv, "invoice");
     String customer = id(inv, "customer");
@@ -287,7 +290,11 @@ public final class Mirror {
         + " period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end,"
         + " hosted_invoice_url = EXCLUDED.hosted_invoice_url, created = EXCLUDED.created, raw = EXCLUDED.raw,"
         + " state_as_of = EXCLUDED.state_as_of, updated_at = now()"
-        + " WHERE t.state_as_of <= EXCLUDED.state_as_of";
+        // Stripe sends invoice.finalized, .paid and .payment_succeeded within one second, in any order: of two states
+        // of the same second, the one further along the invoice's lifecycle is the newer one, so a paid or void
+        // invoice (which Stripe never leaves) is never taken back to open by a delivery of that second
+        + " WHERE t.state_as_of < EXCLUDED.state_as_of OR (t.state_as_of = EXCLUDED.state_as_of"
+        + " AND " + invoiceStage("EXCLUDED.status") + " >= " + invoiceStage("t.status") + ")";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setString(1, tenant.value());
       ps.setString(2, id);
@@ -311,6 +318,15 @@ public final class Mirror {
       ps.setTimestamp(19, ts(asOf));
       return ps.executeUpdate() == 1 ? Outcome.APPLIED : Outcome.STALE;
     }
+  }
+
+  /**
+   * The stage of an invoice status in Stripe's lifecycle (draft, open, uncollectible, then paid or void, which are
+   * final), as SQL: a status only ever moves to a later stage.
+   */
+  private static String invoiceStage(String status) {
+    return "(CASE " + status + " WHEN 'open' THEN 1 WHEN 'uncollectible' THEN 2 WHEN 'paid' THEN 3 WHEN 'void' THEN 3"
+        + " ELSE 0 END)";
   }
 
   /** Upserts a checkout session of {@code tenant}. */
@@ -551,11 +567,13 @@ public final class Mirror {
     }
   }
 
+  /** An integer column; a value past an int (no real Stripe count or day number is) is stored as unknown. */
   private static void setInt(PreparedStatement ps, int index, @Nullable Long value) throws SQLException {
-    if (value == null) {
+    if (value == null || value != value.intValue()) {
+      // not Math.toIntExact: its ArithmeticException would fail the whole write, and the event, on every retry
       ps.setNull(index, Types.INTEGER);
     } else {
-      ps.setInt(index, Math.toIntExact(value));
+      ps.setInt(index, value.intValue());
     }
   }
 }

@@ -46,6 +46,17 @@ public final class UsageOutbox {
       throw new IllegalArgumentException("idempotencyKey must be 1-" + MAX_KEY_LENGTH + " characters but had "
           + idempotencyKey.length());
     }
+    // PostgreSQL's text cannot hold a NUL (the insert would fail, and abort the caller's transaction), and a lone
+    // surrogate turns into '?' on its way to UTF-8: "k\uD800" would be the same record and identifier as "k?"
+    for (int i = 0; i < idempotencyKey.length(); i++) {
+      char ch = idempotencyKey.charAt(i);
+      boolean lone = Character.isHighSurrogate(ch)
+          ? i + 1 >= idempotencyKey.length() || !Character.isLowSurrogate(idempotencyKey.charAt(++i))
+          : Character.isLowSurrogate(ch);
+      if (ch == 0 || lone) {
+        throw new IllegalArgumentException("idempotencyKey must not contain a NUL character or an unpaired surrogate");
+      }
+    }
   }
 
   /**

@@ -83,8 +83,11 @@ public final class WebhookSignature {
     if (!match) {
       return Verdict.MISMATCH;
     }
-    long age = Math.abs(now.getEpochSecond() - t);
-    return age <= tolerance.toSeconds() ? Verdict.OK : Verdict.OUT_OF_TOLERANCE;
+    // compared as a window, not as |now - t|: the subtraction can overflow (to Long.MIN_VALUE, whose absolute
+    // value is negative) for a timestamp near the ends of a long
+    long nowSeconds = now.getEpochSecond();
+    long tol = tolerance.toSeconds();
+    return t >= nowSeconds - tol && t <= nowSeconds + tol ? Verdict.OK : Verdict.OUT_OF_TOLERANCE;
   }
 
   private static byte[] hmac(byte[] secret, byte[] data) {
