@@ -1,5 +1,6 @@
 package dev.saaskit.cache;
 
+import dev.saaskit.cache.internal.Texts;
 import dev.saaskit.core.TenantId;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -129,6 +130,9 @@ public record Invalidation(Scope scope, @Nullable String cacheName, @Nullable Te
     }
     if (text.indexOf('\0') >= 0) {
       throw new IllegalArgumentException(what + " must not contain NUL characters");
+    }
+    if (Texts.hasLoneSurrogate(text)) {
+      throw new IllegalArgumentException(what + " must be valid Unicode but holds an unpaired surrogate");
     }
   }
 }

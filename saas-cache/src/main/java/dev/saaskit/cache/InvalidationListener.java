@@ -3,7 +3,9 @@ package dev.saaskit.cache;
 /**
  * Receives what an {@link InvalidationBus} delivers. Called on the bus's own thread, in the order the
  * invalidations were published (for the PostgreSQL bus: commit order of their log rows); implementations must be
- * quick and must not throw (a thrown exception is logged and the delivery counts as done).
+ * quick and should not throw: a listener that throws from {@link #onInvalidation} may not have applied the
+ * invalidation, which is not delivered again, so the bus logs the exception and calls {@link #onLostInvalidations()}
+ * on that listener (fail closed: a flush rather than a stale entry kept until its TTL).
  */
 public interface InvalidationListener {
 

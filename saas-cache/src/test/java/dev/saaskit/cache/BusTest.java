@@ -44,6 +44,41 @@ class BusTest {
   }
 
   @Test
+  void aListenerThatThrowsOnAnInvalidationIsFlushedInsteadOfKeepingStaleData() {
+    List<String> calls = new CopyOnWriteArrayList<>();
+    InvalidationListener failing = new InvalidationListener() {
+      @Override
+      public void onInvalidation(Invalidation invalidation) {
+        calls.add("invalidation");
+        throw new IllegalStateException("could not apply");
+      }
+
+      @Override
+      public void onLostInvalidations() {
+        calls.add("flush");
+      }
+    };
+    List<String> others = new CopyOnWriteArrayList<>();
+    network.subscribe(failing);
+    network.subscribe(new InvalidationListener() {
+      @Override
+      public void onInvalidation(Invalidation invalidation) {
+        others.add("invalidation");
+      }
+
+      @Override
+      public void onLostInvalidations() {
+        others.add("flush");
+      }
+    });
+    network.publish(Invalidation.tag("plans"));
+    // before: the exception was logged and the invalidation counted as done, so the listener kept what it should
+    // have dropped
+    assertThat(calls).containsExactly("invalidation", "flush");
+    assertThat(others).containsExactly("invalidation");
+  }
+
+  @Test
   void keyInvalidationEncodesTheKeyWithTheCachesCodecForPublishingByHand() {
     SaasCache<Long, String> orders = SaasCache.<Long, String>named("orders").ttl(Duration.ofMinutes(5))
         .executor(Runnable::run).keyCodec(id -> "order/" + id).invalidationBus(busB).build();

@@ -218,7 +218,10 @@ public final class JobAdmin {
       throw new IllegalArgumentException("batchSize must be between 1 and " + MAX_PRUNE_BATCH + " but was "
           + batchSize);
     }
-    OffsetDateTime cutoff = OffsetDateTime.ofInstant(clock.instant().minus(retention), ZoneOffset.UTC);
+    // A retention longer than any job can have been finished means "delete nothing"; clamped, because the exact
+    // value broke the call (Instant.minus past the year -1,000,000,000 throws DateTimeException)
+    Duration bounded = retention.compareTo(RetryPolicy.MAX_DELAY) > 0 ? RetryPolicy.MAX_DELAY : retention;
+    OffsetDateTime cutoff = OffsetDateTime.ofInstant(clock.instant().minus(bounded), ZoneOffset.UTC);
     return run("prune finished jobs", c -> {
       long total = 0;
       try (PreparedStatement ps = c.prepareStatement(sql.pruneBatch())) {

@@ -6,6 +6,7 @@ import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.jobs.internal.EnqueueExecutor;
 import dev.saaskit.jobs.internal.EnqueueRow;
+import dev.saaskit.jobs.internal.JsonTexts;
 import dev.saaskit.jobs.internal.LocalWakeups;
 import dev.saaskit.jobs.internal.QueueRows;
 import dev.saaskit.jobs.internal.QueueSession;
@@ -303,6 +304,9 @@ public final class JobQueue {
     Objects.requireNonNull(request, "request");
     TenantId tenant = request.tenant().orElse(null);
     Instant runAt = request.runAt().orElse(null);
+    if (runAt != null && runAt.isBefore(JobRequest.EARLIEST_RUN_AT)) {
+      runAt = JobRequest.EARLIEST_RUN_AT; // as due as the instant asked for, and within what the database holds
+    }
     Duration delay = request.delay().orElse(null);
     if (delay != null) {
       runAt = clock.instant().plus(delay);
@@ -323,6 +327,13 @@ public final class JobQueue {
       } catch (RuntimeException e) {
         throw new IllegalArgumentException("the payload of job type '" + request.type()
             + "' cannot be written as JSON by the JobCodec: " + e.getMessage(), e);
+      }
+      // jsonb refuses an escaped NUL and the driver turns a lone surrogate into '?': refused here, precisely,
+      // rather than as a database error or a payload stored changed (JSON text given as such was checked already)
+      String unstorable = JsonTexts.unstorable(json);
+      if (unstorable != null) {
+        throw new IllegalArgumentException("the payload of job type '" + request.type() + "' cannot be stored: "
+            + unstorable);
       }
       bytes = json.getBytes(StandardCharsets.UTF_8);
     }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.saaskit.core.MissingTenantException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.jobs.internal.JsonTexts;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
@@ -63,6 +64,14 @@ public final class JobRequest {
   public static final int DEFAULT_MAX_ATTEMPTS = 20;
   /** The longest queue or type name, in characters. */
   public static final int MAX_NAME_LENGTH = 100;
+  /** The first instant {@link Builder#runAt(Instant)} refuses: the year 10000. */
+  static final Instant LATEST_RUN_AT = Instant.parse("+10000-01-01T00:00:00Z");
+  /**
+   * The earliest run time written: an earlier one means "at once" just as well, and before the year 1 neither the
+   * JDBC driver (a DateTimeException for Instant.MIN) nor the ISO text of a batch insert (a database error) could
+   * carry it.
+   */
+  static final Instant EARLIEST_RUN_AT = Instant.parse("0001-01-01T00:00:00Z");
   /** The longest unique key, in characters. */
   public static final int MAX_UNIQUE_KEY_LENGTH = 255;
 
@@ -245,7 +254,8 @@ public final class JobRequest {
     /**
      * Replaces the payload with JSON text, stored as it is (in the job row's JSONB column).
      *
-     * @throws IllegalArgumentException if {@code json} is not one well-formed JSON value
+     * @throws IllegalArgumentException if {@code json} is not one well-formed JSON value, or one that PostgreSQL
+     *     jsonb cannot store as it is (an escaped NUL {@code \}{@code u0000}, an unpaired surrogate)
      */
     public Builder payloadJson(String json) {
       Objects.requireNonNull(json, "json");
@@ -257,6 +267,11 @@ public final class JobRequest {
       } catch (JsonProcessingException e) {
         throw new IllegalArgumentException("payloadJson must be well-formed JSON: "
             + e.getOriginalMessage(), e);
+      }
+      // well-formed for Jackson is not enough: jsonb refuses some escapes, and the driver alters lone surrogates
+      String unstorable = JsonTexts.unstorable(json);
+      if (unstorable != null) {
+        throw new IllegalArgumentException("payloadJson cannot be stored: " + unstorable);
       }
       this.payloadJson = json;
       this.payload = null;
@@ -279,9 +294,20 @@ public final class JobRequest {
       return this;
     }
 
-    /** Runs the job no earlier than {@code runAt} (a past instant means at once); replaces a delay. */
+    /**
+     * Runs the job no earlier than {@code runAt} (a past instant, however far back, means at once); replaces a
+     * delay.
+     *
+     * @throws IllegalArgumentException if {@code runAt} is in the year 10000 or later
+     */
     public Builder runAt(Instant runAt) {
-      this.runAt = Objects.requireNonNull(runAt, "runAt");
+      Objects.requireNonNull(runAt, "runAt");
+      // PostgreSQL's timestamptz and the ISO text the batch insert sends stop there; later instants failed at
+      // enqueue time as a database error, or (Instant.MAX) a DateTimeException
+      if (!runAt.isBefore(LATEST_RUN_AT)) {
+        throw new IllegalArgumentException("runAt must be before the year 10000 but was " + runAt);
+      }
+      this.runAt = runAt;
       this.delay = null;
       return this;
     }
@@ -332,6 +358,10 @@ public final class JobRequest {
       }
       if (uniqueKey.indexOf('\0') >= 0) {
         throw new IllegalArgumentException("uniqueKey must not contain a NUL character");
+      }
+      if (JsonTexts.unstorableText(uniqueKey) != null) {
+        // the driver would send '?' in its place: "k" + U+D800 and "k?" would then be one key
+        throw new IllegalArgumentException("uniqueKey must be valid Unicode but holds an unpaired surrogate");
       }
       this.uniqueKey = uniqueKey;
       return this;

@@ -115,8 +115,13 @@ public final class JobWorker implements AutoCloseable {
       if (leaseDuration != null) {
         requireLease(leaseDuration);
       }
-      if (timeout != null && timeout.toMillis() < 1) {
+      // compared, not converted: toMillis() of the longest durations throws ArithmeticException
+      if (timeout != null && timeout.compareTo(Duration.ofMillis(1)) < 0) {
         throw new IllegalArgumentException("timeout must be >= 1 ms but was " + timeout);
+      }
+      if (timeout != null && timeout.compareTo(RetryPolicy.MAX_DELAY) > 0) {
+        throw new IllegalArgumentException("timeout must be at most 1000 years (as JobRequest.timeout) but was "
+            + timeout);
       }
     }
 
@@ -146,7 +151,23 @@ public final class JobWorker implements AutoCloseable {
       throw new IllegalArgumentException("leaseDuration must be >= " + Builder.MIN_LEASE.toMillis() + " ms but was "
           + lease.toMillis() + " ms");
     }
-    return lease;
+    return atMostLongest("leaseDuration", lease);
+  }
+
+  /**
+   * The longest duration a worker setting accepts, 100 years. The worker adds its settings to
+   * {@code System.nanoTime()}: past 292 years they overflow a long of nanoseconds, and a longer one was accepted and
+   * then broke the worker (a closeTimeout meant as "wait for ever" made close() throw ArithmeticException and leave
+   * every thread running; a longer lease made each job see its lease as lost at once; a longer poll interval ended
+   * the claiming thread).
+   */
+  private static final Duration LONGEST = Duration.ofDays(36_500);
+
+  private static Duration atMostLongest(String name, Duration value) {
+    if (value.compareTo(LONGEST) > 0) {
+      throw new IllegalArgumentException(name + " must be at most 100 years but was " + value);
+    }
+    return value;
   }
 
   /**
@@ -347,7 +368,7 @@ public final class JobWorker implements AutoCloseable {
       if (closeTimeout.isNegative()) {
         throw new IllegalArgumentException("closeTimeout must not be negative but was " + closeTimeout);
       }
-      this.closeTimeout = closeTimeout;
+      this.closeTimeout = atMostLongest("closeTimeout", closeTimeout);
       return this;
     }
 
@@ -419,7 +440,7 @@ public final class JobWorker implements AutoCloseable {
       if (value.compareTo(min) < 0) {
         throw new IllegalArgumentException(name + " must be >= " + min.toMillis() + " ms but was " + value);
       }
-      return value;
+      return atMostLongest(name, value);
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.saaskit.jobs;
 
 import dev.saaskit.core.TenantId;
 import dev.saaskit.jobs.internal.CronSchedule;
+import dev.saaskit.jobs.internal.JsonTexts;
 import java.time.Duration;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
@@ -155,6 +156,10 @@ public final class RecurringJob {
             + String.format("%04X", (int) name.charAt(i)) + " at index " + i + ")");
       }
     }
+    if (JsonTexts.unstorableText(name) != null) {
+      // the driver sends '?' for it: "nightly" + U+D800 and "nightly?" would be one row of recurring_jobs
+      throw new IllegalArgumentException("recurring job name must be valid Unicode but holds an unpaired surrogate");
+    }
     return name;
   }
 
@@ -208,12 +213,19 @@ public final class RecurringJob {
 
     /**
      * How late an occurrence may be found and still be enqueued as on time, zero or more (millisecond
-     * precision); default one minute. Keep it above the scheduler's tick interval and a GC pause or two.
+     * precision), at most 1000 years ({@link RetryPolicy#MAX_DELAY}); default one minute. Keep it above the
+     * scheduler's tick interval and a GC pause or two.
      */
     public Builder misfireThreshold(Duration misfireThreshold) {
       Objects.requireNonNull(misfireThreshold, "misfireThreshold");
       if (misfireThreshold.isNegative()) {
         throw new IllegalArgumentException("misfireThreshold must not be negative but was " + misfireThreshold);
+      }
+      // bounded: a longer one was accepted here and then broke registration with an ArithmeticException (its
+      // milliseconds overflow a long past 292 million years)
+      if (misfireThreshold.compareTo(RetryPolicy.MAX_DELAY) > 0) {
+        throw new IllegalArgumentException("misfireThreshold must be at most 1000 years (RetryPolicy.MAX_DELAY)"
+            + " but was " + misfireThreshold);
       }
       this.misfireThreshold = misfireThreshold;
       return this;

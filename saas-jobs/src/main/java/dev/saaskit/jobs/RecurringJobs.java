@@ -2,6 +2,7 @@ package dev.saaskit.jobs;
 
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.jobs.internal.JsonTexts;
 import dev.saaskit.jobs.internal.RecurringDefinition;
 import dev.saaskit.jobs.internal.RecurringEnqueuer;
 import dev.saaskit.jobs.internal.RecurringMeters;
@@ -204,13 +205,13 @@ public final class RecurringJobs implements AutoCloseable {
       return this;
     }
 
-    /** How often the thread looks for due occurrences, at least 10 ms; default one second. */
+    /** How often the thread looks for due occurrences, 10 ms to 100 years; default one second. */
     public Builder tickInterval(Duration tickInterval) {
       Objects.requireNonNull(tickInterval, "tickInterval");
       if (tickInterval.compareTo(Duration.ofMillis(10)) < 0) {
         throw new IllegalArgumentException("tickInterval must be at least 10 ms but was " + tickInterval);
       }
-      this.tickInterval = tickInterval;
+      this.tickInterval = atMostLongest("tickInterval", tickInterval);
       return this;
     }
 
@@ -223,14 +224,27 @@ public final class RecurringJobs implements AutoCloseable {
       return this;
     }
 
-    /** How long {@link RecurringJobs#close()} waits for a pass in progress, zero or more; default ten seconds. */
+    /**
+     * How long {@link RecurringJobs#close()} waits for a pass in progress, zero to 100 years; default ten seconds.
+     */
     public Builder closeTimeout(Duration closeTimeout) {
       Objects.requireNonNull(closeTimeout, "closeTimeout");
       if (closeTimeout.isNegative()) {
         throw new IllegalArgumentException("closeTimeout must not be negative but was " + closeTimeout);
       }
-      this.closeTimeout = closeTimeout;
+      this.closeTimeout = atMostLongest("closeTimeout", closeTimeout);
       return this;
+    }
+
+    /**
+     * Both durations become nanoseconds for the scheduler's executor, which overflow a long past 292 years: a
+     * longer one was accepted here and then made start() or close() throw ArithmeticException.
+     */
+    private static Duration atMostLongest(String name, Duration value) {
+      if (value.compareTo(Duration.ofDays(36_500)) > 0) {
+        throw new IllegalArgumentException(name + " must be at most 100 years but was " + value);
+      }
+      return value;
     }
 
     /**
@@ -289,12 +303,18 @@ public final class RecurringJobs implements AutoCloseable {
       if (t.payloadJson().isPresent()) {
         return t.payloadJson().get();
       }
+      String json;
       try {
-        return codec.encode(t.payload().orElse(null));
+        json = codec.encode(t.payload().orElse(null));
       } catch (RuntimeException e) {
         throw new SaasException("the payload of recurring job '" + job.name() + "' cannot be written as JSON: "
             + e.getMessage() + "; give a value the JobCodec can write, or JSON text (payloadJson)", e);
       }
+      String unstorable = JsonTexts.unstorable(json);
+      if (unstorable != null) {
+        throw new SaasException("the payload of recurring job '" + job.name() + "' cannot be stored: " + unstorable);
+      }
+      return json;
     }
   }
 

@@ -249,6 +249,23 @@ class JobAdminTest {
   }
 
   @Test
+  void pruneWithARetentionLongerThanAnyJobCanBeFinishedDeletesNothingInsteadOfThrowing() {
+    JobId ancient = as(ACME, () -> queue.enqueue(JobRequest.builder("t", 1).build()));
+    update(db, "UPDATE saaskit_jobs.jobs SET state = 'completed', finished_at = '1900-01-01T00:00:00Z' WHERE id = ?",
+        ancient.value());
+    try {
+      // Duration.ofSeconds(Long.MAX_VALUE) threw DateTimeException from Instant.minus (a stack trace for an
+      // operator's "keep everything")
+      assertThat(admin.prune(Duration.ofSeconds(Long.MAX_VALUE, 999_999_999), 10)).isZero();
+      assertThat(admin.prune(Duration.ofDays(365L * 100_000_000), 10)).isZero();
+      assertThat(admin.prune(RetryPolicy.MAX_DELAY, 10)).isZero();
+      assertThat(admin.show(ancient)).isPresent();
+    } finally {
+      update(db, "DELETE FROM saaskit_jobs.jobs WHERE id = ?", ancient.value());
+    }
+  }
+
+  @Test
   void countsPerQueueAndState() {
     as(ACME, () -> queue.enqueueAll(List.of(JobRequest.builder("t", 1).queue("a").build(),
         JobRequest.builder("t", 1).queue("a").build(), JobRequest.builder("t", 1).queue("b").build())));

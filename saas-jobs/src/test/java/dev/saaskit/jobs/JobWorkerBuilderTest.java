@@ -113,6 +113,37 @@ class JobWorkerBuilderTest {
   }
 
   @Test
+  void durationsTooLongToAddToNanoTimeAreRefusedByTheBuilder() {
+    // Accepted before, then: close() threw ArithmeticException (closeTimeout.toNanos()) and left every thread of
+    // the worker running; a lease past 292 years overflowed the lease deadline, so each job saw its lease as lost;
+    // a poll interval past 292 years ended the claiming thread; HandlerOptions threw ArithmeticException itself.
+    Duration forever = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);
+    JobWorker.Builder b = JobWorker.builder(DOWN).handler(JobType.of("t", JsonNode.class), NOOP);
+    assertThatIllegalArgumentException().isThrownBy(() -> b.closeTimeout(forever))
+        .withMessageStartingWith("closeTimeout must be at most 100 years");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.closeTimeout(Duration.ofDays(365L * 300)))
+        .withMessageStartingWith("closeTimeout must be at most 100 years");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.leaseDuration(Duration.ofDays(365L * 300)))
+        .withMessageStartingWith("leaseDuration must be at most 100 years");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.pollInterval(forever))
+        .withMessageStartingWith("pollInterval must be at most 100 years");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.progressInterval(forever))
+        .withMessageStartingWith("progressInterval must be at most 100 years");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.metricsInterval(forever))
+        .withMessageStartingWith("metricsInterval must be at most 100 years");
+    assertThatIllegalArgumentException()
+        .isThrownBy(() -> JobWorker.HandlerOptions.defaults().withLeaseDuration(forever))
+        .withMessageStartingWith("leaseDuration must be at most 100 years");
+    assertThatIllegalArgumentException()
+        .isThrownBy(() -> JobWorker.HandlerOptions.defaults().withTimeout(forever))
+        .withMessageStartingWith("timeout must be at most 1000 years");
+    // the longest accepted values build a worker
+    Duration century = Duration.ofDays(36_500);
+    JobWorker worker = b.closeTimeout(century).leaseDuration(century).pollInterval(century).build();
+    worker.close();
+  }
+
+  @Test
   void startFailsWithAMessageThatSaysWhatToDo() {
     JobWorker worker = JobWorker.builder(DOWN).handler(JobType.of("t", JsonNode.class), NOOP).build();
     assertThatThrownBy(worker::start).isInstanceOf(SaasException.class)

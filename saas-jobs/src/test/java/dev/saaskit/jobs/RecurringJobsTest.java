@@ -527,6 +527,41 @@ class RecurringJobsTest {
   }
 
   @Test
+  void anAbsurdMisfireThresholdOrANameThatCannotBeStoredIsRefusedByTheBuilder(TestDatabase db) throws SQLException {
+    JobsSchema schema = schema(db, "absurd");
+    RecurringJob.Builder b = RecurringJob.builder("absurd", "0 * * * *", system("cron.absurd"));
+    // accepted here before, then registration threw ArithmeticException (toMillis overflow)
+    assertThatIllegalArgumentException().isThrownBy(
+            () -> b.misfireThreshold(Duration.ofSeconds(Long.MAX_VALUE, 999_999_999)))
+        .withMessageContaining("misfireThreshold must be at most 1000 years");
+    // the longest accepted registers and fires
+    MutableClock clock = MutableClock.at(T0.plusSeconds(10));
+    RecurringJobs node = node(schema, clock, b.misfireThreshold(RetryPolicy.MAX_DELAY).build());
+    clock.advance(Duration.ofMinutes(150));
+    assertThat(node.tick()).isEqualTo(2);
+    // the driver would store "nightly?" for it, one row with the job really named so
+    assertThatIllegalArgumentException().isThrownBy(
+            () -> RecurringJob.builder("nightly\uD800", "0 * * * *", system("cron.absurd")))
+        .withMessageContaining("unpaired surrogate");
+    assertThat(RecurringJob.builder("nightly \uD83C\uDF19", "0 * * * *", system("cron.absurd")).build().name())
+        .isEqualTo("nightly \uD83C\uDF19");
+  }
+
+  @Test
+  void schedulerDurationsTooLongForNanosecondsAreRefusedByTheBuilder() {
+    // accepted before, then start() (tickInterval) or close() (closeTimeout) threw ArithmeticException
+    Duration forever = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);
+    RecurringJobs.Builder b = RecurringJobs.builder(worker);
+    assertThatIllegalArgumentException().isThrownBy(() -> b.tickInterval(forever))
+        .withMessageStartingWith("tickInterval must be at most 100 years");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.closeTimeout(forever))
+        .withMessageStartingWith("closeTimeout must be at most 100 years");
+    assertThatIllegalArgumentException().isThrownBy(() -> b.closeTimeout(Duration.ofDays(365L * 300)))
+        .withMessageStartingWith("closeTimeout must be at most 100 years");
+    b.tickInterval(Duration.ofDays(36_500)).closeTimeout(Duration.ofDays(36_500));
+  }
+
+  @Test
   void settingsFailFastNamingTheBadValue() {
     RecurringJob.Builder b = RecurringJob.builder("s", "* * * * *", system("cron.s"));
     assertThatIllegalArgumentException().isThrownBy(() -> b.maxCatchUp(0))

@@ -25,7 +25,13 @@ public final class InProcessInvalidationBus implements InvalidationBus {
       try {
         listener.onInvalidation(invalidation);
       } catch (RuntimeException e) {
-        LOG.warn("invalidation listener {} failed on {}", listener, invalidation.scope(), e);
+        // the invalidation may not have been applied: the listener flushes instead, as for a lost one
+        LOG.warn("invalidation listener {} failed on {}; flushing it", listener, invalidation.scope(), e);
+        try {
+          listener.onLostInvalidations();
+        } catch (RuntimeException again) {
+          LOG.warn("invalidation listener {} failed to flush", listener, again);
+        }
       }
     }
   }

@@ -91,6 +91,29 @@ class PostgresInvalidationBusTest {
   }
 
   @Test
+  void aListenerThatThrowsOnAnInvalidationIsFlushedAndTheBusReadsOn() {
+    PostgresInvalidationBus a = fx.node("a");
+    RecordingListener failing = new RecordingListener() {
+      @Override
+      public void onInvalidation(Invalidation invalidation) {
+        super.onInvalidation(invalidation);
+        if (invalidation.equals(Invalidation.tag("poison"))) {
+          throw new IllegalStateException("could not apply");
+        }
+      }
+    };
+    RecordingListener healthy = new RecordingListener();
+    a.subscribe(failing);
+    a.subscribe(healthy);
+    a.publish(Invalidation.tag("poison"));
+    a.publish(Invalidation.tag("after"));
+    Await.until("both delivered",
+        () -> failing.has(Invalidation.tag("after")) && healthy.has(Invalidation.tag("after")));
+    assertThat(failing.flushes.get()).isEqualTo(1);
+    assertThat(healthy.flushes.get()).isZero();
+  }
+
+  @Test
   void aTransactionalPublishTakesEffectOnCommitAndNeverOnRollback() throws SQLException {
     PostgresInvalidationBus a = fx.node("a");
     PostgresInvalidationBus b = fx.node("b");

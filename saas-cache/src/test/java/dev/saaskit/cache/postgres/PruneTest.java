@@ -50,6 +50,19 @@ class PruneTest {
   }
 
   @Test
+  void anAgeLongerThanAnyHorizonPrunesNothingInsteadOfThrowing() throws Exception {
+    PostgresInvalidationBus a = fx.node("a");
+    a.publish(Invalidation.tag("kept"));
+    long rows = count(admin, "SELECT count(*) FROM saaskit_cache.invalidation_log");
+    assertThat(rows).isPositive();
+    // 100,000 years left PostgreSQL's timestamp range (SaasException "timestamp out of range"), and the longest
+    // Duration overflowed toMillis() (ArithmeticException)
+    assertThat(a.pruneOlderThan(Duration.ofDays(365L * 100_000))).isZero();
+    assertThat(a.pruneOlderThan(Duration.ofSeconds(Long.MAX_VALUE, 999_999_999))).isZero();
+    assertThat(count(admin, "SELECT count(*) FROM saaskit_cache.invalidation_log")).isEqualTo(rows);
+  }
+
+  @Test
   void aNodeWhosePositionWasPrunedFlushesAndContinuesFromTheHead() throws Exception {
     PostgresInvalidationBus a = fx.node("a");
     PostgresInvalidationBus b = fx.node("b", x -> x.pollInterval(Duration.ofMillis(50)));

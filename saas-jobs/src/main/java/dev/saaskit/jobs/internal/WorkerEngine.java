@@ -1097,12 +1097,15 @@ public final class WorkerEngine {
     try {
       String json = config.codec().encode(value);
       int bytes = json.getBytes(StandardCharsets.UTF_8).length;
-      if (bytes <= config.maxResultBytes() && !json.contains("\\u0000")) {
+      // tokenized, not json.contains("\\u0000"): that also matched a backslash followed by "u0000" as text, and
+      // missed lone surrogates (rejected by jsonb when escaped, stored as '?' when not)
+      String unstorable = JsonTexts.unstorable(json);
+      if (bytes <= config.maxResultBytes() && unstorable == null) {
         return new WorkerOutcome(job, WorkerOutcome.Kind.COMPLETED, json, null, null, progress);
       }
       note = bytes > config.maxResultBytes()
           ? "result not stored: " + bytes + " bytes of JSON exceed maxResultBytes " + config.maxResultBytes()
-          : "result not stored: it contains a NUL character, which PostgreSQL jsonb rejects";
+          : "result not stored: " + unstorable;
     } catch (RuntimeException e) {
       note = WorkerErrors.describe("result not stored: it cannot be written as JSON", e);
     }

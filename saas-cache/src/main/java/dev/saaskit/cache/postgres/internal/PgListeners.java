@@ -29,7 +29,15 @@ public final class PgListeners {
       try {
         listener.onInvalidation(invalidation);
       } catch (RuntimeException e) {
-        LOG.warn("invalidation listener {} failed on a {} invalidation", listener, invalidation.scope(), e);
+        // the invalidation may not have been applied, and it will not come again: the listener flushes instead,
+        // as for a lost one, rather than keep what it should have dropped until its TTL
+        LOG.warn("invalidation listener {} failed on a {} invalidation; flushing it", listener, invalidation.scope(),
+            e);
+        try {
+          listener.onLostInvalidations();
+        } catch (RuntimeException again) {
+          LOG.warn("invalidation listener {} failed to flush", listener, again);
+        }
       }
     }
   }

@@ -91,9 +91,15 @@ public final class PgPruner {
     return true;
   }
 
+  /** Ages beyond this prune nothing: no horizon is ever that old. */
+  static final Duration MAX_AGE = Duration.ofDays(1000L * 365);
+
   /** Deletes the rows of transactions that finished at least {@code age} ago; returns how many. */
   public long pruneOlderThan(Duration age) {
-    long ageMillis = age.toMillis();
+    // An age past any horizon the log can hold means "nothing is that old". Clamped, because the exact value broke
+    // the call: past 292 million years toMillis() overflows, and past about 6,700 years the database's
+    // statement_timestamp() - age leaves the timestamp range; either way the caller got an exception, not 0.
+    long ageMillis = (age.compareTo(MAX_AGE) > 0 ? MAX_AGE : age).toMillis();
     try (Connection c = settings.dataSource().getConnection()) {
       boolean autoCommit = c.getAutoCommit();
       c.setAutoCommit(false);
