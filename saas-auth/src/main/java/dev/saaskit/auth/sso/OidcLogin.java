@@ -96,6 +96,7 @@ public final class OidcLogin {
   private final Duration loginTtl;
   private final Duration clockSkew;
   private final Duration httpTimeout;
+  private final boolean allowPrivateAddresses;
   private final Scope scope;
   private final Set<JWSAlgorithm> algorithms;
   private final SsoProvisioner provisioner;
@@ -110,6 +111,7 @@ public final class OidcLogin {
     this.loginTtl = b.loginTtl;
     this.clockSkew = b.clockSkew;
     this.httpTimeout = b.httpTimeout;
+    this.allowPrivateAddresses = b.allowPrivateAddresses;
     this.scope = new Scope(b.scopes.toArray(new String[0]));
     Set<JWSAlgorithm> algs = new LinkedHashSet<>();
     for (String a : b.algorithms) {
@@ -328,7 +330,7 @@ public final class OidcLogin {
       http.setReadTimeout((int) httpTimeout.toMillis());
       http.setFollowRedirects(false);
       // at most 256 KiB: the token endpoint is whatever the tenant configured, nimbus alone would read any size
-      HTTPResponse response = http.send(new BoundedHttp(BoundedHttp.MAX_RESPONSE_BYTES));
+      HTTPResponse response = http.send(new BoundedHttp(BoundedHttp.MAX_RESPONSE_BYTES, allowPrivateAddresses));
       TokenResponse parsed = OIDCTokenResponseParser.parse(response);
       if (!parsed.indicatesSuccess()) {
         String error = parsed.toErrorResponse().getErrorObject().getCode();
@@ -351,7 +353,7 @@ public final class OidcLogin {
   private OidcProvider provider(OidcSettings settings) {
     String key = settings.issuer() + '\u0000' + settings.clientId();
     return providers.get(key, k -> OidcProvider.discover(settings.issuer(), settings.clientId(), algorithms,
-        httpTimeout, clock, clockSkew));
+        httpTimeout, clock, clockSkew, allowPrivateAddresses));
   }
 
   private static OidcSettings oidcOf(SsoConnection connection) {
@@ -492,6 +494,7 @@ public final class OidcLogin {
     private Duration discoveryTtl = Duration.ofHours(1);
     private Duration clockSkew = Duration.ofSeconds(60);
     private Duration httpTimeout = Duration.ofSeconds(5);
+    private boolean allowPrivateAddresses;
     private List<String> scopes = List.of("openid", "email", "profile");
     private Collection<String> algorithms = DEFAULT_ALGORITHMS;
     private SsoProvisioner provisioner = SsoProvisioner.defaultRole();
@@ -535,6 +538,20 @@ public final class OidcLogin {
     /** Connect and read timeout of each request to an IdP; default 5 s, between 100 ms and 60 s. */
     public Builder httpTimeout(Duration timeout) {
       this.httpTimeout = within("httpTimeout", timeout, Duration.ofMillis(100), Duration.ofSeconds(60));
+      return this;
+    }
+
+    /**
+     * Whether IdP endpoints may be on this server's own networks; default false. A tenant administrator types the
+     * issuer, and its discovery document names the token and key endpoints: by default every request to them is
+     * refused ({@code DISCOVERY_FAILED} or {@code TOKEN_REQUEST_FAILED}) when the host is, or resolves to, a
+     * loopback, private (RFC 1918, unique local, carrier-grade NAT), link-local (cloud metadata), wildcard,
+     * multicast or reserved address, so no tenant can make the server call its internal services. Allow it for
+     * tests with a local fake IdP, or for an IdP that runs inside your network and whose connections only your
+     * operators configure.
+     */
+    public Builder allowPrivateAddresses(boolean allow) {
+      this.allowPrivateAddresses = allow;
       return this;
     }
 

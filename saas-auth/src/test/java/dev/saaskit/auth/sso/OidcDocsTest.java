@@ -47,7 +47,9 @@ class OidcDocsTest {
       assertThat(verified.verified()).isTrue();
 
       // snippet: oidc-begin
-      OidcLogin oidc = OidcLogin.builder(connections).build();
+      OidcLogin oidc = OidcLogin.builder(connections)
+          .allowPrivateAddresses(true) // only because this example's IdP is a fake on loopback: leave it off
+          .build();
       SsoConnection connection = connections.connectionForEmail("jane@acme.example").orElseThrow();
       OidcLogin.Start start = oidc.begin(connection, URI.create("https://app.example.com/sso/callback"));
       String stateForTheSession = start.state();       // keep in the browser's session (a cookie)

@@ -51,7 +51,7 @@ class OidcLoginTest {
     idp = FakeOidcProvider.builder().clock(clock)
         .user(new FakeOidcProvider.User("00u-jane", "jane@acme-oidc.example", true, "Jane Doe")).start();
     connections = SsoConnections.builder(app).clock(clock).build();
-    oidc = OidcLogin.builder(connections).build();
+    oidc = OidcLogin.builder(connections).allowPrivateAddresses(true).build();
     tenant = TenantId.of("acme-" + UUID.randomUUID());
     connection = connections.create(tenant, SsoConnectionSpec.oidc("Acme",
         OidcSettings.of(idp.issuer(), idp.clientId(), idp.clientSecret())).defaultRole("member").build());
@@ -67,6 +67,16 @@ class OidcLoginTest {
   @BeforeEach
   void resetIdp() {
     idp.reset().user(new FakeOidcProvider.User("00u-jane", "jane@acme-oidc.example", true, "Jane Doe"));
+  }
+
+  @Test
+  void byDefaultAnIdpOnThisServersOwnNetworkIsNeverCalled() {
+    // a tenant administrator typed an issuer on loopback: a local service the tenant must not reach through us
+    OidcLogin strict = OidcLogin.builder(connections).build();
+    assertThatThrownBy(() -> strict.begin(connection, REDIRECT)).isInstanceOfSatisfying(SsoException.class, e -> {
+      assertThat(e.reason()).isEqualTo(SsoException.Reason.DISCOVERY_FAILED);
+      assertThat(e.getMessage()).contains("loopback").contains("allowPrivateAddresses");
+    });
   }
 
   @Test
@@ -150,7 +160,7 @@ class OidcLoginTest {
   @Test
   void theMembershipsProvisionerAddsTheUserOnceAndLaterLoginsGetTheCurrentMembership() {
     dev.saaskit.auth.Memberships memberships = dev.saaskit.auth.Memberships.builder(app).clock(clock).build();
-    OidcLogin jit = OidcLogin.builder(connections).provisioner(SsoProvisioner.memberships(memberships)).build();
+    OidcLogin jit = OidcLogin.builder(connections).allowPrivateAddresses(true).provisioner(SsoProvisioner.memberships(memberships)).build();
     Principal first = jit.signIn(idp.authorize(jit.begin(connection, REDIRECT).authorizationUri()));
     assertThat(first.roles()).containsExactly("member");
     assertThat(first.permissionVersion()).isPresent();
@@ -168,7 +178,7 @@ class OidcLoginTest {
   @Test
   void signInRunsTheProvisioner() {
     AtomicInteger calls = new AtomicInteger();
-    OidcLogin custom = OidcLogin.builder(connections).provisioner(login -> {
+    OidcLogin custom = OidcLogin.builder(connections).allowPrivateAddresses(true).provisioner(login -> {
       calls.incrementAndGet();
       return Principal.builder(login.issuer(), login.subject()).tenant(login.tenant()).roles(Set.of("custom"))
           .method(Principal.Method.SSO).build();
@@ -254,9 +264,9 @@ class OidcLoginTest {
       assertThat(oidc.complete(ec.authorize(oidc.begin(c, REDIRECT).authorizationUri())).subject())
           .isEqualTo("user-1");
       // an RP that allows RSA only finds nothing in common with an ES256 IdP
-      OidcLogin rsaOnly = OidcLogin.builder(connections).algorithms(java.util.List.of("RS256")).build();
+      OidcLogin rsaOnly = OidcLogin.builder(connections).allowPrivateAddresses(true).algorithms(java.util.List.of("RS256")).build();
       assertRefused(() -> rsaOnly.begin(c, REDIRECT), SsoException.Reason.DISCOVERY_FAILED);
-      assertThatThrownBy(() -> OidcLogin.builder(connections).algorithms(java.util.List.of("HS256")))
+      assertThatThrownBy(() -> OidcLogin.builder(connections).allowPrivateAddresses(true).algorithms(java.util.List.of("HS256")))
           .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("HS256");
     }
   }
@@ -315,7 +325,7 @@ class OidcLoginTest {
     SsoConnection slash = connections.create(t, SsoConnectionSpec.oidc("Slash", OidcSettings.of(
         idp.issuer() + "/", idp.clientId(), idp.clientSecret())).build());
     assertRefused(() -> oidc.begin(slash, REDIRECT), SsoException.Reason.DISCOVERY_FAILED);
-    OidcLogin fresh = OidcLogin.builder(connections).build();
+    OidcLogin fresh = OidcLogin.builder(connections).allowPrivateAddresses(true).build();
     int before = idp.discoveryRequests();
     fresh.begin(connection, REDIRECT);
     fresh.begin(connection, REDIRECT);

@@ -24,17 +24,25 @@ public final class BoundedHttp implements HTTPRequestSender {
   public static final int MAX_RESPONSE_BYTES = 256 * 1024;
 
   private final int maxBytes;
+  private final boolean allowPrivate;
 
-  /** A sender refusing answers longer than {@code maxBytes}. */
-  public BoundedHttp(int maxBytes) {
+  /**
+   * A sender refusing answers longer than {@code maxBytes}, and hosts that are not public unless {@code
+   * allowPrivate} (see {@link IdpAddresses}).
+   */
+  public BoundedHttp(int maxBytes, boolean allowPrivate) {
     if (maxBytes < 1) {
       throw new IllegalArgumentException("maxBytes must be positive but was " + maxBytes);
     }
     this.maxBytes = maxBytes;
+    this.allowPrivate = allowPrivate;
   }
 
   @Override
   public ReadOnlyHTTPResponse send(ReadOnlyHTTPRequest request) throws IOException {
+    if (!allowPrivate) {
+      IdpAddresses.requirePublic(request.getURL().getHost());
+    }
     URLConnection opened = request.getURL().openConnection();
     if (!(opened instanceof HttpURLConnection)) {
       throw new IOException("not an HTTP URL");

@@ -4,7 +4,6 @@ import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.jwk.source.JWKSource;
 import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
 import com.nimbusds.jose.proc.SecurityContext;
-import com.nimbusds.jose.util.DefaultResourceRetriever;
 import com.nimbusds.oauth2.sdk.http.HTTPRequest;
 import com.nimbusds.oauth2.sdk.http.HTTPResponse;
 import com.nimbusds.openid.connect.sdk.op.OIDCProviderMetadata;
@@ -38,7 +37,7 @@ public record OidcProvider(String issuer, URI authorizationEndpoint, URI tokenEn
    * @throws SsoException {@code DISCOVERY_FAILED}
    */
   public static OidcProvider discover(String issuer, String clientId, Set<JWSAlgorithm> safeAlgorithms,
-      Duration timeout, Clock clock, Duration skew) {
+      Duration timeout, Clock clock, Duration skew, boolean allowPrivate) {
     String base = issuer.endsWith("/") ? issuer.substring(0, issuer.length() - 1) : issuer;
     URI configUri = URI.create(base + "/.well-known/openid-configuration");
     OIDCProviderMetadata metadata;
@@ -47,7 +46,7 @@ public record OidcProvider(String issuer, URI authorizationEndpoint, URI tokenEn
       request.setConnectTimeout((int) timeout.toMillis());
       request.setReadTimeout((int) timeout.toMillis());
       request.setFollowRedirects(false);
-      HTTPResponse response = request.send(new BoundedHttp(BoundedHttp.MAX_RESPONSE_BYTES));
+      HTTPResponse response = request.send(new BoundedHttp(BoundedHttp.MAX_RESPONSE_BYTES, allowPrivate));
       if (response.getStatusCode() != 200) {
         throw failed(issuer, "HTTP status " + response.getStatusCode(), null);
       }
@@ -72,7 +71,7 @@ public record OidcProvider(String issuer, URI authorizationEndpoint, URI tokenEn
     JWKSource<SecurityContext> keys;
     try {
       int ms = (int) timeout.toMillis();
-      keys = JWKSourceBuilder.<SecurityContext>create(jwks.toURL(), new DefaultResourceRetriever(ms, ms, 256 * 1024))
+      keys = JWKSourceBuilder.<SecurityContext>create(jwks.toURL(), IdpAddresses.retriever(ms, 256 * 1024, allowPrivate))
           .outageTolerant(true)
           .build();
     } catch (MalformedURLException e) {

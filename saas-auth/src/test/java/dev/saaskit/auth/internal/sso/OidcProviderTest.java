@@ -51,7 +51,7 @@ class OidcProviderTest {
 
   private OidcProvider discover() {
     return OidcProvider.discover(issuer, "client-1", Set.of(JWSAlgorithm.RS256), Duration.ofSeconds(5),
-        Clock.systemUTC(), Duration.ofSeconds(60));
+        Clock.systemUTC(), Duration.ofSeconds(60), true);
   }
 
   @Test
