@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import dev.saaskit.auth.AccessDeniedException;
 import dev.saaskit.auth.Actor;
+import dev.saaskit.auth.ApiKeyInfo;
 import dev.saaskit.auth.ApiKeys;
 import dev.saaskit.auth.AuthContext;
 import dev.saaskit.auth.Authorizer;
@@ -55,7 +56,10 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -88,6 +92,8 @@ final class Api {
   /** saas-auth's longest user id (OpenID Connect's {@code sub}); the demo sign-in uses the email as the user id. */
   private static final int MAX_SUBJECT = 255;
   private static final Set<String> ROLES = Set.of("owner", "admin", "member");
+  /** {@code application/problem+json}, {@code application/merge-patch+json}, ...: JSON too. */
+  private static final Pattern JSON_SUFFIX_TYPE = Pattern.compile("application/[a-z0-9.!#$&^_-]+\\+json");
   /** Oversized bodies up to this size are read and dropped before the 413 (see {@code dropUnreadBody}). */
   private static final long DRAIN_LIMIT_BYTES = 8L * 1024 * 1024;
   static final String SUBSCRIPTION_CACHE = "billing-subscription";
@@ -160,6 +166,7 @@ final class Api {
             .register(d.registry()));
       }
     });
+    config.routes.before(Api::securityHeaders);
     config.routes.error(404, ctx -> {
       String type = ctx.res().getContentType();
       if (ctx.result() == null || ctx.result().isEmpty() || type == null || !type.contains("json")) {
@@ -211,6 +218,21 @@ final class Api {
     config.routes.head(path, handler);
   }
 
+  /**
+   * Headers every answer carries: no MIME sniffing, no framing (clickjacking), no referrer, a CSP that allows the
+   * dashboard's own files only, and {@code Cache-Control: no-store} unless a route says otherwise (tokens, API keys
+   * and invitation tokens are in answers: no browser or proxy may keep them). {@code /pricing}, the JWKS and the
+   * static files set their own {@code Cache-Control}, which replaces this one.
+   */
+  private static void securityHeaders(Context ctx) {
+    ctx.header("X-Content-Type-Options", "nosniff");
+    ctx.header("X-Frame-Options", "DENY");
+    ctx.header("Referrer-Policy", "no-referrer");
+    ctx.header("Content-Security-Policy", "default-src 'self'; object-src 'none'; base-uri 'none';"
+        + " form-action 'self'; frame-ancestors 'none'");
+    ctx.header("Cache-Control", "no-store");
+  }
+
   // ----- authentication at the edge
 
   private Principal authenticate(Context ctx) {
@@ -251,7 +273,7 @@ final class Api {
       throw ApiError.badRequest("invalid_tenant", "tenant must be a short identifier such as acme: "
           + e.getMessage());
     }
-    if (!EMAIL.matcher(email).matches() || email.length() > MAX_SUBJECT) {
+    if (!EMAIL.matcher(email).matches() || !printable(email) || email.length() > MAX_SUBJECT) {
       throw ApiError.badRequest("invalid_email", "email must look like name@example.com, at most " + MAX_SUBJECT
           + " characters");
     }
@@ -283,7 +305,10 @@ final class Api {
     Membership m = existing.orElseThrow();
     if (!m.role().equals(role)) {
       // demo shortcut: signing in with another role changes it (old tokens of this user stop working)
-      return d.memberships().changeRole(tenant, issuer, subject, role, Actor.system());
+      Membership changed = d.memberships().changeRole(tenant, issuer, subject, role, Actor.system());
+      revokeKeysBeyondRole(tenant, issuer, subject, role,
+          Principal.builder("saas-app", "demo-sign-in").tenant(tenant).build());
+      return changed;
     }
     return m;
   }
@@ -340,6 +365,7 @@ final class Api {
     try {
       Membership changed = d.memberships().changeRole(tenant, target.issuer(), target.subject(), role,
           Actor.of(p));
+      revokeKeysBeyondRole(tenant, target.issuer(), target.subject(), role, p);
       send(ctx, 200, Map.of("userId", changed.subject(), "role", changed.role()));
     } catch (MembershipException e) {
       throw switch (e.reason()) {
@@ -347,6 +373,38 @@ final class Api {
         case LAST_OWNER -> new ApiError(409, "last_owner", "a tenant keeps at least one owner");
         case ALREADY_MEMBER -> new ApiError(409, "conflict", "already a member");
       };
+    }
+  }
+
+  /**
+   * After a user's role changed: revokes the user's API keys whose scopes the new role does not grant, and every
+   * key made by a key revoked here. saas-auth keeps a key's scopes when its creator is demoted and leaves revoking
+   * to the app; without this a demoted owner's key with {@code roles:assign} made her owner again.
+   */
+  private void revokeKeysBeyondRole(TenantId tenant, String issuer, String subject, String role, Principal actor) {
+    Set<String> allowed = ROLE_MODEL.permissionsOf(role);
+    List<ApiKeyInfo> keys = d.apiKeys().list(tenant);
+    Set<Long> revoked = new HashSet<>();
+    Deque<String> revokedMakers = new ArrayDeque<>();
+    String user = subject + " @ " + issuer;   // how ApiKeys records created_by
+    for (ApiKeyInfo k : keys) {
+      if (k.revokedAt().isEmpty() && k.createdBy().equals(user) && !allowed.containsAll(k.scopes())) {
+        d.apiKeys().revoke(tenant, k.id(), actor);
+        revoked.add(k.id());
+        revokedMakers.push("apikey:" + k.publicId() + " @ " + ApiKeys.ISSUER);
+      }
+    }
+    while (!revokedMakers.isEmpty()) {
+      String maker = revokedMakers.pop();
+      for (ApiKeyInfo k : keys) {
+        if (k.revokedAt().isEmpty() && k.createdBy().equals(maker) && revoked.add(k.id())) {
+          d.apiKeys().revoke(tenant, k.id(), actor);
+          revokedMakers.push("apikey:" + k.publicId() + " @ " + ApiKeys.ISSUER);
+        }
+      }
+    }
+    if (!revoked.isEmpty()) {
+      log.info("revoked {} API key(s) of a member whose role changed to {}", revoked.size(), role);
     }
   }
 
@@ -358,7 +416,7 @@ final class Api {
     if (!ROLES.contains(role)) {
       throw ApiError.badRequest("invalid_role", "role must be owner, admin or member");
     }
-    if (email != null && !EMAIL.matcher(email).matches()) {
+    if (email != null && (!EMAIL.matcher(email).matches() || !printable(email))) {
       throw ApiError.badRequest("invalid_email", "email must look like name@example.com");
     }
     try {
@@ -397,7 +455,7 @@ final class Api {
     require("api_keys:manage");
     JsonNode body = readJson(ctx);
     String name = text(body, "name", 100);
-    if (name.chars().anyMatch(Character::isISOControl)) {
+    if (!printable(name)) {
       throw ApiError.badRequest("invalid_name", "name must be 1 to 100 printable characters");
     }
     Set<String> scopes = new TreeSet<>();
@@ -405,7 +463,13 @@ final class Api {
     if (given.isMissingNode() || given.isNull()) {
       scopes.addAll(List.of("project:read", "project:create"));
     } else if (given.isArray()) {
-      given.forEach(s -> scopes.add(s.asText()));
+      for (JsonNode s : given) {
+        if (!s.isTextual()) {
+          // asText() would turn {}, null or 5 into "", "null" or "5": a scope nobody holds, answered 403
+          throw ApiError.badRequest("invalid_scopes", "scopes must be an array of permissions (strings)");
+        }
+        scopes.add(s.asText());
+      }
     } else {
       throw ApiError.badRequest("invalid_scopes", "scopes must be an array of permissions");
     }
@@ -433,7 +497,7 @@ final class Api {
   private void createProject(Context ctx) throws Exception {
     require("project:create");
     String name = text(readJson(ctx), "name", 100).strip();
-    if (name.isEmpty() || name.chars().anyMatch(Character::isISOControl)) {
+    if (name.isEmpty() || !printable(name)) {
       throw ApiError.badRequest("invalid_name", "name must be 1 to 100 printable characters");
     }
     long limit = d.billing().entitlements(TenantContext.require()).limitOr("projects", Catalog.FREE_PROJECTS);
@@ -619,6 +683,10 @@ final class Api {
       dropUnreadBody(ctx, declared);
       throw new ApiError(413, "body_too_large", "the body is larger than " + d.config().maxBodyBytes() + " bytes");
     }
+    if (!isJson(ctx.header("Content-Type"))) {
+      // a body declared as something else (a form post, multipart, XML) is not read at all
+      throw new ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json");
+    }
     byte[] bytes = body(ctx);
     if (bytes.length > d.config().maxBodyBytes()) {
       throw new ApiError(413, "body_too_large", "the body is larger than " + d.config().maxBodyBytes() + " bytes");
@@ -632,6 +700,24 @@ final class Api {
     } catch (java.io.IOException e) {
       throw ApiError.badRequest("malformed_json", "the body is not valid JSON");
     }
+  }
+
+  /**
+   * Whether a body of {@code contentType} is read as JSON: {@code application/json} or a {@code +json} type,
+   * parameters aside, and, for clients that send JSON without saying so (a bare {@code fetch} of a string, an
+   * HTTP client without the header), {@code text/plain} or no type at all. Credentials travel in the
+   * Authorization header, never in cookies, so a cross-site form could not authenticate anyway; a form or
+   * multipart body, or any other declared type, is 415.
+   */
+  static boolean isJson(@Nullable String contentType) {
+    if (contentType == null || contentType.isBlank()) {
+      return true;
+    }
+    int semicolon = contentType.indexOf(';');
+    String type = (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).strip()
+        .toLowerCase(Locale.ROOT);
+    return type.equals("application/json") || type.equals("text/plain")
+        || JSON_SUFFIX_TYPE.matcher(type).matches();
   }
 
   /**
@@ -687,6 +773,20 @@ final class Api {
     return v.asText();
   }
 
+  /**
+   * Whether {@code text} shows as what it is: no control character, no bidirectional embedding, override or isolate
+   * (U+202A..U+202E, U+2066..U+2069, which make "invoice", U+202E, "gpj.exe" display as {@code invoiceexe.jpg}),
+   * no direction mark, no line or paragraph separator (U+2028, U+2029: a line break in a listing or a log). Joiners
+   * (U+200D, inside emoji and many scripts) stay allowed.
+   */
+  static boolean printable(String text) {
+    return text.codePoints().noneMatch(c -> Character.isISOControl(c)
+        || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069)
+        || c == 0x200E || c == 0x200F || c == 0x061C
+        || Character.getType(c) == Character.LINE_SEPARATOR
+        || Character.getType(c) == Character.PARAGRAPH_SEPARATOR);
+  }
+
   private static @Nullable String optionalText(JsonNode body, String field, int maxLength) {
     JsonNode v = body.get(field);
     return v == null || v.isNull() ? null : text(body, field, maxLength);
@@ -707,12 +807,19 @@ final class Api {
   /** Every failure becomes the one error shape with the right status; unexpected ones are logged, not shown. */
   private void error(Context ctx, Exception e) {
     if (e instanceof ApiError a) {
+      if (a.status() == 401) {
+        // RFC 6750: say which scheme is wanted; a credential that was sent and refused is an invalid_token
+        ctx.header("WWW-Authenticate", a.code().equals("unauthenticated") ? "Bearer realm=\"saas-app\""
+            : "Bearer realm=\"saas-app\", error=\"invalid_token\"");
+      }
       send(ctx, a.status(), errorBody(a.code(), String.valueOf(a.getMessage())));
     } else if (e instanceof InvalidTokenException t) {
       log.debug("refused credential: {}", t.reason());
+      ctx.header("WWW-Authenticate", "Bearer realm=\"saas-app\", error=\"invalid_token\"");
       send(ctx, 401, errorBody("invalid_token", "the token or API key is invalid or expired"));
     } else if (e instanceof AccessDeniedException a) {
       if (a.reason() == AccessDeniedException.Reason.STALE_PERMISSIONS) {
+        ctx.header("WWW-Authenticate", "Bearer realm=\"saas-app\", error=\"invalid_token\"");
         send(ctx, 401, errorBody("token_revoked", "your role changed since this token was issued: sign in again"));
       } else {
         send(ctx, 403, errorBody("forbidden", "your role does not allow this"));

@@ -178,6 +178,117 @@ class SaasAppHostileRequestTest {
     }
   }
 
+  @Test
+  void everyAnswerCarriesSecurityHeadersAndCredentialsAreNeverCached() throws Exception {
+    Answer login = f.post("/dev/login", null, Map.of("tenant", "header-co", "email", "olga@header.test",
+        "role", "owner"));
+    String owner = login.body().get("token").asText();
+    Answer key = f.post("/api/api-keys", owner, Map.of("name", "ci", "scopes", List.of("project:read")));
+    Answer unauthenticated = f.get("/api/me", null);
+    Answer badToken = f.get("/api/me", "nonsense");
+    Answer page = f.get("/", null);
+    for (Answer a : List.of(login, key, unauthenticated, badToken, f.get("/api/me", owner), f.get("/nope", null))) {
+      assertThat(a.headers().firstValue("X-Content-Type-Options")).as(a.raw()).hasValue("nosniff");
+      assertThat(a.headers().firstValue("Cache-Control")).as(a.raw()).hasValue("no-store");
+    }
+    for (Answer a : List.of(page, login, f.get("/pricing", null))) {
+      assertThat(a.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
+      assertThat(a.headers().firstValue("X-Frame-Options")).hasValue("DENY");
+      assertThat(a.headers().firstValue("Content-Security-Policy").orElse("")).contains("frame-ancestors 'none'");
+      assertThat(a.headers().firstValue("Referrer-Policy")).hasValue("no-referrer");
+    }
+    assertThat(page.status()).isEqualTo(200);
+    // RFC 6750: a 401 for a bearer-protected resource says which scheme it wants
+    assertThat(unauthenticated.headers().firstValue("WWW-Authenticate").orElse("")).startsWith("Bearer");
+    assertThat(badToken.headers().firstValue("WWW-Authenticate").orElse("")).startsWith("Bearer")
+        .contains("invalid_token");
+    assertThat(f.get("/pricing", null).headers().firstValue("Cache-Control")).hasValue("public, max-age=300");
+  }
+
+  @Test
+  void aBodyDeclaredAsSomethingElseThanJsonIs415AndWritesNothing() throws Exception {
+    String owner = f.login("mime-co", "olga@mime.test", "owner");
+    for (String type : List.of("application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+        "application/jsonx", "application/xml")) {
+      Answer a = f.send(f.request("/api/projects", owner).header("Content-Type", type)
+          .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"sneaky\"}")).build());
+      assertThat(a.status()).as(type + ": " + a.raw()).isEqualTo(415);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("unsupported_media_type");
+    }
+    Answer login = f.send(f.request("/dev/login", null).header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString(
+            "{\"tenant\":\"mime-co\",\"email\":\"x@mime.test\",\"role\":\"owner\"}")).build());
+    assertThat(login.status()).as(login.raw()).isEqualTo(415);
+    assertThat(f.get("/api/projects", owner).body().get("projects").size()).isZero();
+    assertThat(f.get("/api/members", owner).body().get("members").size()).isEqualTo(1);
+    // JSON sent without saying so (no header, or text/plain as a bare fetch of a string sends it) is read as JSON
+    Answer none = f.send(f.request("/api/projects", owner)
+        .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"untyped\"}")).build());
+    assertThat(none.status()).as(none.raw()).isEqualTo(201);
+    Answer plain = f.send(f.request("/api/projects", owner).header("Content-Type", "text/plain;charset=UTF-8")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"plain\"}")).build());
+    assertThat(plain.status()).as(plain.raw()).isEqualTo(201);
+    Answer charset = f.send(f.request("/api/projects", owner).header("Content-Type", "Application/JSON; charset=UTF-8")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"fine\"}")).build());
+    assertThat(charset.status()).as(charset.raw()).isEqualTo(201);
+  }
+
+  @Test
+  void scopesThatAreNotStringsAre400() throws Exception {
+    String owner = f.login("scope-co", "olga@scope.test", "owner");
+    for (String scopes : List.of("[{\"a\":1}]", "[null]", "[5]", "[true]", "[[\"project:read\"]]")) {
+      Answer a = f.post("/api/api-keys", owner, "{\"name\":\"ci\",\"scopes\":" + scopes + "}");
+      assertThat(a.status()).as(scopes + ": " + a.raw()).isEqualTo(400);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("invalid_scopes");
+    }
+  }
+
+  @Test
+  void aDemotedUsersApiKeysLoseWhatTheRoleNoLongerAllows() throws Exception {
+    String owner = f.login("demote-co", "olga@demote.test", "owner");
+    String other = f.login("demote-co", "ada@demote.test", "owner");
+    String wide = f.post("/api/api-keys", owner, Map.of("name", "wide",
+        "scopes", List.of("roles:assign", "api_keys:manage", "project:read"))).body().get("key").asText();
+    String narrow = f.post("/api/api-keys", owner, Map.of("name", "narrow",
+        "scopes", List.of("project:read"))).body().get("key").asText();
+    // a key made by a key: it must not outlive its maker's demotion either
+    String child = f.post("/api/api-keys", wide, Map.of("name", "child",
+        "scopes", List.of("roles:assign"))).body().get("key").asText();
+    assertThat(f.get("/api/projects", child).status()).isEqualTo(403);   // alive, but no project:read
+    Answer demoted = f.patch("/api/members/olga@demote.test", other, Map.of("role", "member"));
+    assertThat(demoted.status()).as(demoted.raw()).isEqualTo(200);
+    // the demoted member cannot promote herself back through her keys
+    for (String key : List.of(wide, child)) {
+      Answer back = f.patch("/api/members/olga@demote.test", key, Map.of("role", "owner"));
+      assertThat(back.status()).as(back.raw()).isEqualTo(401);
+    }
+    assertThat(f.get("/api/members", other).body().toString()).contains("\"role\":\"member\"");
+    // a key within the new role keeps working
+    assertThat(f.get("/api/projects", narrow).status()).isEqualTo(200);
+    // the demo sign-in's role change does the same
+    String member = f.login("demote-co", "bob@demote.test", "admin");
+    String adminKey = f.post("/api/api-keys", member, Map.of("name", "bob",
+        "scopes", List.of("members:invite"))).body().get("key").asText();
+    f.login("demote-co", "bob@demote.test", "member");
+    assertThat(f.post("/api/invitations", adminKey, Map.of("role", "member")).status()).isEqualTo(401);
+  }
+
+  @Test
+  void namesWithBidiOverridesOrLineSeparatorsAre400() throws Exception {
+    String owner = f.login("bidi-co", "olga@bidi.test", "owner");
+    for (String name : List.of("invoice\u202Egpj.exe", "a\u2066b", "line\u2028break", "para\u2029graph")) {
+      Answer a = f.post("/api/projects", owner, Map.of("name", name));
+      assertThat(a.status()).as(a.raw()).isEqualTo(400);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("invalid_name");
+      Answer k = f.post("/api/api-keys", owner, Map.of("name", name, "scopes", List.of("project:read")));
+      assertThat(k.status()).as(k.raw()).isEqualTo(400);
+    }
+    assertThat(f.get("/api/projects", owner).body().get("projects").size()).isZero();
+    // joiners inside emoji and scripts stay allowed
+    Answer family = f.post("/api/projects", owner, Map.of("name", "team \uD83D\uDC69\u200D\uD83D\uDCBB"));
+    assertThat(family.status()).as(family.raw()).isEqualTo(201);
+  }
+
   /** Sends {@code request} as is on a new connection and returns everything the server answers. */
   private String raw(String request) throws Exception {
     try (Socket socket = new Socket(java.net.InetAddress.getLoopbackAddress(), f.app.port())) {
