@@ -8,15 +8,16 @@ import java.util.Objects;
  * {@code limit}, then one request every {@code period / limit}).
  *
  * @param limit requests per period, at least 1
- * @param period the period, at least 1 ms
+ * @param period the period, at least 1 ms and at most 100 years
  */
 public record RateLimit(long limit, Duration period) {
+  private static final Duration LONGEST_PERIOD = Duration.ofDays(36_525);
 
   /**
    * Checks the limit.
    *
-   * @throws IllegalArgumentException if {@code limit} is below 1, the period shorter than 1 ms or the emission
-   *     interval ({@code period / limit}) below 1 µs
+   * @throws IllegalArgumentException if {@code limit} is below 1, the period shorter than 1 ms or longer than
+   *     100 years, or the emission interval ({@code period / limit}) below 1 µs
    */
   public RateLimit {
     Objects.requireNonNull(period, "period");
@@ -25,6 +26,10 @@ public record RateLimit(long limit, Duration period) {
     }
     if (period.compareTo(Duration.ofMillis(1)) < 0) {
       throw new IllegalArgumentException("period must be at least 1 ms but was " + period);
+    }
+    if (period.compareTo(LONGEST_PERIOD) > 0) {
+      // longer ones overflow the microsecond arithmetic (and Lua's exact integers) of the algorithm
+      throw new IllegalArgumentException("period must be at most 100 years but was " + period);
     }
     if (period.toNanos() / 1000 / limit < 1) {
       throw new IllegalArgumentException("limit " + limit + " per " + period + " is finer than 1 request per µs");

@@ -17,7 +17,12 @@ import java.time.Clock;
  */
 public interface RateLimiter {
 
-  /** Takes one request of {@code subject} in {@code tenant} if the limit allows it. */
+  /**
+   * Takes one request of {@code subject} in {@code tenant} if the limit allows it.
+   *
+   * @throws IllegalArgumentException if {@code subject} is longer than 1024 characters (hash longer identifiers)
+   *     or holds an unpaired surrogate
+   */
   RateLimitDecision tryAcquire(TenantId tenant, String subject);
 
   /** Takes one request of {@code tenant} as a whole. */

@@ -45,13 +45,20 @@ public final class RedisTier<V> implements SharedTier<V> {
    * at most {@code wait}, then load themselves. A holder that dies or fails loses the lock after {@code lockTtl}.
    * Nothing ever waits longer than {@code wait} (plus one Redis timeout). Default: off.
    *
-   * @throws IllegalArgumentException if a duration is not positive or {@code wait} exceeds {@code lockTtl}
+   * @throws IllegalArgumentException if a duration is shorter than 1 ms (Redis expiries count whole
+   *     milliseconds: a lock TTL that rounds to 0 is an error on every lookup), {@code lockTtl} is longer than a
+   *     day, or {@code wait} exceeds {@code lockTtl}
    */
   public RedisTier<V> singleFlight(Duration lockTtl, Duration wait) {
     Objects.requireNonNull(lockTtl, "lockTtl");
     Objects.requireNonNull(wait, "wait");
-    if (lockTtl.isZero() || lockTtl.isNegative() || wait.isZero() || wait.isNegative()) {
-      throw new IllegalArgumentException("lockTtl and wait must be positive but were " + lockTtl + " and " + wait);
+    Duration ms = Duration.ofMillis(1);
+    if (lockTtl.compareTo(ms) < 0 || lockTtl.compareTo(Duration.ofDays(1)) > 0) {
+      // PX counts whole milliseconds: PX 0 is an error, and a huge one overflows toMillis
+      throw new IllegalArgumentException("lockTtl must be positive (1 ms to 1 day) but was " + lockTtl);
+    }
+    if (wait.compareTo(ms) < 0) {
+      throw new IllegalArgumentException("wait must be positive (at least 1 ms) but was " + wait);
     }
     if (wait.compareTo(lockTtl) > 0) {
       throw new IllegalArgumentException("wait (" + wait + ") must not exceed lockTtl (" + lockTtl + ")");

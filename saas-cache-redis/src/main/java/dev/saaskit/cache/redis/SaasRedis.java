@@ -31,6 +31,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class SaasRedis implements AutoCloseable {
   private static final Pattern APP = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+  /** The longest duration the builder accepts: longer ones overflow nanosecond arithmetic or Redis expiries. */
+  static final Duration LONGEST = Duration.ofDays(1);
 
   private final RedisCore core;
   private final @Nullable Runnable meters;
@@ -72,7 +74,8 @@ public final class SaasRedis implements AutoCloseable {
    * period the nodes together admit at most {@code limit + (period + leaseTtl) / (period / limit)} requests:
    * {@code leaseTtl × limit / period} more than without leases (10 more for 600/min with 1 s leases).
    *
-   * @throws IllegalArgumentException if {@code leaseTokens} is below 2 or {@code leaseTtl} is not positive
+   * @throws IllegalArgumentException if {@code leaseTokens} is below 2 or {@code leaseTtl} is not positive or
+   *     longer than a day
    */
   public RateLimiter rateLimiter(RateLimitPolicy policy, int leaseTokens, Duration leaseTtl) {
     return new RedisRateLimiter(core, policy, new RedisRateLimiter.Leases(leaseTokens, leaseTtl));
@@ -161,15 +164,15 @@ public final class SaasRedis implements AutoCloseable {
       return this;
     }
 
-    /** How long one Redis call may take before it counts as failed. Default 250 ms. */
+    /** How long one Redis call may take before it counts as failed (at most a day). Default 250 ms. */
     public Builder commandTimeout(Duration commandTimeout) {
       this.commandTimeout = positive("commandTimeout", commandTimeout);
       return this;
     }
 
     /**
-     * Failures in a row that open the circuit breaker, and how long it then skips Redis before one probe call.
-     * Default 5 and 5 s.
+     * Failures in a row that open the circuit breaker, and how long it then skips Redis before one probe call (at
+     * most a day). Default 5 and 5 s.
      */
     public Builder breaker(int failures, Duration open) {
       if (failures < 1) {
@@ -183,7 +186,7 @@ public final class SaasRedis implements AutoCloseable {
     /**
      * The longest time between a Redis miss and the store of the loaded value: a load that takes longer is not
      * written to Redis (generations it compared against may have expired meanwhile). Every generation key lives
-     * {@code maxTtl + 2 × storeGrace}. Default 1 minute.
+     * {@code maxTtl + 2 × storeGrace}. At most a day; default 1 minute.
      */
     public Builder storeGrace(Duration storeGrace) {
       this.storeGrace = positive("storeGrace", storeGrace);
@@ -199,7 +202,12 @@ public final class SaasRedis implements AutoCloseable {
       return this;
     }
 
-    /** Builds it; connects at the first call, not here. */
+    /**
+     * Builds it; connects at the first call, not here.
+     *
+     * @throws IllegalArgumentException if the URI is malformed (the message does not repeat it: it may hold a
+     *     password)
+     */
     public SaasRedis build() {
       return new SaasRedis(this);
     }
@@ -208,6 +216,10 @@ public final class SaasRedis implements AutoCloseable {
       Objects.requireNonNull(value, what);
       if (value.isZero() || value.isNegative()) {
         throw new IllegalArgumentException(what + " must be positive but was " + value);
+      }
+      if (value.compareTo(LONGEST) > 0) {
+        // longer ones overflow the nanosecond clocks (breaker, store grace) or Redis's expiries
+        throw new IllegalArgumentException(what + " must be at most " + LONGEST + " but was " + value);
       }
       return value;
     }

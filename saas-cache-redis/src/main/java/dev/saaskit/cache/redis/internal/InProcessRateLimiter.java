@@ -36,7 +36,12 @@ public final class InProcessRateLimiter implements RateLimiter {
     RateLimitDecision[] decision = new RateLimitDecision[1];
     tats.compute(key, (k, state) -> {
       long[] s = state == null ? new long[] {now} : state;
-      long tat = Math.max(s[0], now);
+      // a state more than a period ahead (the wall clock stepped back, a longer period before) is an empty
+      // bucket: without the clamp a clock stepped back an hour would deny everyone for that hour
+      long tat = Math.min(Math.max(s[0], now), now + interval * cap);
+      if (tat < s[0]) {
+        s[0] = tat;
+      }
       long available = Math.min(cap, (now + interval * cap - tat) / interval);
       if (available < 1) {
         long retry = Math.max(0, tat + interval - interval * cap - now);

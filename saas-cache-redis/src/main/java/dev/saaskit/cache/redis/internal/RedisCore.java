@@ -5,6 +5,7 @@ import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
@@ -44,6 +45,9 @@ public final class RedisCore implements AutoCloseable {
   private final Map<String, String> shas = new ConcurrentHashMap<>();
   private final List<Runnable> onReconnect = new CopyOnWriteArrayList<>();
   private final Object connecting = new Object();
+  /** Whether a connect attempt failed, and when (System.nanoTime); guarded by {@link #connecting}. */
+  private boolean connectFailed;
+  private long connectFailedAt;
   private volatile @Nullable StatefulRedisConnection<String, byte[]> connection;
   private volatile boolean lost;
   private volatile boolean closed;
@@ -62,7 +66,7 @@ public final class RedisCore implements AutoCloseable {
 
   public RedisCore(String uri, String prefix, String clientName, Duration commandTimeout, int breakerFailures,
       Duration breakerOpen, Duration storeGrace) {
-    RedisURI redisUri = RedisURI.create(uri);
+    RedisURI redisUri = parse(uri);
     redisUri.setTimeout(commandTimeout);
     redisUri.setClientName(clientName);
     this.client = RedisClient.create(redisUri);
@@ -76,6 +80,22 @@ public final class RedisCore implements AutoCloseable {
     this.prefix = prefix;
     this.breaker = new Breaker(breakerFailures, breakerOpen.toNanos());
     this.storeGrace = storeGrace;
+  }
+
+  /**
+   * Lettuce's parse of {@code uri}. Its errors quote the whole URI, password included, and some are not
+   * IllegalArgumentExceptions (a non-numeric database is a NumberFormatException): rethrown without the URI and
+   * without the cause, so the password reaches no log.
+   */
+  @SuppressWarnings("UnusedException") // on purpose: the cause's message holds the URI
+  private static RedisURI parse(String uri) {
+    try {
+      return RedisURI.create(uri);
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("the Redis URI is malformed (" + e.getClass().getSimpleName()
+          + "); expected redis://[:password@]host[:port][/database] or rediss://... (the URI is not repeated here:"
+          + " it may hold a password)");
+    }
   }
 
   /** The key prefix of the app ({@code <app>:}). */
@@ -116,13 +136,26 @@ public final class RedisCore implements AutoCloseable {
   public RedisCommands<String, byte[]> commands() {
     StatefulRedisConnection<String, byte[]> current = connection;
     if (current == null) {
+      long asked = System.nanoTime();
       synchronized (connecting) {
         if (closed) {
           throw new IllegalStateException("SaasRedis is closed");
         }
         current = connection;
         if (current == null) {
-          current = client.connect(CODEC);
+          // a burst of calls while Redis cannot be reached would otherwise wait here for one connect attempt
+          // each, one after the other (seconds for the last): a call that waited while an attempt failed fails too
+          if (connectFailed && connectFailedAt - asked >= 0) {
+            throw new RedisConnectionException("Redis could not be connected to (an attempt failed while this call"
+                + " waited)");
+          }
+          try {
+            current = client.connect(CODEC);
+          } catch (RuntimeException e) {
+            connectFailed = true;
+            connectFailedAt = System.nanoTime();
+            throw e;
+          }
           connection = current;
         }
       }

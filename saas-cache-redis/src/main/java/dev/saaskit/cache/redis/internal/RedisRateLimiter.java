@@ -39,6 +39,10 @@ public final class RedisRateLimiter implements RateLimiter {
       if (ttl.isZero() || ttl.isNegative()) {
         throw new IllegalArgumentException("lease ttl must be positive but was " + ttl);
       }
+      if (ttl.compareTo(Duration.ofDays(1)) > 0) {
+        // a lease outlives no period worth leasing for, and nanoTime + ttl must not overflow
+        throw new IllegalArgumentException("lease ttl must be at most 1 day but was " + ttl);
+      }
     }
   }
 

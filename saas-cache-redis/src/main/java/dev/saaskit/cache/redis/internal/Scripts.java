@@ -80,12 +80,11 @@ final class Scripts {
       + "if ARGV[7] ~= '' and redis.call('GET', KEYS[6]) == ARGV[7] then redis.call('DEL', KEYS[6]) end\n"
       + "if not fresh then return 0 end\n"
       + "redis.call('DEL', KEYS[1])\n"
-      + "local h = {'d', ARGV[6], 'c', ARGV[1], 't', ARGV[2]}\n"
+      + "redis.call('HSET', KEYS[1], 'd', ARGV[6], 'c', ARGV[1], 't', ARGV[2])\n"
+      // one HSET per tag, not unpack(): Lua's unpack fails above a few thousand values ("too many results")
       + "for i = 9, #ARGV do\n"
-      + "  h[#h + 1] = '#' .. ARGV[i]\n"
-      + "  h[#h + 1] = redis.call('GET', ARGV[8] .. ARGV[i]) or '0'\n"
+      + "  redis.call('HSET', KEYS[1], '#' .. ARGV[i], redis.call('GET', ARGV[8] .. ARGV[i]) or '0')\n"
       + "end\n"
-      + "redis.call('HSET', KEYS[1], unpack(h))\n"
       + "redis.call('PEXPIRE', KEYS[1], ARGV[5])\n"
       + "return 1\n";
 
@@ -103,7 +102,9 @@ final class Scripts {
   /**
    * GCRA rate limit check. KEYS[1]: the limiter's key (its theoretical arrival time, microseconds). ARGV: emission
    * interval T (µs), limit L, cost n (tokens wanted), partial (1: take up to n, as many as there are; 0: all or
-   * nothing). Time is Redis's {@code TIME}. Returns {granted, remaining, resetMicros, retryAfterMicros}.
+   * nothing). Time is Redis's {@code TIME}. A state more than one period ahead of it (Redis's clock stepped back,
+   * or the bucket ran under a longer period) counts as an empty bucket, so no one is denied longer than a period.
+   * Returns {granted, remaining, resetMicros, retryAfterMicros}.
    */
   static final String GCRA = ""
       + "local t = redis.call('TIME')\n"
@@ -113,6 +114,11 @@ final class Scripts {
       + "local n = tonumber(ARGV[3])\n"
       + "local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0\n"
       + "if tat < now then tat = now end\n"
+      // a state further ahead than a full period (TIME stepped back, a longer period before) is an empty bucket
+      + "if tat > now + T * L then\n"
+      + "  tat = now + T * L\n"
+      + "  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil(T * L / 1000) + 1)\n"
+      + "end\n"
       + "local available = math.floor((now + T * L - tat) / T)\n"
       + "if available > L then available = L end\n"
       + "local take = n\n"

@@ -31,6 +31,8 @@ import org.slf4j.LoggerFactory;
  * The tenant is written with its length so that no tenant/key pair can spell another's.
  */
 public final class TierBinding<V> implements SharedTier.Binding<V> {
+  /** Invalidations kept while Redis is unreachable; above it they collapse into one invalidation of the cache. */
+  public static final int MAX_PENDING = 10_000;
   private static final Logger LOG = LoggerFactory.getLogger(TierBinding.class);
   private static final byte ABSENT = 0;
   private static final byte PRESENT = 1;
@@ -48,6 +50,8 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
   private final Duration lockWait;
   private final Duration lockPoll;
   private final ConcurrentLinkedQueue<Invalidation> pending = new ConcurrentLinkedQueue<>();
+  /** The size of {@link #pending} (whose own size() walks the queue); guarded by its monitor. */
+  private int pendingCount;
   private final Runnable unregister;
 
   public TierBinding(RedisCore core, ValueCodec<V> codec, SharedTier.Context context, @Nullable Duration lockTtl,
@@ -246,8 +250,23 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
 
   @Override
   public void invalidate(Invalidation invalidation) {
-    pending.add(invalidation);
-    if (!drainPending()) {
+    boolean first;
+    synchronized (pending) {
+      first = pendingCount == 0;
+      if (pendingCount >= MAX_PENDING) {
+        LOG.warn("cache '{}': more than {} invalidations could not reach Redis; they are replaced by one of the"
+            + " whole cache", context.cacheName(), MAX_PENDING);
+        // Redis has been out of reach for long: one invalidation of the whole cache covers every one kept (it
+        // moves the cache generation, which every entry and every store compares), in bounded memory
+        pending.clear();
+        pending.add(Invalidation.all(context.cacheName()));
+        pendingCount = 1;
+      }
+      pending.add(invalidation);
+      pendingCount++;
+    }
+    // warned once per backlog, not once per invalidation: during an outage there may be thousands
+    if (!drainPending() && first) {
       LOG.warn("cache '{}': an invalidation could not reach Redis; this node stops using the tier until it can"
           + " apply it (other nodes may read the old Redis entry meanwhile, until its TTL)", context.cacheName());
     }
@@ -272,6 +291,7 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
           return false;
         }
         pending.poll();
+        pendingCount--;
       }
       return true;
     }
