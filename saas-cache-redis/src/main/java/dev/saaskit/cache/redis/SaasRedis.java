@@ -63,7 +63,19 @@ public final class SaasRedis implements AutoCloseable {
    * admits up to the limit on its own).
    */
   public RateLimiter rateLimiter(RateLimitPolicy policy) {
-    return new RedisRateLimiter(core, policy, null);
+    return new RedisRateLimiter(core, null, policy, null);
+  }
+
+  /**
+   * Like {@link #rateLimiter(RateLimitPolicy)}, with buckets of its own: limiters of different names never share a
+   * bucket, where all unnamed limiters of one app do (a tenant and subject are one bucket). Name each limiter whose
+   * subjects can meet another's, such as a login limit and an API limit both keyed by user.
+   *
+   * @param name 1 to 64 lower-case letters, digits, {@code _} or {@code -}, starting with a letter or digit
+   * @throws IllegalArgumentException if the name is not such a name
+   */
+  public RateLimiter rateLimiter(String name, RateLimitPolicy policy) {
+    return new RedisRateLimiter(core, Objects.requireNonNull(name, "name"), policy, null);
   }
 
   /**
@@ -78,7 +90,16 @@ public final class SaasRedis implements AutoCloseable {
    *     longer than a day
    */
   public RateLimiter rateLimiter(RateLimitPolicy policy, int leaseTokens, Duration leaseTtl) {
-    return new RedisRateLimiter(core, policy, new RedisRateLimiter.Leases(leaseTokens, leaseTtl));
+    return new RedisRateLimiter(core, null, policy, new RedisRateLimiter.Leases(leaseTokens, leaseTtl));
+  }
+
+  /**
+   * Like {@link #rateLimiter(RateLimitPolicy, int, Duration)}, with buckets of its own (see {@link
+   * #rateLimiter(String, RateLimitPolicy)}).
+   */
+  public RateLimiter rateLimiter(String name, RateLimitPolicy policy, int leaseTokens, Duration leaseTtl) {
+    return new RedisRateLimiter(core, Objects.requireNonNull(name, "name"), policy,
+        new RedisRateLimiter.Leases(leaseTokens, leaseTtl));
   }
 
   /** Counters since this connection was built. */

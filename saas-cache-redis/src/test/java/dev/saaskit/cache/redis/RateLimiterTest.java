@@ -50,6 +50,30 @@ class RateLimiterTest {
   }
 
   @Test
+  void limitersOfDifferentNamesNeverShareABucket() {
+    SaasRedis redis = redis("a");
+    RateLimiter login = redis.rateLimiter("login", RateLimitPolicy.fixed(RateLimit.perHour(2)));
+    RateLimiter api = redis.rateLimiter("api", RateLimitPolicy.fixed(RateLimit.perHour(100)));
+    RateLimiter leased = redis.rateLimiter("api-leased", RateLimitPolicy.fixed(RateLimit.perHour(100)), 10,
+        Duration.ofSeconds(1));
+    for (int i = 0; i < 50; i++) {
+      assertThat(api.tryAcquire(ACME, "user-1").allowed()).isTrue();
+      assertThat(leased.tryAcquire(ACME, "user-1").allowed()).isTrue();
+    }
+    assertThat(login.tryAcquire(ACME, "user-1").remaining()).as("the API's calls spent none of the login's")
+        .isEqualTo(1);
+    assertThat(login.tryAcquire(ACME, "user-1").allowed()).isTrue();
+    assertThat(login.tryAcquire(ACME, "user-1").allowed()).isFalse();
+    assertThat(api.tryAcquire(ACME, "user-1").allowed()).as("the login's denial spent none of the API's").isTrue();
+    RateLimiter sameName = redis("b").rateLimiter("login", RateLimitPolicy.fixed(RateLimit.perHour(2)));
+    assertThat(sameName.tryAcquire(ACME, "user-1").allowed()).as("one name is one bucket across nodes").isFalse();
+    for (String bad : new String[] {"", "Login", "a:b", "x{y}", "-lead", "a".repeat(65), "lo gin"}) {
+      assertThatThrownBy(() -> redis.rateLimiter(bad, RateLimitPolicy.fixed(RateLimit.perHour(1))))
+          .as(bad).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Test
   void inProcessFollowsGcraExactly() {
     MutableClock clock = MutableClock.at(Instant.parse("2026-12-04T10:00:00Z"));
     RateLimiter limiter = RateLimiter.inProcess(RateLimitPolicy.fixed(RateLimit.perMinute(10)), clock);

@@ -17,6 +17,7 @@ import org.jspecify.annotations.Nullable;
  * this node. While Redis is unreachable (or the breaker is open) an in-process limiter answers.
  */
 public final class RedisRateLimiter implements RateLimiter {
+  private static final java.util.regex.Pattern NAME = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9_-]{0,63}");
   /** Above this many buckets with a lease object, ended leases are dropped (subjects may be chosen by clients). */
   public static final int SWEEP_ABOVE = 100_000;
 
@@ -46,12 +47,24 @@ public final class RedisRateLimiter implements RateLimiter {
     }
   }
 
-  public RedisRateLimiter(RedisCore core, RateLimitPolicy policy, @Nullable Leases leases) {
+  public RedisRateLimiter(RedisCore core, @Nullable String name, RateLimitPolicy policy, @Nullable Leases leases) {
     this.core = core;
     this.policy = Objects.requireNonNull(policy, "policy");
-    this.prefix = core.prefix() + "rl:{";
+    // a named limiter has buckets of its own; the unnamed one keeps the keys it always had ("rl:{" cannot start a
+    // named prefix, whose name starts with a letter or digit)
+    this.prefix = core.prefix() + "rl:" + (name == null ? "" : requireName(name) + ":") + "{";
     this.leases = leases;
     this.fallback = new InProcessRateLimiter(policy, Clock.systemUTC());
+  }
+
+  /** Checks a limiter name: 1 to 64 lower-case letters, digits, '_' or '-', starting with a letter or digit. */
+  static String requireName(String name) {
+    Objects.requireNonNull(name, "name");
+    if (!NAME.matcher(name).matches()) {
+      throw new IllegalArgumentException("a rate limiter name must be 1 to 64 lower-case letters, digits, '_' or"
+          + " '-', starting with a letter or digit");
+    }
+    return name;
   }
 
   @Override
