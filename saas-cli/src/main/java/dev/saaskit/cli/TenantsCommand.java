@@ -115,6 +115,18 @@ final class TenantsCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * The tenant id given on the command line; one that is not a valid tenant id (blank, padded, a control
+   * character) is a usage error, not an unexpected failure.
+   */
+  static TenantId tenantId(CommandSpec spec, String value) {
+    try {
+      return TenantId.of(value);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "not a valid tenant id: " + e.getMessage());
+    }
+  }
+
   static String line(TenantEntry e) {
     return e.tenant().value() + "\t" + e.state().sqlName() + "\t" + e.placement().describe();
   }
@@ -143,8 +155,9 @@ final class TenantsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+      TenantId id = tenantId(spec, tenant);
       return withDirectory(spec, options, "show", (directory, out) -> {
-        TenantEntry e = directory.require(TenantId.of(tenant));
+        TenantEntry e = directory.require(id);
         out.println(line(e) + "\tversion " + e.version() + "\tupdated " + e.updatedAt());
         return 0;
       });
@@ -175,12 +188,7 @@ final class TenantsCommand implements Callable<Integer> {
       if (!urlTemplate.contains("{database}")) {
         throw new ParameterException(spec.commandLine(), "--url-template must contain {database}");
       }
-      TenantId id;
-      try {
-        id = TenantId.of(tenant);
-      } catch (IllegalArgumentException e) {
-        throw new ParameterException(spec.commandLine(), "not a valid tenant id: " + e.getMessage());
-      }
+      TenantId id = tenantId(spec, tenant);
       return withDirectory(spec, options, "onboard", (directory, login, out) -> {
         TenantLifecycle lifecycle = TenantLifecycle.builder(directory, login,
             FleetMigrations.builder(directory).locations(locations).build()).jdbcUrlTemplate(urlTemplate).build();
@@ -204,8 +212,9 @@ final class TenantsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+      TenantId id = tenantId(spec, tenant);
       return withDirectory(spec, options, "suspend", (directory, out) -> {
-        out.println(line(directory.setState(TenantId.of(tenant), TenantState.SUSPENDED)));
+        out.println(line(directory.setState(id, TenantState.SUSPENDED)));
         return 0;
       });
     }
@@ -219,8 +228,9 @@ final class TenantsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+      TenantId id = tenantId(spec, tenant);
       return withDirectory(spec, options, "activate", (directory, out) -> {
-        out.println(line(directory.setState(TenantId.of(tenant), TenantState.ACTIVE)));
+        out.println(line(directory.setState(id, TenantState.ACTIVE)));
         return 0;
       });
     }
@@ -238,6 +248,12 @@ final class TenantsCommand implements Callable<Integer> {
     @Option(names = "--credentials", paramLabel = "<REF>") @Nullable String credentials;
     @Option(names = "--resume", description = "Carry on the tenant's interrupted move.") boolean resume;
     @Option(names = "--rollback", description = "Undo the tenant's interrupted move.") boolean rollback;
+    @Option(names = "--drain-wait", paramLabel = "<duration>", defaultValue = "5s",
+        converter = JobsCommand.DurationConverter.class,
+        description = "How long the application's nodes may route by a cached directory entry (their "
+            + "directoryCacheTtl): the move waits this long after blocking writes and again after the flip "
+            + "before deleting the source's rows. Default: ${DEFAULT-VALUE}.")
+    java.time.Duration drainWait = java.time.Duration.ofSeconds(5);
 
     @Override
     public Integer call() {
@@ -246,19 +262,33 @@ final class TenantsCommand implements Callable<Integer> {
         throw new ParameterException(spec.commandLine(), "give exactly one of --to-shard, --to-url with "
             + "--credentials, --resume or --rollback");
       }
+      if (drainWait.isNegative()) {
+        throw new ParameterException(spec.commandLine(), "--drain-wait must not be negative but was " + drainWait);
+      }
+      TenantId id = tenantId(spec, tenant);
+      // a shard name, URL or reference the directory would refuse is a usage error, found before connecting
+      @Nullable Placement target = null;
+      if (toShard != null || toUrl != null) {
+        try {
+          target = toShard != null ? Placement.shared(toShard)
+              : Placement.dedicated(java.util.Objects.requireNonNull(toUrl), java.util.Objects.requireNonNull(
+                  credentials));
+        } catch (IllegalArgumentException e) {
+          throw new ParameterException(spec.commandLine(), "invalid move target: " + e.getMessage());
+        }
+      }
+      @Nullable Placement to = target;
       return withDirectory(spec, options, "move", (directory, out) -> {
-        TenantMove move = TenantMove.builder(directory).build();
-        TenantId id = TenantId.of(tenant);
+        // this process serves no traffic: the application's nodes learn of 'moving' and of the flip only when
+        // their directory cache expires, so the move waits that long before copying and before cleaning
+        TenantMove move = TenantMove.builder(directory).drainWait(drainWait).build();
         MoveReport report;
         if (resume) {
           report = move.resume(id);
         } else if (rollback) {
           report = move.rollback(id);
         } else {
-          Placement target = toShard != null ? Placement.shared(toShard)
-              : Placement.dedicated(java.util.Objects.requireNonNull(toUrl), java.util.Objects.requireNonNull(
-                  credentials));
-          report = move.move(id, target);
+          report = move.move(id, java.util.Objects.requireNonNull(to));
         }
         out.println(report.outcome() + ": " + tenant + " -> " + report.target().describe() + ", "
             + report.rowsCopied() + " rows, writes blocked " + report.writeBlocked().toMillis() + " ms");
@@ -278,6 +308,9 @@ final class TenantsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+      if (parallelism < 1) {
+        throw new ParameterException(spec.commandLine(), "--parallelism must be >= 1 but was " + parallelism);
+      }
       return withDirectory(spec, options, "migrate", (directory, out) -> {
         FleetMigrations.Report report = FleetMigrations.builder(directory).locations(locations)
             .parallelism(parallelism).build().migrate();
@@ -300,8 +333,9 @@ final class TenantsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+      TenantId id = tenantId(spec, tenant);
       return withDirectory(spec, options, "export", (directory, out) -> {
-        TenantData.Report r = TenantData.builder(directory).build().export(TenantId.of(tenant), dir,
+        TenantData.Report r = TenantData.builder(directory).build().export(id, dir,
             csv ? TenantData.Format.CSV : TenantData.Format.JSON_LINES);
         for (TenantData.TableCount t : r.tables()) {
           out.println(t.table() + "\t" + t.before() + " rows\t" + t.processed() + " exported");
@@ -325,8 +359,9 @@ final class TenantsCommand implements Callable<Integer> {
       if (!yes) {
         throw new ParameterException(spec.commandLine(), "erase deletes every row of the tenant: add --yes");
       }
+      TenantId id = tenantId(spec, tenant);
       return withDirectory(spec, options, "erase", (directory, out) -> {
-        TenantData.Report r = TenantData.builder(directory).build().erase(TenantId.of(tenant));
+        TenantData.Report r = TenantData.builder(directory).build().erase(id);
         for (TenantData.TableCount t : r.tables()) {
           out.println(t.table() + "\t" + t.before() + " before\t" + t.processed() + " deleted\t" + t.after()
               + " after");

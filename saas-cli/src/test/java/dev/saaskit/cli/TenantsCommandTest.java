@@ -149,10 +149,48 @@ class TenantsCommandTest {
   }
 
   @Test
+  void anInvalidTenantIdIsAUsageErrorNotAnUnexpectedFailure() {
+    for (String command : List.of("show", "suspend", "activate", "erase", "export")) {
+      List<String> args = new ArrayList<>(List.of(command, " padded"));
+      if (command.equals("erase")) {
+        args.add("--yes");
+      }
+      if (command.equals("export")) {
+        args.addAll(List.of("--dir", "unused"));
+      }
+      SaasKitTest.Run run = tenants(args.toArray(String[]::new));
+      assertThat(run.code()).as(command + ": " + run.err()).isEqualTo(2);
+      assertThat(run.err()).as(command).contains("not a valid tenant id").doesNotContain("unexpected failure");
+    }
+    SaasKitTest.Run move = tenants("move", "a\u0007b", "--to-shard", "eu-1");
+    assertThat(move.code()).isEqualTo(2);
+    assertThat(move.err()).contains("not a valid tenant id").doesNotContain("unexpected failure");
+    SaasKitTest.Run badShard = tenants("move", "acme", "--to-shard", "Not A Shard");
+    assertThat(badShard.code()).isEqualTo(2);
+    assertThat(badShard.err()).contains("invalid move target").doesNotContain("unexpected failure");
+    SaasKitTest.Run credentialsInUrl = tenants("move", "acme", "--to-url", "jdbc:postgresql://db/app?password=s3cr3tpw",
+        "--credentials", "BANK");
+    assertThat(credentialsInUrl.code()).isEqualTo(2);
+    assertThat(credentialsInUrl.err()).contains("invalid move target").doesNotContain("unexpected failure")
+        .doesNotContain("s3cr3tpw");
+    SaasKitTest.Run zero = tenants("migrate", "--locations", "classpath:db/fleet-app", "--parallelism", "0");
+    assertThat(zero.code()).isEqualTo(2);
+    assertThat(zero.err()).contains("--parallelism must be >= 1").doesNotContain("unexpected failure");
+    SaasKitTest.Run negative = tenants("move", "acme", "--to-shard", "eu-1", "--drain-wait", "-PT1S");
+    assertThat(negative.code()).isEqualTo(2);
+    assertThat(negative.err()).contains("--drain-wait");
+  }
+
+  @Test
   void moveExportAndEraseWithReports(@TempDir Path dir) throws Exception {
     SaasKitTest.Run move = tenants("move", "acme", "--to-url", dedicated.jdbcUrl(), "--credentials", "BANK");
     assertThat(move.code()).as(move.err()).isZero();
     assertThat(move.out()).contains("done: acme -> dedicated").contains("30 rows");
+    // the CLI serves no traffic: the application's nodes see 'moving' only when their directory cache (5 s by
+    // default) expires, so writes stay blocked at least that long before the copy
+    java.util.regex.Matcher blocked = java.util.regex.Pattern.compile("writes blocked (\\d+) ms").matcher(move.out());
+    assertThat(blocked.find()).as(move.out()).isTrue();
+    assertThat(Long.parseLong(blocked.group(1))).isGreaterThanOrEqualTo(5000);
     SaasKitTest.Run export = tenants("export", "acme", "--dir", dir.toString());
     assertThat(export.out()).contains("public.notes\t30 rows\t30 exported").contains("complete");
     assertThat(Files.readAllLines(dir.resolve("notes.jsonl"))).hasSize(30);

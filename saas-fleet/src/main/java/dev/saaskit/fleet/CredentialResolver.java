@@ -42,7 +42,8 @@ public interface CredentialResolver {
       String prefix = reference.toUpperCase(Locale.ROOT) + (access == Access.ADMIN ? "_ADMIN" : "");
       String user = lookup.apply(prefix + "_USER");
       String password = lookup.apply(prefix + "_PASSWORD");
-      if (user == null || password == null) {
+      // an empty user (a variable set to "") is as missing as an unset one: say which variables, not "blank user"
+      if (user == null || user.isBlank() || password == null) {
         throw new FleetException("credentials reference '" + reference + "' (" + access + "): set " + prefix
             + "_USER and " + prefix + "_PASSWORD");
       }

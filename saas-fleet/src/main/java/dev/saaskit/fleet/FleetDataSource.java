@@ -290,11 +290,12 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   /**
    * A connection for read-only work of the current tenant: on one of its placement's {@linkplain
    * Builder#replicas read replicas} (taken in turn) whose lag is within {@link Builder#maxReplicaLag(Duration)},
-   * unless the tenant wrote through this data source within {@link Builder#readYourWritesWindow(Duration)}
-   * (read-your-writes) or its placement changed (a move) less than {@code maxReplicaLag + lagCheckInterval} ago,
-   * when a replica of the new placement may not have the copied rows yet. Replicas that are down or lag too much are skipped; with none left, or none configured,
-   * this is {@link #getConnection()} on the primary. Replica connections are read-only, carry the tenant like
-   * every fleet connection, and come from the application's replica pools (outside the budget).
+   * unless the tenant holds a read-write connection of this data source or returned one within
+   * {@link Builder#readYourWritesWindow(Duration)} (read-your-writes) or its placement changed (a move) less than
+   * {@code maxReplicaLag + lagCheckInterval} ago, when a replica of the new placement may not have the copied rows
+   * yet. Replicas that are down or lag too much are skipped; with none left, or none configured, this is
+   * {@link #getConnection()} on the primary. Replica connections are read-only, carry the tenant like every fleet
+   * connection, and come from the application's replica pools (outside the budget).
    *
    * @throws MissingTenantException if there is no current tenant
    * @throws TenantUnavailableException if the tenant is unknown, suspended or deleted
@@ -310,7 +311,10 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     List<DataSource> candidates = replicas.getOrDefault(entry.placement(), List.of());
     long now = clock.millis();
     Long wrote = lastWriteMillis.get(tenant);
-    boolean recentWrite = wrote != null && now - wrote < readYourWrites.toMillis();
+    // a read-write connection still held may have committed already (auto-commit): its writes are not on the
+    // replicas yet either, so the tenant reads from the primary until it is returned and the window has passed
+    boolean recentWrite = writableConnections(tenant) > 0
+        || (wrote != null && now - wrote < readYourWrites.toMillis());
     boolean recentlyPlaced = now < cached.replicasFromMillis();
     if (!candidates.isEmpty() && !recentWrite && !recentlyPlaced) {
       int start = Math.floorMod(replicaTurn.getAndIncrement(), candidates.size());
@@ -831,18 +835,31 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       return new FleetDataSource(this);
     }
 
+    /**
+     * The longest duration accepted (about 292 years): deadlines are computed in nanoseconds, and a longer one
+     * would make every {@code getConnection()} fail with an {@link ArithmeticException} instead of waiting.
+     */
+    private static final Duration MAX = Duration.ofNanos(Long.MAX_VALUE);
+
     private static Duration positive(String name, Duration d) {
       Objects.requireNonNull(d, name);
       if (d.isNegative() || d.isZero()) {
         throw new IllegalArgumentException(name + " must be > 0 but was " + d);
       }
-      return d;
+      return bounded(name, d);
     }
 
     private static Duration nonNegative(String name, Duration d) {
       Objects.requireNonNull(d, name);
       if (d.isNegative()) {
         throw new IllegalArgumentException(name + " must be >= 0 but was " + d);
+      }
+      return bounded(name, d);
+    }
+
+    private static Duration bounded(String name, Duration d) {
+      if (d.compareTo(MAX) > 0) {
+        throw new IllegalArgumentException(name + " must be at most " + MAX + " but was " + d);
       }
       return d;
     }

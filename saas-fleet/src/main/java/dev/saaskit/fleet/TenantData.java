@@ -3,6 +3,7 @@ package dev.saaskit.fleet;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.core.TenantSetting;
 import dev.saaskit.core.internal.SqlNames;
+import dev.saaskit.fleet.internal.Jdbc;
 import dev.saaskit.fleet.internal.PlacementConnections;
 import dev.saaskit.fleet.internal.TenantTables;
 import java.io.BufferedWriter;
@@ -12,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -97,10 +99,12 @@ public final class TenantData {
   }
 
   /**
-   * Writes every row of {@code tenant} to {@code directory} (created if missing), one file per table, from one
-   * consistent snapshot.
+   * Writes every row of {@code tenant} to {@code outputDirectory} (created if missing; it must be empty), one file
+   * per table, from one consistent snapshot. The file of a table is named after it, with characters other than
+   * {@code A-Z a-z 0-9 _ -} percent-encoded; rows are in primary key order.
    *
-   * @throws FleetException if the tenant is unknown, a file cannot be written or a query fails
+   * @throws FleetException if the tenant is unknown, the folder is not empty, a file cannot be written or a query
+   *     fails
    */
   public Report export(TenantId tenant, Path outputDirectory, Format format) {
     Objects.requireNonNull(outputDirectory, "outputDirectory");
@@ -108,6 +112,14 @@ public final class TenantData {
     TenantEntry entry = directory.require(tenant);
     try (Connection c = PlacementConnections.admin(directory, entry.placement())) {
       Files.createDirectories(outputDirectory);
+      // an export is what a tenant is handed: files left by another export (another tenant's, or an earlier one
+      // that stopped half-way) must neither be overwritten unnoticed nor be mixed into this one
+      try (java.util.stream.Stream<Path> present = Files.list(outputDirectory)) {
+        if (present.findAny().isPresent()) {
+          throw new FleetException("exporting tenant '" + tenant.value() + "': the folder " + outputDirectory
+              + " is not empty; export into a new or empty folder (nothing was written)");
+        }
+      }
       c.setAutoCommit(false);
       try (Statement st = c.createStatement()) {
         st.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
@@ -117,18 +129,21 @@ public final class TenantData {
       List<TableCount> counts = new ArrayList<>();
       for (TenantTables.Table t : tables.insertOrder()) {
         long before = tables.count(c, t, tenant);
+        // sorted by the primary key: not every column type can be sorted by (json, point, xml)
+        List<String> key = TenantTables.primaryKey(c, t);
         String select = "SELECT " + t.columnList(t.columns()) + " FROM " + t.qualified() + tables.where(tenant)
-            + " ORDER BY " + t.columnList(t.columns());
+            + (key.isEmpty() ? "" : " ORDER BY " + t.columnList(key));
         long written;
         if (format == Format.CSV) {
-          try (OutputStream out = Files.newOutputStream(outputDirectory.resolve(t.name() + ".csv"))) {
+          try (OutputStream out = Files.newOutputStream(outputDirectory.resolve(fileName(t.name()) + ".csv"),
+              StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             written = c.unwrap(PGConnection.class).getCopyAPI().copyOut("COPY (" + select
                 + ") TO STDOUT WITH (FORMAT csv, HEADER)", out);
           }
         } else {
           written = 0;
-          try (BufferedWriter out = Files.newBufferedWriter(outputDirectory.resolve(t.name() + ".jsonl"),
-              StandardCharsets.UTF_8);
+          try (BufferedWriter out = Files.newBufferedWriter(outputDirectory.resolve(fileName(t.name()) + ".jsonl"),
+              StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
               PreparedStatement ps = c.prepareStatement("SELECT row_to_json(x)::text FROM (" + select + ") x")) {
             ps.setFetchSize(1000);
             try (ResultSet rs = ps.executeQuery()) {
@@ -153,13 +168,61 @@ public final class TenantData {
   }
 
   /**
+   * The file name of a table's export: the table name where it is made of {@code A-Z a-z 0-9 _ -} only, else
+   * with every other character percent-encoded (its UTF-8 bytes). A quoted table name may hold {@code /},
+   * {@code ..} or a NUL; written as it is, it would leave the export folder or fail.
+   */
+  static String fileName(String table) {
+    StringBuilder sb = new StringBuilder();
+    for (byte b : table.getBytes(StandardCharsets.UTF_8)) {
+      int u = b & 0xff;
+      if (u >= 'a' && u <= 'z' || u >= 'A' && u <= 'Z' || u >= '0' && u <= '9' || u == '_' || u == '-') {
+        sb.append((char) u);
+      } else {
+        sb.append('%').append(Character.toUpperCase(Character.forDigit(u >> 4, 16)))
+            .append(Character.toUpperCase(Character.forDigit(u & 0xf, 16)));
+      }
+    }
+    return sb.toString();
+  }
+
+  /**
    * Deletes every row of {@code tenant} in its placement, children first, in one transaction, and proves it with
-   * counts before and after. The directory entry is left alone (offboarding marks it {@code deleted}).
+   * counts before and after. The directory entry is left alone (offboarding marks it {@code deleted}). A tenant
+   * that is being moved is refused: its rows may already be copied to the move's target.
    *
-   * @throws FleetException if the tenant is unknown or a delete fails (then nothing is deleted)
+   * @throws FleetException if the tenant is unknown or being moved, or a delete fails (then nothing is deleted)
    */
   public Report erase(TenantId tenant) {
+    Objects.requireNonNull(tenant, "tenant");
+    // A move copies the tenant's rows to its target and then flips to it: rows erased from the source after the
+    // copy would live on there. So the erasure holds the tenant's move lock (a move, resume or roll-back running
+    // now holds it; one that starts meanwhile waits, then fails before it changes anything) and refuses a tenant
+    // left 'moving' by a move that stopped.
+    try (Connection lock = directory.control().getConnection()) {
+      if (!Jdbc.query(lock, "SELECT pg_try_advisory_lock(?, hashtext(?))", rs -> rs.getBoolean(1),
+          TenantMove.LOCK_CLASS, tenant.value()).get(0)) {
+        throw new FleetException("tenant '" + tenant.value() + "' is being moved right now: erase it once the move"
+            + " has ended (nothing was deleted)");
+      }
+      try {
+        return eraseUnmoved(tenant);
+      } finally {
+        TenantMove.unlock(lock, tenant);
+      }
+    } catch (SQLException e) {
+      throw new FleetException("erasing tenant '" + tenant.value() + "' failed (nothing was deleted): cannot take "
+          + "its move lock in the control database: " + e.getMessage(), e);
+    }
+  }
+
+  private Report eraseUnmoved(TenantId tenant) {
     TenantEntry entry = directory.require(tenant);
+    if (entry.state() == TenantState.MOVING) {
+      throw new FleetException("tenant '" + tenant.value() + "' is being moved (a move stopped part-way): resume "
+          + "or roll back the move first, then erase it; its rows may already be copied to the target, where an "
+          + "erasure of the source would not reach them (nothing was deleted)");
+    }
     try (Connection c = PlacementConnections.admin(directory, entry.placement())) {
       c.setAutoCommit(false);
       TenantTables tables = TenantTables.discover(c, schema, tenantColumn);

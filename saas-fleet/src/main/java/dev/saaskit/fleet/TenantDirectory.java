@@ -280,7 +280,13 @@ public final class TenantDirectory {
       ref = shard(name).orElseThrow(() -> new FleetException("shard '" + name + "' does not exist"))
           .credentialsRef();
     }
-    return credentials.resolve(ref, access);
+    // a resolver is user code: one that answers nothing fails here, naming the reference, not later in a pool
+    Credentials resolved = credentials.resolve(ref, access);
+    if (resolved == null) {
+      throw new FleetException("credentials reference '" + ref + "' (" + access + "): the CredentialResolver "
+          + "returned no credentials");
+    }
+    return resolved;
   }
 
   /**

@@ -6,6 +6,8 @@ import dev.saaskit.fleet.internal.Names;
 import dev.saaskit.fleet.internal.PlacementConnections;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Objects;
@@ -85,16 +87,34 @@ public final class TenantLifecycle {
         credentialsRef);
     Credentials owner = directory.credentials(placement, CredentialResolver.Access.ADMIN);
     Credentials app = directory.credentials(placement, CredentialResolver.Access.APP);
+    if (owner.user().equals(app.user())) {
+      // the owner of the tables is exempt from row-level security unless every table forces it, and may turn it
+      // off: the role that serves tenant traffic must never be it
+      throw new FleetException("credentials reference '" + credentialsRef + "' names role " + owner.user()
+          + " both as the owner (ADMIN) and as the application role (APP): give the application its own role, "
+          + "which does not own the tables");
+    }
     String db = SqlNames.quoteIdent(databaseName);
     String ownerRole = SqlNames.quoteIdent(owner.user());
     String appRole = SqlNames.quoteIdent(app.user());
+    boolean created = false;
     try (Connection c = serverAdmin.getConnection(); Statement st = c.createStatement()) {
       st.execute("CREATE DATABASE " + db + " OWNER " + ownerRole + " TEMPLATE template0 ENCODING 'UTF8'");
+      created = true;
       st.execute("REVOKE ALL ON DATABASE " + db + " FROM PUBLIC");
       st.execute("GRANT CONNECT ON DATABASE " + db + " TO " + appRole);
     } catch (SQLException e) {
-      throw new FleetException("cannot create database " + databaseName + " for tenant '" + tenant.value() + "': "
-          + e.getMessage(), e);
+      // a database this call created (its grants failed: an app role that does not exist, say) is dropped
+      // again, so a retry can create it; one that existed before (CREATE failed) is never touched
+      if (created) {
+        try {
+          drop(databaseName);
+        } catch (FleetException suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      throw new FleetException("cannot create database " + databaseName + " for tenant '" + tenant.value() + "'"
+          + (created ? " (it was dropped again)" : "") + ": " + e.getMessage(), e);
     }
     try {
       try (Connection c = PlacementConnections.admin(directory, placement); Statement st = c.createStatement()) {
@@ -167,7 +187,8 @@ public final class TenantLifecycle {
     TenantData.@Nullable Report erasure = null;
     @Nullable String dropped = null;
     // a dedicated database that another tenant (or a shard) also uses is not the leaving tenant's to drop
-    boolean drop = entry.placement() instanceof Placement.Dedicated d && !usedByOthers(tenant, d);
+    boolean drop = entry.placement() instanceof Placement.Dedicated d && !usedByOthers(tenant, d)
+        && onServerAdminsServer(d);
     if (!drop) {
       erasure = data.erase(tenant);
     }
@@ -175,10 +196,7 @@ public final class TenantLifecycle {
       throw new FleetException("tenant '" + tenant.value() + "' changed during offboarding; retry");
     }
     if (drop && entry.placement() instanceof Placement.Dedicated d) {
-      String url = d.jdbcUrl();
-      int q = url.indexOf('?');
-      String path = q < 0 ? url : url.substring(0, q);
-      dropped = path.substring(path.lastIndexOf('/') + 1);
+      dropped = databaseName(d.jdbcUrl());
       drop(dropped);
     }
     LOG.info("offboarded tenant {} ({} rows exported)", tenant.value(), export.rows());
@@ -193,22 +211,81 @@ public final class TenantLifecycle {
     }
   }
 
-  /** Whether a shard or a tenant other than {@code tenant} (not deleted) lives in the database of {@code d}. */
+  /**
+   * Whether a shard or a tenant other than {@code tenant} (not deleted) may live in the database of {@code d}:
+   * compared by database name alone, whatever the host, because one server has many spellings
+   * ({@code localhost}, {@code 127.0.0.1}, a DNS alias) and a string comparison of URLs would take a shard's
+   * database for the tenant's own and drop it. A namesake on another server only costs an erasure instead.
+   */
   private boolean usedByOthers(TenantId tenant, Placement.Dedicated d) {
-    String database = Names.withoutQuery(d.jdbcUrl());
+    String database = databaseName(d.jdbcUrl());
     for (Shard s : directory.shards()) {
-      if (Names.withoutQuery(s.jdbcUrl()).equals(database)) {
+      if (databaseName(s.jdbcUrl()).equals(database)) {
         return true;
       }
     }
     for (TenantEntry e : directory.list()) {
       if (!e.tenant().equals(tenant) && e.state() != TenantState.DELETED
           && e.placement() instanceof Placement.Dedicated other
-          && Names.withoutQuery(other.jdbcUrl()).equals(database)) {
+          && databaseName(other.jdbcUrl()).equals(database)) {
         return true;
       }
     }
     return false;
+  }
+
+  /**
+   * Whether the database of {@code d} is the one of its name on the server admin's server, which drops it by
+   * name: a transaction advisory lock taken through {@code d} must show in the server admin's {@code pg_locks}
+   * under that database. Otherwise the admin would drop a namesake on its own server.
+   */
+  private boolean onServerAdminsServer(Placement.Dedicated d) {
+    String database = databaseName(d.jdbcUrl());
+    int k1 = java.util.concurrent.ThreadLocalRandom.current().nextInt(1, Integer.MAX_VALUE);
+    int k2 = java.util.concurrent.ThreadLocalRandom.current().nextInt(1, Integer.MAX_VALUE);
+    try (Connection tenantDb = PlacementConnections.admin(directory, d)) {
+      tenantDb.setAutoCommit(false);
+      try {
+        try (PreparedStatement ps = tenantDb.prepareStatement("SELECT pg_advisory_xact_lock(?, ?)")) {
+          ps.setInt(1, k1);
+          ps.setInt(2, k2);
+          ps.execute();
+        }
+        try (Connection admin = serverAdmin.getConnection();
+            PreparedStatement ps = admin.prepareStatement("SELECT count(*) FROM pg_locks l JOIN pg_database db "
+                + "ON db.oid = l.database WHERE l.locktype = 'advisory' AND l.classid = ?::oid "
+                + "AND l.objid = ?::oid AND l.objsubid = 2 AND db.datname = ?")) {
+          ps.setLong(1, k1);
+          ps.setLong(2, k2);
+          ps.setString(3, database);
+          try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            if (rs.getLong(1) > 0) {
+              return true;
+            }
+          }
+        }
+      } finally {
+        tenantDb.rollback();
+      }
+    } catch (SQLException e) {
+      throw new FleetException("cannot check that database " + database + " is on the server admin's server: "
+          + e.getMessage(), e);
+    }
+    LOG.warn("the database {} of {} is not on the server admin's server: its rows are erased, it is not dropped",
+        database, d.describe());
+    return false;
+  }
+
+  /** The database a PostgreSQL JDBC URL names, decoded as the driver decodes it. */
+  static String databaseName(String jdbcUrl) {
+    String path = Names.withoutQuery(jdbcUrl);
+    String name = path.substring(path.lastIndexOf('/') + 1);
+    try {
+      return java.net.URLDecoder.decode(name, java.nio.charset.StandardCharsets.UTF_8);
+    } catch (IllegalArgumentException e) {
+      return name;
+    }
   }
 
   private void drop(String databaseName) {

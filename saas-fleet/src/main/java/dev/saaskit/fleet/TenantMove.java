@@ -249,7 +249,7 @@ public final class TenantMove {
   /** How long a move, resume or roll-back waits for another process's work on the same tenant to end. */
   private static final Duration LOCK_WAIT = Duration.ofSeconds(5);
   /** The first key of the advisory lock of a tenant's move in the control database (the second: its id's hash). */
-  private static final int LOCK_CLASS = 0x5a4d4f56;
+  static final int LOCK_CLASS = 0x5a4d4f56;
 
   /**
    * Runs {@code work} holding the tenant's move lock in the control database: one process at a time carries a
@@ -281,7 +281,7 @@ public final class TenantMove {
     }
   }
 
-  private static void unlock(Connection lock, TenantId tenant) {
+  static void unlock(Connection lock, TenantId tenant) {
     for (int attempt = 1; attempt <= 2; attempt++) {
       try {
         if (!Jdbc.query(lock, "SELECT pg_advisory_unlock(?, hashtext(?))", rs -> rs.getBoolean(1), LOCK_CLASS,
@@ -748,6 +748,11 @@ public final class TenantMove {
     /** How long to wait for the tenant's read-write connections to end (default 30 s). */
     public Builder drainTimeout(Duration timeout) {
       Objects.requireNonNull(timeout, "drainTimeout");
+      // checked here, not mid-move: the drain runs after the tenant is already 'moving'
+      if (timeout.isNegative() || timeout.compareTo(Duration.ofNanos(Long.MAX_VALUE)) > 0) {
+        throw new IllegalArgumentException("drainTimeout must be between 0 and " + Duration.ofNanos(Long.MAX_VALUE)
+            + " but was " + timeout);
+      }
       this.drainTimeout = timeout;
       return this;
     }
@@ -759,8 +764,9 @@ public final class TenantMove {
      */
     public Builder drainWait(Duration wait) {
       Objects.requireNonNull(wait, "drainWait");
-      if (wait.isNegative()) {
-        throw new IllegalArgumentException("drainWait must be >= 0 but was " + wait);
+      if (wait.isNegative() || wait.compareTo(Duration.ofMillis(Long.MAX_VALUE)) > 0) {
+        throw new IllegalArgumentException("drainWait must be between 0 and " + Duration.ofMillis(Long.MAX_VALUE)
+            + " but was " + wait);
       }
       this.drainWait = wait;
       return this;

@@ -167,6 +167,25 @@ public final class TenantTables {
     }
   }
 
+  /**
+   * The primary key columns of {@code t}, in key order; empty without a primary key. Exports sort by these: a
+   * column of a type without an ordering operator ({@code json}, {@code point}, {@code xml}) cannot be sorted by.
+   */
+  public static List<String> primaryKey(Connection c, Table t) throws SQLException {
+    List<String> columns = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT a.attname::text FROM pg_index i "
+        + "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) "
+        + "WHERE i.indrelid = ?::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)")) {
+      ps.setString(1, t.qualified());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          columns.add(rs.getString(1));
+        }
+      }
+    }
+    return List.copyOf(columns);
+  }
+
   /** Rows of the tenant in {@code t}. */
   public long count(Connection c, Table t, TenantId tenant) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + t.qualified() + where(tenant));
