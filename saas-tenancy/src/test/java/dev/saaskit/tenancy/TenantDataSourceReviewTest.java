@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Findings of the second adversarial review of TenantDataSource (2026-12-05). Each test failed on the code before
- * its fix: a statement ran with a tenant other than the current one.
+ * Findings of the adversarial reviews of TenantDataSource (2026-12-05). Each test failed on the code before its
+ * fix: a statement ran with a tenant other than the current one, or with a value set under another tenant.
  */
 @ExtendWith(PostgresExtension.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -42,7 +42,8 @@ class TenantDataSourceReviewTest {
   static void schema(TestDatabase database) throws SQLException {
     db = database;
     try (Connection c = db.ownerDataSource().getConnection(); Statement s = c.createStatement()) {
-      s.execute("CREATE TABLE notes (id bigserial PRIMARY KEY, tenant_id text NOT NULL, body text NOT NULL)");
+      s.execute("CREATE TABLE notes (id bigserial PRIMARY KEY, tenant_id text NOT NULL, body text NOT NULL,"
+          + " title text NOT NULL DEFAULT '')");
       RlsPolicy.forTable("notes").columnType(TenantColumnType.TEXT).build().apply(c);
     }
     pool = db.newPool(db.appRole(), db.appPassword(), 1);
@@ -171,5 +172,51 @@ class TenantDataSourceReviewTest {
         s.execute("RESET app.tenant_id");
       }
     }
+  }
+
+  /** The rows written with a title (the seeded ones have none), as tenant/title/body, past RLS. */
+  static List<String> titled() throws SQLException {
+    try (Connection c = db.adminDataSource().getConnection(); Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT tenant_id || '/' || title || '/' || body FROM notes WHERE title <> ''"
+            + " ORDER BY id")) {
+      return strings(rs);
+    }
+  }
+
+  /**
+   * {@code clearParameters()} cleared the wrapper's record of the parameters but not the driver statements, which
+   * kept the values replayed into them. A parameter not set again after it then ran with the value set before, where
+   * the driver fails the execution ("No value specified for parameter"): a statement shared by the code of two
+   * tenants wrote acme's text into globex's row.
+   */
+  @Test
+  void clearParametersLeavesNoValueOfAnEarlierExecutionBehind() throws Exception {
+    try (Connection c = tenantDs.getConnection();
+        PreparedStatement insert = c.prepareStatement("INSERT INTO notes(title, body) VALUES (?, ?)")) {
+      TenantContext.run(ACME, () -> {
+        insert.setString(1, "plan");
+        insert.setString(2, "acme's secret plan");
+        insert.executeUpdate();
+        insert.clearParameters();
+      });
+      TenantContext.run(GLOBEX, () -> {
+        insert.setString(1, "hello"); // forgets the body
+        assertThatThrownBy(insert::executeUpdate).isInstanceOf(SQLException.class)
+            .hasMessageContaining("No value specified for parameter");
+      });
+      // the batch path (the second driver statement) too
+      TenantContext.run(GLOBEX, () -> {
+        insert.setString(1, "b1");
+        insert.setString(2, "globex body");
+        insert.addBatch();
+        insert.executeBatch();
+        insert.clearParameters();
+        insert.setString(1, "b2"); // forgets the body
+        insert.addBatch();
+        assertThatThrownBy(insert::executeBatch).isInstanceOf(SQLException.class);
+        insert.clearBatch();
+      });
+    }
+    assertThat(titled()).containsExactly("acme/plan/acme's secret plan", "globex/b1/globex body");
   }
 }
