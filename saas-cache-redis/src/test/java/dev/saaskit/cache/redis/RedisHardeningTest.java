@@ -160,8 +160,9 @@ class RedisHardeningTest {
           for (Future<Long> f : took) {
             longest = Math.max(longest, f.get(60, TimeUnit.SECONDS));
           }
-          // one after the other they would take 16 connect attempts, over 6 s
-          assertThat(longest).as("the longest request, ms").isLessThan(2_500);
+          // one after the other they would take 16 connect attempts, over 6.4 s; the bound leaves room for a
+          // loaded machine (a late thread may start a second attempt) while failing the queue by far
+          assertThat(longest).as("the longest request, ms").isLessThan(4_000);
         } finally {
           pool.shutdownNow();
         }
