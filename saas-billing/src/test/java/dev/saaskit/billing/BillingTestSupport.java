@@ -1,5 +1,7 @@
 package dev.saaskit.billing;
 
+import dev.saaskit.billing.internal.StripeJson;
+import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.TestDatabase;
 import java.io.IOException;
 import java.io.InputStream;
@@ -9,12 +11,17 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
 import java.util.HexFormat;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import javax.sql.DataSource;
 
-/** Test helpers shared by the billing tests: schema set-up, counts past RLS, fixtures, Stripe signatures. */
+/**
+ * Test helpers shared by the billing tests: schema set-up, counts past RLS, fixtures, Stripe signatures, and
+ * offline billing fed by signed events.
+ */
 final class BillingTestSupport {
   private BillingTestSupport() {}
 
@@ -70,5 +77,25 @@ final class BillingTestSupport {
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException(e);
     }
+  }
+
+  /** A configuration with no reachable Stripe and no refetch: the mirror holds exactly what signed events say. */
+  public static BillingConfig.Builder offline(String webhookSecret, Clock clock) {
+    return BillingConfig.builder().stripeApiKey("sk_test_unused").stripeApiBase("http://127.0.0.1:9")
+        .webhookSecrets(webhookSecret).refetch(false).clock(clock);
+  }
+
+  /** Links Stripe customer {@code customerId} to {@code tenant}, as checkout or {@code ensureCustomer} would. */
+  public static void linkCustomer(Billing billing, TenantId tenant, String customerId) {
+    billing.db().inTransaction(tenant, "link", c -> billing.mirror().upsertCustomer(c, tenant,
+        StripeJson.parseObject("{\"id\":\"" + customerId + "\",\"object\":\"customer\"}"), Instant.EPOCH));
+  }
+
+  /** Delivers a signed event of {@code type} created at {@code created} about {@code object} (JSON), signed now. */
+  public static WebhookResult deliver(Billing billing, String webhookSecret, Clock clock, String eventId, String type,
+      long created, String object) {
+    String body = "{\"id\":\"" + eventId + "\",\"object\":\"event\",\"type\":\"" + type + "\",\"created\":" + created
+        + ",\"api_version\":\"2026-07-29.dahlia\",\"livemode\":false,\"data\":{\"object\":" + object + "}}";
+    return billing.webhooks().handle(body, signature(body, webhookSecret, clock.instant().getEpochSecond()));
   }
 }

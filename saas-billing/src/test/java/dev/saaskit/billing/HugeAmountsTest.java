@@ -1,11 +1,9 @@
 package dev.saaskit.billing;
 
 import static dev.saaskit.billing.BillingTestSupport.count;
-import static dev.saaskit.billing.BillingTestSupport.signature;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.billing.internal.MetricsQueries;
-import dev.saaskit.billing.internal.StripeJson;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
@@ -35,18 +33,13 @@ class HugeAmountsTest {
   static void setUp(TestDatabase database) throws Exception {
     db = database;
     BillingTestSupport.migrate(db);
-    billing = Billing.create(BillingConfig.builder().stripeApiKey("sk_test_unused").stripeApiBase("http://127.0.0.1:9")
-        .webhookSecrets(SECRET).refetch(false).clock(clock).build(), db.appDataSource());
-    billing.db().inTransaction(TENANT, "link", c -> billing.mirror().upsertCustomer(c, TENANT,
-        StripeJson.parseObject("{\"id\":\"cus_huge\",\"object\":\"customer\"}"), Instant.EPOCH));
+    billing = Billing.create(BillingTestSupport.offline(SECRET, clock).build(), db.appDataSource());
+    BillingTestSupport.linkCustomer(billing, TENANT, "cus_huge");
   }
 
   private static WebhookResult deliver(String eventId, String object) {
-    long created = clock.instant().getEpochSecond() - 10;
-    String body = "{\"id\":\"" + eventId + "\",\"object\":\"event\",\"type\":\"customer.subscription.updated\","
-        + "\"created\":" + created + ",\"api_version\":\"2026-07-29.dahlia\",\"livemode\":false,"
-        + "\"data\":{\"object\":" + object + "}}";
-    return billing.webhooks().handle(body, signature(body, SECRET, clock.instant().getEpochSecond()));
+    return BillingTestSupport.deliver(billing, SECRET, clock, eventId, "customer.subscription.updated",
+        clock.instant().getEpochSecond() - 10, object);
   }
 
   private static String subscription(String id, String quantity, String unitAmount, String intervalCount) {

@@ -1,10 +1,8 @@
 package dev.saaskit.billing;
 
 import static dev.saaskit.billing.BillingTestSupport.count;
-import static dev.saaskit.billing.BillingTestSupport.signature;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.saaskit.billing.internal.StripeJson;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
@@ -37,8 +35,7 @@ class InvoiceCustomerTieTest {
   static void setUp(TestDatabase database) throws Exception {
     db = database;
     BillingTestSupport.migrate(db);
-    billing = Billing.create(BillingConfig.builder().stripeApiKey("sk_test_unused").stripeApiBase("http://127.0.0.1:9")
-        .webhookSecrets(SECRET).refetch(false).clock(clock).pastDueGrace(GRACE).build(), db.appDataSource());
+    billing = Billing.create(BillingTestSupport.offline(SECRET, clock).pastDueGrace(GRACE).build(), db.appDataSource());
   }
 
   @BeforeEach
@@ -51,14 +48,11 @@ class InvoiceCustomerTieTest {
     }
     clock.set(Instant.parse("2026-12-01T00:00:00Z"));
     billing.invalidate(TENANT);
-    billing.db().inTransaction(TENANT, "link", c -> billing.mirror().upsertCustomer(c, TENANT,
-        StripeJson.parseObject("{\"id\":\"cus_invtie\",\"object\":\"customer\"}"), Instant.EPOCH));
+    BillingTestSupport.linkCustomer(billing, TENANT, "cus_invtie");
   }
 
   private static WebhookResult deliver(String eventId, String type, long created, String object) {
-    String body = "{\"id\":\"" + eventId + "\",\"object\":\"event\",\"type\":\"" + type + "\",\"created\":" + created
-        + ",\"api_version\":\"2026-07-29.dahlia\",\"livemode\":false,\"data\":{\"object\":" + object + "}}";
-    return billing.webhooks().handle(body, signature(body, SECRET, clock.instant().getEpochSecond()));
+    return BillingTestSupport.deliver(billing, SECRET, clock, eventId, type, created, object);
   }
 
   private static String invoice(String id, String status, long dueDate) {

@@ -1,7 +1,6 @@
 package dev.saaskit.billing;
 
 import static dev.saaskit.billing.BillingTestSupport.count;
-import static dev.saaskit.billing.BillingTestSupport.signature;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -37,10 +36,8 @@ class SubscriptionTieTest {
   static void setUp(TestDatabase database) throws Exception {
     db = database;
     BillingTestSupport.migrate(db);
-    billing = Billing.create(BillingConfig.builder().stripeApiKey("sk_test_unused").stripeApiBase("http://127.0.0.1:9")
-        .webhookSecrets(SECRET).refetch(false).clock(clock).build(), db.appDataSource());
-    billing.db().inTransaction(TENANT, "link", c -> billing.mirror().upsertCustomer(c, TENANT,
-        StripeJson.parseObject("{\"id\":\"cus_tie\",\"object\":\"customer\"}"), Instant.EPOCH));
+    billing = Billing.create(BillingTestSupport.offline(SECRET, clock).build(), db.appDataSource());
+    BillingTestSupport.linkCustomer(billing, TENANT, "cus_tie");
   }
 
   @BeforeEach
@@ -61,9 +58,7 @@ class SubscriptionTieTest {
   }
 
   private static WebhookResult deliver(String eventId, String type, long created, String object) {
-    String body = "{\"id\":\"" + eventId + "\",\"object\":\"event\",\"type\":\"" + type + "\",\"created\":" + created
-        + ",\"api_version\":\"2026-07-29.dahlia\",\"livemode\":false,\"data\":{\"object\":" + object + "}}";
-    return billing.webhooks().handle(body, signature(body, SECRET, clock.instant().getEpochSecond()));
+    return BillingTestSupport.deliver(billing, SECRET, clock, eventId, type, created, object);
   }
 
   private static Mirror.Outcome write(ObjectNode sub, Instant asOf) {
