@@ -35,8 +35,10 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p><b>Served</b> (form-encoded requests as stripe-java sends them, JSON answers, Stripe's list and error
- * shapes, {@code expand[]}, {@code Idempotency-Key} replay with {@code Idempotent-Replayed: true} or 400
- * {@code idempotency_error}, {@code Request-Id}, an echoed {@code Stripe-Version}, and a {@code Date} header from
+ * shapes, {@code expand[]}, {@code Idempotency-Key} replay with {@code Idempotent-Replayed: true} (of every
+ * answer whose execution began, a 500 included; not of a 400 or 404, which may be sent again), 400
+ * {@code idempotency_error} for other parameters and 409 {@code idempotency_key_in_use} while the first request
+ * with the key still runs, {@code Request-Id}, an echoed {@code Stripe-Version}, and a {@code Date} header from
  * the emulator's clock, as of the answer, on every answer): customers, products, prices
  * (lookup keys), checkout sessions (mode subscription; line items), billing portal sessions, subscriptions
  * (create, update with prorations, cancel, resume, list) and their items ({@code /v1/subscription_items}:

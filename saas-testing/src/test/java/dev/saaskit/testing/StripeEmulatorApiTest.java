@@ -30,6 +30,11 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -178,6 +183,51 @@ class StripeEmulatorApiTest {
     assertThat(raw2.body()).isEqualTo(raw1.body());
     assertThat(raw2.headers().firstValue("Idempotent-Replayed")).contains("true");
     assertThat(raw1.headers().firstValue("Idempotent-Replayed")).isEmpty();
+  }
+
+  @Test
+  void aKeyInUseByARequestStillRunningAnswers409AndTheRequestRunsOnce() throws Exception {
+    CountDownLatch firstRunning = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    // the first request's webhook delivery runs on its own thread before it answers: holding it holds the request
+    f.emu.webhooks().deliverTo((body, signature) -> {
+      firstRunning.countDown();
+      release.await(30, TimeUnit.SECONDS);
+      return 200;
+    });
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Future<HttpResponse<String>> first = pool.submit(() -> f.raw("POST", "/v1/customers", "email=k%40acme.test",
+          "Idempotency-Key", "busy-key"));
+      assertThat(firstRunning.await(30, TimeUnit.SECONDS)).isTrue();
+      HttpResponse<String> second = f.raw("POST", "/v1/customers", "email=k%40acme.test", "Idempotency-Key",
+          "busy-key");
+      assertThat(second.statusCode()).isEqualTo(409);
+      assertThat(second.body()).contains("\"code\":\"idempotency_key_in_use\"")
+          .contains("\"type\":\"idempotency_error\"");
+      release.countDown();
+      HttpResponse<String> answered = first.get(30, TimeUnit.SECONDS);
+      assertThat(answered.statusCode()).isEqualTo(200);
+
+      HttpResponse<String> third = f.raw("POST", "/v1/customers", "email=k%40acme.test", "Idempotency-Key",
+          "busy-key");
+      assertThat(third.body()).isEqualTo(answered.body());
+      assertThat(third.headers().firstValue("Idempotent-Replayed")).contains("true");
+      assertThat(stripe.v1().customers().list(CustomerListParams.builder().build()).getData()).hasSize(1);
+    } finally {
+      release.countDown();
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aRequestThatFailedValidationIsNotKeptUnderItsKey() throws Exception {
+    HttpResponse<String> invalid = f.raw("POST", "/v1/products", "", "Idempotency-Key", "invalid-key");
+    assertThat(invalid.statusCode()).isEqualTo(400);
+    HttpResponse<String> again = f.raw("POST", "/v1/products", "", "Idempotency-Key", "invalid-key");
+    assertThat(again.statusCode()).isEqualTo(400);
+    assertThat(again.headers().firstValue("Idempotent-Replayed")).isEmpty();
+    assertThat(again.headers().firstValue("Request-Id")).isNotEqualTo(invalid.headers().firstValue("Request-Id"));
   }
 
   @Test

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -44,6 +45,8 @@ public final class HttpFront implements AutoCloseable {
   private final MiniHttpServer server;
   private final HostedCheckout checkoutPage;
   private final Map<String, Stored> idempotent = new ConcurrentHashMap<>();
+  /** Keys of requests being executed: a second request with one of them answers 409, as Stripe does. */
+  private final Set<String> executing = ConcurrentHashMap.newKeySet();
   private final List<Hit> hits = new CopyOnWriteArrayList<>();
   private final List<String> versions = new CopyOnWriteArrayList<>();
   private final Object faultMonitor = new Object();
@@ -150,18 +153,49 @@ public final class HttpFront implements AutoCloseable {
     String idemKey = method.equals("POST") ? ex.header("Idempotency-Key") : null;
     String fingerprint = method + " " + path + "?" + canonical(params);
     if (idemKey != null) {
-      Stored stored = idempotent.get(idemKey);
-      if (stored != null) {
-        if (!stored.fingerprint().equals(fingerprint)) {
-          return answer(headers, 400, error("idempotency_error", null, "Keys for idempotent requests can only be "
-              + "used with the same parameters they were first used with. Try using a key other than '" + idemKey
-              + "' if you meant to execute a different request.", null));
-        }
-        headers.put("Idempotent-Replayed", "true");
-        headers.put("Original-Request", stored.requestId());
-        return answer(headers, stored.status(), stored.body());
+      MiniHttpServer.@Nullable Response replay = replay(idemKey, fingerprint, headers);
+      if (replay != null) {
+        return replay;
+      }
+      if (!executing.add(idemKey)) {
+        return answer(headers, 409, error("idempotency_error", "idempotency_key_in_use", "There is currently"
+            + " another in-progress request using this idempotent key (that probably means you submitted twice,"
+            + " and the other request is still going through): " + idemKey + ". Please try again later.", null));
+      }
+      // the request that held the key may have stored its answer and let go between the look above and the add
+      replay = replay(idemKey, fingerprint, headers);
+      if (replay != null) {
+        executing.remove(idemKey);
+        return replay;
       }
     }
+    try {
+      return execute(headers, requestId, method, path, params, idemKey, fingerprint);
+    } finally {
+      if (idemKey != null) {
+        executing.remove(idemKey);
+      }
+    }
+  }
+
+  /** The stored answer of an earlier request with {@code idemKey}, an error if its parameters differ, or null. */
+  private MiniHttpServer.@Nullable Response replay(String idemKey, String fingerprint, Map<String, String> headers) {
+    Stored stored = idempotent.get(idemKey);
+    if (stored == null) {
+      return null;
+    }
+    if (!stored.fingerprint().equals(fingerprint)) {
+      return answer(headers, 400, error("idempotency_error", null, "Keys for idempotent requests can only be "
+          + "used with the same parameters they were first used with. Try using a key other than '" + idemKey
+          + "' if you meant to execute a different request.", null));
+    }
+    headers.put("Idempotent-Replayed", "true");
+    headers.put("Original-Request", stored.requestId());
+    return answer(headers, stored.status(), stored.body());
+  }
+
+  private MiniHttpServer.Response execute(Map<String, String> headers, String requestId, String method, String path,
+      ObjectNode params, @Nullable String idemKey, String fingerprint) {
     int status;
     String response;
     try {
@@ -181,7 +215,9 @@ public final class HttpFront implements AutoCloseable {
       status = 500;
       response = error("api_error", null, "Emulator failure: " + e, null);
     }
-    if (idemKey != null && status < 500) {
+    // Stripe keeps the answer of every request whose execution began, a 500 included, and none of a request that
+    // failed validation (400) or named an object that does not exist (404): those may be sent again as they are
+    if (idemKey != null && status != 400 && status != 404) {
       idempotent.putIfAbsent(idemKey, new Stored(fingerprint, status, response, requestId));
     }
     // the Date of an answer is the time it was produced, after its events were delivered
