@@ -79,7 +79,9 @@ public final class JobWorker implements AutoCloseable {
   /**
    * Graceful shutdown: stops claiming, waits up to {@code closeTimeout} for running handlers, then interrupts
    * the others and releases their jobs (pending again, the attempt not counted), records all outcomes, and stops
-   * heartbeats and the LISTEN connection. Idempotent; concurrent callers wait for the first.
+   * heartbeats and the LISTEN connection. Idempotent; concurrent callers wait for the first. If the calling thread
+   * is interrupted meanwhile, it returns at once with its interrupt flag set: heartbeats stop and the jobs not given
+   * back are rescued by other workers once their leases expire.
    */
   @Override
   public void close() {

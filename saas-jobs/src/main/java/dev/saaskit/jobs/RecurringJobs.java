@@ -82,7 +82,8 @@ public final class RecurringJobs implements AutoCloseable {
    * Registers the declared jobs and starts the scheduler thread, whose first pass runs at once.
    *
    * @return this scheduler
-   * @throws IllegalStateException if it was started or closed before
+   * @throws IllegalStateException if it was started or closed before, or closed while this call registered the
+   *     definitions (the thread is then not started)
    * @throws SaasException if the definitions cannot be written (schema not migrated, role not granted, database
    *     down); the scheduler is then closed
    */

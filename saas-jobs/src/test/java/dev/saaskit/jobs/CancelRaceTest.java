@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -58,5 +60,42 @@ class CancelRaceTest {
         assertThat(row.lastError()).startsWith("java.lang.IllegalStateException: failed");
       }
     }
+  }
+
+  /**
+   * The same race with a handler that returns normally: {@link JobQueue#cancel} answered true, and the job ended
+   * {@code completed} with its result, although "cancel wins over success" promises that a user who cancelled never
+   * sees "completed". A cancel the row holds when the outcome is written wins over a success too.
+   */
+  @Test
+  void aCancelAcknowledgedWhileASuccessIsBeingRecordedWins(TestDatabase db) throws Exception {
+    AtomicInteger acknowledged = new AtomicInteger();
+    try (HikariDataSource pool = kit.workerPool("cancel-race-success", 4)) {
+      SaasJobs jobs = SaasJobs.builder(db.appDataSource()).workerDataSource(pool).build();
+      try (JobWorker worker = jobs.worker().queue("race-success", 1)
+          .pollInterval(Duration.ofMillis(50))
+          .handler(JobType.of("cancel-then-succeed", JsonNode.class), (payload, ctx) -> {
+            // the user's cancel lands now; the handler returns before the worker has seen it
+            if (jobs.queue().cancel(ctx.id())) {
+              acknowledged.incrementAndGet();
+            }
+            return "done";
+          }).build().start()) {
+        long id = kit.insert("acme", "race-success", "cancel-then-succeed", "{}", 5, null, null);
+        awaitFinished(id);
+        WorkerTestKit.Row row = kit.row(id);
+        assertThat(acknowledged.get()).isEqualTo(1);
+        assertThat(row.state()).as("state after an acknowledged cancel").isEqualTo("cancelled");
+        assertThat(row.result()).isNull();
+        assertThat(row.finishedAt()).isNotNull();
+        assertThat(row.attempts()).isEqualTo(1);
+      }
+    }
+  }
+
+  /** Waits until a job has finished, whatever its final state. */
+  private static void awaitFinished(long id) {
+    Await.until("job " + id + " finished", WAIT,
+        () -> Set.of("completed", "cancelled", "dead").contains(kit.row(id).state()));
   }
 }

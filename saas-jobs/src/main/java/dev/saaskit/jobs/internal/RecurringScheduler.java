@@ -43,6 +43,7 @@ public final class RecurringScheduler implements AutoCloseable {
   private final Duration closeTimeout;
   private final RecurringMeters meters;
   private @Nullable ScheduledExecutorService executor;
+  private boolean closed;
 
   /**
    * @param batchSize rows locked per transaction
@@ -154,10 +155,19 @@ public final class RecurringScheduler implements AutoCloseable {
     return inTransaction("reading recurring job " + name, c -> store.nextFireAt(c, name));
   }
 
-  /** Starts the tick thread; the first tick runs at once. */
+  /**
+   * Starts the tick thread; the first tick runs at once.
+   *
+   * @throws IllegalStateException if it was started or closed before
+   */
   public synchronized void start() {
     if (executor != null) {
       throw new IllegalStateException("the recurring job scheduler is already started");
+    }
+    if (closed) {
+      // a close() that ran while the definitions were being registered: a thread started now would never be
+      // stopped, since that close() found nothing to stop
+      throw new IllegalStateException("the recurring job scheduler was closed before it started");
     }
     ScheduledExecutorService ex = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "saaskit-recurring-" + THREADS.incrementAndGet());
@@ -176,6 +186,10 @@ public final class RecurringScheduler implements AutoCloseable {
     } catch (RuntimeException e) {
       // the next tick retries; a database outage must not kill the thread
       LOG.warn("recurring job tick failed, retrying in {}: {}", tickInterval, e.getMessage());
+    } catch (Error e) {
+      // a periodic task that throws is never run again: one Error (a DataSource wrapper's assertion, a stack
+      // overflow) silently ended every recurring job of this node
+      LOG.error("recurring job tick failed, retrying in {}", tickInterval, e);
     }
   }
 
@@ -185,6 +199,7 @@ public final class RecurringScheduler implements AutoCloseable {
    */
   @Override
   public synchronized void close() {
+    closed = true;
     ScheduledExecutorService ex = executor;
     if (ex == null) {
       return;

@@ -191,6 +191,10 @@ public final class WorkerEngine {
         task.run();
       } catch (RuntimeException e) {
         log.warn("job worker {}: {} failed: {}", config.workerId(), what, e.toString());
+      } catch (Error e) {
+        // a periodic task that throws is never run again: one Error (a DataSource wrapper's assertion, a stack
+        // overflow) ended the heartbeats for good, and every job then lost its lease and ran twice
+        log.error("job worker {}: {} failed", config.workerId(), what, e);
       }
     };
   }
@@ -215,6 +219,7 @@ public final class WorkerEngine {
     try {
       shutDown();
     } catch (InterruptedException e) {
+      stopAfterInterrupt();
       Thread.currentThread().interrupt();
       log.warn("job worker {}: shutdown interrupted; unfinished jobs are rescued after their leases expire",
           config.workerId());
@@ -224,6 +229,26 @@ public final class WorkerEngine {
       }
       closed.countDown();
     }
+  }
+
+  /**
+   * {@link #close()} was interrupted and waits no longer. What the log promises must then hold: the jobs not given
+   * back are rescued once their leases expire. So the heartbeats stop with everything else (they used to go on,
+   * renewing the leases of jobs nobody would finish, for as long as the process lived), handlers are interrupted,
+   * and the outcomes already handed to the writer are still written, within a few seconds, on its own thread.
+   */
+  private void stopAfterInterrupt() {
+    claiming = false;
+    maintenance.shutdownNow();
+    timeouts.shutdownNow();
+    for (WorkerQueue q : queues.values()) {
+      q.pool.shutdownNow();
+    }
+    if (listener != null) {
+      listener.signalStop();
+    }
+    flusher.stopBy(System.nanoTime() + TimeUnit.SECONDS.toNanos(5));
+    meters.close();
   }
 
   private void awaitClosed() {
@@ -644,7 +669,9 @@ public final class WorkerEngine {
         q.failing = false;
         log.info("job worker {}: claiming from queue '{}' works again", config.workerId(), q.name);
       }
-    } catch (SQLException | RuntimeException e) {
+    } catch (SQLException | RuntimeException | Error e) {
+      // an Error too (a DataSource wrapper's assertion, a stack overflow): it ended the dispatcher thread, and the
+      // worker, alive to every other look, never claimed again
       if (!q.failing && !crashed) {
         log.warn("job worker {}: claiming from queue '{}' failed, retrying every poll: {}", config.workerId(),
             q.name, e.getMessage());
@@ -813,7 +840,7 @@ public final class WorkerEngine {
           }
         }
       }
-    } catch (SQLException | RuntimeException e) {
+    } catch (SQLException | RuntimeException | Error e) {
       log.debug("job worker {}: claiming hinted jobs from queue '{}' failed, claiming fairly instead: {}",
           config.workerId(), q.name, e.getMessage());
       return 0;
@@ -992,7 +1019,9 @@ public final class WorkerEngine {
       if (job.decided.compareAndSet(false, true)) {
         flusher.submit(outcome);
       }
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      // an Error as well: a job that never leaves would be heartbeated, and so kept running, for as long as the
+      // worker lives, with its slot lost; left, its lease lapses and rescue takes it
       log.error("job {} ({}): recording its outcome failed; it will be rescued after its lease expires",
           job.id, job.type, e);
       leave(job);
@@ -1106,7 +1135,9 @@ public final class WorkerEngine {
       note = bytes > config.maxResultBytes()
           ? "result not stored: " + bytes + " bytes of JSON exceed maxResultBytes " + config.maxResultBytes()
           : "result not stored: " + unstorable;
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      // an Error too (a codec recursing through a cyclic result overflows the stack): the work is done, so the job
+      // completes without its result rather than staying leased by this worker for ever
       note = WorkerErrors.describe("result not stored: it cannot be written as JSON", e);
     }
     log.warn("job {} ({}) completed; {}", job.id, job.type, note);

@@ -27,8 +27,18 @@ final class WorkerErrors {
       text.append(headline).append('\n');
     }
     if (error != null) {
-      try (PrintWriter out = new PrintWriter(text)) {
+      StringWriter trace = new StringWriter();
+      try (PrintWriter out = new PrintWriter(trace)) {
         error.printStackTrace(out);
+        text.append(trace.toString());
+      } catch (RuntimeException | Error unprintable) {
+        // the exception's own getMessage() or toString() threw (a message built from a cyclic object overflows the
+        // stack): the failure must still be recorded, or the job would stay leased by this worker for ever
+        text.append(error.getClass().getName()).append(" (its message or stack trace could not be printed: ")
+            .append(unprintable.getClass().getName()).append(")\n");
+        for (StackTraceElement frame : error.getStackTrace()) {
+          text.append("\tat ").append(String.valueOf(frame)).append('\n');
+        }
       }
     }
     return clean(text.toString(), MAX_ERROR_CHARS);

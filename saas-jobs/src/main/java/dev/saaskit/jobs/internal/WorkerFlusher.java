@@ -100,10 +100,15 @@ final class WorkerFlusher {
 
   /** Writes what was submitted and stops, trying until {@code deadlineNanos}; returns when done or past it. */
   void drainAndStop(long deadlineNanos) throws InterruptedException {
-    giveUpAtNanos = deadlineNanos;
-    draining = true;
+    stopBy(deadlineNanos);
     long waitMillis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()) + 1000);
     thread.join(waitMillis);
+  }
+
+  /** Like {@link #drainAndStop} without waiting: the writer ends on its own once done or past the deadline. */
+  void stopBy(long deadlineNanos) {
+    giveUpAtNanos = deadlineNanos;
+    draining = true;
   }
 
   /** Crash simulation: drop everything, write nothing more. */
@@ -213,11 +218,12 @@ final class WorkerFlusher {
           }
         }
         backoffMillis = Math.min(2000, backoffMillis * 2);
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | Error e) {
         // not the database's answer but a fault of ours or of a wrapper around the DataSource: retrying would hit
         // it again, and ending the thread would leave every later outcome unwritten while heartbeats kept the
         // jobs leased for ever. This batch is given up (its jobs' leases lapse and rescue takes them); the
-        // writer carries on with the next one.
+        // writer carries on with the next one. An Error too (a wrapper's failed assertion, a stack overflow): it
+        // ended the thread just the same.
         log.error("recording the outcome of {} job(s) and the start of {} failed unexpectedly; they are left to"
             + " lease expiry and rescue", outcomes.size(), starts.size(), e);
         starts.forEach(job -> callbacks.startWritten(job, false));
@@ -232,13 +238,13 @@ final class WorkerFlusher {
     for (WorkerOutcome outcome : batch) {
       try {
         write(List.of(), List.of(outcome));
-      } catch (SQLException | RuntimeException e) {
+      } catch (SQLException | RuntimeException | Error e) {
         WorkerOutcome plain = new WorkerOutcome(outcome.job(), outcome.kind(), null,
             WorkerErrors.clean("the outcome could not be stored as reported: " + e.getMessage(),
                 WorkerErrors.MAX_ERROR_CHARS), outcome.runAt(), null);
         try {
           write(List.of(), List.of(plain));
-        } catch (SQLException | RuntimeException again) {
+        } catch (SQLException | RuntimeException | Error again) {
           log.error("could not record the outcome of job {}; it will be rescued after its lease expires: {}",
               outcome.job().id, again.getMessage());
           callbacks.notWritten(outcome);

@@ -94,6 +94,11 @@ final class WorkerListener {
     }
   }
 
+  /** Asks the listener to stop and give its connection back, without waiting (an interrupted close). */
+  void signalStop() {
+    loop.signalClose();
+  }
+
   /** Crash simulation: stop reading, leave the connection as it is. */
   void abandon() {
     loop.abandon();

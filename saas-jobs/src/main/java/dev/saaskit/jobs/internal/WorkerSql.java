@@ -51,6 +51,8 @@ final class WorkerSql {
     //   that is unless the job never started (unstarted_epoch = lease_epoch). A job whose cancel was requested after
     //   its outcome was decided (the worker had not seen it yet) ends cancelled instead of going back to pending (a
     //   retry, or a release): JobQueue.cancel told its caller the job would not run again, and rescue does the same.
+    //   It ends cancelled instead of completed too, without the result: cancel wins over success, as when the
+    //   worker had seen the request, so a caller whose cancel was acknowledged never sees "completed".
     // Answers (true, id) per job marked started and (false, id) per outcome applied.
     this.write = "WITH started AS ("
         + " UPDATE " + jobs + " AS j SET"
@@ -62,13 +64,16 @@ final class WorkerSql {
         + " RETURNING j.id),"
         + " finished AS ("
         + " UPDATE " + jobs + " AS j SET"
-        + " state = CASE WHEN u.state = 'pending' AND j.cancel_requested THEN 'cancelled' ELSE u.state END,"
+        + " state = CASE WHEN u.state IN ('pending', 'completed') AND j.cancel_requested THEN 'cancelled'"
+        + " ELSE u.state END,"
         + " attempts = j.attempts"
         + " - CASE WHEN u.uncount = 1 AND j.unstarted_epoch IS DISTINCT FROM j.lease_epoch THEN 1 ELSE 0 END,"
         + " run_at = coalesce(timestamptz 'epoch' + u.run_at_us * interval '1 microsecond', j.run_at),"
-        + " result = CASE WHEN u.state = 'completed' THEN u.result::jsonb ELSE j.result END,"
+        + " result = CASE WHEN u.state = 'completed' AND NOT j.cancel_requested THEN u.result::jsonb"
+        + " ELSE j.result END,"
         + " last_error = coalesce(u.error, j.last_error),"
-        + " progress = CASE WHEN u.state = 'completed' THEN 1 ELSE coalesce(u.progress, j.progress) END,"
+        + " progress = CASE WHEN u.state = 'completed' AND NOT j.cancel_requested THEN 1"
+        + " ELSE coalesce(u.progress, j.progress) END,"
         + " progress_message = coalesce(u.message, j.progress_message),"
         + " finished_at = CASE WHEN u.state IN ('completed', 'dead', 'cancelled') OR j.cancel_requested THEN now()"
         + " END,"

@@ -27,12 +27,26 @@ class WorkerFlusherFaultTest {
 
   @Test
   void anUncheckedFaultWhileWritingGivesTheBatchToRescueAndTheWriterCarriesOn() throws Exception {
+    writerSurvives(new IllegalStateException("a wrapper's bug"));
+  }
+
+  /**
+   * Review of 2026-12-05: the same with an {@link Error} (a wrapper's failed {@code assert}, a stack overflow). The
+   * writer caught only exceptions, so the Error ended its thread: the batch it was writing was neither written nor
+   * handed back, and every later outcome waited in its queue for ever while heartbeats kept the jobs leased.
+   */
+  @Test
+  void anErrorWhileWritingGivesTheBatchToRescueAndTheWriterCarriesOn() throws Exception {
+    writerSurvives(new AssertionError("a wrapper's failed assertion"));
+  }
+
+  private void writerSurvives(Throwable fault) throws Exception {
     AtomicInteger connects = new AtomicInteger();
     DataSource failing = (DataSource) Proxy.newProxyInstance(getClass().getClassLoader(),
         new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
           if (method.getName().equals("getConnection")) {
             connects.incrementAndGet();
-            throw new IllegalStateException("a wrapper's bug");
+            throw fault;
           }
           throw new UnsupportedOperationException(method.getName());
         });
