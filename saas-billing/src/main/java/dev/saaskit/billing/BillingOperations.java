@@ -361,7 +361,8 @@ public final class BillingOperations {
    * Sets the quantity (seats) of the main item of the tenant's current subscription. Calls for one subscription
    * within {@link BillingConfig#seatCoalesceWindow()} are gathered: the first caller waits the window (on its own
    * thread), then sends one update with the latest quantity asked; the others wait for that update and get its
-   * result. So a burst of seat changes costs one Stripe update, and the last quantity asked wins.
+   * result. So a burst of seat changes costs one Stripe update, and the last quantity asked wins: this node sends
+   * the updates of one subscription one after another, so a slow (retried) update never lands after a later one.
    *
    * @throws IllegalArgumentException if {@code quantity < 1}
    */

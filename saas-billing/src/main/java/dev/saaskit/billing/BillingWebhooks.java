@@ -277,7 +277,7 @@ public final class BillingWebhooks {
         }
         throw e;
       } finally {
-        c.setAutoCommit(autoCommit);
+        BillingDb.restore(c, autoCommit); // never commits what a throwable left half done
       }
     } catch (SQLException | RuntimeException e) {
       if (unstorable(e)) {
@@ -445,7 +445,7 @@ public final class BillingWebhooks {
         }
         failure = e;
       } finally {
-        c.setAutoCommit(autoCommit);
+        BillingDb.restore(c, autoCommit); // never commits what a throwable left half done
       }
     } catch (SQLException e) {
       failure = e;

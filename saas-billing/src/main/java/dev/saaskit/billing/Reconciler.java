@@ -25,7 +25,9 @@ import java.util.Objects;
  *
  * <p>With {@code fix = true}, after reporting, every drifted object is written as Stripe listed it, as of the
  * list answer's {@code Date} (so a newer state from a webhook is never overwritten); objects gone from Stripe are
- * marked deleted (customers, products, prices) or removed from the mirror (subscriptions, invoices). A second
+ * marked deleted (customers, products, prices) or removed from the mirror (subscriptions, invoices). Every fix of
+ * a tenant's rows drops the tenant's cached entitlements on this node and tells {@link
+ * BillingConfig#changeListener()} (in the fix's transaction and after it), as webhooks and operations do. A second
  * sync then reports nothing. Needs no current tenant; run it from an operator command or a nightly job. Not meant
  * to run twice at once (harmless, but twice the Stripe calls).
  */
@@ -44,6 +46,7 @@ public final class Reconciler {
    * @throws BillingException when Stripe cannot be listed or the database cannot be read
    */
   public DriftReport sync(boolean fix) {
-    return new ReconcileRun(billing.db(), billing.mirror(), billing.stripe(), fix).run();
+    return new ReconcileRun(billing.db(), billing.mirror(), billing.stripe(), fix, billing.config().changeListener(),
+        billing::tenantChanged).run();
   }
 }

@@ -97,4 +97,51 @@ class MirrorTest {
     List<Invoice> invoices = billingDb.inTransaction(ACME, "t", c -> mirror.invoices(c, ACME, 10));
     assertThat(invoices).extracting(Invoice::subscriptionId).contains("sub_shape_old", "sub_shape_new");
   }
+  private static String subscriptionWithPrices(String id, String customer, String... priceIds) {
+    StringBuilder items = new StringBuilder();
+    for (int i = 0; i < priceIds.length; i++) {
+      items.append(i == 0 ? "" : ",").append("{\"id\":\"si_").append(id).append('_').append(i)
+          .append("\",\"object\":\"subscription_item\",\"quantity\":1,\"price\":{\"id\":\"").append(priceIds[i])
+          .append("\",\"object\":\"price\",\"currency\":\"usd\",\"unit_amount\":100}}");
+    }
+    return "{\"id\":\"" + id + "\",\"object\":\"subscription\",\"customer\":\"" + customer
+        + "\",\"status\":\"active\",\"items\":{\"object\":\"list\",\"data\":[" + items + "]}}";
+  }
+
+  /** Sessions of this test database waiting for a lock. */
+  private static long waitingOnLocks() throws Exception {
+    return BillingTestSupport.count(db, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        + " AND wait_event_type = 'Lock'");
+  }
+
+  @Test
+  void twoSubscriptionsInsertingTheSameNewPricesInAnotherOrderDoNotDeadlock() throws Exception {
+    // subscription A lists prices a, c, b; subscription B lists b, a: first seen, both insert them into the mirror
+    ObjectNode subA = StripeJson.parseObject(subscriptionWithPrices("sub_dl_a", "cus_dl", "price_dl_a", "price_dl_c",
+        "price_dl_b"));
+    ObjectNode subB = StripeJson.parseObject(subscriptionWithPrices("sub_dl_b", "cus_dl", "price_dl_b", "price_dl_a"));
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+    try (java.sql.Connection other = db.adminDataSource().getConnection()) {
+      other.setAutoCommit(false);
+      // another writer is inserting price c: A's write waits there, holding what it inserted before it
+      try (var st = other.createStatement()) {
+        st.execute("INSERT INTO saaskit_billing.prices (stripe_id, active, deleted, raw, state_as_of)"
+            + " VALUES ('price_dl_c', true, false, '{}'::jsonb, 'epoch')");
+      }
+      java.util.concurrent.Future<Mirror.Outcome> a = pool.submit(() -> billingDb.inTransaction(ACME, "a",
+          c -> mirror.upsertSubscription(c, ACME, subA, Instant.parse("2026-01-01T00:00:00Z"))));
+      dev.saaskit.testing.Await.until("A waiting for price c", () -> waitingOnLocks() == 1);
+      java.util.concurrent.Future<Mirror.Outcome> b = pool.submit(() -> billingDb.inTransaction(ACME, "b",
+          c -> mirror.upsertSubscription(c, ACME, subB, Instant.parse("2026-01-01T00:00:00Z"))));
+      dev.saaskit.testing.Await.until("B waiting too", () -> waitingOnLocks() == 2);
+      other.rollback();
+      // both complete: no deadlock (PostgreSQL would abort one of them, failing its event)
+      assertThat(a.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(Mirror.Outcome.APPLIED);
+      assertThat(b.get(60, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(Mirror.Outcome.APPLIED);
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.prices WHERE stripe_id LIKE 'price_dl_%'"))
+        .isEqualTo(3);
+  }
 }

@@ -191,6 +191,46 @@ class ReconcilerTest {
   }
 
   @Test
+  void aFixDropsTheTenantsCachedEntitlementsAndTellsTheChangeListener() throws Exception {
+    List<String> inTransaction = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<String> afterCommit = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Billing node = Billing.create(BillingConfig.builder().stripeApiKey(emu.apiKey()).stripeApiBase(emu.apiBase())
+        .webhookSecrets(emu.webhookSecret()).clock(clock).stripeMaxRetries(0)
+        .changeListener(new BillingChangeListener() {
+          @Override
+          public void billingChanged(TenantId tenant) {
+            afterCommit.add(tenant.value());
+          }
+
+          @Override
+          public void inTransaction(Connection connection, TenantId tenant) {
+            inTransaction.add(tenant.value());
+          }
+        }).build(), db.appDataSource());
+    TenantId acme = TenantId.of("rec-cache");
+    String price = post("/v1/prices", Map.of("product_data", Map.of("name", "Team"), "currency", "usd",
+        "unit_amount", 1000, "recurring", Map.of("interval", "month")));
+    String sub = subscription(customer(acme), price, 2);
+    node.reconciler().sync(true);
+    assertThat(node.hasAccess(acme)).isTrue(); // now cached on this node
+    inTransaction.clear();
+    afterCommit.clear();
+
+    // Stripe cancels it and the webhook is lost: the reconciler finds and fixes it
+    emu.silently(() -> emu.setSubscriptionStatus(sub, "canceled"));
+    DriftReport fixing = node.reconciler().sync(true);
+    assertThat(fixing.fixedObjects()).isPositive();
+    assertThat(adminValue("SELECT status FROM saaskit_billing.subscriptions WHERE stripe_id = ?", sub))
+        .isEqualTo("canceled");
+
+    // the fixed mirror is what this node answers at once (not a cached grant for up to five minutes), and the
+    // other nodes are told through the change listener
+    assertThat(node.hasAccess(acme)).isFalse();
+    assertThat(inTransaction).contains(acme.value());
+    assertThat(afterCommit).contains(acme.value());
+  }
+
+  @Test
   void customersWithoutATenantLinkAreReportedAndNeverGuessed() throws Exception {
     TenantId linked = TenantId.of("rec-linked");
     String orphan = customer(null);

@@ -146,4 +146,96 @@ class SeatsTest {
       two.shutdownNow();
     }
   }
+  /** Whether {@code t} is parked in the coalescer, waiting for the previous seat update of its key. */
+  private static boolean waitingItsTurn(Thread t) {
+    if (t.getState() != Thread.State.WAITING) {
+      return false;
+    }
+    for (StackTraceElement e : t.getStackTrace()) {
+      if (e.getClassName().equals(SeatCoalescer.class.getName())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Test
+  void aSlowUpdateNeverLandsAfterALaterBatchsUpdate() throws Exception {
+    SeatCoalescer<Long> coalescer = new SeatCoalescer<>();
+    List<Long> landed = new CopyOnWriteArrayList<>();
+    CountDownLatch firstOnTheWire = new CountDownLatch(1);
+    CountDownLatch releaseFirst = new CountDownLatch(1);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      // the first batch's update is slow (Stripe answers 429, the gateway waits, retries)
+      Future<Long> first = pool.submit(() -> coalescer.submit("sub_slow", 5, Duration.ZERO, n -> {
+        firstOnTheWire.countDown();
+        try {
+          releaseFirst.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        landed.add(n);
+        return n;
+      }));
+      assertThat(firstOnTheWire.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      // the first batch is closed: a later change opens the next batch, with the quantity asked last
+      Thread[] second = new Thread[1];
+      Future<Long> later = pool.submit(() -> {
+        second[0] = Thread.currentThread();
+        return coalescer.submit("sub_slow", 6, Duration.ZERO, n -> {
+          landed.add(n);
+          return n;
+        });
+      });
+      dev.saaskit.testing.Await.until("the later update sent or waiting its turn", Duration.ofSeconds(30),
+          () -> later.isDone() || (second[0] != null && waitingItsTurn(second[0])));
+      releaseFirst.countDown();
+      assertThat(first.get(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(5);
+      assertThat(later.get(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(6);
+      // Stripe keeps the update that lands last: it must be the quantity asked last
+      assertThat(landed).containsExactly(5L, 6L);
+    } finally {
+      releaseFirst.countDown();
+      pool.shutdownNow();
+    }
+  }
+
+  @Test
+  void aSeatUpdateRetriedAfterARateLimitDoesNotUndoALaterOne() throws Exception {
+    MutableClock clock = MutableClock.atSystemTime();
+    CountDownLatch retrying = new CountDownLatch(1);
+    CountDownLatch releaseRetry = new CountDownLatch(1);
+    BillingConfig config = OperationsTest.config(emu, clock).seatCoalesceWindow(Duration.ZERO).build();
+    // the gateway's wait before a retry blocks until the test lets it go
+    Billing node = new Billing(config, db.appDataSource(), new dev.saaskit.billing.internal.StripeGateway(config, d -> {
+      retrying.countDown();
+      releaseRetry.await(30, java.util.concurrent.TimeUnit.SECONDS);
+    }));
+    TenantId tenant = TenantId.of("seats-slow");
+    Subscription sub = OperationsTest.subscribe(node, emu, tenant, price, 1);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      emu.failNextRequests(1, 429, null);
+      Future<Subscription> first = pool.submit(() -> node.operations().setSeats(tenant, 5));
+      assertThat(retrying.await(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      Thread[] second = new Thread[1];
+      Future<Subscription> later = pool.submit(() -> {
+        second[0] = Thread.currentThread();
+        return node.operations().setSeats(tenant, 6);
+      });
+      dev.saaskit.testing.Await.until("the later update sent or waiting its turn", Duration.ofSeconds(30),
+          () -> later.isDone() || (second[0] != null && waitingItsTurn(second[0])));
+      releaseRetry.countDown();
+      first.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(later.get(30, java.util.concurrent.TimeUnit.SECONDS).quantityOf(price)).isEqualTo(6);
+      long remote = StripeJson.parseObject(emu.object(sub.id()).orElseThrow())
+          .path("items").path("data").get(0).path("quantity").asLong();
+      assertThat(remote).isEqualTo(6); // the quantity asked last
+      assertThat(node.status(tenant).subscription().quantityOf(price)).isEqualTo(6);
+    } finally {
+      releaseRetry.countDown();
+      pool.shutdownNow();
+    }
+  }
 }

@@ -22,6 +22,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -113,6 +114,53 @@ class StripeGatewayTest {
   }
 
   @Test
+  void aFetchNeverSharesARequestStripeMayHaveAnsweredBeforeTheChangeItWasToldAbout() throws Exception {
+    AtomicReference<String> status = new AtomicReference<>("active");
+    CountDownLatch firstRead = new CountDownLatch(1);
+    CountDownLatch releaseFirst = new CountDownLatch(1);
+    AtomicInteger n = new AtomicInteger();
+    String base = start(exchange -> {
+      String read = status.get(); // Stripe reads the subscription...
+      if (n.incrementAndGet() == 1) {
+        firstRead.countDown();
+        release(releaseFirst); // ...and the answer is slow to come back
+      }
+      answer(exchange, 200, "{\"id\":\"sub_1\",\"object\":\"subscription\",\"status\":\"" + read + "\"}");
+    });
+    StripeGateway gateway = new StripeGateway(config(base, 0, Duration.ZERO));
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    List<Thread> lateThread = new CopyOnWriteArrayList<>();
+    try {
+      long firstNeeded = System.nanoTime();
+      Future<StripeGateway.Answer> early = pool.submit(() -> gateway.fetch("/v1/subscriptions/sub_1", firstNeeded));
+      assertThat(firstRead.await(30, TimeUnit.SECONDS)).isTrue();
+      // the subscription is canceled and its event received while the first request is on the wire
+      status.set("canceled");
+      long received = System.nanoTime();
+      Future<StripeGateway.Answer> late = pool.submit(() -> {
+        lateThread.add(Thread.currentThread());
+        return gateway.fetch("/v1/subscriptions/sub_1", received);
+      });
+      Await.until("the late caller waiting in the gateway", Duration.ofSeconds(20), () -> !lateThread.isEmpty()
+          && lateThread.get(0).getState() == Thread.State.WAITING);
+      releaseFirst.countDown();
+      assertThat(early.get(20, TimeUnit.SECONDS).json().path("status").asText()).isEqualTo("active");
+      // the late caller must not apply the answer read before the change: it gets a request of its own
+      assertThat(late.get(20, TimeUnit.SECONDS).json().path("status").asText()).isEqualTo("canceled");
+      assertThat(requests.get()).isEqualTo(2);
+    } finally {
+      releaseFirst.countDown();
+      pool.shutdownNow();
+    }
+  }
+
+  private static void release(CountDownLatch latch) throws InterruptedException {
+    if (!latch.await(30, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("never released");
+    }
+  }
+
+  @Test
   void rateLimitsWaitWhatRetryAfterSaysCappedAndThenSucceed() throws Exception {
     AtomicInteger n = new AtomicInteger();
     String base = start(exchange -> {
@@ -161,6 +209,34 @@ class StripeGatewayTest {
         });
     assertThat(requests.get()).isEqualTo(3);
     assertThat(waits).hasSize(2).allMatch(d -> d.compareTo(Duration.ofSeconds(30)) <= 0);
+  }
+
+  @Test
+  void everyTryOfAPostCarriesTheSameIdempotencyKey() throws Exception {
+    // the first answer is lost after Stripe acted (a 500 here; a read timeout alike): the retry must be the same
+    // request to Stripe, or it creates a second subscription, schedule or checkout session
+    List<String> keys = new CopyOnWriteArrayList<>();
+    AtomicInteger n = new AtomicInteger();
+    String base = start(exchange -> {
+      keys.add(String.valueOf(exchange.getRequestHeaders().getFirst("Idempotency-Key")));
+      if (n.incrementAndGet() <= 2) {
+        answer(exchange, 500, "{\"error\":{\"type\":\"api_error\",\"message\":\"lost\"}}");
+      } else {
+        answer(exchange, 200, "{\"id\":\"sub_1\",\"object\":\"subscription\"}");
+      }
+    });
+    StripeGateway gateway = new StripeGateway(config(base, 3, Duration.ZERO), d -> { });
+    gateway.post("/v1/subscriptions", java.util.Map.of("customer", "cus_1"), null);
+    assertThat(keys).hasSize(3);
+    assertThat(keys.get(0)).isNotEqualTo("null");
+    assertThat(keys).containsOnly(keys.get(0));
+    // another call is another request: its own key
+    gateway.post("/v1/subscriptions", java.util.Map.of("customer", "cus_1"), null);
+    assertThat(keys).hasSize(4);
+    assertThat(keys.get(3)).isNotEqualTo(keys.get(0));
+    // a caller's key is kept as given
+    gateway.post("/v1/customers", java.util.Map.of(), "given-key");
+    assertThat(keys.get(4)).isEqualTo("given-key");
   }
 
   @Test

@@ -95,10 +95,26 @@ public final class BillingDb {
         }
         throw e;
       } finally {
-        c.setAutoCommit(autoCommit);
+        restore(c, autoCommit);
       }
     } catch (SQLException e) {
       throw new BillingException(what + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Ends a transaction block on {@code c}: rolls back whatever is still open (nothing when it committed) and
+   * restores the connection's auto-commit mode. Call it from {@code finally}: {@code setAutoCommit(true)} alone
+   * commits an open transaction, so a throwable that passed the catch blocks (an {@link Error}, a checked exception
+   * thrown sneakily by a listener) would commit a half-done write, an event marked applied included.
+   */
+  public static void restore(Connection c, boolean autoCommit) throws SQLException {
+    try {
+      if (!c.getAutoCommit()) {
+        c.rollback();
+      }
+    } finally {
+      c.setAutoCommit(autoCommit);
     }
   }
 }

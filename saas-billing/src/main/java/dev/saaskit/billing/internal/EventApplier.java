@@ -142,6 +142,9 @@ public final class EventApplier {
   public record Routed(String customer, @Nullable TenantId tenant) {}
 
   private Applied applyRouted(Connection c, ObjectNode event, @Nullable Routed routed) throws SQLException {
+    // a refetch must see the change this event reports: it may share only a request started after this apply began
+    // (so after the event was received), never one Stripe may have answered before the change
+    long since = System.nanoTime();
     String type = Objects.requireNonNull(text(event, "type"), "type");
     Instant created = Objects.requireNonNull(StripeJson.time(event, "created"), "created");
     String apiVersion = text(event, "api_version");
@@ -153,25 +156,26 @@ public final class EventApplier {
     ObjectNode object = (ObjectNode) o;
     switch (kind(type)) {
       case CUSTOMER:
-        return customer(c, object, created, apiVersion, routed);
+        return customer(c, object, created, apiVersion, routed, since);
       case CUSTOMER_DELETED:
         return customerDeleted(c, object, created);
       case SUBSCRIPTION: {
         String id = requireId(object, "subscription");
-        TenantId tenant = tenantOfCustomer(c, requireCustomer(object, "subscription " + id), null, created, routed);
-        Versioned v = current(c, "subscriptions", "/v1/subscriptions/", id, object, created, apiVersion);
+        TenantId tenant =
+            tenantOfCustomer(c, requireCustomer(object, "subscription " + id), null, created, routed, since);
+        Versioned v = current(c, "subscriptions", "/v1/subscriptions/", id, object, created, apiVersion, since);
         mirror.upsertSubscription(c, tenant, v.object(), v.asOf());
         return new Applied(tenant, id, v.object());
       }
       case INVOICE: {
         String id = requireId(object, "invoice");
-        TenantId tenant = tenantOfCustomer(c, requireCustomer(object, "invoice " + id), null, created, routed);
-        Versioned v = current(c, "invoices", "/v1/invoices/", id, object, created, apiVersion);
+        TenantId tenant = tenantOfCustomer(c, requireCustomer(object, "invoice " + id), null, created, routed, since);
+        Versioned v = current(c, "invoices", "/v1/invoices/", id, object, created, apiVersion, since);
         mirror.upsertInvoice(c, tenant, v.object(), v.asOf());
         return new Applied(tenant, id, v.object());
       }
       case CHECKOUT:
-        return checkout(c, object, created, apiVersion);
+        return checkout(c, object, created, apiVersion, since);
       case PRODUCT:
       case PRICE: {
         boolean product = kind(type) == Kind.PRODUCT;
@@ -190,7 +194,7 @@ public final class EventApplier {
       }
       case ENTITLEMENT_SUMMARY: {
         String customer = requireCustomer(object, "entitlement summary");
-        TenantId tenant = tenantOfCustomer(c, customer, null, created, routed);
+        TenantId tenant = tenantOfCustomer(c, customer, null, created, routed, since);
         mirror.upsertEntitlementSummary(c, tenant, object, created);
         return new Applied(tenant, customer, object);
       }
@@ -201,10 +205,10 @@ public final class EventApplier {
   }
 
   private Applied customer(Connection c, ObjectNode customer, Instant created, @Nullable String apiVersion,
-      @Nullable Routed routed) throws SQLException {
+      @Nullable Routed routed, long since) throws SQLException {
     String id = requireId(customer, "customer");
-    TenantId tenant = tenantOfCustomer(c, id, customer, created, routed);
-    Versioned v = current(c, "customers", "/v1/customers/", id, customer, created, apiVersion);
+    TenantId tenant = tenantOfCustomer(c, id, customer, created, routed, since);
+    Versioned v = current(c, "customers", "/v1/customers/", id, customer, created, apiVersion, since);
     mirror.upsertCustomer(c, tenant, v.object(), v.asOf());
     return new Applied(tenant, id, v.object());
   }
@@ -227,7 +231,7 @@ public final class EventApplier {
     return new Applied(tenant, id, deleted);
   }
 
-  private Applied checkout(Connection c, ObjectNode session, Instant created, @Nullable String apiVersion)
+  private Applied checkout(Connection c, ObjectNode session, Instant created, @Nullable String apiVersion, long since)
       throws SQLException {
     String id = requireId(session, "checkout session");
     String customer = id(session, "customer");
@@ -247,7 +251,7 @@ public final class EventApplier {
       db.bindTenant(c, tenant);
     } else if (customer != null) {
       // not created by saaskit: only an already linked customer says whose it is
-      tenant = tenantOfCustomer(c, customer, null, created, null);
+      tenant = tenantOfCustomer(c, customer, null, created, null, since);
     } else {
       throw new BillingException("checkout session " + id + " names no tenant (client_reference_id)");
     }
@@ -263,7 +267,7 @@ public final class EventApplier {
           checkCustomerClaim(expanded, customer, id, tenant);
         }
         if (refetch) {
-          StripeGateway.Answer a = stripe.fetch("/v1/customers/" + customer);
+          StripeGateway.Answer a = stripe.fetch("/v1/customers/" + customer, since);
           checkCustomerClaim(a.json(), customer, id, tenant);
           mirror.upsertCustomer(c, tenant, a.json(), later(a.date(), created));
         } else {
@@ -273,7 +277,8 @@ public final class EventApplier {
         }
       }
     }
-    Versioned v = current(c, "checkout_sessions", "/v1/checkout/sessions/", id, session, created, apiVersion);
+    Versioned v =
+        current(c, "checkout_sessions", "/v1/checkout/sessions/", id, session, created, apiVersion, since);
     mirror.upsertCheckoutSession(c, tenant, v.object(), v.asOf());
     String subscription = id(v.object(), "subscription");
     if (subscription != null) {
@@ -281,7 +286,7 @@ public final class EventApplier {
       JsonNode sub = null;
       Instant asOf = created;
       if (refetch) {
-        StripeGateway.Answer a = stripe.fetch("/v1/subscriptions/" + subscription);
+        StripeGateway.Answer a = stripe.fetch("/v1/subscriptions/" + subscription, since);
         sub = a.json();
         asOf = later(a.date(), created);
       } else if (expanded != null && expanded.isObject()) {
@@ -292,7 +297,7 @@ public final class EventApplier {
         mirror.upsertSubscription(c, tenant, sub, asOf);
         String invoice = id(sub, "latest_invoice");
         if (invoice != null && refetch) {
-          StripeGateway.Answer a = stripe.fetch("/v1/invoices/" + invoice);
+          StripeGateway.Answer a = stripe.fetch("/v1/invoices/" + invoice, since);
           checkSameCustomer(c, tenant, a.json(), "invoice " + invoice);
           mirror.upsertInvoice(c, tenant, a.json(), later(a.date(), created));
         }
@@ -330,7 +335,7 @@ public final class EventApplier {
    * (from {@code customerObject} when the event is about the customer, else fetched), which then links it.
    */
   private TenantId tenantOfCustomer(Connection c, String customerId, @Nullable JsonNode customerObject,
-      Instant created, @Nullable Routed ahead) throws SQLException {
+      Instant created, @Nullable Routed ahead, long since) throws SQLException {
     Optional<TenantId> routed = ahead != null && ahead.customer().equals(customerId)
         ? Optional.ofNullable(ahead.tenant()) : db.bindRoutedTenant(c, mirror.schema(), customerId);
     if (routed.isPresent()) {
@@ -341,7 +346,7 @@ public final class EventApplier {
     if (customer == null) {
       StripeGateway.Answer a;
       try {
-        a = stripe.fetch("/v1/customers/" + customerId);
+        a = stripe.fetch("/v1/customers/" + customerId, since);
       } catch (BillingException e) {
         if (e.stripeStatus() == 404) {
           throw new BillingException("customer " + customerId + " is not linked to a tenant (and Stripe has no such customer)");
@@ -367,7 +372,7 @@ public final class EventApplier {
    * by the event. The tenant is bound already (the state is read under RLS).
    */
   private Versioned current(Connection c, String table, String path, String id, ObjectNode payload, Instant created,
-      @Nullable String apiVersion) throws SQLException {
+      @Nullable String apiVersion, long since) throws SQLException {
     if (!refetch) {
       return new Versioned(payload, created);
     }
@@ -377,7 +382,7 @@ public final class EventApplier {
       return new Versioned(payload, created);
     }
     try {
-      StripeGateway.Answer a = stripe.fetch(path + id);
+      StripeGateway.Answer a = stripe.fetch(path + id, since);
       return new Versioned(a.json(), later(a.date(), created));
     } catch (BillingException e) {
       if (e.stripeStatus() != 404) {

@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -189,7 +190,9 @@ public final class Mirror {
         items.add(item);
       }
     }
-    List<JsonNode> prices = new ArrayList<>();
+    // the embedded prices, each once and in id order: two subscriptions' writes inserting the same new prices
+    // take their locks in one order, so they wait for each other instead of deadlocking
+    Map<String, JsonNode> priceById = new TreeMap<>();
     String applied = " WHERE EXISTS (SELECT 1 FROM " + s + ".subscriptions WHERE stripe_id = ? AND state_as_of = ?"
         + " AND status = ?)";
     StringBuilder all = new StringBuilder(sql).append(";\nDELETE FROM ").append(s)
@@ -200,12 +203,14 @@ public final class Mirror {
       for (int i = 0; i < items.size(); i++) {
         all.append(i == 0 ? "" : ", ").append("(?, ?, ?, ?, ?, ?::bigint, ?::jsonb)");
         JsonNode price = items.get(i).get("price");
-        if (price != null && price.isObject() && text(price, "id") != null) {
-          prices.add(price);
+        String priceId = price != null && price.isObject() ? text(price, "id") : null;
+        if (price != null && priceId != null) {
+          priceById.putIfAbsent(priceId, price);
         }
       }
       all.append(") v").append(applied).append(" ON CONFLICT (stripe_id) DO NOTHING");
     }
+    List<JsonNode> prices = new ArrayList<>(priceById.values());
     for (int i = 0; i < prices.size(); i++) {
       all.append(";\n").append(priceSql(true));
     }

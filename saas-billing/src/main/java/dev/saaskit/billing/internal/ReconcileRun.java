@@ -2,6 +2,7 @@ package dev.saaskit.billing.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.saaskit.billing.BillingChangeListener;
 import dev.saaskit.billing.BillingException;
 import dev.saaskit.billing.Drift;
 import dev.saaskit.billing.DriftReport;
@@ -23,6 +24,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +47,8 @@ public final class ReconcileRun {
   private final StripeGateway stripe;
   private final boolean fix;
   private final String s;
+  private final BillingChangeListener changes;
+  private final Consumer<TenantId> changedHere;
 
   private final List<Drift> drifts = new ArrayList<>();
   private final Map<String, Integer> checked = new TreeMap<>();
@@ -56,11 +60,23 @@ public final class ReconcileRun {
   private final Map<String, Set<String>> listed = new HashMap<>();
 
   public ReconcileRun(BillingDb db, Mirror mirror, StripeGateway stripe, boolean fix) {
+    this(db, mirror, stripe, fix, BillingChangeListener.NONE, tenant -> { });
+  }
+
+  /**
+   * A run whose fixes of a tenant's rows tell {@code changes} (in the fix's transaction and after its commit) and
+   * {@code changedHere} (after the commit: this node's cache), as webhooks and operations do: a fixed mirror is not
+   * hidden behind cached entitlements.
+   */
+  public ReconcileRun(BillingDb db, Mirror mirror, StripeGateway stripe, boolean fix, BillingChangeListener changes,
+      Consumer<TenantId> changedHere) {
     this.db = db;
     this.mirror = mirror;
     this.stripe = stripe;
     this.fix = fix;
     this.s = mirror.schema();
+    this.changes = Objects.requireNonNull(changes, "changes");
+    this.changedHere = Objects.requireNonNull(changedHere, "changedHere");
   }
 
   public DriftReport run() {
@@ -608,12 +624,20 @@ public final class ReconcileRun {
     }
     try {
       int n = db.inTransaction(tenant, "removing an object gone from Stripe", c -> {
+        int removed;
         try (PreparedStatement ps = c.prepareStatement(sql)) {
           ps.setString(1, id);
-          return ps.executeUpdate();
+          removed = ps.executeUpdate();
         }
+        if (removed > 0 && tenant != null) {
+          changes.inTransaction(c, tenant);
+        }
+        return removed;
       });
       fixedObjects += n;
+      if (n > 0 && tenant != null) {
+        changed(tenant);
+      }
     } catch (RuntimeException e) {
       fixFailures.add(type + " " + id + ": " + e.getMessage());
       LOG.warn("reconcile could not remove {} {} gone from Stripe: {}", type, id, e.getMessage());
@@ -629,27 +653,50 @@ public final class ReconcileRun {
     for (Fix f : fixes) {
       String id = StripeJson.text(f.object(), "id");
       try {
-        Mirror.Outcome outcome = db.inTransaction(f.tenant(), "writing Stripe's " + f.type(), c -> {
-          switch (f.type()) {
-            case "product":
-              return mirror.upsertProduct(c, f.object(), f.asOf());
-            case "price":
-              return mirror.upsertPrice(c, f.object(), f.asOf());
-            case "customer":
-              return mirror.upsertCustomer(c, Objects.requireNonNull(f.tenant()), f.object(), f.asOf());
-            case "subscription":
-              return mirror.upsertSubscription(c, Objects.requireNonNull(f.tenant()), f.object(), f.asOf());
-            default:
-              return mirror.upsertInvoice(c, Objects.requireNonNull(f.tenant()), f.object(), f.asOf());
+        TenantId tenant = f.tenant();
+        Mirror.Outcome outcome = db.inTransaction(tenant, "writing Stripe's " + f.type(), c -> {
+          Mirror.Outcome written = write(c, f);
+          if (written == Mirror.Outcome.APPLIED && tenant != null) {
+            changes.inTransaction(c, tenant);
           }
+          return written;
         });
         if (outcome == Mirror.Outcome.APPLIED) {
           fixedObjects++;
+          if (tenant != null) {
+            changed(tenant);
+          }
         }
       } catch (RuntimeException e) {
         fixFailures.add(f.type() + " " + id + ": " + e.getMessage());
         LOG.warn("reconcile could not write {} {}: {}", f.type(), id, e.getMessage());
       }
+    }
+  }
+
+  private Mirror.Outcome write(Connection c, Fix f) throws SQLException {
+    switch (f.type()) {
+      case "product":
+        return mirror.upsertProduct(c, f.object(), f.asOf());
+      case "price":
+        return mirror.upsertPrice(c, f.object(), f.asOf());
+      case "customer":
+        return mirror.upsertCustomer(c, Objects.requireNonNull(f.tenant()), f.object(), f.asOf());
+      case "subscription":
+        return mirror.upsertSubscription(c, Objects.requireNonNull(f.tenant()), f.object(), f.asOf());
+      default:
+        return mirror.upsertInvoice(c, Objects.requireNonNull(f.tenant()), f.object(), f.asOf());
+    }
+  }
+
+  /** After a committed fix of {@code tenant}'s rows: this node's cache, then the change listener (other nodes). */
+  private void changed(TenantId tenant) {
+    changedHere.accept(tenant);
+    try {
+      changes.billingChanged(tenant);
+    } catch (RuntimeException e) {
+      LOG.warn("the billing change listener failed for tenant {} after a reconcile fix: {}", tenant.value(),
+          e.toString());
     }
   }
 

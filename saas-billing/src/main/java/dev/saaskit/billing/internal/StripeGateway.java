@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -36,7 +37,8 @@ import org.jspecify.annotations.Nullable;
  * as raw JSON at the API version stripe-java pins ({@code com.stripe.ApiVersion.CURRENT}). Retries 429, 409, 5xx
  * and network failures with exponential backoff, honouring {@code Retry-After} up to {@link
  * BillingConfig#stripeMaxRetryWait()}. Concurrent fetches of one object share one request ({@link #fetch}), so a
- * burst of events about one subscription costs one API call. Thread-safe.
+ * burst of events about one subscription costs one API call (an event shares only a request sent after it began,
+ * see {@link #fetch(String, Long)}). Every try of a POST carries the same idempotency key. Thread-safe.
  */
 public final class StripeGateway {
   /** A Stripe answer: its JSON and Stripe's time of answering (its {@code Date} header; our clock if absent). */
@@ -50,12 +52,15 @@ public final class StripeGateway {
 
   private static final ThreadLocal<@Nullable String> RETRY_AFTER = new ThreadLocal<>();
 
+  /** A fetch on the wire: when it was started ({@link System#nanoTime()}, before it was sent) and its answer. */
+  private record InFlight(long startedNanos, CompletableFuture<Answer> answer) {}
+
   private final StripeClient client;
   private final Clock clock;
   private final int maxRetries;
   private final Duration maxWait;
   private final Sleeper sleeper;
-  private final ConcurrentHashMap<String, CompletableFuture<Answer>> inFlight = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, InFlight> inFlight = new ConcurrentHashMap<>();
   private final AtomicLong calls = new AtomicLong();
 
   public StripeGateway(BillingConfig config, Sleeper sleeper) {
@@ -90,29 +95,51 @@ public final class StripeGateway {
    * path: one request answers all of them.
    */
   public Answer fetch(String path) {
-    CompletableFuture<Answer> mine = new CompletableFuture<>();
-    CompletableFuture<Answer> running = inFlight.putIfAbsent(path, mine);
-    if (running != null) {
+    return fetch(path, null);
+  }
+
+  /**
+   * {@code GET path}, shared with concurrent callers asking for the same path, but only through a request started
+   * at or after {@code notBeforeNanos} ({@link System#nanoTime()}; null: any): a caller that must see a change it
+   * was told about (an event received at that time) never takes the answer of a request that Stripe may have
+   * served before the change. When the request on the wire is older, the caller waits for it to end and then
+   * shares (or sends) the next one.
+   */
+  public Answer fetch(String path, @Nullable Long notBeforeNanos) {
+    while (true) {
+      InFlight mine = new InFlight(System.nanoTime(), new CompletableFuture<>());
+      InFlight running = inFlight.putIfAbsent(path, mine);
+      if (running == null) {
+        try {
+          Answer answer = get(path, Map.of());
+          mine.answer().complete(answer);
+          return answer;
+        } catch (RuntimeException e) {
+          mine.answer().completeExceptionally(e);
+          throw e;
+        } finally {
+          inFlight.remove(path, mine);
+        }
+      }
+      boolean fresh = notBeforeNanos == null || running.startedNanos() - notBeforeNanos >= 0;
       try {
-        return running.get();
+        Answer answer = running.answer().get();
+        if (fresh) {
+          return answer;
+        }
       } catch (ExecutionException e) {
-        Throwable cause = e.getCause();
-        throw cause instanceof BillingException ? (BillingException) cause
-            : new BillingException("fetching " + path + " failed: " + cause, 0, null, cause);
+        if (fresh) {
+          Throwable cause = e.getCause();
+          throw cause instanceof BillingException ? (BillingException) cause
+              : new BillingException("fetching " + path + " failed: " + cause, 0, null, cause);
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new BillingException("interrupted while fetching " + path, e);
       }
-    }
-    try {
-      Answer answer = get(path, Map.of());
-      mine.complete(answer);
-      return answer;
-    } catch (RuntimeException e) {
-      mine.completeExceptionally(e);
-      throw e;
-    } finally {
-      inFlight.remove(path, mine);
+      // that request started before this caller needed it: share (or send) the next one; the finished one leaves
+      // the map here already, in case its sender has not got to its own removal yet
+      inFlight.remove(path, running);
     }
   }
 
@@ -123,7 +150,10 @@ public final class StripeGateway {
     return send(ApiResource.RequestMethod.GET, url, null, null);
   }
 
-  /** {@code POST path} with form-encoded {@code params} and, when given, an idempotency key. */
+  /**
+   * {@code POST path} with form-encoded {@code params} and an idempotency key: {@code idempotencyKey} when given,
+   * else one drawn for this call; every retry of the call carries the same key, so Stripe acts on it once.
+   */
   public Answer post(String path, Map<String, ?> params, @Nullable String idempotencyKey) {
     return send(ApiResource.RequestMethod.POST, path, encode(params), idempotencyKey);
   }
@@ -203,6 +233,10 @@ public final class StripeGateway {
     RawRequestOptions.RawRequestOptionsBuilder options = RawRequestOptions.builder();
     if (key != null) {
       options.setIdempotencyKey(key);
+    } else if (method == ApiResource.RequestMethod.POST) {
+      // one key for every try of this call: stripe-java draws a fresh one per request, so a retry after a lost
+      // answer (a timeout, a 5xx after Stripe acted) would run the POST again: a second subscription, schedule...
+      options.setIdempotencyKey("saaskit-" + UUID.randomUUID());
     }
     RawRequestOptions built = options.build();
     StripeResponse response = withRetries(method + " " + url, () -> client.rawRequest(method, url, content, built));
