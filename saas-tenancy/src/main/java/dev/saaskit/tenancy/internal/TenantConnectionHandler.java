@@ -16,6 +16,7 @@ import org.jspecify.annotations.Nullable;
 import org.postgresql.PGConnection;
 import org.postgresql.core.BaseConnection;
 import org.postgresql.core.TransactionState;
+import org.postgresql.jdbc.PgConnection;
 import org.postgresql.jdbc.PreferQueryMode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -91,6 +92,18 @@ public final class TenantConnectionHandler implements InvocationHandler {
           && real.unwrap(PGConnection.class).getPreferQueryMode() == PreferQueryMode.SIMPLE;
     }
     return simpleQueryMode;
+  }
+
+  /**
+   * Whether the driver forces binary transfer ({@code prepareThreshold=-1}, or {@code setForceBinary(true)} on the
+   * driver's connection): it then describes every statement, plain ones included, in a round trip of its own before
+   * its first execution, and a described part after the first that returns columns of unbounded size makes it put a
+   * Sync between the setting and the statement ({@link dev.saaskit.core.internal.PipelineSplit}), so they must share
+   * an explicit transaction. Read on every execution (a field of the driver's connection, no round trip): code
+   * holding the driver's connection can switch it at any time.
+   */
+  boolean forceBinary() throws SQLException {
+    return driver() instanceof PgConnection pg && pg.getForceBinary();
   }
 
   /**

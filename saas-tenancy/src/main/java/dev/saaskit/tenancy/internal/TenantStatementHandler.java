@@ -357,8 +357,9 @@ final class TenantStatementHandler implements InvocationHandler {
   /**
    * Runs a prefixed execution so that the setting and the statement share a transaction. With the extended
    * protocol they do as long as the driver sends them up to one Sync (one implicit transaction); with the simple
-   * protocol, or when pgjdbc will put a Sync between them ({@code split}, see {@link PipelineSplit}), a connection
-   * in autocommit mode needs an explicit transaction, which costs the COMMIT's round trip. So does a text of many
+   * protocol, in the driver's force-binary mode ({@link TenantConnectionHandler#forceBinary()}), or when pgjdbc will
+   * put a Sync between them ({@code split}, see {@link PipelineSplit}), a connection in autocommit mode needs an
+   * explicit transaction, which costs the COMMIT's round trip. So does a text of many
    * parts ({@code manyParts}, see {@link #MANY_PARTS}), which the driver splits by itself.
    *
    * <p>The transaction reads the whole result before its COMMIT ({@link #inShortTransactionReadingAll}).
@@ -369,7 +370,8 @@ final class TenantStatementHandler implements InvocationHandler {
    */
   private @Nullable Object inOneTransaction(Statement target, PipelineSplit.@Nullable Probe split,
       boolean manyParts, SqlCall call) throws Throwable {
-    boolean separateParts = manyParts || connection.simpleQueryMode() || (split != null && split.maySplit());
+    boolean separateParts = manyParts || connection.simpleQueryMode() || connection.forceBinary()
+        || (split != null && split.maySplit());
     if (!separateParts || !connection.needsOwnTransaction()) {
       return call.run();
     }
