@@ -111,6 +111,12 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   private final Duration lagCheckInterval;
   private final ReplicaLagProbe lagProbe;
   private final ConcurrentHashMap<TenantId, Long> lastWriteMillis = new ConcurrentHashMap<>();
+  /**
+   * Connections handed out and not yet returned, by tenant and the placement they were routed to: a move waits for
+   * those on its source before it deletes the tenant's rows there (a reader would see the tenant empty).
+   */
+  private final ConcurrentHashMap<List<Object>, java.util.concurrent.atomic.AtomicInteger> routed =
+      new ConcurrentHashMap<>();
   private final ConcurrentHashMap<DataSource, long[]> replicaHealth = new ConcurrentHashMap<>();
   private final java.util.concurrent.atomic.AtomicInteger replicaTurn = new java.util.concurrent.atomic.AtomicInteger();
 
@@ -246,7 +252,11 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       Connection tenantConnection = bind(tenant, raw);
       PlacementPool borrowedFrom = pool;
       java.util.concurrent.atomic.AtomicInteger counted = writing;
+      java.util.concurrent.atomic.AtomicInteger onPlacement = routed.computeIfAbsent(
+          List.of(tenant, entry.placement()), k -> new java.util.concurrent.atomic.AtomicInteger());
+      onPlacement.incrementAndGet();
       return FleetConnection.wrap(tenantConnection, () -> {
+        onPlacement.decrementAndGet();
         if (counted != null) {
           counted.decrementAndGet();
           if (marksWrite) {
@@ -415,6 +425,15 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
    */
   public int writableConnections(TenantId tenant) {
     java.util.concurrent.atomic.AtomicInteger n = writers.get(tenant);
+    return n == null ? 0 : n.get();
+  }
+
+  /**
+   * Connections of {@code tenant} handed out by this data source, routed to {@code placement} and not yet
+   * returned. A {@link TenantMove} waits for those on its source to end before it deletes the rows there.
+   */
+  int connectionsOn(TenantId tenant, Placement placement) {
+    java.util.concurrent.atomic.AtomicInteger n = routed.get(List.of(tenant, placement));
     return n == null ? 0 : n.get();
   }
 

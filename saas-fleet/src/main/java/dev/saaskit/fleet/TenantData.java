@@ -22,6 +22,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import org.postgresql.PGConnection;
 
 /**
@@ -189,7 +190,8 @@ public final class TenantData {
   /**
    * Deletes every row of {@code tenant} in its placement, children first, in one transaction, and proves it with
    * counts before and after. The directory entry is left alone (offboarding marks it {@code deleted}). A tenant
-   * that is being moved is refused: its rows may already be copied to the move's target.
+   * that is being moved is refused, also one whose move stopped anywhere (after its flip the source keeps the rows
+   * until the move is resumed): its rows may be in two databases.
    *
    * @throws FleetException if the tenant is unknown or being moved, or a delete fails (then nothing is deleted)
    */
@@ -222,6 +224,14 @@ public final class TenantData {
       throw new FleetException("tenant '" + tenant.value() + "' is being moved (a move stopped part-way): resume "
           + "or roll back the move first, then erase it; its rows may already be copied to the target, where an "
           + "erasure of the source would not reach them (nothing was deleted)");
+    }
+    // a move that stopped after its flip has the tenant active on the target and its rows still on the source
+    // until it is resumed: erasing the target alone would report a complete erasure of a tenant whose rows remain
+    Optional<MoveStep> step = TenantMove.builder(directory).build().runningStep(tenant);
+    if (step.isPresent()) {
+      throw new FleetException("tenant '" + tenant.value() + "' has a move that stopped after step " + step.get()
+          + ": resume it (or roll it back) first, then erase it; its rows may be in two databases (nothing was "
+          + "deleted)");
     }
     try (Connection c = PlacementConnections.admin(directory, entry.placement())) {
       c.setAutoCommit(false);

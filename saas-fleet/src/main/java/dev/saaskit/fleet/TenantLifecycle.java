@@ -2,6 +2,7 @@ package dev.saaskit.fleet;
 
 import dev.saaskit.core.TenantId;
 import dev.saaskit.core.internal.SqlNames;
+import dev.saaskit.fleet.internal.Jdbc;
 import dev.saaskit.fleet.internal.Names;
 import dev.saaskit.fleet.internal.PlacementConnections;
 import java.nio.file.Path;
@@ -10,6 +11,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -37,7 +39,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Offboard</b>: suspend the tenant (no connection from then on), export every row (the export must be
  * complete, else the tenant gets its state back), mark the entry {@code deleted} (kept for audit), then drop the dedicated database, or erase the tenant's rows from its
- * shard (or from a dedicated database that a shard or another tenant also uses: that one is never dropped).
+ * shard (or from a dedicated database that a shard or another tenant also uses, or that a move of another tenant
+ * copies into or out of: that one is never dropped). A tenant with a move that stopped part-way is refused.
  * Immutable and thread-safe.
  */
 public final class TenantLifecycle {
@@ -162,6 +165,13 @@ public final class TenantLifecycle {
       throw new FleetException("tenant '" + tenant.value() + "' is " + entry.state().sqlName()
           + ": it cannot be offboarded now");
     }
+    // a move that stopped part-way may hold the tenant's rows in two databases (after its flip, until it cleans the
+    // source): a dropped database or an erasure would reach only one of them
+    Optional<MoveStep> moving = TenantMove.builder(directory).build().runningStep(tenant);
+    if (moving.isPresent()) {
+      throw new FleetException("tenant '" + tenant.value() + "' has a move that stopped after step "
+          + moving.get() + ": resume it (or roll it back) first, then offboard the tenant (nothing was changed)");
+    }
     // suspended first: no connection is handed out from here on, so nothing is written after the export (it would
     // be erased unexported) or between the erasure and the end (it would survive the offboarding)
     TenantEntry held = entry;
@@ -228,6 +238,18 @@ public final class TenantLifecycle {
       if (!e.tenant().equals(tenant) && e.state() != TenantState.DELETED
           && e.placement() instanceof Placement.Dedicated other
           && databaseName(other.jdbcUrl()).equals(database)) {
+        return true;
+      }
+    }
+    // a move of another tenant into (or out of) this database: its entry names the database only from its flip
+    // on, but the copy is there already, and a resume would flip the tenant to a dropped database and then delete
+    // its rows from the source
+    List<String> moving = Jdbc.query(directory.control(), "SELECT source_url FROM " + directory.schemaSql()
+        + ".moves WHERE status = 'running' AND tenant_id <> ? AND source_url IS NOT NULL UNION ALL SELECT "
+        + "target_url FROM " + directory.schemaSql() + ".moves WHERE status = 'running' AND tenant_id <> ? AND "
+        + "target_url IS NOT NULL", rs -> rs.getString(1), tenant.value(), tenant.value());
+    for (String url : moving) {
+      if (databaseName(url).equals(database)) {
         return true;
       }
     }

@@ -45,7 +45,8 @@ import org.slf4j.LoggerFactory;
  *       {@code COPY} from the source into the target, and move the target's sequences past the copied ids;</li>
  *   <li>verify row counts and an order-independent checksum per table;</li>
  *   <li>flip the directory entry to the target, writable again (the write-blocked window ends here);</li>
- *   <li>delete the tenant's rows from the source, children first, in one transaction.</li>
+ *   <li>once the connections the fleet routed to the source have ended, delete the tenant's rows from the source,
+ *       children first, in one transaction.</li>
  * </ol>
  *
  * <p>An interrupted move (a crash, a lost connection, a failed verification) leaves its journal entry
@@ -190,7 +191,8 @@ public final class TenantMove {
   /**
    * Carries on the interrupted move of {@code tenant} from its last recorded step.
    *
-   * @throws FleetException if no move of the tenant is running, or a step fails again
+   * @throws FleetException if no move of the tenant is running, a step fails again, or the move stopped before the
+   *     tenant became {@code moving} and its state has changed since the move began (then roll it back)
    */
   public MoveReport resume(TenantId tenant) {
     return exclusively(tenant, () -> {
@@ -326,6 +328,13 @@ public final class TenantMove {
           throw new FleetException("tenant '" + tenant.value() + "' is no longer on " + j.source().describe()
               + ": roll the move back");
         }
+        if (entry.state() != j.priorState()) {
+          // an operator changed the state after the move stopped (suspended, deleted, froze it): the flip would
+          // give back the state recorded when the move began and silently undo that decision
+          throw new FleetException("tenant '" + tenant.value() + "' is " + entry.state().sqlName() + ", not "
+              + j.priorState().sqlName() + " as when the move began: roll the move back, or set its state back to "
+              + j.priorState().sqlName() + " and resume");
+        }
         if (!directory.compareAndSet(entry, j.source(), TenantState.MOVING)) {
           throw new FleetException("tenant '" + tenant.value() + "' changed concurrently; resume the move");
         }
@@ -372,6 +381,7 @@ public final class TenantMove {
       if (!drainWait.isZero()) {
         pause(drainWait.toMillis());
       }
+      drainSource(j);
       cleanSource(j);
       j = record(j, MoveStep.CLEANED, "status = 'running'");
     }
@@ -400,6 +410,28 @@ public final class TenantMove {
     }
     if (!drainWait.isZero()) {
       pause(drainWait.toMillis());
+    }
+  }
+
+  /**
+   * Waits for the connections of the tenant that the local fleet routed to the source before the flip (read-only
+   * ones handed out while it was {@code moving}) to end: a reader still on the source would see the tenant empty
+   * once its rows there are deleted, and take that for the truth. The move stays {@code FLIPPED} if they outlast
+   * {@code drainTimeout}: the tenant already works on the target, and a resume cleans the source later.
+   */
+  private void drainSource(Journal j) {
+    if (fleet == null) {
+      return;
+    }
+    long deadline = System.nanoTime() + drainTimeout.toNanos();
+    while (fleet.connectionsOn(j.tenant(), j.source()) > 0) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new FleetException("tenant '" + j.tenant().value() + "' runs on " + j.target().describe() + " now, "
+            + "but " + fleet.connectionsOn(j.tenant(), j.source()) + " of its connections to " + j.source()
+            .describe() + " were still open after " + drainTimeout.toMillis() + " ms: its rows there are kept until "
+            + "they end; resume the move then to delete them");
+      }
+      pause(10);
     }
   }
 
