@@ -12,8 +12,10 @@ import org.jspecify.annotations.Nullable;
  * asks the tier, and on a tier miss calls the loader and hands the result to the tier. A local hit never touches it.
  *
  * <p>The cache keeps its rules at both levels: what the tier returns is stored locally for at most the remaining
- * lifetime the tier reports (clamped to {@code maxTtl}), what it stores carries the entry's own lifetime, and an
- * invalidation made on this node reaches the tier before it is published on the bus. Every method is called on the
+ * lifetime the tier reports (clamped to {@code maxTtl}), what it stores carries the entry's own lifetime, and every
+ * invalidation reaches the tier before the cache drops its local entries: one made on this node before it is
+ * published on the bus, and one the bus delivers (it may have been published in a transaction, which reaches no tier
+ * on its way), so each node applies it to the tier again. Every method is called on the
  * caller's thread and must not throw: a tier that cannot answer returns {@link Lookup#bypass()} and the cache falls
  * back to its loader.
  *
@@ -75,8 +77,20 @@ public interface SharedTier<V> {
     void store(Lookup<V> miss, CacheValue<V> value, Duration lifetime);
 
     /**
-     * Applies an invalidation made on this node, before the cache publishes it on its bus. Must not throw: a tier
-     * that cannot apply it now keeps it and stops serving until it can.
+     * Tells the tier that the load that followed {@code miss} will not be stored: the loader failed, an invalidation
+     * overtook it on this node, or it loaded an absence that the cache does not keep (negative caching off). A tier
+     * that holds something for the load (a single-flight lock that other nodes wait on) releases it, so they load at
+     * once instead of waiting out their wait. Must not throw. The default does nothing.
+     *
+     * @param miss the miss the load followed
+     */
+    default void abandon(Lookup<V> miss) {}
+
+    /**
+     * Applies an invalidation made on this node (before the cache publishes it on its bus) or delivered by the bus
+     * (the same invalidation may so arrive once per node, and must be harmless to apply again); also an invalidation
+     * of the whole cache when the bus lost invalidations. Called before the cache drops its local entries. Must not
+     * throw: a tier that cannot apply it now keeps it and stops serving until it can.
      */
     void invalidate(Invalidation invalidation);
 

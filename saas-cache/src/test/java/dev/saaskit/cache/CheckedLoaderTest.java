@@ -52,6 +52,29 @@ class CheckedLoaderTest {
     }
   }
 
+  /**
+   * A loader interrupted while it waits (a cancelled request, a pool shutting down) throws InterruptedException,
+   * which clears the thread's interrupt flag; wrapped into the unchecked CacheLoadException, the interruption was
+   * lost for the caller's thread. The flag is set again, on the loading thread only.
+   */
+  @Test
+  void anInterruptedLoaderLeavesItsThreadInterrupted() {
+    InterruptedException interrupted = new InterruptedException("cancelled");
+    try (SaasCache<String, String> c = cache()) {
+      in(ACME, () -> {
+        try {
+          assertThatThrownBy(() -> c.get("k", key -> {
+            throw interrupted;
+          })).isInstanceOf(CacheLoadException.class).cause().isSameAs(interrupted);
+          assertThat(Thread.currentThread().isInterrupted()).as("the interruption is not lost").isTrue();
+        } finally {
+          Thread.interrupted(); // leave the test thread clean
+        }
+        assertThat(c.get("k", key -> "loaded")).isEqualTo("loaded");
+      });
+    }
+  }
+
   @Test
   void theCauseIsTheSameInstanceForCheckedAndUncheckedExceptions() {
     IOException io = new IOException("disk");

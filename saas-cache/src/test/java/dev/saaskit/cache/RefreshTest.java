@@ -58,6 +58,41 @@ class RefreshTest {
     }
   }
 
+  /**
+   * A background reload whose loader reads its own key after the entry went away (it expired meanwhile, or was
+   * invalidated by tag, which leaves the reload in the table) used to join its own flight: the executor's thread
+   * waited for itself forever, and every later miss of the key joined it and hung too. It fails like a foreground
+   * load that reads its own key.
+   */
+  @Test
+  void aBackgroundReloadWhoseLoaderReadsItsOwnKeyFailsInsteadOfWaitingForItself() throws Exception {
+    try (SaasCache<String, String> c = SaasCache.<String, String>named("refresh").ttl(Duration.ofMinutes(10))
+        .jitter(0).refreshAfter(Duration.ofMinutes(1)).clock(clock).executor(background).build()) {
+      assertThat(as(ACME, () -> c.getWith("k", k -> CacheValue.of("v1").tags("t")))).isEqualTo("v1");
+      clock.advance(Duration.ofMinutes(2));
+      AtomicReference<Throwable> inner = new AtomicReference<>();
+      assertThat(as(ACME, () -> c.getWith("k", k -> {
+        c.invalidateTag("t"); // the entry goes away while the reload runs
+        try {
+          return CacheValue.of(c.get(k, again -> "nested"));
+        } catch (RuntimeException e) {
+          inner.set(e);
+          throw e;
+        }
+      }))).isEqualTo("v1");
+      Thread runner = new Thread(background::runAll, "refresh-runner");
+      runner.setDaemon(true); // on the old code it never ends
+      runner.start();
+      runner.join(60_000);
+      assertThat(runner.isAlive()).as("the background reload did not wait for itself").isFalse();
+      assertThat(inner.get()).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("asked the cache for the key it is loading");
+      assertThat(c.stats().loadFailures()).isEqualTo(1);
+      assertThat(((dev.saaskit.cache.internal.DefaultSaasCache<String, String>) c).loadsInFlight()).isZero();
+      assertThat(as(ACME, () -> c.get("k", k -> "v2"))).as("the key loads again").isEqualTo("v2");
+    }
+  }
+
   @Test
   void aFailedBackgroundReloadKeepsTheCurrentEntry() {
     try (SaasCache<String, String> c = SaasCache.<String, String>named("refresh").ttl(Duration.ofMinutes(10))

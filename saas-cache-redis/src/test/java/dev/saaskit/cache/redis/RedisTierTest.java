@@ -199,6 +199,45 @@ class RedisTierTest {
     assertThat(read(c, ACME, "k1")).isEqualTo("new");
   }
 
+  /**
+   * An operator clears Redis ({@code FLUSHDB}) while a load that raced an invalidation is still running. The flush
+   * also wiped the key version the invalidation had moved, so the store's compare-and-set found everything back at
+   * its absent value and wrote the old value, which every node then read until its TTL. The lookup now creates the
+   * cache generation it read, which the flush removes, so the store writes nothing.
+   */
+  @Test
+  void aFlushOfRedisDuringARacingLoadDoesNotLetItWriteTheOldValue() throws Exception {
+    try (RedisSupport.OwnServer server = new RedisSupport.OwnServer()) {
+      io.lettuce.core.RedisClient adminClient = io.lettuce.core.RedisClient.create(server.uri());
+      open.add(adminClient::shutdown);
+      io.lettuce.core.api.StatefulRedisConnection<String, String> admin = adminClient.connect();
+      SaasRedis redisA = SaasRedis.builder(server.uri()).app("flush").commandTimeout(Duration.ofSeconds(5)).build();
+      open.add(redisA);
+      SaasRedis redisB = SaasRedis.builder(server.uri()).app("flush").commandTimeout(Duration.ofSeconds(5)).build();
+      open.add(redisB);
+      SaasCache<String, String> a = cache(redisA);
+      SaasCache<String, String> b = cache(redisB);
+      CountDownLatch loading = new CountDownLatch(1);
+      CountDownLatch flushed = new CountDownLatch(1);
+      Thread loader = new Thread(() -> TenantContext.run(ACME, () -> a.get("k1", k -> {
+        loading.countDown();
+        flushed.await(60, TimeUnit.SECONDS);
+        return "old";
+      })));
+      loader.start();
+      assertThat(loading.await(60, TimeUnit.SECONDS)).isTrue();
+      TenantContext.run(ACME, () -> b.invalidate("k1")); // the data changed: another node invalidates
+      assertThat(admin.sync().flushdb()).isEqualTo("OK");  // and an operator clears Redis
+      flushed.countDown();
+      loader.join(60_000);
+
+      assertThat(admin.sync().exists("flush:{plans}:e:4:acme:k1")).as("the old value was not written").isZero();
+      assertThat(redisA.stats().tierStoresRejected()).isEqualTo(1);
+      source.put("acme/k1", "new");
+      assertThat(read(b, ACME, "k1")).isEqualTo("new");
+    }
+  }
+
   @Test
   void anEntryOfAnotherCodecVersionOrUndecodableIsAMiss() {
     SaasCache<String, String> v1 = cache(redis("a"), ValueCodec.json(String.class).version(1));

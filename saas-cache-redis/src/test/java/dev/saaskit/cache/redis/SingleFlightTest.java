@@ -105,6 +105,44 @@ class SingleFlightTest {
     assertThat(redis.stats().lockTimeouts()).isEqualTo(1);
   }
 
+  /**
+   * A load whose result is not stored (the loader failed, an invalidation overtook it, or it found nothing and the
+   * cache keeps no absences) releases its lock. It used to keep it until its TTL, and every miss of the key, on
+   * every node, waited the whole wait before loading: with negative caching off, about every lookup of a missing
+   * row.
+   */
+  @Test
+  void aLoadThatIsNotStoredReleasesItsLock() {
+    SaasRedis redisA = redis("a");
+    SaasRedis redisB = redis("b");
+    SaasCache<String, String> a = SaasCache.<String, String>named("reports").ttl(Duration.ofMinutes(10))
+        .negativeTtl(Duration.ZERO)
+        .sharedTier(redisA.tier(ValueCodec.json(String.class)).singleFlight(Duration.ofMinutes(1),
+            Duration.ofSeconds(2))).build();
+    open.add(a);
+    SaasCache<String, String> b = SaasCache.<String, String>named("reports").ttl(Duration.ofMinutes(10))
+        .negativeTtl(Duration.ZERO)
+        .sharedTier(redisB.tier(ValueCodec.json(String.class)).singleFlight(Duration.ofMinutes(1),
+            Duration.ofSeconds(2))).build();
+    open.add(b);
+
+    assertThat(TenantContext.call(ACME, () -> a.get("absent", k -> null))).isNull();
+    assertThatThrownBy(() -> TenantContext.call(ACME, () -> a.get("failing", k -> {
+      throw new IllegalStateException("database down");
+    }))).isInstanceOf(dev.saaskit.cache.CacheLoadException.class);
+    assertThat(TenantContext.call(ACME, () -> a.get("overtaken", k -> {
+      a.invalidate(k); // the data changed while it loaded: this result is not stored
+      return "old";
+    }))).isEqualTo("old");
+    assertThat(a.stats().discardedLoads()).isEqualTo(1);
+    assertThat(redisSupport.keys()).as("no lock is left").noneMatch(key -> key.contains("}:l:"));
+
+    for (String key : List.of("absent", "failing", "overtaken")) {
+      assertThat(TenantContext.call(ACME, () -> b.get(key, k -> "on b"))).isEqualTo("on b");
+    }
+    assertThat(redisB.stats().lockWaits()).as("B never waited for a lock nobody would release").isZero();
+  }
+
   @Test
   void settingsAreChecked() {
     RedisTier<String> tier = redis("a").tier(ValueCodec.json(String.class));

@@ -15,7 +15,9 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -68,13 +70,19 @@ class TwoNodesTest {
     return closeable;
   }
 
+  private final Map<SaasCache<String, Integer>, PostgresInvalidationBus> buses = new HashMap<>();
+  private final Map<SaasCache<String, Integer>, HikariDataSource> pools = new HashMap<>();
+
   private SaasCache<String, Integer> node(TestDatabase db, String name, SaasRedis redis) {
     HikariDataSource pool = keep(db.newPool(db.appRole(), db.appPassword(), 2));
     PostgresInvalidationBus bus = keep(PostgresInvalidationBus.builder(pool).nodeName(name)
         .pruneInterval(Duration.ZERO).reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(500)).build()
         .start());
-    return keep(SaasCache.<String, Integer>named("counters").ttl(Duration.ofMinutes(10))
+    SaasCache<String, Integer> cache = keep(SaasCache.<String, Integer>named("counters").ttl(Duration.ofMinutes(10))
         .sharedTier(redis.tier(ValueCodec.json(Integer.class))).invalidationBus(bus).build());
+    buses.put(cache, bus);
+    pools.put(cache, pool);
+    return cache;
   }
 
   private Integer read(SaasCache<String, Integer> cache, AtomicInteger loads, String key) {
@@ -105,6 +113,37 @@ class TwoNodesTest {
       assertThat(read(b, loadsB, "k")).isEqualTo(2);
     }
     assertThat(read(a, loadsA, "k")).isEqualTo(2);
+  }
+
+  /**
+   * The invalidation is published in the business transaction on A ({@code bus.publish(connection, ..)}), so it
+   * reaches Redis only through the bus. It used to drop the nodes' local entries only: the next miss on either node
+   * read the old value back from Redis and cached it again, until the Redis entry's TTL (10 minutes here).
+   */
+  @Test
+  void anInvalidationPublishedInATransactionAlsoDropsTheRedisEntry(TestDatabase db) throws SQLException {
+    SaasRedis redisA = keep(redisSupport.redis("a").build());
+    SaasRedis redisB = keep(redisSupport.redis("b").build());
+    SaasCache<String, Integer> a = node(db, "a", redisA);
+    SaasCache<String, Integer> b = node(db, "b", redisB);
+    source.put("k", 1);
+    assertThat(read(a, loadsA, "k")).isEqualTo(1);
+    assertThat(read(b, loadsB, "k")).isEqualTo(1);
+    assertThat(loadsB).as("B's miss was a Redis hit").hasValue(0);
+
+    // counted once a delivery has been applied (received is counted when it arrives)
+    long appliedA = a.stats().invalidationsApplied();
+    long appliedB = b.stats().invalidationsApplied();
+    try (Connection c = pools.get(a).getConnection()) {
+      c.setAutoCommit(false);
+      source.put("k", 2); // the data change of the transaction
+      buses.get(a).publish(c, TenantContext.call(ACME, () -> a.keyInvalidation("k")));
+      c.commit();
+    }
+    Await.until("both nodes applied the invalidation", () -> a.stats().invalidationsApplied() > appliedA
+        && b.stats().invalidationsApplied() > appliedB);
+    assertThat(read(b, loadsB, "k")).as("B does not read the old value back from Redis").isEqualTo(2);
+    assertThat(read(a, loadsA, "k")).as("nor does A").isEqualTo(2);
   }
 
   @Test

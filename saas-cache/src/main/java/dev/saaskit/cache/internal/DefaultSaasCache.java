@@ -317,8 +317,14 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         loaded = callLoader(key, loader, plain);
       } catch (Exception | Error e) {
         failed(scoped, mine, start, e);
+        abandonTier(shared);
         if (e instanceof Error) {
           throw (Error) e;
+        }
+        if (e instanceof InterruptedException) {
+          // the loader was interrupted (a cancelled request, a pool shutting down): throwing it cleared this thread's
+          // flag, and wrapped in an unchecked exception nobody up the stack would restore it
+          Thread.currentThread().interrupt();
         }
         throw new CacheLoadException(name, e);
       }
@@ -413,14 +419,33 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     flights.remove(scoped, flight);
     flight.result.complete(result);
     SharedTier.Binding<V> theTier = tier;
-    if (theTier != null && tierMiss != null && tierMiss.isMiss() && lifetime > 0) {
-      try {
-        theTier.store(tierMiss, loaded, Duration.ofNanos(lifetime));
-      } catch (RuntimeException e) {
-        LOG.warn("the shared tier of cache '{}' failed to store a loaded value", name, e);
+    if (theTier != null && tierMiss != null && tierMiss.isMiss()) {
+      if (lifetime > 0) {
+        try {
+          theTier.store(tierMiss, loaded, Duration.ofNanos(lifetime));
+        } catch (RuntimeException e) {
+          LOG.warn("the shared tier of cache '{}' failed to store a loaded value", name, e);
+        }
+      } else {
+        abandonTier(tierMiss); // discarded, or an absence not cached
       }
     }
     return result;
+  }
+
+  /**
+   * Tells the tier that the load after {@code tierMiss} will not be stored, so that whatever it holds for it (a
+   * single-flight lock other nodes wait on) goes now rather than at its TTL; nothing without a tier miss.
+   */
+  private void abandonTier(SharedTier.@Nullable Lookup<V> tierMiss) {
+    SharedTier.Binding<V> theTier = tier;
+    if (theTier != null && tierMiss != null && tierMiss.isMiss()) {
+      try {
+        theTier.abandon(tierMiss);
+      } catch (RuntimeException e) {
+        LOG.warn("the shared tier of cache '{}' failed to abandon a load", name, e);
+      }
+    }
   }
 
   private SharedTier.Lookup<V> tierLookup(SharedTier.Binding<V> theTier, ScopedKey scoped) {
@@ -520,6 +545,7 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     }
 
     private void reload() {
+      flight.owner = Thread.currentThread(); // so that a loader reading its own key fails instead of waiting forever
       long start = loadTicker.read();
       CacheValue<V> loaded;
       try {
@@ -530,6 +556,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
             name, e);
         if (e instanceof Error) {
           throw (Error) e;
+        }
+        if (e instanceof InterruptedException) {
+          Thread.currentThread().interrupt(); // the executor's thread was interrupted: it must still see it
         }
         return;
       }
@@ -567,14 +596,20 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     store(scoped, entry, null);
   }
 
+  // Each invalidation reaches the shared tier before it drops the local entries: the other way round, a get on this
+  // node between the two missed locally, read the old value from the tier (not yet invalidated) through a flight
+  // the local marks never saw, and kept it here after the invalidation returned. Tier first, a get in between is a
+  // local hit (the invalidation has not returned yet) or a tier miss, and a flight that read the tier before it was
+  // invalidated is marked or its entry removed by the local step that follows.
+
   @Override
   public void invalidate(K key) {
     ensureOpen();
     ScopedKey scoped = scopedKey(key);
-    invalidateKeyHere(scoped);
-    counters.invalidationsApplied.increment();
     Invalidation invalidation = Invalidation.key(name, scoped.tenant, scoped.key);
     tierInvalidate(invalidation);
+    invalidateKeyHere(scoped);
+    counters.invalidationsApplied.increment();
     publish(invalidation);
   }
 
@@ -582,10 +617,10 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   public void invalidateTag(String tag) {
     ensureOpen();
     Texts.check("tag", tag);
-    invalidateTagHere(tag);
-    counters.invalidationsApplied.increment();
     Invalidation invalidation = Invalidation.tag(name, tag);
     tierInvalidate(invalidation);
+    invalidateTagHere(tag);
+    counters.invalidationsApplied.increment();
     publish(invalidation);
   }
 
@@ -593,20 +628,20 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   public void invalidateTenant(TenantId tenant) {
     ensureOpen();
     Objects.requireNonNull(tenant, "tenant");
-    invalidateTenantHere(tenant);
-    counters.invalidationsApplied.increment();
     Invalidation invalidation = Invalidation.tenant(name, tenant);
     tierInvalidate(invalidation);
+    invalidateTenantHere(tenant);
+    counters.invalidationsApplied.increment();
     publish(invalidation);
   }
 
   @Override
   public void invalidateAll() {
     ensureOpen();
-    invalidateAllHere();
-    counters.invalidationsApplied.increment();
     Invalidation invalidation = Invalidation.all(name);
     tierInvalidate(invalidation);
+    invalidateAllHere();
+    counters.invalidationsApplied.increment();
     publish(invalidation);
   }
 
@@ -1028,16 +1063,31 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
         return;
       }
       counters.invalidationsReceived.increment();
+      // the shared tier too, and first (see invalidate): an invalidation published in a transaction
+      // (bus.publish(connection, ..)) or written by the SQL trigger reaches no tier on its way, and without this the
+      // next local miss on any node read the old value back from the tier and cached it again until its TTL
+      // (applying one that already reached the tier again is harmless: at worst an extra miss)
       switch (invalidation.scope()) {
         case KEY -> {
           TenantId tenant = global ? null : invalidation.tenant();
           if (global || tenant != null) {
-            invalidateKeyHere(new ScopedKey(tenant, Objects.requireNonNull(invalidation.value())));
+            ScopedKey scoped = new ScopedKey(tenant, Objects.requireNonNull(invalidation.value()));
+            tierInvalidate(Invalidation.key(name, tenant, scoped.key));
+            invalidateKeyHere(scoped);
           }
         }
-        case TAG -> invalidateTagHere(Objects.requireNonNull(invalidation.value()));
-        case TENANT -> invalidateTenantHere(Objects.requireNonNull(invalidation.tenant()));
-        case ALL -> invalidateAllHere();
+        case TAG -> {
+          tierInvalidate(invalidation);
+          invalidateTagHere(Objects.requireNonNull(invalidation.value()));
+        }
+        case TENANT -> {
+          tierInvalidate(invalidation);
+          invalidateTenantHere(Objects.requireNonNull(invalidation.tenant()));
+        }
+        case ALL -> {
+          tierInvalidate(invalidation);
+          invalidateAllHere();
+        }
       }
       counters.invalidationsApplied.increment();
     }
@@ -1049,6 +1099,9 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
       }
       counters.lostInvalidations.increment();
       LOG.warn("cache '{}' flushed: the invalidation bus lost invalidations", name);
+      // a lost invalidation may have been published in a transaction, which reaches a shared tier only through the
+      // bus: the tier's entries are as suspect as the local ones
+      tierInvalidate(Invalidation.all(name));
       invalidateAllHere();
     }
   }

@@ -11,8 +11,12 @@ import org.jspecify.annotations.Nullable;
  */
 final class Flight<V> {
   final CompletableFuture<Result<V>> result = new CompletableFuture<>();
-  /** The thread running a foreground load, to refuse a loader that reads its own key; null for a refresh. */
-  final @Nullable Thread owner;
+  /**
+   * The thread running the loader, to refuse a loader that reads its own key: the caller for a foreground load; for a
+   * background refresh null until its loader starts on the executor's thread (a refresh's loader that read its own
+   * key after the entry went away used to wait for itself forever, and every later miss of the key with it).
+   */
+  volatile @Nullable Thread owner;
   /** Set when an invalidation of the key, its tenant or everything overtook the load, or a put replaced it. */
   private volatile boolean invalidated;
   /** Set when any invalidation marked this flight; callers that join a marked flight retry if it is discarded. */

@@ -28,10 +28,16 @@ final class Scripts {
   /**
    * Lookup. KEYS: entry, cache generation, tenant generation (the cache's again for a global cache), key version,
    * tag sequence, lock. ARGV: tag generation prefix, lock token ('' = no single flight), lock TTL ms, skip ('1':
-   * ignore the entry, for a second call after an entry that did not decode). Returns {1, payload, pttl, tags} on a
-   * hit, {0, cg, tg, version, tagseq, locked} on a miss (locked: 1 if this call took the lock, 0 if another holder
-   * has it, -1 if no lock was asked for). The key version and the tag sequence are read on a miss only: only the
-   * store that follows a miss compares them.
+   * ignore the entry, for a second call after an entry that did not decode), cache generation TTL ms. Returns
+   * {1, payload, pttl, tags} on a hit, {0, cg, tg, version, tagseq, locked} on a miss (locked: 1 if this call took
+   * the lock, 0 if another holder has it, -1 if no lock was asked for). The key version and the tag sequence are read
+   * on a miss only: only the store that follows a miss compares them.
+   *
+   * <p>A miss creates the cache generation when it is absent, so that the store that follows always compares a
+   * value that exists: a {@code FLUSHALL} or {@code FLUSHDB} (an operator clearing the cache) also wipes the
+   * generations and versions that invalidations had moved, and a load that raced one of those invalidations would
+   * otherwise find everything back at its absent value and write its old value. Now its cache generation is gone or
+   * new, and the store writes nothing. (The store keeps the generation alive as long as entries written under it.)
    */
   static final String LOOKUP = ""
       + "local cg = redis.call('GET', KEYS[2]) or '0'\n"
@@ -59,6 +65,12 @@ final class Scripts {
       + "    end\n"
       + "  end\n"
       + "end\n"
+      + "if cg == '0' then\n"
+      + "  local now = redis.call('TIME')\n"
+      + "  cg = string.format('%.0f', tonumber(now[1]) * 1000000 + tonumber(now[2]))\n"
+      + "  redis.call('SET', KEYS[2], cg, 'PX', ARGV[5])\n"
+      + "  if KEYS[3] == KEYS[2] then tg = cg end\n"
+      + "end\n"
       + "local ver = redis.call('GET', KEYS[4]) or '0'\n"
       + "local ts = redis.call('GET', KEYS[5]) or '0'\n"
       + "local locked = -1\n"
@@ -69,24 +81,37 @@ final class Scripts {
 
   /**
    * Store after a miss. KEYS as {@link #LOOKUP}. ARGV: cg, tg, version, tagseq (as the miss read them), pttl,
-   * payload, lock token ('' = none), tag generation prefix, tags... Returns 1 if stored, 0 if an invalidation moved
-   * something since the miss. Releases the lock if this token holds it, either way.
+   * payload, lock token ('' = none), tag generation prefix, cache generation TTL ms, tags... Returns 1 if stored, 0
+   * if an invalidation (or a flush) moved something since the miss. Releases the lock if this token holds it, either
+   * way. A store extends the cache generation's TTL, so that it outlives every entry written under it (an expired
+   * generation would turn them all into misses at once).
    */
   static final String STORE = ""
       + "local fresh = (redis.call('GET', KEYS[2]) or '0') == ARGV[1]\n"
       + "  and (redis.call('GET', KEYS[3]) or '0') == ARGV[2]\n"
       + "  and (redis.call('GET', KEYS[4]) or '0') == ARGV[3]\n"
-      + "if fresh and #ARGV > 8 and (redis.call('GET', KEYS[5]) or '0') ~= ARGV[4] then fresh = false end\n"
+      + "if fresh and #ARGV > 9 and (redis.call('GET', KEYS[5]) or '0') ~= ARGV[4] then fresh = false end\n"
       + "if ARGV[7] ~= '' and redis.call('GET', KEYS[6]) == ARGV[7] then redis.call('DEL', KEYS[6]) end\n"
       + "if not fresh then return 0 end\n"
       + "redis.call('DEL', KEYS[1])\n"
       + "redis.call('HSET', KEYS[1], 'd', ARGV[6], 'c', ARGV[1], 't', ARGV[2])\n"
       // one HSET per tag, not unpack(): Lua's unpack fails above a few thousand values ("too many results")
-      + "for i = 9, #ARGV do\n"
+      + "for i = 10, #ARGV do\n"
       + "  redis.call('HSET', KEYS[1], '#' .. ARGV[i], redis.call('GET', ARGV[8] .. ARGV[i]) or '0')\n"
       + "end\n"
       + "redis.call('PEXPIRE', KEYS[1], ARGV[5])\n"
+      + "if ARGV[1] ~= '0' and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[9]) then\n"
+      + "  redis.call('PEXPIRE', KEYS[2], ARGV[9])\n"
+      + "end\n"
       + "return 1\n";
+
+  /**
+   * Releases a single-flight lock whose load will not be stored. KEYS[1]: the lock; ARGV[1]: this holder's token.
+   * Deletes it only if this token still holds it (it may have expired and been taken by another node).
+   */
+  static final String RELEASE = ""
+      + "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+      + "return 0\n";
 
   /**
    * Invalidation. KEYS[1]: the generation or version to move; KEYS[2]: the entry to delete (KEY) or the tag

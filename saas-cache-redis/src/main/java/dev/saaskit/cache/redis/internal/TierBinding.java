@@ -121,7 +121,7 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
       while (true) {
         List<Object> reply = core.evalList(Scripts.LOOKUP, keys, tagPrefixBytes,
             RedisCore.bytes(lockToken), RedisCore.bytes(lockTtl == null ? 0 : lockTtl.toMillis()),
-            RedisCore.bytes(skipEntry ? "1" : "0"));
+            RedisCore.bytes(skipEntry ? "1" : "0"), RedisCore.bytes(genPttl));
         core.succeeded();
         if (RedisCore.number(reply.get(0)) == 1) {
           SharedTier.Lookup<V> hit = decodeHit(reply);
@@ -210,7 +210,7 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
       return;
     }
     List<String> tags = value.tags();
-    byte[][] args = new byte[8 + tags.size()][];
+    byte[][] args = new byte[9 + tags.size()][];
     args[0] = RedisCore.bytes(token.cacheGen);
     args[1] = RedisCore.bytes(token.tenantGen);
     args[2] = RedisCore.bytes(token.version);
@@ -219,8 +219,9 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
     args[5] = payload;
     args[6] = RedisCore.bytes(token.lock);
     args[7] = tagPrefixBytes;
+    args[8] = RedisCore.bytes(genPttl);
     for (int i = 0; i < tags.size(); i++) {
-      args[8 + i] = RedisCore.bytes(tags.get(i));
+      args[9 + i] = RedisCore.bytes(tags.get(i));
     }
     try {
       long stored = core.evalLong(Scripts.STORE, token.keys, args);
@@ -230,6 +231,29 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
       } else {
         core.tierStoresRejected.increment();
       }
+    } catch (RuntimeException e) {
+      core.failed(e);
+    }
+  }
+
+  /**
+   * Releases this load's single-flight lock, if it took one: without it, a failed load, one an invalidation
+   * overtook, or an absence the cache does not keep left the lock until its TTL, and every miss of the key on every
+   * node (this one too) waited the whole single-flight wait meanwhile before loading.
+   */
+  @Override
+  public void abandon(SharedTier.Lookup<V> miss) {
+    Object raw = miss.token();
+    if (!(raw instanceof Token)) {
+      return;
+    }
+    Token token = (Token) raw;
+    if (token.lock.isEmpty() || !core.allow()) {
+      return;
+    }
+    try {
+      core.evalLong(Scripts.RELEASE, new String[] {token.keys[5]}, RedisCore.bytes(token.lock));
+      core.succeeded();
     } catch (RuntimeException e) {
       core.failed(e);
     }

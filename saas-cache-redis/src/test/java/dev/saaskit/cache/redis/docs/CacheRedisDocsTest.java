@@ -60,7 +60,7 @@ class CacheRedisDocsTest {
       assertThat(redis.stats().tierStores()).isEqualTo(1);
       assertThat(support.keys()).contains(app + ":{plans}:e:4:acme:current");
       // snippet: invalidate
-      TenantContext.run(tenant, () -> plans.invalidate("current"));   // local, Redis, then the bus
+      TenantContext.run(tenant, () -> plans.invalidate("current"));   // Redis, local, then the bus
       // end snippet
       assertThat(support.keys()).doesNotContain(app + ":{plans}:e:4:acme:current");
       plans.close();
