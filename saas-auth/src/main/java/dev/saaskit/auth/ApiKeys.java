@@ -128,7 +128,9 @@ public final class ApiKeys implements AutoCloseable {
    *
    * @param scopes the permissions the key grants; each must be one the creator holds in {@code tenant} now
    * @param expiresAt when the key stops working; {@code null} for never
-   * @throws AccessDeniedException if the creator acts for another tenant or lacks one of the scopes
+   * @throws AccessDeniedException if the creator acts for another tenant or lacks one of the scopes; with reason
+   *     {@code STALE_PERMISSIONS} if the creator is one of these keys and it was revoked (or expired) since it was
+   *     verified
    * @throws IllegalArgumentException for a blank or overlong name, a name with control characters, no scopes, or
    *     an expiry in the past or after the year 9999
    */
@@ -173,6 +175,7 @@ public final class ApiKeys implements AutoCloseable {
     byte[] hash = hash(key, currentPepper);
     String createdBy = creator.subject() + " @ " + creator.issuer();
     long id = Tx.run(dataSource, schema.tenantSetting(), tenant, "creating an API key", c -> {
+      requireLiveCreatorKey(c, creator, now);
       try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + table() + " (tenant_id, public_id, name,"
           + " secret_hash, hash_alg, pepper_id, scopes, created_by, created_at, expires_at)"
           + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")) {
@@ -194,6 +197,33 @@ public final class ApiKeys implements AutoCloseable {
     });
     return new CreatedApiKey(key, new ApiKeyInfo(id, tenant, publicId, name, scopes, createdBy, now, expiresAt,
         null, null, null));
+  }
+
+  /**
+   * When the creator is itself one of these keys: that key must still be unrevoked and unexpired in the creating
+   * transaction. The principal was verified earlier (at the start of the request), and a key revoked since then
+   * must not mint a successor that outlives it. {@code FOR SHARE} conflicts with the {@code UPDATE} of
+   * {@link #revoke}: a revocation either commits first (and is seen here) or waits for this insert to commit, so
+   * the new key is in the table (and listed by its {@code createdBy}) before the revocation returns.
+   */
+  private void requireLiveCreatorKey(Connection c, Principal creator, Instant now) throws SQLException {
+    if (creator.method() != Principal.Method.API_KEY || !ISSUER.equals(creator.issuer())) {
+      return;
+    }
+    String creatorId = creator.credentialId().orElse(creator.subject().startsWith("apikey:")
+        ? creator.subject().substring("apikey:".length()) : creator.subject());
+    try (PreparedStatement ps = c.prepareStatement("SELECT revoked_at IS NOT NULL, expires_at FROM " + table()
+        + " WHERE public_id = ? FOR SHARE")) {
+      ps.setString(1, creatorId);
+      try (ResultSet rs = ps.executeQuery()) {
+        boolean live = rs.next() && !rs.getBoolean(1);
+        Timestamp exp = live ? rs.getTimestamp(2) : null;
+        if (!live || (exp != null && !now.isBefore(exp.toInstant()))) {
+          throw new AccessDeniedException(AccessDeniedException.Reason.STALE_PERMISSIONS,
+              "the API key creating this one is unknown, revoked or expired");
+        }
+      }
+    }
   }
 
   /**

@@ -313,6 +313,23 @@ class ApiKeysTest {
     assertThatThrownBy(() -> keys.verify(created.key())).isInstanceOf(InvalidTokenException.class);
   }
 
+  @Test
+  void aKeyRevokedAfterItsRequestWasAuthenticatedCannotCreateAKeyThatOutlivesIt() {
+    ApiKeys keys = keys();
+    CreatedApiKey maker = keys.create(ACME, admin(ACME), "maker", Set.of("invoice:read"), null);
+    Principal inFlight = keys.verify(maker.key());   // a request authenticated with the key ...
+    assertThat(keys.revoke(ACME, maker.info().id(), admin(ACME))).isTrue();   // ... which is then revoked
+    String makerSubject = inFlight.subject() + " @ " + inFlight.issuer();
+    assertThatThrownBy(() -> keys.create(ACME, inFlight, "successor", Set.of("invoice:read"), null))
+        .isInstanceOfSatisfying(AccessDeniedException.class,
+            e -> assertThat(e.reason()).isEqualTo(AccessDeniedException.Reason.STALE_PERMISSIONS));
+    assertThat(keys.list(ACME)).noneMatch(k -> k.createdBy().equals(makerSubject));
+    // a live key still creates keys within its scopes
+    CreatedApiKey live = keys.create(ACME, admin(ACME), "live maker", Set.of("invoice:read"), null);
+    Principal livePrincipal = keys.verify(live.key());
+    keys.verify(keys.create(ACME, livePrincipal, "child", Set.of("invoice:read"), null).key());
+  }
+
   private static String base32(String s) {
     String alphabet = "abcdefghijklmnopqrstuvwxyz234567";
     StringBuilder sb = new StringBuilder();

@@ -181,6 +181,58 @@ class JwksIssuerTest {
   }
 
   @Test
+  void an_idp_that_trickles_its_jwks_cannot_hold_a_verification_past_the_fetch_deadline() throws Exception {
+    // one byte every 100 ms: never a read timeout (1 s), but the 100 kB body would take almost three hours
+    java.net.ServerSocket server = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+    java.util.concurrent.CopyOnWriteArrayList<java.net.Socket> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Thread trickler = new Thread(() -> {
+      while (!server.isClosed()) {
+        try {
+          java.net.Socket s = server.accept();
+          clients.add(s);
+          java.io.OutputStream out = s.getOutputStream();
+          out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+              .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          out.flush();
+          while (!s.isClosed()) {
+            Thread.sleep(100);
+            out.write(' ');
+            out.flush();
+          }
+        } catch (IOException e) {
+          // the client gave up, or the test closed the server: serve the next one, or stop
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }, "trickling-idp");
+    trickler.setDaemon(true);
+    trickler.start();
+    ExecutorService caller = Executors.newSingleThreadExecutor();
+    try (TokenVerifier v = verifier(TrustedIssuer.builder(ISS)
+        .jwksUri(java.net.URI.create("http://127.0.0.1:" + server.getLocalPort() + "/jwks.json"))
+        .algorithms(SigningAlgorithm.ES256).jwksHttpTimeout(Duration.ofSeconds(1)).build())) {
+      Future<Reason> outcome = caller.submit(() -> {
+        try {
+          v.verify(token(keyA, "a"));
+          return null;
+        } catch (InvalidTokenException e) {
+          return e.reason();
+        }
+      });
+      // the deadline is twice the timeout (2 s); 60 s leaves a loaded machine plenty of room
+      assertThat(outcome.get(60, TimeUnit.SECONDS)).isEqualTo(Reason.KEYS_UNAVAILABLE);
+    } finally {
+      caller.shutdownNow();
+      server.close();
+      for (java.net.Socket s : clients) {
+        s.close();
+      }
+      trickler.interrupt();
+    }
+  }
+
+  @Test
   void jwks_urls_must_be_https_except_on_localhost() {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> TrustedIssuer.builder(ISS)
         .jwksUri(java.net.URI.create("http://idp.example/jwks.json")))

@@ -17,7 +17,6 @@ import com.nimbusds.jose.jwk.source.JWKSource;
 import com.nimbusds.jose.jwk.source.JWKSourceBuilder;
 import com.nimbusds.jose.jwk.source.RateLimitReachedException;
 import com.nimbusds.jose.proc.SecurityContext;
-import com.nimbusds.jose.util.DefaultResourceRetriever;
 import dev.saaskit.auth.InvalidTokenException;
 import dev.saaskit.auth.InvalidTokenException.Reason;
 import dev.saaskit.auth.SigningAlgorithm;
@@ -78,7 +77,7 @@ public final class IssuerKeys implements Closeable {
     long ahead = Math.min(issuer.jwksRefreshAhead().toMillis(), Math.max(1, ttl - refreshTimeout - 1));
     try {
       return JWKSourceBuilder.<SecurityContext>create(issuer.jwksUri().orElseThrow().toURL(),
-              new DefaultResourceRetriever(timeout, timeout, JWKS_SIZE_LIMIT))
+              new DeadlineRetriever(timeout, JWKS_SIZE_LIMIT, 2L * timeout))
           .cache(ttl, refreshTimeout)
           .refreshAheadCache(ahead, true)
           .rateLimited(minInterval)

@@ -126,6 +126,8 @@ final class Api {
   private final Counter signups;
   private final byte[] pricingBody;
   private final String pricingEtag;
+  /** API keys never act above their creator's current role (see {@link KeyCeilings}). */
+  private final KeyCeilings keyCeilings;
 
   Api(Deps deps) {
     this.d = deps;
@@ -135,6 +137,7 @@ final class Api {
         .register(deps.registry());
     this.pricingBody = pricingJson();
     this.pricingEtag = "\"" + sha256(pricingBody).substring(0, 20) + "\"";
+    this.keyCeilings = new KeyCeilings(deps.apiKeys(), deps.memberships(), deps.versions(), ROLE_MODEL);
   }
 
   /** Registers every route on {@code config}. */
@@ -241,7 +244,7 @@ final class Api {
       throw new ApiError(401, "unauthenticated", "sign in first: send Authorization: Bearer <token or API key>");
     }
     String credential = header.substring(7).trim();
-    Principal principal = credential.startsWith("sk_") ? d.apiKeys().verify(credential)
+    Principal principal = credential.startsWith("sk_") ? keyCeilings.cap(d.apiKeys().verify(credential))
         : d.verifier().verify(credential);
     if (principal.method() != Principal.Method.API_KEY) {
       // revocation: a token minted before a role change carries an older permission version
@@ -379,7 +382,9 @@ final class Api {
   /**
    * After a user's role changed: revokes the user's API keys whose scopes the new role does not grant, and every
    * key made by a key revoked here. saas-auth keeps a key's scopes when its creator is demoted and leaves revoking
-   * to the app; without this a demoted owner's key with {@code roles:assign} made her owner again.
+   * to the app; without this a demoted owner's key with {@code roles:assign} made her owner again. This runs after
+   * the role change committed, in other transactions: a crash or a failure in between leaves keys unrevoked, which
+   * is why {@link KeyCeilings} caps every key at its creator's current role whatever happened here.
    */
   private void revokeKeysBeyondRole(TenantId tenant, String issuer, String subject, String role, Principal actor) {
     Set<String> allowed = ROLE_MODEL.permissionsOf(role);

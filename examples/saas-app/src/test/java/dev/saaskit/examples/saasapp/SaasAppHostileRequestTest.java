@@ -274,6 +274,55 @@ class SaasAppHostileRequestTest {
   }
 
   @Test
+  void aDemotedUsersKeysActWithinTheNewRoleEvenWhenRevokingThemFailedAfterTheRoleChange() throws Exception {
+    String owner = f.login("crash-co", "olga@crash.test", "owner");
+    String other = f.login("crash-co", "ada@crash.test", "owner");
+    String wide = f.post("/api/api-keys", owner, Map.of("name", "wide",
+        "scopes", List.of("roles:assign", "api_keys:manage", "project:read"))).body().get("key").asText();
+    String child = f.post("/api/api-keys", wide, Map.of("name", "child",
+        "scopes", List.of("roles:assign", "api_keys:manage", "project:read"))).body().get("key").asText();
+    String grandchild = f.post("/api/api-keys", child, Map.of("name", "grandchild",
+        "scopes", List.of("project:read"))).body().get("key").asText();
+    // the role change commits, then revoking the keys fails (a crash, a lost connection: here a trigger)
+    try (java.sql.Connection c = f.adminConnection(); java.sql.Statement st = c.createStatement()) {
+      st.execute("CREATE FUNCTION public.no_key_revocation() RETURNS trigger LANGUAGE plpgsql AS"
+          + " $$BEGIN RAISE EXCEPTION 'the node crashed'; END$$");
+      st.execute("CREATE TRIGGER no_key_revocation BEFORE UPDATE OF revoked_at ON saaskit_auth.api_keys"
+          + " FOR EACH ROW EXECUTE FUNCTION public.no_key_revocation()");
+    }
+    try {
+      Answer demoted = f.patch("/api/members/olga@crash.test", other, Map.of("role", "member"));
+      assertThat(demoted.status()).as(demoted.raw()).isEqualTo(500);
+    } finally {
+      try (java.sql.Connection c = f.adminConnection(); java.sql.Statement st = c.createStatement()) {
+        st.execute("DROP TRIGGER no_key_revocation ON saaskit_auth.api_keys");
+        st.execute("DROP FUNCTION public.no_key_revocation()");
+      }
+    }
+    // the keys were not revoked, yet none of them acts above a member any more
+    for (String key : List.of(wide, child)) {
+      Answer back = f.patch("/api/members/olga@crash.test", key, Map.of("role", "owner"));
+      assertThat(back.status()).as(back.raw()).isIn(401, 403);
+      Answer more = f.post("/api/api-keys", key, Map.of("name", "more", "scopes", List.of("project:read")));
+      assertThat(more.status()).as(more.raw()).isIn(401, 403);
+      assertThat(f.get("/api/me", key).body().get("permissions").toString()).doesNotContain("roles:assign");
+    }
+    for (JsonNode m : f.get("/api/members", other).body().get("members")) {
+      if (m.get("userId").asText().equals("olga@crash.test")) {
+        assertThat(m.get("role").asText()).isEqualTo("member");
+      }
+    }
+    assertThat(f.get("/api/projects", grandchild).status()).isEqualTo(200);   // within the member role
+    // a key whose maker was revoked (but not the key itself: the revocation stopped half way) is refused
+    try (java.sql.Connection c = f.adminConnection(); java.sql.Statement st = c.createStatement()) {
+      st.execute("UPDATE saaskit_auth.api_keys SET revoked_at = now(), revoked_by = 'test' WHERE name = 'child'"
+          + " AND tenant_id = 'crash-co'");
+    }
+    assertThat(f.get("/api/projects", grandchild).status()).isEqualTo(401);
+    assertThat(f.get("/api/projects", wide).status()).isEqualTo(200);
+  }
+
+  @Test
   void namesWithBidiOverridesOrLineSeparatorsAre400() throws Exception {
     String owner = f.login("bidi-co", "olga@bidi.test", "owner");
     for (String name : List.of("invoice\u202Egpj.exe", "a\u2066b", "line\u2028break", "para\u2029graph")) {

@@ -4,6 +4,7 @@ import com.nimbusds.oauth2.sdk.http.HTTPRequestSender;
 import com.nimbusds.oauth2.sdk.http.HTTPResponse;
 import com.nimbusds.oauth2.sdk.http.ReadOnlyHTTPRequest;
 import com.nimbusds.oauth2.sdk.http.ReadOnlyHTTPResponse;
+import dev.saaskit.auth.internal.DeadlineRetriever;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,6 +14,8 @@ import java.net.URLConnection;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Sends a request to an IdP (discovery, token endpoint) and reads at most {@code maxBytes} of its answer: the IdP
@@ -38,16 +41,34 @@ public final class BoundedHttp implements HTTPRequestSender {
     this.allowPrivate = allowPrivate;
   }
 
+  /**
+   * Sends {@code request}; the whole exchange gets at most twice the request's longer timeout (the timeouts are the
+   * socket's, per read: an IdP sending one byte before each would otherwise hold the calling thread for as long as
+   * it likes).
+   */
   @Override
   public ReadOnlyHTTPResponse send(ReadOnlyHTTPRequest request) throws IOException {
     if (!allowPrivate) {
       IdpAddresses.requirePublic(request.getURL().getHost());
     }
+    long deadline = 2L * Math.max(request.getConnectTimeout(), request.getReadTimeout());
+    if (deadline <= 0) {
+      return exchange(request, new AtomicReference<>(), false, 0);   // no timeout was set: none is made up here
+    }
+    long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadline);
+    return DeadlineRetriever.withDeadline(request.getMethod() + " " + request.getURL(), deadline,
+        connection -> exchange(request, connection, true, until));
+  }
+
+  /** The exchange; if {@code limited}, the body is read until {@code until} ({@link System#nanoTime()}). */
+  private ReadOnlyHTTPResponse exchange(ReadOnlyHTTPRequest request, AtomicReference<HttpURLConnection> connection,
+      boolean limited, long until) throws IOException {
     URLConnection opened = request.getURL().openConnection();
     if (!(opened instanceof HttpURLConnection)) {
       throw new IOException("not an HTTP URL");
     }
     HttpURLConnection c = (HttpURLConnection) opened;
+    connection.set(c);
     try {
       c.setInstanceFollowRedirects(false);
       c.setUseCaches(false);
@@ -77,7 +98,7 @@ public final class BoundedHttp implements HTTPRequestSender {
       InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
       if (in != null) {
         try (InputStream stream = in) {
-          response.setBody(new String(read(stream), StandardCharsets.UTF_8));
+          response.setBody(new String(read(stream, limited, until), StandardCharsets.UTF_8));
         }
       }
       return response;
@@ -86,7 +107,7 @@ public final class BoundedHttp implements HTTPRequestSender {
     }
   }
 
-  private byte[] read(InputStream in) throws IOException {
+  private byte[] read(InputStream in, boolean limited, long until) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     byte[] buffer = new byte[8192];
     int n;
@@ -95,6 +116,10 @@ public final class BoundedHttp implements HTTPRequestSender {
         throw new IOException("the response is larger than " + maxBytes + " bytes");
       }
       out.write(buffer, 0, n);
+      if (limited && System.nanoTime() - until > 0) {
+        // the caller has given up already; this stops the thread it left reading a trickled answer
+        throw new IOException("the answer took longer than the deadline");
+      }
     }
     return out.toByteArray();
   }

@@ -1,6 +1,7 @@
 package dev.saaskit.auth.internal.sso;
 
 import com.nimbusds.jose.util.DefaultResourceRetriever;
+import dev.saaskit.auth.internal.DeadlineRetriever;
 import java.io.IOException;
 import java.net.HttpURLConnection;
 import java.net.InetAddress;
@@ -111,7 +112,8 @@ public final class IdpAddresses {
    * reach a host this check never saw).
    */
   public static DefaultResourceRetriever retriever(int timeoutMillis, int sizeLimit, boolean allowPrivate) {
-    return new DefaultResourceRetriever(timeoutMillis, timeoutMillis, sizeLimit) {
+    // the whole fetch gets twice the timeout: a tenant's IdP trickling its keys cannot hold a login thread longer
+    return new DeadlineRetriever(timeoutMillis, sizeLimit, 2L * timeoutMillis) {
       @Override
       protected HttpURLConnection openHTTPConnection(URL url) throws IOException {
         if (!allowPrivate) {

@@ -102,4 +102,78 @@ class IdpAddressesTest {
         .retrieveResource(new URL(base() + "/redirect"))).isInstanceOf(IOException.class);
     assertThat(redirectTargetHits).as("a redirect reaches a host the check never saw").hasValue(0);
   }
+
+  @Test
+  void anIdpTricklingItsAnswerCannotHoldTheCallerPastTwiceTheTimeout() throws Exception {
+    // one byte every 100 ms: never a read timeout (1 s), but the 100 kB body would take almost three hours
+    try (java.net.ServerSocket trickling = new java.net.ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      java.util.List<java.net.Socket> clients = new java.util.concurrent.CopyOnWriteArrayList<>();
+      Thread server = new Thread(() -> {
+        while (!trickling.isClosed()) {
+          java.net.Socket s;
+          try {
+            s = trickling.accept();
+          } catch (IOException e) {
+            return;   // the test is over
+          }
+          clients.add(s);
+          Thread one = new Thread(() -> {   // one thread per client: both callers trickle at once
+            try {
+              java.io.OutputStream out = s.getOutputStream();
+              out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+                  .getBytes(StandardCharsets.US_ASCII));
+              while (!s.isClosed()) {
+                out.flush();
+                Thread.sleep(100);
+                out.write(' ');
+              }
+            } catch (IOException | InterruptedException e) {
+              // the client gave up, or the test is over
+            }
+          }, "trickling-idp-client");
+          one.setDaemon(true);
+          one.start();
+        }
+      }, "trickling-idp");
+      server.setDaemon(true);
+      server.start();
+      java.util.concurrent.ExecutorService caller = java.util.concurrent.Executors.newFixedThreadPool(2);
+      try {
+        String base = "http://127.0.0.1:" + trickling.getLocalPort();
+        HTTPRequest request = new HTTPRequest(HTTPRequest.Method.GET, URI.create(base + "/.well-known/x"));
+        request.setConnectTimeout(1000);
+        request.setReadTimeout(1000);
+        java.util.concurrent.Future<Throwable> discovery = caller.submit(() -> failure(
+            () -> request.send(new BoundedHttp(BoundedHttp.MAX_RESPONSE_BYTES, true))));
+        java.util.concurrent.Future<Throwable> keys = caller.submit(() -> failure(
+            () -> IdpAddresses.retriever(1000, 256 * 1024, true).retrieveResource(new URL(base + "/jwks"))));
+        // the deadline is 2 s; 60 s leaves a loaded machine plenty of room
+        assertThat(discovery.get(60, java.util.concurrent.TimeUnit.SECONDS)).isInstanceOf(IOException.class)
+            .hasMessageContaining("took longer than");
+        assertThat(keys.get(60, java.util.concurrent.TimeUnit.SECONDS)).isInstanceOf(IOException.class)
+            .hasMessageContaining("took longer than");
+        // and the threads left reading the trickle stop too (the JDK's own keep-alive cleaner may drain the rest)
+        dev.saaskit.testing.Await.until("no fetch thread is still reading", java.time.Duration.ofSeconds(60),
+            () -> Thread.getAllStackTraces().keySet().stream().noneMatch(
+                t -> t.getName().equals("saaskit-idp-fetch") && t.getState() == Thread.State.RUNNABLE));
+      } finally {
+        caller.shutdownNow();
+        trickling.close();
+        for (java.net.Socket s : clients) {
+          s.close();
+        }
+        server.interrupt();
+      }
+    }
+  }
+
+  /** What {@code call} threw (null if it returned). */
+  private static Throwable failure(org.assertj.core.api.ThrowableAssert.ThrowingCallable call) {
+    try {
+      call.call();
+      return null;
+    } catch (Throwable t) {
+      return t;
+    }
+  }
 }
