@@ -15,6 +15,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -218,5 +219,44 @@ class TenantDataSourceReviewTest {
       });
     }
     assertThat(titled()).containsExactly("acme/plan/acme's secret plan", "globex/b1/globex body");
+  }
+
+  /**
+   * {@code prepareThreshold=-1} is pgjdbc's "force binary" mode: every statement, plain ones included, is described
+   * in a round trip of its own before its first execution, and a described part that returns text makes the driver
+   * put a Sync between the setting and the statement. In auto-commit mode the setting then ended with its own
+   * implicit transaction: selects saw no rows, inserts broke the policy, and a session-level value left on the
+   * pooled connection by code that did not use the wrapper was the tenant the statement ran as.
+   */
+  @Test
+  void forceBinaryModeKeepsTheTenantWithItsStatement() throws Exception {
+    try (HikariDataSource binaryPool = db.newPool(db.appRole(), db.appPassword(), 1,
+        Map.of("prepareThreshold", "-1"))) {
+      TenantDataSource binaryDs = TenantDataSource.wrap(binaryPool);
+      // other code left a session-level value on the one pooled connection
+      try (Connection raw = binaryPool.getConnection(); Statement st = raw.createStatement()) {
+        st.execute("SET app.tenant_id = 'globex'");
+      }
+      TenantContext.run(ACME, () -> {
+        try (Connection c = binaryDs.getConnection()) {
+          for (int i = 0; i < 3; i++) {
+            try (Statement st = c.createStatement()) {
+              assertThat(st.executeUpdate("INSERT INTO notes(body) VALUES ('a-plain-" + i + "')")).isEqualTo(1);
+              try (ResultSet rs = st.executeQuery("SELECT body FROM notes ORDER BY body")) {
+                assertThat(strings(rs)).as("plain, execution %d", i).allMatch(b -> b.startsWith("a"))
+                    .contains("a1");
+              }
+            }
+            try (PreparedStatement ps = c.prepareStatement("SELECT body FROM notes WHERE body <> ? ORDER BY body")) {
+              ps.setString(1, "none");
+              try (ResultSet rs = ps.executeQuery()) {
+                assertThat(strings(rs)).as("prepared, execution %d", i).allMatch(b -> b.startsWith("a"))
+                    .contains("a1");
+              }
+            }
+          }
+        }
+      });
+    }
   }
 }
