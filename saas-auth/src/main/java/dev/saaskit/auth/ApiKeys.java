@@ -2,6 +2,7 @@ package dev.saaskit.auth;
 
 import dev.saaskit.auth.InvalidTokenException.Reason;
 import dev.saaskit.auth.internal.ApiKeyFormat;
+import dev.saaskit.auth.internal.LogText;
 import dev.saaskit.auth.internal.Tx;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
@@ -259,7 +260,8 @@ public final class ApiKeys implements AutoCloseable {
     }).orElse(null);
     String pepperId = row == null ? currentPepper : row.pepperId;
     if (pepperId != null && !peppers.containsKey(pepperId)) {
-      LOG.warn("API key {} was hashed with pepper '{}', which is not configured", parsed.publicId, pepperId);
+      LOG.warn("API key {} was hashed with pepper '{}', which is not configured", LogText.of(parsed.publicId),
+          LogText.of(pepperId));
       throw new InvalidTokenException(Reason.BAD_API_KEY, "the key's pepper is not configured");
     }
     byte[] presented = hash(presentedKey, pepperId);
@@ -379,7 +381,7 @@ public final class ApiKeys implements AutoCloseable {
     try {
       flush();
     } catch (RuntimeException e) {
-      LOG.warn("could not record API key use (will retry): {}", e.getMessage());
+      LOG.warn("could not record API key use (will retry): {}", LogText.of(e.getMessage()));
     }
   }
 

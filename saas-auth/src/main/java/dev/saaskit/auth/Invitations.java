@@ -1,5 +1,6 @@
 package dev.saaskit.auth;
 
+import dev.saaskit.auth.internal.LogText;
 import dev.saaskit.auth.internal.MembershipStore;
 import dev.saaskit.auth.internal.Tx;
 import dev.saaskit.core.SaasException;
@@ -93,6 +94,8 @@ public final class Invitations {
    *
    * @param email where the invitation is sent (informational), or {@code null}
    * @throws InvitationException {@code INVITER_NOT_MEMBER} or {@code ROLE_ABOVE_INVITER}
+   * @throws AccessDeniedException {@code TENANT_MISMATCH} or {@code STALE_PERMISSIONS} for an inviter whose
+   *     credential is for another tenant or older than its membership (see {@link Actor#of(Principal)})
    * @throws SaasException if the database failed
    */
   public CreatedInvitation create(TenantId tenant, Actor inviter, @Nullable String email, String role) {
@@ -111,6 +114,7 @@ public final class Invitations {
     MembershipsText.optionalEmail(email);
     MembershipsText.requireRole(role);
     checkTtl("ttl", ttl);
+    Memberships.requireActorTenant(tenant, inviter);
     byte[] secret = new byte[TOKEN_BYTES];
     random.nextBytes(secret);
     String token = TOKEN_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
@@ -122,6 +126,8 @@ public final class Invitations {
       if (!inviter.isSystem()) {
         String issuer = inviter.issuer().orElseThrow();
         String subject = inviter.subject().orElseThrow();
+        // an inviter from a credential issued before its membership changed is refused, as for Memberships
+        Memberships.requireCurrentActor(store, c, tenant, inviter, null);
         Long userId = store.userId(c, issuer, subject);
         String inviterRole = userId == null ? null : memberRole(c, tenant, userId);
         if (userId == null || inviterRole == null) {
@@ -253,8 +259,9 @@ public final class Invitations {
       try {
         changeListener.membershipChanged(m.tenant(), m.userKey());
       } catch (RuntimeException e) {
-        LOG.warn("the membership change listener failed for a member of tenant {} (the change is committed)",
-            m.tenant().value(), e);
+        LOG.warn("the membership change listener failed for a member of tenant {} (the change is committed): {}",
+            LogText.of(m.tenant().value()), LogText.of(e));
+        LOG.debug("the membership change listener's failure", e);
       }
     }
     return m;

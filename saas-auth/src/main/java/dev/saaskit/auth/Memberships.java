@@ -1,5 +1,6 @@
 package dev.saaskit.auth;
 
+import dev.saaskit.auth.internal.LogText;
 import dev.saaskit.auth.internal.MembershipStore;
 import dev.saaskit.auth.internal.Tx;
 import dev.saaskit.core.SaasException;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.UUID;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
@@ -36,7 +38,12 @@ import org.slf4j.LoggerFactory;
  * <p>A tenant keeps at least one member with the {@linkplain Builder#ownerRole(String) owner role}: removing or
  * demoting the last one is refused ({@link MembershipException.Reason#LAST_OWNER}), also when two owners are
  * demoted concurrently. Who may change whose role is the application's decision ({@link Authorizer}); this class
- * stores the outcome.
+ * stores the outcome, and re-checks the one thing that can change between that decision and the change: an actor
+ * made with {@link Actor#of(Principal)} from a credential carrying a permission version must still be a member of
+ * the tenant at that version, read in the change's transaction under a lock on the actor's row (so a concurrent
+ * demotion of the actor either commits first and is seen, or waits); otherwise {@link AccessDeniedException}
+ * {@link AccessDeniedException.Reason#STALE_PERMISSIONS}. {@link Actor#system()} and {@link Actor#user} actors are
+ * not checked.
  *
  * <pre>{@code
  * Memberships memberships = Memberships.builder(appDataSource).changeListener(listener).build();
@@ -97,6 +104,8 @@ public final class Memberships {
    * @param actor who made the change (recorded in the log)
    * @return the new membership (version 1, or one above the last version of a removed membership)
    * @throws MembershipException {@code ALREADY_MEMBER} if the user is a member (use {@link #changeRole})
+   * @throws AccessDeniedException {@code TENANT_MISMATCH} or {@code STALE_PERMISSIONS} for an actor whose
+   *     credential is for another tenant or older than its membership (see {@link Actor#of(Principal)})
    * @throws SaasException if the database failed
    */
   public Membership add(TenantId tenant, String issuer, String subject, String role, Actor actor) {
@@ -114,10 +123,11 @@ public final class Memberships {
     MembershipsText.requireSubject(subject);
     MembershipsText.requireRole(role);
     MembershipsText.optionalEmail(email);
-    Objects.requireNonNull(actor, "actor");
+    requireActorTenant(tenant, actor);
     Membership m = Tx.run(dataSource, schema.tenantSetting(), tenant, "adding a membership", c -> {
       Instant now = now();
       long userId = store.upsertUser(c, issuer, subject, email, now);
+      requireCurrentActor(c, tenant, actor, userId);
       MembershipStore.Row row = store.lockOrCreate(c, tenant, userId, now);
       if (row.role() != null) {
         throw new MembershipException(MembershipException.Reason.ALREADY_MEMBER, "user " + subject + " of "
@@ -138,6 +148,8 @@ public final class Memberships {
    *
    * @return the membership after the change
    * @throws MembershipException {@code NOT_A_MEMBER}; {@code LAST_OWNER} when this demotes the last owner
+   * @throws AccessDeniedException {@code TENANT_MISMATCH} or {@code STALE_PERMISSIONS} for an actor whose
+   *     credential is for another tenant or older than its membership (see {@link Actor#of(Principal)})
    * @throws SaasException if the database failed
    */
   public Membership changeRole(TenantId tenant, String issuer, String subject, String role, Actor actor) {
@@ -145,11 +157,12 @@ public final class Memberships {
     MembershipsText.requireIssuer(issuer);
     MembershipsText.requireSubject(subject);
     MembershipsText.requireRole(role);
-    Objects.requireNonNull(actor, "actor");
+    requireActorTenant(tenant, actor);
     boolean[] changed = {false};
     Membership m = Tx.run(dataSource, schema.tenantSetting(), tenant, "changing a role", c -> {
       Instant now = now();
       int owners = protectLastOwner ? store.lockOwners(c, tenant, ownerRole) : Integer.MAX_VALUE;
+      requireCurrentActor(c, tenant, actor, store.userId(c, issuer, subject));
       MembershipStore.Row row = lockMember(c, tenant, issuer, subject);
       String current = Objects.requireNonNull(row.role());
       if (current.equals(role)) {
@@ -176,16 +189,19 @@ public final class Memberships {
    *
    * @return whether there was a membership to remove ({@code false}: nothing changed)
    * @throws MembershipException {@code LAST_OWNER} when this removes the last owner
+   * @throws AccessDeniedException {@code TENANT_MISMATCH} or {@code STALE_PERMISSIONS} for an actor whose
+   *     credential is for another tenant or older than its membership (see {@link Actor#of(Principal)})
    * @throws SaasException if the database failed
    */
   public boolean remove(TenantId tenant, String issuer, String subject, Actor actor) {
     Objects.requireNonNull(tenant, "tenant");
     MembershipsText.requireIssuer(issuer);
     MembershipsText.requireSubject(subject);
-    Objects.requireNonNull(actor, "actor");
+    requireActorTenant(tenant, actor);
     boolean removed = Tx.run(dataSource, schema.tenantSetting(), tenant, "removing a membership", c -> {
       int owners = protectLastOwner ? store.lockOwners(c, tenant, ownerRole) : Integer.MAX_VALUE;
       Long userId = store.userId(c, issuer, subject);
+      requireCurrentActor(c, tenant, actor, userId);
       MembershipStore.Row row = userId == null ? null : store.lock(c, tenant, userId);
       if (row == null || row.role() == null) {
         return false;
@@ -208,7 +224,7 @@ public final class Memberships {
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(issuer, "issuer");
     Objects.requireNonNull(subject, "subject");
-    List<Membership> found = query(tenant, " AND u.issuer = ? AND u.subject = ?", issuer, subject);
+    List<Membership> found = query(tenant, " AND u.issuer = ? AND u.subject = ?", 0, issuer, subject);
     return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
   }
 
@@ -226,7 +242,29 @@ public final class Memberships {
   /** Every member of {@code tenant}, ordered by issuer and subject. */
   public List<Membership> list(TenantId tenant) {
     Objects.requireNonNull(tenant, "tenant");
-    return query(tenant, "");
+    return query(tenant, "", 0);
+  }
+
+  /**
+   * One page of {@link #list(TenantId)}: at most {@code limit} members of {@code tenant} that come after the user
+   * {@code afterUserKey} ({@link Membership#userKey()} of the last member of the previous page; {@code null} for
+   * the first page) in issuer and subject order. Keyset pagination: a member added or removed between two pages
+   * neither shifts nor repeats the others, and each page is one indexed query whatever its position.
+   *
+   * @throws IllegalArgumentException if {@code afterUserKey} is not a user key or {@code limit} is not 1 to 10000
+   */
+  public List<Membership> list(TenantId tenant, @Nullable String afterUserKey, int limit) {
+    Objects.requireNonNull(tenant, "tenant");
+    if (limit < 1 || limit > 10_000) {
+      throw new IllegalArgumentException("limit must be 1 to 10000 but was " + limit);
+    }
+    if (afterUserKey == null) {
+      return query(tenant, "", limit);
+    }
+    String[] after = splitUserKey(afterUserKey);
+    MembershipsText.requireIssuer(after[0]);   // a NUL or an overlong value would fail as a database error
+    MembershipsText.requireSubject(after[1]);
+    return query(tenant, " AND (u.issuer, u.subject) > (?, ?)", limit, after[0], after[1]);
   }
 
   /**
@@ -299,13 +337,14 @@ public final class Memberships {
     return changeListener;
   }
 
-  private List<Membership> query(TenantId tenant, String condition, String... args) {
+  /** The members matching {@code condition}, in issuer and subject order; at most {@code limit} unless 0. */
+  private List<Membership> query(TenantId tenant, String condition, int limit, String... args) {
     return Tx.run(dataSource, schema.tenantSetting(), tenant, "reading memberships", c -> {
       List<Membership> out = new ArrayList<>();
       try (PreparedStatement ps = c.prepareStatement("SELECT u.issuer, u.subject, m.role, m.permission_version,"
           + " m.created_at, m.updated_at FROM " + quotedSchema + ".memberships m JOIN " + quotedSchema
           + ".users u ON u.id = m.user_id WHERE m.tenant_id = ? AND m.role IS NOT NULL" + condition
-          + " ORDER BY u.issuer, u.subject")) {
+          + " ORDER BY u.issuer, u.subject" + (limit > 0 ? " LIMIT " + limit : ""))) {
         ps.setString(1, tenant.value());
         for (int i = 0; i < args.length; i++) {
           ps.setString(i + 2, args[i]);
@@ -332,12 +371,64 @@ public final class Memberships {
     return row;
   }
 
+  /** An actor whose credential was issued for another tenant cannot change this one (also for invitations). */
+  static void requireActorTenant(TenantId tenant, Actor actor) {
+    Objects.requireNonNull(actor, "actor");
+    Optional<TenantId> own = actor.checkedTenant();
+    if (own.isPresent() && !own.get().equals(tenant)) {
+      throw new AccessDeniedException(AccessDeniedException.Reason.TENANT_MISMATCH, "the actor acts for tenant "
+          + own.get().value() + ", not " + tenant.value());
+    }
+  }
+
+  /**
+   * For an actor whose credential carries a permission version: the actor must still be a member of
+   * {@code tenant} whose version is not newer than that one, read under a row lock in this transaction. The
+   * application decided that the actor may make the change from its credential, earlier, outside this transaction;
+   * a demotion or removal of the actor committed since then makes that decision stale (with three owners, B could
+   * otherwise still demote C right after A demoted B). The lock orders this change against a concurrent change of
+   * the actor: that one either committed before (its new version is read here) or waits for this one. The actor's
+   * and the target's rows are locked in user-id order first, as every change does, so two members changing each
+   * other cannot deadlock. {@link Invitations#create} makes the same check.
+   */
+  private void requireCurrentActor(Connection c, TenantId tenant, Actor actor, @Nullable Long targetUserId)
+      throws SQLException {
+    requireCurrentActor(store, c, tenant, actor, targetUserId);
+  }
+
+  /** {@link #requireCurrentActor(Connection, TenantId, Actor, Long)} through {@code store}. */
+  static void requireCurrentActor(MembershipStore store, Connection c, TenantId tenant, Actor actor,
+      @Nullable Long targetUserId) throws SQLException {
+    OptionalLong carried = actor.checkedVersion();
+    if (carried.isEmpty()) {
+      return;   // the system, or a user actor without a version: nothing to re-check
+    }
+    Long actorId = store.userId(c, actor.issuer().orElseThrow(), actor.subject().orElseThrow());
+    if (actorId != null && targetUserId != null) {
+      store.lockInOrder(c, tenant, actorId, targetUserId);
+    }
+    MembershipStore.Row row = actorId == null ? null : store.lock(c, tenant, actorId);
+    if (row == null || row.role() == null) {
+      throw new AccessDeniedException(AccessDeniedException.Reason.STALE_PERMISSIONS, "the actor is no longer a"
+          + " member of tenant " + tenant.value() + ": its credential (permission version " + carried.getAsLong()
+          + ") is stale");
+    }
+    if (carried.getAsLong() < row.version()) {
+      throw new AccessDeniedException(AccessDeniedException.Reason.STALE_PERMISSIONS, "the actor's membership of"
+          + " tenant " + tenant.value() + " changed since its credential was issued (permission version "
+          + carried.getAsLong() + ", now " + row.version() + ")");
+    }
+  }
+
   void notifyChanged(TenantId tenant, String userKey) {
     try {
       changeListener.membershipChanged(tenant, userKey);
     } catch (RuntimeException e) {
+      // the exception's text escaped (it may quote a user key); its stack trace at DEBUG, where the backend prints it
       LOG.warn("the membership change listener failed for a member of tenant {} (the change is committed; other"
-          + " nodes may keep the old permission version until their next invalidation)", tenant.value(), e);
+          + " nodes may keep the old permission version until their next invalidation): {}",
+          LogText.of(tenant.value()), LogText.of(e));
+      LOG.debug("the membership change listener's failure", e);
     }
   }
 

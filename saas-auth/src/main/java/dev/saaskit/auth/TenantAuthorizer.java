@@ -1,6 +1,7 @@
 package dev.saaskit.auth;
 
 import dev.saaskit.auth.AccessDeniedException.Reason;
+import dev.saaskit.auth.internal.LogText;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import java.util.Optional;
@@ -100,7 +101,7 @@ final class TenantAuthorizer implements Authorizer {
       try {
         return p.allows(principal, tenant, permission, resource) ? ALLOW : Reason.POLICY_DENIED.ordinal();
       } catch (Exception e) {
-        LOG.warn("policy decision point failed; denied (fail closed): {}", e.toString());
+        LOG.warn("policy decision point failed; denied (fail closed): {}", LogText.of(e));
         return Reason.POLICY_DENIED.ordinal();
       }
     }
@@ -124,7 +125,7 @@ final class TenantAuthorizer implements Authorizer {
       try {
         current = v.current(tenant, principal.userKey());
       } catch (RuntimeException e) {
-        LOG.warn("permission version unavailable; denied (fail closed): {}", e.getMessage());
+        LOG.warn("permission version unavailable; denied (fail closed): {}", LogText.of(e.getMessage()));
         return Reason.STALE_PERMISSIONS.ordinal();
       }
       if (current == PermissionVersions.NO_MEMBERSHIP || carried.isEmpty() || carried.getAsLong() < current) {
@@ -186,9 +187,9 @@ final class TenantAuthorizer implements Authorizer {
   private void report(Principal principal, @Nullable TenantId target, String permission, @Nullable String resource,
       int outcome) {
     if (outcome == Reason.TENANT_MISMATCH.ordinal()) {
-      LOG.warn("denied: {} of {} acting for tenant {} asked for {} in tenant {}", principal.subject(),
-          principal.issuer(), principal.tenant().map(TenantId::value).orElse("-"), permission,
-          target == null ? "-" : target.value());
+      LOG.warn("denied: {} of {} acting for tenant {} asked for {} in tenant {}", LogText.of(principal.subject()),
+          LogText.of(principal.issuer()), LogText.of(principal.tenant().map(TenantId::value).orElse("-")),
+          LogText.of(permission), LogText.of(target == null ? "-" : target.value()));
     }
     DecisionListener l = listener;
     if (l == null) {
@@ -198,7 +199,7 @@ final class TenantAuthorizer implements Authorizer {
     try {
       l.onDecision(new Decision(principal, effective, permission, resource, outcome == ALLOW ? null : REASONS[outcome]));
     } catch (RuntimeException e) {
-      LOG.warn("decision listener failed: {}", e.toString());
+      LOG.warn("decision listener failed: {}", LogText.of(e));
     }
   }
 

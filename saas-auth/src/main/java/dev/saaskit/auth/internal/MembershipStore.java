@@ -75,6 +75,24 @@ public final class MembershipStore {
     }
   }
 
+  /**
+   * Locks the membership rows of users {@code a} and {@code b} (those that exist; {@code a} may equal {@code b}) in
+   * user-id order, so two transactions that each lock the same two rows cannot deadlock (as {@link #lockOwners}).
+   */
+  public void lockInOrder(Connection c, TenantId tenant, long a, long b) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT user_id FROM " + memberships
+        + " WHERE tenant_id = ? AND user_id IN (?, ?) ORDER BY user_id FOR UPDATE")) {
+      ps.setString(1, tenant.value());
+      ps.setLong(2, a);
+      ps.setLong(3, b);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          // locked as read
+        }
+      }
+    }
+  }
+
   /** The membership row of {@code userId}, created as "not a member, version 0" if missing, locked. */
   public Row lockOrCreate(Connection c, TenantId tenant, long userId, Instant now) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("INSERT INTO " + memberships

@@ -24,6 +24,7 @@ import com.nimbusds.openid.connect.sdk.OIDCTokenResponse;
 import com.nimbusds.openid.connect.sdk.OIDCTokenResponseParser;
 import dev.saaskit.auth.InvalidTokenException;
 import dev.saaskit.auth.Principal;
+import dev.saaskit.auth.internal.LogText;
 import dev.saaskit.auth.internal.sso.BoundedHttp;
 import dev.saaskit.auth.internal.sso.Domains;
 import dev.saaskit.auth.internal.sso.IdTokenValidator;
@@ -419,12 +420,12 @@ public final class OidcLogin {
   }
 
   private static SsoException refused(SsoException.Reason reason, String message) {
-    LOG.debug("OIDC login refused: {}: {}", reason, message);
+    LOG.debug("OIDC login refused: {}: {}", reason, LogText.of(message));
     return new SsoException(reason, message);
   }
 
   private static SsoException refused(SsoException.Reason reason, String message, Throwable cause) {
-    LOG.debug("OIDC login refused: {}: {}", reason, message);
+    LOG.debug("OIDC login refused: {}: {}", reason, LogText.of(message));
     return new SsoException(reason, message, cause);
   }
 

@@ -345,13 +345,20 @@ final class Api {
     send(ctx, 200, body);
   }
 
+  /** {@code GET /api/members}: one page (see {@link Pages}), in issuer and subject order. */
   private void listMembers(Context ctx) {
     require("members:read");
-    List<Map<String, Object>> members = new ArrayList<>();
-    for (Membership m : d.memberships().list(TenantContext.require())) {
-      members.add(Map.of("userId", m.subject(), "role", m.role(), "since", m.createdAt().toString()));
+    int limit = Pages.limit(ctx);
+    String after = Pages.position(ctx, "members");
+    List<Membership> fetched;
+    try {
+      fetched = d.memberships().list(TenantContext.require(), after, limit + 1);
+    } catch (IllegalArgumentException e) {
+      throw Pages.invalidCursor();   // not a user key
     }
-    send(ctx, 200, Map.of("members", members));
+    send(ctx, 200, Pages.answer("members", fetched, limit,
+        m -> Map.of("userId", m.subject(), "role", m.role(), "since", m.createdAt().toString()),
+        Membership::userKey));
   }
 
   private void changeRole(Context ctx) {
@@ -490,13 +497,28 @@ final class Api {
 
   // ----- projects
 
+  /** {@code GET /api/projects}: one page (see {@link Pages}), oldest first. */
   private void listProjects(Context ctx) throws Exception {
     require("project:read");
-    List<Map<String, Object>> list = new ArrayList<>();
-    for (Projects.Project p : d.projects().list()) {
-      list.add(project(p));
+    int limit = Pages.limit(ctx);
+    String position = Pages.position(ctx, "projects");
+    Projects.Project after = null;
+    if (position != null) {
+      // the position is "<created_at>|<id>" of the last project of the previous page
+      int bar = position.indexOf('|');
+      try {
+        after = new Projects.Project(UUID.fromString(position.substring(bar + 1)), "",
+            Instant.parse(position.substring(0, Math.max(bar, 0))));
+      } catch (RuntimeException e) {
+        throw Pages.invalidCursor();
+      }
+      if (after.createdAt().isBefore(Instant.parse("0001-01-01T00:00:00Z"))
+          || after.createdAt().isAfter(Instant.parse("9999-12-31T23:59:59Z"))) {
+        throw Pages.invalidCursor();   // PostgreSQL would refuse it as out of range: a 500, not the client's 400
+      }
     }
-    send(ctx, 200, Map.of("projects", list));
+    send(ctx, 200, Pages.answer("projects", d.projects().list(after, limit + 1), limit, Api::project,
+        p -> p.createdAt() + "|" + p.id()));
   }
 
   private void createProject(Context ctx) throws Exception {
@@ -587,7 +609,7 @@ final class Api {
               .build());
       send(ctx, 200, Map.of("url", session.url(), "sessionId", session.id()));
     } catch (BillingException e) {
-      log.warn("checkout failed: {}", e.getMessage());
+      log.warn("checkout failed: {}", LogText.of(e.getMessage()));
       throw new ApiError(502, "stripe_unavailable", "the payment provider did not answer: try again");
     }
   }
@@ -735,7 +757,7 @@ final class Api {
     } catch (RuntimeException e) {
       throw e;
     } catch (Exception e) {
-      log.debug("unreadable request body: {}", e.toString());
+      log.debug("unreadable request body: {}", LogText.of(e));
       throw ApiError.badRequest("unreadable_body", "the body could not be read");
     }
   }
@@ -836,7 +858,8 @@ final class Api {
       send(ctx, status, errorBody(status == 413 ? "body_too_large" : "http_" + status,
           status == 413 ? "the body is too large" : "the request was refused"));
     } else {
-      log.error("unexpected failure on {} {}: {}", ctx.method(), ctx.path(), e.toString());
+      log.error("unexpected failure on {} {}: {}", LogText.of(ctx.method()), LogText.of(ctx.path()),
+          LogText.of(e));
       log.debug("stack trace", e);
       send(ctx, 500, errorBody("internal_error", "something went wrong on our side"));
     }

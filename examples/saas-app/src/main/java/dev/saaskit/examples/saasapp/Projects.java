@@ -6,11 +6,13 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The tenant's projects: plain SQL through saas-tenancy's {@code TenantDataSource}. No query names a tenant:
@@ -26,14 +28,25 @@ final class Projects {
     this.db = tenantDataSource;
   }
 
-  List<Project> list() throws SQLException {
+  /**
+   * Up to {@code limit} projects after {@code after} (null: from the first) in creation order ({@code created_at},
+   * then {@code id}: a total order, so keyset pages neither skip nor repeat a project).
+   */
+  List<Project> list(@Nullable Project after, int limit) throws SQLException {
     List<Project> projects = new ArrayList<>();
     try (Connection c = db.getConnection();
-        PreparedStatement ps = c.prepareStatement(
-            "SELECT id, name, created_at FROM projects ORDER BY created_at, id");
-        ResultSet rs = ps.executeQuery()) {
-      while (rs.next()) {
-        projects.add(read(rs));
+        PreparedStatement ps = c.prepareStatement("SELECT id, name, created_at FROM projects"
+            + (after == null ? "" : " WHERE (created_at, id) > (?, ?)") + " ORDER BY created_at, id LIMIT ?")) {
+      int i = 1;
+      if (after != null) {
+        ps.setObject(i++, OffsetDateTime.ofInstant(after.createdAt(), ZoneOffset.UTC));
+        ps.setObject(i++, after.id());
+      }
+      ps.setInt(i, limit);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          projects.add(read(rs));
+        }
       }
     }
     return projects;

@@ -343,7 +343,7 @@ public final class SaasApp implements AutoCloseable {
       try {
         closeables.pop().close();
       } catch (Exception e) {
-        log.warn("stopping a component failed: {}", e.toString());
+        log.warn("stopping a component failed: {}", LogText.of(e));
       }
     }
   }
@@ -361,7 +361,7 @@ public final class SaasApp implements AutoCloseable {
       database = true;
       migrations = rs.next() && rs.getBoolean(1);
     } catch (SQLException e) {
-      log.warn("readiness check failed: {}", e.getMessage());
+      log.warn("readiness check failed: {}", LogText.of(e.getMessage()));
     }
     return Map.of("database", database, "migrations", migrations, "workers", workersRunning);
   }
