@@ -101,6 +101,27 @@ class TenantsCommandTest {
     assertThat(list.out() + list.err()).doesNotContain(control.ownerPassword()).doesNotContain(shard.appPassword());
   }
 
+  /**
+   * A row inserted by hand with a tenant id that {@code TenantId.of} refuses used to make {@code tenants list} fail
+   * (exit 2, no tenant listed); now the other tenants are listed and the row is skipped with a warning on stderr.
+   */
+  @Test
+  void listSkipsAHandInsertedRowWithAnInvalidTenantId() throws Exception {
+    try (Connection c = control.ownerDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("INSERT INTO saaskit_fleet.tenants (tenant_id, shard, state) VALUES (' bad padded ', 'eu-1', "
+          + "'active')");
+    }
+    try {
+      SaasKitTest.Run list = tenants("list");
+      assertThat(list.code()).as(list.err()).isZero();
+      assertThat(list.out()).contains("acme\t").contains("globex\t").doesNotContain("bad padded");
+    } finally {
+      try (Connection c = control.ownerDataSource().getConnection(); Statement st = c.createStatement()) {
+        st.execute("DELETE FROM saaskit_fleet.tenants WHERE tenant_id = ' bad padded '");
+      }
+    }
+  }
+
   @Test
   void onboardCreatesMigratesAndRegistersADedicatedDatabase() throws Exception {
     // the operator's login: the control database's owner, allowed to create databases owned by NEWCO's admin role

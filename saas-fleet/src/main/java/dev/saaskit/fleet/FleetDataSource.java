@@ -69,7 +69,9 @@ import org.slf4j.LoggerFactory;
  *       {@link TenantReadOnlyException}.</li>
  *   <li><b>Changes.</b> Directory entries are cached for {@link Builder#directoryCacheTtl(Duration)}; changes made
  *       through the same {@link TenantDirectory} instance, and {@link #invalidate(TenantId)}, take effect at
- *       once.</li>
+ *       once. A shard whose URL or credentials reference changed gets a new pool (the old one closes once its
+ *       borrowed connections are returned, within the same budget), and credentials are resolved again for every
+ *       physical connection, so a rotated password reaches new connections.</li>
  * </ul>
  *
  * <p>Cross-tenant work (operators, analytics) never goes through {@link #getConnection()}: it iterates placements
@@ -103,6 +105,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   private final ScheduledThreadPoolExecutor scheduler;
   private final ThreadPoolExecutor closer;
   private final AutoCloseable listener;
+  private final AutoCloseable shardListener;
   private final java.util.concurrent.ScheduledFuture<?> housekeeping;
   private volatile boolean closed;
   private final Map<Placement, List<DataSource>> replicas;
@@ -125,6 +128,21 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
    * stay on the primary, because its placement changed too recently for every usable replica to have its rows.
    */
   private record Cached(TenantEntry entry, long expiresAtMillis, long replicasFromMillis) {}
+
+  /** Where a pool connects; its key names URL and credentials reference, so a changed shard gets a new pool. */
+  private record Target(String key, String url, String credentialsRef) {}
+
+  /**
+   * A shard's {@link Target} as last read from the directory, until {@code expiresAtMillis}; {@code ticket}: taken
+   * when that read began (from {@link #shardTickets}), so a borrower that queued behind it can use it.
+   */
+  private record ShardTarget(Target target, long expiresAtMillis, long ticket) {}
+
+  private final ConcurrentHashMap<String, ShardTarget> shardTargets = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Object> shardReads = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicLong shardInvalidations =
+      new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong shardTickets = new java.util.concurrent.atomic.AtomicLong();
 
   private FleetDataSource(Builder b) {
     this.directory = b.directory;
@@ -158,6 +176,14 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     long every = Math.max(1000, poolIdleTimeout.toMillis() / 2);
     this.housekeeping = scheduler.scheduleWithFixedDelay(this::closeIdlePoolsQuietly, every, every, TimeUnit.MILLISECONDS);
     this.listener = directory.addListener(this::invalidate);
+    this.shardListener = directory.addShardListener(this::invalidateShard);
+  }
+
+  /** The shard's URL and credentials reference are read again at its next connection. */
+  private void invalidateShard(String name) {
+    shardInvalidations.incrementAndGet(); // before: a shard read in flight is not cached
+    shardTargets.computeIfPresent(name, (n, cached) -> new ShardTarget(cached.target(), Long.MIN_VALUE,
+        cached.ticket()));
   }
 
   /** A builder over {@code directory}. */
@@ -332,11 +358,56 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
         DataSource replica = candidates.get((start + i) % candidates.size());
         Connection c = tryReplica(replica);
         if (c != null) {
-          return bind(tenant, c);
+          Connection bound = routedToReplica(tenant, entry.placement(), c);
+          if (bound != null) {
+            return bound;
+          }
+          break; // moved meanwhile: the new placement's primary serves (its replicas may lack the rows yet)
         }
       }
     }
     return open(false);
+  }
+
+  /**
+   * {@code c}, a replica connection, bound to {@code tenant} and counted as routed to {@code placement} until it is
+   * returned (null, with {@code c} closed, if the tenant left {@code placement} meanwhile): a move waits for these
+   * too before it deletes the tenant's rows from its source, since a replica of the source replays that delete and
+   * a reader still on it would then see the tenant empty.
+   */
+  private @Nullable Connection routedToReplica(TenantId tenant, Placement placement, Connection c)
+      throws SQLException {
+    java.util.concurrent.atomic.AtomicInteger onPlacement = routed.computeIfAbsent(List.of(tenant, placement),
+        k -> new java.util.concurrent.atomic.AtomicInteger());
+    onPlacement.incrementAndGet();
+    Connection bound;
+    try {
+      // counted before the entry is checked again, as for the primary: a move that flipped meanwhile either sees
+      // this connection in its wait before cleaning the source, or this borrower sees the flip and routes again
+      if (!entry(tenant).placement().equals(placement)) {
+        onPlacement.decrementAndGet();
+        closeQuietly(c);
+        return null;
+      }
+      bound = bind(tenant, c);
+    } catch (SQLException | RuntimeException e) {
+      onPlacement.decrementAndGet();
+      try {
+        c.close();
+      } catch (SQLException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    return FleetConnection.wrap(bound, onPlacement::decrementAndGet, tenant, null);
+  }
+
+  private static void closeQuietly(Connection c) {
+    try {
+      c.close();
+    } catch (SQLException e) {
+      LOG.debug("closing a replica connection taken for a stale route failed", e);
+    }
   }
 
   /** A read-only connection to {@code replica} if it is up and within the lag bound, else null. */
@@ -437,8 +508,12 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     return n == null ? 0 : n.get();
   }
 
-  /** Forgets every cached directory entry. */
+  /**
+   * Forgets every cached directory entry, the shards' URLs and credentials references included (a shard whose
+   * URL or reference changed gets a new pool at its next connection; see {@link Builder#directoryCacheTtl}).
+   */
   public void invalidateAll() {
+    shardTargets.keySet().forEach(this::invalidateShard);
     for (TenantId t : entries.keySet()) {
       invalidate(t);
     }
@@ -516,6 +591,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     closed = true;
     try {
       listener.close();
+      shardListener.close();
     } catch (Exception e) {
       LOG.debug("removing the directory listener failed", e);
     }
@@ -610,26 +686,105 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
 
   private PlacementPool enterPool(Placement placement) {
     while (true) {
-      String key = key(placement);
-      PlacementPool pool = pools.computeIfAbsent(key, k -> newPool(k, placement));
+      Target target = target(placement);
+      PlacementPool pool = pools.computeIfAbsent(target.key(), k -> newPool(placement, target));
       if (pool.enter()) {
+        if (stale(placement, target)) {
+          // the shard changed between the lookup and the pool: this pool may even have been made after the old
+          // one was retired; retire it too (closed at once unless another borrower is in it) and look again
+          pool.leave(clock.millis());
+          if (pools.remove(target.key(), pool)) {
+            pool.retire();
+          }
+          continue;
+        }
         return pool;
       }
-      pools.remove(key, pool);
+      pools.remove(target.key(), pool);
     }
   }
 
-  private PlacementPool newPool(String key, Placement placement) {
-    Credentials credentials = directory.credentials(placement, CredentialResolver.Access.APP);
-    Properties props = new Properties();
-    props.putAll(connectionProperties);
-    props.setProperty("user", credentials.user());
-    props.setProperty("password", credentials.password());
-    props.putIfAbsent("ApplicationName", "saaskit-fleet");
+  /**
+   * Where the pool of {@code placement} connects now. A shard's URL and credentials reference are read from the
+   * directory at most once per {@link Builder#directoryCacheTtl(Duration)} (one reader per shard at a time, so a
+   * later read never loses to an earlier one); when they changed, the shard's old pool is retired: no new
+   * borrowers, closed once its borrowed connections are returned (they finish on the old database), its open
+   * connections counted in the budget until then, and the new pool opens under the same budget.
+   */
+  private Target target(Placement placement) {
+    if (placement instanceof Placement.Dedicated d) {
+      return new Target(key(d), d.jdbcUrl(), d.credentialsRef());
+    }
+    String name = ((Placement.Shared) placement).shard();
+    ShardTarget cached = shardTargets.get(name);
+    if (cached != null && cached.expiresAtMillis() > clock.millis()) {
+      return cached.target();
+    }
+    long arrived = shardTickets.incrementAndGet();
+    synchronized (shardReads.computeIfAbsent(name, n -> new Object())) {
+      long now = clock.millis();
+      cached = shardTargets.get(name);
+      // a read that began after this borrower arrived saw the directory as it is now for this borrower (with a
+      // zero TTL, borrowers queued behind one read share the next one instead of reading one after another)
+      if (cached != null && (cached.expiresAtMillis() > now || cached.ticket() > arrived)) {
+        return cached.target();
+      }
+      long ticket = shardTickets.incrementAndGet();
+      long invalidationsBefore = shardInvalidations.get();
+      Shard shard = directory.shard(name).orElseThrow(() -> new FleetException("shard '" + name
+          + "' does not exist"));
+      Target fresh = new Target(key(placement) + "|" + shard.credentialsRef() + "@" + shard.jdbcUrl(),
+          shard.jdbcUrl(), shard.credentialsRef());
+      // a change announced while the row was being read may be newer than what the read saw: not cached then
+      long expires = shardInvalidations.get() == invalidationsBefore ? saturatedAdd(now, cacheTtl.toMillis())
+          : Long.MIN_VALUE;
+      shardTargets.put(name, new ShardTarget(fresh, expires, ticket));
+      if (cached != null && !cached.target().equals(fresh)) {
+        PlacementPool old = pools.remove(cached.target().key());
+        if (old != null) {
+          old.retire();
+          LOG.info("shard {} changed its URL or credentials reference: its old pool is closed once its "
+              + "connections are returned, new connections go to the new settings", name);
+        }
+      }
+      return fresh;
+    }
+  }
+
+  /** Whether {@code target} is no longer the shard's current one (it changed since it was looked up). */
+  private boolean stale(Placement placement, Target target) {
+    if (!(placement instanceof Placement.Shared s)) {
+      return false;
+    }
+    ShardTarget now = shardTargets.get(s.shard());
+    return now != null && !now.target().equals(target);
+  }
+
+  private PlacementPool newPool(Placement placement, Target target) {
+    // resolved once here so that a resolver that answers nothing fails this call, naming the reference
+    directory.credentials(target.credentialsRef(), CredentialResolver.Access.APP);
+    Properties base = new Properties();
+    base.putAll(connectionProperties);
+    base.putIfAbsent("ApplicationName", "saaskit-fleet");
+    String key = target.key();
     HikariConfig config = new HikariConfig();
     config.setPoolName("fleet-" + key.replaceAll("[^A-Za-z0-9_.:-]", "_"));
-    BudgetedConnector connector = new BudgetedConnector(key, directory.jdbcUrl(placement), props, budget,
-        this::evictIdleExcept, acquireTimeout.toNanos());
+    // the credentials are resolved again for every physical connection: a rotated password (the resolver answers
+    // the new one) reaches new connections, while those already open stay logged in
+    BudgetedConnector connector = new BudgetedConnector(key, target.url(), () -> {
+      Credentials credentials;
+      try {
+        credentials = directory.credentials(target.credentialsRef(), CredentialResolver.Access.APP);
+      } catch (RuntimeException e) {
+        throw new SQLException("resolving the credentials of " + placement.describe() + " failed: "
+            + e.getMessage(), "28000", e);
+      }
+      Properties props = new Properties();
+      props.putAll(base);
+      props.setProperty("user", credentials.user());
+      props.setProperty("password", credentials.password());
+      return props;
+    }, budget, this::evictIdleExcept, acquireTimeout.toNanos());
     config.setDataSource(connector);
     config.setMinimumIdle(0);
     config.setMaximumPoolSize(placement instanceof Placement.Dedicated ? perTenantCap : budget.size());

@@ -48,6 +48,7 @@ public final class TenantDirectory {
   private final CredentialResolver credentials;
   private final PlacementPolicy policy;
   private final List<Consumer<TenantId>> listeners = new CopyOnWriteArrayList<>();
+  private final List<Consumer<String>> shardListeners = new CopyOnWriteArrayList<>();
 
   private TenantDirectory(Builder b) {
     this.control = b.control;
@@ -83,6 +84,22 @@ public final class TenantDirectory {
         + "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET jdbc_url = excluded.jdbc_url, "
         + "credentials_ref = excluded.credentials_ref, accepts_new = excluded.accepts_new",
         shard.name(), shard.jdbcUrl(), shard.credentialsRef(), shard.acceptsNew());
+    for (Consumer<String> l : shardListeners) {
+      try {
+        l.accept(shard.name());
+      } catch (RuntimeException e) {
+        LOG.warn("a shard listener failed for shard {}: {}", shard.name(), e.toString());
+      }
+    }
+  }
+
+  /**
+   * Calls {@code listener} with the shard's name after {@link #addShard} changed it through this directory; returns
+   * a handle that removes it. {@link FleetDataSource} re-reads the shard's URL and credentials reference then.
+   */
+  AutoCloseable addShardListener(Consumer<String> listener) {
+    shardListeners.add(listener);
+    return () -> shardListeners.remove(listener);
   }
 
   /** Every shard, by name. */
@@ -183,9 +200,46 @@ public final class TenantDirectory {
     return lookup(tenant).orElseThrow(() -> new TenantUnavailableException(tenant, null));
   }
 
-  /** Every entry, deleted ones included, by tenant id. */
+  /**
+   * Every entry, deleted ones included, by tenant id. A row that is not a valid entry (inserted by hand with a
+   * tenant id {@link TenantId#of} refuses, or a placement it refuses) is skipped with a warning in the log naming
+   * it, so one bad row does not hide the other tenants (nor their placements, from {@link #placements()}).
+   */
   public List<TenantEntry> list() {
-    return Jdbc.query(control, select() + " ORDER BY tenant_id", TenantDirectory::entry);
+    List<Optional<TenantEntry>> rows = Jdbc.query(control, select() + " ORDER BY tenant_id",
+        TenantDirectory::entryOrSkip);
+    List<TenantEntry> out = new ArrayList<>(rows.size());
+    for (Optional<TenantEntry> e : rows) {
+      e.ifPresent(out::add);
+    }
+    return out;
+  }
+
+  /** The entry of the row, or empty (and a warning) if the row is not a valid entry. */
+  private static Optional<TenantEntry> entryOrSkip(ResultSet rs) throws SQLException {
+    try {
+      return Optional.of(entry(rs));
+    } catch (RuntimeException e) {
+      // hand-edited rows: name the row with its control characters escaped, so the log line stays one line
+      LOG.warn("skipped the directory row of tenant id '{}': it is not a valid entry ({}); fix or delete the row",
+          printable(rs.getString(1)), e.getMessage());
+      return Optional.empty();
+    }
+  }
+
+  private static String printable(@Nullable String raw) {
+    if (raw == null) {
+      return "null";
+    }
+    StringBuilder sb = new StringBuilder();
+    raw.codePoints().limit(200).forEach(cp -> {
+      if (Character.isISOControl(cp) || Character.getType(cp) == Character.FORMAT) {
+        sb.append(String.format("\\u%04X", cp));
+      } else {
+        sb.appendCodePoint(cp);
+      }
+    });
+    return sb.toString();
   }
 
   /**
@@ -280,6 +334,11 @@ public final class TenantDirectory {
       ref = shard(name).orElseThrow(() -> new FleetException("shard '" + name + "' does not exist"))
           .credentialsRef();
     }
+    return credentials(ref, access);
+  }
+
+  /** The credentials of the reference {@code ref} for {@code access}, from the resolver. */
+  Credentials credentials(String ref, CredentialResolver.Access access) {
     // a resolver is user code: one that answers nothing fails here, naming the reference, not later in a pool
     Credentials resolved = credentials.resolve(ref, access);
     if (resolved == null) {

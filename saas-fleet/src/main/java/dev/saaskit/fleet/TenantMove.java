@@ -140,7 +140,11 @@ public final class TenantMove {
       MoveStep step, @Nullable Instant blockedAt, @Nullable Long blockedMs, long rowsCopied, String detail) {}
 
   /**
-   * Moves {@code tenant} to {@code target} and returns the report.
+   * Moves {@code tenant} to {@code target} and returns the report. The move is journaled before this call takes the
+   * tenant's lock: if a {@link #resume(TenantId)} elsewhere takes the lock first and finishes this very move, this
+   * call returns the report of that outcome ({@code done}, the tables as verified, copy time zero); if a
+   * {@link #rollback(TenantId)} undid it first, it throws a {@link FleetException} saying so. It never carries on
+   * another move of the tenant.
    *
    * @throws FleetException if the tenant cannot move (unknown, suspended, deleted, already there, already moving)
    *     or a step fails; after a failure the journal holds the move for {@link #resume} or {@link #rollback}
@@ -184,8 +188,36 @@ public final class TenantMove {
     }
     LOG.info("moving tenant {} from {} to {}", tenant.value(), entry.placement().describe(), target.describe());
     observer.stepDone(tenant, MoveStep.STARTED);
-    return exclusively(tenant, () -> carryOn(running(tenant).orElseThrow(() -> new FleetException("the move of '"
-        + tenant.value() + "' vanished from the journal (id " + id + ")"))));
+    return exclusively(tenant, () -> carryOnOwn(tenant, id));
+  }
+
+  /**
+   * Carries on the move journaled as {@code id}, holding the tenant's lock. Between the journal entry and the lock,
+   * a {@link #resume} or {@link #rollback} of another process (or thread) may have taken the lock first and
+   * finished this very move, and a later move of the tenant may even be running by now: the entry is found by its
+   * id, never by the tenant, so this call reports what became of its own move and never carries on another one.
+   */
+  private MoveReport carryOnOwn(TenantId tenant, long id) {
+    Optional<Journal> mine = running(tenant).filter(j -> j.id() == id);
+    if (mine.isPresent()) {
+      return carryOn(mine.get());
+    }
+    List<String> status = Jdbc.query(directory.control(), "SELECT status FROM " + journal + " WHERE id = ?",
+        rs -> rs.getString(1), id);
+    if (status.isEmpty()) {
+      throw new FleetException("the move of tenant '" + tenant.value() + "' (journal id " + id + ") was deleted"
+          + " from the journal by someone else before it could run");
+    }
+    if (!"done".equals(status.get(0))) {
+      throw new FleetException("the move of tenant '" + tenant.value() + "' (journal id " + id + ") was rolled "
+          + "back by another process before it could run: the tenant stays where it was; move it again if still "
+          + "wanted");
+    }
+    // another process resumed this very move and finished it: the tenant is where this call was to put it
+    Journal done = journalEntry("id = ?", id).get(0);
+    LOG.info("the move of tenant {} (journal id {}) was completed by another process", tenant.value(), id);
+    return new MoveReport(tenant, done.source(), done.target(), "done", recorded(done), done.rowsCopied(),
+        Duration.ofMillis(done.blockedMs() == null ? 0 : done.blockedMs()), Duration.ZERO);
   }
 
   /**
@@ -663,9 +695,14 @@ public final class TenantMove {
   }
 
   private Optional<Journal> running(TenantId tenant) {
-    List<Journal> found = Jdbc.query(directory.control(), "SELECT id, tenant_id, source_shard, source_url, "
+    return journalEntry("tenant_id = ? AND status = 'running'", tenant.value()).stream().findFirst();
+  }
+
+  /** The journal entries matching {@code where}. */
+  private List<Journal> journalEntry(String where, Object arg) {
+    return Jdbc.query(directory.control(), "SELECT id, tenant_id, source_shard, source_url, "
         + "source_ref, target_shard, target_url, target_ref, prior_state, step, blocked_at, blocked_ms, rows_copied,"
-        + " detail FROM " + journal + " WHERE tenant_id = ? AND status = 'running'", rs -> {
+        + " detail FROM " + journal + " WHERE " + where, rs -> {
           Timestamp blockedAt = rs.getTimestamp(11);
           long blockedMs = rs.getLong(12);
           Long blocked = rs.wasNull() ? null : blockedMs;
@@ -674,8 +711,7 @@ public final class TenantMove {
               placement(rs.getString(6), rs.getString(7), rs.getString(8)),
               TenantState.fromSqlName(rs.getString(9)), MoveStep.valueOf(rs.getString(10)),
               blockedAt == null ? null : blockedAt.toInstant(), blocked, rs.getLong(13), rs.getString(14));
-        }, tenant.value());
-    return found.stream().findFirst();
+        }, arg);
   }
 
   private Journal record(Journal j, MoveStep step, String set, @Nullable Object... args) {

@@ -24,9 +24,18 @@ public final class BudgetedConnector implements DataSource {
     void evictIdleExcept(String poolKey);
   }
 
+  /**
+   * The connection properties (user and password included) for the next physical connection: asked at every
+   * connection, so a rotated password reaches new connections without a new pool.
+   */
+  @FunctionalInterface
+  public interface PropertiesSource {
+    Properties get() throws SQLException;
+  }
+
   private final String poolKey;
   private final String url;
-  private final Properties properties;
+  private final PropertiesSource properties;
   private final ConnectionBudget budget;
   private final Evictor evictor;
   private final long timeoutNanos;
@@ -36,6 +45,12 @@ public final class BudgetedConnector implements DataSource {
   private final AtomicInteger waiting = new AtomicInteger();
 
   public BudgetedConnector(String poolKey, String url, Properties properties, ConnectionBudget budget,
+      Evictor evictor, long timeoutNanos) {
+    this(poolKey, url, () -> properties, budget, evictor, timeoutNanos);
+  }
+
+  /** A connector that asks {@code properties} for the user, password and other properties at every connection. */
+  public BudgetedConnector(String poolKey, String url, PropertiesSource properties, ConnectionBudget budget,
       Evictor evictor, long timeoutNanos) {
     this.poolKey = poolKey;
     this.url = url;
@@ -66,7 +81,7 @@ public final class BudgetedConnector implements DataSource {
     }
     Connection real;
     try {
-      real = driver.connect(url, properties);
+      real = driver.connect(url, properties.get());
       if (real == null) {
         throw new SQLException("not a PostgreSQL JDBC URL");
       }
