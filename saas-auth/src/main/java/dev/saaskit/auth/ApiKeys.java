@@ -2,11 +2,11 @@ package dev.saaskit.auth;
 
 import dev.saaskit.auth.InvalidTokenException.Reason;
 import dev.saaskit.auth.internal.ApiKeyFormat;
-import dev.saaskit.auth.internal.LogText;
 import dev.saaskit.auth.internal.Tx;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.internal.LogText;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;

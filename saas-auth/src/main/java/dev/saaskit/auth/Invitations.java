@@ -1,10 +1,10 @@
 package dev.saaskit.auth;
 
-import dev.saaskit.auth.internal.LogText;
 import dev.saaskit.auth.internal.MembershipStore;
 import dev.saaskit.auth.internal.Tx;
 import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.internal.LogText;
 import dev.saaskit.core.internal.SqlNames;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

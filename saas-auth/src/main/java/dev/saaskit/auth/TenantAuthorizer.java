@@ -1,9 +1,9 @@
 package dev.saaskit.auth;
 
 import dev.saaskit.auth.AccessDeniedException.Reason;
-import dev.saaskit.auth.internal.LogText;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.internal.LogText;
 import java.util.Optional;
 import java.util.OptionalLong;
 import org.jspecify.annotations.Nullable;

@@ -1,6 +1,7 @@
 package dev.saaskit.fleet;
 
 import dev.saaskit.core.TenantId;
+import dev.saaskit.core.internal.LogText;
 import dev.saaskit.core.internal.SqlNames;
 import dev.saaskit.fleet.internal.Jdbc;
 import java.sql.Connection;
@@ -222,24 +223,9 @@ public final class TenantDirectory {
     } catch (RuntimeException e) {
       // hand-edited rows: name the row with its control characters escaped, so the log line stays one line
       LOG.warn("skipped the directory row of tenant id '{}': it is not a valid entry ({}); fix or delete the row",
-          printable(rs.getString(1)), e.getMessage());
+          LogText.of(rs.getString(1)), LogText.of(e.getMessage()));
       return Optional.empty();
     }
-  }
-
-  private static String printable(@Nullable String raw) {
-    if (raw == null) {
-      return "null";
-    }
-    StringBuilder sb = new StringBuilder();
-    raw.codePoints().limit(200).forEach(cp -> {
-      if (Character.isISOControl(cp) || Character.getType(cp) == Character.FORMAT) {
-        sb.append(String.format("\\u%04X", cp));
-      } else {
-        sb.appendCodePoint(cp);
-      }
-    });
-    return sb.toString();
   }
 
   /**

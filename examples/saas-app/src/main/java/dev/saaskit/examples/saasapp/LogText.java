@@ -5,8 +5,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * Makes a value safe to put into a log line: request paths, exception messages and anything else a client chose.
  * Written as they are, a {@code "\n"} in one starts a forged log line and an escape sequence or a bidirectional
- * override rewrites what an operator's terminal shows. The app's own copy of saas-auth's internal helper (an
- * example app uses no library internals); every value the app logs that it did not write itself goes through it.
+ * override rewrites what an operator's terminal shows. The app's own copy of saaskit's internal helper
+ * ({@code dev.saaskit.core.internal.LogText}): an example app, copied as a template, uses no library internals.
+ * Every value the app logs that it did not write itself goes through it.
  */
 final class LogText {
   /** Longer values are cut. */

@@ -1,4 +1,4 @@
-package dev.saaskit.auth.internal;
+package dev.saaskit.core.internal;
 
 import org.jspecify.annotations.Nullable;
 
