@@ -41,7 +41,9 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code saaskit.billing.webhook.lag} (seconds): from Stripe's {@code created} to application, of the
  *       event applied last (NaN before any);
  *   <li>{@code saaskit.billing.events.failed} and {@code saaskit.billing.events.pending}: inbox events whose
- *       apply failed, and received but not applied yet.
+ *       apply failed, and received but not applied yet;
+ *   <li>{@code saaskit.billing.events.parked}: inbox events of a Stripe customer linked to no tenant yet (alert
+ *       when it stays above zero: an operator links the customer or discards the events).
  * </ul>
  *
  * <p>Counting across tenants: subscriptions live under forced row-level security, so no application query can
@@ -118,6 +120,9 @@ public final class BillingMetrics {
         s -> s.failedEvents());
     gauge("saaskit.billing.events.pending", Tags.empty(), "inbox events received and not applied yet", null,
         s -> s.pendingEvents());
+    gauge("saaskit.billing.events.parked", Tags.empty(),
+        "inbox events of a Stripe customer linked to no tenant yet, waiting for the link", null,
+        s -> s.parkedEvents());
     MetricsQueries.Snapshot first = readQuietly();
     if (first != null) {
       registerDynamic(first);

@@ -20,12 +20,15 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -143,6 +146,7 @@ public final class BillingOperations {
     });
     if (created[0]) {
       changed(tenant);
+      billing.webhooks().releaseParked(id); // events of this customer that arrived before its link apply now
     }
     return id;
   }
@@ -154,11 +158,143 @@ public final class BillingOperations {
    * #ensureCustomer}), {@code client_reference_id} and {@code metadata[tenant_id]} = the tenant, {@code
    * subscription_data[metadata][tenant_id]} too, the success URL carrying {@code {CHECKOUT_SESSION_ID}}. The
    * session is mirrored.
+   *
+   * <p>One subscription per tenant, unless {@link CheckoutRequest#allowAdditionalSubscription()}: under a lock of
+   * the tenant (so racing calls on any node run one after another), the call refuses while the mirror holds a live
+   * subscription of the tenant ({@code active}, {@code trialing}, {@code past_due}, also when canceling at the
+   * period end: {@link #resume} it), then expires the tenant's other open subscription-mode sessions in Stripe, so
+   * that of two tabs only the newest checkout can be paid. A session that completed meanwhile (its expiry refused)
+   * with a live subscription refuses the new one too.
+   *
+   * @throws AlreadySubscribedException when the tenant has a live subscription (nothing is created)
    */
   public CheckoutSession createCheckoutSession(CheckoutRequest request) {
     Objects.requireNonNull(request, "request");
     TenantId tenant = request.tenant();
     String customer = ensureCustomer(tenant, request.email(), request.name());
+    if (request.allowAdditionalSubscription()) {
+      StripeGateway.Answer answer = postCheckoutSession(request, customer);
+      billing.db().inTransaction(tenant, "mirroring the checkout session",
+          c -> billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date()));
+      return checkoutSession(answer);
+    }
+    // the lock makes check-expire-create one step per tenant across nodes (taken before the tenant is bound, so
+    // that what the transaction reads is what the previous holder committed); the transaction holds a connection
+    // for a few Stripe calls, as ensureCustomer does
+    AlreadySubscribedException[] refused = {null};
+    Optional<CheckoutSession> created = billing.db().inTransaction(null, "creating the checkout session", c -> {
+      try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+        lock.setLong(1, lockKey("checkout", tenant));
+        lock.execute();
+      }
+      billing.db().bindTenant(c, tenant);
+      Instant now = billing.config().clock().instant();
+      for (Subscription sub : billing.mirror().subscriptions(c, tenant)) {
+        refuseIfLive(tenant, sub.id(), sub.status(), sub.cancelAtPeriodEnd(), sub.currentPeriodEnd(), now);
+      }
+      refused[0] = expireOpenSessions(c, tenant, now);
+      if (refused[0] != null) {
+        billing.config().changeListener().inTransaction(c, tenant);
+        return Optional.empty(); // commits what the expiries learnt (a subscription paid meanwhile), then refuses
+      }
+      StripeGateway.Answer answer = postCheckoutSession(request, customer);
+      billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
+      return Optional.of(checkoutSession(answer));
+    });
+    if (created.isEmpty()) {
+      changed(tenant);
+      throw Objects.requireNonNull(refused[0]);
+    }
+    return created.get();
+  }
+
+  /** Statuses of a subscription that bills the tenant: a second one would bill it twice. */
+  private static final Set<SubscriptionStatus> LIVE =
+      EnumSet.of(SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE);
+
+  private static void refuseIfLive(TenantId tenant, String subscription, SubscriptionStatus status,
+      boolean cancelAtPeriodEnd, @Nullable Instant periodEnd, Instant now) {
+    AlreadySubscribedException refusal =
+        refusalIfLive(tenant, subscription, status, cancelAtPeriodEnd, periodEnd, now);
+    if (refusal != null) {
+      throw refusal;
+    }
+  }
+
+  private static @Nullable AlreadySubscribedException refusalIfLive(TenantId tenant, String subscription,
+      SubscriptionStatus status, boolean cancelAtPeriodEnd, @Nullable Instant periodEnd, Instant now) {
+    if (!LIVE.contains(status) || cancelAtPeriodEnd && periodEnd != null && !now.isBefore(periodEnd)) {
+      return null; // not billing, or canceling and its period is over (ended in all but the event)
+    }
+    return new AlreadySubscribedException("tenant " + tenant.value() + " already has a live subscription "
+        + subscription + " (" + status.stripeValue() + "): change it (changePlan, setSeats, resume, the portal)"
+        + " instead of a second checkout, or set CheckoutRequest.Builder.allowAdditionalSubscription", subscription,
+        status);
+  }
+
+  /**
+   * Expires the tenant's open subscription-mode sessions in Stripe (the mirror says which), so an older tab cannot
+   * be paid too. A session Stripe will not expire is fetched: expired already is fine; complete with a live
+   * subscription refuses the new checkout.
+   */
+  private @Nullable AlreadySubscribedException expireOpenSessions(Connection c, TenantId tenant, Instant now)
+      throws SQLException {
+    List<String> open = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT stripe_id FROM " + billing.mirror().schema()
+        + ".checkout_sessions WHERE tenant_id = ? AND status = 'open' AND raw->>'mode' = 'subscription'")) {
+      ps.setString(1, tenant.value());
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          open.add(rs.getString(1));
+        }
+      }
+    }
+    for (String id : open) {
+      StripeGateway.Answer answer;
+      try {
+        answer = billing.stripe().post("/v1/checkout/sessions/" + requireStripeId(id) + "/expire", Map.of(), null);
+      } catch (BillingException e) {
+        if (e.stripeStatus() != 400 && e.stripeStatus() != 404) {
+          throw e;
+        }
+        if (e.stripeStatus() == 404) {
+          continue; // Stripe has no such session (another account, deleted test data): nothing to pay
+        }
+        // not open any more: expired (fine) or completed meanwhile (then its subscription decides)
+        answer = billing.stripe().get("/v1/checkout/sessions/" + requireStripeId(id),
+            Map.of("expand", List.of("subscription")));
+        JsonNode sub = answer.json().get("subscription");
+        if (sub instanceof ObjectNode) {
+          String subId = StripeJson.text(sub, "id");
+          String status = StripeJson.text(sub, "status");
+          if (subId != null && status != null) {
+            mirrorSubscription(c, tenant, (ObjectNode) sub, answer.date());
+            Instant periodEnd = StripeJson.periodBound(sub, "current_period_end", true);
+            AlreadySubscribedException refusal = refusalIfLive(tenant, subId, SubscriptionStatus.fromStripe(status),
+                StripeJson.bool(sub, "cancel_at_period_end", false), periodEnd, now);
+            if (refusal != null) {
+              billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
+              return refusal;
+            }
+          }
+        }
+      }
+      billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
+    }
+    return null;
+  }
+
+  private static CheckoutSession checkoutSession(StripeGateway.Answer answer) {
+    String id = StripeJson.text(answer.json(), "id");
+    String url = StripeJson.text(answer.json(), "url");
+    if (id == null || url == null) {
+      throw new BillingException("Stripe answered a checkout session without an id or url");
+    }
+    return new CheckoutSession(id, url);
+  }
+
+  private StripeGateway.Answer postCheckoutSession(CheckoutRequest request, String customer) {
+    TenantId tenant = request.tenant();
     Map<String, Object> params = new LinkedHashMap<>();
     params.put("mode", "subscription");
     params.put("customer", customer);
@@ -174,14 +310,8 @@ public final class BillingOperations {
     }
     params.put("subscription_data", subscriptionData);
     StripeGateway.Answer answer = billing.stripe().post("/v1/checkout/sessions", params, null);
-    String id = StripeJson.text(answer.json(), "id");
-    String url = StripeJson.text(answer.json(), "url");
-    if (id == null || url == null) {
-      throw new BillingException("Stripe answered a checkout session without an id or url");
-    }
-    billing.db().inTransaction(tenant, "mirroring the checkout session",
-        c -> billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date()));
-    return new CheckoutSession(id, url);
+    checkoutSession(answer); // an id and a url, before anything is mirrored
+    return answer;
   }
 
   /** A Stripe customer-portal session for the tenant (its customer is created if needed); returns its URL. */
@@ -265,6 +395,10 @@ public final class BillingOperations {
       return Boolean.TRUE;
     });
     changed(tenant);
+    if (newCustomer != null && customerId != null) {
+      // the session linked its customer: events of it parked before (a subscription's, an invoice's) apply now
+      billing.webhooks().releaseParked(customerId);
+    }
     return status(tenant);
   }
 

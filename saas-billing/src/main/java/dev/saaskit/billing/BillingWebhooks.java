@@ -9,6 +9,7 @@ import dev.saaskit.billing.internal.BillingDb;
 import dev.saaskit.billing.internal.EventApplier;
 import dev.saaskit.billing.internal.StripeGateway;
 import dev.saaskit.billing.internal.StripeJson;
+import dev.saaskit.billing.internal.UnlinkedCustomerException;
 import dev.saaskit.billing.internal.WebhookInbox;
 import dev.saaskit.billing.internal.WebhookSignature;
 import dev.saaskit.billing.internal.WebhookStats;
@@ -57,9 +58,13 @@ import org.slf4j.LoggerFactory;
  * version when the payload is from another API version or not newer than what the mirror holds ({@link
  * BillingConfig#refetch()}). A failure rolls the apply back, leaves the event {@code failed} with its error and a
  * next try (backoff {@link BillingConfig#eventRetryBackoff()} doubling, at most an hour) and answers 500, so Stripe
- * delivers it again too. With an {@link ApplyScheduler}, the event is recorded and scheduled in one transaction and
- * answered 200 at once; the job calls {@link #apply(String)}. Types the mirror does not use are recorded as {@code
- * ignored} and answered 200.
+ * delivers it again too. An event whose customer is linked to no tenant yet is the exception: it is {@code parked}
+ * and answered 200 (Stripe's retries could not help, and Stripe disables an endpoint that keeps failing), then
+ * applied once the customer is linked (a checkout, {@code ensureCustomer}, a reconciler fix, an event naming the
+ * customer's tenant, {@link #retryDue()}), as of its own time, so it never overwrites newer state; operators list,
+ * {@link #retry(String)} or {@link #discard(String)} it. With an {@link ApplyScheduler}, the event is recorded and
+ * scheduled in one transaction and answered 200 at once; the job calls {@link #apply(String)}. Types the mirror does
+ * not use are recorded as {@code ignored} and answered 200.
  *
  * <p>After an apply commits: {@link BillingChangeListener#billingChanged} for the tenant, then each registered
  * {@link BillingEventListener} whose types match, at most once per event and listener (the delivery is recorded
@@ -67,7 +72,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Operations</b>: {@link #retryDue()} (run it periodically), {@link #retry(String)}, {@link #replay(Instant)}
  * (events Stripe created that never reached us, from {@code GET /v1/events}, 30 days back at most), {@link
- * #inbox(String, int)} and {@link #inboxSummary()}. Thread-safe; starts no thread.
+ * #inbox(String, int)}, {@link #inboxSummary()} and {@link #discard(String)}. Thread-safe; starts no thread.
  */
 public final class BillingWebhooks {
   /** The largest body accepted, in bytes (1 MiB): Stripe's events are far smaller. */
@@ -81,6 +86,8 @@ public final class BillingWebhooks {
       StripeJson.MAPPER.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
   /** The latest {@code created} accepted (9999-12-31T23:59:59Z): later ones fit no timestamp column. */
   private static final long MAX_CREATED = 253_402_300_799L;
+  private static final List<String> STATUSES =
+      List.of("received", "applied", "failed", "ignored", "parked", "discarded");
 
   private final Billing billing;
   private final BillingConfig config;
@@ -90,6 +97,8 @@ public final class BillingWebhooks {
   private final WebhookInbox inbox;
   private final WebhookSignature signature;
   private final WebhookStats stats = new WebhookStats();
+  /** Set while this thread releases parked events: an event released does not start another release. */
+  private final ThreadLocal<Boolean> releasing = ThreadLocal.withInitial(() -> false);
   private final String routedTenant;
 
   BillingWebhooks(Billing billing) {
@@ -220,7 +229,7 @@ public final class BillingWebhooks {
   private WebhookResult duplicate(String id, @Nullable ApplyScheduler scheduler) {
     stats.duplicate();
     String status = db.inTransaction(null, "reading event " + id, c -> inbox.status(c, id).orElse("received"));
-    if ("applied".equals(status) || "ignored".equals(status)) {
+    if ("applied".equals(status) || "ignored".equals(status) || "discarded".equals(status)) {
       return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, "already recorded and " + status, id);
     }
     if (scheduler != null) {
@@ -238,6 +247,8 @@ public final class BillingWebhooks {
       EventApplier.Kind kind, String rawBody) {
     Done done = null;
     String error = null;
+    String parkedFor = null;
+    String linked = null;
     try (Connection c = db.dataSource().getConnection()) {
       boolean autoCommit = c.getAutoCommit();
       c.setAutoCommit(false);
@@ -257,6 +268,9 @@ public final class BillingWebhooks {
           EventApplier.Routed routed = routeCustomer == null ? null
               : new EventApplier.Routed(routeCustomer, recorded.routed());
           done = applyRecorded(c, type, event, routed, id, recorded.routed());
+          if (recorded.routed() == null) {
+            linked = linkedCustomer(kind, object); // a customer this event may just have linked to its tenant
+          }
         } catch (SQLException | RuntimeException e) {
           // no savepoint (a round trip on every event): roll everything back and record the event as failed in a
           // new transaction; a parallel duplicate that records it first meanwhile is applying it itself
@@ -266,7 +280,12 @@ public final class BillingWebhooks {
             c.rollback();
             return null;
           }
-          inbox.markFailed(c, id, error, config.clock().instant(), config.eventRetryBackoff());
+          if (e instanceof UnlinkedCustomerException) {
+            parkedFor = ((UnlinkedCustomerException) e).customer();
+            inbox.markParked(c, id, parkedFor, error, config.clock().instant());
+          } else {
+            inbox.markFailed(c, id, error, config.clock().instant(), config.eventRetryBackoff());
+          }
         }
         c.commit();
       } catch (SQLException | RuntimeException e) {
@@ -286,6 +305,19 @@ public final class BillingWebhooks {
       LOG.error("event {} ({}) could not be recorded: {}", id, type, safe(e));
       return new WebhookResult(500, WebhookResult.Outcome.ERROR, "the event could not be recorded; retry", id);
     }
+    if (done == null && parkedFor != null) {
+      stats.parked();
+      LOG.warn("event {} ({}) parked: {}; it is applied once the customer is linked to a tenant", id, type, error);
+      // the customer may have been linked between the apply and the park (a checkout completing meanwhile, whose
+      // release did not see this event yet): then apply what waits for it now
+      String customer = parkedFor;
+      if (db.inTransaction(null, "routing customer " + customer, c -> inbox.linked(c, customer))) {
+        releaseParked(customer);
+      }
+      return event(id).map(e -> "parked".equals(e.status()) ? result(new Attempt(AttemptOutcome.PARKED), id)
+          : new WebhookResult(200, WebhookResult.Outcome.APPLIED, "applied", id))
+          .orElseGet(() -> result(new Attempt(AttemptOutcome.PARKED), id));
+    }
     if (done == null) {
       stats.failed();
       LOG.warn("event {} ({}) failed to apply (attempt 1): {}", id, type, error);
@@ -293,6 +325,10 @@ public final class BillingWebhooks {
     }
     stats.applied(type, done.lagMillis());
     afterCommit(id, done);
+    if (linked != null && done.applied().tenant() != null) {
+      // this event may have linked its customer (metadata.tenant_id, a checkout): events parked for it apply now
+      releaseParked(linked);
+    }
     return result(new Attempt(AttemptOutcome.APPLIED), id);
   }
 
@@ -374,6 +410,10 @@ public final class BillingWebhooks {
         return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, "being applied by another delivery", id);
       case IGNORED:
         return new WebhookResult(200, WebhookResult.Outcome.IGNORED, "type not used by the mirror", id);
+      case PARKED:
+        // 2xx: Stripe's retries could not help, and an endpoint that keeps failing is disabled by Stripe
+        return new WebhookResult(200, WebhookResult.Outcome.PARKED,
+            "recorded and parked: its customer is linked to no tenant yet (see the inbox)", id);
       case FAILED:
       default:
         // the error itself stays in the inbox (last_error) for operators; the answer goes to Stripe's dashboard
@@ -384,7 +424,7 @@ public final class BillingWebhooks {
 
   // ------------------------------------------------------------------------------------------------ apply
 
-  private enum AttemptOutcome { APPLIED, ALREADY, BUSY, IGNORED, FAILED, MISSING }
+  private enum AttemptOutcome { APPLIED, ALREADY, BUSY, IGNORED, FAILED, MISSING, PARKED }
 
   private static final class Attempt {
     final AttemptOutcome outcome;
@@ -403,6 +443,11 @@ public final class BillingWebhooks {
     Done d = done[0];
     if (attempt.outcome == AttemptOutcome.APPLIED && d != null) {
       afterCommit(id, d);
+      String linked = d.applied().tenant() == null ? null
+          : linkedCustomer(EventApplier.kind(d.type()), d.applied().object());
+      if (linked != null && !releasing.get()) {
+        releaseParked(linked); // this event may have linked its customer: events parked for it apply now
+      }
     }
     return attempt;
   }
@@ -422,7 +467,7 @@ public final class BillingWebhooks {
           return new Attempt(exists ? AttemptOutcome.BUSY : AttemptOutcome.MISSING);
         }
         type = row.type();
-        if ("applied".equals(row.status()) || "ignored".equals(row.status())) {
+        if ("applied".equals(row.status()) || "ignored".equals(row.status()) || "discarded".equals(row.status())) {
           c.rollback();
           return new Attempt(AttemptOutcome.ALREADY);
         }
@@ -454,8 +499,29 @@ public final class BillingWebhooks {
   }
 
   private Attempt failed(String id, String type, Exception e) {
-    stats.failed();
     String error = safe(e);
+    if (e instanceof UnlinkedCustomerException) {
+      String customer = ((UnlinkedCustomerException) e).customer();
+      try {
+        int attempts = db.inTransaction(null, "parking event " + id,
+            c -> inbox.markParked(c, id, customer, error, config.clock().instant()));
+        if (attempts > 0) {
+          stats.parked();
+          LOG.warn("event {} ({}) parked (attempt {}): {}; it is applied once the customer is linked to a tenant",
+              id, type, attempts, error);
+          // linked meanwhile (a checkout committing while this apply ran, whose release could not take this event)?
+          if (!releasing.get() && db.inTransaction(null, "routing customer " + customer, c -> inbox.linked(c, customer))
+              && releaseParked(customer) > 0
+              && event(id).map(ev -> "applied".equals(ev.status())).orElse(false)) {
+            return new Attempt(AttemptOutcome.ALREADY);
+          }
+          return new Attempt(AttemptOutcome.PARKED);
+        }
+      } catch (RuntimeException again) {
+        LOG.error("event {} ({}) could not be parked ({}): {}", id, type, error, safe(again));
+      }
+    }
+    stats.failed();
     try {
       int attempts = db.inTransaction(null, "recording the failure of event " + id,
           c -> inbox.markFailed(c, id, error, config.clock().instant(), config.eventRetryBackoff()));
@@ -520,6 +586,69 @@ public final class BillingWebhooks {
     }
   }
 
+  /**
+   * The customer an applied event of {@code kind} about {@code object} may have linked to its tenant (its routing
+   * customer, or a checkout session's customer), or null.
+   */
+  private static @Nullable String linkedCustomer(EventApplier.Kind kind, JsonNode object) {
+    return kind == EventApplier.Kind.CHECKOUT ? StripeJson.id(object, "customer")
+        : EventApplier.routingCustomer(kind, object);
+  }
+
+  /**
+   * Applies the events parked for {@code customer}, oldest first, now that it may be linked to a tenant (an event
+   * still unlinked stays parked). Called after whatever may link a customer commits: a checkout, {@code
+   * ensureCustomer}, a reconciler fix, an event naming the customer's tenant. Never throws: what is not applied
+   * now, {@link #retryDue()} applies once the link exists. Each event applies through the conditional upserts, as
+   * of its own {@code created}: an older parked event never overwrites the newer state written meanwhile.
+   *
+   * @return how many were applied
+   */
+  int releaseParked(String customer) {
+    if (releasing.get()) {
+      return 0;
+    }
+    releasing.set(true);
+    try {
+      List<String> parked = db.inTransaction(null, "listing parked events", c -> inbox.parkedFor(c, customer, 1000));
+      int applied = 0;
+      for (String id : parked) {
+        if (applyAndNotify(id).outcome == AttemptOutcome.APPLIED) {
+          applied++;
+        }
+      }
+      if (applied > 0) {
+        LOG.info("{} parked event(s) of customer {} applied now that it is linked to a tenant", applied, customer);
+      }
+      return applied;
+    } catch (RuntimeException e) {
+      LOG.warn("parked events of customer {} not applied now (retryDue will): {}", customer, safe(e));
+      return 0;
+    } finally {
+      releasing.set(false);
+    }
+  }
+
+  /**
+   * Applies the parked events whose customer has been linked to a tenant since, by whatever path, oldest first (at
+   * most 1,000). Never throws; returns how many were applied.
+   */
+  int releaseLinked() {
+    try {
+      List<String> linked = db.inTransaction(null, "listing linked parked events", c -> inbox.parkedLinked(c, 1000));
+      int applied = 0;
+      for (String id : linked) {
+        if (applyAndNotify(id).outcome == AttemptOutcome.APPLIED) {
+          applied++;
+        }
+      }
+      return applied;
+    } catch (RuntimeException e) {
+      LOG.warn("parked events not applied now (retryDue will): {}", safe(e));
+      return 0;
+    }
+  }
+
   private static boolean matches(java.util.Set<String> types, String type) {
     if (types.contains("*") || types.contains(type)) {
       return true;
@@ -559,8 +688,8 @@ public final class BillingWebhooks {
    * event is not applied again, and a parallel apply of the same event is skipped. An apply failure is recorded in
    * the inbox (and retried by {@link #retryDue()}), not thrown.
    *
-   * @return {@code APPLIED}, {@code DUPLICATE} (already applied, or being applied elsewhere), {@code IGNORED} or
-   *     {@code FAILED} (with the error in the message)
+   * @return {@code APPLIED}, {@code DUPLICATE} (already applied, or being applied elsewhere), {@code IGNORED},
+   *     {@code PARKED} (its customer is linked to no tenant yet) or {@code FAILED} (with the error in the message)
    * @throws BillingException when the inbox has no such event
    */
   public WebhookResult apply(String eventId) {
@@ -574,11 +703,16 @@ public final class BillingWebhooks {
 
   /**
    * Tries every recorded event that is due: {@code received} or {@code failed}, its next try time passed, fewer
-   * tries than {@link BillingConfig#eventMaxAttempts()}; oldest first, at most 1,000 per call. Run it periodically.
+   * tries than {@link BillingConfig#eventMaxAttempts()}; oldest first, at most 1,000 per call; then the {@code
+   * parked} events whose customer has been linked to a tenant since (by any path), oldest first, at most 1,000.
+   * Run it periodically.
    */
   public RetryReport retryDue() {
-    List<String> due = db.inTransaction(null, "listing due events",
-        c -> inbox.due(c, config.clock().instant(), config.eventMaxAttempts(), 1000));
+    List<String> due = db.inTransaction(null, "listing due events", c -> {
+      List<String> ids = new ArrayList<>(inbox.due(c, config.clock().instant(), config.eventMaxAttempts(), 1000));
+      ids.addAll(inbox.parkedLinked(c, 1000)); // parked events whose customer got linked since
+      return ids;
+    });
     int applied = 0;
     int failed = 0;
     for (String id : due) {
@@ -593,7 +727,8 @@ public final class BillingWebhooks {
   }
 
   /**
-   * Applies one recorded event now, whatever its tries and next try time (an operator's retry).
+   * Applies one recorded event now, whatever its tries and next try time (an operator's retry; a parked event
+   * stays parked while its customer is linked to no tenant; a discarded one is not applied).
    *
    * @return the event as the inbox holds it afterwards
    * @throws BillingException when the inbox has no such event
@@ -653,14 +788,15 @@ public final class BillingWebhooks {
   }
 
   /**
-   * The recorded events with {@code status} ({@code received}, {@code applied}, {@code failed}, {@code ignored};
-   * null for all), newest first.
+   * The recorded events with {@code status} ({@code received}, {@code applied}, {@code failed}, {@code ignored},
+   * {@code parked}, {@code discarded}; null for all), newest first.
    *
    * @param limit at most this many, 1 to 10,000
    */
   public List<InboxEvent> inbox(@Nullable String status, int limit) {
-    if (status != null && !List.of("received", "applied", "failed", "ignored").contains(status)) {
-      throw new IllegalArgumentException("status must be received, applied, failed or ignored but was " + status);
+    if (status != null && !STATUSES.contains(status)) {
+      throw new IllegalArgumentException(
+          "status must be received, applied, failed, ignored, parked or discarded but was " + status);
     }
     if (limit < 1 || limit > 10_000) {
       throw new IllegalArgumentException("limit must be between 1 and 10000 but was " + limit);
@@ -671,6 +807,28 @@ public final class BillingWebhooks {
       out.add(InboxEvent.of(r));
     }
     return out;
+  }
+
+  /**
+   * Discards a {@code parked} or {@code failed} event: an operator's decision that it will never be applied (a
+   * customer that is not a tenant's, say). It stays in the inbox as {@code discarded}, for the record; a later
+   * delivery of it is acknowledged as a duplicate.
+   *
+   * @return the event as the inbox holds it afterwards
+   * @throws BillingException when the inbox has no such event, or it is not parked or failed (an applied event is
+   *     never discarded)
+   */
+  public InboxEvent discard(String eventId) {
+    Objects.requireNonNull(eventId, "eventId");
+    boolean done = db.inTransaction(null, "discarding event " + eventId,
+        c -> inbox.discard(c, eventId, config.clock().instant()));
+    InboxEvent e = event(eventId).orElseThrow(() -> new BillingException("no event " + eventId + " in the inbox"));
+    if (!done) {
+      throw new BillingException("event " + eventId + " is " + e.status() + ": only a parked or failed event can be"
+          + " discarded");
+    }
+    LOG.warn("event {} ({}) discarded by an operator", eventId, e.type());
+    return e;
   }
 
   /** One recorded event, if the inbox has it. */
@@ -684,7 +842,8 @@ public final class BillingWebhooks {
     Map<String, Long> counts = db.inTransaction(null, "counting the inbox",
         c -> inbox.counts(c, config.eventMaxAttempts()));
     return new InboxSummary(counts.getOrDefault("received", 0L), counts.getOrDefault("applied", 0L),
-        counts.getOrDefault("failed", 0L), counts.getOrDefault("ignored", 0L), counts.getOrDefault("exhausted", 0L));
+        counts.getOrDefault("failed", 0L), counts.getOrDefault("ignored", 0L), counts.getOrDefault("exhausted", 0L),
+        counts.getOrDefault("parked", 0L), counts.getOrDefault("discarded", 0L));
   }
 
   /**
@@ -693,7 +852,7 @@ public final class BillingWebhooks {
    * @param id Stripe's event id
    * @param type the event type
    * @param created when Stripe created it
-   * @param status one of received, applied, failed, ignored
+   * @param status one of received, applied, failed, ignored, parked, discarded
    * @param attempts how many times applying it was tried
    * @param lastError the error of the last failed try (short, no secrets)
    * @param nextAttemptAt when {@link #retryDue()} tries it next (received and failed events)
@@ -719,8 +878,16 @@ public final class BillingWebhooks {
    * @param ignored types the mirror does not use
    * @param exhausted of the failed, those that used up {@link BillingConfig#eventMaxAttempts()}: only {@link
    *     #retry(String)} tries them again
+   * @param parked of a customer linked to no tenant yet: applied once it is linked, or {@link #discard(String)}ed
+   * @param discarded set aside by an operator, never applied
    */
-  public record InboxSummary(long received, long applied, long failed, long ignored, long exhausted) {}
+  public record InboxSummary(long received, long applied, long failed, long ignored, long exhausted, long parked,
+      long discarded) {
+    /** The counts without parked and discarded events (as before they existed): both zero. */
+    public InboxSummary(long received, long applied, long failed, long ignored, long exhausted) {
+      this(received, applied, failed, ignored, exhausted, 0, 0);
+    }
+  }
 
   /**
    * What {@link #retryDue()} did.

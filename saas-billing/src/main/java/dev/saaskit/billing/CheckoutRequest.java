@@ -25,6 +25,9 @@ import org.jspecify.annotations.Nullable;
  * @param cancelUrl where Stripe sends the browser when the customer goes back
  * @param email the customer's email, used when the tenant's Stripe customer is created now
  * @param name the customer's name, likewise
+ * @param allowAdditionalSubscription whether the tenant may start a second subscription: by default ({@code false})
+ *     {@link BillingOperations#createCheckoutSession} refuses while the tenant has a live subscription and expires
+ *     the tenant's other open checkout sessions, so two tabs never bill one tenant twice
  */
 public record CheckoutRequest(
     TenantId tenant,
@@ -34,7 +37,14 @@ public record CheckoutRequest(
     String successUrl,
     String cancelUrl,
     @Nullable String email,
-    @Nullable String name) {
+    @Nullable String name,
+    boolean allowAdditionalSubscription) {
+
+  /** A request that refuses a second subscription (as before {@code allowAdditionalSubscription} existed). */
+  public CheckoutRequest(TenantId tenant, String priceId, long quantity, int trialDays, String successUrl,
+      String cancelUrl, @Nullable String email, @Nullable String name) {
+    this(tenant, priceId, quantity, trialDays, successUrl, cancelUrl, email, name, false);
+  }
 
   /** Checks the values. */
   public CheckoutRequest {
@@ -86,6 +96,7 @@ public record CheckoutRequest(
     private @Nullable String cancelUrl;
     private @Nullable String email;
     private @Nullable String name;
+    private boolean allowAdditionalSubscription;
 
     private Builder(TenantId tenant, String priceId) {
       this.tenant = Objects.requireNonNull(tenant, "tenant");
@@ -129,6 +140,18 @@ public record CheckoutRequest(
     }
 
     /**
+     * Lets this checkout start a subscription while the tenant already has a live one ({@code active}, {@code
+     * trialing} or {@code past_due}), and leaves the tenant's other open checkout sessions open: for products sold
+     * as several subscriptions per tenant (add-ons billed separately). Off by default: {@link
+     * BillingOperations#createCheckoutSession} then throws {@link AlreadySubscribedException}, and change the
+     * subscription with {@link BillingOperations#changePlan} or {@link BillingOperations#setSeats} instead.
+     */
+    public Builder allowAdditionalSubscription(boolean allow) {
+      this.allowAdditionalSubscription = allow;
+      return this;
+    }
+
+    /**
      * The request.
      *
      * @throws IllegalStateException if the success or cancel URL is missing
@@ -137,7 +160,8 @@ public record CheckoutRequest(
       if (successUrl == null || cancelUrl == null) {
         throw new IllegalStateException("successUrl and cancelUrl are required");
       }
-      return new CheckoutRequest(tenant, priceId, quantity, trialDays, successUrl, cancelUrl, email, name);
+      return new CheckoutRequest(tenant, priceId, quantity, trialDays, successUrl, cancelUrl, email, name,
+          allowAdditionalSubscription);
     }
   }
 }

@@ -27,9 +27,10 @@ import java.util.Objects;
  * list answer's {@code Date} (so a newer state from a webhook is never overwritten); objects gone from Stripe are
  * marked deleted (customers, products, prices) or removed from the mirror (subscriptions, invoices). Every fix of
  * a tenant's rows drops the tenant's cached entitlements on this node and tells {@link
- * BillingConfig#changeListener()} (in the fix's transaction and after it), as webhooks and operations do. A second
- * sync then reports nothing. Needs no current tenant; run it from an operator command or a nightly job. Not meant
- * to run twice at once (harmless, but twice the Stripe calls).
+ * BillingConfig#changeListener()} (in the fix's transaction and after it), as webhooks and operations do; then
+ * the parked events of customers a fix linked to a tenant are applied ({@link BillingWebhooks#retryDue()} does
+ * too). A second sync then reports nothing. Needs no current tenant; run it from an operator command or a nightly
+ * job. Not meant to run twice at once (harmless, but twice the Stripe calls).
  */
 public final class Reconciler {
   private final Billing billing;
@@ -46,7 +47,12 @@ public final class Reconciler {
    * @throws BillingException when Stripe cannot be listed or the database cannot be read
    */
   public DriftReport sync(boolean fix) {
-    return new ReconcileRun(billing.db(), billing.mirror(), billing.stripe(), fix, billing.config().changeListener(),
-        billing::tenantChanged).run();
+    DriftReport report = new ReconcileRun(billing.db(), billing.mirror(), billing.stripe(), fix,
+        billing.config().changeListener(), billing::tenantChanged).run();
+    if (fix) {
+      // a fix may have linked customers (metadata.tenant_id set in Stripe meanwhile): their parked events apply now
+      billing.webhooks().releaseLinked();
+    }
+    return report;
   }
 }

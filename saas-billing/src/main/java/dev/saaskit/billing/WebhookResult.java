@@ -31,7 +31,14 @@ public record WebhookResult(int status, Outcome outcome, String message, @Nullab
     /** Refused (bad signature, stale timestamp, not an event, too large...): 4xx, nothing recorded. */
     REJECTED,
     /** Not recorded because of a problem on our side (no secret configured, database down...): 500. */
-    ERROR
+    ERROR,
+    /**
+     * Recorded and parked: it names a Stripe customer linked to no tenant yet (status {@code parked}): 200, since
+     * a retry by Stripe could not succeed either and an endpoint that keeps failing gets disabled. It is applied
+     * as soon as the customer is linked (a checkout, {@code ensureCustomer}, a reconciler fix, {@link
+     * BillingWebhooks#retryDue()}); operators list, retry or discard it through the inbox.
+     */
+    PARKED
   }
 
   /** Checks the fields. */

@@ -349,7 +349,8 @@ public final class EventApplier {
         a = stripe.fetch("/v1/customers/" + customerId, since);
       } catch (BillingException e) {
         if (e.stripeStatus() == 404) {
-          throw new BillingException("customer " + customerId + " is not linked to a tenant (and Stripe has no such customer)");
+          throw new UnlinkedCustomerException(customerId,
+              "customer " + customerId + " is not linked to a tenant (and Stripe has no such customer)");
         }
         throw e;
       }
@@ -358,7 +359,7 @@ public final class EventApplier {
     }
     String fromMetadata = metadataTenant(customer);
     if (fromMetadata == null) {
-      throw new BillingException("customer " + customerId + " is not linked to a tenant");
+      throw new UnlinkedCustomerException(customerId, "customer " + customerId + " is not linked to a tenant");
     }
     TenantId tenant = tenantId(fromMetadata, "metadata.tenant_id of customer " + customerId);
     db.bindTenant(c, tenant);

@@ -30,10 +30,11 @@ public final class MetricsQueries {
    * @param failedEvents events in the inbox whose apply failed
    * @param pendingEvents events received and not applied yet
    * @param at when it was read (the configured clock)
+   * @param parkedEvents events parked: their customer is linked to no tenant yet
    */
   public record Snapshot(Map<String, Long> subscriptionsByStatus, Map<String, Long> mrrByCurrency, long trialsStarted,
       long trialConversions, long cancellations, double webhookLagSeconds, long failedEvents, long pendingEvents,
-      Instant at) {
+      Instant at, long parkedEvents) {
     public Snapshot {
       subscriptionsByStatus = Map.copyOf(subscriptionsByStatus);
       mrrByCurrency = Map.copyOf(mrrByCurrency);
@@ -101,14 +102,17 @@ public final class MetricsQueries {
     }
     long failed;
     long pending;
+    long parked;
     try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FILTER (WHERE status = 'failed'),"
-        + " count(*) FILTER (WHERE status = 'received') FROM " + s + ".events WHERE status IN ('failed', 'received')");
+        + " count(*) FILTER (WHERE status = 'received'), count(*) FILTER (WHERE status = 'parked') FROM " + s
+        + ".events WHERE status IN ('failed', 'received', 'parked')");
         ResultSet rs = ps.executeQuery()) {
       rs.next();
       failed = rs.getLong(1);
       pending = rs.getLong(2);
+      parked = rs.getLong(3);
     }
-    return new Snapshot(byStatus, mrr, trials, conversions, cancellations, lag, failed, pending, now);
+    return new Snapshot(byStatus, mrr, trials, conversions, cancellations, lag, failed, pending, now, parked);
   }
 
   /** {@code a + b}, at most {@link Long#MAX_VALUE} and at least {@link Long#MIN_VALUE}: a gauge never wraps around. */

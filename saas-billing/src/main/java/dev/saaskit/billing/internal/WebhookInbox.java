@@ -129,7 +129,7 @@ public final class WebhookInbox {
   public void markDone(Connection c, String id, String status, @Nullable TenantId tenant, Instant now)
       throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("UPDATE " + s + ".events SET status = ?, attempts = attempts + 1,"
-        + " routed_tenant_id = ?, applied_at = ?, last_error = NULL WHERE id = ?")) {
+        + " routed_tenant_id = ?, applied_at = ?, last_error = NULL, parked_customer = NULL WHERE id = ?")) {
       ps.setString(1, status);
       ps.setString(2, tenant == null ? null : tenant.value());
       ps.setTimestamp(3, Timestamp.from(now));
@@ -146,7 +146,7 @@ public final class WebhookInbox {
     try (PreparedStatement ps = c.prepareStatement("UPDATE " + s + ".events SET status = 'failed',"
         + " attempts = attempts + 1, last_error = ?,"
         + " next_attempt_at = ?::timestamptz + make_interval(secs => LEAST(? * power(2, LEAST(attempts, 30)), 3600))"
-        + " WHERE id = ? AND status IN ('received', 'failed') RETURNING attempts")) {
+        + " WHERE id = ? AND status IN ('received', 'failed', 'parked') RETURNING attempts")) {
       ps.setString(1, error);
       ps.setTimestamp(2, Timestamp.from(now));
       ps.setDouble(3, backoff.toMillis() / 1000.0);
@@ -154,6 +154,88 @@ public final class WebhookInbox {
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next() ? rs.getInt(1) : -1;
       }
+    }
+  }
+
+  /**
+   * Parks an event (unless it got applied meanwhile): it names {@code customer}, linked to no tenant yet, and waits
+   * for that link rather than a retry time. Attempts + 1 and the reason, as for a failure. Returns the attempts, or
+   * -1 when not updated.
+   */
+  public int markParked(Connection c, String id, String customer, String reason, Instant now) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("UPDATE " + s + ".events SET status = 'parked',"
+        + " attempts = attempts + 1, last_error = ?, parked_customer = ?, next_attempt_at = ?"
+        + " WHERE id = ? AND status IN ('received', 'failed', 'parked') RETURNING attempts")) {
+      ps.setString(1, reason);
+      ps.setString(2, customer);
+      ps.setTimestamp(3, Timestamp.from(now));
+      ps.setString(4, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? rs.getInt(1) : -1;
+      }
+    }
+  }
+
+  /** Whether {@code customer} is linked to a tenant now (its route exists). */
+  public boolean linked(Connection c, String customer) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("SELECT " + s + ".route_customer(?) IS NOT NULL")) {
+      ps.setString(1, customer);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() && rs.getBoolean(1);
+      }
+    }
+  }
+
+  /**
+   * The parked events waiting for {@code customer}, oldest first (the order Stripe created them in; within a second,
+   * the order they arrived in).
+   */
+  public List<String> parkedFor(Connection c, String customer, int limit) throws SQLException {
+    List<String> out = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT id FROM " + s + ".events WHERE status = 'parked'"
+        + " AND parked_customer = ? ORDER BY created, received_at, id LIMIT ?")) {
+      ps.setString(1, customer);
+      ps.setInt(2, limit);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(rs.getString(1));
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The parked events whose customer has been linked to a tenant since (through any path: a checkout, {@code
+   * ensureCustomer}, a reconciler fix, another event), oldest first.
+   */
+  public List<String> parkedLinked(Connection c, int limit) throws SQLException {
+    List<String> out = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT e.id FROM " + s + ".events e JOIN (SELECT p.customer"
+        + " FROM (SELECT DISTINCT parked_customer AS customer FROM " + s + ".events WHERE status = 'parked'"
+        + " AND parked_customer IS NOT NULL) p WHERE " + s + ".route_customer(p.customer) IS NOT NULL) linked"
+        + " ON e.parked_customer = linked.customer WHERE e.status = 'parked'"
+        + " ORDER BY e.created, e.received_at, e.id LIMIT ?")) {
+      ps.setInt(1, limit);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(rs.getString(1));
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Discards a parked or failed event (an operator's decision: it is kept for the record and never applied).
+   * Returns false when the event is in another status (applied, ignored, received) or absent.
+   */
+  public boolean discard(Connection c, String id, Instant now) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement("UPDATE " + s + ".events SET status = 'discarded',"
+        + " next_attempt_at = ? WHERE id = ? AND status IN ('parked', 'failed')")) {
+      ps.setTimestamp(1, Timestamp.from(now));
+      ps.setString(2, id);
+      return ps.executeUpdate() == 1;
     }
   }
 
@@ -212,7 +294,7 @@ public final class WebhookInbox {
   /** Counts by status (every status present, zero included), and how many failed events used up their tries. */
   public Map<String, Long> counts(Connection c, int maxAttempts) throws SQLException {
     Map<String, Long> out = new LinkedHashMap<>();
-    for (String st : List.of("received", "applied", "failed", "ignored", "exhausted")) {
+    for (String st : List.of("received", "applied", "failed", "ignored", "parked", "discarded", "exhausted")) {
       out.put(st, 0L);
     }
     try (PreparedStatement ps = c.prepareStatement("SELECT status, count(*), count(*) FILTER (WHERE attempts >= ?)"

@@ -15,6 +15,7 @@ public final class WebhookStats {
   private final LongAdder received = new LongAdder();
   private final LongAdder failed = new LongAdder();
   private final LongAdder duplicates = new LongAdder();
+  private final LongAdder parked = new LongAdder();
   private final ConcurrentHashMap<String, LongAdder> appliedByType = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, LongAdder> rejectedByReason = new ConcurrentHashMap<>();
   private final AtomicLong lastApplyLagMillis = new AtomicLong(-1);
@@ -33,6 +34,16 @@ public final class WebhookStats {
   /** An apply failed. */
   public void failed() {
     failed.increment();
+  }
+
+  /** An event was parked: its customer is linked to no tenant yet. */
+  public void parked() {
+    parked.increment();
+  }
+
+  /** Events parked (each try counts). */
+  public long parkedCount() {
+    return parked.sum();
   }
 
   /** A delivery of an event already recorded. */
