@@ -61,7 +61,8 @@ final class BillingCommand implements Callable<Integer> {
   static final int EXIT_FINDINGS = SaasKit.EXIT_FINDINGS;
   /** Stripe keeps events this long: a longer replay would silently miss some. */
   static final Duration MAX_REPLAY = Duration.ofDays(30);
-  private static final List<String> STATUSES = List.of("received", "applied", "failed", "ignored");
+  private static final List<String> STATUSES = List.of("received", "applied", "failed", "ignored", "parked",
+      "discarded");
 
   @Spec CommandSpec spec;
 
@@ -248,6 +249,11 @@ final class BillingCommand implements Callable<Integer> {
         }
         InboxSummary summary = billing.webhooks().inboxSummary();
         out.print(format == Format.JSON ? BillingOutput.summaryJson(summary) : BillingOutput.summaryText(summary));
+        if (summary.parked() > 0) {
+          // not a failure: events of a customer that checkout has not linked to a tenant yet wait for it
+          err.println("billing status: " + summary.parked() + " parked event(s) wait for their customer to be"
+              + " linked to a tenant; see 'saaskit billing events --status parked'");
+        }
         if (summary.failed() > 0 || summary.exhausted() > 0) {
           err.println("billing status: " + summary.failed() + " failed event(s), " + summary.exhausted()
               + " of them out of attempts; see 'saaskit billing events --status failed'");
@@ -266,7 +272,7 @@ final class BillingCommand implements Callable<Integer> {
       exitCodeListHeading = "%nExit codes:%n",
       exitCodeList = {
           "0:listed; or the retried event is applied (or ignored)",
-          "1:--retry: no such event in the inbox, or applying it failed again",
+          "1:--retry: no such event in the inbox, applying it failed again, or it is still parked",
           "2:usage error, missing Stripe key, cannot connect, or another failure"})
   static final class Events implements Callable<Integer> {
     @Spec CommandSpec spec;
@@ -315,7 +321,7 @@ final class BillingCommand implements Callable<Integer> {
           InboxEvent after = billing.webhooks().retry(id);
           out.print(format == Format.JSON ? BillingOutput.eventJson(after) : BillingOutput.retryText(after));
           return "failed".equals(after.status()) || "received".equals(after.status())
-              ? EXIT_FINDINGS : SaasKit.EXIT_OK;
+              || "parked".equals(after.status()) ? EXIT_FINDINGS : SaasKit.EXIT_OK;
         }
         List<InboxEvent> events = billing.webhooks().inbox(wanted, limit);
         out.print(format == Format.JSON ? BillingOutput.eventsJson(events) : BillingOutput.eventsText(events));

@@ -186,10 +186,12 @@ final class BillingOutput {
     field(out, "failed", Long.toString(s.failed()));
     field(out, "ignored", Long.toString(s.ignored()));
     field(out, "exhausted", Long.toString(s.exhausted()));
+    field(out, "parked", Long.toString(s.parked()));
+    field(out, "discarded", Long.toString(s.discarded()));
     return out.toString();
   }
 
-  /** {@code {"received", "applied", "failed", "ignored", "exhausted"}}. */
+  /** {@code {"received", "applied", "failed", "ignored", "exhausted", "parked", "discarded"}}. */
   static String summaryJson(InboxSummary s) {
     ObjectNode root = JSON.createObjectNode();
     root.put("received", s.received());
@@ -197,6 +199,8 @@ final class BillingOutput {
     root.put("failed", s.failed());
     root.put("ignored", s.ignored());
     root.put("exhausted", s.exhausted());
+    root.put("parked", s.parked());
+    root.put("discarded", s.discarded());
     return JobsOutput.write(root);
   }
 

@@ -172,6 +172,25 @@ class BillingCommandTest {
   }
 
   @Test
+  void a5pParkedEventsAreCountedListedAndPointedAtWithoutFailingTheHealthCheck() throws Exception {
+    Run before = billing("status", "--format", "json");
+    long failedBefore = JSON.readTree(before.out()).get("failed").asLong();
+    fx.plantParkedEvent("evt_cli_parked_1", "cus_nobodys");
+    Run status = billing("status");
+    assertThat(status.out()).containsPattern("parked: +1\n").containsPattern("discarded: +0\n");
+    assertThat(status.err()).contains("1 parked event(s)", "saaskit billing events --status parked");
+    assertThat(status.code()).as("only failed events fail the health check").isEqualTo(failedBefore > 0 ? 1 : 0);
+    assertThat(JSON.readTree(billing("status", "--format", "json").out()).get("parked").asLong()).isEqualTo(1);
+
+    Run parked = billing("events", "--status", "parked");
+    assertThat(parked.code()).as(parked.toString()).isZero();
+    List<String> lines = parked.out().lines().toList();
+    assertThat(lines).hasSize(2);
+    assertThat(lines.get(1)).startsWith("evt_cli_parked_1").contains("customer.subscription.created", "parked");
+    assertThat(billing("events", "--status", "discarded").out().lines()).hasSize(1);
+  }
+
+  @Test
   void a6RetryOfAnUnknownEventExitsOneAndAFailingRetryToo() {
     Run unknown = billing("events", "--retry", "evt_cli_never_seen");
     assertThat(unknown.code()).as(unknown.toString()).isEqualTo(1);
@@ -254,7 +273,8 @@ class BillingCommandTest {
     assertThat(since.err()).contains("--since must be more than 0 and at most 30d");
     Run status = billing("events", "--status", "dead");
     assertThat(status.code()).isEqualTo(2);
-    assertThat(status.err()).contains("invalid --status: 'dead'", "received, applied, failed, ignored");
+    assertThat(status.err()).contains("invalid --status: 'dead'",
+        "received, applied, failed, ignored, parked, discarded");
     assertThat(billing("events", "--limit", "0").err()).contains("--limit must be between 1 and 10000");
     assertThat(billing("status", "--tenant", " padded").err()).contains("invalid --tenant");
     Run password = run(fx.env(), fx.args("status", "--password", "hunter2-pw"));

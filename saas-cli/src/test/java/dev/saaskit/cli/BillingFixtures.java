@@ -129,6 +129,12 @@ final class BillingFixtures implements AutoCloseable {
         + " VALUES (?, 'customer.subscription.updated', now(), '{}'::jsonb, 'failed', 3, ?)", id, error);
   }
 
+  /** Plants an event the inbox holds as parked, waiting for {@code customer} to be linked to a tenant. */
+  void plantParkedEvent(String id, String customer) {
+    sql("INSERT INTO saaskit_billing.events (id, type, created, payload, status, attempts, parked_customer)"
+        + " VALUES (?, 'customer.subscription.created', now(), '{}'::jsonb, 'parked', 1, ?)", id, customer);
+  }
+
   @Override
   public void close() {
     emu.close();

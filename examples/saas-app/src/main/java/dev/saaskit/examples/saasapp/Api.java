@@ -25,6 +25,7 @@ import dev.saaskit.auth.RoleModel;
 import dev.saaskit.auth.TokenIssuer;
 import dev.saaskit.auth.TokenVerifier;
 import dev.saaskit.billing.Billing;
+import dev.saaskit.billing.AlreadySubscribedException;
 import dev.saaskit.billing.BillingException;
 import dev.saaskit.billing.CheckoutRequest;
 import dev.saaskit.billing.CheckoutSession;
@@ -608,6 +609,10 @@ final class Api {
               .email(p.email().orElse(null))
               .build());
       send(ctx, 200, Map.of("url", session.url(), "sessionId", session.id()));
+    } catch (AlreadySubscribedException e) {
+      // a second tab, or a tenant past due: paying again would bill twice; the open invoice or the portal is the way
+      throw new ApiError(409, "already_subscribed", "this tenant already has a live subscription; a second checkout"
+          + " would bill it twice");
     } catch (BillingException e) {
       log.warn("checkout failed: {}", LogText.of(e.getMessage()));
       throw new ApiError(502, "stripe_unavailable", "the payment provider did not answer: try again");

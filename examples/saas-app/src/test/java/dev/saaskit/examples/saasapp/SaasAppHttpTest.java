@@ -203,6 +203,10 @@ class SaasAppHttpTest {
     for (int i = 1; i <= 4; i++) {
       assertThat(f.post("/api/projects", owner, Map.of("name", "paid " + i)).status()).isEqualTo(201);
     }
+    // a second checkout (another tab, a double click after paying) would bill the tenant twice
+    Answer again = f.post("/api/billing/checkout", owner, Map.of("price", "pro_yearly"));
+    assertThat(again.status()).as(again.raw()).isEqualTo(409);
+    assertThat(again.body().get("error").get("code").asText()).isEqualTo("already_subscribed");
   }
 
   @Test
