@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p><b>Redis down.</b> Every call has a timeout ({@code commandTimeout}, 250 ms by default), and after
- * {@code breakerFailures} failures in a row a circuit breaker skips Redis for {@code breakerOpen}: caches then
+ * {@code breakerFailures} failures in a row a circuit breaker skips Redis for {@code breakerOpen} (only failures to
+ * reach Redis count, not an error Redis answers about one call, such as {@code WRONGTYPE}): caches then
  * serve from their local level and their loaders, rate limiters from an in-process limiter. Nothing fails a request
  * because Redis is down. When the connection comes back after it was lost, every cache on a tier drops its local
  * entries (it may have missed invalidations meanwhile).

@@ -118,7 +118,7 @@ final class Api {
       Projects projects, Reports reports, JobQueue jobs, Memberships memberships, Invitations invitations,
       PermissionVersions versions, Authorizer authorizer, ApiKeys apiKeys, @Nullable TokenIssuer demoIssuer,
       TokenVerifier verifier, Billing billing, SaasCache<String, SubscriptionView> subscriptions,
-      Map<String, String> priceIds, Supplier<Map<String, Boolean>> ready) {}
+      Map<String, String> priceIds, Supplier<Map<String, Boolean>> ready, RateLimits rateLimits) {}
 
   private final Deps d;
   private final ObjectMapper json;
@@ -153,8 +153,16 @@ final class Api {
       }
       Timer.Sample sample = Timer.start(d.registry());
       try {
+        d.rateLimits().beforeRequest(ctx, endpoint.path);
         if (endpoint.path.startsWith("/api/")) {
-          Principal principal = authenticate(ctx);
+          Principal principal;
+          try {
+            principal = authenticate(ctx);
+          } catch (RuntimeException e) {
+            d.rateLimits().authenticationFailed(ctx, e);   // 429 instead of the 401 when this IP guesses too much
+            throw e;
+          }
+          d.rateLimits().authenticated(ctx, principal);
           AuthContext.run(principal, () -> endpoint.handler.handle(ctx));
         } else {
           endpoint.handler.handle(ctx);

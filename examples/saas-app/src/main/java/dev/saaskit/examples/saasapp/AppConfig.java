@@ -1,5 +1,6 @@
 package dev.saaskit.examples.saasapp;
 
+import dev.saaskit.cache.redis.RateLimit;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -40,6 +41,13 @@ import org.jspecify.annotations.Nullable;
  *     keep; a larger one is answered with {@code Connection: close})
  * @param cacheTtl how long a tenant's subscription status is cached (the webhook invalidates it before that)
  * @param invalidationPollInterval the invalidation bus's poll interval: the bound on a missed notification
+ * @param redisUrl a Redis the nodes share their rate limits through ({@code SAAS_REDIS_URL}, e.g.
+ *     {@code redis://127.0.0.1:6379}); null: each node counts in process (one node, the zero-setup demo)
+ * @param apiRateLimit the requests a tenant may make to {@code /api} ({@code SAAS_APP_API_RATE_PER_SECOND}, default
+ *     300 per second, also the burst): every user and API key of the tenant together
+ * @param ipRateLimit the requests one client IP may make to each surface reachable without a valid credential
+ *     ({@code SAAS_APP_IP_RATE_PER_MINUTE}, default 60 per minute): {@code /dev/login},
+ *     {@code /api/invitations/accept}, and refused credentials on {@code /api}, each counted apart
  */
 public record AppConfig(
     int port,
@@ -61,7 +69,10 @@ public record AppConfig(
     String analyticsCron,
     int maxBodyBytes,
     Duration cacheTtl,
-    Duration invalidationPollInterval) {
+    Duration invalidationPollInterval,
+    @Nullable String redisUrl,
+    RateLimit apiRateLimit,
+    RateLimit ipRateLimit) {
 
   /** Checks the values. */
   public AppConfig {
@@ -90,6 +101,40 @@ public record AppConfig(
     if (reportSteps < 1 || reportSteps > 100) {
       throw new IllegalArgumentException("report steps must be 1 to 100 but was " + reportSteps);
     }
+    Objects.requireNonNull(apiRateLimit, "apiRateLimit");
+    Objects.requireNonNull(ipRateLimit, "ipRateLimit");
+  }
+
+  /**
+   * The settings with their secrets hidden: the Stripe key and webhook secret show only whether they are set, and
+   * passwords in the database and Redis URLs are masked. A record's own {@code toString} would print them all,
+   * and a configuration is the first thing someone logs while debugging a deployment.
+   */
+  @Override
+  public String toString() {
+    StringBuilder out = new StringBuilder("AppConfig[");
+    java.lang.reflect.RecordComponent[] components = AppConfig.class.getRecordComponents();
+    for (int i = 0; i < components.length; i++) {
+      String name = components[i].getName();
+      Object value;
+      try {
+        value = components[i].getAccessor().invoke(this);
+      } catch (ReflectiveOperationException e) {
+        value = "?";
+      }
+      if (value != null && (name.equals("stripeApiKey") || name.equals("stripeWebhookSecret"))) {
+        value = "(set)";
+      } else if (value instanceof String url && (name.equals("adminDatabaseUrl") || name.equals("redisUrl"))) {
+        value = maskPasswords(url);
+      }
+      out.append(i == 0 ? "" : ", ").append(name).append('=').append(value);
+    }
+    return out.append(']').toString();
+  }
+
+  /** {@code url} with the password of its user info ({@code //user:secret@}) and of a {@code password=} masked. */
+  static String maskPasswords(String url) {
+    return url.replaceAll("(//[^/@:]*:)[^/@]*@", "$1***@").replaceAll("(?i)(password=)[^&;]*", "$1***");
   }
 
   /** Whether Stripe calls go to the in-process emulator. */
@@ -146,7 +191,28 @@ public record AppConfig(
     if (cron != null) {
       b.analyticsCron(cron);
     }
+    b.redisUrl(blankToNull(env.apply("SAAS_REDIS_URL")));
+    String apiRate = blankToNull(env.apply("SAAS_APP_API_RATE_PER_SECOND"));
+    if (apiRate != null) {
+      b.apiRateLimit(RateLimit.perSecond(positive("SAAS_APP_API_RATE_PER_SECOND", apiRate)));
+    }
+    String ipRate = blankToNull(env.apply("SAAS_APP_IP_RATE_PER_MINUTE"));
+    if (ipRate != null) {
+      b.ipRateLimit(RateLimit.perMinute(positive("SAAS_APP_IP_RATE_PER_MINUTE", ipRate)));
+    }
     return b.build();
+  }
+
+  private static long positive(String name, String value) {
+    try {
+      long n = Long.parseLong(value);
+      if (n >= 1) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below, with the name of the variable
+    }
+    throw new IllegalArgumentException(name + " must be a whole number of at least 1 but was '" + value + "'");
   }
 
   private static @Nullable String blankToNull(@Nullable String value) {
@@ -180,6 +246,9 @@ public record AppConfig(
     private int maxBodyBytes = 16 * 1024;
     private Duration cacheTtl = Duration.ofMinutes(5);
     private Duration invalidationPollInterval = Duration.ofSeconds(1);
+    private @Nullable String redisUrl;
+    private RateLimit apiRateLimit = RateLimit.perSecond(300);
+    private RateLimit ipRateLimit = RateLimit.perMinute(60);
 
     private Builder() {}
 
@@ -283,11 +352,30 @@ public record AppConfig(
       return this;
     }
 
+    /** A Redis for rate limits shared by every node; null: in-process limits. */
+    public Builder redisUrl(@Nullable String url) {
+      this.redisUrl = url;
+      return this;
+    }
+
+    /** The limit of each tenant on {@code /api}. */
+    public Builder apiRateLimit(RateLimit limit) {
+      this.apiRateLimit = limit;
+      return this;
+    }
+
+    /** The limit of each client IP on each surface reachable without a valid credential. */
+    public Builder ipRateLimit(RateLimit limit) {
+      this.ipRateLimit = limit;
+      return this;
+    }
+
     /** The configuration. */
     public AppConfig build() {
       return new AppConfig(port, host, publicUrl, adminDatabaseUrl, dataDir, database, rolePrefix, demo,
           stripeApiKey, stripeApiBase, stripeWebhookSecret, oidcIssuer, oidcJwksUri, oidcAudience, reportSteps,
-          reportStepDelay, analyticsCron, maxBodyBytes, cacheTtl, invalidationPollInterval);
+          reportStepDelay, analyticsCron, maxBodyBytes, cacheTtl, invalidationPollInterval, redisUrl, apiRateLimit,
+          ipRateLimit);
     }
   }
 }

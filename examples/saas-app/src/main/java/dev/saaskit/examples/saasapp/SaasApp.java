@@ -284,10 +284,14 @@ public final class SaasApp implements AutoCloseable {
     closeables.push(recurring);
     reports.refreshAnalytics();   // once now, so the dashboard has numbers before the first tick
 
-    // 7. The web server: the API, the webhook, the dashboard's static files.
+    // 7. Rate limits: per tenant on /api, per client IP on what anyone can reach; on Redis if SAAS_REDIS_URL is set.
+    RateLimits rateLimits = new RateLimits(config);
+    closeables.push(rateLimits);
+
+    // 8. The web server: the API, the webhook, the dashboard's static files.
     Api api = new Api(new Api.Deps(config, publicUrl, json, registry, projects, reports, jobs.queue(),
         memberships, invitations, versions, authorizer, apiKeys, demoIssuer, verifier, billing, subscriptions,
-        priceIds, () -> readiness(db, workerRunning.get() && bus.isRunning())));
+        priceIds, () -> readiness(db, workerRunning.get() && bus.isRunning()), rateLimits));
     Javalin web = Javalin.create(javalin -> {
       javalin.startup.showJavalinBanner = false;
       if (SaasApp.class.getResource("/public/index.html") != null) {

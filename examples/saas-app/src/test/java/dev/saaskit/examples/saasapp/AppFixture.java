@@ -2,6 +2,7 @@ package dev.saaskit.examples.saasapp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.saaskit.cache.redis.RateLimit;
 import dev.saaskit.testing.PostgresServer;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -63,7 +64,10 @@ final class AppFixture implements AutoCloseable {
         .demo(true)
         .reportSteps(4)
         .reportStepDelay(Duration.ofMillis(100))
-        .analyticsCron("*/2 * * * * *");
+        .analyticsCron("*/2 * * * * *")
+        // the tests sign in dozens of users and send refused tokens on purpose, all from 127.0.0.1: the per-IP
+        // limit (60 a minute by default) is the subject of SaasAppRateLimitTest only
+        .ipRateLimit(RateLimit.perMinute(100_000));
     customize.accept(config);
     return new AppFixture(SaasApp.start(config.build()), adminUrl, database, prefix);
   }

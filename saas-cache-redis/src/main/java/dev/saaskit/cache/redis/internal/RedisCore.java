@@ -37,6 +37,9 @@ import org.slf4j.LoggerFactory;
 public final class RedisCore implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RedisCore.class);
   private static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
+  /** Error replies that fail every call until the server recovers: they count toward the breaker. */
+  private static final List<String> SERVER_WIDE =
+      List.of("LOADING", "BUSY", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MISCONF");
 
   private final RedisClient client;
   private final String prefix;
@@ -120,10 +123,39 @@ public final class RedisCore implements AutoCloseable {
     breaker.success();
   }
 
+  /**
+   * Reports a failed call. Only a failure to reach Redis (lost connection, timeout, refused connect) or a state of
+   * the whole server that fails every call (loading, a busy script, a replica that cannot write) counts toward the
+   * breaker: an error Redis answered about this call (WRONGTYPE on one bad key, OOM on a write, a script error)
+   * fails this call alone. Counting those opened the breaker for every tenant because of one planted key.
+   */
   public void failed(RuntimeException e) {
     errors.increment();
+    if (serverAnswered(e)) {
+      // Redis is reachable and answering: the connection is fine (and a probe that got this answer proves it)
+      breaker.success();
+      LOG.debug("Redis answered a call with an error; the breaker does not count it", e);
+      return;
+    }
     breaker.failure();
     LOG.debug("a Redis call failed", e);
+  }
+
+  /** Whether {@code e} is an error reply about this call alone (not a failure to reach Redis). */
+  static boolean serverAnswered(RuntimeException e) {
+    if (!(e instanceof RedisCommandExecutionException)) {
+      return false;
+    }
+    String message = e.getMessage();
+    if (message == null) {
+      return true;
+    }
+    for (String prefix : SERVER_WIDE) {
+      if (message.startsWith(prefix)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Registers what to run when the connection comes back after it was lost. */
