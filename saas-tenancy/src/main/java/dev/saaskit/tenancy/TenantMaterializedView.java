@@ -282,19 +282,53 @@ public final class TenantMaterializedView {
    * (recommended) the refresh commits on its own. The connection's role must own the materialized view (the role
    * that created it). Two refreshes of the same view run one after the other; the second waits for the first.
    *
-   * @throws SaasException if the refresh fails; the cause is the driver's {@link SQLException}
+   * <p>Before refreshing it checks, with one catalog query, that row-level security still hides no row of the
+   * query's source tables from the owner, the way {@link #create(Connection)} required (a SELECT policy naming
+   * the owner's role, {@code BYPASSRLS}, or ownership of an unforced table). If that was undone since, it refuses
+   * and keeps the previous data, instead of publishing aggregates of the rows the owner can still see. Tables the
+   * query reads through a view or a function are not checked (as in {@code create}), and a policy dropped between
+   * the check and the refresh is not caught.
+   *
+   * @throws SaasException if the check or the refresh fails; the message names the fix, the cause is the driver's
+   *     {@link SQLException} where there is one
    */
   public void refresh(Connection connection) {
     Objects.requireNonNull(connection, "connection");
     try {
+      // REFRESH runs the query with the owner's rights. If row-level security now hides source rows from the
+      // owner (its SELECT policy dropped, BYPASSRLS taken away, a table it owns forced), the refresh would succeed
+      // and replace every tenant's aggregates with the few (or no) rows it still sees: dashboards silently empty.
+      // One catalog query, before the refresh, keeps the previous data instead.
+      AnalyticsCatalog.OwnerFilter filter =
+          AnalyticsCatalog.ownerFilteredSources(connection, qualifiedMaterializedView());
+      if (!filter.tables.isEmpty()) {
+        throw new SaasException(refusal(filter));
+      }
       AnalyticsCatalog.execute(connection, refreshStatement());
     } catch (SQLException e) {
       throw new SaasException("refreshing " + describe() + " failed: " + e.getMessage() + "\n"
           + ("42501".equals(e.getSQLState())
               ? "Only the owner of a materialized view may refresh it: refresh through a connection of the role"
-                  + " that created it."
+                  + " that created it. If it is that role, it may have lost SELECT on a source table: GRANT SELECT"
+                  + " ON <table> TO <owner>."
               : hint(e)), e);
     }
+  }
+
+  private String refusal(AnalyticsCatalog.OwnerFilter filter) {
+    String owner = Sql.quoteIdent(filter.owner);
+    StringBuilder fix = new StringBuilder();
+    for (String table : filter.tables) {
+      fix.append("\n  CREATE POLICY analytics_read ON ").append(table).append(" FOR SELECT TO ").append(owner)
+          .append(" USING (true);");
+    }
+    return "refusing to refresh " + describe() + ": row-level security on " + String.join(", ", filter.tables)
+        + " now applies to " + owner + ", the owner of " + qualifiedMaterializedView() + " whose rights the refresh"
+        + " runs with (its SELECT policy was dropped or re-scoped, its BYPASSRLS removed, or FORCE ROW LEVEL SECURITY"
+        + " set on a table it owns). The refresh would replace every tenant's aggregates with only the rows it still"
+        + " sees (none without a tenant), so the readers' numbers would go empty or partial; the previous data is"
+        + " kept. Restore its cross-tenant read, as the tables' owner:" + fix + "\nor, as an administrator, ALTER"
+        + " ROLE " + owner + " BYPASSRLS;";
   }
 
   /**

@@ -12,8 +12,8 @@ import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Catalog queries behind {@code TenantMaterializedView.create}: the output columns of a relation, the source tables
- * whose policies would hide rows from the creating role, reader roles that could act as the owner, and privileges
+ * Catalog queries behind {@code TenantMaterializedView.create} and {@code refresh}: the output columns of a
+ * relation, the source tables whose policies would hide rows from the creating role (or, at refresh, the owner), reader roles that could act as the owner, and privileges
  * left on new objects by default privileges. Relations are passed as their quoted, possibly qualified, names. Not
  * API.
  */
@@ -37,6 +37,26 @@ public final class AnalyticsCatalog {
           + "   and p.polcmd in ('r', '*') and not (0::oid = any (p.polroles))"
           + "   and exists (select 1 from unnest(p.polroles) pr where pg_has_role(current_user, pr, 'USAGE')))"
           + " order by 1, 2";
+
+  // The same judgement made for the materialized view's owner rather than current_user, as PostgreSQL's
+  // check_enable_rls makes it when REFRESH runs the query as the owner: row security applies unless the owner is a
+  // superuser or has BYPASSRLS itself (neither is inherited), or owns the table (through membership too) and it is
+  // not forced. One row per source table it would filter, with the owner's name; catalog tables only.
+  private static final String OWNER_FILTERED_SOURCES =
+      "select distinct o.rolname::text, n.nspname::text, c.relname::text from pg_class m"
+          + " join pg_roles o on o.oid = m.relowner"
+          + " join pg_rewrite r on r.ev_class = m.oid"
+          + " join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = r.oid"
+          + "   and d.refclassid = 'pg_class'::regclass"
+          + " join pg_class c on c.oid = d.refobjid"
+          + " join pg_namespace n on n.oid = c.relnamespace"
+          + " where m.oid = ?::regclass and c.oid <> m.oid and c.relkind in ('r', 'p')"
+          + " and c.relrowsecurity and not o.rolsuper and not o.rolbypassrls"
+          + " and (c.relforcerowsecurity or not pg_has_role(o.oid, c.relowner, 'USAGE'))"
+          + " and not exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polpermissive"
+          + "   and p.polcmd in ('r', '*') and not (0::oid = any (p.polroles))"
+          + "   and exists (select 1 from unnest(p.polroles) pr where pg_has_role(o.oid, pr, 'USAGE')))"
+          + " order by 2, 3";
 
   private static final String READER_IS_OWNER =
       "select pg_has_role(?, current_user, 'MEMBER'), current_user::text";
@@ -108,6 +128,38 @@ public final class AnalyticsCatalog {
       }
     }
     return out;
+  }
+
+  /** Source tables whose row-level security would hide rows from a materialized view's owner, and that owner. */
+  public static final class OwnerFilter {
+    /** The owner of the materialized view, empty when no source table filters it. */
+    public final String owner;
+    /** The filtering source tables, qualified and quoted. */
+    public final List<String> tables;
+
+    OwnerFilter(String owner, List<String> tables) {
+      this.owner = owner;
+      this.tables = List.copyOf(tables);
+    }
+  }
+
+  /**
+   * Source tables of the materialized view {@code matview} whose row-level security would hide rows from its owner,
+   * the role whose rights {@code REFRESH} runs the query with (whoever calls it): one catalog query.
+   */
+  public static OwnerFilter ownerFilteredSources(Connection c, String matview) throws SQLException {
+    String owner = "";
+    List<String> tables = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(OWNER_FILTERED_SOURCES)) {
+      ps.setString(1, matview);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          owner = rs.getString(1);
+          tables.add(Sql.quoteIdent(rs.getString(2)) + "." + Sql.quoteIdent(rs.getString(3)));
+        }
+      }
+    }
+    return new OwnerFilter(owner, tables);
   }
 
   /**

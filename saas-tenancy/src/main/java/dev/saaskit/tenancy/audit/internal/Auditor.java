@@ -591,10 +591,12 @@ public final class Auditor {
       }
       boolean casts = false;
       boolean missingOk = false;
+      boolean emptyTenant = false;
       Set<String> perRow = new LinkedHashSet<>();
       for (Value tree : trees) {
         casts |= ex.castsTenantColumn(tree, attnums);
         missingOk |= ex.currentSettingWithoutMissingOk(tree);
+        emptyTenant |= ex.comparesTenantWithUnguardedSetting(tree, attnums, setting);
         perRow.addAll(ex.perRowFunctions(tree));
       }
       String head = "Policy " + p.policy.name() + " on " + t.qualifiedName();
@@ -609,6 +611,13 @@ public final class Auditor {
             + " without missing_ok (" + text + "): it raises an error where the setting was never set and reads"
             + " a stale or empty value on pooled connections; use current_setting('...', true) with nullif.",
             standardPolicyFix(t, p));
+      }
+      if (emptyTenant) {
+        add(Rules.CURRENT_SETTING_WITHOUT_NULLIF, Severity.WARNING, object, head + " compares " + columnNames(t)
+            + " with current_setting('" + setting + "') without nullif(..., '') (" + text + "): in a session"
+            + " without a tenant the setting reads '' (after a transaction-local set_config ends, or after RESET),"
+            + " so that session reads and writes the rows whose tenant is '' instead of none. Use"
+            + " nullif(current_setting('" + setting + "', true), '').", standardPolicyFix(t, p));
       }
       if (!perRow.isEmpty()) {
         add(Rules.POLICY_PER_ROW_FUNCTION, Severity.WARNING, object, head + " calls " + String.join("(), ", perRow)

@@ -557,6 +557,65 @@ public final class Expressions {
     return found[0];
   }
 
+  /**
+   * Whether {@code expr} compares a tenant column of a string type (text, varchar, any collatable type) for
+   * equality with a value read from {@code current_setting('<setting>', ...)} that is not guarded against the empty
+   * string: no {@code nullif} or {@code CASE} in the value, and no top-level {@code current_setting(...) <> ''}
+   * conjunct. The setting reads {@code ''} in a session that once had it (after a transaction-local
+   * {@code set_config} ends, or after {@code RESET}), and {@code '' = ''} is true: such a tenantless session reads
+   * and writes the rows whose tenant is {@code ''}. A comparison made in a non-string type ({@code uuid},
+   * {@code bigint}) fails with an error on {@code ''} instead, and a column that is not of a string type cannot
+   * hold {@code ''}: neither is reported.
+   */
+  public boolean comparesTenantWithUnguardedSetting(Value expr, Set<Integer> tenant, String setting) {
+    for (Value conjunct : conjuncts(expr)) {
+      if (conjunct instanceof Node && ((Node) conjunct).is("OPEXPR")
+          && "<>".equals(operators.get(((Node) conjunct).number("opno", 0)))
+          && ((Node) conjunct).list("args").size() == 2) {
+        Value a = ((Node) conjunct).list("args").get(0);
+        Value b = ((Node) conjunct).list("args").get(1);
+        if (readsSetting(a, setting) && "".equals(textConstant(b))
+            || readsSetting(b, setting) && "".equals(textConstant(a))) {
+          return false; // current_setting(...) <> '' AND ...: a tenantless session gets no row
+        }
+      }
+    }
+    boolean[] found = {false};
+    NodeTree.walk(expr, 0, (n, d) -> {
+      if (n.is("OPEXPR") && isEquality(n) && n.list("args").size() == 2 && n.number("inputcollid", 0) != 0) {
+        for (int side = 0; side < 2; side++) {
+          Node column = tenantColumn(n.list("args").get(side), d, tenant);
+          Value value = n.list("args").get(1 - side);
+          if (column != null && column.number("varcollid", 0) != 0 && rowIndependent(value, d)
+              && readsSetting(value, setting) && !guardsEmpty(value)) {
+            found[0] = true;
+          }
+        }
+      }
+      return !found[0];
+    });
+    return found[0];
+  }
+
+  private boolean readsSetting(Value expr, String setting) {
+    boolean[] found = {false};
+    NodeTree.forEachNode(expr, n -> {
+      if (n.is("FUNCEXPR") && isCurrentSetting(n) && !n.list("args").isEmpty()
+          && setting.equals(textConstant(n.list("args").get(0)))) {
+        found[0] = true;
+      }
+    });
+    return found[0];
+  }
+
+  /** Whether a value maps some input to NULL or another value: {@code nullif(...)} or a {@code CASE}. */
+  private static boolean guardsEmpty(Value expr) {
+    boolean[] found = {false};
+    // CaseExpr is stored as CASE up to PostgreSQL 15 and as CASEEXPR from 16 (generated node output functions)
+    NodeTree.forEachNode(expr, n -> found[0] |= n.is("NULLIFEXPR") || n.is("CASE") || n.is("CASEEXPR"));
+    return found[0];
+  }
+
   private boolean isCurrentSetting(Node funcExpr) {
     FunctionName f = functions.get(funcExpr.number("funcid", 0));
     return f != null && f.schema().equals("pg_catalog") && f.name().equals("current_setting");

@@ -16,6 +16,7 @@ public final class Rules {
   public static final String POLICY_NOT_TENANT_SCOPED = "policy-not-tenant-scoped";
   public static final String POLICY_CASTS_TENANT_COLUMN = "policy-casts-tenant-column";
   public static final String CURRENT_SETTING_WITHOUT_MISSING_OK = "current-setting-without-missing-ok";
+  public static final String CURRENT_SETTING_WITHOUT_NULLIF = "current-setting-without-nullif";
   public static final String POLICY_PER_ROW_FUNCTION = "policy-per-row-function";
   public static final String MULTIPLE_PERMISSIVE_POLICIES = "multiple-permissive-policies";
   public static final String NO_TENANT_INDEX = "no-tenant-index";
@@ -83,6 +84,14 @@ public final class Rules {
               + " never set in the session, but returns the old value or '' on a pooled connection that once had"
               + " it: behaviour depends on the connection's history. Fix: current_setting('...', true) with"
               + " nullif(..., ''), so that no tenant means no rows."),
+      rule(CURRENT_SETTING_WITHOUT_NULLIF, Severity.WARNING, "Tenant compared with a setting that may be empty",
+          "The policy compares a text tenant column with current_setting('<tenant setting>', ...) without"
+              + " nullif(..., ''). The setting reads '' (not NULL) in a session without a tenant that once had one:"
+              + " after a transaction-local set_config ends, after RESET, or when set to ''. '' = '' is true, so"
+              + " such a session reads and writes the rows whose tenant is '' (written by any other tenantless"
+              + " session) instead of none: not fail-closed. Other tenants' rows stay hidden, hence a WARNING."
+              + " Fix: nullif(current_setting('...', true), ''), so that no tenant means no rows (the RlsPolicy"
+              + " predicate)."),
       rule(POLICY_PER_ROW_FUNCTION, Severity.WARNING, "Policy calls a function per row",
           "The policy calls a non-immutable function such as current_setting() outside a sub-query, so PostgreSQL"
               + " may evaluate it once per row instead of once per statement. Fix: wrap the call in a scalar"
