@@ -175,6 +175,7 @@ public final class TenantLifecycle {
     // suspended first: no connection is handed out from here on, so nothing is written after the export (it would
     // be erased unexported) or between the erasure and the end (it would survive the offboarding)
     TenantEntry held = entry;
+    TenantState prior = entry.state();
     if (entry.state() != TenantState.SUSPENDED) {
       if (!directory.compareAndSet(entry, entry.placement(), TenantState.SUSPENDED)) {
         throw new FleetException("tenant '" + tenant.value() + "' changed during offboarding; retry");
@@ -196,21 +197,40 @@ public final class TenantLifecycle {
     entry = held;
     TenantData.@Nullable Report erasure = null;
     @Nullable String dropped = null;
-    // a dedicated database that another tenant (or a shard) also uses is not the leaving tenant's to drop
-    boolean drop = entry.placement() instanceof Placement.Dedicated d && !usedByOthers(tenant, d)
-        && onServerAdminsServer(d);
-    if (!drop) {
+    if (entry.placement() instanceof Placement.Dedicated d) {
+      // the database's lock, held from the check to the drop: a move of another tenant into or out of it that
+      // starts meanwhile takes it shared until its journal entry is recorded, so it either shows in the check
+      // (and the database is not dropped) or finds the database gone before it records anything; without it,
+      // DROP ... WITH (FORCE) ended the copy of a move that began after the check and left that tenant moving
+      DatabaseLock lock;
+      try {
+        lock = DatabaseLock.exclusive(directory, databaseName(d.jdbcUrl()), "the offboarding of tenant '"
+            + tenant.value() + "'");
+      } catch (FleetException e) {
+        restore(held, prior);
+        throw e;
+      }
+      try (lock) {
+        // a dedicated database that another tenant (or a shard) also uses is not the leaving tenant's to drop
+        if (!usedByOthers(tenant, d) && onServerAdminsServer(d)) {
+          markDeleted(entry);
+          dropped = databaseName(d.jdbcUrl());
+          drop(dropped);
+        }
+      }
+    }
+    if (dropped == null) {
       erasure = data.erase(tenant);
-    }
-    if (!directory.compareAndSet(entry, entry.placement(), TenantState.DELETED)) {
-      throw new FleetException("tenant '" + tenant.value() + "' changed during offboarding; retry");
-    }
-    if (drop && entry.placement() instanceof Placement.Dedicated d) {
-      dropped = databaseName(d.jdbcUrl());
-      drop(dropped);
+      markDeleted(entry);
     }
     LOG.info("offboarded tenant {} ({} rows exported)", tenant.value(), export.rows());
     return new OffboardReport(export, Optional.ofNullable(erasure), Optional.ofNullable(dropped));
+  }
+
+  private void markDeleted(TenantEntry entry) {
+    if (!directory.compareAndSet(entry, entry.placement(), TenantState.DELETED)) {
+      throw new FleetException("tenant '" + entry.tenant().value() + "' changed during offboarding; retry");
+    }
   }
 
   /** Gives a tenant whose offboarding stopped before deleting anything its state back. */

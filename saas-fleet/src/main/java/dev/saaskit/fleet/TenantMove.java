@@ -164,10 +164,25 @@ public final class TenantMove {
     if (entry.placement().equals(target)) {
       throw new FleetException("tenant '" + tenant.value() + "' is on " + target.describe() + " already");
     }
-    directory.jdbcUrl(target); // the target shard exists
-    checkSchemas(tenant, entry.placement(), target);
-    checkpoints.reached(tenant, Checkpoint.BEFORE_JOURNAL);
+    // the target shard exists; an offboarding must not drop either database between this check and the journal
+    // entry (which it reads before it drops): it holds their lock exclusively from its check to its drop
+    List<String> databases = List.of(TenantLifecycle.databaseName(directory.jdbcUrl(entry.placement())),
+        TenantLifecycle.databaseName(directory.jdbcUrl(target)));
     long id;
+    DatabaseLock held = DatabaseLock.shared(directory, databases, "the move of tenant '" + tenant.value() + "'");
+    try {
+      checkSchemas(tenant, entry.placement(), target);
+      checkpoints.reached(tenant, Checkpoint.BEFORE_JOURNAL);
+      id = journal(tenant, entry, target);
+    } finally {
+      held.close();
+    }
+    LOG.info("moving tenant {} from {} to {}", tenant.value(), entry.placement().describe(), target.describe());
+    observer.stepDone(tenant, MoveStep.STARTED);
+    return exclusively(tenant, () -> carryOnOwn(tenant, id));
+  }
+
+  private long journal(TenantId tenant, TenantEntry entry, Placement target) {
     try (Connection c = directory.control().getConnection();
         PreparedStatement ps = c.prepareStatement("INSERT INTO " + journal + " (tenant_id, source_shard, "
             + "source_url, source_ref, target_shard, target_url, target_ref, prior_state, step, status) "
@@ -178,7 +193,7 @@ public final class TenantMove {
       ps.setString(8, entry.state().sqlName());
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
-        id = rs.getLong(1);
+        return rs.getLong(1);
       }
     } catch (SQLException e) {
       if ("23505".equals(e.getSQLState())) {
@@ -186,9 +201,6 @@ public final class TenantMove {
       }
       throw new FleetException("cannot record the move of tenant '" + tenant.value() + "': " + e.getMessage(), e);
     }
-    LOG.info("moving tenant {} from {} to {}", tenant.value(), entry.placement().describe(), target.describe());
-    observer.stepDone(tenant, MoveStep.STARTED);
-    return exclusively(tenant, () -> carryOnOwn(tenant, id));
   }
 
   /**
@@ -237,7 +249,8 @@ public final class TenantMove {
 
   /**
    * Undoes the interrupted move of {@code tenant}: removes its rows from the target and gives it back its state
-   * on the source.
+   * on the source. A target database that no longer exists holds nothing to remove: the tenant goes back to its
+   * source all the same (its rows there are intact until the move cleans them, after its flip).
    *
    * @throws FleetException if no move is running or the move has flipped already (then {@link #resume} it)
    */
@@ -257,7 +270,41 @@ public final class TenantMove {
       // the copy is about to go: if this roll-back dies, a resume must copy again rather than verify nothing
       j = record(j, MoveStep.BLOCKED, "detail = ?", "rolling back: the copy is being removed from the target");
     }
-    try (Connection target = PlacementConnections.admin(directory, j.target())) {
+    @Nullable Connection opened;
+    try {
+      opened = PlacementConnections.admin(directory, j.target());
+    } catch (FleetException e) {
+      if (!(e.getCause() instanceof SQLException sql && DATABASE_MISSING.equals(sql.getSQLState()))) {
+        throw e;
+      }
+      // the target database is gone (dropped by hand, or by an offboarding of the same name before moves and
+      // offboardings took the database lock): it holds none of the tenant's rows, and the source still has them
+      // all (they are deleted only after the flip), so the tenant goes back to its source as if the copy were
+      // removed; any other connection failure keeps the move for a later roll-back, as the copy may still be there
+      LOG.warn("the target database of the move of tenant {} ({}) does not exist: nothing to remove there, the "
+          + "tenant goes back to {}", tenant.value(), j.target().describe(), j.source().describe());
+      opened = null;
+    }
+    if (opened != null) {
+      clearTarget(j, opened);
+    }
+    if (entry.state() == TenantState.MOVING
+        && !directory.compareAndSet(entry, j.source(), j.priorState())) {
+      throw new FleetException("tenant '" + tenant.value() + "' changed during the roll-back; retry");
+    }
+    finish(j, "rolled_back", null);
+    LOG.info("rolled back the move of tenant {}", tenant.value());
+    return new MoveReport(tenant, j.source(), j.target(), "rolled_back", List.of(), 0,
+        blocked(j, clock.instant()), Duration.ZERO);
+  }
+
+  /** SQLState of a connection to a database that does not exist. */
+  private static final String DATABASE_MISSING = "3D000";
+
+  /** Removes the tenant's rows from the move's target, on {@code opened} (closed at the end). */
+  private void clearTarget(Journal j, Connection opened) {
+    TenantId tenant = j.tenant();
+    try (Connection target = opened) {
       target.setAutoCommit(false);
       TenantTables tables = TenantTables.discover(target, schema, tenantColumn);
       TenantTables.bindTenant(target, setting, tenant);
@@ -270,14 +317,6 @@ public final class TenantMove {
       throw new FleetException("rolling back the move of tenant '" + tenant.value() + "' failed on "
           + j.target().describe() + ": " + e.getMessage(), e);
     }
-    if (entry.state() == TenantState.MOVING
-        && !directory.compareAndSet(entry, j.source(), j.priorState())) {
-      throw new FleetException("tenant '" + tenant.value() + "' changed during the roll-back; retry");
-    }
-    finish(j, "rolled_back", null);
-    LOG.info("rolled back the move of tenant {}", tenant.value());
-    return new MoveReport(tenant, j.source(), j.target(), "rolled_back", List.of(), 0,
-        blocked(j, clock.instant()), Duration.ZERO);
   }
 
   /** How long a move, resume or roll-back waits for another process's work on the same tenant to end. */

@@ -1147,8 +1147,13 @@ public final class WorkerEngine {
   /** What the outcome writer reports back; called on its thread, under the row-write lock, after commit. */
   private final class FlusherCallbacks implements WorkerFlusher.Callbacks {
     @Override
-    public void written(WorkerOutcome outcome, boolean applied) {
-      WorkerEngine.this.written(outcome, applied);
+    public void written(WorkerOutcome outcome, @Nullable String finalState, boolean byEarlierTry) {
+      if (byEarlierTry) {
+        // the earlier try committed but its answer was lost (no callback ran for it): this is its only count
+        log.info("job {} ({}): outcome {} of attempt {} was written already by a try whose commit was not"
+            + " confirmed", outcome.job().id, outcome.job().type, outcome.kind(), outcome.job().attempt);
+      }
+      WorkerEngine.this.written(outcome, finalState);
     }
 
     @Override
@@ -1217,14 +1222,25 @@ public final class WorkerEngine {
     return ahead;
   }
 
-  /** The flusher wrote {@code outcome}; called under the row-write lock, after commit. */
-  private void written(WorkerOutcome outcome, boolean applied) {
+  /**
+   * The flusher wrote {@code outcome}; called under the row-write lock, after commit. {@code finalState} is the state
+   * the row ended in (null: rejected by the lease fence): a cancel that reached the row after the outcome was
+   * decided turns a completion, retry or release into {@code cancelled}, and the meters count what the row shows.
+   */
+  private void written(WorkerOutcome outcome, @Nullable String finalState) {
     WorkerJob job = outcome.job();
     leave(job);
-    if (!applied) {
+    if (finalState == null) {
       log.warn("job {} ({}): outcome {} of attempt {} rejected: this worker lost its lease (epoch {}) and the job"
           + " was rescued or given to another worker", job.id, job.type, outcome.kind(), job.attempt, job.epoch);
       meters.zombieRejected(job.queue, job.type);
+      return;
+    }
+    if (outcome.kind() != WorkerOutcome.Kind.CANCELLED
+        && WorkerOutcome.Kind.CANCELLED.state.equals(finalState)) {
+      log.info("job {} ({}): a cancel arrived before outcome {} of attempt {} was written; it ended cancelled",
+          job.id, job.type, outcome.kind(), job.attempt);
+      meters.cancelled(job.queue, job.type);
       return;
     }
     switch (outcome.kind()) {

@@ -7,6 +7,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,6 +17,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 
 /**
@@ -35,8 +37,12 @@ import org.slf4j.Logger;
 final class WorkerFlusher {
   /** What the engine does with the writer's results. */
   interface Callbacks {
-    /** The outcome's statement committed; {@code applied} is false when the lease fence rejected it. */
-    void written(WorkerOutcome outcome, boolean applied);
+    /**
+     * The outcome's statement committed; {@code finalState} is the state the row ended in (it differs from the
+     * outcome's when a cancel that arrived meanwhile won), or null when the lease fence rejected the outcome.
+     * {@code byEarlierTry}: the row showed the outcome already, written by a try whose commit was not confirmed.
+     */
+    void written(WorkerOutcome outcome, @Nullable String finalState, boolean byEarlierTry);
 
     /** The outcome could not be written (refused twice, or past the shutdown deadline); its lease will expire. */
     void notWritten(WorkerOutcome outcome);
@@ -298,7 +304,8 @@ final class WorkerFlusher {
         c.setAutoCommit(true);
       }
       Set<Long> started = new HashSet<>();
-      Set<Long> applied = new HashSet<>();
+      Map<Long, String> applied = new HashMap<>();
+      Set<Long> byEarlierTry = new HashSet<>();
       try (PreparedStatement st = c.prepareStatement(sql)) {
         Array[] arrays = {c.createArrayOf("int8", startIds), c.createArrayOf("int8", startEpochs),
             c.createArrayOf("int8", ids), c.createArrayOf("int8", epochs),
@@ -310,7 +317,15 @@ final class WorkerFlusher {
         }
         try (ResultSet rs = st.executeQuery()) {
           while (rs.next()) {
-            (rs.getBoolean(1) ? started : applied).add(rs.getLong(2));
+            String kind = rs.getString(1);
+            if ("s".equals(kind)) {
+              started.add(rs.getLong(2));
+            } else {
+              applied.put(rs.getLong(2), rs.getString(3));
+              if ("a".equals(kind)) {
+                byEarlierTry.add(rs.getLong(2));
+              }
+            }
           }
         }
       }
@@ -318,7 +333,7 @@ final class WorkerFlusher {
         callbacks.startWritten(job, started.contains(job.id));
       }
       for (WorkerOutcome o : batch) {
-        callbacks.written(o, applied.contains(o.job().id));
+        callbacks.written(o, applied.get(o.job().id), byEarlierTry.contains(o.job().id));
       }
     } finally {
       rowWrites.unlock();

@@ -53,7 +53,15 @@ final class WorkerSql {
     //   retry, or a release): JobQueue.cancel told its caller the job would not run again, and rescue does the same.
     //   It ends cancelled instead of completed too, without the result: cancel wins over success, as when the
     //   worker had seen the request, so a caller whose cancel was acknowledged never sees "completed".
-    // Answers (true, id) per job marked started and (false, id) per outcome applied.
+    // - already: the outcomes that match no running row but that the row shows already, written by an earlier try
+    //   of this very statement whose commit was not confirmed (the connection died during COMMIT): the epoch is
+    //   still the attempt's (nobody claimed the job since), the state is the one finished would have set, and the
+    //   row holds what only this attempt's write leaves there: a completion (rescue never completes a job), or this
+    //   attempt's error text (rescue writes its own "lease expired" text). Anything else stays a rejection.
+    //   A plain read of the statement's snapshot: it sees no row that finished updates in the same statement.
+    // Answers ('s', id, NULL) per job marked started, ('f', id, state) per outcome applied, with the state the row
+    // ended in (it differs from the outcome's when a late cancel won; the worker counts what happened) and
+    // ('a', id, state) per outcome found written already.
     this.write = "WITH started AS ("
         + " UPDATE " + jobs + " AS j SET"
         + " attempts = j.attempts + CASE WHEN j.unstarted_epoch = s.epoch THEN 1 ELSE 0 END,"
@@ -62,6 +70,9 @@ final class WorkerSql {
         + " WHERE j.id = s.id AND j.lease_epoch = s.epoch AND j.state = 'running'"
         + " AND (j.unstarted_epoch = s.epoch OR j.unstarted_epoch IS NULL)"
         + " RETURNING j.id),"
+        + " u AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::bigint[], ?::text[],"
+        + " ?::text[], ?::real[], ?::text[])"
+        + " AS x(id, epoch, state, uncount, run_at_us, result, error, progress, message)),"
         + " finished AS ("
         + " UPDATE " + jobs + " AS j SET"
         + " state = CASE WHEN u.state IN ('pending', 'completed') AND j.cancel_requested THEN 'cancelled'"
@@ -79,12 +90,16 @@ final class WorkerSql {
         + " END,"
         + " lease_expires_at = NULL,"
         + " worker_id = CASE WHEN u.state = 'pending' THEN NULL ELSE j.worker_id END"
-        + " FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::bigint[], ?::text[], ?::text[],"
-        + " ?::real[], ?::text[])"
-        + " AS u(id, epoch, state, uncount, run_at_us, result, error, progress, message)"
+        + " FROM u"
         + " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'"
-        + " RETURNING j.id)"
-        + " SELECT true, id FROM started UNION ALL SELECT false, id FROM finished";
+        + " RETURNING j.id, j.state),"
+        + " already AS ("
+        + " SELECT j.id, j.state FROM " + jobs + " AS j JOIN u ON j.id = u.id AND j.lease_epoch = u.epoch"
+        + " WHERE j.state = CASE WHEN u.state IN ('pending', 'completed') AND j.cancel_requested THEN 'cancelled'"
+        + " ELSE u.state END"
+        + " AND (j.state = 'completed' OR (u.error IS NOT NULL AND j.last_error = u.error)))"
+        + " SELECT 's', id, NULL::text FROM started UNION ALL SELECT 'f', id, state FROM finished"
+        + " UNION ALL SELECT 'a', id, state FROM already";
 
     // Jobs whose lease ran out on the database clock go back to pending (or dead when their attempts are used up,
     // or cancelled when a cancel was requested). A job the dead worker held but never started (unstarted_epoch =

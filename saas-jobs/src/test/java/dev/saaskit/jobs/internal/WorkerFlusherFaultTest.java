@@ -9,6 +9,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
@@ -53,7 +54,7 @@ class WorkerFlusherFaultTest {
     LinkedBlockingQueue<Long> notWritten = new LinkedBlockingQueue<>();
     WorkerFlusher.Callbacks callbacks = new WorkerFlusher.Callbacks() {
       @Override
-      public void written(WorkerOutcome outcome, boolean applied) {}
+      public void written(WorkerOutcome outcome, @Nullable String finalState, boolean byEarlierTry) {}
 
       @Override
       public void notWritten(WorkerOutcome outcome) {
