@@ -30,11 +30,7 @@ class BillingSchemaAuditTest {
     AuditReport report = RlsAudit.builder().appRole(db.appRole()).build().run(db.ownerDataSource());
     assertThat(report.tenantTables()).contains("saaskit_billing.customers", "saaskit_billing.subscriptions",
         "saaskit_billing.subscription_items", "saaskit_billing.invoices", "saaskit_billing.usage_outbox");
-    // current-setting-without-nullif (added to the audit later): the billing policies compare tenant_id with
-    // current_setting(..., true) without nullif(..., ''), so a tenantless session sees the rows of tenant ''. Known,
-    // to be fixed by a new billing migration; every other finding still fails this test.
-    assertThat(report.findings()).as(report.toText())
-        .filteredOn(f -> !f.ruleId().equals("current-setting-without-nullif")).extracting(Finding::object)
+    assertThat(report.findings()).as(report.toText()).extracting(Finding::object)
         .noneMatch(o -> o.contains("saaskit_billing"));
   }
 

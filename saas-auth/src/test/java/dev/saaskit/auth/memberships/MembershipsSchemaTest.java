@@ -44,10 +44,7 @@ class MembershipsSchemaTest {
   void theRlsAuditFindsNoErrorOrWarningInTheAuthSchema(TestDatabase db) {
     AuditReport report = RlsAudit.builder().schemas(AuthSchema.DEFAULT_SCHEMA).build().run(db.appDataSource());
     List<Finding> bad = new java.util.ArrayList<>(report.errors());
-    // current-setting-without-nullif (added to the audit later): the auth policies compare tenant_id with
-    // current_setting(..., true) without nullif(..., ''), so a tenantless session sees the rows of tenant ''. Known,
-    // to be fixed by a new auth migration; every other warning still fails this test.
-    report.warnings().stream().filter(f -> !f.ruleId().equals("current-setting-without-nullif")).forEach(bad::add);
+    bad.addAll(report.warnings());
     assertThat(bad).as(report.toText()).isEmpty();
     assertThat(report.tenantTables()).contains("saaskit_auth.memberships", "saaskit_auth.invitations",
         "saaskit_auth.permission_changes");
