@@ -75,8 +75,11 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Cross-tenant work (operators, analytics) never goes through {@link #getConnection()}: it iterates placements
- * explicitly with {@link #forEachPlacement(PlacementWork)}. Close the data source to close every pool.
- * Thread-safe.
+ * explicitly with {@link #forEachPlacement(PlacementWork)}.
+ *
+ * <p><b>Lifecycle.</b> {@link Builder#build()} starts no thread: the housekeeping thread (idle pools, and HikariCP's
+ * tasks of every pool) starts with the first pool. {@link #close()} closes every pool and stops it, waiting at most
+ * {@link Builder#closeTimeout(Duration)} for pools retired earlier; it is idempotent. Thread-safe.
  */
 public final class FleetDataSource implements DataSource, AutoCloseable {
   private static final org.slf4j.Logger LOG = LoggerFactory.getLogger(FleetDataSource.class);
@@ -106,7 +109,11 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   private final ThreadPoolExecutor closer;
   private final AutoCloseable listener;
   private final AutoCloseable shardListener;
-  private final java.util.concurrent.ScheduledFuture<?> housekeeping;
+  /** The idle-pool check, scheduled with the first pool (so that {@code build()} starts no thread). */
+  private java.util.concurrent.@Nullable ScheduledFuture<?> housekeeping;
+  /** Guards {@link #housekeeping}; taken for nothing else (pools are created inside a map's compute). */
+  private final Object housekeepingLock = new Object();
+  private final Duration closeTimeout;
   private volatile boolean closed;
   private final Map<Placement, List<DataSource>> replicas;
   private final Duration maxReplicaLag;
@@ -173,8 +180,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       t.setDaemon(true);
       return t;
     });
-    long every = Math.max(1000, poolIdleTimeout.toMillis() / 2);
-    this.housekeeping = scheduler.scheduleWithFixedDelay(this::closeIdlePoolsQuietly, every, every, TimeUnit.MILLISECONDS);
+    this.closeTimeout = b.closeTimeout;
     this.listener = directory.addListener(this::invalidate);
     this.shardListener = directory.addShardListener(this::invalidateShard);
   }
@@ -550,7 +556,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     for (PlacementPool p : pools.values()) {
       idle += p.idleConnections();
     }
-    return new FleetStats(budget.size(), budget.open(), budget.peakOpen(), budget.borrowedNow(), idle, pools.size());
+    return FleetStats.of(budget.size(), budget.open(), budget.peakOpen(), budget.borrowedNow(), idle, pools.size());
   }
 
   /** Work on one placement, for {@link #forEachPlacement(PlacementWork)}. */
@@ -595,7 +601,12 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     } catch (Exception e) {
       LOG.debug("removing the directory listener failed", e);
     }
-    housekeeping.cancel(false);
+    synchronized (housekeepingLock) {
+      java.util.concurrent.ScheduledFuture<?> h = housekeeping;
+      if (h != null) {
+        h.cancel(false);
+      }
+    }
     scheduler.shutdownNow();
     for (PlacementPool p : pools.values()) {
       p.forceClose();
@@ -603,8 +614,9 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     pools.clear();
     closer.shutdown();
     try {
-      if (!closer.awaitTermination(acquireTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        LOG.warn("fleet pools retired before close() were still closing after {} ms", acquireTimeout.toMillis());
+      if (!closer.awaitTermination(closeTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        LOG.warn("fleet pools retired before close() were still closing after {} ms; they are daemons and end on "
+            + "their own", closeTimeout.toMillis());
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -760,7 +772,23 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     return now != null && !now.target().equals(target);
   }
 
+  /**
+   * Starts the housekeeping thread (idle pools; HikariCP's tasks of every pool) with the first pool, not in
+   * {@code build()}: a data source that never opens a pool starts no thread.
+   */
+  private void startHousekeeping() {
+    synchronized (housekeepingLock) {
+      if (housekeeping != null || closed) {
+        return;
+      }
+      long every = Math.max(1000, poolIdleTimeout.toMillis() / 2);
+      housekeeping = scheduler.scheduleWithFixedDelay(this::closeIdlePoolsQuietly, every, every,
+          TimeUnit.MILLISECONDS);
+    }
+  }
+
   private PlacementPool newPool(Placement placement, Target target) {
+    startHousekeeping();
     // resolved once here so that a resolver that answers nothing fails this call, naming the reference
     directory.credentials(target.credentialsRef(), CredentialResolver.Access.APP);
     Properties base = new Properties();
@@ -878,6 +906,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     private Duration acquireTimeout = Duration.ofSeconds(30);
     private Duration poolIdleTimeout = Duration.ofMinutes(5);
     private Duration cacheTtl = Duration.ofSeconds(5);
+    private Duration closeTimeout = Duration.ofSeconds(10);
     private Clock clock = Clock.systemUTC();
     private TenantSetting setting = TenantSetting.DEFAULT;
     private final Map<String, String> connectionProperties = new LinkedHashMap<>();
@@ -929,6 +958,15 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
      */
     public Builder directoryCacheTtl(Duration ttl) {
       this.cacheTtl = nonNegative("directoryCacheTtl", ttl);
+      return this;
+    }
+
+    /**
+     * How long {@link FleetDataSource#close()} waits at most for the pools retired before it (a shard repointed, a
+     * tenant moved) to finish closing (default 10 s); a pool still closing then is logged and closes on its own.
+     */
+    public Builder closeTimeout(Duration timeout) {
+      this.closeTimeout = positive("closeTimeout", timeout);
       return this;
     }
 

@@ -17,7 +17,7 @@ import javax.sql.DataSource;
  * {@link TenantDirectory} and the journal of {@link TenantMove}s.
  *
  * <pre>{@code
- * FleetSchema schema = FleetSchema.defaults();
+ * FleetSchema schema = FleetSchema.defaults();   // or FleetSchema.builder().name("fleet_control").build()
  * schema.migrate(controlOwner);
  * try (Connection c = controlOwner.getConnection()) { schema.grantApp(c, "app"); }
  * }</pre>
@@ -39,9 +39,23 @@ public final class FleetSchema implements ModuleSchema {
     return new FleetSchema(DEFAULT_SCHEMA);
   }
 
-  /** The schema named {@code name} (a plain identifier). */
+  /**
+   * The schema named {@code name} (a plain identifier); the same as {@code builder().name(name).build()}.
+   *
+   * @throws IllegalArgumentException if the name is not a plain identifier
+   */
   public static FleetSchema named(String name) {
     return new FleetSchema(name);
+  }
+
+  /** A builder starting from {@link #defaults()}. */
+  public static Builder builder() {
+    return new Builder(DEFAULT_SCHEMA);
+  }
+
+  /** A builder starting from this schema's settings. */
+  public Builder toBuilder() {
+    return new Builder(schema);
   }
 
   @Override
@@ -83,6 +97,31 @@ public final class FleetSchema implements ModuleSchema {
           "GRANT INSERT, UPDATE ON " + s + ".tenants TO " + r));
     } catch (SQLException e) {
       throw new SaasException("granting rights on schema " + schema + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Builds a {@link FleetSchema}; setters check their argument at once. Not thread-safe. */
+  public static final class Builder {
+    private String name;
+
+    private Builder(String name) {
+      this.name = name;
+    }
+
+    /**
+     * The PostgreSQL schema holding the control tables (created if missing); default
+     * {@value FleetSchema#DEFAULT_SCHEMA}.
+     *
+     * @throws IllegalArgumentException if the name is not a plain identifier
+     */
+    public Builder name(String name) {
+      this.name = SqlNames.requireIdentifier("schema", Objects.requireNonNull(name, "name"));
+      return this;
+    }
+
+    /** The schema. */
+    public FleetSchema build() {
+      return new FleetSchema(name);
     }
   }
 

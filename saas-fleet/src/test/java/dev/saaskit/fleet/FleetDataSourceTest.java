@@ -389,6 +389,58 @@ class FleetDataSourceTest {
     }
   }
 
+  /** The live threads the fleet names (its housekeeping and pool closers; HikariCP's threads of its pools). */
+  private static Set<Thread> fleetThreads() {
+    Set<Thread> threads = new HashSet<>();
+    for (Thread t : Thread.getAllStackTraces().keySet()) {
+      if (t.isAlive() && (t.getName().startsWith("saaskit-fleet") || t.getName().startsWith("fleet-"))) {
+        threads.add(t);
+      }
+    }
+    return threads;
+  }
+
+  @Test
+  void buildStartsNoThreadTheFirstPoolStartsHousekeepingAndCloseStopsIt() throws Exception {
+    TenantId t = TenantId.of("lifecycle");
+    fleet.directory.register(t, fleet.dedicatedPlacement(2));
+    Set<Thread> before = fleetThreads();
+    FleetDataSource ds = FleetDataSource.builder(fleet.directory).budget(7).closeTimeout(Duration.ofSeconds(5))
+        .build();
+    try {
+      Set<Thread> afterBuild = fleetThreads();
+      afterBuild.removeAll(before);
+      assertThat(afterBuild).as("threads started by build()").isEmpty();
+      assertThat(ds.stats()).isEqualTo(FleetStats.of(7, 0, 0, 0, 0, 0));
+
+      TenantContext.run(t, () -> ds.getConnection().close());
+      Set<Thread> afterUse = fleetThreads();
+      afterUse.removeAll(before);
+      assertThat(afterUse).extracting(Thread::getName).contains("saaskit-fleet-housekeeping");
+      FleetStats stats = ds.stats();
+      assertThat(stats.pools()).isEqualTo(1);
+      assertThat(stats.borrowedConnections()).isZero();
+      assertThat(stats.budget()).isEqualTo(7);
+
+      ds.close();
+      ds.close(); // idempotent
+      Await.until("the fleet's threads end after close()", () -> afterUse.stream().noneMatch(Thread::isAlive));
+      assertThat(ds.stats().pools()).isZero();
+    } finally {
+      ds.close();
+    }
+  }
+
+  @Test
+  void closeTimeoutIsCheckedByTheBuilder() {
+    assertThatThrownBy(() -> FleetDataSource.builder(fleet.directory).closeTimeout(Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class).hasMessage("closeTimeout must be > 0 but was PT0S");
+    assertThatThrownBy(() -> FleetStats.of(0, 0, 0, 0, 0, 0)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("budget must be >= 1 but was 0");
+    assertThatThrownBy(() -> FleetStats.of(1, -1, 0, 0, 0, 0)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("openConnections must be >= 0 but was -1");
+  }
+
   @Test
   void crossTenantWorkGoesThroughAnExplicitIterationOfPlacements() throws SQLException {
     try (FleetDataSource ds = FleetDataSource.builder(fleet.directory).build()) {

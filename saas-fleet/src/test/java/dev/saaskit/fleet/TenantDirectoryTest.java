@@ -39,6 +39,36 @@ class TenantDirectoryTest {
   }
 
   @Test
+  void theControlSchemaIsMadeByABuilderLikeEveryModulesSchema() throws Exception {
+    assertThat(FleetSchema.builder().build().name()).isEqualTo(FleetSchema.DEFAULT_SCHEMA);
+    FleetSchema custom = FleetSchema.builder().name("fleet_ctl").build();
+    assertThat(custom.name()).isEqualTo("fleet_ctl");
+    assertThat(custom.toBuilder().build().name()).isEqualTo("fleet_ctl");
+    assertThat(FleetSchema.defaults().toBuilder().name("other").build().name()).isEqualTo("other");
+    assertThat(FleetSchema.named("fleet_ctl").name()).isEqualTo(custom.name());
+    assertThatThrownBy(() -> FleetSchema.builder().name("")).isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("schema must not be empty");
+
+    dev.saaskit.core.MigrationResult result = custom.migrate(db.ownerDataSource());
+    assertThat(result.schema()).isEqualTo("fleet_ctl");
+    assertThat(custom.migrate(db.ownerDataSource()).applied()).as("a second run applies nothing").isEmpty();
+    try (Connection c = db.ownerDataSource().getConnection()) {
+      custom.grantApp(c, db.appRole());
+    }
+    TenantDirectory inCustom = TenantDirectory.builder(db.ownerDataSource()).schema(custom)
+        .credentialResolver(CredentialResolver.fromLookup(Map.of("EU_USER", "app", "EU_PASSWORD", "s3cret")::get))
+        .build();
+    inCustom.addShard(Shard.of("ctl-1", "jdbc:postgresql://db1/app", "EU"));
+    inCustom.place(TenantId.of("in-custom-schema"));
+    try (Connection c = db.ownerDataSource().getConnection(); Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT shard FROM fleet_ctl.tenants WHERE tenant_id = 'in-custom-schema'")) {
+      assertThat(rs.next()).isTrue();
+      assertThat(rs.getString(1)).isEqualTo("ctl-1");
+    }
+    assertThat(directory.lookup(TenantId.of("in-custom-schema"))).as("not in the default schema").isEmpty();
+  }
+
+  @Test
   void newTenantsGoToTheSharedShardWithTheFewestTenants() {
     for (int i = 0; i < 6; i++) {
       long before1 = onShard("eu-1");
