@@ -1,4 +1,4 @@
-/** saaskit CLI: the {@code saaskit} command for operators (rls-audit, jobs, billing). */
+/** saaskit CLI: the {@code saaskit} command for operators (rls-audit, jobs, billing, tenants). */
 module dev.saaskit.cli {
   requires dev.saaskit.core;
   requires dev.saaskit.tenancy;

@@ -57,6 +57,24 @@ class RlsAuditIT {
       st.execute("CREATE TABLE loose.uploads (id bigint PRIMARY KEY, owner_email text, body text)");
       st.execute("GRANT USAGE ON SCHEMA loose TO " + db.appRole());
       st.execute("GRANT SELECT, INSERT ON loose.uploads TO " + db.appRole());
+      // issue 19's case: tenant data in a child table without a tenant column (and without RLS)
+      for (String schema : List.of("shop", "shopfixed")) {
+        st.execute("CREATE SCHEMA " + schema);
+        st.execute("GRANT USAGE ON SCHEMA " + schema + " TO " + db.appRole());
+        st.execute("CREATE TABLE " + schema + ".orders (id bigint PRIMARY KEY, tenant_id text NOT NULL)");
+        RlsPolicy.forTable(schema, "orders").columnType(TenantColumnType.TEXT).build().apply(c);
+        st.execute("CREATE TABLE " + schema + ".order_items (id bigint PRIMARY KEY, order_id bigint NOT NULL"
+            + " REFERENCES " + schema + ".orders (id), qty int)");
+        st.execute("CREATE INDEX ON " + schema + ".order_items (order_id)");
+        st.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON " + schema + ".orders, " + schema + ".order_items TO "
+            + db.appRole());
+      }
+      // the fix the finding offers without a schema change: RLS with a policy through the parent
+      st.execute("ALTER TABLE shopfixed.order_items ENABLE ROW LEVEL SECURITY");
+      st.execute("ALTER TABLE shopfixed.order_items FORCE ROW LEVEL SECURITY");
+      st.execute("CREATE POLICY through_parent ON shopfixed.order_items"
+          + " USING (EXISTS (SELECT 1 FROM shopfixed.orders o WHERE o.id = order_items.order_id))"
+          + " WITH CHECK (EXISTS (SELECT 1 FROM shopfixed.orders o WHERE o.id = order_items.order_id))");
     }
   }
 
@@ -107,6 +125,35 @@ class RlsAuditIT {
     Result malformed = audit("--schema", "loose", "--include-table", "uploads");
     assertThat(malformed.exitCode()).as(malformed.toString()).isEqualTo(2);
     assertThat(malformed.err()).contains("--include-table");
+  }
+
+  @Test
+  void aChildTableWithoutATenantColumnFailsTheRunInEveryFormat() throws IOException {
+    Result text = audit("--schema", "shop");
+    assertThat(text.exitCode()).as(text.toString()).isEqualTo(1);
+    assertThat(text.out()).contains("[tenant-data-without-tenant-column] shop.order_items");
+
+    Result json = audit("--schema", "shop", "--format", "json");
+    assertThat(json.exitCode()).as(json.toString()).isEqualTo(1);
+    assertThat(findings(JSON.readTree(json.out()))).anySatisfy(f -> {
+      assertThat(f.ruleId).isEqualTo("tenant-data-without-tenant-column");
+      assertThat(f.severity).isEqualTo("error");
+      assertThat(f.object).isEqualTo("shop.order_items");
+    });
+
+    Result sarif = audit("--schema", "shop", "--format", "sarif");
+    assertThat(sarif.exitCode()).as(sarif.toString()).isEqualTo(1);
+    JsonNode log = JSON.readTree(sarif.out());
+    assertValidSarif(log);
+    assertThat(log.at("/runs/0/results")).anySatisfy(result -> {
+      assertThat(result.path("ruleId").asText()).isEqualTo("tenant-data-without-tenant-column");
+      assertThat(result.path("level").asText()).isEqualTo("error");
+    });
+
+    // tied to its parent by a policy: no finding on it, and the run passes
+    Result fixed = audit("--schema", "shopfixed");
+    assertThat(fixed.exitCode()).as(fixed.toString()).isZero();
+    assertThat(fixed.out()).doesNotContain("tenant-data-without-tenant-column");
   }
 
   @Test

@@ -69,8 +69,10 @@ import org.jspecify.annotations.Nullable;
  *       into another tenant. Re-running the statements replaces the policy (DROP then CREATE).</li>
  * </ul>
  *
- * <p>A partitioned table's policy does not cover its partitions when they are queried by name: apply a policy to
- * each partition too ({@link StartupGuard} reports partitions without RLS).
+ * <p>A partitioned table's policy does not cover its partitions when they are queried by name, so
+ * {@link #apply(Connection)} also covers every existing partition; {@link #toSql()} covers the named table only, and
+ * a partition created later needs the policy applied again ({@link StartupGuard} and the audit report a partition
+ * without RLS).
  *
  * <p>Identifiers are validated (non-empty, at most 63 bytes of UTF-8) and always double-quoted, so they are used
  * exactly as given: {@code "Orders"} and {@code "orders"} are different tables, and names with spaces, quotes or

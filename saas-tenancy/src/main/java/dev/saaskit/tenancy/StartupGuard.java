@@ -60,9 +60,11 @@ public final class StartupGuard {
   private static final Logger LOG = LoggerFactory.getLogger(StartupGuard.class);
   private static final StartupGuard DEFAULTS = new Builder().build();
 
+  private static final String OWNS_TENANT_TABLE = "app-role-owns-tenant-table";
+
   /** The audit rules the guard enforces. */
   static final Set<String> RULES = Set.of("app-role-superuser", "app-role-bypassrls", "app-role-member-of-privileged",
-      "app-role-privileged-login", "rls-disabled", "rls-not-forced", "app-role-owns-tenant-table",
+      "app-role-privileged-login", "rls-disabled", "rls-not-forced", OWNS_TENANT_TABLE,
       "no-tenant-tables");
 
   private final List<String> tenantColumns;
@@ -128,6 +130,11 @@ public final class StartupGuard {
     for (String warning : findings.warnings) {
       message.append("\n\nAlso: ").append(warning);
     }
+    if (findings.ownsTenantTables) {
+      message.append("\n\nIf the application role must own its tables on purpose (a single-role prototype, RLS forced),"
+          + " accept that explicitly, with a reason, in a baseline: StartupGuard.builder().baseline(Baseline.parse(\"")
+          .append(OWNS_TENANT_TABLE).append(" * -- <reason>\")).build().verify(..); the audit accepts the same line.");
+    }
     throw new UnsafeDatabaseSetupException(message.toString(), findings.problems);
   }
 
@@ -168,6 +175,7 @@ public final class StartupGuard {
           + finding.fix().map(fix -> "\n   Fix: " + fix.replace("\n", "\n        ")).orElse("");
       if (finding.severity() == Severity.ERROR) {
         f.problems.add(text);
+        f.ownsTenantTables |= finding.ruleId().equals(OWNS_TENANT_TABLE);
       } else if (finding.severity() == Severity.WARNING) {
         f.warnings.add(text);
       }
@@ -183,6 +191,7 @@ public final class StartupGuard {
     final int tenantTables;
     final List<String> problems = new ArrayList<>();
     final List<String> warnings = new ArrayList<>();
+    boolean ownsTenantTables;
 
     Findings(String role, int tenantTables) {
       this.role = role;

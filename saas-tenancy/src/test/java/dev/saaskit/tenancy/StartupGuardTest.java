@@ -235,7 +235,9 @@ class StartupGuardTest {
       assertThatThrownBy(() -> guard().verify(pool))
           .isInstanceOf(UnsafeDatabaseSetupException.class)
           .hasMessageContaining("ALTER TABLE \"guarded\".\"orders\" FORCE ROW LEVEL SECURITY;")
-          .hasMessageContaining("ALTER TABLE \"guarded\".\"orders\" OWNER TO <migration role>;");
+          .hasMessageContaining("ALTER TABLE \"guarded\".\"orders\" OWNER TO <migration role>;")
+          // the documented opt-out is named where the refusal is read
+          .hasMessageContaining("StartupGuard.builder().baseline(Baseline.parse(\"app-role-owns-tenant-table * --");
 
       admin("ALTER TABLE " + SCHEMA + ".orders FORCE ROW LEVEL SECURITY");
       // forced: the policies hold the owner, but an owner can turn RLS off or drop the policies: still refused
