@@ -63,7 +63,9 @@ public final class JobWorker implements AutoCloseable {
    * then starts the threads. Returns once wake-ups are being listened for.
    *
    * @return this worker
-   * @throws dev.saaskit.core.SaasException if the table cannot be read or LISTEN fails; the message says what to fix
+   * @throws dev.saaskit.core.SaasException if the table cannot be read, the role may not update it (the
+   *     application's role instead of one granted {@link JobsSchema#grantWorker}) or LISTEN fails; the message says
+   *     what to fix
    * @throws IllegalStateException if the worker was started or closed before
    */
   public JobWorker start() {

@@ -143,7 +143,9 @@ public final class SaasJobs {
 
     /**
      * The worker role's pool (a role granted {@link JobsSchema#grantWorker}), used by workers, recurring jobs and
-     * the admin; default the application data source.
+     * the admin; default the application data source. A worker started on a role that may not update the job
+     * table (the application's role, granted {@link JobsSchema#grantApp} only) throws a {@code SaasException} at
+     * {@link JobWorker#start()} that says to set this.
      */
     public Builder workerDataSource(DataSource workerDataSource) {
       this.workerDataSource = Objects.requireNonNull(workerDataSource, "workerDataSource");

@@ -173,12 +173,22 @@ public final class WorkerEngine {
   }
 
   private void probe() {
-    try (Connection c = config.dataSource().getConnection(); Statement st = c.createStatement()) {
-      st.executeQuery(sql.probe).close();
+    boolean mayUpdate;
+    try (Connection c = config.dataSource().getConnection(); Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery(sql.probe)) {
+      mayUpdate = rs.next() && rs.getBoolean(2);
     } catch (SQLException e) {
       throw new SaasException("the job worker cannot read " + config.schema().name() + ".jobs: "
           + e.getMessage() + ". Run JobsSchema.migrate(...) as the owner role and grant the worker's role with"
           + " JobsSchema.grantWorker(connection, role).", e);
+    }
+    if (!mayUpdate) {
+      // the application's role: it reads its tenant's jobs, but every claim would fail (no UPDATE of the lease
+      // columns) and, under the tenant policy, find no job anyway
+      throw new SaasException("the job worker's role cannot update " + config.schema().name() + ".jobs: it looks like"
+          + " the application's role (JobsSchema.grantApp). Workers claim the jobs of every tenant: give them a"
+          + " DataSource of a role granted with JobsSchema.grantWorker(connection, role), through"
+          + " SaasJobs.builder(appDataSource).workerDataSource(workerDataSource).");
     }
   }
 

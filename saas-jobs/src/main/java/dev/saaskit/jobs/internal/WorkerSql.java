@@ -26,7 +26,11 @@ final class WorkerSql {
     this.claim = WorkerStatement.of(claimSql(jobs, false));
     this.claimCapped = WorkerStatement.of(claimSql(jobs, true));
     this.claimByIds = WorkerStatement.of(claimByIdsSql(jobs));
-    this.probe = "SELECT count(*) FROM (SELECT 1 FROM " + jobs + " LIMIT 1) AS one";
+    // reads the table (fails if it is missing or not granted at all) and tells whether the role may update it as
+    // a whole: grantWorker's grant. The application's role (grantApp) may update three columns only, and its claims
+    // would fail on every poll, so a worker built on it is refused at start.
+    this.probe = "SELECT (SELECT count(*) FROM (SELECT 1 FROM " + jobs + " LIMIT 1) AS one),"
+        + " has_table_privilege('" + jobs.replace("'", "''") + "', 'UPDATE')";
 
     // One round trip for every in-flight job: extends the leases that are due (extend = true; the others keep
     // their lease_expires_at unchanged so a progress-only write stays a HOT update) and writes progress. Rows whose
