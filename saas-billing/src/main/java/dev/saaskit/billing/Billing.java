@@ -5,8 +5,10 @@ import dev.saaskit.billing.internal.Mirror;
 import dev.saaskit.billing.internal.StripeGateway;
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.util.Objects;
 import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The entry point of saas-billing: one per application (share it), built from a {@link BillingConfig} and the
@@ -21,9 +23,16 @@ import javax.sql.DataSource;
  * <p>The parts: {@link #webhooks()} keeps the mirror current from Stripe's events; {@link #operations()} changes
  * subscriptions (checkout, portal, plan, seats, cancel) and answers {@link #status} and {@link #entitlements};
  * {@link #usage()} records metered usage and sends it; {@link #reconciler()} finds and fixes drift;
- * {@link BillingMetrics#bind} exposes business metrics. Thread-safe. Starts no thread of its own.
+ * {@link BillingConfig.Builder#meterRegistry} (or {@link BillingMetrics#bind}) exposes business
+ * metrics. Thread-safe. Starts no thread of its own.
  */
 public final class Billing {
+  /**
+   * The Stripe API version every call and every refetch is made at (the one stripe-java pins); events of another
+   * version are refetched at this one. Set the webhook endpoint to it in the Stripe dashboard to save the refetch.
+   */
+  public static final String STRIPE_API_VERSION = com.stripe.Stripe.API_VERSION;
+
   private final BillingConfig config;
   private final BillingDb db;
   private final Mirror mirror;
@@ -32,6 +41,8 @@ public final class Billing {
   private final BillingWebhooks webhooks;
   private final Usage usage;
   private final Reconciler reconciler;
+  // a BillingMetrics when the config has a meter registry; Object so that Billing loads without Micrometer
+  private final @Nullable Object metrics;
 
   Billing(BillingConfig config, DataSource dataSource, StripeGateway stripe) {
     this.config = Objects.requireNonNull(config, "config");
@@ -42,6 +53,8 @@ public final class Billing {
     this.webhooks = new BillingWebhooks(this);
     this.usage = new Usage(this);
     this.reconciler = new Reconciler(this);
+    Object registry = config.meterRegistryObject();
+    this.metrics = registry == null ? null : BillingMetrics.bind(this, (MeterRegistry) registry);
   }
 
   /**
@@ -77,6 +90,14 @@ public final class Billing {
   /** The reconciler: a full sync from Stripe reporting drift before fixing it. */
   public Reconciler reconciler() {
     return reconciler;
+  }
+
+  /**
+   * The business metrics bound to {@link BillingConfig.Builder#meterRegistry}, {@code null} when the config has no
+   * registry (then {@link BillingMetrics#bind} binds them to one).
+   */
+  public @Nullable BillingMetrics metrics() {
+    return (BillingMetrics) metrics;
   }
 
   /** The tenant's entitlements now (cached per tenant; see {@link Entitlements}). */

@@ -1,5 +1,6 @@
 package dev.saaskit.billing;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
@@ -47,6 +48,8 @@ public final class BillingConfig {
   private final @Nullable ApplyScheduler applyScheduler;
   private final BillingChangeListener changeListener;
   private final Map<String, Registered> listeners;
+  // a MeterRegistry, kept as Object so that BillingConfig loads without Micrometer on the class path
+  private final @Nullable Object meterRegistry;
 
   /** A listener with the event types it wants ({@code *} for all). */
   record Registered(BillingEventListener listener, Set<String> types) {}
@@ -71,6 +74,7 @@ public final class BillingConfig {
     this.applyScheduler = b.applyScheduler;
     this.changeListener = b.changeListener;
     this.listeners = Map.copyOf(b.listeners);
+    this.meterRegistry = b.meterRegistry;
   }
 
   /** A builder with the defaults. */
@@ -100,6 +104,7 @@ public final class BillingConfig {
     b.applyScheduler = applyScheduler;
     b.changeListener = changeListener;
     b.listeners.putAll(listeners);
+    b.meterRegistry = meterRegistry;
     return b;
   }
 
@@ -197,6 +202,11 @@ public final class BillingConfig {
     return listeners;
   }
 
+  /** The registry {@link Billing#create} binds {@link BillingMetrics} to, {@code null} if none was given. */
+  @Nullable Object meterRegistryObject() {
+    return meterRegistry;
+  }
+
   /** The names of the registered event listeners. */
   public Set<String> listenerNames() {
     return listeners.keySet();
@@ -230,6 +240,7 @@ public final class BillingConfig {
     private @Nullable ApplyScheduler applyScheduler;
     private BillingChangeListener changeListener = BillingChangeListener.NONE;
     private final Map<String, Registered> listeners = new LinkedHashMap<>();
+    private @Nullable Object meterRegistry;
 
     private Builder() {}
 
@@ -374,6 +385,17 @@ public final class BillingConfig {
     /** Told when a tenant's billing state changed; default {@link BillingChangeListener#NONE}. */
     public Builder changeListener(BillingChangeListener listener) {
       this.changeListener = Objects.requireNonNull(listener, "changeListener");
+      return this;
+    }
+
+    /**
+     * The Micrometer registry of the business metrics: {@link Billing#create} binds {@link BillingMetrics} to it
+     * (the {@linkplain BillingMetrics#DEFAULT_WINDOW 30-day} window; {@link Billing#metrics()} returns the binding).
+     * Default none: no meters, and Micrometer need not be on the class path. For another window, leave this unset
+     * and call {@link BillingMetrics#bind(Billing, MeterRegistry, Duration)}.
+     */
+    public Builder meterRegistry(MeterRegistry meterRegistry) {
+      this.meterRegistry = Objects.requireNonNull(meterRegistry, "meterRegistry");
       return this;
     }
 

@@ -723,7 +723,7 @@ public final class BillingWebhooks {
         failed++;
       }
     }
-    return new RetryReport(due.size(), applied, failed);
+    return RetryReport.of(due.size(), applied, failed);
   }
 
   /**
@@ -784,7 +784,7 @@ public final class BillingWebhooks {
         failed++;
       }
     }
-    return new ReplayReport(events.size(), inserted, applied, failed);
+    return ReplayReport.of(events.size(), inserted, applied, failed);
   }
 
   /**
@@ -841,7 +841,7 @@ public final class BillingWebhooks {
   public InboxSummary inboxSummary() {
     Map<String, Long> counts = db.inTransaction(null, "counting the inbox",
         c -> inbox.counts(c, config.eventMaxAttempts()));
-    return new InboxSummary(counts.getOrDefault("received", 0L), counts.getOrDefault("applied", 0L),
+    return InboxSummary.of(counts.getOrDefault("received", 0L), counts.getOrDefault("applied", 0L),
         counts.getOrDefault("failed", 0L), counts.getOrDefault("ignored", 0L), counts.getOrDefault("exhausted", 0L),
         counts.getOrDefault("parked", 0L), counts.getOrDefault("discarded", 0L));
   }
@@ -849,62 +849,389 @@ public final class BillingWebhooks {
   /**
    * An event of the inbox, as operators see it.
    *
-   * @param id Stripe's event id
-   * @param type the event type
-   * @param created when Stripe created it
-   * @param status one of received, applied, failed, ignored, parked, discarded
-   * @param attempts how many times applying it was tried
-   * @param lastError the error of the last failed try (short, no secrets)
-   * @param nextAttemptAt when {@link #retryDue()} tries it next (received and failed events)
-   * @param tenant the tenant it was applied to, once applied (catalog events have none)
-   * @param receivedAt when it was recorded
-   * @param appliedAt when it was applied
+   * <p>A final class rather than a record,
+       so that a field can be added without breaking callers (docs/architecture.md).
    */
-  public record InboxEvent(String id, String type, Instant created, String status, int attempts,
-      @Nullable String lastError, @Nullable Instant nextAttemptAt, @Nullable String tenant, Instant receivedAt,
-      @Nullable Instant appliedAt) {
+  public static final class InboxEvent {
+    private final String id;
+    private final String type;
+    private final Instant created;
+    private final String status;
+    private final int attempts;
+    private final @Nullable String lastError;
+    private final @Nullable Instant nextAttemptAt;
+    private final @Nullable String tenant;
+    private final Instant receivedAt;
+    private final @Nullable Instant appliedAt;
+
+    private InboxEvent(String id, String type, Instant created, String status, int attempts,
+        @Nullable String lastError, @Nullable Instant nextAttemptAt, @Nullable String tenant, Instant receivedAt,
+        @Nullable Instant appliedAt) {
+      this.id = Objects.requireNonNull(id, "id");
+      this.type = Objects.requireNonNull(type, "type");
+      this.created = Objects.requireNonNull(created, "created");
+      this.status = Objects.requireNonNull(status, "status");
+      this.attempts = attempts;
+      this.lastError = lastError;
+      this.nextAttemptAt = nextAttemptAt;
+      this.tenant = tenant;
+      this.receivedAt = Objects.requireNonNull(receivedAt, "receivedAt");
+      this.appliedAt = appliedAt;
+    }
+
+    /**
+     * An inbox event (the inbox makes these).
+     *
+     * @param id Stripe's event id
+     * @param type the event type
+     * @param created when Stripe created it
+     * @param status one of received, applied, failed, ignored, parked, discarded
+     * @param attempts how many times applying it was tried
+     * @param lastError the error of the last failed try (short, no secrets)
+     * @param nextAttemptAt when {@link #retryDue()} tries it next (received and failed events)
+     * @param tenant the tenant it was applied to, once applied (catalog events have none)
+     * @param receivedAt when it was recorded
+     * @param appliedAt when it was applied
+     */
+    public static InboxEvent of(String id, String type, Instant created, String status, int attempts,
+        @Nullable String lastError, @Nullable Instant nextAttemptAt, @Nullable String tenant, Instant receivedAt,
+        @Nullable Instant appliedAt) {
+      return new InboxEvent(id, type, created, status, attempts, lastError, nextAttemptAt, tenant, receivedAt,
+          appliedAt);
+    }
+
+    /** Stripe's event id. */
+    public String id() {
+      return id;
+    }
+
+    /** The event type. */
+    public String type() {
+      return type;
+    }
+
+    /** When Stripe created it. */
+    public Instant created() {
+      return created;
+    }
+
+    /** One of received, applied, failed, ignored, parked, discarded. */
+    public String status() {
+      return status;
+    }
+
+    /** How many times applying it was tried. */
+    public int attempts() {
+      return attempts;
+    }
+
+    /** The error of the last failed try (short, no secrets). */
+    public @Nullable String lastError() {
+      return lastError;
+    }
+
+    /** When {@link #retryDue()} tries it next (received and failed events). */
+    public @Nullable Instant nextAttemptAt() {
+      return nextAttemptAt;
+    }
+
+    /** The tenant it was applied to, once applied (catalog events have none). */
+    public @Nullable String tenant() {
+      return tenant;
+    }
+
+    /** When it was recorded. */
+    public Instant receivedAt() {
+      return receivedAt;
+    }
+
+    /** When it was applied. */
+    public @Nullable Instant appliedAt() {
+      return appliedAt;
+    }
+
     static InboxEvent of(WebhookInbox.Row r) {
       return new InboxEvent(r.id(), r.type(), r.created(), r.status(), r.attempts(), r.lastError(),
           r.nextAttemptAt(), r.tenant(), r.receivedAt(), r.appliedAt());
+    }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      if (this == o) {
+        return true;
+      }
+      if (!(o instanceof InboxEvent)) {
+        return false;
+      }
+      InboxEvent other = (InboxEvent) o;
+      return Objects.equals(id, other.id) && Objects.equals(type, other.type)
+          && Objects.equals(created, other.created) && Objects.equals(status, other.status)
+          && attempts == other.attempts && Objects.equals(lastError, other.lastError)
+          && Objects.equals(nextAttemptAt, other.nextAttemptAt) && Objects.equals(tenant, other.tenant)
+          && Objects.equals(receivedAt, other.receivedAt) && Objects.equals(appliedAt, other.appliedAt);
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(id, type, created, status, attempts, lastError, nextAttemptAt, tenant, receivedAt,
+          appliedAt);
+    }
+
+    @Override
+    public String toString() {
+      return "InboxEvent[id=" + id + ", type=" + type + ", created=" + created + ", status=" + status
+          + ", attempts=" + attempts + ", lastError=" + lastError + ", nextAttemptAt=" + nextAttemptAt
+          + ", tenant=" + tenant + ", receivedAt=" + receivedAt + ", appliedAt=" + appliedAt + "]";
     }
   }
 
   /**
    * Counts of the inbox by status.
    *
-   * @param received recorded, not applied yet (queued, or its first apply under way)
-   * @param applied applied to the mirror
-   * @param failed the last try failed
-   * @param ignored types the mirror does not use
-   * @param exhausted of the failed, those that used up {@link BillingConfig#eventMaxAttempts()}: only {@link
-   *     #retry(String)} tries them again
-   * @param parked of a customer linked to no tenant yet: applied once it is linked, or {@link #discard(String)}ed
-   * @param discarded set aside by an operator, never applied
+   * <p>A final class rather than a record,
+       so that a field can be added without breaking callers (docs/architecture.md).
    */
-  public record InboxSummary(long received, long applied, long failed, long ignored, long exhausted, long parked,
-      long discarded) {
-    /** The counts without parked and discarded events (as before they existed): both zero. */
-    public InboxSummary(long received, long applied, long failed, long ignored, long exhausted) {
-      this(received, applied, failed, ignored, exhausted, 0, 0);
+  public static final class InboxSummary {
+    private final long received;
+    private final long applied;
+    private final long failed;
+    private final long ignored;
+    private final long exhausted;
+    private final long parked;
+    private final long discarded;
+
+    private InboxSummary(long received, long applied, long failed, long ignored, long exhausted, long parked,
+        long discarded) {
+      this.received = received;
+      this.applied = applied;
+      this.failed = failed;
+      this.ignored = ignored;
+      this.exhausted = exhausted;
+      this.parked = parked;
+      this.discarded = discarded;
+    }
+
+    /**
+     * Counts (the inbox makes these).
+     *
+     * @param received recorded, not applied yet (queued, or its first apply under way)
+     * @param applied applied to the mirror
+     * @param failed the last try failed
+     * @param ignored types the mirror does not use
+     * @param exhausted of the failed, those that used up {@link BillingConfig#eventMaxAttempts()}: only {@link
+     *     #retry(String)} tries them again
+     * @param parked of a customer linked to no tenant yet: applied once it is linked, or {@link #discard(String)}ed
+     * @param discarded set aside by an operator, never applied
+     */
+    public static InboxSummary of(long received, long applied, long failed, long ignored, long exhausted, long parked,
+        long discarded) {
+      return new InboxSummary(received, applied, failed, ignored, exhausted, parked, discarded);
+    }
+
+    /** Recorded, not applied yet (queued, or its first apply under way). */
+    public long received() {
+      return received;
+    }
+
+    /** Applied to the mirror. */
+    public long applied() {
+      return applied;
+    }
+
+    /** The last try failed. */
+    public long failed() {
+      return failed;
+    }
+
+    /** Types the mirror does not use. */
+    public long ignored() {
+      return ignored;
+    }
+
+    /**
+     * Of the failed, those that used up {@link BillingConfig#eventMaxAttempts()}: only {@link #retry(String)} tries
+     * them again.
+     */
+    public long exhausted() {
+      return exhausted;
+    }
+
+    /** Of a customer linked to no tenant yet: applied once it is linked, or {@link #discard(String)}ed. */
+    public long parked() {
+      return parked;
+    }
+
+    /** Set aside by an operator, never applied. */
+    public long discarded() {
+      return discarded;
+    }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      if (this == o) {
+        return true;
+      }
+      if (!(o instanceof InboxSummary)) {
+        return false;
+      }
+      InboxSummary other = (InboxSummary) o;
+      return received == other.received && applied == other.applied && failed == other.failed
+          && ignored == other.ignored && exhausted == other.exhausted && parked == other.parked
+          && discarded == other.discarded;
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(received, applied, failed, ignored, exhausted, parked, discarded);
+    }
+
+    @Override
+    public String toString() {
+      return "InboxSummary[received=" + received + ", applied=" + applied + ", failed=" + failed
+          + ", ignored=" + ignored + ", exhausted=" + exhausted + ", parked=" + parked + ", discarded=" + discarded
+          + "]";
     }
   }
 
   /**
    * What {@link #retryDue()} did.
    *
-   * @param due events that were due
-   * @param applied of them, applied (or found to be of an unused type)
-   * @param failed of them, failed again
+   * <p>A final class rather than a record,
+       so that a field can be added without breaking callers (docs/architecture.md).
    */
-  public record RetryReport(int due, int applied, int failed) {}
+  public static final class RetryReport {
+    private final int due;
+    private final int applied;
+    private final int failed;
+
+    private RetryReport(int due, int applied, int failed) {
+      this.due = due;
+      this.applied = applied;
+      this.failed = failed;
+    }
+
+    /**
+     * A report (retryDue makes these).
+     *
+     * @param due events that were due
+     * @param applied of them, applied (or found to be of an unused type)
+     * @param failed of them, failed again
+     */
+    public static RetryReport of(int due, int applied, int failed) {
+      return new RetryReport(due, applied, failed);
+    }
+
+    /** Events that were due. */
+    public int due() {
+      return due;
+    }
+
+    /** Of them, applied (or found to be of an unused type). */
+    public int applied() {
+      return applied;
+    }
+
+    /** Of them, failed again. */
+    public int failed() {
+      return failed;
+    }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      if (this == o) {
+        return true;
+      }
+      if (!(o instanceof RetryReport)) {
+        return false;
+      }
+      RetryReport other = (RetryReport) o;
+      return due == other.due && applied == other.applied && failed == other.failed;
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(due, applied, failed);
+    }
+
+    @Override
+    public String toString() {
+      return "RetryReport[due=" + due + ", applied=" + applied + ", failed=" + failed + "]";
+    }
+  }
 
   /**
    * What {@link #replay(Instant)} did.
    *
-   * @param listed events Stripe listed
-   * @param recorded of them, missing from the inbox and now recorded
-   * @param applied of those, applied
-   * @param failed of those, failed (left to {@link #retryDue()})
+   * <p>A final class rather than a record,
+       so that a field can be added without breaking callers (docs/architecture.md).
    */
-  public record ReplayReport(int listed, int recorded, int applied, int failed) {}
+  public static final class ReplayReport {
+    private final int listed;
+    private final int recorded;
+    private final int applied;
+    private final int failed;
+
+    private ReplayReport(int listed, int recorded, int applied, int failed) {
+      this.listed = listed;
+      this.recorded = recorded;
+      this.applied = applied;
+      this.failed = failed;
+    }
+
+    /**
+     * A report (replay makes these).
+     *
+     * @param listed events Stripe listed
+     * @param recorded of them, missing from the inbox and now recorded
+     * @param applied of those, applied
+     * @param failed of those, failed (left to {@link #retryDue()})
+     */
+    public static ReplayReport of(int listed, int recorded, int applied, int failed) {
+      return new ReplayReport(listed, recorded, applied, failed);
+    }
+
+    /** Events Stripe listed. */
+    public int listed() {
+      return listed;
+    }
+
+    /** Of them, missing from the inbox and now recorded. */
+    public int recorded() {
+      return recorded;
+    }
+
+    /** Of those, applied. */
+    public int applied() {
+      return applied;
+    }
+
+    /** Of those, failed (left to {@link #retryDue()}). */
+    public int failed() {
+      return failed;
+    }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      if (this == o) {
+        return true;
+      }
+      if (!(o instanceof ReplayReport)) {
+        return false;
+      }
+      ReplayReport other = (ReplayReport) o;
+      return listed == other.listed && recorded == other.recorded && applied == other.applied
+          && failed == other.failed;
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(listed, recorded, applied, failed);
+    }
+
+    @Override
+    public String toString() {
+      return "ReplayReport[listed=" + listed + ", recorded=" + recorded + ", applied=" + applied
+          + ", failed=" + failed + "]";
+    }
+  }
 }

@@ -15,39 +15,22 @@ import org.jspecify.annotations.Nullable;
  *     .build();
  * }</pre>
  *
- * @param tenant the tenant that subscribes (from the authenticated principal, never from the request body)
- * @param priceId the recurring Stripe price
- * @param quantity the quantity (seats), at least 1
- * @param trialDays the trial, in days ({@code 0}: none)
- * @param successUrl where Stripe sends the browser after payment; when it has no {@code {CHECKOUT_SESSION_ID}}
- *     placeholder, {@code session_id={CHECKOUT_SESSION_ID}} is appended as a query parameter, so the success page
- *     can call {@link BillingOperations#syncCheckoutSession}
- * @param cancelUrl where Stripe sends the browser when the customer goes back
- * @param email the customer's email, used when the tenant's Stripe customer is created now
- * @param name the customer's name, likewise
- * @param allowAdditionalSubscription whether the tenant may start a second subscription: by default ({@code false})
- *     {@link BillingOperations#createCheckoutSession} refuses while the tenant has a live subscription and expires
- *     the tenant's other open checkout sessions, so two tabs never bill one tenant twice
+ * <p>A final class rather than a record, so that a setting can be added without breaking callers
+ * (docs/architecture.md): make one with {@link #builder}.
  */
-public record CheckoutRequest(
-    TenantId tenant,
-    String priceId,
-    long quantity,
-    int trialDays,
-    String successUrl,
-    String cancelUrl,
-    @Nullable String email,
-    @Nullable String name,
-    boolean allowAdditionalSubscription) {
+public final class CheckoutRequest {
+  private final TenantId tenant;
+  private final String priceId;
+  private final long quantity;
+  private final int trialDays;
+  private final String successUrl;
+  private final String cancelUrl;
+  private final @Nullable String email;
+  private final @Nullable String name;
+  private final boolean allowAdditionalSubscription;
 
-  /** A request that refuses a second subscription (as before {@code allowAdditionalSubscription} existed). */
-  public CheckoutRequest(TenantId tenant, String priceId, long quantity, int trialDays, String successUrl,
-      String cancelUrl, @Nullable String email, @Nullable String name) {
-    this(tenant, priceId, quantity, trialDays, successUrl, cancelUrl, email, name, false);
-  }
-
-  /** Checks the values. */
-  public CheckoutRequest {
+  private CheckoutRequest(TenantId tenant, String priceId, long quantity, int trialDays, String successUrl,
+      String cancelUrl, @Nullable String email, @Nullable String name, boolean allowAdditionalSubscription) {
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(priceId, "priceId");
     if (priceId.isBlank()) {
@@ -61,6 +44,68 @@ public record CheckoutRequest(
     }
     requireUrl("successUrl", successUrl);
     requireUrl("cancelUrl", cancelUrl);
+    this.tenant = tenant;
+    this.priceId = priceId;
+    this.quantity = quantity;
+    this.trialDays = trialDays;
+    this.successUrl = successUrl;
+    this.cancelUrl = cancelUrl;
+    this.email = email;
+    this.name = name;
+    this.allowAdditionalSubscription = allowAdditionalSubscription;
+  }
+
+  /** The tenant that subscribes (from the authenticated principal, never from the request body). */
+  public TenantId tenant() {
+    return tenant;
+  }
+
+  /** The recurring Stripe price. */
+  public String priceId() {
+    return priceId;
+  }
+
+  /** The quantity (seats), at least 1. */
+  public long quantity() {
+    return quantity;
+  }
+
+  /** The trial, in days ({@code 0}: none). */
+  public int trialDays() {
+    return trialDays;
+  }
+
+  /**
+   * Where Stripe sends the browser after payment; when it has no {@code {CHECKOUT_SESSION_ID}} placeholder, {@code
+   * session_id={CHECKOUT_SESSION_ID}} is appended as a query parameter, so the success page can call {@link
+   * BillingOperations#syncCheckoutSession}.
+   */
+  public String successUrl() {
+    return successUrl;
+  }
+
+  /** Where Stripe sends the browser when the customer goes back. */
+  public String cancelUrl() {
+    return cancelUrl;
+  }
+
+  /** The customer's email, used when the tenant's Stripe customer is created now. */
+  public @Nullable String email() {
+    return email;
+  }
+
+  /** The customer's name, likewise. */
+  public @Nullable String name() {
+    return name;
+  }
+
+  /**
+   * Whether the tenant may start a second subscription: by default ({@code false}) {@link
+   * BillingOperations#createCheckoutSession} refuses while the tenant has a live subscription and expires the tenant's
+   * other open checkout sessions, so two tabs never bill one tenant twice.
+   */
+  public boolean allowAdditionalSubscription() {
+    return allowAdditionalSubscription;
   }
 
   private static void requireUrl(String what, String url) {
@@ -79,6 +124,19 @@ public record CheckoutRequest(
     String base = hash < 0 ? successUrl : successUrl.substring(0, hash);
     String fragment = hash < 0 ? "" : successUrl.substring(hash);
     return base + (base.contains("?") ? "&" : "?") + "session_id={CHECKOUT_SESSION_ID}" + fragment;
+  }
+
+  /** A builder holding this request, for a variant. */
+  public Builder toBuilder() {
+    Builder b = new Builder(tenant, priceId);
+    b.quantity = quantity;
+    b.trialDays = trialDays;
+    b.successUrl = successUrl;
+    b.cancelUrl = cancelUrl;
+    b.email = email;
+    b.name = name;
+    b.allowAdditionalSubscription = allowAdditionalSubscription;
+    return b;
   }
 
   /** A builder for {@code tenant} subscribing to {@code priceId}; quantity 1, no trial. */
@@ -163,5 +221,33 @@ public record CheckoutRequest(
       return new CheckoutRequest(tenant, priceId, quantity, trialDays, successUrl, cancelUrl, email, name,
           allowAdditionalSubscription);
     }
+  }
+
+  @Override
+  public boolean equals(@Nullable Object o) {
+    if (this == o) {
+      return true;
+    }
+    if (!(o instanceof CheckoutRequest)) {
+      return false;
+    }
+    CheckoutRequest other = (CheckoutRequest) o;
+    return Objects.equals(tenant, other.tenant) && Objects.equals(priceId, other.priceId)
+        && quantity == other.quantity && trialDays == other.trialDays && Objects.equals(successUrl, other.successUrl)
+        && Objects.equals(cancelUrl, other.cancelUrl) && Objects.equals(email, other.email)
+        && Objects.equals(name, other.name) && allowAdditionalSubscription == other.allowAdditionalSubscription;
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(tenant, priceId, quantity, trialDays, successUrl, cancelUrl, email, name,
+        allowAdditionalSubscription);
+  }
+
+  @Override
+  public String toString() {
+    return "CheckoutRequest[tenant=" + tenant + ", priceId=" + priceId + ", quantity=" + quantity
+        + ", trialDays=" + trialDays + ", successUrl=" + successUrl + ", cancelUrl=" + cancelUrl + ", email=" + email
+        + ", name=" + name + ", allowAdditionalSubscription=" + allowAdditionalSubscription + "]";
   }
 }

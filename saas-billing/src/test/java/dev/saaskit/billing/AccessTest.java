@@ -28,7 +28,7 @@ class AccessTest {
 
   static Subscription sub(String id, SubscriptionStatus status, boolean cancelAtPeriodEnd, String method,
       @Nullable Instant trialEnd) {
-    return new Subscription(id, T, "cus_1", status, List.of(new SubscriptionItem("si_" + id, "price_pro", null, 3)),
+    return Subscription.of(id, T, "cus_1", status, List.of(new SubscriptionItem("si_" + id, "price_pro", null, 3)),
         cancelAtPeriodEnd, PERIOD_START, PERIOD_END, trialEnd == null ? null : T0, trialEnd, null, null, method,
         "send_invoice".equals(method) ? 30 : null, null, false, T0);
   }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.saaskit.billing.internal.EventApplier;
 import dev.saaskit.billing.internal.StripeJson;
+import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.testing.MutableClock;
 import dev.saaskit.testing.PostgresExtension;
@@ -20,13 +21,16 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
@@ -290,6 +294,26 @@ class FaultMatrixTest {
     assertThat(listenerCalls).allSatisfy((id, n) -> assertThat(n.get()).as(id).isOne());
     assertThat(count(db, "SELECT count(*) FROM saaskit_billing.listener_deliveries"))
         .isEqualTo(count(db, "SELECT count(*) FROM saaskit_billing.events WHERE status = 'applied'"));
+  }
+
+  @Test
+  void listenersRunAfterTheCommitWithTheTenantSetAndSeeWhatTheEventApplied() throws Exception {
+    AtomicReference<@Nullable Billing> self = new AtomicReference<>();
+    List<String> seen = new CopyOnWriteArrayList<>();
+    Billing withListener = billing(b -> b.listener("provision", e -> {
+      // another connection, after the commit: the subscription the event brought is already in the mirror
+      TenantId current = TenantContext.require();
+      TenantBilling status = Objects.requireNonNull(self.get()).status(current);
+      Subscription sub = status.subscription();
+      seen.add(current.value() + " " + (sub == null ? "none" : sub.id()) + " " + status.hasAccess());
+    }, "customer.subscription.created"));
+    self.set(withListener);
+    emu.webhooks().deliverTo((body, signature) -> withListener.webhooks().handle(body, signature).status());
+    TenantId acme = TenantId.of("acme");
+    String session = withListener.operations().createCheckoutSession(CheckoutRequest.builder(acme, price())
+        .successUrl("https://app.example.com/done").cancelUrl("https://app.example.com/pricing").build()).id();
+    emu.completeCheckout(session);
+    assertThat(seen).containsExactly("acme " + subscriptionOf(session) + " true");
   }
 
   @Test

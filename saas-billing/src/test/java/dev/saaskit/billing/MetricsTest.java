@@ -170,6 +170,33 @@ class MetricsTest {
   }
 
   @Test
+  void aMeterRegistryOnTheBuilderBindsTheGaugesAndNoneMeansNoMeters() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    BillingConfig config = BillingConfig.builder().stripeApiKey("sk_test_metrics").clock(clock)
+        .meterRegistry(registry).build();
+    Billing withMeters = Billing.create(config, db.appDataSource());
+    BillingMetrics metrics = withMeters.metrics();
+    assertThat(metrics).isNotNull();
+    for (String name : List.of("saaskit.billing.subscriptions", "saaskit.billing.trials.started",
+        "saaskit.billing.trials.converted", "saaskit.billing.cancellations", "saaskit.billing.webhook.lag",
+        "saaskit.billing.events.failed", "saaskit.billing.events.pending", "saaskit.billing.events.parked")) {
+      assertThat(registry.find(name).gauges()).as(name).isNotEmpty();
+    }
+    double pausedBefore = registry.get("saaskit.billing.subscriptions").tag("status", "paused").gauge().value();
+    subscription(TenantId.of("m-registry"), "sub_m_registry", "paused",
+        item(price("price_m_registry", "usd", 700, "month", 1, "licensed"), 1));
+    metrics.refresh();
+    assertThat(registry.get("saaskit.billing.subscriptions").tag("status", "paused").gauge().value())
+        .isEqualTo(pausedBefore + 1);
+
+    // a variant keeps the registry; a config without one binds nothing
+    assertThat(Billing.create(config.toBuilder().build(), db.appDataSource()).metrics()).isNotNull();
+    Billing without = Billing.create(BillingConfig.builder().stripeApiKey("sk_test_metrics").clock(clock).build(),
+        db.appDataSource());
+    assertThat(without.metrics()).isNull();
+  }
+
+  @Test
   void theWindowIsChecked() {
     assertThatThrownBy(() -> BillingMetrics.bind(billing, new SimpleMeterRegistry(), Duration.ofMinutes(5)))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("window must be between");

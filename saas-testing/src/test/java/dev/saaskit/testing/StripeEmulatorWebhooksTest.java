@@ -13,6 +13,7 @@ import com.stripe.model.StripeCollection;
 import com.stripe.model.Subscription;
 import com.stripe.net.ApiResource;
 import com.stripe.net.Webhook;
+import com.stripe.param.CustomerCreateParams;
 import com.stripe.param.CustomerUpdateParams;
 import com.stripe.param.EventListParams;
 import com.sun.net.httpserver.HttpServer;
@@ -61,7 +62,7 @@ class StripeEmulatorWebhooksTest {
       });
       StripeClient client = StripeClient.builder().setApiKey(live.apiKey()).setApiBase(live.apiBase())
           .setMaxNetworkRetries(0).build();
-      Customer c = client.v1().customers().create(com.stripe.param.CustomerCreateParams.builder()
+      Customer c = client.v1().customers().create(CustomerCreateParams.builder()
           .setEmail("sig@acme.test").build());
       assertThat(got).hasSize(1);
       assertThat(got.get(0)[1]).matches("t=\\d+,v1=[0-9a-f]{64}");
@@ -197,6 +198,38 @@ class StripeEmulatorWebhooksTest {
     assertThat(seen).hasSize(2);
     assertThat(seen.values()).allMatch(n -> n.get() == 2);
     assertThat(f.emu.webhooks().deliveries()).hasSize(4).allMatch(StripeEmulator.Delivery::succeeded);
+  }
+
+  @Test
+  void theTestingGuideExampleDeliversLateOutOfOrderTwiceWithAnOldVersionOrNotAtAll() throws Exception {
+    // snippet: stripe-emulator
+    List<String> received = new CopyOnWriteArrayList<>();
+    try (StripeEmulator emulator = StripeEmulator.builder().webhookSecret("whsec_test").start()) {
+      StripeClient stripe = StripeClient.builder().setApiKey(emulator.apiKey())
+          .setApiBase(emulator.apiBase()).build();               // stripe-java, unchanged
+      emulator.webhooks().deliverTo((body, signature) -> {       // or deliverTo(URI) for an HTTP endpoint
+        Event event = Webhook.constructEvent(body, signature, "whsec_test");   // correctly signed
+        received.add(event.getType() + " " + event.getApiVersion());
+        return 200;                                               // the status your endpoint answered
+      });
+
+      emulator.webhooks().automatic(false);                      // hold the events: late...
+      Customer customer = stripe.v1().customers().create(CustomerCreateParams.builder()
+          .setEmail("ops@acme.test").build());
+      stripe.v1().customers().update(customer.getId(), CustomerUpdateParams.builder().setName("Acme").build());
+      emulator.webhooks().deliverPendingReversed();              // ...and out of order
+
+      emulator.webhooks().automatic(true).duplicateEach(true).withApiVersion("2020-08-27");
+      stripe.v1().customers().update(customer.getId(), CustomerUpdateParams.builder().setName("Acme Inc").build());
+
+      emulator.webhooks().automatic(false);
+      stripe.v1().customers().update(customer.getId(), CustomerUpdateParams.builder().setName("Gone").build());
+      assertThat(emulator.webhooks().dropPending()).isEqualTo(1);   // never delivered
+    }
+    // end snippet
+    assertThat(received).containsExactly(
+        "customer.updated " + StripeEmulator.API_VERSION, "customer.created " + StripeEmulator.API_VERSION,
+        "customer.updated 2020-08-27", "customer.updated 2020-08-27");
   }
 
   @Test

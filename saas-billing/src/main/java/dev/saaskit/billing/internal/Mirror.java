@@ -474,7 +474,7 @@ public final class Mirror {
         while (rs.next()) {
           int due = rs.getInt(12);
           Integer daysUntilDue = rs.wasNull() ? null : due;
-          out.add(new Subscription(rs.getString(1), tenant, rs.getString(2),
+          out.add(Subscription.of(rs.getString(1), tenant, rs.getString(2),
               SubscriptionStatus.fromStripe(rs.getString(3)), items.getOrDefault(rs.getString(1), List.of()),
               rs.getBoolean(4), instant(rs, 5), instant(rs, 6), instant(rs, 7), instant(rs, 8), instant(rs, 9),
               instant(rs, 10), rs.getString(11), daysUntilDue, rs.getString(13), rs.getBoolean(14),
@@ -499,7 +499,7 @@ public final class Mirror {
           Instant created = instant(rs, 13);
           String status = rs.getString(4);
           String currency = rs.getString(6);
-          out.add(new Invoice(rs.getString(1), tenant, rs.getString(2), rs.getString(3),
+          out.add(Invoice.of(rs.getString(1), tenant, rs.getString(2), rs.getString(3),
               status == null ? "draft" : status, rs.getString(5), currency == null ? "" : currency, rs.getLong(7),
               rs.getLong(8), rs.getLong(9), rs.getInt(10), instant(rs, 11), instant(rs, 12),
               created == null ? rs.getTimestamp(15).toInstant() : created, rs.getString(14)));

@@ -96,7 +96,7 @@ public final class ReconcileRun {
       tenantPage("invoice", page);
     }
     missingInStripe();
-    return new DriftReport(drifts, checked, fix, fixedObjects, fixFailures);
+    return DriftReport.of(drifts, checked, fix, fixedObjects, fixFailures);
   }
 
   // ---------------------------------------------------------------- Stripe lists

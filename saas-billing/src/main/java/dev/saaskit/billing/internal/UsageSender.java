@@ -112,7 +112,7 @@ public final class UsageSender {
         return Boolean.TRUE;
       });
     }
-    return new UsageReport(tally.sent, tally.alreadyCounted, tally.retrying.size(), tally.failed, tally.retrying);
+    return UsageReport.of(tally.sent, tally.alreadyCounted, tally.retrying.size(), tally.failed, tally.retrying);
   }
 
   private static final class Tally {
