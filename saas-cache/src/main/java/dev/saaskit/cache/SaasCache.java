@@ -352,7 +352,9 @@ public interface SaasCache<K, V> extends AutoCloseable {
     /**
      * Puts a shared tier (Redis, from {@code saas-cache-redis}) behind the local level: a local miss asks the tier,
      * then the loader, and fills both. Local hits never touch it. Invalidations made here reach the tier before the
-     * bus. Default: none.
+     * bus. On several nodes give the cache an {@link #invalidationBus(InvalidationBus)} too: the tier learns of
+     * every node's invalidations, but the entries another node holds locally are dropped only by the bus (a cache
+     * with a tier and no bus logs a warning when built). Default: none.
      */
     public Builder<K, V> sharedTier(SharedTier<V> sharedTier) {
       this.sharedTier = Objects.requireNonNull(sharedTier, "sharedTier");

@@ -149,4 +149,23 @@ class TenantScopeTest {
       assertThat(as(ACME, () -> c.getIfPresent("k"))).isNull();
     }
   }
+
+  @Test
+  void spellingsPostgresqlConsidersOneTenantAreOneTenantThroughTheCanonicalIds() {
+    // issue 10, point 6: '{A0EE...}' and 'a0ee...' on a uuid column, '+01' and '1' on a bigint one
+    TenantId braced = TenantId.ofUuid("{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}");
+    TenantId plain = TenantId.ofUuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    TenantId signed = TenantId.ofNumber("+01");
+    TenantId one = TenantId.ofNumber("1");
+    try (SaasCache<String, String> c = cache().build()) {
+      in(braced, () -> c.put("plan", "uuid-tenant"));
+      in(signed, () -> c.put("plan", "number-tenant"));
+      assertThat(as(plain, () -> c.get("plan", k -> "a second copy"))).isEqualTo("uuid-tenant");
+      assertThat(as(one, () -> c.get("plan", k -> "a second copy"))).isEqualTo("number-tenant");
+      c.invalidateTenant(TenantId.ofUuid("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"));
+      assertThat(as(braced, () -> c.getIfPresent("plan"))).as("one tenant, one invalidation").isNull();
+      assertThat(as(one, () -> c.getIfPresent("plan"))).isEqualTo("number-tenant");
+      assertThat(c.keyInvalidation(TenantId.ofNumber("0001"), "plan").tenant()).isEqualTo(one);
+    }
+  }
 }

@@ -13,7 +13,8 @@ import org.jspecify.annotations.Nullable;
  * One app's connection to Redis (or Valkey, or any server speaking its protocol with Lua scripting): the shared
  * tier of its caches ({@link #tier(ValueCodec)}) and its rate limiters ({@link #rateLimiter(RateLimitPolicy)}).
  * One Lettuce connection (thread-safe, pipelined) serves them all; it is opened at the first call, so an app starts
- * while Redis is down.
+ * while Redis is down. Building it starts no thread (Lettuce's threads start with that first call); {@link #close()}
+ * stops them.
  *
  * <pre>{@code
  * try (SaasRedis redis = SaasRedis.builder("redis://127.0.0.1:6379").app("billing-api").build()) {
@@ -105,9 +106,9 @@ public final class SaasRedis implements AutoCloseable {
 
   /** Counters since this connection was built. */
   public Stats stats() {
-    return new Stats(core.tierHits.sum(), core.tierMisses.sum(), core.tierBypasses.sum(), core.tierStores.sum(),
+    return Stats.of(core.tierHits.sum(), core.tierMisses.sum(), core.tierBypasses.sum(), core.tierStores.sum(),
         core.tierStoresRejected.sum(), core.tierUndecodable.sum(), core.errors.sum(), core.reconnectFlushes.sum(),
-        core.lockWaits.sum(), core.lockTimeouts.sum(), core.breakerOpen());
+        core.lockWaits.sum(), core.lockTimeouts.sum(), core.rateLimitFallbacks.sum(), core.breakerOpen());
   }
 
   /** The internals, for the tests and benchmarks of this project; not API. */
@@ -128,23 +129,173 @@ public final class SaasRedis implements AutoCloseable {
   }
 
   /**
-   * Counters of one {@link SaasRedis}.
-   *
-   * @param tierHits lookups Redis answered with a value
-   * @param tierMisses lookups Redis had nothing for (or nothing current)
-   * @param tierBypasses lookups that skipped Redis (breaker open, Redis unreachable, invalidations pending)
-   * @param tierStores loaded values written to Redis
-   * @param tierStoresRejected stores refused because an invalidation came first, or too old to compare
-   * @param tierUndecodable entries treated as misses: another codec version, or they did not decode
-   * @param errors failed Redis calls
-   * @param reconnectFlushes times the connection came back and the caches dropped their local entries
-   * @param lockWaits lookups that waited for another node's load (single flight)
-   * @param lockTimeouts of those, lookups that stopped waiting and loaded themselves
-   * @param breakerOpen whether the circuit breaker skips Redis now
+   * Counters of one {@link SaasRedis}. A snapshot: later calls do not change it. Immutable; a final class rather
+   * than a record so that counters can be added without breaking callers (like saas-cache's
+   * {@link dev.saaskit.cache.CacheStats}): read it through its accessors, make one with {@link #of}.
    */
-  public record Stats(long tierHits, long tierMisses, long tierBypasses, long tierStores, long tierStoresRejected,
-      long tierUndecodable, long errors, long reconnectFlushes, long lockWaits, long lockTimeouts,
-      boolean breakerOpen) {}
+  public static final class Stats {
+    private final long tierHits;
+    private final long tierMisses;
+    private final long tierBypasses;
+    private final long tierStores;
+    private final long tierStoresRejected;
+    private final long tierUndecodable;
+    private final long errors;
+    private final long reconnectFlushes;
+    private final long lockWaits;
+    private final long lockTimeouts;
+    private final long rateLimitFallbacks;
+    private final boolean breakerOpen;
+
+    private Stats(long tierHits, long tierMisses, long tierBypasses, long tierStores,
+        long tierStoresRejected, long tierUndecodable, long errors, long reconnectFlushes, long lockWaits,
+        long lockTimeouts, long rateLimitFallbacks, boolean breakerOpen) {
+      this.tierHits = tierHits;
+      this.tierMisses = tierMisses;
+      this.tierBypasses = tierBypasses;
+      this.tierStores = tierStores;
+      this.tierStoresRejected = tierStoresRejected;
+      this.tierUndecodable = tierUndecodable;
+      this.errors = errors;
+      this.reconnectFlushes = reconnectFlushes;
+      this.lockWaits = lockWaits;
+      this.lockTimeouts = lockTimeouts;
+      this.rateLimitFallbacks = rateLimitFallbacks;
+      this.breakerOpen = breakerOpen;
+    }
+
+    /**
+     * Statistics with these values (for tests, and for adapters that report them elsewhere).
+     *
+     * @param tierHits lookups Redis answered with a value
+     * @param tierMisses lookups Redis had nothing for (or nothing current)
+     * @param tierBypasses lookups that skipped Redis (breaker open, Redis unreachable, invalidations pending)
+     * @param tierStores loaded values written to Redis
+     * @param tierStoresRejected stores refused because an invalidation came first, or too old to compare
+     * @param tierUndecodable entries treated as misses: another codec version, or they did not decode
+     * @param errors failed Redis calls
+     * @param reconnectFlushes times the connection came back and the caches dropped their local entries
+     * @param lockWaits lookups that waited for another node's load (single flight)
+     * @param lockTimeouts of those, lookups that stopped waiting and loaded themselves
+     * @param rateLimitFallbacks rate limit checks the in-process limiter answered because Redis could not
+     * @param breakerOpen whether the circuit breaker skips Redis now
+     * @throws IllegalArgumentException if a count is negative
+     */
+    public static Stats of(long tierHits, long tierMisses, long tierBypasses, long tierStores,
+        long tierStoresRejected, long tierUndecodable, long errors, long reconnectFlushes, long lockWaits,
+        long lockTimeouts, long rateLimitFallbacks, boolean breakerOpen) {
+      return new Stats(check("tierHits", tierHits), check("tierMisses", tierMisses),
+          check("tierBypasses", tierBypasses), check("tierStores", tierStores),
+          check("tierStoresRejected", tierStoresRejected), check("tierUndecodable", tierUndecodable),
+          check("errors", errors), check("reconnectFlushes", reconnectFlushes), check("lockWaits", lockWaits),
+          check("lockTimeouts", lockTimeouts), check("rateLimitFallbacks", rateLimitFallbacks), breakerOpen);
+    }
+
+    private static long check(String what, long count) {
+      if (count < 0) {
+        throw new IllegalArgumentException(what + " must be >= 0 but was " + count);
+      }
+      return count;
+    }
+
+    /** Lookups Redis answered with a value. */
+    public long tierHits() {
+      return tierHits;
+    }
+
+    /** Lookups Redis had nothing for (or nothing current). */
+    public long tierMisses() {
+      return tierMisses;
+    }
+
+    /** Lookups that skipped Redis (breaker open, Redis unreachable, invalidations pending). */
+    public long tierBypasses() {
+      return tierBypasses;
+    }
+
+    /** Loaded values written to Redis. */
+    public long tierStores() {
+      return tierStores;
+    }
+
+    /** Stores refused because an invalidation came first, or too old to compare. */
+    public long tierStoresRejected() {
+      return tierStoresRejected;
+    }
+
+    /** Entries treated as misses: another codec version, or they did not decode. */
+    public long tierUndecodable() {
+      return tierUndecodable;
+    }
+
+    /** Failed Redis calls. */
+    public long errors() {
+      return errors;
+    }
+
+    /** Times the connection came back and the caches dropped their local entries. */
+    public long reconnectFlushes() {
+      return reconnectFlushes;
+    }
+
+    /** Lookups that waited for another node's load (single flight). */
+    public long lockWaits() {
+      return lockWaits;
+    }
+
+    /** Of those, lookups that stopped waiting and loaded themselves. */
+    public long lockTimeouts() {
+      return lockTimeouts;
+    }
+
+    /** Rate limit checks the in-process limiter answered because Redis could not. */
+    public long rateLimitFallbacks() {
+      return rateLimitFallbacks;
+    }
+
+    /** Whether the circuit breaker skips Redis now. */
+    public boolean breakerOpen() {
+      return breakerOpen;
+    }
+
+    @Override
+    public boolean equals(@Nullable Object o) {
+      if (this == o) {
+        return true;
+      }
+      if (!(o instanceof Stats)) {
+        return false;
+      }
+      Stats other = (Stats) o;
+      return tierHits == other.tierHits
+          && tierMisses == other.tierMisses
+          && tierBypasses == other.tierBypasses
+          && tierStores == other.tierStores
+          && tierStoresRejected == other.tierStoresRejected
+          && tierUndecodable == other.tierUndecodable
+          && errors == other.errors
+          && reconnectFlushes == other.reconnectFlushes
+          && lockWaits == other.lockWaits
+          && lockTimeouts == other.lockTimeouts
+          && rateLimitFallbacks == other.rateLimitFallbacks
+          && breakerOpen == other.breakerOpen;
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(tierHits, tierMisses, tierBypasses, tierStores, tierStoresRejected, tierUndecodable,
+          errors, reconnectFlushes, lockWaits, lockTimeouts, rateLimitFallbacks, breakerOpen);
+    }
+
+    @Override
+    public String toString() {
+      return "SaasRedis.Stats[tierHits=" + tierHits + ", tierMisses=" + tierMisses + ", tierBypasses=" + tierBypasses
+          + ", tierStores=" + tierStores + ", tierStoresRejected=" + tierStoresRejected + ", tierUndecodable="
+          + tierUndecodable + ", errors=" + errors + ", reconnectFlushes=" + reconnectFlushes + ", lockWaits="
+          + lockWaits + ", lockTimeouts=" + lockTimeouts + ", rateLimitFallbacks=" + rateLimitFallbacks
+          + ", breakerOpen=" + breakerOpen + "]";
+    }
+  }
 
   /** The settings of a {@link SaasRedis}, each with a default but the URI. */
   public static final class Builder {
@@ -225,7 +376,7 @@ public final class SaasRedis implements AutoCloseable {
     }
 
     /**
-     * Builds it; connects at the first call, not here.
+     * Builds it; connects (and starts Lettuce's threads) at the first call, not here.
      *
      * @throws IllegalArgumentException if the URI is malformed (the message does not repeat it: it may hold a
      *     password)

@@ -73,6 +73,69 @@ class RateLimiterTest {
     }
   }
 
+  /**
+   * A caller that read the time and was descheduled before it updated the bucket must not hand back tokens: here
+   * the clock read of one call (at 9 s) lets another thread take the whole burst (at 10 s) before that call goes on.
+   * The limiter used to read the clock before taking the bucket's lock; the late, older time then looked like a
+   * clock stepped back, the bucket was clamped back by the delay, and a third request passed at 10 s with a burst of
+   * two. Deterministic: the other thread runs to its end, or until it blocks on the bucket, inside the clock read.
+   */
+  @Test
+  void aCallerDelayedBetweenItsClockReadAndTheBucketHandsBackNoTokens() throws Exception {
+    Instant nine = Instant.parse("2026-12-04T10:00:09Z");
+    Instant ten = nine.plusSeconds(1);
+    AtomicReference<RateLimiter> limiterRef = new AtomicReference<>();
+    AtomicInteger admittedByOther = new AtomicInteger();
+    Thread main = Thread.currentThread();
+    AtomicReference<Thread> other = new AtomicReference<>();
+    java.time.Clock clock = new java.time.Clock() {
+      private boolean delayed;
+
+      @Override
+      public java.time.ZoneId getZone() {
+        return java.time.ZoneOffset.UTC;
+      }
+
+      @Override
+      public java.time.Clock withZone(java.time.ZoneId zone) {
+        throw new UnsupportedOperationException();
+      }
+
+      @Override
+      public Instant instant() {
+        if (Thread.currentThread() != main || delayed) {
+          return ten;
+        }
+        delayed = true;
+        Thread t = new Thread(() -> {
+          for (int i = 0; i < 3; i++) {
+            if (limiterRef.get().tryAcquire(ACME).allowed()) {
+              admittedByOther.incrementAndGet();
+            }
+          }
+        });
+        other.set(t);
+        t.start();
+        // until it is done (the clock is read outside the bucket's lock) or waits for the lock this call holds
+        while (t.getState() != Thread.State.TERMINATED && t.getState() != Thread.State.BLOCKED
+            && t.getState() != Thread.State.WAITING) {
+          Thread.onSpinWait();
+        }
+        return nine;
+      }
+    };
+    RateLimiter limiter = RateLimiter.inProcess(RateLimitPolicy.fixed(new RateLimit(2, Duration.ofSeconds(2))),
+        clock);
+    limiterRef.set(limiter);
+    boolean delayedCall = limiter.tryAcquire(ACME).allowed();
+    other.get().join();
+    boolean last = limiter.tryAcquire(ACME).allowed(); // at 10 s
+    int admitted = admittedByOther.get() + (delayedCall ? 1 : 0) + (last ? 1 : 0);
+    // 2 per 2 s with a burst of 2: 9 s + 10 s may admit 3 (one refilled), never a third at the same 10 s
+    assertThat(admitted).isLessThanOrEqualTo(3);
+    assertThat(last).as("a third request at 10 s after the burst").isFalse();
+  }
+
   @Test
   void inProcessFollowsGcraExactly() {
     MutableClock clock = MutableClock.at(Instant.parse("2026-12-04T10:00:00Z"));
@@ -189,6 +252,13 @@ class RateLimiterTest {
     assertThat(limiter.tryAcquire(ACME, "api-key-1").allowed()).isTrue();
     // a tenant whose id looks like another's tenant + subject still has its own bucket
     assertThat(limiter.tryAcquire(TenantId.of("acme:"), "").remaining()).isEqualTo(4);
+    // issue 10, point 6: spellings PostgreSQL reads as one bigint (or uuid) tenant spend one bucket
+    assertThat(limiter.tryAcquire(TenantId.ofNumber("+01")).remaining()).isEqualTo(4);
+    assertThat(limiter.tryAcquire(TenantId.ofNumber("1")).remaining()).isEqualTo(3);
+    assertThat(limiter.tryAcquire(TenantId.ofUuid("{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}")).remaining())
+        .isEqualTo(4);
+    assertThat(limiter.tryAcquire(TenantId.ofUuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")).remaining())
+        .isEqualTo(3);
     for (String key : redisSupport.keys()) {
       assertThat(redisSupport.admin.pttl(key)).as("PTTL of " + key).isPositive();
     }
@@ -209,7 +279,7 @@ class RateLimiterTest {
         }
       }
       assertThat(admitted).as("the in-process limiter has its own full bucket").isEqualTo(3);
-      assertThat(redis.core().rateLimitFallbacks.sum()).isEqualTo(10);
+      assertThat(redis.stats().rateLimitFallbacks()).isEqualTo(10);
     }
   }
 }

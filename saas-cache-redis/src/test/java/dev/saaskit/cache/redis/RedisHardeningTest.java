@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -45,6 +46,60 @@ class RedisHardeningTest {
               assertThat(t.toString()).doesNotContain("s3cret-pw");
             }
           });
+    }
+  }
+
+  @Test
+  void buildingStartsNoThreadTheFirstCallDoesAndCloseStopsThem() throws Exception {
+    // issue 11's lifecycle: build() never starts threads (Lettuce starts a timer as soon as a client exists)
+    try (RedisSupport support = RedisSupport.connect()) {
+      Set<Thread> before = Thread.getAllStackTraces().keySet(); // the support's own client runs already
+      SaasRedis redis = support.redis("threads").build();
+      assertThat(newLettuceThreads(before)).as("threads started by build()").isEmpty();
+      RateLimiter limiter = redis.rateLimiter("threads", RateLimitPolicy.fixed(RateLimit.perHour(3)));
+      assertThat(limiter.tryAcquire(ACME).allowed()).isTrue();
+      assertThat(redis.stats().rateLimitFallbacks()).as("answered by Redis").isZero();
+      List<Thread> started = newLettuceThreads(before);
+      assertThat(started).as("the first call connects").isNotEmpty();
+      redis.close();
+      for (Thread thread : started) {
+        thread.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(thread.isAlive()).as(thread.getName() + " after close()").isFalse();
+      }
+    }
+    Set<Thread> before = Thread.getAllStackTraces().keySet();
+    try (SaasRedis unused = SaasRedis.builder("redis://127.0.0.1:1").build()) {
+      assertThat(newLettuceThreads(before)).as("a SaasRedis never used starts nothing").isEmpty();
+    }
+  }
+
+  private static List<Thread> newLettuceThreads(Set<Thread> before) {
+    List<Thread> started = new ArrayList<>();
+    for (Thread thread : Thread.getAllStackTraces().keySet()) {
+      if (!before.contains(thread) && thread.getName().startsWith("lettuce-")) {
+        started.add(thread);
+      }
+    }
+    return started;
+  }
+
+  @Test
+  void statsAreAClassWithAFactorySoCountersCanBeAddedLater() {
+    // issue 11: wide public records cannot gain a field without breaking users (CacheStats is the model)
+    assertThat(SaasRedis.Stats.class.isRecord()).isFalse();
+    SaasRedis.Stats stats = SaasRedis.Stats.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, true);
+    assertThat(stats.tierHits()).isEqualTo(1);
+    assertThat(stats.lockTimeouts()).isEqualTo(10);
+    assertThat(stats.rateLimitFallbacks()).isEqualTo(11);
+    assertThat(stats.breakerOpen()).isTrue();
+    assertThat(stats).isEqualTo(SaasRedis.Stats.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, true))
+        .hasSameHashCodeAs(SaasRedis.Stats.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, true))
+        .isNotEqualTo(SaasRedis.Stats.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, false));
+    assertThat(stats.toString()).contains("tierHits=1", "lockTimeouts=10", "rateLimitFallbacks=11", "breakerOpen=true");
+    assertThatThrownBy(() -> SaasRedis.Stats.of(0, 0, 0, 0, 0, 0, -1, 0, 0, 0, 0, false))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("errors");
+    try (SaasRedis redis = SaasRedis.builder("redis://127.0.0.1:1").build()) {
+      assertThat(redis.stats()).isEqualTo(SaasRedis.Stats.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, false));
     }
   }
 

@@ -171,6 +171,13 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
       this.bus = theBus;
       if (theBus == null) {
         this.subscription = null;
+        if (tier != null) {
+          // the tier learns of every node's invalidations, this node's local entries only through a bus
+          LOG.warn("cache '{}' has a shared tier but no invalidation bus: an invalidation made on another node"
+              + " reaches the tier but not the entries this node holds locally, which stay until their TTL; give it"
+              + " an InvalidationBus (PostgresInvalidationBus across nodes, InvalidationBus.inProcess() on one node)",
+              name);
+        }
       } else {
         BusNames.claim(theBus, name);
         try {

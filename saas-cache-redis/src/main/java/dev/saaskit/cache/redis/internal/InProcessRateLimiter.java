@@ -30,11 +30,16 @@ public final class InProcessRateLimiter implements RateLimiter {
   public RateLimitDecision tryAcquire(TenantId tenant, String subject) {
     LimitKey key = new LimitKey(tenant, subject);
     RateLimit limit = Objects.requireNonNull(policy.limitFor(tenant, subject), "the policy returned no limit");
-    long now = micros(clock.instant());
     long interval = limit.emissionIntervalMicros();
     long cap = limit.limit();
     RateLimitDecision[] decision = new RateLimitDecision[1];
+    long[] nowSeen = new long[1];
     tats.compute(key, (k, state) -> {
+      // the clock is read under the bucket's lock: read before it, a caller descheduled between the read and the
+      // lock would bring a time older than the bucket's last update, and the clamp below (meant for a clock stepped
+      // back) would hand back the tokens of that delay to everyone (over-admission under contention)
+      long now = micros(clock.instant());
+      nowSeen[0] = now;
       long[] s = state == null ? new long[] {now} : state;
       // a state more than a period ahead (the wall clock stepped back, a longer period before) is an empty
       // bucket: without the clamp a clock stepped back an hour would deny everyone for that hour
@@ -54,6 +59,7 @@ public final class InProcessRateLimiter implements RateLimiter {
     });
     if (tats.size() > sweepAt) {
       // amortized: with more live buckets than the bound, sweeping on every call would scan the map every time
+      long now = nowSeen[0];
       tats.entrySet().removeIf(e -> e.getValue()[0] <= now);
       sweepAt = Math.max(SWEEP_ABOVE, 2 * tats.size());
     }

@@ -41,7 +41,13 @@ public final class RedisCore implements AutoCloseable {
   private static final List<String> SERVER_WIDE =
       List.of("LOADING", "BUSY", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "NOREPLICAS", "MISCONF");
 
-  private final RedisClient client;
+  private final RedisURI redisUri;
+  private final ClientOptions options;
+  /**
+   * Made at the first connect, not when built: Lettuce starts a timer thread as soon as a client exists, and
+   * building a component starts no thread (docs/architecture.md). Guarded by {@link #connecting}.
+   */
+  private @Nullable RedisClient client;
   private final String prefix;
   private final Breaker breaker;
   private final Duration storeGrace;
@@ -72,14 +78,13 @@ public final class RedisCore implements AutoCloseable {
     RedisURI redisUri = parse(uri);
     redisUri.setTimeout(commandTimeout);
     redisUri.setClientName(clientName);
-    this.client = RedisClient.create(redisUri);
-    client.setOptions(ClientOptions.builder()
+    this.redisUri = redisUri;
+    this.options = ClientOptions.builder()
         .autoReconnect(true)
         // fail at once while disconnected instead of queueing until the timeout: the caller falls back
         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
         .timeoutOptions(TimeoutOptions.enabled(commandTimeout))
-        .build());
-    client.addListener(new Listener());
+        .build();
     this.prefix = prefix;
     this.breaker = new Breaker(breakerFailures, breakerOpen.toNanos());
     this.storeGrace = storeGrace;
@@ -182,7 +187,14 @@ public final class RedisCore implements AutoCloseable {
                 + " waited)");
           }
           try {
-            current = client.connect(CODEC);
+            RedisClient made = client;
+            if (made == null) {
+              made = RedisClient.create(redisUri);
+              made.setOptions(options);
+              made.addListener(new Listener());
+              client = made;
+            }
+            current = made.connect(CODEC);
           } catch (RuntimeException e) {
             connectFailed = true;
             connectFailedAt = System.nanoTime();
@@ -252,11 +264,13 @@ public final class RedisCore implements AutoCloseable {
 
   @Override
   public void close() {
+    RedisClient made;
     synchronized (connecting) {
       if (closed) {
         return;
       }
       closed = true;
+      made = client;
     }
     StatefulRedisConnection<String, byte[]> current = connection;
     try {
@@ -264,7 +278,9 @@ public final class RedisCore implements AutoCloseable {
         current.close();
       }
     } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      if (made != null) {
+        made.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      }
     }
   }
 

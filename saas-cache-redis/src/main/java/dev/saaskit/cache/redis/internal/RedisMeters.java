@@ -29,6 +29,7 @@ public final class RedisMeters {
     meters.add(counter(registry, "saaskit.redis.reconnect.flushes", tags, core.reconnectFlushes));
     meters.add(counter(registry, "saaskit.redis.lock.waits", tags, core.lockWaits));
     meters.add(counter(registry, "saaskit.redis.lock.timeouts", tags, core.lockTimeouts));
+    meters.add(counter(registry, "saaskit.redis.ratelimit.fallbacks", tags, core.rateLimitFallbacks));
     meters.add(Gauge.builder("saaskit.redis.breaker.open", core, c -> c.breakerOpen() ? 1 : 0).tags(tags)
         .description("1 while the circuit breaker skips Redis").register(registry));
     return () -> meters.forEach(registry::remove);
