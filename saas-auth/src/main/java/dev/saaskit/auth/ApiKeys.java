@@ -58,9 +58,10 @@ import org.slf4j.LoggerFactory;
  * HMAC-SHA-256 of the whole key with the newest server pepper (or SHA-256 without one), compared in constant
  * time; each row remembers its pepper id, so peppers can be added without invalidating older keys.
  *
- * <p>{@link Builder#build()} starts nothing; {@link #start()} starts one daemon thread that writes the last-use times
- * gathered in memory, in one {@code UPDATE} per tenant every {@link Builder#lastUsedFlushInterval} (1 minute by
- * default); {@link #close()} writes what is pending and stops it. Thread-safe.
+ * <p>{@link Builder#build()} starts nothing; {@link #start()} (once) starts one daemon thread that writes the last-use
+ * times gathered in memory, in one {@code UPDATE} per tenant every {@link Builder#lastUsedFlushInterval} (1 minute by
+ * default); {@link #close()} stops it within the {@linkplain Builder#closeTimeout close timeout} (10 s by default)
+ * and writes what is pending. Thread-safe.
  */
 public final class ApiKeys implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ApiKeys.class);
@@ -79,9 +80,11 @@ public final class ApiKeys implements AutoCloseable {
   private final Map<String, byte[]> peppers;
   private final @Nullable String currentPepper;
   private final Duration flushInterval;
+  private final Duration closeTimeout;
   private final ConcurrentHashMap<TenantId, ConcurrentHashMap<String, Instant>> used = new ConcurrentHashMap<>();
   private final Object lifecycle = new Object();
   private @Nullable ScheduledExecutorService flusher;
+  private boolean started;
   private boolean closed;
 
   private ApiKeys(Builder b) {
@@ -94,6 +97,7 @@ public final class ApiKeys implements AutoCloseable {
     this.peppers = Map.copyOf(b.peppers);
     this.currentPepper = b.currentPepper;
     this.flushInterval = b.flushInterval;
+    this.closeTimeout = b.closeTimeout;
   }
 
   /**
@@ -104,22 +108,29 @@ public final class ApiKeys implements AutoCloseable {
     return new Builder(appDataSource, authorizer);
   }
 
-  /** Starts the last-use flusher. Idempotent until closed. */
+  /**
+   * Starts the last-use flusher (one daemon thread). Call it once, after {@code build()}.
+   *
+   * @return this
+   * @throws IllegalStateException if it was started already, or closed
+   */
   public ApiKeys start() {
     synchronized (lifecycle) {
       if (closed) {
-        throw new IllegalStateException("this ApiKeys is closed");
+        throw new IllegalStateException("this ApiKeys is closed: build a new one to start again");
       }
-      if (flusher == null) {
-        ScheduledExecutorService s = Executors.newSingleThreadScheduledExecutor(r -> {
-          Thread t = new Thread(r, "saaskit-api-keys-last-used");
-          t.setDaemon(true);
-          return t;
-        });
-        long ms = flushInterval.toMillis();
-        var unused = s.scheduleWithFixedDelay(this::flushQuietly, ms, ms, TimeUnit.MILLISECONDS);
-        flusher = s;
+      if (started) {
+        throw new IllegalStateException("this ApiKeys is already started: call start() once, after build()");
       }
+      ScheduledExecutorService s = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "saaskit-api-keys-last-used");
+        t.setDaemon(true);
+        return t;
+      });
+      long ms = flushInterval.toMillis();
+      var unused = s.scheduleWithFixedDelay(this::flushQuietly, ms, ms, TimeUnit.MILLISECONDS);
+      flusher = s;
+      started = true;
     }
     return this;
   }
@@ -385,7 +396,10 @@ public final class ApiKeys implements AutoCloseable {
     }
   }
 
-  /** Writes pending last-use times and stops the flusher (waiting at most 10 seconds). */
+  /**
+   * Stops the flusher, waiting at most the {@linkplain Builder#closeTimeout close timeout} (default 10 s) for a flush
+   * in progress, then writes the pending last-use times. Safe to call more than once, and before {@link #start()}.
+   */
   @Override
   public void close() {
     ScheduledExecutorService s;
@@ -400,7 +414,10 @@ public final class ApiKeys implements AutoCloseable {
     if (s != null) {
       s.shutdown();
       try {
-        s.awaitTermination(10, TimeUnit.SECONDS);
+        if (!s.awaitTermination(closeTimeout.toNanos(), TimeUnit.NANOSECONDS)) {
+          LOG.warn("the API key last-use flusher did not stop within the close timeout of {}; it is a daemon and"
+              + " ends on its own", closeTimeout);
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
@@ -459,6 +476,7 @@ public final class ApiKeys implements AutoCloseable {
     private final Map<String, byte[]> peppers = new LinkedHashMap<>();
     private @Nullable String currentPepper;
     private Duration flushInterval = Duration.ofMinutes(1);
+    private Duration closeTimeout = Duration.ofSeconds(10);
 
     private Builder(DataSource dataSource, Authorizer authorizer) {
       this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
@@ -528,6 +546,19 @@ public final class ApiKeys implements AutoCloseable {
         throw new IllegalArgumentException("lastUsedFlushInterval must be at least 10 ms but was " + interval);
       }
       this.flushInterval = interval;
+      return this;
+    }
+
+    /**
+     * How long {@link ApiKeys#close()} waits for a flush in progress before it gives up on the flusher thread;
+     * default 10 seconds, from 1 ms to 10 minutes.
+     */
+    public Builder closeTimeout(Duration closeTimeout) {
+      Objects.requireNonNull(closeTimeout, "closeTimeout");
+      if (closeTimeout.compareTo(Duration.ofMillis(1)) < 0 || closeTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
+        throw new IllegalArgumentException("closeTimeout must be from 1 ms to 10 minutes but was " + closeTimeout);
+      }
+      this.closeTimeout = closeTimeout;
       return this;
     }
 

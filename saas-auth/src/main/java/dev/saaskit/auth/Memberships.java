@@ -312,9 +312,9 @@ public final class Memberships {
                 : Actor.user(actorIssuer, actorSubject);
             long beforeVersion = rs.getLong(6);
             Long before = rs.wasNull() ? null : beforeVersion;
-            out.add(new PermissionChange(rs.getLong(1), tenant, PermissionChange.Kind.valueOf(rs.getString(2)),
-                actor, issuer, subject, rs.getString(5), before, rs.getString(7), rs.getLong(8),
-                rs.getObject(9, UUID.class), rs.getTimestamp(10).toInstant()));
+            out.add(PermissionChange.builder(rs.getLong(1), tenant, PermissionChange.Kind.valueOf(rs.getString(2)),
+                actor, issuer, subject, rs.getLong(8), rs.getTimestamp(10).toInstant()).beforeRole(rs.getString(5))
+                .beforeVersion(before).afterRole(rs.getString(7)).invitationId(rs.getObject(9, UUID.class)).build());
           }
         }
       }

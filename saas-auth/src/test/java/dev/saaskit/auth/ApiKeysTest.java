@@ -256,6 +256,59 @@ class ApiKeysTest {
   }
 
   @Test
+  void startTwiceIsAnErrorAndCloseIsIdempotentBeforeAndAfterStart() {
+    ApiKeys keys = keys().start();
+    assertThatThrownBy(keys::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("already started");
+    keys.close();
+    keys.close();
+    assertThatThrownBy(keys::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    ApiKeys neverStarted = keys();
+    neverStarted.close();
+    neverStarted.close();
+    assertThatThrownBy(neverStarted::start).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
+  void closeTimeoutIsCheckedAtOnce() {
+    ApiKeys.Builder b = ApiKeys.builder(app, authorizer);
+    assertThatThrownBy(() -> b.closeTimeout(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("closeTimeout");
+    assertThatThrownBy(() -> b.closeTimeout(Duration.ofMinutes(11))).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> b.closeTimeout(Duration.ofSeconds(-1))).isInstanceOf(IllegalArgumentException.class);
+    b.closeTimeout(Duration.ofMillis(1)).closeTimeout(Duration.ofMinutes(10));
+  }
+
+  @Test
+  void closeGivesUpOnAStuckFlusherAfterTheCloseTimeoutAndLosesNoUse() throws Exception {
+    CountDownLatch flusherInside = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    // the flusher thread's connections wait until released: a flush stuck on the database
+    DataSource stuckForFlusher = (DataSource) java.lang.reflect.Proxy.newProxyInstance(
+        DataSource.class.getClassLoader(), new Class<?>[] {DataSource.class}, (proxy, method, args) -> {
+          if (method.getName().equals("getConnection")
+              && Thread.currentThread().getName().equals("saaskit-api-keys-last-used")) {
+            flusherInside.countDown();
+            release.await();
+          }
+          try {
+            return method.invoke(app, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    ApiKeys keys = ApiKeys.builder(stuckForFlusher, authorizer).clock(clock).pepper("p1", PEPPER_1)
+        .lastUsedFlushInterval(Duration.ofMillis(10)).closeTimeout(Duration.ofMillis(50)).build().start();
+    CreatedApiKey created = keys.create(ACME, admin(ACME), "stuck flush", Set.of("invoice:read"), null);
+    keys.verify(created.key());
+    assertThat(flusherInside.await(30, TimeUnit.SECONDS)).as("the flusher took the pending use").isTrue();
+    keys.close(); // returns although the flusher is still stuck (the old close waited a fixed 10 s)
+    assertThat(release.getCount()).as("close did not wait for the stuck flusher").isEqualTo(1);
+    release.countDown();
+    dev.saaskit.testing.Await.until("the released flusher wrote the use it held", () -> keys().list(ACME).stream()
+        .anyMatch(k -> k.id() == created.info().id() && k.lastUsedAt().isPresent()));
+  }
+
+  @Test
   void aNewPepperHashesNewKeysAndOldKeysStillVerify() {
     ApiKeys before = keys();
     String old = before.create(ACME, admin(ACME), "old", Set.of("invoice:read"), null).key();

@@ -135,6 +135,27 @@ class TokenVerifierAttackTest {
   }
 
   @Test
+  void an_rsa_key_below_2048_bits_is_never_used() throws Exception {
+    // RFC 7518 3.3: RS256 keys MUST be 2048 bits or larger; a 1024-bit key can be factored by a funded attacker
+    java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("RSA");
+    g.initialize(1024);
+    java.security.KeyPair weak = g.generateKeyPair();
+    RSAKey weakJwk = new RSAKey.Builder((java.security.interfaces.RSAPublicKey) weak.getPublic()).keyID("weak")
+        .build();
+    TrustedIssuer issuer = TrustedIssuer.builder("https://weak.example").jwks(TestTokens.jwks(weakJwk))
+        .algorithms(SigningAlgorithm.RS256).build();
+    String header = TestTokens.b64("{\"alg\":\"RS256\",\"kid\":\"weak\"}");
+    String payload = TestTokens.b64(claims("https://weak.example", "u").build().toString());
+    java.security.Signature rs256 = java.security.Signature.getInstance("SHA256withRSA");
+    rs256.initSign(weak.getPrivate());
+    rs256.update((header + "." + payload).getBytes(StandardCharsets.US_ASCII));
+    String token = header + "." + payload + "." + Base64URL.encode(rs256.sign());
+    try (TokenVerifier v = TokenVerifier.builder().issuer(issuer).clock(clock).build()) {
+      assertReason(v, token, Reason.UNKNOWN_KEY);
+    }
+  }
+
+  @Test
   void a_disallowed_algorithm_is_refused_even_with_the_right_key() {
     String es = sign(ec, new JWSHeader.Builder(JWSAlgorithm.ES256).keyID("ec-1").build(),
         claims(RSA_ISS, "u").audience("api").build());

@@ -24,14 +24,22 @@ import java.security.spec.X509EncodedKeySpec;
  * to JCA key conversion is not paid per token. Not API.
  */
 public abstract class SignatureCheck {
+  /** The smallest RSA modulus accepted, in bits (RFC 7518 3.3). */
+  public static final int MIN_RSA_BITS = 2048;
+
   /** Whether {@code signature} over {@code signingInput} verifies for {@code header}'s algorithm. */
   public abstract boolean verify(JWSHeader header, byte[] signingInput, Base64URL signature);
 
-  /** A check for an RSA, EC or Ed25519 public key; null for any other kind. */
+  /** A check for an RSA (at least {@value #MIN_RSA_BITS} bits), EC or Ed25519 public key; null for any other. */
   public static @org.jspecify.annotations.Nullable SignatureCheck forPublicKey(JWK key) {
     try {
       if (key instanceof RSAKey) {
-        return nimbus(new RSASSAVerifier(((RSAKey) key).toRSAPublicKey()));
+        java.security.interfaces.RSAPublicKey rsa = ((RSAKey) key).toRSAPublicKey();
+        if (rsa.getModulus().bitLength() < MIN_RSA_BITS) {
+          // RFC 7518 3.3 and 3.5: RS* and PS* keys MUST be 2048 bits or larger; a weaker key is never used
+          return null;
+        }
+        return nimbus(new RSASSAVerifier(rsa));
       }
       if (key instanceof ECKey) {
         return nimbus(new ECDSAVerifier(((ECKey) key).toECPublicKey()));

@@ -17,6 +17,7 @@ import com.nimbusds.jwt.proc.DefaultJWTProcessor;
 import dev.saaskit.auth.InvalidTokenException;
 import dev.saaskit.auth.InvalidTokenException.Reason;
 import dev.saaskit.auth.internal.NumericDates;
+import dev.saaskit.auth.internal.SignatureCheck;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.text.ParseException;
@@ -59,7 +60,12 @@ public final class IdTokenValidator {
     this.clock = clock;
     this.skew = skew;
     this.processor = new DefaultJWTProcessor<>();
-    processor.setJWSKeySelector(new JWSVerificationKeySelector<>(this.algorithms, keys));
+    JWSVerificationKeySelector<SecurityContext> selector = new JWSVerificationKeySelector<>(this.algorithms, keys);
+    // RFC 7518 3.3 and 3.5, as TokenVerifier: an RSA key below 2048 bits is never used (no key: UNKNOWN_KEY)
+    processor.setJWSKeySelector((header, context) -> selector.selectJWSKeys(header, context).stream()
+        .filter(k -> !(k instanceof java.security.interfaces.RSAKey rsa)
+            || rsa.getModulus().bitLength() >= SignatureCheck.MIN_RSA_BITS)
+        .collect(java.util.stream.Collectors.toList()));
     processor.setJWTClaimsSetVerifier((claims, context) -> { }); // checked below, with our clock and skew
   }
 

@@ -89,6 +89,27 @@ class IdTokenValidatorTest {
             e -> assertThat(e.reason()).isEqualTo(InvalidTokenException.Reason.UNSUPPORTED_CRITICAL_HEADER));
   }
 
+  @Test
+  void anRsaKeyBelow2048BitsIsNeverUsed() throws Exception {
+    java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("RSA");
+    g.initialize(1024);
+    java.security.KeyPair weak = g.generateKeyPair();
+    RSAKey weakJwk = new RSAKey.Builder((java.security.interfaces.RSAPublicKey) weak.getPublic()).keyID("k1").build();
+    IdTokenValidator v = new IdTokenValidator(ISSUER, "client-1", Set.of(JWSAlgorithm.RS256),
+        new ImmutableJWKSet<SecurityContext>(new JWKSet(weakJwk)), Clock.fixed(NOW, ZoneOffset.UTC),
+        Duration.ofSeconds(60));
+    String header = Base64URL.encode("{\"alg\":\"RS256\",\"kid\":\"k1\"}".getBytes(StandardCharsets.UTF_8)).toString();
+    String payload = Base64URL.encode(("{\"iss\":\"" + ISSUER + "\",\"sub\":\"u\",\"aud\":\"client-1\",\"iat\":"
+        + NOW.getEpochSecond() + ",\"exp\":" + (NOW.getEpochSecond() + 300) + "}").getBytes(StandardCharsets.UTF_8))
+        .toString();
+    java.security.Signature rs256 = java.security.Signature.getInstance("SHA256withRSA");
+    rs256.initSign(weak.getPrivate());
+    rs256.update((header + "." + payload).getBytes(StandardCharsets.US_ASCII));
+    String token = header + "." + payload + "." + Base64URL.encode(rs256.sign());
+    assertThatThrownBy(() -> v.validate(token)).isInstanceOfSatisfying(InvalidTokenException.class,
+        e -> assertThat(e.reason()).isEqualTo(InvalidTokenException.Reason.UNKNOWN_KEY));
+  }
+
   private static String signed(RSAKey key, String times) throws Exception {
     return signed(key, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", times);
   }
