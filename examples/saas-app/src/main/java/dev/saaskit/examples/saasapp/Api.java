@@ -1,6 +1,7 @@
 package dev.saaskit.examples.saasapp;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -122,7 +123,11 @@ final class Api {
 
   private final Deps d;
   private final ObjectMapper json;
-  /** Request bodies: one JSON value and nothing after it ({@code {"name":"a"} garbage} is malformed). */
+  /**
+   * Request bodies: one JSON value and nothing after it ({@code {"name":"a"} garbage} is malformed), no key given
+   * twice ({@code {"role":"member","role":"owner"}}: a proxy or filter in front that reads the first and the app
+   * that would read the last must never disagree about what was asked).
+   */
   private final ObjectReader jsonIn;
   private final Counter signups;
   private final byte[] pricingBody;
@@ -133,7 +138,8 @@ final class Api {
   Api(Deps deps) {
     this.d = deps;
     this.json = deps.json();
-    this.jsonIn = json.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    this.jsonIn = json.reader().with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+        .with(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
     this.signups = Counter.builder("saasapp.signups").description("new members through sign-in")
         .register(deps.registry());
     this.pricingBody = pricingJson();

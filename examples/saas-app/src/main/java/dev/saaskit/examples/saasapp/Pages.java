@@ -28,6 +28,9 @@ final class Pages {
   static int limit(Context ctx) {
     String text = ctx.queryParam("limit");
     if (text == null) {
+      if (named(ctx, "limit")) {
+        throw invalidLimit();   // given, but not decodable (?limit=%ZZ): not the default
+      }
       return DEFAULT_LIMIT;
     }
     if (text.isEmpty() || text.length() > 3 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
@@ -47,6 +50,9 @@ final class Pages {
   static @Nullable String position(Context ctx, String list) {
     String cursor = ctx.queryParam("cursor");
     if (cursor == null) {
+      if (named(ctx, "cursor")) {
+        throw invalidCursor();   // given, but not decodable (?cursor=%ZZ): not the first page
+      }
       return null;
     }
     if (cursor.isEmpty() || cursor.length() > MAX_CURSOR_LENGTH) {
@@ -64,6 +70,25 @@ final class Pages {
       throw invalidCursor();
     }
     return text.substring(prefix.length());
+  }
+
+  /**
+   * Whether the raw query string names parameter {@code name}. Javalin drops a parameter whose value is not valid
+   * percent-encoding ({@code ?cursor=%ZZ}): without this check such a request would silently get the first page or
+   * the default limit instead of its 400.
+   */
+  private static boolean named(Context ctx, String name) {
+    String query = ctx.queryString();
+    if (query == null) {
+      return false;
+    }
+    for (String pair : query.split("&", -1)) {
+      int eq = pair.indexOf('=');
+      if ((eq < 0 ? pair : pair.substring(0, eq)).equals(name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The cursor of {@code position} in list {@code list}. */

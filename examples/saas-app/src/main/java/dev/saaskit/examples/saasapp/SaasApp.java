@@ -128,6 +128,9 @@ public final class SaasApp implements AutoCloseable {
       EmbeddedPostgres postgres = EmbeddedPostgres.builder()
           .setDataDirectory(config.dataDir())
           .setCleanDataDirectory(false)
+          // not its own shutdown hook, which would stop the server while the workers and pools still use it
+          // (Ctrl+C): close() stops it last, and main's hook calls close()
+          .setRegisterShutdownHook(false)
           .start();
       closeables.push(postgres);
       adminUrl = postgres.getJdbcUrl("postgres", "postgres");

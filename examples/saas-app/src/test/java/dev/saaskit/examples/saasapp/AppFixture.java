@@ -119,7 +119,11 @@ final class AppFixture implements AutoCloseable {
     @Nullable T get() throws Exception;
   }
 
-  /** Polls {@code probe} every 50 ms until it answers non-null, at most {@code bound}. */
+  /**
+   * Polls {@code probe} every 50 ms until it answers non-null, at most {@code bound}, and returns that answer.
+   * Not saas-testing's {@code Await}: its first thousand checks spin, which over HTTP would be a burst of requests
+   * that the tenant's rate limit (300 a second) answers 429; the probes here are HTTP calls, so they are paced.
+   */
   static <T> T await(String what, Duration bound, Probe<T> probe) throws Exception {
     long deadline = System.nanoTime() + bound.toNanos();
     while (true) {
