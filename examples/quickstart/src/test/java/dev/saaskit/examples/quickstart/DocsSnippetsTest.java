@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
  *   <li>A snippet shows the imports of what it uses: every import of the test file whose simple name the region's
  *       code uses (strings and comments aside) is shown in that block or in an earlier block of the same page, so a
  *       page's snippets pasted together compile. Types of the test's own package (the page's example types) are
- *       the reader's own. Pages in {@link #IMPORTS_PENDING} are not held to this yet.</li>
+ *       the reader's own.</li>
  * </ul>
  */
 class DocsSnippetsTest {
@@ -39,23 +39,13 @@ class DocsSnippetsTest {
   private static final Pattern IMPORT = Pattern.compile("^import (static )?[\\w.]+\\.(\\w+);$");
   private static final Pattern STRING = Pattern.compile("\"(?:\\\\.|[^\"\\\\])*\"");
 
-  /**
-   * Module pages whose snippets did not all show their imports when the rule above was added (their modules'
-   * owners complete them, then take them off this list). Every other page, the README and getting-started
-   * included, is held to the rule.
-   */
-  static final java.util.Set<String> IMPORTS_PENDING = java.util.Set.of(
-      "docs/analytics.md", "docs/auth-api-keys.md", "docs/auth-authorization.md", "docs/auth.md",
-      "docs/billing.md", "docs/cache-redis.md", "docs/fleet.md", "docs/jobs-cron.md",
-      "docs/jobs-workers.md", "docs/jobs.md", "docs/tenancy.md");
-
   @Test
   void everyJavaBlockInTheDocsIsCompiledCode() throws IOException {
     Path root = repositoryRoot();
     List<String> problems = new ArrayList<>();
     int checked = 0;
     for (Path doc : documents(root)) {
-      checked += check(root, doc, problems, !IMPORTS_PENDING.contains(root.relativize(doc).toString()));
+      checked += check(root, doc, problems, true);
     }
     assertThat(problems).as("docs that drifted from code (%d blocks checked)", checked).isEmpty();
     assertThat(checked).as("blocks checked").isGreaterThanOrEqualTo(40);
