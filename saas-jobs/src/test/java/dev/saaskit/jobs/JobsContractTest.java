@@ -339,9 +339,83 @@ class JobsContractTest {
     }
   }
 
-  /** A data source that refuses every new connection while {@link #cut} is set, like a partitioned network. */
+  /**
+   * {@code close()} stops within its timeout even when the database stops answering: a claim waiting on it (here a
+   * connection that never comes, as a half-open socket would leave it) no longer holds the caller until it answers.
+   */
+  @Test
+  void closeReturnsWithinItsTimeoutWhileAClaimWaitsOnADatabaseThatDoesNotAnswer() throws Exception {
+    JobType<Work> type = JobType.of("contract.hung", Work.class);
+    CutOffDataSource hung = new CutOffDataSource(workerPool);
+    SaasJobs side = SaasJobs.builder(workerPool).workerDataSource(hung).build();
+    CountDownLatch answer = new CountDownLatch(1);
+    JobWorker worker = side.worker().queue("contract-hung", 1).listen(false).pollInterval(Duration.ofMillis(50))
+        .closeTimeout(Duration.ofSeconds(1)).handler(type, (work, ctx) -> new Done("never")).build().start();
+    try {
+      hung.hang.set(answer);
+      assertThat(hung.dispatcherHanging.await(WAIT.toSeconds(), TimeUnit.SECONDS))
+          .as("the worker's claim waits on the database").isTrue();
+      java.util.concurrent.CompletableFuture<Void> closing =
+          java.util.concurrent.CompletableFuture.runAsync(worker::close);
+      // generous: the bound under test is 1 s plus the few seconds the heartbeats and the writer are given
+      closing.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+      assertThat(answer.getCount()).as("close() returned while the database still did not answer").isEqualTo(1);
+    } finally {
+      answer.countDown();
+      worker.close();
+    }
+  }
+
+  /**
+   * A second {@code close()} (a shutdown hook next to the application's own close) waits for the first and both
+   * return. The second used to wait holding the lock the first needs to finish: both hung for ever.
+   */
+  @Test
+  void aSecondCloseWhileTheFirstWaitsForARunningHandlerReturnsWithIt() throws Exception {
+    JobType<Work> type = JobType.of("contract.twice", Work.class);
+    CountDownLatch running = new CountDownLatch(1);
+    CountDownLatch finish = new CountDownLatch(1);
+    JobWorker worker = jobs.worker().queue("contract-twice", 1).listen(false).pollInterval(Duration.ofMillis(50))
+        .closeTimeout(Duration.ofMinutes(5)).handler(type, (work, ctx) -> {
+          running.countDown();
+          finish.await();
+          return new Done("done");
+        }).build().start();
+    String dispatcher = "saaskit-jobs-" + worker.workerId() + "-dispatcher";
+    AtomicInteger closerNumber = new AtomicInteger();
+    java.util.concurrent.ExecutorService closers = java.util.concurrent.Executors.newFixedThreadPool(2,
+        r -> new Thread(r, "contract-closer-" + closerNumber.incrementAndGet()));
+    try {
+      JobId id = as(ACME, () -> jobs.queue().enqueue(JobRequest.builder(type, new Work("t"))
+          .queue("contract-twice").build()));
+      assertThat(running.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+      java.util.concurrent.Future<?> first = closers.submit(worker::close);
+      // the first close() has stopped claiming once the dispatcher thread is gone; it now waits for the handler
+      Await.until("the first close() is under way", WAIT, () -> Thread.getAllStackTraces().keySet().stream()
+          .noneMatch(t -> t.getName().equals(dispatcher)));
+      java.util.concurrent.Future<?> second = closers.submit(worker::close);
+      Await.until("the second close() waits for the first", WAIT, () -> Thread.getAllStackTraces().entrySet()
+          .stream().anyMatch(e -> e.getKey().getName().equals("contract-closer-2") && java.util.Arrays
+              .stream(e.getValue()).anyMatch(f -> f.getMethodName().equals("awaitClosed"))));
+      finish.countDown();
+      first.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+      second.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+      awaitState(ACME, id, JobState.COMPLETED);
+    } finally {
+      finish.countDown();
+      closers.shutdownNow();
+    }
+  }
+
+  /**
+   * A data source that refuses every new connection while {@link #cut} is set, like a partitioned network, and
+   * whose connections never come while {@link #hang} holds a latch, like a database that stopped answering.
+   */
   private static final class CutOffDataSource implements DataSource {
     final AtomicBoolean cut = new AtomicBoolean();
+    final java.util.concurrent.atomic.AtomicReference<@org.jspecify.annotations.Nullable CountDownLatch> hang =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    final CountDownLatch dispatcherHanging = new CountDownLatch(1);
     private final DataSource delegate;
 
     CutOffDataSource(DataSource delegate) {
@@ -350,6 +424,23 @@ class JobsContractTest {
 
     @Override
     public Connection getConnection() throws SQLException {
+      CountDownLatch until = hang.get();
+      if (until != null) {
+        if (Thread.currentThread().getName().endsWith("-dispatcher")) {
+          dispatcherHanging.countDown();
+        }
+        boolean interrupted = false;
+        while (until.getCount() > 0) {
+          try {
+            until.await();
+          } catch (InterruptedException e) {
+            interrupted = true;   // a socket read ignores interrupts too
+          }
+        }
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
+      }
       if (cut.get()) {
         throw new SQLException("cut off from the database (test)", "08001");
       }

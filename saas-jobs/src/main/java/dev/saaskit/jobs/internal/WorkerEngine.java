@@ -214,17 +214,22 @@ public final class WorkerEngine {
    * release the rest, record every outcome, then stop heartbeats. Idempotent; a second caller waits for the first.
    */
   public void close() {
+    boolean another;
     synchronized (lifecycle) {
       if (state == State.NEW) {
         state = State.CLOSED;
         closed.countDown();
         return;
       }
-      if (state != State.RUNNING) {
-        awaitClosed();
-        return;
+      another = state != State.RUNNING;
+      if (!another) {
+        state = State.CLOSING;
       }
-      state = State.CLOSING;
+    }
+    if (another) {
+      // outside the lock: the first caller takes it again to finish, and used to wait for it forever
+      awaitClosed();
+      return;
     }
     try {
       shutDown();
@@ -276,7 +281,14 @@ public final class WorkerEngine {
       claiming = false;
     }
     signal.wake();
-    dispatcher.join();
+    // bounded: a claim stuck on a database that does not answer must not hold close() past its timeout. Jobs such a
+    // claim still returns are handed to pools that are shut down by then, so they stay leased to this worker, whose
+    // heartbeats stop below, and are rescued once the lease expires
+    dispatcher.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+    if (dispatcher.isAlive()) {
+      log.warn("job worker {}: a claim was still running at the shutdown timeout (is the database answering?);"
+          + " jobs it claims are rescued when their leases expire", config.workerId());
+    }
     if (listener != null) {
       listener.stop();
     }
