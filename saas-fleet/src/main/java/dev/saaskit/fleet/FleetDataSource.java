@@ -218,7 +218,7 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
   /** A connection to the primary; {@code marksWrite}: its return starts the tenant's read-your-writes window. */
   private Connection open(boolean marksWrite) throws SQLException {
     if (closed) {
-      throw new SQLException("the FleetDataSource is closed", "08003");
+      throw closedException();
     }
     TenantId tenant = TenantContext.current().orElseThrow(() -> new MissingTenantException(
         "FleetDataSource.getConnection() was called with no current tenant: run it inside "
@@ -343,6 +343,10 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
    * @throws TenantUnavailableException if the tenant is unknown, suspended or deleted
    */
   public Connection getReadOnlyConnection() throws SQLException {
+    if (closed) {
+      // checked here too: a tenant with replicas used to get a replica connection from a closed data source
+      throw closedException();
+    }
     TenantId tenant = TenantContext.current().orElseThrow(() -> new MissingTenantException(
         "FleetDataSource.getReadOnlyConnection() was called with no current tenant"));
     Cached cached = cached(tenant);
@@ -588,13 +592,19 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     return out;
   }
 
-  /** Closes every pool (connections still out are closed by their pools) and stops the housekeeping thread. */
+  /**
+   * Closes every pool (connections still out are closed by their pools) and stops the housekeeping thread.
+   * Idempotent. After it (and for a call racing it), {@link #getConnection()} and {@link #getReadOnlyConnection()}
+   * throw {@link SQLException} with SQLState {@code 08003}.
+   */
   @Override
   public void close() {
-    if (closed) {
-      return;
+    synchronized (housekeepingLock) {
+      if (closed) {
+        return;
+      }
+      closed = true; // under the lock newPool() checks it with: no pool is made on the scheduler shut down below
     }
-    closed = true;
     try {
       listener.close();
       shardListener.close();
@@ -696,10 +706,22 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
     }
   }
 
-  private PlacementPool enterPool(Placement placement) {
+  private PlacementPool enterPool(Placement placement) throws SQLException {
     while (true) {
       Target target = target(placement);
-      PlacementPool pool = pools.computeIfAbsent(target.key(), k -> newPool(placement, target));
+      PlacementPool pool;
+      try {
+        pool = pools.computeIfAbsent(target.key(), k -> newPool(placement, target));
+      } catch (ClosedMeanwhile e) {
+        throw closedException();
+      }
+      if (closed) {
+        // close() ran while this pool was being made or found: it may have cleared the map before this pool was in
+        // it, and nothing else would ever close it (HikariDataSource.close() is idempotent)
+        pools.remove(target.key(), pool);
+        pool.forceClose();
+        throw closedException();
+      }
       if (pool.enter()) {
         if (stale(placement, target)) {
           // the shard changed between the lookup and the pool: this pool may even have been made after the old
@@ -778,7 +800,10 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
    */
   private void startHousekeeping() {
     synchronized (housekeepingLock) {
-      if (housekeeping != null || closed) {
+      if (closed) {
+        throw new ClosedMeanwhile();
+      }
+      if (housekeeping != null) {
         return;
       }
       long every = Math.max(1000, poolIdleTimeout.toMillis() / 2);
@@ -823,7 +848,30 @@ public final class FleetDataSource implements DataSource, AutoCloseable {
       hikariCustomizer.accept(config);
     }
     LOG.debug("opening the pool of {}", placement.describe());
-    return new PlacementPool(key, new HikariDataSource(config), connector, closer, clock.millis());
+    HikariDataSource hikari;
+    // under the lock close() shuts the scheduler down with: a pool made on a shut-down scheduler threw
+    // RejectedExecutionException out of getConnection() (a request racing the application's shutdown). HikariCP
+    // makes no connection here (initializationFailTimeout -1), so the lock is held briefly
+    synchronized (housekeepingLock) {
+      if (closed) {
+        throw new ClosedMeanwhile();
+      }
+      hikari = new HikariDataSource(config);
+    }
+    return new PlacementPool(key, hikari, connector, closer, clock.millis());
+  }
+
+  /** close() ran while a pool was being made, which is then not made; becomes {@link #closedException()}. */
+  private static final class ClosedMeanwhile extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    ClosedMeanwhile() {
+      super("the FleetDataSource is closed", null, false, false);
+    }
+  }
+
+  private static SQLException closedException() {
+    return new SQLException("the FleetDataSource is closed", "08003");
   }
 
   /** Gives idle connections back to the budget: whole unused pools first, then the idle connections of one pool. */

@@ -431,6 +431,53 @@ class FleetDataSourceTest {
     }
   }
 
+  /**
+   * A getConnection() racing close() (a request during the application's shutdown) gets the data source's own
+   * "closed" SQLException (08003), and no pool is left open behind the close. It used to make its pool on the
+   * housekeeping executor close() had shut down, and threw HikariCP's RejectedExecutionException instead.
+   */
+  @Test
+  void aConnectionRequestRacingCloseGetsTheClosedSqlExceptionAndLeavesNoPool() throws Exception {
+    TenantId t = TenantId.of("close-race");
+    fleet.directory.register(t, fleet.dedicatedPlacement(2));
+    CountDownLatch making = new CountDownLatch(1);
+    CountDownLatch proceed = new CountDownLatch(1);
+    FleetDataSource ds = FleetDataSource.builder(fleet.directory).hikari(config -> {
+      making.countDown();
+      try {
+        proceed.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }).build();
+    ExecutorService threads = Executors.newFixedThreadPool(2, r -> new Thread(r, "close-race-" + r.hashCode()));
+    try {
+      Future<?> request = threads.submit(() -> {
+        TenantContext.run(t, () -> ds.getConnection().close());
+        return null;
+      });
+      assertThat(making.await(30, java.util.concurrent.TimeUnit.SECONDS)).as("the pool is being made").isTrue();
+      Thread[] closer = new Thread[1];
+      Future<?> closing = threads.submit(() -> {
+        closer[0] = Thread.currentThread();
+        ds.close();
+      });
+      // close() has shut its executors down once it waits for the pool being made (to clear the pool map)
+      Await.until("close() reached the pool being made", () -> closing.isDone() || (closer[0] != null
+          && java.util.Arrays.stream(closer[0].getStackTrace()).anyMatch(f -> f.getMethodName().equals("clear"))));
+      proceed.countDown();
+      assertThatThrownBy(() -> request.get(30, java.util.concurrent.TimeUnit.SECONDS))
+          .cause().isInstanceOf(SQLException.class).hasMessage("the FleetDataSource is closed")
+          .extracting(e -> ((SQLException) e).getSQLState()).isEqualTo("08003");
+      closing.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(ds.stats().pools()).as("pools left behind the close").isZero();
+    } finally {
+      proceed.countDown();
+      threads.shutdownNow();
+      ds.close();
+    }
+  }
+
   @Test
   void closeTimeoutIsCheckedByTheBuilder() {
     assertThatThrownBy(() -> FleetDataSource.builder(fleet.directory).closeTimeout(Duration.ZERO))

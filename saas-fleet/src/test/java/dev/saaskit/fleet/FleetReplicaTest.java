@@ -1,6 +1,7 @@
 package dev.saaskit.fleet;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.saaskit.core.TenantContext;
 import dev.saaskit.core.TenantId;
@@ -76,6 +77,18 @@ class FleetReplicaTest {
       clock.advance(Duration.ofSeconds(6));
       assertThat(where(ds)).isIn(replicaA.name(), replicaB.name());
     }
+  }
+
+  /** A closed data source hands out no connection, a replica's included (it used to, to a tenant with replicas). */
+  @Test
+  void aClosedDataSourceRefusesReadOnlyConnectionsToo() throws Exception {
+    FleetDataSource ds = FleetDataSource.builder(fleet.directory)
+        .replicas(Placement.shared("shard-0"), List.of(replicaA.appDataSource())).build();
+    assertThat(where(ds)).as("a replica serves before close()").isEqualTo(replicaA.name());
+    ds.close();
+    assertThatThrownBy(() -> where(ds)).isInstanceOf(SQLException.class)
+        .hasMessage("the FleetDataSource is closed")
+        .extracting(e -> ((SQLException) e).getSQLState()).isEqualTo("08003");
   }
 
   @Test

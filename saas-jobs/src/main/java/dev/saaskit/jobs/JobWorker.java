@@ -66,7 +66,8 @@ public final class JobWorker implements AutoCloseable {
    * @throws dev.saaskit.core.SaasException if the table cannot be read, the role may not update it (the
    *     application's role instead of one granted {@link JobsSchema#grantWorker}) or LISTEN fails; the message says
    *     what to fix
-   * @throws IllegalStateException if the worker was started or closed before
+   * @throws IllegalStateException if the worker was started or closed before, or was closed while this call waited
+   *     on the database
    */
   public JobWorker start() {
     engine.start();
@@ -81,7 +82,10 @@ public final class JobWorker implements AutoCloseable {
   /**
    * Graceful shutdown: stops claiming, waits up to {@code closeTimeout} for running handlers, then interrupts
    * the others and releases their jobs (pending again, the attempt not counted), records all outcomes, and stops
-   * heartbeats and the LISTEN connection. Idempotent; concurrent callers wait for the first. If the calling thread
+   * heartbeats and the LISTEN connection. Idempotent; concurrent callers wait for the first. Called from one of this
+   * worker's handlers, it starts the shutdown and returns at once (the shutdown waits for that handler to return).
+   * Called while {@link #start()} still waits on the database, it returns at once and that start throws
+   * {@link IllegalStateException}. If the calling thread
    * is interrupted meanwhile, it returns at once with its interrupt flag set: heartbeats stop and the jobs not given
    * back are rescued by other workers once their leases expire.
    */

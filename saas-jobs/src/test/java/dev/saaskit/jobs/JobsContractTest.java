@@ -408,6 +408,77 @@ class JobsContractTest {
   }
 
   /**
+   * {@code close()} racing a {@code start()} that waits on a database that does not answer (a shutdown hook during
+   * startup) returns at once, and the start then throws and starts nothing. close() used to wait for the lock the
+   * start held through its database probe, for as long as the database did not answer.
+   */
+  @Test
+  void closeWhileStartWaitsOnADatabaseThatDoesNotAnswerReturnsAndTheStartThrows() throws Exception {
+    JobType<Work> type = JobType.of("contract.startclose", Work.class);
+    CutOffDataSource hung = new CutOffDataSource(workerPool);
+    SaasJobs side = SaasJobs.builder(workerPool).workerDataSource(hung).build();
+    JobWorker worker = side.worker().queue("contract-startclose", 1).listen(true)
+        .closeTimeout(Duration.ofSeconds(1)).handler(type, (work, ctx) -> new Done("never")).build();
+    CountDownLatch answer = new CountDownLatch(1);
+    hung.hang.set(answer);
+    java.util.concurrent.ExecutorService starter = java.util.concurrent.Executors.newSingleThreadExecutor(
+        r -> new Thread(r, "contract-starter"));
+    try {
+      java.util.concurrent.Future<JobWorker> starting = starter.submit(worker::start);
+      Await.until("start() waits on the database", WAIT, () -> Thread.getAllStackTraces().entrySet().stream()
+          .anyMatch(e -> e.getKey().getName().equals("contract-starter") && java.util.Arrays.stream(e.getValue())
+              .anyMatch(f -> f.getClassName().endsWith("CutOffDataSource"))));
+      java.util.concurrent.CompletableFuture<Void> closing =
+          java.util.concurrent.CompletableFuture.runAsync(worker::close);
+      closing.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+      assertThat(answer.getCount()).as("close() returned while the database still did not answer").isEqualTo(1);
+      answer.countDown();
+      assertThatThrownBy(() -> starting.get(WAIT.toSeconds(), TimeUnit.SECONDS))
+          .hasCauseInstanceOf(IllegalStateException.class).hasMessageContaining("closed while it was starting");
+      String prefix = "saaskit-jobs-" + worker.workerId() + "-";
+      assertThat(Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
+          .filter(n -> n.startsWith(prefix))).as("no thread of the closed worker").isEmpty();
+    } finally {
+      answer.countDown();
+      starter.shutdownNow();
+      worker.close();
+    }
+  }
+
+  /**
+   * A handler that closes its own worker (a "drain this node" job) is not waited for by that close: its job
+   * completes, and the worker stops once it returned. The handler used to wait the whole close timeout for its own
+   * return, then was interrupted and its job released to run again.
+   */
+  @Test
+  void aHandlerThatClosesItsOwnWorkerCompletesItsJobAndTheWorkerStops() throws Exception {
+    JobType<Work> type = JobType.of("contract.selfclose", Work.class);
+    java.util.concurrent.atomic.AtomicReference<@org.jspecify.annotations.Nullable JobWorker> self =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    AtomicInteger runs = new AtomicInteger();
+    JobWorker worker = jobs.worker().queue("contract-selfclose", 1).listen(false)
+        .pollInterval(Duration.ofMillis(50)).closeTimeout(Duration.ofMinutes(1)).handler(type, (work, ctx) -> {
+          runs.incrementAndGet();
+          java.util.Objects.requireNonNull(self.get()).close();
+          return new Done("closed");
+        }).build();
+    self.set(worker);
+    worker.start();
+    try {
+      JobId id = as(ACME, () -> jobs.queue().enqueue(JobRequest.builder(type, new Work("t"))
+          .queue("contract-selfclose").build()));
+      awaitState(ACME, id, JobState.COMPLETED);
+      worker.close(); // waits for the shutdown the handler began
+      String prefix = "saaskit-jobs-" + worker.workerId() + "-";
+      Await.until("the worker's threads end", WAIT, () -> Thread.getAllStackTraces().keySet().stream()
+          .noneMatch(t -> t.getName().startsWith(prefix) && t.isAlive()));
+      assertThat(runs.get()).as("the handler ran once").isEqualTo(1);
+    } finally {
+      worker.close();
+    }
+  }
+
+  /**
    * A data source that refuses every new connection while {@link #cut} is set, like a partitioned network, and
    * whose connections never come while {@link #hang} holds a latch, like a database that stopped answering.
    */

@@ -53,7 +53,10 @@ public final class WorkerEngine {
   private static final int CLAIM_WINDOW_ROUNDS = 4;
   private static final long RELEASE_GRACE_MILLIS = 2000;
 
-  private enum State { NEW, RUNNING, CLOSING, CLOSED }
+  private enum State { NEW, STARTING, RUNNING, CLOSING, CLOSED }
+
+  /** The worker whose handler the current thread runs, if any: its close() must not wait for that handler. */
+  private static final ThreadLocal<@Nullable WorkerEngine> HANDLER_OF = new ThreadLocal<>();
 
   private final WorkerConfig config;
   private final WorkerSql sql;
@@ -96,7 +99,7 @@ public final class WorkerEngine {
     String prefix = "saaskit-jobs-" + config.workerId();
     for (WorkerConfig.Queue q : config.queues()) {
       queues.put(q.name(), new WorkerQueue(q.name(), q.concurrency(), q.tenantCap(), config.batchSize(),
-          config.maxBatchSize(), threads(prefix + "-" + q.name() + "-")));
+          config.maxBatchSize(), handlerThreads(prefix + "-" + q.name() + "-")));
     }
     List<WorkerConfig.Handler> handlers = new ArrayList<>(config.handlers().values());
     this.handledTypes = handlers.stream().map(WorkerConfig.Handler::type).toArray(String[]::new);
@@ -113,6 +116,19 @@ public final class WorkerEngine {
     this.timeouts.setRemoveOnCancelPolicy(true);
     this.dispatcher = new Thread(this::dispatchLoop, prefix + "-dispatcher");
     this.dispatcher.setDaemon(true);
+  }
+
+  /** {@link #threads}, marking each thread as running this worker's handlers (see {@link #HANDLER_OF}). */
+  private ThreadFactory handlerThreads(String prefix) {
+    ThreadFactory plain = threads(prefix);
+    return r -> plain.newThread(() -> {
+      HANDLER_OF.set(this);
+      try {
+        r.run();
+      } finally {
+        HANDLER_OF.remove();
+      }
+    });
   }
 
   private static ThreadFactory threads(String prefix) {
@@ -138,38 +154,73 @@ public final class WorkerEngine {
         throw new IllegalStateException("a JobWorker starts once; this one is " + state.name().toLowerCase(Locale.ROOT)
             + ". Build a new worker to start again.");
       }
+      state = State.STARTING;
+    }
+    // the database work outside the lock: a close() meanwhile (a shutdown hook while the database does not
+    // answer) used to wait for the lock, unbounded, until the probe or the LISTEN connection answered
+    try {
       probe();
       if (listener != null) {
         listener.start();
       }
-      flusher.start();
-      long shortest = config.shortestLease().toMillis();
-      long tick = Math.max(50, Math.min(config.progressInterval().toMillis(), shortest / 3));
-      nextFullHeartbeatNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(shortest / 3);
-      // the periodic tasks' futures are not kept: guarded() logs what a run throws, and close() stops them by
-      // shutting the maintenance executor down
-      ScheduledFuture<?> unused =
-          maintenance.scheduleWithFixedDelay(guarded("heartbeat", this::heartbeat), tick, tick, TimeUnit.MILLISECONDS);
-      long rescueEvery = Math.max(100, shortest / 2);
-      // workers started together should not rescue in lockstep: stagger by a fraction fixed per worker id
-      long stagger = Math.floorMod(config.workerId().hashCode(), Math.max(1, rescueEvery / 4));
-      unused = maintenance.scheduleWithFixedDelay(guarded("rescue", this::rescue), stagger, rescueEvery + stagger,
-          TimeUnit.MILLISECONDS);
-      if (meters.wantsDepth()) {
-        long every = config.metricsInterval().toMillis();
-        unused = maintenance.scheduleWithFixedDelay(guarded("queue depth", this::measureDepth), 0, every,
-            TimeUnit.MILLISECONDS);
+    } catch (RuntimeException | Error e) {
+      synchronized (lifecycle) {
+        if (state == State.STARTING) {
+          state = State.NEW; // nothing was started: a later start() may try again
+        }
       }
-      claiming = true;
-      dispatcher.start();
-      LocalWakeups local = config.localWakeups();
-      if (local != null) {
-        local.subscribe(localWake);
-      }
-      state = State.RUNNING;
-      log.info("job worker {} started: queues {}, types {}, listen {}", config.workerId(), queues.keySet(),
-          config.handlers().keySet(), config.listen());
+      throw e;
     }
+    boolean closedMeanwhile;
+    synchronized (lifecycle) {
+      closedMeanwhile = state != State.STARTING;
+      if (!closedMeanwhile) {
+        startThreads();
+      }
+    }
+    if (closedMeanwhile) {
+      // close() ran while this call waited on the database; it found nothing to stop, so nothing may start now
+      if (listener != null) {
+        try {
+          listener.stop();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      throw new IllegalStateException("the JobWorker was closed while it was starting; build a new worker to"
+          + " start again");
+    }
+  }
+
+  /** The rest of {@link #start()}, under the lifecycle lock: no database work, so a close() waits briefly. */
+  private void startThreads() {
+    flusher.start();
+    long shortest = config.shortestLease().toMillis();
+    long tick = Math.max(50, Math.min(config.progressInterval().toMillis(), shortest / 3));
+    nextFullHeartbeatNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(shortest / 3);
+    // the periodic tasks' futures are not kept: guarded() logs what a run throws, and close() stops them by
+    // shutting the maintenance executor down
+    ScheduledFuture<?> unused =
+        maintenance.scheduleWithFixedDelay(guarded("heartbeat", this::heartbeat), tick, tick, TimeUnit.MILLISECONDS);
+    long rescueEvery = Math.max(100, shortest / 2);
+    // workers started together should not rescue in lockstep: stagger by a fraction fixed per worker id
+    long stagger = Math.floorMod(config.workerId().hashCode(), Math.max(1, rescueEvery / 4));
+    unused = maintenance.scheduleWithFixedDelay(guarded("rescue", this::rescue), stagger, rescueEvery + stagger,
+        TimeUnit.MILLISECONDS);
+    if (meters.wantsDepth()) {
+      long every = config.metricsInterval().toMillis();
+      unused = maintenance.scheduleWithFixedDelay(guarded("queue depth", this::measureDepth), 0, every,
+          TimeUnit.MILLISECONDS);
+    }
+    claiming = true;
+    dispatcher.start();
+    LocalWakeups local = config.localWakeups();
+    if (local != null) {
+      local.subscribe(localWake);
+    }
+    state = State.RUNNING;
+    log.info("job worker {} started: queues {}, types {}, listen {}", config.workerId(), queues.keySet(),
+        config.handlers().keySet(), config.listen());
   }
 
   private void probe() {
@@ -216,7 +267,8 @@ public final class WorkerEngine {
   public void close() {
     boolean another;
     synchronized (lifecycle) {
-      if (state == State.NEW) {
+      if (state == State.NEW || state == State.STARTING) {
+        // a start() under way sees this and starts no thread (it throws IllegalStateException)
         state = State.CLOSED;
         closed.countDown();
         return;
@@ -226,11 +278,29 @@ public final class WorkerEngine {
         state = State.CLOSING;
       }
     }
+    boolean fromOwnHandler = HANDLER_OF.get() == this;
     if (another) {
-      // outside the lock: the first caller takes it again to finish, and used to wait for it forever
-      awaitClosed();
+      // outside the lock: the first caller takes it again to finish, and used to wait for it forever. A handler of
+      // this worker does not wait: the first close() waits for that very handler to return
+      if (!fromOwnHandler) {
+        awaitClosed();
+      }
       return;
     }
+    if (fromOwnHandler) {
+      // a handler cannot wait for its own return: it used to wait the whole close timeout, then was interrupted
+      // and its job released to run again. The shutdown goes on on its own thread; this handler's outcome is
+      // recorded when it returns, like any other running handler's
+      Thread closer = new Thread(this::closeRunning, "saaskit-jobs-" + config.workerId() + "-closer");
+      closer.setDaemon(true);
+      closer.start();
+      return;
+    }
+    closeRunning();
+  }
+
+  /** The shutdown of a running worker, by the one close() that moved it to CLOSING. */
+  private void closeRunning() {
     try {
       shutDown();
     } catch (InterruptedException e) {
