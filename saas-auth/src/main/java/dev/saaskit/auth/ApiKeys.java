@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -85,7 +86,9 @@ public final class ApiKeys implements AutoCloseable {
   private final Object lifecycle = new Object();
   private @Nullable ScheduledExecutorService flusher;
   private boolean started;
-  private boolean closed;
+  private volatile boolean closed; // written under lifecycle
+  /** Opened when the first close() has written the pending times (or given up at the close timeout). */
+  private final CountDownLatch closeDone = new CountDownLatch(1);
 
   private ApiKeys(Builder b) {
     this.dataSource = b.dataSource;
@@ -148,6 +151,7 @@ public final class ApiKeys implements AutoCloseable {
    */
   public CreatedApiKey create(TenantId tenant, Principal creator, String name, Set<String> scopes,
       @Nullable Instant expiresAt) {
+    checkOpen();
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(creator, "creator");
     Objects.requireNonNull(name, "name");
@@ -244,8 +248,10 @@ public final class ApiKeys implements AutoCloseable {
    *
    * @throws InvalidTokenException {@code BAD_API_KEY} (malformed, unknown, wrong secret), {@code EXPIRED} or
    *     {@code REVOKED}: answer the client the same way for all of them
+   * @throws IllegalStateException if this ApiKeys was closed (as {@code create}, {@code revoke} and {@code list})
    */
   public Principal verify(String presentedKey) {
+    checkOpen();
     Objects.requireNonNull(presentedKey, "presentedKey");
     ApiKeyFormat.Parsed parsed = ApiKeyFormat.parse(prefix, presentedKey);
     if (parsed == null) {
@@ -300,6 +306,7 @@ public final class ApiKeys implements AutoCloseable {
    * @return false if {@code tenant} has no such key, or it was revoked already
    */
   public boolean revoke(TenantId tenant, long keyId, Principal actor) {
+    checkOpen();
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(actor, "actor");
     return Tx.run(dataSource, schema.tenantSetting(), tenant, "revoking an API key", c -> {
@@ -315,6 +322,7 @@ public final class ApiKeys implements AutoCloseable {
 
   /** The keys of {@code tenant}, newest first, revoked ones included; never a secret or a hash. */
   public List<ApiKeyInfo> list(TenantId tenant) {
+    checkOpen();
     Objects.requireNonNull(tenant, "tenant");
     return Tx.run(dataSource, schema.tenantSetting(), tenant, "listing API keys", c -> {
       List<ApiKeyInfo> out = new ArrayList<>();
@@ -397,32 +405,76 @@ public final class ApiKeys implements AutoCloseable {
   }
 
   /**
-   * Stops the flusher, waiting at most the {@linkplain Builder#closeTimeout close timeout} (default 10 s) for a flush
-   * in progress, then writes the pending last-use times. Safe to call more than once, and before {@link #start()}.
+   * Stops the flusher and writes the pending last-use times, waiting at most the {@linkplain Builder#closeTimeout
+   * close timeout} (default 10 s) in all for a flush in progress and for that last write: a database that does not
+   * answer does not hold the caller longer (the write is then logged and left to finish on a daemon thread). Safe to
+   * call more than once, and before {@link #start()}; a second call, from another thread, returns when the first has
+   * written the pending times (at most the close timeout).
    */
   @Override
   public void close() {
-    ScheduledExecutorService s;
+    ScheduledExecutorService s = null;
+    boolean first = false;
     synchronized (lifecycle) {
-      if (closed) {
+      if (!closed) {
+        closed = true;
+        s = flusher;
+        flusher = null;
+        first = true;
+      }
+    }
+    if (!first) {
+      awaitFirstClose();
+      return;
+    }
+    try {
+      writeLastUses(s);
+    } finally {
+      closeDone.countDown();
+    }
+  }
+
+  /** The final write, on the flusher's thread (after a flush in progress) or on one of its own: bounded. */
+  private void writeLastUses(@Nullable ScheduledExecutorService started) {
+    ScheduledExecutorService s = started;
+    if (s == null) {
+      if (used.isEmpty()) {
         return;
       }
-      closed = true;
-      s = flusher;
-      flusher = null;
+      s = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "saaskit-api-keys-last-used-close");
+        t.setDaemon(true);
+        return t;
+      });
     }
-    if (s != null) {
-      s.shutdown();
-      try {
-        if (!s.awaitTermination(closeTimeout.toNanos(), TimeUnit.NANOSECONDS)) {
-          LOG.warn("the API key last-use flusher did not stop within the close timeout of {}; it is a daemon and"
-              + " ends on its own", closeTimeout);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+    s.execute(this::flushQuietly); // runs before the shutdown below takes effect; the periodic flush is cancelled
+    s.shutdown();
+    try {
+      if (!s.awaitTermination(closeTimeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        LOG.warn("the API key last-use times were not written within the close timeout of {} (is the database"
+            + " answering?); a daemon thread writes them when it can", closeTimeout);
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
-    flushQuietly();
+  }
+
+  private void awaitFirstClose() {
+    try {
+      if (!closeDone.await(closeTimeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        LOG.warn("another close() of these API keys did not finish within the close timeout of {}", closeTimeout);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** After close(), a use verify() recorded would never be written: every operation refuses instead. */
+  private void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("this ApiKeys is closed: keep one for the application's lifetime and close it"
+          + " at shutdown");
+    }
   }
 
   private String table() {

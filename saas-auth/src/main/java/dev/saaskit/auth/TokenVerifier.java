@@ -55,6 +55,7 @@ public final class TokenVerifier implements AutoCloseable {
   private final int maxTokenLength;
   private final int maxJsonDepth;
   private final @Nullable Cache<Digest, Principal> verified;
+  private volatile boolean closed;
 
   private static final class Entry {
     final TrustedIssuer issuer;
@@ -96,9 +97,14 @@ public final class TokenVerifier implements AutoCloseable {
    * Verifies {@code token} (the compact JWS, without a {@code Bearer } prefix).
    *
    * @throws InvalidTokenException saying why it was refused; do not echo the reason to the client
+   * @throws IllegalStateException if this verifier was closed (its JWKS refreshes are stopped)
    */
   public Principal verify(String token) {
     Objects.requireNonNull(token, "token");
+    if (closed) {
+      throw new IllegalStateException("this TokenVerifier is closed: it stopped its JWKS refreshes; keep one verifier"
+          + " for the application's lifetime and close it at shutdown");
+    }
     if (token.length() > maxTokenLength) {
       throw new InvalidTokenException(Reason.MALFORMED, "token longer than " + maxTokenLength + " characters");
     }
@@ -319,9 +325,13 @@ public final class TokenVerifier implements AutoCloseable {
     return cache == null ? 0 : cache.estimatedSize();
   }
 
-  /** Stops the JWKS background refreshes. */
+  /**
+   * Stops the JWKS background refreshes; {@link #verify} then throws {@link IllegalStateException}. Safe to call more
+   * than once.
+   */
   @Override
   public void close() {
+    closed = true;
     for (Entry e : issuers.values()) {
       e.keys.close();
     }

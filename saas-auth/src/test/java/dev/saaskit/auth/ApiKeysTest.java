@@ -266,6 +266,18 @@ class ApiKeysTest {
     neverStarted.close();
     neverStarted.close();
     assertThatThrownBy(neverStarted::start).isInstanceOf(IllegalStateException.class);
+    // after close() a verified use would never be written: every operation refuses clearly
+    ApiKeys live = keys();
+    CreatedApiKey created = live.create(ACME, admin(ACME), "before close", Set.of("invoice:read"), null);
+    live.close();
+    List<org.assertj.core.api.ThrowableAssert.ThrowingCallable> calls = List.of(
+        () -> live.verify(created.key()),
+        () -> live.create(ACME, admin(ACME), "after close", Set.of("invoice:read"), null),
+        () -> live.revoke(ACME, created.info().id(), admin(ACME)),
+        () -> live.list(ACME));
+    for (var call : calls) {
+      assertThatThrownBy(call).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
   }
 
   @Test
@@ -306,6 +318,85 @@ class ApiKeysTest {
     release.countDown();
     dev.saaskit.testing.Await.until("the released flusher wrote the use it held", () -> keys().list(ACME).stream()
         .anyMatch(k -> k.id() == created.info().id() && k.lastUsedAt().isPresent()));
+  }
+
+  /** Locks the keys table in another transaction: statements on it wait, as on a database that does not answer. */
+  private static Connection lockKeysTable() throws SQLException {
+    Connection c = owner.getConnection();
+    c.setAutoCommit(false);
+    try (Statement st = c.createStatement()) {
+      st.execute("LOCK TABLE " + AuthSchema.defaults().name() + ".api_keys IN ACCESS EXCLUSIVE MODE");
+    }
+    return c;
+  }
+
+  private static long count(String sql) throws SQLException {
+    try (Connection c = owner.getConnection(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  private static boolean lastUseWritten(CreatedApiKey created) {
+    return keys().list(ACME).stream().anyMatch(k -> k.id() == created.info().id() && k.lastUsedAt().isPresent());
+  }
+
+  @Test
+  void closeWritingThePendingUseToADatabaseThatDoesNotAnswerReturnsWithinTheCloseTimeout() throws Exception {
+    for (boolean start : new boolean[] {false, true}) {
+      ApiKeys.Builder builder = ApiKeys.builder(app, authorizer).clock(clock).pepper("p1", PEPPER_1)
+          .closeTimeout(Duration.ofMillis(200));
+      ApiKeys keys = start ? builder.build().start() : builder.build();
+      CreatedApiKey created = keys.create(ACME, admin(ACME), "close on a stuck db", Set.of("invoice:read"), null);
+      keys.verify(created.key());
+      Thread closer = new Thread(keys::close, "closer");
+      try (Connection lock = lockKeysTable()) {
+        closer.start();
+        dev.saaskit.testing.Await.until("close() returns although its write waits for the database",
+            () -> closer.getState() == Thread.State.TERMINATED);
+        lock.rollback();
+      }
+      dev.saaskit.testing.Await.until("the write left to finish records the use once the database answers",
+          () -> lastUseWritten(created));
+    }
+  }
+
+  @Test
+  void aSecondCloseReturnsOnlyOnceTheFirstHasWrittenThePendingUse() throws Exception {
+    ApiKeys keys = ApiKeys.builder(app, authorizer).clock(clock).pepper("p1", PEPPER_1)
+        .closeTimeout(Duration.ofMinutes(10)).build().start();
+    CreatedApiKey created = keys.create(ACME, admin(ACME), "two closes", Set.of("invoice:read"), null);
+    keys.verify(created.key());
+    String waitingWrites = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '"
+        + AuthSchema.defaults().name() + ".api_keys'::regclass";
+    AtomicInteger waitingWhenSecondReturned = new AtomicInteger(-1);
+    Thread first = new Thread(keys::close, "app-close");
+    Thread second = new Thread(() -> {
+      keys.close();
+      try {
+        // pg_locks, not the table: a read of the locked table would itself wait for the write
+        waitingWhenSecondReturned.set((int) count(waitingWrites));
+      } catch (SQLException e) {
+        throw new IllegalStateException(e);
+      }
+    }, "shutdown-hook-close");
+    try (Connection lock = lockKeysTable()) {
+      first.start();
+      dev.saaskit.testing.Await.until("the first close()'s write waits for the database",
+          () -> count(waitingWrites) == 1);
+      second.start();
+      dev.saaskit.testing.Await.until("the second close() waits (for the first) or returned", () -> {
+        Thread.State state = second.getState();
+        return state == Thread.State.TIMED_WAITING || state == Thread.State.TERMINATED;
+      });
+      lock.rollback();
+    }
+    second.join(TimeUnit.SECONDS.toMillis(30));
+    first.join(TimeUnit.SECONDS.toMillis(30));
+    assertThat(second.isAlive()).isFalse();
+    assertThat(waitingWhenSecondReturned).as("no write was still waiting when the second close() returned")
+        .hasValue(0);
+    assertThat(lastUseWritten(created)).isTrue();
   }
 
   @Test

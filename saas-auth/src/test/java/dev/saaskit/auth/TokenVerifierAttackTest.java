@@ -77,6 +77,21 @@ class TokenVerifierAttackTest {
   }
 
   @Test
+  void a_closed_verifier_refuses_every_token_with_an_illegal_state_even_a_cached_one() {
+    String ecToken = sign(ec, claims(EC_ISS, "user-1").claim("azp", "https://app.example").claim("tenant_id", "t1")
+        .build());
+    String rsa1 = rsaToken(claims(RSA_ISS, "user-2"));
+    verifier.verify(ecToken); // now in the verified-token cache
+    verifier.verify(rsa1);
+    verifier.close();
+    verifier.close(); // idempotent
+    for (String token : List.of(ecToken, rsa1)) {
+      assertThatThrownBy(() -> verifier.verify(token)).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("closed");
+    }
+  }
+
+  @Test
   void alg_none_is_refused_in_any_spelling() {
     String payload = "{\"iss\":\"" + RSA_ISS + "\",\"sub\":\"u\",\"aud\":\"api\",\"exp\":"
         + NOW.plusSeconds(60).getEpochSecond() + "}";

@@ -22,6 +22,7 @@ public interface RateLimiter {
    *
    * @throws IllegalArgumentException if {@code subject} is longer than 1024 characters (hash longer identifiers)
    *     or holds an unpaired surrogate
+   * @throws IllegalStateException if the limiter came from a {@link SaasRedis} that was closed
    */
   RateLimitDecision tryAcquire(TenantId tenant, String subject);
 

@@ -56,6 +56,7 @@ public final class SaasRedis implements AutoCloseable {
 
   /** A Redis tier for a cache of values that {@code codec} turns into bytes. */
   public <V> RedisTier<V> tier(ValueCodec<V> codec) {
+    core.checkOpen();
     return new RedisTier<>(core, codec, null, RedisTier.DEFAULT_LOCK_WAIT);
   }
 
@@ -65,6 +66,7 @@ public final class SaasRedis implements AutoCloseable {
    * admits up to the limit on its own).
    */
   public RateLimiter rateLimiter(RateLimitPolicy policy) {
+    core.checkOpen();
     return new RedisRateLimiter(core, null, policy, null);
   }
 
@@ -77,6 +79,7 @@ public final class SaasRedis implements AutoCloseable {
    * @throws IllegalArgumentException if the name is not such a name
    */
   public RateLimiter rateLimiter(String name, RateLimitPolicy policy) {
+    core.checkOpen();
     return new RedisRateLimiter(core, Objects.requireNonNull(name, "name"), policy, null);
   }
 
@@ -92,6 +95,7 @@ public final class SaasRedis implements AutoCloseable {
    *     longer than a day
    */
   public RateLimiter rateLimiter(RateLimitPolicy policy, int leaseTokens, Duration leaseTtl) {
+    core.checkOpen();
     return new RedisRateLimiter(core, null, policy, new RedisRateLimiter.Leases(leaseTokens, leaseTtl));
   }
 
@@ -100,6 +104,7 @@ public final class SaasRedis implements AutoCloseable {
    * #rateLimiter(String, RateLimitPolicy)}).
    */
   public RateLimiter rateLimiter(String name, RateLimitPolicy policy, int leaseTokens, Duration leaseTtl) {
+    core.checkOpen();
     return new RedisRateLimiter(core, Objects.requireNonNull(name, "name"), policy,
         new RedisRateLimiter.Leases(leaseTokens, leaseTtl));
   }
@@ -116,7 +121,11 @@ public final class SaasRedis implements AutoCloseable {
     return core;
   }
 
-  /** Closes the connection and removes the meters. Safe to call more than once. */
+  /**
+   * Closes the connection and removes the meters. Safe to call more than once. Afterwards {@link #tier} and the
+   * {@code rateLimiter} methods, and {@code tryAcquire} of the rate limiters it made, throw
+   * {@link IllegalStateException}; a cache still bound to one of its tiers bypasses it (close the caches first).
+   */
   @Override
   public void close() {
     try {

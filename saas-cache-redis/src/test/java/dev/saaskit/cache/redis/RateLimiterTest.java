@@ -73,6 +73,28 @@ class RateLimiterTest {
     }
   }
 
+  @Test
+  void aLimiterOfAClosedSaasRedisThrowsInsteadOfCountingOnThisNodeAlone() {
+    SaasRedis redis = redis("closed");
+    RateLimiter plain = redis.rateLimiter("plain", RateLimitPolicy.fixed(RateLimit.perHour(100)));
+    RateLimiter leased = redis.rateLimiter("leased", RateLimitPolicy.fixed(RateLimit.perHour(100)), 10,
+        Duration.ofSeconds(1));
+    assertThat(plain.tryAcquire(ACME, "user-1").allowed()).isTrue();
+    assertThat(leased.tryAcquire(ACME, "user-1").allowed()).isTrue();
+    redis.close();
+    long fallbacks = redis.stats().rateLimitFallbacks();
+    for (RateLimiter limiter : List.of(plain, leased)) {
+      assertThatThrownBy(() -> limiter.tryAcquire(ACME, "user-2")).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("SaasRedis is closed");
+    }
+    assertThat(redis.stats().rateLimitFallbacks()).as("a closed connection is not a Redis outage").isEqualTo(fallbacks);
+    assertThatThrownBy(() -> redis.rateLimiter(RateLimitPolicy.fixed(RateLimit.perHour(1))))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    assertThatThrownBy(() -> redis.tier(ValueCodec.json(String.class))).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed");
+    redis.close(); // idempotent
+  }
+
   /**
    * A caller that read the time and was descheduled before it updated the bucket must not hand back tokens: here
    * the clock read of one call (at 9 s) lets another thread take the whole burst (at 10 s) before that call goes on.

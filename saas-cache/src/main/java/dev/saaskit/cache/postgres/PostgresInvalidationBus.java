@@ -23,6 +23,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.random.RandomGenerator;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
@@ -88,6 +90,8 @@ public final class PostgresInvalidationBus implements InvalidationBus {
   private boolean started; // guarded by lifecycle
   private @Nullable Runnable unbindMeters; // guarded by lifecycle
   private volatile boolean closed;
+  /** Opened when the first close() has stopped the threads (or given up at the close timeout). */
+  private final CountDownLatch closeDone = new CountDownLatch(1);
 
   private PostgresInvalidationBus(PgBusSettings settings) {
     this.settings = settings;
@@ -113,7 +117,8 @@ public final class PostgresInvalidationBus implements InvalidationBus {
    * subscribed. Publishing before {@code start()} writes to the log; the wake-up is sent when the bus starts.
    *
    * @return this bus
-   * @throws IllegalStateException if the bus was already started, or closed
+   * @throws IllegalStateException if the bus was already started (or is starting), or closed, also when
+   *     {@link #close()} is called while this reads the head (the threads it started are then stopped)
    * @throws SaasException if the database cannot be reached, is a standby or older than PostgreSQL 14, or the
    *     schema is missing or not granted to this role (the bus is then not started; fix the cause and call
    *     {@code start()} again, or close it)
@@ -128,8 +133,26 @@ public final class PostgresInvalidationBus implements InvalidationBus {
         throw new IllegalStateException("the invalidation bus " + settings.nodeName() + " is already started:"
             + " call start() once, after build()");
       }
-      poller = PgPoller.start(settings, sql, listeners, counters);
-      started = true;
+      started = true; // a concurrent second start() throws while this one reads the head
+    }
+    // outside the lock: reading the head waits for the database, and a close() meanwhile (a shutdown hook) must not
+    // wait for it; this start() then stops what it started
+    PgPoller p;
+    try {
+      p = PgPoller.start(settings, sql, listeners, counters);
+    } catch (RuntimeException | Error e) {
+      synchronized (lifecycle) {
+        started = false; // the cause can be fixed and start() called again
+      }
+      throw e;
+    }
+    synchronized (lifecycle) {
+      if (closed) {
+        p.close(settings.closeTimeout().toNanos());
+        throw new IllegalStateException("the invalidation bus " + settings.nodeName() + " was closed while it"
+            + " started: build a new one to start again");
+      }
+      poller = p;
       counters.lastReadNanos = System.nanoTime();
       Object registry = settings.meterRegistry();
       if (registry != null) {
@@ -387,19 +410,54 @@ public final class PostgresInvalidationBus implements InvalidationBus {
    * Stops reading (after the delivery in progress), notifying and pruning, and releases the listener connection,
    * waiting at most the {@linkplain Builder#closeTimeout(Duration) close timeout} (default 10 s) in all; a thread
    * still busy then (a subscriber that does not return) is logged and left to finish on its own (the threads are
-   * daemons). Safe to call more than once, and before {@link #start()}.
+   * daemons). Safe to call more than once, and before {@link #start()}: a second call, from another thread, returns
+   * when the first has stopped the threads (at most the close timeout). Safe to call from a subscriber: the reader
+   * thread then stops once the subscriber returns, and the call does not wait for it. A {@code start()} in progress
+   * (reading the log's head) does not delay it: that {@code start()} then stops what it started and throws.
    */
   @Override
   public void close() {
-    Runnable unbind;
+    Runnable unbind = null;
+    boolean first = false;
     synchronized (lifecycle) {
-      if (closed) {
-        return;
+      if (!closed) {
+        closed = true;
+        unbind = unbindMeters;
+        unbindMeters = null;
+        first = true;
       }
-      closed = true;
-      unbind = unbindMeters;
-      unbindMeters = null;
     }
+    if (!first) {
+      awaitFirstClose();
+      return;
+    }
+    try {
+      stop(unbind);
+    } finally {
+      closeDone.countDown();
+    }
+  }
+
+  /**
+   * A second close() (a shutdown hook racing the application's) returns when the first has stopped the threads, or
+   * at the close timeout; at once when called from a subscriber, whose return the first close() is waiting for.
+   */
+  private void awaitFirstClose() {
+    PgPoller p = poller;
+    if (p != null && p.isReaderThread()) {
+      return;
+    }
+    try {
+      if (!closeDone.await(settings.closeTimeout().toNanos(), TimeUnit.NANOSECONDS)) {
+        LOG.warn("invalidation bus {}: another close() did not finish within the close timeout of {}",
+            settings.nodeName(), settings.closeTimeout());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void stop(@Nullable Runnable unbind) {
     if (unbind != null) {
       unbind.run();
     }

@@ -360,6 +360,122 @@ class PostgresInvalidationBusTest {
   }
 
   @Test
+  void aSubscriberThatClosesTheBusDoesNotWaitForItsOwnThread() throws Exception {
+    for (boolean pollingOnly : new boolean[] {false, true}) {
+      String node = pollingOnly ? "self-close-poll" : "self-close";
+      // a close timeout far beyond the test's bound: a close() that joins its own thread fails the await below
+      PostgresInvalidationBus bus = fx.node(node, b -> b.pollingOnly(pollingOnly).closeTimeout(Duration.ofMinutes(10)));
+      java.util.concurrent.CountDownLatch returned = new java.util.concurrent.CountDownLatch(1);
+      bus.subscribe(new InvalidationListener() {
+        @Override
+        public void onInvalidation(Invalidation invalidation) {
+          bus.close();
+          returned.countDown();
+        }
+
+        @Override
+        public void onLostInvalidations() {}
+      });
+      bus.publish(Invalidation.tag("close-from-subscriber"));
+      assertThat(returned.await(Await.DEFAULT_BOUND.toSeconds(), TimeUnit.SECONDS))
+          .as("close() from a subscriber returns without waiting for the reader thread it runs on").isTrue();
+      assertThat(bus.isRunning()).isFalse();
+      Await.until("the bus's threads end once the subscriber returned", () -> busThreads(node).isEmpty());
+      assertThatThrownBy(() -> bus.publish(Invalidation.tag("x"))).isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("closed");
+    }
+  }
+
+  @Test
+  void aSecondCloseReturnsOnlyOnceTheFirstHasStoppedTheThreads() throws Exception {
+    java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    PostgresInvalidationBus bus = fx.node("two-closes", b -> b.closeTimeout(Duration.ofMinutes(10)));
+    bus.subscribe(new InvalidationListener() {
+      @Override
+      public void onInvalidation(Invalidation invalidation) {
+        entered.countDown();
+        try {
+          release.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+
+      @Override
+      public void onLostInvalidations() {}
+    });
+    List<String> threadsWhenSecondReturned = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Thread first = new Thread(bus::close, "app-close");
+    Thread second = new Thread(() -> {
+      bus.close();
+      threadsWhenSecondReturned.addAll(busThreads("two-closes"));
+      threadsWhenSecondReturned.add("returned");
+    }, "shutdown-hook-close");
+    try {
+      bus.publish(Invalidation.tag("slow"));
+      assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
+      first.start();
+      Await.until("the first close() waits for the subscriber",
+          () -> first.getState() == Thread.State.TIMED_WAITING);
+      second.start();
+      Await.until("the second close() waits (for the first) or returned", () -> {
+        Thread.State state = second.getState();
+        return state == Thread.State.TIMED_WAITING || state == Thread.State.TERMINATED;
+      });
+    } finally {
+      release.countDown();
+    }
+    second.join(TimeUnit.SECONDS.toMillis(30));
+    first.join(TimeUnit.SECONDS.toMillis(30));
+    assertThat(threadsWhenSecondReturned).as("no bus thread is left when the second close() returns")
+        .containsExactly("returned");
+  }
+
+  @Test
+  void closeDoesNotWaitForAStartStuckOnTheDatabaseAndThatStartStopsWhatItStarted() throws Exception {
+    PostgresInvalidationBus bus = PostgresInvalidationBus.builder(fx.appPool(4)).nodeName("stuck-start")
+        .closeTimeout(Duration.ofSeconds(5)).build();
+    fx.register(bus);
+    java.util.concurrent.atomic.AtomicReference<Throwable> startFailure =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    Thread starter = new Thread(() -> {
+      try {
+        bus.start();
+      } catch (Throwable e) {
+        startFailure.set(e);
+      }
+    }, "starter");
+    Thread closer = new Thread(bus::close, "closer");
+    try (Connection owner = fx.db.ownerDataSource().getConnection()) {
+      owner.setAutoCommit(false);
+      try (java.sql.Statement st = owner.createStatement()) {
+        // the head read of start() waits for this lock, as for a database that does not answer
+        st.execute("LOCK TABLE " + CacheSchema.DEFAULT_NAME + ".prune_state IN ACCESS EXCLUSIVE MODE");
+      }
+      try {
+        starter.start();
+        Await.until("start() waits for the database", () -> BusFixture.count(fx.db.ownerDataSource(),
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '" + CacheSchema.DEFAULT_NAME
+                + ".prune_state'::regclass") == 1);
+        closer.start();
+        Await.until("close() returns while start() still waits for the database",
+            () -> closer.getState() == Thread.State.TERMINATED);
+        assertThat(bus.isRunning()).isFalse();
+      } finally {
+        owner.rollback();
+      }
+    }
+    starter.join(TimeUnit.SECONDS.toMillis(30));
+    assertThat(starter.isAlive()).isFalse();
+    assertThat(startFailure.get()).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed while it started");
+    assertThat(bus.isRunning()).isFalse();
+    Await.until("the threads that start() began are stopped", () -> busThreads("stuck-start").isEmpty());
+    assertThatThrownBy(bus::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+  }
+
+  @Test
   void aBusClosedBeforeStartHasNothingToStop() {
     PostgresInvalidationBus bus = PostgresInvalidationBus.builder(fx.db.appDataSource()).nodeName("never").build();
     bus.close();

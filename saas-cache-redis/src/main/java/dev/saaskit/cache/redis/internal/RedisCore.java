@@ -119,6 +119,17 @@ public final class RedisCore implements AutoCloseable {
     return breaker.isOpen();
   }
 
+  /**
+   * Throws if this connection was closed: a rate limiter or tier made or used after {@code SaasRedis.close()}
+   * would otherwise fall back to the in-process limiter (or bypass Redis) without a word.
+   */
+  public void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("SaasRedis is closed: build a new one (and close it after the caches and"
+          + " rate limiters that use it)");
+    }
+  }
+
   /** Whether a call may go to Redis now (the breaker is closed, or this call is its probe). */
   public boolean allow() {
     return !closed && breaker.allow();

@@ -69,6 +69,7 @@ public final class RedisRateLimiter implements RateLimiter {
 
   @Override
   public RateLimitDecision tryAcquire(TenantId tenant, String subject) {
+    core.checkOpen();
     LimitKey key = new LimitKey(tenant, subject);
     RateLimit limit = Objects.requireNonNull(policy.limitFor(tenant, subject), "the policy returned no limit");
     Leases theLeases = leases;

@@ -58,6 +58,8 @@ public final class PgPoller implements PgListener.Handler {
   private @Nullable Connection listener;
   private int listenerPid;
   private volatile boolean notificationsWork;
+  /** The thread that reads and delivers (the LISTEN loop's or the polling thread); set when it first runs. */
+  private volatile @Nullable Thread reader;
   private boolean warnedPooled;
   private boolean recovering;
 
@@ -151,6 +153,12 @@ public final class PgPoller implements PgListener.Handler {
    */
   public boolean close(long nanos) {
     signalClose();
+    if (isReaderThread()) {
+      // close() from a subscriber: the thread stops when the subscriber returns; joining it here would wait for
+      // itself until the timeout
+      counters.listening = false;
+      return true;
+    }
     boolean stopped;
     if (loop != null) {
       stopped = loop.close(nanos);
@@ -167,6 +175,12 @@ public final class PgPoller implements PgListener.Handler {
     return stopped;
   }
 
+  /** Whether the calling thread is the one that delivers to the subscribers. */
+  public boolean isReaderThread() {
+    Thread current = Thread.currentThread();
+    return current == reader || current == pollingThread;
+  }
+
   private boolean isClosing() {
     return closing.getCount() == 0;
   }
@@ -175,6 +189,7 @@ public final class PgPoller implements PgListener.Handler {
 
   @Override
   public void onConnected(Connection c, boolean reconnect) throws SQLException {
+    reader = Thread.currentThread();
     int pid;
     boolean listening;
     try (PreparedStatement ps = c.prepareStatement(
