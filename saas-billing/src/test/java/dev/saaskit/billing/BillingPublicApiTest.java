@@ -4,23 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.saaskit.core.ModuleSchema;
 import dev.saaskit.core.TenantId;
+import dev.saaskit.testing.PublicApi;
 import dev.saaskit.testing.StripeEmulator;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.io.IOException;
-import java.lang.reflect.Constructor;
-import java.lang.reflect.Executable;
-import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
-import java.lang.reflect.Type;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.jspecify.annotations.NullMarked;
 import org.junit.jupiter.api.Test;
 
@@ -32,44 +25,29 @@ import org.junit.jupiter.api.Test;
  */
 class BillingPublicApiTest {
 
+  /** Micrometer's registry, where metrics are bound: {@code BillingConfig.Builder.meterRegistry} and {@code bind}. */
+  private static final PublicApi.Exemption METER_REGISTRY = (owner, member, type) ->
+      (owner == BillingConfig.Builder.class || owner == BillingMetrics.class)
+          && type.equals(MeterRegistry.class.getName());
+
   @Test
-  void noStripeNorOtherThirdPartyTypeInThePublicApiButTheMeterRegistry() throws Exception {
-    List<String> leaks = new ArrayList<>();
-    List<Class<?>> types = publicTypes();
+  void noStripeNorOtherThirdPartyTypeInThePublicApiButTheMeterRegistry() {
+    List<Class<?>> types = PublicApi.typesOf(Billing.class);
     assertThat(types).contains(Billing.class, BillingWebhooks.class, Entitlements.class, BillingConfig.Builder.class,
         Subscription.class, SubscriptionStatus.class, Invoice.class, BillingOperations.class, Usage.class);
-    for (Class<?> type : types) {
-      for (Method m : type.getDeclaredMethods()) {
-        if (Modifier.isPublic(m.getModifiers()) && !m.isSynthetic()) {
-          check(type, m, m.getGenericReturnType(), leaks);
-          checkParameters(type, m, leaks);
-        }
-      }
-      for (Constructor<?> c : type.getDeclaredConstructors()) {
-        if (Modifier.isPublic(c.getModifiers())) {
-          checkParameters(type, c, leaks);
-        }
-      }
-      for (Field f : type.getDeclaredFields()) {
-        if (Modifier.isPublic(f.getModifiers())) {
-          check(type, f, f.getGenericType(), leaks);
-        }
-      }
-    }
-    assertThat(leaks).isEmpty();
+    assertThat(PublicApi.thirdPartyNames(types, METER_REGISTRY)).isEmpty();
   }
 
   @Test
   void theCheckSeesAThirdPartyTypeOutsideTheMeterRegistryException() throws Exception {
-    List<String> leaks = new ArrayList<>();
     Method registry = BillingConfig.Builder.class.getMethod("meterRegistry", MeterRegistry.class);
-    check(BillingConfig.Builder.class, registry, registry.getGenericParameterTypes()[0], leaks);
-    assertThat(leaks).isEmpty();
-    check(Billing.class, registry, registry.getGenericParameterTypes()[0], leaks);
-    check(Billing.class, "a list", BillingPublicApiTest.class.getDeclaredMethod("sample").getGenericReturnType(),
-        leaks);
-    assertThat(leaks).hasSize(2);
-    assertThat(leaks.get(1)).endsWith("names com.stripe.model.Subscription");
+    assertThat(PublicApi.thirdPartyNames(BillingConfig.Builder.class, registry,
+        registry.getGenericParameterTypes()[0], METER_REGISTRY)).isEmpty();
+    assertThat(PublicApi.thirdPartyNames(Billing.class, registry, registry.getGenericParameterTypes()[0],
+        METER_REGISTRY)).hasSize(1);
+    Method sample = BillingPublicApiTest.class.getDeclaredMethod("sample");
+    assertThat(PublicApi.thirdPartyNames(Billing.class, sample, sample.getGenericReturnType(), METER_REGISTRY))
+        .singleElement().asString().endsWith("names com.stripe.model.Subscription");
   }
 
   @SuppressWarnings("unused")
@@ -134,45 +112,5 @@ class BillingPublicApiTest {
     assertThat(ModuleSchema.class).isAssignableFrom(BillingSchema.class);
     assertThat(BillingSchema.builder().name("other_billing").build().toBuilder().build().name())
         .isEqualTo("other_billing");
-  }
-
-  private static void checkParameters(Class<?> type, Executable e, List<String> leaks) {
-    for (Type p : e.getGenericParameterTypes()) {
-      check(type, e, p, leaks);
-    }
-  }
-
-  private static void check(Class<?> owner, Object member, Type type, List<String> leaks) {
-    String name = type.getTypeName();
-    if ((owner == BillingConfig.Builder.class || owner == BillingMetrics.class)
-        && name.equals("io.micrometer.core.instrument.MeterRegistry")) {
-      return;
-    }
-    for (String part : name.split("[<>,\\s\\[\\]?]+", -1)) {
-      if (part.isEmpty() || part.equals("extends") || part.equals("super") || !part.contains(".")) {
-        continue;
-      }
-      if (!part.startsWith("java.") && !part.startsWith("javax.sql.") && !part.startsWith("dev.saaskit.")) {
-        leaks.add(owner.getName() + ": " + member + " names " + part);
-      }
-    }
-  }
-
-  /** The public types compiled from src/main/java/dev/saaskit/billing (not internal). */
-  private static List<Class<?>> publicTypes() throws IOException, URISyntaxException, ClassNotFoundException {
-    Path classes = Path.of(Billing.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-    Path dir = classes.resolve("dev/saaskit/billing");
-    List<Class<?>> types = new ArrayList<>();
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path file : files.filter(p -> p.toString().endsWith(".class")).sorted().toList()) {
-        String simple = file.getFileName().toString().replace(".class", "");
-        Class<?> c = Class.forName("dev.saaskit.billing." + simple);
-        if (Modifier.isPublic(c.getModifiers()) && !c.isAnonymousClass() && !c.isSynthetic()
-            && (c.getEnclosingClass() == null || Modifier.isPublic(c.getEnclosingClass().getModifiers()))) {
-          types.add(c);
-        }
-      }
-    }
-    return types;
   }
 }

@@ -2,19 +2,10 @@ package dev.saaskit.fleet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.lang.reflect.Constructor;
-import java.lang.reflect.Executable;
-import java.lang.reflect.Field;
+import dev.saaskit.testing.PublicApi;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
-import java.lang.reflect.Type;
-import java.net.URISyntaxException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.jspecify.annotations.NullMarked;
 import org.junit.jupiter.api.Test;
 
@@ -26,41 +17,26 @@ import org.junit.jupiter.api.Test;
  */
 class FleetPublicApiTest {
 
+  /** The one documented exception: the pool options, {@code FleetDataSource.Builder.hikari(..)}. */
+  private static final PublicApi.Exemption HIKARI_OPTION = (owner, member, type) ->
+      owner == FleetDataSource.Builder.class && member instanceof Method m && m.getName().equals("hikari")
+          && type.equals("java.util.function.Consumer<com.zaxxer.hikari.HikariConfig>");
+
   @Test
-  void noThirdPartyTypeInThePublicApiButTheDocumentedHikariOption() throws Exception {
-    List<String> leaks = new ArrayList<>();
-    List<Class<?>> types = publicTypes();
+  void noThirdPartyTypeInThePublicApiButTheDocumentedHikariOption() {
+    List<Class<?>> types = PublicApi.typesOf(FleetDataSource.class);
     assertThat(types).contains(TenantDirectory.class, FleetDataSource.class, FleetDataSource.Builder.class,
         TenantMove.class, FleetMigrations.class, FleetStats.class, FleetSchema.Builder.class);
-    for (Class<?> type : types) {
-      for (Method m : type.getDeclaredMethods()) {
-        if (Modifier.isPublic(m.getModifiers()) && !m.isSynthetic()) {
-          check(type, m, m.getGenericReturnType(), leaks);
-          checkParameters(type, m, leaks);
-        }
-      }
-      for (Constructor<?> c : type.getDeclaredConstructors()) {
-        if (Modifier.isPublic(c.getModifiers())) {
-          checkParameters(type, c, leaks);
-        }
-      }
-      for (Field f : type.getDeclaredFields()) {
-        if (Modifier.isPublic(f.getModifiers())) {
-          check(type, f, f.getGenericType(), leaks);
-        }
-      }
-    }
-    assertThat(leaks).isEmpty();
+    assertThat(PublicApi.thirdPartyNames(types, HIKARI_OPTION)).isEmpty();
   }
 
   @Test
   void theCheckSeesAThirdPartyTypeOutsideTheOneException() throws Exception {
-    List<String> leaks = new ArrayList<>();
     Method hikari = FleetDataSource.Builder.class.getMethod("hikari", java.util.function.Consumer.class);
-    check(FleetDataSource.Builder.class, hikari, hikari.getGenericParameterTypes()[0], leaks);
-    assertThat(leaks).isEmpty();
-    check(FleetMigrations.Builder.class, hikari, hikari.getGenericParameterTypes()[0], leaks);
-    assertThat(leaks).singleElement().asString().endsWith("names com.zaxxer.hikari.HikariConfig");
+    assertThat(PublicApi.thirdPartyNames(FleetDataSource.Builder.class, hikari, hikari.getGenericParameterTypes()[0],
+        HIKARI_OPTION)).isEmpty();
+    assertThat(PublicApi.thirdPartyNames(FleetMigrations.Builder.class, hikari, hikari.getGenericParameterTypes()[0],
+        HIKARI_OPTION)).singleElement().asString().endsWith("names com.zaxxer.hikari.HikariConfig");
   }
 
   @Test
@@ -80,45 +56,5 @@ class FleetPublicApiTest {
     assertThat(FleetDataSource.class.getPackage().isAnnotationPresent(NullMarked.class)).isTrue();
     assertThat(Class.forName("dev.saaskit.fleet.internal.ConnectionBudget").getPackage()
         .isAnnotationPresent(NullMarked.class)).as("dev.saaskit.fleet.internal").isTrue();
-  }
-
-  private static void checkParameters(Class<?> type, Executable e, List<String> leaks) {
-    for (Type p : e.getGenericParameterTypes()) {
-      check(type, e, p, leaks);
-    }
-  }
-
-  private static void check(Class<?> owner, Object member, Type type, List<String> leaks) {
-    String name = type.getTypeName();
-    if (owner == FleetDataSource.Builder.class && member instanceof Method m && m.getName().equals("hikari")
-        && name.equals("java.util.function.Consumer<com.zaxxer.hikari.HikariConfig>")) {
-      return;
-    }
-    for (String part : name.split("[<>,\\s\\[\\]?]+", -1)) {
-      if (part.isEmpty() || part.equals("extends") || part.equals("super") || !part.contains(".")) {
-        continue;
-      }
-      if (!part.startsWith("java.") && !part.startsWith("javax.sql.") && !part.startsWith("dev.saaskit.")) {
-        leaks.add(owner.getName() + ": " + member + " names " + part);
-      }
-    }
-  }
-
-  /** The public types compiled from src/main/java/dev/saaskit/fleet (not internal). */
-  private static List<Class<?>> publicTypes() throws IOException, URISyntaxException, ClassNotFoundException {
-    Path classes = Path.of(FleetDataSource.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-    Path dir = classes.resolve("dev/saaskit/fleet");
-    List<Class<?>> types = new ArrayList<>();
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path file : files.filter(p -> p.toString().endsWith(".class")).sorted().toList()) {
-        String simple = file.getFileName().toString().replace(".class", "");
-        Class<?> c = Class.forName("dev.saaskit.fleet." + simple);
-        if (Modifier.isPublic(c.getModifiers()) && !c.isAnonymousClass() && !c.isSynthetic()
-            && (c.getEnclosingClass() == null || Modifier.isPublic(c.getEnclosingClass().getModifiers()))) {
-          types.add(c);
-        }
-      }
-    }
-    return types;
   }
 }
