@@ -6,8 +6,15 @@ import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantSetting;
 import dev.saaskit.core.internal.SchemaMigrations;
 import dev.saaskit.core.internal.SqlNames;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -53,6 +60,10 @@ public final class JobsSchema implements ModuleSchema {
   private static final String WORKER_POLICY_COMMENT = "'saaskit-audit: policy-always-true -- the worker role runs"
       + " every tenant''s jobs (claims, outcomes, rescue, recurring jobs): this policy is scoped TO that role only;"
       + " every other role stays fenced by the tenant policy'";
+
+  private static final String APP_POLICY_COMMENT = "'Limits the application role to the job rows only the job rows"
+      + " JobQueue writes (new pending jobs, or jobs started by a worker of the enqueuing process) and to cancelling"
+      + " live jobs (JobsSchema.grantApp)'";
 
   private final String schema;
   private final TenantSetting tenantSetting;
@@ -119,15 +130,54 @@ public final class JobsSchema implements ModuleSchema {
   /**
    * Lets {@code role} enqueue, read and cancel the jobs of its current tenant: {@code USAGE} on the schema,
    * {@code SELECT, INSERT} on the job table and {@code UPDATE} of the columns cancellation writes. The tenant
-   * policy limits every one of these to the tenant in the tenant setting. Idempotent.
+   * policy limits every one of these to the tenant in the tenant setting, and two restrictive policies scoped
+   * {@code TO role} ({@code jobs_app_insert_<role>}, {@code jobs_app_update_<role>}) limit them to what
+   * {@link JobQueue} writes: a new job is pending with no attempt and no lease (or started by a worker of the
+   * enqueuing process, with attempt and lease epoch 1 and a lease), and an update only cancels a pending or running
+   * job. Without them the role could plant rows that stop every tenant's claims (counters at their maximum) or
+   * that no rescue reaches, or run a finished job again. Not added for a role that also has the worker policy
+   * ({@link #grantWorker}, which drops them). Idempotent; run it again after upgrading to add the policies.
    */
   @Override
   public void grantApp(Connection owner, String role) {
     String r = quotedRole(role);
     String s = SqlNames.quoteIdent(schema);
-    execute(owner, "GRANT USAGE ON SCHEMA " + s + " TO " + r,
+    String insertPolicy = SqlNames.quoteIdent(policyName("jobs_app_insert_", role));
+    String updatePolicy = SqlNames.quoteIdent(policyName("jobs_app_update_", role));
+    // Column grants alone let the role write any value into the columns it may write: a row planted with
+    // attempts or lease_epoch at their type's maximum made every claim of its queue fail ("integer out of range"),
+    // for every tenant; a pending job set to 'running' has no lease, so no rescue ever took it; a dead or completed
+    // job set back to 'pending' ran again. These restrictive policies admit exactly the rows JobQueue writes.
+    String pendingRow = "state = 'pending' AND attempts = 0 AND lease_epoch = 0 AND worker_id IS NULL"
+        + " AND lease_expires_at IS NULL AND started_at IS NULL";
+    // the local start of JobQueue.enqueue: claimed by a worker of the enqueuing process, with that worker's lease
+    String startedRow = "state = 'running' AND attempts = 1 AND lease_epoch = 1 AND worker_id IS NOT NULL"
+        + " AND lease_expires_at IS NOT NULL AND isfinite(lease_expires_at)";
+    // columns of schema version 1 only, so that grantApp works on a schema migrated to any version
+    String newRow = "(" + pendingRow + " OR " + startedRow + ") AND NOT cancel_requested AND finished_at IS NULL"
+        + " AND result IS NULL";
+    // JobQueue.cancel: a pending job becomes cancelled (it has no lease); a running one (leased) stays running with
+    // the request set. A live row is all it may touch. The check sees only the new row, and no column the role
+    // cannot write tells every pending row from every running one, so a pending row marked running with its cancel
+    // requested is not refused: it stays its own tenant's affair (no counter moves, no other tenant's row is in reach)
+    String cancelledRow = "cancel_requested AND ((state = 'cancelled' AND lease_expires_at IS NULL"
+        + " AND finished_at IS NOT NULL) OR (state = 'running' AND finished_at IS NULL))";
+    List<String> statements = new ArrayList<>(List.of("GRANT USAGE ON SCHEMA " + s + " TO " + r,
         "GRANT SELECT, INSERT ON " + s + ".jobs TO " + r,
-        "GRANT UPDATE (state, cancel_requested, finished_at) ON " + s + ".jobs TO " + r);
+        "GRANT UPDATE (state, cancel_requested, finished_at) ON " + s + ".jobs TO " + r,
+        "DROP POLICY IF EXISTS " + insertPolicy + " ON " + s + ".jobs",
+        "DROP POLICY IF EXISTS " + updatePolicy + " ON " + s + ".jobs"));
+    if (!hasWorkerPolicy(owner, role)) {
+      // a role granted grantWorker as well claims and finishes jobs: these limits would stop its workers
+      statements.addAll(List.of(
+          "CREATE POLICY " + insertPolicy + " ON " + s + ".jobs AS RESTRICTIVE FOR INSERT TO " + r
+              + " WITH CHECK (" + newRow + ")",
+          "COMMENT ON POLICY " + insertPolicy + " ON " + s + ".jobs IS " + APP_POLICY_COMMENT,
+          "CREATE POLICY " + updatePolicy + " ON " + s + ".jobs AS RESTRICTIVE FOR UPDATE TO " + r
+              + " USING (state IN ('pending', 'running')) WITH CHECK (" + cancelledRow + ")",
+          "COMMENT ON POLICY " + updatePolicy + " ON " + s + ".jobs IS " + APP_POLICY_COMMENT));
+    }
+    execute(owner, statements.toArray(String[]::new));
   }
 
   /**
@@ -143,6 +193,9 @@ public final class JobsSchema implements ModuleSchema {
     String policy = SqlNames.quoteIdent(SqlNames.requireIdentifier("worker policy name", "jobs_worker_" + role));
     execute(owner, "GRANT USAGE ON SCHEMA " + s + " TO " + r,
         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + s + " TO " + r,
+        // the application role's limits (grantApp) would stop this role's claims and outcomes
+        "DROP POLICY IF EXISTS " + SqlNames.quoteIdent(policyName("jobs_app_insert_", role)) + " ON " + s + ".jobs",
+        "DROP POLICY IF EXISTS " + SqlNames.quoteIdent(policyName("jobs_app_update_", role)) + " ON " + s + ".jobs",
         "DROP POLICY IF EXISTS " + policy + " ON " + s + ".jobs",
         "CREATE POLICY " + policy + " ON " + s + ".jobs TO " + r + " USING (true) WITH CHECK (true)",
         "COMMENT ON POLICY " + policy + " ON " + s + ".jobs IS " + WORKER_POLICY_COMMENT,
@@ -186,6 +239,36 @@ public final class JobsSchema implements ModuleSchema {
 
   private static String quotedRole(String role) {
     return SqlNames.quoteIdent(SqlNames.requireIdentifier("role", Objects.requireNonNull(role, "role")));
+  }
+
+  /**
+   * A policy name for {@code role}: the prefix and the role, or, when that is longer than an identifier may be, the
+   * prefix and a hash of the role (policy names are per table, so only this role's own two policies must differ).
+   */
+  private static String policyName(String prefix, String role) {
+    String name = prefix + role;
+    if (name.getBytes(StandardCharsets.UTF_8).length <= SqlNames.MAX_IDENTIFIER_BYTES) {
+      return name;
+    }
+    try {
+      byte[] hash = MessageDigest.getInstance("SHA-256").digest(role.getBytes(StandardCharsets.UTF_8));
+      return prefix + HexFormat.of().formatHex(hash, 0, 16);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+
+  private boolean hasWorkerPolicy(Connection owner, String role) {
+    try (PreparedStatement ps = owner.prepareStatement("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_policies"
+        + " WHERE schemaname = ? AND tablename = 'jobs' AND policyname = ?)")) {
+      ps.setString(1, schema);
+      ps.setString(2, "jobs_worker_" + role);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() && rs.getBoolean(1);
+      }
+    } catch (SQLException e) {
+      throw new SaasException("granting rights on schema " + schema + " failed: " + e.getMessage(), e);
+    }
   }
 
   private SchemaMigrations migrations() {

@@ -7,6 +7,14 @@ import dev.saaskit.core.internal.SqlNames;
  * short version is in the comments below.
  */
 final class WorkerSql {
+  /**
+   * A claim adds 1 to {@code attempts} (integer) and {@code lease_epoch} (bigint). A row written by hand with either
+   * at its type's maximum made that addition fail, and with it the whole claim statement, on every poll of every
+   * worker: no tenant's job in the queue ran again. Such a row is left pending (visible in the queue's depth and to
+   * operators) and the claim takes the others.
+   */
+  private static final String COUNTERS_BELOW_MAX = "j.attempts < 2147483647 AND j.lease_epoch < 9223372036854775807";
+
   final WorkerStatement claim;
   final WorkerStatement claimCapped;
   final WorkerStatement claimByIds;
@@ -165,7 +173,7 @@ final class WorkerSql {
     return "WITH handled(type, lease_ms) AS (SELECT * FROM unnest({types}::text[], {leases}::bigint[])),"
         + " locked AS (SELECT j.id, j.priority, j.run_at FROM " + jobs + " AS j"
         + "  WHERE j.id = ANY ({ids}::bigint[]) AND j.state = 'pending' AND j.queue = {queue}"
-        + "  AND j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types})"
+        + "  AND j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types}) AND " + COUNTERS_BELOW_MAX
         + "  FOR UPDATE OF j SKIP LOCKED),"
         + " picked AS (SELECT id, row_number() OVER (ORDER BY priority, run_at, id) AS pos FROM locked),"
         + " claimed AS ("
@@ -214,7 +222,7 @@ final class WorkerSql {
     // the planner drops that probe instead of planning an empty range (for which PostgreSQL 15 picked the tenant
     // index and a sort)
     String upToCursor = " AND j.tenant_id <= {before}";
-    String due = "j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types})";
+    String due = "j.run_at <= greatest(now(), {clock_now}) AND j.type = ANY ({types}) AND " + COUNTERS_BELOW_MAX;
     // tenant_id leads the order (constant within one tenant) so that for system jobs, found with tenant_id IS NULL,
     // the planner still reads them in index order instead of sorting all of them
     String tenantOrder = "j.tenant_id, j.priority, j.run_at, j.id";
