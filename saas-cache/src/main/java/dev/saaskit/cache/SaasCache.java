@@ -87,7 +87,8 @@ public interface SaasCache<K, V> extends AutoCloseable {
    * @return the value, or {@code null} if absent
    * @throws CacheLoadException if the loader threw (nothing is cached; the cause is the loader's exception); a
    *     loader that reads the same key of the same cache (a load that would wait for itself) fails this way too,
-   *     with an {@link IllegalStateException} as the cause
+   *     with an {@link IllegalStateException} as the cause, and so does a caller interrupted while it waited for
+   *     another caller's load, with an {@link InterruptedException} as the cause (its interrupt flag set again)
    * @throws dev.saaskit.core.MissingTenantException for a tenant-scoped cache when no tenant is set
    */
   @Nullable V get(K key, CheckedFunction<? super K, ? extends @Nullable V, ? extends Exception> loader);

@@ -166,6 +166,21 @@ class BusTest {
     assertThat(b.getIfPresent("beta")).isNull();
   }
 
+  /**
+   * A KEY invalidation without a tenant for a tenant-scoped cache (published by hand without one, or by a node where
+   * the cache is still global during a rolling deploy) used to be ignored, and every tenant kept its stale entry
+   * until the TTL. Whose key it means is unknown: it drops the key in every tenant, and nothing else.
+   */
+  @Test
+  void aKeyInvalidationWithoutTenantDropsTheKeyInEveryTenantOfATenantScopedCache() {
+    SaasCache<String, String> b = node(busB, "plans");
+    fill(b, "b");
+    network.publish(Invalidation.key("plans", null, "plan"));
+    assertThat(as(ACME, () -> b.getIfPresent("plan"))).isNull();
+    assertThat(as(GLOBEX, () -> b.getIfPresent("plan"))).isNull();
+    assertThat(as(ACME, () -> b.getIfPresent("name"))).as("other keys stay").isEqualTo("b-acme-name");
+  }
+
   @Test
   void cacheNamesAreUniquePerBusAndFreedOnClose() {
     SaasCache<String, String> first = node(busA, "plans");

@@ -17,7 +17,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class SingleFlightTest {
@@ -112,6 +114,56 @@ class SingleFlightTest {
       assertThat(as(ACME, () -> c.get("k", k -> "recovered"))).isEqualTo("recovered");
       assertThat(c.stats().loadSuccesses()).isEqualTo(1);
     } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  /**
+   * Callers waiting for another caller's load have no timeout (a hung loader holds them all), so they must at least
+   * answer an interrupt: a request cancelled, or a pool stopped with shutdownNow, used to stay parked in the wait
+   * until the loader returned, possibly never.
+   */
+  @Test
+  void aCallerWaitingForAnotherLoadStopsWhenInterruptedAndTheLoadGoesOn() throws Exception {
+    CountDownLatch loading = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger loads = new AtomicInteger();
+    ExecutorService pool = TenantContext.wrap(Executors.newFixedThreadPool(1));
+    try (SaasCache<String, String> c = cache()) {
+      Future<String> holder = TenantContext.call(ACME, () -> pool.submit(() -> c.get("hung", k -> {
+        loads.incrementAndGet();
+        loading.countDown();
+        await(release);
+        return "value";
+      })));
+      await(loading);
+      AtomicReference<Throwable> thrown = new AtomicReference<>();
+      AtomicBoolean flagSet = new AtomicBoolean();
+      CountDownLatch waiterDone = new CountDownLatch(1);
+      Thread waiter = new Thread(() -> {
+        try {
+          TenantContext.run(ACME, () -> c.get("hung", k -> "second load"));
+        } catch (RuntimeException e) {
+          thrown.set(e);
+          flagSet.set(Thread.currentThread().isInterrupted());
+        } finally {
+          waiterDone.countDown();
+        }
+      });
+      waiter.start();
+      Await.until("the second caller waits for the load", () -> c.stats().misses() == 2);
+      waiter.interrupt();
+      assertThat(waiterDone.await(10, TimeUnit.SECONDS)).as("the interrupted caller stopped waiting").isTrue();
+      assertThat(thrown.get()).isInstanceOf(CacheLoadException.class)
+          .cause().isInstanceOf(InterruptedException.class);
+      assertThat(flagSet).as("its interrupt flag is set again").isTrue();
+
+      release.countDown();
+      assertThat(holder.get(10, TimeUnit.SECONDS)).isEqualTo("value");
+      assertThat(loads).hasValue(1);
+      assertThat(as(ACME, () -> c.getIfPresent("hung"))).as("the load was stored").isEqualTo("value");
+    } finally {
+      release.countDown();
       pool.shutdownNow();
     }
   }

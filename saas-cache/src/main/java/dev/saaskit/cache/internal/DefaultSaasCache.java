@@ -22,15 +22,17 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CompletionException;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.LongAdder;
@@ -111,6 +113,8 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
   private final @Nullable Runnable meters;
   private final SharedTier.@Nullable Binding<V> tier;
   private volatile boolean closed;
+  /** Whether the warning about a KEY invalidation without a tenant was logged (once per cache). */
+  private volatile boolean warnedTenantlessKey;
 
   /** Builds the cache from checked settings, without a shared tier. */
   public DefaultSaasCache(CacheSettings<K> settings) {
@@ -360,10 +364,19 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
     }
   }
 
+  /**
+   * Waits for another caller's load of the key. Interruptible: the wait has no timeout (a hung loader holds every
+   * caller of its key), so a caller whose thread is interrupted (a cancelled request, an executor shut down with
+   * {@code shutdownNow}) stops waiting with a {@code CacheLoadException} whose cause is the
+   * {@code InterruptedException}, its flag set again; the load itself goes on for the others.
+   */
   private Flight.Result<V> await(Flight<V> flight) {
     try {
-      return flight.result.join();
-    } catch (CompletionException e) {
+      return flight.result.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new CacheLoadException(name, e);
+    } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
       if (cause instanceof Error) {
         throw (Error) cause;
@@ -1081,6 +1094,8 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
             ScopedKey scoped = new ScopedKey(tenant, Objects.requireNonNull(invalidation.value()));
             tierInvalidate(Invalidation.key(name, tenant, scoped.key));
             invalidateKeyHere(scoped);
+          } else {
+            invalidateKeyOfEveryTenantHere(Objects.requireNonNull(invalidation.value()));
           }
         }
         case TAG -> {
@@ -1110,6 +1125,32 @@ public final class DefaultSaasCache<K, V> implements SaasCache<K, V> {
       // bus: the tier's entries are as suspect as the local ones
       tierInvalidate(Invalidation.all(name));
       invalidateAllHere();
+    }
+  }
+
+  /**
+   * A KEY invalidation without a tenant reached this tenant-scoped cache: published by hand without one, or by a node
+   * where the cache is still global (a rolling deploy that made it tenant-scoped). Which tenant's key it means is
+   * unknown, and ignoring it kept the stale entries of every tenant until their TTL; so the key goes in every tenant
+   * (the scope index holds every tenant with an entry, the flight table every tenant loading), and the shared tier,
+   * which cannot list its tenants, drops everything.
+   */
+  private void invalidateKeyOfEveryTenantHere(String key) {
+    if (!warnedTenantlessKey) {
+      warnedTenantlessKey = true;
+      LOG.warn("cache '{}' is tenant-scoped but received a KEY invalidation without a tenant (published by hand, or"
+          + " by a node where the cache is global): the key is dropped in every tenant, and the shared tier entirely;"
+          + " publish keyInvalidation(tenant, key) instead", name);
+    }
+    tierInvalidate(Invalidation.all(name));
+    Set<TenantId> tenants = new HashSet<>(scopes.keySet());
+    for (ScopedKey loading : flights.keySet()) {
+      if (loading.tenant != null) {
+        tenants.add(loading.tenant);
+      }
+    }
+    for (TenantId tenant : tenants) {
+      invalidateKeyHere(new ScopedKey(tenant, key));
     }
   }
 

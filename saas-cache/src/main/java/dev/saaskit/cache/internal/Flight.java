@@ -23,6 +23,8 @@ final class Flight<V> {
   private volatile boolean marked;
   /** Tags invalidated during the load; written under the cache's marking write lock, read under its read lock. */
   private @Nullable Set<String> invalidatedTags;
+  /** Distinct tag marks kept per flight; above it the flight is discarded as by a key invalidation. */
+  static final int MAX_MARKED_TAGS = 1024;
 
   Flight(@Nullable Thread owner) {
     this.owner = owner;
@@ -33,13 +35,33 @@ final class Flight<V> {
     invalidated = true;
   }
 
-  /** Called with the cache's marking write lock held. */
+  /**
+   * Called with the cache's marking write lock held. Every tag invalidation marks every load in flight, and a load
+   * has no timeout: a hung one kept every tag invalidated meanwhile (a busy table's trigger writes one per row), in
+   * memory without bound. Past {@link #MAX_MARKED_TAGS} distinct tags the load is discarded whatever it loaded,
+   * which covers them all.
+   */
   void invalidateTag(String tag) {
     marked = true;
-    if (invalidatedTags == null) {
-      invalidatedTags = new HashSet<>();
+    if (invalidated) {
+      return;
     }
-    invalidatedTags.add(tag);
+    Set<String> tags = invalidatedTags;
+    if (tags == null) {
+      tags = new HashSet<>();
+      invalidatedTags = tags;
+    }
+    tags.add(tag);
+    if (tags.size() > MAX_MARKED_TAGS) {
+      invalidated = true;
+      invalidatedTags = null;
+    }
+  }
+
+  /** Distinct tags this flight keeps as marks (for tests); under the marking lock, or once the flight is quiet. */
+  int markedTags() {
+    Set<String> tags = invalidatedTags;
+    return tags == null ? 0 : tags.size();
   }
 
   boolean isMarked() {

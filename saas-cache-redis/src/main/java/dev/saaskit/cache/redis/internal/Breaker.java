@@ -45,6 +45,11 @@ final class Breaker {
     probing.set(false);
   }
 
+  /** Ends a call that says nothing about Redis: the state stays, and a probe it held may be taken again. */
+  void release() {
+    probing.set(false);
+  }
+
   boolean isOpen() {
     return open;
   }

@@ -5,6 +5,7 @@ import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisCommandInterruptedException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisNoScriptException;
@@ -24,6 +25,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -60,6 +62,11 @@ public final class RedisCore implements AutoCloseable {
   private volatile @Nullable StatefulRedisConnection<String, byte[]> connection;
   private volatile boolean lost;
   private volatile boolean closed;
+  /** Moved by every disconnection: a server id read across one may be the previous server's. */
+  private final AtomicLong connectionEpoch = new AtomicLong();
+  /** The current connection's server id, with the epoch it was read in; null before the first read. */
+  private volatile @Nullable ServerId serverId;
+  private volatile boolean serverIdUnknownLogged;
 
   public final LongAdder tierHits = new LongAdder();
   public final LongAdder tierMisses = new LongAdder();
@@ -147,6 +154,14 @@ public final class RedisCore implements AutoCloseable {
    */
   public void failed(RuntimeException e) {
     errors.increment();
+    if (interrupted(e)) {
+      // the caller's thread was interrupted (a cancelled request, a pool stopped with shutdownNow) and stopped
+      // waiting for the reply: nothing is known about Redis. Counted as a failure, a few cancelled requests opened
+      // the breaker for every tenant; a probe that ends this way hands the probe on
+      breaker.release();
+      LOG.debug("a Redis call was interrupted; the breaker does not count it", e);
+      return;
+    }
     if (serverAnswered(e)) {
       // Redis is reachable and answering: the connection is fine (and a probe that got this answer proves it)
       breaker.success();
@@ -155,6 +170,16 @@ public final class RedisCore implements AutoCloseable {
     }
     breaker.failure();
     LOG.debug("a Redis call failed", e);
+  }
+
+  /** Whether {@code e} ended the call because the caller's thread was interrupted. */
+  static boolean interrupted(RuntimeException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof RedisCommandInterruptedException || t instanceof InterruptedException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Whether {@code e} is an error reply about this call alone (not a failure to reach Redis). */
@@ -217,6 +242,58 @@ public final class RedisCore implements AutoCloseable {
     }
     return current.sync();
   }
+
+  /**
+   * The {@code run_id} of the Redis server this connection talks to ({@code INFO server}), read once per connection;
+   * {@code ""} when the server does not tell (an ACL that denies {@code INFO}, a server without {@code run_id}).
+   *
+   * <p>A server that restarted from a snapshot, or a replica promoted after a failover, has a new {@code run_id} and
+   * may hold older data than the server had: generations and key versions from before the last invalidations,
+   * under which the entries those invalidations retired match again. The tier compares this id with the one it
+   * recorded in Redis and moves the cache generation when they differ.
+   *
+   * @throws RuntimeException (Lettuce's) if Redis cannot be reached, or if the connection changed while the id was
+   *     read (it may then be the previous server's)
+   */
+  public String serverId() {
+    long epoch = connectionEpoch.get();
+    ServerId known = serverId;
+    if (known != null && known.epoch == epoch) {
+      return known.id;
+    }
+    String id;
+    try {
+      id = runId(commands().info("server"));
+    } catch (RuntimeException e) {
+      if (!serverAnswered(e)) {
+        throw e;
+      }
+      id = "";
+    }
+    if (id.isEmpty() && !serverIdUnknownLogged) {
+      serverIdUnknownLogged = true;
+      LOG.warn("Redis did not tell its run_id (INFO server): a restart from an older snapshot or a failover to a"
+          + " lagging replica cannot be detected, and entries invalidated just before it may be served again until"
+          + " their TTL; allow INFO to the tier's user");
+    }
+    if (connectionEpoch.get() != epoch) {
+      throw new RedisConnectionException("the Redis connection changed while its server id was read");
+    }
+    serverId = new ServerId(epoch, id);
+    return id;
+  }
+
+  /** The {@code run_id} field of an {@code INFO server} reply, or "" without one. */
+  static String runId(@Nullable String info) {
+    if (info == null) {
+      return "";
+    }
+    return info.lines().filter(line -> line.startsWith("run_id:"))
+        .map(line -> line.substring("run_id:".length()).strip()).findFirst().orElse("");
+  }
+
+  /** A server id and the connection epoch it was read in. */
+  private record ServerId(long epoch, String id) {}
 
   /** Runs a script by SHA (loading it first when Redis does not know it) that returns an array. */
   @SuppressWarnings("unchecked")
@@ -299,6 +376,7 @@ public final class RedisCore implements AutoCloseable {
   private final class Listener implements RedisConnectionStateListener {
     @Override
     public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
+      connectionEpoch.incrementAndGet(); // the next connection may reach another server
       if (!closed) {
         lost = true;
       }

@@ -27,8 +27,9 @@ final class Scripts {
 
   /**
    * Lookup. KEYS: entry, cache generation, tenant generation (the cache's again for a global cache), key version,
-   * tag sequence, lock. ARGV: tag generation prefix, lock token ('' = no single flight), lock TTL ms, skip ('1':
-   * ignore the entry, for a second call after an entry that did not decode), cache generation TTL ms. Returns
+   * tag sequence, lock, server id. ARGV: tag generation prefix, lock token ('' = no single flight), lock TTL ms, skip
+   * ('1': ignore the entry, for a second call after an entry that did not decode), cache generation TTL ms, the
+   * server's {@code run_id} ('' = unknown, no check). Returns
    * {1, payload, pttl, tags} on a hit, {0, cg, tg, version, tagseq, locked} on a miss (locked: 1 if this call took
    * the lock, 0 if another holder has it, -1 if no lock was asked for). The key version and the tag sequence are read
    * on a miss only: only the store that follows a miss compares them.
@@ -38,8 +39,22 @@ final class Scripts {
    * generations and versions that invalidations had moved, and a load that raced one of those invalidations would
    * otherwise find everything back at its absent value and write its old value. Now its cache generation is gone or
    * new, and the store writes nothing. (The store keeps the generation alive as long as entries written under it.)
+   *
+   * <p>A server that came back with older data (restarted from a snapshot taken before the last invalidations, or a
+   * replica promoted before they reached it) has the generations and versions those invalidations moved back at
+   * their old values, and the entries they retired match them again. Such a server has a new {@code run_id}: the
+   * first lookup that finds another id recorded (or none, next to an existing cache generation) moves the cache
+   * generation, so every entry of the cache written before is a miss, and records the new id. The id key lives as
+   * long as the cache generation, and every store extends both.
    */
-  static final String LOOKUP = ""
+  static final String LOOKUP = BUMP
+      + "if ARGV[6] ~= '' then\n"
+      + "  local srv = redis.call('GET', KEYS[7])\n"
+      + "  if srv ~= ARGV[6] then\n"
+      + "    if srv or redis.call('EXISTS', KEYS[2]) == 1 then bump(KEYS[2], ARGV[5]) end\n"
+      + "    redis.call('SET', KEYS[7], ARGV[6], 'PX', ARGV[5])\n"
+      + "  end\n"
+      + "end\n"
       + "local cg = redis.call('GET', KEYS[2]) or '0'\n"
       + "local tg = redis.call('GET', KEYS[3]) or '0'\n"
       + "if ARGV[4] ~= '1' then\n"
@@ -83,8 +98,8 @@ final class Scripts {
    * Store after a miss. KEYS as {@link #LOOKUP}. ARGV: cg, tg, version, tagseq (as the miss read them), pttl,
    * payload, lock token ('' = none), tag generation prefix, cache generation TTL ms, tags... Returns 1 if stored, 0
    * if an invalidation (or a flush) moved something since the miss. Releases the lock if this token holds it, either
-   * way. A store extends the cache generation's TTL, so that it outlives every entry written under it (an expired
-   * generation would turn them all into misses at once).
+   * way. A store extends the TTLs of the cache generation and of the server id, so that they outlive every entry
+   * written under them (an expired generation would turn them all into misses at once).
    */
   static final String STORE = ""
       + "local fresh = (redis.call('GET', KEYS[2]) or '0') == ARGV[1]\n"
@@ -103,6 +118,8 @@ final class Scripts {
       + "if ARGV[1] ~= '0' and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[9]) then\n"
       + "  redis.call('PEXPIRE', KEYS[2], ARGV[9])\n"
       + "end\n"
+      // the server id outlives every entry too: its expiry next to a live generation would move the generation
+      + "if redis.call('PTTL', KEYS[7]) < tonumber(ARGV[9]) then redis.call('PEXPIRE', KEYS[7], ARGV[9]) end\n"
       + "return 1\n";
 
   /**

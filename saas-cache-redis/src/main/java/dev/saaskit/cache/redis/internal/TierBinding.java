@@ -27,6 +27,7 @@ import org.slf4j.LoggerFactory;
  * &lt;app&gt;:{&lt;cache&gt;}:tgen:&lt;tenant&gt;              tenant generation (TENANT)
  * &lt;app&gt;:{&lt;cache&gt;}:tag:&lt;tag&gt;                  tag generation (TAG)
  * &lt;app&gt;:{&lt;cache&gt;}:tagseq                      moved by every TAG invalidation
+ * &lt;app&gt;:{&lt;cache&gt;}:srv                         run_id of the server the entries were written to
  * </pre>
  * The tenant is written with its length so that no tenant/key pair can spell another's.
  */
@@ -102,7 +103,7 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
     String gen = base + "gen";
     String tenantGen = tenant == null || context.global() ? gen : base + "tgen:" + tenant.value();
     return new String[] {base + "e:" + suffix, gen, tenantGen, base + "v:" + suffix, base + "tagseq",
-        base + "l:" + suffix};
+        base + "l:" + suffix, base + "srv"};
   }
 
   @Override
@@ -118,10 +119,11 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
     boolean waited = false;
     boolean skipEntry = false;
     try {
+      byte[] server = RedisCore.bytes(core.serverId());
       while (true) {
         List<Object> reply = core.evalList(Scripts.LOOKUP, keys, tagPrefixBytes,
             RedisCore.bytes(lockToken), RedisCore.bytes(lockTtl == null ? 0 : lockTtl.toMillis()),
-            RedisCore.bytes(skipEntry ? "1" : "0"), RedisCore.bytes(genPttl));
+            RedisCore.bytes(skipEntry ? "1" : "0"), RedisCore.bytes(genPttl), server);
         core.succeeded();
         if (RedisCore.number(reply.get(0)) == 1) {
           SharedTier.Lookup<V> hit = decodeHit(reply);
