@@ -303,12 +303,20 @@ public final class ApiKeys implements AutoCloseable {
    * Revokes a key of {@code tenant}; the row stays, with who revoked it and when. Once this returns, no verify
    * accepts the key.
    *
+   * @param actor who revokes it (recorded); a principal acting for a tenant must act for {@code tenant}, as for
+   *     {@link #create}; one without a tenant (an operator) may revoke in any
    * @return false if {@code tenant} has no such key, or it was revoked already
+   * @throws AccessDeniedException {@code TENANT_MISMATCH} if {@code actor} acts for another tenant
    */
   public boolean revoke(TenantId tenant, long keyId, Principal actor) {
     checkOpen();
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(actor, "actor");
+    if (actor.tenant().isPresent() && !actor.tenant().get().equals(tenant)) {
+      // the tenant usually comes from the request's URL: a credential of another tenant must not act in it
+      throw new AccessDeniedException(AccessDeniedException.Reason.TENANT_MISMATCH,
+          "the actor does not act for tenant " + tenant.value());
+    }
     return Tx.run(dataSource, schema.tenantSetting(), tenant, "revoking an API key", c -> {
       try (PreparedStatement ps = c.prepareStatement("UPDATE " + table() + " SET revoked_at = ?, revoked_by = ?"
           + " WHERE id = ? AND revoked_at IS NULL")) {

@@ -188,6 +188,12 @@ class ApiKeysTest {
     assertThat(keys.list(ACME)).anyMatch(k -> k.publicId().equals(acme.info().publicId()));
     assertThat(keys.revoke(GLOBEX, acme.info().id(), admin(GLOBEX))).isFalse();
     keys.verify(acme.key());
+    // a principal of another tenant cannot revoke acme's key by naming acme (as it cannot create one there)
+    assertThatThrownBy(() -> keys.revoke(ACME, acme.info().id(), admin(GLOBEX)))
+        .isInstanceOfSatisfying(AccessDeniedException.class,
+            e -> assertThat(e.reason()).isEqualTo(AccessDeniedException.Reason.TENANT_MISMATCH));
+    keys.verify(acme.key());
+    assertThat(keys.list(ACME)).filteredOn(k -> k.id() == acme.info().id()).allMatch(k -> k.revokedAt().isEmpty());
   }
 
   @Test

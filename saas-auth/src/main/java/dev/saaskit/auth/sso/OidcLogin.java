@@ -80,7 +80,8 @@ import org.slf4j.LoggerFactory;
  * SsoLogin login = oidc.complete(callbackUri);   // or signIn(callbackUri) for a Principal
  * }</pre>
  *
- * <p>Discovery documents are cached per (issuer, client id) for {@link Builder#discoveryTtl}; the JWKS per issuer
+ * <p>Discovery documents are cached per (issuer, client id) for {@link Builder#discoveryTtl}, and a failed discovery
+ * for 30 seconds (logins meanwhile are refused with {@code DISCOVERY_FAILED} at once); the JWKS per issuer
  * through nimbus's {@code JWKSourceBuilder} (cache, refresh-ahead, rate limit, outage tolerance). Thread-safe.
  */
 public final class OidcLogin {
@@ -89,7 +90,11 @@ public final class OidcLogin {
       "PS512", "ES256", "ES384", "ES512");
 
   private static final Logger LOG = LoggerFactory.getLogger(OidcLogin.class);
+  /** How long a failed discovery is answered from memory before it is tried again. */
+  private static final Duration DISCOVERY_RETRY = Duration.ofSeconds(30);
   private static final Base64.Encoder B64 = Base64.getUrlEncoder().withoutPadding();
+  /** The longest email kept from an ID token: what a membership's user row holds. */
+  private static final int MAX_EMAIL = 320;
 
   private final SsoConnections connections;
   private final Clock clock;
@@ -102,6 +107,8 @@ public final class OidcLogin {
   private final Set<JWSAlgorithm> algorithms;
   private final SsoProvisioner provisioner;
   private final Cache<String, OidcProvider> providers;
+  /** Discoveries that failed recently, per provider key: not attempted again before {@link #DISCOVERY_RETRY}. */
+  private final Cache<String, SsoException> failedDiscoveries;
   private final Tx tx;
   private final String s;
 
@@ -122,6 +129,8 @@ public final class OidcLogin {
     this.provisioner = b.provisioner;
     Clock ticking = b.clock;
     this.providers = Caffeine.newBuilder().expireAfterWrite(b.discoveryTtl).maximumSize(10_000)
+        .ticker(() -> ticking.millis() * 1_000_000L).build();
+    this.failedDiscoveries = Caffeine.newBuilder().expireAfterWrite(DISCOVERY_RETRY).maximumSize(10_000)
         .ticker(() -> ticking.millis() * 1_000_000L).build();
     this.tx = new Tx(connections.dataSource(), connections.schema().tenantSetting());
     this.s = SqlNames.quoteIdent(connections.schema().name());
@@ -300,8 +309,10 @@ public final class OidcLogin {
     if (!IdTokenValidator.nonceMatches(claims, pending.nonce())) {
       throw refused(SsoException.Reason.NONCE_MISMATCH, "the ID token's nonce is not the one of this login");
     }
+    // an email with a control character, or longer than an address can be (RFC 5321: 320), is no address: it is
+    // left out rather than stripped into one by the domain check, or failing the provisioning that records it
     Optional<String> email = Optional.ofNullable(claims.getClaim("email")).filter(String.class::isInstance)
-        .map(String.class::cast);
+        .map(String.class::cast).filter(e -> e.length() <= MAX_EMAIL && e.chars().noneMatch(Character::isISOControl));
     Boolean verifiedClaim = IdTokenValidator.emailVerified(claims);
     boolean emailVerified = Boolean.TRUE.equals(verifiedClaim);
     if (connection.requireVerifiedEmailDomain()) {
@@ -351,10 +362,29 @@ public final class OidcLogin {
     }
   }
 
+  /**
+   * The provider of {@code settings}, discovered once per discovery TTL. A failed discovery is remembered for
+   * {@link #DISCOVERY_RETRY}: without that, every login page view of a connection whose IdP is down or slow (or
+   * pointed by its tenant at a tarpit) fetched the discovery document again, each waiting up to twice the HTTP
+   * timeout, one after the other under the cache's lock for that key, so request threads piled up behind it.
+   */
   private OidcProvider provider(OidcSettings settings) {
     String key = settings.issuer() + '\u0000' + settings.clientId();
-    return providers.get(key, k -> OidcProvider.discover(settings.issuer(), settings.clientId(), algorithms,
-        httpTimeout, clock, clockSkew, allowPrivateAddresses));
+    return providers.get(key, k -> {
+      // under the key's lock: callers that waited for a discovery that failed find its failure here
+      SsoException failed = failedDiscoveries.getIfPresent(k);
+      if (failed != null) {
+        throw new SsoException(SsoException.Reason.DISCOVERY_FAILED, failed.getMessage() + " (not tried again for"
+            + " up to " + DISCOVERY_RETRY.toSeconds() + " s)", failed);
+      }
+      try {
+        return OidcProvider.discover(settings.issuer(), settings.clientId(), algorithms, httpTimeout, clock,
+            clockSkew, allowPrivateAddresses);
+      } catch (SsoException e) {
+        failedDiscoveries.put(k, e);
+        throw e;
+      }
+    });
   }
 
   private static OidcSettings oidcOf(SsoConnection connection) {

@@ -102,10 +102,13 @@ public final class SsoConnections {
    * Creates a connection for {@code tenant}.
    *
    * @return the stored connection (no verified domains yet)
+   * @throws IllegalArgumentException if a value of {@code spec} cannot be stored or used to sign anyone in (see
+   *     {@link #update})
    */
   public SsoConnection create(TenantId tenant, SsoConnectionSpec spec) {
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(spec, "spec");
+    requireUsable(spec);
     UUID id = randomUuid();
     Instant now = now();
     try {
@@ -130,11 +133,21 @@ public final class SsoConnections {
    * Replaces the spec of a connection (protocol included; its domains stay).
    *
    * @throws SsoException {@code NOT_FOUND} when the tenant has no such connection
+   * @throws IllegalArgumentException naming the value, if a value of {@code spec} cannot be stored or used to sign
+   *     anyone in: a control character in the display name or a setting (a NUL in the certificate PEM), a default
+   *     role that is not a membership role (1 to 100 characters, no control character), an OIDC issuer or SAML IdP
+   *     entity id longer than a user's issuer (512 characters), or a SAML SSO or ACS URL that is not an absolute
+   *     http(s) URL without fragment
    */
   public SsoConnection update(TenantId tenant, UUID connectionId, SsoConnectionSpec spec) {
     Objects.requireNonNull(tenant, "tenant");
     Objects.requireNonNull(connectionId, "connectionId");
     Objects.requireNonNull(spec, "spec");
+    requireUsable(spec);
+    return write(tenant, connectionId, spec);
+  }
+
+  private SsoConnection write(TenantId tenant, UUID connectionId, SsoConnectionSpec spec) {
     Instant now = now();
     try {
       return tx.inTenant(tenant, c -> {
@@ -165,7 +178,8 @@ public final class SsoConnections {
    */
   public SsoConnection disable(TenantId tenant, UUID connectionId) {
     SsoConnection current = get(tenant, connectionId);
-    return update(tenant, connectionId, current.spec().toBuilder().enabled(false).build());
+    // not re-checked: a connection stored before a check existed must still be switched off
+    return write(tenant, connectionId, current.spec().toBuilder().enabled(false).build());
   }
 
   /**
@@ -517,6 +531,77 @@ public final class SsoConnections {
         .requireVerifiedEmailDomain(rs.getBoolean(7)).build();
     return new SsoConnection(id, tenant, spec, domains.getOrDefault(id, Set.of()),
         rs.getTimestamp(16).toInstant(), rs.getTimestamp(17).toInstant());
+  }
+
+  /** The longest role a membership holds (Memberships' limit): the default role is given to provisioned users. */
+  private static final int MAX_ROLE = 100;
+  /** The longest issuer a membership's user has: the identity of everyone a connection signs in. */
+  private static final int MAX_ISSUER = 512;
+
+  /**
+   * Refuses, before anything is written, a spec whose values PostgreSQL cannot store (a NUL fails the insert as a
+   * database error) or that would fail every login through the connection later: the default role and the issuer
+   * go into memberships, the SAML URLs into {@code SamlSettings.forConnection}. Checked on writes only, so rows
+   * stored before stay readable.
+   */
+  private static void requireUsable(SsoConnectionSpec spec) {
+    noControl("displayName", spec.displayName());
+    String role = spec.defaultRole();
+    noControl("defaultRole", role);
+    if (role.length() > MAX_ROLE) {
+      throw new IllegalArgumentException("defaultRole must be at most " + MAX_ROLE + " characters (a membership"
+          + " role) but was " + role.length());
+    }
+    OidcSettings o = spec.oidc().orElse(null);
+    if (o != null) {
+      maxIssuer("issuer", o.issuer());
+      noControl("clientId", o.clientId());
+      noControl("clientSecret", o.clientSecret());
+    }
+    SamlConnectionSettings m = spec.saml().orElse(null);
+    if (m != null) {
+      noControl("idpEntityId", m.idpEntityId());
+      maxIssuer("idpEntityId", m.idpEntityId());
+      noControl("spEntityId", m.spEntityId());
+      httpUrl("ssoUrl", m.ssoUrl());
+      httpUrl("acsUrl", m.acsUrl());
+      if (m.idpSigningCertificatePem().indexOf('\u0000') >= 0) {   // PEM has line breaks, never a NUL
+        throw new IllegalArgumentException("idpSigningCertificatePem must not contain a NUL character");
+      }
+    }
+  }
+
+  private static void noControl(String what, String value) {
+    for (int i = 0; i < value.length(); i++) {
+      if (Character.isISOControl(value.charAt(i))) {
+        // the value itself is not echoed: it may be a secret, and it holds the control character
+        throw new IllegalArgumentException(what + " must not contain control characters (found one at index " + i
+            + ")");
+      }
+    }
+  }
+
+  private static void maxIssuer(String what, String value) {
+    if (value.length() > MAX_ISSUER) {
+      throw new IllegalArgumentException(what + " must be at most " + MAX_ISSUER + " characters (a user's issuer)"
+          + " but was " + value.length());
+    }
+  }
+
+  private static void httpUrl(String what, String value) {
+    noControl(what, value);
+    java.net.URI uri;
+    try {
+      uri = new java.net.URI(value);
+    } catch (java.net.URISyntaxException e) {
+      throw new IllegalArgumentException(what + " must be an absolute http(s) URL but is not a URL", e);
+    }
+    String scheme = uri.getScheme();
+    if (!uri.isAbsolute() || uri.getHost() == null || uri.getRawFragment() != null
+        || !("https".equalsIgnoreCase(scheme) || "http".equalsIgnoreCase(scheme))) {
+      throw new IllegalArgumentException(what + " must be an absolute http(s) URL without fragment but was '"
+          + value + "'");
+    }
   }
 
   private static void bindSpec(PreparedStatement ps, int first, SsoConnectionSpec spec) throws SQLException {

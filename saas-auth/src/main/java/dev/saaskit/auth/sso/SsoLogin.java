@@ -14,7 +14,8 @@ import java.util.Optional;
  * @param connection the connection the login went through
  * @param issuer the ID token's {@code iss}, equal to the connection's issuer
  * @param subject the ID token's {@code sub}
- * @param email the ID token's {@code email}, if stated
+ * @param email the ID token's {@code email}, if stated and usable as an address (no control character, at most
+ *     320 characters)
  * @param emailVerified the ID token's {@code email_verified}; {@code false} when not stated
  * @param name the ID token's {@code name}, if stated
  * @param idTokenExpiresAt the ID token's {@code exp}

@@ -398,6 +398,16 @@ class SamlServiceProviderTest {
   }
 
   @Test
+  void aNameIdWithAControlCharacterInsideIsRefused() {
+    SamlServiceProvider sp = sp();
+    // XML keeps a line break or a tab inside element text: signed, it would become the user's key as it is
+    refused(sp, idp.respondTo(idp.readRedirect(sp.begin(null))).nameId("ann\nroot").build(), Reason.MALFORMED);
+    refused(sp, idp.respondTo(idp.readRedirect(sp.begin(null))).nameId("ann\troot").build(), Reason.MALFORMED);
+    assertThat(sp.complete(idp.respondTo(idp.readRedirect(sp.begin(null))).nameId("ann root").build()).nameId())
+        .isEqualTo("ann root");
+  }
+
+  @Test
   void anErrorStatusIsRefused() {
     SamlServiceProvider sp = sp();
     refused(sp, idp.respondTo(idp.readRedirect(sp.begin(null)))

@@ -293,6 +293,30 @@ class OidcLoginTest {
   }
 
   @Test
+  void identityClaimsNoMembershipCouldHoldAreRefusedOrLeftOut() {
+    // a subject with a line break: a bad ID token, not an IllegalArgumentException out of the provisioner later
+    idp.user(new FakeOidcProvider.User("00u-\nforged", "jane@acme-oidc.example", true, null));
+    assertIdTokenRefused(InvalidTokenException.Reason.BAD_CLAIM);
+    // an email with a control character is no address: the domain check does not strip it into one
+    idp.reset().user(new FakeOidcProvider.User("00u-jane", "jane@acme-oidc.example\n", true, null));
+    URI padded = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    assertRefused(() -> oidc.complete(padded), SsoException.Reason.EMAIL_DOMAIN_NOT_ALLOWED);
+    // where no domain is required the login goes on without it (the email is informational), and is provisioned
+    TenantId t = TenantId.of("open-" + UUID.randomUUID());
+    SsoConnection open = connections.create(t, SsoConnectionSpec.oidc("Open",
+        OidcSettings.of(idp.issuer(), idp.clientId(), idp.clientSecret())).requireVerifiedEmailDomain(false).build());
+    dev.saaskit.auth.Memberships memberships = dev.saaskit.auth.Memberships.builder(app).clock(clock).build();
+    OidcLogin jit = OidcLogin.builder(connections).allowPrivateAddresses(true)
+        .provisioner(SsoProvisioner.memberships(memberships)).build();
+    idp.user(new FakeOidcProvider.User("00u-ctl", "ann\u0007@acme-oidc.example", true, null));
+    Principal p = jit.signIn(idp.authorize(jit.begin(open, REDIRECT).authorizationUri()));
+    assertThat(p.email()).isEmpty();
+    assertThat(memberships.find(t, idp.issuer(), "00u-ctl")).isPresent();
+    idp.user(new FakeOidcProvider.User("00u-long", "a".repeat(320) + "@acme-oidc.example", true, null));
+    assertThat(jit.signIn(idp.authorize(jit.begin(open, REDIRECT).authorizationUri())).email()).isEmpty();
+  }
+
+  @Test
   void anEmailOutsideTheConnectionsVerifiedDomainsIsRefused() {
     idp.user(new FakeOidcProvider.User("00u-eve", "eve@evil.example", true, null));
     URI other = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
@@ -333,6 +357,38 @@ class OidcLoginTest {
     clock.advance(Duration.ofMinutes(61));
     fresh.begin(connection, REDIRECT);
     assertThat(idp.discoveryRequests()).isEqualTo(before + 2);
+  }
+
+  @Test
+  void aFailedDiscoveryIsNotFetchedAgainByEveryLoginForHalfAMinute() throws Exception {
+    // an IdP that is down (or a tarpit a tenant pointed its connection at): every login page view used to fetch
+    // the discovery document again, each waiting up to twice the HTTP timeout behind the previous one
+    AtomicInteger fetches = new AtomicInteger();
+    com.sun.net.httpserver.HttpServer down = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    down.createContext("/.well-known/openid-configuration", exchange -> {
+      fetches.incrementAndGet();
+      exchange.sendResponseHeaders(503, -1);
+      exchange.close();
+    });
+    down.start();
+    try {
+      TenantId t = TenantId.of("down-" + UUID.randomUUID());
+      SsoConnection c = connections.create(t, SsoConnectionSpec.oidc("Down", OidcSettings.of("http://localhost:"
+          + down.getAddress().getPort(), "client", "secret")).build());
+      OidcLogin login = OidcLogin.builder(connections).allowPrivateAddresses(true).build();
+      for (int i = 0; i < 5; i++) {
+        assertRefused(() -> login.begin(c, REDIRECT), SsoException.Reason.DISCOVERY_FAILED);
+      }
+      assertThat(fetches).hasValue(1);
+      clock.advance(Duration.ofSeconds(31));
+      assertRefused(() -> login.begin(c, REDIRECT), SsoException.Reason.DISCOVERY_FAILED);
+      assertThat(fetches).hasValue(2);
+      // the working connection of the same login is not held up by the failing one
+      assertThat(login.begin(connection, REDIRECT).authorizationUri().toString()).startsWith(idp.issuer());
+    } finally {
+      down.stop(0);
+    }
   }
 
   @Test

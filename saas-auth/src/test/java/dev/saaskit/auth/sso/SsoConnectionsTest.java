@@ -91,6 +91,58 @@ class SsoConnectionsTest {
   }
 
   @Test
+  void valuesTheDatabaseOrALaterLoginCannotUseAreArgumentErrorsNotStoredRows() {
+    TenantId t = tenant();
+    OidcSettings okta = OidcSettings.of("https://idp.example.com", "client", "secret");
+    String cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    // PostgreSQL text cannot hold NUL: before, these failed as a database error (a 500), not as a bad argument
+    assertRefusedArgument(t, SsoConnectionSpec.oidc("Ac\u0000me", okta).build(), "displayName");
+    assertRefusedArgument(t, SsoConnectionSpec.oidc("Acme\r\nforged", okta).build(), "displayName");
+    assertRefusedArgument(t, SsoConnectionSpec.oidc("Acme", OidcSettings.of("https://idp.example.com",
+        "cli\u0000ent", "secret")).build(), "clientId");
+    assertRefusedArgument(t, SsoConnectionSpec.oidc("Acme", OidcSettings.of("https://idp.example.com", "client",
+        "sec\u0000ret")).build(), "clientSecret");
+    // a default role that Memberships cannot store would make every first login of the connection fail
+    assertRefusedArgument(t, SsoConnectionSpec.oidc("Acme", okta).defaultRole("r".repeat(101)).build(),
+        "defaultRole");
+    assertRefusedArgument(t, SsoConnectionSpec.oidc("Acme", okta).defaultRole("member\t").build(), "defaultRole");
+    // an issuer longer than a user's issuer may be (512) could sign nobody in
+    assertRefusedArgument(t, SsoConnectionSpec.oidc("Acme", OidcSettings.of("https://idp.example.com/"
+        + "p".repeat(520), "client", "secret")).build(), "issuer");
+    // SAML values that SamlSettings.forConnection refuses at every login are refused when saved
+    assertRefusedArgument(t, SsoConnectionSpec.saml("Acme", new SamlConnectionSettings("urn:idp",
+        "javascript:alert(1)", cert, "urn:sp", "https://app.example.com/saml/acs")).build(), "ssoUrl");
+    assertRefusedArgument(t, SsoConnectionSpec.saml("Acme", new SamlConnectionSettings("urn:idp",
+        "https://idp.example.com/sso", cert, "urn:sp", "/saml/acs")).build(), "acsUrl");
+    assertRefusedArgument(t, SsoConnectionSpec.saml("Acme", new SamlConnectionSettings("urn:i\u0000dp",
+        "https://idp.example.com/sso", cert, "urn:sp", "https://app.example.com/saml/acs")).build(), "idpEntityId");
+    assertRefusedArgument(t, SsoConnectionSpec.saml("Acme", new SamlConnectionSettings("urn:idp",
+        "https://idp.example.com/sso", cert + "\u0000", "urn:sp", "https://app.example.com/saml/acs")).build(),
+        "idpSigningCertificatePem");
+    assertThat(connections.list(t)).isEmpty();
+    // an update is checked the same way and leaves the stored connection as it was
+    SsoConnection stored = connections.create(t, SsoConnectionSpec.oidc("Acme", okta).build());
+    assertThatThrownBy(() -> connections.update(t, stored.id(), stored.spec().toBuilder().displayName("A\u0000")
+        .build())).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("displayName");
+    assertThat(connections.get(t, stored.id())).isEqualTo(stored);
+    // a connection stored before these checks existed can still be read and switched off
+    try (Connection c = db.adminDataSource().getConnection(); Statement st = c.createStatement()) {
+      st.execute("SELECT set_config('app.tenant_id', '" + t.value() + "', false)");
+      st.executeUpdate("UPDATE saaskit_auth.sso_connections SET default_role = repeat('r', 150) WHERE id = '"
+          + stored.id() + "'");
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+    assertThat(connections.get(t, stored.id()).defaultRole()).hasSize(150);
+    assertThat(connections.disable(t, stored.id()).enabled()).isFalse();
+  }
+
+  private static void assertRefusedArgument(TenantId t, SsoConnectionSpec spec, String field) {
+    assertThatThrownBy(() -> connections.create(t, spec)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(field);
+  }
+
+  @Test
   void theClientSecretIsInNoToStringAndNoMessage() {
     TenantId a = tenant();
     SsoConnection c = connections.create(a, oidcSpec("secretive"));

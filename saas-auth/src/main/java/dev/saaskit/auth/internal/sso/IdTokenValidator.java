@@ -43,6 +43,7 @@ public final class IdTokenValidator {
   private final String clientId;
   private final Set<JWSAlgorithm> algorithms;
   private final DefaultJWTProcessor<SecurityContext> processor;
+  private final JWKSource<SecurityContext> keys;
   private final Clock clock;
   private final Duration skew;
 
@@ -59,6 +60,7 @@ public final class IdTokenValidator {
     this.algorithms = Set.copyOf(algorithms);
     this.clock = clock;
     this.skew = skew;
+    this.keys = keys;
     this.processor = new DefaultJWTProcessor<>();
     JWSVerificationKeySelector<SecurityContext> selector = new JWSVerificationKeySelector<>(this.algorithms, keys);
     // RFC 7518 3.3 and 3.5, as TokenVerifier: an RSA key below 2048 bits is never used (no key: UNKNOWN_KEY)
@@ -67,6 +69,11 @@ public final class IdTokenValidator {
             || rsa.getModulus().bitLength() >= SignatureCheck.MIN_RSA_BITS)
         .collect(java.util.stream.Collectors.toList()));
     processor.setJWTClaimsSetVerifier((claims, context) -> { }); // checked below, with our clock and skew
+  }
+
+  /** The issuer's key source, for tests of how it is built. */
+  JWKSource<SecurityContext> keys() {
+    return keys;
   }
 
   /**
@@ -126,7 +133,10 @@ public final class IdTokenValidator {
       throw new InvalidTokenException(Reason.UNKNOWN_ISSUER, "the ID token's iss is not " + issuer);
     }
     String subject = claims.getSubject();
-    if (subject == null || subject.isBlank() || subject.length() > 255) {
+    // OIDC Core caps sub at 255 ASCII characters; a control character in it is no identifier a membership can
+    // hold (nor one to show in a log), so it is refused here rather than failing the provisioning later
+    if (subject == null || subject.isBlank() || subject.length() > 255
+        || subject.chars().anyMatch(Character::isISOControl)) {
       throw new InvalidTokenException(Reason.BAD_CLAIM, "the ID token's sub is missing or invalid");
     }
     List<String> audience = claims.getAudience();

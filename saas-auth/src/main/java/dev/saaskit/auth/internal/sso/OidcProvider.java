@@ -16,6 +16,10 @@ import java.time.Duration;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -30,6 +34,19 @@ import org.jspecify.annotations.Nullable;
  */
 public record OidcProvider(String issuer, URI authorizationEndpoint, URI tokenEndpoint,
     boolean issParameterSupported, IdTokenValidator validator) {
+  /**
+   * Runs the refresh-ahead fetches of every provider's keys: daemon threads, created on demand, gone after a minute
+   * idle. A provider is dropped from {@code OidcLogin}'s discovery cache (every discovery TTL) without being closed,
+   * so it must own no thread: nimbus's default is a single-thread executor per key source, whose non-daemon thread
+   * outlived the provider (one more per connection and discovery period, until a finalizer ran) and kept the JVM
+   * from exiting. Each fetch is bounded by the retriever's deadline.
+   */
+  private static final ExecutorService REFRESHERS = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60,
+      TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+        Thread t = new Thread(r, "saaskit-oidc-jwks-refresh");
+        t.setDaemon(true);
+        return t;
+      });
 
   /**
    * Fetches {@code <issuer>/.well-known/openid-configuration} and checks it.
@@ -72,6 +89,7 @@ public record OidcProvider(String issuer, URI authorizationEndpoint, URI tokenEn
     try {
       int ms = (int) timeout.toMillis();
       keys = JWKSourceBuilder.<SecurityContext>create(jwks.toURL(), IdpAddresses.retriever(ms, 256 * 1024, allowPrivate))
+          .refreshAheadCache(JWKSourceBuilder.DEFAULT_REFRESH_AHEAD_TIME, null, REFRESHERS, false, null, false)
           .outageTolerant(true)
           .build();
     } catch (MalformedURLException e) {

@@ -265,8 +265,12 @@ public final class ResponseValidator {
     // --- identity: from the one signed assertion only ---
     Element nameIdElement = SamlXml.child(subject, ASSERTION, "NameID");
     String nameId = SamlXml.plainText(nameIdElement, "NameID");
-    if (nameId.isBlank() || !nameId.strip().equals(nameId) || nameId.length() > 1024) {
-      throw new SamlException(Reason.MALFORMED, "the NameID is blank, padded or longer than 1024 characters");
+    // a control character inside (XML lets a tab or a line break through) is part of no NameID format; refused
+    // here rather than failing later in the user store, or forging a line wherever the user key is written
+    if (nameId.isBlank() || !nameId.strip().equals(nameId) || nameId.length() > 1024
+        || nameId.chars().anyMatch(Character::isISOControl)) {
+      throw new SamlException(Reason.MALFORMED, "the NameID is blank, padded, longer than 1024 characters or holds"
+          + " a control character");
     }
     Map<String, List<String>> attributes = new LinkedHashMap<>();
     for (Element statement : SamlXml.children(assertion, ASSERTION, "AttributeStatement")) {

@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.jwk.source.JWKSetBasedJWKSource;
+import com.nimbusds.jose.jwk.source.JWKSetSource;
+import com.nimbusds.jose.jwk.source.JWKSetSourceWrapper;
+import com.nimbusds.jose.jwk.source.RefreshAheadCachingJWKSetSource;
+import com.nimbusds.jose.proc.SecurityContext;
 import com.sun.net.httpserver.HttpServer;
 import dev.saaskit.auth.sso.SsoException;
 import java.io.IOException;
@@ -14,6 +19,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -58,6 +65,24 @@ class OidcProviderTest {
   void aNormalDiscoveryDocumentIsRead() {
     OidcProvider provider = discover();
     assertThat(provider.tokenEndpoint().toString()).isEqualTo(issuer + "/token");
+  }
+
+  @Test
+  void theKeysAreRefreshedAheadOnSharedDaemonThreadsNoProviderOwns() throws Exception {
+    // OidcLogin drops a provider from its discovery cache without closing it: a thread of its own would outlive it
+    ExecutorService first = refreshExecutor(discover());
+    assertThat(first.submit(() -> Thread.currentThread().isDaemon()).get(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(refreshExecutor(discover())).isSameAs(first);
+  }
+
+  private static ExecutorService refreshExecutor(OidcProvider provider) {
+    JWKSetSource<SecurityContext> source =
+        ((JWKSetBasedJWKSource<SecurityContext>) provider.validator().keys()).getJWKSetSource();
+    while (!(source instanceof RefreshAheadCachingJWKSetSource)) {
+      assertThat(source).as("a refresh-ahead cache in the key source chain").isInstanceOf(JWKSetSourceWrapper.class);
+      source = ((JWKSetSourceWrapper<SecurityContext>) source).getSource();
+    }
+    return ((RefreshAheadCachingJWKSetSource<SecurityContext>) source).getExecutorService();
   }
 
   @Test
