@@ -261,11 +261,20 @@ public final class BillingConfig {
       try {
         uri = URI.create(base);
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("stripeApiBase must be an http(s) URL but was '" + base + "'", e);
+        // not e as the cause, nor the text: a URL that does not parse may still hold a password or a key
+        throw new IllegalArgumentException("stripeApiBase must be an http(s) URL without a path, but does not parse"
+            + " as a URL");
+      }
+      if (uri.getRawUserInfo() != null || uri.getRawQuery() != null || uri.getRawFragment() != null) {
+        // never echoed: credentials or a key in the URL would end up in this message, in toString() and in logs
+        throw new IllegalArgumentException("stripeApiBase must be an http(s) URL without credentials (user@),"
+            + " query or fragment: the API key is set with stripeApiKey");
       }
       if (!("https".equals(uri.getScheme()) || "http".equals(uri.getScheme())) || uri.getHost() == null
           || !(uri.getPath() == null || uri.getPath().isEmpty() || "/".equals(uri.getPath()))) {
-        throw new IllegalArgumentException("stripeApiBase must be an http(s) URL without a path but was '" + base + "'");
+        // not echoed either: a path may hold what the user meant as a key
+        throw new IllegalArgumentException("stripeApiBase must be an http(s) URL without a path, such as "
+            + STRIPE_API_BASE);
       }
       this.stripeApiBase = base.endsWith("/") ? base.substring(0, base.length() - 1) : base;
       return this;

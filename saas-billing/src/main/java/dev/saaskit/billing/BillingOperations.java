@@ -60,7 +60,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every call goes to Stripe at the pinned API version and then writes Stripe's answer into the mirror as of the
  * answer's {@code Date}, through the same conditional upserts as the webhooks, so whichever of the two comes second
- * never overwrites a newer state. After a write the tenant's cached entitlements on this node are dropped and
+ * never overwrites a newer state (a subscription whose row holds a state of the answer's own second is fetched again
+ * rather than overwritten: Stripe's whole-second times cannot order two changes of one second). After a write the tenant's cached entitlements on this node are dropped and
  * {@link BillingConfig#changeListener()} is told (publish to your bus there to reach other nodes).
  *
  * <p>"The tenant's current subscription" is the one {@link #status} says governs it, when it is not canceled.
@@ -755,27 +756,48 @@ public final class BillingOperations {
   }
 
   private Subscription mirrorAnswer(TenantId tenant, StripeGateway.Answer answer) {
-    ObjectNode json = answer.json();
-    String id = StripeJson.text(json, "id");
+    String id = StripeJson.text(answer.json(), "id");
     if (id == null) {
       throw new BillingException("Stripe answered a subscription without an id");
     }
-    Subscription out = billing.db().inTransaction(tenant, "mirroring the subscription", c -> {
+    Optional<Subscription> out = mirrorAnswer(tenant, id, answer, true);
+    if (out.isEmpty()) {
+      // The mirror already holds a state of this answer's Stripe second (or a later one), written after Stripe
+      // answered: another node's change of the same second, applied by its webhook, may be the newer state, and
+      // Stripe's whole-second times cannot tell. Stripe's answer to a request sent now is at least as new.
+      StripeGateway.Answer fresh = billing.stripe().get("/v1/subscriptions/" + requireStripeId(id),
+          Map.of("expand", List.of("latest_invoice")));
+      out = mirrorAnswer(tenant, id, fresh, false);
+    }
+    changed(tenant);
+    return out.orElseThrow(() -> new IllegalStateException("subscription " + id + " was not mirrored"));
+  }
+
+  /**
+   * Writes a subscription Stripe answered with; empty, writing nothing, when {@code yieldToSameSecond} and the
+   * mirror's row holds a state of the answer's second or a later one (the row stays locked meanwhile).
+   */
+  private Optional<Subscription> mirrorAnswer(TenantId tenant, String id, StripeGateway.Answer answer,
+      boolean yieldToSameSecond) {
+    ObjectNode json = answer.json();
+    return billing.db().inTransaction(tenant, "mirroring the subscription", c -> {
       Optional<String> customer = billing.mirror().customerOfTenant(c, tenant);
       if (customer.isEmpty() || !customer.get().equals(StripeJson.id(json, "customer"))) {
         throw new BillingException("subscription " + id + " is not of tenant " + tenant.value() + "'s customer");
+      }
+      if (yieldToSameSecond && billing.mirror().lockStateAsOf(c, "subscriptions", id)
+          .map(held -> !held.isBefore(answer.date())).orElse(false)) {
+        return Optional.empty();
       }
       mirrorSubscription(c, tenant, json, answer.date());
       billing.config().changeListener().inTransaction(c, tenant);
       for (Subscription s : billing.mirror().subscriptions(c, tenant)) {
         if (s.id().equals(id)) {
-          return s;
+          return Optional.of(s);
         }
       }
       throw new BillingException("subscription " + id + " is not in the mirror after writing it");
     });
-    changed(tenant);
-    return out;
   }
 
   private void mirrorSubscription(Connection c, TenantId tenant, ObjectNode sub, Instant asOf) throws SQLException {

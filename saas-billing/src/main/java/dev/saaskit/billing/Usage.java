@@ -38,7 +38,9 @@ import java.util.Objects;
  * BillingConfig#usageBatchSize()} due records in one transaction (rows locked with {@code SKIP LOCKED}: parallel
  * senders never send a row twice; a sender killed mid-batch leaves its rows pending and the next run resends them,
  * which Stripe answers as already counted). Retryable failures (Stripe down, 429, 5xx, a tenant without a Stripe
- * customer yet) wait with exponential backoff (30 s doubling, at most 1 h); Stripe refusals and records past {@link
+ * customer yet) wait with exponential backoff (30 s doubling, at most 1 h); the first retryable failure from Stripe
+ * ends the run, leaving the records after it pending and untouched for the next run (an outage costs one failing
+ * call per run, not one per record); Stripe refusals and records past {@link
  * BillingConfig#usageMaxAttempts()} become {@code failed} with their error, listed in the report.
  *
  * <p><b>Exactly once</b>: Stripe enforces identifier uniqueness for a rolling period of at least 24 hours. The

@@ -375,6 +375,40 @@ class UsageTest {
   }
 
   @Test
+  void anOutageCostsOneFailingCallPerRunNotOnePerRecord() throws Exception {
+    TenantId a = newTenant();
+    TenantId b = newTenant();
+    String customerA = customerFor(a);
+    String customerB = customerFor(b);
+    for (int i = 0; i < 5; i++) {
+      String key = "o-" + i;
+      TenantContext.run(a, () -> billing.usage().record("calls", 1, key));
+      TenantContext.run(b, () -> billing.usage().record("calls", 2, key));
+    }
+    int before = emu.requestCount("POST", "/v1/billing/meter_events");
+    UsageReport down;
+    emu.down(true);
+    try {
+      down = billing.usage().sendPending();
+    } finally {
+      emu.down(false);
+    }
+    // the first record's failure ends the run: nine more failing calls (each with its retries and waits, while a
+    // transaction holds the batch) would tell nothing new
+    assertThat(emu.requestCount("POST", "/v1/billing/meter_events") - before).isEqualTo(1);
+    assertThat(down.sent()).isZero();
+    assertThat(down.retrying()).singleElement().satisfies(f -> assertThat(f.attempts()).isEqualTo(1));
+    assertThat(pending(a) + pending(b)).isEqualTo(10);
+    assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.usage_outbox WHERE attempts > 0"))
+        .isEqualTo(1);
+
+    clock.advance(Duration.ofSeconds(31));
+    assertThat(billing.usage().sendPending().sent()).isEqualTo(10);
+    assertThat(emu.meterEventTotal(customerA, "calls")).isEqualTo(5);
+    assertThat(emu.meterEventTotal(customerB, "calls")).isEqualTo(10);
+  }
+
+  @Test
   void recordsRunOutOfAttemptsAndTenantsWithoutCustomerWait() throws Exception {
     TenantId noCustomer = newTenant();
     TenantContext.run(noCustomer, () -> billing.usage().record("calls", 1, "n-1"));

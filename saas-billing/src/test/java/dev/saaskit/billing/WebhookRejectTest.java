@@ -9,6 +9,7 @@ import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Locale;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -113,6 +114,27 @@ class WebhookRejectTest {
     String valid = signature(PRODUCT_EVENT, SECRET, now());
     // only a v0 (the legacy scheme) is not enough
     assertRejected(billing.webhooks().handle(PRODUCT_EVENT, valid.replace("v1=", "v0=")), 400);
+  }
+
+  @Test
+  void aSignatureIsAcceptedOnlyAsStripeSpellsIt() throws Exception {
+    String valid = signature(PRODUCT_EVENT, SECRET, now());
+    String hex = valid.substring(valid.indexOf("v1=") + 3);
+    // the same 32 bytes in other spellings: fullwidth digits and letters (Character.digit reads them), upper case
+    StringBuilder fullwidth = new StringBuilder();
+    for (char ch : hex.toCharArray()) {
+      fullwidth.append((char) (ch + 0xFEE0));
+    }
+    assertRejected(billing.webhooks().handle(PRODUCT_EVENT, "t=" + now() + ",v1=" + fullwidth), 400);
+    assertRejected(billing.webhooks().handle(PRODUCT_EVENT, "t=" + now() + ",v1=" + hex.toUpperCase(Locale.ROOT)),
+        400);
+    // the same signed time in other spellings, and a second timestamp next to the signed one
+    assertRejected(billing.webhooks().handle(PRODUCT_EVENT, "t=+" + now() + ",v1=" + hex), 400);
+    assertRejected(billing.webhooks().handle(PRODUCT_EVENT, "t=0" + now() + ",v1=" + hex), 400);
+    assertRejected(billing.webhooks().handle(PRODUCT_EVENT, valid + ",t=" + (now() + 1)), 400);
+    assertRejected(billing.webhooks().handle(PRODUCT_EVENT, "t=" + (now() - 1) + "," + valid), 400);
+
+    assertThat(billing.webhooks().handle(PRODUCT_EVENT, valid).status()).isEqualTo(200);
   }
 
   @Test

@@ -424,6 +424,27 @@ public final class Mirror {
     }
   }
 
+  /**
+   * Like {@link #stateAsOf}, and locks the row until the transaction ends: a writer that decides on it is not
+   * overtaken by a write of the same row between its decision and its own write.
+   */
+  public Optional<Instant> lockStateAsOf(Connection c, String table, String stripeId) throws SQLException {
+    switch (table) {
+      case "customers": case "products": case "prices": case "subscriptions": case "invoices":
+      case "checkout_sessions":
+        break;
+      default:
+        throw new IllegalArgumentException(table);
+    }
+    try (PreparedStatement ps = c.prepareStatement("SELECT state_as_of FROM " + s + "." + table
+        + " WHERE stripe_id = ? FOR UPDATE")) {
+      ps.setString(1, stripeId);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(rs.getTimestamp(1).toInstant()) : Optional.empty();
+      }
+    }
+  }
+
   /** The tenant a Stripe customer belongs to, through the route function (no tenant needs to be bound). */
   public Optional<TenantId> tenantOfCustomer(Connection c, String customerId) throws SQLException {
     try (PreparedStatement ps = c.prepareStatement("SELECT " + s + ".route_customer(?)")) {

@@ -39,8 +39,11 @@ public final class ReconcileRun {
   /** A mirror row's compared fields and its state time. */
   private record Row(Map<String, @Nullable String> fields, Instant stateAsOf) {}
 
-  /** An object to write after the comparison. */
-  private record Fix(String type, @Nullable TenantId tenant, ObjectNode object, Instant asOf) {}
+  /**
+   * An object to write after the comparison. {@code readBeforeRow}: Stripe answered before the mirror row was read
+   * (a list page, a recheck), so a write of the same Stripe second may have landed since with a newer state.
+   */
+  private record Fix(String type, @Nullable TenantId tenant, ObjectNode object, Instant asOf, boolean readBeforeRow) {}
 
   private final BillingDb db;
   private final Mirror mirror;
@@ -151,7 +154,7 @@ public final class ReconcileRun {
     List<Fix> fixes = new ArrayList<>();
     for (ObjectNode o : page.data()) {
       if (compare(type, null, o, rows.get(StripeJson.text(o, "id")), page.date())) {
-        fixes.add(new Fix(type, null, o, page.date()));
+        fixes.add(new Fix(type, null, o, page.date(), true));
       }
     }
     applyFixes(fixes);
@@ -266,7 +269,7 @@ public final class ReconcileRun {
           c -> readRows(c, type, ids));
       for (ObjectNode o : e.getValue()) {
         if (compare(type, tenant, o, rows.get(StripeJson.text(o, "id")), asOf)) {
-          fixes.add(new Fix(type, tenant, o, asOf));
+          fixes.add(new Fix(type, tenant, o, asOf, true));
         }
       }
     }
@@ -594,7 +597,7 @@ public final class ReconcileRun {
     }
     Map<String, Row> rows = db.inTransaction(tenant, "reading the mirror", c -> readRows(c, type, List.of(id)));
     if (compare(type, tenant, o, rows.get(id), answer.date())) {
-      applyFixes(List.of(new Fix(type, tenant, o, answer.date())));
+      applyFixes(List.of(new Fix(type, tenant, o, answer.date(), true)));
     }
   }
 
@@ -654,13 +657,30 @@ public final class ReconcileRun {
       String id = StripeJson.text(f.object(), "id");
       try {
         TenantId tenant = f.tenant();
+        boolean[] tied = {false};
         Mirror.Outcome outcome = db.inTransaction(tenant, "writing Stripe's " + f.type(), c -> {
-          Mirror.Outcome written = write(c, f);
-          if (written == Mirror.Outcome.APPLIED && tenant != null) {
-            changes.inTransaction(c, tenant);
+          if (f.readBeforeRow() && tiedOrNewer(c, f)) {
+            tied[0] = true;
+            return Mirror.Outcome.STALE;
           }
-          return written;
+          return writeAndTell(c, f);
         });
+        if (tied[0]) {
+          // The row holds a state of the same Stripe second as this copy (or a newer one), written after Stripe
+          // answered us: a webhook of a change Stripe made after serving our copy carries the same whole-second
+          // time, so our copy may be the older state. Stripe's answer to a request sent now is at least as new.
+          StripeGateway.Answer fresh;
+          try {
+            fresh = stripe.get(path(f.type()) + id, Map.of());
+          } catch (BillingException e) {
+            if (e.stripeStatus() == 404) {
+              continue; // gone since it was listed: its deletion is Stripe's to report (an event, the next run)
+            }
+            throw e;
+          }
+          Fix refetched = new Fix(f.type(), tenant, fresh.json(), fresh.date(), false);
+          outcome = db.inTransaction(tenant, "writing Stripe's " + f.type(), c -> writeAndTell(c, refetched));
+        }
         if (outcome == Mirror.Outcome.APPLIED) {
           fixedObjects++;
           if (tenant != null) {
@@ -671,6 +691,39 @@ public final class ReconcileRun {
         fixFailures.add(f.type() + " " + id + ": " + e.getMessage());
         LOG.warn("reconcile could not write {} {}: {}", f.type(), id, e.getMessage());
       }
+    }
+  }
+
+  private Mirror.Outcome writeAndTell(Connection c, Fix f) throws SQLException {
+    Mirror.Outcome written = write(c, f);
+    TenantId tenant = f.tenant();
+    if (written == Mirror.Outcome.APPLIED && tenant != null) {
+      changes.inTransaction(c, tenant);
+    }
+    return written;
+  }
+
+  /**
+   * Whether the mirror row of {@code f}'s object holds a state of {@code f}'s second or a newer one; the row stays
+   * locked until the transaction ends, so no write of the same second slips in between this check and the write.
+   */
+  private boolean tiedOrNewer(Connection c, Fix f) throws SQLException {
+    String id = Objects.requireNonNull(StripeJson.text(f.object(), "id"));
+    return mirror.lockStateAsOf(c, table(f.type()), id).map(held -> !held.isBefore(f.asOf())).orElse(false);
+  }
+
+  private static String table(String type) {
+    switch (type) {
+      case "product":
+        return "products";
+      case "price":
+        return "prices";
+      case "customer":
+        return "customers";
+      case "subscription":
+        return "subscriptions";
+      default:
+        return "invoices";
     }
   }
 

@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
  * usageBatchSize} due pending rows ({@code FOR UPDATE SKIP LOCKED}, so parallel senders never share a row), posts
  * each to {@code /v1/billing/meter_events} with its stable identifier, marks the outcome and commits. A sender that
  * dies mid-batch rolls back: its rows stay pending and the next run resends them with the same identifiers, which
- * Stripe counts once (a duplicate identifier is answered with an error, read here as "already counted").
+ * Stripe counts once (a duplicate identifier is answered with an error, read here as "already counted"). The first
+ * retryable failure (Stripe down, 429, 5xx, no answer) ends the run: the failed record waits its backoff, the
+ * records after it are left pending as they were, so an outage costs one failing call per run, not one per record.
  */
 public final class UsageSender {
   private static final Logger LOG = LoggerFactory.getLogger(UsageSender.class);
@@ -88,6 +90,12 @@ public final class UsageSender {
     });
     Tally tally = new Tally();
     for (Map.Entry<String, Long> e : tenants.entrySet()) {
+      if (tally.stripeUnavailable) {
+        // Stripe is down or limiting us: every further record would cost its own failing calls (with retries and
+        // their waits) while a transaction holds its rows; what is left waits, untouched, for the next run
+        LOG.info("usage sending stopped for this run: Stripe failed with a retryable error; the rest waits");
+        break;
+      }
       TenantId tenant = TenantId.of(e.getKey());
       db.inTransaction(tenant, "sending usage of a tenant", c -> {
         sendBatch(c, tenant, tally);
@@ -118,6 +126,8 @@ public final class UsageSender {
   private static final class Tally {
     int sent;
     int alreadyCounted;
+    /** A retryable Stripe failure happened: send nothing more in this run. */
+    boolean stripeUnavailable;
     final List<UsageReport.Failure> failed = new ArrayList<>();
     final List<UsageReport.Failure> retrying = new ArrayList<>();
   }
@@ -145,6 +155,9 @@ public final class UsageSender {
     // a tally of this batch only, merged when it commits: a crash rolls the batch back and reports nothing of it
     Tally batch = new Tally();
     for (Row row : rows) {
+      if (batch.stripeUnavailable) {
+        break; // the rows after it stay pending, their attempts untouched
+      }
       if (customer.isEmpty()) {
         retry(c, tenant, row, now, "tenant has no Stripe customer in the mirror yet: usage waits until it has one",
             batch);
@@ -168,6 +181,7 @@ public final class UsageSender {
           batch.alreadyCounted++;
         } else if (e.retryable()) {
           retry(c, tenant, row, now, e.getMessage(), batch);
+          batch.stripeUnavailable = true;
         } else {
           fail(c, tenant, row, e.getMessage(), batch);
         }
@@ -181,6 +195,7 @@ public final class UsageSender {
     tally.alreadyCounted += batch.alreadyCounted;
     tally.failed.addAll(batch.failed);
     tally.retrying.addAll(batch.retrying);
+    tally.stripeUnavailable |= batch.stripeUnavailable;
   }
 
   /**

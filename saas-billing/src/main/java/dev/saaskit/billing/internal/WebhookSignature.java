@@ -46,7 +46,7 @@ public final class WebhookSignature {
     if (header == null || header.length() > 4096) {
       return Verdict.MALFORMED;
     }
-    Long t = null;
+    String t = null;
     List<byte[]> v1 = new ArrayList<>();
     for (String part : header.split(",", -1)) {
       int eq = part.indexOf('=');
@@ -56,11 +56,12 @@ public final class WebhookSignature {
       String key = part.substring(0, eq).strip();
       String value = part.substring(eq + 1).strip();
       if ("t".equals(key)) {
-        try {
-          t = Long.parseLong(value);
-        } catch (NumberFormatException e) {
+        // one timestamp, spelled as Stripe spells it (decimal digits): the signed payload is this exact text, so
+        // "+1700000000" or "01700000000" is not another spelling of a signed time, and two t= leave it ambiguous
+        if (t != null || !isTimestamp(value)) {
           return Verdict.MALFORMED;
         }
+        t = value;
       } else if ("v1".equals(key)) {
         byte[] sig = hex(value);
         if (sig != null) {
@@ -87,7 +88,13 @@ public final class WebhookSignature {
     // value is negative) for a timestamp near the ends of a long
     long nowSeconds = now.getEpochSecond();
     long tol = tolerance.toSeconds();
-    return t >= nowSeconds - tol && t <= nowSeconds + tol ? Verdict.OK : Verdict.OUT_OF_TOLERANCE;
+    long seconds;
+    try {
+      seconds = Long.parseLong(t);
+    } catch (NumberFormatException tooLarge) {
+      return Verdict.OUT_OF_TOLERANCE; // signed, but past any long: far outside the window
+    }
+    return seconds >= nowSeconds - tol && seconds <= nowSeconds + tol ? Verdict.OK : Verdict.OUT_OF_TOLERANCE;
   }
 
   private static byte[] hmac(byte[] secret, byte[] data) {
@@ -100,19 +107,47 @@ public final class WebhookSignature {
     }
   }
 
+  /** Decimal digits only (no sign, no leading zero), as Stripe writes a Unix time. */
+  private static boolean isTimestamp(String s) {
+    if (s.isEmpty() || s.length() > 19 || (s.length() > 1 && s.charAt(0) == '0')) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char ch = s.charAt(i);
+      if (ch < '0' || ch > '9') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The 32 bytes of a 64-character lowercase hex signature, as Stripe writes it; null otherwise. Not {@link
+   * Character#digit}: it also reads fullwidth and other Unicode digits, so one signature would have many spellings.
+   */
   private static byte @Nullable [] hex(String s) {
     if (s.length() != 64) {
       return null;
     }
     byte[] out = new byte[32];
     for (int i = 0; i < 32; i++) {
-      int hi = Character.digit(s.charAt(2 * i), 16);
-      int lo = Character.digit(s.charAt(2 * i + 1), 16);
+      int hi = nibble(s.charAt(2 * i));
+      int lo = nibble(s.charAt(2 * i + 1));
       if (hi < 0 || lo < 0) {
         return null;
       }
       out[i] = (byte) (hi << 4 | lo);
     }
     return out;
+  }
+
+  private static int nibble(char ch) {
+    if (ch >= '0' && ch <= '9') {
+      return ch - '0';
+    }
+    if (ch >= 'a' && ch <= 'f') {
+      return ch - 'a' + 10;
+    }
+    return -1;
   }
 }
