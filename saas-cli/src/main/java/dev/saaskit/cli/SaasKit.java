@@ -149,6 +149,16 @@ public final class SaasKit {
   private static int usageError(ParameterException ex, String[] args) {
     CommandLine cmd = ex.getCommandLine();
     PrintWriter err = cmd.getErr();
+    // picocli checks the subcommand before it complains about what its parent could not match, so an option put
+    // before the subcommand's name ("saaskit tenants --url ... list") came out as that option missing
+    String misplaced = misplacedOption(cmd);
+    if (misplaced != null) {
+      err.println("error: " + Redaction.text(misplaced));
+      err.print(cmd.getHelp().fullSynopsis());
+      err.printf("Run '%s --help' for more information.%n", cmd.getCommandSpec().qualifiedName());
+      err.flush();
+      return EXIT_USAGE;
+    }
     // picocli's messages may quote an argument, such as a stray URL
     err.println("error: " + Redaction.text(ex.getMessage()));
     UnmatchedArgumentException.printSuggestions(ex, err);
@@ -156,6 +166,29 @@ public final class SaasKit {
     err.printf("Run '%s --help' for more information.%n", cmd.getCommandSpec().qualifiedName());
     err.flush();
     return EXIT_USAGE;
+  }
+
+  /**
+   * The message for the first option-like argument that a parent of {@code cmd} (the command that failed) could not
+   * match, or null if there is none.
+   */
+  private static @Nullable String misplacedOption(CommandLine cmd) {
+    for (CommandLine parent = cmd.getParent(); parent != null; parent = parent.getParent()) {
+      for (String arg : parent.getUnmatchedArguments()) {
+        if (!arg.startsWith("-")) {
+          continue;
+        }
+        int eq = arg.indexOf('=');
+        String option = eq > 0 ? arg.substring(0, eq) : arg;
+        String parentName = parent.getCommandSpec().qualifiedName();
+        boolean known = cmd.getCommandSpec().findOption(option) != null;
+        return "'" + option + "' is not an option of '" + parentName + "'" + (known
+            ? ": it is an option of '" + cmd.getCommandSpec().qualifiedName() + "', put it after the command name: "
+                + cmd.getCommandSpec().qualifiedName() + " " + option + " ..."
+            : "");
+      }
+    }
+    return null;
   }
 
   private static int executionError(Exception ex, CommandLine cmd, ParseResult parseResult) {

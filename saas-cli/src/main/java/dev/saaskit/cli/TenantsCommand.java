@@ -108,11 +108,51 @@ final class TenantsCommand implements Callable<Integer> {
           .build();
       return work.run(directory, login, spec.commandLine().getOut());
     } catch (FleetException e) {
+      SQLException database = databaseFailure(e);
+      if (database != null) {
+        // not a refusal of the operation: scripts that read exit 1 as "no such tenant" must not mistake a wrong
+        // database, a missing schema or a lost connection for it
+        throw new CliException("saaskit tenants " + command + ": " + Redaction.text(e.getMessage())
+            + setupHint(database, options.schema), e);
+      }
       spec.commandLine().getErr().println("saaskit tenants " + command + ": " + Redaction.text(e.getMessage()));
       return EXIT_REFUSED;
     } catch (SQLException e) {
       throw new CliException("saaskit tenants " + command + ": " + Redaction.text(e.getMessage()), e);
     }
+  }
+
+  /**
+   * The database failure behind {@code e} when it says the command could not work at all rather than that the
+   * operation was refused: the connection failed or was lost (SQLState class 08), the login or a privilege was
+   * refused (28, 42501), the database, schema or a table of it does not exist (3D, 3F, 42P01), or the server is
+   * shutting down or short of resources (57P, 53); null otherwise.
+   */
+  static @Nullable SQLException databaseFailure(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException sql && sql.getSQLState() != null) {
+        String state = sql.getSQLState();
+        if (state.startsWith("08") || state.startsWith("28") || state.startsWith("3D") || state.startsWith("3F")
+            || state.startsWith("57P") || state.startsWith("53") || state.equals("42P01")
+            || state.equals("42501")) {
+          return sql;
+        }
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    return null;
+  }
+
+  /** What to check when the control schema or one of its tables is missing; empty for other failures. */
+  static String setupHint(SQLException failure, String schema) {
+    String state = failure.getSQLState();
+    if (state != null && (state.equals("42P01") || state.startsWith("3F"))) {
+      return ". Is --url the control database, and is --schema (" + schema + ") the schema that "
+          + "FleetSchema.migrate(..) created there?";
+    }
+    return "";
   }
 
   /**

@@ -6,6 +6,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -199,5 +200,26 @@ class SaasKitTest {
     String[] all = Arrays.copyOf(args, args.length + 1);
     all[args.length] = last;
     return all;
+  }
+
+  /**
+   * Review of 2026-12-06: options put before the subcommand's name ({@code saaskit tenants --url ... list}, the
+   * way {@code git -C} works) were dropped without a word, and the error said the {@code --url} just given was
+   * missing.
+   */
+  @Test
+  void optionsBeforeTheSubcommandAreNamedAsMisplaced() {
+    for (String group : List.of("tenants", "jobs")) {
+      Run run = run(group, "--url", "jdbc:postgresql://db.example/app", "list");
+      assertThat(run.code()).as(run.err()).isEqualTo(SaasKit.EXIT_USAGE);
+      assertThat(run.err()).as(group)
+          .contains("'--url' is not an option of 'saaskit " + group + "'")
+          .contains("put it after the command name: saaskit " + group + " list --url ...")
+          .doesNotContain("db.example")
+          .doesNotContain(STACK_FRAME);
+    }
+    Run unknown = run("tenants", "--bogus", "list", "--url", "jdbc:postgresql://db.example/app");
+    assertThat(unknown.code()).isEqualTo(SaasKit.EXIT_USAGE);
+    assertThat(unknown.err()).contains("'--bogus'").doesNotContain("Missing required");
   }
 }

@@ -169,6 +169,24 @@ class TenantsCommandTest {
     }
   }
 
+  /**
+   * Review of 2026-12-06: a control database without the fleet schema (a wrong --url or --schema) answered exit 1,
+   * which means "no such tenant, or refused", so a script could take a misconfigured run for a missing tenant.
+   */
+  @Test
+  void aDatabaseWithoutTheFleetSchemaIsASetupErrorNotARefusal() {
+    for (String[] args : List.of(new String[] {"list", "--schema", "no_fleet_here"},
+        new String[] {"show", "acme", "--schema", "no_fleet_here"},
+        new String[] {"suspend", "acme", "--schema", "no_fleet_here"})) {
+      SaasKitTest.Run run = tenants(args);
+      assertThat(run.code()).as(args[0] + ": " + run.err()).isEqualTo(2);
+      assertThat(run.err()).as(args[0]).contains("does not exist")
+          .contains("Is --url the control database, and is --schema (no_fleet_here)")
+          .doesNotContain("unexpected failure").doesNotContain("\tat ");
+    }
+    assertThat(tenants("show", "acme").code()).as("the real schema still answers").isZero();
+  }
+
   @Test
   void anInvalidTenantIdIsAUsageErrorNotAnUnexpectedFailure() {
     for (String command : List.of("show", "suspend", "activate", "erase", "export")) {

@@ -10,9 +10,12 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The connection the fleet hands out: the tenant connection of saas-tenancy, plus the return of the budget
@@ -20,6 +23,7 @@ import org.jspecify.annotations.Nullable;
  * Not API.
  */
 public final class FleetConnection extends DelegatingConnection {
+  private static final Logger LOG = LoggerFactory.getLogger(FleetConnection.class);
   /**
    * A statement that sets transaction modes and asks for writes ({@code SET TRANSACTION READ WRITE},
    * {@code START TRANSACTION ... READ WRITE}, {@code BEGIN READ WRITE}). The tenancy wrapper sends such a text without
@@ -69,6 +73,35 @@ public final class FleetConnection extends DelegatingConnection {
     if (closed.compareAndSet(false, true)) {
       try {
         inner.close();
+      } finally {
+        release.run();
+      }
+    }
+  }
+
+  /**
+   * Aborts the physical connection and then ends this one as {@link #close()} does, giving the permits back once:
+   * JDBC counts an aborted connection as closed, and a watchdog that aborts a hung request's connection does not
+   * close it afterwards, so permits kept until a {@code close()} would be lost to the tenant and the budget for good.
+   * Closing the pool's connection after the abort makes the pool drop the dead physical connection instead of
+   * handing it out again. Aborting a closed connection does nothing, as JDBC says.
+   */
+  @Override
+  public void abort(Executor executor) throws SQLException {
+    if (executor == null) {
+      throw new SQLException("abort needs an executor", "22004");
+    }
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      inner.abort(executor);
+    } finally {
+      try {
+        inner.close();
+      } catch (SQLException expected) {
+        // the physical connection is gone: the pool notices on this close and evicts it, which is the point
+        LOG.debug("closing an aborted fleet connection reported", expected);
       } finally {
         release.run();
       }

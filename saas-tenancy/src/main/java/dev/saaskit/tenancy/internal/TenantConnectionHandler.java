@@ -11,6 +11,7 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.postgresql.PGConnection;
@@ -150,6 +151,9 @@ public final class TenantConnectionHandler implements InvocationHandler {
           return null;
         });
         return null;
+      case "abort":
+        abort(method, args);
+        return null;
       case "isClosed":
         return closed || real.isClosed();
       case "unwrap":
@@ -208,6 +212,32 @@ public final class TenantConnectionHandler implements InvocationHandler {
     } catch (InvocationTargetException e) {
       throw e.getCause();
     }
+  }
+
+  /**
+   * JDBC counts an aborted connection as closed, so a later {@code close()} (try-with-resources after a watchdog's
+   * abort) must do nothing rather than fail on the dead connection. The pool's connection is closed after the abort,
+   * on the caller's executor as JDBC intends, so that the pool drops it even if the application never closes this
+   * one; that close takes the lock, which a statement in flight gives up as soon as the abort ends it. Not locked
+   * itself: ending a statement that holds the lock is what abort is for.
+   */
+  private void abort(Method method, Object[] args) throws Throwable {
+    if (closed) {
+      return;
+    }
+    invokeReal(method, args); // the driver checks the executor and the permission, and ends a statement in flight
+    closed = true;
+    ((Executor) args[0]).execute(() -> {
+      lock.lock();
+      try {
+        real.close();
+      } catch (SQLException expected) {
+        // the physical connection is gone: the pool notices on this close and drops it, which is the point
+        LOG.debug("closing the pooled connection of an aborted TenantDataSource connection reported", expected);
+      } finally {
+        lock.unlock();
+      }
+    });
   }
 
   private void close() throws SQLException {

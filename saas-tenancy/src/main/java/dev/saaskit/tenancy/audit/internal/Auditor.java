@@ -1,6 +1,7 @@
 package dev.saaskit.tenancy.audit.internal;
 
 import static dev.saaskit.tenancy.internal.Sql.quoteIdent;
+import static dev.saaskit.tenancy.internal.Sql.quoteLiteral;
 
 import dev.saaskit.core.TenantSetting;
 import dev.saaskit.tenancy.RlsPolicy;
@@ -225,6 +226,9 @@ public final class Auditor {
           materializedViewRule(r);
         } else if (r.kind() == 'f') {
           foreignTableRule(r);
+        }
+        if (r.isTable() || r.kind() == 'v') {
+          rewriteRuleRule(r);
         }
       }
       for (Function f : cat.functions) {
@@ -715,6 +719,45 @@ public final class Auditor {
               : "The application role " + cat.app.name() + " cannot select from it today."), fix);
     }
 
+    /**
+     * Rewrite rules on a table or view ({@code ON INSERT | UPDATE | DELETE}, never a view's own {@code _RETURN}
+     * query) whose actions reach tenant data. PostgreSQL runs their actions with the relation owner's rights, on a
+     * {@code security_invoker} view too: the view problem again, fired by a write instead of a read.
+     */
+    void rewriteRuleRule(Relation t) {
+      Set<Relation> bases = baseRelations(t.ruleDependsOn());
+      if (bases.isEmpty()) {
+        return;
+      }
+      boolean ownerHeld = heldToPolicies(t.ownerOid(), bases);
+      boolean appWrites = t.appSchemaUsage() && t.appCanWrite();
+      Severity severity = appWrites && !ownerHeld ? Severity.ERROR : Severity.WARNING;
+      StringBuilder force = new StringBuilder();
+      for (Relation b : bases) {
+        if (b.kind() != 'm' && !b.rlsForced()) {
+          force.append("\n-- or hold the owner to the policies: ALTER TABLE ").append(q(b))
+              .append(" FORCE ROW LEVEL SECURITY;");
+        }
+      }
+      String fix = "-- replace the rules of " + q(t) + " that name " + names(bases) + " (SELECT rulename FROM"
+          + " pg_rules WHERE schemaname = " + quoteLiteral(t.schema()) + " AND tablename = " + quoteLiteral(t.name())
+          + ") with a trigger whose function is SECURITY INVOKER:\n-- DROP RULE <rule> ON " + q(t) + ";" + force;
+      String kind = t.kind() == 'v' ? "view" : "table";
+      add(Rules.RULE_WITH_OWNER_RIGHTS, severity, t.qualifiedName(), (t.kind() == 'v' ? "View " : "Table ")
+          + t.qualifiedName() + " has a rewrite rule whose actions reach tenant data (" + names(bases) + "); rule"
+          + " actions run with the rights of the " + kind + "'s owner " + t.owner() + ", not of the role whose"
+          + " statement fires them" + (t.kind() == 'v' ? " (security_invoker covers only the view's query)" : "")
+          + ". "
+          + (ownerHeld ? "Not an error because its owner is held to the policies today (not superuser, no BYPASSRLS,"
+              + " RLS forced, no open policy for it), so the firing session's tenant setting still applies. It stays"
+              + " reported because a later NO FORCE ROW LEVEL SECURITY on a table its owner owns, or a permissive"
+              + " policy for the owner's role, turns it into a leak with no change to the rule. "
+              : "Its owner is not held to the policies of that data, so a statement that fires the rule reads or"
+                  + " changes every tenant's rows. ")
+          + (appWrites ? "The application role " + cat.app.name() + " can write to the " + kind + "."
+              : "The application role " + cat.app.name() + " cannot write to the " + kind + " today."), fix);
+    }
+
     void materializedViewRule(Relation m) {
       if (!(m.appSchemaUsage() && m.appCanSelect())) {
         return;
@@ -735,9 +778,14 @@ public final class Auditor {
 
     /** The tenant tables and materialized views a view or materialized view reads, through views. */
     Set<Relation> baseRelations(Relation start) {
+      return baseRelations(start.dependsOn());
+    }
+
+    /** The tenant tables and materialized views among {@code start}, and under the views among them. */
+    Set<Relation> baseRelations(List<Long> start) {
       Set<Relation> out = new LinkedHashSet<>();
       Set<Long> seen = new HashSet<>();
-      Deque<Long> todo = new ArrayDeque<>(start.dependsOn());
+      Deque<Long> todo = new ArrayDeque<>(start);
       while (!todo.isEmpty()) {
         long oid = todo.pop();
         Relation r = cat.relations.get(oid);

@@ -56,7 +56,7 @@ public final class Catalog {
       List<TenantColumn> tenantColumns, List<Integer> leadingIndexColumns, List<Long> dependsOn,
       @Nullable String viewQuery, boolean appSchemaUsage, boolean appCanSelect, boolean appCanTruncate,
       boolean appOwns, boolean appActsAsOwner, List<String> truncateGrantees, boolean appCanWrite,
-      boolean appCanTrigger, List<String> triggerGrantees) {
+      boolean appCanTrigger, List<String> triggerGrantees, List<Long> ruleDependsOn) {
     /** {@code schema.name}. */
     public String qualifiedName() {
       return schema + "." + name;
@@ -203,7 +203,12 @@ public final class Catalog {
           + " c.relkind in ('r', 'p') and has_table_privilege(app.oid, c.oid, 'TRIGGER'),"
           + " array(select distinct case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee)::text end"
           + "   from aclexplode(c.relacl) a where a.privilege_type = 'TRIGGER'"
-          + "   and (a.grantee = 0 or pg_has_role(app.oid, a.grantee, 'MEMBER')))"
+          + "   and (a.grantee = 0 or pg_has_role(app.oid, a.grantee, 'MEMBER'))),"
+          // what the relation's rewrite rules other than a view's own query name: their actions run as its owner
+          + " array(select distinct d.refobjid::bigint from pg_rewrite w join pg_depend d"
+          + "   on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid"
+          + "   where w.ev_class = c.oid and w.rulename <> '_RETURN' and d.refclassid = 'pg_class'::regclass"
+          + "   and d.refobjid <> c.oid)"
           + " from pg_class c join scope s on s.oid = c.relnamespace cross join app"
           + " left join lateral (select array_agg(a.attname::text order by a.attnum) as names,"
           + "   array_agg(a.attnum::int order by a.attnum) as nums,"
@@ -392,7 +397,7 @@ public final class Catalog {
               rs.getString(10), strings(rs.getArray(11)), List.copyOf(columns), ints(rs.getArray(16)),
               longs(rs.getArray(17)), rs.getString(18), rs.getBoolean(19), rs.getBoolean(20), rs.getBoolean(21),
               rs.getBoolean(22), rs.getBoolean(23), strings(rs.getArray(24)), rs.getBoolean(25),
-              rs.getBoolean(26), strings(rs.getArray(27)));
+              rs.getBoolean(26), strings(rs.getArray(27)), longs(rs.getArray(28)));
           cat.relations.put(r.oid(), r);
         }
       }

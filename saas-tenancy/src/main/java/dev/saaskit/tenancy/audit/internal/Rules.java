@@ -30,6 +30,7 @@ public final class Rules {
   public static final String APP_ROLE_CAN_TRIGGER = "app-role-can-trigger";
   public static final String VIEW_WITHOUT_SECURITY_INVOKER = "view-without-security-invoker";
   public static final String MATERIALIZED_VIEW_READABLE = "materialized-view-readable";
+  public static final String RULE_WITH_OWNER_RIGHTS = "rule-with-owner-rights";
   public static final String SECURITY_DEFINER_FUNCTION = "security-definer-function";
   public static final String SECURITY_DEFINER_SEARCH_PATH = "security-definer-search-path";
   public static final String FOREIGN_KEY_WITHOUT_TENANT = "foreign-key-without-tenant";
@@ -148,6 +149,17 @@ public final class Rules {
               + " reads (joined or in a sub-query). The WARNING is kept (visible in CI) because a"
               + " later NO FORCE on a table the owner owns, or a permissive policy for the owner's role, turns the"
               + " view into a leak without touching it. Fix: ALTER VIEW ... SET (security_invoker = true)."),
+      rule(RULE_WITH_OWNER_RIGHTS, Severity.ERROR, "Rewrite rule reads tenant data with its owner's rights",
+          "A rewrite rule on a table or view (CREATE RULE ... ON INSERT, UPDATE or DELETE ... DO ALSO or INSTEAD ...)"
+              + " runs its actions with the rights of the relation's owner, not of the role whose statement fired it"
+              + " (on a security_invoker view too: that option covers only the view's own query), so the policies of"
+              + " the tenant tables the actions read or write are checked for that owner. ERROR when the application"
+              + " role can write to the relation and the owner is not held to those policies (superuser, BYPASSRLS,"
+              + " owner of an unforced table, or a materialized view underneath): one INSERT, UPDATE or DELETE of the"
+              + " application copies or changes every tenant's rows; WARNING otherwise (a later NO FORCE on a table"
+              + " the owner owns turns it into a leak). Fix: replace the rule with a trigger whose function is"
+              + " SECURITY INVOKER (DROP RULE ... ON ...), or hold the owner to the policies (ALTER TABLE ... FORCE"
+              + " ROW LEVEL SECURITY on the tables the rule reads)."),
       rule(MATERIALIZED_VIEW_READABLE, Severity.ERROR, "Materialized view with tenant data is readable",
           "A materialized view over tenant tables (or with a tenant column) has no row-level security: if the"
               + " application role can select from it, every tenant's rows are readable. Fix: REVOKE SELECT from"
