@@ -78,6 +78,7 @@ import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.server.handler.ThreadLimitHandler;
 import org.eclipse.jetty.util.Callback;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -98,6 +99,17 @@ final class Api {
   private static final Pattern JSON_SUFFIX_TYPE = Pattern.compile("application/[a-z0-9.!#$&^_-]+\\+json");
   /** Oversized bodies up to this size are read and dropped before the 413 (see {@code dropUnreadBody}). */
   private static final long DRAIN_LIMIT_BYTES = 8L * 1024 * 1024;
+  /**
+   * Requests of one client IP handled at once; more wait, queued without a thread, for one of them to end. Jetty
+   * has 250 threads, and a request blocks one while its body arrives or its answer is read: without this bound a
+   * single client holding 250 connections that send half a body (or read no answer) stalled every other client
+   * until Jetty's 30-second idle timeout, and again on its next 250 connections.
+   */
+  static final int THREADS_PER_CLIENT_IP = 64;
+  /** The largest body of any route: Stripe's webhooks (up to 1 MiB); {@code /api} bodies are far smaller. */
+  private static final long MAX_REQUEST_BYTES = 2L * 1024 * 1024;
+  /** What {@link #securityHeaders} sets, also on the answers Jetty gives before the app (see JsonErrorHandler). */
+  private static final Map<String, String> SECURITY_HEADERS = securityHeaderValues();
   static final String SUBSCRIPTION_CACHE = "billing-subscription";
   static final String CURRENT = "current";
   static final String AUDIENCE = "saas-app";
@@ -149,9 +161,12 @@ final class Api {
 
   /** Registers every route on {@code config}. */
   void routes(JavalinConfig config) {
-    config.http.maxRequestSize = 2L * 1024 * 1024;   // webhooks up to Stripe's 1 MiB; /api bodies far less
+    config.http.maxRequestSize = MAX_REQUEST_BYTES;
     config.http.prefer405over404 = true;              // PUT /api/projects: 405 method_not_allowed, not 404
-    config.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler(json)));
+    config.jetty.modifyServer(server -> {
+      server.setErrorHandler(new JsonErrorHandler(json));
+      server.setHandler(threadsPerClientIp());   // Javalin puts its own handler inside this one
+    });
     config.router.handlerWrapper(endpoint -> ctx -> {
       if (HandlerType.BEFORE.equals(endpoint.method) || HandlerType.AFTER.equals(endpoint.method)) {
         endpoint.handler.handle(ctx);
@@ -185,6 +200,7 @@ final class Api {
       }
     });
     config.routes.before(Api::securityHeaders);
+    config.routes.before(Api::refuseMethodOverride);
     config.routes.error(404, ctx -> {
       String type = ctx.res().getContentType();
       if (ctx.result() == null || ctx.result().isEmpty() || type == null || !type.contains("json")) {
@@ -227,6 +243,20 @@ final class Api {
   }
 
   /**
+   * At most {@value #THREADS_PER_CLIENT_IP} requests of one client IP at once (the TCP peer's address, as for the
+   * rate limits: behind a proxy, every client shares the proxy's; there, {@code new ThreadLimitHandler(header)}
+   * with the proxy's forwarding header, only if every request comes through that proxy). The app's own JWKS is
+   * left out: the token verifier fetches it from 127.0.0.1 while the requests it verifies may hold every slot of
+   * that address.
+   */
+  private static ThreadLimitHandler threadsPerClientIp() {
+    ThreadLimitHandler limit = new ThreadLimitHandler();
+    limit.setThreadLimit(THREADS_PER_CLIENT_IP);
+    limit.excludePath("/.well-known/jwks.json");
+    return limit;
+  }
+
+  /**
    * A GET route and its HEAD twin. Without the twin Javalin answers a HEAD for a GET route itself, 200 with no
    * headers, without running the route or the credential check above ({@code HEAD /api/me} answered 200 without
    * a token); with it, HEAD runs the GET handler and Jetty drops the body.
@@ -243,18 +273,44 @@ final class Api {
    * static files set their own {@code Cache-Control}, which replaces this one.
    */
   private static void securityHeaders(Context ctx) {
-    ctx.header("X-Content-Type-Options", "nosniff");
-    ctx.header("X-Frame-Options", "DENY");
-    ctx.header("Referrer-Policy", "no-referrer");
-    ctx.header("Content-Security-Policy", "default-src 'self'; object-src 'none'; base-uri 'none';"
+    SECURITY_HEADERS.forEach(ctx::header);
+  }
+
+  /**
+   * Javalin routes a request by its {@code X-HTTP-Method-Override} header when there is one, whatever the request's
+   * own method: a {@code GET} carrying {@code X-HTTP-Method-Override: DELETE} deleted a project, past every proxy,
+   * cache, log and filter that saw a GET. The app's clients send their methods as they are, so a request whose
+   * header names another method than its own is refused (400 {@code method_override_refused}) before any route runs.
+   */
+  private static void refuseMethodOverride(Context ctx) {
+    String override = ctx.header("X-HTTP-Method-Override");
+    if (override != null && !override.strip().equalsIgnoreCase(ctx.req().getMethod())) {
+      throw ApiError.badRequest("method_override_refused",
+          "X-HTTP-Method-Override is not supported: send the request with its method");
+    }
+  }
+
+  private static Map<String, String> securityHeaderValues() {
+    Map<String, String> h = new LinkedHashMap<>();
+    h.put("X-Content-Type-Options", "nosniff");
+    h.put("X-Frame-Options", "DENY");
+    h.put("Referrer-Policy", "no-referrer");
+    h.put("Content-Security-Policy", "default-src 'self'; object-src 'none'; base-uri 'none';"
         + " form-action 'self'; frame-ancestors 'none'");
-    ctx.header("Cache-Control", "no-store");
+    h.put("Cache-Control", "no-store");
+    return java.util.Collections.unmodifiableMap(h);
   }
 
   // ----- authentication at the edge
 
   private Principal authenticate(Context ctx) {
-    String header = ctx.header("Authorization");
+    java.util.Enumeration<String> headers = ctx.req().getHeaders("Authorization");
+    String header = headers.hasMoreElements() ? headers.nextElement() : null;
+    if (headers.hasMoreElements()) {
+      // two credentials: a proxy or filter in front that checks the last and the app that would use the first must
+      // never disagree about who is asking (RFC 9110 allows one Authorization field; RFC 6750: invalid_request)
+      throw ApiError.badRequest("invalid_request", "send one Authorization header, not several");
+    }
     if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
       throw new ApiError(401, "unauthenticated", "sign in first: send Authorization: Bearer <token or API key>");
     }
@@ -463,7 +519,7 @@ final class Api {
     String token = text(readJson(ctx), "token", 200);
     Membership joined;
     try {
-      joined = d.invitations().accept(token, p.issuer(), p.subject(), p.email().orElse(null));
+      joined = d.invitations().accept(token, p.issuer(), p.subject(), statedEmail(p));
     } catch (InvitationException e) {
       throw ApiError.badRequest("invalid_invitation", "this invitation is unknown, expired or already used");
     }
@@ -476,6 +532,15 @@ final class Api {
       answer.put("token", token(issuer, joined, p.email().orElse(joined.subject())));
     }
     send(ctx, 200, answer);
+  }
+
+  /**
+   * The email the credential states, when it is one: an IdP's email claim is the user's own text (several IdPs let
+   * users set it) and only informational, so one saas-auth would refuse to record (a control character, past 320
+   * characters: a 500 on accepting an invitation) or that is no email at all is left out.
+   */
+  private static @Nullable String statedEmail(Principal p) {
+    return p.email().filter(e -> e.length() <= 320 && EMAIL.matcher(e).matches() && printable(e)).orElse(null);
   }
 
   private void createApiKey(Context ctx) {
@@ -556,6 +621,7 @@ final class Api {
 
   private void deleteProject(Context ctx) throws Exception {
     require("project:delete");
+    refuseNonJsonBody(ctx);
     if (!d.projects().delete(uuid(ctx.pathParam("id")))) {
       throw ApiError.notFound("project");
     }
@@ -620,7 +686,7 @@ final class Api {
           CheckoutRequest.builder(p.requireTenant(), priceId)
               .successUrl(d.publicUrl() + "/?checkout=success")
               .cancelUrl(d.publicUrl() + "/?checkout=cancel")
-              .email(p.email().orElse(null))
+              .email(statedEmail(p))
               .build());
       send(ctx, 200, Map.of("url", session.url(), "sessionId", session.id()));
     } catch (AlreadySubscribedException e) {
@@ -634,6 +700,7 @@ final class Api {
   }
 
   private void stripeWebhook(Context ctx) {
+    refuseDeclaredAbove(ctx, MAX_REQUEST_BYTES);
     String body = new String(body(ctx), StandardCharsets.UTF_8);
     WebhookResult result = d.billing().webhooks().handle(body, ctx.header("Stripe-Signature"));
     Map<String, Object> answer = new LinkedHashMap<>();
@@ -677,6 +744,7 @@ final class Api {
 
   private void startReport(Context ctx) throws Exception {
     require("report:run");
+    refuseNonJsonBody(ctx);
     JobId id = d.jobs().enqueue(JobRequest.builder(Reports.REPORT,
         new Reports.ReportRequest(AuthContext.require().subject())).build());
     send(ctx, 202, Map.of("jobId", id.toString()));
@@ -724,11 +792,7 @@ final class Api {
   // ----- JSON in and out, errors
 
   private JsonNode readJson(Context ctx) {
-    long declared = ctx.contentLength();
-    if (declared > d.config().maxBodyBytes()) {
-      dropUnreadBody(ctx, declared);
-      throw new ApiError(413, "body_too_large", "the body is larger than " + d.config().maxBodyBytes() + " bytes");
-    }
+    refuseDeclaredAbove(ctx, d.config().maxBodyBytes());
     if (!isJson(ctx.header("Content-Type"))) {
       // a body declared as something else (a form post, multipart, XML) is not read at all
       throw new ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json");
@@ -745,6 +809,17 @@ final class Api {
       return node;
     } catch (java.io.IOException e) {
       throw ApiError.badRequest("malformed_json", "the body is not valid JSON");
+    }
+  }
+
+  /**
+   * For the write routes that take no body: one sent anyway as a form, multipart or another non-JSON type is 415,
+   * as on the routes that read one (it is never read). {@code POST /api/reports} with a form body started a report.
+   */
+  private static void refuseNonJsonBody(Context ctx) {
+    boolean hasBody = ctx.req().getContentLengthLong() > 0 || ctx.header("Transfer-Encoding") != null;
+    if (hasBody && !isJson(ctx.header("Content-Type"))) {
+      throw new ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json");
     }
   }
 
@@ -778,6 +853,20 @@ final class Api {
     } catch (Exception e) {
       log.debug("unreadable request body: {}", LogText.of(e));
       throw ApiError.badRequest("unreadable_body", "the body could not be read");
+    }
+  }
+
+  /**
+   * 413 {@code body_too_large}, before a byte of the body is read, when the request declares a body longer than
+   * {@code limit}. The declared length is read as a long: {@code Context.contentLength()} is an int and answers -1
+   * ("unknown") for a length past 2 GiB, and the request was then read as a body of unknown length, the client's
+   * connection held until Jetty's idle timeout, and answered 400 {@code unreadable_body} instead of this 413.
+   */
+  private static void refuseDeclaredAbove(Context ctx, long limit) {
+    long declared = ctx.req().getContentLengthLong();
+    if (declared > limit) {
+      dropUnreadBody(ctx, declared);
+      throw new ApiError(413, "body_too_large", "the body is larger than " + limit + " bytes");
     }
   }
 
@@ -857,6 +946,8 @@ final class Api {
         // RFC 6750: say which scheme is wanted; a credential that was sent and refused is an invalid_token
         ctx.header("WWW-Authenticate", a.code().equals("unauthenticated") ? "Bearer realm=\"saas-app\""
             : "Bearer realm=\"saas-app\", error=\"invalid_token\"");
+      } else if (a.code().equals("invalid_request")) {
+        ctx.header("WWW-Authenticate", "Bearer realm=\"saas-app\", error=\"invalid_request\"");
       }
       send(ctx, a.status(), errorBody(a.code(), String.valueOf(a.getMessage())));
     } else if (e instanceof InvalidTokenException t) {
@@ -897,9 +988,20 @@ final class Api {
       setShowCauses(false);
     }
 
+    /**
+     * Every method gets the JSON body and the security headers: Jetty's default answers only GET, POST and HEAD
+     * with a body, so {@code OPTIONS *} or a {@code PATCH} with headers too large got an empty answer without them.
+     */
+    @Override
+    public boolean errorPageForMethod(String method) {
+      return true;
+    }
+
     @Override
     protected void generateResponse(Request request, Response response, int code, String message,
         Throwable cause, Callback callback) {
+      // the app's before-handler never ran for these: the same headers as every other answer, set here
+      SECURITY_HEADERS.forEach((name, value) -> response.getHeaders().put(name, value));
       response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
       response.write(true, ByteBuffer.wrap(body(code)), callback);
     }
@@ -907,6 +1009,8 @@ final class Api {
     private byte[] body(int status) {
       String code = switch (status) {
         case 400 -> "bad_request";
+        case 404 -> "not_found";   // the app's own codes (OPTIONS *, for one, never reaches the app's routes)
+        case 405 -> "method_not_allowed";
         case 413 -> "body_too_large";
         case 414 -> "uri_too_long";
         case 431 -> "headers_too_large";

@@ -275,6 +275,28 @@ class SaasAppHostileRequestTest {
   }
 
   @Test
+  void aFormBodyOnARouteThatTakesNoBodyIs415AndChangesNothing() throws Exception {
+    String owner = f.login("nobody-co", "olga@nobody.test", "owner");
+    String id = f.post("/api/projects", owner, Map.of("name", "stays")).body().get("id").asText();
+    for (String type : List.of("application/x-www-form-urlencoded", "multipart/form-data; boundary=x")) {
+      Answer report = f.send(f.request("/api/reports", owner).header("Content-Type", type)
+          .POST(HttpRequest.BodyPublishers.ofString("a=b")).build());
+      assertThat(report.status()).as(type + ": " + report.raw()).isEqualTo(415);
+      assertThat(report.body().at("/error/code").asText()).isEqualTo("unsupported_media_type");
+      Answer delete = f.send(f.request("/api/projects/" + id, owner).header("Content-Type", type)
+          .method("DELETE", HttpRequest.BodyPublishers.ofString("a=b")).build());
+      assertThat(delete.status()).as(type + ": " + delete.raw()).isEqualTo(415);
+    }
+    assertThat(f.countAll("saaskit_jobs.jobs WHERE tenant_id = 'nobody-co'")).isZero();
+    assertThat(f.get("/api/projects/" + id, owner).status()).isEqualTo(200);
+    // no body, or a JSON one, as the dashboard sends: accepted
+    assertThat(f.send(f.request("/api/reports", owner).POST(HttpRequest.BodyPublishers.noBody()).build())
+        .status()).isEqualTo(202);
+    assertThat(f.post("/api/reports", owner, Map.of()).status()).isEqualTo(202);
+    assertThat(f.delete("/api/projects/" + id, owner).status()).isEqualTo(204);
+  }
+
+  @Test
   void scopesThatAreNotStringsAre400() throws Exception {
     String owner = f.login("scope-co", "olga@scope.test", "owner");
     for (String scopes : List.of("[{\"a\":1}]", "[null]", "[5]", "[true]", "[[\"project:read\"]]")) {
@@ -377,6 +399,140 @@ class SaasAppHostileRequestTest {
     // joiners inside emoji and scripts stay allowed
     Answer family = f.post("/api/projects", owner, Map.of("name", "team \uD83D\uDC69\u200D\uD83D\uDCBB"));
     assertThat(family.status()).as(family.raw()).isEqualTo(201);
+  }
+
+  @Test
+  void requestsJettyRefusesCarryTheSecurityHeadersAndAJsonBodyWhateverTheMethod() throws Exception {
+    List<String> requests = List.of(
+        "GET /api/projects/%zz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        "GET /../../etc/passwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Big: " + "a".repeat(20_000)
+            + "\r\nConnection: close\r\n\r\n",
+        "PATCH /api/members/a HTTP/1.1\r\nHost: localhost\r\nX-Big: " + "a".repeat(20_000)
+            + "\r\nConnection: close\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    for (String request : requests) {
+      String raw = raw(request);
+      assertThat(statusOf(raw)).as(raw).isBetween(400, 499);
+      JsonNode body = AppFixture.JSON.readTree(raw.substring(raw.indexOf("\r\n\r\n") + 4));
+      assertThat(body.at("/error/code").isTextual()).as(raw).isTrue();
+      String head = raw.substring(0, raw.indexOf("\r\n\r\n")).toLowerCase(java.util.Locale.ROOT);
+      assertThat(head).as(raw).contains("\r\nx-content-type-options: nosniff")
+          .contains("\r\nx-frame-options: deny").contains("\r\nreferrer-policy: no-referrer")
+          .contains("frame-ancestors 'none'").contains("\r\ncache-control: no-store");
+    }
+  }
+
+  @Test
+  void aBodyDeclaredLongerThan2GiBIs413AtOnceAndWritesNothing() throws Exception {
+    String owner = f.login("huge-co", "olga@huge.test", "owner");
+    long before = f.countAll("projects");
+    // past Integer.MAX_VALUE: the servlet's int content length says -1, "unknown"; the two bytes sent are all
+    // there is, so a server that waits for the rest answers only at its idle timeout
+    for (String request : List.of(
+        "POST /api/projects HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + owner
+            + "\r\nContent-Type: application/json\r\nContent-Length: 99999999999999\r\n\r\n{}",
+        "POST /dev/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
+            + "\r\nContent-Length: 4294967296\r\n\r\n{}",
+        "POST /webhooks/stripe HTTP/1.1\r\nHost: localhost\r\nStripe-Signature: t=1,v1=00"
+            + "\r\nContent-Length: 3000000000\r\n\r\n{}")) {
+      String raw = raw(request);
+      assertThat(statusOf(raw)).as(raw).isEqualTo(413);
+      JsonNode body = AppFixture.JSON.readTree(raw.substring(raw.indexOf("\r\n\r\n") + 4));
+      assertThat(body.at("/error/code").asText()).as(raw).isEqualTo("body_too_large");
+    }
+    assertThat(f.countAll("projects")).isEqualTo(before);
+  }
+
+  @Test
+  void twoAuthorizationHeadersAre400WhicheverComesFirst() throws Exception {
+    String owner = f.login("twoauth-co", "olga@twoauth.test", "owner");
+    String other = f.login("twoauth-other", "eve@twoauth.test", "owner");
+    long before = f.countAll("projects");
+    for (List<String> credentials : List.of(List.of(owner, "nonsense"), List.of("nonsense", owner),
+        List.of(other, owner))) {
+      // a proxy in front that checks the last one and an app that uses the first must never disagree
+      Answer a = f.send(f.request("/api/projects", null)
+          .header("Authorization", "Bearer " + credentials.get(0))
+          .header("Authorization", "Bearer " + credentials.get(1))
+          .header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"twice\"}")).build());
+      assertThat(a.status()).as(a.raw()).isEqualTo(400);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("invalid_request");
+      assertThat(a.headers().firstValue("WWW-Authenticate").orElse("")).contains("invalid_request");
+    }
+    assertThat(f.countAll("projects")).isEqualTo(before);
+    assertThat(f.get("/api/me", owner).status()).isEqualTo(200);   // one header still works
+  }
+
+  @Test
+  void oneClientHoldingHundredsOfHalfSentBodiesDoesNotStallTheOthers() throws Exception {
+    // more connections than Jetty has threads, each with a body that never arrives: before the per-IP bound every
+    // thread waited on one of them and another client's request got no answer until Jetty's 30-second idle timeout
+    List<Socket> held = new java.util.ArrayList<>();
+    try {
+      for (int i = 0; i < 300; i++) {
+        Socket s = new Socket(java.net.InetAddress.getLoopbackAddress(), f.app.port());
+        s.getOutputStream().write(("POST /webhooks/stripe HTTP/1.1\r\nHost: localhost\r\nStripe-Signature: t=1,v1=00"
+            + "\r\nContent-Length: 100\r\n\r\n{").getBytes(StandardCharsets.ISO_8859_1));
+        held.add(s);
+      }
+      AppFixture.await("the held requests wait for their bodies", java.time.Duration.ofSeconds(30),
+          () -> threadsInWebhook() >= Api.THREADS_PER_CLIENT_IP ? Boolean.TRUE : null);
+      // another client (127.0.0.2) is answered at once: HttpClient's own timeout would be the old 30 s wait
+      try (Socket other = new Socket()) {
+        other.bind(new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(new byte[] {127, 0, 0, 2}), 0));
+        other.connect(new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), f.app.port()));
+        other.setSoTimeout(10_000);
+        other.getOutputStream().write("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            .getBytes(StandardCharsets.ISO_8859_1));
+        String answer = new String(other.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+        assertThat(statusOf(answer)).as(answer).isEqualTo(200);
+      }
+      assertThat(threadsInWebhook()).isLessThanOrEqualTo(Api.THREADS_PER_CLIENT_IP);
+    } finally {
+      for (Socket s : held) {
+        s.close();
+      }
+    }
+    // the held client's own later requests go on once its connections are gone
+    AppFixture.await("127.0.0.1 is served again", java.time.Duration.ofSeconds(30),
+        () -> f.get("/health", null).status() == 200 ? Boolean.TRUE : null);
+  }
+
+  /** The app's threads inside the webhook handler (waiting for a body): the app runs in this JVM. */
+  private static long threadsInWebhook() {
+    return Thread.getAllStackTraces().values().stream().filter(stack -> java.util.Arrays.stream(stack)
+        .anyMatch(frame -> frame.getClassName().equals(Api.class.getName())
+            && frame.getMethodName().equals("stripeWebhook"))).count();
+  }
+
+  @Test
+  void aMethodOverrideHeaderIsRefusedAndChangesNothing() throws Exception {
+    String owner = f.login("override-co", "olga@override.test", "owner");
+    String id = f.post("/api/projects", owner, Map.of("name", "keep me")).body().get("id").asText();
+    String other = f.login("override-co", "mia@override.test", "member");
+    // a GET (or POST) that Javalin would have routed as the DELETE or PATCH its header names
+    List<HttpRequest> requests = List.of(
+        f.request("/api/projects/" + id, owner).header("X-HTTP-Method-Override", "DELETE").GET().build(),
+        f.request("/api/projects/" + id, owner).header("X-HTTP-Method-Override", "delete")
+            .POST(HttpRequest.BodyPublishers.noBody()).build(),
+        f.request("/api/members/mia@override.test", owner).header("X-HTTP-Method-Override", "PATCH")
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString("{\"role\":\"owner\"}")).build(),
+        f.request("/api/me", null).header("X-HTTP-Method-Override", "HEAD").GET().build());
+    for (HttpRequest request : requests) {
+      Answer a = f.send(request);
+      assertThat(a.status()).as(a.raw()).isEqualTo(400);
+      assertThat(a.body().at("/error/code").asText()).isEqualTo("method_override_refused");
+      assertThat(a.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
+    }
+    assertThat(f.get("/api/projects/" + id, owner).status()).isEqualTo(200);
+    assertThat(f.get("/api/me", other).body().get("role").asText()).isEqualTo("member");
+    // the header naming the request's own method changes nothing
+    Answer same = f.send(f.request("/api/projects/" + id, owner).header("X-HTTP-Method-Override", "GET").GET()
+        .build());
+    assertThat(same.status()).as(same.raw()).isEqualTo(200);
   }
 
   /** Sends {@code request} as is on a new connection and returns everything the server answers. */
