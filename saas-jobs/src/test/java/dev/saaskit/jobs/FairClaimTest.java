@@ -89,8 +89,10 @@ class FairClaimTest {
       // the two tenants, however few slots it refilled), so B needed at most ten of them
       assertThat(claimsWithoutB).isZero();
       assertThat(claims).isLessThanOrEqualTo(10);
-      // in jobs: at most those held at B's commit (4 running, 8 x 20 waiting) and those the claims in flight add
-      assertThat(aBeforeLastB).isLessThan(4 + 160 + 2 * 160 + 20);
+      // The order the handler threads report in is printed above but not asserted: under load a thread handed B's
+      // last job can be descheduled before it reports while the other three run hundreds of A's no-op jobs (a CI
+      // run saw 649 of A's with 7 fair claims). The hand-out order of held jobs is asserted, with jobs slow enough
+      // for that, by aNewTenantsJobRunsBeforeTheJobsAlreadyHeld.
       // and B did not just wait for A's backlog to drain: when the claim that took B's last job ran, more than half
       // of A's jobs were still unclaimed (judged from started_at, not from the state read after the wait, by when a
       // loaded machine has run thousands more of A's no-op jobs)
