@@ -7,6 +7,7 @@ import java.sql.Savepoint;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -106,12 +107,13 @@ public final class RecurringScheduler implements AutoCloseable {
       RecurringDefinition d = due.definition();
       RecurringPlan plan = RecurringPlan.plan(d.schedule(), due.nextFireAt(), now, d.misfirePolicy(),
           d.misfireThreshold(), d.maxCatchUp(), maxOnTime);
+      List<Instant> fire = notFiredYet(d.name(), plan.fire(), due.lastFiredAt());
       Savepoint savepoint = c.setSavepoint();
       try {
-        if (!plan.fire().isEmpty()) {
-          enqueuer.enqueue(c, d, plan.fire());
+        if (!fire.isEmpty()) {
+          enqueuer.enqueue(c, d, fire);
         }
-        Instant last = plan.fire().isEmpty() ? null : plan.fire().get(plan.fire().size() - 1);
+        Instant last = fire.isEmpty() ? null : fire.get(fire.size() - 1);
         store.advance(c, d.name(), plan.nextFireAt(), last);
         c.releaseSavepoint(savepoint);
       } catch (SQLException | RuntimeException e) {
@@ -122,17 +124,39 @@ public final class RecurringScheduler implements AutoCloseable {
             d.name(), e.getMessage());
         continue;
       }
-      enqueued += plan.fire().size();
-      for (Instant occurrence : plan.fire()) {
+      enqueued += fire.size();
+      for (Instant occurrence : fire) {
         meters.fired(d.type(), Duration.between(occurrence, now));
       }
       if (plan.misfired()) {
         meters.misfired(d.type());
         LOG.info("recurring job '{}' missed occurrences since {} (policy {}): enqueued {}, next at {}",
-            d.name(), due.nextFireAt(), d.misfirePolicy(), plan.fire().size(), plan.nextFireAt());
+            d.name(), due.nextFireAt(), d.misfirePolicy(), fire.size(), plan.nextFireAt());
       }
     }
     return new TickResult(rows.size(), enqueued, failed);
+  }
+
+  /**
+   * The occurrences of {@code planned} after {@code lastFired}. A schedule registered again with a change by a node
+   * whose clock is behind (a rolling deploy) gets its next fire time from that clock, which can fall at or before
+   * the occurrence another node already enqueued; once that job has finished its unique key no longer stops a
+   * second enqueue, so the occurrence would run twice.
+   */
+  private static List<Instant> notFiredYet(String name, List<Instant> planned, @Nullable Instant lastFired) {
+    if (lastFired == null || planned.isEmpty() || planned.get(0).isAfter(lastFired)) {
+      return planned;
+    }
+    List<Instant> later = new ArrayList<>(planned.size());
+    for (Instant occurrence : planned) {
+      if (occurrence.isAfter(lastFired)) {
+        later.add(occurrence);
+      }
+    }
+    LOG.warn("recurring job '{}': {} occurrence(s) at or before {}, the last one enqueued, were not enqueued again;"
+        + " the schedule was registered by a node whose clock is behind", name, planned.size() - later.size(),
+        lastFired);
+    return later;
   }
 
   /** Deletes a definition; true if it existed. */

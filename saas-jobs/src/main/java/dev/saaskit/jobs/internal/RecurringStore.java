@@ -27,7 +27,8 @@ import org.jspecify.annotations.Nullable;
  */
 public final class RecurringStore {
   private static final String COLUMNS = "name, cron, cron_syntax, zone, tenant_id, queue, type, payload::text,"
-      + " priority, max_attempts, timeout_ms, misfire_policy, misfire_threshold_ms, max_catch_up, next_fire_at";
+      + " priority, max_attempts, timeout_ms, misfire_policy, misfire_threshold_ms, max_catch_up, next_fire_at,"
+      + " last_fired_at";
 
   private final String table;
 
@@ -42,8 +43,12 @@ public final class RecurringStore {
     String name();
   }
 
-  /** A row locked for firing: the definition as stored and its next fire time. */
-  public record DueRow(RecurringDefinition definition, Instant nextFireAt) implements LockedRow {
+  /**
+   * A row locked for firing: the definition as stored, its next fire time and the last occurrence enqueued (null
+   * before the first).
+   */
+  public record DueRow(RecurringDefinition definition, Instant nextFireAt, @Nullable Instant lastFiredAt)
+      implements LockedRow {
     @Override
     public String name() {
       return definition.name();
@@ -125,7 +130,9 @@ public final class RecurringStore {
         while (rs.next()) {
           String name = rs.getString(1);
           try {
-            rows.add(new DueRow(read(rs), rs.getObject(15, OffsetDateTime.class).toInstant()));
+            OffsetDateTime lastFired = rs.getObject(16, OffsetDateTime.class);
+            rows.add(new DueRow(read(rs), rs.getObject(15, OffsetDateTime.class).toInstant(),
+                lastFired == null ? null : lastFired.toInstant()));
           } catch (RuntimeException e) {
             rows.add(new BrokenRow(name, e));
           }
