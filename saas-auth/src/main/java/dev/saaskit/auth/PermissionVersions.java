@@ -35,10 +35,9 @@ public final class PermissionVersions {
 
   private final Loader loader;
   private final ConcurrentHashMap<TenantId, ConcurrentHashMap<String, Long>> versions = new ConcurrentHashMap<>();
-  /** Bumped by every invalidation, before it removes anything; see load(). */
   /**
-   * Invalidation counters, striped by membership so that a steady stream of invalidations elsewhere does not keep
-   * discarding this membership's loads (see load()).
+   * Invalidation counters, each bumped by an invalidation before it removes anything (see load()), striped by
+   * membership so that a steady stream of invalidations elsewhere does not keep discarding this membership's loads.
    */
   private final AtomicLongArray epochs = new AtomicLongArray(STRIPES);
   private static final int STRIPES = 64;
