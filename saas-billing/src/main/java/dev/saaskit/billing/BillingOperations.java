@@ -163,9 +163,12 @@ public final class BillingOperations {
    * <p>One subscription per tenant, unless {@link CheckoutRequest#allowAdditionalSubscription()}: under a lock of
    * the tenant (so racing calls on any node run one after another), the call refuses while the mirror holds a live
    * subscription of the tenant ({@code active}, {@code trialing}, {@code past_due}, also when canceling at the
-   * period end: {@link #resume} it), then expires the tenant's other open subscription-mode sessions in Stripe, so
-   * that of two tabs only the newest checkout can be paid. A session that completed meanwhile (its expiry refused)
-   * with a live subscription refuses the new one too.
+   * period end: {@link #resume} it). It then mirrors the tenant's open and recently completed sessions as Stripe
+   * lists them, returns the tenant's open session again (same id and url) when this library created it for the same
+   * request and Stripe still has it open for at least 30 more minutes, and otherwise expires the tenant's other
+   * open subscription-mode sessions in Stripe before creating a new one, so that of two tabs only the newest
+   * checkout can be paid. A session that completed meanwhile (its expiry refused, or listed completed) with a live
+   * subscription refuses the new one too.
    *
    * @throws AlreadySubscribedException when the tenant has a live subscription (nothing is created)
    */
@@ -193,13 +196,24 @@ public final class BillingOperations {
       for (Subscription sub : billing.mirror().subscriptions(c, tenant)) {
         refuseIfLive(tenant, sub.id(), sub.status(), sub.cancelAtPeriodEnd(), sub.currentPeriodEnd(), now);
       }
-      refused[0] = expireOpenSessions(c, tenant, now);
-      if (refused[0] != null) {
+      String key = requestKey(request, customer);
+      OpenSessions found = settleOpenSessions(c, tenant, customer, now, key);
+      if (found.refusal() != null) {
+        refused[0] = found.refusal();
         billing.config().changeListener().inTransaction(c, tenant);
         return Optional.empty(); // commits what the expiries learnt (a subscription paid meanwhile), then refuses
       }
+      if (found.reusable() != null) {
+        return Optional.of(found.reusable());
+      }
       StripeGateway.Answer answer = postCheckoutSession(request, customer);
       billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
+      try (PreparedStatement ps = c.prepareStatement("UPDATE " + billing.mirror().schema()
+          + ".checkout_sessions SET request_key = ? WHERE stripe_id = ?")) {
+        ps.setString(1, key);
+        ps.setString(2, StripeJson.text(answer.json(), "id"));
+        ps.executeUpdate();
+      }
       return Optional.of(checkoutSession(answer));
     });
     if (created.isEmpty()) {
@@ -233,27 +247,69 @@ public final class BillingOperations {
         status);
   }
 
+  /** How long a reused open session must still be payable; one closer to its expiry is replaced. */
+  private static final Duration REUSE_MIN_REMAINING = Duration.ofMinutes(30);
+
+  /** What {@link #settleOpenSessions} found: a refusal, an open session to return again, or neither. */
+  private record OpenSessions(@Nullable AlreadySubscribedException refusal, @Nullable CheckoutSession reusable) {}
+
   /**
-   * Expires the tenant's open subscription-mode sessions in Stripe (the mirror says which), so an older tab cannot
-   * be paid too. A session Stripe will not expire is fetched: expired already is fine; complete with a live
-   * subscription refuses the new checkout.
+   * Settles the tenant's unsettled subscription-mode sessions (the mirror says which: open ones, and completed ones
+   * whose subscription the mirror has not seen yet, because its webhook has not arrived). Each is read or expired in
+   * Stripe, which decides: an open one this call would create again ({@code key}, not about to expire) is kept and
+   * returned, so a double click or a retry gets the same session; other open ones are expired, so an older tab
+   * cannot be paid too; a completed one with a live subscription refuses the new checkout.
    */
-  private @Nullable AlreadySubscribedException expireOpenSessions(Connection c, TenantId tenant, Instant now)
+  private OpenSessions settleOpenSessions(Connection c, TenantId tenant, String customer, Instant now, String key)
       throws SQLException {
+    learnSessionsFromStripe(c, tenant, customer);
     List<String> open = new ArrayList<>();
-    try (PreparedStatement ps = c.prepareStatement("SELECT stripe_id FROM " + billing.mirror().schema()
-        + ".checkout_sessions WHERE tenant_id = ? AND status = 'open' AND raw->>'mode' = 'subscription'")) {
+    List<String> reusable = new ArrayList<>();
+    String schema = billing.mirror().schema();
+    try (PreparedStatement ps = c.prepareStatement("SELECT cs.stripe_id, cs.status, cs.request_key, cs.raw->>'expires_at'"
+        + " FROM " + schema + ".checkout_sessions cs WHERE cs.tenant_id = ? AND cs.raw->>'mode' = 'subscription'"
+        + " AND (cs.status = 'open' OR cs.status = 'complete' AND cs.subscription_id IS NOT NULL AND NOT EXISTS"
+        + " (SELECT 1 FROM " + schema + ".subscriptions s WHERE s.stripe_id = cs.subscription_id))"
+        + " ORDER BY cs.raw->>'created' DESC, cs.stripe_id")) {
       ps.setString(1, tenant.value());
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          open.add(rs.getString(1));
+          String id = rs.getString(1);
+          boolean same = "open".equals(rs.getString(2)) && key.equals(rs.getString(3))
+              && payableLongEnough(rs.getString(4), now);
+          (same && reusable.isEmpty() ? reusable : open).add(id);
         }
+      }
+    }
+    AlreadySubscribedException refusal = null;
+    CheckoutSession keep = null;
+    for (String id : reusable) {
+      StripeGateway.Answer answer;
+      try {
+        answer = billing.stripe().get("/v1/checkout/sessions/" + requireStripeId(id),
+            Map.of("expand", List.of("subscription")));
+      } catch (BillingException e) {
+        if (e.stripeStatus() != 404) {
+          throw e;
+        }
+        continue; // Stripe has no such session: create a new one
+      }
+      String status = StripeJson.text(answer.json(), "status");
+      if ("open".equals(status) && payableLongEnough(answer.json().path("expires_at").asText(null), now)) {
+        billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
+        keep = checkoutSession(answer);
+      } else if ("open".equals(status)) {
+        open.add(id); // about to expire in Stripe: expire it now, a fresh one follows
+      } else {
+        refusal = settled(c, tenant, answer, now);
       }
     }
     for (String id : open) {
       StripeGateway.Answer answer;
       try {
         answer = billing.stripe().post("/v1/checkout/sessions/" + requireStripeId(id) + "/expire", Map.of(), null);
+        billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
+        continue;
       } catch (BillingException e) {
         if (e.stripeStatus() != 400 && e.stripeStatus() != 404) {
           throw e;
@@ -261,28 +317,78 @@ public final class BillingOperations {
         if (e.stripeStatus() == 404) {
           continue; // Stripe has no such session (another account, deleted test data): nothing to pay
         }
-        // not open any more: expired (fine) or completed meanwhile (then its subscription decides)
-        answer = billing.stripe().get("/v1/checkout/sessions/" + requireStripeId(id),
-            Map.of("expand", List.of("subscription")));
-        JsonNode sub = answer.json().get("subscription");
-        if (sub instanceof ObjectNode) {
-          String subId = StripeJson.text(sub, "id");
-          String status = StripeJson.text(sub, "status");
-          if (subId != null && status != null) {
-            mirrorSubscription(c, tenant, (ObjectNode) sub, answer.date());
-            Instant periodEnd = StripeJson.periodBound(sub, "current_period_end", true);
-            AlreadySubscribedException refusal = refusalIfLive(tenant, subId, SubscriptionStatus.fromStripe(status),
-                StripeJson.bool(sub, "cancel_at_period_end", false), periodEnd, now);
-            if (refusal != null) {
-              billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
-              return refusal;
-            }
-          }
+      }
+      // not open any more: expired (fine) or completed meanwhile (then its subscription decides)
+      AlreadySubscribedException r = settled(c, tenant, billing.stripe().get("/v1/checkout/sessions/"
+          + requireStripeId(id), Map.of("expand", List.of("subscription"))), now);
+      if (r != null) {
+        refusal = r;
+      }
+    }
+    return refusal != null ? new OpenSessions(refusal, null) : new OpenSessions(null, keep);
+  }
+
+  /**
+   * Mirrors the customer's open and newest completed subscription-mode sessions of this tenant as Stripe lists them:
+   * the mirror may lack one (a node stopped between creating a session and committing its row, a webhook not yet
+   * arrived), and a session the mirror does not know could still be paid beside a new one.
+   */
+  private void learnSessionsFromStripe(Connection c, TenantId tenant, String customer) throws SQLException {
+    for (String status : List.of("open", "complete")) {
+      StripeGateway.Answer answer = billing.stripe().get("/v1/checkout/sessions",
+          Map.of("customer", requireStripeId(customer), "status", status, "limit", 20));
+      JsonNode data = answer.json().get("data");
+      if (data == null || !data.isArray()) {
+        throw new BillingException("Stripe answered a list of checkout sessions without data");
+      }
+      for (JsonNode session : data) {
+        JsonNode metadata = session.get("metadata");
+        String named = metadata == null ? null : StripeJson.text(metadata, "tenant_id");
+        if (session instanceof ObjectNode && "subscription".equals(StripeJson.text(session, "mode"))
+            && tenant.value().equals(named) && StripeJson.text(session, "id") != null) {
+          billing.mirror().upsertCheckoutSession(c, tenant, session, answer.date());
         }
       }
-      billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
     }
-    return null;
+  }
+
+  /**
+   * Mirrors a session that is no longer open (its subscription too, when it has one) and returns the refusal its
+   * live subscription makes, if any.
+   */
+  private @Nullable AlreadySubscribedException settled(Connection c, TenantId tenant, StripeGateway.Answer answer,
+      Instant now) throws SQLException {
+    AlreadySubscribedException refusal = null;
+    JsonNode sub = answer.json().get("subscription");
+    if (sub instanceof ObjectNode) {
+      String subId = StripeJson.text(sub, "id");
+      String status = StripeJson.text(sub, "status");
+      if (subId != null && status != null) {
+        mirrorSubscription(c, tenant, (ObjectNode) sub, answer.date());
+        Instant periodEnd = StripeJson.periodBound(sub, "current_period_end", true);
+        refusal = refusalIfLive(tenant, subId, SubscriptionStatus.fromStripe(status),
+            StripeJson.bool(sub, "cancel_at_period_end", false), periodEnd, now);
+      }
+    }
+    billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
+    return refusal;
+  }
+
+  /** Whether a session expiring at {@code expiresAt} (Stripe's epoch seconds) leaves a payer enough time. */
+  private static boolean payableLongEnough(@Nullable String expiresAt, Instant now) {
+    if (expiresAt == null || !expiresAt.matches("[0-9]{1,12}")) {
+      return false;
+    }
+    return Instant.ofEpochSecond(Long.parseLong(expiresAt)).isAfter(now.plus(REUSE_MIN_REMAINING));
+  }
+
+  /**
+   * A digest of everything a checkout session is created with, so that the same request finds its session again;
+   * a change of price, quantity, trial, URLs or customer makes another key.
+   */
+  private static String requestKey(CheckoutRequest request, String customer) {
+    return digest(String.join("\n", request.priceId(), Long.toString(request.quantity()),
+        Integer.toString(request.trialDays()), request.successUrlWithSessionId(), request.cancelUrl(), customer));
   }
 
   private static CheckoutSession checkoutSession(StripeGateway.Answer answer) {
