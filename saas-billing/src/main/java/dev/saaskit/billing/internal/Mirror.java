@@ -409,19 +409,7 @@ public final class Mirror {
    * subscriptions, invoices, checkout_sessions), or empty when not mirrored (or not visible to the bound tenant).
    */
   public Optional<Instant> stateAsOf(Connection c, String table, String stripeId) throws SQLException {
-    switch (table) {
-      case "customers": case "products": case "prices": case "subscriptions": case "invoices":
-      case "checkout_sessions":
-        break;
-      default:
-        throw new IllegalArgumentException(table);
-    }
-    try (PreparedStatement ps = c.prepareStatement("SELECT state_as_of FROM " + s + "." + table + " WHERE stripe_id = ?")) {
-      ps.setString(1, stripeId);
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next() ? Optional.of(rs.getTimestamp(1).toInstant()) : Optional.empty();
-      }
-    }
+    return readStateAsOf(c, table, stripeId, "");
   }
 
   /**
@@ -429,6 +417,11 @@ public final class Mirror {
    * overtaken by a write of the same row between its decision and its own write.
    */
   public Optional<Instant> lockStateAsOf(Connection c, String table, String stripeId) throws SQLException {
+    return readStateAsOf(c, table, stripeId, " FOR UPDATE");
+  }
+
+  private Optional<Instant> readStateAsOf(Connection c, String table, String stripeId, String locking)
+      throws SQLException {
     switch (table) {
       case "customers": case "products": case "prices": case "subscriptions": case "invoices":
       case "checkout_sessions":
@@ -437,7 +430,7 @@ public final class Mirror {
         throw new IllegalArgumentException(table);
     }
     try (PreparedStatement ps = c.prepareStatement("SELECT state_as_of FROM " + s + "." + table
-        + " WHERE stripe_id = ? FOR UPDATE")) {
+        + " WHERE stripe_id = ?" + locking)) {
       ps.setString(1, stripeId);
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next() ? Optional.of(rs.getTimestamp(1).toInstant()) : Optional.empty();
