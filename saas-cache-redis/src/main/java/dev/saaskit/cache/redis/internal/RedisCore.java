@@ -386,7 +386,6 @@ public final class RedisCore implements AutoCloseable {
     public void onRedisConnected(RedisChannelHandler<?, ?> handler, SocketAddress address) {
       if (lost && !closed) {
         lost = false;
-        reconnectFlushes.increment();
         LOG.warn("the Redis connection came back: flushing the local entries of the caches on this tier");
         for (Runnable action : onReconnect) {
           try {
@@ -395,6 +394,8 @@ public final class RedisCore implements AutoCloseable {
             LOG.warn("a flush after reconnection failed", e);
           }
         }
+        // counted once done: a reader of the statistics that sees the flush counted must find the entries gone
+        reconnectFlushes.increment();
       }
     }
   }
