@@ -241,16 +241,7 @@ class DoubleCheckoutTest {
   void aSessionPaidBeforeTheMirrorKnewItRefusesTheNextCheckout() throws Exception {
     TenantId tenant = TenantId.of("double-unmirrored1");
     // created by a node that stopped before committing its mirror row, then paid; no webhook has arrived yet
-    String customer = billing.operations().ensureCustomer(tenant, null, null);
-    Map<String, Object> p = new java.util.LinkedHashMap<>();
-    p.put("mode", "subscription");
-    p.put("customer", customer);
-    p.put("client_reference_id", tenant.value());
-    p.put("metadata", Map.of("tenant_id", tenant.value()));
-    p.put("line_items", List.of(Map.of("price", price, "quantity", 1)));
-    p.put("success_url", "https://app.test/done");
-    p.put("cancel_url", "https://app.test/no");
-    String paid = StripeJson.text(billing.stripe().post("/v1/checkout/sessions", p, null).json(), "id");
+    String paid = sessionCreatedBehindTheMirror(tenant);
     emu.completeCheckout(paid);
     emu.webhooks().dropPending();
     assertThat(BillingTestSupport.count(db, "SELECT count(*) FROM saaskit_billing.checkout_sessions"
@@ -266,6 +257,16 @@ class DoubleCheckoutTest {
   @Test
   void anOpenSessionTheMirrorMissedIsExpiredBeforeANewOne() {
     TenantId tenant = TenantId.of("double-unmirrored2");
+    String lost = sessionCreatedBehindTheMirror(tenant);
+
+    CheckoutSession fresh = billing.operations().createCheckoutSession(request(tenant).build());
+    assertThat(fresh.id()).isNotEqualTo(lost);
+    assertThat(status(lost)).isEqualTo("expired");
+    assertThat(status(fresh.id())).isEqualTo("open");
+  }
+
+  /** A subscription-mode session of {@code tenant} created in Stripe as saaskit would, with no mirror row. */
+  private String sessionCreatedBehindTheMirror(TenantId tenant) {
     String customer = billing.operations().ensureCustomer(tenant, null, null);
     Map<String, Object> p = new java.util.LinkedHashMap<>();
     p.put("mode", "subscription");
@@ -275,11 +276,6 @@ class DoubleCheckoutTest {
     p.put("line_items", List.of(Map.of("price", price, "quantity", 1)));
     p.put("success_url", "https://app.test/done");
     p.put("cancel_url", "https://app.test/no");
-    String lost = StripeJson.text(billing.stripe().post("/v1/checkout/sessions", p, null).json(), "id");
-
-    CheckoutSession fresh = billing.operations().createCheckoutSession(request(tenant).build());
-    assertThat(fresh.id()).isNotEqualTo(lost);
-    assertThat(status(lost)).isEqualTo("expired");
-    assertThat(status(fresh.id())).isEqualTo("open");
+    return StripeJson.text(billing.stripe().post("/v1/checkout/sessions", p, null).json(), "id");
   }
 }
