@@ -719,7 +719,10 @@ final class Api {
     String ifNoneMatch = ctx.header("If-None-Match");
     if (ifNoneMatch != null && (ifNoneMatch.trim().equals("*") || List.of(ifNoneMatch.split(",")).stream()
         .map(String::trim).map(t -> t.startsWith("W/") ? t.substring(2) : t).anyMatch(pricingEtag::equals))) {
+      // no body, and no Content-Type (Javalin's default text/plain): a cache refreshing its stored JSON with this
+      // 304 takes its headers, and would serve the pricing as text/plain from then on
       ctx.status(304);
+      ctx.res().setContentType(null);
       return;
     }
     ctx.status(200).contentType("application/json").result(pricingBody);

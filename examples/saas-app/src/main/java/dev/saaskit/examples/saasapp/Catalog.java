@@ -62,8 +62,9 @@ final class Catalog {
   static Map<String, String> lookUp(StripeClient stripe, ObjectMapper json) throws StripeException {
     Map<String, String> ids = new LinkedHashMap<>();
     for (Offer offer : OFFERS) {
-      JsonNode list = readTree(json, stripe.rawRequest(ApiResource.RequestMethod.GET, "/v1/prices",
-          "active=true&lookup_keys%5B%5D=" + encode(offer.lookupKey())).body());
+      // a GET's parameters go in the URL: stripe-java refuses a body on anything but POST
+      JsonNode list = readTree(json, stripe.rawRequest(ApiResource.RequestMethod.GET,
+          "/v1/prices?active=true&lookup_keys%5B%5D=" + encode(offer.lookupKey()), null).body());
       JsonNode first = list.path("data").path(0);
       if (first.hasNonNull("id")) {
         ids.put(offer.lookupKey(), first.get("id").asText());

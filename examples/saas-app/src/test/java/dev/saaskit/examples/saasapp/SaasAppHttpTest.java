@@ -329,6 +329,10 @@ class SaasAppHttpTest {
     Answer again = f.send(f.request("/pricing", null).header("If-None-Match", etag).GET().build());
     assertThat(again.status()).isEqualTo(304);
     assertThat(again.raw()).isEmpty();
+    assertThat(again.headers().firstValue("ETag")).hasValue(etag);
+    assertThat(again.headers().firstValue("Cache-Control")).isEqualTo(pricing.headers().firstValue("Cache-Control"));
+    // a cache refreshing its stored copy with a 304 takes the 304's headers: no Content-Type but the JSON's own
+    assertThat(again.headers().firstValue("Content-Type").orElse("application/json")).startsWith("application/json");
     Answer stale = f.send(f.request("/pricing", null).header("If-None-Match", "\"other\"").GET().build());
     assertThat(stale.status()).isEqualTo(200);
   }
@@ -350,6 +354,105 @@ class SaasAppHttpTest {
     Answer unknown = f.get("/api/nope", f.login("metrics-co", "olga@metrics.test", "owner"));
     assertThat(unknown.status()).isEqualTo(404);
     assertThat(unknown.body().at("/error/code").asText()).isEqualTo("not_found");
+  }
+
+  /**
+   * The business meters the README names move when their events happen: a sign-up, a trial started, a trial
+   * converted to paid, a cancellation (churn). The app sells no trial itself, so the trial is started the way a
+   * sales-led one would be: a checkout session with a trial created in Stripe (the emulator) for the tenant's
+   * customer; its webhooks reach {@code /webhooks/stripe} like every other.
+   */
+  @Test
+  void businessMetersMoveWithSignUpsTrialsConversionsAndChurn() throws Exception {
+    String trials = "saaskit_billing_trials_started{window=\"pt720h\"}";
+    String conversions = "saaskit_billing_trials_converted{window=\"pt720h\"}";
+    String churn = "saaskit_billing_cancellations{window=\"pt720h\"}";
+    String signups = "saasapp_signups_total";
+    Map<String, Double> before = new java.util.HashMap<>();
+    for (String series : List.of(trials, conversions, churn, signups)) {
+      before.put(series, meter(series));
+    }
+
+    String owner = f.login("metered-co", "olga@metered.test", "owner");
+    assertThat(meter(signups)).isEqualTo(before.get(signups) + 1);
+    f.login("metered-co", "olga@metered.test", "owner");           // signing in again is no sign-up
+    assertThat(meter(signups)).isEqualTo(before.get(signups) + 1);
+
+    // the app's checkout links the tenant to a Stripe customer; the trial is a session of that customer
+    String appSession = f.post("/api/billing/checkout", owner, Map.of("price", "pro_monthly")).body()
+        .get("sessionId").asText();
+    StripeEmulator stripe = emulator();
+    com.stripe.StripeClient client = com.stripe.StripeClient.builder().setApiKey(stripe.apiKey())
+        .setApiBase(stripe.apiBase()).build();
+    JsonNode session = AppFixture.JSON.readTree(stripe.object(appSession).orElseThrow());
+    String customer = session.get("customer").asText();
+    String price = stripeCall(client, "GET", "/v1/prices", "lookup_keys%5B%5D=pro_monthly").at("/data/0/id").asText();
+    String trialSession = stripeCall(client, "POST", "/v1/checkout/sessions", "mode=subscription&customer="
+        + customer + "&client_reference_id=metered-co&line_items%5B0%5D%5Bprice%5D=" + price
+        + "&line_items%5B0%5D%5Bquantity%5D=1&success_url=" + f.base + "/&subscription_data%5Btrial_period_days%5D=7")
+        .get("id").asText();
+    stripe.completeCheckout(trialSession);
+    String subscription = AppFixture.JSON.readTree(stripe.object(trialSession).orElseThrow()).get("subscription")
+        .asText();
+    awaitStatus(owner, "trialing");
+    awaitMeter(trials, before.get(trials) + 1);
+
+    // the trial ends now and the first invoice is paid: trialing -> active
+    stripeCall(client, "POST", "/v1/subscriptions/" + subscription, "trial_end=now");
+    stripe.advanceClock(Duration.ZERO);   // runs what is due now: the renewal that ends the trial
+    awaitStatus(owner, "active");
+    awaitMeter(conversions, before.get(conversions) + 1);
+
+    stripeCall(client, "DELETE", "/v1/subscriptions/" + subscription, "");
+    awaitStatus(owner, "canceled");
+    awaitMeter(churn, before.get(churn) + 1);
+    assertThat(meter(trials)).isEqualTo(before.get(trials) + 1);
+    assertThat(meter(conversions)).isEqualTo(before.get(conversions) + 1);
+
+    // every metric family the README's Metrics section names is exported under that very name
+    String readme = java.nio.file.Files.readString(java.nio.file.Path.of("README.md"));
+    String section = readme.substring(readme.indexOf("## Metrics"), readme.indexOf("## Run"));
+    List<String> named = new ArrayList<>();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("`((?:http|hikaricp|saaskit|saasapp)_[a-z_]+)`")
+        .matcher(section);
+    while (m.find()) {
+      named.add(m.group(1));
+    }
+    assertThat(named).contains(signups, "saaskit_billing_trials_started", "saaskit_billing_trials_converted",
+        "saaskit_billing_cancellations", "saaskit_billing_webhook_lag_seconds", "saaskit_jobs_completed_total");
+    AppFixture.await("every family the README names is exported", BOUND, () -> {
+      String metrics = f.get("/metrics", null).raw();
+      return named.stream().allMatch(n -> metrics.contains("# TYPE " + n + " ")) ? metrics : null;
+    });
+  }
+
+  private void awaitStatus(String token, String status) throws Exception {
+    AppFixture.await("the subscription is " + status, BOUND, () -> {
+      JsonNode s = f.get("/api/billing/subscription", token).body();
+      return s.get("status").asText().equals(status) ? s : null;
+    });
+  }
+
+  /** The billing gauges are read at most every 5 seconds: waits until {@code series} shows {@code value}. */
+  private void awaitMeter(String series, double value) throws Exception {
+    AppFixture.await(series + " is " + value, BOUND, () -> meter(series) == value ? value : null);
+  }
+
+  /** The value of one series of {@code GET /metrics} (0 when absent). */
+  private double meter(String series) throws Exception {
+    for (String line : f.get("/metrics", null).raw().lines().toList()) {
+      if (line.startsWith(series + " ")) {
+        return Double.parseDouble(line.substring(series.length() + 1).trim());
+      }
+    }
+    return 0;
+  }
+
+  private static JsonNode stripeCall(com.stripe.StripeClient client, String method, String path, String form)
+      throws Exception {
+    boolean post = method.equals("POST");   // stripe-java takes a body on POST only: the others carry a query
+    return AppFixture.JSON.readTree(client.rawRequest(com.stripe.net.ApiResource.RequestMethod.valueOf(method),
+        post || form.isEmpty() ? path : path + "?" + form, post ? form : null).body());
   }
 
   @Test
