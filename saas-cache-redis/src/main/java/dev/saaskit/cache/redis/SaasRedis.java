@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
  * }
  * }</pre>
  *
- * <p><b>Redis down.</b> Every call has a timeout ({@code commandTimeout}, 250 ms by default), and after
+ * <p><b>Redis down.</b> Every call has a timeout ({@code commandTimeout}, 250 ms by default; opening the connection
+ * {@code connectTimeout}, 2 s), and after
  * {@code breakerFailures} failures in a row a circuit breaker skips Redis for {@code breakerOpen} (only failures to
  * reach Redis count, not an error Redis answers about one call, such as {@code WRONGTYPE}): caches then
  * serve from their local level and their loaders, rate limiters from an in-process limiter. Nothing fails a request
@@ -35,12 +36,15 @@ public final class SaasRedis implements AutoCloseable {
   private static final Pattern APP = Pattern.compile("[A-Za-z0-9._-]{1,64}");
   /** The longest duration the builder accepts: longer ones overflow nanosecond arithmetic or Redis expiries. */
   static final Duration LONGEST = Duration.ofDays(1);
+  /** The longest connect timeout: a longer one only holds callers of a node whose Redis cannot be reached. */
+  static final Duration LONGEST_CONNECT = Duration.ofMinutes(1);
 
   private final RedisCore core;
   private final @Nullable Runnable meters;
 
   private SaasRedis(Builder builder) {
-    this.core = new RedisCore(builder.uri, builder.app + ":", builder.clientName, builder.commandTimeout,
+    this.core = new RedisCore(builder.uri, builder.app + ":", builder.clientName, builder.connectTimeout,
+        builder.commandTimeout,
         builder.breakerFailures, builder.breakerOpen, builder.storeGrace);
     Object registry = builder.meterRegistry;
     this.meters = registry == null ? null : RedisMeters.bind(registry, builder.app, core);
@@ -311,6 +315,7 @@ public final class SaasRedis implements AutoCloseable {
     private final String uri;
     private String app = "saaskit";
     private String clientName = "saaskit";
+    private Duration connectTimeout = Duration.ofSeconds(2);
     private Duration commandTimeout = Duration.ofMillis(250);
     private int breakerFailures = 5;
     private Duration breakerOpen = Duration.ofSeconds(5);
@@ -343,6 +348,25 @@ public final class SaasRedis implements AutoCloseable {
             + clientName + "'");
       }
       this.clientName = clientName;
+      return this;
+    }
+
+    /**
+     * How long opening the TCP connection to Redis may take (the first connect and every reconnect), from 1 ms to
+     * 1 minute. A call that needs the connection waits at most this long, then fails (a cache bypasses Redis, a rate
+     * limiter answers in process). Default 2 s (Lettuce's own default, 10 s, held the first request of a node whose
+     * Redis is unreachable that long).
+     */
+    public Builder connectTimeout(Duration connectTimeout) {
+      Objects.requireNonNull(connectTimeout, "connectTimeout");
+      if (connectTimeout.compareTo(Duration.ofMillis(1)) < 0) {
+        throw new IllegalArgumentException("connectTimeout must be at least 1 ms but was " + connectTimeout);
+      }
+      if (connectTimeout.compareTo(LONGEST_CONNECT) > 0) {
+        throw new IllegalArgumentException("connectTimeout must be at most " + LONGEST_CONNECT + " but was "
+            + connectTimeout);
+      }
+      this.connectTimeout = connectTimeout;
       return this;
     }
 

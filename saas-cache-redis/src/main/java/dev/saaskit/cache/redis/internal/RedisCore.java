@@ -2,6 +2,7 @@ package dev.saaskit.cache.redis.internal;
 
 import dev.saaskit.core.SaasException;
 import io.lettuce.core.ClientOptions;
+import io.lettuce.core.ConnectionFuture;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
@@ -11,6 +12,7 @@ import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
@@ -25,6 +27,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
@@ -45,6 +50,7 @@ public final class RedisCore implements AutoCloseable {
 
   private final RedisURI redisUri;
   private final ClientOptions options;
+  private final Duration connectTimeout;
   /**
    * Made at the first connect, not when built: Lettuce starts a timer thread as soon as a client exists, and
    * building a component starts no thread (docs/architecture.md). Guarded by {@link #connecting}.
@@ -80,8 +86,8 @@ public final class RedisCore implements AutoCloseable {
   public final LongAdder lockTimeouts = new LongAdder();
   public final LongAdder rateLimitFallbacks = new LongAdder();
 
-  public RedisCore(String uri, String prefix, String clientName, Duration commandTimeout, int breakerFailures,
-      Duration breakerOpen, Duration storeGrace) {
+  public RedisCore(String uri, String prefix, String clientName, Duration connectTimeout, Duration commandTimeout,
+      int breakerFailures, Duration breakerOpen, Duration storeGrace) {
     RedisURI redisUri = parse(uri);
     redisUri.setTimeout(commandTimeout);
     redisUri.setClientName(clientName);
@@ -91,7 +97,10 @@ public final class RedisCore implements AutoCloseable {
         // fail at once while disconnected instead of queueing until the timeout: the caller falls back
         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
         .timeoutOptions(TimeoutOptions.enabled(commandTimeout))
+        // Lettuce's default is 10 s: the first call of a node whose Redis cannot be reached waited that long
+        .socketOptions(SocketOptions.builder().connectTimeout(connectTimeout).build())
         .build();
+    this.connectTimeout = connectTimeout;
     this.prefix = prefix;
     this.breaker = new Breaker(breakerFailures, breakerOpen.toNanos());
     this.storeGrace = storeGrace;
@@ -230,7 +239,7 @@ public final class RedisCore implements AutoCloseable {
               made.addListener(new Listener());
               client = made;
             }
-            current = made.connect(CODEC);
+            current = connect(made);
           } catch (RuntimeException e) {
             connectFailed = true;
             connectFailedAt = System.nanoTime();
@@ -241,6 +250,40 @@ public final class RedisCore implements AutoCloseable {
       }
     }
     return current.sync();
+  }
+
+  /**
+   * Connects within {@code connectTimeout}, handshake included. Lettuce bounds only the TCP connect by the socket
+   * option; its handshake ({@code HELLO}, {@code CLIENT SETNAME}) waits for the command timeout, so a server that
+   * accepts connections and never answers (a hung Redis, or a middlebox answering for an unreachable host) held the
+   * first caller for the whole command timeout. A connection that completes after the wait was given up is closed.
+   */
+  private StatefulRedisConnection<String, byte[]> connect(RedisClient made) {
+    ConnectionFuture<StatefulRedisConnection<String, byte[]>> future = made.connectAsync(CODEC, redisUri);
+    try {
+      return future.get(connectTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      giveUp(future);
+      throw new RedisConnectionException("Redis did not complete the connection within the connect timeout ("
+          + connectTimeout + ")", e);
+    } catch (InterruptedException e) {
+      giveUp(future);
+      Thread.currentThread().interrupt();
+      throw new RedisCommandInterruptedException(e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof RedisConnectionException) {
+        throw (RedisConnectionException) cause;
+      }
+      throw new RedisConnectionException("Redis could not be connected to", cause == null ? e : cause);
+    }
+  }
+
+  /** Cancels a connect that took too long, and closes its connection should it complete anyway. */
+  @SuppressWarnings("FutureReturnValueIgnored") // nothing waits for the close: it only releases the channel
+  private static void giveUp(ConnectionFuture<StatefulRedisConnection<String, byte[]>> future) {
+    future.cancel(true);
+    future.thenAccept(StatefulRedisConnection::close);
   }
 
   /**

@@ -10,8 +10,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.Iterator;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,9 +52,21 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
   private final @Nullable Duration lockTtl;
   private final Duration lockWait;
   private final Duration lockPoll;
-  private final ConcurrentLinkedQueue<Invalidation> pending = new ConcurrentLinkedQueue<>();
+  /**
+   * Invalidations made here that Redis has not applied yet, oldest first. One leaves the queue only once Redis has
+   * applied it, so a lookup that reads the queue without a lock (and without waiting for the drain) sees every
+   * invalidation made before it that may not be in Redis yet. Each is wrapped in its own {@link Pending}: removal
+   * is by identity, never by equality (an equal invalidation made later must still be applied after its write).
+   */
+  private final ConcurrentLinkedQueue<Pending> pending = new ConcurrentLinkedQueue<>();
   /** The size of {@link #pending} (whose own size() walks the queue); guarded by its monitor. */
   private int pendingCount;
+  /**
+   * Held by the one call that applies the queue to Redis, across its Redis calls. Lookups never wait for it: a
+   * lookup whose key no pending invalidation covers goes to Redis at once, one whose key one covers bypasses the
+   * tier while another call drains (and drains itself only when nobody does).
+   */
+  private final ReentrantLock draining = new ReentrantLock();
   private final Runnable unregister;
 
   public TierBinding(RedisCore core, ValueCodec<V> codec, SharedTier.Context context, @Nullable Duration lockTtl,
@@ -108,7 +122,7 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
 
   @Override
   public SharedTier.Lookup<V> lookup(@Nullable TenantId tenant, String key) {
-    if (!drainPending() || !core.allow()) {
+    if (!readable(tenant, key) || !core.allow()) {
       core.tierBypasses.increment();
       return SharedTier.Lookup.bypass();
     }
@@ -149,9 +163,9 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
           core.lockTimeouts.increment();
         }
         core.tierMisses.increment();
-        return SharedTier.Lookup.miss(new Token(keys, RedisCore.text(reply.get(1)), RedisCore.text(reply.get(2)),
-            RedisCore.text(reply.get(3)), RedisCore.text(reply.get(4)), locked == 1 ? lockToken : "",
-            System.nanoTime()));
+        return SharedTier.Lookup.miss(new Token(tenant, key, keys, RedisCore.text(reply.get(1)),
+            RedisCore.text(reply.get(2)), RedisCore.text(reply.get(3)), RedisCore.text(reply.get(4)),
+            locked == 1 ? lockToken : "", System.nanoTime()));
       }
     } catch (RuntimeException e) {
       core.failed(e);
@@ -208,8 +222,8 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
       return;
     }
     // allow() may hand this call the breaker's one probe: from here on every path reports success or failure
-    if (!pending.isEmpty() || !core.allow()) {
-      return;
+    if (covered(token.tenant, token.key) || !core.allow()) {
+      return; // an invalidation of this key still on its way to Redis would drop the entry; it may be older
     }
     List<String> tags = value.tags();
     byte[][] args = new byte[9 + tags.size()][];
@@ -283,44 +297,110 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
         LOG.warn("cache '{}': more than {} invalidations could not reach Redis; they are replaced by one of the"
             + " whole cache", context.cacheName(), MAX_PENDING);
         // Redis has been out of reach for long: one invalidation of the whole cache covers every one kept (it
-        // moves the cache generation, which every entry and every store compares), in bounded memory
-        pending.clear();
-        pending.add(Invalidation.all(context.cacheName()));
+        // moves the cache generation, which every entry and every store compares), in bounded memory. Added
+        // before the others leave, so that a lookup reading the queue meanwhile never finds it without them
+        Pending all = new Pending(Invalidation.all(context.cacheName()));
+        pending.add(all);
+        for (Iterator<Pending> it = pending.iterator(); it.hasNext(); ) {
+          if (it.next() != all) {
+            it.remove();
+          }
+        }
         pendingCount = 1;
       }
-      pending.add(invalidation);
+      pending.add(new Pending(invalidation));
       pendingCount++;
     }
+    // the caller waits for the invalidations before its own (it returns once Redis applied its own, as before);
+    // lookups do not wait for this
+    boolean drained;
+    draining.lock();
+    try {
+      drained = drainLocked();
+    } finally {
+      draining.unlock();
+    }
     // warned once per backlog, not once per invalidation: during an outage there may be thousands
-    if (!drainPending() && first) {
-      LOG.warn("cache '{}': an invalidation could not reach Redis; this node stops using the tier until it can"
-          + " apply it (other nodes may read the old Redis entry meanwhile, until its TTL)", context.cacheName());
+    if (!drained && first) {
+      LOG.warn("cache '{}': an invalidation could not reach Redis; this node stops using the tier for what it"
+          + " covers until it can apply it (other nodes may read the old Redis entry meanwhile, until its TTL)",
+          context.cacheName());
     }
   }
 
-  /** Applies the invalidations not yet applied, in order; true when none is left. */
-  private boolean drainPending() {
+  /**
+   * Whether a lookup of {@code key} may read Redis now: true when no invalidation that covers it waits to reach
+   * Redis. Never waits for another call's drain: while one runs, a covered key bypasses the tier (its loader
+   * reads the source, so it cannot see the value the invalidation retired); when none runs (Redis came back after
+   * an outage), this lookup applies the waiting invalidations itself.
+   */
+  private boolean readable(@Nullable TenantId tenant, String key) {
+    if (!covered(tenant, key)) {
+      return true;
+    }
+    if (!draining.tryLock()) {
+      return false;
+    }
+    try {
+      return drainLocked() || !covered(tenant, key);
+    } finally {
+      draining.unlock();
+    }
+  }
+
+  /**
+   * Whether an invalidation made on this node that Redis has not applied yet covers {@code key} of {@code tenant}.
+   * Reads the queue without a lock: an invalidation made before this call and not yet applied is in it throughout.
+   */
+  private boolean covered(@Nullable TenantId tenant, String key) {
     if (pending.isEmpty()) {
-      return true;
+      return false;
     }
-    synchronized (pending) {
-      Invalidation next;
-      while ((next = pending.peek()) != null) {
-        if (!core.allow()) {
-          return false;
+    for (Pending next : pending) {
+      Invalidation invalidation = next.invalidation;
+      switch (invalidation.scope()) {
+        case ALL, TAG -> {
+          return true; // a tag: the entry's tags are known only once it is read
         }
-        try {
-          apply(next);
-          core.succeeded();
-        } catch (RuntimeException e) {
-          core.failed(e);
-          return false;
+        case TENANT -> {
+          TenantId of = invalidation.tenant();
+          if (context.global() || tenant == null || of == null || of.equals(tenant)) {
+            return true;
+          }
         }
-        pending.poll();
-        pendingCount--;
+        case KEY -> {
+          TenantId of = invalidation.tenant();
+          if (key.equals(invalidation.value()) && (context.global() || of == null || tenant == null
+              || of.equals(tenant))) {
+            return true;
+          }
+        }
       }
-      return true;
     }
+    return false;
+  }
+
+  /** Applies the invalidations not yet applied, in order, holding {@link #draining}; true when none is left. */
+  private boolean drainLocked() {
+    Pending next;
+    while ((next = pending.peek()) != null) {
+      if (!core.allow()) {
+        return false;
+      }
+      try {
+        apply(next.invalidation);
+        core.succeeded();
+      } catch (RuntimeException e) {
+        core.failed(e);
+        return false;
+      }
+      synchronized (pending) {
+        if (pending.remove(next)) { // by identity; gone already if a collapse into ALL replaced it
+          pendingCount--;
+        }
+      }
+    }
+    return true;
   }
 
   private void apply(Invalidation invalidation) {
@@ -358,8 +438,19 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
     unregister.run();
   }
 
+  /** An invalidation waiting to reach Redis; equal only to itself. */
+  private static final class Pending {
+    final Invalidation invalidation;
+
+    Pending(Invalidation invalidation) {
+      this.invalidation = invalidation;
+    }
+  }
+
   /** What a miss read, for the compare-and-set of the store that follows it. */
   private static final class Token {
+    final @Nullable TenantId tenant;
+    final String key;
     final String[] keys;
     final String cacheGen;
     final String tenantGen;
@@ -368,8 +459,10 @@ public final class TierBinding<V> implements SharedTier.Binding<V> {
     final String lock;
     final long createdNanos;
 
-    Token(String[] keys, String cacheGen, String tenantGen, String version, String tagSeq, String lock,
-        long createdNanos) {
+    Token(@Nullable TenantId tenant, String key, String[] keys, String cacheGen, String tenantGen, String version,
+        String tagSeq, String lock, long createdNanos) {
+      this.tenant = tenant;
+      this.key = key;
       this.keys = keys;
       this.cacheGen = cacheGen;
       this.tenantGen = tenantGen;
