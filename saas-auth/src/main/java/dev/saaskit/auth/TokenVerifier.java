@@ -175,10 +175,14 @@ public final class TokenVerifier implements AutoCloseable {
     if (JsonLimits.depth(json) > maxJsonDepth) {
       throw new InvalidTokenException(Reason.MALFORMED, "the header nests deeper than " + maxJsonDepth);
     }
-    Map<String, Object> map;
+    @Nullable Map<String, Object> map;
     try {
       map = JSONObjectUtils.parse(new String(json, StandardCharsets.UTF_8));
     } catch (ParseException | RuntimeException e) {
+      throw new InvalidTokenException(Reason.MALFORMED, "the header is not a JSON object");
+    }
+    if (map == null) {
+      // the parser answers the JSON literal null with no map at all
       throw new InvalidTokenException(Reason.MALFORMED, "the header is not a JSON object");
     }
     Object alg = map.get("alg");
@@ -200,11 +204,17 @@ public final class TokenVerifier implements AutoCloseable {
     if (JsonLimits.depth(json) > maxJsonDepth) {
       throw new InvalidTokenException(Reason.MALFORMED, "the claims nest deeper than " + maxJsonDepth);
     }
+    @Nullable Map<String, Object> map;
     try {
-      return JSONObjectUtils.parse(new String(json, StandardCharsets.UTF_8));
+      map = JSONObjectUtils.parse(new String(json, StandardCharsets.UTF_8));
     } catch (ParseException | RuntimeException e) {
       throw new InvalidTokenException(Reason.MALFORMED, "the claims are not a JSON object");
     }
+    if (map == null) {
+      // the parser answers the JSON literal null with no map at all
+      throw new InvalidTokenException(Reason.MALFORMED, "the claims are not a JSON object");
+    }
+    return map;
   }
 
   private static SigningAlgorithm algorithm(JWSHeader header, TrustedIssuer issuer) {

@@ -217,13 +217,17 @@ public final class SamlServiceProvider {
    * the class description, then (atomically, in PostgreSQL) records the assertion ID against replay and consumes
    * the request it answers. Of two concurrent calls with the same Response, at most one returns.
    *
-   * @param samlResponseBase64 the Base64 Response, as posted
+   * @param samlResponseBase64 the Base64 Response, as posted ({@code null}, a missing field, is refused as {@code
+   *     MALFORMED})
    * @return the login, read from the signed assertion
    * @throws SamlException if the Response is refused ({@link SamlException#reason()} says why)
    * @throws SaasException if the state cannot be reached
    */
-  public SamlLogin complete(String samlResponseBase64) {
-    Objects.requireNonNull(samlResponseBase64, "samlResponseBase64");
+  public SamlLogin complete(@Nullable String samlResponseBase64) {
+    if (samlResponseBase64 == null) {
+      // the form field was missing: hostile or broken input, refused like an empty one
+      throw new SamlException(Reason.MALFORMED, "no SAMLResponse");
+    }
     Instant now = clock.instant();
     ResponseValidator.Checked checked = validator.check(samlResponseBase64, now);
     SamlLogin login = checked.login();

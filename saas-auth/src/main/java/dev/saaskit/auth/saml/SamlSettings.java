@@ -23,6 +23,8 @@ import org.jspecify.annotations.Nullable;
  * {@linkplain Builder#idpCertificatePem IdP signing certificate}. The rest have defaults.
  */
 public final class SamlSettings {
+  /** The longest {@link #idpEntityId()} accepted: 512 characters, the longest issuer {@code Memberships} stores. */
+  public static final int MAX_IDP_ENTITY_ID = 512;
   /** Default {@link #clockSkew()}: 60 seconds. */
   public static final Duration DEFAULT_CLOCK_SKEW = Duration.ofSeconds(60);
   /** The largest {@link #clockSkew()} accepted: 5 minutes. */
@@ -231,9 +233,18 @@ public final class SamlSettings {
       return this;
     }
 
-    /** The IdP's entity id; required, not blank, at most 1024 characters. */
+    /**
+     * The IdP's entity id; required, not blank, at most {@value SamlSettings#MAX_IDP_ENTITY_ID} characters and
+     * without control characters: it is the issuer of every user this IdP logs in ({@link SamlLogin#userKey()}), and
+     * {@code Memberships} stores issuers of at most that length, so a longer one could never be provisioned.
+     */
     public Builder idpEntityId(String idpEntityId) {
-      this.idpEntityId = entityId("idpEntityId", idpEntityId);
+      String id = entityId("idpEntityId", idpEntityId);
+      if (id.length() > MAX_IDP_ENTITY_ID || id.chars().anyMatch(Character::isISOControl)) {
+        throw new IllegalArgumentException("idpEntityId must be at most " + MAX_IDP_ENTITY_ID + " characters (a"
+            + " user's issuer) without control characters but was " + id.length() + " characters long");
+      }
+      this.idpEntityId = id;
       return this;
     }
 

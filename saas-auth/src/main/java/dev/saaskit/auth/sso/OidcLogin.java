@@ -222,12 +222,24 @@ public final class OidcLogin {
   }
 
   /**
-   * Completes a login from the callback's query parameters (decoded, one value each).
+   * Completes a login from the callback's query parameters (decoded, one value each). A {@code null} map, and
+   * entries with a {@code null} name or value, are hostile input like any other: such an entry counts as absent, and
+   * a missing {@code state} or {@code code} is refused as {@code MALFORMED_CALLBACK}.
    *
    * @throws SsoException with the reason the login was refused
    */
-  public SsoLogin complete(Map<String, String> callbackParameters) {
-    return complete(Map.copyOf(callbackParameters), null);
+  public SsoLogin complete(@Nullable Map<String, String> callbackParameters) {
+    if (callbackParameters == null) {
+      throw refused(SsoException.Reason.MALFORMED_CALLBACK, "the callback has no parameters");
+    }
+    Map<String, String> params = new HashMap<>();
+    // read as Map<?, ?>: a map filled through raw types may hold anything, and only text parameters are ours
+    for (Map.Entry<?, ?> e : ((Map<?, ?>) callbackParameters).entrySet()) {
+      if (e.getKey() instanceof String && e.getValue() instanceof String) {
+        params.put((String) e.getKey(), (String) e.getValue());
+      }
+    }
+    return complete(params, null);
   }
 
   /**

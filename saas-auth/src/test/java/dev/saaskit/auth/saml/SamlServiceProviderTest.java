@@ -86,7 +86,7 @@ class SamlServiceProviderTest {
     return sp(settings());
   }
 
-  static void refused(SamlServiceProvider sp, String response, Reason reason) {
+  static void refused(SamlServiceProvider sp, @org.jspecify.annotations.Nullable String response, Reason reason) {
     assertThatThrownBy(() -> sp.complete(response))
         .isInstanceOfSatisfying(SamlException.class, e -> assertThat(e.reason()).isEqualTo(reason))
         .satisfies(e -> assertThat(e.getMessage()).doesNotContain("<").doesNotContain("Assertion ID="));
@@ -405,6 +405,35 @@ class SamlServiceProviderTest {
     refused(sp, idp.respondTo(idp.readRedirect(sp.begin(null))).nameId("ann\troot").build(), Reason.MALFORMED);
     assertThat(sp.complete(idp.respondTo(idp.readRedirect(sp.begin(null))).nameId("ann root").build()).nameId())
         .isEqualTo("ann root");
+  }
+
+  @Test
+  void aMissingSamlResponseIsRefusedAsMalformed() {
+    SamlServiceProvider sp = sp();
+    refused(sp, null, Reason.MALFORMED);
+    refused(sp, "", Reason.MALFORMED);
+  }
+
+  @Test
+  void aNameIdLongerThanAMembershipSubjectIsRefusedBeforeTheAssertionIsSpent() {
+    SamlServiceProvider sp = sp();
+    String longest = "n".repeat(255);
+    String tooLong = "n".repeat(256);
+    var request = idp.readRedirect(sp.begin(null));
+    // refused where the assertion is validated, as MALFORMED, not later by the user store
+    String refusedResponse = idp.respondTo(request).nameId(tooLong).build();
+    refused(sp, refusedResponse, Reason.MALFORMED);
+    assertThatThrownBy(() -> sp.complete(refusedResponse)).hasMessageContaining("255")
+        .hasMessageNotContaining(tooLong);
+    refused(sp, idp.respondTo(idp.readRedirect(sp.begin(null))).nameId("n".repeat(300)).build(), Reason.MALFORMED);
+    // the outstanding request was not spent by the refusal: a valid answer to it still logs in
+    SamlLogin login = sp.complete(idp.respondTo(request).nameId(longest).build());
+    assertThat(login.nameId()).hasSize(255);
+    // and what is accepted can be provisioned
+    dev.saaskit.auth.Memberships memberships = dev.saaskit.auth.Memberships.builder(app).clock(clock).build();
+    dev.saaskit.core.TenantId tenant = dev.saaskit.core.TenantId.of("saml-long-nameid");
+    assertThat(memberships.add(tenant, login.idpEntityId(), login.nameId(), "member", dev.saaskit.auth.Actor.system())
+        .role()).isEqualTo("member");
   }
 
   @Test

@@ -227,6 +227,32 @@ class OidcLoginTest {
   }
 
   @Test
+  void aCallbackMapWithNullsIsRefusedAsMalformedNotWithANullPointerException() {
+    assertRefused(() -> oidc.complete((java.util.Map<String, String>) null), SsoException.Reason.MALFORMED_CALLBACK);
+    java.util.Map<String, String> nullState = new java.util.HashMap<>();
+    nullState.put("state", null);
+    nullState.put("code", "x");
+    assertRefused(() -> oidc.complete(nullState), SsoException.Reason.MALFORMED_CALLBACK);
+    java.util.Map<String, String> nullKey = new java.util.HashMap<>();
+    nullKey.put(null, "x");
+    assertRefused(() -> oidc.complete(nullKey), SsoException.Reason.MALFORMED_CALLBACK);
+    java.util.Map<String, String> notText = rawMap(java.util.Map.of("state", 42, "code", "x"));
+    assertRefused(() -> oidc.complete(notText), SsoException.Reason.MALFORMED_CALLBACK);
+
+    URI callback = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    java.util.Map<String, String> noCode = queryOf(callback);
+    noCode.put("code", null);
+    noCode.put(null, null);
+    assertRefused(() -> oidc.complete(noCode), SsoException.Reason.MALFORMED_CALLBACK);
+    // a fresh login whose callback map also holds a null entry completes: the null entry is ignored
+    URI second = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
+    java.util.Map<String, String> good = queryOf(second);
+    good.put("error_description", null);
+    good.put(null, "x");
+    assertThat(oidc.complete(good).subject()).isEqualTo("00u-jane");
+  }
+
+  @Test
   void theIssResponseParameterMustBeTheConnectionsIssuer() {
     idp.issParameter(FakeOidcProvider.IssParameter.WRONG);
     URI wrong = idp.authorize(oidc.begin(connection, REDIRECT).authorizationUri());
@@ -445,6 +471,23 @@ class OidcLoginTest {
           c -> assertThat(c.reason()).as(e.getMessage()).isEqualTo(reason));
       assertThat(e.getMessage()).doesNotContain(idp.clientSecret());
     });
+  }
+
+  /** The decoded query parameters of a callback, in a mutable map. */
+  private static java.util.Map<String, String> queryOf(URI callback) {
+    java.util.Map<String, String> params = new java.util.HashMap<>();
+    for (String pair : callback.getRawQuery().split("&", -1)) {
+      int eq = pair.indexOf('=');
+      params.put(java.net.URLDecoder.decode(pair.substring(0, eq), StandardCharsets.UTF_8),
+          java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8));
+    }
+    return params;
+  }
+
+  /** The same map, typed as text: what a caller filling a map through raw types hands over. */
+  @SuppressWarnings("unchecked")
+  private static java.util.Map<String, String> rawMap(java.util.Map<String, ?> map) {
+    return (java.util.Map<String, String>) (java.util.Map<String, ? extends Object>) map;
   }
 
   private static void assertRefused(ThrowingCallable call, SsoException.Reason reason) {

@@ -39,6 +39,8 @@ import org.w3c.dom.Element;
 public final class ResponseValidator {
   /** The largest Base64 Response accepted: 512 KiB. */
   public static final int MAX_BASE64_LENGTH = 512 * 1024;
+  /** Longest NameID accepted, in characters: the longest subject {@code Memberships} stores. */
+  public static final int MAX_NAME_ID = 255;
   private static final String BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
   private static final String SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
@@ -267,10 +269,12 @@ public final class ResponseValidator {
     String nameId = SamlXml.plainText(nameIdElement, "NameID");
     // a control character inside (XML lets a tab or a line break through) is part of no NameID format; refused
     // here rather than failing later in the user store, or forging a line wherever the user key is written
-    if (nameId.isBlank() || !nameId.strip().equals(nameId) || nameId.length() > 1024
+    // the length cap is the user store's (Memberships: a subject of at most 255 characters, as OIDC's sub), so a
+    // NameID that could never be provisioned is refused here, before the assertion is spent
+    if (nameId.isBlank() || !nameId.strip().equals(nameId) || nameId.length() > MAX_NAME_ID
         || nameId.chars().anyMatch(Character::isISOControl)) {
-      throw new SamlException(Reason.MALFORMED, "the NameID is blank, padded, longer than 1024 characters or holds"
-          + " a control character");
+      throw new SamlException(Reason.MALFORMED, "the NameID is blank, padded, longer than " + MAX_NAME_ID
+          + " characters or holds a control character");
     }
     Map<String, List<String>> attributes = new LinkedHashMap<>();
     for (Element statement : SamlXml.children(assertion, ASSERTION, "AttributeStatement")) {
