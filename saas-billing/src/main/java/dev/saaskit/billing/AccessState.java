@@ -15,9 +15,15 @@ public enum AccessState {
   PAST_DUE_IN_GRACE(true),
   /** A payment failed and the grace period is over (or Stripe gave up: {@code unpaid}): no access. */
   PAST_DUE_LOCKED(false),
-  /** Canceled at period end and the period is not over yet: access until {@code current_period_end}. */
+  /**
+   * A cancellation is scheduled and not reached yet ({@code cancel_at_period_end} before {@code current_period_end},
+   * or a {@code cancel_at} date in the future): access until then (the earlier of the two).
+   */
   CANCELING(true),
-  /** Canceled (or canceled at period end and the period is over, or never paid: incomplete_expired): no access. */
+  /**
+   * Canceled (or a scheduled cancellation reached: canceled at period end and the period is over, or {@code
+   * cancel_at} passed; or never paid: incomplete_expired): no access.
+   */
   ENDED(false),
   /** The first payment has not succeeded yet: no access. */
   INCOMPLETE(false),

@@ -1,14 +1,17 @@
 package dev.saaskit.billing;
 
 import dev.saaskit.billing.internal.MetricsQueries;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.ToDoubleFunction;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -43,7 +46,11 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code saaskit.billing.events.failed} and {@code saaskit.billing.events.pending}: inbox events whose
  *       apply failed, and received but not applied yet;
  *   <li>{@code saaskit.billing.events.parked}: inbox events of a Stripe customer linked to no tenant yet (alert
- *       when it stays above zero: an operator links the customer or discards the events).
+ *       when it stays above zero: an operator links the customer or discards the events);
+ *   <li>{@code saaskit.billing.metrics.read.failures} (a counter): readings of these figures that failed (database
+ *       down, a grant missing);
+ *   <li>{@code saaskit.billing.metrics.read.last.success} (seconds since the epoch, configured clock): when the
+ *       figures were last read successfully (NaN before the first success).
  * </ul>
  *
  * <p>Counting across tenants: subscriptions live under forced row-level security, so no application query can
@@ -52,8 +59,12 @@ import org.slf4j.LoggerFactory;
  * application role) and the application role reads only aggregates through {@code subscription_metrics()}.
  *
  * <p>The figures are read in one transaction and kept for {@value #CACHE_SECONDS} seconds (the configured clock),
- * so a scrape costs at most one round of queries; {@link #refresh()} reads now. A failed read keeps the previous
- * figures (logged at DEBUG). Thread-safe.
+ * so a scrape costs at most one round of queries; {@link #refresh()} reads now. A failed read is kept for as long:
+ * until the next successful read every figure gauge reports NaN (Micrometer's "no value": Prometheus shows {@code
+ * NaN}, most registries skip it), never the last figures as if they were current; the failure is counted in
+ * {@code saaskit.billing.metrics.read.failures}, {@code saaskit.billing.metrics.read.last.success} stops moving,
+ * and it is logged (WARN for the first failure after a success, DEBUG while it goes on). Scraping itself never
+ * fails. Thread-safe.
  */
 public final class BillingMetrics {
   /** How long one reading serves gauges. */
@@ -69,7 +80,12 @@ public final class BillingMetrics {
   private final MetricsQueries queries;
   private final Set<String> registeredStatuses = ConcurrentHashMap.newKeySet();
   private final Set<String> registeredCurrencies = ConcurrentHashMap.newKeySet();
+  private final AtomicLong readFailures = new AtomicLong();
+  /** The figures of the last reading; null when it failed (the gauges then report NaN) or before any. */
   private volatile MetricsQueries.@Nullable Snapshot snapshot;
+  /** When the last reading was tried, successful or not: it serves for {@link #CACHE_SECONDS}. */
+  private volatile @Nullable Instant lastAttempt;
+  private volatile @Nullable Instant lastSuccess;
 
   private BillingMetrics(Billing billing, MeterRegistry registry, Duration window) {
     this.billing = billing;
@@ -123,10 +139,16 @@ public final class BillingMetrics {
     gauge("saaskit.billing.events.parked", Tags.empty(),
         "inbox events of a Stripe customer linked to no tenant yet, waiting for the link", null,
         s -> s.parkedEvents());
-    MetricsQueries.Snapshot first = readQuietly();
-    if (first != null) {
-      registerDynamic(first);
-    }
+    FunctionCounter.builder("saaskit.billing.metrics.read.failures", readFailures, AtomicLong::get)
+        .description("readings of the billing figures that failed; the figure gauges report NaN until the next"
+            + " successful one")
+        .register(registry);
+    Gauge.builder("saaskit.billing.metrics.read.last.success", this, m -> {
+      Instant at = m.lastSuccess;
+      return at == null ? Double.NaN : at.getEpochSecond() + at.getNano() / 1e9;
+    }).description("when the billing figures were last read successfully, seconds since the epoch")
+        .baseUnit("seconds").strongReference(true).register(registry);
+    readQuietly();
   }
 
   private void statusGauge(String status) {
@@ -161,30 +183,44 @@ public final class BillingMetrics {
     s.mrrByCurrency().keySet().forEach(this::currencyGauge);
   }
 
+  /** The figures to report now: the reading of the last {@link #CACHE_SECONDS}, or a new one; null if it failed. */
   private MetricsQueries.@Nullable Snapshot current() {
-    MetricsQueries.Snapshot s = snapshot;
-    if (s != null && !billing.config().clock().instant().isAfter(s.at().plusSeconds(CACHE_SECONDS))) {
-      return s;
+    if (fresh()) {
+      return snapshot;
     }
     synchronized (this) {
-      s = snapshot;
-      if (s != null && !billing.config().clock().instant().isAfter(s.at().plusSeconds(CACHE_SECONDS))) {
-        return s;
+      if (fresh()) {
+        return snapshot; // another gauge of the same scrape read (or failed to) meanwhile
       }
-      MetricsQueries.Snapshot fresh = readQuietly();
-      return fresh != null ? fresh : s;
+      return readQuietly();
     }
   }
 
+  private boolean fresh() {
+    Instant attempt = lastAttempt;
+    return attempt != null && !billing.config().clock().instant().isAfter(attempt.plusSeconds(CACHE_SECONDS));
+  }
+
   private MetricsQueries.@Nullable Snapshot readQuietly() {
+    Instant now = billing.config().clock().instant();
     try {
-      MetricsQueries.Snapshot fresh = queries.read(billing.config().clock().instant(), window);
+      MetricsQueries.Snapshot fresh = queries.read(now, window);
       snapshot = fresh;
+      lastSuccess = now;
       registerDynamic(fresh);
       return fresh;
     } catch (RuntimeException e) {
-      LOG.debug("billing metrics could not be read: {}", e.getMessage());
+      boolean first = snapshot != null || lastAttempt == null;
+      snapshot = null; // the previous figures are not current any more: NaN, not stale numbers
+      readFailures.incrementAndGet();
+      if (first) {
+        LOG.warn("billing metrics could not be read, the gauges report NaN until they can: {}", e.getMessage());
+      } else {
+        LOG.debug("billing metrics could not be read: {}", e.getMessage());
+      }
       return null;
+    } finally {
+      lastAttempt = now;
     }
   }
 

@@ -162,8 +162,8 @@ public final class BillingOperations {
    *
    * <p>One subscription per tenant, unless {@link CheckoutRequest#allowAdditionalSubscription()}: under a lock of
    * the tenant (so racing calls on any node run one after another), the call refuses while the mirror holds a live
-   * subscription of the tenant ({@code active}, {@code trialing}, {@code past_due}, also when canceling at the
-   * period end: {@link #resume} it). It then mirrors the tenant's open and recently completed sessions as Stripe
+   * subscription of the tenant ({@code active}, {@code trialing}, {@code past_due}, also when a cancellation is
+   * scheduled, at the period end or at a {@code cancel_at} date, and not reached yet: {@link #resume} it). It then mirrors the tenant's open and recently completed sessions as Stripe
    * lists them, returns the tenant's open session again (same id and url) when this library created it for the same
    * request and Stripe still has it open for at least 30 more minutes, and otherwise expires the tenant's other
    * open subscription-mode sessions in Stripe before creating a new one, so that of two tabs only the newest
@@ -194,7 +194,8 @@ public final class BillingOperations {
       billing.db().bindTenant(c, tenant);
       Instant now = billing.config().clock().instant();
       for (Subscription sub : billing.mirror().subscriptions(c, tenant)) {
-        refuseIfLive(tenant, sub.id(), sub.status(), sub.cancelAtPeriodEnd(), sub.currentPeriodEnd(), now);
+        refuseIfLive(tenant, sub.id(), sub.status(), sub.cancelAtPeriodEnd(), sub.currentPeriodEnd(),
+            sub.cancelAt(), now);
       }
       String key = requestKey(request, customer);
       OpenSessions found = settleOpenSessions(c, tenant, customer, now, key);
@@ -228,18 +229,21 @@ public final class BillingOperations {
       EnumSet.of(SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING, SubscriptionStatus.PAST_DUE);
 
   private static void refuseIfLive(TenantId tenant, String subscription, SubscriptionStatus status,
-      boolean cancelAtPeriodEnd, @Nullable Instant periodEnd, Instant now) {
+      boolean cancelAtPeriodEnd, @Nullable Instant periodEnd, @Nullable Instant cancelAt, Instant now) {
     AlreadySubscribedException refusal =
-        refusalIfLive(tenant, subscription, status, cancelAtPeriodEnd, periodEnd, now);
+        refusalIfLive(tenant, subscription, status, cancelAtPeriodEnd, periodEnd, cancelAt, now);
     if (refusal != null) {
       throw refusal;
     }
   }
 
   private static @Nullable AlreadySubscribedException refusalIfLive(TenantId tenant, String subscription,
-      SubscriptionStatus status, boolean cancelAtPeriodEnd, @Nullable Instant periodEnd, Instant now) {
-    if (!LIVE.contains(status) || cancelAtPeriodEnd && periodEnd != null && !now.isBefore(periodEnd)) {
-      return null; // not billing, or canceling and its period is over (ended in all but the event)
+      SubscriptionStatus status, boolean cancelAtPeriodEnd, @Nullable Instant periodEnd, @Nullable Instant cancelAt,
+      Instant now) {
+    Instant scheduledEnd = AccessRules.scheduledEnd(cancelAtPeriodEnd, periodEnd, cancelAt);
+    if (!LIVE.contains(status) || scheduledEnd != null && !now.isBefore(scheduledEnd)) {
+      return null; // not billing, or canceling and its period is over or its cancel_at reached (ended in all but
+                   // the event)
     }
     return new AlreadySubscribedException("tenant " + tenant.value() + " already has a live subscription "
         + subscription + " (" + status.stripeValue() + "): change it (changePlan, setSeats, resume, the portal)"
@@ -367,7 +371,7 @@ public final class BillingOperations {
         mirrorSubscription(c, tenant, (ObjectNode) sub, answer.date());
         Instant periodEnd = StripeJson.periodBound(sub, "current_period_end", true);
         refusal = refusalIfLive(tenant, subId, SubscriptionStatus.fromStripe(status),
-            StripeJson.bool(sub, "cancel_at_period_end", false), periodEnd, now);
+            StripeJson.bool(sub, "cancel_at_period_end", false), periodEnd, StripeJson.time(sub, "cancel_at"), now);
       }
     }
     billing.mirror().upsertCheckoutSession(c, tenant, answer.json(), answer.date());
@@ -629,8 +633,9 @@ public final class BillingOperations {
   }
 
   /**
-   * Undoes a scheduled cancellation ({@code cancel_at_period_end=false}) or resumes a paused subscription ({@code
-   * POST /v1/subscriptions/{id}/resume}).
+   * Undoes a scheduled cancellation ({@code cancel_at_period_end=false}, or {@code cancel_at=""} for a cancellation
+   * scheduled at a date, by the API or the Billing Portal) or resumes a paused subscription ({@code POST
+   * /v1/subscriptions/{id}/resume}).
    *
    * @throws IllegalStateException if the current subscription is neither canceling nor paused
    */
@@ -643,6 +648,9 @@ public final class BillingOperations {
     }
     if (sub.cancelAtPeriodEnd()) {
       return updateAndMirror(tenant, sub.id(), Map.of("cancel_at_period_end", false));
+    }
+    if (sub.cancelAt() != null) {
+      return updateAndMirror(tenant, sub.id(), Map.of("cancel_at", "")); // Stripe's way to clear a date
     }
     throw new IllegalStateException("subscription " + sub.id() + " of tenant " + tenant.value()
         + " is neither canceling nor paused: nothing to resume");

@@ -13,8 +13,9 @@ import org.jspecify.annotations.Nullable;
  * @param objectId Stripe's id of the object
  * @param tenant the tenant the object belongs to, {@code null} for account objects (products, prices) and
  *     {@link Kind#UNLINKED} ones
- * @param field the field that differs ({@code status}, {@code cancel_at_period_end}, {@code current_period_end},
- *     {@code items[price_...].quantity}, {@code amount_due}...), {@code null} for a whole missing object
+ * @param field the field that differs ({@code status}, {@code cancel_at_period_end}, {@code cancel_at}, {@code
+ *     current_period_end}, {@code items[price_...].quantity}, {@code amount_due}...), {@code null} for a whole
+ *     missing object
  * @param mirrorValue the mirror's value, as text ({@code null}: absent)
  * @param stripeValue Stripe's value, as text ({@code null}: absent)
  */

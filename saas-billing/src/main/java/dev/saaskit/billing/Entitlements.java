@@ -29,7 +29,7 @@ import java.util.Set;
  * tenant has no feature and no limit.
  *
  * <p><b>Freshness</b>: a snapshot is valid until {@link #validUntil()}: the next instant its answer can change by
- * time alone (a grace period ending, a canceling subscription's period end, a trial end, an invoice due date), and
+ * time alone (a grace period ending, a canceling subscription's end, a trial end, an invoice due date), and
  * at most five minutes. Changes in the mirror reach it through {@link BillingOperations#invalidate(TenantId)}, which
  * the webhook handler and every operation call on this node; wire {@link BillingChangeListener} to your bus to
  * invalidate the other nodes.

@@ -15,8 +15,8 @@ import java.util.Objects;
  * <p>Pages through Stripe's products, prices, customers, subscriptions ({@code status=all}) and invoices (100 per
  * request, each retried like every Stripe call) and compares each with its mirror row: products (active, name),
  * prices (active, currency, unit amount, interval), customers (email, name, deleted), subscriptions (status,
- * cancel_at_period_end, current period end, each item's price and quantity), invoices (status, amounts due, paid
- * and remaining), and objects missing from the mirror. Then the mirror's live rows that Stripe did not list, for
+ * cancel_at_period_end, cancel_at, current period end, each item's price and quantity), invoices (status, amounts
+ * due, paid and remaining), and objects missing from the mirror. Then the mirror's live rows that Stripe did not list, for
  * the tenants seen (in Stripe's lists or in the event inbox), are fetched one by one: gone (404) or deleted in
  * Stripe is reported as missing in Stripe. A customer's tenant is its route in the mirror, else its {@code
  * metadata.tenant_id} (set when saaskit created it); a customer with neither is reported {@link Drift.Kind#UNLINKED}

@@ -29,12 +29,14 @@ public final class Subscription {
   private final @Nullable String scheduleId;
   private final boolean collectionPaused;
   private final Instant stateAsOf;
+  private final @Nullable Instant cancelAt;
 
   private Subscription(String id, TenantId tenant, String customerId, SubscriptionStatus status,
       List<SubscriptionItem> items, boolean cancelAtPeriodEnd, @Nullable Instant currentPeriodStart,
       @Nullable Instant currentPeriodEnd, @Nullable Instant trialStart, @Nullable Instant trialEnd,
       @Nullable Instant canceledAt, @Nullable Instant endedAt, String collectionMethod,
-      @Nullable Integer daysUntilDue, @Nullable String scheduleId, boolean collectionPaused, Instant stateAsOf) {
+      @Nullable Integer daysUntilDue, @Nullable String scheduleId, boolean collectionPaused, Instant stateAsOf,
+      @Nullable Instant cancelAt) {
     this.id = Objects.requireNonNull(id, "id");
     this.tenant = Objects.requireNonNull(tenant, "tenant");
     this.customerId = Objects.requireNonNull(customerId, "customerId");
@@ -52,6 +54,7 @@ public final class Subscription {
     this.scheduleId = scheduleId;
     this.collectionPaused = collectionPaused;
     this.stateAsOf = Objects.requireNonNull(stateAsOf, "stateAsOf");
+    this.cancelAt = cancelAt;
   }
 
   /**
@@ -74,6 +77,7 @@ public final class Subscription {
    * @param scheduleId the subscription schedule driving it (annual contracts billed monthly), if any
    * @param collectionPaused whether Stripe's {@code pause_collection} is set
    * @param stateAsOf the Stripe time of the newest state the mirror applied
+   * @see #withCancelAt(Instant) for a subscription with a scheduled cancellation date ({@code cancel_at})
    */
   public static Subscription of(String id, TenantId tenant, String customerId, SubscriptionStatus status,
       List<SubscriptionItem> items, boolean cancelAtPeriodEnd, @Nullable Instant currentPeriodStart,
@@ -82,7 +86,20 @@ public final class Subscription {
       @Nullable Integer daysUntilDue, @Nullable String scheduleId, boolean collectionPaused, Instant stateAsOf) {
     return new Subscription(id, tenant, customerId, status, items, cancelAtPeriodEnd, currentPeriodStart,
         currentPeriodEnd, trialStart, trialEnd, canceledAt, endedAt, collectionMethod, daysUntilDue, scheduleId,
-        collectionPaused, stateAsOf);
+        collectionPaused, stateAsOf, null);
+  }
+
+  /**
+   * This subscription with {@link #cancelAt()} set to {@code cancelAt} (everything else unchanged), so that {@link
+   * #of} keeps its signature while the value gains a field.
+   *
+   * @param cancelAt when Stripe will cancel it ({@code cancel_at}), or {@code null} for no scheduled cancellation
+   * @return a new value; this one is unchanged
+   */
+  public Subscription withCancelAt(@Nullable Instant cancelAt) {
+    return new Subscription(id, tenant, customerId, status, items, cancelAtPeriodEnd, currentPeriodStart,
+        currentPeriodEnd, trialStart, trialEnd, canceledAt, endedAt, collectionMethod, daysUntilDue, scheduleId,
+        collectionPaused, stateAsOf, cancelAt);
   }
 
   /** Stripe's id ({@code sub_...}). */
@@ -113,6 +130,16 @@ public final class Subscription {
   /** Whether it ends at {@code currentPeriodEnd} instead of renewing. */
   public boolean cancelAtPeriodEnd() {
     return cancelAtPeriodEnd;
+  }
+
+  /**
+   * When Stripe will cancel it ({@code cancel_at}), if a cancellation is scheduled; {@code null} otherwise. Set by a
+   * cancellation at a date (the API, the Billing Portal) and, at the pinned API version, also by {@code
+   * cancel_at_period_end} (then it is the period end). Access ends at this instant even if the event that cancels
+   * the subscription has not arrived yet ({@link AccessState#CANCELING} until then).
+   */
+  public @Nullable Instant cancelAt() {
+    return cancelAt;
   }
 
   /** The start of the period paid for (or being tried). */
@@ -203,20 +230,21 @@ public final class Subscription {
         && Objects.equals(trialEnd, other.trialEnd) && Objects.equals(canceledAt, other.canceledAt)
         && Objects.equals(endedAt, other.endedAt) && Objects.equals(collectionMethod, other.collectionMethod)
         && Objects.equals(daysUntilDue, other.daysUntilDue) && Objects.equals(scheduleId, other.scheduleId)
-        && collectionPaused == other.collectionPaused && Objects.equals(stateAsOf, other.stateAsOf);
+        && collectionPaused == other.collectionPaused && Objects.equals(stateAsOf, other.stateAsOf)
+        && Objects.equals(cancelAt, other.cancelAt);
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(id, tenant, customerId, status, items, cancelAtPeriodEnd, currentPeriodStart,
         currentPeriodEnd, trialStart, trialEnd, canceledAt, endedAt, collectionMethod, daysUntilDue, scheduleId,
-        collectionPaused, stateAsOf);
+        collectionPaused, stateAsOf, cancelAt);
   }
 
   @Override
   public String toString() {
     return "Subscription[id=" + id + ", tenant=" + tenant + ", customerId=" + customerId + ", status=" + status
-        + ", items=" + items + ", cancelAtPeriodEnd=" + cancelAtPeriodEnd
+        + ", items=" + items + ", cancelAtPeriodEnd=" + cancelAtPeriodEnd + ", cancelAt=" + cancelAt
         + ", currentPeriodStart=" + currentPeriodStart + ", currentPeriodEnd=" + currentPeriodEnd
         + ", trialStart=" + trialStart + ", trialEnd=" + trialEnd + ", canceledAt=" + canceledAt
         + ", endedAt=" + endedAt + ", collectionMethod=" + collectionMethod + ", daysUntilDue=" + daysUntilDue

@@ -12,9 +12,9 @@ import org.jspecify.annotations.Nullable;
  *
  * @param tenant the tenant
  * @param state where it stands; the best state wins when it has several subscriptions
- * @param accessUntil when access ends if nothing changes in Stripe: the period end of a canceling subscription, the
- *     end of the grace period of a past-due one (oldest open invoice's due date, or its creation, plus {@link
- *     BillingConfig#pastDueGrace()}), the due date plus grace of an open invoice on invoice terms; {@code null} when
+ * @param accessUntil when access ends if nothing changes in Stripe: the scheduled end of a canceling subscription
+ *     (its period end, or its {@code cancel_at} if earlier), the end of the grace period of a past-due one (oldest
+ *     open invoice's due date, or its creation, plus {@link BillingConfig#pastDueGrace()}), the due date plus grace of an open invoice on invoice terms; {@code null} when
  *     access does not end by time alone (active, trialing) or when there is no access
  * @param subscription the subscription that governs {@code state}, {@code null} when the tenant has none
  * @param subscriptions all the tenant's mirrored subscriptions, newest first

@@ -25,6 +25,7 @@ class AccessTest {
   static final Duration GRACE = Duration.ofDays(7);
   static final Instant DUE = T0.plus(Duration.ofDays(10));
   static final Instant INVOICE_CREATED = T0.plus(Duration.ofDays(1));
+  static final Instant CANCEL_AT = T0.plus(Duration.ofDays(12));
 
   static Subscription sub(String id, SubscriptionStatus status, boolean cancelAtPeriodEnd, String method,
       @Nullable Instant trialEnd) {
@@ -54,6 +55,8 @@ class AccessTest {
     Subscription trialing = sub("sub_1", SubscriptionStatus.TRIALING, false, "charge_automatically",
         T0.plus(Duration.ofDays(14)));
     Instant mid = T0.plus(Duration.ofDays(2));
+    Subscription cancelAt = sub(SubscriptionStatus.ACTIVE).withCancelAt(CANCEL_AT);
+    Subscription cancelAtLater = sub(SubscriptionStatus.ACTIVE).withCancelAt(PERIOD_END.plus(Duration.ofDays(5)));
     return Stream.of(
         row("active", sub(SubscriptionStatus.ACTIVE), List.of(), mid, AccessState.ACTIVE, null),
         row("active past its period end, renewal not seen yet", sub(SubscriptionStatus.ACTIVE), List.of(),
@@ -63,6 +66,21 @@ class AccessTest {
         row("canceling 1 ns before period end", canceling, List.of(), PERIOD_END.minusNanos(1),
             AccessState.CANCELING, PERIOD_END),
         row("canceling at period end exactly", canceling, List.of(), PERIOD_END, AccessState.ENDED, null),
+        row("cancel_at mid-period, before it", cancelAt, List.of(), mid, AccessState.CANCELING, CANCEL_AT),
+        row("cancel_at 1 ns before it", cancelAt, List.of(), CANCEL_AT.minusNanos(1), AccessState.CANCELING,
+            CANCEL_AT),
+        row("cancel_at reached exactly, the cancellation event not seen yet", cancelAt, List.of(), CANCEL_AT,
+            AccessState.ENDED, null),
+        row("cancel_at on a trial", trialing.withCancelAt(CANCEL_AT), List.of(), mid, AccessState.CANCELING,
+            CANCEL_AT),
+        row("cancel_at on invoice terms with an open invoice: canceling wins", terms.withCancelAt(CANCEL_AT), open,
+            CANCEL_AT, AccessState.ENDED, null),
+        row("cancel_at after the period end, renewal not seen yet", cancelAtLater, List.of(),
+            PERIOD_END.plusSeconds(60), AccessState.CANCELING, PERIOD_END.plus(Duration.ofDays(5))),
+        row("cancel_at_period_end and a later cancel_at: the period end counts", canceling.withCancelAt(
+            PERIOD_END.plus(Duration.ofDays(5))), List.of(), PERIOD_END, AccessState.ENDED, null),
+        row("cancel_at_period_end and an earlier cancel_at: cancel_at counts", canceling.withCancelAt(CANCEL_AT),
+            List.of(), mid, AccessState.CANCELING, CANCEL_AT),
         row("past due in grace", pastDue, failed, mid, AccessState.PAST_DUE_IN_GRACE, graceEnd),
         row("past due 1 ns before grace end", pastDue, failed, graceEnd.minusNanos(1),
             AccessState.PAST_DUE_IN_GRACE, graceEnd),

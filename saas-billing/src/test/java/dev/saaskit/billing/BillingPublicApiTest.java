@@ -81,6 +81,14 @@ class BillingPublicApiTest {
         List.of(new SubscriptionItem("si_1", "price_pro", null, 3)), false, now, now.plusSeconds(60), null, null,
         null, null, "charge_automatically", null, null, false, now));
     assertThat(sub.toString()).contains("id=sub_1", "status=ACTIVE");
+    // cancel_at joins the value through withCancelAt, of(...) keeping its signature
+    assertThat(sub.cancelAt()).isNull();
+    Subscription scheduled = sub.withCancelAt(now.plusSeconds(30));
+    assertThat(scheduled.cancelAt()).isEqualTo(now.plusSeconds(30));
+    assertThat(scheduled).isNotEqualTo(sub).isEqualTo(sub.withCancelAt(now.plusSeconds(30)))
+        .hasSameHashCodeAs(sub.withCancelAt(now.plusSeconds(30)));
+    assertThat(scheduled.toString()).contains("cancelAt=" + now.plusSeconds(30));
+    assertThat(scheduled.withCancelAt(null)).isEqualTo(sub);
 
     CheckoutRequest request = CheckoutRequest.builder(TenantId.of("acme"), "price_pro").quantity(3)
         .successUrl("https://app.test/done").cancelUrl("https://app.test/pricing").build();

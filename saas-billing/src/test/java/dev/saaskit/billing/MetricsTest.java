@@ -196,6 +196,73 @@ class MetricsTest {
     assertThat(without.metrics()).isNull();
   }
 
+  /** Runs {@code sql} as the schema owner. */
+  static void asOwner(String sql) throws Exception {
+    try (Connection c = db.ownerDataSource().getConnection(); var st = c.createStatement()) {
+      st.execute(sql);
+    }
+  }
+
+  @Test
+  void aFailedReadShowsNaNAndIsCountedInsteadOfTheLastFigures() throws Exception {
+    subscription(TenantId.of("m-stale"), "sub_m_stale", "active",
+        item(price("price_m_stale", "chf", 1000, "month", 1, "licensed"), 4));
+    try {
+      failedReads();
+    } finally { // the other tests count active subscriptions
+      billing.db().inTransaction(TenantId.of("m-stale"), "test", c -> {
+        try (PreparedStatement ps = c.prepareStatement(
+            "DELETE FROM saaskit_billing.subscriptions WHERE stripe_id = 'sub_m_stale'")) {
+          return ps.executeUpdate();
+        }
+      });
+    }
+  }
+
+  private void failedReads() throws Exception {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    BillingMetrics.bind(billing, registry);
+    Instant firstRead = clock.instant();
+    assertThat(registry.get("saaskit.billing.mrr").tag("currency", "chf").gauge().value()).isEqualTo(4000);
+    double active = registry.get("saaskit.billing.subscriptions").tag("status", "active").gauge().value();
+    assertThat(active).isPositive();
+
+    // the application role loses the aggregate function: every read fails for real
+    String role = db.appRole();
+    asOwner("REVOKE EXECUTE ON FUNCTION saaskit_billing.subscription_metrics() FROM " + role);
+    try {
+      clock.advance(Duration.ofSeconds(BillingMetrics.CACHE_SECONDS + 1));
+      // one scrape: every figure is NaN, none of them the last reading; the scrape itself does not fail
+      registry.getMeters().forEach(m -> m.measure().forEach(x -> { }));
+      for (String name : List.of("saaskit.billing.subscriptions", "saaskit.billing.mrr",
+          "saaskit.billing.trials.started", "saaskit.billing.trials.converted", "saaskit.billing.cancellations",
+          "saaskit.billing.webhook.lag", "saaskit.billing.events.failed", "saaskit.billing.events.pending",
+          "saaskit.billing.events.parked")) {
+        assertThat(registry.get(name).gauges()).as(name).isNotEmpty()
+            .allSatisfy(g -> assertThat(g.value()).as(name + g.getId().getTags()).isNaN());
+      }
+      // counted once for the scrape (the failure is cached like a reading), and the last success stays put at the
+      // first reading (at bind)
+      assertThat(registry.get("saaskit.billing.metrics.read.failures").functionCounter().count()).isEqualTo(1);
+      assertThat(registry.get("saaskit.billing.metrics.read.last.success").gauge().value())
+          .isEqualTo((double) firstRead.getEpochSecond());
+      clock.advance(Duration.ofSeconds(BillingMetrics.CACHE_SECONDS + 1));
+      assertThat(registry.get("saaskit.billing.mrr").tag("currency", "chf").gauge().value()).isNaN();
+      assertThat(registry.get("saaskit.billing.metrics.read.failures").functionCounter().count()).isEqualTo(2);
+    } finally {
+      asOwner("GRANT EXECUTE ON FUNCTION saaskit_billing.subscription_metrics() TO " + role);
+    }
+
+    // readable again: the figures come back at the next reading
+    clock.advance(Duration.ofSeconds(BillingMetrics.CACHE_SECONDS + 1));
+    assertThat(registry.get("saaskit.billing.mrr").tag("currency", "chf").gauge().value()).isEqualTo(4000);
+    assertThat(registry.get("saaskit.billing.subscriptions").tag("status", "active").gauge().value())
+        .isEqualTo(active);
+    assertThat(registry.get("saaskit.billing.metrics.read.last.success").gauge().value())
+        .isEqualTo((double) clock.instant().getEpochSecond());
+    assertThat(registry.get("saaskit.billing.metrics.read.failures").functionCounter().count()).isEqualTo(2);
+  }
+
   @Test
   void theWindowIsChecked() {
     assertThatThrownBy(() -> BillingMetrics.bind(billing, new SimpleMeterRegistry(), Duration.ofMinutes(5)))

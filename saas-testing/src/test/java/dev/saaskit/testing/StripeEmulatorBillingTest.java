@@ -260,6 +260,44 @@ class StripeEmulatorBillingTest {
   }
 
   @Test
+  void cancelAtOnCreateInEventsClearedByAnEmptyValueAndResolvedFromPeriodEnds() throws Exception {
+    Customer c = f.customer("ca@acme.test");
+    String price = f.monthly(1000).getId();
+    long at = StripeFixture.START.getEpochSecond() + 12 * DAY;
+    Subscription created = stripe.v1().subscriptions().create(SubscriptionCreateParams.builder()
+        .setCustomer(c.getId()).addItem(SubscriptionCreateParams.Item.builder().setPrice(price).build())
+        .setCancelAt(at).build());
+    assertThat(created.getCancelAt()).isEqualTo(at);
+    assertThat(created.getCancelAtPeriodEnd()).isFalse();
+    assertThat(created.getCanceledAt()).isNotNull();
+    StripeEmulator.Event event = f.emu.events().stream()
+        .filter(e -> e.type().equals("customer.subscription.created") && created.getId().equals(e.objectId()))
+        .findFirst().orElseThrow();
+    assertThat(event.json()).contains("\"cancel_at\":" + at);
+
+    // cancel_at="" (stripe-java's EmptyParam) clears it, and nothing is canceled then
+    Subscription cleared = stripe.v1().subscriptions().update(created.getId(), SubscriptionUpdateParams.builder()
+        .setCancelAt(com.stripe.param.common.EmptyParam.EMPTY).build());
+    assertThat(cleared.getCancelAt()).isNull();
+    assertThat(cleared.getCanceledAt()).isNull();
+    assertThat(f.emu.events().get(f.emu.events().size() - 1).json()).contains("\"cancel_at\":null");
+    f.emu.advanceClock(Duration.ofDays(13));
+    assertThat(stripe.v1().subscriptions().retrieve(created.getId()).getStatus()).isEqualTo("active");
+
+    // min_period_end resolves to the period end at once (a timestamp, not cancel_at_period_end)
+    Subscription current = stripe.v1().subscriptions().retrieve(created.getId());
+    long end = current.getItems().getData().get(0).getCurrentPeriodEnd();
+    Subscription resolved = stripe.v1().subscriptions().update(created.getId(), SubscriptionUpdateParams.builder()
+        .setCancelAt(SubscriptionUpdateParams.CancelAt.MIN_PERIOD_END).build());
+    assertThat(resolved.getCancelAt()).isEqualTo(end);
+    assertThat(resolved.getCancelAtPeriodEnd()).isFalse();
+    f.emu.advanceClock(Duration.ofDays(31));
+    Subscription canceled = stripe.v1().subscriptions().retrieve(created.getId());
+    assertThat(canceled.getStatus()).isEqualTo("canceled");
+    assertThat(canceled.getEndedAt()).isEqualTo(end);
+  }
+
+  @Test
   void prorationPreviewAndAlwaysInvoice() throws Exception {
     Customer c = f.customer("u@acme.test");
     Price basic = f.monthly(1000);

@@ -20,8 +20,9 @@ import org.jspecify.annotations.Nullable;
  * its {@link TenantBilling}, plus the next instant at which the answer can change by time alone.
  *
  * <ul>
- *   <li>trialing / active: access; with {@code cancel_at_period_end}: {@link AccessState#CANCELING} while
- *       {@code now < current_period_end}, then {@link AccessState#ENDED};
+ *   <li>trialing / active: access; with a scheduled cancellation ({@code cancel_at_period_end}, or a {@code
+ *       cancel_at} date; the earlier of the two counts): {@link AccessState#CANCELING} while {@code now <} that end,
+ *       then {@link AccessState#ENDED};
  *   <li>active on invoice terms ({@code send_invoice}) with an open invoice of the subscription: {@link
  *       AccessState#INVOICE_OPEN} while {@code now <= due_date}, then {@link AccessState#INVOICE_OVERDUE_IN_GRACE}
  *       while {@code now < due_date + grace}, then {@link AccessState#INVOICE_OVERDUE_LOCKED};
@@ -110,8 +111,8 @@ public final class AccessRules {
     switch (sub.status()) {
       case TRIALING:
       case ACTIVE: {
-        Instant end = sub.currentPeriodEnd();
-        if (sub.cancelAtPeriodEnd() && end != null) {
+        Instant end = scheduledEnd(sub.cancelAtPeriodEnd(), sub.currentPeriodEnd(), sub.cancelAt());
+        if (end != null) {
           return now.isBefore(end) ? new One(sub, AccessState.CANCELING, end, end)
               : new One(sub, AccessState.ENDED, null, null);
         }
@@ -154,6 +155,15 @@ public final class AccessRules {
       default:
         return new One(sub, AccessState.UNKNOWN, null, null);
     }
+  }
+
+  /**
+   * The instant a scheduled cancellation ends a subscription: the earlier of {@code cancelAt} and, with {@code
+   * cancelAtPeriodEnd}, {@code periodEnd}; {@code null} when none is scheduled (or the period end is unknown).
+   */
+  public static @Nullable Instant scheduledEnd(boolean cancelAtPeriodEnd, @Nullable Instant periodEnd,
+      @Nullable Instant cancelAt) {
+    return earliest(cancelAtPeriodEnd ? periodEnd : null, cancelAt);
   }
 
   private static @Nullable OpenInvoice oldestOpen(Subscription sub, List<OpenInvoice> invoices) {

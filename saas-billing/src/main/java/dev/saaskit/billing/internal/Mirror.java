@@ -480,7 +480,7 @@ public final class Mirror {
     List<Subscription> out = new ArrayList<>();
     try (PreparedStatement ps = c.prepareStatement("SELECT stripe_id, customer_id, status, cancel_at_period_end,"
         + " current_period_start, current_period_end, trial_start, trial_end, canceled_at, ended_at,"
-        + " collection_method, days_until_due, schedule_id, paused, state_as_of"
+        + " collection_method, days_until_due, schedule_id, paused, state_as_of, cancel_at"
         + " FROM " + s + ".subscriptions WHERE tenant_id = ? ORDER BY CASE WHEN jsonb_typeof(raw->'created') = 'number'"
         + " THEN (raw->>'created')::numeric END DESC NULLS LAST, stripe_id")) {
       ps.setString(1, tenant.value());
@@ -492,7 +492,7 @@ public final class Mirror {
               SubscriptionStatus.fromStripe(rs.getString(3)), items.getOrDefault(rs.getString(1), List.of()),
               rs.getBoolean(4), instant(rs, 5), instant(rs, 6), instant(rs, 7), instant(rs, 8), instant(rs, 9),
               instant(rs, 10), rs.getString(11), daysUntilDue, rs.getString(13), rs.getBoolean(14),
-              rs.getTimestamp(15).toInstant()));
+              rs.getTimestamp(15).toInstant()).withCancelAt(instant(rs, 16)));
         }
       }
     }

@@ -336,6 +336,7 @@ public final class ReconcileRun {
         String status = StripeJson.text(o, "status");
         f.put("status", status == null ? "unknown" : status);
         f.put("cancel_at_period_end", String.valueOf(StripeJson.bool(o, "cancel_at_period_end", false)));
+        f.put("cancel_at", str(StripeJson.time(o, "cancel_at")));
         f.put("current_period_end", str(StripeJson.periodBound(o, "current_period_end", true)));
         Map<String, Long> items = new TreeMap<>();
         for (JsonNode item : StripeJson.items(o)) {
@@ -399,7 +400,7 @@ public final class ReconcileRun {
         sql = "SELECT stripe_id, state_as_of, email, name, deleted FROM " + s + ".customers WHERE stripe_id = ANY(?)";
         break;
       case "subscription":
-        sql = "SELECT stripe_id, state_as_of, status, cancel_at_period_end, current_period_end FROM " + s
+        sql = "SELECT stripe_id, state_as_of, status, cancel_at_period_end, current_period_end, cancel_at FROM " + s
             + ".subscriptions WHERE stripe_id = ANY(?)";
         break;
       case "invoice":
@@ -438,6 +439,7 @@ public final class ReconcileRun {
               f.put("status", rs.getString(3));
               f.put("cancel_at_period_end", boolText(rs, 4));
               f.put("current_period_end", instantText(rs, 5));
+              f.put("cancel_at", instantText(rs, 6));
               break;
             default:
               f.put("status", rs.getString(3));

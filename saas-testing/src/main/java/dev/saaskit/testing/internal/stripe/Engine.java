@@ -963,6 +963,28 @@ public final class Engine {
     return items(sub).get(0).get("current_period_end").asLong();
   }
 
+  /**
+   * The {@code cancel_at} parameter of a subscription create or update: a timestamp, {@code min_period_end} or
+   * {@code max_period_end} (the earliest or latest item period end, resolved at once, as Stripe does), or {@code ""}
+   * to clear it (then, like when absent, null).
+   */
+  private static @Nullable Long cancelAtParam(JsonNode p, ObjectNode sub) {
+    String v = str(p, "cancel_at");
+    if (v == null || v.isEmpty()) {
+      return null;
+    }
+    boolean min = v.equals("min_period_end");
+    if (min || v.equals("max_period_end")) {
+      long out = min ? Long.MAX_VALUE : Long.MIN_VALUE;
+      for (JsonNode item : items(sub)) {
+        long end = item.get("current_period_end").asLong();
+        out = min ? Math.min(out, end) : Math.max(out, end);
+      }
+      return out;
+    }
+    return lng(p, "cancel_at");
+  }
+
   private static long periodStart(ObjectNode sub) {
     return items(sub).get(0).get("current_period_start").asLong();
   }
@@ -1074,6 +1096,11 @@ public final class Engine {
     sub.put("trial_start", trialEnd == null ? null : now);
     if (sub.get("cancel_at_period_end").asBoolean()) {
       sub.put("cancel_at", periodEnd(sub));
+      sub.put("canceled_at", now);
+    }
+    Long cancelAt = cancelAtParam(p, sub);
+    if (cancelAt != null) {
+      sub.put("cancel_at", cancelAt);
       sub.put("canceled_at", now);
     }
     Json.mergeMetadata(sub, p);
@@ -1257,7 +1284,7 @@ public final class Engine {
         }
       }
       if (p.has("cancel_at")) {
-        Long cancelAt = lng(p, "cancel_at");
+        Long cancelAt = cancelAtParam(p, sub);
         sub.put("cancel_at", cancelAt);
         if (cancelAt != null) {
           sub.put("canceled_at", nowSeconds());
