@@ -137,6 +137,9 @@ final class BillingOutput {
       field(out, "items", items.isEmpty() ? "(none)" : String.join(", ", items));
       field(out, "period end", JobsOutput.text(sub.currentPeriodEnd()));
       field(out, "cancel at end", sub.cancelAtPeriodEnd() ? "yes" : "no");
+      if (sub.cancelAt() != null) {
+        field(out, "cancel at", JobsOutput.text(sub.cancelAt()));
+      }
       field(out, "collection", sub.collectionMethod()
           + (sub.daysUntilDue() == null ? "" : " (net " + sub.daysUntilDue() + " days)"));
     }
@@ -147,7 +150,7 @@ final class BillingOutput {
 
   /**
    * {@code {"tenant", "state", "hasAccess", "accessUntil", "subscription": {"id", "status", "customer", "items":
-   * [{"id", "price", "product", "quantity"}], "currentPeriodEnd", "cancelAtPeriodEnd", "collectionMethod",
+   * [{"id", "price", "product", "quantity"}], "currentPeriodEnd", "cancelAtPeriodEnd", "cancelAt", "collectionMethod",
    * "daysUntilDue"} | null, "subscriptions", "at"}}.
    */
   static String statusJson(TenantBilling s) {
@@ -171,6 +174,7 @@ final class BillingOutput {
       }
       o.put("currentPeriodEnd", JobsOutput.iso(sub.currentPeriodEnd()));
       o.put("cancelAtPeriodEnd", sub.cancelAtPeriodEnd());
+      o.put("cancelAt", JobsOutput.iso(sub.cancelAt()));
       o.put("collectionMethod", sub.collectionMethod());
       o.put("daysUntilDue", sub.daysUntilDue());
     }

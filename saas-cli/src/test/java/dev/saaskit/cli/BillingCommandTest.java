@@ -137,6 +137,9 @@ class BillingCommandTest {
     assertThat(json.get("hasAccess").asBoolean()).isTrue();
     assertThat(json.at("/subscription/id").asText()).isEqualTo(fx.subscription);
     assertThat(json.at("/subscription/items/0/quantity").asLong()).isEqualTo(3);
+    assertThat(json.at("/subscription").has("cancelAt")).as("no cancellation date: present, null").isTrue();
+    assertThat(json.at("/subscription/cancelAt").isNull()).isTrue();
+    assertThat(status.out()).doesNotContain("cancel at:");
 
     Run nobody = billing("status", "--tenant", "cli-nobody");
     assertThat(nobody.code()).isZero();
