@@ -134,8 +134,9 @@ public final class JobsSchema implements ModuleSchema {
    * {@code TO role} ({@code jobs_app_insert_<role>}, {@code jobs_app_update_<role>}) limit them to what
    * {@link JobQueue} writes: a new job is pending with no attempt and no lease (or started by a worker of the
    * enqueuing process, with attempt and lease epoch 1 and a lease), and an update only cancels a pending or running
-   * job. Without them the role could plant rows that stop every tenant's claims (counters at their maximum) or
-   * that no rescue reaches, or run a finished job again. Not added for a role that also has the worker policy
+   * job (on schema version 6 and later, a new job also carries no claim token). Without them the role could plant
+   * rows that stop every tenant's claims (counters at their maximum) or that no rescue reaches, or run a finished job
+   * again. Not added for a role that also has the worker policy
    * ({@link #grantWorker}, which drops them). Idempotent; run it again after upgrading to add the policies.
    */
   @Override
@@ -156,6 +157,11 @@ public final class JobsSchema implements ModuleSchema {
     // columns of schema version 1 only, so that grantApp works on a schema migrated to any version
     String newRow = "(" + pendingRow + " OR " + startedRow + ") AND NOT cancel_requested AND finished_at IS NULL"
         + " AND result IS NULL";
+    if (hasColumn(owner, "claim_token")) {
+      // schema version 6: the claim token names the claim a worker may give back when its answer is lost; only a
+      // worker's claim writes one (the role's column grants leave it out of the updates it may make)
+      newRow += " AND claim_token IS NULL";
+    }
     // JobQueue.cancel: a pending job becomes cancelled (it has no lease); a running one (leased) stays running with
     // the request set. A live row is all it may touch. The check sees only the new row, and no column the role
     // cannot write tells every pending row from every running one, so a pending row marked running with its cancel
@@ -255,6 +261,20 @@ public final class JobsSchema implements ModuleSchema {
       return prefix + HexFormat.of().formatHex(hash, 0, 16);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+    }
+  }
+
+  /** Whether the job table has {@code column} (columns added by later schema versions). */
+  private boolean hasColumn(Connection owner, String column) {
+    try (PreparedStatement ps = owner.prepareStatement("SELECT EXISTS (SELECT 1 FROM information_schema.columns"
+        + " WHERE table_schema = ? AND table_name = 'jobs' AND column_name = ?)")) {
+      ps.setString(1, schema);
+      ps.setString(2, column);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() && rs.getBoolean(1);
+      }
+    } catch (SQLException e) {
+      throw new SaasException("granting rights on schema " + schema + " failed: " + e.getMessage(), e);
     }
   }
 

@@ -24,7 +24,7 @@ class JobsSchemaTest {
 
   @BeforeAll
   static void migrate(TestDatabase db) throws SQLException {
-    assertThat(SCHEMA.migrate(db.ownerDataSource()).applied()).hasSize(5);
+    assertThat(SCHEMA.migrate(db.ownerDataSource()).applied()).hasSize(6);
     worker = db.createRole("worker", "");
     try (Connection c = db.ownerDataSource().getConnection()) {
       SCHEMA.grantApp(c, db.appRole());
@@ -37,7 +37,7 @@ class JobsSchemaTest {
   void secondMigrationAppliesNothing(TestDatabase db) {
     MigrationResult again = SCHEMA.migrate(db.ownerDataSource());
     assertThat(again.changed()).isFalse();
-    assertThat(again.version()).isEqualTo(5);
+    assertThat(again.version()).isEqualTo(6);
     assertThat(again.schema()).isEqualTo(SCHEMA.name()).isEqualTo("saaskit_jobs");
   }
 

@@ -2,8 +2,10 @@ package dev.saaskit.jobs;
 
 import static dev.saaskit.jobs.QueueFixtures.rows;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.saaskit.core.SaasException;
 import dev.saaskit.core.TenantId;
 import dev.saaskit.core.internal.SqlNames;
 import dev.saaskit.testing.PostgresExtension;
@@ -64,8 +66,8 @@ class JobsSchemaUpgradeTest {
 
     MigrationResult result = JobsSchema.defaults().migrate(db.ownerDataSource());
     assertThat(result.applied()).containsExactly("V3__empty_tenant_ids.sql", "V4__start_marks.sql",
-        "V5__audit_annotations.sql");
-    assertThat(result.version()).isEqualTo(JobsSchema.defaults().latestVersion()).isEqualTo(5);
+        "V5__audit_annotations.sql", "V6__claim_tokens.sql");
+    assertThat(result.version()).isEqualTo(JobsSchema.defaults().latestVersion()).isEqualTo(6);
     assertThat(JobsSchema.defaults().migrate(db.ownerDataSource()).changed()).isFalse();
 
     // the rows of tenant '' are gone (nobody could see or run them), every other row is as it was
@@ -93,6 +95,31 @@ class JobsSchemaUpgradeTest {
     JobQueue app = JobQueue.builder(db.appDataSource()).build();
     assertThat(QueueFixtures.as(TenantId.of("acme"), () -> app.enqueue(
         JobRequest.builder("cleanup", 3).uniqueKey("nightly").build()))).isEqualTo(JobId.of(tenantJob));
+  }
+
+  @Test
+  void aWorkerOnASchemaNotMigratedToTheLatestVersionIsRefusedAtStartWithWhatToDo(TestDatabase db) throws Exception {
+    // a schema of its own at version 5, as an earlier release left it: a worker of this release writes claim_token
+    // (version 6) in every claim, so it would fail every claim; it is refused at start instead
+    JobsSchema old = JobsSchema.builder().name("jobs_v5").build();
+    try (Connection c = db.ownerDataSource().getConnection(); Statement st = c.createStatement()) {
+      for (String script : List.of("V1__jobs.sql", "V2__recurring.sql", "V3__empty_tenant_ids.sql",
+          "V4__start_marks.sql", "V5__audit_annotations.sql")) {
+        st.execute(read("db/saaskit/jobs/" + script).replace("${schema}", "jobs_v5")
+            .replace("${tenant_setting}", "app.tenant_id"));
+      }
+    }
+    String worker = db.createRole("jobs_v5_worker", "");
+    try (Connection c = db.ownerDataSource().getConnection()) {
+      old.grantWorker(c, worker);
+    }
+    try (HikariDataSource pool = db.newPool(worker, db.rolePassword(worker), 2)) {
+      JobWorker w = JobWorker.builder(pool).schema(old).listen(false)
+          .handler(JobType.of("noop", String.class), (payload, ctx) -> null).build();
+      assertThatThrownBy(w::start).isInstanceOf(SaasException.class).hasMessageContaining("claim_token")
+          .hasMessageContaining("JobsSchema.migrate");
+      w.close();
+    }
   }
 
   /** Applies V1 and V2 as the migrator of the version that shipped them did (same text, history and checksums). */

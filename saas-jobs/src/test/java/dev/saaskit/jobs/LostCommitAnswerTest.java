@@ -85,7 +85,7 @@ class LostCommitAnswerTest {
         Connection c = (Connection) result;
         return proxy(Connection.class, c, (m, a, r) -> {
           if (m.getName().equals("prepareStatement") && a != null && a[0] instanceof String sql
-              && sql.startsWith("WITH started AS")) {
+              && sql.contains(" finished AS (")) {
             return proxy(PreparedStatement.class, (PreparedStatement) r, (sm, sa, sr) -> {
               if (sm.getName().equals("executeQuery") && lost.get() == 0) {
                 try (ResultSet answer = (ResultSet) sr) {

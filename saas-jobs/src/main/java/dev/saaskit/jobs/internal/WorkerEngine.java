@@ -19,12 +19,14 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.PriorityQueue;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
@@ -66,6 +68,9 @@ public final class WorkerEngine {
   private final ReentrantLock rowWrites = new ReentrantLock();
   private final WorkerSignal signal = new WorkerSignal();
   private final WorkerFlusher flusher;
+  private final LostClaims lostClaims;
+  /** The longest lease of the handled types: a lost claim's rows are rescued after it at the latest. */
+  private final long longestLeaseNanos;
   private final @Nullable WorkerListener listener;
   private final ScheduledThreadPoolExecutor maintenance;
   private final ScheduledThreadPoolExecutor timeouts;
@@ -89,6 +94,11 @@ public final class WorkerEngine {
   private volatile boolean frozen;
   private volatile boolean crashed;
   private long nextFullHeartbeatNanos;
+  /**
+   * Jobs whose lease extension the latest heartbeat skipped because someone else held their row locked: the next
+   * heartbeat tries them again, full or not. Maintenance thread only, under {@link #rowWrites}.
+   */
+  private Set<Long> beatsOwed = new HashSet<>();
 
   /** A worker for {@code config}; nothing starts until {@link #start()}. */
   public WorkerEngine(WorkerConfig config) {
@@ -105,6 +115,9 @@ public final class WorkerEngine {
     this.handledTypes = handlers.stream().map(WorkerConfig.Handler::type).toArray(String[]::new);
     this.handledLeases = handlers.stream().map(h -> h.leaseDuration().toMillis()).toArray(Long[]::new);
     this.claimWindow = Math.max(16, Math.min(512, 2 * config.batchSize()));
+    this.longestLeaseNanos = TimeUnit.MILLISECONDS.toNanos(
+        handlers.stream().mapToLong(h -> h.leaseDuration().toMillis()).max().orElse(0));
+    this.lostClaims = new LostClaims(config.dataSource(), sql, config.workerId(), log, prefix + "-giveback");
     this.flusher = new WorkerFlusher(config.dataSource(), sql.write, rowWrites, new FlusherCallbacks(), log,
         prefix + "-flusher");
     this.listener = config.listen()
@@ -324,6 +337,7 @@ public final class WorkerEngine {
    */
   private void stopAfterInterrupt() {
     claiming = false;
+    lostClaims.stop();
     maintenance.shutdownNow();
     timeouts.shutdownNow();
     for (WorkerQueue q : queues.values()) {
@@ -389,6 +403,7 @@ public final class WorkerEngine {
       }
     }
     flusher.drainAndStop(Math.max(deadline, System.nanoTime() + TimeUnit.SECONDS.toNanos(5)));
+    lostClaims.stop();
     maintenance.shutdownNow();
     timeouts.shutdownNow();
     maintenance.awaitTermination(5, TimeUnit.SECONDS);
@@ -483,6 +498,7 @@ public final class WorkerEngine {
     frozen = true;
     claiming = false;
     flusher.abandon();
+    lostClaims.stop();
     if (listener != null) {
       listener.abandon();
     }
@@ -785,9 +801,13 @@ public final class WorkerEngine {
   /** Runs the claim; the first {@code startNow} jobs (in the order they are dispatched) have their start recorded. */
   private ClaimResult runClaim(WorkerQueue q, int request, int startNow) throws SQLException {
     WorkerStatement statement = q.tenantCap > 0 ? sql.claimCapped : sql.claim;
+    long token = lostClaims.nextToken();
     try (Connection c = config.dataSource().getConnection()) {
       boolean capped = q.tenantCap > 0;
       c.setAutoCommit(!capped);
+      long sentNanos = 0;
+      // the claim's session, asked of the driver while the connection is sound (no round trip)
+      int pid = LostClaims.backendPid(c);
       try {
         if (capped) {
           // claims of a capped queue take turns, so two workers cannot both see a tenant below its cap; the lock is
@@ -809,11 +829,13 @@ public final class WorkerEngine {
         values.put("types", types);
         values.put("leases", c.createArrayOf("int8", handledLeases));
         values.put("worker", config.workerId());
+        values.put("token", token);
         values.put("cap", q.tenantCap);
         ClaimResult result = new ClaimResult();
         long bestOrd = Long.MIN_VALUE;
         try (PreparedStatement st = c.prepareStatement(statement.sql())) {
           statement.bindTo(st, values);
+          sentNanos = System.nanoTime();
           try (ResultSet rs = st.executeQuery()) {
             long now = System.nanoTime();
             while (rs.next()) {
@@ -846,6 +868,9 @@ public final class WorkerEngine {
         }
         return result;
       } catch (SQLException | RuntimeException e) {
+        if (sentNanos != 0) {
+          giveBackIfUnknown(q, e, token, pid, sentNanos);
+        }
         if (capped) {
           try {
             c.rollback();
@@ -860,6 +885,22 @@ public final class WorkerEngine {
         }
       }
     }
+  }
+
+  /**
+   * A claim failed after it was sent. If the failure leaves its outcome unknown (the connection broke: it may have
+   * committed, and its rows would sit running until their leases expire, then be charged an attempt by the rescue),
+   * its rows are given back on a fresh connection, found by the claim's token (see {@link LostClaims}). An error the
+   * server answered with rolled the claim back: nothing to give back.
+   */
+  private void giveBackIfUnknown(WorkerQueue q, Throwable e, long token, int pid, long sentNanos) {
+    if (crashed || !LostClaims.outcomeUnknown(e)) {
+      return;
+    }
+    lostClaims.giveBack(q.name, token, pid, sentNanos + longestLeaseNanos, n -> {
+      q.notified.set(true);
+      signal.wake();
+    });
   }
 
   /** A claimed job from a row of the claim's answer (both claims answer with the same columns). */
@@ -909,10 +950,13 @@ public final class WorkerEngine {
   private int claimByIds(WorkerQueue q, List<Long> ids, int startNow) {
     long started = System.nanoTime();
     List<WorkerJob> jobs = new ArrayList<>(ids.size());
+    long token = lostClaims.nextToken();
     try (Connection c = config.dataSource().getConnection()) {
       if (!c.getAutoCommit()) {
         c.setAutoCommit(true);
       }
+      long sentNanos = 0;
+      int pid = LostClaims.backendPid(c);
       Map<String, Object> values = new HashMap<>();
       values.put("queue", q.name);
       values.put("ids", c.createArrayOf("int8", ids.toArray(new Long[0])));
@@ -921,8 +965,10 @@ public final class WorkerEngine {
       values.put("types", c.createArrayOf("text", handledTypes));
       values.put("leases", c.createArrayOf("int8", handledLeases));
       values.put("worker", config.workerId());
+      values.put("token", token);
       try (PreparedStatement st = c.prepareStatement(sql.claimByIds.sql())) {
         sql.claimByIds.bindTo(st, values);
+        sentNanos = System.nanoTime();
         try (ResultSet rs = st.executeQuery()) {
           long now = System.nanoTime();
           while (rs.next()) {
@@ -931,6 +977,11 @@ public final class WorkerEngine {
             jobs.add(jobOf(rs, q, rs.getString(3), timeoutMillis, now));
           }
         }
+      } catch (SQLException | RuntimeException e) {
+        if (sentNanos != 0) {
+          giveBackIfUnknown(q, e, token, pid, sentNanos);
+        }
+        throw e;
       }
     } catch (SQLException | RuntimeException | Error e) {
       log.debug("job worker {}: claiming hinted jobs from queue '{}' failed, claiming fairly instead: {}",
@@ -1383,7 +1434,7 @@ public final class WorkerEngine {
     try {
       List<WorkerJob> jobs = new ArrayList<>();
       for (WorkerJob job : inFlight.values()) {
-        if (full || job.progressDirty()) {
+        if (full || job.progressDirty() || beatsOwed.contains(job.id)) {
           jobs.add(job);
         }
       }
@@ -1407,7 +1458,7 @@ public final class WorkerEngine {
         WorkerJob job = jobs.get(i);
         ids[i] = job.id;
         epochs[i] = job.epoch;
-        extend[i] = full;
+        extend[i] = full || beatsOwed.contains(job.id);
         leases[i] = job.leaseMillis;
         WorkerJob.Progress p = job.takeProgress();
         taken.add(p);
@@ -1417,6 +1468,7 @@ public final class WorkerEngine {
         }
       }
       Map<Long, Boolean> answered = new HashMap<>();
+      Set<Long> skipped = new HashSet<>();
       long sent = System.nanoTime();
       try (Connection c = config.dataSource().getConnection()) {
         if (!c.getAutoCommit()) {
@@ -1431,7 +1483,11 @@ public final class WorkerEngine {
           st.setArray(6, c.createArrayOf("text", messages));
           try (ResultSet rs = st.executeQuery()) {
             while (rs.next()) {
-              answered.put(rs.getLong(1), rs.getBoolean(2));
+              if (rs.getBoolean(3)) {
+                answered.put(rs.getLong(1), rs.getBoolean(2));
+              } else {
+                skipped.add(rs.getLong(1));
+              }
             }
           }
         }
@@ -1444,7 +1500,19 @@ public final class WorkerEngine {
         log.warn("job worker {}: heartbeat for {} job(s) failed: {}", config.workerId(), n, e.getMessage());
         return;
       }
-      for (WorkerJob job : jobs) {
+      Set<Long> owed = new HashSet<>();
+      for (int i = 0; i < n; i++) {
+        WorkerJob job = jobs.get(i);
+        if (skipped.contains(job.id)) {
+          // its row is locked by someone else (see WorkerSql#heartbeat): not lost, not extended, progress kept
+          if (taken.get(i) != null) {
+            job.progressNotWritten();
+          }
+          if (extend[i]) {
+            owed.add(job.id);
+          }
+          continue;
+        }
         Boolean cancel = answered.get(job.id);
         if (cancel == null) {
           if (!job.isLeaseLost()) {
@@ -1461,6 +1529,11 @@ public final class WorkerEngine {
           job.requestCancel();
         }
       }
+      if (!owed.isEmpty() && beatsOwed.isEmpty()) {
+        log.info("job worker {}: heartbeat skipped {} job(s) whose rows another transaction holds locked; trying"
+            + " them again every tick: {}", config.workerId(), owed.size(), owed);
+      }
+      beatsOwed = owed;
     } finally {
       rowWrites.unlock();
     }

@@ -69,6 +69,16 @@ final class WorkerFlusher {
   private volatile boolean draining;
   private volatile long giveUpAtNanos;
   private volatile boolean abandoned;
+  /**
+   * Starts and outcomes a statement skipped because another transaction held their rows locked (see
+   * WorkerSql#write): tried again, in a later statement, from {@link #lockedRetryAtNanos} on, with a backoff of 50 ms
+   * to 1 s while they stay locked. Writer thread only.
+   */
+  private final List<Object> locked = new ArrayList<>();
+  private long lockedRetryAtNanos;
+  private long lockedBackoffMillis = LOCKED_FIRST_BACKOFF_MILLIS;
+  private static final long LOCKED_FIRST_BACKOFF_MILLIS = 50;
+  private static final long LOCKED_MAX_BACKOFF_MILLIS = 1000;
   /** Set once the thread has ended; later start requests are refused at once. Guarded by {@code this}. */
   private boolean stopped;
 
@@ -129,7 +139,13 @@ final class WorkerFlusher {
     List<WorkerOutcome> carried = new ArrayList<>();
     try {
       while (!abandoned) {
-        if (carried.isEmpty()) {
+        boolean retryLocked = !locked.isEmpty() && System.nanoTime() - lockedRetryAtNanos >= 0;
+        if (retryLocked) {
+          items.addAll(locked);
+          locked.clear();
+          items.addAll(carried);
+          carried.clear();
+        } else if (carried.isEmpty()) {
           Object first;
           try {
             first = waiting.poll(50, TimeUnit.MILLISECONDS);
@@ -140,7 +156,7 @@ final class WorkerFlusher {
             continue;
           }
           if (first == null) {
-            if (draining) {
+            if (draining && (locked.isEmpty() || System.nanoTime() - giveUpAtNanos > 0)) {
               return;
             }
             continue;
@@ -169,9 +185,24 @@ final class WorkerFlusher {
         if (!starts.isEmpty()) {
           outcomes.removeIf(o -> starts.containsKey(o.job().id) && carried.add(o));
         }
+        boolean hadLocked = !locked.isEmpty();
         writeUntilDone(new ArrayList<>(starts.values()), outcomes);
+        if (locked.isEmpty()) {
+          lockedBackoffMillis = LOCKED_FIRST_BACKOFF_MILLIS;
+        } else if (retryLocked || !hadLocked) {
+          // skipped again, or for the first time: the next try waits a little longer
+          lockedRetryAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(lockedBackoffMillis);
+          lockedBackoffMillis = Math.min(LOCKED_MAX_BACKOFF_MILLIS, 2 * lockedBackoffMillis);
+        }
       }
     } finally {
+      carried.addAll(0, locked.stream().filter(WorkerOutcome.class::isInstance).map(WorkerOutcome.class::cast)
+          .toList());
+      List<Object> lockedStarts = locked.stream().filter(WorkerJob.class::isInstance).toList();
+      locked.clear();
+      for (Object job : lockedStarts) {
+        callbacks.startWritten((WorkerJob) job, false);
+      }
       refuseWhatIsLeft(carried);
     }
   }
@@ -306,6 +337,8 @@ final class WorkerFlusher {
       Set<Long> started = new HashSet<>();
       Map<Long, String> applied = new HashMap<>();
       Set<Long> byEarlierTry = new HashSet<>();
+      Set<Long> startsLocked = new HashSet<>();
+      Set<Long> outcomesLocked = new HashSet<>();
       try (PreparedStatement st = c.prepareStatement(sql)) {
         Array[] arrays = {c.createArrayOf("int8", startIds), c.createArrayOf("int8", startEpochs),
             c.createArrayOf("int8", ids), c.createArrayOf("int8", epochs),
@@ -320,6 +353,10 @@ final class WorkerFlusher {
             String kind = rs.getString(1);
             if ("s".equals(kind)) {
               started.add(rs.getLong(2));
+            } else if ("k".equals(kind)) {
+              startsLocked.add(rs.getLong(2));
+            } else if ("l".equals(kind)) {
+              outcomesLocked.add(rs.getLong(2));
             } else {
               applied.put(rs.getLong(2), rs.getString(3));
               if ("a".equals(kind)) {
@@ -330,10 +367,19 @@ final class WorkerFlusher {
         }
       }
       for (WorkerJob job : starts) {
-        callbacks.startWritten(job, started.contains(job.id));
+        if (startsLocked.contains(job.id) && !started.contains(job.id)) {
+          locked.add(job); // its row is locked by someone else: a later statement records it
+        } else {
+          callbacks.startWritten(job, started.contains(job.id));
+        }
       }
       for (WorkerOutcome o : batch) {
-        callbacks.written(o, applied.get(o.job().id), byEarlierTry.contains(o.job().id));
+        long id = o.job().id;
+        if (outcomesLocked.contains(id) && !applied.containsKey(id)) {
+          locked.add(o); // its row is locked by someone else: a later statement writes it (or the fence rejects it)
+        } else {
+          callbacks.written(o, applied.get(id), byEarlierTry.contains(id));
+        }
       }
     } finally {
       rowWrites.unlock();

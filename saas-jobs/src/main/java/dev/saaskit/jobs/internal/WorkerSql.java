@@ -21,6 +21,8 @@ final class WorkerSql {
   final String heartbeat;
   final String write;
   final String rescue;
+  final String giveBack;
+  final String sessionBusy;
   final String depth;
   final String cancelled;
   final String probe;
@@ -37,21 +39,39 @@ final class WorkerSql {
     // reads the table (fails if it is missing or not granted at all) and tells whether the role may update it as
     // a whole: grantWorker's grant. The application's role (grantApp) may update three columns only, and its claims
     // would fail on every poll, so a worker built on it is refused at start.
-    this.probe = "SELECT (SELECT count(*) FROM (SELECT 1 FROM " + jobs + " LIMIT 1) AS one),"
+    // It names the columns later schema versions added (unstarted_epoch: 4, claim_token: 6), so a worker on a schema
+    // not migrated yet fails at start with "column ... does not exist" and what to do, not on every claim.
+    this.probe = "SELECT (SELECT count(*) FROM (SELECT unstarted_epoch, claim_token FROM " + jobs
+        + " LIMIT 1) AS one),"
         + " has_table_privilege('" + jobs.replace("'", "''") + "', 'UPDATE')";
 
     // One round trip for every in-flight job: extends the leases that are due (extend = true; the others keep
     // their lease_expires_at unchanged so a progress-only write stays a HOT update) and writes progress. Rows whose
-    // epoch moved on (rescued, re-claimed) do not match, so their absence from RETURNING means the lease is lost.
-    this.heartbeat = "UPDATE " + jobs + " AS j SET"
+    // epoch moved on (rescued, re-claimed) do not match, so their absence from the answer means the lease is lost.
+    // Rows someone else holds locked (the application's role may lock its tenant's rows: SELECT ... FOR UPDATE in a
+    // long transaction, a transaction around JobQueue.cancel) are skipped rather than waited for (SKIP LOCKED in
+    // held): one such row made the whole statement, and so every other job's heartbeat, wait for that transaction,
+    // and their leases could expire. A skipped row is answered with written = false (it is ours by the statement's
+    // snapshot, which may be older than a rescue: the next heartbeat tells), and the worker tries it again next
+    // tick. The look for skipped rows filters the input first (u.id, not j.id), so it reads no row when none was
+    // skipped. Answers (id, cancel_requested, written).
+    String beatRows = " FROM " + jobs + " AS j JOIN u ON j.id = u.id AND j.lease_epoch = u.epoch"
+        + " WHERE j.state = 'running'";
+    this.heartbeat = "WITH u AS (SELECT * FROM"
+        + " unnest(?::bigint[], ?::bigint[], ?::boolean[], ?::bigint[], ?::real[], ?::text[])"
+        + " AS x(id, epoch, extend, lease_ms, progress, message)),"
+        + " held AS MATERIALIZED (SELECT j.id" + beatRows + " FOR UPDATE OF j SKIP LOCKED),"
+        + " beat AS (UPDATE " + jobs + " AS j SET"
         + " lease_expires_at = CASE WHEN u.extend THEN now() + u.lease_ms * interval '1 millisecond'"
         + " ELSE j.lease_expires_at END,"
         + " progress = coalesce(u.progress, j.progress),"
         + " progress_message = CASE WHEN u.progress IS NULL THEN j.progress_message ELSE u.message END"
-        + " FROM unnest(?::bigint[], ?::bigint[], ?::boolean[], ?::bigint[], ?::real[], ?::text[])"
-        + " AS u(id, epoch, extend, lease_ms, progress, message)"
+        + " FROM u JOIN held AS h ON h.id = u.id"
         + " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'"
-        + " RETURNING j.id, j.cancel_requested";
+        + " RETURNING j.id, j.cancel_requested)"
+        + " SELECT id, cancel_requested, true FROM beat"
+        + " UNION ALL SELECT j.id, j.cancel_requested, false" + beatRows
+        + " AND u.id NOT IN (SELECT id FROM held)";
 
     // The outcome writer's statement, two updates of disjoint rows in one round trip:
     // - started: records that held jobs (claimed while no handler thread was free) are about to start: their
@@ -71,20 +91,33 @@ final class WorkerSql {
     //   row holds what only this attempt's write leaves there: a completion (rescue never completes a job), or this
     //   attempt's error text (rescue writes its own "lease expired" text). Anything else stays a rejection.
     //   A plain read of the statement's snapshot: it sees no row that finished updates in the same statement.
+    // - locked rows: a row someone else holds locked (the application's role may lock its tenant's rows, in a long
+    //   transaction) is skipped (SKIP LOCKED in s_held and u_held) rather than waited for: one such row held up
+    //   every outcome and start of the worker, and the heartbeats behind them (they share a lock), so other jobs'
+    //   leases could expire. A skipped row is still the attempt's by the statement's snapshot: it is answered as
+    //   such and written by a later statement (or rejected by the fence then, if it was rescued meanwhile).
     // Answers ('s', id, NULL) per job marked started, ('f', id, state) per outcome applied, with the state the row
-    // ended in (it differs from the outcome's when a late cancel won; the worker counts what happened) and
-    // ('a', id, state) per outcome found written already.
-    this.write = "WITH started AS ("
+    // ended in (it differs from the outcome's when a late cancel won; the worker counts what happened),
+    // ('a', id, state) per outcome found written already, and ('k', id, NULL) per start and ('l', id, NULL) per
+    // outcome skipped because its row was locked.
+    String startRows = " FROM " + jobs + " AS j JOIN s ON j.id = s.id AND j.lease_epoch = s.epoch"
+        + " WHERE j.state = 'running' AND (j.unstarted_epoch = s.epoch OR j.unstarted_epoch IS NULL)";
+    String outcomeRows = " FROM " + jobs + " AS j JOIN u ON j.id = u.id AND j.lease_epoch = u.epoch"
+        + " WHERE j.state = 'running'";
+    this.write = "WITH s AS (SELECT * FROM unnest(?::bigint[], ?::bigint[]) AS x(id, epoch)),"
+        + " s_held AS MATERIALIZED (SELECT j.id" + startRows + " FOR UPDATE OF j SKIP LOCKED),"
+        + " started AS ("
         + " UPDATE " + jobs + " AS j SET"
         + " attempts = j.attempts + CASE WHEN j.unstarted_epoch = s.epoch THEN 1 ELSE 0 END,"
         + " unstarted_epoch = NULL"
-        + " FROM unnest(?::bigint[], ?::bigint[]) AS s(id, epoch)"
+        + " FROM s JOIN s_held AS h ON h.id = s.id"
         + " WHERE j.id = s.id AND j.lease_epoch = s.epoch AND j.state = 'running'"
         + " AND (j.unstarted_epoch = s.epoch OR j.unstarted_epoch IS NULL)"
         + " RETURNING j.id),"
         + " u AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::bigint[], ?::text[],"
         + " ?::text[], ?::real[], ?::text[])"
         + " AS x(id, epoch, state, uncount, run_at_us, result, error, progress, message)),"
+        + " u_held AS MATERIALIZED (SELECT j.id" + outcomeRows + " FOR UPDATE OF j SKIP LOCKED),"
         + " finished AS ("
         + " UPDATE " + jobs + " AS j SET"
         + " state = CASE WHEN u.state IN ('pending', 'completed') AND j.cancel_requested THEN 'cancelled'"
@@ -102,7 +135,7 @@ final class WorkerSql {
         + " END,"
         + " lease_expires_at = NULL,"
         + " worker_id = CASE WHEN u.state = 'pending' THEN NULL ELSE j.worker_id END"
-        + " FROM u"
+        + " FROM u JOIN u_held AS h ON h.id = u.id"
         + " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'"
         + " RETURNING j.id, j.state),"
         + " already AS ("
@@ -111,7 +144,9 @@ final class WorkerSql {
         + " ELSE u.state END"
         + " AND (j.state = 'completed' OR (u.error IS NOT NULL AND j.last_error = u.error)))"
         + " SELECT 's', id, NULL::text FROM started UNION ALL SELECT 'f', id, state FROM finished"
-        + " UNION ALL SELECT 'a', id, state FROM already";
+        + " UNION ALL SELECT 'a', id, state FROM already"
+        + " UNION ALL SELECT 'k', j.id, NULL" + startRows + " AND s.id NOT IN (SELECT id FROM s_held)"
+        + " UNION ALL SELECT 'l', j.id, NULL" + outcomeRows + " AND u.id NOT IN (SELECT id FROM u_held)";
 
     // Jobs whose lease ran out on the database clock go back to pending (or dead when their attempts are used up,
     // or cancelled when a cancel was requested). A job the dead worker held but never started (unstarted_epoch =
@@ -139,6 +174,33 @@ final class WorkerSql {
         + " FROM expired AS e WHERE j.id = e.id"
         + " RETURNING j.id, j.queue, j.type, j.state, e.worker_id, " + started;
 
+    // A claim whose answer was lost (the connection died after it committed, or maybe before: the worker cannot
+    // tell) is given back: the rows still running with its token and this worker's id go back to pending, the
+    // attempt the claim counted taken back (it never ran: the worker never saw the job), lease and worker cleared,
+    // run_at unchanged (the job keeps its place in its tenant's order), lease_epoch left bumped (epochs only grow).
+    // Every claim writes its own token and rescue moves a row out of 'running', so a row rescued or claimed again
+    // meanwhile does not match. A cancel requested meanwhile wins, as in rescue. SKIP LOCKED: a row someone else
+    // holds locked (the application's role may lock its tenant's rows) is not waited for; the answer says how many
+    // matching rows were left, and the worker tries again. Parameters: token, worker id, token, worker id.
+    // Answers (given back, left locked); the second count reads the statement's snapshot, which still shows the
+    // given-back rows as running, so left = matching - given back.
+    String mine = " state = 'running' AND claim_token = ? AND worker_id = ?";
+    this.giveBack = "WITH mine AS (SELECT id FROM " + jobs + " WHERE" + mine + " FOR UPDATE SKIP LOCKED),"
+        + " back AS (UPDATE " + jobs + " AS j SET"
+        + " state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'pending' END,"
+        + " attempts = j.attempts - CASE WHEN " + started + " THEN 1 ELSE 0 END,"
+        + " finished_at = CASE WHEN j.cancel_requested THEN now() END,"
+        + " lease_expires_at = NULL, worker_id = NULL, claim_token = NULL"
+        + " FROM mine WHERE j.id = mine.id RETURNING j.id)"
+        + " SELECT (SELECT count(*) FROM back), (SELECT count(*) FROM " + jobs + " WHERE" + mine + ")"
+        + " - (SELECT count(*) FROM back)";
+
+    // whether the session of a claim whose answer was lost still runs a statement (or a transaction): its claim may
+    // still commit. A role sees the state of its own sessions; the pid comes from the driver, which through PgBouncer
+    // reports one of PgBouncer's own making, so a pid that is not a session of this role (or is this one) is none.
+    this.sessionBusy = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = ? AND pid <> pg_backend_pid()"
+        + " AND usename = current_user AND state IS DISTINCT FROM 'idle')";
+
     // between heartbeats: a read-only look for cancel requests, so a cancel reaches a running job within a tick
     this.cancelled = "SELECT id FROM " + jobs + " WHERE id = ANY (?) AND cancel_requested AND state = 'running'";
 
@@ -156,7 +218,8 @@ final class WorkerSql {
         + "   attempts = j.attempts + CASE WHEN l.pos <= {start} THEN 1 ELSE 0 END,"
         + "   unstarted_epoch = CASE WHEN l.pos <= {start} THEN NULL ELSE j.lease_epoch + 1 END,"
         + "   lease_epoch = j.lease_epoch + 1, lease_expires_at = now() + h.lease_ms * interval '1 millisecond',"
-        + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL"
+        + "   worker_id = {worker}, started_at = now(), finished_at = NULL, progress = NULL, progress_message = NULL,"
+        + "   claim_token = {token}"
         + "  FROM picked AS l, handled AS h"
         + "  WHERE j.id = l.id AND h.type = j.type"
         + "  RETURNING j.id, j.tenant_id, j.type, j.payload, j.attempts, j.max_attempts, j.lease_epoch,"

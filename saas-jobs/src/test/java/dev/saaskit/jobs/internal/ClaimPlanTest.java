@@ -76,6 +76,7 @@ class ClaimPlanTest {
     values.put("types", c.createArrayOf("text", new String[] {"work"}));
     values.put("leases", c.createArrayOf("int8", new Long[] {30_000L}));
     values.put("worker", "plan-test");
+    values.put("token", 1L);
     values.put("cap", 4);
     return values;
   }

@@ -1,0 +1,16 @@
+-- saas-jobs schema, version 6: a claim whose answer was lost can be given back. Placeholders: ${schema} (see V1).
+--
+-- A worker claims in auto-commit. When the connection dies after the claim committed but before its answer reached
+-- the worker (a network drop, a killed backend, a restarted proxy), the worker does not know which rows it claimed:
+-- until version 6 they stayed running until their leases expired, and the rescue then charged an attempt to those the
+-- claim had counted as started (with max_attempts 1 they ended dead without ever having run).
+--
+-- claim_token: a random number the worker draws for each claim statement and the claim writes into every row it
+-- takes; NULL for rows no claim of version 6 took (pending rows, jobs started by their enqueue, rows claimed by an
+-- earlier version). When a claim fails with an error that leaves its outcome unknown, the worker gives back, on a
+-- fresh connection, the rows still running with that token and its worker id: pending again, the attempt not
+-- counted, as if never claimed. Every claim writes its own token, and rescue moves a row out of 'running', so a row
+-- rescued or claimed again meanwhile never matches. The token is not a secret: it only names one claim.
+-- A plain nullable column with no default: adding it rewrites nothing, and no index needs it (the give-back is rare
+-- and reads the running rows only).
+ALTER TABLE ${schema}.jobs ADD COLUMN claim_token bigint;
