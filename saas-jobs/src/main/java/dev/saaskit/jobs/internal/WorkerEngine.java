@@ -99,6 +99,12 @@ public final class WorkerEngine {
    * heartbeat tries them again, full or not. Maintenance thread only, under {@link #rowWrites}.
    */
   private Set<Long> beatsOwed = new HashSet<>();
+  /**
+   * The latest heartbeat skipped rows another transaction held locked: the next one sends the SKIP LOCKED variant
+   * at once instead of the plain statement (see WorkerSql#heartbeat). Maintenance thread only, under
+   * {@link #rowWrites}.
+   */
+  private boolean beatSkippedRows;
 
   /** A worker for {@code config}; nothing starts until {@link #start()}. */
   public WorkerEngine(WorkerConfig config) {
@@ -118,8 +124,8 @@ public final class WorkerEngine {
     this.longestLeaseNanos = TimeUnit.MILLISECONDS.toNanos(
         handlers.stream().mapToLong(h -> h.leaseDuration().toMillis()).max().orElse(0));
     this.lostClaims = new LostClaims(config.dataSource(), sql, config.workerId(), log, prefix + "-giveback");
-    this.flusher = new WorkerFlusher(config.dataSource(), sql.write, rowWrites, new FlusherCallbacks(), log,
-        prefix + "-flusher");
+    this.flusher = new WorkerFlusher(config.dataSource(), sql.write, sql.writeSkipLocked, rowWrites,
+        new FlusherCallbacks(), log, prefix + "-flusher");
     this.listener = config.listen()
         ? new WorkerListener(config.listenDataSource(), sql.listen, this::notified, this::wakeAll, log,
             prefix + "-listener")
@@ -1474,22 +1480,28 @@ public final class WorkerEngine {
         if (!c.getAutoCommit()) {
           c.setAutoCommit(true);
         }
-        try (PreparedStatement st = c.prepareStatement(sql.heartbeat)) {
-          st.setArray(1, c.createArrayOf("int8", ids));
-          st.setArray(2, c.createArrayOf("int8", epochs));
-          st.setArray(3, c.createArrayOf("bool", extend));
-          st.setArray(4, c.createArrayOf("int8", leases));
-          st.setArray(5, c.createArrayOf("float4", progress));
-          st.setArray(6, c.createArrayOf("text", messages));
-          try (ResultSet rs = st.executeQuery()) {
-            while (rs.next()) {
-              if (rs.getBoolean(3)) {
-                answered.put(rs.getLong(1), rs.getBoolean(2));
-              } else {
-                skipped.add(rs.getLong(1));
-              }
+        Array[] arrays = {c.createArrayOf("int8", ids), c.createArrayOf("int8", epochs),
+            c.createArrayOf("bool", extend), c.createArrayOf("int8", leases), c.createArrayOf("float4", progress),
+            c.createArrayOf("text", messages)};
+        // the plain statement as a rule; the SKIP LOCKED variant while the latest heartbeat skipped rows, or once
+        // the plain one failed on a row lock (it then wrote nothing: one statement, one transaction)
+        boolean skipLocked = beatSkippedRows;
+        if (!skipLocked) {
+          try {
+            sendHeartbeat(c, sql.heartbeat, arrays, answered, skipped);
+          } catch (SQLException e) {
+            if (!WorkerSql.lockNotGranted(e)) {
+              throw e;
             }
+            log.debug("job worker {}: the heartbeat waited on a row lock for {} ms; sending its SKIP LOCKED variant",
+                config.workerId(), WorkerSql.LOCK_TIMEOUT_MILLIS);
+            skipLocked = true;
           }
+        }
+        if (skipLocked) {
+          answered.clear();
+          skipped.clear();
+          sendHeartbeat(c, sql.heartbeatSkipLocked, arrays, answered, skipped);
         }
       } catch (SQLException e) {
         for (int i = 0; i < n; i++) {
@@ -1534,8 +1546,28 @@ public final class WorkerEngine {
             + " them again every tick: {}", config.workerId(), owed.size(), owed);
       }
       beatsOwed = owed;
+      beatSkippedRows = !skipped.isEmpty();
     } finally {
       rowWrites.unlock();
+    }
+  }
+
+  /** Sends one of the two heartbeat statements; both answer (id, cancel_requested, written). */
+  private static void sendHeartbeat(Connection c, String statement, Array[] arrays, Map<Long, Boolean> answered,
+      Set<Long> skipped) throws SQLException {
+    try (PreparedStatement st = c.prepareStatement(statement)) {
+      for (int i = 0; i < arrays.length; i++) {
+        st.setArray(i + 1, arrays[i]);
+      }
+      try (ResultSet rs = st.executeQuery()) {
+        while (rs.next()) {
+          if (rs.getBoolean(3)) {
+            answered.put(rs.getLong(1), rs.getBoolean(2));
+          } else {
+            skipped.add(rs.getLong(1));
+          }
+        }
+      }
     }
   }
 

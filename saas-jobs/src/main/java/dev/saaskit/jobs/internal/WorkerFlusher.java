@@ -58,7 +58,10 @@ final class WorkerFlusher {
   static final int MAX_BATCH = 500;
 
   private final DataSource dataSource;
+  /** The plain statement (WorkerSql#write), sent as a rule. */
   private final String sql;
+  /** Its SKIP LOCKED variant, sent after the plain one failed on a lock and while {@link #locked} is not empty. */
+  private final String sqlSkipLocked;
   private final ReentrantLock rowWrites;
   private final Callbacks callbacks;
   private final Logger log;
@@ -79,13 +82,20 @@ final class WorkerFlusher {
   private long lockedBackoffMillis = LOCKED_FIRST_BACKOFF_MILLIS;
   private static final long LOCKED_FIRST_BACKOFF_MILLIS = 50;
   private static final long LOCKED_MAX_BACKOFF_MILLIS = 1000;
+  /**
+   * The batch being written holds items an earlier statement skipped as locked, or some still wait in
+   * {@link #locked}: it is sent with the SKIP LOCKED variant at once (the plain one would likely wait on the same
+   * rows). Writer thread only.
+   */
+  private boolean lockedLately;
   /** Set once the thread has ended; later start requests are refused at once. Guarded by {@code this}. */
   private boolean stopped;
 
-  WorkerFlusher(DataSource dataSource, String sql, ReentrantLock rowWrites, Callbacks callbacks, Logger log,
-      String threadName) {
+  WorkerFlusher(DataSource dataSource, String sql, String sqlSkipLocked, ReentrantLock rowWrites,
+      Callbacks callbacks, Logger log, String threadName) {
     this.dataSource = dataSource;
     this.sql = sql;
+    this.sqlSkipLocked = sqlSkipLocked;
     this.rowWrites = rowWrites;
     this.callbacks = callbacks;
     this.log = log;
@@ -186,6 +196,7 @@ final class WorkerFlusher {
           outcomes.removeIf(o -> starts.containsKey(o.job().id) && carried.add(o));
         }
         boolean hadLocked = !locked.isEmpty();
+        lockedLately = retryLocked || hadLocked;
         writeUntilDone(new ArrayList<>(starts.values()), outcomes);
         if (locked.isEmpty()) {
           lockedBackoffMillis = LOCKED_FIRST_BACKOFF_MILLIS;
@@ -339,32 +350,31 @@ final class WorkerFlusher {
       Set<Long> byEarlierTry = new HashSet<>();
       Set<Long> startsLocked = new HashSet<>();
       Set<Long> outcomesLocked = new HashSet<>();
-      try (PreparedStatement st = c.prepareStatement(sql)) {
-        Array[] arrays = {c.createArrayOf("int8", startIds), c.createArrayOf("int8", startEpochs),
-            c.createArrayOf("int8", ids), c.createArrayOf("int8", epochs),
-            c.createArrayOf("text", states), c.createArrayOf("int4", uncount), c.createArrayOf("int8", runAtMicros),
-            c.createArrayOf("text", results), c.createArrayOf("text", errors), c.createArrayOf("float4", progress),
-            c.createArrayOf("text", messages)};
-        for (int i = 0; i < arrays.length; i++) {
-          st.setArray(i + 1, arrays[i]);
-        }
-        try (ResultSet rs = st.executeQuery()) {
-          while (rs.next()) {
-            String kind = rs.getString(1);
-            if ("s".equals(kind)) {
-              started.add(rs.getLong(2));
-            } else if ("k".equals(kind)) {
-              startsLocked.add(rs.getLong(2));
-            } else if ("l".equals(kind)) {
-              outcomesLocked.add(rs.getLong(2));
-            } else {
-              applied.put(rs.getLong(2), rs.getString(3));
-              if ("a".equals(kind)) {
-                byEarlierTry.add(rs.getLong(2));
-              }
-            }
+      Array[] arrays = {c.createArrayOf("int8", startIds), c.createArrayOf("int8", startEpochs),
+          c.createArrayOf("int8", ids), c.createArrayOf("int8", epochs),
+          c.createArrayOf("text", states), c.createArrayOf("int4", uncount), c.createArrayOf("int8", runAtMicros),
+          c.createArrayOf("text", results), c.createArrayOf("text", errors), c.createArrayOf("float4", progress),
+          c.createArrayOf("text", messages)};
+      // the plain statement as a rule; the SKIP LOCKED variant while rows it skipped wait (or are in this batch),
+      // or once the plain one failed on a row lock (it then wrote nothing: one statement, one transaction)
+      boolean skipLocked = lockedLately || !locked.isEmpty();
+      if (!skipLocked) {
+        try {
+          send(c, sql, arrays, started, applied, byEarlierTry, startsLocked, outcomesLocked);
+        } catch (SQLException e) {
+          if (!WorkerSql.lockNotGranted(e)) {
+            throw e;
           }
+          log.debug("the outcome statement waited on a row lock for {} ms; sending its SKIP LOCKED variant",
+              WorkerSql.LOCK_TIMEOUT_MILLIS);
+          skipLocked = true;
         }
+      }
+      if (skipLocked) {
+        started.clear();
+        applied.clear();
+        byEarlierTry.clear();
+        send(c, sqlSkipLocked, arrays, started, applied, byEarlierTry, startsLocked, outcomesLocked);
       }
       for (WorkerJob job : starts) {
         if (startsLocked.contains(job.id) && !started.contains(job.id)) {
@@ -383,6 +393,33 @@ final class WorkerFlusher {
       }
     } finally {
       rowWrites.unlock();
+    }
+  }
+
+  /** Sends one of the two statements and sorts its answer. */
+  private static void send(Connection c, String sql, Array[] arrays, Set<Long> started, Map<Long, String> applied,
+      Set<Long> byEarlierTry, Set<Long> startsLocked, Set<Long> outcomesLocked) throws SQLException {
+    try (PreparedStatement st = c.prepareStatement(sql)) {
+      for (int i = 0; i < arrays.length; i++) {
+        st.setArray(i + 1, arrays[i]);
+      }
+      try (ResultSet rs = st.executeQuery()) {
+        while (rs.next()) {
+          String kind = rs.getString(1);
+          if ("s".equals(kind)) {
+            started.add(rs.getLong(2));
+          } else if ("k".equals(kind)) {
+            startsLocked.add(rs.getLong(2));
+          } else if ("l".equals(kind)) {
+            outcomesLocked.add(rs.getLong(2));
+          } else {
+            applied.put(rs.getLong(2), rs.getString(3));
+            if ("a".equals(kind)) {
+              byEarlierTry.add(rs.getLong(2));
+            }
+          }
+        }
+      }
     }
   }
 }

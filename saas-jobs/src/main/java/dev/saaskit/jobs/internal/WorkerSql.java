@@ -1,6 +1,7 @@
 package dev.saaskit.jobs.internal;
 
 import dev.saaskit.core.internal.SqlNames;
+import java.sql.SQLException;
 
 /**
  * Every statement the worker runs, for one schema. The claim query is explained in docs/jobs-workers.md; the
@@ -15,11 +16,33 @@ final class WorkerSql {
    */
   private static final String COUNTERS_BELOW_MAX = "j.attempts < 2147483647 AND j.lease_epoch < 9223372036854775807";
 
+  /**
+   * How long the plain heartbeat and outcome statements wait for a row lock before they fail (SQLState 55P03) and
+   * the worker sends their SKIP LOCKED variant instead. Long enough for the short transactions that touch a running
+   * job's row (JobQueue.cancel, an admin action: milliseconds), short against the tick and the lease (the writer
+   * and the heartbeat share a lock, so this is also the longest the other waits on a locked row).
+   */
+  static final long LOCK_TIMEOUT_MILLIS = 250;
+
+  /**
+   * Added to the WHERE of each UPDATE of a plain statement: sets lock_timeout for the statement's transaction. An
+   * uncorrelated subquery is an InitPlan, evaluated once, before the UPDATE sees its first row and so before it
+   * can wait on a row lock. It lives in the statement itself, not in a "SELECT set_config(...);" sent ahead: with
+   * preferQueryMode=simple pgjdbc sends each statement of such a string as its own Query message, hence its own
+   * transaction in auto-commit, and the setting would be gone by the UPDATE. Transaction-local (is_local = true):
+   * it ends with the statement's implicit transaction, so the pooled session (or a PgBouncer server connection in
+   * transaction mode) keeps its own lock_timeout.
+   */
+  private static final String LOCK_TIMEOUT_GUARD = " AND (SELECT set_config('lock_timeout', '"
+      + LOCK_TIMEOUT_MILLIS + "ms', true)) IS NOT NULL";
+
   final WorkerStatement claim;
   final WorkerStatement claimCapped;
   final WorkerStatement claimByIds;
   final String heartbeat;
+  final String heartbeatSkipLocked;
   final String write;
+  final String writeSkipLocked;
   final String rescue;
   final String giveBack;
   final String sessionBusy;
@@ -28,6 +51,14 @@ final class WorkerSql {
   final String probe;
   final String listen;
   final String channel;
+
+  /**
+   * Whether a plain heartbeat or outcome statement failed because a row lock was not granted within
+   * {@link #LOCK_TIMEOUT_MILLIS} (lock_not_available). It wrote nothing: the worker sends the SKIP LOCKED variant.
+   */
+  static boolean lockNotGranted(SQLException e) {
+    return "55P03".equals(e.getSQLState());
+  }
 
   WorkerSql(String schema) {
     String jobs = SqlNames.quoteIdent(schema) + ".jobs";
@@ -48,16 +79,30 @@ final class WorkerSql {
     // One round trip for every in-flight job: extends the leases that are due (extend = true; the others keep
     // their lease_expires_at unchanged so a progress-only write stays a HOT update) and writes progress. Rows whose
     // epoch moved on (rescued, re-claimed) do not match, so their absence from the answer means the lease is lost.
-    // Rows someone else holds locked (the application's role may lock its tenant's rows: SELECT ... FOR UPDATE in a
-    // long transaction, a transaction around JobQueue.cancel) are skipped rather than waited for (SKIP LOCKED in
-    // held): one such row made the whole statement, and so every other job's heartbeat, wait for that transaction,
-    // and their leases could expire. A skipped row is answered with written = false (it is ours by the statement's
-    // snapshot, which may be older than a rescue: the next heartbeat tells), and the worker tries it again next
-    // tick. The look for skipped rows filters the input first (u.id, not j.id), so it reads no row when none was
-    // skipped. Answers (id, cancel_requested, written).
+    // Two variants, with the same answer (id, cancel_requested, written):
+    // - heartbeat, the plain one the worker sends as a rule: a plain UPDATE, which waits at most
+    //   LOCK_TIMEOUT_MILLIS for a row lock and then fails whole (55P03; one statement in its own transaction: it
+    //   wrote nothing). Answers written = true for every row it updated.
+    // - heartbeatSkipLocked, sent after the plain one failed on a lock, and while the latest heartbeat skipped
+    //   rows: rows someone else holds locked (the application's role may lock its tenant's rows: SELECT ... FOR
+    //   UPDATE in a long transaction, a transaction around JobQueue.cancel) are skipped rather than waited for (SKIP
+    //   LOCKED in held): one such row made the whole statement, and so every other job's heartbeat, wait for that
+    //   transaction, and their leases could expire. A skipped row is answered with written = false (it is ours by
+    //   the statement's snapshot, which may be older than a rescue: the next heartbeat tells), and the worker tries
+    //   it again next tick. The look for skipped rows filters the input first (u.id, not j.id), so it reads no row
+    //   when none was skipped. The pre-pass costs the common case (a drain about 15% slower), hence the plain one.
+    this.heartbeat = "UPDATE " + jobs + " AS j SET"
+        + " lease_expires_at = CASE WHEN u.extend THEN now() + u.lease_ms * interval '1 millisecond'"
+        + " ELSE j.lease_expires_at END,"
+        + " progress = coalesce(u.progress, j.progress),"
+        + " progress_message = CASE WHEN u.progress IS NULL THEN j.progress_message ELSE u.message END"
+        + " FROM unnest(?::bigint[], ?::bigint[], ?::boolean[], ?::bigint[], ?::real[], ?::text[])"
+        + " AS u(id, epoch, extend, lease_ms, progress, message)"
+        + " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'" + LOCK_TIMEOUT_GUARD
+        + " RETURNING j.id, j.cancel_requested, true";
     String beatRows = " FROM " + jobs + " AS j JOIN u ON j.id = u.id AND j.lease_epoch = u.epoch"
         + " WHERE j.state = 'running'";
-    this.heartbeat = "WITH u AS (SELECT * FROM"
+    this.heartbeatSkipLocked = "WITH u AS (SELECT * FROM"
         + " unnest(?::bigint[], ?::bigint[], ?::boolean[], ?::bigint[], ?::real[], ?::text[])"
         + " AS x(id, epoch, extend, lease_ms, progress, message)),"
         + " held AS MATERIALIZED (SELECT j.id" + beatRows + " FOR UPDATE OF j SKIP LOCKED),"
@@ -91,35 +136,34 @@ final class WorkerSql {
     //   row holds what only this attempt's write leaves there: a completion (rescue never completes a job), or this
     //   attempt's error text (rescue writes its own "lease expired" text). Anything else stays a rejection.
     //   A plain read of the statement's snapshot: it sees no row that finished updates in the same statement.
-    // - locked rows: a row someone else holds locked (the application's role may lock its tenant's rows, in a long
+    // Two variants, with the same answers:
+    // - write, the plain one the worker sends as a rule: plain UPDATEs, which wait at most LOCK_TIMEOUT_MILLIS for
+    //   a row lock and then fail whole (55P03; one statement in its own transaction: nothing of it is written).
+    // - writeSkipLocked, sent after the plain one failed on a lock, and while rows it skipped wait to be written
+    //   again: a row someone else holds locked (the application's role may lock its tenant's rows, in a long
     //   transaction) is skipped (SKIP LOCKED in s_held and u_held) rather than waited for: one such row held up
     //   every outcome and start of the worker, and the heartbeats behind them (they share a lock), so other jobs'
     //   leases could expire. A skipped row is still the attempt's by the statement's snapshot: it is answered as
-    //   such and written by a later statement (or rejected by the fence then, if it was rescued meanwhile).
+    //   such and written by a later statement (or rejected by the fence then, if it was rescued meanwhile). Its
+    //   pre-passes cost the common case (a drain about 15% slower), hence the plain one.
     // Answers ('s', id, NULL) per job marked started, ('f', id, state) per outcome applied, with the state the row
     // ended in (it differs from the outcome's when a late cancel won; the worker counts what happened),
-    // ('a', id, state) per outcome found written already, and ('k', id, NULL) per start and ('l', id, NULL) per
-    // outcome skipped because its row was locked.
+    // ('a', id, state) per outcome found written already, and (writeSkipLocked only) ('k', id, NULL) per start and
+    // ('l', id, NULL) per outcome skipped because its row was locked.
     String startRows = " FROM " + jobs + " AS j JOIN s ON j.id = s.id AND j.lease_epoch = s.epoch"
         + " WHERE j.state = 'running' AND (j.unstarted_epoch = s.epoch OR j.unstarted_epoch IS NULL)";
     String outcomeRows = " FROM " + jobs + " AS j JOIN u ON j.id = u.id AND j.lease_epoch = u.epoch"
         + " WHERE j.state = 'running'";
-    this.write = "WITH s AS (SELECT * FROM unnest(?::bigint[], ?::bigint[]) AS x(id, epoch)),"
-        + " s_held AS MATERIALIZED (SELECT j.id" + startRows + " FOR UPDATE OF j SKIP LOCKED),"
-        + " started AS ("
-        + " UPDATE " + jobs + " AS j SET"
+    String s = "s AS (SELECT * FROM unnest(?::bigint[], ?::bigint[]) AS x(id, epoch))";
+    String startSet = " UPDATE " + jobs + " AS j SET"
         + " attempts = j.attempts + CASE WHEN j.unstarted_epoch = s.epoch THEN 1 ELSE 0 END,"
-        + " unstarted_epoch = NULL"
-        + " FROM s JOIN s_held AS h ON h.id = s.id"
-        + " WHERE j.id = s.id AND j.lease_epoch = s.epoch AND j.state = 'running'"
-        + " AND (j.unstarted_epoch = s.epoch OR j.unstarted_epoch IS NULL)"
-        + " RETURNING j.id),"
-        + " u AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::bigint[], ?::text[],"
+        + " unstarted_epoch = NULL";
+    String startWhere = " WHERE j.id = s.id AND j.lease_epoch = s.epoch AND j.state = 'running'"
+        + " AND (j.unstarted_epoch = s.epoch OR j.unstarted_epoch IS NULL)";
+    String u = " u AS (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::int[], ?::bigint[], ?::text[],"
         + " ?::text[], ?::real[], ?::text[])"
-        + " AS x(id, epoch, state, uncount, run_at_us, result, error, progress, message)),"
-        + " u_held AS MATERIALIZED (SELECT j.id" + outcomeRows + " FOR UPDATE OF j SKIP LOCKED),"
-        + " finished AS ("
-        + " UPDATE " + jobs + " AS j SET"
+        + " AS x(id, epoch, state, uncount, run_at_us, result, error, progress, message))";
+    String finishSet = " UPDATE " + jobs + " AS j SET"
         + " state = CASE WHEN u.state IN ('pending', 'completed') AND j.cancel_requested THEN 'cancelled'"
         + " ELSE u.state END,"
         + " attempts = j.attempts"
@@ -134,17 +178,28 @@ final class WorkerSql {
         + " finished_at = CASE WHEN u.state IN ('completed', 'dead', 'cancelled') OR j.cancel_requested THEN now()"
         + " END,"
         + " lease_expires_at = NULL,"
-        + " worker_id = CASE WHEN u.state = 'pending' THEN NULL ELSE j.worker_id END"
-        + " FROM u JOIN u_held AS h ON h.id = u.id"
-        + " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'"
-        + " RETURNING j.id, j.state),"
-        + " already AS ("
+        + " worker_id = CASE WHEN u.state = 'pending' THEN NULL ELSE j.worker_id END";
+    String finishWhere = " WHERE j.id = u.id AND j.lease_epoch = u.epoch AND j.state = 'running'";
+    String alreadyAndAnswers = " already AS ("
         + " SELECT j.id, j.state FROM " + jobs + " AS j JOIN u ON j.id = u.id AND j.lease_epoch = u.epoch"
         + " WHERE j.state = CASE WHEN u.state IN ('pending', 'completed') AND j.cancel_requested THEN 'cancelled'"
         + " ELSE u.state END"
         + " AND (j.state = 'completed' OR (u.error IS NOT NULL AND j.last_error = u.error)))"
         + " SELECT 's', id, NULL::text FROM started UNION ALL SELECT 'f', id, state FROM finished"
-        + " UNION ALL SELECT 'a', id, state FROM already"
+        + " UNION ALL SELECT 'a', id, state FROM already";
+    this.write = "WITH " + s + ","
+        + " started AS (" + startSet + " FROM s" + startWhere + LOCK_TIMEOUT_GUARD + " RETURNING j.id),"
+        + u + ","
+        + " finished AS (" + finishSet + " FROM u" + finishWhere + LOCK_TIMEOUT_GUARD + " RETURNING j.id, j.state),"
+        + alreadyAndAnswers;
+    this.writeSkipLocked = "WITH " + s + ","
+        + " s_held AS MATERIALIZED (SELECT j.id" + startRows + " FOR UPDATE OF j SKIP LOCKED),"
+        + " started AS (" + startSet + " FROM s JOIN s_held AS h ON h.id = s.id" + startWhere + " RETURNING j.id),"
+        + u + ","
+        + " u_held AS MATERIALIZED (SELECT j.id" + outcomeRows + " FOR UPDATE OF j SKIP LOCKED),"
+        + " finished AS (" + finishSet + " FROM u JOIN u_held AS h ON h.id = u.id" + finishWhere
+        + " RETURNING j.id, j.state),"
+        + alreadyAndAnswers
         + " UNION ALL SELECT 'k', j.id, NULL" + startRows + " AND s.id NOT IN (SELECT id FROM s_held)"
         + " UNION ALL SELECT 'l', j.id, NULL" + outcomeRows + " AND u.id NOT IN (SELECT id FROM u_held)";
 

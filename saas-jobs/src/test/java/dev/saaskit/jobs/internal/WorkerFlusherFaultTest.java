@@ -69,7 +69,7 @@ class WorkerFlusherFaultTest {
         return List.of();
       }
     };
-    WorkerFlusher flusher = new WorkerFlusher(failing, "SELECT 1", new ReentrantLock(), callbacks,
+    WorkerFlusher flusher = new WorkerFlusher(failing, "SELECT 1", "SELECT 1", new ReentrantLock(), callbacks,
         LoggerFactory.getLogger(WorkerFlusherFaultTest.class), "flusher-fault-test");
     flusher.start();
     try {
