@@ -1,5 +1,6 @@
 package dev.saaskit.jobs;
 
+import static dev.saaskit.jobs.JdbcProxies.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -9,10 +10,6 @@ import dev.saaskit.testing.Await;
 import dev.saaskit.testing.PostgresExtension;
 import dev.saaskit.testing.TestDatabase;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.lang.reflect.InvocationHandler;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -222,23 +219,5 @@ class LostClaimAnswerTest {
     meanwhile.run();
     throw new SQLException("An I/O error occurred while sending to the backend (test: the claim's answer was lost)",
         "08006");
-  }
-
-  /** What to return instead of a call's result. */
-  private interface After {
-    Object apply(Method method, Object[] args, Object result) throws Throwable;
-  }
-
-  private static <T> T proxy(Class<T> type, T target, After after) {
-    InvocationHandler h = (p, method, args) -> {
-      Object result;
-      try {
-        result = method.invoke(target, args);
-      } catch (InvocationTargetException e) {
-        throw e.getCause();
-      }
-      return after.apply(method, args, result);
-    };
-    return type.cast(Proxy.newProxyInstance(LostClaimAnswerTest.class.getClassLoader(), new Class<?>[] {type}, h));
   }
 }
