@@ -141,6 +141,11 @@ class LockedRowTest {
           kit.awaitState(id, "completed", WAIT);
         }
         assertThat(kit.row(lockedId).state()).as("the locked row waits").isEqualTo("running");
+        // the locked job's outcome has met the lock (a plain write that timed out, then the SKIP LOCKED one)
+        // before the lock goes: otherwise, on a slow machine, a plain write still waiting could simply succeed
+        Await.until("an outcome statement skipped the locked row", WAIT,
+            () -> recording.count(SKIP_LOCKED_WRITE) > 0);
+        assertThat(kit.row(lockedId).state()).as("the locked row still waits").isEqualTo("running");
         app.commit();
       } finally {
         report.countDown();
