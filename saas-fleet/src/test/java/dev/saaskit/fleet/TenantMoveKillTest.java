@@ -25,6 +25,7 @@ import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -43,6 +44,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>Each case moves a tenant of 5 tables x {@value #ROWS} rows; the directions alternate (shared to dedicated,
  * dedicated to shared, shard to shard). A bystander tenant on every database must not change.
  */
+// process kills test this library, not the server: .ci/run runs them in its first pass only
+@Tag("process-kill")
 class TenantMoveKillTest {
   static final int ROWS = 2_000; // > TenantMove.COPY_CHECKPOINT_ROWS: the kill lands inside a table's COPY
   static final TenantId BYSTANDER = TenantId.of("bystander");

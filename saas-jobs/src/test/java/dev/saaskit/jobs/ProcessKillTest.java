@@ -22,10 +22,13 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /** A worker in another JVM is killed with SIGKILL while it holds jobs; a worker in this JVM rescues them. */
+// process kills test this library, not the server: .ci/run runs them in its first pass only
+@Tag("process-kill")
 @ExtendWith(PostgresExtension.class)
 class ProcessKillTest {
   private static final int JOBS = 5;
